@@ -1,0 +1,79 @@
+"""The ``hwmon`` command line. Each subcommand lives in ``hwmon.commands.<name>`` and is imported only when used,
+so ``hwmon summary`` never pays for Textual's import."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from hwmon import __version__, exitcodes
+
+# name -> one-line help. Each module hwmon.commands.<name> has add_arguments(parser) and run(args) -> int.
+COMMANDS: dict[str, str] = {
+    "demo": "replay a bundled example run and show the live dashboard (no accelerator needed)",
+    "run": "launch and supervise a run (mnist on --ipu/--csx/--gpu/--cpu, or -- ANY COMMAND)",
+    "attach": "watch a run live: a log file, '-' for stdin, a run id, or the latest run",
+    "summary": "summarise a log: phases, steps, loss, rates, checkpoints, eval, errors",
+    "ls": "list supervised runs",
+    "stop": "stop a supervised run (SIGINT, then SIGTERM, then SIGKILL)",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(exitcodes.USAGE, f"hwmon: error: {message}\n")
+
+
+def _epilog() -> str:
+    rows = "\n".join(f"  {code:>3}  {text}" for code, text in sorted(exitcodes.DESCRIPTIONS.items()))
+    return f"exit codes:\n{rows}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hwmon",
+        description="Make AI-accelerator training runs legible while they run.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"hwmon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"hwmon.commands.{name}")
+        command_parser = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=_epilog(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return exitcodes.USAGE
+    try:
+        code: int = args._module.run(args)
+        return code
+    except exitcodes.HwmonError as exc:
+        print(f"hwmon: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("hwmon: interrupted", file=sys.stderr)
+        return exitcodes.INTERRUPTED
+    except BrokenPipeError:
+        # `hwmon summary x | head`: the reader went away; that is not an error of ours.
+        try:
+            sys.stdout = None  # type: ignore[assignment]
+        finally:
+            return exitcodes.OK

@@ -1,0 +1,15 @@
+"""`hwmon stop` (not implemented yet)."""
+
+from __future__ import annotations
+
+import argparse
+
+from hwmon import exitcodes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    raise exitcodes.HwmonError("'stop' is not implemented yet", exitcodes.USAGE)

@@ -1,0 +1,225 @@
+"""The event types: the only thing that crosses layers.
+
+Parsers turn lines into these; the reducer (``hwmon.model``) folds them into a ``RunState``. Every event is a
+frozen, slotted dataclass carrying the 1-based source line number it came from (``line``) and the log's own
+timestamp for that line when the line has one (``ts``, naive, in the log's local time), else ``None``.
+
+Nothing here does I/O or imports a UI library (modelled on h11's ``_events.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+PhaseName = Literal["queue", "compile", "setup", "train", "checkpoint", "eval"]
+PHASE_NAMES: tuple[PhaseName, ...] = ("queue", "compile", "setup", "train", "checkpoint", "eval")
+
+Vendor = Literal["cerebras", "graphcore", "gpu", "cpu"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every event: where it came from."""
+
+    line: int
+    ts: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine(Event):
+    """A plain line of output (only emitted when the consumer asks for raw lines)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    """A marker that a (new) run begins here: a command echo, a first compile request, ``srun`` allocation...
+
+    The reducer starts a fresh run on this when the previous one has already ended, so a file holding two runs
+    reports the last one.
+    """
+
+    command: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VendorDetected(Event):
+    """The output is recognisably from this vendor's stack (and device, when the line names one)."""
+
+    vendor: Vendor
+    device: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseStarted(Event):
+    """A phase of the run began. ``detail`` is the human sub-stage ("Exploring floorplans", "Queueing")."""
+
+    phase: PhaseName
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseEnded(Event):
+    """A phase ended. ``seconds`` is set when the log states the duration itself (``Compiled model in 31 secs``,
+    a finished tqdm bar's elapsed time) so logs without timestamps still get durations."""
+
+    phase: PhaseName
+    seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepMetrics(Event):
+    """One training/eval step report (Cerebras ``| Train Device=CSX, Step=..``, ``step N of epoch E, loss..``,
+    HF-Trainer dicts, Keras lines, generic ``loss=``)."""
+
+    step: int | None
+    loss: float | None = None
+    rate: float | None = None
+    global_rate: float | None = None
+    rate_unit: str = "samples/sec"
+    remaining_s: float | None = None
+    mode: Literal["train", "eval"] = "train"
+    device: str | None = None
+    batch: int | None = None
+    epoch: float | None = None
+    extra: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StepBatch(Event):
+    """Many homogeneous step lines parsed at once by a fast path (a large block of a file being read).
+
+    Equivalent to ``count`` StepMetrics events from ``first`` to ``last``: ``loss_min``/``loss_max`` are exact over
+    all of them (finite values only), ``nonfinite`` counts NaN/Inf losses, ``samples`` is an evenly spaced subset
+    (always including ``first`` and ``last``) for plotting. ``line`` is the line of ``last``.
+    """
+
+    first: StepMetrics
+    last: StepMetrics
+    count: int
+    loss_min: float | None
+    loss_max: float | None
+    nonfinite: int = 0
+    samples: tuple[StepMetrics, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate(Event):
+    """A progress bar's state (tqdm/Keras/Cerebras client bars). ``name`` is the bar's description without
+    metrics, or "" for an anonymous bar; ``metrics`` holds values parsed from the description/postfix
+    (``Loss:0.1422 | Accuracy:95.78%`` -> (("loss", 0.1422), ("accuracy", 0.9578)))."""
+
+    name: str
+    n: int
+    total: int | None = None
+    elapsed_s: float | None = None
+    remaining_s: float | None = None
+    rate: float | None = None
+    unit: str = "it"
+    metrics: tuple[tuple[str, float], ...] = ()
+    redraw: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointSaved(Event):
+    """A checkpoint was written (``step`` and/or ``path`` when the line states them)."""
+
+    step: int | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvalMetric(Event):
+    """A named evaluation result. Percentages are converted to fractions (98.72 % -> 0.9872)."""
+
+    name: str
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunCompleted(Event):
+    """The run's own end-of-run line (``Training completed successfully!``, ``Processed N sample(s) in S
+    seconds``, ``{'train_runtime': ..}``). ``success`` is False for lines that report an end after a failure."""
+
+    samples: int | None = None
+    seconds: float | None = None
+    success: bool = True
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobIdSeen(Event):
+    """A scheduler/appliance job id (``wsjob-..`` compile/execute, a workflow id, a Slurm job number)."""
+
+    job_id: str
+    kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleNode:
+    """One module of a printed PyTorch module tree: ``(name): Type(args)``."""
+
+    name: str
+    type: str
+    args: str = ""
+    children: tuple[ModuleNode, ...] = ()
+
+    def count(self) -> int:
+        """Number of modules in this subtree, this one included."""
+        return 1 + sum(child.count() for child in self.children)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSummary(Event):
+    """A printed module tree. ``root.name`` is "" for the top module; ``root.type`` is the model's class."""
+
+    root: ModuleNode
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSeen(Event):
+    """An error: an ERROR log line, the final line of a traceback, ``terminate called``/``what():``...
+    ``fatal`` is True when the error ends the run (uncaught exception, abort, job failed)."""
+
+    message: str
+    fatal: bool = False
+    kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WarningSeen(Event):
+    """A warning (WARNING log lines, ``[poptorch:cpp] [warning]``, Poplar ``W:`` lines, Python warnings)."""
+
+    message: str
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Info(Event):
+    """A named fact from the log worth showing (effective batch size, compile hash, network type...)."""
+
+    key: str
+    value: str = field(default="")
+
+
+AnyEvent = (
+    LogLine
+    | RunStarted
+    | VendorDetected
+    | PhaseStarted
+    | PhaseEnded
+    | StepMetrics
+    | StepBatch
+    | ProgressUpdate
+    | CheckpointSaved
+    | EvalMetric
+    | RunCompleted
+    | JobIdSeen
+    | ModelSummary
+    | ErrorSeen
+    | WarningSeen
+    | Info
+)

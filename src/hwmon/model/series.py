@@ -1,0 +1,88 @@
+"""A bounded series: memory flat in log length, while first/last/min/max/count stay exact."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class BoundedSeries:
+    """Keeps at most ``capacity`` (x, y) points for plotting by decimation: when full, every other kept point is
+    dropped and the stride doubles, so the kept points stay evenly spaced over the whole run whatever its length.
+    The aggregates (count, first, last, min, max) are exact over every value ever added. The kept points depend
+    only on the sequence of values added, not on how input was chunked.
+
+    Non-finite values (NaN/Inf) are counted in ``nonfinite`` and kept out of min/max and the plot points.
+    """
+
+    capacity: int = 512
+    points: list[tuple[float, float]] = field(default_factory=list)
+    count: int = 0
+    nonfinite: int = 0
+    first: tuple[float, float] | None = None
+    last: tuple[float, float] | None = None
+    min: float | None = None
+    max: float | None = None
+    _stride: int = 1
+    _index: int = 0
+
+    def add(self, x: float, y: float) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = (x, y)
+        self.last = (x, y)
+        if not math.isfinite(y):
+            self.nonfinite += 1
+            return
+        if self.min is None or y < self.min:
+            self.min = y
+        if self.max is None or y > self.max:
+            self.max = y
+        index = self._index
+        self._index += 1
+        if index % self._stride == 0:
+            self.points.append((x, y))
+            if len(self.points) > self.capacity:
+                self.points = self.points[::2]
+                self._stride *= 2
+
+    def add_aggregate(
+        self,
+        first: tuple[float, float],
+        last: tuple[float, float],
+        count: int,
+        y_min: float | None,
+        y_max: float | None,
+        nonfinite: int,
+        samples: list[tuple[float, float]],
+    ) -> None:
+        """Fold in ``count`` values known only by their aggregates and an evenly spaced sample of them."""
+        if count <= 0:
+            return
+        self.count += count
+        self.nonfinite += nonfinite
+        if self.first is None:
+            self.first = first
+        self.last = last
+        if y_min is not None and (self.min is None or y_min < self.min):
+            self.min = y_min
+        if y_max is not None and (self.max is None or y_max > self.max):
+            self.max = y_max
+        finite = [p for p in samples if math.isfinite(p[1])]
+        self.points.extend(finite)
+        self._index += count - nonfinite
+        while len(self.points) > self.capacity:
+            self.points = self.points[::2]
+            self._stride *= 2
+
+    def values(self) -> list[float]:
+        """The kept y values, oldest first (for a sparkline)."""
+        return [y for _, y in self.points]
+
+    def reset(self) -> None:
+        self.points.clear()
+        self.count = self.nonfinite = self._index = 0
+        self._stride = 1
+        self.first = self.last = None
+        self.min = self.max = None

@@ -1,0 +1,150 @@
+"""The run model: everything the dashboard and ``hwmon summary`` show is derived from a ``RunState``.
+
+``RunState`` is plain mutable data; ``hwmon.model.reducer.apply`` is the only code that changes it. Times:
+``datetime`` fields come from the log's own timestamps; ``*_at`` float fields are arrival times from the injected
+clock (``Clock``: seconds, monotonic or wall, the caller decides) and are ``None`` when no clock was given (a
+whole-file summary).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from hwmon.events import ModuleNode, PhaseName, StepMetrics, Vendor
+from hwmon.model.series import BoundedSeries
+
+Clock = Callable[[], float]
+Status = Literal["succeeded", "failed", "running", "unknown"]
+
+MAX_ERRORS = 200
+MAX_WARNINGS_KEPT = 200
+MAX_CHECKPOINTS_KEPT = 1000
+MAX_ALERTS = 100
+
+
+@dataclass(slots=True)
+class Phase:
+    """One span of the timeline. A phase may repeat (two compiles, checkpoints between train spans)."""
+
+    name: PhaseName
+    start: datetime | None = None
+    end: datetime | None = None
+    # Duration stated by the log itself (tqdm elapsed, "Compiled model in S secs") when timestamps are missing.
+    stated_seconds: float | None = None
+    start_at: float | None = None
+    end_at: float | None = None
+    detail: str = ""
+    start_line: int = 0
+
+    @property
+    def open(self) -> bool:
+        return self.end is None and self.end_at is None and self.stated_seconds is None
+
+    def seconds(self, now: datetime | None = None, now_at: float | None = None) -> float | None:
+        """Duration: from log timestamps, else stated by the log, else from arrival times. An open phase is
+        measured up to ``now`` (log time) / ``now_at`` (clock) when given."""
+        if self.start is not None:
+            end = self.end or now
+            if end is not None:
+                return max(0.0, (end - self.start).total_seconds())
+        if self.stated_seconds is not None:
+            return self.stated_seconds
+        if self.start_at is not None:
+            end_at = self.end_at if self.end_at is not None else now_at
+            if end_at is not None:
+                return max(0.0, end_at - self.start_at)
+        return None
+
+
+@dataclass(slots=True)
+class ProgressBar:
+    name: str
+    n: int
+    total: int | None = None
+    elapsed_s: float | None = None
+    remaining_s: float | None = None
+    rate: float | None = None
+    unit: str = "it"
+    metrics: dict[str, float] = field(default_factory=dict)
+    updated_at: float | None = None
+    line: int = 0
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.total:
+            return None
+        return min(1.0, max(0.0, self.n / self.total))
+
+    @property
+    def done(self) -> bool:
+        return self.total is not None and self.n >= self.total
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    step: int | None
+    path: str | None
+    ts: datetime | None = None
+    line: int = 0
+
+
+@dataclass(slots=True)
+class Alert:
+    kind: Literal["nan", "error", "stall", "silence", "failed"]
+    message: str
+    line: int = 0
+    at: float | None = None
+
+
+@dataclass(slots=True)
+class RunState:
+    """Everything known about the current run (the last one, if the source holds several)."""
+
+    source: str = ""
+    vendor: Vendor | None = None
+    device: str | None = None
+    status: Status = "unknown"
+    job_ids: list[str] = field(default_factory=list)
+    phases: list[Phase] = field(default_factory=list)
+    progress: dict[str, ProgressBar] = field(default_factory=dict)
+    # Training steps: x = step number, y = loss / rate. Exact first/last/min/count, bounded points.
+    loss: BoundedSeries = field(default_factory=BoundedSeries)
+    rate: BoundedSeries = field(default_factory=BoundedSeries)
+    steps: BoundedSeries = field(default_factory=BoundedSeries)
+    last_step: StepMetrics | None = None
+    eval_last_step: StepMetrics | None = None
+    global_rate: float | None = None
+    rate_unit: str = "samples/sec"
+    remaining_s: float | None = None
+    remaining_at: float | None = None
+    samples: int | None = None
+    seconds: float | None = None
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    eval: dict[str, float] = field(default_factory=dict)
+    model: ModuleNode | None = None
+    errors: list[str] = field(default_factory=list)
+    error_count: int = 0
+    warnings: int = 0
+    recent_warnings: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_WARNINGS_KEPT))
+    alerts: list[Alert] = field(default_factory=list)
+    info: dict[str, str] = field(default_factory=dict)
+    command: str | None = None
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+    started_at: float | None = None
+    last_output_at: float | None = None
+    last_step_at: float | None = None
+    lines: int = 0
+    # Bumped by every apply(); the UI repaints only when it changed.
+    version: int = 0
+
+    @property
+    def current_phase(self) -> Phase | None:
+        """The most recent phase if it is still open."""
+        if self.phases and self.phases[-1].open:
+            return self.phases[-1]
+        return None

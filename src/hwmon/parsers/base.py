@@ -1,0 +1,67 @@
+"""Shared types of the pure parsing layer: lines out of the splitter, and the parser interface.
+
+The splitter (``hwmon.parsers.lines``) turns bytes into ``Line`` objects (and, for large clean regions of a file,
+``LineBlock`` objects that a parser may process in bulk). Format parsers turn lines into events
+(``hwmon.events``). Nothing in this package does I/O or imports a UI library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from hwmon.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of output, cleaned: decoded (invalid UTF-8 -> U+FFFD), escape sequences and control characters
+    removed, cut with a marker if longer than the cap.
+
+    ``number`` is the 1-based line number in the stream and ``offset`` the byte offset of the line's first byte.
+    A progress bar that redraws itself with bare ``\\r`` produces one ``Line`` per redraw with ``final=False``
+    (same number and offset as the line it belongs to) and then the last state with ``final=True``: only final
+    lines belong in a raw log view, but every redraw is a state a parser may use.
+    """
+
+    number: int
+    offset: int
+    text: str
+    final: bool = True
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LineBlock:
+    """Many complete, clean lines at once (ASCII, no control bytes but ``\\n``, each shorter than the cap).
+
+    The splitter emits these only for large regions so a parser can take a vectorised fast path (e.g. count and
+    aggregate thousands of homogeneous step lines with C-level ``bytes`` operations). ``data`` ends with ``\\n``.
+    ``lines()`` gives the same ``Line`` objects the splitter would have produced one by one.
+    """
+
+    first_number: int
+    offset: int
+    data: bytes
+    count: int
+
+    def lines(self) -> Iterator[Line]:
+        number = self.first_number
+        offset = self.offset
+        for raw in self.data.split(b"\n")[:-1]:
+            yield Line(number, offset, raw.decode("ascii"))
+            number += 1
+            offset += len(raw) + 1
+
+
+class LineParser(Protocol):
+    """A pure, stateful parser of one format. It must not raise on any input."""
+
+    def feed(self, line: Line) -> list[Event]:
+        """Events for this line (possibly none; possibly events for earlier lines it was holding)."""
+        ...
+
+    def finish(self) -> list[Event]:
+        """End of input: flush anything held (an open module tree, a traceback)."""
+        ...

@@ -72,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("hwmon: interrupted", file=sys.stderr)
         return exitcodes.INTERRUPTED
     except BrokenPipeError:
-        # `hwmon summary x | head`: the reader went away; that is not an error of ours.
-        try:
-            sys.stdout = None  # type: ignore[assignment]
-        finally:
-            return exitcodes.OK
+        # `hwmon summary x | head`: the reader went away; that is not an error of ours. Point stdout at devnull
+        # so the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exitcodes.OK

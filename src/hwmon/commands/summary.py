@@ -1,15 +1,326 @@
-"""`hwmon summary` (not implemented yet)."""
+"""`hwmon summary LOG [--json | --md]`: what a finished (or cut) log says about its run.
+
+Fast path by design: it imports the parsers and the model only; rich is imported lazily for the human output, and
+Textual never. Log text is data: it is always handed to rich as ``Text`` (never markup) and escaped in Markdown.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
 
+if TYPE_CHECKING:
+    from hwmon.model.state import RunState
+
+CHUNK = 1 << 20  # read in 1 MiB chunks: memory stays flat whatever the log's size
+EXAMPLE = "cerebras_gpt_small.log"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    """The command's flags."""
+    parser.add_argument(
+        "log", nargs="?", metavar="LOG", help="the log file to summarise (default: a bundled example Cerebras run)"
+    )
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the hwmon.summary/1 JSON contract")
+    fmt.add_argument("--md", action="store_true", help="print a Markdown report")
+    parser.add_argument(
+        "--exit-status",
+        action="store_true",
+        help=f"exit with {exitcodes.RUN_FAILED} when the run failed",
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def summarize_file(path: Path, source: str | None = None) -> RunState:
+    """Read ``path`` in 1 MiB chunks through the streaming parser into a ``RunState``.
+
+    Raises ``HwmonError(BAD_INPUT)`` for a missing, unreadable or non-regular file (one line, no traceback).
+    """
+    from hwmon.model.reducer import apply
+    from hwmon.model.state import RunState
+    from hwmon.parsers.stream import StreamParser
+
+    if path.is_dir():
+        raise exitcodes.HwmonError(f"{path}: is a directory, not a log file", exitcodes.BAD_INPUT)
+    state = RunState(source=source if source is not None else str(path))
+    parser = StreamParser(blocks=True)
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                for event in parser.feed(chunk):
+                    apply(state, event, None)
+    except FileNotFoundError:
+        raise exitcodes.HwmonError(f"{path}: no such file", exitcodes.BAD_INPUT) from None
+    except IsADirectoryError:
+        raise exitcodes.HwmonError(f"{path}: is a directory, not a log file", exitcodes.BAD_INPUT) from None
+    except OSError as exc:
+        reason = _one_line(exc.strerror or str(exc))
+        raise exitcodes.HwmonError(f"{path}: cannot read: {reason}", exitcodes.BAD_INPUT) from None
+    for event in parser.finish():
+        apply(state, event, None)
+    if state.vendor is None and parser.vendor is not None:
+        state.vendor = parser.vendor
+    return state
+
+
+def _example_state() -> RunState:
+    from importlib.resources import files
+
+    from hwmon.model.summary import summarize_bytes
+
+    data = files("hwmon.examples").joinpath(EXAMPLE).read_bytes()
+    return summarize_bytes(data, f"example: {EXAMPLE}")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise exitcodes.HwmonError("'summary' is not implemented yet", exitcodes.USAGE)
+    """Summarise the log (or the bundled example) and print it in the chosen format."""
+    from hwmon.model.summary import summary_dict
+
+    state = _example_state() if args.log is None else summarize_file(Path(args.log))
+    summary = summary_dict(state)
+    if args.json:
+        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    elif args.md:
+        sys.stdout.write(render_markdown(summary))
+    else:
+        render_human(summary)
+    if args.exit_status and summary["status"] == "failed":
+        return exitcodes.RUN_FAILED
+    return exitcodes.OK
+
+
+# --- formatting helpers (shared by the human and Markdown reports) -------------------------------------------------
+
+
+def fmt_seconds(seconds: object) -> str:
+    """``3725.0`` -> ``1h02m05s``; ``None`` -> ``-``."""
+    if not isinstance(seconds, (int, float)):
+        return "-"
+    total = round(float(seconds))
+    if total < 60:
+        return f"{float(seconds):.1f}s" if float(seconds) < 10 else f"{total}s"
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def fmt_num(value: object) -> str:
+    """A compact number: integers as is, floats with 4–6 significant digits."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+            return f"{value:.4g}"
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _dict(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def _phase_rows(summary: dict[str, object]) -> list[tuple[str, str, str, str]]:
+    """(name, duration, % of wall, detail) for each phase."""
+    wall = summary.get("wall_seconds")
+    rows = []
+    for item in _list(summary.get("phases")):
+        phase = _dict(item)
+        seconds = phase.get("seconds")
+        share = "-"
+        if isinstance(seconds, (int, float)) and isinstance(wall, (int, float)) and wall > 0:
+            share = f"{100.0 * seconds / wall:.0f}%"
+        rows.append((str(phase.get("name")), fmt_seconds(seconds), share, str(phase.get("detail") or "")))
+    return rows
+
+
+def _train_lines(summary: dict[str, object]) -> list[tuple[str, str]]:
+    train = _dict(summary.get("train"))
+    rows: list[tuple[str, str]] = []
+    steps = _dict(train.get("steps"))
+    if steps:
+        rows.append(("steps", f"{steps['first']} → {steps['last']} ({steps['count']} reports)"))
+    loss = _dict(train.get("loss"))
+    if loss:
+        rows.append(("loss", f"{fmt_num(loss['first'])} → {fmt_num(loss['last'])} (min {fmt_num(loss['min'])})"))
+        if loss.get("nonfinite"):
+            rows.append(("non-finite losses", str(loss["nonfinite"])))
+    rate = _dict(train.get("rate"))
+    if rate:
+        unit = str(rate.get("unit") or "")
+        rows.append(("rate", f"{fmt_num(rate.get('last'))} {unit}   global {fmt_num(rate.get('global'))} {unit}"))
+    if train.get("samples") is not None or train.get("seconds") is not None:
+        rows.append(("processed", f"{fmt_num(train.get('samples'))} samples in {fmt_seconds(train.get('seconds'))}"))
+    eval_steps = _dict(summary.get("eval_steps"))
+    if eval_steps:
+        rows.append(("eval steps", f"{eval_steps['count']} reports, last loss {fmt_num(eval_steps.get('last_loss'))}"))
+    return rows
+
+
+def _progress_text(bar: dict[str, object]) -> str:
+    total = bar.get("total")
+    done = f"{bar.get('n')}/{total}" if total is not None else f"{bar.get('n')}"
+    extra = f" in {fmt_seconds(bar.get('elapsed_s'))}" if bar.get("elapsed_s") is not None else ""
+    return done + extra
+
+
+def _header_fields(summary: dict[str, object]) -> list[tuple[str, str]]:
+    vendor = summary.get("vendor") or "unknown vendor"
+    device = summary.get("device")
+    rows = [
+        ("source", str(summary.get("source"))),
+        ("vendor", f"{vendor}" + (f" ({device})" if device else "")),
+        ("status", str(summary.get("status"))),
+        ("wall time", fmt_seconds(summary.get("wall_seconds"))),
+    ]
+    jobs = [str(j) for j in _list(summary.get("job_ids"))]
+    if jobs:
+        rows.append(("job ids", ", ".join(jobs)))
+    runs = summary.get("runs")
+    if isinstance(runs, int) and runs > 1:
+        rows.append(("runs in log", f"{runs} (showing the last)"))
+    return rows
+
+
+# --- human output (rich) -------------------------------------------------------------------------------------------
+
+
+def render_human(summary: dict[str, object]) -> None:
+    """Print the report with rich: readable at 80 columns, colour only on a terminal, NO_COLOR honoured."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False, emoji=False)
+    status = str(summary.get("status"))
+    status_style = {"succeeded": "bold green", "failed": "bold red", "running": "bold yellow"}.get(status, "bold")
+
+    head = Table.grid(padding=(0, 1))
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column(overflow="fold")
+    for key, value in _header_fields(summary):
+        head.add_row(key, Text(value, style=status_style if key == "status" else ""))
+    console.print(Text("hwmon summary", style="bold underline"))
+    console.print(head)
+
+    phases = _phase_rows(summary)
+    if phases:
+        table = Table(title="Phases", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("phase", no_wrap=True)
+        table.add_column("duration", justify="right", no_wrap=True)
+        table.add_column("% wall", justify="right", no_wrap=True)
+        table.add_column("detail", overflow="fold", max_width=40)
+        for name, duration, share, detail in phases:
+            table.add_row(Text(name), Text(duration), Text(share), Text(detail))
+        console.print(table)
+
+    train = _train_lines(summary)
+    if train:
+        console.print(Text("Training", style="bold"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for key, value in train:
+            grid.add_row(Text(f"  {key}"), Text(value))
+        console.print(grid)
+
+    def section(title: str, rows: list[tuple[str, str]]) -> None:
+        if not rows:
+            return
+        console.print(Text(title, style="bold"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=False, max_width=38, overflow="fold")
+        grid.add_column(overflow="fold")
+        for key, value in rows:
+            grid.add_row(Text(f"  {key}"), Text(value))
+        console.print(grid)
+
+    section(
+        "Progress",
+        [(str(_dict(b).get("name") or "(bar)"), _progress_text(_dict(b))) for b in _list(summary.get("progress"))],
+    )
+    section(
+        "Checkpoints",
+        [
+            (f"step {fmt_num(_dict(c).get('step'))}", str(_dict(c).get("path") or ""))
+            for c in _list(summary.get("checkpoints"))
+        ],
+    )
+    section("Eval", [(str(k), fmt_num(v)) for k, v in _dict(summary.get("eval")).items()])
+    model = _dict(summary.get("model"))
+    if model:
+        section("Model", [(str(model.get("name")), f"{model.get('modules')} modules")])
+    errors = [str(e) for e in _list(summary.get("errors"))]
+    count = summary.get("error_count")
+    if errors:
+        console.print(Text(f"Errors ({count})", style="bold red"))
+        for message in errors[-10:]:
+            console.print(Text(f"  {message}"), overflow="fold")
+        if len(errors) > 10:
+            console.print(Text(f"  … and {len(errors) - 10} earlier distinct errors (see --json)"))
+    console.print(Text(f"Warnings: {summary.get('warnings')}"))
+
+
+# --- Markdown ------------------------------------------------------------------------------------------------------
+
+
+def _md(text: object) -> str:
+    """Escape log text for a Markdown table cell or line: it must stay literal."""
+    out = str(text).replace("\\", "\\\\")
+    for char in "|`*_[]<>#":
+        out = out.replace(char, "\\" + char)
+    return _one_line(out)
+
+
+def render_markdown(summary: dict[str, object]) -> str:
+    """The report as Markdown (for pasting into an issue or a lab notebook)."""
+    lines = [f"# hwmon summary: {_md(summary.get('source'))}", ""]
+    for key, value in _header_fields(summary):
+        lines.append(f"- **{key}**: {_md(value)}")
+    phases = _phase_rows(summary)
+    if phases:
+        lines += ["", "## Phases", "", "| phase | duration | % wall | detail |", "|---|---:|---:|---|"]
+        lines += [f"| {_md(n)} | {d} | {s} | {_md(detail)} |" for n, d, s, detail in phases]
+    train = _train_lines(summary)
+    if train:
+        lines += ["", "## Training", ""]
+        lines += [f"- **{key}**: {_md(value)}" for key, value in train]
+    progress = _list(summary.get("progress"))
+    if progress:
+        lines += ["", "## Progress", ""]
+        lines += [f"- {_md(_dict(b).get('name') or '(bar)')}: {_progress_text(_dict(b))}" for b in progress]
+    checkpoints = _list(summary.get("checkpoints"))
+    if checkpoints:
+        lines += ["", "## Checkpoints", ""]
+        for item in checkpoints:
+            c = _dict(item)
+            lines.append(f"- step {fmt_num(c.get('step'))}: {_md(c.get('path') or '')}")
+    evals = _dict(summary.get("eval"))
+    if evals:
+        lines += ["", "## Eval", "", "| metric | value |", "|---|---:|"]
+        lines += [f"| {_md(k)} | {fmt_num(v)} |" for k, v in evals.items()]
+    model = _dict(summary.get("model"))
+    if model:
+        lines += ["", "## Model", "", f"{_md(model.get('name'))}: {model.get('modules')} modules"]
+    errors = _list(summary.get("errors"))
+    lines += ["", f"## Errors ({summary.get('error_count')})", ""]
+    lines += [f"- {_md(e)}" for e in errors] or ["none"]
+    lines += ["", f"**Warnings**: {summary.get('warnings')}", ""]
+    return "\n".join(lines)

@@ -24,6 +24,9 @@ MAX_ERRORS = 200
 MAX_WARNINGS_KEPT = 200
 MAX_CHECKPOINTS_KEPT = 1000
 MAX_ALERTS = 100
+MAX_PROGRESS_BARS = 64
+MAX_INFO_KEYS = 256
+STEP_ARRIVALS_KEPT = 64
 
 
 @dataclass(slots=True)
@@ -39,16 +42,19 @@ class Phase:
     end_at: float | None = None
     detail: str = ""
     start_line: int = 0
+    # Set when the phase ended, even if neither a log timestamp nor a clock reading was available for the end.
+    closed: bool = False
 
     @property
     def open(self) -> bool:
-        return self.end is None and self.end_at is None and self.stated_seconds is None
+        return not self.closed and self.end is None and self.end_at is None and self.stated_seconds is None
 
     def seconds(self, now: datetime | None = None, now_at: float | None = None) -> float | None:
         """Duration: from log timestamps, else stated by the log, else from arrival times. An open phase is
         measured up to ``now`` (log time) / ``now_at`` (clock) when given."""
         if self.start is not None:
-            end = self.end or now
+            # A closed phase without an end timestamp must not be measured up to "now".
+            end = self.end if (self.end is not None or not self.open) else now
             if end is not None:
                 return max(0.0, (end - self.start).total_seconds())
         if self.stated_seconds is not None:
@@ -141,6 +147,18 @@ class RunState:
     lines: int = 0
     # Bumped by every apply(); the UI repaints only when it changed.
     version: int = 0
+    # Eval steps (x = step or batch, y = loss), kept apart from the training series.
+    eval_loss: BoundedSeries = field(default_factory=BoundedSeries)
+    # Arrival times (injected clock) of the most recent training steps, for the stall detector's median interval.
+    step_arrivals: deque[float] = field(default_factory=lambda: deque(maxlen=STEP_ARRIVALS_KEPT))
+    checkpoint_count: int = 0
+    # Total alerts ever raised (survives new runs and the bounded ``alerts`` list), so a UI can tell what is new.
+    alert_count: int = 0
+    # Stall/silence alerts are raised once and re-armed when steps/output resume.
+    stalled: bool = False
+    silent: bool = False
+    # Runs seen in this source (a file holding two runs reports the last one; this says there were two).
+    runs: int = 1
 
     @property
     def current_phase(self) -> Phase | None:

@@ -1,0 +1,57 @@
+"""Time-based alerts: a stalled run (no new step for much longer than usual) and a silent one (no output at all).
+
+Event-based alerts (NaN loss, errors, failure) are raised by the reducer as the events arrive; these need the
+passage of time, so the UI calls ``check`` from its timer with its injected clock.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from hwmon.model.reducer import add_alert
+from hwmon.model.state import Alert, RunState
+
+__all__ = ["check", "median_step_interval"]
+
+# Fewer intervals than this say too little about the usual pace to call anything a stall.
+MIN_INTERVALS = 2
+
+
+def median_step_interval(state: RunState) -> float | None:
+    """Median time between the recent training steps' arrivals, or None with too few of them."""
+    arrivals = list(state.step_arrivals)
+    intervals = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False) if b >= a]
+    if len(intervals) < MIN_INTERVALS:
+        return None
+    return statistics.median(intervals)
+
+
+def check(state: RunState, now: float, *, stall_factor: float = 5.0, silence_s: float = 600.0) -> list[Alert]:
+    """New stall/silence alerts at clock reading ``now`` (also appended to ``state.alerts``).
+
+    Each condition is reported once when it begins (``state.stalled`` / ``state.silent`` stay set) and is re-armed
+    by the reducer when steps (or any output) resume. A run that has ended raises neither.
+    """
+    new: list[Alert] = []
+    if state.status in ("succeeded", "failed"):
+        return new
+    if not state.stalled and state.last_step_at is not None:
+        median = median_step_interval(state)
+        if median is not None and median > 0:
+            waited = now - state.last_step_at
+            if waited > stall_factor * median:
+                state.stalled = True
+                new.append(
+                    Alert(
+                        "stall",
+                        f"no new step for {waited:.0f} s ({waited / median:.1f}x the usual {median:.1f} s)",
+                        at=now,
+                    )
+                )
+    last_output = state.last_output_at if state.last_output_at is not None else state.started_at
+    if not state.silent and last_output is not None and now - last_output > silence_s:
+        state.silent = True
+        new.append(Alert("silence", f"no output for {now - last_output:.0f} s", at=now))
+    for alert in new:
+        add_alert(state, alert)
+    return new

@@ -1,0 +1,500 @@
+"""The one reducer: folds events (``hwmon.events``) into a ``RunState``.
+
+Everything the dashboard and ``hwmon summary`` show is derived from the state this builds, so the live and the
+headless views cannot disagree. Pure: no I/O, no clock of its own — ``now`` is the caller's clock reading at the
+event's arrival (``None`` for a whole-file summary). Bad or odd input never raises: an event that does not fit the
+current state is folded in as well as it can be.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from hwmon.events import (
+    CheckpointSaved,
+    ErrorSeen,
+    EvalMetric,
+    Event,
+    Info,
+    JobIdSeen,
+    LogLine,
+    ModelSummary,
+    PhaseEnded,
+    PhaseName,
+    PhaseStarted,
+    ProgressUpdate,
+    RunCompleted,
+    RunStarted,
+    StepBatch,
+    StepMetrics,
+    VendorDetected,
+    WarningSeen,
+)
+from hwmon.model.state import (
+    MAX_ALERTS,
+    MAX_CHECKPOINTS_KEPT,
+    MAX_ERRORS,
+    MAX_INFO_KEYS,
+    MAX_PROGRESS_BARS,
+    Alert,
+    Checkpoint,
+    Phase,
+    ProgressBar,
+    RunState,
+)
+
+__all__ = ["apply", "apply_all", "add_alert", "reset_run"]
+
+_ENDED = ("succeeded", "failed")
+
+
+def apply_all(state: RunState, events: Iterable[Event], now: float | None = None) -> None:
+    """Apply every event in order (all arriving at ``now``)."""
+    for event in events:
+        apply(state, event, now)
+
+
+def apply(state: RunState, event: Event, now: float | None = None) -> None:
+    """Fold one event into ``state`` and bump ``state.version``. Never raises on odd input; unknown event types
+    only count as output."""
+    state.version += 1
+    if event.line > state.lines:
+        state.lines = event.line
+    if now is not None:
+        if state.started_at is None:
+            state.started_at = now
+        state.last_output_at = now
+        state.silent = False
+    handler = _HANDLERS.get(type(event))
+    if handler is not None:
+        # RunStarted may reset the state, so it must see the previous run's timestamps before they are updated.
+        handler(state, event, now)
+    ts = event.ts
+    if ts is not None:
+        if state.first_ts is None:
+            state.first_ts = ts
+        if state.last_ts is None or ts > state.last_ts:
+            state.last_ts = ts
+    if now is not None and state.status == "unknown":
+        state.status = "running"
+
+
+# --- helpers ------------------------------------------------------------------------------------------------------
+
+
+def add_alert(state: RunState, alert: Alert) -> None:
+    """Record an alert (bounded list; ``alert_count`` counts every alert ever raised)."""
+    state.alerts.append(alert)
+    state.alert_count += 1
+    if len(state.alerts) > MAX_ALERTS:
+        del state.alerts[0]
+
+
+def reset_run(state: RunState) -> None:
+    """Start a fresh run in ``state``: everything but the source identity and the monotonic counters is cleared."""
+    fresh = RunState(source=state.source)
+    fresh.version = state.version
+    fresh.lines = state.lines
+    fresh.alert_count = state.alert_count
+    fresh.runs = state.runs + 1
+    for f in dataclasses.fields(RunState):
+        setattr(state, f.name, getattr(fresh, f.name))
+
+
+def _end_time(state: RunState, event: Event) -> datetime | None:
+    """The log time at which something ended: the event's own timestamp, else the latest one seen so far (a line
+    without a timestamp, such as a tqdm bar, sits between timestamped lines)."""
+    return event.ts if event.ts is not None else state.last_ts
+
+
+def _close_phase(state: RunState, phase: Phase, event: Event, now: float | None, seconds: float | None = None) -> None:
+    phase.closed = True
+    if seconds is not None and math.isfinite(seconds) and seconds >= 0:
+        phase.stated_seconds = seconds
+    if phase.start is not None:
+        if event.ts is not None:
+            phase.end = max(event.ts, phase.start)
+        elif phase.stated_seconds is None and state.last_ts is not None:
+            phase.end = max(state.last_ts, phase.start)
+    if now is not None and phase.start_at is not None:
+        phase.end_at = max(now, phase.start_at)
+
+
+def _open_phase(state: RunState, name: PhaseName, event: Event, now: float | None, detail: str = "") -> Phase:
+    current = state.current_phase
+    if current is not None:
+        if current.name == name:
+            if detail:
+                current.detail = detail
+            return current
+        _close_phase(state, current, event, now)
+    start = event.ts if event.ts is not None else state.last_ts
+    phase = Phase(name=name, start=start, start_at=now, detail=detail, start_line=event.line)
+    state.phases.append(phase)
+    return phase
+
+
+def _is_finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+# --- handlers -----------------------------------------------------------------------------------------------------
+
+
+def _run_started(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, RunStarted)
+    if state.status in _ENDED or state.steps.count > 0:
+        reset_run(state)
+    if event.command:
+        state.command = event.command
+
+
+def _vendor(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, VendorDetected)
+    # The first vendor recognised wins: later generic matches (a tqdm bar) must not relabel a Cerebras run.
+    if state.vendor is None:
+        state.vendor = event.vendor
+    if event.device:
+        state.device = event.device
+
+
+def _phase_started(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, PhaseStarted)
+    _open_phase(state, event.phase, event, now, event.detail)
+
+
+def _phase_ended(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, PhaseEnded)
+    current = state.current_phase
+    if current is not None and current.name == event.phase:
+        _close_phase(state, current, event, now, event.seconds)
+        return
+    if event.seconds is None or not math.isfinite(event.seconds) or event.seconds < 0:
+        # An end of a phase that never started and whose length the log does not state tells us nothing.
+        return
+    # The log states that a phase took S seconds without having announced its start (a finished tqdm bar,
+    # "Compiled model in S secs"): record it as a closed span. Whatever was open ended when it started.
+    if current is not None:
+        _close_phase(state, current, event, now)
+    end = _end_time(state, event)
+    phase = Phase(
+        name=event.phase,
+        stated_seconds=event.seconds,
+        start_line=event.line,
+        closed=True,
+        end_at=now,
+        start_at=None if now is None else now - event.seconds,
+    )
+    if end is not None and event.ts is not None:
+        phase.end = end
+        phase.start = end - timedelta(seconds=event.seconds)
+    state.phases.append(phase)
+
+
+def _step_x(series_last: tuple[float, float] | None, step: int | None) -> float:
+    if step is not None:
+        return float(step)
+    # Steps without a number (HF-Trainer dicts, Keras lines) are numbered by their order.
+    return 1.0 if series_last is None else series_last[0] + 1.0
+
+
+def _step(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, StepMetrics)
+    if event.device and state.device is None:
+        state.device = event.device
+    if event.remaining_s is not None and math.isfinite(event.remaining_s):
+        state.remaining_s = max(0.0, event.remaining_s)
+        state.remaining_at = now
+    if event.mode == "eval":
+        _eval_step(state, event, now)
+        return
+    current = state.current_phase
+    if current is None or current.name != "train":
+        _open_phase(state, "train", event, now)
+    first_step_of_run = state.steps.count == 0
+    x = _step_x(state.steps.last, event.step)
+    state.steps.add(x, _arrival_value(event, now))
+    state.last_step = event
+    if now is not None:
+        if state.last_step_at is not None and now >= state.last_step_at:
+            state.step_arrivals.append(now)
+        elif state.last_step_at is None:
+            state.step_arrivals.append(now)
+        state.last_step_at = now
+    state.stalled = False
+    if event.loss is not None:
+        previous = state.loss.last
+        state.loss.add(x, event.loss)
+        # One alert per stretch of non-finite losses, not one per step.
+        if not math.isfinite(event.loss) and (previous is None or math.isfinite(previous[1])):
+            _nan_alert(state, event, now, x)
+    # The first report of a run at step 0/1 carries the rate of a tracker that has just been reset (Cerebras,
+    # PopTorch throughput of the warm-up step): it is not a rate of the run, so it is not shown or plotted.
+    nonsense_rate = first_step_of_run and event.step is not None and event.step <= 1
+    if event.rate is not None and _is_finite(event.rate) and not nonsense_rate:
+        # Cerebras Rate is already an exponential moving average: kept as reported, never smoothed again.
+        state.rate.add(x, event.rate)
+    if event.global_rate is not None and _is_finite(event.global_rate) and not nonsense_rate:
+        state.global_rate = event.global_rate
+    if event.rate is not None or event.global_rate is not None:
+        state.rate_unit = event.rate_unit
+
+
+def _arrival_value(event: StepMetrics, now: float | None) -> float:
+    """The y of the steps series: arrival time on the injected clock, else the log's own time (epoch seconds)."""
+    if now is not None:
+        return now
+    if event.ts is not None:
+        try:
+            return event.ts.timestamp()
+        except (OverflowError, OSError, ValueError):
+            return math.nan
+    return math.nan
+
+
+def _nan_alert(state: RunState, event: Event, now: float | None, x: float) -> None:
+    add_alert(state, Alert("nan", f"loss is not finite (NaN/Inf) at step {x:g}", line=event.line, at=now))
+
+
+def _eval_step(state: RunState, event: StepMetrics, now: float | None) -> None:
+    current = state.current_phase
+    if current is None or current.name != "eval":
+        _open_phase(state, "eval", event, now)
+    x = float(event.batch if event.batch is not None else (event.step if event.step is not None else 0))
+    if event.batch is None and event.step is None:
+        x = _step_x(state.eval_loss.last, None)
+    if event.loss is not None:
+        state.eval_loss.add(x, event.loss)
+    state.eval_last_step = event
+
+
+def _step_batch(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, StepBatch)
+    if event.count <= 0:
+        return
+    first, last = event.first, event.last
+    if first.mode == "eval":
+        # Eval blocks are rare and short; fold their ends in as plain steps.
+        _step(state, first, now)
+        if event.count > 1:
+            _step(state, last, now)
+        return
+    current = state.current_phase
+    if current is None or current.name != "train":
+        _open_phase(state, "train", first, now)
+    if first.device and state.device is None:
+        state.device = first.device
+    first_step_of_run = state.steps.count == 0
+    x_first = _step_x(state.steps.last, first.step)
+    x_last = float(last.step) if last.step is not None else x_first + event.count - 1
+    samples = [s for s in event.samples if s.step is not None]
+    state.steps.add_aggregate(
+        (x_first, _arrival_value(first, now)),
+        (x_last, _arrival_value(last, now)),
+        event.count,
+        None,
+        None,
+        0,
+        [(float(s.step), _arrival_value(s, now)) for s in samples if s.step is not None],
+    )
+    if first.loss is not None and last.loss is not None:
+        previous = state.loss.last
+        state.loss.add_aggregate(
+            (x_first, first.loss),
+            (x_last, last.loss),
+            event.count,
+            event.loss_min,
+            event.loss_max,
+            event.nonfinite,
+            [(float(s.step), s.loss) for s in samples if s.step is not None and s.loss is not None],
+        )
+        if event.nonfinite and (previous is None or math.isfinite(previous[1])):
+            _nan_alert(state, last, now, x_last)
+    # Same rule as for single steps: the reset tracker's rate at step 0/1 of a run is not kept.
+    skip_first = first_step_of_run and first.step is not None and first.step <= 1
+    rated = [(float(s.step), s.rate) for s in samples if s.step is not None and s.rate is not None]
+    rated = [(x, r) for x, r in rated if math.isfinite(r) and not (skip_first and _is_first_step(x, first))]
+    if rated and last.rate is not None and math.isfinite(last.rate):
+        values = [r for _, r in rated] + [last.rate]
+        state.rate.add_aggregate(
+            rated[0],
+            (x_last, last.rate),
+            event.count - (1 if skip_first else 0),
+            min(values),
+            max(values),
+            0,
+            rated,
+        )
+    if _is_finite(last.global_rate):
+        state.global_rate = last.global_rate
+    if last.rate is not None or last.global_rate is not None:
+        state.rate_unit = last.rate_unit
+    if last.remaining_s is not None and math.isfinite(last.remaining_s):
+        state.remaining_s = max(0.0, last.remaining_s)
+        state.remaining_at = now
+    state.last_step = last
+    if now is not None:
+        state.step_arrivals.append(now)
+        state.last_step_at = now
+    state.stalled = False
+
+
+def _is_first_step(x: float, first: StepMetrics) -> bool:
+    return first.step is not None and x == float(first.step)
+
+
+def _progress(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, ProgressUpdate)
+    bar = state.progress.get(event.name)
+    if bar is None:
+        if len(state.progress) >= MAX_PROGRESS_BARS:
+            # Drop the bar updated longest ago (dicts keep insertion order; updates re-insert).
+            del state.progress[next(iter(state.progress))]
+        bar = ProgressBar(name=event.name, n=event.n)
+    else:
+        # Re-insert so that iteration order is "least recently updated first".
+        del state.progress[event.name]
+    state.progress[event.name] = bar
+    bar.n = event.n
+    bar.total = event.total
+    bar.elapsed_s = event.elapsed_s
+    bar.remaining_s = event.remaining_s
+    bar.rate = event.rate
+    bar.unit = event.unit
+    if event.metrics:
+        bar.metrics.update(event.metrics)
+    bar.updated_at = now
+    bar.line = event.line
+    _check_epochs_and_test(state)
+
+
+def _checkpoint(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, CheckpointSaved)
+    current = state.current_phase
+    if current is not None and current.name == "checkpoint":
+        _close_phase(state, current, event, now)
+    last = state.checkpoints[-1] if state.checkpoints else None
+    if last is not None and _same_checkpoint(last, event):
+        # Two lines about one checkpoint ("Saving step N in dataloader checkpoint" / "Saved checkpoint at step N").
+        last.step = last.step if last.step is not None else event.step
+        last.path = last.path if last.path is not None else event.path
+        return
+    state.checkpoint_count += 1
+    state.checkpoints.append(Checkpoint(step=event.step, path=event.path, ts=event.ts, line=event.line))
+    if len(state.checkpoints) > MAX_CHECKPOINTS_KEPT:
+        del state.checkpoints[0]
+
+
+def _same_checkpoint(last: Checkpoint, event: CheckpointSaved) -> bool:
+    if event.step is not None and last.step is not None and event.step != last.step:
+        return False
+    if event.path is not None and last.path is not None and event.path != last.path:
+        return False
+    return event.step is not None and event.step == last.step or (event.path is not None and event.path == last.path)
+
+
+def _eval_metric(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, EvalMetric)
+    state.eval[event.name] = event.value
+    _check_epochs_and_test(state)
+
+
+def _check_epochs_and_test(state: RunState) -> None:
+    """A run that prints no completion line succeeded when its epochs bar finished and a test result followed."""
+    if state.status in _ENDED or not state.eval:
+        return
+    for bar in state.progress.values():
+        if "epoch" in bar.name.lower() and bar.done:
+            state.status = "succeeded"
+            return
+
+
+def _completed(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, RunCompleted)
+    if event.samples is not None:
+        state.samples = event.samples
+    if event.seconds is not None and math.isfinite(event.seconds):
+        state.seconds = event.seconds
+    current = state.current_phase
+    if current is not None:
+        _close_phase(state, current, event, now)
+    if not event.success:
+        _fail(state, event, now, event.message or "run ended after a failure")
+    elif state.status != "failed":
+        # A completion line after a fatal error (e.g. "Processed N samples" printed during shutdown) stays failed.
+        state.status = "succeeded"
+
+
+def _fail(state: RunState, event: Event, now: float | None, message: str) -> None:
+    if state.status != "failed":
+        state.status = "failed"
+        add_alert(state, Alert("failed", message, line=event.line, at=now))
+
+
+def _job_id(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, JobIdSeen)
+    if event.job_id and event.job_id not in state.job_ids:
+        state.job_ids.append(event.job_id)
+
+
+def _model(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, ModelSummary)
+    state.model = event.root
+
+
+def _error(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, ErrorSeen)
+    state.error_count += 1
+    message = event.message
+    new = message not in state.errors
+    if new:
+        if len(state.errors) >= MAX_ERRORS:
+            # Keep the first half (the root cause is usually early) and a rolling tail (the final exception).
+            del state.errors[MAX_ERRORS // 2]
+        state.errors.append(message)
+    if event.fatal:
+        current = state.current_phase
+        if current is not None:
+            _close_phase(state, current, event, now)
+        _fail(state, event, now, message)
+    elif new:
+        add_alert(state, Alert("error", message, line=event.line, at=now))
+
+
+def _warning(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, WarningSeen)
+    state.warnings += 1
+    state.recent_warnings.append(event.message)
+
+
+def _info(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, Info)
+    if event.key in state.info or len(state.info) < MAX_INFO_KEYS:
+        state.info[event.key] = event.value
+
+
+def _log_line(state: RunState, event: Event, now: float | None) -> None:
+    return None
+
+
+_HANDLERS: dict[type[Event], Callable[[RunState, Event, float | None], None]] = {
+    LogLine: _log_line,
+    RunStarted: _run_started,
+    VendorDetected: _vendor,
+    PhaseStarted: _phase_started,
+    PhaseEnded: _phase_ended,
+    StepMetrics: _step,
+    StepBatch: _step_batch,
+    ProgressUpdate: _progress,
+    CheckpointSaved: _checkpoint,
+    EvalMetric: _eval_metric,
+    RunCompleted: _completed,
+    JobIdSeen: _job_id,
+    ModelSummary: _model,
+    ErrorSeen: _error,
+    WarningSeen: _warning,
+    Info: _info,
+}

@@ -1,0 +1,146 @@
+"""The ``hwmon.summary/1`` contract: a JSON-ready dict derived from a ``RunState``.
+
+Keys may be added in later versions, never removed or renamed (see issue 2). Pure: ``summarize_bytes`` parses bytes
+already in memory; reading files belongs to ``hwmon.commands.summary``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from hwmon.events import Event
+from hwmon.model.reducer import apply
+from hwmon.model.state import Phase, RunState
+
+__all__ = ["SCHEMA", "summary_dict", "summarize_bytes", "summarize_events", "wall_seconds", "phase_seconds"]
+
+SCHEMA = "hwmon.summary/1"
+
+
+def _num(value: float | None) -> float | None:
+    """JSON has no NaN/Infinity: a non-finite number is reported as null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def phase_seconds(phase: Phase) -> float | None:
+    """A phase's duration as the summary reports it (log timestamps, else stated by the log, else arrival times)."""
+    return _num(phase.seconds(now_at=None))
+
+
+def wall_seconds(state: RunState) -> float | None:
+    """Wall time of the run: from its first to its last log timestamp, else the sum of the phases' durations,
+    else the duration the run states itself."""
+    if state.first_ts is not None and state.last_ts is not None and state.last_ts > state.first_ts:
+        return (state.last_ts - state.first_ts).total_seconds()
+    durations = [d for d in (phase_seconds(p) for p in state.phases) if d is not None]
+    if durations and sum(durations) > 0:
+        return sum(durations)
+    return _num(state.seconds)
+
+
+def summary_dict(state: RunState) -> dict[str, object]:
+    """The ``hwmon.summary/1`` dict for ``state`` (JSON-serialisable, no NaN)."""
+    steps = state.steps
+    loss = state.loss
+    train: dict[str, object] = {
+        "steps": None
+        if steps.count == 0 or steps.first is None or steps.last is None
+        else {"first": int(steps.first[0]), "last": int(steps.last[0]), "count": steps.count},
+        "loss": None
+        if loss.count == 0 or loss.first is None or loss.last is None
+        else {
+            "first": _num(loss.first[1]),
+            "last": _num(loss.last[1]),
+            "min": _num(loss.min),
+            "max": _num(loss.max),
+            "count": loss.count,
+            "nonfinite": loss.nonfinite,
+        },
+        "rate": None
+        if state.rate.last is None and state.global_rate is None
+        else {
+            "last": None if state.rate.last is None else _num(state.rate.last[1]),
+            "global": _num(state.global_rate),
+            "unit": state.rate_unit,
+        },
+        "samples": state.samples,
+        "seconds": _num(state.seconds),
+    }
+    eval_steps = state.eval_loss
+    out: dict[str, object] = {
+        "schema": SCHEMA,
+        "source": state.source,
+        "vendor": state.vendor,
+        "device": state.device,
+        "status": state.status,
+        "job_ids": list(state.job_ids),
+        "phases": [
+            {
+                "name": p.name,
+                "start": _iso(p.start),
+                "end": _iso(p.end),
+                "seconds": phase_seconds(p),
+                "detail": p.detail,
+            }
+            for p in state.phases
+        ],
+        "wall_seconds": _num(wall_seconds(state)),
+        "train": train,
+        "eval_steps": None
+        if eval_steps.count == 0 or eval_steps.last is None
+        else {"count": eval_steps.count, "last_loss": _num(eval_steps.last[1])},
+        "progress": [
+            {
+                "name": bar.name,
+                "n": bar.n,
+                "total": bar.total,
+                "elapsed_s": _num(bar.elapsed_s),
+                "rate": _num(bar.rate),
+                "unit": bar.unit,
+            }
+            for bar in sorted(state.progress.values(), key=lambda b: b.line)
+        ],
+        "checkpoints": [{"step": c.step, "path": c.path} for c in state.checkpoints],
+        "eval": {name: v for name, value in state.eval.items() if (v := _num(value)) is not None},
+        "model": None if state.model is None else {"name": state.model.type, "modules": state.model.count()},
+        "errors": list(state.errors),
+        "error_count": state.error_count,
+        "warnings": state.warnings,
+        "alerts": [{"kind": a.kind, "message": a.message, "line": a.line} for a in state.alerts],
+        "runs": state.runs,
+        "lines": state.lines,
+    }
+    return out
+
+
+def summarize_events(events: list[Event], source: str) -> RunState:
+    """A whole-input ``RunState`` from events already parsed (no clock: this is not a live view)."""
+    state = RunState(source=source)
+    for event in events:
+        apply(state, event, None)
+    return state
+
+
+def summarize_bytes(data: bytes, source: str) -> RunState:
+    """Parse ``data`` (a whole log) and reduce it to the state of its last run."""
+    # Imported here so that the model package can be imported (and tested) without the parsers being loaded.
+    from hwmon.parsers.stream import StreamParser
+
+    parser = StreamParser(blocks=True)
+    state = RunState(source=source)
+    chunk = 1 << 20
+    for start in range(0, len(data), chunk):
+        for event in parser.feed(data[start : start + chunk]):
+            apply(state, event, None)
+    for event in parser.finish():
+        apply(state, event, None)
+    if state.vendor is None and parser.vendor is not None:
+        state.vendor = parser.vendor
+    return state

@@ -1,0 +1,431 @@
+"""The reducer, driven by hand-built events (no parser involved)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+
+import pytest
+
+from hwmon.events import (
+    CheckpointSaved,
+    ErrorSeen,
+    EvalMetric,
+    Info,
+    JobIdSeen,
+    LogLine,
+    ModelSummary,
+    ModuleNode,
+    PhaseEnded,
+    PhaseStarted,
+    ProgressUpdate,
+    RunCompleted,
+    RunStarted,
+    StepBatch,
+    StepMetrics,
+    VendorDetected,
+    WarningSeen,
+)
+from hwmon.model.reducer import apply, apply_all
+from hwmon.model.state import MAX_ERRORS, RunState
+from hwmon.model.summary import summary_dict
+
+T0 = datetime(2024, 6, 3, 9, 0, 0)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def step(n: int, loss: float | None = 1.0, t: float | None = None, **kw: object) -> StepMetrics:
+    return StepMetrics(line=n, ts=None if t is None else at(t), step=n, loss=loss, **kw)  # type: ignore[arg-type]
+
+
+def names(state: RunState) -> list[str]:
+    return [p.name for p in state.phases]
+
+
+def test_phases_from_timestamps_with_repeats() -> None:
+    state = RunState(source="x")
+    apply_all(
+        state,
+        [
+            PhaseStarted(1, at(0), "compile", "Queueing"),
+            PhaseStarted(2, at(30), "compile", "Exploring floorplans"),  # same phase: detail only
+            PhaseStarted(3, at(300), "setup", "Programming"),
+            StepMetrics(4, at(500), step=100, loss=9.0, rate=10.0),  # opens train, closes setup
+            StepMetrics(5, at(530), step=200, loss=8.0, rate=11.0),
+            PhaseStarted(6, at(531), "checkpoint"),
+            CheckpointSaved(7, at(560), step=200, path="ckpt_200.mdl"),
+            StepMetrics(8, at(600), step=300, loss=7.0, rate=12.0),  # train again
+            RunCompleted(9, at(610), samples=1000, seconds=110.0),
+        ],
+    )
+    assert names(state) == ["compile", "setup", "train", "checkpoint", "train"]
+    compile_phase = state.phases[0]
+    assert compile_phase.detail == "Exploring floorplans"
+    assert compile_phase.seconds() == 300.0
+    assert state.phases[1].seconds() == 200.0
+    assert state.phases[2].seconds() == 31.0
+    assert state.phases[3].seconds() == 29.0
+    assert state.phases[4].seconds() == 10.0
+    assert all(not p.open for p in state.phases)
+    assert state.status == "succeeded"
+    assert state.samples == 1000 and state.seconds == 110.0
+    assert [(c.step, c.path) for c in state.checkpoints] == [(200, "ckpt_200.mdl")]
+
+
+def test_phases_without_timestamps_use_stated_seconds_then_arrival_clock() -> None:
+    state = RunState()
+    apply(state, PhaseStarted(1, None, "compile"))
+    apply(state, PhaseEnded(2, None, "compile", seconds=31.0))
+    # A phase the log only reports as finished (a tqdm bar's elapsed time).
+    apply(state, PhaseEnded(3, None, "compile", seconds=14.0))
+    assert names(state) == ["compile", "compile"]
+    assert [p.seconds() for p in state.phases] == [31.0, 14.0]
+    # No timestamps, no stated duration, no clock: the duration is unknown but the phase is closed.
+    apply(state, PhaseStarted(4, None, "eval"))
+    apply(state, PhaseStarted(5, None, "setup"))
+    assert state.phases[2].name == "eval" and not state.phases[2].open and state.phases[2].seconds() is None
+    # Live: arrival times from the injected clock.
+    live = RunState()
+    apply(live, PhaseStarted(1, None, "compile"), now=100.0)
+    apply(live, PhaseStarted(2, None, "setup"), now=160.5)
+    assert live.phases[0].seconds() == 60.5
+    assert live.phases[1].open and live.phases[1].seconds(now_at=170.5) == 10.0
+    assert live.current_phase is live.phases[1]
+
+
+def test_phase_ended_without_start_or_seconds_is_ignored() -> None:
+    state = RunState()
+    apply(state, PhaseEnded(1, None, "eval"))
+    assert state.phases == []
+
+
+def test_line_without_timestamp_between_timestamped_lines_uses_last_log_time() -> None:
+    state = RunState()
+    apply(state, PhaseStarted(1, at(0), "setup"))
+    apply(state, LogLine(2, at(40), "x"))
+    apply(state, PhaseStarted(3, None, "checkpoint"))  # a tqdm bar: no timestamp of its own
+    assert state.phases[0].seconds() == 40.0
+    assert state.phases[1].start == at(40)
+
+
+def test_eval_steps_open_eval_and_stay_out_of_training_series() -> None:
+    state = RunState()
+    apply(state, StepMetrics(1, at(0), step=1000, loss=7.1, batch=100, mode="eval", remaining_s=4.0))
+    apply(state, StepMetrics(2, at(4), step=1000, loss=6.9, batch=200, mode="eval"))
+    assert names(state) == ["eval"]
+    assert state.steps.count == 0 and state.loss.count == 0
+    assert state.eval_loss.count == 2 and state.eval_loss.last == (200.0, 6.9)
+    assert summary_dict(state)["train"] == {"steps": None, "loss": None, "rate": None, "samples": None, "seconds": None}
+
+
+def test_rate_of_first_step_at_step_one_is_ignored_and_not_smoothed() -> None:
+    state = RunState()
+    apply(state, step(1, rate=3.0, global_rate=3.0))
+    assert state.rate.count == 0 and state.global_rate is None
+    apply(state, step(2, rate=500.0, global_rate=400.0))
+    apply(state, step(3, rate=100.0, global_rate=390.0))
+    # The reported (already EMA) values are kept exactly, not re-smoothed.
+    assert state.rate.values() == [500.0, 100.0]
+    assert state.global_rate == 390.0
+    summary = summary_dict(state)
+    assert summary["train"]["rate"] == {"last": 100.0, "global": 390.0, "unit": "samples/sec"}  # type: ignore[index]
+
+
+def test_first_report_at_step_100_keeps_its_rate() -> None:
+    state = RunState()
+    apply(state, step(100, rate=6855.28, global_rate=6855.28))
+    assert state.rate.last == (100.0, 6855.28)
+
+
+def test_bounded_memory_with_exact_aggregates_over_a_million_steps() -> None:
+    state = RunState()
+    capacity = state.loss.capacity
+    n = 1_000_000
+    for i in range(1, n + 1):
+        # A bare step event per iteration: this is also the per-event cost check (about 1 µs each).
+        apply(state, StepMetrics(i, None, step=i, loss=1000.0 / i + (5.0 if i == 777_777 else 0.0), rate=float(i)))
+    for series in (state.loss, state.rate, state.steps):
+        assert len(series.points) <= capacity
+    assert state.steps.count == n
+    assert state.loss.count == n
+    assert state.loss.first == (1.0, 1000.0)
+    assert state.loss.last == (float(n), 1000.0 / n)
+    assert state.loss.min == pytest.approx(1000.0 / n)
+    assert state.loss.max == 1000.0
+    # Points stay spread over the whole run, not bunched at the start.
+    xs = [x for x, _ in state.loss.points]
+    assert xs[0] == 1.0 and xs[-1] > 0.9 * n
+    summary = summary_dict(state)
+    assert summary["train"]["steps"] == {"first": 1, "last": n, "count": n}  # type: ignore[index]
+    assert summary["train"]["loss"]["count"] == n  # type: ignore[index]
+
+
+def test_step_batch_folds_exact_aggregates() -> None:
+    state = RunState()
+    apply(state, step(100, loss=9.0, rate=10.0))
+    first = StepMetrics(200, None, step=200, loss=8.0, rate=11.0, global_rate=10.5)
+    mid = StepMetrics(5000, None, step=5000, loss=4.0, rate=12.0)
+    last = StepMetrics(10_000, None, step=10_000, loss=3.0, rate=12.5, global_rate=12.0)
+    apply(
+        state,
+        StepBatch(
+            10_000,
+            None,
+            first=first,
+            last=last,
+            count=99,
+            loss_min=2.5,
+            loss_max=8.5,
+            nonfinite=1,
+            samples=(first, mid, last),
+        ),
+    )
+    assert state.steps.count == 100
+    assert state.loss.count == 100 and state.loss.min == 2.5 and state.loss.max == 9.0 and state.loss.nonfinite == 1
+    assert state.loss.last == (10_000.0, 3.0)
+    assert state.rate.last == (10_000.0, 12.5)
+    assert state.global_rate == 12.0
+    assert state.last_step is last
+    assert [a.kind for a in state.alerts] == ["nan"]
+    assert summary_dict(state)["train"]["steps"] == {"first": 100, "last": 10_000, "count": 100}  # type: ignore[index]
+
+
+def test_nan_loss_raises_one_alert_per_stretch() -> None:
+    state = RunState()
+    apply_all(state, [step(1, 2.0), step(2, math.nan), step(3, math.inf), step(4, 1.5), step(5, math.nan)])
+    assert [a.kind for a in state.alerts] == ["nan", "nan"]
+    assert state.alerts[0].line == 2
+    assert state.loss.nonfinite == 3 and state.loss.min == 1.5
+    summary = summary_dict(state)
+    loss = summary["train"]["loss"]  # type: ignore[index]
+    assert loss["last"] is None and loss["min"] == 1.5 and loss["nonfinite"] == 3
+    json.dumps(summary, allow_nan=False)  # valid JSON: no NaN leaks out
+
+
+def test_fatal_error_fails_the_run_and_a_later_completion_stays_failed() -> None:
+    state = RunState()
+    apply_all(
+        state,
+        [
+            PhaseStarted(1, at(0), "setup"),
+            ErrorSeen(2, at(5), "Error parsing metadata"),
+            ErrorSeen(3, at(6), "Error parsing metadata"),
+            ErrorSeen(4, at(10), "Job wsjob-abc failed due to: pods", fatal=True),
+            RunCompleted(5, at(12), samples=11264, seconds=9567.1),
+            ErrorSeen(6, None, "ApplianceUnknownError: boom", fatal=True),
+        ],
+    )
+    assert state.status == "failed"
+    assert state.samples == 11264 and state.seconds == 9567.1
+    assert state.error_count == 4
+    assert state.errors == [
+        "Error parsing metadata",
+        "Job wsjob-abc failed due to: pods",
+        "ApplianceUnknownError: boom",
+    ]
+    kinds = [a.kind for a in state.alerts]
+    assert kinds == ["error", "failed"]
+    assert state.phases[0].end == at(10)
+
+
+def test_completion_with_success_false_fails() -> None:
+    state = RunState()
+    apply(state, RunCompleted(1, None, success=False, message="Training failed"))
+    assert state.status == "failed"
+
+
+def test_errors_list_is_bounded_but_counted() -> None:
+    state = RunState()
+    for i in range(MAX_ERRORS * 3):
+        apply(state, ErrorSeen(i, None, f"error {i}"))
+    assert len(state.errors) == MAX_ERRORS
+    assert state.error_count == MAX_ERRORS * 3
+    assert state.errors[0] == "error 0"  # the first (root cause) kept
+    assert state.errors[-1] == f"error {MAX_ERRORS * 3 - 1}"  # and the latest
+    assert len(state.alerts) <= 100
+
+
+def test_status_running_unknown_and_epochs_plus_test_result() -> None:
+    cut = RunState()
+    apply(cut, step(1))
+    assert cut.status == "unknown"
+    live = RunState()
+    apply(live, step(1), now=5.0)
+    assert live.status == "running"
+    ipu = RunState()
+    apply(ipu, ProgressUpdate(1, None, "Epochs", n=3, total=10))
+    apply(ipu, EvalMetric(2, None, "accuracy", 0.5))
+    assert ipu.status == "unknown"  # epochs not finished
+    apply(ipu, ProgressUpdate(3, None, "Epochs", n=10, total=10, elapsed_s=108.0))
+    assert ipu.status == "succeeded"
+
+
+def test_two_runs_in_one_file_report_the_last() -> None:
+    state = RunState(source="two.log")
+    first_run = [
+        RunStarted(1, at(0), command="python run.py"),
+        JobIdSeen(2, at(1), "wsjob-one"),
+        PhaseStarted(3, at(1), "compile"),
+        step(100, 5.0, t=60, rate=10.0),
+        CheckpointSaved(5, at(61), step=100),
+        RunCompleted(6, at(62), samples=10, seconds=2.0),
+    ]
+    second_run = [
+        RunStarted(7, at(100), command="python run.py again"),
+        JobIdSeen(8, at(101), "wsjob-two"),
+        step(50, 4.0, t=150),
+    ]
+    apply_all(state, first_run + second_run)
+    assert state.source == "two.log"
+    assert state.runs == 2
+    assert state.job_ids == ["wsjob-two"]
+    assert state.command == "python run.py again"
+    assert state.checkpoints == [] and state.samples is None
+    assert state.status == "unknown"
+    assert state.steps.count == 1 and state.steps.first == (50.0, at(150).timestamp())
+    assert state.first_ts == at(100)
+    assert names(state) == ["train"]
+
+
+def test_run_started_after_train_steps_starts_fresh_but_not_before() -> None:
+    state = RunState()
+    apply(state, RunStarted(1, None))
+    apply(state, JobIdSeen(2, None, "a"))
+    apply(state, RunStarted(3, None))  # no steps yet, not ended: same run (first compile request)
+    assert state.job_ids == ["a"] and state.runs == 1
+    apply(state, step(4))
+    apply(state, RunStarted(5, None))
+    assert state.job_ids == [] and state.runs == 2
+
+
+def test_misc_events() -> None:
+    state = RunState()
+    tree = ModuleNode("", "Net", children=(ModuleNode("fc", "Linear", "in_features=2"), ModuleNode("act", "ReLU")))
+    apply_all(
+        state,
+        [
+            VendorDetected(1, None, "cerebras", device="CSX"),
+            VendorDetected(2, None, "gpu"),  # first vendor wins
+            JobIdSeen(3, None, "wsjob-a", kind="compile"),
+            JobIdSeen(4, None, "wsjob-b", kind="execute"),
+            JobIdSeen(5, None, "wsjob-a"),
+            WarningSeen(6, None, "careful"),
+            WarningSeen(7, None, "careful again"),
+            ModelSummary(8, None, tree),
+            Info(9, None, "batch_size", "256"),
+            EvalMetric(10, None, "eval/accuracy", 0.9872),
+            ProgressUpdate(11, None, "Sending initial weights", n=10, total=100, rate=5.0, unit="tensors"),
+            ProgressUpdate(12, None, "Sending initial weights", n=100, total=100, elapsed_s=2.0, unit="tensors"),
+            CheckpointSaved(13, None, step=1000),
+            CheckpointSaved(14, None, step=1000, path="c/1000.mdl"),  # same checkpoint, second line
+            CheckpointSaved(15, None, path="c/2000"),
+        ],
+    )
+    assert state.vendor == "cerebras" and state.device == "CSX"
+    assert state.job_ids == ["wsjob-a", "wsjob-b"]
+    assert state.warnings == 2 and list(state.recent_warnings) == ["careful", "careful again"]
+    assert state.model is tree
+    assert state.info == {"batch_size": "256"}
+    bar = state.progress["Sending initial weights"]
+    assert (bar.n, bar.total, bar.elapsed_s, bar.done) == (100, 100, 2.0, True)
+    assert [(c.step, c.path) for c in state.checkpoints] == [(1000, "c/1000.mdl"), (None, "c/2000")]
+    summary = summary_dict(state)
+    assert summary["model"] == {"name": "Net", "modules": 3}
+    assert summary["eval"] == {"eval/accuracy": 0.9872}
+    assert summary["progress"] == [
+        {"name": "Sending initial weights", "n": 100, "total": 100, "elapsed_s": 2.0, "rate": None, "unit": "tensors"}
+    ]
+
+
+def test_version_bumps_on_every_apply_and_lines_track_the_highest() -> None:
+    state = RunState()
+    for i in range(1, 6):
+        apply(state, LogLine(i * 10, None, "x"))
+    assert state.version == 5
+    assert state.lines == 50
+
+
+def test_summary_contract_every_key_and_type() -> None:
+    state = RunState(source="run.log")
+    apply_all(
+        state,
+        [
+            VendorDetected(1, at(0), "cerebras", "CSX"),
+            JobIdSeen(2, at(0), "wsjob-x"),
+            PhaseStarted(3, at(0), "compile"),
+            step(100, 9.5, t=60, rate=100.0, global_rate=90.0),
+            step(200, 8.5, t=70, rate=110.0, global_rate=95.0),
+            ProgressUpdate(6, None, "Epochs", n=1, total=2, elapsed_s=3.5),
+            CheckpointSaved(7, at(71), step=200, path="p"),
+            EvalMetric(8, at(72), "accuracy", 0.5),
+            ModelSummary(9, None, ModuleNode("", "Net")),
+            ErrorSeen(10, at(73), "bad"),
+            WarningSeen(11, at(73), "meh"),
+            RunCompleted(12, at(80), samples=100, seconds=20.0),
+        ],
+    )
+    s = json.loads(json.dumps(summary_dict(state), allow_nan=False))
+    required = {
+        "schema",
+        "source",
+        "vendor",
+        "status",
+        "job_ids",
+        "phases",
+        "train",
+        "progress",
+        "checkpoints",
+        "eval",
+        "model",
+        "errors",
+        "warnings",
+    }
+    assert required <= set(s)
+    assert s["schema"] == "hwmon.summary/1" and s["source"] == "run.log" and s["vendor"] == "cerebras"
+    assert s["status"] == "succeeded" and s["job_ids"] == ["wsjob-x"]
+    assert [p["name"] for p in s["phases"]] == ["compile", "train"]
+    for p in s["phases"]:
+        assert set(p) >= {"name", "start", "end", "seconds"}
+        assert datetime.fromisoformat(p["start"]) and datetime.fromisoformat(p["end"])
+        assert isinstance(p["seconds"], float)
+    assert s["phases"][0] == {
+        "name": "compile",
+        "start": "2024-06-03T09:00:00",
+        "end": "2024-06-03T09:01:00",
+        "seconds": 60.0,
+        "detail": "",
+    }
+    train = s["train"]
+    assert set(train) >= {"steps", "loss", "rate", "samples", "seconds"}
+    assert train["steps"] == {"first": 100, "last": 200, "count": 2}
+    assert {k: train["loss"][k] for k in ("first", "last", "min", "count")} == {
+        "first": 9.5,
+        "last": 8.5,
+        "min": 8.5,
+        "count": 2,
+    }
+    assert train["rate"] == {"last": 110.0, "global": 95.0, "unit": "samples/sec"}
+    assert train["samples"] == 100 and train["seconds"] == 20.0
+    assert isinstance(train["steps"]["first"], int) and isinstance(train["loss"]["first"], float)
+    bar = s["progress"][0]
+    assert {k: bar[k] for k in ("name", "n", "total", "elapsed_s")} == {
+        "name": "Epochs",
+        "n": 1,
+        "total": 2,
+        "elapsed_s": 3.5,
+    }
+    assert s["checkpoints"] == [{"step": 200, "path": "p"}]
+    assert s["eval"] == {"accuracy": 0.5}
+    assert s["model"] == {"name": "Net", "modules": 1}
+    assert s["errors"] == ["bad"] and s["warnings"] == 1
+
+
+def test_empty_state_summary_is_valid() -> None:
+    s = summary_dict(RunState(source="empty"))
+    assert s["status"] == "unknown" and s["vendor"] is None and s["phases"] == [] and s["model"] is None
+    assert s["train"] == {"steps": None, "loss": None, "rate": None, "samples": None, "seconds": None}
+    json.dumps(s, allow_nan=False)

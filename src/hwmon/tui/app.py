@@ -1,0 +1,317 @@
+"""The live dashboard: one ``RunState`` fed by a source worker, painted by one timer.
+
+Data flow (see STYLE.md): a worker consumes ``source.batches()`` and posts ``BatchArrived`` messages (it never
+touches widgets); the message handler folds the batch's events into the state with the reducer and queues its raw
+lines; a ~10 Hz timer pushes the state into the panes only when ``state.version`` changed (or once a second, for
+the wall clock and open phases), writes queued lines to the ``Log`` in one ``write_lines`` call, and redraws the
+sparkline at most ~2 Hz.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, ClassVar, Protocol
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Input
+
+from hwmon import exitcodes
+from hwmon.events import Event
+from hwmon.model import alerts as alert_rules
+from hwmon.model.eta import eta_seconds
+from hwmon.model.reducer import apply_all
+from hwmon.model.state import Alert, RunState
+from hwmon.tui import view
+from hwmon.tui.messages import BatchArrived, SourceEnded, SourceFailed
+from hwmon.tui.screens import HelpScreen
+from hwmon.tui.widgets import (
+    AlertsPane,
+    LogPane,
+    MetricsPane,
+    ModelTree,
+    PhaseTimeline,
+    ProgressPane,
+    RunHeader,
+)
+
+REPAINT_INTERVAL = 0.1
+PLOT_INTERVAL = 0.5
+TIME_REPAINT_INTERVAL = 1.0
+ALERT_CHECK_INTERVAL = 1.0
+LOG_MAX_LINES = 5000
+ALERT_SEVERITY = {"nan": "error", "error": "error", "failed": "error", "stall": "warning", "silence": "warning"}
+
+
+class BatchLike(Protocol):
+    """What the app needs of ``hwmon.runners.source.Batch`` (typed structurally so the UI does not depend on the
+    I/O layer's module)."""
+
+    @property
+    def events(self) -> list[Event]: ...
+    @property
+    def lines(self) -> list[str]: ...
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def at(self) -> float: ...
+
+
+class SourceLike(Protocol):
+    """What the app needs of ``hwmon.runners.source.Source``."""
+
+    @property
+    def name(self) -> str: ...
+    def batches(self) -> AsyncIterator[Any]: ...
+    def close(self) -> None: ...
+
+
+class HwmonApp(App[int]):
+    """The ``hwmon attach`` dashboard over one source."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "hwmon"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (22, "-tall")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("f", "follow", "Follow"),
+        Binding("e", "errors_only", "Errors"),
+        Binding("l", "toggle_log", "Log"),
+        Binding("tab", "focus_next", "Pane", priority=True),
+        Binding("shift+tab", "focus_previous", "Prev pane", show=False, priority=True),
+        Binding("escape", "escape", "Clear", show=False),
+    ]
+
+    def __init__(
+        self,
+        source: SourceLike,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        title: str | None = None,
+        log_lines: int = LOG_MAX_LINES,
+        notify_alerts: bool = True,
+    ) -> None:
+        super().__init__()
+        self._source = source
+        self._clock = clock
+        self._run_title = title or source.name
+        self.state = RunState(source=source.name)
+        self._log_lines = log_lines
+        self._notify_alerts = notify_alerts
+        self._pending: list[str] = []
+        self._painted_version = -1
+        # Throttling uses the real monotonic clock, not the injected one: a fixed test clock must not freeze
+        # repaints, and a fast fake clock must not make the plot redraw every frame.
+        self._last_time_paint = float("-inf")
+        self._last_plot = float("-inf")
+        self._plot_version = -1
+        self._last_alert_check = float("-inf")
+        self._alerts_seen = 0
+        self.status_message = ""
+        self.source_done = False
+        self.source_error: str | None = None
+        self.repaints = 0
+
+    # ----------------------------------------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        yield RunHeader(view.safe_text(self._run_title), id="header")
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                yield PhaseTimeline(id="timeline")
+                yield ProgressPane(id="progress")
+                yield MetricsPane(id="metrics")
+                yield LogPane(max_lines=self._log_lines, id="logpane")
+            with Vertical(id="side"):
+                yield ModelTree(id="model")
+                yield AlertsPane(id="alerts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#timeline").border_title = "phases"
+        self.query_one("#progress").border_title = "progress"
+        self.query_one("#metrics").border_title = "loss · throughput"
+        self.query_one("#model").border_title = "model"
+        self.query_one("#alerts").border_title = "alerts"
+        self.query_one(LogPane).refresh_title()
+        self.query_one(LogPane).log_widget.focus()
+        self.set_interval(REPAINT_INTERVAL, self._tick)
+        self._consume()
+
+    def on_unmount(self) -> None:
+        try:
+            self._source.close()
+        except Exception:  # noqa: BLE001 - closing a broken source must not turn quitting into a crash
+            pass
+
+    # ----------------------------------------------------------------------------------------------- source
+    @work(exclusive=True, group="source", exit_on_error=False)
+    async def _consume(self) -> None:
+        try:
+            async for batch in self._source.batches():
+                self.post_message(BatchArrived(batch))
+                if batch.eof:
+                    break
+        except Exception as exc:  # noqa: BLE001 - any source failure is shown, never a traceback
+            self.post_message(SourceFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(SourceEnded())
+
+    @on(BatchArrived)
+    def _on_batch(self, message: BatchArrived) -> None:
+        batch: BatchLike = message.batch
+        if batch.events:
+            apply_all(self.state, batch.events, now=self._clock())
+        if batch.lines:
+            self._pending.extend(batch.lines)
+            if len(self._pending) > 2 * self._log_lines:
+                # The Log keeps only the last max_lines anyway; don't hold more between frames.
+                del self._pending[: -self._log_lines]
+        if batch.status:
+            self.status_message = batch.status
+            self.notify(batch.status, title="source", timeout=6, markup=False)
+        if batch.eof:
+            self.source_done = True
+
+    @on(SourceEnded)
+    def _on_source_ended(self, _message: SourceEnded) -> None:
+        self.source_done = True
+
+    @on(SourceFailed)
+    def _on_source_failed(self, message: SourceFailed) -> None:
+        self.source_done = True
+        self.source_error = message.error
+        self.status_message = f"source failed: {message.error}"
+        self.notify(self.status_message, title="source", severity="error", timeout=15, markup=False)
+
+    # ----------------------------------------------------------------------------------------------- paint
+    def _tick(self) -> None:
+        self.repaint_now(force=False)
+
+    def repaint_now(self, *, force: bool = True) -> None:
+        """Push the state into the panes. The timer calls this with ``force=False`` (paint only what changed);
+        tests and the screenshot script call it to get a settled frame without waiting for the timer."""
+        real_now = time.monotonic()
+        now = self._clock()
+        if self._pending:
+            lines, self._pending = self._pending, []
+            self.query_one(LogPane).add_lines(lines)
+        if force or real_now - self._last_alert_check >= ALERT_CHECK_INTERVAL:
+            self._last_alert_check = real_now
+            alert_rules.check(self.state, now)
+        changed = self.state.version != self._painted_version
+        if not (force or changed or real_now - self._last_time_paint >= TIME_REPAINT_INTERVAL):
+            self.query_one(LogPane).refresh_title()
+            return
+        self._painted_version = self.state.version
+        self._last_time_paint = real_now
+        state = self.state
+        eta = eta_seconds(state, now)
+        self.query_one(RunHeader).show(state, now, eta, self.status_message)
+        self.query_one(PhaseTimeline).show(state, now)
+        self.query_one(ProgressPane).show(state, eta, _train_seconds(state, now))
+        metrics = self.query_one(MetricsPane)
+        if changed or force:
+            metrics.show_stats(state)
+            self.query_one(ModelTree).show_model(state.model)
+            self.query_one(AlertsPane).show(state)
+        if self._plot_version != state.version and (force or real_now - self._last_plot >= PLOT_INTERVAL):
+            self._plot_version = state.version
+            self._last_plot = real_now
+            metrics.show_plot(state)
+        self.query_one(LogPane).refresh_title()
+        self._notify_new_alerts()
+        self.repaints += 1
+
+    def _notify_new_alerts(self) -> None:
+        # alert_count is the total ever raised (it survives the bounded list and a new run in the same file), so
+        # the difference is exactly what is new since the last frame.
+        total = self.state.alert_count
+        new = total - self._alerts_seen
+        if new <= 0:
+            self._alerts_seen = total
+            return
+        self._alerts_seen = total
+        if not self._notify_alerts:
+            return
+        fresh: list[Alert] = self.state.alerts[-min(new, 3) :]
+        for alert in fresh:
+            severity = ALERT_SEVERITY.get(alert.kind, "warning")
+            self.notify(
+                view.safe_text(alert.message),
+                title=f"alert: {alert.kind}",
+                severity="error" if severity == "error" else "warning",
+                timeout=10,
+                markup=False,
+            )
+
+    @property
+    def alerts_notified(self) -> int:
+        """How many alerts the app has seen (notified, unless notify_alerts is off)."""
+        return self._alerts_seen
+
+    # ----------------------------------------------------------------------------------------------- actions
+    def action_help(self) -> None:
+        """Show the key help."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_search(self) -> None:
+        """Open the log search box (showing the log if it was hidden)."""
+        self.screen.remove_class("-nolog")
+        self.query_one(LogPane).open_search()
+
+    def action_follow(self) -> None:
+        """Follow the log on/off."""
+        on_now = self.query_one(LogPane).toggle_follow()
+        self.notify("following the log" if on_now else "follow paused (f or End resumes)", timeout=2)
+
+    def action_errors_only(self) -> None:
+        """Errors/warnings-only filter on/off."""
+        pane = self.query_one(LogPane)
+        pane.set_errors_only(not pane.errors_only)
+
+    def action_toggle_log(self) -> None:
+        """Hide/show the raw log; while it is hidden a narrow layout shows the model tree in its place."""
+        self.screen.toggle_class("-nolog")
+        if self.screen.has_class("-nolog"):
+            if self.focused is not None and self.query_one(LogPane) in self.focused.ancestors_with_self:
+                self.query_one(ModelTree).focus()
+        else:
+            self.query_one(LogPane).log_widget.focus()
+
+    def action_escape(self) -> None:
+        """Esc: close the search box and clear the search."""
+        pane = self.query_one(LogPane)
+        if pane.has_class("-searching") or pane.search_term:
+            pane.close_search(clear=True)
+
+    @on(Input.Blurred, "#search")
+    def _search_blurred(self, _event: Input.Blurred) -> None:
+        self.query_one(LogPane).remove_class("-searching")
+
+    @property
+    def log_pane(self) -> LogPane:
+        """The raw log pane (tests and the benchmark inspect it)."""
+        return self.query_one(LogPane)
+
+
+def _train_seconds(state: RunState, now: float) -> float | None:
+    """Time spent in train phases so far (for the training bar's fraction from the ETA)."""
+    rows = [row for row in view.timeline(state, now).rows if row.name == "train"]
+    return rows[0].seconds if rows else None
+
+
+def run_dashboard(source: SourceLike, *, title: str | None = None) -> int:
+    """Run the dashboard until the user quits. Returns ``exitcodes.RUN_FAILED`` if the run failed, else 0."""
+    app = HwmonApp(source, title=title)
+    app.run()
+    return exitcodes.RUN_FAILED if app.state.status == "failed" else exitcodes.OK

@@ -1,0 +1,225 @@
+"""View helpers: turn a ``RunState`` into the numbers and strings the panes show.
+
+Pure functions (no Textual), so the formatting rules are unit-testable and the widgets stay thin. Every function
+takes the injected clock's reading ``now`` instead of reading a clock itself, which keeps snapshots deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from hwmon.model.state import ProgressBar, RunState
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def safe_text(text: str) -> str:
+    """``text`` with terminal escape sequences removed and other control characters replaced by U+FFFD.
+
+    The splitter already cleans lines; this is the UI's own guard, because a single escape reaching the terminal
+    (``ESC ] 52`` clipboard writes, ``ESC [ 2J``) would act on the user's terminal instead of being shown.
+    """
+    if not text.isprintable():
+        text = _ESCAPE.sub("", text.replace("\t", "    "))
+        text = _CONTROL.sub("\ufffd", text)
+    return text
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """Compact duration: ``42s``, ``4m02s``, ``1h05m``, ``3d04h``; ``-`` when unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    total = int(seconds + 0.5)
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def fmt_number(value: float | None, digits: int = 4) -> str:
+    """A metric value with ``digits`` significant digits (``nan``/``inf`` spelt out); ``-`` when unknown."""
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    if value != 0 and (abs(value) >= 10**digits or abs(value) < 10 ** -(digits - 1)):
+        if abs(value) >= 10**digits and abs(value) < 1e7:
+            return f"{value:.0f}"
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}g}"
+
+
+def fmt_rate(value: float | None, unit: str = "") -> str:
+    """A throughput figure: ``6715 samples/sec``, ``14.2 it/s``."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return f"{text} {unit}".rstrip()
+
+
+def is_ended(state: RunState) -> bool:
+    """True once the run reported its end (or failed)."""
+    return state.status in ("succeeded", "failed")
+
+
+def wall_seconds(state: RunState, now: float | None) -> float | None:
+    """The run's wall time: from the log's own timestamps when it has them (so a replayed or late-attached log
+    shows the run's real duration), extended by the clock while a live run is quiet; else from arrival times."""
+    if state.first_ts is not None and state.last_ts is not None:
+        wall = (state.last_ts - state.first_ts).total_seconds()
+        if not is_ended(state) and now is not None and state.last_output_at is not None:
+            wall += max(0.0, now - state.last_output_at)
+        return max(0.0, wall)
+    if state.seconds is not None and is_ended(state):
+        return state.seconds
+    if state.started_at is not None and now is not None:
+        end = state.last_output_at if is_ended(state) and state.last_output_at is not None else now
+        return max(0.0, end - state.started_at)
+    return None
+
+
+def display_status(state: RunState, now: float | None) -> str:
+    """``succeeded``/``failed`` once ended; ``stalled`` while a stall or silence alert stands (the reducer re-arms
+    them when steps/output resume); ``running`` once anything arrived; else ``waiting``."""
+    if is_ended(state):
+        return state.status
+    if state.stalled or state.silent:
+        return "stalled"
+    if state.lines or state.phases or state.last_step is not None or state.status == "running":
+        return "running"
+    return "waiting"
+
+
+@dataclass(slots=True)
+class TimelineRow:
+    """One phase name on the shared time axis: its spans as (offset, duration) seconds from the run's start."""
+
+    name: str
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    current: bool = False
+    detail: str = ""
+    known: bool = True
+
+
+@dataclass(slots=True)
+class Timeline:
+    rows: list[TimelineRow]
+    axis_seconds: float
+    wall: float | None
+
+
+def _log_now(state: RunState, now: float | None) -> datetime | None:
+    """Log-time "now" to measure an open phase against: the last log timestamp, plus the clock time since the
+    last output while the run is live."""
+    log_now = state.last_ts
+    if log_now is not None and not is_ended(state) and now is not None and state.last_output_at is not None:
+        log_now = log_now + timedelta(seconds=max(0.0, now - state.last_output_at))
+    return log_now
+
+
+def timeline(state: RunState, now: float | None) -> Timeline:
+    """Phases grouped by name (first appearance order), each span placed on one axis starting at the run start.
+
+    Offsets come from log timestamps when the phase has them, else from arrival times, else phases are laid end
+    to end (a log without timestamps that states durations, e.g. ``Compiled model in 31 secs``)."""
+    log_now = _log_now(state, now)
+    t0 = state.first_ts
+    if t0 is None:
+        starts = [p.start for p in state.phases if p.start is not None]
+        t0 = min(starts) if starts else None
+    c0 = state.started_at
+    if c0 is None:
+        starts_at = [p.start_at for p in state.phases if p.start_at is not None]
+        c0 = min(starts_at) if starts_at else None
+    rows: dict[str, TimelineRow] = {}
+    cursor = 0.0
+    axis = 0.0
+    current = state.current_phase
+    for phase in state.phases:
+        seconds = phase.seconds(now=log_now, now_at=now)
+        if phase.start is not None and t0 is not None:
+            offset = max(0.0, (phase.start - t0).total_seconds())
+        elif phase.start_at is not None and c0 is not None:
+            offset = max(0.0, phase.start_at - c0)
+        else:
+            offset = cursor
+        row = rows.get(phase.name)
+        if row is None:
+            row = rows[phase.name] = TimelineRow(phase.name)
+        if seconds is None:
+            row.known = False
+            seconds = 0.0
+        row.spans.append((offset, seconds))
+        row.seconds += seconds
+        if phase is current:
+            row.current = True
+            row.detail = phase.detail
+        cursor = offset + seconds
+        axis = max(axis, cursor)
+    wall = wall_seconds(state, now)
+    if wall is not None:
+        axis = max(axis, wall)
+    return Timeline(list(rows.values()), axis, wall)
+
+
+def percent(part: float, whole: float | None) -> str:
+    """``33%`` of ``whole``; ``-`` when the whole is unknown or zero."""
+    if not whole or whole <= 0:
+        return "-"
+    return f"{min(100.0, 100.0 * part / whole):.0f}%"
+
+
+def ordered_bars(state: RunState, limit: int) -> list[ProgressBar]:
+    """The progress bars worth showing, unfinished ones first, then the most recently updated (by line)."""
+    bars = list(state.progress.values())
+    bars.sort(key=lambda bar: (bar.done, -bar.line))
+    return bars[:limit]
+
+
+def bar_cells(fraction: float | None, width: int) -> tuple[int, int]:
+    """(filled, empty) cell counts for a bar of ``width`` cells."""
+    if width <= 0:
+        return 0, 0
+    if fraction is None:
+        return 0, width
+    filled = int(round(max(0.0, min(1.0, fraction)) * width))
+    return filled, width - filled
+
+
+_ERRORISH = re.compile(
+    r"error|exception|traceback|terminate called|what\(\):|fatal|failed|\bE\d{4} |warn|\bW: |\[warning\]|Warning:",
+    re.IGNORECASE,
+)
+
+
+def is_error_or_warning(line: str) -> bool:
+    """Whether a raw log line looks like an error or warning (for the log pane's errors-only filter)."""
+    return _ERRORISH.search(line) is not None
+
+
+def downsample(values: list[float], width: int) -> list[float]:
+    """At most ``width`` points for a sparkline (bucket means), finite values only."""
+    finite = [v for v in values if math.isfinite(v)]
+    if width <= 0 or len(finite) <= width:
+        return finite
+    step = len(finite) / width
+    out: list[float] = []
+    for i in range(width):
+        lo = int(i * step)
+        hi = max(lo + 1, int((i + 1) * step))
+        chunk = finite[lo:hi]
+        out.append(sum(chunk) / len(chunk))
+    return out

@@ -1,0 +1,92 @@
+"""Progress bars with ETA: training steps, and whatever bars the run draws (compile, weights, checkpoint...)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from hwmon.model.state import RunState
+from hwmon.tui import view
+
+LABEL_WIDTH = 16
+
+
+class ProgressPane(Widget, can_focus=True):
+    """The training line (step, epoch, rate, ETA) and up to ``max_bars`` progress bars, unfinished first."""
+
+    DEFAULT_CSS = """
+    ProgressPane { height: auto; }
+    """
+
+    def __init__(self, *, max_bars: int = 3, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.max_bars = max_bars
+        self._state: RunState | None = None
+        self._eta: float | None = None
+        self._train_seconds: float | None = None
+
+    def show(self, state: RunState, eta: float | None, train_seconds: float | None) -> None:
+        """Take the latest state, the run's ETA and the time spent training so far."""
+        self._state, self._eta, self._train_seconds = state, eta, train_seconds
+        self.refresh(layout=True)
+
+    def _bar(self, line: Text, fraction: float | None, width: int) -> None:
+        filled, empty = view.bar_cells(fraction, width)
+        # Filled and empty cells differ in glyph, not only colour, so the bar reads on a monochrome terminal.
+        line.append("█" * filled, style="green")
+        line.append("░" * empty, style="dim")
+
+    def render(self) -> Text:
+        state = self._state
+        if state is None:
+            return Text("no progress reported yet", style="dim")
+        width = self.content_region.width or self.size.width or 80
+        bar_width = max(6, min(40, width - LABEL_WIDTH - 36))
+        lines: list[Text] = []
+        step = state.last_step
+        if step is not None:
+            line = Text(no_wrap=True, overflow="ellipsis")
+            label = "eval" if step.mode == "eval" else "train"
+            line.append(f"{label:<{LABEL_WIDTH}}", style="bold")
+            fraction = None
+            if self._eta is not None and self._train_seconds:
+                fraction = self._train_seconds / (self._train_seconds + self._eta)
+            if view.is_ended(state) and state.status == "succeeded":
+                fraction = 1.0
+            self._bar(line, fraction, bar_width)
+            parts = []
+            if step.step is not None:
+                parts.append(f"step {step.step}")
+            if step.epoch is not None:
+                parts.append(f"epoch {view.fmt_number(step.epoch, 3)}")
+            if not view.is_ended(state):
+                parts.append(f"ETA {view.fmt_duration(self._eta)}")
+            line.append(" " + "  ".join(parts))
+            lines.append(line)
+        for bar in view.ordered_bars(state, self.max_bars):
+            line = Text(no_wrap=True, overflow="ellipsis")
+            name = view.safe_text(bar.name) or "progress"
+            if len(name) > LABEL_WIDTH - 1:
+                name = name[: LABEL_WIDTH - 2] + "…"
+            line.append(f"{name:<{LABEL_WIDTH}}", style="bold" if not bar.done else "")
+            self._bar(line, 1.0 if bar.done else bar.fraction, bar_width)
+            total = f"/{bar.total}" if bar.total is not None else ""
+            pct = f" {bar.fraction * 100:3.0f}%" if bar.fraction is not None else ""
+            line.append(f" {bar.n}{total}{pct}")
+            if bar.rate is not None:
+                line.append(f" {view.fmt_rate(bar.rate, view.safe_text(bar.unit) + '/s')}", style="dim")
+            if not bar.done:
+                line.append(f" ETA {view.fmt_duration(bar.remaining_s)}")
+            elif bar.elapsed_s is not None:
+                line.append(f" in {view.fmt_duration(bar.elapsed_s)}", style="dim")
+            lines.append(line)
+        if state.checkpoints:
+            last = state.checkpoints[-1]
+            line = Text(no_wrap=True, overflow="ellipsis")
+            line.append(f"{'checkpoints':<{LABEL_WIDTH}}", style="bold")
+            where = f"step {last.step}" if last.step is not None else view.safe_text(last.path or "")
+            line.append(f"{max(state.checkpoint_count, len(state.checkpoints))} saved, last at {where}")
+            lines.append(line)
+        if not lines:
+            return Text("no progress reported yet", style="dim")
+        return Text("\n").join(lines)

@@ -1,0 +1,75 @@
+"""The phase timeline: one row per phase on a shared time axis, the current phase highlighted."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+from hwmon.model.state import RunState
+from hwmon.tui import view
+
+NAME_WIDTH = 10
+PULSE = ("█", "▓")
+
+
+class PhaseTimeline(Widget, can_focus=True):
+    """Each phase as a bar at its place on the run's time axis, with its total duration and % of wall time."""
+
+    DEFAULT_CSS = """
+    PhaseTimeline { height: auto; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._timeline: view.Timeline | None = None
+        self._now = 0.0
+
+    def show(self, state: RunState, now: float) -> None:
+        """Take the latest state; repaints on the next frame."""
+        self._timeline = view.timeline(state, now)
+        self._now = now
+        self.refresh(layout=True)
+
+    @property
+    def rows(self) -> list[view.TimelineRow]:
+        return [] if self._timeline is None else self._timeline.rows
+
+    def render(self) -> Text:
+        timeline = self._timeline
+        if timeline is None or not timeline.rows:
+            return Text("no phase reported yet", style="dim")
+        width = self.content_region.width or self.size.width or 80
+        bar_width = max(4, width - NAME_WIDTH - 2 - 7 - 5)
+        axis = timeline.axis_seconds
+        lines: list[Text] = []
+        # The head of the current phase pulses (2 frames from the injected clock) so it reads as live even
+        # without colour; with a fixed clock (snapshots) the frame is fixed.
+        frame = PULSE[int(self._now * 2) % 2]
+        for row in timeline.rows:
+            line = Text(no_wrap=True, overflow="crop")
+            marker = "▶" if row.current else " "
+            line.append(marker, style="bold")
+            line.append(f"{row.name:<{NAME_WIDTH}}", style="bold reverse" if row.current else "bold")
+            line.append(" ")
+            cells = ["─"] * bar_width
+            last_cell = -1
+            if axis > 0:
+                for offset, seconds in row.spans:
+                    first = min(bar_width - 1, int(offset / axis * bar_width))
+                    last = min(bar_width - 1, max(first, int((offset + seconds) / axis * bar_width - 1e-9)))
+                    for i in range(first, last + 1):
+                        cells[i] = "█"
+                    last_cell = max(last_cell, last)
+            elif row.spans:
+                cells[0] = "█"
+                last_cell = 0
+            if row.current and last_cell >= 0:
+                cells[last_cell] = frame
+            bar_style = "bold yellow" if row.current else "cyan"
+            for cell in cells:
+                line.append(cell, style=bar_style if cell != "─" else "dim")
+            duration = view.fmt_duration(row.seconds) if row.known else "?"
+            line.append(f" {duration:>6}", style="bold" if row.current else "")
+            line.append(f" {view.percent(row.seconds, timeline.wall):>4}", style="dim")
+            lines.append(line)
+        return Text("\n").join(lines)

@@ -1,15 +1,143 @@
-"""`hwmon ls` (not implemented yet)."""
+"""`hwmon ls`: the supervised runs, newest first (id, workload, device, status, started, duration, last step/loss)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from hwmon import exitcodes
 
+# Only the tail of a log is parsed for the last step/loss, so `ls` stays quick however long the runs are.
+TAIL_BYTES = 512 * 1024
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    """``--json`` and ``--limit``."""
+    parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
+    parser.add_argument("-n", "--limit", type=int, default=None, metavar="N", help="show only the newest N runs")
+
+
+def last_step_loss(log_path: Path) -> tuple[int | None, float | None]:
+    """The last training step and loss found in the tail of ``log_path``, via the project's parsers and reducer.
+
+    Returns (None, None) when the log has none, cannot be read, or the parsers are unavailable.
+    """
+    try:
+        from hwmon.model import reducer
+        from hwmon.model.state import RunState
+        from hwmon.parsers.stream import parse_bytes
+    except ImportError:
+        return None, None
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - TAIL_BYTES))
+            data = fh.read()
+        if size > TAIL_BYTES:
+            # Start at a line boundary so the first, cut line is not misread.
+            cut = data.find(b"\n")
+            data = data[cut + 1 :] if cut >= 0 else b""
+        state = RunState(source=str(log_path))
+        reducer.apply_all(state, parse_bytes(data))
+    except Exception:  # a parser bug must not break `ls`; the columns just stay empty
+        return None, None
+    step = state.last_step.step if state.last_step is not None else None
+    loss = state.last_step.loss if state.last_step is not None else None
+    if loss is None:
+        # Runs that report only progress bars (the tqdm MNIST workloads) carry the loss in the bar's metrics.
+        for bar in reversed(list(state.progress.values())):
+            if "loss" in bar.metrics:
+                loss = bar.metrics["loss"]
+                step = step if step is not None else bar.n
+                break
+    return step, loss
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def _fmt_started(text: str) -> str:
+    try:
+        return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return text or "-"
+
+
+def _fmt_status(record: Any) -> str:
+    if record.status in ("failed", "stopped"):
+        if record.signal is not None:
+            return f"{record.status} (sig {record.signal})"
+        if record.exit_code is not None:
+            return f"{record.status} ({record.exit_code})"
+    return str(record.status)
+
+
+def _fmt_loss(loss: float | None) -> str:
+    if loss is None:
+        return "-"
+    if math.isnan(loss) or math.isinf(loss):
+        return str(loss)
+    return f"{loss:.4g}"
 
 
 def run(args: argparse.Namespace) -> int:
-    raise exitcodes.HwmonError("'ls' is not implemented yet", exitcodes.USAGE)
+    """Print the table (or JSON)."""
+    from hwmon.runners import registry
+
+    if args.limit is not None and args.limit < 0:
+        raise exitcodes.HwmonError("--limit must not be negative", exitcodes.USAGE)
+    runs = registry.list_runs()
+    if args.limit is not None:
+        runs = runs[: args.limit]
+    rows: list[dict[str, Any]] = []
+    for record in runs:
+        step, loss = last_step_loss(record.log_path)
+        data = record.to_json()
+        data["duration_s"] = record.duration_s()
+        data["last_step"] = step
+        data["last_loss"] = loss if loss is None or math.isfinite(loss) else str(loss)
+        rows.append(data)
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return exitcodes.OK
+    if not runs:
+        print(f"no runs in {registry.runs_root()}", file=sys.stderr)
+        return exitcodes.OK
+    header = ("ID", "WORKLOAD", "DEVICE", "STATUS", "STARTED", "DURATION", "STEP", "LOSS")
+    table = [header]
+    for record, data in zip(runs, rows, strict=True):
+        last_loss = data["last_loss"]
+        table.append(
+            (
+                record.run_id,
+                record.workload or (Path(record.command[0]).name if record.command else "-"),
+                record.device or "-",
+                _fmt_status(record),
+                _fmt_started(record.started),
+                _fmt_duration(data["duration_s"]),
+                "-" if data["last_step"] is None else str(data["last_step"]),
+                last_loss if isinstance(last_loss, str) else _fmt_loss(last_loss),
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    for record in runs:
+        if record.status == "lost":
+            print(f"note: {record.run_id} is lost: {record.message}", file=sys.stderr)
+    return exitcodes.OK

@@ -1,15 +1,220 @@
-"""`hwmon run` (not implemented yet)."""
+"""`hwmon run`: launch a workload under a detached supervisor, then watch it.
+
+hwmon run [--detach] [--no-tui] [--dir DIR] mnist --cpu|--gpu|--ipu|--ipu-model|--csx [workload options]
+hwmon run [--detach] [--no-tui] [--dir DIR] -- CMD ARGS...
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
 
 from hwmon import exitcodes
 
+WORKLOADS = ("mnist",)
+DEVICE_FLAGS = ("cpu", "gpu", "ipu", "ipu-model", "csx")
+CS_USERNODE_CONFIG = "/opt/cerebras/config_v2"
+
+
+def _add_launch_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    # Accepted both before and after the workload name; after it they default to SUPPRESS so they do not
+    # overwrite values given before it.
+    kw: dict[str, Any] = {} if default is None else {"default": default}
+    parser.add_argument("--detach", action="store_true", help="start the run and return at once, printing its id", **kw)
+    parser.add_argument("--no-tui", action="store_true", help="stream plain lines instead of the dashboard", **kw)
+    parser.add_argument(
+        "--dir", type=Path, metavar="DIR", help="run directory (default: a new one under the registry)", **kw
+    )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="interpreter that runs the workload (default: this one); vendor stacks live in their own venvs",
+        **kw,
+    )
+    parser.add_argument(
+        "--no-check", action="store_true", help="skip checking that the interpreter can import the device stack", **kw
+    )
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    """Options of ``hwmon run``; the workload's own options come after its name."""
+    parser.usage = (
+        "hwmon run [--detach] [--no-tui] [--dir DIR] mnist --cpu|--gpu|--ipu|--ipu-model|--csx [options]\n"
+        "       hwmon run [--detach] [--no-tui] [--dir DIR] -- CMD [ARGS...]"
+    )
+    parser.description = (
+        "Launch a run under a supervisor that survives this terminal; its output goes to output.log in the run "
+        "directory and the dashboard attaches to it. 'hwmon run mnist --help' lists the workload's options."
+    )
+    _add_launch_options(parser)
+    parser.add_argument("target", nargs=argparse.REMAINDER, metavar="mnist ... | -- CMD ...")
+
+
+class _WorkloadParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise exitcodes.HwmonError(f"run mnist: {message}", exitcodes.USAGE)
+
+
+def _mnist_command(rest: list[str], args: argparse.Namespace) -> tuple[list[str], str, bool]:
+    """Validate ``mnist`` options and build the workload command line. Returns (argv, device, whether a CSX cluster
+    configuration is needed)."""
+    from hwmon.runners import workloads
+
+    # The workload module is Python-3.8 code outside the type-checked package; use it through a plain module.
+    mnist = importlib.import_module("hwmon.runners.workloads.mnist")
+
+    parser = _WorkloadParser(
+        prog="hwmon run mnist",
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="workload options:\n" + mnist.build_parser().format_help().split("\n\n", 1)[-1],
+    )
+    group = parser.add_mutually_exclusive_group(required=True)
+    for flag in DEVICE_FLAGS:
+        group.add_argument(f"--{flag}", dest="device", action="store_const", const=flag, help=f"train on {flag}")
+    _add_launch_options(parser, default=argparse.SUPPRESS)
+    own, rest_args = parser.parse_known_args(rest)
+    for key, value in vars(own).items():
+        if key != "device":
+            setattr(args, key, value)
+    device: str = own.device
+    # The workload's own parser validates the remaining options now, not after the run has been launched.
+    workload_parser: argparse.ArgumentParser = mnist.build_parser()
+    workload_parser.prog = "hwmon run mnist"
+
+    def fail(message: str) -> NoReturn:
+        raise exitcodes.HwmonError(f"run mnist: {message}", exitcodes.USAGE)
+
+    workload_parser.error = fail  # type: ignore[method-assign]
+    if "--device" in rest_args:
+        fail("choose the device with --cpu/--gpu/--ipu/--ipu-model/--csx")
+    parsed = workload_parser.parse_args(rest_args)
+    if parsed.data:
+        # The workload runs in this cwd too, but run.json should say exactly which data was used.
+        index = rest_args.index("--data") if "--data" in rest_args else -1
+        if index >= 0 and index + 1 < len(rest_args):
+            rest_args[index + 1] = os.path.abspath(rest_args[index + 1])
+        else:
+            rest_args = [a for a in rest_args if not a.startswith("--data=")] + ["--data", os.path.abspath(parsed.data)]
+    cluster_check = device == "csx" and parsed.cs_backend == "csx" and not (parsed.validate_only or parsed.mgmt_address)
+    script = Path(workloads.__file__).resolve().parent / "mnist.py"
+    python = args.python or sys.executable
+    return [python, str(script), "--device", device, *rest_args], device, cluster_check
 
 
 def run(args: argparse.Namespace) -> int:
-    raise exitcodes.HwmonError("'run' is not implemented yet", exitcodes.USAGE)
+    """Launch, then watch (or return at once with ``--detach``)."""
+    from hwmon.runners import devices, supervisor
+
+    target: list[str] = list(args.target)
+    workload: str | None = None
+    device: str | None = None
+    needs_cluster = False
+    if target and target[0] == "--":
+        command = target[1:]
+    elif target and target[0] in WORKLOADS:
+        workload = target[0]
+        command, device, needs_cluster = _mnist_command(target[1:], args)
+    elif target and target[0].startswith("-"):
+        raise exitcodes.HwmonError(f"unknown option {target[0]!r} (put the command after '--')", exitcodes.USAGE)
+    else:
+        command = target
+    if not command:
+        raise exitcodes.HwmonError("nothing to run: give a workload (mnist) or '-- CMD ARGS...'", exitcodes.USAGE)
+    if workload is not None and device is not None and not args.no_check:
+        devices.check_interpreter(command[0], device)
+    if needs_cluster and not os.path.exists(CS_USERNODE_CONFIG):
+        raise exitcodes.HwmonError(
+            f"--csx: no Cerebras cluster configuration ({CS_USERNODE_CONFIG} is missing and no --mgmt-address "
+            "given); run on a Cerebras user node, pass --mgmt-address HOST:PORT, or use --cs-backend cpu or "
+            "--validate-only",
+            exitcodes.DEVICE_UNAVAILABLE,
+        )
+    record = supervisor.launch(
+        command,
+        workload=workload,
+        device=device,
+        run_dir=args.dir,
+        extra={"python": command[0]} if workload else None,
+    )
+    if record.status == "failed" and record.pid is None:
+        raise exitcodes.HwmonError(f"run {record.run_id}: {record.message}", exitcodes.RUN_FAILED)
+    if args.detach:
+        print(record.run_id)
+        print(
+            f"hwmon: run {record.run_id} started; log {record.log_path}; attach with 'hwmon attach {record.run_id}'",
+            file=sys.stderr,
+        )
+        return exitcodes.OK
+    plain: bool | None = True if args.no_tui else None
+    try:
+        code = _watch(record.run_id, plain=plain, title=" ".join([workload or "", device or ""]).strip() or None)
+    except KeyboardInterrupt:
+        print(
+            f"\nhwmon: detached; run {record.run_id} continues (hwmon attach / hwmon stop {record.run_id})",
+            file=sys.stderr,
+        )
+        return exitcodes.INTERRUPTED
+    return _final_code(record.run_id, code)
+
+
+def _watch(run_id: str, *, plain: bool | None, title: str | None) -> int:
+    from hwmon.commands import attach
+
+    watch = getattr(attach, "watch", None)
+    if watch is None:
+        return _plain_follow(run_id)
+    try:
+        return int(watch(run_id, plain=plain, title=title))
+    except exitcodes.HwmonError as exc:
+        # Until `attach` lands, stream the log ourselves rather than fail a run that is already going.
+        if "not implemented" in str(exc):
+            return _plain_follow(run_id)
+        raise
+
+
+def _plain_follow(run_id: str, poll_s: float = 0.1) -> int:
+    """Copy the run's log to stdout as it grows, until the supervisor has recorded the end and the log is drained."""
+    from hwmon.runners import registry
+
+    record = registry.resolve(run_id)
+    out = sys.stdout.buffer
+    offset = 0
+    while True:
+        current = registry.load(record.dir) or record
+        ended = current.status != "running"
+        try:
+            with open(record.log_path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read()
+        except OSError:
+            data = b""
+        if data:
+            offset += len(data)
+            out.write(data)
+            out.flush()
+        elif ended:
+            return exitcodes.OK
+        else:
+            time.sleep(poll_s)
+
+
+def _final_code(run_id: str, watch_code: int) -> int:
+    from hwmon.runners import registry
+
+    record = registry.resolve(run_id)
+    if record.status == "running":
+        print(
+            f"hwmon: run {run_id} continues in the background (hwmon attach {run_id} / hwmon stop {run_id})",
+            file=sys.stderr,
+        )
+        return watch_code
+    if record.status == "succeeded":
+        return exitcodes.OK
+    return exitcodes.RUN_FAILED

@@ -1,15 +1,59 @@
-"""`hwmon stop` (not implemented yet)."""
+"""`hwmon stop RUN_ID`: SIGINT to the run's process group, then SIGTERM, then SIGKILL, until none of it is left."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from hwmon import exitcodes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    """``RUN_ID`` (or a unique prefix) and the escalation timeouts."""
+    parser.add_argument("run_id", metavar="RUN_ID", help="run id or a unique prefix of one")
+    parser.add_argument(
+        "--int-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait after SIGINT before SIGTERM (default 10)",
+    )
+    parser.add_argument(
+        "--term-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait after SIGTERM before SIGKILL (default 10)",
+    )
+    parser.add_argument(
+        "--kill-timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds to wait for the group to vanish after SIGKILL (default 5)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not report each signal")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise exitcodes.HwmonError("'stop' is not implemented yet", exitcodes.USAGE)
+    """Stop the run; exit ``STOP_CONFLICT`` when it is not running or another stop is under way."""
+    from hwmon.runners import registry, supervisor
+
+    for name in ("int_timeout", "term_timeout", "kill_timeout"):
+        if getattr(args, name) < 0:
+            raise exitcodes.HwmonError(f"--{name.replace('_', '-')} must not be negative", exitcodes.USAGE)
+    record = registry.resolve(args.run_id)
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"hwmon: {record.run_id}: {message}", file=sys.stderr)
+
+    final = supervisor.stop_run(
+        record,
+        int_timeout=args.int_timeout,
+        term_timeout=args.term_timeout,
+        kill_timeout=args.kill_timeout,
+        progress=progress,
+    )
+    print(f"run {final.run_id} {final.status}" + (f": {final.message}" if final.message else ""))
+    return exitcodes.OK

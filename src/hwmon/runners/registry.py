@@ -1,0 +1,262 @@
+"""The run registry: one directory per supervised run under ``runs_root()``, holding ``run.json`` and
+``output.log``.
+
+``run.json`` is written only by the supervisor (and by ``hwmon stop`` when the supervisor is gone), always
+atomically (temp file + rename), so readers never see half a record. Whether a run marked "running" is really
+still supervised is decided here, at read time: the supervisor's pid must exist and have the start time recorded
+for it (pids are reused), else the run is "lost".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hwmon import exitcodes
+
+RUN_FILE = "run.json"
+LOG_FILE = "output.log"
+STATUSES = ("running", "succeeded", "failed", "stopped", "lost")
+
+
+def runs_root() -> Path:
+    """Where runs live: ``$HWMON_RUNS_DIR``, else ``$XDG_STATE_HOME/hwmon/runs``, else
+    ``~/.local/state/hwmon/runs``."""
+    explicit = os.environ.get("HWMON_RUNS_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    state_home = os.environ.get("XDG_STATE_HOME")
+    base = Path(state_home).expanduser() if state_home else Path.home() / ".local" / "state"
+    return base / "hwmon" / "runs"
+
+
+@dataclass
+class RunRecord:
+    """What ``run.json`` says about one run (``status`` as derived at read time: see ``load``)."""
+
+    run_id: str
+    dir: Path
+    log_path: Path
+    command: list[str]
+    workload: str | None
+    device: str | None
+    pid: int | None
+    supervisor_pid: int | None
+    host: str
+    cwd: str
+    started: str
+    ended: str | None
+    exit_code: int | None
+    signal: int | None
+    status: str
+    # Start-time tokens of the supervisor / workload processes (``/proc/<pid>/stat`` field 22), used to tell a
+    # live process from a reused pid.
+    supervisor_start: str | None = None
+    pid_start: str | None = None
+    # Why a run is "lost" or how it ended, in words.
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as written to ``run.json`` (paths as strings)."""
+        data = asdict(self)
+        data["dir"] = str(self.dir)
+        data["log_path"] = str(self.log_path)
+        return data
+
+    @property
+    def started_dt(self) -> datetime | None:
+        return _parse_iso(self.started)
+
+    @property
+    def ended_dt(self) -> datetime | None:
+        return _parse_iso(self.ended)
+
+    def duration_s(self, now: datetime | None = None) -> float | None:
+        """Seconds from start to end (or to ``now`` while running)."""
+        start = self.started_dt
+        if start is None:
+            return None
+        end = self.ended_dt
+        if end is None:
+            if self.status != "running":
+                return None
+            end = now or datetime.now(start.tzinfo)
+        return max(0.0, (end - start).total_seconds())
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def now_iso() -> str:
+    """The current local time with its UTC offset, to the millisecond."""
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def new_run_id(workload: str | None = None) -> str:
+    """A sortable, unique id: ``YYYYmmdd-HHMMSS-<label>-<4 hex>``."""
+    label = (workload or "cmd").replace("/", "_")[:20]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}-{secrets.token_hex(2)}"
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON to ``path`` so that readers see either the old or the new file, never a torn one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def save(record: RunRecord) -> None:
+    """Write ``record`` to its ``run.json`` atomically."""
+    write_json_atomic(record.dir / RUN_FILE, record.to_json())
+
+
+def process_start_token(pid: int) -> str | None:
+    """An opaque token that changes when ``pid`` is reused: the process start time from ``/proc`` (Linux).
+
+    None when the process does not exist or the platform has no ``/proc``.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses; fields after the last ')' are fixed.
+    rest = raw[raw.rfind(b")") + 2 :].split()
+    if len(rest) < 20:
+        return None
+    state = rest[0]
+    if state in (b"Z", b"X"):
+        return None  # a zombie has finished running
+    return rest[19].decode("ascii", "replace")
+
+
+def process_alive(pid: int | None, start_token: str | None) -> bool:
+    """True when ``pid`` is running and (where it can be checked) is the same process that was recorded."""
+    if pid is None or pid <= 0:
+        return False
+    token = process_start_token(pid)
+    if token is not None:
+        return start_token is None or token == start_token
+    if Path("/proc/self/stat").exists():
+        return False  # /proc exists, so the process is gone (or a zombie)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _record_from_json(run_dir: Path, data: dict[str, Any]) -> RunRecord:
+    def opt_int(key: str) -> int | None:
+        value = data.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def opt_str(key: str) -> str | None:
+        value = data.get(key)
+        return value if isinstance(value, str) else None
+
+    command = data.get("command")
+    status = data.get("status")
+    extra = data.get("extra")
+    return RunRecord(
+        run_id=opt_str("run_id") or run_dir.name,
+        dir=run_dir,
+        log_path=run_dir / LOG_FILE,
+        command=[str(c) for c in command] if isinstance(command, list) else [],
+        workload=opt_str("workload"),
+        device=opt_str("device"),
+        pid=opt_int("pid"),
+        supervisor_pid=opt_int("supervisor_pid"),
+        host=opt_str("host") or "",
+        cwd=opt_str("cwd") or "",
+        started=opt_str("started") or "",
+        ended=opt_str("ended"),
+        exit_code=opt_int("exit_code"),
+        signal=opt_int("signal"),
+        status=status if isinstance(status, str) and status in STATUSES else "lost",
+        supervisor_start=opt_str("supervisor_start"),
+        pid_start=opt_str("pid_start"),
+        message=opt_str("message") or "",
+        extra=extra if isinstance(extra, dict) else {},
+    )
+
+
+def load(run_dir: Path) -> RunRecord | None:
+    """Read one run directory; None if it holds no readable ``run.json``.
+
+    A record that says "running" whose supervisor is gone comes back as "lost", with a message saying what is
+    known (the file itself is not changed: reading never writes).
+    """
+    try:
+        data = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    record = _record_from_json(run_dir, data)
+    if record.status == "running" and not process_alive(record.supervisor_pid, record.supervisor_start):
+        record.status = "lost"
+        workload_alive = process_alive(record.pid, record.pid_start)
+        tail = (
+            f"the workload (pid {record.pid}) is still running but its exit status will not be recorded"
+            if workload_alive
+            else "the workload is no longer running; how it ended is unknown"
+        )
+        record.message = f"supervisor (pid {record.supervisor_pid}) on {record.host or 'this host'} died; {tail}"
+    return record
+
+
+def list_runs(root: Path | None = None) -> list[RunRecord]:
+    """All runs under ``root`` (default ``runs_root()``), newest first. Unreadable directories are skipped."""
+    base = root if root is not None else runs_root()
+    try:
+        entries = [p for p in base.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+    records = [r for r in (load(p) for p in entries) if r is not None]
+    records.sort(key=lambda r: (r.started, r.run_id), reverse=True)
+    return records
+
+
+def resolve(ref: str | None, root: Path | None = None) -> RunRecord:
+    """The run named by ``ref``: an exact id, a unique id prefix, or None for the latest run.
+
+    Raises ``HwmonError(..., exitcodes.RUN_NOT_FOUND)`` when nothing (or more than one run) matches.
+    """
+    base = root if root is not None else runs_root()
+    runs = list_runs(base)
+    if ref is None or ref == "":
+        if not runs:
+            raise exitcodes.HwmonError(f"no runs yet in {base}", exitcodes.RUN_NOT_FOUND)
+        return runs[0]
+    exact = [r for r in runs if r.run_id == ref]
+    if exact:
+        return exact[0]
+    matches = [r for r in runs if r.run_id.startswith(ref)]
+    if not matches:
+        raise exitcodes.HwmonError(f"no run matches {ref!r} in {base}", exitcodes.RUN_NOT_FOUND)
+    if len(matches) > 1:
+        shown = ", ".join(r.run_id for r in matches[:5])
+        more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+        raise exitcodes.HwmonError(f"run id prefix {ref!r} is ambiguous: {shown}{more}", exitcodes.RUN_NOT_FOUND)
+    return matches[0]

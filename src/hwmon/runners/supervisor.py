@@ -1,0 +1,365 @@
+"""The run supervisor: a small daemon that owns one workload process and records how it ends.
+
+``launch()`` (called by ``hwmon run``) starts ``python -m hwmon.runners.supervisor`` in a new session; that
+process forks once more and the intermediate exits, so the supervisor is re-parented to init (or the nearest
+subreaper), has no controlling terminal and survives the app being killed (even with ``kill -9``), SIGHUP and the
+terminal closing. The supervisor then:
+
+1. starts the workload in its own session/process group (so ``hwmon stop`` can signal the whole group), with the
+   user's environment plus ``PYTHONUNBUFFERED=1``, arguments as a list (no shell), stdin from /dev/null, and
+   stdout+stderr written *directly* to ``output.log`` (the file is the child's fd: bytes pass through exactly,
+   ``\\r`` bars and split UTF-8 included, and monitoring adds no pipe hop to the workload);
+2. writes ``run.json`` (status "running", pids and their start-time tokens) atomically;
+3. waits, appends one ``[hwmon] run ended: ...`` line to the log, and rewrites ``run.json`` with the end time,
+   exit code or signal and the final status ("succeeded", "failed", or "stopped" when ``hwmon stop`` asked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hwmon import exitcodes
+from hwmon.runners import registry
+
+STOP_FILE = "stop.json"
+SUPERVISOR_LOG = "supervisor.log"
+END_PREFIX = "[hwmon] run ended: "
+
+
+def signal_name(signum: int) -> str:
+    """``SIGTERM`` for 15, ``signal 99`` for unknown numbers."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def describe_end(returncode: int, stopped: bool) -> str:
+    """The words of the supervisor's final log line for a workload that exited with ``returncode`` (negative =
+    killed by that signal, as ``subprocess`` reports it)."""
+    if returncode < 0:
+        how = f"killed by signal {-returncode} ({signal_name(-returncode)})"
+    else:
+        how = f"exit code {returncode}"
+    return f"stopped by 'hwmon stop', {how}" if stopped else how
+
+
+def _append_log(log_path: Path, text: str) -> None:
+    """Append one line, starting a new line first if the workload's output did not end with one (a ``\\r`` bar)."""
+    try:
+        with open(log_path, "ab+") as fh:
+            fh.seek(0, os.SEEK_END)
+            prefix = b""
+            if fh.tell() > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    prefix = b"\n"
+            fh.write(prefix + text.encode("utf-8") + b"\n")
+    except OSError:
+        pass  # the log is best effort at this point; run.json still records the end
+
+
+def _supervise(
+    run_dir: Path,
+    run_id: str,
+    command: list[str],
+    workload: str | None,
+    device: str | None,
+    cwd: str,
+    extra: dict[str, Any],
+) -> int:
+    log_path = run_dir / registry.LOG_FILE
+    me = os.getpid()
+    record = registry.RunRecord(
+        run_id=run_id,
+        dir=run_dir,
+        log_path=log_path,
+        command=command,
+        workload=workload,
+        device=device,
+        pid=None,
+        supervisor_pid=me,
+        host=socket.gethostname(),
+        cwd=cwd,
+        started=registry.now_iso(),
+        ended=None,
+        exit_code=None,
+        signal=None,
+        status="running",
+        supervisor_start=registry.process_start_token(me),
+        extra=extra,
+    )
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as exc:
+        os.close(log_fd)
+        _append_log(log_path, f"{END_PREFIX}could not start {command[0]!r}: {exc.strerror or exc}")
+        record.status = "failed"
+        record.exit_code = 127
+        record.ended = registry.now_iso()
+        record.message = f"could not start {command[0]!r}: {exc.strerror or exc}"
+        registry.save(record)
+        return 127
+    os.close(log_fd)
+    record.pid = child.pid
+    record.pid_start = registry.process_start_token(child.pid)
+    registry.save(record)
+
+    def forward(signum: int, _frame: object) -> None:
+        # Someone is shutting the supervisor down (e.g. the machine going down): pass it to the workload and
+        # keep waiting so the end is still recorded.
+        try:
+            os.killpg(child.pid, signum)
+        except OSError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward)
+    returncode = child.wait()
+    stop_file = run_dir / STOP_FILE
+    stopped = stop_file.exists()
+    _append_log(log_path, END_PREFIX + describe_end(returncode, stopped))
+    record.ended = registry.now_iso()
+    if returncode < 0:
+        record.signal = -returncode
+    else:
+        record.exit_code = returncode
+    record.status = "stopped" if stopped else ("succeeded" if returncode == 0 else "failed")
+    record.message = describe_end(returncode, stopped)
+    registry.save(record)
+    return 0
+
+
+def _daemonize() -> None:
+    """Fork once more so the supervisor is not a child of the launcher (no zombie there, and re-parented to init)
+    and is not a session leader (it can never acquire a controlling terminal)."""
+    if os.fork() > 0:
+        os._exit(0)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m hwmon.runners.supervisor``."""
+    parser = argparse.ArgumentParser(prog="hwmon-supervisor")
+    parser.add_argument("--run-dir", required=True, type=Path)
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--workload")
+    parser.add_argument("--device")
+    parser.add_argument("--cwd", default=os.getcwd())
+    parser.add_argument("--extra", default="{}", help="JSON object stored in run.json")
+    parser.add_argument("--no-daemon", action="store_true", help="stay in the foreground (tests)")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        parser.error("no command given")
+    try:
+        extra = json.loads(args.extra)
+    except ValueError:
+        extra = {}
+    if not args.no_daemon:
+        _daemonize()
+    return _supervise(
+        args.run_dir,
+        args.run_id,
+        command,
+        args.workload,
+        args.device,
+        args.cwd,
+        extra if isinstance(extra, dict) else {},
+    )
+
+
+def launch(
+    command: Sequence[str],
+    *,
+    workload: str | None = None,
+    device: str | None = None,
+    run_dir: Path | None = None,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+    timeout: float = 15.0,
+) -> registry.RunRecord:
+    """Start ``command`` under a detached supervisor and return its record once ``run.json`` exists.
+
+    ``run_dir`` (``hwmon run --dir``) places the run outside the registry root; a symlink in the root keeps it
+    listed. Raises ``HwmonError`` if the supervisor does not come up within ``timeout`` seconds.
+    """
+    if not command:
+        raise exitcodes.HwmonError("no command to run", exitcodes.USAGE)
+    root = registry.runs_root()
+    if run_dir is None:
+        run_id = registry.new_run_id(workload or Path(command[0]).name)
+        run_dir = root / run_id
+    else:
+        run_dir = run_dir.expanduser().resolve()
+        run_id = run_dir.name
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if (run_dir / registry.RUN_FILE).exists():
+            raise exitcodes.HwmonError(f"{run_dir} already holds a run", exitcodes.USAGE)
+        root.mkdir(parents=True, exist_ok=True)
+        link = root / run_id
+        if run_dir.parent.resolve() != root.resolve() and not link.exists():
+            link.symlink_to(run_dir, target_is_directory=True)
+    except OSError as exc:
+        raise exitcodes.HwmonError(
+            f"cannot create run directory {run_dir}: {exc.strerror or exc}", exitcodes.USAGE
+        ) from None
+    # The log exists from the start so that a follower attached right away never waits for it.
+    (run_dir / registry.LOG_FILE).touch()
+    argv = [
+        sys.executable,
+        "-m",
+        "hwmon.runners.supervisor",
+        "--run-dir",
+        str(run_dir),
+        "--run-id",
+        run_id,
+        "--cwd",
+        cwd or os.getcwd(),
+        "--extra",
+        json.dumps(extra or {}),
+    ]
+    if workload:
+        argv += ["--workload", workload]
+    if device:
+        argv += ["--device", device]
+    argv += ["--", *command]
+    with open(run_dir / SUPERVISOR_LOG, "ab") as err:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+            close_fds=True,
+        )
+    # The intermediate process exits right after forking the real supervisor.
+    proc.wait()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = registry.load(run_dir)
+        if record is not None and (record.pid is not None or record.status != "running"):
+            record.run_id = run_id
+            return record
+        time.sleep(0.02)
+    raise exitcodes.HwmonError(
+        f"the supervisor did not start within {timeout:.0f}s (see {run_dir / SUPERVISOR_LOG})", exitcodes.RUN_FAILED
+    )
+
+
+def request_stop_marker(run_dir: Path, by: str) -> None:
+    """Leave the marker that makes the supervisor record the run as "stopped"."""
+    registry.write_json_atomic(run_dir / STOP_FILE, {"requested": registry.now_iso(), "by": by, "pid": os.getpid()})
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_run(
+    record: registry.RunRecord,
+    *,
+    int_timeout: float = 10.0,
+    term_timeout: float = 10.0,
+    kill_timeout: float = 5.0,
+    progress: Callable[[str], None] | None = None,
+) -> registry.RunRecord:
+    """Stop a supervised run: SIGINT to its process group, then SIGTERM, then SIGKILL, each after the previous
+    one's timeout, until no process of the group is left. Returns the record as finally written.
+
+    Raises ``HwmonError(STOP_CONFLICT)`` if the run is not running or another stop holds its lock.
+    """
+    import fcntl
+
+    say = progress or (lambda _msg: None)
+    workload_alive = registry.process_alive(record.pid, record.pid_start)
+    if record.status != "running" and not (record.status == "lost" and workload_alive):
+        raise exitcodes.HwmonError(
+            f"run {record.run_id} is not running (status: {record.status})", exitcodes.STOP_CONFLICT
+        )
+    if record.pid is None:
+        raise exitcodes.HwmonError(f"run {record.run_id} has no workload pid yet", exitcodes.STOP_CONFLICT)
+    lock_fh = open(record.dir / "stop.lock", "a")  # noqa: SIM115 - held for the whole stop
+    try:
+        try:
+            fcntl.flock(lock_fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise exitcodes.HwmonError(
+                f"another 'hwmon stop' is already stopping run {record.run_id}", exitcodes.STOP_CONFLICT
+            ) from None
+        request_stop_marker(record.dir, by="hwmon stop")
+        pgid = record.pid
+        steps = ((signal.SIGINT, int_timeout), (signal.SIGTERM, term_timeout), (signal.SIGKILL, kill_timeout))
+        for signum, timeout in steps:
+            if not _group_alive(pgid):
+                break
+            name = signal_name(signum)
+            say(f"sending {name} to process group {pgid}")
+            _append_log(record.log_path, f"[hwmon] stop: sending {name} to process group {pgid}")
+            try:
+                os.killpg(pgid, signum)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and _group_alive(pgid):
+                time.sleep(0.05)
+        if _group_alive(pgid):
+            raise exitcodes.HwmonError(
+                f"process group {pgid} of run {record.run_id} survived SIGKILL", exitcodes.RUN_FAILED
+            )
+        # The supervisor records the end; give it a moment. If it is gone ("lost"), record the stop ourselves.
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            current = registry.load(record.dir)
+            if current is None or current.status != "running":
+                break
+            time.sleep(0.05)
+        current = registry.load(record.dir)
+        if current is not None and current.status == "lost":
+            current.status = "stopped"
+            current.ended = registry.now_iso()
+            current.message = "stopped by 'hwmon stop' after the supervisor was lost; exit status unknown"
+            _append_log(record.log_path, END_PREFIX + current.message)
+            registry.save(current)
+        return current if current is not None else record
+    finally:
+        lock_fh.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,8 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# C0/C1 control characters (ESC, BEL, CR...): the splitter already strips them from log lines, but the report must
+# be terminal-safe whatever state it is given.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(_CONTROL.sub("", text).split())
+
+
+def _safe(text: object) -> str:
+    """Log-derived text made safe for a terminal: control characters removed, one line."""
+    return _one_line(str(text))
 
 
 def summarize_file(path: Path, source: str | None = None) -> RunState:
@@ -45,31 +56,36 @@ def summarize_file(path: Path, source: str | None = None) -> RunState:
 
     Raises ``HwmonError(BAD_INPUT)`` for a missing, unreadable or non-regular file (one line, no traceback).
     """
+    if path.is_dir():
+        raise exitcodes.HwmonError(f"{path}: is a directory, not a log file", exitcodes.BAD_INPUT)
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise exitcodes.HwmonError(f"{path}: no such file", exitcodes.BAD_INPUT) from None
+    except OSError as exc:
+        raise exitcodes.HwmonError(f"{path}: cannot open: {_reason(exc)}", exitcodes.BAD_INPUT) from None
     from hwmon.model.reducer import apply
     from hwmon.model.state import RunState
     from hwmon.parsers.stream import StreamParser
 
-    if path.is_dir():
-        raise exitcodes.HwmonError(f"{path}: is a directory, not a log file", exitcodes.BAD_INPUT)
     state = RunState(source=source if source is not None else str(path))
     parser = StreamParser(blocks=True)
-    try:
-        with path.open("rb") as handle:
+    with handle:
+        try:
             while chunk := handle.read(CHUNK):
                 for event in parser.feed(chunk):
                     apply(state, event, None)
-    except FileNotFoundError:
-        raise exitcodes.HwmonError(f"{path}: no such file", exitcodes.BAD_INPUT) from None
-    except IsADirectoryError:
-        raise exitcodes.HwmonError(f"{path}: is a directory, not a log file", exitcodes.BAD_INPUT) from None
-    except OSError as exc:
-        reason = _one_line(exc.strerror or str(exc))
-        raise exitcodes.HwmonError(f"{path}: cannot read: {reason}", exitcodes.BAD_INPUT) from None
+        except OSError as exc:
+            raise exitcodes.HwmonError(f"{path}: cannot read: {_reason(exc)}", exitcodes.BAD_INPUT) from None
     for event in parser.finish():
         apply(state, event, None)
     if state.vendor is None and parser.vendor is not None:
         state.vendor = parser.vendor
     return state
+
+
+def _reason(exc: OSError) -> str:
+    return _one_line(exc.strerror or str(exc))
 
 
 def _example_state() -> RunState:
@@ -216,7 +232,7 @@ def render_human(summary: dict[str, object]) -> None:
     head.add_column(style="bold", no_wrap=True)
     head.add_column(overflow="fold")
     for key, value in _header_fields(summary):
-        head.add_row(key, Text(value, style=status_style if key == "status" else ""))
+        head.add_row(key, Text(_safe(value), style=status_style if key == "status" else ""))
     console.print(Text("hwmon summary", style="bold underline"))
     console.print(head)
 
@@ -228,7 +244,7 @@ def render_human(summary: dict[str, object]) -> None:
         table.add_column("% wall", justify="right", no_wrap=True)
         table.add_column("detail", overflow="fold", max_width=40)
         for name, duration, share, detail in phases:
-            table.add_row(Text(name), Text(duration), Text(share), Text(detail))
+            table.add_row(Text(_safe(name)), Text(duration), Text(share), Text(_safe(detail)))
         console.print(table)
 
     train = _train_lines(summary)
@@ -238,7 +254,7 @@ def render_human(summary: dict[str, object]) -> None:
         grid.add_column(no_wrap=True)
         grid.add_column(overflow="fold")
         for key, value in train:
-            grid.add_row(Text(f"  {key}"), Text(value))
+            grid.add_row(Text(f"  {_safe(key)}"), Text(_safe(value)))
         console.print(grid)
 
     def section(title: str, rows: list[tuple[str, str]]) -> None:
@@ -249,7 +265,7 @@ def render_human(summary: dict[str, object]) -> None:
         grid.add_column(no_wrap=False, max_width=38, overflow="fold")
         grid.add_column(overflow="fold")
         for key, value in rows:
-            grid.add_row(Text(f"  {key}"), Text(value))
+            grid.add_row(Text(f"  {_safe(key)}"), Text(_safe(value)))
         console.print(grid)
 
     section(
@@ -272,7 +288,7 @@ def render_human(summary: dict[str, object]) -> None:
     if errors:
         console.print(Text(f"Errors ({count})", style="bold red"))
         for message in errors[-10:]:
-            console.print(Text(f"  {message}"), overflow="fold")
+            console.print(Text(f"  {_safe(message)}"), overflow="fold")
         if len(errors) > 10:
             console.print(Text(f"  … and {len(errors) - 10} earlier distinct errors (see --json)"))
     console.print(Text(f"Warnings: {summary.get('warnings')}"))

@@ -1,0 +1,206 @@
+"""Sources: a follower (file, pipe, supervised run) with the stream parser behind it, yielding ``Batch`` objects.
+
+This is the one place where bytes become events for the live views: the dashboard and the plain (headless) mode
+both consume ``Source.batches()`` and fold each batch's events into their ``RunState`` with the reducer.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from hwmon import exitcodes
+from hwmon.events import Event
+from hwmon.runners.follow import FileFollower, Follower, PipeFollower
+
+DEFAULT_KEEP_LINES = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What a source produced since its last batch (at most one batch per ~50 ms).
+
+    ``lines`` are the final cleaned raw lines for the log pane, in order (at most the source's ``keep_lines`` per
+    batch: when a flood outruns that, only the newest are kept). ``status`` is a follower message ("waiting for
+    run.log to appear", "log truncated, reading from start", "log rotated, following new file", "stdin closed"),
+    several joined with "; " when they happened in the same batch. ``eof``: the source has ended and will yield no
+    more. ``at``: the clock reading when the batch was made.
+    """
+
+    events: list[Event]
+    lines: list[str]
+    status: str | None
+    eof: bool
+    at: float
+
+
+class Source(Protocol):
+    """A live stream of batches. An idle source yields nothing; ``close()`` makes ``batches()`` end."""
+
+    name: str
+
+    def batches(self) -> AsyncIterator[Batch]:
+        """The batches, until eof or ``close()``."""
+        ...
+
+    def close(self) -> None:
+        """Stop the source and release its descriptors."""
+        ...
+
+
+class FollowSource:
+    """A ``Follower`` whose bytes go through ``hwmon.parsers.stream.StreamParser``.
+
+    ``run_dir`` is set for a supervised run (the directory holding its ``run.json``), so consumers can ask the
+    registry for the run's recorded outcome once the source ends.
+    """
+
+    def __init__(
+        self,
+        follower: Follower,
+        *,
+        name: str | None = None,
+        keep_lines: int = DEFAULT_KEEP_LINES,
+        run_dir: Path | None = None,
+    ) -> None:
+        self.follower = follower
+        self.name = name or follower.name
+        self.keep_lines = keep_lines
+        self.run_dir = run_dir
+        self._closed = False
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        """Parse each chunk the follower yields; skip chunks that produced nothing visible."""
+        # Imported here so the follower layer stays importable (and testable) without the parsers.
+        from hwmon.parsers.stream import StreamParser
+
+        # blocks=True lets format parsers take their vectorised path on large regions (catching up a big file).
+        parser = StreamParser(blocks=True, keep_lines=self.keep_lines)
+        broken: str | None = None
+        async for chunk in self.follower.chunks():
+            events: list[Event] = []
+            statuses = list(chunk.statuses)
+            if broken is None:
+                try:
+                    if chunk.data:
+                        events.extend(parser.feed(chunk.data))
+                    if chunk.eof:
+                        events.extend(parser.finish())
+                    lines = parser.pop_lines()
+                except Exception as exc:  # a parser bug must not take the monitor down: say so, keep following
+                    broken = f"parser failed ({type(exc).__name__}: {exc}); no more events from this source"
+                    statuses.append(broken)
+                    lines = []
+            else:
+                lines = _fallback_lines(chunk.data, self.keep_lines)
+            status = "; ".join(statuses) if statuses else None
+            if events or lines or status is not None or chunk.eof:
+                yield Batch(events, lines, status, chunk.eof, chunk.at)
+            if chunk.eof or self._closed:
+                return
+
+    def close(self) -> None:
+        """Stop following."""
+        self._closed = True
+        self.follower.close()
+
+
+def _fallback_lines(data: bytes, keep: int) -> list[str]:
+    """Raw lines when the parser is out of action: decoded, control characters dropped (log text is data)."""
+    text = data.decode("utf-8", "replace")
+    lines = ["".join(ch for ch in line if ch == "\t" or ch.isprintable()) for line in text.splitlines()]
+    return lines[-keep:] if keep > 0 else []
+
+
+def stdin_source(fd: int | None = None, *, name: str = "stdin") -> FollowSource:
+    """A source reading ``fd`` (default: standard input) until it is closed."""
+    return FollowSource(PipeFollower(sys.stdin.fileno() if fd is None else fd, name=name), name=name)
+
+
+def file_source(
+    path: str | os.PathLike[str],
+    *,
+    from_end: bool = False,
+    end_when: Callable[[], bool] | None = None,
+    use_inotify: bool | None = None,
+    name: str | None = None,
+) -> FollowSource:
+    """A source following ``path`` with ``tail -F`` semantics (see ``hwmon.runners.follow.FileFollower``)."""
+    follower = FileFollower(path, from_end=from_end, end_when=end_when, use_inotify=use_inotify)
+    return FollowSource(follower, name=name or follower.name)
+
+
+def run_ended(run_dir: Path) -> Callable[[], bool]:
+    """A predicate: has the supervised run in ``run_dir`` ended (``run.json`` says so, or its supervisor is gone)?"""
+    from hwmon.runners import registry
+
+    def ended() -> bool:
+        record = registry.load(run_dir)
+        return record is not None and record.status != "running"
+
+    return ended
+
+
+def run_source(run_dir: Path, log_path: Path, run_id: str, *, from_end: bool = False) -> FollowSource:
+    """A source for a supervised run: follows its log and ends once the run has ended and the log is drained."""
+    follower = FileFollower(log_path, from_end=from_end, end_when=run_ended(run_dir))
+    return FollowSource(follower, name=run_id, run_dir=run_dir)
+
+
+def looks_like_path(ref: str) -> bool:
+    """Whether a ref that names nothing yet should be waited for as a file (``run.log``, ``logs/x``)."""
+    return "/" in ref or "." in ref or ref.startswith("~")
+
+
+def open_source(ref: str, *, from_end: bool = False) -> Source:
+    """Open what ``ref`` names: "-" (stdin), an existing file, a run directory, a run id or unique prefix (via
+    ``hwmon.runners.registry``), or a path that does not exist yet (waited for).
+
+    Raises ``HwmonError`` with ``BAD_INPUT`` for an existing path that cannot be a log (a plain directory, an
+    unreadable file) and ``RUN_NOT_FOUND`` for a ref that is neither a path nor a known run.
+    """
+    if ref == "-":
+        return stdin_source()
+    path = Path(ref).expanduser()
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise exitcodes.HwmonError(f"cannot read {ref}: {exc.strerror or exc}", exitcodes.BAD_INPUT) from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            from hwmon.runners import registry
+
+            record = registry.load(path)
+            if record is None:
+                raise exitcodes.HwmonError(
+                    f"{ref} is a directory, not a log file or a run directory", exitcodes.BAD_INPUT
+                )
+            return run_source(record.dir, record.log_path, record.run_id, from_end=from_end)
+        if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISSOCK(st.st_mode):
+            # A named pipe or `<(command)`: read it as a stream, ending when its writer closes it.
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError as exc:
+                raise exitcodes.HwmonError(f"cannot read {ref}: {exc.strerror or exc}", exitcodes.BAD_INPUT) from None
+            return FollowSource(PipeFollower(fd, name=path.name, close_fd=True), name=path.name)
+        try:
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+        except OSError as exc:
+            raise exitcodes.HwmonError(f"cannot read {ref}: {exc.strerror or exc}", exitcodes.BAD_INPUT) from None
+        return file_source(path, from_end=from_end)
+    try:
+        from hwmon.runners import registry
+
+        record = registry.resolve(ref)
+    except exitcodes.HwmonError:
+        if looks_like_path(ref):
+            return file_source(path, from_end=from_end)
+        raise
+    return run_source(record.dir, record.log_path, record.run_id, from_end=from_end)

@@ -1,0 +1,436 @@
+"""tqdm progress bars, wherever they appear in a line (vendor-neutral).
+
+tqdm draws ``{desc}: {pct:3.0f}%|{bar}| {n}/{total} [{elapsed}<{remaining}, {rate}{postfix}]`` and, without a
+total, ``{desc}: {n}{unit} [{elapsed}, {rate}{postfix}]``. Captured logs glue bars to each other and to unrelated
+output (a bar redrawn with ``\\r`` and never ended with ``\\n``; a second bar or a log line written after it), and a
+terminal copy can overwrite the start of a bar with other text. So this parser *searches* every line for every bar
+in it instead of matching whole lines, and recovers what it can from a damaged one.
+
+Conventions of the events it emits (``hwmon.events.ProgressUpdate``):
+
+- ``name`` is the bar's description without the metrics in it (``Epoch 1 Loss:0.14 | Accuracy:95.78%`` ->
+  ``Epoch 1``), "" for an anonymous bar or one whose description was overwritten.
+- ``rate`` is always *units per second* and ``unit`` the bare unit (``it``, ``tensors``): tqdm's inverted
+  ``10.81s/it`` becomes ``1/10.81`` it/s; ``?it/s`` gives ``None``. With ``unit_scale`` (``1.2k/10.0k``) the SI
+  prefixes of n/total and of the rate are multiplied out (base 1000).
+- ``metrics`` holds the numbers found in the description and the postfix (``loss=0.12``); percentages become
+  fractions (95.78 % -> 0.9578). Keys are lower-cased.
+- A bar whose count was lost but whose percentage survived (``94%|███`` followed by debris) is reported as
+  ``n=pct, total=100`` with any rate/remaining time recoverable from the debris.
+- A description-only bar (``Initializing module X: [00:02, note=...]``) has ``n=0, total=None``.
+- Lines that are ``\\r`` redraws (``Line.final`` False) give updates with ``redraw=True``.
+
+Phases: bars named like compilation, weight sending, checkpoint saving, training or evaluation open that phase
+(``PhaseStarted``, ``detail`` = the bar name) the first time they appear and close it (``PhaseEnded`` with the bar's
+elapsed time as ``seconds``) when they reach their total. A training bar that carries a loss also yields
+``StepMetrics`` (step = the bar's n; for per-epoch bars ``Epoch E`` the step counts on across epochs).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from hwmon.events import Event, PhaseEnded, PhaseName, PhaseStarted, ProgressUpdate, StepMetrics
+from hwmon.parsers.base import Line
+
+__all__ = ["TqdmParser", "BarState", "find_bars", "parse_duration", "bar_phase", "parse_metrics"]
+
+_SI = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21, "Y": 1e24}
+
+_NUM = r"\d+(?:\.\d+)?[kMGTPEZY]?"
+_TIME = r"(?:\d+ days?, )?\d+:\d{2}(?::\d{2})?"
+# Characters tqdm draws bars with: unicode blocks, ascii=True ("123456789#"), spaces.
+_BAR_CHARS = " █▏▎▍▌▋▊▉#0123456789"
+
+# A bar with a count: "42%|███  | 42/100 [..." (the percentage may have been overwritten, leaving "%|").
+_FULL = re.compile(
+    r"(?P<pct>\d{1,3})?%\|(?P<bar>[^|\n]{0,2000}?)\|\s*(?P<n>" + _NUM + r")/(?P<total>" + _NUM + r")"
+    r"(?:\s*\[(?P<br>[^\[\]]*)\]?)?"
+)
+# What is left of a bar whose count and times were overwritten: "94%|███████" followed by debris.
+_FRAGMENT = re.compile(r"(?P<pct>\d{1,3})%\|(?P<bar>[" + _BAR_CHARS + r"]*[█▏▎▍▌▋▊▉#][" + _BAR_CHARS + r"]*)")
+# A bar without a total: "123it [00:01, 99.9it/s]" (unit may be separated by a space: "5 tensors [").
+_NO_TOTAL = re.compile(
+    r"(?<![\w.])(?P<n>\d+(?:\.\d+)?)(?P<sfx>[kMGTPEZY](?=[a-z ]|\s\[))?(?P<unit>\s?[A-Za-z_][\w]*)?\s\["
+    r"(?P<br>" + _TIME + r",\s*[^\[\]]*)\]"
+)
+# A description-only bar (custom bar_format): "Initializing module X: [00:02, note=...]".
+_DESC_ONLY = re.compile(r":\s\[(?P<br>" + _TIME + r"(?:<(?:" + _TIME + r"|\?))?,\s*[^\[\]]*)\]")
+
+_BRACKET = re.compile(r"^\s*(?P<el>" + _TIME + r"|\?)?(?:<(?P<rem>" + _TIME + r"|\?)?)?(?:,\s*(?P<rest>.*))?$", re.S)
+_DURATION = re.compile(r"^\s*(?:(?P<d>\d+) days?, )?(?:(?P<h>\d+):)?(?P<m>\d+):(?P<s>\d{2})\s*$")
+_RATE_INV = re.compile(r"^(?P<v>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s?s/\s?(?P<unit>\S+)$")
+_RATE = re.compile(r"^(?P<v>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\?)\s?(?P<unit>[^\s/]*(?:\s[^\s/]+)?)/s$")
+_RATE_ANY = re.compile(r"(?P<v>\d+(?:\.\d+)?)\s?(?P<unit>[A-Za-z]+)/s\b|(?P<inv>\d+(?:\.\d+)?)s/(?P<iunit>[A-Za-z]+)")
+_REMAINING_ANY = re.compile(r"<(?P<rem>" + _TIME + r")")
+_METRIC = re.compile(
+    r"(?<![\w.])(?P<k>[A-Za-z][\w./-]*)\s*[:=]\s*"
+    r"(?P<v>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf)(?P<pct>%)?(?![\w.])",
+    re.I,
+)
+_MPI_TAG = re.compile(r"^\s*\[\d+,\d+\]<std(?:out|err)>:\s?")
+_EPOCH_IN_NAME = re.compile(r"\bepoch\s*(\d+)\b", re.I)
+_MULTISPACE = re.compile(r"\s{2,}")
+
+_PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
+    (re.compile(r"compil", re.I), "compile"),
+    (re.compile(r"sending initial weights|initial weights", re.I), "setup"),
+    (re.compile(r"sav\w* checkpoint|checkpoint sav", re.I), "checkpoint"),
+    (re.compile(r"\b(?:evaluat|validat|valid\b|val\b|eval\b|test)", re.I), "eval"),
+    (re.compile(r"\b(?:epoch|train)", re.I), "train"),
+)
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds of a tqdm time (``MM:SS``, ``H:MM:SS``, ``1 day, H:MM:SS``); None for ``?`` or anything else."""
+    m = _DURATION.match(text)
+    if m is None:
+        return None
+    seconds = int(m["m"]) * 60 + int(m["s"])
+    if m["h"]:
+        seconds += int(m["h"]) * 3600
+    if m["d"]:
+        seconds += int(m["d"]) * 86400
+    return float(seconds)
+
+
+def _scaled(text: str) -> float:
+    if text and text[-1] in _SI:
+        return float(text[:-1]) * _SI[text[-1]]
+    return float(text)
+
+
+def parse_metrics(text: str) -> tuple[tuple[tuple[str, float], ...], str]:
+    """Numeric ``key:value`` / ``key=value`` pairs in ``text`` (percentages as fractions) and the text left
+    when they are removed (separators tidied)."""
+    metrics: list[tuple[str, float]] = []
+    rest: list[str] = []
+    pos = 0
+    for m in _METRIC.finditer(text):
+        try:
+            value = float(m["v"])
+        except ValueError:
+            continue
+        if m["pct"]:
+            value /= 100.0
+        metrics.append((m["k"].lower(), value))
+        rest.append(text[pos : m.start()])
+        pos = m.end()
+    rest.append(text[pos:])
+    left = re.sub(r"[\s|,;]+", " ", " ".join(rest)).strip(" -:(")
+    return tuple(metrics), left
+
+
+def bar_phase(name: str, metrics: tuple[tuple[str, float], ...] = ()) -> PhaseName | None:
+    """The run phase a bar of this name stands for, or None (an anonymous bar is training only when it carries a
+    loss/accuracy)."""
+    if name:
+        for pattern, phase in _PHASE_RULES:
+            if pattern.search(name):
+                return phase
+        return None
+    if any("loss" in key or "acc" in key for key, _ in metrics):
+        return "train"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FoundBar:
+    """One bar found in a line (before phase/step bookkeeping)."""
+
+    name: str
+    n: int
+    total: int | None
+    elapsed_s: float | None
+    remaining_s: float | None
+    rate: float | None
+    unit: str
+    metrics: tuple[tuple[str, float], ...]
+
+
+def _clean_desc(segment: str, *, needs_colon: bool) -> str | None:
+    """The description in the text before a bar, or None when that text does not end like a description."""
+    desc = segment.rstrip()
+    if needs_colon:
+        if not desc.endswith(":"):
+            return None
+        desc = desc[:-1]
+    # Text glued in front (another bar's padding, a log prefix) is separated from the description by a wide gap.
+    parts = _MULTISPACE.split(desc.strip())
+    desc = parts[-1] if parts else ""
+    desc = _MPI_TAG.sub("", desc)
+    return desc.strip()
+
+
+def _parse_rate(token: str, unit_scale: bool) -> tuple[float | None, str] | None:
+    token = token.strip()
+    m = _RATE_INV.match(token)
+    if m is not None:
+        seconds_per = float(m["v"])
+        return (1.0 / seconds_per if seconds_per > 0 else None), m["unit"]
+    m = _RATE.match(token)
+    if m is None:
+        return None
+    unit = m["unit"].strip() or "it"
+    if m["v"] == "?":
+        return None, unit
+    value = float(m["v"])
+    if unit_scale and len(unit) > 1 and unit[0] in _SI:
+        value *= _SI[unit[0]]
+        unit = unit[1:]
+    return value, unit
+
+
+def _parse_bracket(
+    body: str | None, unit_scale: bool
+) -> tuple[float | None, float | None, float | None, str | None, str]:
+    """(elapsed, remaining, rate, unit, postfix) of a ``[...]`` body; missing pieces are None/""."""
+    if body is None:
+        return None, None, None, None, ""
+    m = _BRACKET.match(body)
+    if m is None:
+        return None, None, None, None, body
+    elapsed = parse_duration(m["el"]) if m["el"] else None
+    remaining = parse_duration(m["rem"]) if m["rem"] else None
+    rest = (m["rest"] or "").strip()
+    rate: float | None = None
+    unit: str | None = None
+    if rest:
+        first, _, tail = rest.partition(",")
+        parsed = _parse_rate(first, unit_scale)
+        if parsed is not None:
+            rate, unit = parsed
+            rest = tail.strip()
+    return elapsed, remaining, rate, unit, rest
+
+
+def _to_int(value: float) -> int:
+    return int(round(value)) if math.isfinite(value) else 0
+
+
+def find_bars(text: str) -> list[FoundBar]:
+    """Every tqdm bar in ``text``, left to right (pure, never raises on any text)."""
+    if "%|" not in text and "[" not in text:
+        return []
+    spans: list[tuple[int, int, str, re.Match[str]]] = []
+    if "%|" in text:
+        for m in _FULL.finditer(text):
+            spans.append((m.start(), m.end(), "full", m))
+        for m in _FRAGMENT.finditer(text):
+            if not any(s <= m.start() < e for s, e, _, _ in spans):
+                spans.append((m.start(), m.end(), "fragment", m))
+    if "[" in text:
+        for m in _NO_TOTAL.finditer(text):
+            spans.append((m.start(), m.end(), "nototal", m))
+        for m in _DESC_ONLY.finditer(text):
+            spans.append((m.start(), m.end(), "desc", m))
+    if not spans:
+        return []
+    spans.sort(key=lambda s: (s[0], -s[1]))
+    chosen: list[tuple[int, int, str, re.Match[str]]] = []
+    for span in spans:
+        if chosen and span[0] < chosen[-1][1]:
+            continue
+        chosen.append(span)
+    bars: list[FoundBar] = []
+    prev_end = 0
+    for index, (start, end, kind, m) in enumerate(chosen):
+        next_start = chosen[index + 1][0] if index + 1 < len(chosen) else len(text)
+        segment = text[prev_end:start]
+        bar = _build(kind, m, segment, text[end:next_start])
+        if bar is not None:
+            bars.append(bar)
+        prev_end = end
+    return bars
+
+
+def _build(kind: str, m: re.Match[str], segment: str, after: str) -> FoundBar | None:
+    try:
+        if kind == "full":
+            return _build_full(m, segment)
+        if kind == "fragment":
+            return _build_fragment(m, segment, after)
+        if kind == "nototal":
+            return _build_no_total(m, segment)
+        return _build_desc_only(m, segment)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return None
+
+
+def _name_and_metrics(desc: str, postfix: str) -> tuple[str, tuple[tuple[str, float], ...]]:
+    desc_metrics, name = parse_metrics(desc)
+    post_metrics, _ = parse_metrics(postfix) if postfix else ((), "")
+    return name, desc_metrics + post_metrics
+
+
+def _build_full(m: re.Match[str], segment: str) -> FoundBar:
+    n_text, total_text = m["n"], m["total"]
+    unit_scale = any(c in n_text + total_text for c in ".kMGTPEZY")
+    elapsed, remaining, rate, unit, postfix = _parse_bracket(m["br"], unit_scale)
+    # Without the percentage the description was overwritten too: whatever precedes is not the bar's name.
+    desc = _clean_desc(segment, needs_colon=True) if m["pct"] is not None else None
+    name, metrics = _name_and_metrics(desc or "", postfix)
+    return FoundBar(
+        name, _to_int(_scaled(n_text)), _to_int(_scaled(total_text)), elapsed, remaining, rate, unit or "it", metrics
+    )
+
+
+def _build_fragment(m: re.Match[str], segment: str, after: str) -> FoundBar:
+    desc = _clean_desc(segment, needs_colon=True)
+    name, metrics = _name_and_metrics(desc or "", "")
+    rate: float | None = None
+    unit = "it"
+    debris = after[:120]
+    r = _RATE_ANY.search(debris)
+    if r is not None:
+        if r["v"] is not None:
+            rate, unit = float(r["v"]), r["unit"]
+        else:
+            seconds_per = float(r["inv"])
+            rate, unit = (1.0 / seconds_per if seconds_per > 0 else None), r["iunit"]
+    rem = _REMAINING_ANY.search(debris)
+    remaining = parse_duration(rem["rem"]) if rem is not None else None
+    return FoundBar(name, int(m["pct"]), 100, None, remaining, rate, unit, metrics)
+
+
+def _build_no_total(m: re.Match[str], segment: str) -> FoundBar | None:
+    unit_scale = "." in m["n"] or bool(m["sfx"])
+    elapsed, remaining, rate, unit, postfix = _parse_bracket(m["br"], unit_scale)
+    if rate is None and unit is None:
+        # tqdm always prints a rate in this form; without one this is some other "N [HH:MM, ...]" text.
+        return None
+    n = float(m["n"]) * (_SI[m["sfx"]] if m["sfx"] else 1.0)
+    desc = _clean_desc(segment, needs_colon=True)
+    name, metrics = _name_and_metrics(desc or "", postfix)
+    bar_unit = (m["unit"] or "").strip() or unit or "it"
+    return FoundBar(name, _to_int(n), None, elapsed, remaining, rate, bar_unit, metrics)
+
+
+def _build_desc_only(m: re.Match[str], segment: str) -> FoundBar | None:
+    desc = _clean_desc(segment + ":", needs_colon=True)
+    if not desc:
+        return None
+    elapsed, remaining, rate, unit, postfix = _parse_bracket(m["br"], False)
+    name, metrics = _name_and_metrics(desc, postfix)
+    if not name:
+        return None
+    return FoundBar(name, 0, None, elapsed, remaining, rate, unit or "it", metrics)
+
+
+@dataclass(slots=True)
+class BarState:
+    """What the parser remembers about one named bar: the phase instance it opened and the last step it gave."""
+
+    phase: PhaseName | None
+    ended: bool = False
+    end_elapsed: float | None = None
+    last_step: int | None = None
+    epoch_base: int | None = None
+
+
+class TqdmParser:
+    """Pure parser of tqdm bars (see the module docstring for the conventions). Never raises on any line."""
+
+    def __init__(self) -> None:
+        self._bars: dict[str, BarState] = {}
+        # Per-epoch bars ("Epoch 3") count steps on from the first epoch number seen (0- or 1-based).
+        self._epoch_base: int | None = None
+
+    def feed(self, line: Line) -> list[Event]:
+        """Events for every bar in this line (redraws included)."""
+        text = line.text
+        if "%|" not in text and "[" not in text:
+            return []
+        try:
+            bars = find_bars(text)
+        except Exception:  # a parser must never raise on input: a bug here costs one line, not the stream
+            return []
+        events: list[Event] = []
+        for bar in bars:
+            self._bar_events(bar, line, events)
+        return events
+
+    def finish(self) -> list[Event]:
+        """Nothing is held across lines."""
+        return []
+
+    def _bar_events(self, bar: FoundBar, line: Line, out: list[Event]) -> None:
+        number = line.number
+        phase = bar_phase(bar.name, bar.metrics)
+        state = self._bars.get(bar.name)
+        new_instance = state is None or (
+            state.ended
+            and (bar.total is None or bar.n < bar.total or bar.elapsed_s != state.end_elapsed)
+            and phase is not None
+        )
+        if state is None or new_instance:
+            state = BarState(phase=phase)
+            self._bars[bar.name] = state
+            if phase is not None:
+                out.append(PhaseStarted(number, None, phase, bar.name))
+        out.append(
+            ProgressUpdate(
+                number,
+                None,
+                bar.name,
+                bar.n,
+                bar.total,
+                bar.elapsed_s,
+                bar.remaining_s,
+                bar.rate,
+                bar.unit,
+                bar.metrics,
+                redraw=not line.final,
+            )
+        )
+        if phase == "train":
+            self._step(bar, state, number, out)
+        if (
+            state.phase is not None
+            and not state.ended
+            and bar.total is not None
+            and bar.total > 0
+            and bar.n >= bar.total
+        ):
+            state.ended = True
+            state.end_elapsed = bar.elapsed_s
+            out.append(PhaseEnded(number, None, state.phase, bar.elapsed_s))
+
+    def _step(self, bar: FoundBar, state: BarState, number: int, out: list[Event]) -> None:
+        loss: float | None = None
+        extra: list[tuple[str, float]] = []
+        for key, value in bar.metrics:
+            if loss is None and (key == "loss" or key.endswith("_loss") or key.endswith("loss")):
+                loss = value
+            else:
+                extra.append((key, value))
+        if loss is None:
+            return
+        step = bar.n
+        epoch: float | None = None
+        m = _EPOCH_IN_NAME.search(bar.name)
+        if m is not None:
+            e = int(m.group(1))
+            epoch = float(e)
+            if self._epoch_base is None:
+                self._epoch_base = 0 if e == 0 else 1
+            if bar.total is not None and e >= self._epoch_base:
+                step = (e - self._epoch_base) * bar.total + bar.n
+        if state.last_step == step:
+            return
+        state.last_step = step
+        out.append(
+            StepMetrics(
+                number,
+                None,
+                step,
+                loss=loss,
+                rate=bar.rate,
+                rate_unit=f"{bar.unit}/s",
+                remaining_s=bar.remaining_s,
+                epoch=epoch,
+                extra=tuple(extra),
+            )
+        )

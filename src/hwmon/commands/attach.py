@@ -1,15 +1,121 @@
-"""`hwmon attach` (not implemented yet)."""
+"""`hwmon attach [REF]`: watch a run live — the dashboard on a terminal, plain lines otherwise.
+
+REF is a log file (followed like ``tail -F``), ``-`` for stdin, a run directory, a supervised run's id or unique
+prefix, or nothing for the latest supervised run.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import sys
 
 from hwmon import exitcodes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    """Arguments of ``hwmon attach``."""
+    parser.add_argument(
+        "ref",
+        nargs="?",
+        metavar="REF",
+        help="log file, '-' for stdin, run id (or unique prefix); default: the latest supervised run",
+    )
+    parser.add_argument("--from-end", action="store_true", help="skip what the log already holds; show new output")
+    parser.add_argument("--plain", action="store_true", help="print plain status lines instead of the dashboard")
+    parser.add_argument(
+        "--follow", action="store_true", help="plain mode: keep following after the run ends (until Ctrl-C)"
+    )
+    parser.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="plain mode: print a status line every S seconds (default 10)",
+    )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
-    raise exitcodes.HwmonError("'attach' is not implemented yet", exitcodes.USAGE)
+    """Entry point of ``hwmon attach``."""
+    ref = args.ref
+    if ref is None:
+        from hwmon.runners import registry
+
+        ref = registry.resolve(None).run_id
+    return watch(
+        ref,
+        plain=True if args.plain else None,
+        follow=args.follow,
+        from_end=args.from_end,
+        interval=args.interval,
+    )
+
+
+def _wants_tui() -> bool:
+    return sys.stdout.isatty() and os.environ.get("TERM", "") != "dumb"
+
+
+def watch(
+    ref: str,
+    *,
+    plain: bool | None = None,
+    follow: bool = False,
+    from_end: bool = False,
+    title: str | None = None,
+    interval: float = 10.0,
+) -> int:
+    """Watch ``ref`` until the run ends (plain mode) or the user quits (dashboard); the exit code says how the run
+    ended: ``OK`` (succeeded or unknown) or ``RUN_FAILED``.
+
+    ``plain=None`` picks the dashboard when stdout is a terminal (and ``TERM`` is not ``dumb``), plain lines
+    otherwise. This is what ``hwmon run`` calls after launching a run.
+    """
+    from hwmon.runners.source import Source, open_source, stdin_source
+
+    use_tui = (not plain) if plain is not None else _wants_tui()
+    if use_tui:
+        # Refuse before touching stdin: a missing TUI is a packaging bug worth a clear message.
+        try:
+            from hwmon.tui.app import run_dashboard
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not exc.name.startswith("hwmon.tui"):
+                raise
+            print("hwmon: the dashboard is not available in this build; printing plain lines", file=sys.stderr)
+            use_tui = False
+    if ref == "-" and use_tui:
+        # The dashboard reads keys from fd 0, so the piped log moves to another descriptor and fd 0 becomes the
+        # controlling terminal.
+        source: Source = stdin_source(_swap_stdin_for_tty())
+    else:
+        source = open_source(ref, from_end=from_end)
+    if use_tui:
+        return run_dashboard(source, title=title)
+    from hwmon.runners.plain import run_plain
+
+    return asyncio.run(run_plain(source, interval=interval, follow=follow))
+
+
+def _swap_stdin_for_tty() -> int:
+    """Move the piped stdin to a new descriptor (returned) and put the terminal on fd 0."""
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        raise exitcodes.HwmonError(
+            f"cannot open the terminal for keys while reading the log from stdin ({exc.strerror}); use --plain",
+            exitcodes.USAGE,
+        ) from None
+    piped = os.dup(0)
+    os.dup2(tty, 0)
+    os.close(tty)
+    return piped

@@ -1,0 +1,242 @@
+"""Headless ("plain") mode: follow a source and print one compact line per phase change, alert and interval.
+
+Used when stdout is not a terminal, or with ``--plain``: CI logs, ``nohup``, ``| tee``. Every value comes from the
+same ``RunState`` the dashboard shows (reducer, ETA and alerts from ``hwmon.model``), so the two never disagree.
+No colour, no cursor movement, and text from the log is stripped of control characters before printing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from hwmon import exitcodes
+from hwmon.model import alerts as alerts_mod
+from hwmon.model.eta import eta_seconds, main_progress
+from hwmon.model.reducer import apply
+from hwmon.model.state import RunState
+from hwmon.runners.source import Batch, Source
+
+DEFAULT_INTERVAL = 10.0
+# After the run's own end line, keep reading this long for its last words (a traceback, "Processed N samples").
+END_GRACE_S = 0.5
+# How often time-based alerts (stall, silence) are checked.
+ALERT_CHECK_S = 1.0
+
+Clock = Callable[[], float]
+
+
+def format_duration(seconds: float | None) -> str:
+    """``42s``, ``4m46s``, ``2h05m``, ``3d04h``; ``-`` when unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    total = int(round(seconds))
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def safe_text(text: str, limit: int = 200) -> str:
+    """Log-derived text made inert for a terminal: control, format (bidi) and other non-printable characters
+    dropped, newlines flattened, length capped."""
+    cleaned = "".join(ch if ch.isprintable() else " " if ch in "\t\n\r" else "" for ch in text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+        return f"{value:.3e}"
+    if abs(value) >= 100:
+        return f"{value:.1f}"
+    return f"{value:.4f}"
+
+
+def state_fields(state: RunState, now: float | None) -> list[str]:
+    """The compact description of where a run is: phase (+ duration), step, loss, rate, progress, ETA."""
+    fields: list[str] = []
+    phase = state.current_phase
+    if phase is not None:
+        detail = f" ({safe_text(phase.detail, 60)})" if phase.detail else ""
+        fields.append(f"{phase.name}{detail} {format_duration(phase.seconds(state.last_ts, now))}")
+    elif state.phases:
+        fields.append(f"after {state.phases[-1].name}")
+    step = state.last_step
+    if step is not None and step.step is not None:
+        fields.append(f"step {step.step}")
+    if state.loss.last is not None:
+        fields.append(f"loss {_number(state.loss.last[1])}")
+    rate = step.rate if step is not None and step.rate is not None else state.global_rate
+    if rate is not None:
+        fields.append(f"rate {_number(rate)} {safe_text(state.rate_unit, 20)}")
+    bar = main_progress(state)
+    if bar is not None and bar.total:
+        name = safe_text(bar.name, 40) or "progress"
+        fields.append(f"{name} {bar.n}/{bar.total}")
+    eta = eta_seconds(state, now)
+    if eta is not None:
+        fields.append(f"ETA {format_duration(eta)}")
+    if state.error_count:
+        fields.append(f"errors {state.error_count}")
+    return fields
+
+
+class PlainPrinter:
+    """Turns a stream of batches into lines. Separate from the loop so it can be driven step by step in tests."""
+
+    def __init__(self, state: RunState, out: TextIO, *, wall: Callable[[], datetime] = datetime.now) -> None:
+        self.state = state
+        self.out = out
+        self._wall = wall
+        self._phase_key: tuple[int, str] | None = None
+        self._alerts_seen = state.alert_count
+
+    def emit(self, tag: str, text: str) -> None:
+        """Print one line: ``HH:MM:SS tag text``."""
+        stamp = self._wall().strftime("%H:%M:%S")
+        self.out.write(f"{stamp} {tag:<6} {text}".rstrip() + "\n")
+        self.out.flush()
+
+    def status_text(self, now: float | None) -> str:
+        return " | ".join([self.state.status, *state_fields(self.state, now)])
+
+    def feed(self, batch: Batch) -> None:
+        """Apply a batch event by event, printing each phase change and alert as it happens."""
+        if batch.status:
+            self.emit("source", safe_text(batch.status))
+        for event in batch.events:
+            apply(self.state, event, batch.at)
+            self._check_phase(batch.at)
+            self.print_new_alerts()
+
+    def _check_phase(self, now: float) -> None:
+        phases = self.state.phases
+        if not phases:
+            return
+        key = (len(phases), phases[-1].name)
+        if key == self._phase_key:
+            return
+        self._phase_key = key
+        previous = phases[-2] if len(phases) > 1 else None
+        after = ""
+        if previous is not None:
+            took = previous.seconds(self.state.last_ts, now)
+            after = f" (after {previous.name} {format_duration(took)})"
+        self.emit("phase", f"{phases[-1].name}{after} | {self.status_text(now)}")
+
+    def print_new_alerts(self) -> None:
+        new = self.state.alert_count - self._alerts_seen
+        if new <= 0:
+            return
+        self._alerts_seen = self.state.alert_count
+        for alert in self.state.alerts[-min(new, len(self.state.alerts)) :]:
+            self.emit("ALERT", f"{alert.kind}: {safe_text(alert.message)}")
+
+
+class _Nothing:
+    """The queue had nothing before the next deadline."""
+
+
+_NOTHING = _Nothing()
+
+
+async def run_plain(
+    source: Source,
+    *,
+    out: TextIO | None = None,
+    interval: float = DEFAULT_INTERVAL,
+    follow: bool = False,
+    clock: Clock = time.monotonic,
+    end_grace: float = END_GRACE_S,
+) -> int:
+    """Follow ``source`` printing plain lines until the run ends (unless ``follow``) or the source ends.
+
+    Returns ``exitcodes.RUN_FAILED`` if the run failed (by its supervisor's record when it is a supervised run,
+    else by its log), ``exitcodes.OK`` otherwise (succeeded, or unknown).
+    """
+    stream = out if out is not None else sys.stdout
+    state = RunState(source=source.name)
+    printer = PlainPrinter(state, stream)
+    queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=64)
+
+    async def pump() -> None:
+        try:
+            async for batch in source.batches():
+                await queue.put(batch)
+        finally:
+            await queue.put(None)
+
+    reader = asyncio.create_task(pump())
+    next_tick = clock() + interval
+    next_check = clock() + ALERT_CHECK_S
+    ended_at: float | None = None
+    eof = False
+    try:
+        while True:
+            now = clock()
+            deadlines = [next_tick, next_check]
+            if ended_at is not None:
+                deadlines.append(ended_at + end_grace)
+            timeout = max(0.0, min(deadlines) - now)
+            item: Batch | None | _Nothing
+            try:
+                item = await asyncio.wait_for(queue.get(), timeout)
+            except asyncio.TimeoutError:
+                item = _NOTHING
+            now = clock()
+            if item is None:
+                eof = True
+                break
+            if isinstance(item, Batch):
+                printer.feed(item)
+                if item.eof:
+                    eof = True
+                    break
+            if now >= next_check:
+                alerts_mod.check(state, now)
+                printer.print_new_alerts()
+                next_check = now + ALERT_CHECK_S
+            if now >= next_tick:
+                printer.emit("status", printer.status_text(now))
+                next_tick = now + interval
+            if state.status in ("succeeded", "failed") and not follow:
+                if ended_at is None:
+                    ended_at = now
+                elif now >= ended_at + end_grace:
+                    break
+    finally:
+        source.close()
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+    recorded = _recorded_status(source)
+    final = recorded if recorded in ("succeeded", "failed", "stopped") else state.status
+    how = "source ended" if eof else "run ended"
+    printer.emit("end", f"{how} | {final} | " + " | ".join(state_fields(state, clock())))
+    return exitcodes.RUN_FAILED if final in ("failed", "stopped") else exitcodes.OK
+
+
+def _recorded_status(source: Source) -> str | None:
+    """A supervised run's status from its ``run.json`` (None for plain files and pipes)."""
+    run_dir = getattr(source, "run_dir", None)
+    if not isinstance(run_dir, Path):
+        return None
+    from hwmon.runners import registry
+
+    record = registry.load(run_dir)
+    return record.status if record is not None else None

@@ -29,9 +29,10 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def phase_seconds(phase: Phase) -> float | None:
-    """A phase's duration as the summary reports it (log timestamps, else stated by the log, else arrival times)."""
-    return _num(phase.seconds(now_at=None))
+def phase_seconds(phase: Phase, log_now: datetime | None = None) -> float | None:
+    """A phase's duration as the summary reports it (log timestamps, else stated by the log, else arrival times).
+    A phase still open (a cut log) is measured up to ``log_now``, the log's last timestamp."""
+    return _num(phase.seconds(now=log_now, now_at=None))
 
 
 def wall_seconds(state: RunState) -> float | None:
@@ -39,7 +40,7 @@ def wall_seconds(state: RunState) -> float | None:
     else the duration the run states itself."""
     if state.first_ts is not None and state.last_ts is not None and state.last_ts > state.first_ts:
         return (state.last_ts - state.first_ts).total_seconds()
-    durations = [d for d in (phase_seconds(p) for p in state.phases) if d is not None]
+    durations = [d for d in (phase_seconds(p, state.last_ts) for p in state.phases) if d is not None]
     if durations and sum(durations) > 0:
         return sum(durations)
     return _num(state.seconds)
@@ -86,7 +87,7 @@ def summary_dict(state: RunState) -> dict[str, object]:
                 "name": p.name,
                 "start": _iso(p.start),
                 "end": _iso(p.end),
-                "seconds": phase_seconds(p),
+                "seconds": phase_seconds(p, state.last_ts),
                 "detail": p.detail,
             }
             for p in state.phases

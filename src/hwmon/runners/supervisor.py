@@ -69,6 +69,13 @@ def _append_log(log_path: Path, text: str) -> None:
         pass  # the log is best effort at this point; run.json still records the end
 
 
+def _default_signals() -> None:
+    # Ignored dispositions survive exec: without this the workload would inherit the supervisor's SIG_IGN for
+    # SIGINT (Python would then never raise KeyboardInterrupt, and `hwmon stop`'s SIGINT would do nothing).
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _supervise(
     run_dir: Path,
     run_id: str,
@@ -112,6 +119,7 @@ def _supervise(
             env=env,
             start_new_session=True,
             close_fds=True,
+            preexec_fn=_default_signals,
         )
     except OSError as exc:
         os.close(log_fd)

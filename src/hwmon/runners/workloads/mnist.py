@@ -284,6 +284,11 @@ def train_csx(args, data, bar):
     """cerebras.pytorch 2.x: backend, compile, a traced step, DataLoader/DataExecutor and a step closure that
     logs Model-Zoo-style step lines from the executor's rate tracker, through the appliance's log format."""
     logging.basicConfig(level=logging.INFO, format=CS_LOG_FORMAT, stream=sys.stdout, force=True)
+    # cerebras.pytorch runs helper tools (torch-cirh-opt, ...) from its venv's bin/, which is on PATH only when
+    # the venv is activated; `--python .../bin/python` alone must work too.
+    venv_bin = os.path.dirname(sys.executable)
+    if venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
     logger = logging.getLogger("mnist")
     try:
         import cerebras.pytorch as cstorch

@@ -1,0 +1,317 @@
+"""The fallback parser: facts any training log may hold, whatever stack printed it. Pure.
+
+- ``loss=``/``loss:``/``Loss =`` key-values -> ``StepMetrics`` with the other numeric key-values of the line
+  (``acc``, ``lr`` ...) in ``extra`` and ``step``/``epoch``/``batch`` and a ``N samples/sec``-style rate picked up.
+  Keys named ``val_*``/``eval_*``/``test_*`` (or preceded by the word Eval/Val/Test) make it an eval step.
+- Python tracebacks: ``Traceback (most recent call last):`` ... the exception line -> ``ErrorSeen(fatal=True,
+  kind="traceback")`` whose message is that line. The event is held back until the lines after the exception
+  show whether the traceback is chained (``The above exception was the direct cause ...`` / ``During handling of
+  the above exception ...``): a chain reports only its last exception. A held exception is released by the next
+  line that starts a new log record (a timestamped line, a level word), after ``HOLD_LINES`` lines, or by
+  ``finish()``.
+- ``terminate called after throwing an instance of 'X'`` + ``what():  text`` -> one fatal ``ErrorSeen`` with the
+  ``what()`` text (``kind="terminate"``), on the ``what()`` line.
+- ``ERROR`` level lines, ``Error:``/``FooError:`` lines and glog ``E``/``F`` lines -> ``ErrorSeen``; ``Killed``,
+  ``Segmentation fault``, ``Aborted (core dumped)``, ``Bus error`` -> fatal ``ErrorSeen(kind="signal")``.
+- Python warnings (``file.py:13: UserWarning: text``, ``FutureWarning: text``) and ``WARNING`` level lines ->
+  ``WarningSeen``.
+- ``cuda:0``, ``Using device: cuda``, ``device=cuda`` -> ``VendorDetected("gpu")``; ``Using device: cpu``,
+  ``device=cpu`` -> ``VendorDetected("cpu")`` (each at most once per vendor/device).
+
+The stream parser drops this parser's metrics/errors/warnings for a line when an earlier, format-specific parser
+already reported the same kind of fact for it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Literal
+
+from hwmon.events import ErrorSeen, Event, StepMetrics, Vendor, VendorDetected, WarningSeen
+from hwmon.parsers.base import Line
+from hwmon.parsers.timestamps import split_timestamp
+
+__all__ = ["GenericParser", "HOLD_LINES"]
+
+HOLD_LINES = 64
+"""Lines after an exception line during which a chained traceback may still follow."""
+
+MAX_EXTRA = 16
+MAX_MESSAGE = 2000
+
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+# key, separator (= or :), optional quote, number (or nan/inf); the key may be quoted ('loss': 0.6).
+_KV = re.compile(
+    r"(?<![\w./-])['\"]?([A-Za-z][\w./-]{0,40}?)['\"]?\s{0,2}[=:]\s{0,3}['\"]?"
+    r"(" + _NUM + r"|nan|NaN|inf|-inf|Inf|-Inf)(?![\w.])(%?)"
+)
+_LOSS_HINT = re.compile(r"loss\s{0,2}[=:]", re.IGNORECASE)
+_STEP_WORD = re.compile(r"\b(?:global[ _])?(?:step|iter(?:ation)?)\s*[#:]?\s*(\d+)\b", re.IGNORECASE)
+_EPOCH_WORD = re.compile(r"\bepoch\s*[#:]?\s*(\d+(?:\.\d+)?)\b", re.IGNORECASE)
+_RATE = re.compile(
+    r"(" + _NUM + r")\s*(samples/s(?:ec)?|tokens/s(?:ec)?|images?/s(?:ec)?|img/s|seq(?:uences)?/s(?:ec)?|it/s|steps/s)",
+    re.IGNORECASE,
+)
+_EVAL_WORD = re.compile(r"\b(?:eval(?:uation)?|val(?:idation)?|test)\b[^=:]{0,20}$", re.IGNORECASE)
+
+_TRACEBACK = "Traceback (most recent call last)"
+_CHAIN = (
+    "The above exception was the direct cause of the following exception",
+    "During handling of the above exception, another exception occurred",
+)
+_TERMINATE = re.compile(r"terminate called (?:after throwing an instance of '([^']*)'|(without an active exception))")
+_WHAT = re.compile(r"^\s*what\(\):\s*(.*)$")
+_LEVEL_ERROR = re.compile(r"(?:^|[\s\[|:])(?:ERROR|CRITICAL|FATAL)(?:[\]:|]|\s|$)")
+_LEVEL_FATAL = re.compile(r"(?:^|[\s\[|:])(?:CRITICAL|FATAL)(?:[\]:|]|\s|$)")
+_ERROR_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*Error|Error|FatalError|Fatal error)\s*:\s*\S")
+_GLOG = re.compile(r"^([EFW])\d{4} \d{2}:\d{2}:\d{2}\.\d+\s")
+_SIGNAL = re.compile(
+    r"(?:^|\s\d+\s+|:\s)(Killed|Segmentation fault|Aborted|Bus error|Floating point exception|Illegal instruction)"
+    r"(?: \(core dumped\))?(?:\s+\S.*)?$"
+)
+_PY_WARNING = re.compile(r"(?:^|:\d+: |\s)([A-Z]\w*Warning): (.+)$")
+_LEVEL_WARNING = re.compile(r"(?:^|[\s\[|:])(?:WARNING|WARN)(?:[\]:|]|\s|$)")
+_RECORD_START = re.compile(
+    r"^(?:\[?\d{4}-\d{2}-\d{2}[ T]|\[?\d{2}:\d{2}:\d{2}|(?:INFO|WARNING|ERROR|DEBUG)\b|[EWIF]\d{4} )"
+)
+_CUDA = re.compile(r"(?<![\w/.])cuda:(\d+)\b|\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\bcuda\b(?![\w.])")
+_CPU = re.compile(r"\b[Uu]sing device:?\s*['\"]?cpu\b|\bdevice\s*[=:]\s*['\"]?cpu\b")
+
+_STEP_KEYS = {"step", "global_step", "globalstep", "iter", "iteration", "it", "steps"}
+_EPOCH_KEYS = {"epoch", "epochs"}
+_BATCH_KEYS = {"batch", "batch_idx"}
+
+
+class GenericParser:
+    """Fallback facts from any log; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._tb_state: Literal["", "frames", "held", "chain"] = ""
+        self._held: ErrorSeen | None = None
+        self._held_for = 0
+        self._terminate: ErrorSeen | None = None
+        self._vendors_seen: set[tuple[str, str | None]] = set()
+
+    def feed(self, line: Line) -> list[Event]:
+        """Events for this line (and possibly a held traceback error from an earlier line)."""
+        if not line.final:
+            return []
+        try:
+            return self._feed(line)
+        except Exception:  # noqa: BLE001 - a parser must never raise on input
+            self._tb_state = ""
+            return []
+
+    def finish(self) -> list[Event]:
+        """End of input: release a held traceback / terminate error."""
+        out: list[Event] = []
+        if self._terminate is not None:
+            out.append(self._terminate)
+            self._terminate = None
+        if self._held is not None:
+            out.append(self._held)
+            self._held = None
+        self._tb_state = ""
+        return out
+
+    # ------------------------------------------------------------------
+
+    def _feed(self, line: Line) -> list[Event]:
+        text = line.text
+        out: list[Event] = []
+        if self._terminate is not None:
+            what = _WHAT.match(text)
+            pending, self._terminate = self._terminate, None
+            if what is not None:
+                message = what.group(1).strip() or pending.message
+                out.append(ErrorSeen(line.number, pending.ts, message[:MAX_MESSAGE], True, "terminate"))
+                return out
+            out.append(pending)
+        if self._tb_state and self._traceback_line(line, out):
+            return out
+        ts, rest = split_timestamp(text)
+        if _TRACEBACK in text:
+            self._release(out)
+            self._tb_state = "frames"
+            return out
+        terminate = _TERMINATE.search(text)
+        if terminate is not None:
+            if terminate.group(2):
+                out.append(ErrorSeen(line.number, ts, text.strip()[:MAX_MESSAGE], True, "terminate"))
+            else:
+                self._terminate = ErrorSeen(line.number, ts, text.strip()[:MAX_MESSAGE], True, "terminate")
+            return out
+        self._errors(line.number, ts, text, rest, out)
+        self._vendor(line.number, ts, text, out)
+        if _LOSS_HINT.search(text) is not None:
+            metrics = self._metrics(line.number, ts, text)
+            if metrics is not None:
+                out.append(metrics)
+        return out
+
+    # ------------------------------------------------------------------ tracebacks
+
+    def _traceback_line(self, line: Line, out: list[Event]) -> bool:
+        """Handle a line while a traceback is open or held; True when the line was consumed by it."""
+        text = line.text
+        if self._tb_state == "frames":
+            if not text.strip() or text[0] in " \t":
+                return True  # a frame, source line, caret marker or "[Previous line repeated N more times]"
+            # The first unindented line after the frames is the exception ("pkg.FooError: message").
+            self._held = ErrorSeen(line.number, None, text.strip()[:MAX_MESSAGE], True, "traceback")
+            self._held_for = 0
+            self._tb_state = "held"
+            return True
+        stripped = text.strip()
+        if stripped.startswith(_CHAIN):
+            # Chained: the exception held so far is not the last one.
+            self._held = None
+            self._tb_state = "chain"
+            return True
+        if _TRACEBACK in text:
+            if self._tb_state == "chain":
+                self._held = None
+            else:
+                self._release(out)
+            self._tb_state = "frames"
+            return True
+        if self._tb_state == "chain":
+            if not stripped:
+                return True
+            self._tb_state = ""
+            return False
+        # "held": blank lines and continuation lines of a multi-line exception message belong to it.
+        self._held_for += 1
+        if self._held_for > HOLD_LINES or (stripped and _RECORD_START.match(text) is not None):
+            self._release(out)
+            return False
+        return True
+
+    def _release(self, out: list[Event]) -> None:
+        if self._held is not None:
+            out.append(self._held)
+            self._held = None
+        self._tb_state = ""
+
+    # ------------------------------------------------------------------ errors, warnings, vendor
+
+    def _errors(self, number: int, ts: datetime | None, text: str, rest: str, out: list[Event]) -> None:
+        glog = _GLOG.match(text)
+        if glog is not None:
+            level = glog.group(1)
+            message = text[glog.end() :].strip()[:MAX_MESSAGE]
+            if level == "W":
+                out.append(WarningSeen(number, ts, message, "glog"))
+            else:
+                out.append(ErrorSeen(number, ts, message, level == "F", "glog"))
+            return
+        signal = _SIGNAL.search(text)
+        if signal is not None and (signal.start() == 0 or len(text) < 200):
+            out.append(ErrorSeen(number, ts, text.strip()[:MAX_MESSAGE], True, "signal"))
+            return
+        if _LEVEL_ERROR.search(rest[:40]) is not None or _ERROR_PREFIX.match(rest) is not None:
+            fatal = _LEVEL_FATAL.search(rest[:40]) is not None
+            out.append(ErrorSeen(number, ts, rest.strip()[:MAX_MESSAGE], fatal, "error"))
+            return
+        warning = _PY_WARNING.search(text)
+        if warning is not None:
+            message = f"{warning.group(1)}: {warning.group(2).strip()}"[:MAX_MESSAGE]
+            out.append(WarningSeen(number, ts, message, "python"))
+            return
+        if _LEVEL_WARNING.search(rest[:40]) is not None:
+            out.append(WarningSeen(number, ts, rest.strip()[:MAX_MESSAGE], "log"))
+
+    def _vendor(self, number: int, ts: datetime | None, text: str, out: list[Event]) -> None:
+        if "cuda" in text:
+            m = _CUDA.search(text)
+            if m is not None:
+                device = f"cuda:{m.group(1)}" if m.group(1) else None
+                self._vendor_event(number, ts, "gpu", device, out)
+                return
+        if "cpu" in text:
+            if _CPU.search(text) is not None:
+                self._vendor_event(number, ts, "cpu", None, out)
+
+    def _vendor_event(
+        self, number: int, ts: datetime | None, vendor: Vendor, device: str | None, out: list[Event]
+    ) -> None:
+        key = (vendor, device)
+        if key in self._vendors_seen:
+            return
+        self._vendors_seen.add(key)
+        out.append(VendorDetected(number, ts, vendor, device))
+
+    # ------------------------------------------------------------------ metrics
+
+    def _metrics(self, number: int, ts: datetime | None, text: str) -> StepMetrics | None:
+        loss: float | None = None
+        eval_loss: float | None = None
+        step: int | None = None
+        epoch: float | None = None
+        batch: int | None = None
+        extra: list[tuple[str, float]] = []
+        for m in _KV.finditer(text):
+            key, raw, percent = m.group(1), m.group(2), m.group(3)
+            lower = key.lower()
+            try:
+                value = float(raw)
+            except ValueError:
+                continue
+            if percent:
+                value /= 100.0
+            if lower.endswith("loss"):
+                prefix = lower[:-4].rstrip("_/. -")
+                is_eval = prefix.startswith(("val", "eval", "test", "valid")) or (
+                    not prefix and _EVAL_WORD.search(text[: m.start()]) is not None
+                )
+                if is_eval:
+                    if eval_loss is None:
+                        eval_loss = value
+                elif prefix in ("", "train", "training", "avg", "mean", "total", "train/", "running") and loss is None:
+                    loss = value
+                elif len(extra) < MAX_EXTRA:
+                    extra.append((lower, value))
+            elif lower in _STEP_KEYS and step is None and math.isfinite(value) and value >= 0:
+                step = int(value)
+            elif lower in _EPOCH_KEYS and epoch is None and math.isfinite(value):
+                epoch = value
+            elif lower in _BATCH_KEYS and batch is None and math.isfinite(value) and value >= 0:
+                batch = int(value)
+            elif len(extra) < MAX_EXTRA:
+                extra.append((lower, value))
+        mode: Literal["train", "eval"] = "train"
+        if loss is None:
+            if eval_loss is None:
+                return None
+            loss, mode = eval_loss, "eval"
+        elif eval_loss is not None and len(extra) < MAX_EXTRA:
+            extra.append(("eval_loss", eval_loss))
+        if step is None:
+            word = _STEP_WORD.search(text)
+            if word is not None:
+                step = int(word.group(1))
+        if epoch is None:
+            word = _EPOCH_WORD.search(text)
+            if word is not None:
+                epoch = float(word.group(1))
+        rate: float | None = None
+        unit = "samples/sec"
+        rate_match = _RATE.search(text)
+        if rate_match is not None:
+            rate = float(rate_match.group(1))
+            unit = rate_match.group(2)
+            extra = [(k, v) for k, v in extra if k not in ("throughput", "rate")]
+        return StepMetrics(
+            number,
+            ts,
+            step,
+            loss=loss,
+            rate=rate,
+            rate_unit=unit,
+            mode=mode,
+            batch=batch,
+            epoch=epoch,
+            extra=tuple(extra),
+        )

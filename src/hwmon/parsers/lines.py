@@ -1,0 +1,318 @@
+"""Bytes in arbitrary chunks -> cleaned ``Line`` objects (and, on request, bulk ``LineBlock`` objects).
+
+Pure: no I/O. The splitter keeps the raw bytes of the line being read (bounded) and cleans a line only once it is
+complete, so its output for a stream never depends on how the stream was chunked.
+
+What a line is:
+
+- ``\\n`` ends a line; ``\\r\\n`` ends a line too (the ``\\r`` is dropped, it is not a redraw).
+- A bare ``\\r`` inside a line is a progress bar redrawing itself. The line is cut at each bare ``\\r`` into
+  *segments*; every non-blank segment but the last is emitted as a ``Line`` with ``final=False`` (same number and
+  offset as the line), as soon as the byte after its ``\\r`` is known. The final ``Line`` (``final=True``) holds
+  the last segment, or, when that one is blank (a bar erased with ``\\r`` and spaces, ``\\r\\r\\n``), the last
+  non-blank segment: the last state the bar showed.
+- Decoding is UTF-8 with ``errors="replace"``. Because ``\\n`` and ``\\r`` never occur inside a multi-byte UTF-8
+  sequence, decoding each complete segment gives exactly what an incremental decoder over the whole stream gives,
+  however the stream was chunked.
+- Removed from the text: ANSI/VT escape sequences (CSI including private modes, OSC/DCS/SOS/PM/APC strings
+  terminated by BEL or ST, two-character ``ESC x`` sequences, their 8-bit C1 forms), every other C0/C1 control
+  character and DEL, NUL, the bidi embedding/override/isolate characters U+202A-U+202E and U+2066-U+2069 (log text
+  must not reorder the screen) and U+2028/U+2029 (which some widgets treat as line breaks). A ``\\r`` or ``\\n``
+  ends any escape sequence or string still open (a stray ``ESC ]`` must not swallow the rest of the log).
+- Tabs are kept as tab characters (the display expands them; parsers may split on them).
+- A segment longer than ``max_line`` characters is cut and ends with `` … [cut: N bytes]`` (N = bytes of the
+  original segment not shown) and ``truncated=True``. Only the first ``4 * max_line + 64`` raw bytes of a segment
+  are kept while it is being read, so memory stays bounded however long a line runs.
+
+``number`` (1-based) and ``offset`` (byte offset of the line's first byte) are those of the original stream.
+
+With ``feed(..., blocks=True)``, a large (>= ``BLOCK_MIN`` bytes) region of complete lines that is pure printable
+ASCII (no control byte but ``\\n``, no tab) with every line shorter than ``max_line`` is emitted as one
+``LineBlock`` instead of many ``Line`` objects; those checks are C-level ``bytes`` operations only.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hwmon.parsers.base import Line, LineBlock
+
+__all__ = ["BLOCK_MIN", "LineSplitter", "clean_bytes", "clean_text"]
+
+BLOCK_MIN = 64 * 1024
+"""Smallest region (bytes) emitted as a ``LineBlock``."""
+
+# Regions are checked in pieces of about this size, so one dirty line (a \r, an escape) only sends its own piece
+# down the slow path.
+_PIECE = 64 * 1024
+
+_CUT_MARK = " … [cut: {} bytes]"
+
+# Deleting every "harmless" byte leaves only the bytes that need attention: if nothing is left, the region is
+# printable ASCII plus the allowed whitespace. One C-level pass answers "ASCII?" and "any control byte?" together.
+_PRINTABLE = bytes(range(0x20, 0x7F))
+_KEEP_LINES = _PRINTABLE + b"\n\t"  # line path: tabs are fine
+_KEEP_BLOCK = _PRINTABLE + b"\n"  # LineBlock contract: no control byte but \n
+
+# Anything in decoded text that cleaning would change (ESC is \x1b, inside the first range).
+_NEEDS_CLEAN = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NEEDS_CLEAN_ASCII = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+_ESCAPES = re.compile(
+    # OSC, DCS, SOS, PM, APC strings (7-bit and 8-bit introducers), ended by BEL, ST (ESC \ or 0x9c), by another
+    # ESC (which then starts a sequence of its own) or by the end of the segment.
+    r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x9c|\x1b\\)?"
+    # CSI: parameters (private-mode markers ?<=> included), intermediates, final byte (missing if cut off).
+    r"|(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
+    # Any other escape sequence: ESC, intermediates, one final byte (ESC 7, ESC ( B, ESC c ...), or a lone ESC.
+    r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"
+)
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+
+
+def clean_text(text: str) -> str:
+    """Remove escape sequences, control characters (tab kept) and bidi overrides from already decoded text."""
+    if _NEEDS_CLEAN.search(text) is None:
+        return text
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
+def clean_bytes(raw: bytes) -> str:
+    """Decode one segment (no ``\\r``/``\\n`` inside) as UTF-8 with replacement and clean it (see module doc)."""
+    if raw.isascii():
+        text = raw.decode("ascii")
+        if _NEEDS_CLEAN_ASCII.search(raw) is None:
+            return text
+        return _CONTROLS.sub("", _ESCAPES.sub("", text))
+    return clean_text(raw.decode("utf-8", "replace"))
+
+
+class LineSplitter:
+    """Incremental splitter: ``feed`` chunks of bytes, get the lines completed so far; ``finish`` at the end.
+
+    ``feed(data, blocks=False)`` returns only ``Line`` objects and the concatenated output for a stream is the same
+    for any chunking of it (including one byte at a time). With ``blocks=True`` large clean regions come back as
+    ``LineBlock`` objects whose ``lines()`` are exactly the ``Line`` objects they stand for.
+    """
+
+    __slots__ = (
+        "max_line",
+        "_raw_cap",
+        "_consumed",
+        "_number",
+        "_line_offset",
+        "_seg",
+        "_seg_dropped",
+        "_after_cr",
+        "_last_shown",
+    )
+
+    def __init__(self, max_line: int = 65536) -> None:
+        self.max_line = max(16, int(max_line))
+        # Raw bytes kept per segment: enough for max_line characters of 4-byte UTF-8 plus some escape codes.
+        self._raw_cap = 4 * self.max_line + 64
+        self._consumed = 0  # stream bytes before the current chunk
+        self._number = 1  # number of the line being read
+        self._line_offset = 0  # stream offset of its first byte
+        self._seg = bytearray()  # raw bytes of the current segment (at most _raw_cap)
+        self._seg_dropped = 0  # bytes of the current segment beyond _raw_cap
+        self._after_cr = False  # the current segment was ended by a \r whose next byte is not known yet
+        self._last_shown: tuple[str, bool] | None = None  # last non-blank redraw of this line (text, truncated)
+
+    @property
+    def lines_emitted(self) -> int:
+        """Number of complete (final) lines produced so far."""
+        return self._number - 1
+
+    # ------------------------------------------------------------------ public
+
+    def feed(self, data: bytes, *, blocks: bool = False) -> list[Line | LineBlock]:
+        """Consume a chunk; return the lines (and, with ``blocks=True``, line blocks) it completed."""
+        out: list[Line | LineBlock] = []
+        n = len(data)
+        if n == 0:
+            return out
+        base = self._consumed
+        self._consumed += n
+        pos = 0
+        if self._consumed - n > self._line_offset:
+            # A line is already under way: everything up to the first \n belongs to it.
+            nl = data.find(b"\n")
+            if nl == -1:
+                self._consume(data, 0, n, out)
+                return out
+            self._consume(data, 0, nl, out)
+            self._end_line(out, base + nl + 1)
+            pos = nl + 1
+        last_nl = data.rfind(b"\n", pos)
+        if last_nl != -1:
+            self._region(data, pos, last_nl + 1, base, blocks, out)
+            pos = last_nl + 1
+        if pos < n:
+            self._consume(data, pos, n, out)
+        return out
+
+    def finish(self) -> list[Line]:
+        """End of stream: the unterminated last line, if any, as a final ``Line``."""
+        out: list[Line | LineBlock] = []
+        if self._consumed > self._line_offset:
+            self._end_line(out, self._consumed)
+        return [line for line in out if isinstance(line, Line)]
+
+    # ------------------------------------------------------------------ complete-line regions
+
+    def _region(self, data: bytes, start: int, end: int, base: int, blocks: bool, out: list[Line | LineBlock]) -> None:
+        """Lines data[start:end] (starting at a line start, ending with \\n)."""
+        blocks = blocks and end - start >= BLOCK_MIN
+        if blocks:
+            region = data if (start == 0 and end == len(data)) else data[start:end]
+            if self._block_clean(region):
+                out.append(self._emit_block(region, base + start))
+                return
+        # Pieces of about _PIECE bytes, so one dirty line (a \r, an escape) only sends its own piece down the
+        # slow path and the clean pieces around it can still form blocks.
+        run_start = -1  # start of a run of block-clean pieces not yet emitted
+        i = start
+        while i < end:
+            j = data.find(b"\n", i + _PIECE - 1, end) + 1 if i + _PIECE < end else end
+            if blocks and self._block_clean(data[i:j]):
+                if run_start < 0:
+                    run_start = i
+            else:
+                if run_start >= 0:
+                    self._emit_run(data, run_start, i, base, out)
+                    run_start = -1
+                self._lines(data, i, j, base, out)
+            i = j
+        if run_start >= 0:
+            self._emit_run(data, run_start, end, base, out)
+
+    def _block_clean(self, piece: bytes) -> bool:
+        if piece.translate(None, _KEEP_BLOCK):
+            return False
+        # Every window of half the cap holds a \n, so no line is as long as the cap.
+        half = self.max_line // 2
+        find = piece.find
+        for w in range(0, len(piece), half):
+            if find(b"\n", w, w + half) == -1:
+                return False
+        return True
+
+    def _emit_run(self, data: bytes, i: int, j: int, base: int, out: list[Line | LineBlock]) -> None:
+        if j - i < BLOCK_MIN:
+            self._lines(data, i, j, base, out)
+        else:
+            out.append(self._emit_block(data[i:j], base + i))
+
+    def _emit_block(self, chunk: bytes, offset: int) -> LineBlock:
+        count = chunk.count(b"\n")
+        block = LineBlock(self._number, offset, chunk, count)
+        self._number += count
+        self._line_offset = offset + len(chunk)
+        return block
+
+    def _lines(self, data: bytes, i: int, j: int, base: int, out: list[Line | LineBlock]) -> None:
+        """Complete lines data[i:j] one by one, in C where the piece is clean."""
+        piece = data[i:j]
+        number = self._number
+        offset = base + i
+        if not piece.translate(None, _KEEP_LINES):
+            max_line = self.max_line
+            texts = piece.decode("ascii").split("\n")
+            texts.pop()
+            for text in texts:
+                size = len(text)
+                if size > max_line:
+                    out.append(Line(number, offset, self._cut(text, size), True, True))
+                else:
+                    out.append(Line(number, offset, text))
+                number += 1
+                offset += size + 1
+            self._number = number
+            self._line_offset = offset
+            return
+        raws = piece.split(b"\n")
+        raws.pop()
+        for raw in raws:
+            size = len(raw)
+            if b"\r" in raw:
+                self._line_offset = offset
+                self._consume(raw, 0, size, out)
+                self._end_line(out, offset + size + 1)
+            else:
+                text, truncated = self._render(raw, 0)
+                out.append(Line(self._number, offset, text, True, truncated))
+                self._number += 1
+            offset += size + 1
+            self._line_offset = offset
+
+    # ------------------------------------------------------------------ the line being read
+
+    def _consume(self, data: bytes, s: int, e: int, out: list[Line | LineBlock]) -> None:
+        """Bytes data[s:e] (no \\n among them) continue the current line."""
+        if s >= e:
+            return
+        if self._after_cr:
+            # The byte after that \r is not \n: the segment it ended was a redraw.
+            self._after_cr = False
+            self._redraw(out)
+        while True:
+            cr = data.find(b"\r", s, e)
+            if cr == -1:
+                self._append(data, s, e)
+                return
+            self._append(data, s, cr)
+            if cr + 1 < e:
+                self._redraw(out)
+                s = cr + 1
+            else:
+                # Might be the \r of \r\n: decide when the next byte arrives.
+                self._after_cr = True
+                return
+
+    def _append(self, data: bytes, s: int, e: int) -> None:
+        if s >= e:
+            return
+        room = self._raw_cap - len(self._seg)
+        if room >= e - s:
+            self._seg += memoryview(data)[s:e]
+        else:
+            if room > 0:
+                self._seg += memoryview(data)[s : s + room]
+            self._seg_dropped += e - s - max(room, 0)
+
+    def _take_segment(self) -> tuple[str, bool]:
+        rendered = self._render(bytes(self._seg), self._seg_dropped)
+        self._seg.clear()
+        self._seg_dropped = 0
+        return rendered
+
+    def _redraw(self, out: list[Line | LineBlock]) -> None:
+        text, truncated = self._take_segment()
+        if text.strip():
+            out.append(Line(self._number, self._line_offset, text, False, truncated))
+            self._last_shown = (text, truncated)
+
+    def _end_line(self, out: list[Line | LineBlock], next_offset: int) -> None:
+        text, truncated = self._take_segment()
+        if not text.strip() and self._last_shown is not None:
+            text, truncated = self._last_shown
+        out.append(Line(self._number, self._line_offset, text, True, truncated))
+        self._number += 1
+        self._line_offset = next_offset
+        self._after_cr = False
+        self._last_shown = None
+
+    def _render(self, raw: bytes, dropped: int) -> tuple[str, bool]:
+        if len(raw) > self._raw_cap:
+            dropped += len(raw) - self._raw_cap
+            raw = raw[: self._raw_cap]
+        text = clean_bytes(raw)
+        if dropped or len(text) > self.max_line:
+            return self._cut(text, len(raw) + dropped), True
+        return text, False
+
+    def _cut(self, text: str, raw_size: int) -> str:
+        shown = text[: self.max_line]
+        hidden = max(0, raw_size - len(shown.encode("utf-8", "replace")))
+        return shown + _CUT_MARK.format(hidden)

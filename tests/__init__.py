@@ -1,0 +1,1 @@
+"""hwmon's test suite (a package so tests can share ``tests.helpers``)."""

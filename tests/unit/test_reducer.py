@@ -429,3 +429,16 @@ def test_empty_state_summary_is_valid() -> None:
     assert s["status"] == "unknown" and s["vendor"] is None and s["phases"] == [] and s["model"] is None
     assert s["train"] == {"steps": None, "loss": None, "rate": None, "samples": None, "seconds": None}
     json.dumps(s, allow_nan=False)
+
+
+def test_a_finished_bar_inside_a_longer_timestamped_phase_does_not_end_it() -> None:
+    state = RunState()
+    apply(state, PhaseStarted(1, at(0), "setup", "Preparing to execute"))
+    apply(state, LogLine(2, at(28), "About to send initial weights"))
+    apply(state, PhaseStarted(3, None, "setup", "Sending initial weights"))
+    apply(state, PhaseEnded(4, None, "setup", seconds=2.0))  # the bar's own 2 s
+    assert state.current_phase is state.phases[0]
+    # A checkpoint bar that is the whole phase: its stated time is the duration.
+    apply(state, PhaseStarted(5, at(40), "checkpoint"))
+    apply(state, PhaseEnded(6, None, "checkpoint", seconds=9.0))
+    assert names(state) == ["setup", "checkpoint"] and state.phases[1].seconds() == 9.0

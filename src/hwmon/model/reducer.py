@@ -170,6 +170,13 @@ def _phase_ended(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, PhaseEnded)
     current = state.current_phase
     if current is not None and current.name == event.phase:
+        end_ts = _end_time(state, event)
+        if event.seconds is not None and current.start is not None and end_ts is not None:
+            observed = (end_ts - current.start).total_seconds()
+            if observed > event.seconds + 1.0:
+                # The stated duration covers only part of this phase (a "Sending initial weights" bar inside a
+                # longer staging phase that the log's timestamps show): the phase goes on.
+                return
         _close_phase(state, current, event, now, event.seconds)
         return
     if event.seconds is None or not math.isfinite(event.seconds) or event.seconds < 0:

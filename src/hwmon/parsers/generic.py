@@ -67,12 +67,17 @@ _LEVEL_ERROR = re.compile(r"(?:^|[\s\[|:])(?:ERROR|CRITICAL|FATAL)(?:[\]:|]|\s|$
 _LEVEL_FATAL = re.compile(r"(?:^|[\s\[|:])(?:CRITICAL|FATAL)(?:[\]:|]|\s|$)")
 _ERROR_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*Error|Error|FatalError|Fatal error)\s*:\s*\S")
 _GLOG = re.compile(r"^([EFW])\d{4} \d{2}:\d{2}:\d{2}\.\d+\s")
+_GLOG_WHERE = re.compile(r"^\s*\d+\s+[\w./-]+:\d+\]\s*")
 _SIGNAL = re.compile(
     r"(?:^|\s\d+\s+|:\s)(Killed|Segmentation fault|Aborted|Bus error|Floating point exception|Illegal instruction)"
     r"(?: \(core dumped\))?(?:\s+\S.*)?$"
 )
 _PY_WARNING = re.compile(r"(?:^|:\d+: |\s)([A-Z]\w*Warning): (.+)$")
 _LEVEL_WARNING = re.compile(r"(?:^|[\s\[|:])(?:WARNING|WARN)(?:[\]:|]|\s|$)")
+# A log record glued behind other output ("...[00:02, note=x]2024-03-14 03:18:49,076 WARNING:   text").
+_EMBEDDED_RECORD = re.compile(
+    r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s?:?\s?(?=(?:WARNING|WARN|ERROR|CRITICAL|FATAL)\b)"
+)
 _RECORD_START = re.compile(
     r"^(?:\[?\d{4}-\d{2}-\d{2}[ T]|\[?\d{2}:\d{2}:\d{2}|(?:INFO|WARNING|ERROR|DEBUG)\b|[EWIF]\d{4} )"
 )
@@ -201,7 +206,8 @@ class GenericParser:
         glog = _GLOG.match(text)
         if glog is not None:
             level = glog.group(1)
-            message = text[glog.end() :].strip()[:MAX_MESSAGE]
+            # Drop glog's thread id and file:line] so the message starts with the message.
+            message = _GLOG_WHERE.sub("", text[glog.end() :]).strip()[:MAX_MESSAGE]
             if level == "W":
                 out.append(WarningSeen(number, ts, message, "glog"))
             else:
@@ -211,6 +217,10 @@ class GenericParser:
         if signal is not None and (signal.start() == 0 or len(text) < 200):
             out.append(ErrorSeen(number, ts, text.strip()[:MAX_MESSAGE], True, "signal"))
             return
+        if ts is None and "-" in text:
+            embedded = _EMBEDDED_RECORD.search(text)
+            if embedded is not None:
+                ts, rest = split_timestamp(text[embedded.start() :])
         if _LEVEL_ERROR.search(rest[:40]) is not None or _ERROR_PREFIX.match(rest) is not None:
             fatal = _LEVEL_FATAL.search(rest[:40]) is not None
             out.append(ErrorSeen(number, ts, rest.strip()[:MAX_MESSAGE], fatal, "error"))

@@ -24,7 +24,6 @@ halves offered again, down to ``MIN_BLOCK_LINES`` lines, which are then fed one 
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -48,10 +47,13 @@ from hwmon.events import (
     WarningSeen,
 )
 from hwmon.parsers.base import Line, LineBlock
+from hwmon.parsers.cerebras import CerebrasParser
 from hwmon.parsers.generic import GenericParser
+from hwmon.parsers.graphcore import GraphcoreParser
 from hwmon.parsers.lines import LineSplitter
 from hwmon.parsers.modeltree import ModelTreeParser
 from hwmon.parsers.timestamps import leading_timestamp
+from hwmon.parsers.tqdm import TqdmParser
 
 __all__ = ["MIN_BLOCK_LINES", "PARSER_CHAIN", "StreamParser", "parse_bytes", "strip_launcher_prefix"]
 
@@ -67,29 +69,8 @@ class _Parser(Protocol):
 
 _BlockFeeder = Callable[[LineBlock], "list[Event] | None"]
 
-PARSER_CHAIN: tuple[tuple[str, str], ...] = (
-    ("hwmon.parsers.cerebras", "CerebrasParser"),
-    ("hwmon.parsers.graphcore", "GraphcoreParser"),
-    ("hwmon.parsers.tqdm", "TqdmParser"),
-)
-"""Format parsers before the model-tree and generic ones, in order: (module, class)."""
-
-
-def _load_chain() -> list[Callable[[], _Parser]]:
-    factories: list[Callable[[], _Parser]] = []
-    for module_name, class_name in PARSER_CHAIN:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            # Only tolerate the parser module itself being absent, never a broken import inside it.
-            if exc.name != module_name:
-                raise
-            continue
-        factories.append(cast("Callable[[], _Parser]", getattr(module, class_name)))
-    return factories
-
-
-_FACTORIES = _load_chain()
+PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (CerebrasParser, GraphcoreParser, TqdmParser)
+"""Format parsers tried before the model-tree and generic ones, in this order."""
 
 # Launcher tags in front of a program's own output.
 _PREFIX = re.compile(
@@ -143,7 +124,7 @@ class StreamParser:
         self.lines_seen = 0
         self._splitter = LineSplitter()
         self._kept: deque[str] = deque(maxlen=self.keep_lines or 1)
-        self._parsers: list[_Parser] = [factory() for factory in _FACTORIES]
+        self._parsers: list[_Parser] = [factory() for factory in PARSER_CHAIN]
         self._tree = ModelTreeParser()
         self._generic = GenericParser()
         self._block_feeders: list[_BlockFeeder] = [

@@ -286,7 +286,11 @@ class HwmonApp(App[int]):
             if self.focused is not None and self.query_one(LogPane) in self.focused.ancestors_with_self:
                 self.query_one(ModelTree).focus()
         else:
-            self.query_one(LogPane).log_widget.focus()
+            log = self.query_one(LogPane).log_widget
+            log.focus()
+            if log.auto_scroll:
+                # Lines written while hidden did not scroll a zero-height view; catch up once laid out again.
+                log.scroll_end(animate=False, x_axis=False)
 
     def action_escape(self) -> None:
         """Esc: close the search box and clear the search."""

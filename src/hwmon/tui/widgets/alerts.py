@@ -7,6 +7,7 @@ from textual.widget import Widget
 
 from hwmon.model.state import RunState
 from hwmon.tui import view
+from hwmon.tui.widgets._text import join_rows
 
 KIND_LABELS = {"nan": "NaN/Inf", "error": "error", "stall": "stall", "silence": "silence", "failed": "failed"}
 
@@ -15,7 +16,7 @@ class AlertsPane(Widget, can_focus=True):
     """Newest alert first: kind, log line, message."""
 
     DEFAULT_CSS = """
-    AlertsPane { height: auto; max-height: 12; }
+    AlertsPane { height: auto; max-height: 12; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -39,4 +40,4 @@ class AlertsPane(Widget, can_focus=True):
                 line.append(f"L{alert.line} ", style="dim")
             line.append(view.safe_text(alert.message))
             lines.append(line)
-        return Text("\n").join(lines)
+        return join_rows(lines)

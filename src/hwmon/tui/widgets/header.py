@@ -7,6 +7,7 @@ from textual.widget import Widget
 
 from hwmon.model.state import RunState
 from hwmon.tui import view
+from hwmon.tui.widgets._text import join_rows
 
 STATUS_STYLES = {
     "running": "bold green",
@@ -19,10 +20,11 @@ ALERT_LABELS = {"nan": "NaN/Inf loss", "error": "error", "stall": "stall", "sile
 
 
 class RunHeader(Widget):
-    """Two lines: source · vendor/device · STATUS · wall · job, then phase · step · ETA · latest alert."""
+    """Source · vendor/device · STATUS · wall · job; then phase · step · loss · ETA; then the latest alert (or the
+    follower's status message) when there is one."""
 
     DEFAULT_CSS = """
-    RunHeader { dock: top; height: 2; background: $panel; }
+    RunHeader { dock: top; height: auto; max-height: 3; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, title: str, *, id: str | None = None) -> None:
@@ -32,11 +34,15 @@ class RunHeader(Widget):
         self._now: float | None = None
         self._eta: float | None = None
         self._status_message = ""
+        self._rows = 1
 
     def show(self, state: RunState, now: float, eta: float | None, status_message: str) -> None:
         """Take the latest state; repaints on the next frame."""
         self._state, self._now, self._eta, self._status_message = state, now, eta, status_message
-        self.refresh()
+        rows = 3 if (state.alerts or status_message) else 2
+        # Re-layout only when the header grows or shrinks a row; otherwise a repaint is enough.
+        self.refresh(layout=rows != self._rows)
+        self._rows = rows
 
     def status_text(self) -> str:
         """The status word shown (``running``, ``failed``, ``stalled``...)."""
@@ -46,25 +52,32 @@ class RunHeader(Widget):
 
     def render(self) -> Text:
         state = self._state
+        title = view.safe_text(self._title)
         line1 = Text(no_wrap=True, overflow="ellipsis")
-        line1.append(" hwmon ", style="bold reverse")
-        line1.append(" ")
-        line1.append(view.safe_text(self._title), style="bold")
         if state is None:
+            line1.append(f" {title}", style="bold")
             line1.append("  waiting for the source", style="dim")
             return line1
+        rest = Text(no_wrap=True, overflow="ellipsis")
         vendor = " ".join(part for part in (state.vendor, state.device) if part)
         if vendor:
-            line1.append(" │ ", style="dim")
-            line1.append(view.safe_text(vendor))
+            rest.append(" │ ", style="dim")
+            rest.append(view.safe_text(vendor))
         status = view.display_status(state, self._now)
-        line1.append(" │ ", style="dim")
-        line1.append(f" {status.upper()} ", style=STATUS_STYLES.get(status, "bold"))
-        line1.append(" │ ", style="dim")
-        line1.append(f"wall {view.fmt_duration(view.wall_seconds(state, self._now))}")
+        rest.append(" │ ", style="dim")
+        rest.append(f" {status.upper()} ", style=STATUS_STYLES.get(status, "bold"))
+        rest.append(" │ ", style="dim")
+        rest.append(f"wall {view.fmt_duration(view.wall_seconds(state, self._now))}")
         if state.job_ids:
-            line1.append(" │ ", style="dim")
-            line1.append(f"job {view.safe_text(state.job_ids[-1])}")
+            rest.append(" │ ", style="dim")
+            rest.append(f"job {view.safe_text(state.job_ids[-1])}")
+        # The source name gives way first (its start is cut: the file name is at the end of a path), so status,
+        # wall time and job id stay visible at 80 columns.
+        room = max(12, (self.size.width or 80) - rest.cell_len - 1)
+        if len(title) > room:
+            title = "…" + title[-(room - 1) :]
+        line1.append(f" {title}", style="bold")
+        line1.append_text(rest)
         line2 = Text(no_wrap=True, overflow="ellipsis")
         line2.append(" ")
         current = state.current_phase
@@ -83,17 +96,21 @@ class RunHeader(Widget):
             line2.append(f" · loss {view.fmt_number(state.loss.last[1])}")
         if self._eta is not None and not view.is_ended(state):
             line2.append(f" · ETA {view.fmt_duration(self._eta)}")
+        rows = [line1, line2]
+        # A third row appears only for an alert or a follower/source message, so it is never cut off by the
+        # phase/step details at 80 columns.
+        line3 = Text(no_wrap=True, overflow="ellipsis")
         if state.alerts:
             alert = state.alerts[-1]
             label = ALERT_LABELS.get(alert.kind, alert.kind)
             count = f"{len(state.alerts)} alerts" if len(state.alerts) > 1 else "alert"
-            line2.append("  ")
-            line2.append(f" ⚠ {count}: {label} ", style="bold reverse red")
-            line2.append(" ")
-            line2.append(view.safe_text(alert.message))
+            line3.append(f" ⚠ {count}: {label} ", style="bold reverse red")
+            line3.append(" ")
+            line3.append(view.safe_text(alert.message))
+            rows.append(line3)
         elif self._status_message:
-            line2.append("  ")
-            line2.append(view.safe_text(self._status_message), style="italic")
+            line3.append(" " + view.safe_text(self._status_message), style="italic")
+            rows.append(line3)
         elif state.error_count or state.warnings:
             line2.append(f"  {state.error_count} errors · {state.warnings} warnings", style="dim")
-        return Text("\n").join([line1, line2])
+        return join_rows(rows)

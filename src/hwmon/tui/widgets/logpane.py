@@ -107,6 +107,7 @@ class LogPane(Vertical):
                 # Log scrolls immediately, which is a no-op while its scrollbar is not laid out yet (the first
                 # batch that overflows the pane); scrolling again after the refresh keeps the view at the end.
                 log.scroll_end(animate=False, x_axis=False)
+                self.call_after_refresh(self._update_title)
 
     def _refill(self) -> None:
         log = self.log_widget

@@ -17,7 +17,7 @@ class MetricsPane(Horizontal, can_focus=True):
     DEFAULT_CSS = """
     MetricsPane { height: 3; }
     MetricsPane > Sparkline { width: 1fr; height: 3; margin-right: 1; }
-    MetricsPane > #stats { width: 44; height: 3; }
+    MetricsPane > #stats { width: 44; height: 3; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def compose(self) -> ComposeResult:

@@ -7,6 +7,7 @@ from textual.widget import Widget
 
 from hwmon.model.state import RunState
 from hwmon.tui import view
+from hwmon.tui.widgets._text import join_rows
 
 LABEL_WIDTH = 16
 
@@ -15,7 +16,7 @@ class ProgressPane(Widget, can_focus=True):
     """The training line (step, epoch, rate, ETA) and up to ``max_bars`` progress bars, unfinished first."""
 
     DEFAULT_CSS = """
-    ProgressPane { height: auto; }
+    ProgressPane { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, *, max_bars: int = 3, id: str | None = None) -> None:
@@ -76,7 +77,10 @@ class ProgressPane(Widget, can_focus=True):
             if bar.rate is not None:
                 line.append(f" {view.fmt_rate(bar.rate, view.safe_text(bar.unit) + '/s')}", style="dim")
             if not bar.done:
-                line.append(f" ETA {view.fmt_duration(bar.remaining_s)}")
+                remaining = bar.remaining_s
+                if remaining is None and bar.total is not None and bar.rate:
+                    remaining = max(0.0, (bar.total - bar.n) / bar.rate)
+                line.append(f" ETA {view.fmt_duration(remaining)}")
             elif bar.elapsed_s is not None:
                 line.append(f" in {view.fmt_duration(bar.elapsed_s)}", style="dim")
             lines.append(line)
@@ -89,4 +93,4 @@ class ProgressPane(Widget, can_focus=True):
             lines.append(line)
         if not lines:
             return Text("no progress reported yet", style="dim")
-        return Text("\n").join(lines)
+        return join_rows(lines)

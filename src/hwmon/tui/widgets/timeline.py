@@ -7,6 +7,7 @@ from textual.widget import Widget
 
 from hwmon.model.state import RunState
 from hwmon.tui import view
+from hwmon.tui.widgets._text import join_rows
 
 NAME_WIDTH = 10
 PULSE = ("█", "▓")
@@ -16,7 +17,7 @@ class PhaseTimeline(Widget, can_focus=True):
     """Each phase as a bar at its place on the run's time axis, with its total duration and % of wall time."""
 
     DEFAULT_CSS = """
-    PhaseTimeline { height: auto; }
+    PhaseTimeline { height: auto; text-wrap: nowrap; text-overflow: clip; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -72,4 +73,4 @@ class PhaseTimeline(Widget, can_focus=True):
             line.append(f" {duration:>6}", style="bold" if row.current else "")
             line.append(f" {view.percent(row.seconds, timeline.wall):>4}", style="dim")
             lines.append(line)
-        return Text("\n").join(lines)
+        return join_rows(lines)

@@ -1,0 +1,346 @@
+"""Pilot tests of the dashboard over hand-built batches (no parser, no files): panes, alerts, keys, log safety."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from runs import compile_events, error_events, model_events, setup_events, train_events
+from screen import screen_text
+from sources import FakeBatch, ReplaySourceForTests
+from textual.widgets import Sparkline, Tree
+
+from hwmon.tui.app import HwmonApp
+from hwmon.tui.screens import HelpScreen
+from hwmon.tui.widgets import LogPane, ModelTree
+
+CLOCK = 1000.0
+
+
+def make_app(*batches: FakeBatch, name: str = "run.log") -> tuple[HwmonApp, ReplaySourceForTests]:
+    source = ReplaySourceForTests(list(batches), name=name)
+    source.queue = asyncio.Queue()
+    return HwmonApp(source, clock=lambda: CLOCK), source
+
+
+async def settle(pilot: Any) -> None:
+    """Let queued batches reach the app, then paint once without waiting for the timer."""
+    await pilot.pause(0.05)
+    pilot.app.repaint_now()
+    await pilot.pause()
+
+
+def full_run() -> list[FakeBatch]:
+    c_ev, c_lines = compile_events()
+    s_ev, s_lines = setup_events()
+    t_ev, t_lines = train_events(1, 10)
+    return [FakeBatch(c_ev, c_lines), FakeBatch(s_ev, s_lines), FakeBatch(t_ev + model_events(), t_lines)]
+
+
+def record_notifications(app: HwmonApp) -> list[tuple[str, dict[str, Any]]]:
+    calls: list[tuple[str, dict[str, Any]]] = []
+    original = app.notify
+
+    def notify(message: str, **kwargs: Any) -> None:
+        calls.append((message, kwargs))
+        original(message, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return calls
+
+
+async def test_essentials_visible_at_80x24() -> None:
+    app, _ = make_app(*full_run())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        rows = text.splitlines()
+        assert len(rows) == 24
+        header = rows[0] + rows[1]
+        for expected in ("run.log", "cerebras CSX", "RUNNING", "wsjob-testexecute02", "phase train", "step 1000"):
+            assert expected in header, expected
+        # Timeline: every phase with a duration and share of wall time.
+        assert any("compile" in row and "4m55s" in row for row in rows)
+        assert any("setup" in row and "3m59s" in row for row in rows)
+        assert any(row.startswith("▶train") for row in rows)
+        # Progress with ETA, loss/rate figures, newest log line, footer keys.
+        assert "step 1000" in text and "ETA" in text
+        assert "loss 3.333" in text and "rate 6710" in text
+        assert "Step=1000" in text
+        for key in ("q Quit", "? Help", "/ Search", "f Follow", "e Errors", "l Log", "tab Pane"):
+            assert key in rows[-1], key
+        # The model tree collapses first at 80 columns.
+        assert not app.query_one(ModelTree).display or app.query_one("#side").display is False
+
+
+async def test_wide_layout_uses_columns() -> None:
+    app, _ = make_app(*full_run())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        rows = screen_text(app).splitlines()
+        assert any("phases" in row and "model" in row for row in rows), "timeline and model tree side by side"
+        assert any("TrainingModelWithLoss" in row and "compile" in row for row in rows)
+        tree = app.query_one(ModelTree)
+        assert tree.root.is_expanded
+        assert [child.is_expanded for child in tree.root.children] == [True, False]
+
+
+async def test_phases_advance_and_progress_and_sparkline_update() -> None:
+    c_ev, c_lines = compile_events()
+    app, source = make_app(FakeBatch(c_ev, c_lines))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "phase compile (Exploring floorplans)" in screen_text(app)
+        s_ev, s_lines = setup_events()
+        source.push(FakeBatch(s_ev, s_lines))
+        await settle(pilot)
+        text = screen_text(app)
+        assert "phase setup" in text and "Sending initial weights" not in text  # label is cut to the column
+        assert "Sending initia" in text and "400/1000" in text
+        t_ev, t_lines = train_events(1, 3)
+        source.push(FakeBatch(t_ev, t_lines))
+        await settle(pilot)
+        spark = app.query_one(Sparkline)
+        assert spark.data is not None and len(spark.data) == 3
+        assert "step 300" in screen_text(app)
+        t_ev, t_lines = train_events(4, 5)
+        source.push(FakeBatch(t_ev, t_lines))
+        await settle(pilot)
+        assert spark.data is not None and len(spark.data) == 8
+        assert "step 800" in screen_text(app)
+        assert app.state.loss.count == 8
+
+
+async def test_error_line_raises_alert_in_header_and_notification() -> None:
+    app, source = make_app(*full_run())
+    calls = record_notifications(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        e_ev, e_lines = error_events("RuntimeError: [bold red]device lost[/]")
+        source.push(FakeBatch(e_ev, e_lines))
+        await settle(pilot)
+        header = "".join(screen_text(app).splitlines()[:3])
+        assert "alert: error" in header
+        assert "[bold red]device lost[/]" in header
+        alerts = [(msg, kw) for msg, kw in calls if kw.get("title", "").startswith("alert")]
+        assert alerts, calls
+        message, kwargs = alerts[-1]
+        assert "[bold red]device lost[/]" in message
+        assert kwargs["markup"] is False and kwargs["severity"] == "error"
+
+
+async def test_nan_loss_alerts() -> None:
+    from hwmon.events import StepMetrics
+
+    app, source = make_app(*full_run())
+    calls = record_notifications(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        source.push(FakeBatch([StepMetrics(400, None, step=1100, loss=float("nan"))], ["Step=1100, Loss=nan"]))
+        await settle(pilot)
+        assert "NaN/Inf" in screen_text(app)
+        assert any(kw.get("title") == "alert: nan" for _, kw in calls)
+
+
+INJECTIONS = [
+    "[bold red]not bold[/bold red]",
+    "[link=https://example.invalid]click[/link]",
+    "clipboard \x1b]52;c;ZXZpbA==\x07 end",
+    "clear \x1b[2J\x1b[H screen",
+    "bell \x07 backspace \x08 nul \x00",
+]
+
+
+async def test_markup_and_escapes_in_log_text_show_literally_and_safely() -> None:
+    app, _ = make_app(FakeBatch([], INJECTIONS))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "[bold red]not bold[/bold red]" in text
+        assert "[link=https://example.invalid]click[/link]" in text
+        assert "clipboard  end" in text  # the OSC 52 sequence is removed whole
+        assert "clear  screen" in text
+        assert "\x1b" not in text and "\x07" not in text and "\x00" not in text
+        log_lines = list(app.query_one(LogPane).log_widget.lines)
+        assert all("\x1b" not in line and "\x07" not in line for line in log_lines)
+        # Nothing in what would be written to the terminal carries an escape from the log.
+        for strip in app.screen._compositor.render_strips():
+            for segment in strip:
+                assert "\x1b" not in segment.text
+
+
+async def test_source_name_with_markup_is_literal() -> None:
+    app, _ = make_app(FakeBatch([], ["x"]), name="[red]evil[/red].log")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "[red]evil[/red].log" in screen_text(app).splitlines()[0]
+
+
+async def test_q_quits() -> None:
+    app, source = make_app(*full_run())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+    assert source.closed
+
+
+async def test_help_opens_and_closes() -> None:
+    app, _ = make_app(*full_run())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "errors/warnings only" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        await pilot.press("q")  # q closes the help rather than quitting from under it
+        await pilot.pause()
+        assert app.is_running and not isinstance(app.screen, HelpScreen)
+
+
+async def test_search_filters_and_highlights_then_escape_clears() -> None:
+    lines = [f"line {i} {'needle' if i % 7 == 0 else 'hay'}" for i in range(60)]
+    app, _ = make_app(FakeBatch([], lines))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        pane = app.query_one(LogPane)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert pane.has_class("-searching")
+        await pilot.press(*"needle")
+        await pilot.press("enter")
+        await pilot.pause()
+        shown = list(pane.log_widget.lines)
+        assert shown == [line for line in lines if "needle" in line]
+        assert "search: needle" in screen_text(app)
+        assert pane.log_widget.highlight
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(pane.log_widget.lines) == 60 and pane.search_term == ""
+
+
+async def test_search_term_with_markup_is_literal() -> None:
+    app, _ = make_app(FakeBatch([], ["a [b] c", "plain"]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"[b]", "enter")
+        await pilot.pause()
+        assert list(app.query_one(LogPane).log_widget.lines) == ["a [b] c"]
+        assert "search: [b]" in screen_text(app)
+
+
+async def test_errors_only_filter() -> None:
+    lines = [
+        "INFO all good",
+        "WARNING: disk slow",
+        "ERROR: device lost",
+        "step 5",
+        "Traceback (most recent call last):",
+    ]
+    app, _ = make_app(FakeBatch([], lines))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        pane = app.query_one(LogPane)
+        await pilot.press("e")
+        await pilot.pause()
+        assert list(pane.log_widget.lines) == [lines[1], lines[2], lines[4]]
+        assert "errors/warnings only" in screen_text(app)
+        await pilot.press("e")
+        await pilot.pause()
+        assert list(pane.log_widget.lines) == lines
+
+
+async def test_follow_pauses_on_scroll_up_and_resumes_with_f_and_end() -> None:
+    app, source = make_app(FakeBatch([], [f"early {i}" for i in range(100)]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        log = app.query_one(LogPane).log_widget
+        assert log.following and log.scroll_y == log.max_scroll_y > 0
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert not log.following
+        position = log.scroll_y
+        source.push(FakeBatch([], [f"late {i}" for i in range(20)]))
+        await settle(pilot)
+        assert log.scroll_y == position  # scrolled up: new lines do not drag the view
+        assert "paused" in screen_text(app)
+        await pilot.press("end")
+        await pilot.pause()
+        assert log.following
+        await pilot.press("f")  # follow off explicitly
+        await pilot.pause()
+        assert not log.auto_scroll
+        source.push(FakeBatch([], [f"later {i}" for i in range(20)]))
+        await settle(pilot)
+        assert not log.following
+        await pilot.press("f")
+        await pilot.pause()
+        assert log.following and log.scroll_y == log.max_scroll_y
+
+
+async def test_tab_moves_between_panes() -> None:
+    app, _ = make_app(*full_run())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        seen = []
+        for _ in range(7):
+            await pilot.press("tab")
+            await pilot.pause()
+            assert app.focused is not None
+            seen.append(app.focused.id)
+        assert {"timeline", "progress", "metrics", "log", "model"} <= set(seen)
+
+
+async def test_l_toggles_log_and_shows_model_tree_when_narrow() -> None:
+    app, _ = make_app(*full_run())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        assert not app.query_one(LogPane).display or app.screen.has_class("-nolog")
+        text = screen_text(app)
+        assert "TrainingModelWithLoss" in text and "Step=1000" not in text
+        assert isinstance(app.focused, Tree)
+        await pilot.press("l")
+        await pilot.pause()
+        assert "Step=1000" in screen_text(app)
+
+
+async def test_source_failure_is_shown_not_raised() -> None:
+    class BrokenSourceForTests:
+        name = "broken.log"
+
+        def batches(self) -> Any:
+            async def gen() -> Any:
+                yield FakeBatch([], ["one line"])
+                raise OSError("disk vanished")
+
+            return gen()
+
+        def close(self) -> None:
+            pass
+
+    app = HwmonApp(BrokenSourceForTests(), clock=lambda: CLOCK)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert app.source_error is not None and "disk vanished" in app.source_error
+        assert "source failed" in screen_text(app)
+        assert "one line" in screen_text(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (60, 20), (200, 60)])
+async def test_layout_survives_sizes(size: tuple[int, int]) -> None:
+    app, _ = make_app(*full_run())
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        rows = screen_text(app).splitlines()
+        assert len(rows) == size[1]
+        assert "step 1000" in rows[1]

@@ -24,7 +24,9 @@ class RunHeader(Widget):
     follower's status message) when there is one."""
 
     DEFAULT_CSS = """
-    RunHeader { dock: top; height: auto; max-height: 3; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
+    RunHeader {
+        dock: top; height: auto; max-height: 3; background: $panel; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
 
     def __init__(self, title: str, *, id: str | None = None) -> None:

@@ -10,8 +10,13 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
+
+if TYPE_CHECKING:
+    from hwmon.runners.source import Source
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,26 +86,48 @@ def watch(
     ``plain=None`` picks the dashboard when stdout is a terminal (and ``TERM`` is not ``dumb``), plain lines
     otherwise. This is what ``hwmon run`` calls after launching a run.
     """
-    from hwmon.runners.source import Source, open_source, stdin_source
+    from hwmon.runners.source import open_source, stdin_source
 
-    use_tui = (not plain) if plain is not None else _wants_tui()
-    if use_tui:
-        # Refuse before touching stdin: a missing TUI is a packaging bug worth a clear message.
-        try:
-            from hwmon.tui.app import run_dashboard
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not exc.name.startswith("hwmon.tui"):
-                raise
-            print("hwmon: the dashboard is not available in this build; printing plain lines", file=sys.stderr)
-            use_tui = False
-    if ref == "-" and use_tui:
+    dashboard = pick_dashboard(plain)
+    if ref == "-" and dashboard is not None:
         # The dashboard reads keys from fd 0, so the piped log moves to another descriptor and fd 0 becomes the
         # controlling terminal.
         source: Source = stdin_source(_swap_stdin_for_tty())
     else:
         source = open_source(ref, from_end=from_end)
-    if use_tui:
-        return run_dashboard(source, title=title)
+    return show(source, dashboard=dashboard, follow=follow, title=title, interval=interval)
+
+
+def pick_dashboard(plain: bool | None) -> Callable[..., int] | None:
+    """``run_dashboard`` when the dashboard should be shown (``plain=False``, or ``None`` on a terminal), else None.
+
+    Falls back to plain lines with a note when the dashboard package is missing from this build.
+    """
+    use_tui = (not plain) if plain is not None else _wants_tui()
+    if not use_tui:
+        return None
+    try:
+        from hwmon.tui.app import run_dashboard
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("hwmon.tui"):
+            raise
+        print("hwmon: the dashboard is not available in this build; printing plain lines", file=sys.stderr)
+        return None
+    return run_dashboard
+
+
+def show(
+    source: Source,
+    *,
+    dashboard: Callable[..., int] | None,
+    follow: bool = False,
+    title: str | None = None,
+    interval: float = 10.0,
+) -> int:
+    """Show an open source on the dashboard (when given) or as plain lines; returns the exit code."""
+    if dashboard is not None:
+        code: int = dashboard(source, title=title)
+        return code
     from hwmon.runners.plain import run_plain
 
     return asyncio.run(run_plain(source, interval=interval, follow=follow))

@@ -192,12 +192,14 @@ def corpus_gpt2_compile_and_train(s: Summary) -> None:
     assert s["warnings"] == 1  # the multi-line LinearLR WARNING is one warning
     names = phase_names(s)
     assert {"queue", "compile", "setup", "train", "checkpoint"} <= set(names)
-    assert names.index("queue") < names.index("compile") < names.index("setup") < names.index("train")
+    # The compile request is made, waits in the queue, then compiles: compile, queue, compile, ... setup, train.
+    assert names[0] == "checkpoint"  # checkpoint 0 is written before compiling
+    assert names.index("compile") < names.index("queue") < names.index("setup") < names.index("train")
     queue = phases_of(s, "queue")[0]
     assert queue is not None and 1005 <= queue <= 1045
-    # From "Compiling the model" to "Compile was successful!", queue included.
-    assert total(s, "queue", "compile") == pytest.approx(
-        secs("2024-03-14 03:19:05,667", "2024-03-14 03:41:33,547") + (total(s, "queue") - queue), abs=15
+    # From "Compiling the model" to "Compile was successful!", the compile queue included.
+    assert total(s, "compile") + queue == pytest.approx(
+        secs("2024-03-14 03:19:05,667", "2024-03-14 03:41:33,547"), abs=1
     )
     assert phases_of(s, "checkpoint")[-1] == pytest.approx(
         secs("2024-03-14 04:23:26,731", "2024-03-14 04:23:46,836"), abs=0.5
@@ -351,8 +353,10 @@ def corpus_llama2_appliance_error(s: Summary) -> None:
     assert s["warnings"] >= 4  # four WARNING Event lines (+ Python UserWarning/FutureWarning)
     names = phase_names(s)
     assert {"queue", "compile", "setup"} <= set(names)
-    # Queueing from 15:28:22 to ~17:47:35..55 (job initializing / ingress ready).
-    assert 8300 <= total(s, "queue") <= 8400
+    # The compile job queued from 15:28:22 to ~17:47:35..55 (job initializing / ingress ready); the execute job
+    # then waited ~100 s for its pods.
+    assert 8350 <= phases_of(s, "queue")[0] <= 8380  # type: ignore[operator]
+    assert 8350 <= total(s, "queue") <= 8500
     assert all(p["seconds"] is not None for p in s["phases"] if p["start"] is not None)
 
 
@@ -389,7 +393,8 @@ def corpus_optimum_vit(s: Summary) -> None:
             "steps": s["train"]["steps"],  # HF dicts carry no step number: checked below by count only
             "loss": (0.605, 0.1544, 0.1544, None),
             "rate": s["train"]["rate"] and (s["train"]["rate"]["last"], s["train"]["rate"]["global"]),
-            "samples": None,
+            # train_samples_per_second x train_runtime = 307.745 x 1038.1587 (the log states no sample count).
+            "samples": 319488,
             "seconds": 1038.1587,
             "checkpoints": [
                 {"step": 1000, "path": "./results/checkpoint-1000"},

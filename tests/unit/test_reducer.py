@@ -442,3 +442,27 @@ def test_a_finished_bar_inside_a_longer_timestamped_phase_does_not_end_it() -> N
     apply(state, PhaseStarted(5, at(40), "checkpoint"))
     apply(state, PhaseEnded(6, None, "checkpoint", seconds=9.0))
     assert names(state) == ["setup", "checkpoint"] and state.phases[1].seconds() == 9.0
+
+
+def test_checkpoint_bar_whole_seconds_refined_by_the_saved_line() -> None:
+    state = RunState()
+    apply(state, PhaseStarted(1, at(0), "checkpoint", "step 400"))
+    apply(state, PhaseEnded(2, None, "checkpoint", seconds=8.0))  # tqdm "[00:08<00:00]"
+    apply(state, CheckpointSaved(3, at(8.582), step=400, path="c_400.mdl"))
+    assert state.phases[0].seconds() == pytest.approx(8.582)
+    # A "Saved" line much later than the bar says is not this phase's end.
+    apply(state, PhaseStarted(4, at(100), "checkpoint"))
+    apply(state, PhaseEnded(5, None, "checkpoint", seconds=2.0))
+    apply(state, CheckpointSaved(6, at(150), step=500))
+    assert state.phases[1].seconds() == 2.0
+
+
+def test_a_longer_statement_about_the_phase_just_ended_extends_it() -> None:
+    state = RunState()
+    apply(state, PhaseStarted(1, None, "compile", "Compiling Model"))
+    apply(state, PhaseEnded(2, None, "compile", seconds=14.0))  # the Graph compilation bar
+    apply(state, PhaseEnded(3, None, "compile", seconds=31.03))  # "Compiled/Loaded model in 31.03 secs"
+    assert names(state) == ["compile"] and state.phases[0].seconds() == 31.03
+    apply(state, PhaseStarted(4, None, "train"))
+    apply(state, PhaseEnded(5, None, "compile", seconds=13.0))  # a later compile (eval graph) is its own phase
+    assert names(state) == ["compile", "train", "compile"]

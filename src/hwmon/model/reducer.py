@@ -182,6 +182,19 @@ def _phase_ended(state: RunState, event: Event, now: float | None) -> None:
     if event.seconds is None or not math.isfinite(event.seconds) or event.seconds < 0:
         # An end of a phase that never started and whose length the log does not state tells us nothing.
         return
+    previous = state.phases[-1] if state.phases else None
+    if (
+        current is None
+        and previous is not None
+        and previous.name == event.phase
+        and previous.end is None
+        and previous.stated_seconds is not None
+        and event.seconds >= previous.stated_seconds
+    ):
+        # A second, longer statement about the phase that just ended ("Graph compilation 100% [00:14]", then
+        # "Compiled/Loaded model in 31.0 secs"): one phase, and the longer figure covers the shorter.
+        previous.stated_seconds = event.seconds
+        return
     # The log states that a phase took S seconds without having announced its start (a finished tqdm bar,
     # "Compiled model in S secs"): record it as a closed span. Whatever was open ended when it started.
     if current is not None:
@@ -383,6 +396,8 @@ def _checkpoint(state: RunState, event: Event, now: float | None) -> None:
     current = state.current_phase
     if current is not None and current.name == "checkpoint":
         _close_phase(state, current, event, now)
+    elif event.ts is not None and state.phases:
+        _refine_stated_end(state.phases[-1], event.ts)
     last = state.checkpoints[-1] if state.checkpoints else None
     if last is not None and _same_checkpoint(last, event):
         # Two lines about one checkpoint ("Saving step N in dataloader checkpoint" / "Saved checkpoint at step N").
@@ -393,6 +408,16 @@ def _checkpoint(state: RunState, event: Event, now: float | None) -> None:
     state.checkpoints.append(Checkpoint(step=event.step, path=event.path, ts=event.ts, line=event.line))
     if len(state.checkpoints) > MAX_CHECKPOINTS_KEPT:
         del state.checkpoints[0]
+
+
+def _refine_stated_end(phase: Phase, end: datetime) -> None:
+    """A checkpoint phase closed by its bar's whole-second elapsed time gets the exact end from the timestamped
+    "Saved checkpoint" line that follows, when the two agree to within the bar's resolution."""
+    if phase.name != "checkpoint" or phase.start is None or phase.end is not None or phase.stated_seconds is None:
+        return
+    observed = (end - phase.start).total_seconds()
+    if phase.stated_seconds <= observed <= phase.stated_seconds + 1.0:
+        phase.end = end
 
 
 def _same_checkpoint(last: Checkpoint, event: CheckpointSaved) -> bool:

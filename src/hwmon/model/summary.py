@@ -36,13 +36,16 @@ def phase_seconds(phase: Phase, log_now: datetime | None = None) -> float | None
 
 
 def wall_seconds(state: RunState) -> float | None:
-    """Wall time of the run: from its first to its last log timestamp, else the sum of the phases' durations,
-    else the duration the run states itself."""
+    """Wall time of the run: from its first to its last log timestamp, or the sum of the phases' durations when
+    that is longer (phases stated by the log may start before its first timestamp), else the duration the run
+    states itself."""
+    span = 0.0
     if state.first_ts is not None and state.last_ts is not None and state.last_ts > state.first_ts:
-        return (state.last_ts - state.first_ts).total_seconds()
+        span = (state.last_ts - state.first_ts).total_seconds()
     durations = [d for d in (phase_seconds(p, state.last_ts) for p in state.phases) if d is not None]
-    if durations and sum(durations) > 0:
-        return sum(durations)
+    wall = max(span, sum(durations))
+    if wall > 0:
+        return wall
     return _num(state.seconds)
 
 

@@ -124,7 +124,7 @@ def assert_chunking_invariant(
             continue
         if list(got) != list(expected):
             first = next(
-                (i for i, (a, b) in enumerate(zip(got, expected)) if a != b),
+                (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
                 min(len(got), len(expected)),
             )
             want = expected[first] if first < len(expected) else "<end>"

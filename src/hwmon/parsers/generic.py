@@ -67,6 +67,7 @@ _LEVEL_ERROR = re.compile(r"(?:^|[\s\[|:])(?:ERROR|CRITICAL|FATAL)(?:[\]:|]|\s|$
 _LEVEL_FATAL = re.compile(r"(?:^|[\s\[|:])(?:CRITICAL|FATAL)(?:[\]:|]|\s|$)")
 _ERROR_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*Error|Error|FatalError|Fatal error)\s*:\s*\S")
 _GLOG = re.compile(r"^([EFW])\d{4} \d{2}:\d{2}:\d{2}\.\d+\s")
+_LEVEL_WORD = re.compile(r"^\[?(?:ERROR|CRITICAL|FATAL|WARNING|WARN)\]?:?\s*")
 _GLOG_WHERE = re.compile(r"^\s*\d+\s+[\w./-]+:\d+\]\s*")
 _SIGNAL = re.compile(
     r"(?:^|\s\d+\s+|:\s)(Killed|Segmentation fault|Aborted|Bus error|Floating point exception|Illegal instruction)"
@@ -223,7 +224,8 @@ class GenericParser:
                 ts, rest = split_timestamp(text[embedded.start() :])
         if _LEVEL_ERROR.search(rest[:40]) is not None or _ERROR_PREFIX.match(rest) is not None:
             fatal = _LEVEL_FATAL.search(rest[:40]) is not None
-            out.append(ErrorSeen(number, ts, rest.strip()[:MAX_MESSAGE], fatal, "error"))
+            message = _LEVEL_WORD.sub("", rest.strip()) or rest.strip()
+            out.append(ErrorSeen(number, ts, message[:MAX_MESSAGE], fatal, "error"))
             return
         warning = _PY_WARNING.search(text)
         if warning is not None:
@@ -231,7 +233,8 @@ class GenericParser:
             out.append(WarningSeen(number, ts, message, "python"))
             return
         if _LEVEL_WARNING.search(rest[:40]) is not None:
-            out.append(WarningSeen(number, ts, rest.strip()[:MAX_MESSAGE], "log"))
+            message = _LEVEL_WORD.sub("", rest.strip()) or rest.strip()
+            out.append(WarningSeen(number, ts, message[:MAX_MESSAGE], "log"))
 
     def _vendor(self, number: int, ts: datetime | None, text: str, out: list[Event]) -> None:
         if "cuda" in text:

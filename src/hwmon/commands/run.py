@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return exitcodes.INTERRUPTED
-    return _final_code(record.run_id, code)
+    return _final_code(record.run_id, code, settle_s=10.0 if plain else 0.0)
 
 
 def _watch(run_id: str, *, plain: bool | None, title: str | None) -> int:
@@ -205,10 +205,19 @@ def _plain_follow(run_id: str, poll_s: float = 0.1) -> int:
             time.sleep(poll_s)
 
 
-def _final_code(run_id: str, watch_code: int) -> int:
+def _final_code(run_id: str, watch_code: int, *, settle_s: float = 0.0) -> int:
+    """The exit code of ``hwmon run`` once watching stopped: the run's own outcome when it has ended.
+
+    Plain mode stops when the log says the run is over, which can be a moment before the workload exits and the
+    supervisor records it; ``settle_s`` waits that long for the record.
+    """
     from hwmon.runners import registry
 
+    deadline = time.monotonic() + settle_s
     record = registry.resolve(run_id)
+    while record.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        record = registry.resolve(run_id)
     if record.status == "running":
         print(
             f"hwmon: run {run_id} continues in the background (hwmon attach {run_id} / hwmon stop {run_id})",

@@ -50,14 +50,27 @@ class Options:
 class DataLoader(torch.utils.data.DataLoader):  # type: ignore[type-arg]
     """``poptorch.DataLoader(options, dataset, batch_size, ...)``: each item is ``device_iterations`` batches."""
 
-    def __init__(self, options: Options, dataset: Any, batch_size: int = 1, shuffle: bool = False,
-                 drop_last: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        options: Options,
+        dataset: Any,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = True,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(options, Options):
             raise TypeError("poptorch.DataLoader needs poptorch.Options as its first argument")
-        _record("DataLoader", batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                device_iterations=options.device_iterations)
-        super().__init__(dataset, batch_size=batch_size * options.device_iterations, shuffle=shuffle,
-                         drop_last=drop_last, **kwargs)
+        _record(
+            "DataLoader",
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            device_iterations=options.device_iterations,
+        )
+        super().__init__(
+            dataset, batch_size=batch_size * options.device_iterations, shuffle=shuffle, drop_last=drop_last, **kwargs
+        )
 
 
 class _optim:  # noqa: N801 - a namespace like poptorch.optim

@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Input
 
 from hwmon import exitcodes
@@ -194,7 +195,13 @@ class HwmonApp(App[int]):
 
     # ----------------------------------------------------------------------------------------------- paint
     def _tick(self) -> None:
-        self.repaint_now(force=False)
+        if not self.is_running:
+            return
+        try:
+            self.repaint_now(force=False)
+        except NoMatches:
+            # A tick that lands while the app is tearing its widgets down has nothing left to paint.
+            return
 
     def repaint_now(self, *, force: bool = True) -> None:
         """Push the state into the panes. The timer calls this with ``force=False`` (paint only what changed);

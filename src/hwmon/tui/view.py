@@ -153,7 +153,9 @@ def timeline(state: RunState, now: float | None) -> Timeline:
         if phase.start is not None and t0 is not None:
             offset = max(0.0, (phase.start - t0).total_seconds())
         elif phase.start_at is not None and c0 is not None:
-            offset = max(0.0, phase.start_at - c0)
+            # Arrival times alone collapse when a whole file arrives in one batch; never place a phase before the
+            # end of the previous one, so a replayed log without timestamps still reads left to right.
+            offset = max(cursor, phase.start_at - c0)
         else:
             offset = cursor
         row = rows.get(phase.name)
@@ -172,6 +174,10 @@ def timeline(state: RunState, now: float | None) -> Timeline:
     wall = wall_seconds(state, now)
     if wall is not None:
         axis = max(axis, wall)
+    if t0 is None and axis > 0:
+        # Without log timestamps the phases' stated durations are better evidence of the run's length than the
+        # arrival clock (a replayed log arrives all at once).
+        wall = axis
     return Timeline(list(rows.values()), axis, wall)
 
 

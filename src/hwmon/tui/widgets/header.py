@@ -69,7 +69,7 @@ class RunHeader(Widget):
         rest.append(" │ ", style="dim")
         rest.append(f" {status.upper()} ", style=STATUS_STYLES.get(status, "bold"))
         rest.append(" │ ", style="dim")
-        rest.append(f"wall {view.fmt_duration(view.wall_seconds(state, self._now))}")
+        rest.append(f"wall {view.fmt_duration(view.timeline(state, self._now).wall)}")
         if state.job_ids:
             rest.append(" │ ", style="dim")
             rest.append(f"job {view.safe_text(state.job_ids[-1])}")

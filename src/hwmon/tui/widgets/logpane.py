@@ -71,7 +71,11 @@ class LogPane(Vertical):
 
     @property
     def log_widget(self) -> RawLog:
-        return self.query_one("#log", RawLog)
+        return self._log
+
+    def on_mount(self) -> None:
+        # Held, not queried: the app touches it up to 10 times a second.
+        self._log = self.query_one("#log", RawLog)
 
     @property
     def search_term(self) -> str:

@@ -287,8 +287,12 @@ def render_human(summary: dict[str, object]) -> None:
     count = summary.get("error_count")
     if errors:
         console.print(Text(f"Errors ({count})", style="bold red"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
         for message in errors[-10:]:
-            console.print(Text(f"  {_safe(message)}"), overflow="fold")
+            grid.add_row(Text(" "), Text(_safe(message)))
+        console.print(grid)
         if len(errors) > 10:
             console.print(Text(f"  … and {len(errors) - 10} earlier distinct errors (see --json)"))
     console.print(Text(f"Warnings: {summary.get('warnings')}"))

@@ -29,6 +29,7 @@ sharing one (immutable) subtree, so ``ModuleNode.count()`` is the real number of
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -45,6 +46,7 @@ _RANGE = re.compile(r"^(\d+)-(\d+)$")
 MAX_DEPTH = 64
 MAX_NODES = 50_000
 MAX_REPEAT = 4096
+MAX_ROOT_ARGS = 3  # extra_repr lines allowed between the root line and its first child
 # Unindented lines tolerated inside a tree (another stream's output interleaved) before it counts as cut off.
 MAX_FOREIGN = 3
 
@@ -69,8 +71,8 @@ class ModelTreeParser:
         self._nodes = 0
         self._foreign = 0
         # The previous final line (the root candidate) and the redraw segments of the current line.
-        self._prev_text = ""
-        self._prev_number = 0
+        # The last few final lines: the root line and any extra_repr lines between it and the first child.
+        self._recent: deque[tuple[int, str]] = deque(maxlen=MAX_ROOT_ARGS + 1)
         self._redraws: list[str] = []
         self._redraw_number = 0
 
@@ -104,21 +106,36 @@ class ModelTreeParser:
             events = self._in_tree(line)
         else:
             events = self._maybe_start(line)
-        self._prev_text = text
-        self._prev_number = line.number
+        self._recent.append((line.number, text))
         if line.number != self._redraw_number:
             self._redraws = []
         return events
 
     def _maybe_start(self, line: Line) -> list[Event]:
         text = line.text
-        if not text.startswith(" ") or "): " not in text or self._prev_number != line.number - 1:
+        if not text.startswith(" ") or "): " not in text or not self._recent:
             return []
         child = _CHILD.match(text)
         if child is None:
             return []
-        candidates = [self._prev_text]
-        if self._redraw_number == self._prev_number:
+        indent = child.group(1)
+        # Walk back over extra_repr lines ("  hidden=64") to the root line.
+        args: list[str] = []
+        expected = line.number - 1
+        root: tuple[int, str] | None = None
+        for number, previous in reversed(self._recent):
+            if number != expected:
+                break
+            if previous.startswith(indent) and previous[len(indent) : len(indent) + 1] not in (" ", "(", ")", ""):
+                args.append(previous.strip())
+                expected -= 1
+                continue
+            root = (number, previous)
+            break
+        if root is None:
+            return []
+        candidates = [root[1]]
+        if self._redraw_number == root[0]:
             candidates.extend(reversed(self._redraws))
         root_type = ""
         for candidate in candidates:
@@ -128,11 +145,10 @@ class ModelTreeParser:
                 break
         if not root_type:
             return []
-        indent = len(child.group(1))
-        if indent < 2:
+        if len(indent) < 2:
             return []
-        self._stack = [_Open("", root_type, indent - 2)]
-        self._root_line = self._prev_number
+        self._stack = [_Open("", root_type, len(indent) - 2, 1, args[::-1])]
+        self._root_line = root[0]
         self._root_ts = None
         self._nodes = 1
         self._foreign = 0

@@ -75,9 +75,8 @@ _FLOAT = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 # One cheap search decides whether a line can concern this parser at all (most lines of a big log do not).
 _TRIGGER = re.compile(
     r"pop(?:torch|art|lar|run)|P[LOU]:|IPU|ipus|Graph compilation|Compil|\*\*\*\*\*|checkpoint|\{'|"
-    r"on (?:the )?(?:test|validation|val|eval\w*) (?:set|data)|Training completed|step \d+ of epoch|"
-    r"\d+/\d+ (?:\[|━|─)|^\s*Epoch \d+/\d+|terminate called|what\(\)|Out of memory|Cannot fit|"
-    r"srun:|salloc:|Submitted batch job|Profile saved"
+    r"on (?:the )?(?:test|val|eval)|Training completed|of epoch|terminate called|what\(\)|Out of memory|"
+    r"Cannot fit|srun:|salloc:|Submitted batch job|Profile saved"
 )
 _PREFIX = re.compile(r"^(?:\s*\[\d+,\d+\]<std(?:out|err)>:\s?|\d+:\s)")
 _VENDOR = re.compile(
@@ -205,7 +204,7 @@ class GraphcoreParser:
         if self._block is not None:
             if self._block_line(line, text, out):
                 return
-        if not _TRIGGER.search(text):
+        if not _TRIGGER.search(text) and not _maybe_keras(text):
             return
         text = _PREFIX.sub("", text)
         if _VENDOR.search(text):
@@ -544,3 +543,14 @@ class GraphcoreParser:
 def _is_metric(key: str) -> bool:
     """An ``eval_*`` value that is a result, not bookkeeping (runtime, throughput, epoch)."""
     return not (key.endswith("_runtime") or key.endswith("_per_second") or key in ("eval_epoch", "eval_step"))
+
+
+def _maybe_keras(text: str) -> bool:
+    """Cheap test for a Keras progress line (``12/100 [==...``) or its ``Epoch 3/10`` header."""
+    if "/" not in text:
+        return False
+    start = text.lstrip()
+    if start.startswith("Epoch "):
+        return _KERAS_EPOCH.match(start) is not None
+    slash = start.find("/", 0, 12)
+    return slash > 0 and start[:slash].isdigit()

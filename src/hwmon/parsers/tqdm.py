@@ -44,17 +44,17 @@ _TIME = r"(?:\d+ days?, )?\d+:\d{2}(?::\d{2})?"
 # Characters tqdm draws bars with: unicode blocks, ascii=True ("123456789#"), spaces.
 _BAR_CHARS = " █▏▎▍▌▋▊▉#0123456789"
 
-# A bar with a count: "42%|███  | 42/100 [..." (the percentage may have been overwritten, leaving "%|").
+# The part of a bar with a count from its "%|" on: "%|███  | 42/100 [...". The percentage before it is read
+# separately (it may have been overwritten); searching from the literal "%|" keeps the scan fast.
 _FULL = re.compile(
-    r"(?P<pct>\d{1,3})?%\|(?P<bar>[^|\n]{0,2000}?)\|\s*(?P<n>" + _NUM + r")/(?P<total>" + _NUM + r")"
-    r"(?:\s*\[(?P<br>[^\[\]]*)\]?)?"
+    r"%\|(?P<bar>[^|\n]{0,2000}?)\|\s*(?P<n>" + _NUM + r")/(?P<total>" + _NUM + r")(?:\s*\[(?P<br>[^\[\]]*)\]?)?"
 )
 # What is left of a bar whose count and times were overwritten: "94%|███████" followed by debris.
-_FRAGMENT = re.compile(r"(?P<pct>\d{1,3})%\|(?P<bar>[" + _BAR_CHARS + r"]*[█▏▎▍▌▋▊▉#][" + _BAR_CHARS + r"]*)")
-# A bar without a total: "123it [00:01, 99.9it/s]" (unit may be separated by a space: "5 tensors [").
-_NO_TOTAL = re.compile(
-    r"(?<![\w.])(?P<n>\d+(?:\.\d+)?)(?P<sfx>[kMGTPEZY](?=[a-z ]|\s\[))?(?P<unit>\s?[A-Za-z_][\w]*)?\s\["
-    r"(?P<br>" + _TIME + r",\s*[^\[\]]*)\]"
+_FRAGMENT = re.compile(r"%\|(?P<bar>[" + _BAR_CHARS + r"]*[█▏▎▍▌▋▊▉#][" + _BAR_CHARS + r"]*)")
+# The bracket of a bar without a total: "123it [00:01, 99.9it/s]" (found from " [", then the count before it).
+_NO_TOTAL = re.compile(r"\s\[(?P<br>" + _TIME + r",\s*[^\[\]]*)\]")
+_NO_TOTAL_COUNT = re.compile(
+    r"(?<![\w.])(?P<n>\d+(?:\.\d+)?)(?P<sfx>[kMGTPEZY](?=[a-z ]|$))?(?P<unit>\s?[A-Za-z_]\w*)?$"
 )
 # A description-only bar (custom bar_format): "Initializing module X: [00:02, note=...]".
 _DESC_ONLY = re.compile(r":\s\[(?P<br>" + _TIME + r"(?:<(?:" + _TIME + r"|\?))?,\s*[^\[\]]*)\]")
@@ -73,6 +73,7 @@ _METRIC = re.compile(
 _MPI_TAG = re.compile(r"^\s*\[\d+,\d+\]<std(?:out|err)>:\s?")
 _EPOCH_IN_NAME = re.compile(r"\bepoch\s*(\d+)\b", re.I)
 _MULTISPACE = re.compile(r"\s{2,}")
+_SEPARATORS = re.compile(r"[\s|,;]+")
 
 _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
     (re.compile(r"compil", re.I), "compile"),
@@ -119,7 +120,7 @@ def parse_metrics(text: str) -> tuple[tuple[tuple[str, float], ...], str]:
         rest.append(text[pos : m.start()])
         pos = m.end()
     rest.append(text[pos:])
-    left = re.sub(r"[\s|,;]+", " ", " ".join(rest)).strip(" -:(")
+    left = _SEPARATORS.sub(" ", " ".join(rest)).strip(" -:(")
     return tuple(metrics), left
 
 
@@ -210,74 +211,100 @@ def _to_int(value: float) -> int:
     return int(round(value)) if math.isfinite(value) else 0
 
 
+def _percent_before(text: str, pos: int) -> int | None:
+    """The 1-3 digit percentage that ends just before ``pos``, or None."""
+    start = pos
+    while start > 0 and pos - start < 3 and text[start - 1].isdigit():
+        start -= 1
+    return int(text[start:pos]) if start < pos else None
+
+
 def find_bars(text: str) -> list[FoundBar]:
     """Every tqdm bar in ``text``, left to right (pure, never raises on any text)."""
-    if "%|" not in text and "[" not in text:
+    has_pct = "%|" in text
+    has_bracket = "[" in text
+    if not has_pct and not has_bracket:
         return []
-    spans: list[tuple[int, int, str, re.Match[str]]] = []
-    if "%|" in text:
-        for m in _FULL.finditer(text):
-            spans.append((m.start(), m.end(), "full", m))
-        for m in _FRAGMENT.finditer(text):
-            if not any(s <= m.start() < e for s, e, _, _ in spans):
-                spans.append((m.start(), m.end(), "fragment", m))
-    if "[" in text:
+    # (start, end, kind, match, percentage)
+    spans: list[tuple[int, int, str, re.Match[str], int | None]] = []
+    if has_pct:
+        pos = text.find("%|")
+        while pos >= 0:
+            pct = _percent_before(text, pos)
+            start = pos - len(str(pct)) if pct is not None else pos
+            m = _FULL.match(text, pos)
+            if m is not None:
+                spans.append((start, m.end(), "full", m, pct))
+                pos = text.find("%|", m.end())
+                continue
+            f = _FRAGMENT.match(text, pos)
+            if f is not None and pct is not None:
+                spans.append((start, f.end(), "fragment", f, pct))
+                pos = text.find("%|", f.end())
+                continue
+            pos = text.find("%|", pos + 2)
+    if has_bracket:
         for m in _NO_TOTAL.finditer(text):
-            spans.append((m.start(), m.end(), "nototal", m))
-        for m in _DESC_ONLY.finditer(text):
-            spans.append((m.start(), m.end(), "desc", m))
+            c = _NO_TOTAL_COUNT.search(text, max(0, m.start() - 48), m.start())
+            if c is not None:
+                spans.append((c.start(), m.end(), "nototal", m, None))
+        if ": [" in text:
+            for m in _DESC_ONLY.finditer(text):
+                spans.append((m.start(), m.end(), "desc", m, None))
     if not spans:
         return []
     spans.sort(key=lambda s: (s[0], -s[1]))
-    chosen: list[tuple[int, int, str, re.Match[str]]] = []
+    chosen: list[tuple[int, int, str, re.Match[str], int | None]] = []
     for span in spans:
         if chosen and span[0] < chosen[-1][1]:
             continue
         chosen.append(span)
     bars: list[FoundBar] = []
     prev_end = 0
-    for index, (start, end, kind, m) in enumerate(chosen):
+    for index, (start, end, kind, m, pct) in enumerate(chosen):
         next_start = chosen[index + 1][0] if index + 1 < len(chosen) else len(text)
-        segment = text[prev_end:start]
-        bar = _build(kind, m, segment, text[end:next_start])
+        bar = _build(kind, m, pct, text, text[prev_end:start], text[end:next_start])
         if bar is not None:
             bars.append(bar)
         prev_end = end
     return bars
 
 
-def _build(kind: str, m: re.Match[str], segment: str, after: str) -> FoundBar | None:
+def _build(kind: str, m: re.Match[str], pct: int | None, text: str, segment: str, after: str) -> FoundBar | None:
     try:
         if kind == "full":
-            return _build_full(m, segment)
+            return _build_full(m, pct, segment)
         if kind == "fragment":
-            return _build_fragment(m, segment, after)
+            return _build_fragment(pct or 0, segment, after)
         if kind == "nototal":
-            return _build_no_total(m, segment)
+            return _build_no_total(m, text, segment)
         return _build_desc_only(m, segment)
     except (ValueError, OverflowError, ZeroDivisionError):
         return None
 
 
 def _name_and_metrics(desc: str, postfix: str) -> tuple[str, tuple[tuple[str, float], ...]]:
-    desc_metrics, name = parse_metrics(desc)
-    post_metrics, _ = parse_metrics(postfix) if postfix else ((), "")
+    if ":" in desc or "=" in desc:
+        desc_metrics, name = parse_metrics(desc)
+    else:
+        desc_metrics, name = (), desc
+    post_metrics = parse_metrics(postfix)[0] if ("=" in postfix or ":" in postfix) else ()
     return name, desc_metrics + post_metrics
 
 
-def _build_full(m: re.Match[str], segment: str) -> FoundBar:
+def _build_full(m: re.Match[str], pct: int | None, segment: str) -> FoundBar:
     n_text, total_text = m["n"], m["total"]
     unit_scale = any(c in n_text + total_text for c in ".kMGTPEZY")
     elapsed, remaining, rate, unit, postfix = _parse_bracket(m["br"], unit_scale)
     # Without the percentage the description was overwritten too: whatever precedes is not the bar's name.
-    desc = _clean_desc(segment, needs_colon=True) if m["pct"] is not None else None
+    desc = _clean_desc(segment, needs_colon=True) if pct is not None else None
     name, metrics = _name_and_metrics(desc or "", postfix)
     return FoundBar(
         name, _to_int(_scaled(n_text)), _to_int(_scaled(total_text)), elapsed, remaining, rate, unit or "it", metrics
     )
 
 
-def _build_fragment(m: re.Match[str], segment: str, after: str) -> FoundBar:
+def _build_fragment(pct: int, segment: str, after: str) -> FoundBar:
     desc = _clean_desc(segment, needs_colon=True)
     name, metrics = _name_and_metrics(desc or "", "")
     rate: float | None = None
@@ -292,19 +319,22 @@ def _build_fragment(m: re.Match[str], segment: str, after: str) -> FoundBar:
             rate, unit = (1.0 / seconds_per if seconds_per > 0 else None), r["iunit"]
     rem = _REMAINING_ANY.search(debris)
     remaining = parse_duration(rem["rem"]) if rem is not None else None
-    return FoundBar(name, int(m["pct"]), 100, None, remaining, rate, unit, metrics)
+    return FoundBar(name, pct, 100, None, remaining, rate, unit, metrics)
 
 
-def _build_no_total(m: re.Match[str], segment: str) -> FoundBar | None:
-    unit_scale = "." in m["n"] or bool(m["sfx"])
+def _build_no_total(m: re.Match[str], text: str, segment: str) -> FoundBar | None:
+    c = _NO_TOTAL_COUNT.search(text, max(0, m.start() - 48), m.start())
+    if c is None:
+        return None
+    unit_scale = "." in c["n"] or bool(c["sfx"])
     elapsed, remaining, rate, unit, postfix = _parse_bracket(m["br"], unit_scale)
     if rate is None and unit is None:
         # tqdm always prints a rate in this form; without one this is some other "N [HH:MM, ...]" text.
         return None
-    n = float(m["n"]) * (_SI[m["sfx"]] if m["sfx"] else 1.0)
+    n = float(c["n"]) * (_SI[c["sfx"]] if c["sfx"] else 1.0)
     desc = _clean_desc(segment, needs_colon=True)
     name, metrics = _name_and_metrics(desc or "", postfix)
-    bar_unit = (m["unit"] or "").strip() or unit or "it"
+    bar_unit = (c["unit"] or "").strip() or unit or "it"
     return FoundBar(name, _to_int(n), None, elapsed, remaining, rate, bar_unit, metrics)
 
 

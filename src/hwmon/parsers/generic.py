@@ -47,7 +47,7 @@ _KV = re.compile(
     r"(?<![\w./-])['\"]?([A-Za-z][\w./-]{0,40}?)['\"]?\s{0,2}[=:]\s{0,3}['\"]?"
     r"(" + _NUM + r"|nan|NaN|inf|-inf|Inf|-Inf)(?![\w.])(%?)"
 )
-_LOSS_HINT = re.compile(r"loss\s{0,2}[=:]", re.IGNORECASE)
+_LOSS_HINT = re.compile(r"loss['\"]?\s{0,2}[=:]", re.IGNORECASE)
 _STEP_WORD = re.compile(r"\b(?:global[ _])?(?:step|iter(?:ation)?)\s*[#:]?\s*(\d+)\b", re.IGNORECASE)
 _EPOCH_WORD = re.compile(r"\bepoch\s*[#:]?\s*(\d+(?:\.\d+)?)\b", re.IGNORECASE)
 _RATE = re.compile(
@@ -69,9 +69,11 @@ _ERROR_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*Error|Error|FatalError|Fatal 
 _GLOG = re.compile(r"^([EFW])\d{4} \d{2}:\d{2}:\d{2}\.\d+\s")
 _LEVEL_WORD = re.compile(r"^\[?(?:ERROR|CRITICAL|FATAL|WARNING|WARN)\]?:?\s*")
 _GLOG_WHERE = re.compile(r"^\s*\d+\s+[\w./-]+:\d+\]\s*")
+_SIGNALS = r"(?:Killed|Segmentation fault|Aborted|Bus error|Floating point exception|Illegal instruction)"
 _SIGNAL = re.compile(
-    r"(?:^|\s\d+\s+|:\s)(Killed|Segmentation fault|Aborted|Bus error|Floating point exception|Illegal instruction)"
-    r"(?: \(core dumped\))?(?:\s+\S.*)?$"
+    # The whole line ("Killed"), the end of a message ("task 0: Killed"), or a shell's job report
+    # ("line 1: 4242 Killed     python train.py").
+    r"(?:^\s*|:\s|\s\d+\s+)" + _SIGNALS + r"(?: \(core dumped\))?(?:\s*$|\s{2,}\S)"
 )
 _PY_WARNING = re.compile(r"(?:^|:\d+: |\s)([A-Z]\w*Warning): (.+)$")
 _LEVEL_WARNING = re.compile(r"(?:^|[\s\[|:])(?:WARNING|WARN)(?:[\]:|]|\s|$)")
@@ -215,7 +217,7 @@ class GenericParser:
                 out.append(ErrorSeen(number, ts, message, level == "F", "glog"))
             return
         signal = _SIGNAL.search(text)
-        if signal is not None and (signal.start() == 0 or len(text) < 200):
+        if signal is not None:
             out.append(ErrorSeen(number, ts, text.strip()[:MAX_MESSAGE], True, "signal"))
             return
         if ts is None and "-" in text:

@@ -1,0 +1,256 @@
+"""StreamParser: prefixes, Slurm, parser chain and de-duplication, vendor, blocks, kept lines, corpus smoke test."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from tests.helpers.chunking import assert_chunking_invariant, stream_events
+
+from hwmon.events import (
+    ErrorSeen,
+    Event,
+    JobIdSeen,
+    ModelSummary,
+    PhaseEnded,
+    PhaseStarted,
+    RunStarted,
+    StepMetrics,
+    VendorDetected,
+    WarningSeen,
+)
+from hwmon.parsers.base import LineBlock
+from hwmon.parsers.stream import MIN_BLOCK_LINES, StreamParser, parse_bytes, strip_launcher_prefix
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+
+
+def shared_logs() -> list[Path]:
+    return sorted((SHARED / "seed").glob("*.log")) + sorted((SHARED / "corpus").glob("*.log"))
+
+
+# ---------------------------------------------------------------------------------------------- prefixes
+
+
+@pytest.mark.parametrize(
+    ("raw", "stripped"),
+    [
+        ("[1,0]<stdout>:loss=0.5", "loss=0.5"),
+        ("[1,3]<stderr>: Traceback (most recent call last):", "Traceback (most recent call last):"),
+        ("[poprun] instance 2: loss=0.5", "instance 2: loss=0.5"),
+        ("[node17:3] loss=0.5", "loss=0.5"),
+        ("[2] loss=0.5", "loss=0.5"),
+        ("0: loss=0.5", "loss=0.5"),
+        ("[1,0]<stdout>:3: loss=0.5", "loss=0.5"),  # mpirun tag + srun label
+        ("[04:09:02.177] [poptorch::python] [warning] x", "[04:09:02.177] [poptorch::python] [warning] x"),
+        ("2024-03-30 12:53:41,263 INFO: x", "2024-03-30 12:53:41,263 INFO: x"),
+        ("[12:34] not a rank", "[12:34] not a rank"),
+        ("100%|████| 10/10", "100%|████| 10/10"),
+    ],
+)
+def test_strip_launcher_prefix(raw: str, stripped: str) -> None:
+    assert strip_launcher_prefix(raw) == stripped
+
+
+def test_prefixed_lines_reach_the_parsers_but_kept_lines_keep_the_prefix() -> None:
+    data = (
+        b"[1,0]<stdout>:epoch=1 step=5 loss=0.75\n"
+        b"[1,0]<stderr>:Traceback (most recent call last):\n"
+        b'[1,0]<stderr>:  File "t.py", line 3, in <module>\n'
+        b"[1,0]<stderr>:ValueError: boom\n"
+    )
+    parser = StreamParser(keep_lines=10)
+    got = parser.feed(data) + parser.finish()
+    steps = [e for e in got if isinstance(e, StepMetrics)]
+    assert [(s.step, s.loss) for s in steps] == [(5, 0.75)]
+    assert [(e.message, e.kind) for e in got if isinstance(e, ErrorSeen)] == [("ValueError: boom", "traceback")]
+    assert parser.pop_lines()[0] == "[1,0]<stdout>:epoch=1 step=5 loss=0.75"
+    assert parser.pop_lines() == []
+
+
+# ---------------------------------------------------------------------------------------------- Slurm
+
+
+def test_srun_job_ids_run_start_and_queue_phase() -> None:
+    data = (
+        b"srun: job 2623 queued and waiting for resources\n"
+        b"srun: job 2623 has been allocated resources\n"
+        b"hello\n"
+        b"srun: error: nid0042: task 0: Exited with exit code 1\n"
+        b"srun: warning: can't honor --ntasks-per-node set to 8\n"
+    )
+    got = parse_bytes(data)
+    assert got[:4] == [
+        RunStarted(1, None, None),
+        JobIdSeen(1, None, "2623", "slurm"),
+        PhaseStarted(1, None, "queue", "Slurm: waiting for resources"),
+        PhaseEnded(2, None, "queue"),
+    ]
+    assert [(e.kind, e.fatal) for e in got if isinstance(e, ErrorSeen)] == [("slurm", True)]
+    assert [e.source for e in got if isinstance(e, WarningSeen)] == ["slurm"]
+    assert sum(isinstance(e, JobIdSeen) for e in got) == 1
+
+
+def test_salloc_granted_without_queue() -> None:
+    got = parse_bytes(b"salloc: Granted job allocation 99\n")
+    assert got == [RunStarted(1, None, None), JobIdSeen(1, None, "99", "slurm")]
+
+
+# ---------------------------------------------------------------------------------------------- chain
+
+
+def test_generic_step_dropped_when_a_format_parser_reported_the_line() -> None:
+    line = b"2024-03-30 13:03:05,540 INFO:   | Train Device=CSX, Step=100, Loss=9.48438, Rate=6855.28 samples/sec\n"
+    steps = [e for e in parse_bytes(line) if isinstance(e, StepMetrics)]
+    assert len(steps) == 1 and steps[0].step == 100 and steps[0].loss == 9.48438
+
+
+def test_generic_fills_in_for_unknown_formats() -> None:
+    steps = [e for e in parse_bytes(b"iter 12 | loss=0.5 | acc=0.9\n") if isinstance(e, StepMetrics)]
+    assert [(s.step, s.loss) for s in steps] == [(12, 0.5)]
+
+
+def test_fixtures_chunking_invariant_through_the_whole_chain() -> None:
+    for name in ("generic_train.log", "modeltree_glued.log"):
+        data = (FIXTURES / name).read_bytes()
+        got = assert_chunking_invariant(stream_events, data, seeds=(0, 1, 2))
+        assert got, name
+    tree = [e for e in stream_events([(FIXTURES / "modeltree_glued.log").read_bytes()]) if isinstance(e, ModelSummary)]
+    assert [t.root.type for t in tree] == ["ResNetWithHead"]
+
+
+# ---------------------------------------------------------------------------------------------- vendor
+
+
+def test_vendor_first_decides_and_stronger_refines() -> None:
+    parser = StreamParser()
+    got = parser.feed(b"Using device: cpu\nUsing device: cpu\ndevice=cuda\nmoved to cuda:0\nUsing device: cpu\n")
+    got += parser.finish()
+    hints = [(e.vendor, e.device) for e in got if isinstance(e, VendorDetected)]
+    assert hints == [("cpu", None), ("gpu", None), ("gpu", "cuda:0")]
+    assert (parser.vendor, parser.device) == ("gpu", "cuda:0")
+
+
+def test_vendor_none_for_plain_text() -> None:
+    parser = StreamParser()
+    parser.feed(b"hello\nworld\n")
+    parser.finish()
+    assert parser.vendor is None and parser.lines_seen == 2
+
+
+# ---------------------------------------------------------------------------------------------- lines and blocks
+
+
+def test_pop_lines_keeps_only_final_lines_and_the_last_n() -> None:
+    parser = StreamParser(keep_lines=3)
+    parser.feed(b"a\nb\rc\nd\ne\nf")
+    assert parser.pop_lines() == ["c", "d", "e"]
+    parser.finish()
+    assert parser.pop_lines() == ["f"]
+    assert parser.lines_seen == 5
+
+
+def test_pop_lines_disabled_by_default() -> None:
+    parser = StreamParser()
+    parser.feed(b"a\n")
+    assert parser.pop_lines() == []
+
+
+def _generic_lines(count: int) -> bytes:
+    return b"".join(b"iteration %d: loss=%d.5 note=%s\n" % (i, i % 7, b"x" * 20) for i in range(count))
+
+
+def test_block_nobody_takes_is_bisected_to_lines_with_equal_events() -> None:
+    data = _generic_lines(6000)
+    line_events = parse_bytes(data)
+    parser = StreamParser(blocks=True, keep_lines=4)
+    got = parser.feed(data) + parser.finish()
+    assert got == line_events
+    assert len([e for e in got if isinstance(e, StepMetrics)]) == 6000
+    assert parser.lines_seen == 6000
+    assert parser.pop_lines() == [f"iteration {i}: loss={i % 7}.5 note={'x' * 20}" for i in range(5996, 6000)]
+
+
+class _CountingBlockParser:
+    """A test double for a format parser with a fast path: takes blocks of at most ``limit`` lines."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.offered: list[int] = []
+
+    def feed(self, line: object) -> list[Event]:
+        return []
+
+    def finish(self) -> list[Event]:
+        return []
+
+    def feed_block(self, block: LineBlock) -> list[Event] | None:
+        self.offered.append(block.count)
+        if block.count > self.limit:
+            return None
+        return [StepMetrics(block.first_number + block.count - 1, None, block.count)]
+
+
+def test_bisection_offers_halves_until_a_parser_takes_them() -> None:
+    parser = StreamParser(blocks=True)
+    fake = _CountingBlockParser(limit=1500)
+    parser._parsers.append(fake)  # noqa: SLF001 - inject a test double into the chain
+    parser._block_feeders = [fake.feed_block]  # noqa: SLF001
+    got = parser.feed(_generic_lines(4000)) + parser.finish()
+    taken = [e for e in got if isinstance(e, StepMetrics) and e.loss is None]
+    assert sum(e.step or 0 for e in taken) == 4000  # every line covered by exactly one accepted block
+    assert fake.offered[0] == 4000 and all(n >= MIN_BLOCK_LINES for n in fake.offered)
+    assert [e.line for e in taken] == sorted(e.line for e in taken)
+
+
+# ---------------------------------------------------------------------------------------------- shared logs
+
+
+def test_every_shared_log_parses_in_any_chunking() -> None:
+    logs = shared_logs()
+    if not logs:
+        pytest.skip("../shared is not available")
+    for path in logs:
+        data = path.read_bytes()
+        got = assert_chunking_invariant(stream_events, data, seeds=(3,), bytewise=len(data) < 8000)
+        assert got, path.name
+        block_events = stream_events([data], blocks=True)
+        assert isinstance(block_events, list)
+
+
+@pytest.mark.parametrize(
+    ("name", "vendor"),
+    [
+        ("seed/graphcore_mnist_hw7.log", "graphcore"),
+        ("corpus/graphcore_sdk3.3_mnist_poptorch_srun.log", "graphcore"),
+    ],
+)
+def test_mnist_logs_model_summary_and_vendor(name: str, vendor: str) -> None:
+    path = SHARED / name
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    parser = StreamParser()
+    got = parser.feed(path.read_bytes()) + parser.finish()
+    (summary,) = [e for e in got if isinstance(e, ModelSummary)]
+    assert summary.root.type == "TrainingModelWithLoss" and summary.root.count() == 16
+    assert parser.vendor == vendor
+
+
+def test_srun_corpus_log_job_id() -> None:
+    path = SHARED / "corpus" / "graphcore_sdk3.3_mnist_poptorch_srun.log"
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    got = parse_bytes(path.read_bytes())
+    assert [(e.job_id, e.kind) for e in got if isinstance(e, JobIdSeen)] == [("2623", "slurm")]
+    assert Counter(type(e) for e in got)[RunStarted] == 1
+
+
+def test_chained_traceback_in_cerebras_failure_reports_final_exception() -> None:
+    path = SHARED / "corpus" / "cerebras_r2.4.0_llama2_7b_appliance_error_job_failed.log"
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    errors = [e for e in parse_bytes(path.read_bytes()) if isinstance(e, ErrorSeen) and e.kind == "traceback"]
+    assert errors and errors[-1].message.startswith("cerebras.appliance.errors.ApplianceUnknownError:")
+    assert errors[-1].fatal

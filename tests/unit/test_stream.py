@@ -6,6 +6,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.helpers.chunking import assert_chunking_invariant, stream_events
 
 from hwmon.events import (
@@ -254,3 +256,20 @@ def test_chained_traceback_in_cerebras_failure_reports_final_exception() -> None
     errors = [e for e in parse_bytes(path.read_bytes()) if isinstance(e, ErrorSeen) and e.kind == "traceback"]
     assert errors and errors[-1].message.startswith("cerebras.appliance.errors.ApplianceUnknownError:")
     assert errors[-1].fatal
+
+
+def test_large_feed_is_sliced_without_changing_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = (FIXTURES / "generic_train.log").read_bytes() * 3
+    expected = parse_bytes(data)
+    monkeypatch.setattr("hwmon.parsers.stream.FEED_SLICE", 37)
+    assert parse_bytes(data) == expected
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.binary(max_size=600), st.integers(1, 64))
+def test_arbitrary_bytes_never_raise(data: bytes, chunk: int) -> None:
+    parser = StreamParser(blocks=True, keep_lines=5)
+    for i in range(0, len(data), chunk):
+        parser.feed(data[i : i + chunk])
+    parser.finish()
+    assert len(parser.pop_lines()) <= 5

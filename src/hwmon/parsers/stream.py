@@ -55,7 +55,10 @@ from hwmon.parsers.modeltree import ModelTreeParser
 from hwmon.parsers.timestamps import leading_timestamp
 from hwmon.parsers.tqdm import TqdmParser
 
-__all__ = ["MIN_BLOCK_LINES", "PARSER_CHAIN", "StreamParser", "parse_bytes", "strip_launcher_prefix"]
+__all__ = ["FEED_SLICE", "MIN_BLOCK_LINES", "PARSER_CHAIN", "StreamParser", "parse_bytes", "strip_launcher_prefix"]
+
+FEED_SLICE = 4 << 20
+"""Inputs larger than this are handed to the splitter in slices of this many bytes."""
 
 MIN_BLOCK_LINES = 512
 """Blocks no parser takes are halved down to about this many lines, then fed line by line."""
@@ -139,11 +142,15 @@ class StreamParser:
     def feed(self, data: bytes) -> list[Event]:
         """Events completed by this chunk of bytes."""
         out: list[Event] = []
-        for item in self._splitter.feed(data, blocks=self.blocks):
-            if isinstance(item, Line):
-                self._line(item, out)
-            else:
-                self._block(item, out)
+        # Large inputs go to the splitter a slice at a time, so the intermediate list of lines stays small.
+        step = FEED_SLICE
+        for start in range(0, len(data), step):
+            piece = data if len(data) <= step else data[start : start + step]
+            for item in self._splitter.feed(piece, blocks=self.blocks):
+                if isinstance(item, Line):
+                    self._line(item, out)
+                else:
+                    self._block(item, out)
         return out
 
     def finish(self) -> list[Event]:

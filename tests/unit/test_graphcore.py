@@ -101,6 +101,14 @@ def test_poplar_levels_and_timestamps() -> None:
     ]
 
 
+def test_poplar_older_bracketed_level_format() -> None:
+    events = feed_texts("09:16:12.345 4242 PO:ENGINE   [W] old style warning", "PL:POPLIN 1.2 [E] old style error")
+    assert [(type(e).__name__, e.line) for e in events if isinstance(e, WarningSeen | ErrorSeen)] == [
+        ("WarningSeen", 1),
+        ("ErrorSeen", 2),
+    ]
+
+
 def test_poplar_line_glued_after_a_bar() -> None:
     events = feed_texts(
         "Graph compilation:   4%|▍         | 4/100 [00:29<11:57]2023-04-27T03:39:53.291853Z PL:POPLIN    1.1 W: x"

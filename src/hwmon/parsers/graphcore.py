@@ -92,6 +92,10 @@ _POPLAR = re.compile(
     r"(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)Z?\s+(?P<mod>[A-Za-z]+:[A-Za-z_]+)\s+\d+\.\d+\s+"
     r"(?P<lvl>[TDIWEC]):\s?(?P<msg>.*)"
 )
+# Older SDKs: "09:16:12.345 12345 PO:ENGINE   [W] message" (time-only, so no ``ts``).
+_POPLAR_OLD = re.compile(
+    r"(?<![\w:])(?P<mod>P[LO]:[A-Z_]+|popart:\w+)\s+(?:\d+(?:\.\d+)?\s+)?\[(?P<lvl>[TDIWEC])\]\s?(?P<msg>.*)"
+)
 _COMPILING = re.compile(r"^\s*Compiling Model\.\.\.")
 _COMPILED = re.compile(r"\b(?:Compiled/Loaded|Compiled|Loaded) model in (?P<s>" + _FLOAT + r") secs?\b")
 _EVAL_LINE = re.compile(
@@ -217,6 +221,8 @@ class GraphcoreParser:
         if m is not None:
             self._poptorch(line, m, out)
         m = _POPLAR.search(text)
+        if m is None and "[" in text:
+            m = _POPLAR_OLD.search(text)
         if m is not None:
             self._poplar(line, m, out)
         if _COMPILING.match(text):
@@ -286,7 +292,7 @@ class GraphcoreParser:
             self._dup_message = message
 
     def _poplar(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
-        ts = _iso(m["ts"])
+        ts = _iso(m["ts"]) if "ts" in m.re.groupindex else None
         level = m["lvl"]
         message = m["msg"].strip()
         if level == "W":

@@ -194,3 +194,20 @@ def test_redraws_are_ignored_and_garbage_never_raises() -> None:
         StepMetrics(1, None, None, loss=2.0),
     ]
     assert isinstance(parse_with(GenericParser, [bytes(range(256)) * 20]), list)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("ERROR:root:dataset missing", "root:dataset missing"),
+        ("2024-05-01 10:00:00,001 - trainer - ERROR - step failed", "step failed"),
+        ("2024-05-01 10:00:00.001 | ERROR    | train:main:12 - boom", "train:main:12 - boom"),
+    ],
+)
+def test_common_logging_formats_give_errors(line: str, message: str) -> None:
+    (error,) = of(ErrorSeen, line + "\n")
+    assert isinstance(error, ErrorSeen) and error.message == message and not error.fatal
+
+
+def test_level_word_late_in_a_line_is_not_an_error() -> None:
+    assert of(ErrorSeen, "INFO: finished epoch 3 of 10; validation found no ERROR\n") == []

@@ -63,11 +63,11 @@ _CHAIN = (
 )
 _TERMINATE = re.compile(r"terminate called (?:after throwing an instance of '([^']*)'|(without an active exception))")
 _WHAT = re.compile(r"^\s*what\(\):\s*(.*)$")
-_LEVEL_ERROR = re.compile(r"(?:^|[\s\[|:])(?:ERROR|CRITICAL|FATAL)(?:[\]:|]|\s|$)")
-_LEVEL_FATAL = re.compile(r"(?:^|[\s\[|:])(?:CRITICAL|FATAL)(?:[\]:|]|\s|$)")
+# A level word among the first tokens of the record: "ERROR: x", "[ERROR] x", "train - ERROR - x", "| ERROR | x".
+_LEVEL_ERROR = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:ERROR|CRITICAL|FATAL)[\]|):]?(?:\s|:|$)")
+_LEVEL_FATAL = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:CRITICAL|FATAL)[\]|):]?(?:\s|:|$)")
 _ERROR_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*Error|Error|FatalError|Fatal error)\s*:\s*\S")
 _GLOG = re.compile(r"^([EFW])\d{4} \d{2}:\d{2}:\d{2}\.\d+\s")
-_LEVEL_WORD = re.compile(r"^\[?(?:ERROR|CRITICAL|FATAL|WARNING|WARN)\]?:?\s*")
 _GLOG_WHERE = re.compile(r"^\s*\d+\s+[\w./-]+:\d+\]\s*")
 _SIGNALS = r"(?:Killed|Segmentation fault|Aborted|Bus error|Floating point exception|Illegal instruction)"
 _SIGNAL = re.compile(
@@ -76,7 +76,7 @@ _SIGNAL = re.compile(
     r"(?:^\s*|:\s|\s\d+\s+)" + _SIGNALS + r"(?: \(core dumped\))?(?:\s*$|\s{2,}\S)"
 )
 _PY_WARNING = re.compile(r"(?:^|:\d+: |\s)([A-Z]\w*Warning): (.+)$")
-_LEVEL_WARNING = re.compile(r"(?:^|[\s\[|:])(?:WARNING|WARN)(?:[\]:|]|\s|$)")
+_LEVEL_WARNING = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:WARNING|WARN)[\]|):]?(?:\s|:|$)")
 # A log record glued behind other output ("...[00:02, note=x]2024-03-14 03:18:49,076 WARNING:   text").
 _EMBEDDED_RECORD = re.compile(
     r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s?:?\s?(?=(?:WARNING|WARN|ERROR|CRITICAL|FATAL)\b)"
@@ -224,9 +224,10 @@ class GenericParser:
             embedded = _EMBEDDED_RECORD.search(text)
             if embedded is not None:
                 ts, rest = split_timestamp(text[embedded.start() :])
-        if _LEVEL_ERROR.search(rest[:40]) is not None or _ERROR_PREFIX.match(rest) is not None:
-            fatal = _LEVEL_FATAL.search(rest[:40]) is not None
-            message = _LEVEL_WORD.sub("", rest.strip()) or rest.strip()
+        level = _LEVEL_ERROR.match(rest)
+        if level is not None or _ERROR_PREFIX.match(rest) is not None:
+            fatal = _LEVEL_FATAL.match(rest) is not None
+            message = _after_level(rest, level)
             out.append(ErrorSeen(number, ts, message[:MAX_MESSAGE], fatal, "error"))
             return
         warning = _PY_WARNING.search(text)
@@ -234,8 +235,9 @@ class GenericParser:
             message = f"{warning.group(1)}: {warning.group(2).strip()}"[:MAX_MESSAGE]
             out.append(WarningSeen(number, ts, message, "python"))
             return
-        if _LEVEL_WARNING.search(rest[:40]) is not None:
-            message = _LEVEL_WORD.sub("", rest.strip()) or rest.strip()
+        level = _LEVEL_WARNING.match(rest)
+        if level is not None:
+            message = _after_level(rest, level)
             out.append(WarningSeen(number, ts, message[:MAX_MESSAGE], "log"))
 
     def _vendor(self, number: int, ts: datetime | None, text: str, out: list[Event]) -> None:
@@ -330,3 +332,11 @@ class GenericParser:
             epoch=epoch,
             extra=tuple(extra),
         )
+
+
+def _after_level(rest: str, level: re.Match[str] | None) -> str:
+    """The message of a log record: what follows its level word ("- trainer - ERROR - x" -> "x")."""
+    if level is None:
+        return rest.strip()
+    message = rest[level.end() :].lstrip(" -|:")
+    return message.rstrip() or rest.strip()

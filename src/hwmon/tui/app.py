@@ -295,9 +295,8 @@ class HwmonApp(App[int]):
         else:
             log = self.query_one(LogPane).log_widget
             log.focus()
-            if log.auto_scroll:
-                # Lines written while hidden did not scroll a zero-height view; catch up once laid out again.
-                log.scroll_end(animate=False, x_axis=False)
+            # Lines written while hidden did not scroll a zero-height view; catch up once laid out again.
+            log.stick_to_end()
 
     def action_escape(self) -> None:
         """Esc: close the search box and clear the search."""

@@ -12,6 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.events import MouseScrollUp
 from textual.widgets import Input, Log
 
 from hwmon.tui import view
@@ -29,19 +30,66 @@ class _MatchHighlighter(Highlighter):
 
 
 class RawLog(Log):
-    """``Log`` whose End key also turns following back on."""
+    """``Log`` with an explicit follow mode: new lines scroll into view while ``follow`` is on, whatever the pane's
+    size does meanwhile (a pane that shrinks would otherwise leave the view above the end). Scrolling up (keys or
+    wheel) turns it off; End, ``f``, or scrolling back down to the last line turns it on again."""
 
     BINDINGS = [Binding("end", "follow", "Follow", show=False)]
 
-    def action_follow(self) -> None:
-        """Resume auto-scroll and jump to the newest line."""
-        self.auto_scroll = True
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
+    def __init__(self, *, max_lines: int) -> None:
+        # Log's own auto-scroll only scrolls when the view is already at the end; the pane does it instead.
+        super().__init__(max_lines=max_lines, auto_scroll=False, id="log")
+        self.follow = True
 
     @property
     def following(self) -> bool:
-        """Whether new lines will scroll into view (auto-scroll on and the view at the bottom)."""
-        return self.auto_scroll and (self.is_vertical_scroll_end or self.max_scroll_y == 0)
+        """Whether new lines will scroll into view."""
+        return self.follow
+
+    def stick_to_end(self) -> None:
+        """Scroll to the last line after the next refresh (once the new virtual size is laid out)."""
+        if self.follow:
+            self.scroll_end(animate=False, x_axis=False)
+
+    def action_follow(self) -> None:
+        """Resume following and jump to the newest line."""
+        self.follow = True
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.stick_to_end()
+
+    def _user_scrolled_up(self) -> None:
+        self.follow = False
+
+    def _resume_if_at_end(self) -> None:
+        if self.is_vertical_scroll_end:
+            self.follow = True
+
+    def action_scroll_up(self) -> None:
+        self._user_scrolled_up()
+        super().action_scroll_up()
+
+    def action_page_up(self) -> None:
+        self._user_scrolled_up()
+        super().action_page_up()
+
+    def action_scroll_home(self) -> None:
+        self._user_scrolled_up()
+        super().action_scroll_home()
+
+    def _on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
+        self._user_scrolled_up()
+        super()._on_mouse_scroll_up(event)
+
+    def action_scroll_down(self) -> None:
+        super().action_scroll_down()
+        self.call_after_refresh(self._resume_if_at_end)
+
+    def action_page_down(self) -> None:
+        super().action_page_down()
+        self.call_after_refresh(self._resume_if_at_end)
+
+    def on_resize(self) -> None:
+        self.stick_to_end()
 
 
 class LogPane(Vertical):
@@ -67,7 +115,7 @@ class LogPane(Vertical):
         search = Input(placeholder="search the log (Enter: keep, Esc: clear)", id="search")
         search.cursor_blink = False
         yield search
-        yield RawLog(max_lines=self.max_lines, id="log")
+        yield RawLog(max_lines=self.max_lines)
 
     @property
     def log_widget(self) -> RawLog:
@@ -105,13 +153,10 @@ class LogPane(Vertical):
             clean = [line for line in clean if self._passes(line)]
         if clean:
             log = self.log_widget
-            was_following = log.following
-            log.write_lines(clean[-self.max_lines :])
-            if was_following:
-                # Log scrolls immediately, which is a no-op while its scrollbar is not laid out yet (the first
-                # batch that overflows the pane); scrolling again after the refresh keeps the view at the end.
-                log.scroll_end(animate=False, x_axis=False)
-                self.call_after_refresh(self._update_title)
+            log.write_lines(clean[-self.max_lines :], scroll_end=False)
+            # Scroll after the refresh: an immediate scroll is a no-op while the new virtual size and the
+            # scrollbar are not laid out yet (the first batch that overflows the pane).
+            log.stick_to_end()
 
     def _refill(self) -> None:
         log = self.log_widget
@@ -126,8 +171,9 @@ class LogPane(Vertical):
             if (self._search or self._errors_only)
             else list(self._kept)
         )
-        log.write_lines(lines, scroll_end=True)
-        log.scroll_end(animate=False, x_axis=False)
+        log.write_lines(lines, scroll_end=False)
+        log.follow = True
+        log.stick_to_end()
         self._update_title()
 
     def set_search(self, term: str) -> None:
@@ -159,12 +205,12 @@ class LogPane(Vertical):
     def toggle_follow(self) -> bool:
         """Turn following off when it is on, else on (jumping to the end). Returns the new state."""
         log = self.log_widget
-        if log.following:
-            log.auto_scroll = False
+        if log.follow:
+            log.follow = False
         else:
             log.action_follow()
         self._update_title()
-        return log.auto_scroll
+        return log.follow
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:

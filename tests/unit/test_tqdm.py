@@ -16,7 +16,7 @@ from tests.helpers.chunking import assert_chunking_invariant, parse_with, split_
 
 from hwmon.events import Event, PhaseEnded, PhaseStarted, ProgressUpdate, StepMetrics
 from hwmon.parsers.base import Line
-from hwmon.parsers.tqdm import TqdmParser, bar_phase, find_bars, parse_duration, parse_metrics
+from hwmon.parsers.tqdm import MAX_BARS, MAX_DESC, TqdmParser, bar_phase, find_bars, parse_duration, parse_metrics
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
@@ -356,3 +356,35 @@ def test_corpus_poptorch_mnist_bars() -> None:
     ]
     compiles = [e.seconds for e in events if isinstance(e, PhaseEnded) and e.phase == "compile"]
     assert compiles == [20.0, 13.0]
+
+
+def test_bar_memory_is_bounded() -> None:
+    parser = TqdmParser()
+    for i in range(MAX_BARS * 3):
+        parser.feed(Line(i + 1, 0, f"Epoch {i}: 100%|##########| 10/10 [00:01<00:00, 9.00it/s]"))
+    assert len(parser._bars) <= MAX_BARS
+
+
+def test_pathological_long_line_is_fast() -> None:
+    import time
+
+    text = ("%|" + "x" * 1500) * 40 + "Epochs: 50%|#####     | 5/10 [00:05<00:05, 1.00it/s]" + " [00:01, " * 3000
+    start = time.perf_counter()
+    bars = find_bars(text)
+    assert time.perf_counter() - start < 2.0
+    # Text glued to a description without any separator cannot be told apart from it; the name stays bounded.
+    assert [(b.n, b.total) for b in bars] == [(5, 10)]
+    assert bars[0].name.endswith("Epochs") and len(bars[0].name) <= MAX_DESC
+
+
+def test_log_tag_glued_before_a_description_is_not_part_of_the_name() -> None:
+    (bar,) = find_bars(
+        "[1,0]<stderr>:[12:00:00.000] [poptorch:cpp] [info] x]Epochs:  50%|#####     | 5/10 [00:05<00:05]"
+    )
+    assert bar.name == "Epochs"
+
+
+@pytest.mark.parametrize("desc", ["Epoch [1/10]", "Epoch [1/10] train"])
+def test_brackets_inside_a_description_stay(desc: str) -> None:
+    (bar,) = find_bars(f"{desc}:  50%|#####     | 5/10 [00:05<00:05, 1.00it/s]")
+    assert bar.name == desc

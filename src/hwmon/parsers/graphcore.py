@@ -167,7 +167,6 @@ class GraphcoreParser:
         self._pending_oom: tuple[int, str] | None = None
         self._last_oom: str | None = None
         self._block: str | None = None
-        self._info: dict[str, str] = {}
         self._keras_epoch: int | None = None
         self._keras_last_step: int | None = None
         self._jobs_started: set[str] = set()

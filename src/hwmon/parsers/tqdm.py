@@ -35,7 +35,13 @@ from dataclasses import dataclass
 from hwmon.events import Event, PhaseEnded, PhaseName, PhaseStarted, ProgressUpdate, StepMetrics
 from hwmon.parsers.base import Line
 
-__all__ = ["TqdmParser", "BarState", "find_bars", "parse_duration", "bar_phase", "parse_metrics"]
+__all__ = ["MAX_BARS", "TqdmParser", "BarState", "find_bars", "parse_duration", "bar_phase", "parse_metrics"]
+
+MAX_BARS = 256
+"""Named bars remembered (for phase and step bookkeeping) at most; the oldest is forgotten first."""
+
+MAX_DESC = 120
+"""Longest bar description kept; longer text before a bar is glued output, and only its tail is kept."""
 
 _SI = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21, "Y": 1e24}
 
@@ -71,8 +77,9 @@ _METRIC = re.compile(
     re.I,
 )
 _MPI_TAG = re.compile(r"^\s*\[\d+,\d+\]<std(?:out|err)>:\s?")
-_EPOCH_IN_NAME = re.compile(r"\bepoch\s*(\d+)\b", re.I)
+_EPOCH_IN_NAME = re.compile(r"\bepoch\s*\[?(\d+)\b", re.I)
 _MULTISPACE = re.compile(r"\s{2,}")
+_GLUED_BRACKET = re.compile(r"^.*\](?=\S)")
 _SEPARATORS = re.compile(r"[\s|,;]+")
 
 _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
@@ -162,6 +169,13 @@ def _clean_desc(segment: str, *, needs_colon: bool) -> str | None:
     parts = _MULTISPACE.split(desc.strip())
     desc = parts[-1] if parts else ""
     desc = _MPI_TAG.sub("", desc)
+    # Output glued in front that ends with a bracket ("...[info] x]Epochs") ends where the description begins;
+    # a bracket followed by a space is part of it ("Epoch [1/10]", "Epoch [1/10] train").
+    desc = _GLUED_BRACKET.sub("", desc)
+    if len(desc) > MAX_DESC:
+        # Not a description but output glued to one; keep its tail from a word boundary.
+        tail = desc[-MAX_DESC:]
+        desc = tail.split(" ", 1)[1] if " " in tail else tail
     return desc.strip()
 
 
@@ -397,6 +411,10 @@ class TqdmParser:
         )
         if state is None or new_instance:
             state = BarState(phase=phase)
+            self._bars.pop(bar.name, None)
+            if len(self._bars) >= MAX_BARS:
+                # Bounded memory however many differently named bars a run prints: forget the oldest.
+                del self._bars[next(iter(self._bars))]
             self._bars[bar.name] = state
             if phase is not None:
                 out.append(PhaseStarted(number, None, phase, bar.name))

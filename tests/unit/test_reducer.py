@@ -466,3 +466,80 @@ def test_a_longer_statement_about_the_phase_just_ended_extends_it() -> None:
     apply(state, PhaseStarted(4, None, "train"))
     apply(state, PhaseEnded(5, None, "compile", seconds=13.0))  # a later compile (eval graph) is its own phase
     assert names(state) == ["compile", "train", "compile"]
+
+
+# --- fuzz: any sequence of events folds without raising and gives valid JSON ---------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ts = st.none() | st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1))
+_num = st.floats(allow_nan=True, allow_infinity=True)
+_opt_num = st.none() | _num
+_int = st.none() | st.integers(min_value=-(10**12), max_value=10**12)
+_phase = st.sampled_from(["queue", "compile", "setup", "train", "checkpoint", "eval"])
+_text = st.text(max_size=20)
+_step_metrics = st.builds(
+    StepMetrics,
+    line=st.integers(0, 10**6),
+    ts=_ts,
+    step=_int,
+    loss=_opt_num,
+    rate=_opt_num,
+    global_rate=_opt_num,
+    remaining_s=_opt_num,
+    mode=st.sampled_from(["train", "eval"]),
+    batch=_int,
+)
+_events = st.one_of(
+    st.builds(RunStarted, line=st.integers(0, 10**6), ts=_ts, command=st.none() | _text),
+    st.builds(PhaseStarted, line=st.integers(0, 10**6), ts=_ts, phase=_phase, detail=_text),
+    st.builds(PhaseEnded, line=st.integers(0, 10**6), ts=_ts, phase=_phase, seconds=_opt_num),
+    _step_metrics,
+    st.builds(
+        StepBatch,
+        line=st.integers(0, 10**6),
+        ts=_ts,
+        first=_step_metrics,
+        last=_step_metrics,
+        count=st.integers(-2, 10**6),
+        loss_min=_opt_num,
+        loss_max=_opt_num,
+        nonfinite=st.integers(0, 10),
+        samples=st.lists(_step_metrics, max_size=4).map(tuple),
+    ),
+    st.builds(
+        ProgressUpdate,
+        line=st.integers(0, 10**6),
+        ts=_ts,
+        name=_text,
+        n=st.integers(-5, 10**9),
+        total=_int,
+        elapsed_s=_opt_num,
+        remaining_s=_opt_num,
+        rate=_opt_num,
+    ),
+    st.builds(CheckpointSaved, line=st.integers(0, 10**6), ts=_ts, step=_int, path=st.none() | _text),
+    st.builds(EvalMetric, line=st.integers(0, 10**6), ts=_ts, name=_text, value=_num),
+    st.builds(RunCompleted, line=st.integers(0, 10**6), ts=_ts, samples=_int, seconds=_opt_num, success=st.booleans()),
+    st.builds(JobIdSeen, line=st.integers(0, 10**6), ts=_ts, job_id=_text),
+    st.builds(ErrorSeen, line=st.integers(0, 10**6), ts=_ts, message=_text, fatal=st.booleans()),
+    st.builds(WarningSeen, line=st.integers(0, 10**6), ts=_ts, message=_text),
+    st.builds(Info, line=st.integers(0, 10**6), ts=_ts, key=_text, value=_text),
+    st.builds(VendorDetected, line=st.integers(0, 10**6), ts=_ts, vendor=st.sampled_from(["cerebras", "gpu"])),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=st.lists(_events, max_size=40), clocked=st.booleans())
+def test_any_event_sequence_folds_without_raising(events: list[object], clocked: bool) -> None:
+    from hwmon.model.alerts import check
+    from hwmon.model.eta import eta_seconds
+
+    state = RunState()
+    for i, event in enumerate(events):
+        apply(state, event, now=float(i) if clocked else None)  # type: ignore[arg-type]
+    json.dumps(summary_dict(state), allow_nan=False)
+    eta_seconds(state, 1e6 if clocked else None)
+    check(state, 1e6)
+    assert state.version == len(events)

@@ -210,7 +210,11 @@ def _phase_ended(state: RunState, event: Event, now: float | None) -> None:
     )
     if end is not None and event.ts is not None:
         phase.end = end
-        phase.start = end - timedelta(seconds=event.seconds)
+        try:
+            phase.start = end - timedelta(seconds=event.seconds)
+        except OverflowError:  # an absurd stated duration: keep the figure, not a start before year 1
+            phase.start = None
+            phase.end = None
     state.phases.append(phase)
 
 

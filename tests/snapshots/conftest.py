@@ -1,0 +1,8 @@
+"""The snapshot tests reuse the pilot tests' test-only replay source."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pilot"))

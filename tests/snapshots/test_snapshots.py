@@ -1,0 +1,53 @@
+"""SVG snapshots of the dashboard at 80x24 and 160x48 for a Cerebras and a PopTorch run.
+
+Deterministic: a test-only source replays a fixture whole, the clock is fixed, the input's cursor does not blink,
+and the frame is taken after the source worker finished and the app painted. Update with
+``pytest tests/snapshots --snapshot-update`` after checking the new SVGs by eye.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sources import replay_fixture
+
+from hwmon.tui.app import HwmonApp
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXED_CLOCK = 5000.0
+RUNS = {
+    "cerebras": ("tui_cerebras_run.log", "gpt-tiny on CSX (tui_cerebras_run.log)"),
+    "poptorch": ("tui_poptorch_run.log", "mnist on IPU (tui_poptorch_run.log)"),
+}
+
+
+def make_app(run: str) -> HwmonApp:
+    filename, title = RUNS[run]
+    source = replay_fixture((FIXTURES / filename).read_bytes(), name=filename)
+    return HwmonApp(source, clock=lambda: FIXED_CLOCK, title=title)
+
+
+async def settle(pilot: Any) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    pilot.app.repaint_now()
+    await pilot.pause()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_dashboard_snapshot(snap_compare: Any, run: str, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(run), terminal_size=size, run_before=settle)
+
+
+def test_help_snapshot(snap_compare: Any) -> None:
+    assert snap_compare(make_app("cerebras"), terminal_size=(80, 24), run_before=settle, press=["question_mark"])
+
+
+def test_search_snapshot(snap_compare: Any) -> None:
+    assert snap_compare(
+        make_app("cerebras"), terminal_size=(80, 24), run_before=settle, press=["slash", *"Step=5", "enter"]
+    )

@@ -85,6 +85,11 @@ _EVAL_MARK = "| Eval Device="
 # Fields of a step line are ``Key=value`` separated by ``, `` (older releases: by spaces). A value may itself
 # contain ``, `` (``TimeRemaining=1 day, 2:03:04``), so split only before something that looks like a key.
 _FIELD_SPLIT = re.compile(r",\s*(?=[A-Za-z_]\w*=)|\s+(?=[A-Za-z_]\w*=)")
+# The common train line, parsed in one match (anything else takes the general path below).
+_CANON_TRAIN = re.compile(
+    r"\| Train Device=([^,\s]*), Step=(\d+), Loss=([-+]?(?:\d+\.?\d*|nan|inf)), Rate=(\d+\.?\d*) ([\w/]+), "
+    r"GlobalRate=(\d+\.?\d*) \5(?:, LoopTimeRemaining=(\d+:\d\d:\d\d), TimeRemaining=(\d+:\d\d:\d\d))?\s*$"
+)
 _NUMBER_UNIT = re.compile(r"\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+|nan|inf|infinity))\s*(.*)", re.IGNORECASE)
 _DURATION = re.compile(r"(?:(\d+)\s+days?,\s*)?(\d+):(\d\d):(\d\d(?:\.\d+)?)")
 
@@ -173,11 +178,15 @@ _B_TRAIN = b"| Train Device="
 _B_EVAL = b"| Eval Device="
 # Lines the fast path may take besides step lines: the appliance's own checkpoint lines between steps. Each found
 # line is checked against _B_CKPT_LINE before it is claimed; anything else makes the block go line by line.
-_B_CKPT_NEEDLES = (b"Saving checkpoint", b"Saved checkpoint")
+_B_CKPT_NEEDLE = b" checkpoint"
 _B_CKPT_LINE = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d{1,9} INFO: +Sav(?:ing|ed) checkpoint [^\n|%]*\Z")
 _B_LOSS_ANY = re.compile(rb"Loss=([^,\s]*)")
 _LOSS_FIXED: dict[int, re.Pattern[bytes]] = {}
 _MIN_BLOCK_LINES = 8
+# A run of fewer step lines than this (between checkpoint lines) is not worth a StepBatch.
+_MIN_BATCH = 4
+# The first step line (which gives the block's shape) must be within this many bytes of the block start.
+_SHAPE_SEARCH = 1 << 16
 _MAX_OTHER_LINES = 256
 SAMPLES_PER_BATCH = 64
 """How many evenly spaced StepMetrics a StepBatch carries (first and last included)."""
@@ -186,7 +195,8 @@ SAMPLES_PER_BATCH = 64
 def _loss_fixed(decimals: int) -> re.Pattern[bytes]:
     pattern = _LOSS_FIXED.get(decimals)
     if pattern is None:
-        pattern = re.compile(rb"Loss=(\d+\.\d{%d})," % decimals)
+        # No leading zeros but a lone one ("0.5"), so that width and then text order the values numerically.
+        pattern = re.compile(rb"Loss=((?:0|[1-9]\d*)\.\d{%d})," % decimals)
         _LOSS_FIXED[decimals] = pattern
     return pattern
 
@@ -313,6 +323,10 @@ def parse_step_text(text: str, number: int, ts: datetime | None, reset_step: int
         if i < 0:
             return None
         mode = "eval"
+    if mode == "train":
+        canon = _CANON_TRAIN.match(text, i)
+        if canon is not None:
+            return _canonical_step(canon, number, ts, reset_step)
     body = text[i + 8 if mode == "train" else i + 7 :].strip()
     device: str | None = None
     step: int | None = None
@@ -396,6 +410,36 @@ def parse_step_text(text: str, number: int, ts: datetime | None, reset_step: int
         batch=batch,
         epoch=epoch,
         extra=tuple(extra),
+    )
+
+
+def _canonical_step(m: re.Match[str], number: int, ts: datetime | None, reset_step: int) -> StepMetrics:
+    """The common train line, from one regex match (same result as the general field-by-field path)."""
+    step = int(m.group(2))
+    rate: float | None = float(m.group(4))
+    global_rate: float | None = float(m.group(6))
+    extra: tuple[tuple[str, float], ...] = ()
+    remaining: float | None = None
+    if m.group(7) is not None:
+        loop_remaining = _duration(m.group(7))
+        remaining = _duration(m.group(8))
+        if loop_remaining is not None:
+            extra = (("loop_remaining_s", loop_remaining),)
+    if step == reset_step:
+        extra = (*extra, ("raw_rate", float(m.group(4))), ("raw_global_rate", float(m.group(6))))
+        rate = global_rate = None
+    return StepMetrics(
+        line=number,
+        ts=ts,
+        step=step,
+        loss=_float(m.group(3)),
+        rate=rate,
+        global_rate=global_rate,
+        rate_unit=m.group(5),
+        remaining_s=remaining,
+        mode="train",
+        device=m.group(1) or None,
+        extra=extra,
     )
 
 
@@ -993,65 +1037,55 @@ class CerebrasParser:
         if n < _MIN_BLOCK_LINES:
             return None
         data = block.data
-        trains = data.count(_B_TRAIN)
-        if trains == n:
-            mode: Mode = "train"
-            marker = _B_TRAIN
-            steps = n
-        else:
-            evals = data.count(_B_EVAL)
-            if trains and evals:
-                return None
-            mode = "train" if trains else "eval"
-            marker = _B_TRAIN if trains else _B_EVAL
-            steps = trains or evals
-            if steps == 0 or n - steps > _MAX_OTHER_LINES:
-                return None
-        # One shape: every step line carries the same text from after its timestamp up to ``Step=`` (or
-        # ``GlobalStep=``) as the first one does.
-        first_end = data.find(b"\n")
-        first_line = data[:first_end]
-        mark_at = first_line.find(marker)
-        if mark_at < 0:
-            # The block starts with another line; take the shape from the first step line.
-            at = data.find(marker)
-            line_start = data.rfind(b"\n", 0, at) + 1
-            mark_at = at - line_start
-            first_line = data[line_start : data.find(b"\n", at)]
-        step_at = first_line.find(b"Step=", mark_at)
+        # One shape: every step line carries the same text from after its timestamp up to ``Step=`` as the
+        # first one does (``INFO:   | Train Device=CSX, Step=``); found near the start of the block.
+        at = data.find(_B_TRAIN, 0, _SHAPE_SEARCH)
+        eval_at = data.find(_B_EVAL, 0, at if at >= 0 else _SHAPE_SEARCH)
+        mode: Mode = "train"
+        if eval_at >= 0:
+            at, mode = eval_at, "eval"
+        if at < 0:
+            return None
+        line_start = data.rfind(b"\n", 0, at) + 1
+        line_end = data.find(b"\n", at)
+        step_at = data.find(b"Step=", at, line_end)
         if step_at < 0:
             return None
-        shape = first_line[max(0, mark_at - 10) : step_at + 5]
-        if data.count(shape) != steps:
-            return None
+        # The level word and separators before the marker belong to the shape; the timestamp does not.
+        lead = len(data[line_start:at].rstrip(b" :ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+        shape = data[line_start + lead : step_at + 5]
+        # The only other lines taken here are the appliance's own checkpoint lines.
         others: list[tuple[int, int]] = []
-        if steps != n:
-            for needle in _B_CKPT_NEEDLES:
-                pos = data.find(needle)
-                while pos >= 0:
-                    start = data.rfind(b"\n", 0, pos) + 1
-                    end = data.find(b"\n", pos)
-                    if not _B_CKPT_LINE.match(data, start, end):
-                        return None
-                    others.append((start, end))
-                    pos = data.find(needle, end)
-            if len(others) != n - steps:
+        pos = data.find(_B_CKPT_NEEDLE)
+        while pos >= 0:
+            start = data.rfind(b"\n", 0, pos) + 1
+            end = data.find(b"\n", pos)
+            if len(others) >= _MAX_OTHER_LINES or not _B_CKPT_LINE.match(data, start, end):
                 return None
-            others.sort()
+            others.append((start, end))
+            pos = data.find(_B_CKPT_NEEDLE, end)
+        # Plan every run of step lines (pure: no state changes) and check that step lines + others == all lines:
+        # each step line holds ``shape`` exactly once, so counting it is counting them.
+        plans: list[tuple[int, int, _Walk]] = []
+        pos = 0
+        for start, end in [*others, (len(data), len(data))]:
+            if start > pos:
+                plans.append((pos, start, _walk(data, pos, start, shape)))
+            pos = end + 1
+        if sum(walk[2] for _, _, walk in plans) + len(others) != n:
+            return None
         # Committed: from here every line of the block is taken.
         out: list[Event] = []
-        pos = 0
         number = block.first_number
-        for start, end in others:
-            if start > pos:
-                count = data.count(b"\n", pos, start)
-                self._segment(block, pos, start, number, count, mode, shape, out)
-                number += count
-            out.extend(self.feed(Line(number, block.offset + start, data[start:end].decode("ascii"))))
-            number += 1
-            pos = end + 1
-        if pos < len(data):
-            self._segment(block, pos, len(data), number, block.first_number + n - number, mode, shape, out)
+        runs = iter(plans)
+        run = next(runs, None)
+        for o_start, o_end in [*others, (len(data), len(data))]:
+            if run is not None and run[0] < o_start:
+                number = self._segment(block, run[0], run[1], number, mode, shape, run[2], out)
+                run = next(runs, None)
+            if o_start < len(data):
+                out.extend(self.feed(Line(number, block.offset + o_start, data[o_start:o_end].decode("ascii"))))
+                number += 1
         return out
 
     def _segment(
@@ -1060,40 +1094,39 @@ class CerebrasParser:
         start: int,
         end: int,
         number: int,
-        count: int,
         mode: Mode,
         shape: bytes,
+        walk: _Walk,
         out: list[Event],
-    ) -> None:
-        """Step lines ``data[start:end]`` (``count`` lines, the first numbered ``number``) -> events."""
+    ) -> int:
+        """Step lines ``data[start:end]`` (the first numbered ``number``) -> events; returns the next number."""
         data = block.data
-        if not self._steady(mode) or count < 4:
-            # Leaving a checkpoint, or a short run between other lines: the ordinary path, line by line.
-            while count and not (self._steady(mode) and count >= 4):
+        if not self._steady(mode):
+            # Entering train/eval, or leaving a checkpoint: the first line(s) go the ordinary way.
+            while start < end and not self._steady(mode):
                 nl = data.index(b"\n", start)
                 out.extend(self.feed(Line(number, block.offset + start, data[start:nl].decode("ascii"))))
                 start = nl + 1
                 number += 1
-                count -= 1
-            if not count:
-                return
-        batch = self._step_batch(data, start, end, number, count, shape)
+            if start >= end:
+                return number
+            walk = _walk(data, start, end, shape)
+        batch = self._step_batch(data, start, end, number, walk) if walk[2] >= _MIN_BATCH else None
         if batch is None:
-            # A loss that does not parse as a number: let the ordinary path decide, line by line.
+            # Too short to be worth a batch, or a loss that does not parse: line by line.
             while start < end:
                 nl = data.index(b"\n", start)
                 out.extend(self.feed(Line(number, block.offset + start, data[start:nl].decode("ascii"))))
                 start = nl + 1
                 number += 1
-            return
+            return number
         out.append(batch)
+        return number + batch.count
 
-    def _step_batch(self, data: bytes, start: int, end: int, number: int, count: int, shape: bytes) -> StepBatch | None:
+    def _step_batch(self, data: bytes, start: int, end: int, number: int, walk: _Walk) -> StepBatch | None:
+        positions, indexes, count = walk
         # Exact loss min/max over every line, at C speed: fixed-decimal losses of one width compare as bytes.
         first_nl = data.index(b"\n", start)
-        first = _step_from_line(data[start:first_nl].decode("ascii"), number, self._reset_step)
-        if first is None:
-            return None
         loss_min: float | None = None
         loss_max: float | None = None
         nonfinite = 0
@@ -1104,12 +1137,12 @@ class CerebrasParser:
         if at >= 0 and comma > 0 and dot > 0:
             found = _loss_fixed(comma - dot - 1).findall(data, start, end)
         if len(found) == count:
-            widths = set(map(len, found))
-            if len(widths) == 1:
+            if len(set(map(len, found))) == 1:
                 loss_min, loss_max = float(min(found)), float(max(found))
             else:
-                values = list(map(float, found))
-                loss_min, loss_max = min(values), max(values)
+                # Unsigned decimals without leading zeros: a wider one is larger, so (width, text) orders them.
+                loss_min = float(min(zip(map(len, found), found, strict=True))[1])
+                loss_max = float(max(zip(map(len, found), found, strict=True))[1])
         else:
             found = _B_LOSS_ANY.findall(data, start, end)
             if len(found) != count:
@@ -1126,35 +1159,15 @@ class CerebrasParser:
                     nonfinite += 1
             if finite:
                 loss_min, loss_max = min(finite), max(finite)
-        # Evenly spaced samples with exact line numbers: each step line holds ``shape`` exactly once, so counting
-        # it (a long needle, faster than counting newlines) gives the line index of any line start.
-        samples: list[StepMetrics] = [first]
-        last_start = data.rfind(b"\n", start, end - 1) + 1
-        if count > 2:
-            wanted = min(SAMPLES_PER_BATCH, count) - 2
-            span = last_start - start
-            index = 0
-            at_byte = start
-            previous = start
-            for j in range(1, wanted + 1):
-                target = start + span * j // (wanted + 1)
-                line_start = data.rfind(b"\n", previous, target) + 1
-                if line_start <= previous:
-                    continue
-                index += data.count(shape, at_byte, line_start)
-                at_byte = line_start
-                previous = line_start
-                nl = data.index(b"\n", line_start)
-                sample = _step_from_line(data[line_start:nl].decode("ascii"), number + index, self._reset_step)
-                if sample is not None:
-                    samples.append(sample)
-        if count > 1:
-            last = _step_from_line(data[last_start : end - 1].decode("ascii"), number + count - 1, self._reset_step)
-            if last is None:
+        reset = self._reset_step
+        samples: list[StepMetrics] = []
+        for line_start, line_index in zip(positions, indexes, strict=True):
+            nl = data.index(b"\n", line_start)
+            sample = _step_from_line(data[line_start:nl].decode("ascii"), number + line_index, reset)
+            if sample is None:
                 return None
-            samples.append(last)
-        else:
-            last = first
+            samples.append(sample)
+        first, last = samples[0], samples[-1]
         return StepBatch(
             line=last.line,
             ts=last.ts,
@@ -1166,3 +1179,37 @@ class CerebrasParser:
             nonfinite=nonfinite,
             samples=tuple(samples),
         )
+
+
+_Walk = tuple[list[int], list[int], int]
+"""Sample line starts, their line indexes in the run, and the number of step lines in the run."""
+
+
+def _walk(data: bytes, start: int, end: int, shape: bytes) -> _Walk:
+    """Evenly spaced sample lines of the step-line run ``data[start:end]`` with exact line indexes, and its count.
+
+    Each step line holds ``shape`` once, so counting it between sample positions (one C pass over the run)
+    gives every sample's line index and, at the end, the number of step lines.
+    """
+    last_start = data.rfind(b"\n", start, end - 1) + 1
+    span = last_start - start
+    # About one sample per 256 lines, at most SAMPLES_PER_BATCH (first and last always).
+    wanted = max(2, min(SAMPLES_PER_BATCH, span // (256 * 100)))
+    positions: list[int] = [start]
+    indexes: list[int] = [0]
+    index = 0
+    previous = start
+    for j in range(1, wanted - 1):
+        line_start = data.rfind(b"\n", previous, start + span * j // (wanted - 1)) + 1
+        if line_start <= previous:
+            continue
+        index += data.count(shape, previous, line_start)
+        positions.append(line_start)
+        indexes.append(index)
+        previous = line_start
+    if last_start > previous:
+        index += data.count(shape, previous, last_start)
+        positions.append(last_start)
+        indexes.append(index)
+    count = index + data.count(shape, last_start, end)
+    return positions, indexes, count

@@ -33,7 +33,9 @@ def _epilog() -> str:
     return f"exit codes:\n{rows}"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser. With ``only``, just that subcommand's module is imported and configured (the others are
+    listed but bare), so a single command pays only for its own imports."""
     parser = _Parser(
         prog="hwmon",
         description="Make AI-accelerator training runs legible while they run.",
@@ -43,7 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hwmon {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in COMMANDS.items():
-        module = importlib.import_module(f"hwmon.commands.{name}")
         command_parser = sub.add_parser(
             name,
             help=help_text,
@@ -51,14 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=_epilog(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        module.add_arguments(command_parser)
-        command_parser.set_defaults(_module=module)
+        if only is None or only == name:
+            module = importlib.import_module(f"hwmon.commands.{name}")
+            module.add_arguments(command_parser)
+            command_parser.set_defaults(_module=module)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in args_list if not a.startswith("-")), None)
+    parser = build_parser(only=first if first in COMMANDS else None)
+    args = parser.parse_args(args_list)
     if args.command is None:
         parser.print_help()
         return exitcodes.USAGE

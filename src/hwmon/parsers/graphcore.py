@@ -98,11 +98,14 @@ _POPLAR_OLD = re.compile(
 )
 _COMPILING = re.compile(r"^\s*Compiling Model\.\.\.")
 _COMPILED = re.compile(r"\b(?:Compiled/Loaded|Compiled|Loaded) model in (?P<s>" + _FLOAT + r") secs?\b")
+# "Accuracy on test set: 98.72%": found from the literal " on " (fast), the metric is the word before it.
 _EVAL_LINE = re.compile(
-    r"(?P<metric>[A-Za-z][\w -]*?) on (?:the )?(?P<set>test|validation|val|eval\w*) (?:set|data(?:set)?)\s*[:=]\s*"
-    r"(?P<v>" + _FLOAT + r")\s*(?P<pct>%)?",
+    r"\bon (?:the )?(?P<set>test|validation|val|eval\w*) (?:set|data(?:set)?)\s*[:=]\s*(?P<v>"
+    + _FLOAT
+    + r")\s*(?P<pct>%)?",
     re.I,
 )
+_EVAL_METRIC_WORD = re.compile(r"(?P<metric>[A-Za-z][\w-]*)\s+$")
 _BANNER = re.compile(r"^\s*\*{3,}\s*(?P<title>[^*]+?)\s*\*{3,}\s*$")
 _BLOCK_ITEM = re.compile(r"^\s+(?P<k>[^=]+?)\s+=\s+(?P<v>.+?)\s*$")
 _SAVE_CKPT = re.compile(r"Saving model checkpoint to (?P<path>\S+)")
@@ -216,20 +219,22 @@ class GraphcoreParser:
 
     def _match(self, line: Line, text: str, out: list[Event]) -> None:
         number = line.number
-        m = _POPTORCH.search(text)
-        if m is not None:
-            self._poptorch(line, m, out)
-        m = _POPLAR.search(text)
-        if m is None and "[" in text:
-            m = _POPLAR_OLD.search(text)
-        if m is not None:
-            self._poplar(line, m, out)
+        if "[pop" in text or "[Pop" in text:
+            m = _POPTORCH.search(text)
+            if m is not None:
+                self._poptorch(line, m, out)
+        if "PL:" in text or "PO:" in text or "popart:" in text:
+            m = _POPLAR.search(text)
+            if m is None and "[" in text:
+                m = _POPLAR_OLD.search(text)
+            if m is not None:
+                self._poplar(line, m, out)
         if _COMPILING.match(text):
             out.append(PhaseStarted(number, None, "compile", "Compiling Model"))
-        m = _COMPILED.search(text)
-        if m is not None:
-            seconds = _float(m["s"])
-            out.append(PhaseEnded(number, None, "compile", seconds))
+        if "model in" in text:
+            m = _COMPILED.search(text)
+            if m is not None:
+                out.append(PhaseEnded(number, None, "compile", _float(m["s"])))
         if "***" in text:
             m = _BANNER.match(text)
             if m is not None:
@@ -247,9 +252,10 @@ class GraphcoreParser:
         if _HF_DONE.match(text):
             out.append(PhaseEnded(number, None, "train"))
             out.append(RunCompleted(number, None, message=text.strip()))
-        m = _EVAL_LINE.search(text)
-        if m is not None:
-            self._eval_line(line, m, text, out)
+        if " on " in text:
+            m = _EVAL_LINE.search(text)
+            if m is not None:
+                self._eval_line(line, m, text, out)
         if "/" in text:
             m = _KERAS_EPOCH.match(text)
             if m is not None:
@@ -381,7 +387,8 @@ class GraphcoreParser:
         if m["pct"]:
             value /= 100.0
         split = m["set"].lower()
-        metric = _snake(m["metric"].split(":")[-1])
+        word = _EVAL_METRIC_WORD.search(text, max(0, m.start() - 64), m.start())
+        metric = _snake(word["metric"]) if word is not None else "metric"
         out.append(EvalMetric(line.number, None, f"{split}_{metric}", value))
         if split == "test" and "accur" in metric:
             out.append(RunCompleted(line.number, None, message=text.strip()))

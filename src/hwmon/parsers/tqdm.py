@@ -93,6 +93,16 @@ _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
 
 def parse_duration(text: str) -> float | None:
     """Seconds of a tqdm time (``MM:SS``, ``H:MM:SS``, ``1 day, H:MM:SS``); None for ``?`` or anything else."""
+    # The common cases without days, without a regex: bars are parsed on every redraw.
+    parts = text.strip().split(":")
+    if len(parts) == 2:
+        minutes, secs = parts
+        if minutes.isdecimal() and secs.isdecimal():
+            return float(int(minutes) * 60 + int(secs))
+    elif len(parts) == 3:
+        hours, minutes, secs = parts
+        if hours.isdecimal() and minutes.isdecimal() and secs.isdecimal():
+            return float(int(hours) * 3600 + int(minutes) * 60 + int(secs))
     m = _DURATION.match(text)
     if m is None:
         return None
@@ -204,12 +214,20 @@ def _parse_bracket(
     """(elapsed, remaining, rate, unit, postfix) of a ``[...]`` body; missing pieces are None/""."""
     if body is None:
         return None, None, None, None, ""
-    m = _BRACKET.match(body)
-    if m is None:
-        return None, None, None, None, body
-    elapsed = parse_duration(m["el"]) if m["el"] else None
-    remaining = parse_duration(m["rem"]) if m["rem"] else None
-    rest = (m["rest"] or "").strip()
+    if "day" in body:
+        # "1 day, 2:00:00" holds a comma: only the regex splits that right.
+        m = _BRACKET.match(body)
+        if m is None:
+            return None, None, None, None, body
+        elapsed = parse_duration(m["el"]) if m["el"] else None
+        remaining = parse_duration(m["rem"]) if m["rem"] else None
+        rest = (m["rest"] or "").strip()
+    else:
+        times, _, rest = body.partition(",")
+        elapsed_text, _, remaining_text = times.partition("<")
+        elapsed = parse_duration(elapsed_text)
+        remaining = parse_duration(remaining_text)
+        rest = rest.strip()
     rate: float | None = None
     unit: str | None = None
     if rest:

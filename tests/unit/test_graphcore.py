@@ -212,6 +212,13 @@ def test_fixture_keras() -> None:
     assert evals == [("val_loss", 0.9), ("val_accuracy", 0.7), ("val_loss", 0.6), ("val_accuracy", 0.8)]
 
 
+def test_keras_epoch_one_again_starts_a_new_run() -> None:
+    line = "10/10 [==============================] - 1s 100ms/step - loss: 0.5000"
+    events = feed_texts("Epoch 1/1", line, "Epoch 1/1", line)
+    assert [e.line for e in of(events, RunStarted)] == [3]
+    assert [e.step for e in of(events, StepMetrics) if isinstance(e, StepMetrics)] == [10, 10]
+
+
 def test_fixture_gpt2() -> None:
     events = fixture_events("graphcore_gpt2.log")
     steps = [e for e in of(events, StepMetrics) if isinstance(e, StepMetrics)]

@@ -23,7 +23,7 @@ Recognised (each may be glued after a tqdm bar, so most patterns are searched, n
   ``PhaseEnded("train")`` + ``RunCompleted``. A dict cut by a copy (no closing ``}``) is ignored.
 - Keras ``2000/2000 [=====] - 12s 6ms/step - loss: 0.62 - accuracy: 0.79`` (and the Keras 3 ``━━━`` bar) ->
   ``ProgressUpdate("train", ...)`` + ``StepMetrics`` (step counted on across ``Epoch E/N`` lines; ``val_*``
-  metrics -> ``EvalMetric``).
+  metrics -> ``EvalMetric``). ``Epoch 1/N`` after earlier epochs -> ``RunStarted`` (a new fit).
 - ``step 3 of epoch 0, loss: 10.8, acc: 2e-05, lr: 7.5e-05, throughput: 1064.3 samples/sec`` (graphcore/examples
   GPT-2) -> ``StepMetrics(step, loss, rate=throughput, epoch, extra=(acc, lr))``.
 - ``terminate called after throwing an instance of 'poplar::graph_memory_allocation_error'`` with its
@@ -259,7 +259,12 @@ class GraphcoreParser:
         if "/" in text:
             m = _KERAS_EPOCH.match(text)
             if m is not None:
-                self._keras_epoch = int(m["e"])
+                epoch = int(m["e"])
+                if epoch == 1 and self._keras_epoch is not None:
+                    # Keras starts counting again: a second fit() (or a second run in the same file).
+                    self._keras_last_step = None
+                    self._run_started(line, out)
+                self._keras_epoch = epoch
             else:
                 self._keras(line, text, out)
         if "of epoch" in text:

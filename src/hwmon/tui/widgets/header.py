@@ -114,5 +114,7 @@ class RunHeader(Widget):
             line3.append(" " + view.safe_text(self._status_message), style="italic")
             rows.append(line3)
         elif state.error_count or state.warnings:
-            line2.append(f"  {state.error_count} errors · {state.warnings} warnings", style="dim")
+            errors = f"{state.error_count} error{'s' if state.error_count != 1 else ''}"
+            warnings = f"{state.warnings} warning{'s' if state.warnings != 1 else ''}"
+            line2.append(f"  {errors} · {warnings}", style="dim")
         return join_rows(rows)

@@ -32,6 +32,10 @@ class ProgressPane(Widget, can_focus=True):
         self.refresh(layout=True)
 
     def _bar(self, line: Text, fraction: float | None, width: int) -> None:
+        if fraction is None:
+            # Unknown total: no bar at all rather than an empty one that reads as "0 % done".
+            line.append(" " * width)
+            return
         filled, empty = view.bar_cells(fraction, width)
         # Filled and empty cells differ in glyph, not only colour, so the bar reads on a monochrome terminal.
         line.append("█" * filled, style="green")

@@ -269,6 +269,14 @@ def test_fixture_oom_without_what_is_flushed_at_finish() -> None:
     assert (err.kind, err.fatal, err.line) == ("oom", True, 1)
 
 
+def test_oom_counts_once_through_the_whole_stream() -> None:
+    # The generic parser also reports terminate/what(); the stream keeps the specific one (kind="oom").
+    for name in ("graphcore_oom_tile.log", "graphcore_oom_sdk3.log"):
+        events = stream_events([(FIXTURES / name).read_bytes()])
+        memory = [e for e in of(events, ErrorSeen) if isinstance(e, ErrorSeen) and "Out of memory" in e.message]
+        assert [e.kind for e in memory] == ["oom"], name
+
+
 def test_oom_terminate_followed_by_other_line_is_released_then() -> None:
     events = feed_texts(
         "terminate called after throwing an instance of 'poplar::graph_memory_allocation_error'",

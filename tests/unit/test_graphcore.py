@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.helpers.chunking import assert_chunking_invariant, parse_with, stream_events
 
 from hwmon.events import (
@@ -338,6 +340,40 @@ def test_mnist_run_through_the_whole_stream_succeeds() -> None:
 def test_no_bogus_steps_or_errors(text: str) -> None:
     events = feed_texts(text)
     assert not [e for e in events if not isinstance(e, VendorDetected)]
+
+
+_NOISE = st.text(
+    alphabet=st.sampled_from(list("0123456789%|[]{}()<>:,./ =*-'\"?abcdeEpochstepIPUPLO:WZT\ufffd━")),
+    max_size=100,
+)
+_SEEDS = st.sampled_from(
+    [
+        "",
+        "***** Running training *****",
+        "  Num examples = ",
+        "{'loss': ",
+        "step 1 of epoch ",
+        "Epoch 1/",
+        "10/10 [====] - ",
+        "2023-04-27T03:39:53.291853Z PL:POPLIN 1.1 ",
+        "[01:02:03.004] [poptorch::python] [warning] ",
+        "terminate called after throwing an instance of 'poplar::graph_memory_allocation_error'",
+        "  what():  Out of memory",
+        "Accuracy on test set: ",
+        "Compiled/Loaded model in ",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_SEEDS, _NOISE), max_size=8))
+def test_never_raises_on_fuzzed_lines(pieces: list[tuple[str, str]]) -> None:
+    parser = GraphcoreParser()
+    out: list[Event] = []
+    for number, (seed, noise) in enumerate(pieces, start=1):
+        # _feed directly: the parser's own safety net would hide a bug from this test.
+        parser._feed(Line(number, 0, seed + noise), out)
+    out.extend(parser.finish())
 
 
 def test_never_raises_on_odd_input() -> None:

@@ -246,6 +246,31 @@ def test_anonymous_bar_with_postfix_loss_is_training() -> None:
     assert any(isinstance(e, PhaseStarted) and e.phase == "train" for e in events)
 
 
+def test_anonymous_bar_that_starts_showing_a_loss_becomes_training() -> None:
+    events = feed_texts(
+        "  0%|          | 0/100 [00:00<?, ?it/s]",
+        " 10%|#         | 10/100 [00:01<00:09,  9.00it/s, loss=2.5]",
+        "100%|##########| 100/100 [00:10<00:00,  9.90it/s, loss=0.5]",
+    )
+    assert [(type(e).__name__, e.line) for e in events if isinstance(e, PhaseStarted | PhaseEnded)] == [
+        ("PhaseStarted", 2),
+        ("PhaseEnded", 3),
+    ]
+    assert [e.step for e in events if isinstance(e, StepMetrics)] == [10, 100]
+
+
+def test_a_bar_drawn_all_along_is_not_forgotten() -> None:
+    parser = TqdmParser()
+    events: list[Event] = []
+    for i in range(MAX_BARS * 2):
+        events.extend(
+            parser.feed(Line(2 * i + 1, 0, f"Epochs:  10%|#         | 1/10 [00:{i % 60:02d}<01:00, 0.10it/s]"))
+        )
+        events.extend(parser.feed(Line(2 * i + 2, 0, f"Batch {i}: 100%|##########| 5/5 [00:01<00:00, 5.00it/s]")))
+    started = [e for e in events if isinstance(e, PhaseStarted) and e.detail == "Epochs"]
+    assert len(started) == 1
+
+
 def test_lines_without_bars_cost_nothing() -> None:
     assert feed_texts("plain", "2024-01-01 00:00:00,000 INFO: no bars here") == []
 

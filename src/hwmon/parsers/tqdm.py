@@ -38,7 +38,7 @@ from hwmon.parsers.base import Line
 __all__ = ["MAX_BARS", "TqdmParser", "BarState", "find_bars", "parse_duration", "bar_phase", "parse_metrics"]
 
 MAX_BARS = 256
-"""Named bars remembered (for phase and step bookkeeping) at most; the oldest is forgotten first."""
+"""Named bars remembered (for phase and step bookkeeping) at most; the least recently drawn is forgotten first."""
 
 MAX_DESC = 120
 """Longest bar description kept; longer text before a bar is glued output, and only its tail is kept."""
@@ -389,7 +389,6 @@ class BarState:
     ended: bool = False
     end_elapsed: float | None = None
     last_step: int | None = None
-    epoch_base: int | None = None
 
 
 class TqdmParser:
@@ -429,13 +428,18 @@ class TqdmParser:
         )
         if state is None or new_instance:
             state = BarState(phase=phase)
-            self._bars.pop(bar.name, None)
-            if len(self._bars) >= MAX_BARS:
-                # Bounded memory however many differently named bars a run prints: forget the oldest.
-                del self._bars[next(iter(self._bars))]
-            self._bars[bar.name] = state
             if phase is not None:
                 out.append(PhaseStarted(number, None, phase, bar.name))
+        elif state.phase is None and phase is not None:
+            # An anonymous bar that starts showing a loss is the training bar after all.
+            state.phase = phase
+            out.append(PhaseStarted(number, None, phase, bar.name))
+        # Least recently updated first, so that the bound below forgets bars no longer drawn.
+        self._bars.pop(bar.name, None)
+        if len(self._bars) >= MAX_BARS:
+            # Bounded memory however many differently named bars a run prints.
+            del self._bars[next(iter(self._bars))]
+        self._bars[bar.name] = state
         out.append(
             ProgressUpdate(
                 number,

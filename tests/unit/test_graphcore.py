@@ -287,6 +287,12 @@ def test_oom_terminate_followed_by_other_line_is_released_then() -> None:
     assert [(e.line, e.kind) for e in of(events, ErrorSeen) if isinstance(e, ErrorSeen)] == [(1, "oom")]
 
 
+def test_oom_echoed_nearby_counts_once_but_a_later_one_counts_again() -> None:
+    oom = "poptorch.Error: Out of memory: Cannot fit all variable data onto one or more tiles."
+    events = feed_texts(oom, "traceback noise", oom, *(["filler"] * 60), oom)
+    assert [e.line for e in of(events, ErrorSeen)] == [1, 64]
+
+
 def test_other_terminate_is_left_to_the_generic_parser() -> None:
     events = feed_texts("terminate called after throwing an instance of 'std::runtime_error'", "  what():  boom")
     assert not of(events, ErrorSeen)

@@ -138,6 +138,7 @@ _SBATCH = re.compile(r"^\s*Submitted batch job (?P<a>\d+)")
 
 _UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "m": 60.0}
 _VENDOR_EVERY = 1000
+_OOM_REPEAT_LINES = 50
 _THROUGHPUT_KEYS = ("throughput", "samples_per_sec", "samples/sec", "tput")
 
 
@@ -168,7 +169,7 @@ class GraphcoreParser:
         self._vendor_line: int | None = None
         self._dup_message: str | None = None
         self._pending_oom: tuple[int, str] | None = None
-        self._last_oom: str | None = None
+        self._last_oom: tuple[str, int] | None = None
         self._block: str | None = None
         self._keras_epoch: int | None = None
         self._keras_last_step: int | None = None
@@ -510,10 +511,16 @@ class GraphcoreParser:
             message = what["msg"].strip() if what is not None else text.strip()
             self._oom(line, message, out)
 
+    def _repeated_oom(self, message: str, number: int) -> bool:
+        """The same out-of-memory text again within a few lines (the exception echoed by a traceback or a log
+        line) is the same error; further away it is a new one (a second run in the same file)."""
+        last = self._last_oom
+        self._last_oom = (message, number)
+        return last is not None and last[0] == message and 0 <= number - last[1] <= _OOM_REPEAT_LINES
+
     def _oom(self, line: Line, message: str, out: list[Event]) -> None:
-        if message == self._last_oom:
+        if self._repeated_oom(message, line.number):
             return
-        self._last_oom = message
         out.append(ErrorSeen(line.number, None, message, True, "oom"))
         m = _PROFILE.search(message)
         if m is not None:
@@ -525,8 +532,7 @@ class GraphcoreParser:
         number, what = self._pending_oom
         self._pending_oom = None
         message = f"terminate called after throwing an instance of '{what}'"
-        if message != self._last_oom:
-            self._last_oom = message
+        if not self._repeated_oom(message, number):
             out.append(ErrorSeen(number, None, message, True, "oom"))
 
     def _slurm(self, line: Line, text: str, out: list[Event]) -> None:

@@ -116,16 +116,17 @@ _TF_FINISHED = re.compile(
     r"(?:Training|Evaluation) finished with\s+(\d+)\s+samples?\s+in\s+([\d.]+(?:[eE][-+]?\d+)?)\s+seconds",
     re.IGNORECASE,
 )
-_TF_LOSS = re.compile(r"\bloss\s*=\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_TF_LOSS = re.compile(r"\bloss\s*=\s*(" + _NUM + r"|nan|inf)", re.IGNORECASE)
 _TF_STEP = re.compile(r"\b(?:global_)?step\s*=\s*(\d+)")
-_TF_RATE = re.compile(r"^(global_step/sec|examples/sec|steps/sec|samples/sec):\s*([\d.]+(?:[eE][-+]?\d+)?)")
+_TF_RATE = re.compile(r"^(global_step/sec|examples/sec|steps/sec|samples/sec):\s*(" + _NUM + ")")
 _TF_CKPT = re.compile(r"^Saving checkpoints? for\s+(\d+)\s+into\s+(\S+?)\.?$")
 _TF_EVAL_DICT = re.compile(r"^Saving dict for global step\s+(\d+):\s*(.*)$")
-_TF_FINAL_LOSS = re.compile(r"^Loss for final step:\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
+_TF_FINAL_LOSS = re.compile(r"^Loss for final step:\s*(" + _NUM + r"|nan|inf)", re.IGNORECASE)
 _KV_EQ = re.compile(r"([\w/.\-]+)\s*=\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))", re.IGNORECASE)
 _DICT_PAIR = re.compile(r"['\"]([^'\"]+)['\"]\s*:\s*(?:tensor\()?([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))")
 _EVAL_METRIC_LINE = re.compile(r"^-\s+([\w/.\-]+)\s*[=:]\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\s*$")
-_AVG_EVAL_LOSS = re.compile(r"^Avg Eval Loss:?\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
+_AVG_EVAL_LOSS = re.compile(r"^Avg Eval Loss:?\s*(" + _NUM + r"|nan|inf)", re.IGNORECASE)
 _EFFECTIVE_BATCH = re.compile(r"^Effective batch size is\s+(\d+)")
 _PREPARING = re.compile(r"^Preparing to execute using\s+(\d+)\s+CSX")
 _NETWORK = re.compile(r"^Using network type:\s*(\S+)")
@@ -834,8 +835,7 @@ class CerebrasParser:
         """An INFO/DEBUG (or level-less timestamped) message."""
         first = msg[0]
         # --- checkpoints (the commonest lines between steps) ---
-        if first == "S" and msg.startswith(("Saving checkpoint", "Saved checkpoint")):
-            self._checkpoint(msg, out)
+        if first == "S" and msg.startswith(("Saving checkpoint", "Saved checkpoint")) and self._checkpoint(msg, out):
             return
         # --- queue ---
         if msg.startswith("Poll ingress") or msg.startswith("Ingress is ready"):
@@ -955,16 +955,17 @@ class CerebrasParser:
         if self._tf_allowed(text):
             self._tf(msg, out)
 
-    def _checkpoint(self, msg: str, out: list[Event]) -> None:
+    def _checkpoint(self, msg: str, out: list[Event]) -> bool:
+        """The appliance's checkpoint lines; False when ``msg`` is not one (TensorFlow's has its own wording)."""
         if msg.startswith("Saving"):
             m = _SAVING_CKPT.match(msg)
             if m is None:
-                return  # "Saving step 1000 in dataloader checkpoint" and the like
+                return False
             self._pending_ckpt_step = int(m.group(1))
             if self._phase != "checkpoint":
                 self._phase_before_checkpoint = self._phase
             self._to("checkpoint", f"step {m.group(1)}", out)
-            return
+            return True
         step: int | None = None
         path: str | None = None
         m = _SAVED_CKPT_STEP.match(msg)
@@ -989,6 +990,7 @@ class CerebrasParser:
             self._phase_before_checkpoint = None
             if back in ("train", "eval"):
                 self._to(back, "", out)
+        return True
 
     def _job_id(self, msg: str, out: list[Event]) -> None:
         ts = self._now()

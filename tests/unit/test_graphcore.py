@@ -157,6 +157,14 @@ def test_hf_dicts() -> None:
     assert done.seconds == 1038.1587 and done.samples == round(307.745 * 1038.1587)
 
 
+def test_json_style_dict_and_config_json_lines() -> None:
+    events = feed_texts(
+        '{"loss": 0.5, "grad_norm": 1.5, "epoch": 1.0}', '  "n_layer": 12,', '  "task": {"loss_type": 1},'
+    )
+    steps = [(e.loss, e.epoch, e.extra) for e in of(events, StepMetrics) if isinstance(e, StepMetrics)]
+    assert steps == [(0.5, 1.0, (("grad_norm", 1.5),))]
+
+
 def test_checkpoint_glued_after_a_bar() -> None:
     (ckpt,) = of(
         feed_texts(" 40%|####      | 1000/2496 [06:53<10:09,  2.46it/s]Saving model checkpoint to ./r/checkpoint-1000"),

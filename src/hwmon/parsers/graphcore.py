@@ -17,7 +17,8 @@ Recognised (each may be glued after a tqdm bar, so most patterns are searched, n
   ``total_optimization_steps``...); ``***** Running Evaluation *****`` likewise (``eval_``-prefixed keys);
   ``***** eval metrics *****`` blocks -> ``EvalMetric``; ``Saving model checkpoint to .../checkpoint-1000`` ->
   ``CheckpointSaved(step=1000, path=...)``; ``{'loss': .., 'learning_rate': .., 'epoch': ..}`` ->
-  ``StepMetrics(step=None, loss, epoch, extra)`` (HF prints no step number; the reducer numbers them in order);
+  ``StepMetrics(step=None, loss, epoch, extra)`` (HF prints no step number; the reducer numbers them in order;
+  JSON-style ``{"loss": ..}`` lines too);
   ``{'eval_loss': ..}`` -> ``EvalMetric`` per ``eval_*`` metric; ``{'train_runtime': S, ..}`` ->
   ``RunCompleted(seconds=S, samples=round(train_samples_per_second * S))``; ``Training completed.`` ->
   ``PhaseEnded("train")`` + ``RunCompleted``. A dict cut by a copy (no closing ``}``) is ignored.
@@ -74,7 +75,7 @@ _FLOAT = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 
 # One cheap search decides whether a line can concern this parser at all (most lines of a big log do not).
 _TRIGGER = re.compile(
-    r"pop(?:torch|art|lar|run)|P[LOU]:|IPU|ipus|Graph compilation|Compil|\*\*\*\*\*|checkpoint|\{'|"
+    r"pop(?:torch|art|lar|run)|P[LOU]:|IPU|ipus|Graph compilation|Compil|\*\*\*\*\*|checkpoint|\{'|\{\"|"
     r"on (?:the )?(?:test|val|eval)|Training completed|of epoch|terminate called|what\(\)|Out of memory|"
     r"Cannot fit|srun:|salloc:|Submitted batch job|Profile saved"
 )
@@ -110,8 +111,8 @@ _BANNER = re.compile(r"^\s*\*{3,}\s*(?P<title>[^*]+?)\s*\*{3,}\s*$")
 _BLOCK_ITEM = re.compile(r"^\s+(?P<k>[^=]+?)\s+=\s+(?P<v>.+?)\s*$")
 _SAVE_CKPT = re.compile(r"Saving model checkpoint to (?P<path>\S+)")
 _CKPT_STEP = re.compile(r"checkpoint-(\d+)/?$")
-_DICT = re.compile(r"\{'[^{}]*\}")
-_DICT_PAIR = re.compile(r"'(?P<k>[\w/.-]+)':\s*(?P<v>" + _FLOAT + r"|nan|inf|-inf)(?=\s*[,}])", re.I)
+_DICT = re.compile(r"\{['\"][^{}]*\}")
+_DICT_PAIR = re.compile(r"['\"](?P<k>[\w/.-]+)['\"]:\s*(?P<v>" + _FLOAT + r"|nan|inf|-inf)(?=\s*[,}])", re.I)
 _HF_DONE = re.compile(r"^\s*Training completed\.")
 _KERAS = re.compile(
     r"^\s*(?P<n>\d+)/(?P<total>\d+)\s+(?:\[[=>.]*\]|[━─]+)\s*(?P<rest>.*)$",
@@ -246,7 +247,7 @@ class GraphcoreParser:
             path = m["path"]
             step_m = _CKPT_STEP.search(path)
             out.append(CheckpointSaved(number, None, int(step_m.group(1)) if step_m else None, path))
-        if "{'" in text:
+        if "{'" in text or '{"' in text:
             m = _DICT.search(text)
             if m is not None:
                 self._hf_dict(line, m.group(0), out)

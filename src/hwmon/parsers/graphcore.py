@@ -29,13 +29,15 @@ Recognised (each may be glued after a tqdm bar, so most patterns are searched, n
   GPT-2) -> ``StepMetrics(step, loss, rate=throughput, epoch, extra=(acc, lr))``.
 - ``terminate called after throwing an instance of 'poplar::graph_memory_allocation_error'`` with its
   ``what():  Out of memory ...`` line -> ONE ``ErrorSeen(fatal=True, kind="oom")`` carrying the ``what()`` text
-  (also for a lone ``Out of memory on tile``/``Cannot fit all variable data`` line). The generic parser may also
+  (also for a lone ``Out of memory on tile``/``Cannot fit all variable data`` line; the same text again within
+  50 lines is the same error). The generic parser may also
   report ``terminate called``/``what():`` generically; ``kind="oom"`` marks this one as the specific report so
   the two can be told apart. ``Profile saved to: P`` -> ``Info("poplar_profile", P)``.
 - Slurm: ``srun: job N queued and waiting for resources`` -> ``RunStarted`` + ``JobIdSeen(N, "slurm")`` +
   ``PhaseStarted("queue")``; ``srun: job N has been allocated resources`` -> ``PhaseEnded("queue")``;
-  ``salloc: Granted job allocation N`` / ``Submitted batch job N`` -> ``JobIdSeen``. ``mpirun``/``poprun``
-  ``[1,0]<stdout>:`` and ``srun --label`` ``0:`` prefixes are stripped before matching.
+  ``salloc: Granted job allocation N`` / ``Submitted batch job N`` -> ``JobIdSeen`` (for this parser used on its
+  own: ``hwmon.parsers.stream`` handles Slurm's lines itself and does not pass them to the format parsers).
+  ``mpirun``/``poprun`` ``[1,0]<stdout>:`` and ``srun --label`` ``0:`` prefixes are stripped before matching.
 - ``VendorDetected("graphcore", device="IPU")`` on decisive lines (poptorch/Poplar/PopART lines, ``IPU``,
   ``Graph compilation``, ``Compiled/Loaded model``, ``--ipus``, poplar errors), at most once per 1000 lines and
   again right after each ``RunStarted`` this parser emits, so a consumer that reset for a new run learns the

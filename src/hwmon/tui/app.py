@@ -43,6 +43,7 @@ REPAINT_INTERVAL = 0.1
 PLOT_INTERVAL = 0.5
 TIME_REPAINT_INTERVAL = 1.0
 ALERT_CHECK_INTERVAL = 1.0
+STATUS_SHOWN_FOR = 10.0
 LOG_MAX_LINES = 5000
 ALERT_SEVERITY = {"nan": "error", "error": "error", "failed": "error", "stall": "warning", "silence": "warning"}
 
@@ -118,6 +119,8 @@ class HwmonApp(App[int]):
         self._last_alert_check = float("-inf")
         self._alerts_seen = 0
         self.status_message = ""
+        self._status_since = 0.0
+        self._lines_at_status = 0
         self.source_done = False
         self.source_error: str | None = None
         self.repaints = 0
@@ -178,6 +181,8 @@ class HwmonApp(App[int]):
                 del self._pending[: -self._log_lines]
         if batch.status:
             self.status_message = batch.status
+            self._status_since = time.monotonic()
+            self._lines_at_status = self.log_pane.total_lines + len(self._pending)
             self.notify(batch.status, title="source", timeout=6, markup=False)
         if batch.eof:
             self.source_done = True
@@ -215,6 +220,16 @@ class HwmonApp(App[int]):
             self._last_alert_check = real_now
             alert_rules.check(self.state, now)
         changed = self.state.version != self._painted_version
+        if (
+            self.status_message
+            and self.source_error is None
+            and real_now - self._status_since > STATUS_SHOWN_FOR
+            and self.log_pane.total_lines > self._lines_at_status
+        ):
+            # A follower message ("log rotated...") is news for a while; once output has moved on it goes (a
+            # "waiting for the file" message stays until lines arrive, and a source failure stays).
+            self.status_message = ""
+            changed = True
         if not (force or changed or real_now - self._last_time_paint >= TIME_REPAINT_INTERVAL):
             self.query_one(LogPane).refresh_title()
             return

@@ -58,7 +58,8 @@ def fmt_number(value: float | None, digits: int = 4) -> str:
         if abs(value) >= 10**digits and abs(value) < 1e7:
             return f"{value:.0f}"
         return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}"
+    # '#' keeps trailing zeros (6.99997 -> "7.000", not "7"), so a loss keeps its precision on screen.
+    return f"{value:#.{digits}g}".rstrip(".")
 
 
 def fmt_rate(value: float | None, unit: str = "") -> str:

@@ -63,7 +63,8 @@ class ProgressPane(Widget, can_focus=True):
             if step.step is not None:
                 parts.append(f"step {step.step}")
             if step.epoch is not None:
-                parts.append(f"epoch {view.fmt_number(step.epoch, 3)}")
+                epoch = step.epoch
+                parts.append(f"epoch {int(epoch)}" if epoch == int(epoch) else f"epoch {epoch:.2f}")
             if not view.is_ended(state):
                 parts.append(f"ETA {view.fmt_duration(self._eta)}")
             line.append(" " + "  ".join(parts))

@@ -39,7 +39,11 @@ from hwmon.parsers.base import Line
 __all__ = ["ModelTreeParser"]
 
 _CHILD = re.compile(r"^( +)\(([\w.-]+)\): (?:(\d+) x )?([A-Za-z_][\w.]*)\((.*)$")
-_ROOT = re.compile(r"([A-Z][A-Za-z0-9_]*)\(")
+# A word glued to "(" ("...]ResNet(", "InferenceWrapper(%|"). Anchored at the start of a word run: the obvious
+# r"([A-Z][A-Za-z0-9_]*)\(" retries from every letter of a long run with no "(" after it, which is quadratic (a
+# 64 KiB line of letters took ~30 s). The type is taken from the run's first capital, as that pattern did.
+_ROOT_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z0-9_]+\(")
+_CAPITAL = re.compile(r"[A-Z]")
 _CLOSE = re.compile(r"^( *)\)\s*$")
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
 
@@ -139,7 +143,7 @@ class ModelTreeParser:
             candidates.extend(reversed(self._redraws))
         root_type = ""
         for candidate in candidates:
-            found = _ROOT.findall(candidate)
+            found = _root_types(candidate)
             if found:
                 root_type = found[-1]
                 break
@@ -229,3 +233,14 @@ def _balanced(text: str) -> bool:
             if depth < 0:
                 return False
     return depth == 0
+
+
+def _root_types(text: str) -> list[str]:
+    """Every ``Type`` of a ``Type(`` in ``text`` (the part of a word from its first capital), in linear time."""
+    types: list[str] = []
+    for match in _ROOT_WORD.finditer(text):
+        word = match.group()[:-1]
+        capital = _CAPITAL.search(word)
+        if capital is not None:
+            types.append(word[capital.start() :])
+    return types

@@ -326,7 +326,7 @@ def _name_and_metrics(desc: str, postfix: str) -> tuple[str, tuple[tuple[str, fl
 
 def _build_full(m: re.Match[str], pct: int | None, segment: str) -> FoundBar:
     n_text, total_text = m["n"], m["total"]
-    unit_scale = any(c in n_text + total_text for c in ".kMGTPEZY")
+    unit_scale = not (n_text.isdigit() and total_text.isdigit())
     elapsed, remaining, rate, unit, postfix = _parse_bracket(m["br"], unit_scale)
     # Without the percentage the description was overwritten too: whatever precedes is not the bar's name.
     desc = _clean_desc(segment, needs_colon=True) if pct is not None else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -494,6 +495,22 @@ def test_fast_path_equals_line_by_line(count: int, nan_every: int, eta: bool, fi
     assert_batch_equivalent(batched, per_line)
     if first_step == 1:
         assert per_line[0].rate is None and batched[0].first.rate is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("losses", [["9.50000", "10.25000", "0.50000"], ["09.50000", "9.75000", "10.00000"]])
+def test_fast_path_loss_extremes_across_widths(losses: list[str]) -> None:
+    lines = step_lines(random.Random(3), 1, 300)
+    for k, loss in enumerate(losses):
+        at = 100 * k + 50
+        lines[at] = re.sub(r"Loss=[^,]*", f"Loss={loss}", lines[at])
+    reference = strict_parser()
+    run_lines(reference, PREAMBLE)
+    per_line = run_lines(reference, lines, 3)
+    fast = strict_parser()
+    run_lines(fast, PREAMBLE)
+    batched = fast.feed_block(block_of(lines, 3))
+    assert batched is not None
+    assert_batch_equivalent(batched, per_line)
 
 
 def test_fast_path_takes_checkpoint_lines_between_steps() -> None:

@@ -196,8 +196,7 @@ SAMPLES_PER_BATCH = 64
 def _loss_fixed(decimals: int) -> re.Pattern[bytes]:
     pattern = _LOSS_FIXED.get(decimals)
     if pattern is None:
-        # No leading zeros but a lone one ("0.5"), so that width and then text order the values numerically.
-        pattern = re.compile(rb"Loss=((?:0|[1-9]\d*)\.\d{%d})," % decimals)
+        pattern = re.compile(rb"Loss=(\d+\.\d{%d})," % decimals)
         _LOSS_FIXED[decimals] = pattern
     return pattern
 
@@ -1140,7 +1139,11 @@ class CerebrasParser:
             found = _loss_fixed(comma - dot - 1).findall(data, start, end)
         if len(found) == count:
             if len(set(map(len, found))) == 1:
+                # One width, one number of decimals: byte order is numeric order (leading zeros included).
                 loss_min, loss_max = float(min(found)), float(max(found))
+            elif data.count(b"Loss=0", start, end) != data.count(b"Loss=0.", start, end):
+                values = list(map(float, found))  # leading zeros ("05.5"): compare as numbers
+                loss_min, loss_max = min(values), max(values)
             else:
                 # Unsigned decimals without leading zeros: a wider one is larger, so (width, text) orders them.
                 loss_min = float(min(zip(map(len, found), found, strict=True))[1])

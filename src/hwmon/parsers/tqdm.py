@@ -35,7 +35,17 @@ from dataclasses import dataclass
 from hwmon.events import Event, PhaseEnded, PhaseName, PhaseStarted, ProgressUpdate, StepMetrics
 from hwmon.parsers.base import Line
 
-__all__ = ["MAX_BARS", "TqdmParser", "BarState", "find_bars", "parse_duration", "bar_phase", "parse_metrics"]
+__all__ = [
+    "MAX_BARS",
+    "MAX_DESC",
+    "BarState",
+    "FoundBar",
+    "TqdmParser",
+    "bar_phase",
+    "find_bars",
+    "parse_duration",
+    "parse_metrics",
+]
 
 MAX_BARS = 256
 """Named bars remembered (for phase and step bookkeeping) at most; the least recently drawn is forgotten first."""

@@ -273,3 +273,20 @@ def test_arbitrary_bytes_never_raise(data: bytes, chunk: int) -> None:
         parser.feed(data[i : i + chunk])
     parser.finish()
     assert len(parser.pop_lines()) <= 5
+
+
+def test_error_released_at_finish_is_not_counted_twice() -> None:
+    # Poplar OOM with no what(): line: the graphcore parser releases its error only at finish(); the generic
+    # parser's own "terminate called" error for the same line must still be dropped.
+    data = (FIXTURES / "graphcore_oom_no_what.log").read_bytes()
+    errors = [e for e in parse_bytes(data) if isinstance(e, ErrorSeen)]
+    assert len(errors) == 1, errors
+
+
+def test_flush_releases_a_held_traceback_while_the_stream_goes_on() -> None:
+    parser = StreamParser()
+    events = parser.feed(b'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\nValueError: boom\n')
+    assert not [e for e in events if isinstance(e, ErrorSeen)]  # held: a chained traceback may follow
+    released = parser.flush()
+    assert [e.message for e in released if isinstance(e, ErrorSeen)] == ["ValueError: boom"]
+    assert not [e for e in parser.finish() if isinstance(e, ErrorSeen)]  # not released twice

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, cast
 
 from hwmon.events import (
@@ -159,10 +159,20 @@ class StreamParser:
         for line in self._splitter.finish():
             self._line(line, out)
         for parser in self._parsers:
-            out.extend(self._vendor_filter(_safe_finish(parser)))
-        out.extend(self._vendor_filter(_safe_finish(self._tree)))
+            events = _safe_finish(parser)
+            self._remember_events(events)
+            out.extend(self._vendor_filter(events))
+        events = _safe_finish(self._tree)
+        self._remember_events(events)
+        out.extend(self._vendor_filter(events))
         out.extend(self._generic_filter(_safe_finish(self._generic)))
         return out
+
+    def flush(self) -> list[Event]:
+        """The input went quiet (a live follower saw no new bytes for a while): release what the generic parser
+        holds back to see whether more follows (a traceback's final exception, a ``terminate called`` without
+        its ``what():`` yet), so a run that crashed shows its error now instead of never. The stream goes on."""
+        return self._generic_filter(_safe_finish(self._generic))
 
     def pop_lines(self) -> list[str]:
         """The final cleaned lines seen since the last call (at most the last ``keep_lines`` of them)."""
@@ -192,20 +202,25 @@ class StreamParser:
             if line.final:
                 self._slurm(line, out)
             return
-        flags = 0
         for parser in self._parsers:
             events = _safe_feed(parser, line)
             if events:
-                flags |= _flags_of(events)
+                self._remember_events(events)
                 out.extend(self._vendor_filter(events))
         events = _safe_feed(self._tree, line)
         if events:
-            flags |= _flags_of(events)
+            self._remember_events(events)
             out.extend(events)
-        if flags:
-            self._remember(line.number, flags)
         if line.final:
             out.extend(self._generic_filter(_safe_feed(self._generic, line)))
+
+    def _remember_events(self, events: list[Event]) -> None:
+        # Flags are recorded under each event's own source line: a parser may release an event for an earlier
+        # line (a held traceback, a multi-line record), and the generic parser's duplicate must still be dropped.
+        for event in events:
+            flags = _flags_of((event,))
+            if flags:
+                self._remember(event.line, flags)
 
     def _remember(self, number: int, flags: int) -> None:
         self._flags[number] = self._flags.get(number, 0) | flags
@@ -322,7 +337,7 @@ class StreamParser:
 _PREFIX_FIRST = frozenset("[ 0123456789")
 
 
-def _flags_of(events: list[Event]) -> int:
+def _flags_of(events: Sequence[Event]) -> int:
     flags = 0
     for event in events:
         if isinstance(event, _METRIC_KINDS):

@@ -110,6 +110,7 @@ class LogPane(Vertical):
         self._search = ""
         self._errors_only = False
         self.total_lines = 0
+        self._title = ""
 
     def compose(self) -> ComposeResult:
         search = Input(placeholder="search the log (Enter: keep, Esc: clear)", id="search")
@@ -230,8 +231,12 @@ class LogPane(Vertical):
             parts.append("search: " + self._search)
         if self._errors_only:
             parts.append("errors/warnings only")
+        title = " · ".join(parts)
+        if title == self._title:
+            return  # setting a border title repaints the pane; the app asks up to 10 times a second
+        self._title = title
         # border_title is parsed as markup: build it as Text so a search term like "[bold]" stays literal.
-        self.border_title = Text(" · ".join(parts))
+        self.border_title = Text(title)
 
     def refresh_title(self) -> None:
         """Recompute the title (follow state changes when the user scrolls)."""

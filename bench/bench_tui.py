@@ -1,0 +1,243 @@
+"""Dashboard benchmark in a real pseudo-terminal: ``hwmon attach LOG`` at 80x24 while a writer process appends to
+LOG. Prints figures; it is not a timed test.
+
+    .venv/bin/python bench/bench_tui.py [--rate 10000] [--seconds 10] [--quiet-seconds 10] [--presses 15]
+
+Measures (the app's own process only: the writer is a separate process):
+  * CPU of the app following a quiet file (target <= 0.5 % of a core);
+  * CPU of the app following RATE lines/s (target <= 30 % of a core at 10 000 lines/s);
+  * key-to-repaint latency while following RATE lines/s: from writing a key to the pty until the bytes the app
+    writes to the terminal contain the text that key makes appear ("?" -> the help's title, "e" -> the log title's
+    "errors/warnings only"), target <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import math
+import os
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WRITER = r"""
+import sys, time, math
+path, rate, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+tick = 0.02
+per_tick = max(1, int(rate * tick))
+step = 0
+start = time.monotonic()
+with open(path, "a", buffering=1 << 20) as out:
+    n = 0
+    while time.monotonic() - start < seconds:
+        lines = []
+        for _ in range(per_tick):
+            step += 1
+            if step % 10:
+                loss = 2.0 + 8.0 * math.exp(-step / 50000.0)
+                lines.append(
+                    f"2025-02-11 09:30:{(step // 1000) % 60:02d},{step % 1000:03d} INFO:   | Train Device=CSX, "
+                    f"Step={step}, Loss={loss:.5f}, Rate=3301.52 samples/sec, GlobalRate=3300.10 samples/sec\n"
+                )
+            else:
+                lines.append(f"2025-02-11 09:30:00,000 INFO:   data loader heartbeat {step}\n")
+        out.write("".join(lines))
+        out.flush()
+        n += 1
+        delay = start + n * tick - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+"""
+
+
+class PtyApp:
+    """``hwmon attach`` on a pty of the given size; a thread drains its output and keeps it with arrival times."""
+
+    def __init__(self, log: Path, size: tuple[int, int] = (80, 24)) -> None:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+        script = ROOT / ".venv" / "bin" / "hwmon"
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "hwmon"]
+        env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(size[0]), LINES=str(size[1]))
+        env["HWMON_RUNS_DIR"] = str(log.parent / "runs")
+        self.proc = subprocess.Popen(
+            [*command, "attach", str(log)],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.master = master
+        self.chunks: list[tuple[float, bytes]] = []
+        self._lock = threading.Lock()
+        self._stop = False
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+        self.ps = psutil.Process(self.proc.pid)
+
+    def _drain(self) -> None:
+        while not self._stop:
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                data = os.read(self.master, 1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            with self._lock:
+                self.chunks.append((time.monotonic(), data))
+
+    def output_since(self, since: float) -> bytes:
+        with self._lock:
+            return b"".join(data for at, data in self.chunks if at >= since)
+
+    def trim(self) -> None:
+        with self._lock:
+            self.chunks = self.chunks[-200:]
+
+    def wait_for(self, marker: bytes, since: float, timeout: float = 5.0) -> float | None:
+        """Seconds from ``since`` to the first output chunk (after ``since``) that completes ``marker``."""
+        deadline = since + timeout
+        seen = b""
+        index = 0
+        while time.monotonic() < deadline:
+            with self._lock:
+                fresh = [(at, data) for at, data in self.chunks[index:] if at >= since]
+                index = len(self.chunks)
+            for at, data in fresh:
+                seen += data
+                if marker in seen:
+                    return at - since
+            time.sleep(0.002)
+        return None
+
+    def press(self, key: bytes) -> float:
+        at = time.monotonic()
+        os.write(self.master, key)
+        return at
+
+    def cpu(self) -> float:
+        times = self.ps.cpu_times()
+        return float(times.user + times.system)
+
+    def close(self) -> int | None:
+        try:
+            os.write(self.master, b"q")
+            self.proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self._stop = True
+        self._thread.join(timeout=2)
+        os.close(self.master)
+        return self.proc.returncode
+
+
+def cpu_percent(app: PtyApp, seconds: float) -> float:
+    before, t0 = app.cpu(), time.monotonic()
+    time.sleep(seconds)
+    return 100.0 * (app.cpu() - before) / (time.monotonic() - t0)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def measure_keys(app: PtyApp, presses: int) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {"? (help opens)": [], "e (errors filter on)": []}
+    failures = 0
+    for _ in range(presses):
+        at = app.press(b"?")
+        latency = app.wait_for(b"hwmon: keys", at)
+        if latency is None:
+            failures += 1
+        else:
+            results["? (help opens)"].append(latency)
+        app.press(b"\x1b")
+        time.sleep(0.3)
+        at = app.press(b"e")
+        latency = app.wait_for(b"errors/warnings only", at)
+        if latency is None:
+            failures += 1
+        else:
+            results["e (errors filter on)"].append(latency)
+        app.press(b"e")
+        time.sleep(0.3)
+        app.trim()
+    if failures:
+        print(f"  ({failures} presses never showed their marker within 5 s)")
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=10_000.0, help="lines per second to append (default 10000)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measurement window under load (default 10)")
+    parser.add_argument("--quiet-seconds", type=float, default=10.0, help="quiet-file window (default 10; 60 in CI)")
+    parser.add_argument("--presses", type=int, default=15, help="key presses per key for latency (default 15)")
+    args = parser.parse_args()
+
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "run.log"
+        log.write_text("2025-02-11 09:14:02,101 INFO:   Effective batch size is 1024.\n")
+        app = PtyApp(log)
+        try:
+            if app.wait_for(b"Effective batch size", 0.0, timeout=30) is None:
+                print("the dashboard did not start; output:", app.output_since(0.0)[-2000:])
+                return 1
+            time.sleep(2.0)
+            quiet = cpu_percent(app, args.quiet_seconds)
+            print(f"quiet file, {args.quiet_seconds:.0f} s: app CPU {quiet:.2f} % of a core (target <= 0.5 %)")
+
+            total = args.seconds + 3.0 + args.presses * 1.0 + 5.0
+            writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), str(args.rate), str(total)])
+            try:
+                time.sleep(3.0)  # let the follower catch up and the series fill
+                size0, t0 = log.stat().st_size, time.monotonic()
+                load = cpu_percent(app, args.seconds)
+                written = (log.stat().st_size - size0) / (time.monotonic() - t0)
+                print(
+                    f"following {args.rate:.0f} lines/s ({written / 1e6:.2f} MB/s written), {args.seconds:.0f} s: "
+                    f"app CPU {load:.1f} % of a core (target <= 30 %)"
+                )
+                print(f"key-to-repaint while following {args.rate:.0f} lines/s ({args.presses} presses per key):")
+                for key, values in measure_keys(app, args.presses).items():
+                    if values:
+                        ms = [v * 1000 for v in values]
+                        print(
+                            f"  {key:<22} p50 {statistics.median(ms):6.1f} ms  p95 {percentile(ms, 0.95):6.1f} ms  "
+                            f"max {max(ms):6.1f} ms  (target <= 100 ms)"
+                        )
+            finally:
+                writer.terminate()
+                writer.wait(timeout=10)
+            rss = app.ps.memory_info().rss / 1e6
+            print(f"app RSS at the end: {rss:.0f} MB; log size {log.stat().st_size / 1e6:.0f} MB")
+        finally:
+            code = app.close()
+        print(f"app exit status after q: {code}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

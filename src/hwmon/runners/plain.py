@@ -166,8 +166,9 @@ async def run_plain(
 ) -> int:
     """Follow ``source`` printing plain lines until the run ends (unless ``follow``) or the source ends.
 
-    Returns ``exitcodes.RUN_FAILED`` if the run failed (by its supervisor's record when it is a supervised run,
-    else by its log), ``exitcodes.OK`` otherwise (succeeded, or unknown).
+    A supervised run (a source with a ``run_dir``) is followed until its source ends, i.e. until ``run.json``
+    records the end. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped (by its supervisor's
+    record for a supervised run, else by its log), ``exitcodes.OK`` otherwise (succeeded, or unknown).
     """
     stream = out if out is not None else sys.stdout
     state = RunState(source=source.name)
@@ -181,6 +182,7 @@ async def run_plain(
         finally:
             await queue.put(None)
 
+    supervised = isinstance(getattr(source, "run_dir", None), Path)
     reader = asyncio.create_task(pump())
     next_tick = clock() + interval
     next_check = clock() + ALERT_CHECK_S
@@ -214,7 +216,9 @@ async def run_plain(
             if now >= next_tick:
                 printer.emit("status", printer.status_text(now))
                 next_tick = now + interval
-            if state.status in ("succeeded", "failed") and not follow:
+            # A supervised run ends when its supervisor records the exit (the source then ends), not when its log
+            # looks finished: the process may still fail while shutting down.
+            if state.status in ("succeeded", "failed") and not follow and not supervised:
                 if ended_at is None:
                     ended_at = now
                 elif now >= ended_at + end_grace:

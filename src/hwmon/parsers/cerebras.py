@@ -1198,8 +1198,9 @@ def _walk(data: bytes, start: int, end: int, shape: bytes) -> _Walk:
     """
     last_start = data.rfind(b"\n", start, end - 1) + 1
     span = last_start - start
-    # About one sample per 256 lines, at most SAMPLES_PER_BATCH (first and last always).
-    wanted = max(2, min(SAMPLES_PER_BATCH, span // (256 * 100)))
+    # About one sample per ~500 lines (~64 KB), at most SAMPLES_PER_BATCH (first and last always): parsing a
+    # sample costs ~10 us, and the plotted series keeps only a few hundred points however long the run.
+    wanted = max(2, min(SAMPLES_PER_BATCH, span // 65536))
     positions: list[int] = [start]
     indexes: list[int] = [0]
     index = 0

@@ -180,3 +180,20 @@ async def test_corpus_followed_equals_whole_file(tmp_path: Path, name: str) -> N
         whole.loss.last,
         [p.name for p in whole.phases],
     )
+
+
+async def test_quiet_input_releases_a_held_back_traceback(tmp_path: Path) -> None:
+    from hwmon.events import ErrorSeen
+
+    log = tmp_path / "crash.log"
+    log.write_text(
+        "epoch 1 step 3 loss=0.5\n"
+        "Traceback (most recent call last):\n"
+        '  File "train.py", line 3, in <module>\n'
+        "    main()\n"
+        "RuntimeError: CUDA error: device-side assert triggered\n"
+    )
+    source = open_source(str(log))
+    batches = await collect(source, until=lambda bs: any(isinstance(e, ErrorSeen) for b in bs for e in b.events))
+    errors = [e for e in events(batches) if isinstance(e, ErrorSeen)]
+    assert "device-side assert" in errors[0].message

@@ -6,9 +6,12 @@ both consume ``Source.batches()`` and fold each batch's events into their ``RunS
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import stat
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +19,11 @@ from typing import Protocol
 
 from hwmon import exitcodes
 from hwmon.events import Event
-from hwmon.runners.follow import FileFollower, Follower, PipeFollower
+from hwmon.runners.follow import Chunk, FileFollower, Follower, PipeFollower
 
 DEFAULT_KEEP_LINES = 5000
+# After this long without new bytes, the parser releases lines it holds back waiting for more (see batches()).
+QUIET_FLUSH_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,42 +72,78 @@ class FollowSource:
         name: str | None = None,
         keep_lines: int = DEFAULT_KEEP_LINES,
         run_dir: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.follower = follower
+        self._clock = clock
         self.name = name or follower.name
         self.keep_lines = keep_lines
         self.run_dir = run_dir
         self._closed = False
 
     async def batches(self) -> AsyncIterator[Batch]:
-        """Parse each chunk the follower yields; skip chunks that produced nothing visible."""
+        """Parse each chunk the follower yields; skip chunks that produced nothing visible. When the input has been
+        quiet for ``QUIET_FLUSH_S`` after some data, the parser releases what it was holding back (a crashed run's
+        final exception line) so it shows now rather than never."""
         # Imported here so the follower layer stays importable (and testable) without the parsers.
         from hwmon.parsers.stream import StreamParser
 
         # blocks=True lets format parsers take their vectorised path on large regions (catching up a big file).
         parser = StreamParser(blocks=True, keep_lines=self.keep_lines)
+        queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=4)
+
+        async def pump() -> None:
+            try:
+                async for chunk in self.follower.chunks():
+                    await queue.put(chunk)
+            finally:
+                await queue.put(None)
+
+        reader = asyncio.ensure_future(pump())
         broken: str | None = None
-        async for chunk in self.follower.chunks():
-            events: list[Event] = []
-            statuses = list(chunk.statuses)
-            if broken is None:
+        flush_pending = False
+        try:
+            while True:
                 try:
-                    if chunk.data:
-                        events.extend(parser.feed(chunk.data))
-                    if chunk.eof:
-                        events.extend(parser.finish())
-                    lines = parser.pop_lines()
-                except Exception as exc:  # a parser bug must not take the monitor down: say so, keep following
-                    broken = f"parser failed ({type(exc).__name__}: {exc}); no more events from this source"
-                    statuses.append(broken)
-                    lines = []
-            else:
-                lines = _fallback_lines(chunk.data, self.keep_lines)
-            status = "; ".join(statuses) if statuses else None
-            if events or lines or status is not None or chunk.eof:
-                yield Batch(events, lines, status, chunk.eof, chunk.at)
-            if chunk.eof or self._closed:
-                return
+                    chunk = await asyncio.wait_for(queue.get(), QUIET_FLUSH_S) if flush_pending else await queue.get()
+                except asyncio.TimeoutError:
+                    flush_pending = False
+                    if broken is None:
+                        try:
+                            events = parser.flush()
+                        except Exception:  # same policy as below: never take the monitor down
+                            events = []
+                        if events:
+                            yield Batch(events, [], None, False, self._clock())
+                    continue
+                if chunk is None:
+                    return
+                flush_pending = bool(chunk.data)
+                events = []
+                statuses = list(chunk.statuses)
+                if broken is None:
+                    try:
+                        if chunk.data:
+                            events.extend(parser.feed(chunk.data))
+                        if chunk.eof:
+                            events.extend(parser.finish())
+                        lines = parser.pop_lines()
+                    except Exception as exc:  # a parser bug must not take the monitor down: say so, keep following
+                        broken = f"parser failed ({type(exc).__name__}: {exc}); no more events from this source"
+                        statuses.append(broken)
+                        lines = []
+                else:
+                    lines = _fallback_lines(chunk.data, self.keep_lines)
+                status = "; ".join(statuses) if statuses else None
+                if events or lines or status is not None or chunk.eof:
+                    yield Batch(events, lines, status, chunk.eof, chunk.at)
+                if chunk.eof or self._closed:
+                    return
+        finally:
+            self.follower.close()
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
 
     def close(self) -> None:
         """Stop following."""

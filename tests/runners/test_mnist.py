@@ -156,3 +156,6 @@ def test_run_mnist_cpu_trains_for_real(tmp_path: Path) -> None:
     assert state.model is not None
     assert state.eval, "the accuracy line should be an eval metric"
     assert any(bar.metrics.get("loss") is not None for bar in state.progress.values()) or state.last_step
+    assert state.vendor == "cpu", "the workload names its device so the monitor can label the run"
+    assert state.status == "succeeded"
+    assert state.loss.count > 0 and state.steps.last is not None

@@ -171,11 +171,15 @@ def train_torch(args, data, bar):
                 "--gpu: CUDA is not available to this torch (no GPU/driver, or a CPU-only build); use --cpu",
                 EXIT_DEVICE_UNAVAILABLE,
             )
-        dev = torch.device("cuda")
+        dev = torch.device("cuda:0")
     else:
         dev = torch.device("cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if dev.type == "cuda":
+        print("Using device: cuda:0 (%s, torch %s)" % (torch.cuda.get_device_name(0), torch.__version__))
+    else:
+        print("Using device: cpu (torch %s, %d threads)" % (torch.__version__, torch.get_num_threads()))
     torch.manual_seed(args.seed)
     rng = np.random.RandomState(args.seed)
     model, model_with_loss = build_model()

@@ -188,21 +188,85 @@ def measure_keys(app: PtyApp, presses: int) -> dict[str, list[float]]:
     return results
 
 
+def ui_only_cpu(rate: float, seconds: float) -> float:
+    """CPU % of the dashboard alone (in this process, headless 80x24) fed pre-parsed batches at ``rate`` lines/s:
+    the share of the total that is the UI's (the rest is the follower and the stream parser)."""
+    import asyncio
+    from collections.abc import AsyncIterator
+    from dataclasses import dataclass
+
+    from hwmon.events import Event
+    from hwmon.parsers.stream import StreamParser
+    from hwmon.tui.app import HwmonApp
+
+    @dataclass(frozen=True, slots=True)
+    class PreparsedBatch:
+        events: list[Event]
+        lines: list[str]
+        status: str | None
+        eof: bool
+        at: float
+
+    interval = 0.05
+    per_batch = int(rate * interval)
+    batches_needed = int((seconds + 2.0) / interval) + 1
+    parser = StreamParser(keep_lines=per_batch)
+    prepared: list[PreparsedBatch] = []
+    step = 0
+    for _ in range(batches_needed):
+        chunk = []
+        for _ in range(per_batch):
+            step += 1
+            chunk.append(
+                f"2025-02-11 09:30:00,000 INFO:   | Train Device=CSX, Step={step}, "
+                f"Loss={2 + 8 / (1 + step / 1e4):.5f}, "
+                "Rate=3301.52 samples/sec, GlobalRate=3300.10 samples/sec\n"
+            )
+        events = parser.feed("".join(chunk).encode())
+        prepared.append(PreparsedBatch(events, parser.pop_lines(), None, False, 0.0))
+
+    class PreparsedSource:
+        name = "preparsed.log"
+
+        async def batches(self) -> AsyncIterator[PreparsedBatch]:
+            start = time.monotonic()
+            for index, batch in enumerate(prepared):
+                delay = start + index * interval - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                yield batch
+
+        def close(self) -> None:
+            pass
+
+    async def run() -> float:
+        app = HwmonApp(PreparsedSource())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(2.0)
+            cpu0, t0 = time.process_time(), time.monotonic()
+            await pilot.pause(seconds)
+            return 100.0 * (time.process_time() - cpu0) / (time.monotonic() - t0)
+
+    return asyncio.run(run())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=10_000.0, help="lines per second to append (default 10000)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measurement window under load (default 10)")
     parser.add_argument("--quiet-seconds", type=float, default=10.0, help="quiet-file window (default 10; 60 in CI)")
     parser.add_argument("--presses", type=int, default=15, help="key presses per key for latency (default 15)")
+    parser.add_argument("--ui-only", action="store_true", help="also measure the UI alone, in-process, headless")
     args = parser.parse_args()
 
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "run.log"
         log.write_text("2025-02-11 09:14:02,101 INFO:   Effective batch size is 1024.\n")
+        started = time.monotonic()
         app = PtyApp(log)
         try:
-            if app.wait_for(b"Effective batch size", 0.0, timeout=30) is None:
+            if app.wait_for(b"Effective batch size", started, timeout=30) is None:
                 print("the dashboard did not start; output:", app.output_since(0.0)[-2000:])
                 return 1
             time.sleep(2.0)
@@ -236,6 +300,9 @@ def main() -> int:
         finally:
             code = app.close()
         print(f"app exit status after q: {code}")
+    if args.ui_only:
+        ui = ui_only_cpu(args.rate, args.seconds)
+        print(f"UI alone (headless, pre-parsed batches) at {args.rate:.0f} lines/s: {ui:.1f} % of a core")
     return 0
 
 

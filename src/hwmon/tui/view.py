@@ -91,14 +91,15 @@ def wall_seconds(state: RunState, now: float | None) -> float | None:
     return None
 
 
-def display_status(state: RunState, now: float | None) -> str:
+def display_status(state: RunState, now: float | None, *, output_seen: bool = False) -> str:
     """``succeeded``/``failed`` once ended; ``stalled`` while a stall or silence alert stands (the reducer re-arms
-    them when steps/output resume); ``running`` once anything arrived; else ``waiting``."""
+    them when steps/output resume); ``running`` once anything arrived (``output_seen``: raw lines the caller got,
+    which need not have produced events); else ``waiting``."""
     if is_ended(state):
         return state.status
     if state.stalled or state.silent:
         return "stalled"
-    if state.lines or state.phases or state.last_step is not None or state.status == "running":
+    if output_seen or state.lines or state.phases or state.last_step is not None or state.status == "running":
         return "running"
     return "waiting"
 

@@ -22,11 +22,14 @@ class AlertsPane(Widget, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._state: RunState | None = None
+        self._rows = -1
 
     def show(self, state: RunState) -> None:
         """Take the latest state; repaints on the next frame."""
         self._state = state
-        self.refresh(layout=True)
+        rows = min(10, len(state.alerts))
+        self.refresh(layout=rows != self._rows)
+        self._rows = rows
 
     def render(self) -> Text:
         state = self._state

@@ -37,10 +37,14 @@ class RunHeader(Widget):
         self._eta: float | None = None
         self._status_message = ""
         self._rows = 1
+        self._output_seen = False
 
-    def show(self, state: RunState, now: float, eta: float | None, status_message: str) -> None:
+    def show(
+        self, state: RunState, now: float, eta: float | None, status_message: str, *, output_seen: bool = False
+    ) -> None:
         """Take the latest state; repaints on the next frame."""
         self._state, self._now, self._eta, self._status_message = state, now, eta, status_message
+        self._output_seen = output_seen
         rows = 3 if (state.alerts or status_message) else 2
         # Re-layout only when the header grows or shrinks a row; otherwise a repaint is enough.
         self.refresh(layout=rows != self._rows)
@@ -50,7 +54,7 @@ class RunHeader(Widget):
         """The status word shown (``running``, ``failed``, ``stalled``...)."""
         if self._state is None:
             return "waiting"
-        return view.display_status(self._state, self._now)
+        return view.display_status(self._state, self._now, output_seen=self._output_seen)
 
     def render(self) -> Text:
         state = self._state
@@ -65,7 +69,7 @@ class RunHeader(Widget):
         if vendor:
             rest.append(" │ ", style="dim")
             rest.append(view.safe_text(vendor))
-        status = view.display_status(state, self._now)
+        status = view.display_status(state, self._now, output_seen=self._output_seen)
         rest.append(" │ ", style="dim")
         rest.append(f" {status.upper()} ", style=STATUS_STYLES.get(status, "bold"))
         rest.append(" │ ", style="dim")

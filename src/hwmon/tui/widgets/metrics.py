@@ -5,10 +5,26 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Sparkline, Static
+from textual.widget import Widget
+from textual.widgets import Sparkline
 
 from hwmon.model.state import RunState
 from hwmon.tui import view
+
+
+class _Figures(Widget):
+    """Fixed-size text that repaints without a layout pass (``Static.update`` always asks for one)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text = Text("no steps yet", style="dim")
+
+    def show(self, text: Text) -> None:
+        self._text = text
+        self.refresh()
+
+    def render(self) -> Text:
+        return self._text
 
 
 class MetricsPane(Horizontal, can_focus=True):
@@ -22,7 +38,7 @@ class MetricsPane(Horizontal, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Sparkline([], id="spark")
-        yield Static(Text("no steps yet", style="dim"), id="stats")
+        yield _Figures(id="stats")
 
     def show_stats(self, state: RunState) -> None:
         """Update the figures beside the plot (cheap; done on every state change)."""
@@ -51,7 +67,7 @@ class MetricsPane(Horizontal, can_focus=True):
             text.append(shown)
         elif state.steps.count:
             text.append(f"{state.steps.count} step reports", style="dim")
-        self.query_one("#stats", Static).update(text)
+        self.query_one("#stats", _Figures).show(text)
 
     def show_plot(self, state: RunState) -> None:
         """Redraw the sparkline (the app calls this at most ~2 Hz)."""

@@ -25,11 +25,15 @@ class ProgressPane(Widget, can_focus=True):
         self._state: RunState | None = None
         self._eta: float | None = None
         self._train_seconds: float | None = None
+        self._rows = -1
 
     def show(self, state: RunState, eta: float | None, train_seconds: float | None) -> None:
         """Take the latest state, the run's ETA and the time spent training so far."""
         self._state, self._eta, self._train_seconds = state, eta, train_seconds
-        self.refresh(layout=True)
+        rows = (state.last_step is not None) + min(self.max_bars, len(state.progress)) + bool(state.checkpoints)
+        # Layout is the costly part of a frame: only when the pane gains or loses a row.
+        self.refresh(layout=rows != self._rows)
+        self._rows = rows
 
     def _bar(self, line: Text, fraction: float | None, width: int) -> None:
         if fraction is None:

@@ -24,12 +24,16 @@ class PhaseTimeline(Widget, can_focus=True):
         super().__init__(id=id)
         self._timeline: view.Timeline | None = None
         self._now = 0.0
+        self._rows = 0
 
     def show(self, state: RunState, now: float) -> None:
         """Take the latest state; repaints on the next frame."""
         self._timeline = view.timeline(state, now)
         self._now = now
-        self.refresh(layout=True)
+        rows = max(1, len(self._timeline.rows))
+        # Layout is the costly part of a frame: only when the pane gains or loses a row.
+        self.refresh(layout=rows != self._rows)
+        self._rows = rows
 
     @property
     def rows(self) -> list[view.TimelineRow]:

@@ -51,7 +51,10 @@ _LOSS_HINT = re.compile(r"loss['\"]?\s{0,2}[=:]", re.IGNORECASE)
 _STEP_WORD = re.compile(r"\b(?:global[ _])?(?:step|iter(?:ation)?)\s*[#:]?\s*(\d+)\b", re.IGNORECASE)
 _EPOCH_WORD = re.compile(r"\bepoch\s*[#:]?\s*(\d+(?:\.\d+)?)\b", re.IGNORECASE)
 _RATE = re.compile(
-    r"(" + _NUM + r")\s*(samples/s(?:ec)?|tokens/s(?:ec)?|images?/s(?:ec)?|img/s|seq(?:uences)?/s(?:ec)?|it/s|steps/s)",
+    # The look-behind starts a number only where one starts: without it a long run of digits is retried from
+    # every digit, which is quadratic (a "loss: " line with 6400 digits took 3 s).
+    r"(?<![\d.])(" + _NUM + r")\s*"
+    r"(samples/s(?:ec)?|tokens/s(?:ec)?|images?/s(?:ec)?|img/s|seq(?:uences)?/s(?:ec)?|it/s|steps/s)",
     re.IGNORECASE,
 )
 _EVAL_WORD = re.compile(r"\b(?:eval(?:uation)?|val(?:idation)?|test)\b[^=:]{0,20}$", re.IGNORECASE)

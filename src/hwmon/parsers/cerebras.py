@@ -87,10 +87,10 @@ _EVAL_MARK = "| Eval Device="
 _FIELD_SPLIT = re.compile(r",\s*(?=[A-Za-z_]\w*=)|\s+(?=[A-Za-z_]\w*=)")
 # The common train line, parsed in one match (anything else takes the general path below).
 _CANON_TRAIN = re.compile(
-    r"\| Train Device=([^,\s]*), Step=(\d+), Loss=([-+]?(?:\d+\.?\d*|nan|inf)), Rate=(\d+\.?\d*) ([\w/]+), "
-    r"GlobalRate=(\d+\.?\d*) \5(?:, LoopTimeRemaining=(\d+:\d\d:\d\d), TimeRemaining=(\d+:\d\d:\d\d))?\s*$"
+    r"\| Train Device=([^,\s]*), Step=(\d+), Loss=([-+]?(?:\d+(?:\.\d*)?|nan|inf)), Rate=(\d+(?:\.\d*)?) ([\w/]+), "
+    r"GlobalRate=(\d+(?:\.\d*)?) \5(?:, LoopTimeRemaining=(\d+:\d\d:\d\d), TimeRemaining=(\d+:\d\d:\d\d))?\s*$"
 )
-_NUMBER_UNIT = re.compile(r"\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+|nan|inf|infinity))\s*(.*)", re.IGNORECASE)
+_NUMBER_UNIT = re.compile(r"\s*([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+|nan|inf|infinity))\s*(.*)", re.IGNORECASE)
 _DURATION = re.compile(r"(?:(\d+)\s+days?,\s*)?(\d+):(\d\d):(\d\d(?:\.\d+)?)")
 
 # --- other messages ---------------------------------------------------------------------------------------------
@@ -123,9 +123,9 @@ _TF_RATE = re.compile(r"^(global_step/sec|examples/sec|steps/sec|samples/sec):\s
 _TF_CKPT = re.compile(r"^Saving checkpoints? for\s+(\d+)\s+into\s+(\S+?)\.?$")
 _TF_EVAL_DICT = re.compile(r"^Saving dict for global step\s+(\d+):\s*(.*)$")
 _TF_FINAL_LOSS = re.compile(r"^Loss for final step:\s*(" + _NUM + r"|nan|inf)", re.IGNORECASE)
-_KV_EQ = re.compile(r"([\w/.\-]+)\s*=\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))", re.IGNORECASE)
-_DICT_PAIR = re.compile(r"['\"]([^'\"]+)['\"]\s*:\s*(?:tensor\()?([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))")
-_EVAL_METRIC_LINE = re.compile(r"^-\s+([\w/.\-]+)\s*[=:]\s*([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))\s*$")
+_KV_EQ = re.compile(r"([\w/.\-]+)\s*=\s*([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))", re.IGNORECASE)
+_DICT_PAIR = re.compile(r"['\"]([^'\"]+)['\"]\s*:\s*(?:tensor\()?([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))")
+_EVAL_METRIC_LINE = re.compile(r"^-\s+([\w/.\-]+)\s*[=:]\s*([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))\s*$")
 _AVG_EVAL_LOSS = re.compile(r"^Avg Eval Loss:?\s*(" + _NUM + r"|nan|inf)", re.IGNORECASE)
 _EFFECTIVE_BATCH = re.compile(r"^Effective batch size is\s+(\d+)")
 _PREPARING = re.compile(r"^Preparing to execute using\s+(\d+)\s+CSX")

@@ -44,6 +44,7 @@ PLOT_INTERVAL = 0.5
 TIME_REPAINT_INTERVAL = 1.0
 ALERT_CHECK_INTERVAL = 1.0
 STATUS_SHOWN_FOR = 10.0
+IDLE_AFTER = 1.0
 LOG_MAX_LINES = 5000
 ALERT_SEVERITY = {"nan": "error", "error": "error", "failed": "error", "stall": "warning", "silence": "warning"}
 
@@ -118,6 +119,7 @@ class HwmonApp(App[int]):
         self._plot_version = -1
         self._last_alert_check = float("-inf")
         self._alerts_seen = 0
+        self._last_batch = float("-inf")
         self.status_message = ""
         self._status_since = 0.0
         self._lines_at_status = 0
@@ -147,7 +149,11 @@ class HwmonApp(App[int]):
         self.query_one("#alerts").border_title = "alerts"
         self.query_one(LogPane).refresh_title()
         self.query_one(LogPane).log_widget.focus()
-        self.set_interval(REPAINT_INTERVAL, self._tick)
+        # Two timers: a 10 Hz one that flushes batches into the panes and pauses itself once the source has been
+        # quiet for a moment, and a 1 Hz one for what time alone changes (wall clock, open phase, ETA, stall and
+        # silence alerts). A quiet run then costs one small repaint a second.
+        self._fast_timer = self.set_interval(REPAINT_INTERVAL, self._tick)
+        self.set_interval(TIME_REPAINT_INTERVAL, self._tick)
         self._consume()
 
     def on_unmount(self) -> None:
@@ -172,6 +178,8 @@ class HwmonApp(App[int]):
     @on(BatchArrived)
     def _on_batch(self, message: BatchArrived) -> None:
         batch: BatchLike = message.batch
+        self._last_batch = time.monotonic()
+        self._fast_timer.resume()
         if batch.events:
             apply_all(self.state, batch.events, now=self._clock())
         if batch.lines:
@@ -207,6 +215,8 @@ class HwmonApp(App[int]):
         except NoMatches:
             # A tick that lands while the app is tearing its widgets down has nothing left to paint.
             return
+        if not self._pending and time.monotonic() - self._last_batch > IDLE_AFTER:
+            self._fast_timer.pause()
 
     def repaint_now(self, *, force: bool = True) -> None:
         """Push the state into the panes. The timer calls this with ``force=False`` (paint only what changed);

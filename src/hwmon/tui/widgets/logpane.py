@@ -58,11 +58,17 @@ class RawLog(Log):
         self.stick_to_end()
 
     def _user_scrolled_up(self) -> None:
-        self.follow = False
+        self._set_follow(False)
 
     def _resume_if_at_end(self) -> None:
         if self.is_vertical_scroll_end:
-            self.follow = True
+            self._set_follow(True)
+
+    def _set_follow(self, on: bool) -> None:
+        if on != self.follow:
+            self.follow = on
+            if isinstance(self.parent, LogPane):
+                self.parent.refresh_title()
 
     def action_scroll_up(self) -> None:
         self._user_scrolled_up()

@@ -105,12 +105,16 @@ class GenericParser:
         self._terminate: ErrorSeen | None = None
         self._vendors_seen: set[tuple[str, str | None]] = set()
 
-    def feed(self, line: Line) -> list[Event]:
-        """Events for this line (and possibly a held traceback error from an earlier line)."""
+    def feed(self, line: Line, *, facts: bool = True) -> list[Event]:
+        """Events for this line (and possibly a held traceback error from an earlier line).
+
+        ``facts=False``: a format parser already took this line's facts (its step metrics, its error), so only
+        the multi-line state (tracebacks, ``terminate called``) and vendor hints are looked at; re-deriving
+        key/values and error levels is most of this parser's cost and would only produce duplicates."""
         if not line.final:
             return []
         try:
-            return self._feed(line)
+            return self._feed(line, facts)
         except Exception:  # noqa: BLE001 - a parser must never raise on input
             self._tb_state = ""
             return []
@@ -129,7 +133,7 @@ class GenericParser:
 
     # ------------------------------------------------------------------
 
-    def _feed(self, line: Line) -> list[Event]:
+    def _feed(self, line: Line, facts: bool = True) -> list[Event]:
         text = line.text
         out: list[Event] = []
         if self._terminate is not None:
@@ -141,6 +145,11 @@ class GenericParser:
                 return out
             out.append(pending)
         if self._tb_state and self._traceback_line(line, out):
+            return out
+        if not facts and _TRACEBACK not in text and "terminate called" not in text:
+            # Only vendor hints are left to look at; skip the timestamp split (most lines take this path when a
+            # format parser recognised them).
+            self._vendor(line.number, None, text, out)
             return out
         ts, rest = split_timestamp(text)
         if _TRACEBACK in text:
@@ -154,9 +163,10 @@ class GenericParser:
             else:
                 self._terminate = ErrorSeen(line.number, ts, text.strip()[:MAX_MESSAGE], True, "terminate")
             return out
-        self._errors(line.number, ts, text, rest, out)
+        if facts:
+            self._errors(line.number, ts, text, rest, out)
         self._vendor(line.number, ts, text, out)
-        if _LOSS_HINT.search(text) is not None:
+        if facts and _LOSS_HINT.search(text) is not None:
             metrics = self._metrics(line.number, ts, text)
             if metrics is not None:
                 out.append(metrics)

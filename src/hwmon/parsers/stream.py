@@ -202,25 +202,39 @@ class StreamParser:
             if line.final:
                 self._slurm(line, out)
             return
+        taken = 0
         for parser in self._parsers:
             events = _safe_feed(parser, line)
             if events:
-                self._remember_events(events)
+                taken |= self._remember_events(events, line.number)
                 out.extend(self._vendor_filter(events))
         events = _safe_feed(self._tree, line)
         if events:
-            self._remember_events(events)
+            taken |= self._remember_events(events, line.number)
             out.extend(events)
         if line.final:
-            out.extend(self._generic_filter(_safe_feed(self._generic, line)))
+            # A line whose metrics or error a format parser already reported gets only the generic parser's
+            # multi-line bookkeeping: its own facts for it would be dropped as duplicates anyway.
+            facts = not taken & (_F_METRIC | _F_ERROR)
+            try:
+                generic = self._generic.feed(line, facts=facts)
+            except Exception:  # noqa: BLE001 - a parser must not take the stream down
+                generic = []
+            if generic:
+                out.extend(self._generic_filter(generic))
 
-    def _remember_events(self, events: list[Event]) -> None:
-        # Flags are recorded under each event's own source line: a parser may release an event for an earlier
-        # line (a held traceback, a multi-line record), and the generic parser's duplicate must still be dropped.
+    def _remember_events(self, events: list[Event], current: int = -1) -> int:
+        """Record which kinds of fact each event's own source line produced (a parser may release an event for
+        an earlier line — a held traceback, a multi-line record — and the generic parser's duplicate must still
+        be dropped). Returns the flags for line ``current``."""
+        current_flags = 0
         for event in events:
             flags = _flags_of((event,))
             if flags:
                 self._remember(event.line, flags)
+                if event.line == current:
+                    current_flags |= flags
+        return current_flags
 
     def _remember(self, number: int, flags: int) -> None:
         self._flags[number] = self._flags.get(number, 0) | flags

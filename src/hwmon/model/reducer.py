@@ -69,6 +69,8 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
         state.last_output_at = now
         state.silent = False
     handler = _HANDLERS.get(type(event))
+    if handler is _step or handler is _step_batch or handler is _progress:
+        event = _sane_numbers(event)
     if handler is not None:
         # RunStarted may reset the state, so it must see the previous run's timestamps before they are updated.
         handler(state, event, now)
@@ -216,6 +218,42 @@ def _phase_ended(state: RunState, event: Event, now: float | None) -> None:
             phase.start = None
             phase.end = None
     state.phases.append(phase)
+
+
+# Step/batch numbers beyond this are not real (a corrupted "Step=<400 digits>") and would not survive float().
+_MAX_INDEX = 2**53
+
+
+def _absurd(value: int | None) -> bool:
+    return value is not None and not -_MAX_INDEX <= value <= _MAX_INDEX
+
+
+def _sane_step(step: StepMetrics) -> StepMetrics:
+    if _absurd(step.step) or _absurd(step.batch):
+        return dataclasses.replace(
+            step,
+            step=None if _absurd(step.step) else step.step,
+            batch=None if _absurd(step.batch) else step.batch,
+        )
+    return step
+
+
+def _sane_numbers(event: Event) -> Event:
+    """The event with absurd step/batch numbers dropped (as if the line had not stated them) and absurd counts
+    clamped, so no later float() of them can overflow."""
+    if isinstance(event, StepMetrics):
+        return _sane_step(event)
+    if isinstance(event, StepBatch):
+        first, last = _sane_step(event.first), _sane_step(event.last)
+        samples = tuple(_sane_step(s) for s in event.samples)
+        changed = any(a is not b for a, b in zip(samples, event.samples, strict=True))
+        if first is not event.first or last is not event.last or changed or _absurd(event.count):
+            count = max(-_MAX_INDEX, min(_MAX_INDEX, event.count))
+            return dataclasses.replace(event, first=first, last=last, samples=samples, count=count)
+    if isinstance(event, ProgressUpdate) and (_absurd(event.n) or _absurd(event.total)):
+        n = max(-_MAX_INDEX, min(_MAX_INDEX, event.n))
+        return dataclasses.replace(event, n=n, total=None if _absurd(event.total) else event.total)
+    return event
 
 
 def _step_x(series_last: tuple[float, float] | None, step: int | None) -> float:

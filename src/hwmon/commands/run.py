@@ -95,6 +95,12 @@ def _mnist_command(rest: list[str], args: argparse.Namespace) -> tuple[list[str]
     if "--device" in rest_args:
         fail("choose the device with --cpu/--gpu/--ipu/--ipu-model/--csx")
     parsed = workload_parser.parse_args(rest_args)
+    if parsed.data and not os.path.isdir(parsed.data):
+        # Said here, before launching: the workload's own error would land only in the run's log.
+        raise exitcodes.HwmonError(
+            f"run mnist: --data {parsed.data}: no such directory (give a directory holding the MNIST IDX files)",
+            exitcodes.DATA_NOT_FOUND,
+        )
     if parsed.data:
         # The workload runs in this cwd too, but run.json should say exactly which data was used.
         index = rest_args.index("--data") if "--data" in rest_args else -1

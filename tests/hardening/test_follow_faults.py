@@ -280,3 +280,23 @@ async def test_full_file_system(small_tmpfs: Path) -> None:
         finally:
             os.close(fd)
     seen.assert_exactly_once(written)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("HWMON_LONG") != "1", reason="long variant: HWMON_LONG=1")
+def test_one_minute_soak_keeps_memory_flat() -> None:
+    """``bench/soak.py --minutes 1``: following a 100 lines/s writer, RSS after warm-up grows by < 10 MB."""
+    import re
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, str(root / "bench" / "soak.py"), "--minutes", "1", "--sample", "2"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    match = re.search(r"RSS ([\d.]+) -> ([\d.]+) MB", result.stdout)
+    assert match is not None, result.stdout
+    assert float(match.group(2)) - float(match.group(1)) < 10, result.stdout

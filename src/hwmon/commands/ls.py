@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hwmon import exitcodes
+from hwmon.model.fmt import fmt_duration
 
 # Only the tail of a log is parsed for the last step/loss, so `ls` stays quick however long the runs are.
 TAIL_BYTES = 512 * 1024
@@ -57,17 +58,6 @@ def last_step_loss(log_path: Path) -> tuple[int | None, float | None]:
                 step = step if step is not None else bar.n
                 break
     return step, loss
-
-
-def _fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
 def _fmt_started(text: str) -> str:
@@ -129,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 record.device or "-",
                 _fmt_status(record),
                 _fmt_started(record.started),
-                _fmt_duration(data["duration_s"]),
+                fmt_duration(data["duration_s"]),
                 "-" if data["last_step"] is None else str(data["last_step"]),
                 last_loss if isinstance(last_loss, str) else _fmt_loss(last_loss),
             )

@@ -20,6 +20,7 @@ from typing import TextIO
 from hwmon import exitcodes
 from hwmon.model import alerts as alerts_mod
 from hwmon.model.eta import eta_seconds, main_progress
+from hwmon.model.fmt import fmt_duration, fmt_rate
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
 from hwmon.runners.source import Batch, Source
@@ -31,23 +32,6 @@ END_GRACE_S = 0.5
 ALERT_CHECK_S = 1.0
 
 Clock = Callable[[], float]
-
-
-def format_duration(seconds: float | None) -> str:
-    """``42s``, ``4m46s``, ``2h05m``, ``3d04h``; ``-`` when unknown."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "-"
-    total = int(round(seconds))
-    if total < 60:
-        return f"{total}s"
-    minutes, secs = divmod(total, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
 
 
 def safe_text(text: str, limit: int = 200) -> str:
@@ -73,7 +57,7 @@ def state_fields(state: RunState, now: float | None) -> list[str]:
     phase = state.current_phase
     if phase is not None:
         detail = f" ({safe_text(phase.detail, 60)})" if phase.detail else ""
-        fields.append(f"{phase.name}{detail} {format_duration(phase.seconds(state.last_ts, now))}")
+        fields.append(f"{phase.name}{detail} {fmt_duration(phase.seconds(state.last_ts, now))}")
     elif state.phases:
         fields.append(f"after {state.phases[-1].name}")
     step = state.last_step
@@ -83,14 +67,14 @@ def state_fields(state: RunState, now: float | None) -> list[str]:
         fields.append(f"loss {_number(state.loss.last[1])}")
     rate = step.rate if step is not None and step.rate is not None else state.global_rate
     if rate is not None:
-        fields.append(f"rate {_number(rate)} {safe_text(state.rate_unit, 20)}")
+        fields.append(f"rate {fmt_rate(rate, safe_text(state.rate_unit, 20))}")
     bar = main_progress(state)
     if bar is not None and bar.total:
         name = safe_text(bar.name, 40) or "progress"
         fields.append(f"{name} {bar.n}/{bar.total}")
     eta = eta_seconds(state, now)
     if eta is not None:
-        fields.append(f"ETA {format_duration(eta)}")
+        fields.append(f"ETA {fmt_duration(eta)}")
     if state.error_count:
         fields.append(f"errors {state.error_count}")
     return fields
@@ -136,7 +120,7 @@ class PlainPrinter:
         after = ""
         if previous is not None:
             took = previous.seconds(self.state.last_ts, now)
-            after = f" (after {previous.name} {format_duration(took)})"
+            after = f" (after {previous.name} {fmt_duration(took)})"
         self.emit("phase", f"{phases[-1].name}{after} | {self.status_text(now)}")
 
     def print_new_alerts(self) -> None:

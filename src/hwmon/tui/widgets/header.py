@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from hwmon.model import fmt
 from hwmon.model.state import RunState
 from hwmon.tui import view
 from hwmon.tui.widgets._text import join_rows
@@ -73,7 +74,7 @@ class RunHeader(Widget):
         rest.append(" │ ", style="dim")
         rest.append(f" {status.upper()} ", style=STATUS_STYLES.get(status, "bold"))
         rest.append(" │ ", style="dim")
-        rest.append(f"wall {view.fmt_duration(view.timeline(state, self._now).wall)}")
+        rest.append(f"wall {fmt.fmt_duration(view.timeline(state, self._now).wall)}")
         if state.job_ids:
             rest.append(" │ ", style="dim")
             rest.append(f"job {view.safe_text(state.job_ids[-1])}")
@@ -99,9 +100,9 @@ class RunHeader(Widget):
         if step is not None and step.step is not None:
             line2.append(f" · step {step.step}", style="bold")
         if state.loss.last is not None:
-            line2.append(f" · loss {view.fmt_number(state.loss.last[1])}")
+            line2.append(f" · loss {fmt.fmt_number(state.loss.last[1])}")
         if self._eta is not None and not view.is_ended(state):
-            line2.append(f" · ETA {view.fmt_duration(self._eta)}")
+            line2.append(f" · ETA {fmt.fmt_duration(self._eta)}")
         rows = [line1, line2]
         # A third row appears only for an alert or a follower/source message, so it is never cut off by the
         # phase/step details at 80 columns.

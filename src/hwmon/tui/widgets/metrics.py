@@ -8,6 +8,7 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Sparkline
 
+from hwmon.model import fmt
 from hwmon.model.state import RunState
 from hwmon.tui import view
 
@@ -46,8 +47,8 @@ class MetricsPane(Horizontal, can_focus=True):
         text = Text(no_wrap=True, overflow="ellipsis")
         if loss.count:
             text.append("loss ", style="bold")
-            text.append(view.fmt_number(loss.last[1] if loss.last else None), style="bold")
-            text.append(f"  min {view.fmt_number(loss.min)}")
+            text.append(fmt.fmt_number(loss.last[1] if loss.last else None), style="bold")
+            text.append(f"  min {fmt.fmt_number(loss.min)}")
             if loss.nonfinite:
                 text.append(f"  NaN/Inf ×{loss.nonfinite}", style="bold reverse red")
         else:
@@ -57,12 +58,12 @@ class MetricsPane(Horizontal, can_focus=True):
         rate = last.rate if last is not None else None
         unit = view.safe_text(state.rate_unit)
         text.append("rate ", style="bold")
-        text.append(view.fmt_rate(rate, unit))
+        text.append(fmt.fmt_rate(rate, unit))
         if state.global_rate is not None:
-            text.append(f"  global {view.fmt_rate(state.global_rate)}")
+            text.append(f"  global {fmt.fmt_rate(state.global_rate)}")
         text.append("\n")
         if state.eval:
-            shown = "  ".join(f"{view.safe_text(k)} {view.fmt_number(v)}" for k, v in list(state.eval.items())[:3])
+            shown = "  ".join(f"{view.safe_text(k)} {fmt.fmt_number(v)}" for k, v in list(state.eval.items())[:3])
             text.append("eval ", style="bold")
             text.append(shown)
         elif state.steps.count:

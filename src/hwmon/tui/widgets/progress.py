@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from hwmon.model import fmt
 from hwmon.model.state import RunState
 from hwmon.tui import view
 from hwmon.tui.widgets._text import join_rows
@@ -70,7 +71,7 @@ class ProgressPane(Widget, can_focus=True):
                 epoch = step.epoch
                 parts.append(f"epoch {int(epoch)}" if epoch == int(epoch) else f"epoch {epoch:.2f}")
             if not view.is_ended(state):
-                parts.append(f"ETA {view.fmt_duration(self._eta)}")
+                parts.append(f"ETA {fmt.fmt_duration(self._eta)}")
             line.append(" " + "  ".join(parts))
             lines.append(line)
         for bar in view.ordered_bars(state, self.max_bars):
@@ -84,14 +85,14 @@ class ProgressPane(Widget, can_focus=True):
             pct = f" {bar.fraction * 100:3.0f}%" if bar.fraction is not None else ""
             line.append(f" {bar.n}{total}{pct}")
             if bar.rate is not None:
-                line.append(f" {view.fmt_rate(bar.rate, view.safe_text(bar.unit) + '/s')}", style="dim")
+                line.append(f" {fmt.fmt_rate(bar.rate, view.safe_text(bar.unit) + '/s')}", style="dim")
             if not bar.done:
                 remaining = bar.remaining_s
                 if remaining is None and bar.total is not None and bar.rate:
                     remaining = max(0.0, (bar.total - bar.n) / bar.rate)
-                line.append(f" ETA {view.fmt_duration(remaining)}")
+                line.append(f" ETA {fmt.fmt_duration(remaining)}")
             elif bar.elapsed_s is not None:
-                line.append(f" in {view.fmt_duration(bar.elapsed_s)}", style="dim")
+                line.append(f" in {fmt.fmt_duration(bar.elapsed_s)}", style="dim")
             lines.append(line)
         if state.checkpoints:
             last = state.checkpoints[-1]

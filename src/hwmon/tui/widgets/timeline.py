@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from hwmon.model import fmt
 from hwmon.model.state import RunState
 from hwmon.tui import view
 from hwmon.tui.widgets._text import join_rows
@@ -73,7 +74,7 @@ class PhaseTimeline(Widget, can_focus=True):
             bar_style = "bold yellow" if row.current else "cyan"
             for cell in cells:
                 line.append(cell, style=bar_style if cell != "─" else "dim")
-            duration = view.fmt_duration(row.seconds) if row.known else "?"
+            duration = fmt.fmt_duration(row.seconds) if row.known else "?"
             line.append(f" {duration:>6}", style="bold" if row.current else "")
             line.append(f" {view.percent(row.seconds, timeline.wall):>4}", style="dim")
             lines.append(line)

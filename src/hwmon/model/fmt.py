@@ -1,0 +1,47 @@
+"""Compact, terminal-safe formatting of run figures, shared by the dashboard, plain mode and ``hwmon ls`` so that
+every view spells a duration or a rate the same way. Pure: no I/O, no UI library."""
+
+from __future__ import annotations
+
+import math
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """Compact duration: ``42s``, ``4m02s``, ``1h05m``, ``3d04h``; ``-`` when unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    total = int(seconds + 0.5)
+    if total < 60:
+        return f"{total}s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def fmt_number(value: float | None, digits: int = 4) -> str:
+    """A metric value with ``digits`` significant digits (``nan``/``inf`` spelt out); ``-`` when unknown."""
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    if value != 0 and (abs(value) >= 10**digits or abs(value) < 10 ** -(digits - 1)):
+        if abs(value) >= 10**digits and abs(value) < 1e7:
+            return f"{value:.0f}"
+        return f"{value:.{digits - 1}e}"
+    # '#' keeps trailing zeros (6.99997 -> "7.000", not "7"), so a loss keeps its precision on screen.
+    return f"{value:#.{digits}g}".rstrip(".")
+
+
+def fmt_rate(value: float | None, unit: str = "") -> str:
+    """A throughput figure: ``6715 samples/sec``, ``14.2 it/s``."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return f"{text} {unit}".rstrip()

@@ -18,6 +18,7 @@ from hwmon.events import (
     PhaseEnded,
     PhaseStarted,
     RunStarted,
+    StepBatch,
     StepMetrics,
     VendorDetected,
     WarningSeen,
@@ -188,7 +189,7 @@ class _CountingBlockParser:
     def finish(self) -> list[Event]:
         return []
 
-    def feed_block(self, block: LineBlock) -> list[Event] | None:
+    def feed_block(self, block: LineBlock, other: object = None) -> list[Event] | None:
         self.offered.append(block.count)
         if block.count > self.limit:
             return None
@@ -290,3 +291,46 @@ def test_flush_releases_a_held_traceback_while_the_stream_goes_on() -> None:
     released = parser.flush()
     assert [e.message for e in released if isinstance(e, ErrorSeen)] == ["ValueError: boom"]
     assert not [e for e in parser.finish() if isinstance(e, ErrorSeen)]  # not released twice
+
+
+def _mixed_log(lines: int) -> bytes:
+    out = []
+    for i in range(1, lines + 1):
+        if i % 10 == 0:
+            out.append(f"2025-02-11 09:30:{i % 60:02d},000 INFO:   data loader heartbeat {i}\n")
+        elif i % 97 == 0:
+            out.append(f"2025-02-11 09:30:{i % 60:02d},000 WARNING:   slow input worker {i}\n")
+        else:
+            out.append(
+                f"2025-02-11 09:30:{i % 60:02d},{i % 1000:03d} INFO:   | Train Device=CSX, Step={i}, "
+                f"Loss={8.0 / (1 + i / 100):.5f}, Rate=3301.52 samples/sec, GlobalRate=3300.10 samples/sec\n"
+            )
+    return "".join(out).encode()
+
+
+def test_mixed_block_takes_step_runs_in_bulk_and_other_lines_through_every_parser() -> None:
+    # A live log with a heartbeat between steps: the fast path must take the step runs in bulk and still hand
+    # every other line to all parsers, in order — the run model is the same as line by line.
+    from hwmon.model.reducer import apply_all
+    from hwmon.model.state import RunState
+    from hwmon.model.summary import summary_dict
+
+    data = _mixed_log(3000)
+    head = b"2025-02-11 09:29:00,000 INFO:   Beginning appliance run\n"
+
+    def summarise(blocks: bool, chunk: int) -> tuple[dict[str, object], list[Event]]:
+        parser = StreamParser(blocks=blocks)
+        state = RunState(source="x")
+        events = parser.feed(head)
+        for i in range(0, len(data), chunk):
+            events += parser.feed(data[i : i + chunk])
+        events += parser.finish()
+        apply_all(state, events)
+        return summary_dict(state), events
+
+    by_line, line_events = summarise(False, 1 << 20)
+    in_bulk, bulk_events = summarise(True, 64 << 10)
+    assert any(isinstance(e, StepBatch) for e in bulk_events), "the mixed block was not taken in bulk"
+    assert in_bulk == by_line
+    warnings = [e for e in line_events if isinstance(e, WarningSeen)]
+    assert warnings and [e.line for e in bulk_events if isinstance(e, WarningSeen)] == [e.line for e in warnings]

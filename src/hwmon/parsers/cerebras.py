@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
@@ -506,10 +507,17 @@ class CerebrasParser:
         self._flush_terminate(out)
         return out
 
-    def feed_block(self, block: LineBlock) -> list[Event] | None:
-        """Fast path for a block of homogeneous step lines (see module doc); ``None`` when it cannot take it."""
+    def feed_block(self, block: LineBlock, other: Callable[[Line], list[Event]] | None = None) -> list[Event] | None:
+        """Fast path for a block of step lines (see module doc); ``None`` when it cannot take it.
+
+        With ``other`` (the stream's way to run one line through every parser), a block that mixes step lines with
+        other lines is taken too: runs of step lines in bulk, every other line handed to ``other`` in order, so a
+        live log with a heartbeat line between steps still takes the fast path."""
         try:
-            return self._feed_block(block)
+            events = self._feed_block(block)
+            if events is None and other is not None:
+                events = self._mixed_block(block, other)
+            return events
         except Exception:
             if self.strict:
                 raise
@@ -1038,23 +1046,10 @@ class CerebrasParser:
         if n < _MIN_BLOCK_LINES:
             return None
         data = block.data
-        # One shape: every step line carries the same text from after its timestamp up to ``Step=`` as the
-        # first one does (``INFO:   | Train Device=CSX, Step=``); found near the start of the block.
-        at = data.find(_B_TRAIN, 0, _SHAPE_SEARCH)
-        eval_at = data.find(_B_EVAL, 0, at if at >= 0 else _SHAPE_SEARCH)
-        mode: Mode = "train"
-        if eval_at >= 0:
-            at, mode = eval_at, "eval"
-        if at < 0:
+        found = _block_shape(data)
+        if found is None:
             return None
-        line_start = data.rfind(b"\n", 0, at) + 1
-        line_end = data.find(b"\n", at)
-        step_at = data.find(b"Step=", at, line_end)
-        if step_at < 0:
-            return None
-        # The level word and separators before the marker belong to the shape; the timestamp does not.
-        lead = len(data[line_start:at].rstrip(b" :ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-        shape = data[line_start + lead : step_at + 5]
+        mode, shape = found
         # The only other lines taken here are the appliance's own checkpoint lines.
         others: list[tuple[int, int]] = []
         pos = data.find(_B_CKPT_NEEDLE)
@@ -1087,6 +1082,34 @@ class CerebrasParser:
             if o_start < len(data):
                 out.extend(self.feed(Line(number, block.offset + o_start, data[o_start:o_end].decode("ascii"))))
                 number += 1
+        return out
+
+    def _mixed_block(self, block: LineBlock, other: Callable[[Line], list[Event]]) -> list[Event] | None:
+        """Runs of step lines of one shape in bulk, every other line through ``other``, all in order."""
+        data = block.data
+        found = _block_shape(data)
+        if found is None:
+            return None
+        mode, shape = found
+        out: list[Event] = []
+        number = block.first_number
+        run_start = run_number = -1
+        pos, end = 0, len(data)
+        while pos < end:
+            nl = data.index(b"\n", pos)
+            if data.find(shape, pos, nl) >= 0:
+                if run_start < 0:
+                    run_start, run_number = pos, number
+            else:
+                if run_start >= 0:
+                    walk = _walk(data, run_start, pos, shape)
+                    self._segment(block, run_start, pos, run_number, mode, shape, walk, out)
+                    run_start = -1
+                out.extend(other(Line(number, block.offset + pos, data[pos:nl].decode("ascii"))))
+            number += 1
+            pos = nl + 1
+        if run_start >= 0:
+            self._segment(block, run_start, end, run_number, mode, shape, _walk(data, run_start, end, shape), out)
         return out
 
     def _segment(
@@ -1184,6 +1207,26 @@ class CerebrasParser:
             nonfinite=nonfinite,
             samples=tuple(samples),
         )
+
+
+def _block_shape(data: bytes) -> tuple[Mode, bytes] | None:
+    """The step lines' shape: every step line carries the same text from after its timestamp up to ``Step=`` as
+    the first one does (``INFO:   | Train Device=CSX, Step=``), found near the start of the block."""
+    at = data.find(_B_TRAIN, 0, _SHAPE_SEARCH)
+    eval_at = data.find(_B_EVAL, 0, at if at >= 0 else _SHAPE_SEARCH)
+    mode: Mode = "train"
+    if eval_at >= 0:
+        at, mode = eval_at, "eval"
+    if at < 0:
+        return None
+    line_start = data.rfind(b"\n", 0, at) + 1
+    line_end = data.find(b"\n", at)
+    step_at = data.find(b"Step=", at, line_end)
+    if step_at < 0:
+        return None
+    # The level word and separators before the marker belong to the shape; the timestamp does not.
+    lead = len(data[line_start:at].rstrip(b" :ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    return mode, data[line_start + lead : step_at + 5]
 
 
 _Walk = tuple[list[int], list[int], int]

@@ -39,7 +39,7 @@ from hwmon.parsers.base import Line, LineBlock
 
 __all__ = ["BLOCK_MIN", "LineSplitter", "clean_bytes", "clean_text"]
 
-BLOCK_MIN = 64 * 1024
+BLOCK_MIN = 16 * 1024
 """Smallest region (bytes) emitted as a ``LineBlock``."""
 
 # Regions are checked in pieces of about this size, so one dirty line (a \r, an escape) only sends its own piece

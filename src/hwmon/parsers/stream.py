@@ -60,7 +60,7 @@ __all__ = ["FEED_SLICE", "MIN_BLOCK_LINES", "PARSER_CHAIN", "StreamParser", "par
 FEED_SLICE = 4 << 20
 """Inputs larger than this are handed to the splitter in slices of this many bytes."""
 
-MIN_BLOCK_LINES = 512
+MIN_BLOCK_LINES = 128
 """Blocks no parser takes are halved down to about this many lines, then fed line by line."""
 
 
@@ -70,7 +70,7 @@ class _Parser(Protocol):
     def finish(self) -> list[Event]: ...
 
 
-_BlockFeeder = Callable[[LineBlock], "list[Event] | None"]
+_BlockFeeder = Callable[[LineBlock, Callable[[Line], "list[Event]"]], "list[Event] | None"]
 
 PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (CerebrasParser, GraphcoreParser, TqdmParser)
 """Format parsers tried before the model-tree and generic ones, in this order."""
@@ -191,7 +191,7 @@ class StreamParser:
                 self._kept.append(line.text)
         self._parse_line(line, out)
 
-    def _parse_line(self, line: Line, out: list[Event]) -> None:
+    def _parse_line(self, line: Line, out: list[Event], vendor_filter: bool = True) -> None:
         text = line.text
         if text[:1] in _PREFIX_FIRST:
             stripped = strip_launcher_prefix(text)
@@ -207,7 +207,7 @@ class StreamParser:
             events = _safe_feed(parser, line)
             if events:
                 taken |= self._remember_events(events, line.number)
-                out.extend(self._vendor_filter(events))
+                out.extend(self._vendor_filter(events) if vendor_filter else events)
         events = _safe_feed(self._tree, line)
         if events:
             taken |= self._remember_events(events, line.number)
@@ -221,7 +221,7 @@ class StreamParser:
             except Exception:  # noqa: BLE001 - a parser must not take the stream down
                 generic = []
             if generic:
-                out.extend(self._generic_filter(generic))
+                out.extend(self._generic_filter(generic, vendor_filter))
 
     def _remember_events(self, events: list[Event], current: int = -1) -> int:
         """Record which kinds of fact each event's own source line produced (a parser may release an event for
@@ -241,7 +241,7 @@ class StreamParser:
         while len(self._flags) > _RECENT_LINES:
             self._flags.popitem(last=False)
 
-    def _generic_filter(self, events: list[Event]) -> list[Event]:
+    def _generic_filter(self, events: list[Event], vendor_filter: bool = True) -> list[Event]:
         if not events:
             return events
         kept: list[Event] = []
@@ -254,7 +254,7 @@ class StreamParser:
             if isinstance(event, WarningSeen) and flags & (_F_WARNING | _F_ERROR):
                 continue
             kept.append(event)
-        return self._vendor_filter(kept)
+        return self._vendor_filter(kept) if vendor_filter else kept
 
     def _vendor_filter(self, events: list[Event]) -> list[Event]:
         """Pass a ``VendorDetected`` only when it decides or refines the vendor/device."""
@@ -318,10 +318,17 @@ class StreamParser:
             self._kept.extend(raw.decode("ascii") for raw in tail)
         self._parse_block(block, out)
 
+    def _other_line(self, line: Line) -> list[Event]:
+        """One line of a block through every parser (for a fast path that takes only some of a block's lines);
+        vendor filtering is left to the caller, which filters the block's events once, in order."""
+        events: list[Event] = []
+        self._parse_line(line, events, vendor_filter=False)
+        return events
+
     def _parse_block(self, block: LineBlock, out: list[Event]) -> None:
         for feed_block in self._block_feeders:
             try:
-                events = feed_block(block)
+                events = feed_block(block, self._other_line)
             except Exception:  # noqa: BLE001 - a failing fast path falls back to the line path
                 events = None
             if events is not None:

@@ -166,15 +166,20 @@ def bar_cells(fraction: float | None, width: int) -> tuple[int, int]:
     return filled, width - filled
 
 
-_ERRORISH = re.compile(
-    r"error|exception|traceback|terminate called|what\(\):|fatal|failed|\bE\d{4} |warn|\bW: |\[warning\]|Warning:",
-    re.IGNORECASE,
-)
+# Lower-case words checked with C substring search: a case-insensitive regex alternation took ~14 us a line, too
+# slow to re-filter 5000 kept lines within a keypress.
+_ERROR_WORDS = ("error", "exception", "traceback", "terminate called", "what():", "fatal", "failed", "warn")
+_GLOG_ERROR = re.compile(r"(?:^|\W)E\d{4} ")
 
 
 def is_error_or_warning(line: str) -> bool:
     """Whether a raw log line looks like an error or warning (for the log pane's errors-only filter)."""
-    return _ERRORISH.search(line) is not None
+    low = line.lower()
+    for word in _ERROR_WORDS:
+        if word in low:
+            return True
+    # Poplar/PopLibs "W:" level and glog "E0711 ..." lines.
+    return " W: " in line or line.startswith("W: ") or ("E" in line and _GLOG_ERROR.search(line) is not None)
 
 
 def downsample(values: list[float], width: int) -> list[float]:

@@ -4,6 +4,8 @@ bounded however many events arrive."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 from datetime import datetime
@@ -11,7 +13,7 @@ from datetime import datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hwmon.commands.summary import render_markdown
+from hwmon.commands.summary import render_human, render_markdown
 from hwmon.events import (
     PHASE_NAMES,
     CheckpointSaved,
@@ -133,6 +135,10 @@ def check_derived(state: RunState, now: float | None) -> None:
     summary = summary_dict(state)
     json.dumps(summary, allow_nan=False)
     render_markdown(summary)
+    with contextlib.redirect_stdout(io.StringIO()) as human:
+        render_human(summary)
+    # Log text in the report is data: no escape sequence from the log may reach the terminal through it.
+    assert "\x1b]" not in human.getvalue() and "\x07" not in human.getvalue()
     eta = eta_seconds(state, now)
     # inf is possible (a rate of 5e-324 it/s) and shown as "-"; NaN or a negative ETA is not.
     assert eta is None or eta >= 0, eta

@@ -28,7 +28,7 @@ from hwmon.model.reducer import apply_all
 from hwmon.model.state import Alert, RunState
 from hwmon.tui import view
 from hwmon.tui.messages import BatchArrived, SourceEnded, SourceFailed
-from hwmon.tui.screens import HelpScreen
+from hwmon.tui.screens import ConfirmScreen, HelpScreen
 from hwmon.tui.widgets import (
     AlertsPane,
     LogPane,
@@ -89,6 +89,7 @@ class HwmonApp(App[int]):
         Binding("f", "follow", "Follow"),
         Binding("e", "errors_only", "Errors"),
         Binding("l", "toggle_log", "Log"),
+        Binding("s", "stop_run", "Stop run"),
         Binding("tab", "focus_next", "Pane", priority=True),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False, priority=True),
         Binding("escape", "escape", "Clear", show=False),
@@ -322,6 +323,41 @@ class HwmonApp(App[int]):
             log.focus()
             # Lines written while hidden did not scroll a zero-height view; catch up once laid out again.
             log.stick_to_end()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Stopping only makes sense for a run hwmon supervises (a source with a run directory).
+        if action == "stop_run":
+            return getattr(self._source, "run_dir", None) is not None
+        return True
+
+    def action_stop_run(self) -> None:
+        """Ask, then stop the supervised run (the same escalation as ``hwmon stop``)."""
+        run_dir = getattr(self._source, "run_dir", None)
+        if run_dir is None:
+            return
+        name = view.safe_text(str(getattr(self._source, "name", "") or run_dir.name))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.notify(f"stopping {name}: SIGINT, then SIGTERM, then SIGKILL", timeout=5, markup=False)
+                self._stop_worker(run_dir)
+
+        self.push_screen(ConfirmScreen(f"Stop run {name}?"), answered)
+
+    @work(thread=True, exclusive=True, group="stop", exit_on_error=False)
+    def _stop_worker(self, run_dir: Any) -> None:
+        # A thread: stopping waits on the process group for up to the escalation timeouts.
+        from hwmon.runners import registry, supervisor
+
+        record = registry.load(run_dir)
+        try:
+            if record is None:
+                raise exitcodes.HwmonError(f"no run record in {run_dir}", exitcodes.RUN_NOT_FOUND)
+            final = supervisor.stop_run(record)
+            message, severity = f"run {final.run_id} {final.status}", "information"
+        except exitcodes.HwmonError as exc:
+            message, severity = str(exc), "error"
+        self.call_from_thread(self.notify, view.safe_text(message), severity=severity, timeout=10, markup=False)
 
     def action_escape(self) -> None:
         """Esc: close the search box and clear the search."""

@@ -1,0 +1,78 @@
+"""The dashboard's confirm-guarded stop key, on a real supervised run (a real process group, a real run.json)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from screen import screen_text
+
+from hwmon.runners import registry, supervisor
+from hwmon.runners.source import open_source
+from hwmon.tui.app import HwmonApp
+from hwmon.tui.screens import ConfirmScreen
+
+# Prints, then sleeps until stopped (SIGINT ends it with KeyboardInterrupt).
+SLEEPER = "import time\nprint('worker up', flush=True)\ntime.sleep(120)\n"
+
+
+@pytest.fixture()
+def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[registry.RunRecord]:
+    monkeypatch.setenv("HWMON_RUNS_DIR", str(tmp_path / "runs"))
+    record = supervisor.launch([sys.executable, "-c", SLEEPER], workload="sleeper")
+    yield record
+    current = registry.load(record.dir)
+    if current is not None and current.status == "running":
+        supervisor.stop_run(current, int_timeout=1, term_timeout=1, kill_timeout=2)
+
+
+async def _wait(pilot: Any, condition: Any, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.1)
+        if condition():
+            return
+    raise AssertionError(f"timed out waiting for {what}; screen:\n{screen_text(pilot.app)}")
+
+
+async def test_stop_key_asks_first_and_no_leaves_the_run_going(running: registry.RunRecord) -> None:
+    app = HwmonApp(open_source(running.run_id), notify_alerts=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await _wait(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("n")
+        await _wait(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the confirmation to close")
+        await pilot.pause(0.5)
+        record = registry.load(running.dir)
+        assert record is not None and record.status == "running"
+
+
+async def test_stop_key_yes_stops_the_supervised_run(running: registry.RunRecord) -> None:
+    app = HwmonApp(open_source(running.run_id), notify_alerts=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await _wait(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.press("y")
+
+        def stopped() -> bool:
+            record = registry.load(running.dir)
+            return record is not None and record.status != "running"
+
+        await _wait(pilot, stopped, "the run to be stopped")
+    record = registry.load(running.dir)
+    assert record is not None and record.status == "stopped"
+    assert not registry.process_alive(record.pid, record.pid_start)
+
+
+async def test_stop_key_is_disabled_for_a_plain_log(tmp_path: Path) -> None:
+    log = tmp_path / "plain.log"
+    log.write_text("hello\n")
+    app = HwmonApp(open_source(str(log)), notify_alerts=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, ConfirmScreen)

@@ -398,6 +398,7 @@ def test_summary_contract_every_key_and_type() -> None:
         "end": "2024-06-03T09:01:00",
         "seconds": 60.0,
         "detail": "",
+        "repeats": 1,
     }
     train = s["train"]
     assert set(train) >= {"steps", "loss", "rate", "samples", "seconds"}
@@ -543,3 +544,40 @@ def test_any_event_sequence_folds_without_raising(events: list[object], clocked:
     eta_seconds(state, 1e6 if clocked else None)
     check(state, 1e6)
     assert state.version == len(events)
+
+
+def test_thousands_of_checkpoint_cycles_keep_the_timeline_bounded_and_the_totals_exact() -> None:
+    # A multi-day run: train, checkpoint, train, ... 5000 times. Memory must stay flat (the timeline folds old
+    # cycles) while each phase's total time and the phase order stay right.
+    from datetime import datetime, timedelta
+
+    from hwmon.events import CheckpointSaved, PhaseStarted
+    from hwmon.model.reducer import apply
+    from hwmon.model.state import MAX_PHASES, RunState
+    from hwmon.model.summary import summary_dict
+
+    state = RunState(source="long")
+    t0 = datetime(2025, 1, 1)
+    t = t0
+    apply(state, PhaseStarted(1, t, "compile"))
+    t += timedelta(seconds=300)
+    line = 2
+    for _ in range(5000):
+        apply(state, PhaseStarted(line, t, "train"))
+        t += timedelta(seconds=60)
+        apply(state, PhaseStarted(line + 1, t, "checkpoint"))
+        t += timedelta(seconds=10)
+        apply(state, CheckpointSaved(line + 2, t, step=None, path=None))
+        line += 3
+    assert len(state.phases) <= MAX_PHASES
+    phases = summary_dict(state)["phases"]
+    assert isinstance(phases, list)
+    totals: dict[str, float] = {}
+    repeats: dict[str, int] = {}
+    for p in phases:
+        totals[p["name"]] = totals.get(p["name"], 0.0) + p["seconds"]
+        repeats[p["name"]] = repeats.get(p["name"], 0) + p["repeats"]
+    assert totals == {"compile": 300.0, "train": 5000 * 60.0, "checkpoint": 5000 * 10.0}
+    assert repeats == {"compile": 1, "train": 5000, "checkpoint": 5000}
+    starts = [p["start"] for p in phases]
+    assert starts == sorted(starts), "phases stay in order of start"

@@ -38,6 +38,7 @@ from hwmon.model.state import (
     MAX_CHECKPOINTS_KEPT,
     MAX_ERRORS,
     MAX_INFO_KEYS,
+    MAX_PHASES,
     MAX_PROGRESS_BARS,
     Alert,
     Checkpoint,
@@ -46,7 +47,7 @@ from hwmon.model.state import (
     RunState,
 )
 
-__all__ = ["apply", "apply_all", "add_alert", "reset_run"]
+__all__ = ["apply", "apply_all", "add_alert", "fold_phases", "reset_run"]
 
 _ENDED = ("succeeded", "failed")
 
@@ -136,7 +137,44 @@ def _open_phase(state: RunState, name: PhaseName, event: Event, now: float | Non
     start = event.ts if event.ts is not None else state.last_ts
     phase = Phase(name=name, start=start, start_at=now, detail=detail, start_line=event.line)
     state.phases.append(phase)
+    if len(state.phases) > MAX_PHASES:
+        fold_phases(state)
     return phase
+
+
+_FOLD_HEAD = 16  # the run's start (queue, compile, setup...) stays exact
+_FOLD_TAIL = 64  # and so does its recent past
+
+
+def fold_phases(state: RunState) -> None:
+    """Bound the timeline: the spans between the first ``_FOLD_HEAD`` and the last ``_FOLD_TAIL`` phases become one
+    entry per phase name (first start to last end, durations summed, ``repeats`` counted), in order of first start.
+    Totals per phase and the order of the timeline are kept; only the interleaving of old cycles is lost."""
+    phases = state.phases
+    if len(phases) <= _FOLD_HEAD + _FOLD_TAIL:
+        return
+    middle = phases[_FOLD_HEAD:-_FOLD_TAIL]
+    folded: dict[str, Phase] = {}
+    merged: list[Phase] = []
+    for phase in middle:
+        into = folded.get(phase.name)
+        seconds = phase.seconds(phase.end)
+        if into is None:
+            if phase.folded_seconds is None:
+                phase.folded_seconds = seconds or 0.0
+            folded[phase.name] = phase
+            merged.append(phase)
+            continue
+        into.repeats += phase.repeats
+        into.folded_seconds = (into.folded_seconds or 0.0) + (seconds or 0.0)
+        into.closed = True
+        if phase.end is not None:
+            into.end = phase.end
+        if phase.end_at is not None:
+            into.end_at = phase.end_at
+        if phase.stated_seconds is not None:
+            into.stated_seconds = (into.stated_seconds or 0.0) + phase.stated_seconds
+    state.phases = [*phases[:_FOLD_HEAD], *merged, *phases[-_FOLD_TAIL:]]
 
 
 def _is_finite(value: float | None) -> bool:
@@ -218,6 +256,8 @@ def _phase_ended(state: RunState, event: Event, now: float | None) -> None:
             phase.start = None
             phase.end = None
     state.phases.append(phase)
+    if len(state.phases) > MAX_PHASES:
+        fold_phases(state)
 
 
 # Step/batch numbers beyond this are not real (a corrupted "Step=<400 digits>") and would not survive float().

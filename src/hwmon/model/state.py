@@ -24,6 +24,8 @@ MAX_ERRORS = 200
 MAX_WARNINGS_KEPT = 200
 MAX_CHECKPOINTS_KEPT = 1000
 MAX_ALERTS = 100
+# The timeline keeps every phase up to this many; beyond it the oldest repeated spans are folded (see fold_phases).
+MAX_PHASES = 256
 MAX_PROGRESS_BARS = 64
 MAX_INFO_KEYS = 256
 STEP_ARRIVALS_KEPT = 64
@@ -44,6 +46,10 @@ class Phase:
     start_line: int = 0
     # Set when the phase ended, even if neither a log timestamp nor a clock reading was available for the end.
     closed: bool = False
+    # A long run's old spans of one phase folded into this one entry (memory stays flat over thousands of
+    # train/checkpoint cycles): ``repeats`` spans between ``start`` and ``end`` that took ``folded_seconds``.
+    repeats: int = 1
+    folded_seconds: float | None = None
 
     @property
     def open(self) -> bool:
@@ -52,6 +58,8 @@ class Phase:
     def seconds(self, now: datetime | None = None, now_at: float | None = None) -> float | None:
         """Duration: from log timestamps, else stated by the log, else from arrival times. An open phase is
         measured up to ``now`` (log time) / ``now_at`` (clock) when given."""
+        if self.folded_seconds is not None:
+            return self.folded_seconds
         if self.start is not None:
             # A closed phase without an end timestamp must not be measured up to "now".
             end = self.end if (self.end is not None or not self.open) else now

@@ -92,6 +92,7 @@ def summary_dict(state: RunState) -> dict[str, object]:
                 "end": _iso(p.end),
                 "seconds": phase_seconds(p, state.last_ts),
                 "detail": p.detail,
+                "repeats": p.repeats,
             }
             for p in state.phases
         ],

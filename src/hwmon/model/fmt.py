@@ -10,6 +10,8 @@ def fmt_duration(seconds: float | None) -> str:
     """Compact duration: ``42s``, ``4m02s``, ``1h05m``, ``3d04h``; ``-`` when unknown."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return "-"
+    if seconds >= 1000 * 86400:
+        return ">999d"  # an ETA from a near-zero rate: say it is far off rather than print 300 digits
     total = int(seconds + 0.5)
     if total < 60:
         return f"{total}s"

@@ -143,6 +143,6 @@ def test_safe_text_caps_length() -> None:
     assert len(safe_text("x" * 500, limit=50)) == 50
 
 
-@pytest.mark.parametrize("seconds", [1e9, 1e300, 5e323])
+@pytest.mark.parametrize("seconds", [1e9, 1e300, 1.7e308])
 def test_format_duration_of_an_absurd_eta_stays_short(seconds: float) -> None:
     assert format_duration(seconds) == ">999d"

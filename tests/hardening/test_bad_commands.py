@@ -81,15 +81,20 @@ def test_bad_command_is_one_line_with_its_code(args: tuple[str, ...], code: int,
     assert needle in line or needle in result.stderr, result.stderr
 
 
-def test_unknown_workload_name_runs_as_a_command_and_fails_cleanly(runs: Path) -> None:
-    """``hwmon run NAME`` without ``--`` runs NAME as a command (documented in ``hwmon run --help``); a name that is
-    neither a workload nor a program is one line and RUN_FAILED, and the registry records why."""
+def test_unknown_workload_is_a_usage_error_and_launches_nothing(runs: Path) -> None:
+    """``hwmon run NAME`` without ``--`` runs a known workload or a program found on PATH; a name that is neither is
+    a one-line usage error (64), and no run is registered."""
     result = hwmon("run", "--no-tui", "nosuchworkload_xyz", runs=runs)
     line = error_line(result)
-    assert result.returncode == exitcodes.RUN_FAILED
-    assert "could not start 'nosuchworkload_xyz'" in line
+    assert result.returncode == exitcodes.USAGE
+    assert "unknown workload or command 'nosuchworkload_xyz'" in line
     listing = hwmon("ls", runs=runs)
-    assert listing.returncode == 0 and "failed" in listing.stdout
+    assert listing.returncode == 0 and "nosuchworkload_xyz" not in listing.stdout
+
+
+def test_bare_program_name_still_runs_as_a_command(runs: Path) -> None:
+    result = hwmon("run", "--no-tui", "true", runs=runs)
+    assert result.returncode == 0, result.stderr
 
 
 def test_unreadable_file_by_permissions_when_not_root(tmp_path: Path, runs: Path) -> None:

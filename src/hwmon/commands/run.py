@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -131,6 +132,13 @@ def run(args: argparse.Namespace) -> int:
         raise exitcodes.HwmonError(f"unknown option {target[0]!r} (put the command after '--')", exitcodes.USAGE)
     else:
         command = target
+        # A bare name is a workload or a program; one that is neither is a typo, not a run to launch and watch fail.
+        if command and shutil.which(command[0]) is None and not os.path.exists(command[0]):
+            raise exitcodes.HwmonError(
+                f"unknown workload or command {command[0]!r} (workloads: {', '.join(WORKLOADS)}; "
+                "to run a command: hwmon run -- CMD ARGS...)",
+                exitcodes.USAGE,
+            )
     if not command:
         raise exitcodes.HwmonError("nothing to run: give a workload (mnist) or '-- CMD ARGS...'", exitcodes.USAGE)
     if workload is not None and device is not None and not args.no_check:

@@ -345,6 +345,11 @@ class FileFollower:
                     continue
                 idle = self.poll_min
                 delay = last_yield + self.interval - self._clock()
+                if sum(len(b) for b in out) >= self.max_batch_bytes:
+                    # Catching up a big file: a full batch goes at once (the consumer's own work paces it); the
+                    # interval only bounds how often a trickling file wakes the consumer.
+                    delay = 0.0
+                    await asyncio.sleep(0)
                 if delay > 0:
                     # Throttle: gather whatever else arrives until this batch is due.
                     await asyncio.sleep(delay)
@@ -471,6 +476,9 @@ class PipeFollower:
                     await self._readable()
                     continue
                 delay = last_yield + self.interval - self._clock()
+                if sum(len(b) for b in out) >= self.max_batch_bytes:
+                    delay = 0.0  # a full batch (a fast writer, a big cat): at once, paced by the consumer
+                    await asyncio.sleep(0)
                 if delay > 0 and not self._eof:
                     await asyncio.sleep(delay)
                     if self.closed:  # close() may have been called while we slept

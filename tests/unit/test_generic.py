@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from tests.helpers.chunking import assert_chunking_invariant, parse_with
 
-from hwmon.events import ErrorSeen, Event, StepMetrics, VendorDetected, WarningSeen
+from hwmon.events import ErrorSeen, EvalMetric, Event, StepMetrics, VendorDetected, WarningSeen
+from hwmon.parsers.base import Line
 from hwmon.parsers.generic import HOLD_LINES, GenericParser
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -211,3 +212,21 @@ def test_common_logging_formats_give_errors(line: str, message: str) -> None:
 
 def test_level_word_late_in_a_line_is_not_an_error() -> None:
     assert of(ErrorSeen, "INFO: finished epoch 3 of 10; validation found no ERROR\n") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "value"),
+    [
+        ("Test accuracy: 97.5%", "test_accuracy", 0.975),
+        ("val_acc=0.91", "val_accuracy", 0.91),
+        ("Accuracy on the validation set: 88.10%", "val_accuracy", 0.881),
+        ("eval accuracy = 64.2", "eval_accuracy", 0.642),
+    ],
+)
+def test_accuracy_lines_become_eval_metrics(text: str, name: str, value: float) -> None:
+    events = [e for e in GenericParser().feed(Line(1, 0, text)) if isinstance(e, EvalMetric)]
+    assert [(e.name, round(e.value, 6)) for e in events] == [(name, value)]
+
+
+def test_training_accuracy_is_not_an_eval_metric() -> None:
+    assert not [e for e in GenericParser().feed(Line(1, 0, "train accuracy: 99%")) if isinstance(e, EvalMetric)]

@@ -995,7 +995,9 @@ class CerebrasParser:
             self._end_phase(out)
             back = self._phase_before_checkpoint
             self._phase_before_checkpoint = None
-            if back in ("train", "eval"):
+            # Checkpoints interrupt training, which resumes; an eval loop has usually finished by the time its
+            # checkpoint is written (Avg Eval Loss came first), and its next step line would reopen it anyway.
+            if back == "train":
                 self._to(back, "", out)
         return True
 

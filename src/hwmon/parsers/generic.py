@@ -29,7 +29,7 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from hwmon.events import ErrorSeen, Event, StepMetrics, Vendor, VendorDetected, WarningSeen
+from hwmon.events import ErrorSeen, EvalMetric, Event, StepMetrics, Vendor, VendorDetected, WarningSeen
 from hwmon.parsers.base import Line
 from hwmon.parsers.timestamps import split_timestamp
 
@@ -48,6 +48,14 @@ _KV = re.compile(
     r"(" + _NUM + r"|nan|NaN|inf|-inf|Inf|-Inf)(?![\w.])(%?)"
 )
 _LOSS_HINT = re.compile(r"loss['\"]?\s{0,2}[=:]", re.IGNORECASE)
+# "Test accuracy: 97.5%", "val_acc=0.91", "Accuracy on the validation set: 88.1%"
+_ACCURACY = re.compile(
+    r"(?<![\w])(?:(test|validation|val|eval(?:uation)?)(?:[ _]set)?[ _]acc(?:uracy)?"
+    r"|acc(?:uracy)? on (?:the )?(test|validation|val|eval(?:uation)?) (?:set|data(?:set)?))"
+    r"\s{0,2}[:=]\s{0,3}(\d{1,3}(?:\.\d+)?|\.\d+)\s?(%?)",
+    re.IGNORECASE,
+)
+_SPLIT_NAMES = {"test": "test", "validation": "val", "val": "val", "eval": "eval", "evaluation": "eval"}
 _STEP_WORD = re.compile(r"\b(?:global[ _])?(?:step|iter(?:ation)?)\s*[#:]?\s*(\d+)\b", re.IGNORECASE)
 _EPOCH_WORD = re.compile(r"\bepoch\s*[#:]?\s*(\d+(?:\.\d+)?)\b", re.IGNORECASE)
 _RATE = re.compile(
@@ -166,6 +174,8 @@ class GenericParser:
         if facts:
             self._errors(line.number, ts, text, rest, out)
         self._vendor(line.number, ts, text, out)
+        if facts and "cc" in text:
+            self._accuracy(line.number, ts, text, out)
         if facts and _LOSS_HINT.search(text) is not None:
             metrics = self._metrics(line.number, ts, text)
             if metrics is not None:
@@ -274,6 +284,17 @@ class GenericParser:
         out.append(VendorDetected(number, ts, vendor, device))
 
     # ------------------------------------------------------------------ metrics
+
+    def _accuracy(self, number: int, ts: datetime | None, text: str, out: list[Event]) -> None:
+        m = _ACCURACY.search(text)
+        if m is None:
+            return
+        split = _SPLIT_NAMES[(m.group(1) or m.group(2)).lower()]
+        value = float(m.group(3))
+        if m.group(4) or value > 1.0:
+            value /= 100.0  # a percentage (said, or implied by a value over 1)
+        if 0.0 <= value <= 1.0:
+            out.append(EvalMetric(number, ts, f"{split}_accuracy", value))
 
     def _metrics(self, number: int, ts: datetime | None, text: str) -> StepMetrics | None:
         loss: float | None = None

@@ -31,9 +31,14 @@ from hwmon.runners import inotify
 DEFAULT_INTERVAL = 0.05
 CHUNK_SIZE = 1 << 20
 MAX_BATCH_BYTES = 4 << 20
-POLL_MIN = 0.25
-POLL_MAX = 1.0
-INOTIFY_BACKSTOP = 1.0
+# Polling (no inotify, or a file on NFS/Lustre written from another host): every POLL_MIN while the file is
+# active (data within ACTIVE_WINDOW seconds), so a line shows within ~POLL_MIN; backing off to POLL_MAX when quiet
+# (a stat() a couple of times a second costs nothing measurable).
+POLL_MIN = 0.04
+POLL_MAX = 0.5
+ACTIVE_WINDOW = 10.0
+# With inotify, a periodic look anyway: inotify does not see writes made on another host of a network filesystem.
+INOTIFY_BACKSTOP = 0.5
 
 Clock = Callable[[], float]
 
@@ -324,6 +329,7 @@ class FileFollower:
         self._setup()
         assert self._wake is not None
         last_yield = float("-inf")
+        last_data_at = float("-inf")
         idle = self.poll_min
         try:
             while not self._closed:
@@ -338,12 +344,14 @@ class FileFollower:
                 if not out and not statuses:
                     if self._notify is None:
                         await self._wait(idle)
-                        idle = min(self.poll_max, idle * 2)
+                        if self._clock() - last_data_at > ACTIVE_WINDOW:
+                            idle = min(self.poll_max, idle * 2)
                     else:
                         self._arm_dir_watch()  # the directory may have appeared since
                         await self._wait(INOTIFY_BACKSTOP)
                     continue
                 idle = self.poll_min
+                last_data_at = self._clock()
                 delay = last_yield + self.interval - self._clock()
                 if sum(len(b) for b in out) >= self.max_batch_bytes:
                     # Catching up a big file: a full batch goes at once (the consumer's own work paces it); the

@@ -34,7 +34,7 @@ MAX_BATCH_BYTES = 4 << 20
 # Polling (no inotify, or a file on NFS/Lustre written from another host): every POLL_MIN while the file is
 # active (data within ACTIVE_WINDOW seconds), so a line shows within ~POLL_MIN; backing off to POLL_MAX when quiet
 # (a stat() a couple of times a second costs nothing measurable).
-POLL_MIN = 0.04
+POLL_MIN = 0.03
 POLL_MAX = 0.5
 ACTIVE_WINDOW = 10.0
 # With inotify, a periodic look anyway: inotify does not see writes made on another host of a network filesystem.

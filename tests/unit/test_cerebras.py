@@ -698,3 +698,10 @@ def test_real_logs_chunking_invariant(path: Path | None) -> None:
         lambda chunks: [repr(e) for e in parse_with(strict_parser, chunks)], path.read_bytes(), seeds=(0, 1)
     )
     assert any(e.startswith("VendorDetected(") and "'cerebras'" in e for e in events)
+
+
+def test_bracketed_timestamp_prefix_is_the_line_time() -> None:
+    # Python logging with "[%(asctime)s] %(levelname)s: %(message)s" puts the time in brackets.
+    line = "[2024-01-01 10:00:20,123] INFO: | Train Device=CSX, Step=30, Loss=2.3, Rate=10.0 samples/sec"
+    steps = [e for e in CerebrasParser().feed(Line(1, 0, line)) if isinstance(e, StepMetrics)]
+    assert [(s.step, s.ts) for s in steps] == [(30, datetime(2024, 1, 1, 10, 0, 20, 123000))]

@@ -72,7 +72,7 @@ _LEVELS = frozenset({"INFO", "WARNING", "WARN", "ERROR", "DEBUG", "CRITICAL", "F
 # (``Initializing module ..: [00:02, note=..]2024-03-14 03:18:49,076 WARNING:``). A timestamp without a level is
 # message text ("Event 2025-10-13 14:47:50 +0000 UTC") and is not a prefix.
 _TS_ANY = re.compile(
-    r"(?<!\d)\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d{1,9})?[ :]+"
+    r"(?<!\d)\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d{1,9})?\]?[ :]+"
     r"(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|FATAL|NOTICE|TRACE)\b"
 )
 # glog/absl prefix: gRPC core, TensorFlow's C++ and absl logging (``E0711 18:04:02.654472867  609793 file.cc:12]``).
@@ -258,6 +258,8 @@ def _split_prefix(text: str) -> tuple[int, str | None, str]:
             j += 1
             while j < n and "0" <= text[j] <= "9":
                 j += 1
+        if j < n and text[j] == "]":  # "[2024-01-01 10:00:20,123] INFO: ..."
+            j += 1
         while j < n and text[j] in " :":
             j += 1
         k = j

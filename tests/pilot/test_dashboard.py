@@ -346,3 +346,20 @@ async def test_layout_survives_sizes(size: tuple[int, int]) -> None:
         rows = screen_text(app).splitlines()
         assert len(rows) == size[1]
         assert "step 1000" in rows[1]
+
+
+async def test_cerebras_loop_target_gives_a_step_bar_and_an_eta() -> None:
+    # "Starting training loop 1, from global step 0 to N" and "Effective batch size is B" let the train line show
+    # step/target with a bar and an ETA of (target - step) * B / GlobalRate.
+    from hwmon.events import Info
+
+    c_ev, c_lines = compile_events()
+    s_ev, s_lines = setup_events()
+    t_ev, t_lines = train_events(1, 10)
+    facts = [Info(1, None, "effective_batch_size", "112"), Info(2, None, "target_step", "4000")]
+    app, _ = make_app(FakeBatch(facts + c_ev, c_lines), FakeBatch(s_ev, s_lines), FakeBatch(t_ev, t_lines))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        assert "step 1000/4000" in text
+        assert "ETA -" not in text

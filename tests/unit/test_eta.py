@@ -48,3 +48,30 @@ def test_no_eta_without_evidence_or_after_the_end() -> None:
     apply(state, StepMetrics(1, None, step=1, remaining_s=10.0), now=0.0)
     apply(state, RunCompleted(2, None), now=1.0)
     assert eta_seconds(state, 2.0) is None
+
+
+def test_eta_from_the_loop_target_batch_size_and_global_rate() -> None:
+    # Cerebras states the loop's target step and the effective batch size; with GlobalRate in samples/sec the
+    # time left is (target - step) * batch / rate, aged by the time since the last step arrived.
+    from hwmon.events import Info, StepMetrics
+    from hwmon.model.eta import eta_seconds
+    from hwmon.model.reducer import apply
+    from hwmon.model.state import RunState
+
+    state = RunState()
+    apply(state, Info(1, None, "effective_batch_size", "100"), now=0.0)
+    apply(state, Info(2, None, "target_step", "1000"), now=0.0)
+    apply(state, StepMetrics(3, None, 200, loss=5.0, rate=500.0, global_rate=400.0), now=10.0)
+    assert eta_seconds(state, 10.0) == (1000 - 200) * 100 / 400.0
+    assert eta_seconds(state, 20.0) == (1000 - 200) * 100 / 400.0 - 10.0
+
+
+def test_no_target_step_no_eta() -> None:
+    from hwmon.events import StepMetrics
+    from hwmon.model.eta import eta_seconds
+    from hwmon.model.reducer import apply
+    from hwmon.model.state import RunState
+
+    state = RunState()
+    apply(state, StepMetrics(3, None, 200, loss=5.0, rate=500.0, global_rate=400.0), now=10.0)
+    assert eta_seconds(state, 10.0) is None

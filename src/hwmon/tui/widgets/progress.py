@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from hwmon.model import fmt
+from hwmon.model.eta import target_step
 from hwmon.model.state import RunState
 from hwmon.tui import view
 from hwmon.tui.widgets._text import join_rows
@@ -59,14 +60,17 @@ class ProgressPane(Widget, can_focus=True):
             label = "eval" if step.mode == "eval" else "train"
             line.append(f"{label:<{LABEL_WIDTH}}", style="bold")
             fraction = None
-            if self._eta is not None and self._train_seconds:
+            target = target_step(state) if step.mode == "train" else None
+            if target and step.step is not None:
+                fraction = step.step / target
+            elif self._eta is not None and self._train_seconds:
                 fraction = self._train_seconds / (self._train_seconds + self._eta)
             if view.is_ended(state) and state.status == "succeeded":
                 fraction = 1.0
             self._bar(line, fraction, bar_width)
             parts = []
             if step.step is not None:
-                parts.append(f"step {step.step}")
+                parts.append(f"step {step.step}/{target}" if target else f"step {step.step}")
             if step.epoch is not None:
                 epoch = step.epoch
                 parts.append(f"epoch {int(epoch)}" if epoch == int(epoch) else f"epoch {epoch:.2f}")

@@ -90,7 +90,7 @@ class ProgressPane(Widget, can_focus=True):
             line.append(f" {bar.n}{total}{pct}")
             if bar.rate is not None:
                 line.append(f" {fmt.fmt_rate(bar.rate, view.safe_text(bar.unit) + '/s')}", style="dim")
-            if not bar.done:
+            if not bar.done and not view.is_ended(state):  # a run that ended has no ETA, even for a cut-off bar
                 remaining = bar.remaining_s
                 if remaining is None and bar.total is not None and bar.rate:
                     remaining = max(0.0, (bar.total - bar.n) / bar.rate)

@@ -185,6 +185,9 @@ _B_CKPT_LINE = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d{1,9} INFO: +Sa
 _B_LOSS_ANY = re.compile(rb"Loss=([^,\s]*)")
 _LOSS_FIXED: dict[int, re.Pattern[bytes]] = {}
 _MIN_BLOCK_LINES = 8
+# Blocks up to this many lines that mix step lines with other lines are walked line by line (bulk step runs,
+# other lines through every parser); larger ones are left for the stream to bisect.
+_MIXED_MAX_LINES = 2048
 # A run of fewer step lines than this (between checkpoint lines) is not worth a StepBatch.
 _MIN_BATCH = 4
 # The first step line (which gives the block's shape) must be within this many bytes of the block start.
@@ -517,7 +520,9 @@ class CerebrasParser:
         live log with a heartbeat line between steps still takes the fast path."""
         try:
             events = self._feed_block(block)
-            if events is None and other is not None:
+            if events is None and other is not None and block.count <= _MIXED_MAX_LINES:
+                # Large blocks are better bisected by the stream first (a few odd lines in 30k step lines cost
+                # two C passes that way, against a Python step per line here).
                 events = self._mixed_block(block, other)
             return events
         except Exception:

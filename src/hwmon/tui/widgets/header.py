@@ -75,12 +75,17 @@ class RunHeader(Widget):
         rest.append(f" {status.upper()} ", style=STATUS_STYLES.get(status, "bold"))
         rest.append(" │ ", style="dim")
         rest.append(f"wall {fmt.fmt_duration(view.timeline(state, self._now).wall)}")
+        width = self.size.width or 80
         if state.job_ids:
+            job = view.safe_text(state.job_ids[-1])
+            # A wsjob id is 26 characters; at 80 columns its first dozen identify it and leave the run's name room.
+            if width - rest.cell_len - len(job) - 8 < min(len(title), 24) and len(job) > 14:
+                job = job[:13] + "…"
             rest.append(" │ ", style="dim")
-            rest.append(f"job {view.safe_text(state.job_ids[-1])}")
+            rest.append(f"job {job}")
         # The source name gives way first (its start is cut: the file name is at the end of a path), so status,
         # wall time and job id stay visible at 80 columns.
-        room = max(12, (self.size.width or 80) - rest.cell_len - 1)
+        room = max(12, width - rest.cell_len - 1)
         if len(title) > room:
             title = "…" + title[-(room - 1) :]
         line1.append(f" {title}", style="bold")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
+from hwmon.commands._args import positive_float
 
 if TYPE_CHECKING:
     from hwmon.runners.source import Source
@@ -34,21 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--interval",
-        type=_positive_float,
+        type=positive_float,
         default=10.0,
         metavar="S",
         help="plain mode: print a status line every S seconds (default 10)",
     )
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 from hwmon import exitcodes
+from hwmon.commands._args import positive_float
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 # --example name -> bundled logs in order of preference (the first one present is used).
@@ -26,7 +27,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``hwmon demo``."""
     parser.add_argument(
-        "--speed", type=_speed, default=20.0, metavar="X", help="replay X times faster than the run was (default 20)"
+        "--speed",
+        type=positive_float,
+        default=20.0,
+        metavar="X",
+        help="replay X times faster than the run was (default 20)",
     )
     parser.add_argument(
         "--example", choices=sorted(EXAMPLES), default="cerebras", help="which bundled run to replay (default cerebras)"
@@ -34,21 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plain", action="store_true", help="print plain status lines instead of the dashboard")
     parser.add_argument(
         "--interval",
-        type=_speed,
+        type=positive_float,
         default=2.0,
         metavar="S",
         help="plain mode: status line every S seconds (default 2)",
     )
-
-
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
-    return value
 
 
 def example_log(name: str) -> Path:

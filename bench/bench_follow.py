@@ -27,7 +27,7 @@ from pathlib import Path
 
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
-from hwmon.runners.source import file_source
+from hwmon.sources.source import file_source
 
 STEP_LINE = (
     "2025-02-11 08:05:40,000 INFO:   | Train Device=CSX, Step={step}, Loss=5.12500, Rate=910.40 samples/sec, "

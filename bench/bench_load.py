@@ -3,7 +3,7 @@ first full dashboard and the peak RSS.
 
 Two paths, each in its own child process (so each peak RSS is its own):
 
-* ``source``: what every live view runs — ``hwmon.runners.source.file_source`` (the ``tail -F`` follower, 4 MiB
+* ``source``: what every live view runs — ``hwmon.sources.source.file_source`` (the ``tail -F`` follower, 4 MiB
   batches, ``StreamParser(blocks=True)``) and the reducer, until the state holds the file's last step. The "first
   full dashboard" is the moment the follower has caught up with the whole file.
 * ``app``: the real ``HwmonApp`` headless (``App.run_test`` at 160x48) on the same source, until its ``RunState``
@@ -52,7 +52,7 @@ def peak_rss_mb() -> float:
 async def source_path(path: Path, target: int) -> dict[str, float]:
     from hwmon.model.reducer import apply_all
     from hwmon.model.state import RunState
-    from hwmon.runners.source import file_source
+    from hwmon.sources.source import file_source
 
     started = time.perf_counter()
     source = file_source(path)
@@ -71,7 +71,7 @@ async def source_path(path: Path, target: int) -> dict[str, float]:
 
 
 async def app_path(path: Path, target: int) -> dict[str, float]:
-    from hwmon.runners.source import file_source
+    from hwmon.sources.source import file_source
     from hwmon.tui.app import HwmonApp
 
     started = time.perf_counter()

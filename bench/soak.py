@@ -73,7 +73,7 @@ async def monitor_source(path: Path, stop_at: float, sample_s: float, samples: l
     from hwmon.model import alerts
     from hwmon.model.reducer import apply_all
     from hwmon.model.state import RunState
-    from hwmon.runners.source import file_source
+    from hwmon.sources.source import file_source
 
     me = psutil.Process()
     source = file_source(path)
@@ -95,7 +95,7 @@ async def monitor_source(path: Path, stop_at: float, sample_s: float, samples: l
 
 
 async def monitor_app(path: Path, stop_at: float, sample_s: float, samples: list[tuple[float, float]]) -> int:
-    from hwmon.runners.source import file_source
+    from hwmon.sources.source import file_source
     from hwmon.tui.app import HwmonApp
 
     me = psutil.Process()

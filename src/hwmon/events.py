@@ -95,6 +95,11 @@ class StepBatch(Event):
     Equivalent to ``count`` StepMetrics events from ``first`` to ``last``: ``loss_min``/``loss_max`` are exact over
     all of them (finite values only), ``nonfinite`` counts NaN/Inf losses, ``samples`` is an evenly spaced subset
     (always including ``first`` and ``last``) for plotting. ``line`` is the line of ``last``.
+
+    ``raw`` holds the step lines' bytes (``\n``-terminated, ``count`` lines, the first of them line ``first.line``)
+    so that a consumer needing every step (export, a full-resolution series) can expand the batch with
+    ``hwmon.parsers.expand_steps`` without the summary path paying for it; ``reset_step`` is the parser's state
+    needed to read them the same way.
     """
 
     first: StepMetrics
@@ -104,6 +109,8 @@ class StepBatch(Event):
     loss_max: float | None
     nonfinite: int = 0
     samples: tuple[StepMetrics, ...] = ()
+    raw: bytes = b""
+    reset_step: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,8 +41,8 @@ from hwmon.model.reducer import apply, apply_all
 from hwmon.model.state import RunState
 from hwmon.model.summary import summary_dict
 from hwmon.parsers.stream import parse_bytes
-from hwmon.runners.plain import state_fields
 from hwmon.tui import view
+from hwmon.views.plain import state_fields
 from tests.fuzz.strategies import count_case, fuzz_settings, log_bytes
 
 floats = st.one_of(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from hwmon.runners.source import FollowSource, file_source
+from hwmon.sources.source import FollowSource, file_source
 
 
 class Collector:

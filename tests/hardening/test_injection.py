@@ -43,7 +43,7 @@ def screen_rows(app: object) -> list[str]:
 
 
 async def test_pilot_log_pane_shows_literal_safe_text(tmp_path: Path) -> None:
-    from hwmon.runners.source import file_source
+    from hwmon.sources.source import file_source
     from hwmon.tui.app import HwmonApp
     from hwmon.tui.widgets import RunHeader
 

@@ -35,7 +35,7 @@ class ParsedFileSource:
 
     async def batches(self) -> AsyncIterator[Any]:
         from hwmon.parsers.stream import StreamParser
-        from hwmon.runners.source import Batch
+        from hwmon.sources.source import Batch
 
         parser = StreamParser(keep_lines=10_000)
         events = parser.feed(self._data) + parser.finish()

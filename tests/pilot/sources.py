@@ -11,7 +11,7 @@ from hwmon.events import Event
 
 @dataclass(frozen=True, slots=True)
 class FakeBatch:
-    """Same shape as ``hwmon.runners.source.Batch``."""
+    """Same shape as ``hwmon.sources.source.Batch``."""
 
     events: list[Event]
     lines: list[str]

@@ -12,7 +12,7 @@ import pytest
 from screen import screen_text
 from textual.widgets import Sparkline
 
-from hwmon.runners.source import open_source
+from hwmon.sources.source import open_source
 from hwmon.tui.app import HwmonApp
 from hwmon.tui.widgets import LogPane
 

@@ -13,8 +13,8 @@ import pytest
 from hwmon import exitcodes
 from hwmon.events import ErrorSeen, Event, PhaseStarted, RunCompleted, StepMetrics
 from hwmon.model.fmt import fmt_duration as format_duration
-from hwmon.runners.plain import run_plain, safe_text
-from hwmon.runners.source import Batch
+from hwmon.sources.source import Batch
+from hwmon.views.plain import run_plain, safe_text
 
 T0 = datetime(2024, 3, 30, 12, 0, 0)
 

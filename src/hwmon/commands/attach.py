@@ -17,7 +17,7 @@ from hwmon import exitcodes
 from hwmon.commands._args import positive_float
 
 if TYPE_CHECKING:
-    from hwmon.runners.source import Source
+    from hwmon.sources.source import Source
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +77,7 @@ def watch(
     ``plain=None`` picks the dashboard when stdout is a terminal (and ``TERM`` is not ``dumb``), plain lines
     otherwise. This is what ``hwmon run`` calls after launching a run.
     """
-    from hwmon.runners.source import open_source, stdin_source
+    from hwmon.sources.source import open_source, stdin_source
 
     dashboard = pick_dashboard(plain)
     if ref == "-" and dashboard is not None:
@@ -90,20 +90,12 @@ def watch(
 
 
 def pick_dashboard(plain: bool | None) -> Callable[..., int] | None:
-    """``run_dashboard`` when the dashboard should be shown (``plain=False``, or ``None`` on a terminal), else None.
-
-    Falls back to plain lines with a note when the dashboard package is missing from this build.
-    """
+    """``run_dashboard`` when the dashboard should be shown (``plain=False``, or ``None`` on a terminal), else None."""
     use_tui = (not plain) if plain is not None else _wants_tui()
     if not use_tui:
         return None
-    try:
-        from hwmon.tui.app import run_dashboard
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not exc.name.startswith("hwmon.tui"):
-            raise
-        print("hwmon: the dashboard is not available in this build; printing plain lines", file=sys.stderr)
-        return None
+    from hwmon.tui.app import run_dashboard
+
     return run_dashboard
 
 
@@ -119,7 +111,7 @@ def show(
     if dashboard is not None:
         code: int = dashboard(source, title=title)
         return code
-    from hwmon.runners.plain import run_plain
+    from hwmon.views.plain import run_plain
 
     return asyncio.run(run_plain(source, interval=interval, follow=follow))
 

@@ -63,8 +63,8 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``hwmon demo``."""
     from hwmon.commands.attach import pick_dashboard, show
-    from hwmon.runners.replay import ReplayWriter, plan_replay
-    from hwmon.runners.source import file_source
+    from hwmon.sources.replay import ReplayWriter, plan_replay
+    from hwmon.sources.source import file_source
 
     example = example_log(args.example)
     try:

@@ -181,42 +181,7 @@ def run(args: argparse.Namespace) -> int:
 def _watch(run_id: str, *, plain: bool | None, title: str | None) -> int:
     from hwmon.commands import attach
 
-    watch = getattr(attach, "watch", None)
-    if watch is None:
-        return _plain_follow(run_id)
-    try:
-        return int(watch(run_id, plain=plain, title=title))
-    except exitcodes.HwmonError as exc:
-        # Until `attach` lands, stream the log ourselves rather than fail a run that is already going.
-        if "not implemented" in str(exc):
-            return _plain_follow(run_id)
-        raise
-
-
-def _plain_follow(run_id: str, poll_s: float = 0.1) -> int:
-    """Copy the run's log to stdout as it grows, until the supervisor has recorded the end and the log is drained."""
-    from hwmon.runners import registry
-
-    record = registry.resolve(run_id)
-    out = sys.stdout.buffer
-    offset = 0
-    while True:
-        current = registry.load(record.dir) or record
-        ended = current.status != "running"
-        try:
-            with open(record.log_path, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read()
-        except OSError:
-            data = b""
-        if data:
-            offset += len(data)
-            out.write(data)
-            out.flush()
-        elif ended:
-            return exitcodes.OK
-        else:
-            time.sleep(poll_s)
+    return attach.watch(run_id, plain=plain, title=title)
 
 
 def _final_code(run_id: str, watch_code: int, *, settle_s: float = 0.0) -> int:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Literal
 
@@ -1215,6 +1215,8 @@ class CerebrasParser:
             loss_max=loss_max,
             nonfinite=nonfinite,
             samples=tuple(samples),
+            raw=data[start:end],
+            reset_step=reset,
         )
 
 
@@ -1271,3 +1273,19 @@ def _walk(data: bytes, start: int, end: int, shape: bytes) -> _Walk:
         indexes.append(index)
     count = index + data.count(shape, last_start, end)
     return positions, indexes, count
+
+
+def expand_batch(batch: StepBatch) -> Iterator[StepMetrics]:
+    """Every step a ``StepBatch`` stands for, in order, as the line-by-line parser reads them."""
+    data = batch.raw
+    number = batch.first.line
+    start = 0
+    while start < len(data):
+        nl = data.find(b"\n", start)
+        if nl < 0:
+            nl = len(data)
+        metrics = _step_from_line(data[start:nl].decode("ascii", "replace"), number, batch.reset_step)
+        if metrics is not None:
+            yield metrics
+        start = nl + 1
+        number += 1

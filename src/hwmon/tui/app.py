@@ -50,7 +50,7 @@ ALERT_SEVERITY = {"nan": "error", "error": "error", "failed": "error", "stall": 
 
 
 class BatchLike(Protocol):
-    """What the app needs of ``hwmon.runners.source.Batch`` (typed structurally so the UI does not depend on the
+    """What the app needs of ``hwmon.sources.source.Batch`` (typed structurally so the UI does not depend on the
     I/O layer's module)."""
 
     @property
@@ -66,7 +66,7 @@ class BatchLike(Protocol):
 
 
 class SourceLike(Protocol):
-    """What the app needs of ``hwmon.runners.source.Source``."""
+    """What the app needs of ``hwmon.sources.source.Source``."""
 
     @property
     def name(self) -> str: ...

@@ -12,7 +12,7 @@ class BatchArrived(Message):
     batch carries events the reducer must see."""
 
     def __init__(self, batch: Any) -> None:
-        # The batch is a ``hwmon.runners.source.Batch`` (typed structurally as ``tui.app.BatchLike``).
+        # The batch is a ``hwmon.sources.source.Batch`` (typed structurally as ``tui.app.BatchLike``).
         super().__init__()
         self.batch = batch
 

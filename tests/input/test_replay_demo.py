@@ -13,7 +13,7 @@ import pytest
 
 from hwmon import exitcodes
 from hwmon.commands.demo import EXAMPLES, example_log
-from hwmon.runners.replay import ReplayWriter, plan_replay, schedule
+from hwmon.sources.replay import ReplayWriter, plan_replay, schedule
 
 
 def demo(tmp_path: Path, *args: str) -> subprocess.Popen[str]:

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from hwmon import exitcodes
 from hwmon.events import Event
-from hwmon.runners.follow import Chunk, FileFollower, Follower, PipeFollower
+from hwmon.sources.follow import Chunk, FileFollower, Follower, PipeFollower
 
 DEFAULT_KEEP_LINES = 5000
 # After this long without new bytes, the parser releases lines it holds back waiting for more (see batches()).
@@ -171,7 +171,7 @@ def file_source(
     use_inotify: bool | None = None,
     name: str | None = None,
 ) -> FollowSource:
-    """A source following ``path`` with ``tail -F`` semantics (see ``hwmon.runners.follow.FileFollower``)."""
+    """A source following ``path`` with ``tail -F`` semantics (see ``hwmon.sources.follow.FileFollower``)."""
     follower = FileFollower(path, from_end=from_end, end_when=end_when, use_inotify=use_inotify)
     return FollowSource(follower, name=name or follower.name)
 

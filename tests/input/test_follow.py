@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from hwmon.runners import inotify
-from hwmon.runners.follow import Chunk, FileFollower, PipeFollower
+from hwmon.sources import inotify
+from hwmon.sources.follow import Chunk, FileFollower, PipeFollower
 
 MODES = [pytest.param(True, id="inotify"), pytest.param(False, id="poll")]
 
@@ -273,7 +273,7 @@ async def test_path_that_becomes_a_directory(tmp_path: Path, use_inotify: bool) 
 FOLLOW_SCRIPT = textwrap.dedent(
     """
     import asyncio, json, sys
-    from hwmon.runners.follow import FileFollower
+    from hwmon.sources.follow import FileFollower
 
     async def main():
         follower = FileFollower(sys.argv[1], use_inotify=sys.argv[2] == "1")

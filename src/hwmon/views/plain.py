@@ -23,7 +23,7 @@ from hwmon.model.eta import eta_seconds, main_progress
 from hwmon.model.fmt import fmt_duration, fmt_rate
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
-from hwmon.runners.source import Batch, Source
+from hwmon.sources.source import Batch, Source
 
 DEFAULT_INTERVAL = 10.0
 # After the run's own end line, keep reading this long for its last words (a traceback, "Processed N samples").

@@ -1,6 +1,6 @@
 """Followers: turn a growing log file (``tail -F`` semantics) or a pipe into time-batched chunks of bytes.
 
-A follower knows nothing about log formats; ``hwmon.runners.source`` puts a parser behind it. What it guarantees:
+A follower knows nothing about log formats; ``hwmon.sources.source`` puts a parser behind it. What it guarantees:
 
 * **Batched by time.** The first data after a quiet spell is delivered at once (low latency); after that at most one
   chunk per ``interval`` (default 50 ms) however fast the file grows, each holding everything read meanwhile (up to
@@ -9,7 +9,7 @@ A follower knows nothing about log formats; ``hwmon.runners.source`` puts a pars
   rotation (rename or delete + a new file at the path, detected by device/inode) first finishes the old descriptor,
   then follows the new file from its start; a path that becomes a directory, a non-regular file or unreadable gets a
   status message and is retried. Every such change is reported once as a status string, never raised.
-* **Idle costs nearly nothing.** inotify (via ``hwmon.runners.inotify``) wakes the follower when the file or its
+* **Idle costs nearly nothing.** inotify (via ``hwmon.sources.inotify``) wakes the follower when the file or its
   directory changes, with a 1 s stat as the backstop (inotify misses writes made on other hosts of a network file
   system); without inotify it polls, backing off from ``poll_min`` to ``poll_max`` while nothing changes.
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from hwmon.runners import inotify
+from hwmon.sources import inotify
 
 DEFAULT_INTERVAL = 0.05
 CHUNK_SIZE = 1 << 20

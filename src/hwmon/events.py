@@ -158,6 +158,30 @@ class RunCompleted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class TargetStated(Event):
+    """The log states where the run is going: a loop's target step (``from global step 0 to N``, ``Total
+    optimization steps = N``, ``iteration 100/ 500000``), the number of epochs (``Epoch 3/10``), or that an
+    evaluation follows training (``what="eval"``, ``total`` its steps/batches when stated, else 0).
+    ``current`` is the position the same line states, when it states one."""
+
+    what: Literal["step", "epoch", "eval"]
+    total: int
+    current: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome(Event):
+    """How the run's process ended, as its supervisor (or scheduler) recorded it: never read from log text.
+
+    ``status`` is "succeeded" (exit 0), "failed" (non-zero exit or a signal), "stopped" (ended by ``hwmon stop``
+    or the dashboard's stop key) or "lost" (the supervisor vanished without recording an end)."""
+
+    status: Literal["succeeded", "failed", "stopped", "lost"]
+    exit_code: int | None = None
+    signal: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JobIdSeen(Event):
     """A scheduler/appliance job id (``wsjob-..`` compile/execute, a workflow id, a Slurm job number)."""
 
@@ -224,6 +248,8 @@ AnyEvent = (
     | CheckpointSaved
     | EvalMetric
     | RunCompleted
+    | TargetStated
+    | RunOutcome
     | JobIdSeen
     | ModelSummary
     | ErrorSeen

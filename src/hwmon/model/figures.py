@@ -65,6 +65,7 @@ def raw_phase_seconds(state: RunState, phase: Phase, now: float | None) -> float
 
 def _evidence_wall(state: RunState, now: float | None, phase_total: float) -> float | None:
     spans: list[float] = [phase_total]
+    timestamped = state.first_ts is not None and state.last_ts is not None and state.last_ts > state.first_ts
     if state.first_ts is not None and state.last_ts is not None:
         span = (state.last_ts - state.first_ts).total_seconds()
         if is_live(state, now) and now is not None and state.last_output_at is not None:
@@ -73,8 +74,10 @@ def _evidence_wall(state: RunState, now: float | None, phase_total: float) -> fl
     end = _clock_end(state, now)
     if state.started_at is not None and end is not None:
         spans.append(end - state.started_at)
-    if (stated := _finite(state.seconds)) is not None:
-        # The run's own statement of its length ("Processed N samples in S seconds", HF's train_runtime).
+    if not timestamped and (stated := _finite(state.seconds)) is not None:
+        # Without timestamps, the run's own statement of its length (HF's train_runtime, "Processed N samples in S
+        # seconds"); with them, such a figure may count an earlier, resumed part of the run, so the log's own
+        # times win.
         spans.append(stated)
     wall = max(spans)
     return wall if wall > 0 else None
@@ -85,7 +88,8 @@ def wall_seconds(state: RunState, now: float | None) -> float | None:
 
     The supervisor's record when there is one (run.json: start to end, or start to now while live; so re-attaching
     to a run shows its real age). Else the longest span the evidence shows: the log's first to last timestamp, the
-    arrival clock, the phases' durations, the run's own statement of its length. A live run's clock runs on; an
+    arrival clock, the phases' durations, and (for a log without timestamps) the run's own statement of its
+    length. A live run's clock runs on; an
     ended run's (or an ended source's) stops at its last output.
     """
     if (recorded := _finite(state.run_seconds)) is not None:

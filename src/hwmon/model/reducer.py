@@ -430,7 +430,7 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
         steps = list(expand_steps(event))
         if len(steps) == event.count:
             for step in steps:
-                _step(state, step, now)
+                _step(state, _sane_step(step), now)
             return
     current = state.current_phase
     if current is None or current.name != "train":
@@ -520,7 +520,7 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, StepMetrics] 
     steps = list(expand_steps(subset))
     if len(steps) != len(offsets):
         return None
-    return dict(zip(offsets, steps, strict=True))
+    return {offset: _sane_step(step) for offset, step in zip(offsets, steps, strict=True)}
 
 
 def _sampled_batch(

@@ -63,9 +63,7 @@ def test_headless_summary_and_live_view_agree(path: Path, chunk: int) -> None:
     assert view.wall_seconds(state, LATER) == pytest.approx(headless["wall_seconds"])
     assert view.timeline(state, LATER).wall == pytest.approx(headless["wall_seconds"])
     # Every phase, in order; a phase the catch-up clock cannot measure (0 s) is one the summary cannot (None).
-    live_phases = [
-        (p.name, d or 0.0) for p, d in zip(state.phases, figures.phase_durations(state, LATER), strict=True)
-    ]
+    live_phases = [(p.name, d or 0.0) for p, d in zip(state.phases, figures.phase_durations(state, LATER), strict=True)]
     head_phases = [(p["name"], p["seconds"] or 0.0) for p in headless["phases"]]  # type: ignore[union-attr]
     assert [n for n, _ in live_phases] == [n for n, _ in head_phases]
     assert [d for _, d in live_phases] == pytest.approx([d for _, d in head_phases])

@@ -33,7 +33,7 @@ from hwmon.model.reducer import apply, apply_all
 from hwmon.model.state import RunState
 from hwmon.model.summary import summarize_bytes, summary_dict
 from hwmon.parsers.stream import StreamParser
-from hwmon.sources.source import Batch, FollowSource, Source, file_source, stdin_source
+from hwmon.sources.source import Batch, Source, file_source, stdin_source
 from hwmon.tui import view
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

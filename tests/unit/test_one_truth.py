@@ -224,7 +224,7 @@ def test_target_from_log_timestamps_without_a_clock() -> None:
 def test_no_stall_at_the_switch_from_training_to_the_test_loop() -> None:
     state = RunState()
     now = 0.0
-    stalls = []
+    stalls: list[object] = []
     for _number, events in line_events(MNIST.read_bytes()):
         for event in events:
             now += 0.05

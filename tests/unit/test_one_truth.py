@@ -141,6 +141,21 @@ def test_a_log_that_merely_says_run_ended_exit_0_has_not_succeeded() -> None:
     assert summary_dict(state)["status"] == "stopped"
 
 
+def test_summary_of_a_supervised_runs_log_takes_the_records_outcome(tmp_path: Path) -> None:
+    from hwmon.commands.summary import summarize_file
+
+    (tmp_path / "output.log").write_text("step 1 loss=2.0\n[hwmon] run ended: exit code 0\n")
+    record = {"run_id": "r", "command": ["x"], "started": "2026-01-01T10:00:00+00:00", "status": "failed"}
+    record |= {"ended": "2026-01-01T10:01:02+00:00", "exit_code": None, "signal": 9, "host": "h", "cwd": "/"}
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    s = summary_dict(summarize_file(tmp_path / "output.log"))
+    assert s["status"] == "failed" and s["wall_seconds"] == 62.0
+    # The same log anywhere else is only a log: its text does not settle anything.
+    other = tmp_path / "copy.log"
+    other.write_bytes((tmp_path / "output.log").read_bytes())
+    assert summary_dict(summarize_file(other))["status"] == "unknown"
+
+
 def test_finished_log_without_end_marker_is_unknown_and_its_clock_stops(tmp_path: Path) -> None:
     # Before: it stayed RUNNING and its wall/train time ticked with the viewer's clock, while `summary` said unknown.
     log = tmp_path / "quiet.log"

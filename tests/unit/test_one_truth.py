@@ -305,3 +305,26 @@ def test_generated_cerebras_log_keeps_the_same_chart_whatever_the_chunking(tmp_p
         assert chunked_state(data, size).loss.points == whole.loss.points, size
     small = summarize_bytes(data[: len(data) // 40], "cs")
     assert 0 < small.loss.count <= small.loss.capacity and len(small.loss.points) == small.loss.count
+
+
+def test_untimed_train_phase_takes_its_finished_bars_elapsed_time() -> None:
+    # Before: an HF Trainer log without timestamps showed train "0s"/unknown although its bar said 17m18s.
+    from hwmon.events import PhaseEnded
+
+    state = RunState()
+    apply(state, PhaseStarted(4, None, "train", "HF Trainer"))
+    apply(state, ProgressUpdate(5, None, "", n=0, total=2496))
+    apply(state, ProgressUpdate(49, None, "", n=2496, total=2496, elapsed_s=1038.0, rate=2.51))
+    apply(state, PhaseEnded(51, None, "train"))
+    assert figures.phase_durations(state, None) == [1038.0]
+    assert figures.wall_seconds(state, None) == 1038.0
+
+
+VIT = CORPUS / "graphcore_sdk3.0_optimum_vit_finetune_trainer_checkpoints.log"
+
+
+@pytest.mark.skipif(not VIT.is_file(), reason="../shared/corpus not present")
+def test_hf_trainer_corpus_log_train_time_is_its_bars() -> None:
+    s = summary_dict(summarize_bytes(VIT.read_bytes(), str(VIT)))
+    assert [p["seconds"] for p in s["phases"] if p["name"] == "train"][0] == 1038.0
+    assert s["wall_seconds"] is not None and sum(p["seconds"] or 0.0 for p in s["phases"]) <= s["wall_seconds"]

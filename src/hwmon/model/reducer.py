@@ -140,6 +140,10 @@ def _end_time(state: RunState, event: Event) -> datetime | None:
 
 def _close_phase(state: RunState, phase: Phase, event: Event, now: float | None, seconds: float | None = None) -> None:
     phase.closed = True
+    if seconds is None and phase.start is None and phase.stated_seconds is None:
+        # A log without timestamps that did not state the phase's length: the longest bar drawn and finished
+        # within the phase measured it (HF Trainer's training bar: 2496/2496 [17:18<00:00]).
+        seconds = _bar_elapsed_within(state, phase, event.line)
     if seconds is not None and math.isfinite(seconds) and seconds >= 0:
         phase.stated_seconds = seconds
     if phase.start is not None:
@@ -149,6 +153,19 @@ def _close_phase(state: RunState, phase: Phase, event: Event, now: float | None,
             phase.end = max(state.last_ts, phase.start)
     if now is not None and phase.start_at is not None:
         phase.end_at = max(now, phase.start_at)
+
+
+def _bar_elapsed_within(state: RunState, phase: Phase, end_line: int) -> float | None:
+    spans = [
+        bar.elapsed_s
+        for bar in state.progress.values()
+        if bar.done
+        and bar.elapsed_s is not None
+        and math.isfinite(bar.elapsed_s)
+        and phase.start_line <= bar.first_line
+        and bar.line <= end_line
+    ]
+    return max(spans) if spans else None
 
 
 def _open_phase(state: RunState, name: PhaseName, event: Event, now: float | None, detail: str = "") -> Phase:

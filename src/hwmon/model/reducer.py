@@ -845,9 +845,8 @@ def _source_ended(state: RunState, event: Event, now: float | None) -> None:
     state.source_end_reason = event.reason
     if state.status == "running":
         state.status = "unknown"
-    current = state.current_phase
-    if current is not None and state.status not in _ENDED:
-        _stop_clocks(state, current)
+    # The open phase stays open (output may resume: a quiet file written to again), but no view measures it past
+    # the last output any more (``hwmon.model.figures.is_live``).
 
 
 def _stop_clocks(state: RunState, phase: Phase) -> None:

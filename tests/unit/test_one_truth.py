@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.input.test_source import collect
 
 from hwmon.events import (
     Event,
@@ -33,7 +34,7 @@ from hwmon.model.reducer import apply, apply_all
 from hwmon.model.state import RunState
 from hwmon.model.summary import summarize_bytes, summary_dict
 from hwmon.parsers.stream import StreamParser
-from hwmon.sources.source import Batch, Source, file_source, stdin_source
+from hwmon.sources.source import file_source, stdin_source
 from hwmon.tui import view
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -87,19 +88,6 @@ def test_reattach_wall_clock_starts_at_the_run_record() -> None:
     apply(state, StepMetrics(1, None, step=5, loss=1.0), now=1001.0)
     assert figures.wall_seconds(state, 1003.0) == pytest.approx(22.0)
     assert view.timeline(state, 1003.0).wall == pytest.approx(22.0)
-
-
-async def collect(source: Source, until: object = None, timeout: float = 8.0) -> list[Batch]:
-    batches: list[Batch] = []
-
-    async def run() -> None:
-        async for batch in source.batches():
-            batches.append(batch)
-            if callable(until) and until(batches):
-                source.close()
-
-    await asyncio.wait_for(run(), timeout)
-    return batches
 
 
 async def test_run_source_starts_with_the_records_start_and_ends_with_its_outcome(tmp_path: Path) -> None:

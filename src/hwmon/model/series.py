@@ -60,15 +60,8 @@ class BoundedSeries:
         """Fold in ``count`` values known only by their aggregates and an evenly spaced sample of them."""
         if count <= 0:
             return
-        self.count += count
+        self._fold(first, last, count, y_min, y_max)
         self.nonfinite += nonfinite
-        if self.first is None:
-            self.first = first
-        self.last = last
-        if y_min is not None and (self.min is None or y_min < self.min):
-            self.min = y_min
-        if y_max is not None and (self.max is None or y_max > self.max):
-            self.max = y_max
         finite = [p for p in samples if math.isfinite(p[1])]
         self.points.extend(finite)
         self._index += count - nonfinite
@@ -108,6 +101,23 @@ class BoundedSeries:
         (in order): the same points, stride and aggregates as ``count`` calls of ``add``."""
         if count <= 0:
             return
+        self._fold(first, last, count, y_min, y_max)
+        for point in kept:
+            self.points.append(point)
+            if len(self.points) > self.capacity:
+                self.points = self.points[::2]
+                self._stride *= 2
+        self._index += count
+
+    def _fold(
+        self,
+        first: tuple[float, float],
+        last: tuple[float, float],
+        count: int,
+        y_min: float | None,
+        y_max: float | None,
+    ) -> None:
+        """Fold ``count`` values' aggregates into the exact count, first, last, min and max."""
         self.count += count
         if self.first is None:
             self.first = first
@@ -116,12 +126,6 @@ class BoundedSeries:
             self.min = y_min
         if y_max is not None and (self.max is None or y_max > self.max):
             self.max = y_max
-        for point in kept:
-            self.points.append(point)
-            if len(self.points) > self.capacity:
-                self.points = self.points[::2]
-                self._stride *= 2
-        self._index += count
 
     def values(self) -> list[float]:
         """The kept y values, oldest first (for a sparkline)."""

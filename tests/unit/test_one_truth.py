@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.input.test_source import collect
 
 from hwmon.events import (
@@ -316,3 +318,40 @@ def test_hf_trainer_corpus_log_train_time_is_its_bars() -> None:
     s = summary_dict(summarize_bytes(VIT.read_bytes(), str(VIT)))
     assert [p["seconds"] for p in s["phases"] if p["name"] == "train"][0] == 1038.0
     assert s["wall_seconds"] is not None and sum(p["seconds"] or 0.0 for p in s["phases"]) <= s["wall_seconds"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    capacity=st.sampled_from([2, 3, 4, 8, 512]),
+    blocks=st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=12),
+    singles=st.lists(st.booleans(), min_size=12, max_size=12),
+)
+def test_bulk_blocks_keep_exactly_the_points_of_single_adds(
+    capacity: int, blocks: list[int], singles: list[bool]
+) -> None:
+    """``kept_offsets``/``add_kept`` (a block read only where a point is kept) end exactly as one ``add`` per value,
+    whatever the mix of blocks and single values."""
+    from hwmon.model.series import BoundedSeries
+
+    one, bulk = BoundedSeries(capacity=capacity), BoundedSeries(capacity=capacity)
+    x = 0
+    for n, single in zip(blocks, singles, strict=False):
+        values = [(float(x + i), float((x + i) * 7 % 11)) for i in range(n)]
+        x += n
+        for point in values:
+            one.add(*point)
+        if single:
+            for point in values:
+                bulk.add(*point)
+        else:
+            ys = [y for _, y in values]
+            kept = [values[o] for o in bulk.kept_offsets(n)]
+            bulk.add_kept(values[0], values[-1], n, min(ys), max(ys), kept)
+    assert (bulk.points, bulk.count, bulk.min, bulk.max, bulk.first, bulk.last) == (
+        one.points,
+        one.count,
+        one.min,
+        one.max,
+        one.first,
+        one.last,
+    )

@@ -528,12 +528,21 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, StepMetrics] 
         return None
     from hwmon.parsers import expand_steps
 
-    lines = event.raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if len(lines) != event.count:
-        return None
-    subset = dataclasses.replace(event, raw=b"".join(lines[o] + b"\n" for o in offsets), count=len(offsets))
+    raw = event.raw
+    # Only the wanted lines are cut out (offsets are sorted): a block holds thousands of lines and keeps a few.
+    wanted: list[bytes] = []
+    line, start = 0, 0
+    for offset in offsets:
+        while line < offset:
+            start = raw.find(b"\n", start) + 1
+            if start == 0:
+                return None
+            line += 1
+        end = raw.find(b"\n", start)
+        if end < 0:
+            return None
+        wanted.append(raw[start : end + 1])
+    subset = dataclasses.replace(event, raw=b"".join(wanted), count=len(offsets))
     steps = list(expand_steps(subset))
     if len(steps) != len(offsets):
         return None

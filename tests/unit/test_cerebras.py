@@ -335,9 +335,18 @@ def test_reset_step_follows_the_training_loop_start() -> None:
     assert [(i.key, i.value) for i in of(Info, parse_text(text))] == [("target_step", "2000")]
 
 
-def test_heartbeat_does_not_create_a_job_id() -> None:
-    text = "2024-01-01 00:00:00,000 INFO:   Heartbeat thread stopped for wsjob-abcdef123."
-    assert of(JobIdSeen, parse_text(text)) == []
+def test_a_wsjob_id_anywhere_is_a_job_id_once() -> None:
+    # A log that starts mid-compile names its compile job only in the heartbeat line; an id in a URL counts too.
+    text = "\n".join(
+        [
+            "2024-01-01 00:00:00,000 INFO:   Compiling image...",
+            "2024-01-01 00:00:01,000 INFO:   Heartbeat thread stopped for wsjob-abcdef123456789x.",
+            "2024-01-01 00:00:02,000 INFO:   see https://dash.example/jobs/wsjob-zzz999xyzzzzzzzz?x=1 for status",
+            "2024-01-01 00:00:03,000 INFO:   Heartbeat thread stopped for wsjob-abcdef123456789x.",
+        ]
+    )
+    jobs = of(JobIdSeen, parse_text(text))
+    assert [(j.job_id, j.kind) for j in jobs] == [("wsjob-abcdef123456789x", "compile"), ("wsjob-zzz999xyzzzzzzzz", "compile")]
 
 
 def test_cszoo_command_starts_a_run_and_two_runs_in_one_file() -> None:
@@ -620,7 +629,8 @@ def test_seed_bert_large() -> None:
     steps = of(StepMetrics, events)
     assert (len(steps), steps[0].step, steps[-1].step, steps[-1].loss) == (10, 100, 1000, 7.14844)
     assert steps[-1].rate == 6715.34 and steps[-1].global_rate == 6727.92
-    assert [j.job_id for j in of(JobIdSeen, events)] == ["wsjob-6prysnbkfzkwxptnh8vgzc"]
+    # The compile job is named only by its heartbeat line; the execute job by its own line.
+    assert [j.job_id for j in of(JobIdSeen, events)] == ["wsjob-gcvn73ljr37qrv2t7mozfe", "wsjob-6prysnbkfzkwxptnh8vgzc"]
     assert [c.step for c in of(CheckpointSaved, events)] == [1000]
     done = of(RunCompleted, events)
     assert done[-1].samples == 2048000 and done[-1].seconds == pytest.approx(304.403202469)

@@ -100,6 +100,8 @@ _COMPILE_JOB = re.compile(r"\bcompile job id:\s*(wsjob-[\w-]+)", re.IGNORECASE)
 _EXECUTE_JOB = re.compile(r"\bexecute job id:\s*(wsjob-[\w-]+)", re.IGNORECASE)
 _JOB_ID = re.compile(r"\bJob id:\s*(wsjob-[\w-]+)", re.IGNORECASE)
 _WORKFLOW_ID = re.compile(r"\bworkflow id:\s*(wflow-[\w-]+)", re.IGNORECASE)
+# A wsjob id wherever it appears (heartbeat lines, URLs, paths): the appliance names its jobs this way only.
+_ANY_WSJOB = re.compile(r"(?<![\w-])(wsjob-[a-z0-9]{12,40})(?![\w-])")  # not "wsjob-dashboard"
 _REMOTE_LOG = re.compile(r"remote log path:\s*(\S+)")
 _JOB_STATUS = re.compile(r"current job status:\s*(\w+)")
 _DASHBOARD = re.compile(r"dashboard:\s*(\S+)")
@@ -541,6 +543,21 @@ class CerebrasParser:
         return self._ts
 
     def _feed(self, text: str, number: int) -> list[Event]:
+        out = self._dispatch(text, number)
+        if "wsjob-" in text:
+            self._any_wsjob(text, out)
+        return out
+
+    def _any_wsjob(self, text: str, out: list[Event]) -> None:
+        """wsjob ids the specific rules did not take (a heartbeat line, a URL): still this run's jobs."""
+        for job_id in _ANY_WSJOB.findall(text):
+            if job_id not in self._job_ids:
+                self._job_ids.add(job_id)
+                self._detect(out)
+                kind = "compile" if self._phase == "compile" else ""
+                out.append(JobIdSeen(self._number, self._now(), job_id, kind))
+
+    def _dispatch(self, text: str, number: int) -> list[Event]:
         out: list[Event] = []
         if self._terminate is not None and "what():" not in text:
             self._flush_terminate(out)

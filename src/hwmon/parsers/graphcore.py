@@ -246,9 +246,14 @@ class GraphcoreParser:
                 return
         m = _SAVE_CKPT.search(text)
         if m is not None:
+            # HF Trainer saves between training steps: a checkpoint phase that the save closes, then training
+            # goes on.
             path = m["path"]
             step_m = _CKPT_STEP.search(path)
-            out.append(CheckpointSaved(number, None, int(step_m.group(1)) if step_m else None, path))
+            step = int(step_m.group(1)) if step_m else None
+            out.append(PhaseStarted(number, None, "checkpoint", f"step {step}" if step is not None else path))
+            out.append(CheckpointSaved(number, None, step, path))
+            out.append(PhaseStarted(number, None, "train", "HF Trainer"))
         if "{'" in text or '{"' in text:
             m = _DICT.search(text)
             if m is not None:
@@ -398,9 +403,11 @@ class GraphcoreParser:
         split = m["set"].lower()
         word = _EVAL_METRIC_WORD.search(text, max(0, m.start() - 64), m.start())
         metric = _snake(word["metric"]) if word is not None else "metric"
+        # A result line is an evaluation (a short one, when nothing announced it), never the end of the run: a
+        # script may print one after every epoch.
+        out.append(PhaseStarted(line.number, None, "eval", f"{split} set"))
         out.append(EvalMetric(line.number, None, f"{split}_{metric}", value))
-        if split == "test" and "accur" in metric:
-            out.append(RunCompleted(line.number, None, message=text.strip()))
+        out.append(PhaseEnded(line.number, None, "eval"))
 
     # --- Keras / GPT-2 step lines ---------------------------------------------------------------------------------
 

@@ -23,8 +23,9 @@ from hwmon.events import (
     VendorDetected,
     WarningSeen,
 )
-from hwmon.parsers.base import LineBlock
-from hwmon.parsers.stream import MIN_BLOCK_LINES, StreamParser, parse_bytes, strip_launcher_prefix
+from hwmon.parsers.base import Line, LineBlock
+from hwmon.parsers.records import strip_prefix
+from hwmon.parsers.stream import MIN_BLOCK_LINES, StreamParser, parse_bytes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
@@ -38,23 +39,25 @@ def shared_logs() -> list[Path]:
 
 
 @pytest.mark.parametrize(
-    ("raw", "stripped"),
+    ("raw", "stripped", "rank"),
     [
-        ("[1,0]<stdout>:loss=0.5", "loss=0.5"),
-        ("[1,3]<stderr>: Traceback (most recent call last):", "Traceback (most recent call last):"),
-        ("[poprun] instance 2: loss=0.5", "instance 2: loss=0.5"),
-        ("[node17:3] loss=0.5", "loss=0.5"),
-        ("[2] loss=0.5", "loss=0.5"),
-        ("0: loss=0.5", "loss=0.5"),
-        ("[1,0]<stdout>:3: loss=0.5", "loss=0.5"),  # mpirun tag + srun label
-        ("[04:09:02.177] [poptorch::python] [warning] x", "[04:09:02.177] [poptorch::python] [warning] x"),
-        ("2024-03-30 12:53:41,263 INFO: x", "2024-03-30 12:53:41,263 INFO: x"),
-        ("[12:34] not a rank", "[12:34] not a rank"),
-        ("100%|████| 10/10", "100%|████| 10/10"),
+        ("[1,0]<stdout>:loss=0.5", "loss=0.5", 0),
+        ("[1,3]<stderr>: Traceback (most recent call last):", "Traceback (most recent call last):", 3),
+        ("[poprun] instance 2: loss=0.5", "instance 2: loss=0.5", None),
+        ("[node17:3] loss=0.5", "loss=0.5", 3),
+        ("[2] loss=0.5", "loss=0.5", 2),
+        ("0: loss=0.5", "loss=0.5", 0),
+        ("[rank1]: iteration 5/ 10 |", "iteration 5/ 10 |", 1),
+        ("[default0]:step 10: train loss 4.2", "step 10: train loss 4.2", 0),
+        ("[1,0]<stdout>:3: loss=0.5", "loss=0.5", 3),  # mpirun tag + srun label: the inner one names the rank
+        ("[04:09:02.177] [poptorch::python] [warning] x", "[04:09:02.177] [poptorch::python] [warning] x", None),
+        ("2024-03-30 12:53:41,263 INFO: x", "2024-03-30 12:53:41,263 INFO: x", None),
+        ("[12:34] not a rank", "[12:34] not a rank", None),
+        ("100%|████| 10/10", "100%|████| 10/10", None),
     ],
 )
-def test_strip_launcher_prefix(raw: str, stripped: str) -> None:
-    assert strip_launcher_prefix(raw) == stripped
+def test_strip_launcher_prefix(raw: str, stripped: str, rank: int | None) -> None:
+    assert strip_prefix(raw) == (stripped, rank)
 
 
 def test_prefixed_lines_reach_the_parsers_but_kept_lines_keep_the_prefix() -> None:
@@ -334,3 +337,34 @@ def test_mixed_block_takes_step_runs_in_bulk_and_other_lines_through_every_parse
     assert in_bulk == by_line
     warnings = [e for e in line_events if isinstance(e, WarningSeen)]
     assert warnings and [e.line for e in bulk_events if isinstance(e, WarningSeen)] == [e.line for e in warnings]
+
+
+# ---------------------------------------------------------------------------------------------- the one catch
+
+
+class RaisingParserDouble:
+    """Test double: a format parser with a bug (raises on every line that mentions 'boom')."""
+
+    def feed(self, line: Line) -> list[Event]:
+        if "boom" in line.text:
+            raise RuntimeError("parser bug")
+        return []
+
+    def finish(self) -> list[Event]:
+        return []
+
+
+def test_a_parser_fault_is_a_warning_with_its_line_and_the_stream_goes_on() -> None:
+    parser = StreamParser(strict=False)
+    parser._parsers.insert(0, RaisingParserDouble())
+    events = parser.feed(b"loss=0.5 step=1\nboom\nloss=0.25 step=2\n") + parser.finish()
+    faults = [e for e in events if isinstance(e, WarningSeen) and e.source == "hwmon"]
+    assert [(f.line, "RaisingParserDouble" in f.message, "line 2" in f.message) for f in faults] == [(2, True, True)]
+    assert [s.loss for s in events if isinstance(s, StepMetrics)] == [0.5, 0.25]
+
+
+def test_a_strict_stream_lets_a_parser_fault_through() -> None:
+    parser = StreamParser(strict=True)
+    parser._parsers.insert(0, RaisingParserDouble())
+    with pytest.raises(RuntimeError, match="parser bug"):
+        parser.feed(b"boom\n")

@@ -59,7 +59,7 @@ _ACCURACY = re.compile(
 # authoritative end of any supervised command, whatever the workload printed.
 HWMON_END_PREFIX = "[hwmon] run ended: "
 _SPLIT_NAMES = {"test": "test", "validation": "val", "val": "val", "eval": "eval", "evaluation": "eval"}
-_STEP_WORD = re.compile(r"\b(?:global[ _])?(?:step|iter(?:ation)?)\s*[#:]?\s*(\d+)\b", re.IGNORECASE)
+_STEP_WORD = re.compile(r"\b(?:global[ _])?(?:step|iter(?:ation)?)\s*[#:]?\s*(\d{1,18})\b", re.IGNORECASE)
 _EPOCH_WORD = re.compile(r"\bepoch\s*[#:]?\s*(\d+(?:\.\d+)?)\b", re.IGNORECASE)
 _RATE = re.compile(
     # The look-behind starts a number only where one starts: without it a long run of digits is retried from
@@ -98,7 +98,7 @@ _EMBEDDED_RECORD = re.compile(
 _RECORD_START = re.compile(
     r"^(?:\[?\d{4}-\d{2}-\d{2}[ T]|\[?\d{2}:\d{2}:\d{2}|(?:INFO|WARNING|ERROR|DEBUG)\b|[EWIF]\d{4} )"
 )
-_CUDA = re.compile(r"(?<![\w/.])cuda:(\d+)\b|\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\bcuda\b(?![\w.])")
+_CUDA = re.compile(r"(?<![\w/.])cuda:(\d{1,18})\b|\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\bcuda\b(?![\w.])")
 _CPU = re.compile(r"\b[Uu]sing device:?\s*['\"]?cpu\b|\bdevice\s*[=:]\s*['\"]?cpu\b")
 
 _STEP_KEYS = {"step", "global_step", "globalstep", "iter", "iteration", "it", "steps"}
@@ -124,11 +124,7 @@ class GenericParser:
         key/values and error levels is most of this parser's cost and would only produce duplicates."""
         if not line.final:
             return []
-        try:
-            return self._feed(line, facts)
-        except Exception:  # noqa: BLE001 - a parser must never raise on input
-            self._tb_state = ""
-            return []
+        return self._feed(line, facts)
 
     def finish(self) -> list[Event]:
         """End of input: release a held traceback / terminate error."""

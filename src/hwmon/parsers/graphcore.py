@@ -112,20 +112,20 @@ _EVAL_METRIC_WORD = re.compile(r"(?P<metric>[A-Za-z][\w-]*)\s+$")
 _BANNER = re.compile(r"^\s*\*{3,}\s*(?P<title>[^*]+?)\s*\*{3,}\s*$")
 _BLOCK_ITEM = re.compile(r"^\s+(?P<k>[^=]+?)\s+=\s+(?P<v>.+?)\s*$")
 _SAVE_CKPT = re.compile(r"Saving model checkpoint to (?P<path>\S+)")
-_CKPT_STEP = re.compile(r"checkpoint-(\d+)/?$")
+_CKPT_STEP = re.compile(r"checkpoint-(\d{1,18})/?$")
 _DICT = re.compile(r"\{['\"][^{}]*\}")
 _DICT_PAIR = re.compile(r"['\"](?P<k>[\w/.-]+)['\"]:\s*(?P<v>" + _FLOAT + r"|nan|inf|-inf)(?=\s*[,}])", re.I)
 _HF_DONE = re.compile(r"^\s*Training completed\.")
 _KERAS = re.compile(
-    r"^\s*(?P<n>\d+)/(?P<total>\d+)\s+(?:\[[=>.]*\]|[━─]+)\s*(?P<rest>.*)$",
+    r"^\s*(?P<n>\d{1,18})/(?P<total>\d{1,18})\s+(?:\[[=>.]*\]|[━─]+)\s*(?P<rest>.*)$",
 )
-_KERAS_ETA = re.compile(r"ETA:\s*(?:(?P<h>\d+):)?(?:(?P<m>\d+):)?(?P<s>\d+)s?\b")
+_KERAS_ETA = re.compile(r"ETA:\s*(?:(?P<h>\d{1,9}):)?(?:(?P<m>\d{1,9}):)?(?P<s>\d{1,9})s?\b")
 _KERAS_TIME = re.compile(
     r"(?P<el>\d+(?:\.\d+)?)(?P<elu>ms|us|µs|s|m)\s+(?P<per>\d+(?:\.\d+)?)(?P<peru>ms|us|µs|s)/(?P<what>step|sample)"
 )
 _KERAS_METRIC = re.compile(r"(?P<k>[A-Za-z_][\w]*):\s*(?P<v>" + _FLOAT + r"|nan|inf)", re.I)
-_KERAS_EPOCH = re.compile(r"^\s*Epoch (?P<e>\d+)/(?P<n>\d+)\s*$")
-_GPT2_STEP = re.compile(r"\bstep (?P<step>\d+) of epoch (?P<epoch>\d+)(?P<rest>.*)$")
+_KERAS_EPOCH = re.compile(r"^\s*Epoch (?P<e>\d{1,18})/(?P<n>\d{1,18})\s*$")
+_GPT2_STEP = re.compile(r"\bstep (?P<step>\d{1,18}) of epoch (?P<epoch>\d{1,18})(?P<rest>.*)$")
 _KV_COLON = re.compile(
     r"(?P<k>[A-Za-z_][\w ]*?):\s*(?P<v>" + _FLOAT + r"|nan|inf)(?:\s*(?P<unit>[A-Za-z]+/\w+))?", re.I
 )
@@ -183,10 +183,7 @@ class GraphcoreParser:
     def feed(self, line: Line) -> list[Event]:
         """Events for this line (and, when a held ``terminate called`` line gets no ``what():``, for that one)."""
         out: list[Event] = []
-        try:
-            self._feed(line, out)
-        except Exception:  # a parser must never raise on input: a bug here costs one line, not the stream
-            self._block = None
+        self._feed(line, out)
         return out
 
     def finish(self) -> list[Event]:

@@ -56,8 +56,13 @@ from hwmon.parsers.base import Line, LineBlock
 from hwmon.parsers.cerebras import CerebrasParser
 from hwmon.parsers.generic import GenericParser
 from hwmon.parsers.graphcore import GraphcoreParser
+from hwmon.parsers.hftrainer import HfTrainerParser
+from hwmon.parsers.keras import KerasParser
+from hwmon.parsers.lightning import LightningParser
 from hwmon.parsers.lines import LineSplitter
+from hwmon.parsers.megatron import MegatronParser
 from hwmon.parsers.modeltree import ModelTreeParser
+from hwmon.parsers.nanogpt import NanoGptParser
 from hwmon.parsers.records import Record, RecordReader
 from hwmon.parsers.tqdm import TqdmParser
 
@@ -78,7 +83,16 @@ class _Parser(Protocol):
 
 _BlockFeeder = Callable[[LineBlock, Callable[[Line], "list[Event]"]], "list[Event] | None"]
 
-PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (CerebrasParser, GraphcoreParser, TqdmParser)
+PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (
+    CerebrasParser,
+    GraphcoreParser,
+    HfTrainerParser,
+    KerasParser,
+    MegatronParser,
+    NanoGptParser,
+    LightningParser,
+    TqdmParser,
+)
 """Format parsers tried before the model-tree and generic ones, in this order."""
 
 _SLURM = re.compile(r"^(srun|salloc|sbatch|slurmstepd(?:-[\w.-]+)?): ")

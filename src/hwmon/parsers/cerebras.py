@@ -79,6 +79,12 @@ _TS_ANY = re.compile(
 _GLOG = re.compile(r"([IWEF])(\d\d)(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?\s+\d+\s+([^\s:\]]+):\d+\]\s?(.*)")
 _GRPC_FILES = re.compile(r"hpack|chttp2|grpc|subchannel|channel|ev_epoll|tcp_|call\.cc|completion_queue|ssl_")
 
+_CS_EVIDENCE = re.compile(
+    r"cerebras[./](?:pytorch|modelzoo|appliance|framework)|cerebras_(?:pytorch|modelzoo|appliance|logs)|"
+    r"/cerebras/|venv_cerebras|\bcszoo\b|\bcstorch\b",
+    re.IGNORECASE,
+)
+
 # --- step lines -------------------------------------------------------------------------------------------------
 
 _TRAIN_MARK = "| Train Device="
@@ -535,7 +541,16 @@ class CerebrasParser:
         out = self._dispatch(text, number)
         if "wsjob-" in text:
             self._any_wsjob(text, out)
+        if not self._vendor and ("erebras" in text or "cszoo" in text or "cstorch" in text):
+            self._evidence(text, out)
         return out
+
+    def _evidence(self, text: str, out: list[Event]) -> None:
+        """Cerebras named by a path or a command rather than a step line: the package (``cerebras.pytorch``,
+        ``cerebras/modelzoo``, ``cerebras_pytorch``), a venv or install dir, ``cszoo``, the run's
+        ``cerebras_logs`` directory."""
+        if _CS_EVIDENCE.search(text) is not None:
+            self._detect(out)
 
     def _any_wsjob(self, text: str, out: list[Event]) -> None:
         """wsjob ids the specific rules did not take (a heartbeat line, a URL): still this run's jobs."""

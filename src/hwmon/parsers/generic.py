@@ -99,6 +99,13 @@ _RECORD_START = re.compile(
     r"^(?:\[?\d{4}-\d{2}-\d{2}[ T]|\[?\d{2}:\d{2}:\d{2}|(?:INFO|WARNING|ERROR|DEBUG)\b|[EWIF]\d{4} )"
 )
 _CUDA = re.compile(r"(?<![\w/.])cuda:(\d{1,18})\b|\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\bcuda\b(?![\w.])")
+# CUDA/NCCL evidence beyond a device name: NCCL's own log lines, the visible-devices variable (Lightning prints
+# "LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]"), AMP's CUDA backend, CUDA OOM errors, nanoGPT's fused AdamW (only
+# used on CUDA).
+_GPU_EVIDENCE = re.compile(
+    r"\bNCCL (?:INFO|WARN|version)\b|CUDA_VISIBLE_DEVICES: \[?\d|\bcuda_amp\b|using fused AdamW: True|"
+    r"CUDA out of memory|torch\.cuda\.OutOfMemoryError"
+)
 _CPU = re.compile(r"\b[Uu]sing device:?\s*['\"]?cpu\b|\bdevice\s*[=:]\s*['\"]?cpu\b")
 
 _STEP_KEYS = {"step", "global_step", "globalstep", "iter", "iteration", "it", "steps"}
@@ -277,6 +284,9 @@ class GenericParser:
                 device = f"cuda:{m.group(1)}" if m.group(1) else None
                 self._vendor_event(number, ts, "gpu", device, out)
                 return
+        if ("CUDA" in text or "NCCL" in text or "cuda" in text or "fused" in text) and _GPU_EVIDENCE.search(text):
+            self._vendor_event(number, ts, "gpu", None, out)
+            return
         if "cpu" in text:
             if _CPU.search(text) is not None:
                 self._vendor_event(number, ts, "cpu", None, out)

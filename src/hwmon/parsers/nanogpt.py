@@ -7,7 +7,8 @@ Read from karpathy/nanoGPT ``train.py`` (and the many scripts copied from it) an
   (rate = iterations/sec from the step time; ``mfu`` as a fraction in ``extra``);
 - ``step 250: train loss 1.5440, val loss 1.7220`` (the periodic estimate) -> an eval phase with
   ``EvalMetric("val_loss")`` and ``EvalMetric("train_loss_estimate")``;
-- ``saving checkpoint to out`` -> ``CheckpointSaved`` (step = the evaluation's step) in a checkpoint phase.
+- ``saving checkpoint to out`` -> ``CheckpointSaved`` (step = the evaluation's step) in a checkpoint phase;
+- ``compiling the model... (takes a ~minute)`` (``torch.compile``) -> compile phase (the first ``iter`` ends it).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
 class NanoGptParser(RuleParser):
     """See the module doc."""
 
-    TRIGGER = re.compile(r"^(?:iter|step|saving checkpoint) ")
+    TRIGGER = re.compile(r"^(?:iter|step|saving checkpoint|compiling the model)")
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,3 +69,7 @@ class NanoGptParser(RuleParser):
         self._training = False
         out.append(PhaseStarted(record.number, record.ts, "checkpoint", m.group(1)[:80]))
         out.append(CheckpointSaved(record.number, record.ts, self._eval_step, m.group(1)))
+
+    @rule("compiling the model", r"^compiling the model")
+    def _compiling(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        out.append(PhaseStarted(record.number, record.ts, "compile", "torch.compile"))

@@ -32,7 +32,17 @@ import math
 import re
 from dataclasses import dataclass
 
-from hwmon.events import Event, PhaseEnded, PhaseName, PhaseStarted, ProgressUpdate, StepMetrics
+from hwmon.events import (
+    EvalMetric,
+    Event,
+    PhaseEnded,
+    PhaseName,
+    PhaseStarted,
+    ProgressUpdate,
+    StepMetrics,
+    TargetStated,
+)
+from hwmon.parsers import vocab
 from hwmon.parsers.base import Line
 
 __all__ = [
@@ -81,16 +91,13 @@ _RATE_INV = re.compile(r"^(?P<v>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s?s/\s?(?P<unit>
 _RATE = re.compile(r"^(?P<v>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\?)\s?(?P<unit>[^\s/]*(?:\s[^\s/]+)?)/s$")
 _RATE_ANY = re.compile(r"(?P<v>\d+(?:\.\d+)?)\s?(?P<unit>[A-Za-z]+)/s\b|(?P<inv>\d+(?:\.\d+)?)s/(?P<iunit>[A-Za-z]+)")
 _REMAINING_ANY = re.compile(r"<(?P<rem>" + _TIME + r")")
-_METRIC = re.compile(
-    r"(?<![\w.])(?P<k>[A-Za-z][\w./-]*)\s*[:=]\s*"
-    r"(?P<v>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf)(?P<pct>%)?(?![\w.])",
-    re.I,
-)
+# "Step: 10 / 100" in a description: the step and its target, not a ratio.
+_STEP_OF = re.compile(r"\bstep:?\s*(\d{1,18})\s*/\s*(\d{1,18})", re.I)
 _MPI_TAG = re.compile(r"^\s*\[\d+,\d+\]<std(?:out|err)>:\s?")
 _EPOCH_IN_NAME = re.compile(r"\bepoch\s*\[?(\d{1,18})\b", re.I)
 _MULTISPACE = re.compile(r"\s{2,}")
 _GLUED_BRACKET = re.compile(r"^.*\](?=\S)")
-_SEPARATORS = re.compile(r"[\s|,;]+")
+_SEPARATORS = re.compile(r"(?:[\s|,;]|\s-\s)+")
 
 _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
     (re.compile(r"compil", re.I), "compile"),
@@ -131,21 +138,20 @@ def _scaled(text: str) -> float:
 
 
 def parse_metrics(text: str) -> tuple[tuple[tuple[str, float], ...], str]:
-    """Numeric ``key:value`` / ``key=value`` pairs in ``text`` (percentages as fractions) and the text left
-    when they are removed (separators tidied)."""
+    """Numeric key/value pairs in ``text`` in the vocabulary's spellings (``hwmon.parsers.vocab``; percentages as
+    fractions; a ``Step: N / M`` prefix gives ``step`` and ``step_total``) and the text left when they are removed
+    (separators tidied): the bar's name, never the metric soup."""
     metrics: list[tuple[str, float]] = []
+    s = _STEP_OF.search(text)
+    if s is not None:
+        metrics += [("step", float(s.group(1))), ("step_total", float(s.group(2)))]
+        text = text[: s.start()] + " " + text[s.end() :]
     rest: list[str] = []
     pos = 0
-    for m in _METRIC.finditer(text):
-        try:
-            value = float(m["v"])
-        except ValueError:
-            continue
-        if m["pct"]:
-            value /= 100.0
-        metrics.append((m["k"].lower(), value))
-        rest.append(text[pos : m.start()])
-        pos = m.end()
+    for pair in vocab.pairs(text, spaced=False):
+        metrics.append((pair.key, pair.value))
+        rest.append(text[pos : pair.start])
+        pos = pair.end
     rest.append(text[pos:])
     left = _SEPARATORS.sub(" ", " ".join(rest)).strip(" -:(")
     return tuple(metrics), left
@@ -408,6 +414,8 @@ class TqdmParser:
         self._bars: dict[str, BarState] = {}
         # Per-epoch bars ("Epoch 3") count steps on from the first epoch number seen (0- or 1-based).
         self._epoch_base: int | None = None
+        self._step_total: int | None = None
+        self._eval_seen: dict[str, float] = {}
 
     def feed(self, line: Line) -> list[Event]:
         """Events for every bar in this line (redraws included)."""
@@ -464,6 +472,8 @@ class TqdmParser:
         )
         if phase == "train":
             self._step(bar, state, number, out)
+        if bar.metrics:
+            self._evals(bar, number, out)
         if (
             state.phase is not None
             and not state.ended
@@ -477,18 +487,31 @@ class TqdmParser:
 
     def _step(self, bar: FoundBar, state: BarState, number: int, out: list[Event]) -> None:
         loss: float | None = None
+        stated_step: int | None = None
+        step_total: int | None = None
+        rate, rate_unit = bar.rate, f"{bar.unit}/s"
         extra: list[tuple[str, float]] = []
         for key, value in bar.metrics:
-            if loss is None and (key == "loss" or key.endswith("_loss") or key.endswith("loss")):
+            kind = vocab.role(key)
+            if loss is None and (kind == "loss" or (key.endswith("loss") and kind != "eval")):
                 loss = value
-            else:
+            elif kind == "step" and stated_step is None and math.isfinite(value) and 0 <= value < 2**53:
+                stated_step = int(value)
+            elif key == "step_total" and math.isfinite(value) and 0 < value < 2**53:
+                step_total = int(value)
+            elif kind == "rate":
+                rate, rate_unit = value, key if "/" in key else "samples/sec"
+            elif kind != "eval":
                 extra.append((key, value))
+        if step_total is not None and step_total != self._step_total:
+            self._step_total = step_total
+            out.append(TargetStated(number, None, "step", step_total, stated_step))
         if loss is None:
             return
-        step = bar.n
+        step = bar.n if stated_step is None else stated_step
         epoch: float | None = None
         m = _EPOCH_IN_NAME.search(bar.name)
-        if m is not None:
+        if m is not None and stated_step is None:
             e = int(m.group(1))
             epoch = float(e)
             if self._epoch_base is None:
@@ -504,10 +527,19 @@ class TqdmParser:
                 None,
                 step,
                 loss=loss,
-                rate=bar.rate,
-                rate_unit=f"{bar.unit}/s",
+                rate=rate,
+                rate_unit=rate_unit,
                 remaining_s=bar.remaining_s,
                 epoch=epoch,
                 extra=tuple(extra),
             )
         )
+
+    def _evals(self, bar: FoundBar, number: int, out: list[Event]) -> None:
+        """``val_*``/``eval_*``/``test_*`` values in a bar's metrics are evaluation results (reported when they
+        change, not on every redraw)."""
+        for key, value in bar.metrics:
+            if vocab.role(key) == "eval" and self._eval_seen.get(key) != value:
+                if len(self._eval_seen) < MAX_BARS:
+                    self._eval_seen[key] = value
+                out.append(EvalMetric(number, None, key, value))

@@ -32,7 +32,7 @@ _QUOTED = re.compile(
 # must start after a separator so that "step 10: loss" does not read "10: loss".
 _KV = re.compile(
     r"(?:(?<=^)|(?<=[\s|,\[({;-]))(?P<k>[A-Za-z_][\w./-]{0,40}(?:\s[A-Za-z_(][\w./()-]{0,30}){0,5}?)"
-    r"\s{0,2}(?P<sep>[=:])\s{0,3}(?P<v>" + _NUM + r")(?P<unit>%|[A-Za-z]{1,8}(?:/[A-Za-z]{1,8})?)?(?![\w.])",
+    r"\s{0,2}(?P<sep>[=:])\s{0,16}(?P<v>" + _NUM + r")(?P<unit>%|[A-Za-z]{1,8}(?:/[A-Za-z]{1,8})?)?(?![\w.])",
     re.I,
 )
 # k v: only the words the nanoGPT family prints that way, so prose is not read as metrics.
@@ -55,8 +55,9 @@ class Pair:
     end: int = 0
 
 
-def pairs(text: str) -> list[Pair]:
-    """The numeric key/value pairs of ``text`` in order (see the module doc)."""
+def pairs(text: str, *, spaced: bool = True) -> list[Pair]:
+    """The numeric key/value pairs of ``text`` in order (see the module doc); ``spaced=False`` leaves out the
+    ``k v`` spelling (a bar's name "Epoch 3" is a name, not a metric)."""
     found: list[Pair] = []
     taken: list[tuple[int, int]] = []
     if "'" in text or '"' in text:
@@ -68,7 +69,7 @@ def pairs(text: str) -> list[Pair]:
             if m["sep"] == ":" and key[-1:] in "'\"":
                 continue
             _add(found, taken, m, key, m["v"], m["unit"] or "")
-    if " " in text:
+    if spaced and " " in text:
         for m in _SPACED.finditer(text):
             _add(found, taken, m, m["k"], m["v"], m["unit"] or "")
     found.sort(key=lambda p: p.start)

@@ -260,7 +260,32 @@ def test_tensorflow_era_lines() -> None:
     assert {m.name: m.value for m in of(EvalMetric, events)} == {"accuracy": 0.5, "loss": 5.25}
     assert [(i.key, i.value) for i in of(Info, events)] == [("final_loss", "5.5")]
     done = of(RunCompleted, events)
-    assert [(d.samples, d.seconds) for d in done] == [(51200, 44.25)]
+    # "Loss for final step" ends an estimator's train(); Cerebras' own line then gives the samples and time.
+    assert [(d.samples, d.seconds) for d in done] == [(None, None), (51200, 44.25)]
+
+
+def test_tensorflow_final_step_loss_is_the_last_loss_and_saved_checkpoint_for_global_step() -> None:
+    events = parse_text(
+        "\n".join(
+            [
+                "INFO:tensorflow:loss = 6.0, step = 300",
+                "INFO:tensorflow:Saved checkpoint for global step 300 in 2.5 seconds: model_dir/ckpt-300",
+                "INFO:tensorflow:Loss for final step: 5.875.",
+            ]
+        )
+    )
+    assert [(c.step, c.path) for c in of(CheckpointSaved, events)] == [(300, "model_dir/ckpt-300")]
+    assert [(s.step, s.loss) for s in of(StepMetrics, events)] == [(300, 6.0), (300, 5.875)]
+    assert len(of(RunCompleted, events)) == 1
+
+
+def test_completion_and_processed_on_one_line() -> None:
+    text = (
+        "2024-01-01 00:00:00,000 INFO:   Training completed successfully! "
+        "Processed 2048000 sample(s) in 304.403202469 seconds."
+    )
+    (done,) = of(RunCompleted, parse_text(text))
+    assert (done.samples, done.seconds) == (2048000, 304.403202469)
 
 
 def test_tensorflow_like_text_is_not_claimed_from_other_stacks() -> None:

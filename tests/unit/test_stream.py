@@ -17,6 +17,7 @@ from hwmon.events import (
     ModelSummary,
     PhaseEnded,
     PhaseStarted,
+    RunCompleted,
     RunStarted,
     StepBatch,
     StepMetrics,
@@ -368,3 +369,50 @@ def test_a_strict_stream_lets_a_parser_fault_through() -> None:
     parser._parsers.insert(0, RaisingParserDouble())
     with pytest.raises(RuntimeError, match="parser bug"):
         parser.feed(b"boom\n")
+
+
+# ---------------------------------------------------------------------------------------------- failure classes
+
+
+def test_a_cut_last_line_makes_no_step_but_a_complete_one_does() -> None:
+    line = b"2024-01-01 00:00:00,000 INFO:   | Train Device=CSX, Step=100, Loss=7.1"
+    assert [e for e in parse_bytes(line) if isinstance(e, StepMetrics)] == []
+    (step,) = [e for e in parse_bytes(line + b"4844\n") if isinstance(e, StepMetrics)]
+    assert step.loss == 7.14844
+
+
+def test_lines_after_completion_do_not_change_training_figures() -> None:
+    data = b"step=1 loss=0.9\nstep=2 loss=0.5\nFinished training\nsummary: loss=3.0 over all\n"
+    events = parse_bytes(data)
+    assert [e.loss for e in events if isinstance(e, StepMetrics)] == [0.9, 0.5]
+    assert [e.line for e in events if isinstance(e, RunCompleted)] == [3]
+
+
+def test_a_launcher_reporting_exit_code_0_completes_the_run() -> None:
+    events = parse_bytes(b"loss=0.5\nworker process exited with exit code 0\n")
+    assert [e.line for e in events if isinstance(e, RunCompleted)] == [2]
+
+
+def test_other_ranks_give_their_errors_only() -> None:
+    data = (
+        b"[rank0]:step=1 loss=0.9\n[rank1]:step=1 loss=1.9\n"
+        b"[rank1]:2024-01-01 00:00:00,000 ERROR: rank 1 lost its GPU\n[rank0]:step=2 loss=0.5\n"
+    )
+    events = parse_bytes(data)
+    assert [e.loss for e in events if isinstance(e, StepMetrics)] == [0.9, 0.5]
+    assert [(e.line, e.kind) for e in events if isinstance(e, ErrorSeen)] == [(3, "rank 1")]
+
+
+@pytest.mark.parametrize(
+    ("text", "vendor"),
+    [
+        (b"node1:123:456 [0] NCCL INFO Bootstrap : Using eth0:10.0.0.1<0>\n", "gpu"),
+        (b"LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]\n", "gpu"),
+        (b"IPU available: False, using: 0 IPUs\nHPU available: False, using: 0 HPUs\n", None),
+        (b"$ source /opt/venv_cerebras_pt/bin/activate\n", "cerebras"),
+        (b'  File "/usr/lib/python3/site-packages/cerebras/pytorch/backend.py", line 3, in run\n', "cerebras"),
+    ],
+)
+def test_vendor_evidence_beyond_step_lines(text: bytes, vendor: str | None) -> None:
+    found = [e.vendor for e in parse_bytes(text) if isinstance(e, VendorDetected)]
+    assert found[:1] == ([vendor] if vendor else [])

@@ -122,6 +122,10 @@ _PROCESSED = re.compile(
     r"samples?(?:\(s\))?\s+in\s+([\d.]+(?:[eE][-+]?\d+)?)\s+seconds",
     re.IGNORECASE,
 )
+_PROCESSED_ANY = re.compile(_PROCESSED.pattern[1:], re.IGNORECASE)
+_TF_SAVED_FOR = re.compile(
+    r"^Saved checkpoint for global step (\d{1,18}) in (\d{1,9}(?:\.\d+)?) seconds?:?\s*(\S+)?", re.IGNORECASE
+)
 _TF_FINISHED = re.compile(
     r"(?:Training|Evaluation) finished with\s+(\d{1,18})\s+samples?\s+in\s+([\d.]+(?:[eE][-+]?\d+)?)\s+seconds",
     re.IGNORECASE,
@@ -494,6 +498,7 @@ class CerebrasParser:
         self._tb = 0
         self._terminate: tuple[int, datetime | None, str] | None = None
         self._tf_rate: tuple[float, str] | None = None
+        self._tf_last: tuple[int, float | None] | None = None
         self._year: int | None = None
         # Per-line scratch: the current line's text, number and lazily parsed timestamp.
         self._text = ""
@@ -778,6 +783,7 @@ class CerebrasParser:
                     self._tf_rate = None
                 if self._phase != "train":
                     self._to("train", "", out)
+                self._tf_last = (int(step_m.group(1)), _float(loss_m.group(1)))
                 out.append(
                     StepMetrics(
                         self._number,
@@ -818,7 +824,12 @@ class CerebrasParser:
             return True
         m = _TF_FINAL_LOSS.match(msg)
         if m is not None:
+            # The end of an estimator's train(): its last loss, and the run's training is complete.
             self._info("final_loss", m.group(1), out)
+            loss = _float(m.group(1))
+            if self._tf_last is not None and loss is not None and loss != self._tf_last[1]:
+                out.append(StepMetrics(self._number, self._now(), step=self._tf_last[0], loss=loss))
+            self._complete(out, None, None, msg)
             return True
         return False
 
@@ -964,7 +975,12 @@ class CerebrasParser:
             return
         # --- completion ---
         if msg.startswith("Training completed successfully"):
-            self._complete(out, None, None, msg)
+            # "... successfully! Processed N sample(s) in S seconds." may share the line.
+            p = _PROCESSED_ANY.search(msg)
+            if p is not None:
+                self._complete(out, int(p.group(1)), _float(p.group(2)), msg)
+            else:
+                self._complete(out, None, None, msg)
             return
         m = _PROCESSED.match(msg)
         if m is not None:
@@ -1004,8 +1020,12 @@ class CerebrasParser:
         step: int | None = None
         path: str | None = None
         m = _SAVED_CKPT_STEP.match(msg)
+        tf = _TF_SAVED_FOR.match(msg) if m is None else None
         if m is not None:
             step = int(m.group(1))
+        elif tf is not None:
+            # TensorFlow's "Saved checkpoint for global step N in S seconds: path" (not a path called "for").
+            step, path = int(tf.group(1)), tf.group(3)
         else:
             p = _SAVED_CKPT_PATH.match(msg)
             if p is not None:

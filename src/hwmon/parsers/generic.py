@@ -106,6 +106,12 @@ _GPU_EVIDENCE = re.compile(
     r"\bNCCL (?:INFO|WARN|version)\b|CUDA_VISIBLE_DEVICES: \[?\d|\bcuda_amp\b|using fused AdamW: True|"
     r"CUDA out of memory|torch\.cuda\.OutOfMemoryError"
 )
+# Completion forms any stack may print: a bare "Finished training" line, a launcher reporting exit code 0.
+_COMPLETION = re.compile(
+    r"^(?:Finished training|Training (?:is )?(?:finished|done))\.?!?\s*$"
+    r"|\b(?:exited|finished|completed) with (?:exit )?(?:code|status) 0\b",
+    re.IGNORECASE,
+)
 _CPU = re.compile(r"\b[Uu]sing device:?\s*['\"]?cpu\b|\bdevice\s*[=:]\s*['\"]?cpu\b")
 
 _STEP_KEYS = {"step", "global_step", "globalstep", "iter", "iteration", "it", "steps"}
@@ -190,6 +196,8 @@ class GenericParser:
         self._vendor(line.number, ts, text, out)
         if facts and "cc" in text:
             self._accuracy(line.number, ts, text, out)
+        if facts and ("inish" in text or "one" in text or " 0" in text) and _COMPLETION.search(rest) is not None:
+            out.append(RunCompleted(line.number, ts, message=rest.strip()[:MAX_MESSAGE]))
         if facts and _LOSS_HINT.search(text) is not None:
             metrics = self._metrics(line.number, ts, text)
             if metrics is not None:

@@ -126,6 +126,7 @@ class StreamParser:
         self.strict = self.STRICT_DEFAULT if strict is None else strict
         self._reader = RecordReader()
         self._rank: int | None = None
+        self._completed = False  # the run's own end line was seen (and no new run started since)
         self.keep_lines = max(0, int(keep_lines))
         self.vendor: Vendor | None = None
         self.device: str | None = None
@@ -162,7 +163,11 @@ class StreamParser:
         """End of the stream: the last unterminated line and everything the parsers were holding."""
         out: list[Event] = []
         for line in self._splitter.finish():
-            self._line(line, out)
+            # An unterminated last line may be cut mid-write ("Loss=7.1" of "Loss=7.14844"): it is kept and read
+            # for everything but a step.
+            tail: list[Event] = []
+            self._line(line, tail)
+            out.extend(e for e in tail if not (isinstance(e, StepMetrics | StepBatch) and e.line == line.number))
         for parser in self._parsers:
             events = self._finish_parser(parser)
             self._remember_events(events)
@@ -237,6 +242,10 @@ class StreamParser:
         be dropped). Returns the flags for line ``current``."""
         current_flags = 0
         for event in events:
+            if isinstance(event, RunCompleted) and event.success:
+                self._completed = True
+            elif isinstance(event, RunStarted):
+                self._completed = False
             flags = _flags_of((event,))
             if flags:
                 self._remember(event.line, flags)
@@ -255,8 +264,12 @@ class StreamParser:
         kept: list[Event] = []
         for event in events:
             flags = self._flags.get(event.line, 0)
-            if isinstance(event, StepMetrics) and flags & _F_METRIC:
+            if isinstance(event, StepMetrics) and (flags & _F_METRIC or self._completed):
+                # A duplicate of a format parser's step, or a stray "loss" after the run's own end line: lines
+                # printed after completion do not change its training figures.
                 continue
+            if isinstance(event, RunCompleted) and event.success:
+                self._completed = True
             if isinstance(event, ErrorSeen) and flags & _F_ERROR:
                 continue
             if isinstance(event, WarningSeen) and flags & (_F_WARNING | _F_ERROR):

@@ -58,36 +58,77 @@ class Pair:
 def pairs(text: str, *, spaced: bool = True) -> list[Pair]:
     """The numeric key/value pairs of ``text`` in order (see the module doc); ``spaced=False`` leaves out the
     ``k v`` spelling (a bar's name "Epoch 3" is a name, not a metric)."""
+    if text.count("|") >= 2 and "{" not in text:
+        return _bar_pairs(text)
     found: list[Pair] = []
-    taken: list[tuple[int, int]] = []
-    if "'" in text or '"' in text:
+    quoted = "'" in text or '"' in text
+    if quoted:
         for m in _QUOTED.finditer(text):
-            _add(found, taken, m, m["k"], m["v"], "%" if m["pct"] else "")
+            _add(found, m, m["k"], m["v"], "%" if m["pct"] else "")
+        if found and text.lstrip()[:1] == "{":
+            return found  # a dict repr: every pair is quoted
+    spans = [(p.start, p.end) for p in found]
     if "=" in text or ":" in text:
         for m in _KV.finditer(text):
             key = m["k"]
             if m["sep"] == ":" and key[-1:] in "'\"":
                 continue
-            _add(found, taken, m, key, m["v"], m["unit"] or "")
+            if spans and _overlaps(spans, m.start(), m.end()):
+                continue
+            _add(found, m, key, m["v"], m["unit"] or "")
     if spaced and " " in text:
+        spans = [(p.start, p.end) for p in found]
         for m in _SPACED.finditer(text):
-            _add(found, taken, m, m["k"], m["v"], m["unit"] or "")
-    found.sort(key=lambda p: p.start)
+            if spans and _overlaps(spans, m.start(), m.end()):
+                continue
+            _add(found, m, m["k"], m["v"], m["unit"] or "")
+    if quoted or spaced:
+        found.sort(key=lambda p: p.start)
     return found
 
 
-def _add(found: list[Pair], taken: list[tuple[int, int]], m: re.Match[str], key: str, raw: str, unit: str) -> None:
-    start, end = m.start(), m.end()
-    if any(a < end and start < b for a, b in taken):
-        return
+def _bar_pairs(text: str) -> list[Pair]:
+    """``| k: v | k: v |`` (Megatron, Keras-style logs): split on the bars, no regex search per field."""
+    found: list[Pair] = []
+    pos = 0
+    for part in text.split("|"):
+        key, sep, value = part.partition(":")
+        if sep:
+            raw = value.strip()
+            unit = ""
+            if raw.endswith("%"):
+                raw, unit = raw[:-1], "%"
+            try:
+                number = float(raw)
+            except ValueError:
+                number = None
+            key = key.strip()
+            if number is not None and key and (key[0].isalpha() or key[0] == "_"):
+                if unit == "%":
+                    number /= 100.0
+                found.append(Pair(key.lower(), number, unit, pos, pos + len(part)))
+            elif "=" in part or "'" in part:
+                found.extend(_shift(pairs(part, spaced=False), pos))
+        pos += len(part) + 1
+    return found
+
+
+def _shift(found: list[Pair], by: int) -> list[Pair]:
+    return [Pair(p.key, p.value, p.unit, p.start + by, p.end + by) for p in found]
+
+
+def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(a < end and start < b for a, b in spans)
+
+
+def _add(found: list[Pair], m: re.Match[str], key: str, raw: str, unit: str) -> None:
     try:
         value = float(raw)
     except ValueError:
         return
     if unit == "%":
         value /= 100.0
-    taken.append((start, end))
-    found.append(Pair(key.strip().lower(), value, unit, start, end))
+    found.append(Pair(key.strip().lower(), value, unit, m.start(), m.end()))
 
 
 # --- roles --------------------------------------------------------------------------------------------------------

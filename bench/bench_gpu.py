@@ -37,9 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{path} ({mb:.1f} MB, {grep_lines} lines, {grep_loss} with 'loss')")
     print(f"  grep -c loss       {grep_loss_s:8.3f} s   {mb / grep_loss_s:8.0f} MB/s")
     print(f"  grep -c ''         {grep_all_s:8.3f} s   {mb / grep_all_s:8.0f} MB/s")
+    cpu_mb_s = mb / max(1e-9, result["cpu_seconds"])
     print(
         f"  hwmon (StreamParser(blocks=True) + reducer)\n"
-        f"                     {seconds:8.3f} s   {mb / seconds:8.1f} MB/s   ({mb / max(1e-9, result['cpu_seconds']):.1f}"
+        f"                     {seconds:8.3f} s   {mb / seconds:8.1f} MB/s   ({cpu_mb_s:.1f}"
         f" MB per CPU second)   peak RSS {result['peak_kib'] / 1024:.0f} MiB   {result['events']} events,"
         f" {result['steps']} steps"
     )

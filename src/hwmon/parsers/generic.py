@@ -31,7 +31,7 @@ from typing import Literal
 
 from hwmon.events import ErrorSeen, EvalMetric, Event, RunCompleted, StepMetrics, Vendor, VendorDetected, WarningSeen
 from hwmon.parsers.base import Line
-from hwmon.parsers.timestamps import split_timestamp
+from hwmon.parsers.records import RecordReader, as_record
 
 __all__ = ["GenericParser", "HOLD_LINES"]
 
@@ -92,9 +92,6 @@ _SIGNAL = re.compile(
 _PY_WARNING = re.compile(r"(?:^|:\d+: |\s)([A-Z]\w*Warning): (.+)$")
 _LEVEL_WARNING = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:WARNING|WARN)[\]|):]?(?:\s|:|$)")
 # A log record glued behind other output ("...[00:02, note=x]2024-03-14 03:18:49,076 WARNING:   text").
-_EMBEDDED_RECORD = re.compile(
-    r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s?:?\s?(?=(?:WARNING|WARN|ERROR|CRITICAL|FATAL)\b)"
-)
 _RECORD_START = re.compile(
     r"^(?:\[?\d{4}-\d{2}-\d{2}[ T]|\[?\d{2}:\d{2}:\d{2}|(?:INFO|WARNING|ERROR|DEBUG)\b|[EWIF]\d{4} )"
 )
@@ -123,6 +120,7 @@ class GenericParser:
     """Fallback facts from any log; see the module docstring."""
 
     def __init__(self) -> None:
+        self._reader = RecordReader()
         self._tb_state: Literal["", "frames", "held", "chain"] = ""
         self._held: ErrorSeen | None = None
         self._held_for = 0
@@ -179,7 +177,14 @@ class GenericParser:
             # format parser recognised them).
             self._vendor(line.number, None, text, out)
             return out
-        ts, rest = split_timestamp(text)
+        record = as_record(line, self._reader)
+        ts = record.ts
+        # The record without its timestamp (the level word kept: the rules below read "ERROR: x", "[ERROR] x").
+        rest = (
+            f"{record.level}: {record.msg}"
+            if record.has_ts and record.level
+            else (record.msg if record.has_ts else text)
+        )
         if _TRACEBACK in text:
             self._release(out)
             self._tb_state = "frames"
@@ -265,10 +270,6 @@ class GenericParser:
         if signal is not None:
             out.append(ErrorSeen(number, ts, text.strip()[:MAX_MESSAGE], True, "signal"))
             return
-        if ts is None and "-" in text:
-            embedded = _EMBEDDED_RECORD.search(text)
-            if embedded is not None:
-                ts, rest = split_timestamp(text[embedded.start() :])
         level = _LEVEL_ERROR.match(rest)
         if level is not None or _ERROR_PREFIX.match(rest) is not None:
             fatal = _LEVEL_FATAL.match(rest) is not None

@@ -30,7 +30,6 @@ halves offered again, down to ``MIN_BLOCK_LINES`` lines, which are then fed one 
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Protocol, cast
@@ -40,9 +39,6 @@ from hwmon.events import (
     ErrorSeen,
     EvalMetric,
     Event,
-    JobIdSeen,
-    PhaseEnded,
-    PhaseStarted,
     ProgressUpdate,
     RunCompleted,
     RunStarted,
@@ -64,6 +60,7 @@ from hwmon.parsers.megatron import MegatronParser
 from hwmon.parsers.modeltree import ModelTreeParser
 from hwmon.parsers.nanogpt import NanoGptParser
 from hwmon.parsers.records import Record, RecordReader
+from hwmon.parsers.slurm import SLURM_LINE, SlurmLines
 from hwmon.parsers.tqdm import TqdmParser
 
 __all__ = ["FEED_SLICE", "MIN_BLOCK_LINES", "PARSER_CHAIN", "StreamParser", "parse_bytes"]
@@ -94,16 +91,6 @@ PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (
     TqdmParser,
 )
 """Format parsers tried before the model-tree and generic ones, in this order."""
-
-_SLURM = re.compile(r"^(srun|salloc|sbatch|slurmstepd(?:-[\w.-]+)?): ")
-_SLURM_QUEUED = re.compile(r"\bjob (\d+) queued and waiting for resources|Pending job allocation (\d+)")
-_SLURM_GRANTED = re.compile(r"\bjob (\d+) has been allocated resources|Granted job allocation (\d+)")
-_SLURM_SUBMITTED = re.compile(r"Submitted batch job (\d+)")
-_SLURM_FATAL = re.compile(
-    r"Exited with exit code [1-9]|Killed|Segmentation fault|Aborted|CANCELLED|TIME LIMIT|OUT_OF_MEMORY|"
-    r"oom-kill|Job step aborted|Force Terminated",
-    re.IGNORECASE,
-)
 
 _METRIC_KINDS = (StepMetrics, StepBatch, ProgressUpdate, EvalMetric, RunCompleted)
 _VENDOR_RANK = {"cpu": 0, "gpu": 1, "cerebras": 2, "graphcore": 2}
@@ -140,8 +127,7 @@ class StreamParser:
             cast("_BlockFeeder", parser.feed_block) for parser in self._parsers if hasattr(parser, "feed_block")
         ]
         self._flags: OrderedDict[int, int] = OrderedDict()
-        self._slurm_jobs: set[str] = set()
-        self._slurm_queued: str | None = None
+        self._slurm = SlurmLines()
 
     # ------------------------------------------------------------------ public
 
@@ -211,9 +197,9 @@ class StreamParser:
                     out.append(ErrorSeen(line.number, line.ts, line.msg[:2000], False, f"rank {line.rank}"))
                 return
         text = line.text
-        if text[:1] in "sS" and _SLURM.match(text) is not None:
+        if text[:1] in "sS" and SLURM_LINE.match(text) is not None:
             if line.final:
-                self._slurm(line, out)
+                out.extend(self._slurm.feed(line))
             return
         taken = 0
         for parser in self._parsers:
@@ -320,36 +306,6 @@ class StreamParser:
         return [WarningSeen(number, None, message, "hwmon")]
 
     # ------------------------------------------------------------------ Slurm
-
-    def _slurm(self, line: Record, out: list[Event]) -> None:
-        text = line.text
-        ts = line.ts
-        queued = _SLURM_QUEUED.search(text)
-        granted = _SLURM_GRANTED.search(text) if queued is None else None
-        submitted = _SLURM_SUBMITTED.search(text) if queued is None and granted is None else None
-        match = queued or granted or submitted
-        if match is not None:
-            job = match.group(1) or match.group(match.lastindex or 1)
-            if job not in self._slurm_jobs:
-                self._slurm_jobs.add(job)
-                out.append(RunStarted(line.number, ts, None))
-                out.append(JobIdSeen(line.number, ts, job, "slurm"))
-            if queued is not None and self._slurm_queued is None:
-                self._slurm_queued = job
-                out.append(PhaseStarted(line.number, ts, "queue", "Slurm: waiting for resources"))
-            elif granted is not None and self._slurm_queued == job:
-                self._slurm_queued = None
-                out.append(PhaseEnded(line.number, ts, "queue"))
-            return
-        body = text.split(": ", 1)[1] if ": " in text else text
-        lowered = body.lower()
-        if lowered.startswith("error:"):
-            fatal = _SLURM_FATAL.search(body) is not None
-            out.append(ErrorSeen(line.number, ts, text.strip(), fatal, "slurm"))
-        elif _SLURM_FATAL.search(body) is not None and ("job" in lowered or "task" in lowered):
-            out.append(ErrorSeen(line.number, ts, text.strip(), True, "slurm"))
-        elif lowered.startswith("warning:"):
-            out.append(WarningSeen(line.number, ts, text.strip(), "slurm"))
 
     # ------------------------------------------------------------------ blocks
 

@@ -15,11 +15,10 @@
   ``Segmentation fault``, ``Aborted (core dumped)``, ``Bus error`` -> fatal ``ErrorSeen(kind="signal")``.
 - Python warnings (``file.py:13: UserWarning: text``, ``FutureWarning: text``) and ``WARNING`` level lines ->
   ``WarningSeen``.
-- ``cuda:0``, ``Using device: cuda``, ``device=cuda`` -> ``VendorDetected("gpu")``; ``Using device: cpu``,
-  ``device=cpu`` -> ``VendorDetected("cpu")`` (each at most once per vendor/device).
+- ``cuda:0``, ``Using device: cuda``, CUDA/NCCL evidence -> ``VendorDetected("gpu")``; ``Using device: cpu`` ->
+  ``"cpu"`` (once per vendor/device). ``Finished training``, ``exited with code 0`` -> ``RunCompleted``.
 
-The stream parser drops this parser's metrics/errors/warnings for a line when an earlier, format-specific parser
-already reported the same kind of fact for it.
+The stream drops this parser's facts for a line a format parser already reported the same kind of fact for.
 """
 
 from __future__ import annotations
@@ -55,8 +54,7 @@ _ACCURACY = re.compile(
     r"\s{0,2}[:=]\s{0,3}(\d{1,3}(?:\.\d+)?|\.\d+)\s?(%?)",
     re.IGNORECASE,
 )
-# The final line hwmon's own supervisor writes into a run's log (hwmon.runners.supervisor.END_PREFIX): the
-# authoritative end of any supervised command, whatever the workload printed.
+# The last line hwmon's supervisor writes into a run's log (hwmon.runners.supervisor.END_PREFIX).
 HWMON_END_PREFIX = "[hwmon] run ended: "
 _SPLIT_NAMES = {"test": "test", "validation": "val", "val": "val", "eval": "eval", "evaluation": "eval"}
 _STEP_WORD = re.compile(r"\b(?:global[ _])?(?:step|iter(?:ation)?)\s*[#:]?\s*(\d{1,18})\b", re.IGNORECASE)

@@ -28,7 +28,7 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from hwmon.events import ErrorSeen, EvalMetric, Event, RunCompleted, StepMetrics, Vendor, VendorDetected, WarningSeen
+from hwmon.events import ErrorSeen, EvalMetric, Event, StepMetrics, Vendor, VendorDetected, WarningSeen
 from hwmon.parsers.base import Line
 from hwmon.parsers.records import RecordReader, as_record
 
@@ -54,8 +54,6 @@ _ACCURACY = re.compile(
     r"\s{0,2}[:=]\s{0,3}(\d{1,3}(?:\.\d+)?|\.\d+)\s?(%?)",
     re.IGNORECASE,
 )
-# The last line hwmon's supervisor writes into a run's log (hwmon.runners.supervisor.END_PREFIX).
-HWMON_END_PREFIX = "[hwmon] run ended: "
 _SPLIT_NAMES = {"test": "test", "validation": "val", "val": "val", "eval": "eval", "evaluation": "eval"}
 _STEP_WORD = re.compile(r"\b(?:global[ _])?(?:step|iter(?:ation)?)\s*[#:]?\s*(\d{1,18})\b", re.IGNORECASE)
 _EPOCH_WORD = re.compile(r"\bepoch\s*[#:]?\s*(\d+(?:\.\d+)?)\b", re.IGNORECASE)
@@ -160,14 +158,6 @@ class GenericParser:
                 out.append(ErrorSeen(line.number, pending.ts, message[:MAX_MESSAGE], True, "terminate"))
                 return out
             out.append(pending)
-        if text.startswith(HWMON_END_PREFIX):
-            self._release(out)
-            how = text[len(HWMON_END_PREFIX) :].strip()[:MAX_MESSAGE]
-            if how == "exit code 0":
-                out.append(RunCompleted(line.number, None, success=True, message=how))
-            else:
-                out.append(ErrorSeen(line.number, None, f"run ended: {how}", True, "exit"))
-            return out
         if self._tb_state and self._traceback_line(line, out):
             return out
         if not facts and _TRACEBACK not in text and "terminate called" not in text:

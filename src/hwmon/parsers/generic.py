@@ -28,7 +28,7 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from hwmon.events import ErrorSeen, EvalMetric, Event, StepMetrics, Vendor, VendorDetected, WarningSeen
+from hwmon.events import ErrorSeen, EvalMetric, Event, RunCompleted, StepMetrics, Vendor, VendorDetected, WarningSeen
 from hwmon.parsers.base import Line
 from hwmon.parsers.records import RecordReader, as_record
 

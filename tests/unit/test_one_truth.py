@@ -316,7 +316,9 @@ VIT = CORPUS / "graphcore_sdk3.0_optimum_vit_finetune_trainer_checkpoints.log"
 @pytest.mark.skipif(not VIT.is_file(), reason="../shared/corpus not present")
 def test_hf_trainer_corpus_log_train_time_is_its_bars() -> None:
     s = summary_dict(summarize_bytes(VIT.read_bytes(), str(VIT)))
-    assert [p["seconds"] for p in s["phases"] if p["name"] == "train"][0] == 1038.0
+    # Train spans between checkpoints (none of them timed) and the checkpoints take what the training bar took.
+    loop = [p["seconds"] or 0.0 for p in s["phases"] if p["name"] in ("train", "checkpoint")]
+    assert sum(loop) == 1038.0
     assert s["wall_seconds"] is not None and sum(p["seconds"] or 0.0 for p in s["phases"]) <= s["wall_seconds"]
 
 

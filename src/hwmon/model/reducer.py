@@ -156,16 +156,22 @@ def _close_phase(state: RunState, phase: Phase, event: Event, now: float | None,
 
 
 def _bar_elapsed_within(state: RunState, phase: Phase, end_line: int) -> float | None:
-    spans = [
-        bar.elapsed_s
-        for bar in state.progress.values()
-        if bar.done
-        and bar.elapsed_s is not None
-        and math.isfinite(bar.elapsed_s)
-        and phase.start_line <= bar.first_line
-        and bar.line <= end_line
-    ]
-    return max(spans) if spans else None
+    """The time the longest bar that finished within ``phase`` took, less what the phases since the bar began
+    (checkpoints between train spans of the same loop) are known to have taken."""
+    best: float | None = None
+    for bar in state.progress.values():
+        elapsed = bar.elapsed_s
+        if not bar.done or elapsed is None or not math.isfinite(elapsed):
+            continue
+        if not phase.start_line <= bar.line <= end_line:
+            continue
+        for earlier in state.phases:
+            if earlier is not phase and earlier.start_line >= bar.first_line:
+                known = earlier.seconds()
+                elapsed -= known if known is not None else 0.0
+        if best is None or elapsed > best:
+            best = elapsed
+    return None if best is None else max(0.0, best)
 
 
 def _open_phase(state: RunState, name: PhaseName, event: Event, now: float | None, detail: str = "") -> Phase:

@@ -357,3 +357,19 @@ def test_bulk_blocks_keep_exactly_the_points_of_single_adds(
         one.first,
         one.last,
     )
+
+
+def test_an_epochs_batch_bar_with_a_validation_metric_does_not_end_the_run() -> None:
+    # Lightning draws one bar per epoch ("Epoch 0: 100%|...| 20/20 [..., val_acc=0.969]"): its end and the
+    # validation metric in it are not the run's end, and its 20 batches are not 20 epochs.
+    from hwmon.events import EvalMetric
+
+    state = RunState()
+    apply(state, ProgressUpdate(1, None, "Epoch 0", n=20, total=20, elapsed_s=3.0), now=1.0)
+    apply(state, EvalMetric(1, None, "val_acc", 0.969), now=1.0)
+    assert state.status == "running" and state.target_epochs is None
+    # An outer epochs bar that finished, then a test result, is the end of a run that prints no completion line.
+    apply(state, ProgressUpdate(2, None, "Epochs", n=3, total=3, elapsed_s=9.0), now=2.0)
+    assert state.target_epochs == 3
+    apply(state, EvalMetric(3, None, "test_accuracy", 0.9), now=3.0)
+    assert state.status == "succeeded"

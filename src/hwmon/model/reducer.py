@@ -657,15 +657,11 @@ def _progress(state: RunState, event: Event, now: float | None) -> None:
     bar.line = event.line
     if now is not None:
         state.last_progress_at = now
-    if bar.total and _is_epochs_bar(bar.name):
+    if bar.total and bar.counts_epochs:
         # An epochs bar states the run's epochs: its total, and the epoch under way (n done so far).
         state.target_epochs = bar.total
         state.epoch = min(bar.total, bar.n + 1)
     _check_epochs_and_test(state)
-
-
-def _is_epochs_bar(name: str) -> bool:
-    return "epoch" in name.lower()
 
 
 def _checkpoint(state: RunState, event: Event, now: float | None) -> None:
@@ -716,7 +712,7 @@ def _check_epochs_and_test(state: RunState) -> None:
     if state.status in _ENDED or not state.eval:
         return
     for bar in state.progress.values():
-        if _is_epochs_bar(bar.name) and bar.done:
+        if bar.counts_epochs and bar.done:
             state.status = "succeeded"
             return
 

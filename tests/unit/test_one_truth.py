@@ -373,3 +373,15 @@ def test_an_epochs_batch_bar_with_a_validation_metric_does_not_end_the_run() -> 
     assert state.target_epochs == 3
     apply(state, EvalMetric(3, None, "test_accuracy", 0.9), now=3.0)
     assert state.status == "succeeded"
+
+
+def test_step_reports_without_numbers_take_the_training_bars_position() -> None:
+    # HF Trainer logs a loss dict every logging_steps without a step number; its bar says where the run is.
+    state = RunState()
+    apply(state, ProgressUpdate(1, None, "", n=0, total=40), now=0.0)
+    for i in range(8):
+        apply(state, StepMetrics(2 + i, None, step=None, loss=1.0 - i / 10), now=float(i))
+        apply(state, ProgressUpdate(2 + i, None, "", n=5 * (i + 1), total=40), now=float(i))
+    assert figures.last_loss(state) == (40, pytest.approx(0.3))
+    s = summarize_bytes((FIXTURES / "hf_trainer_v4.log").read_bytes(), "hf")
+    assert figures.last_loss(s)[0] == 250

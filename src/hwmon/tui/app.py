@@ -382,7 +382,9 @@ def _train_seconds(state: RunState, now: float) -> float | None:
 
 
 def run_dashboard(source: SourceLike, *, title: str | None = None) -> int:
-    """Run the dashboard until the user quits. Returns ``exitcodes.RUN_FAILED`` if the run failed, else 0."""
+    """Run the dashboard until the user quits. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped,
+    else 0."""
     app = HwmonApp(source, title=title)
     app.run()
-    return exitcodes.RUN_FAILED if app.state.status == "failed" else exitcodes.OK
+    # The same rule as plain mode: a run that failed or was stopped (its supervisor's record) is not a success.
+    return exitcodes.RUN_FAILED if app.state.status in ("failed", "stopped") else exitcodes.OK

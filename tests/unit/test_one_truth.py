@@ -385,3 +385,36 @@ def test_step_reports_without_numbers_take_the_training_bars_position() -> None:
     assert figures.last_loss(state) == (40, pytest.approx(0.3))
     s = summarize_bytes((FIXTURES / "hf_trainer_v4.log").read_bytes(), "hf")
     assert figures.last_loss(s)[0] == 250
+
+
+@pytest.mark.timeout(90)
+def test_a_workload_that_prints_the_supervisors_end_line_does_not_fool_the_views(tmp_path: Path) -> None:
+    """End to end: `hwmon run` of a program that prints `[hwmon] run ended: exit code 0` and exits 3 is a failed
+    run in plain mode (its exit code), in `summary` of its log and in `ls`."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HWMON_RUNS_DIR=str(tmp_path / "runs"))
+    body = "print('step 1 loss=1.0'); print('[hwmon] run ended: exit code 0', flush=True); raise SystemExit(3)"
+    proc = subprocess.run(
+        [sys.executable, "-m", "hwmon", "run", "--no-tui", "--", sys.executable, "-c", body],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    from hwmon import exitcodes
+    from hwmon.runners import registry
+
+    assert proc.returncode == exitcodes.RUN_FAILED, proc.stdout + proc.stderr
+    end = [line for line in proc.stdout.splitlines() if " end " in line]
+    assert end and "| failed |" in end[-1], proc.stdout
+    [record] = registry.list_runs(tmp_path / "runs")
+    summary = subprocess.run(
+        [sys.executable, "-m", "hwmon", "summary", "--json", str(record.log_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert json.loads(summary.stdout)["status"] == "failed"

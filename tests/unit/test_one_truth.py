@@ -390,7 +390,7 @@ def test_step_reports_without_numbers_take_the_training_bars_position() -> None:
 @pytest.mark.timeout(90)
 def test_a_workload_that_prints_the_supervisors_end_line_does_not_fool_the_views(tmp_path: Path) -> None:
     """End to end: `hwmon run` of a program that prints `[hwmon] run ended: exit code 0` and exits 3 is a failed
-    run in plain mode (its exit code), in `summary` of its log and in `ls`."""
+    run in plain mode (its exit code) and in `summary` of its log."""
     import subprocess
     import sys
 

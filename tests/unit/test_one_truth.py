@@ -418,3 +418,16 @@ def test_a_workload_that_prints_the_supervisors_end_line_does_not_fool_the_views
         timeout=60,
     )
     assert json.loads(summary.stdout)["status"] == "failed"
+
+
+def test_a_global_step_that_goes_back_is_a_new_run_not_more_steps() -> None:
+    state = RunState()
+    for step in (100, 200, 300):
+        apply(state, StepMetrics(step, None, step=step, loss=1.0))
+    for step in (150, 200):  # restarted from the step-150 checkpoint, or the log reused by a new run
+        apply(state, StepMetrics(1000 + step, None, step=step, loss=0.5))
+    s = summary_dict(state)
+    assert s["runs"] == 2 and s["train"]["steps"] == {"first": 150, "last": 200, "count": 2}
+    # Per-epoch counters start again every epoch: one run.
+    mnist = summarize_bytes(MNIST.read_bytes(), "mnist")
+    assert mnist.runs == 1 and mnist.steps.count == 16

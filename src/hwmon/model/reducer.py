@@ -373,6 +373,8 @@ def _step(state: RunState, event: Event, now: float | None) -> None:
     if event.mode == "eval":
         _eval_step(state, event, now)
         return
+    if _goes_back(state, event):
+        reset_run(state)
     current = state.current_phase
     if current is None or current.name != "train":
         _open_phase(state, "train", event, now)
@@ -455,6 +457,8 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
             for step in steps:
                 _step(state, _sane_step(step), now)
             return
+    if _goes_back(state, first):
+        reset_run(state)
     current = state.current_phase
     if current is None or current.name != "train":
         _open_phase(state, "train", first, now)
@@ -519,6 +523,20 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
         state.last_step_at = now
         state.last_progress_at = now
     state.stalled = False
+
+
+def _goes_back(state: RunState, step: StepMetrics) -> bool:
+    """A global training step lower than the last one: the log holds a new run (or a restart from a checkpoint),
+    whose steps are not more steps of the old one. Per-epoch counters (a step report with its epoch, a progress
+    bar's position) start again every epoch and are not global."""
+    last = state.last_step
+    if last is None or last.step is None or step.step is None or step.step >= last.step:
+        return False
+    return not (step.epoch is not None or last.epoch is not None or _from_bar(step) or _from_bar(last))
+
+
+def _from_bar(step: StepMetrics) -> bool:
+    return step.rate_unit.endswith("it/s")
 
 
 def _x(step: StepMetrics, fallback: float) -> float:

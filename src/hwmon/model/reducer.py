@@ -448,8 +448,10 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
         if event.count > 1:
             _step(state, last, now)
         return
-    if event.raw and (event.nonfinite or first.loss is None or last.loss is None):
-        # Rare (NaN/Inf in a block, steps without a loss): every step through the line path, exactly.
+    backwards = first.step is not None and last.step is not None and last.step < first.step
+    if event.raw and (event.nonfinite or first.loss is None or last.loss is None or backwards):
+        # Rare (NaN/Inf in a block, steps without a loss, steps counting down): every step through the line path,
+        # exactly.
         from hwmon.parsers import expand_steps
 
         steps = list(expand_steps(event))

@@ -431,3 +431,20 @@ def test_a_global_step_that_goes_back_is_a_new_run_not_more_steps() -> None:
     # Per-epoch counters start again every epoch: one run.
     mnist = summarize_bytes(MNIST.read_bytes(), "mnist")
     assert mnist.runs == 1 and mnist.steps.count == 16
+
+
+def test_a_restart_inside_a_block_of_step_lines_is_seen_by_the_bulk_path_too() -> None:
+    rows = []
+    for i, n in enumerate([*range(1, 2001), *range(1000, 3001)]):
+        rows.append(
+            f"2024-05-06 07:{(i // 60) % 60:02d}:{i % 60:02d},000 INFO:   | Train Device=CSX, Step={n}, "
+            f"Loss={1 + 1 / n:.5f}, Rate=12.5 samples/sec, GlobalRate=12.0 samples/sec\n"
+        )
+    data = "".join(rows).encode()
+    bulk = summarize_bytes(data, "x")
+    by_line = RunState()
+    for _number, events in line_events(data):
+        apply_all(by_line, events)
+    assert bulk.runs == by_line.runs == 2
+    assert summary_dict(bulk)["train"] == summary_dict(by_line)["train"]
+    assert bulk.loss.points == by_line.loss.points

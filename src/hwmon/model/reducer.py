@@ -448,7 +448,9 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
         if event.count > 1:
             _step(state, last, now)
         return
-    backwards = first.step is not None and last.step is not None and last.step < first.step
+    # A block whose steps count down anywhere (its ends, or its evenly spaced samples, show it) holds a restart.
+    numbered = [s.step for s in (first, *event.samples, last) if s.step is not None]
+    backwards = any(b < a for a, b in zip(numbered, numbered[1:], strict=False))
     if event.raw and (event.nonfinite or first.loss is None or last.loss is None or backwards):
         # Rare (NaN/Inf in a block, steps without a loss, steps counting down): every step through the line path,
         # exactly.

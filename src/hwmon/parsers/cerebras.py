@@ -114,7 +114,6 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
         self._terminate: tuple[int, datetime | None, str] | None = None
         self._tf_rate: tuple[float, str] | None = None
         self._tf_last: tuple[int, float | None] | None = None
-        self._year: int | None = None
         # Per-line scratch: the current record's line number and timestamp.
         self._number = 0
         self._ts: datetime | None = None
@@ -126,8 +125,6 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
         record = as_record(line, self._reader)
         self._number = record.number
         self._ts = record.ts
-        if record.ts is not None:
-            self._year = record.ts.year
         out = self._dispatch(record)
         text = record.text
         if "wsjob-" in text:

@@ -36,7 +36,6 @@ class CerebrasMultiline:
     _terminate: tuple[int, datetime | None, str] | None
     _number: int
     _vendor: bool
-    _year: int | None
     # TfEstimatorRules' (declared, not defined here, so the real one is not shadowed in the MRO).
     _tf: Callable[[str, list[Event]], bool]
 
@@ -121,21 +120,8 @@ class CerebrasMultiline:
         if severity in "IW":
             self._tf(g.group(9), out)
             return
-        ts: datetime | None = None
-        if self._year is not None:
-            try:
-                frac = (g.group(7) or "0")[:6].ljust(6, "0")
-                ts = datetime(
-                    self._year,
-                    int(g.group(2)),
-                    int(g.group(3)),
-                    int(g.group(4)),
-                    int(g.group(5)),
-                    int(g.group(6)),
-                    int(frac),
-                )
-            except ValueError:
-                ts = None
+        # The record stage dated the line (glog carries no year: it lends the last full timestamp's).
+        ts = self._now()
         source = g.group(8)
         kind = "grpc" if _GRPC_FILES.search(source) else "native"
         message = f"{source}: {g.group(9).strip()}"[:_MAX_MESSAGE]

@@ -44,6 +44,7 @@ from hwmon.events import (
 )
 from hwmon.parsers import vocab
 from hwmon.parsers.base import Line
+from hwmon.parsers.records import RecordReader, as_record
 from hwmon.parsers.tqdm_bars import MAX_DESC, FoundBar, find_bars, parse_duration, parse_metrics
 
 __all__ = [
@@ -104,10 +105,11 @@ class TqdmParser:
         self._epoch_base: int | None = None
         self._step_total: int | None = None
         self._eval_seen: dict[str, float] = {}
+        self._reader = RecordReader()
 
     def feed(self, line: Line) -> list[Event]:
         """Events for every bar in this line (redraws included)."""
-        text = line.text
+        text = as_record(line, self._reader).text  # no launcher prefix
         if "%|" not in text and "[" not in text:
             return []
         bars = find_bars(text)

@@ -49,7 +49,6 @@ _RATE_ANY = re.compile(r"(?P<v>\d+(?:\.\d+)?)\s?(?P<unit>[A-Za-z]+)/s\b|(?P<inv>
 _REMAINING_ANY = re.compile(r"<(?P<rem>" + _TIME + r")")
 # "Step: 10 / 100" in a description: the step and its target, not a ratio.
 _STEP_OF = re.compile(r"\bstep:?\s*(\d{1,18})\s*/\s*(\d{1,18})", re.I)
-_MPI_TAG = re.compile(r"^\s*\[\d+,\d+\]<std(?:out|err)>:\s?")
 _MULTISPACE = re.compile(r"\s{2,}")
 _GLUED_BRACKET = re.compile(r"^.*\](?=\S)")
 _SEPARATORS = re.compile(r"(?:[\s|,;]|\s-\s)+")
@@ -128,7 +127,6 @@ def _clean_desc(segment: str, *, needs_colon: bool) -> str | None:
     # Text glued in front (another bar's padding, a log prefix) is separated from the description by a wide gap.
     parts = _MULTISPACE.split(desc.strip())
     desc = parts[-1] if parts else ""
-    desc = _MPI_TAG.sub("", desc)
     # Output glued in front that ends with a bracket ("...[info] x]Epochs") ends where the description begins;
     # a bracket followed by a space is part of it ("Epoch [1/10]", "Epoch [1/10] train").
     desc = _GLUED_BRACKET.sub("", desc)

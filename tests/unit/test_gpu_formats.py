@@ -119,3 +119,17 @@ def test_tqdm_metrics_in_other_spellings() -> None:
     # The bar's name is not the metric soup.
     assert [b["name"] for b in s["progress"]] == [""]
     assert ("step", 100, 10) in targets(events)
+
+
+def test_keras3_fit_then_evaluate() -> None:
+    events, s = read("keras3_fit_evaluate.log")
+    # TensorFlow's "Created device ... device:GPU:0" is GPU evidence.
+    assert (s["vendor"], s["status"]) == ("gpu", "succeeded")
+    train = s["train"]
+    # Three epochs of 422 batches; evaluate()'s 313-batch bar after fit() is not a training step.
+    assert (train["steps"]["last"], train["steps"]["count"]) == (1266, 3)
+    assert train["loss"]["last"] == pytest.approx(0.0903)
+    assert s["eval"]["val_loss"] == pytest.approx(0.0468)
+    assert s["eval"]["test_accuracy"] == pytest.approx(0.9883)
+    assert phases(s) == ["train", "eval"]
+    assert targets(events)[-1] == ("epoch", 3, 3)

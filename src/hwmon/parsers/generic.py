@@ -99,7 +99,8 @@ _CUDA = re.compile(r"(?<![\w/.])cuda:(\d{1,18})\b|\b(?:[Uu]sing|[Dd]evice)\b[^\n
 # used on CUDA).
 _GPU_EVIDENCE = re.compile(
     r"\bNCCL (?:INFO|WARN|version)\b|CUDA_VISIBLE_DEVICES: \[?\d|\bcuda_amp\b|using fused AdamW: True|"
-    r"CUDA out of memory|torch\.cuda\.OutOfMemoryError"
+    r"CUDA out of memory|torch\.cuda\.OutOfMemoryError|/device:GPU:\d|Created device .{0,80}GPU|"
+    r"Found device \d+ with properties"
 )
 # Completion forms any stack may print: a bare "Finished training" line, a launcher reporting exit code 0.
 _COMPLETION = re.compile(
@@ -291,7 +292,9 @@ class GenericParser:
                 device = f"cuda:{m.group(1)}" if m.group(1) else None
                 self._vendor_event(number, ts, "gpu", device, out)
                 return
-        if ("CUDA" in text or "NCCL" in text or "cuda" in text or "fused" in text) and _GPU_EVIDENCE.search(text):
+        if (
+            "CUDA" in text or "NCCL" in text or "cuda" in text or "fused" in text or "GPU" in text or "Found" in text
+        ) and (_GPU_EVIDENCE.search(text)):
             self._vendor_event(number, ts, "gpu", None, out)
             return
         if "cpu" in text:

@@ -91,6 +91,9 @@ _MAX_CONTINUATION = 2000
 class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfEstimatorRules):
     """Cerebras appliance / modelzoo output -> events. Pure (see module doc)."""
 
+    REDRAWS = False
+    """Never drawn with ``\\r``: redraw segments (a progress bar's states) are not offered to this parser."""
+
     def __init__(self) -> None:
         self._reader = RecordReader()
         self._phase: PhaseName | None = None

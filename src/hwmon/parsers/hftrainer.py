@@ -58,6 +58,9 @@ def _int(text: str) -> int | None:
 class HfTrainerParser(RuleParser):
     """See the module doc."""
 
+    REDRAWS = False
+    """Never drawn with ``\\r``: redraw segments (a progress bar's states) are not offered to this parser."""
+
     TRIGGER = re.compile(r"\*\*\*|\{['\"]|Saving model checkpoint|Training completed")
 
     def __init__(self) -> None:

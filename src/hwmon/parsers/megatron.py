@@ -45,6 +45,9 @@ _VALUE_SUFFIX = re.compile(r"\s+value$")
 class MegatronParser(RuleParser):
     """See the module doc."""
 
+    REDRAWS = False
+    """Never drawn with ``\\r``: redraw segments (a progress bar's states) are not offered to this parser."""
+
     TRIGGER = re.compile(r"iteration|validation loss|megatron|after training")
 
     def __init__(self) -> None:

@@ -27,6 +27,9 @@ _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
 class NanoGptParser(RuleParser):
     """See the module doc."""
 
+    REDRAWS = False
+    """Never drawn with ``\\r``: redraw segments (a progress bar's states) are not offered to this parser."""
+
     TRIGGER = re.compile(r"^(?:iter|step|saving checkpoint|compiling the model)")
 
     def __init__(self) -> None:

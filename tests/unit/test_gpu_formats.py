@@ -57,6 +57,8 @@ def test_megatron_second_rank_is_not_counted_twice() -> None:
 def test_nanogpt_iters_estimates_and_checkpoint() -> None:
     events, s = read("nanogpt_char.log")
     assert s["vendor"] == "gpu"  # fused AdamW is used on CUDA only
+    # The iter line that reaches the stated max_iters is the loop's last.
+    assert s["status"] == "succeeded" and ("step", 270, None) in targets(events)
     train = s["train"]
     assert (train["steps"]["first"], train["steps"]["last"]) == (0, 270)
     assert train["loss"]["last"] == pytest.approx(1.9812)

@@ -1,33 +1,20 @@
 """Cerebras output -> events: the appliance client's log (cstorch / modelzoo ``run.py`` / ``cszoo``, R1.x to R2.x)
-and the TensorFlow-estimator era lines where they carry steps, loss or samples.
+and the TensorFlow-estimator era lines where they carry steps, loss or samples. Pure and stateful.
 
-Pure and stateful: ``CerebrasParser.feed(line)`` returns the events for one ``Line``; ``feed_block(block)`` is a
-fast path that takes a whole ``LineBlock`` of homogeneous ``| Train Device=..`` lines (plus, interleaved, the
-appliance's own checkpoint lines) with C-level ``bytes`` operations and returns ``StepBatch`` events equivalent to
-feeding the lines one by one.
+``CerebrasParser`` reads records (``hwmon.parsers.records``: the timestamp, level and message are the record
+stage's) and dispatches each one; the format's pieces live in their own modules, mixed into the parser:
 
-Formats handled (generalised from the log format, not from particular files):
+- ``cerebras_steps``: the ``| Train Device=..`` / ``| Eval Device=..`` step lines (and the step-1 rate rule);
+- ``cerebras_fast``: the bytes fast path (``feed_block``: a ``LineBlock`` of step lines -> ``StepBatch``);
+- ``cerebras_appliance``: queue/compile/setup/train/eval phases, job ids, the run's facts;
+- ``cerebras_errors``: WARNING blocks, tracebacks, ``terminate called``, glog/gRPC lines, ERROR lines;
+- ``tf_estimator``: ``INFO:tensorflow:`` lines.
 
-- the log prefix ``2024-03-30 12:53:41,263 INFO:   msg`` (any level, ``,`` or ``.`` before the fraction), the
-  ``2025-07-11 18:03:47,814:INFO name msg`` variant, ``INFO:root:msg`` / ``INFO:tensorflow:msg`` (no timestamp)
-  and a timestamped prefix glued after progress-bar debris; lines without any prefix still parse. The timestamp
-  is turned into a ``datetime`` (slicing + ``int``, no ``strptime``) only for lines that produce events.
-- phases: compile (the compile request, image build and compile jobs, every compile stage, cached compile, ends
-  at ``Compile was successful!``), queue (``Poll ingress status`` waits; ingress ready returns to the phase of the
-  job being waited for: compile for a compile job, setup for an execute job), setup (programming, weights,
-  staging), train (``Beginning appliance run``, else the first train step line), checkpoint (``Saving checkpoint
-  at [global] step N`` .. ``Saved checkpoint ..``), eval (``| Eval Device=`` lines .. ``Evaluation completed``).
-  A ``PhaseStarted`` for the phase that is already open carries a new sub-stage ``detail`` (the reducer updates
-  the detail of the open phase).
-- job ids (compile / execute / ``Job id: .., workflow id: ..``), step lines (train and eval, every variant of
-  fields and units, NaN/Inf losses, remaining time), eval metrics, completion lines, ERROR lines, multi-line
-  WARNING events (one warning however many lines, nothing inside counted as an error), Python tracebacks,
-  gRPC/glog ``E0711 ..`` lines (noise-level errors: ``ErrorSeen(fatal=False, kind="grpc")``: the client retries
-  and they appear in healthy runs too; the fatal ERROR lines that follow a real failure carry the failure).
-- the step-1 rate: the first step report after the rate tracker is reset (step ``S+1`` of a loop that starts at
-  global step ``S``, by default step 1; batch 1 of an eval loop) measures compile and warm-up time, not
-  throughput: its ``rate``/``global_rate`` are ``None`` and the printed values are kept in ``extra`` as
-  ``raw_rate``/``raw_global_rate``. Both paths apply the same rule.
+Here: the dispatch, checkpoints (``Saving checkpoint at [global] step N`` .. ``Saved checkpoint ..``, the checkpoint
+phase between them, training resuming after), completion lines (``Training completed successfully!``, ``Processed
+N sample(s) in S seconds``, both on one line too), command echoes that start a run, and vendor evidence beyond
+step lines: wsjob ids wherever they appear (heartbeat lines, URLs) and Cerebras paths or commands
+(``cerebras/pytorch``, ``venv_cerebras``, ``cszoo``, ``cerebras_logs``).
 
 Traceback, glog-format and ``terminate called`` handling only starts once the output has been recognised as
 Cerebras (``VendorDetected``), so that running this parser alongside others over a Graphcore/GPU log does not

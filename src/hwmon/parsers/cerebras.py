@@ -46,6 +46,7 @@ from hwmon.parsers.cerebras_errors import GLOG, CerebrasMultiline
 from hwmon.parsers.cerebras_fast import CerebrasFastPath, expand_batch
 from hwmon.parsers.cerebras_steps import EVAL_MARK, TRAIN_MARK, parse_step_text
 from hwmon.parsers.cerebras_steps import float_or_none as _float
+from hwmon.parsers.multiline import MultilineErrors
 from hwmon.parsers.records import Record, RecordReader, as_record
 from hwmon.parsers.tf_estimator import TF_SAVED_FOR, TfEstimatorRules
 
@@ -99,9 +100,7 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
         # Multi-line WARNING: continuation lines left; quote: inside ``message='..`` until a line ends with '.
         self._cont = 0
         self._cont_quote = False
-        # Traceback: 0 none, 1 inside (frames), 2 after the exception line (its message continues).
-        self._tb = 0
-        self._terminate: tuple[int, datetime | None, str] | None = None
+        self._multi = MultilineErrors(hold=False, abort_kind="abort")
         self._tf_rate: tuple[float, str] | None = None
         self._tf_last: tuple[int, float | None] | None = None
         # Per-line scratch: the current record's line number and timestamp.
@@ -126,7 +125,9 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
     def finish(self) -> list[Event]:
         """End of input: report a ``terminate called`` still waiting for its ``what():`` line."""
         out: list[Event] = []
-        self._flush_terminate(out)
+        for error in self._multi.finish():
+            out.append(error)
+            self._fatal(out)
         return out
 
     # --- line by line -----------------------------------------------------------------------------------------
@@ -153,8 +154,6 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
     def _dispatch(self, record: Record) -> list[Event]:
         out: list[Event] = []
         text, number = record.text, record.number
-        if self._terminate is not None and "what():" not in text:
-            self._flush_terminate(out)
         # glog/absl lines are the multi-line machinery's (Cerebras output only), not ERROR/INFO records.
         glog = text[:1] in "IWEF" and text[1:2].isdigit() and GLOG.match(text) is not None
         ts_i = 0 if record.has_ts and not glog else -1
@@ -164,8 +163,13 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
         if self._cont:
             if self._continuation(text, ts_i, level):
                 return out
-        if self._tb:
-            if self._traceback(text, ts_i, level, msg, out):
+        if self._multi.busy or (self._vendor and level is None and ts_i < 0):
+            # Tracebacks and aborts (the shared multi-line reader; each exception reported as it comes).
+            consumed, errors = self._multi.feed(record)
+            for error in errors:
+                out.append(error)
+                self._fatal(out)
+            if consumed:
                 return out
         if not msg:
             return out

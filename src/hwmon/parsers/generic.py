@@ -46,8 +46,6 @@ _ACCURACY = re.compile(
     r"\s{0,2}[:=]\s{0,3}(\d{1,3}(?:\.\d+)?|\.\d+)\s?(%?)",
     re.IGNORECASE,
 )
-# The last line hwmon's supervisor writes into a run's log (hwmon.runners.supervisor.END_PREFIX).
-HWMON_END_PREFIX = "[hwmon] run ended: "
 _SPLIT_NAMES = {"test": "test", "validation": "val", "val": "val", "eval": "eval", "evaluation": "eval"}
 _STEP_WORD = re.compile(r"\b(?:global[ _])?(?:step|iter(?:ation)?)\s*[#:]?\s*(\d{1,18})\b", re.IGNORECASE)
 _EPOCH_WORD = re.compile(r"\bepoch\s*[#:]?\s*(\d+(?:\.\d+)?)\b", re.IGNORECASE)
@@ -123,14 +121,6 @@ class GenericParser:
     def _feed(self, line: Line, facts: bool = True) -> list[Event]:
         text = line.text
         out: list[Event] = []
-        if text.startswith(HWMON_END_PREFIX):
-            out.extend(self._multi.finish())
-            how = text[len(HWMON_END_PREFIX) :].strip()[:MAX_MESSAGE]
-            if how == "exit code 0":
-                out.append(RunCompleted(line.number, None, success=True, message=how))
-            else:
-                out.append(ErrorSeen(line.number, None, f"run ended: {how}", True, "exit"))
-            return out
         record = as_record(line, self._reader)
         consumed, errors = self._multi.feed(record)
         out.extend(errors)

@@ -9,6 +9,7 @@ accuracy: 0.79 - val_loss: 0.5`` (Keras 2) or ``20/20 ━━━━━━━━�
   on across epochs); its ``val_*`` metrics on the final line -> ``EvalMetric``;
 - ``Epoch E/N`` -> ``TargetStated("epoch", N, E)``; ``Epoch 1/N`` after earlier epochs -> ``RunStarted`` (a second
   ``fit()``).
+- ModelCheckpoint(verbose=1) ``Epoch 3: saving model to PATH`` -> ``CheckpointSaved(step=3 x batches per epoch)``;
 - the last epoch's bar complete (``N/N`` in ``Epoch N/N``) -> ``RunCompleted`` (``fit()`` returned); a bar after that
   is ``evaluate()``'s: an eval phase whose ``loss``/metrics are ``EvalMetric("test_*")``, not training steps.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import re
 
 from hwmon.events import (
+    CheckpointSaved,
     EvalMetric,
     Event,
     PhaseEnded,
@@ -47,11 +49,19 @@ class KerasParser(RuleParser):
 
     TRIGGER = re.compile(r"^(?:Epoch \d|\d{1,18}/\d)")
 
+    @rule("saving model to", r"^Epoch (?P<e>\d{1,9}): saving model to (?P<path>\S+)")
+    def _checkpoint(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        # ModelCheckpoint(verbose=1): "Epoch 3: saving model to PATH" (then "finished saving model to PATH").
+        epoch = int(m["e"])
+        step = epoch * self._per_epoch if self._per_epoch else None
+        out.append(CheckpointSaved(record.number, record.ts, step, m["path"]))
+
     def __init__(self) -> None:
         super().__init__()
         self._epoch: int | None = None
         self._epochs: int | None = None
         self._last_step: int | None = None
+        self._per_epoch: int | None = None  # batches per epoch (the bar's total)
         self._fitted = False  # the last epoch's bar completed: later bars are evaluate()'s
         self._evaluating = False
 
@@ -70,6 +80,8 @@ class KerasParser(RuleParser):
     def _bar(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         n, total = int(m["n"]), int(m["total"])
         rest = m["rest"]
+        if not self._fitted:
+            self._per_epoch = total
         elapsed: float | None = None
         remaining: float | None = None
         rate: float | None = None

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["Metrics", "Pair", "pairs", "read", "role"]
+__all__ = ["Metrics", "Pair", "pairs", "pick_loss", "read", "role"]
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf"
 # 'k': v / "k": "v" (dict reprs, JSON). The value may be quoted (transformers 5) or a tensor(...) repr.
@@ -179,6 +179,23 @@ _EVAL_PREFIXES = (
     "validation ",
     "validation/",
 )
+
+
+# Among several loss keys of one report, the step's own value wins: Lightning 1.x puts a running mean ``loss`` before
+# ``train_loss``; ``*_epoch`` values are epoch averages (not a role at all).
+_LOSS_PREFERENCE = ("train_loss_step", "train_loss", "train/loss", "lm loss", "training_loss", "total loss")
+
+
+def pick_loss(metrics: list[tuple[str, float]] | tuple[tuple[str, float], ...]) -> tuple[str, float] | None:
+    """The (key, value) that is the step's loss among ``metrics``, by preference (see above), else the first loss."""
+    losses = [(k, v) for k, v in metrics if role(k) == "loss"]
+    if not losses:
+        return None
+    for wanted in _LOSS_PREFERENCE:
+        for key, value in losses:
+            if key == wanted:
+                return key, value
+    return losses[0]
 
 
 def role(key: str) -> str | None:

@@ -199,6 +199,10 @@ def _has_level_word(text: str) -> bool:
     )
 
 
+# A library's own logger tag ("[transformers] msg", transformers 5 at log level info).
+_LOGGER_TAG = re.compile(r"\[(?P<name>[a-z][a-z0-9_.]{2,40})\] ")
+
+
 class RecordReader:
     """Lines -> records for one stream (it keeps the move-to-front order of the timestamp table and the last year
     seen, for glog lines)."""
@@ -239,6 +243,10 @@ class RecordReader:
             b = _BARE_LEVEL.match(text)
             if b is not None:
                 return None, False, _LEVEL_WORDS[b["lvl"]], b["name"], text[b.end() :].strip()
+            if first == "[":
+                t = _LOGGER_TAG.match(text)
+                if t is not None:
+                    return None, False, None, t["name"], text[t.end() :].strip()
         return None, False, None, None, text.strip()
 
     def _formats_by_name(self, name: str) -> TimestampFormat:

@@ -106,6 +106,10 @@ class TqdmParser:
         # Per-epoch bars ("Epoch 3") count steps on from the first epoch number seen (0- or 1-based).
         self._epoch_base: int | None = None
         self._step_total: int | None = None
+        # pytorch-lightning 1.x: the epoch bar counts train + validation batches (20 + 5 = 25 per epoch). A
+        # validation bar that starts while the epoch bar is short of its total shows the train batches per epoch.
+        self._epoch_bar: tuple[int, int | None] | None = None  # (n, total) of the last epoch bar drawn
+        self._train_per_epoch: int | None = None
         self._eval_seen: dict[str, float] = {}
         self._reader = RecordReader()
 
@@ -133,6 +137,12 @@ class TqdmParser:
             and (bar.total is None or bar.n < bar.total or bar.elapsed_s != state.end_elapsed)
             and phase is not None
         )
+        if _EPOCH_IN_NAME.search(bar.name) is not None:
+            self._epoch_bar = (bar.n, bar.total)
+        elif phase == "eval" and (state is None or new_instance) and self._epoch_bar is not None:
+            n, total = self._epoch_bar
+            if total is not None and 0 < n < total:
+                self._train_per_epoch = n
         if state is None or new_instance:
             state = BarState(phase=phase)
             if phase is not None:
@@ -215,7 +225,10 @@ class TqdmParser:
             if self._epoch_base is None:
                 self._epoch_base = 0 if e == 0 else 1
             if bar.total is not None and e >= self._epoch_base:
-                step = (e - self._epoch_base) * bar.total + bar.n
+                per_epoch = bar.total
+                if self._train_per_epoch is not None and self._train_per_epoch < bar.total:
+                    per_epoch = self._train_per_epoch
+                step = (e - self._epoch_base) * per_epoch + min(bar.n, per_epoch)
         if state.last_step == step and state.last_loss == loss:
             return
         # The same step redrawn with a new loss (a postfix set after the step) is reported again: the last wins.

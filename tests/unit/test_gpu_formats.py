@@ -184,3 +184,15 @@ def test_emitter_spellings_found_by_the_real_library_lane() -> None:
     )
     # The step is the epoch times the steps per epoch the Trainer stated (40 / 2).
     assert (hf5["train"]["steps"]["first"], hf5["train"]["steps"]["last"]) == (10, 40)
+
+
+def test_pytorch_lightning_1x_epoch_bar_counting_validation_batches() -> None:
+    # pytorch-lightning 1.x draws one bar per epoch over 20 train + 5 validation batches (25); the step is the
+    # trainer's global step (20 per epoch), read from where the validation bar starts.
+    lines = []
+    for epoch in range(2):
+        lines += [f"Epoch {epoch}:  80%|########  | 20/25 [00:00<00:00, 570.0it/s, loss=0.4, v_num=0, train_loss=0.18]"]
+        lines += ["Validation DataLoader 0:   0%|          | 0/5 [00:00<?, ?it/s]"]
+        lines += [f"Epoch {epoch}: 100%|##########| 25/25 [00:00<00:00, 450.0it/s, loss=0.4, v_num=0, train_loss=0.08]"]
+    s = facts(("\n".join(lines) + "\n").encode())
+    assert s["train"]["steps"]["last"] == 40

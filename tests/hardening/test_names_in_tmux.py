@@ -99,14 +99,14 @@ def driver(tmp_path: Path, *args: str) -> str:
 
 def test_hostile_file_name_never_sets_the_title(tmp_path: Path, tmux: Tmux) -> None:
     log = tmp_path / HOSTILE_NAME
-    log.write_text("Epoch 1 step 3 loss 0.5\n")
+    log.write_text("epoch=1 step=3 loss=0.5\n")
     tmux("send-keys", "-t", "hw:0", driver(tmp_path, "attach", str(log)), "Enter")
     tmux.wait_for("hw:0", lambda s: "q Quit" in s, "the dashboard")
     # Replacing the file makes the follower report the name again ("log rotated"), and deleting it says "gone".
     time.sleep(1.0)
     log.unlink()
     time.sleep(1.0)
-    log.write_text("Epoch 1 step 4 loss 0.4\n")
+    log.write_text("epoch=1 step=4 loss=0.4\n")
     time.sleep(1.5)
     assert tmux.title("hw:0") == SAFE, "a file name set the terminal title"
     tmux("send-keys", "-t", "hw:0", "q")

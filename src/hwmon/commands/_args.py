@@ -27,7 +27,5 @@ def interval_seconds(text: str) -> float:
     """An ``argparse`` type for a status interval: a number of seconds from ``MIN_INTERVAL_S`` to ``MAX_INTERVAL_S``."""
     value = positive_float(text)
     if not MIN_INTERVAL_S <= value <= MAX_INTERVAL_S:
-        raise argparse.ArgumentTypeError(
-            f"must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds: {text!r}"
-        )
+        raise argparse.ArgumentTypeError(f"must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds: {text!r}")
     return value

@@ -64,6 +64,9 @@ class RunRecord:
     # Why a run is "lost" or how it ended, in words.
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # The random token the supervisor put in the workload's environment (``HWMON_RUN_MARKER``): proof that a
+    # process belongs to this run before ``hwmon stop`` signals it (see ``hwmon.runners.proctree``).
+    marker: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as written to ``run.json`` (paths as strings)."""
@@ -203,6 +206,7 @@ def _record_from_json(run_dir: Path, data: dict[str, Any]) -> RunRecord:
         pid_start=opt_str("pid_start"),
         message=opt_str("message") or "",
         extra=extra if isinstance(extra, dict) else {},
+        marker=opt_str("marker"),
     )
 
 

@@ -111,10 +111,11 @@ class FollowSource:
                     if broken is None:
                         try:
                             events = parser.flush()
+                            quiet_lines = parser.pop_lines()
                         except Exception:  # same policy as below: never take the monitor down
-                            events = []
-                        if events:
-                            yield Batch(events, [], None, False, self._clock())
+                            events, quiet_lines = [], []
+                        if events or quiet_lines:
+                            yield Batch(events, quiet_lines, None, False, self._clock())
                     continue
                 if chunk is None:
                     return
@@ -176,20 +177,37 @@ def file_source(
     return FollowSource(follower, name=name or follower.name)
 
 
-def run_ended(run_dir: Path) -> Callable[[], bool]:
-    """A predicate: has the supervised run in ``run_dir`` ended (``run.json`` says so, or its supervisor is gone)?"""
+# A run whose supervisor died ("lost") is followed while its workload lives and, after that, until its log has
+# been quiet this long (processes it started may still be writing).
+LOST_QUIET_S = 3.0
+
+
+def run_ended(run_dir: Path, log_path: Path | None = None) -> Callable[[], bool]:
+    """A predicate: has the supervised run in ``run_dir`` ended? Yes once ``run.json`` records an end. A "lost"
+    run (its supervisor died) has not ended while its workload still runs or its log still grows: the workload
+    goes on writing steps without a supervisor, and they must be shown."""
     from hwmon.runners import registry
 
     def ended() -> bool:
         record = registry.load(run_dir)
-        return record is not None and record.status != "running"
+        if record is None or record.status == "running":
+            return False
+        if record.status != "lost":
+            return True
+        if registry.process_alive(record.pid, record.pid_start):
+            return False
+        try:
+            quiet = time.time() - os.stat(log_path or record.log_path).st_mtime
+        except OSError:
+            return True
+        return quiet >= LOST_QUIET_S
 
     return ended
 
 
 def run_source(run_dir: Path, log_path: Path, run_id: str, *, from_end: bool = False) -> FollowSource:
     """A source for a supervised run: follows its log and ends once the run has ended and the log is drained."""
-    follower = FileFollower(log_path, from_end=from_end, end_when=run_ended(run_dir))
+    follower = FileFollower(log_path, from_end=from_end, end_when=run_ended(run_dir, log_path))
     return FollowSource(follower, name=run_id, run_dir=run_dir)
 
 
@@ -230,7 +248,8 @@ def open_source(ref: str, *, from_end: bool = False) -> Source:
                 fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             except OSError as exc:
                 raise exitcodes.HwmonError(f"cannot read {ref}: {exc.strerror or exc}", exitcodes.BAD_INPUT) from None
-            return FollowSource(PipeFollower(fd, name=path.name, close_fd=True), name=path.name)
+            follower = PipeFollower(fd, name=path.name, close_fd=True, wait_for_writer=stat.S_ISFIFO(st.st_mode))
+            return FollowSource(follower, name=path.name)
         try:
             os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
         except OSError as exc:

@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from hwmon import exitcodes
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState

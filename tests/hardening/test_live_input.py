@@ -241,3 +241,31 @@ def test_supervisor_dies_but_the_workload_goes_on_and_is_followed(tmp_path: Path
     assert "Traceback" not in attach.stderr, attach.stderr
     end = [line for line in attach.stdout.splitlines() if " end " in line]
     assert end and "step 400" in end[-1], attach.stdout[-2000:]
+
+
+def test_no_stall_alert_while_catching_up_a_big_log(tmp_path: Path) -> None:
+    """Item 13: a backlog read in 64 KB chunks, one step every 96 KB (so steps arrive at the pace of parsing,
+    one per chunk or none), then 12 MB without any step: parsing that takes many times the steps' arrival pace,
+    which must not read as a stall of the run."""
+    import io
+
+    from hwmon.views.plain import run_plain
+
+    log = tmp_path / "big.log"
+    noise = b"".join(b"INFO data loader worker %06d prefetching shard with some words\n" % i for i in range(1500))
+    with log.open("wb") as fh:
+        for step in range(1, 21):
+            fh.write(b"epoch=1 step=%d loss=0.5\n" % step)
+            fh.write(noise)
+        for _ in range(125):
+            fh.write(noise)
+        for step in range(21, 41):
+            fh.write(b"epoch=1 step=%d loss=0.5\n" % step)
+        fh.write(b"[hwmon] run ended: exit code 0\n")
+    source = FollowSource(FileFollower(log, use_inotify=False, max_batch_bytes=64 * 1024))
+    out = io.StringIO()
+    code = asyncio.run(run_plain(source, out=out, interval=60.0))
+    text = out.getvalue()
+    assert code == exitcodes.OK, text
+    assert "step 40" in text.splitlines()[-1], text[-1000:]
+    assert "stall" not in text, text

@@ -26,14 +26,28 @@ def median_step_interval(state: RunState) -> float | None:
     return statistics.median(intervals)
 
 
-def check(state: RunState, now: float, *, stall_factor: float = 5.0, silence_s: float = 600.0) -> list[Alert]:
+def check(
+    state: RunState,
+    now: float,
+    *,
+    stall_factor: float = 5.0,
+    silence_s: float = 600.0,
+    catching_up: bool = False,
+) -> list[Alert]:
     """New stall/silence alerts at clock reading ``now`` (also appended to ``state.alerts``).
 
     Each condition is reported once when it begins (``state.stalled`` / ``state.silent`` stay set) and is re-armed
     by the reducer when steps (or any output) resume. A run that has ended raises neither.
+
+    ``catching_up`` (the source is still reading a backlog, see ``FollowSource.catching_up``): steps arrive at the
+    speed of parsing, not of training, so their arrival times say nothing about the run's pace. No stall is
+    judged then, and those arrivals are forgotten so that the usual pace is learnt from live steps only.
     """
     new: list[Alert] = []
     if state.status in ("succeeded", "failed"):
+        return new
+    if catching_up:
+        state.step_arrivals.clear()
         return new
     if not state.stalled and state.last_step_at is not None:
         median = median_step_interval(state)

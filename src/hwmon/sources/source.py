@@ -24,6 +24,8 @@ from hwmon.sources.follow import Chunk, FileFollower, Follower, PipeFollower
 DEFAULT_KEEP_LINES = 5000
 # After this long without new bytes, the parser releases lines it holds back waiting for more (see batches()).
 QUIET_FLUSH_S = 1.0
+# How long after its last full chunk a source still counts as catching up (see FollowSource.catching_up).
+CAUGHT_UP_SETTLE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,15 @@ class FollowSource:
         self.keep_lines = keep_lines
         self.run_dir = run_dir
         self._closed = False
+        # Reading a backlog (see ``catching_up``): the clock reading when the last full chunk was parsed.
+        self._backlog_at: float | None = None
+
+    @property
+    def catching_up(self) -> bool:
+        """Whether the source is still reading a backlog (the last chunk was a full one, or was less than
+        ``CAUGHT_UP_SETTLE_S`` ago): time-based judgements such as stall alerts wait until it is caught up."""
+        at = self._backlog_at
+        return at is not None and self._clock() - at < CAUGHT_UP_SETTLE_S
 
     async def batches(self) -> AsyncIterator[Batch]:
         """Parse each chunk the follower yields; skip chunks that produced nothing visible. When the input has been
@@ -120,6 +131,8 @@ class FollowSource:
                 if chunk is None:
                     return
                 flush_pending = bool(chunk.data)
+                if len(chunk.data) >= getattr(self.follower, "max_batch_bytes", 1 << 62):
+                    self._backlog_at = self._clock()
                 events = []
                 statuses = list(chunk.statuses)
                 if broken is None:
@@ -135,6 +148,10 @@ class FollowSource:
                         lines = []
                 else:
                     lines = _fallback_lines(chunk.data, self.keep_lines)
+                if self._backlog_at is not None and len(chunk.data) >= getattr(
+                    self.follower, "max_batch_bytes", 1 << 62
+                ):
+                    self._backlog_at = self._clock()  # again after parsing it: parsing a full chunk takes a while
                 status = "; ".join(statuses) if statuses else None
                 if events or lines or status is not None or chunk.eof:
                     yield Batch(events, lines, status, chunk.eof, chunk.at)

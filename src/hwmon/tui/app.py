@@ -230,7 +230,7 @@ class HwmonApp(App[int]):
             self.query_one(LogPane).add_lines(lines)
         if force or real_now - self._last_alert_check >= ALERT_CHECK_INTERVAL:
             self._last_alert_check = real_now
-            alert_rules.check(self.state, now)
+            alert_rules.check(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
         changed = self.state.version != self._painted_version
         if (
             self.status_message

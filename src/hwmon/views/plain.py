@@ -194,7 +194,7 @@ async def run_plain(
                     eof = True
                     break
             if now >= next_check:
-                alerts_mod.check(state, now)
+                alerts_mod.check(state, now, catching_up=bool(getattr(source, "catching_up", False)))
                 printer.print_new_alerts()
                 next_check = now + ALERT_CHECK_S
             if now >= next_tick:

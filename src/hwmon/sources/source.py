@@ -131,7 +131,8 @@ class FollowSource:
                 if chunk is None:
                     return
                 flush_pending = bool(chunk.data)
-                if len(chunk.data) >= getattr(self.follower, "max_batch_bytes", 1 << 62):
+                full = len(chunk.data) >= getattr(self.follower, "max_batch_bytes", 1 << 62)
+                if full:
                     self._backlog_at = self._clock()
                 events = []
                 statuses = list(chunk.statuses)

@@ -269,3 +269,38 @@ def test_no_stall_alert_while_catching_up_a_big_log(tmp_path: Path) -> None:
     assert code == exitcodes.OK, text
     assert "step 40" in text.splitlines()[-1], text[-1000:]
     assert "stall" not in text, text
+
+
+async def test_catching_up_a_hostile_file_leaves_the_event_loop_free(tmp_path: Path) -> None:
+    """Item 11: 6 MB of bare ``\\r`` (each a redraw the splitter must look at) caught up while another task of the
+    same event loop (the dashboard's keys) ticks every 10 ms: no tick may wait for a whole chunk to be parsed."""
+    log = tmp_path / "cr.log"
+    log.write_bytes(b"\r" * (6 << 20) + b"epoch=1 step=9 loss=0.5\n")
+    source = FollowSource(FileFollower(log, use_inotify=False))
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    async def consume() -> None:
+        async for batch in source.batches():
+            if any("step=9" in line for line in batch.lines):
+                done.set()
+                break
+
+    tick = asyncio.create_task(ticker())
+    try:
+        await asyncio.wait_for(consume(), 120)
+    finally:
+        done.set()
+        source.close()
+        await tick
+    assert gaps, "the source finished before the ticker ran"
+    assert max(gaps) < 0.5, f"the event loop was blocked for {max(gaps):.2f} s"

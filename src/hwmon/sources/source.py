@@ -15,17 +15,25 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hwmon import exitcodes
 from hwmon.events import Event
 from hwmon.sources.follow import Chunk, FileFollower, Follower, PipeFollower
+
+if TYPE_CHECKING:
+    from hwmon.parsers.stream import StreamParser
 
 DEFAULT_KEEP_LINES = 5000
 # After this long without new bytes, the parser releases lines it holds back waiting for more (see batches()).
 QUIET_FLUSH_S = 1.0
 # How long after its last full chunk a source still counts as catching up (see FollowSource.catching_up).
 CAUGHT_UP_SETTLE_S = 2.0
+# Catching up a big file: at most this much is parsed per batch (see FollowSource.batches), and slices from
+# THREAD_MIN_BYTES up are parsed in a worker thread so the event loop stays free for keys.
+PARSE_SLICE = 256 * 1024
+SWITCH_INTERVAL_S = 0.001
+THREAD_MIN_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,11 @@ class FollowSource:
 
         # blocks=True lets format parsers take their vectorised path on large regions (catching up a big file).
         parser = StreamParser(blocks=True, keep_lines=self.keep_lines)
+        # While a slice is parsed in a worker thread, the event loop needs the GIL back quickly to answer a key:
+        # Python hands it over every "switch interval" (default 5 ms, several hand-overs per repaint). 1 ms
+        # keeps a key's repaint well under 100 ms while catching up; the cost is only paid while threads compete.
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=4)
 
         async def pump() -> None:
@@ -134,28 +147,35 @@ class FollowSource:
                 full = len(chunk.data) >= getattr(self.follower, "max_batch_bytes", 1 << 62)
                 if full:
                     self._backlog_at = self._clock()
-                events = []
-                statuses = list(chunk.statuses)
-                if broken is None:
-                    try:
-                        if chunk.data:
-                            events.extend(parser.feed(chunk.data))
-                        if chunk.eof:
-                            events.extend(parser.finish())
-                        lines = parser.pop_lines()
-                    except Exception as exc:  # a parser bug must not take the monitor down: say so, keep following
-                        broken = f"parser failed ({type(exc).__name__}: {exc}); no more events from this source"
-                        statuses.append(broken)
-                        lines = []
-                else:
-                    lines = _fallback_lines(chunk.data, self.keep_lines)
-                if self._backlog_at is not None and len(chunk.data) >= getattr(
-                    self.follower, "max_batch_bytes", 1 << 62
-                ):
-                    self._backlog_at = self._clock()  # again after parsing it: parsing a full chunk takes a while
-                status = "; ".join(statuses) if statuses else None
-                if events or lines or status is not None or chunk.eof:
-                    yield Batch(events, lines, status, chunk.eof, chunk.at)
+                # A big chunk (catching up a file) is parsed a slice at a time, each slice in a worker thread, and
+                # yielded as its own batch: the event loop (the dashboard's keys) never waits for more than one
+                # slice's worth of parsing, and the consumer's work per batch stays bounded (hardening II, item 11).
+                data = chunk.data
+                pieces = [data[i : i + PARSE_SLICE] for i in range(0, len(data), PARSE_SLICE)] or [b""]
+                for index, piece in enumerate(pieces):
+                    last = index == len(pieces) - 1
+                    eof = chunk.eof and last
+                    statuses = list(chunk.statuses) if index == 0 else []
+                    events = []
+                    lines: list[str] = []
+                    if broken is None:
+                        try:
+                            if len(piece) >= THREAD_MIN_BYTES:
+                                events, lines = await asyncio.to_thread(_parse, parser, piece, eof)
+                            else:
+                                events, lines = _parse(parser, piece, eof)
+                        except Exception as exc:  # a parser bug must not take the monitor down: say so, go on
+                            broken = f"parser failed ({type(exc).__name__}: {exc}); no more events from this source"
+                            statuses.append(broken)
+                    else:
+                        lines = _fallback_lines(piece, self.keep_lines)
+                    if full:
+                        self._backlog_at = self._clock()  # again after parsing: parsing a full chunk takes a while
+                    status = "; ".join(statuses) if statuses else None
+                    if events or lines or status is not None or eof:
+                        yield Batch(events, lines, status, eof, chunk.at)
+                    if self._closed:
+                        return
                 if chunk.eof or self._closed:
                     return
         finally:
@@ -168,6 +188,14 @@ class FollowSource:
         """Stop following."""
         self._closed = True
         self.follower.close()
+
+
+def _parse(parser: StreamParser, data: bytes, eof: bool) -> tuple[list[Event], list[str]]:
+    """Feed ``data`` (and the end of the stream, with ``eof``) to ``parser``: its events and the lines it finished."""
+    events = parser.feed(data) if data else []
+    if eof:
+        events.extend(parser.finish())
+    return events, parser.pop_lines()
 
 
 def _fallback_lines(data: bytes, keep: int) -> list[str]:

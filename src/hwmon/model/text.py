@@ -12,8 +12,9 @@ What it does, in order:
 2. turns tab, newline, carriage return, vertical tab and form feed into a space (``tab`` for a tab), so one value
    stays one line;
 3. replaces every other C0 control, DEL, C1 control (U+0080..U+009F), bidi control (U+061C, U+200E, U+200F,
-   U+202A..U+202E, U+2066..U+2069) and line/paragraph separator (U+2028, U+2029) with U+FFFD, so a hostile byte is
-   visible as such instead of silently acting on the terminal or reordering the text around it;
+   U+202A..U+202E, U+2066..U+2069), line/paragraph separator (U+2028, U+2029) and lone surrogate (U+D800..U+DFFF:
+   how Python spells an undecodable byte of a file name, which ``surrogateescape`` would write back raw, a bare
+   0x9B CSI included) with U+FFFD, so a hostile byte is visible as such instead of acting on the terminal;
 4. optionally caps the length (``limit``, an ellipsis marks the cut).
 """
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import re
 
 # Characters that are never passed to a terminal as they are.
-UNSAFE_CHARS = "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+UNSAFE_CHARS = "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
 _UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
 _ESCAPES = re.compile(
     # OSC, DCS, SOS, PM, APC strings (7-bit and 8-bit introducers), ended by BEL, ST (ESC \ or 0x9c), by another

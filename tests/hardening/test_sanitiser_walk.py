@@ -162,3 +162,15 @@ async def test_dashboard_header_notices_and_title(guard: str) -> None:
         assert any("waiting for" in n or "moved or deleted" in n for n in notices)
         judge(guard, output)
         await pilot.press("q")
+
+
+def test_error_lines(guard: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One-line errors quote what the user named: a directory with a hostile name given to ``attach``."""
+    from hwmon import cli
+
+    hostile_dir = tmp_path / HOSTILE.replace("\udc9b", "x")
+    hostile_dir.mkdir()
+    code = cli.main(["attach", "--plain", str(hostile_dir)])
+    err = capsys.readouterr().err
+    assert code != 0 and "is a directory" in err, err
+    judge(guard, err)

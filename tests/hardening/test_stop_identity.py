@@ -187,3 +187,15 @@ def test_forged_run_json_never_signals_an_unrelated_process(runs: Path, fields: 
     finally:
         victim.kill()
         victim.wait()
+
+
+def test_a_hostile_dir_name_gives_a_safe_run_id(tmp_path: Path, runs: Path) -> None:
+    target = tmp_path / "x\x1b]0;DIRTITLE\x07y"
+    started = hwmon("run", "--detach", "--dir", str(target), "--", "true", runs=runs)
+    assert started.returncode == 0, started.stderr
+    assert "\x1b" not in started.stdout + started.stderr and "\x07" not in started.stdout + started.stderr
+    run_id = started.stdout.strip()
+    assert run_id == "x__0_DIRTITLE_y"
+    wait_for(lambda: (r := registry.load(target)) is not None and r.status != "running")
+    listing = hwmon("ls", runs=runs)
+    assert run_id in listing.stdout

@@ -244,7 +244,8 @@ def launch(
         run_dir = root / run_id
     else:
         run_dir = run_dir.expanduser().resolve()
-        run_id = run_dir.name
+        # The id is printed, listed and typed back: only the directory name's harmless characters are kept.
+        run_id = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in run_dir.name) or "run"
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         if (run_dir / registry.RUN_FILE).exists():

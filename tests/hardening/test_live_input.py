@@ -304,3 +304,25 @@ async def test_catching_up_a_hostile_file_leaves_the_event_loop_free(tmp_path: P
         await tick
     assert gaps, "the source finished before the ticker ran"
     assert max(gaps) < 0.5, f"the event loop was blocked for {max(gaps):.2f} s"
+
+
+async def test_last_line_overwritten_in_place_is_not_a_truncation(tmp_path: Path) -> None:
+    """A writer that redraws its last line by seeking back over it (the file never shrinks, its start never
+    changes) must not make the follower read the whole file again."""
+    log = tmp_path / "run.log"
+    writer = Writer(log)
+    writer.lines(1000)  # 11 KB: the file's start lies well before the redrawn line
+    seen = Collector(slow_source(log))
+    seen.start()
+    try:
+        await seen.wait_seen(writer.written)
+        with log.open("r+b") as handle:
+            handle.seek(-len("ID-0001000\n"), os.SEEK_END)
+            handle.write(b"ID-000100X\n")  # same length, in place
+        writer.lines(5)
+        await seen.wait_seen(writer.written)
+        await asyncio.sleep(1.2)  # one more look
+    finally:
+        await seen.stop()
+    seen.assert_exactly_once(writer.written)
+    assert not any("truncated" in s for s in seen.statuses), seen.statuses

@@ -252,7 +252,12 @@ class FileFollower:
             return True
         check = self._tail[-CHECK:]
         try:
-            return bool(check) and os.pread(fd, len(check), pos - len(check)) != check
+            if not check or os.pread(fd, len(check), pos - len(check)) == check:
+                return False
+            # The bytes before our position changed. If the file's start (well before them) is still what we read
+            # there, a writer overwrote its last line in place (a progress line redrawn with a seek): read on.
+            head = self._head[: max(0, pos - SAMPLE)]
+            return not head or os.pread(fd, len(head), 0) != head
         except OSError:
             return False
 

@@ -182,6 +182,7 @@ def test_forged_run_json_never_signals_an_unrelated_process(runs: Path, fields: 
         stop = hwmon("stop", "--int-timeout", "0.5", "--term-timeout", "0.5", run_id, runs=runs)
         assert "Traceback" not in stop.stderr, stop.stderr
         assert stop.returncode == exitcodes.STOP_CONFLICT, (stop.returncode, stop.stderr)
+        assert "nothing was signalled" in stop.stderr or "not running" in stop.stderr, stop.stderr
         time.sleep(0.3)
         assert victim.poll() is None, "the unrelated process was signalled"
     finally:

@@ -371,6 +371,14 @@ def stop_run(
 
     say = progress or (lambda _msg: None)
     members = _run_processes(record, {})
+    unproven_alive = record.pid is not None and proctree.proc_info(record.pid) is not None
+    if record.status == "lost" and not members and unproven_alive:
+        why = "run.json records no start time for it" if not record.pid_start else "its start time or marker differ"
+        raise exitcodes.HwmonError(
+            f"run {record.run_id} is lost and pid {record.pid} cannot be shown to be its workload ({why}); "
+            "nothing was signalled",
+            exitcodes.STOP_CONFLICT,
+        )
     if record.status != "running" and not members:
         raise exitcodes.HwmonError(
             f"run {record.run_id} is not running (status: {record.status})", exitcodes.STOP_CONFLICT

@@ -203,6 +203,11 @@ class FileFollower:
         self._head = b""
         self._tail = b""
         self._unsized = False
+        if self._pos > 0:
+            # Starting at the end: remember what lies before it, as if it had been read.
+            with contextlib.suppress(OSError):
+                self._head = os.pread(fd, min(SAMPLE, self._pos), 0)
+                self._tail = os.pread(fd, min(SAMPLE, self._pos), self._pos - min(SAMPLE, self._pos))
         self._first_open = False
         self._separate(out)
         if replaced:

@@ -14,15 +14,18 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from hwmon import exitcodes
-from hwmon.events import Event
+from hwmon.events import Event, RunClock, RunOutcome, SourceEnded
+from hwmon.model.alerts import SILENCE_S
 from hwmon.sources.follow import Chunk, FileFollower, Follower, PipeFollower
 
 if TYPE_CHECKING:
     from hwmon.parsers.stream import StreamParser
+    from hwmon.runners.registry import RunRecord
 
 DEFAULT_KEEP_LINES = 5000
 # After this long without new bytes, the parser releases lines it holds back waiting for more (see batches()).
@@ -34,6 +37,8 @@ CAUGHT_UP_SETTLE_S = 2.0
 PARSE_SLICE = 256 * 1024
 SWITCH_INTERVAL_S = 0.001
 THREAD_MIN_BYTES = 64 * 1024
+# While watching a file for quiet, how often at most the source looks at its modification time.
+QUIET_CHECK_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +76,11 @@ class Source(Protocol):
 class FollowSource:
     """A ``Follower`` whose bytes go through ``hwmon.parsers.stream.StreamParser``.
 
-    ``run_dir`` is set for a supervised run (the directory holding its ``run.json``), so consumers can ask the
-    registry for the run's recorded outcome once the source ends.
+    ``run_dir`` is set for a supervised run (the directory holding its ``run.json``): the source then starts with
+    a ``RunClock`` (when the run started, from the record) and ends with a ``RunOutcome`` (how it ended), so the
+    run's wall time and status come from its supervisor, never from log text. Any other source ends with a
+    ``SourceEnded``: when its pipe closes, or (``quiet_path``) when the file has not been written to for
+    ``quiet_s`` seconds, the silence threshold.
     """
 
     def __init__(
@@ -83,8 +91,12 @@ class FollowSource:
         keep_lines: int = DEFAULT_KEEP_LINES,
         run_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        quiet_path: Path | None = None,
+        quiet_s: float = SILENCE_S,
     ) -> None:
         self.follower = follower
+        self.quiet_path = quiet_path if run_dir is None else None
+        self.quiet_s = quiet_s
         self._clock = clock
         self.name = name or follower.name
         self.keep_lines = keep_lines
@@ -126,24 +138,47 @@ class FollowSource:
         reader = asyncio.ensure_future(pump())
         broken: str | None = None
         flush_pending = False
+        quiet_told = False
+        if self.run_dir is not None:
+            started = _record_events(self.run_dir, "start")
+            if started:
+                yield Batch(started, [], None, False, self._clock())
         try:
             while True:
+                timeout: float | None = QUIET_FLUSH_S if flush_pending else None
+                quiet_left = None if quiet_told else self._quiet_left()
+                if quiet_left is not None:
+                    timeout = max(QUIET_CHECK_S, min(quiet_left, timeout if timeout is not None else quiet_left))
                 try:
-                    chunk = await asyncio.wait_for(queue.get(), QUIET_FLUSH_S) if flush_pending else await queue.get()
+                    chunk = await asyncio.wait_for(queue.get(), timeout) if timeout is not None else await queue.get()
                 except asyncio.TimeoutError:
-                    flush_pending = False
-                    if broken is None:
-                        try:
-                            events = parser.flush()
-                            quiet_lines = parser.pop_lines()
-                        except Exception:  # same policy as below: never take the monitor down
-                            events, quiet_lines = [], []
-                        if events or quiet_lines:
-                            yield Batch(events, quiet_lines, None, False, self._clock())
+                    events: list[Event] = []
+                    quiet_lines: list[str] = []
+                    if flush_pending:
+                        flush_pending = False
+                        if broken is None:
+                            try:
+                                events = parser.flush()
+                                quiet_lines = parser.pop_lines()
+                            except Exception:  # same policy as below: never take the monitor down
+                                events, quiet_lines = [], []
+                    status = None
+                    if not quiet_told and (left := self._quiet_left()) is not None and left <= 0:
+                        # Caught up, and the file has not been written to for longer than the silence threshold:
+                        # whatever the run was doing, it is not doing it now.
+                        quiet_told = True
+                        quiet = self.quiet_s - left
+                        reason = f"no new output for {_span(quiet)}"
+                        events.append(SourceEnded(0, None, reason, quiet))
+                        status = f"{reason}: the run's end is unknown"
+                    if events or quiet_lines:
+                        yield Batch(events, quiet_lines, status, False, self._clock())
                     continue
                 if chunk is None:
                     return
                 flush_pending = bool(chunk.data)
+                if chunk.data:
+                    quiet_told = False
                 full = len(chunk.data) >= getattr(self.follower, "max_batch_bytes", 1 << 62)
                 if full:
                     self._backlog_at = self._clock()
@@ -169,6 +204,8 @@ class FollowSource:
                             statuses.append(broken)
                     else:
                         lines = _fallback_lines(piece, self.keep_lines)
+                    if eof:
+                        events.extend(self._end_events(statuses))
                     if full:
                         self._backlog_at = self._clock()  # again after parsing: parsing a full chunk takes a while
                     status = "; ".join(statuses) if statuses else None
@@ -184,6 +221,24 @@ class FollowSource:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
 
+    def _quiet_left(self) -> float | None:
+        """Seconds until the followed file will have been quiet for ``quiet_s`` (negative: it has been), by its
+        modification time; None when not watching for quiet or the file cannot be read."""
+        if self.quiet_path is None:
+            return None
+        try:
+            mtime = os.stat(self.quiet_path).st_mtime
+        except OSError:
+            return None
+        return self.quiet_s - max(0.0, time.time() - mtime)
+
+    def _end_events(self, statuses: list[str]) -> list[Event]:
+        """How the source ends: a supervised run's recorded outcome, else the source's own end."""
+        if self.run_dir is not None:
+            return _record_events(self.run_dir, "end")
+        reason = "; ".join(statuses) if statuses else f"{self.name} ended"
+        return [SourceEnded(0, None, reason)]
+
     def close(self) -> None:
         """Stop following."""
         self._closed = True
@@ -196,6 +251,45 @@ def _parse(parser: StreamParser, data: bytes, eof: bool) -> tuple[list[Event], l
     if eof:
         events.extend(parser.finish())
     return events, parser.pop_lines()
+
+
+def _span(seconds: float) -> str:
+    """``3d``, ``5h``, ``12m``, ``40s``: how long a file has been quiet, roughly."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def outcome_events(record: RunRecord) -> list[Event]:
+    """A supervised run's end as its supervisor recorded it (run.json): a ``RunOutcome``, or nothing while it runs."""
+    status = record.status
+    if status not in ("succeeded", "failed", "stopped", "lost"):
+        return []
+    seconds = None
+    start, end = record.started_dt, record.ended_dt
+    if start is not None and end is not None and (start.tzinfo is None) == (end.tzinfo is None):
+        seconds = max(0.0, (end - start).total_seconds())
+    kind: Literal["succeeded", "failed", "stopped", "lost"] = status  # type: ignore[assignment]
+    return [RunOutcome(0, None, kind, record.exit_code, record.signal, seconds)]
+
+
+def clock_events(record: RunRecord) -> list[Event]:
+    """When a supervised run started, as its record says: a ``RunClock`` with the run's age right now."""
+    start = record.started_dt
+    if start is None:
+        return []
+    age = (datetime.now(start.tzinfo) - start).total_seconds()
+    return [RunClock(0, None, max(0.0, age))]
+
+
+def _record_events(run_dir: Path, which: Literal["start", "end"]) -> list[Event]:
+    from hwmon.runners import registry
+
+    record = registry.load(run_dir)
+    if record is None:
+        return []
+    return clock_events(record) if which == "start" else outcome_events(record)
 
 
 def _fallback_lines(data: bytes, keep: int) -> list[str]:
@@ -220,7 +314,7 @@ def file_source(
 ) -> FollowSource:
     """A source following ``path`` with ``tail -F`` semantics (see ``hwmon.sources.follow.FileFollower``)."""
     follower = FileFollower(path, from_end=from_end, end_when=end_when, use_inotify=use_inotify)
-    return FollowSource(follower, name=name or follower.name)
+    return FollowSource(follower, name=name or follower.name, quiet_path=Path(path))
 
 
 # A run whose supervisor died ("lost") is followed while its workload lives and, after that, until its log has

@@ -16,7 +16,7 @@ from pathlib import Path
 from hwmon import exitcodes
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
-from hwmon.sources.follow import FileFollower
+from hwmon.sources.follow import FileFollower, PipeFollower
 from hwmon.sources.source import FollowSource
 from tests.hardening.test_follow_faults import Collector, Writer
 
@@ -261,8 +261,9 @@ def test_no_stall_alert_while_catching_up_a_big_log(tmp_path: Path) -> None:
             fh.write(noise)
         for step in range(21, 41):
             fh.write(b"epoch=1 step=%d loss=0.5\n" % step)
-        fh.write(b"[hwmon] run ended: exit code 0\n")
-    source = FollowSource(FileFollower(log, use_inotify=False, max_batch_bytes=64 * 1024))
+    # Read as `hwmon attach - < big.log` reads it: to its end, then the source ends.
+    fd = os.open(log, os.O_RDONLY)
+    source = FollowSource(PipeFollower(fd, max_batch_bytes=64 * 1024, close_fd=True))
     out = io.StringIO()
     code = asyncio.run(run_plain(source, out=out, interval=60.0))
     text = out.getvalue()

@@ -385,4 +385,7 @@ def run_dashboard(source: SourceLike, *, title: str | None = None) -> int:
     """Run the dashboard until the user quits. Returns ``exitcodes.RUN_FAILED`` if the run failed, else 0."""
     app = HwmonApp(source, title=title)
     app.run()
+    from hwmon.runners.history import record_if_ended
+
+    record_if_ended(app.state, source.name)
     return exitcodes.RUN_FAILED if app.state.status == "failed" else exitcodes.OK

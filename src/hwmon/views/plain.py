@@ -216,6 +216,9 @@ async def run_plain(
     final = recorded if recorded in ("succeeded", "failed", "stopped") else state.status
     how = "source ended" if eof else "run ended"
     printer.emit("end", f"{how} | {final} | " + " | ".join(state_fields(state, clock())))
+    from hwmon.runners.history import record_if_ended
+
+    record_if_ended(state, source.name, final)
     return exitcodes.RUN_FAILED if final in ("failed", "stopped") else exitcodes.OK
 
 

@@ -75,14 +75,6 @@ def _cannot_write(path: object, exc: OSError) -> exitcodes.HwmonError:
 # --- CSV and JSON Lines ----------------------------------------------------------------------------------------------
 
 
-def _csv_value(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)  # shortest round-trip form; nan/inf stay readable
-    return value
-
-
 def _json_value(value: object) -> object:
     # JSON has no NaN/Infinity: a non-finite metric is written as null (strict JSON readers accept every line).
     if isinstance(value, float) and not math.isfinite(value):
@@ -98,6 +90,8 @@ class _Columns:
         self.open_ended = open_ended
         self.columns: list[str] | None = None
         self.pending: list[Row] = []
+        self._known: frozenset[str] | None = None
+        self._values: list[str] = []
 
     def add(self, rows: list[Row]) -> list[Row]:
         """Rows ready to write (none while the header is still being discovered)."""
@@ -124,10 +118,16 @@ class _Columns:
         return rows
 
     def split(self, row: Row) -> tuple[list[object], dict[str, object]]:
-        assert self.columns is not None
-        known = set(self.columns)
-        more: dict[str, object] = {k: v for k, v in row.items() if k not in known}
-        return [row.get(c) for c in self.columns if c != "more"], more
+        """The row's values in column order, and its metrics that have no column (first seen after the header)."""
+        if self._known is None:
+            assert self.columns is not None
+            self._known = frozenset(self.columns)
+            self._values = [c for c in self.columns if c != "more"]
+        get = row.get
+        values: list[object] = [get(c) for c in self._values]
+        if row.keys() <= self._known:
+            return values, {}
+        return values, {k: v for k, v in row.items() if k not in self._known}
 
 
 class CsvWriter:
@@ -146,12 +146,17 @@ class CsvWriter:
         if not self._header and self._cols.columns is not None:
             self._csv.writerow(self._cols.columns)
             self._header = True
+        # The csv module writes None as an empty cell and a float as its shortest round-trip repr (nan/inf
+        # readable), so values go in as they are.
+        split = self._cols.split
+        open_ended = self._cols.open_ended
+        cells = []
         for row in rows:
-            values, more = self._cols.split(row)
-            cells = [_csv_value(v) for v in values]
-            if self._cols.open_ended:
-                cells.append(json.dumps({k: _json_value(v) for k, v in more.items()}) if more else "")
-            self._csv.writerow(cells)
+            values, more = split(row)
+            if open_ended:
+                values.append(json.dumps({k: _json_value(v) for k, v in more.items()}) if more else None)
+            cells.append(values)
+        self._csv.writerows(cells)
 
     def close(self) -> None:
         self._emit(self._cols.fix())

@@ -76,9 +76,12 @@ def _collector(name: str, steps: range, loss: Any = lambda s: 1.0 / s, rate: Any
 
 
 def test_steady_state_is_the_median_of_the_last_step_rates() -> None:
-    figures = _collector("a", range(1, 201)).figures()
-    # the last RATE_WINDOW (50) rates are 151..200: median 175.5 (not the mean of all, not the last)
-    assert figures.throughput == pytest.approx(175.5)
+    # a slow warm-up (steps 1..150 at 1 it/s), then 100 it/s with one outlier at the very end
+    figures = _collector(
+        "a", range(1, 201), rate=lambda s: 1.0 if s <= 150 else 1000.0 if s == 200 else 100.0
+    ).figures()
+    # the median of the last RATE_WINDOW (50) rates: not the mean (118), not the last (1000), not all (1.0)
+    assert figures.throughput == pytest.approx(100.0)
     assert figures.throughput_window == compare_mod.RATE_WINDOW
     assert figures.throughput_unit == "it/s"
 

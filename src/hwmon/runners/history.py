@@ -170,11 +170,6 @@ class History:
             # busy handler, while another process does the same: retry for as long as the busy timeout allows.
             _retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
             self._migrate(conn)
-            # A truncated or damaged file can still open and even migrate; a quick check reads every page's
-            # structure (cheap for a history-sized database).
-            check = conn.execute("PRAGMA quick_check").fetchone()
-            if check is None or check[0] != "ok":
-                raise sqlite3.DatabaseError(f"integrity check failed: {check[0] if check else 'no answer'}")
         except sqlite3.Error as exc:
             conn.close()
             self._fail(exc)

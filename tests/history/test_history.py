@@ -164,11 +164,11 @@ _WRITER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("round_", range(3))
+@pytest.mark.parametrize("round_", range(5))
 def test_two_processes_writing_at_once(tmp_path: Path, round_: int) -> None:
     """Two writers start at the same moment on a database that does not exist yet (both create it, switch it to
     WAL and migrate it) and then interleave their writes: every record of both lands, the file stays sound.
-    Three rounds, because the creation race is a matter of timing."""
+    Five rounds, because the creation race is a matter of timing."""
     db = tmp_path / "h.sqlite"
     go = tmp_path / "go"
     count = 100

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import random
 import re
 import subprocess
 import sys
@@ -93,17 +94,43 @@ def test_generated_cerebras_log_row_count_equals_step_lines(tmp_path: Path) -> N
     assert walls == sorted(walls) and walls[0] > 0
 
 
-@pytest.mark.parametrize(
-    "name", ["cerebras_appliance_train.log", "graphcore_hf_trainer.log", "generic_train.log", "tqdm_mixed.log"]
-)
-def test_byte_at_a_time_gives_the_same_export(name: str) -> None:
-    data = (FIXTURES / name).read_bytes()
-    whole = export_csv(block_events(data))
-    bytewise = export_csv(line_events(data, chunk=1))
-    assert whole
-    assert bytewise == whole
-    for what in ("eval", "phases"):
-        assert export_csv(line_events(data, chunk=1), what) == export_csv(block_events(data), what)
+@pytest.mark.parametrize("path", logs(), ids=lambda p: p.name)
+def test_byte_at_a_time_and_random_chunks_give_the_same_export(path: Path) -> None:
+    data = path.read_bytes()
+    whole = {what: export_csv(block_events(data), what) for what in ("steps", "eval", "phases")}
+    if len(data) <= 8192:
+        chunkings = [line_events(data, chunk=1)]
+    else:
+        chunkings = []
+    rng = random.Random(path.name)
+    for _ in range(2):
+        parser = StreamParser(blocks=True)
+        events: list[Event] = []
+        start = 0
+        while start < len(data):
+            size = rng.randint(1, 4096)
+            events += parser.feed(data[start : start + size])
+            start += size
+        chunkings.append(events + parser.finish())
+    for events in chunkings:
+        for what in ("steps", "eval", "phases"):
+            assert export_csv(events, what) == whole[what], what
+
+
+@pytest.mark.parametrize("path", logs(), ids=lambda p: p.name)
+def test_parquet_rows_are_the_csv_rows(path: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    data = path.read_bytes()
+    rows = export_csv(block_events(data))
+    out = tmp_path / "x.parquet"
+    export_events(block_events(data), "parquet", "steps", str(out))
+    if not rows:
+        assert not out.exists() or pq.read_table(out).num_rows == 0
+        return
+    table = pq.read_table(out)
+    assert table.num_rows == len(rows)
+    assert table.column("line").to_pylist() == [int(r["line"]) for r in rows]
 
 
 def test_columns_and_values_of_a_cerebras_step() -> None:

@@ -109,14 +109,21 @@ def main(argv: list[str] | None = None) -> int:
             _print(str(args.path), measure(args.path, args.format, workdir))
             return 0
         sys.path.insert(0, str(_HERE))
-        from gen_cerebras_log import generate, parse_size
+        from gen_cerebras_log import parse_size
 
         size = parse_size(args.size)
         results = []
         # The smaller file first: RUSAGE_CHILDREN's peak is the largest child so far.
         for label, nbytes in ((f"{args.size}/8", size // 8), (args.size, size)):
             log = workdir / f"cs_{nbytes}.log"
-            generate(log, nbytes)
+            # Generated in a child process: a child's peak RSS counts what it inherited from this process before
+            # exec, so this process must stay small.
+            subprocess.run(
+                [sys.executable, str(_HERE / "gen_cerebras_log.py"), "--out", str(log), "--size", str(nbytes)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             results.append((label, measure(log, args.format, workdir)))
             if not args.keep:
                 log.unlink()

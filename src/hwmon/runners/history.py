@@ -232,40 +232,47 @@ class History:
             with self._write() as conn:
                 if conn is None:
                     return False
-                row = conn.execute(
-                    """
-                    INSERT INTO runs (fingerprint, key_kind, job_key, source, vendor, device, status, command, model,
-                        started, ended, wall_s, first_step_s, steps, last_step, final_loss, min_loss, rate, rate_unit,
-                        recorded)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(fingerprint) DO UPDATE SET status = excluded.status, source = excluded.source,
-                        wall_s = excluded.wall_s, recorded = excluded.recorded
-                    RETURNING id
-                    """,
-                    (
-                        entry.fingerprint,
-                        entry.key_kind,
-                        entry.job_key,
-                        entry.source,
-                        entry.vendor,
-                        entry.device,
-                        entry.status,
-                        entry.command,
-                        entry.model,
-                        entry.started,
-                        entry.ended,
-                        entry.wall_s,
-                        entry.first_step_s,
-                        entry.steps,
-                        entry.last_step,
-                        entry.final_loss,
-                        entry.min_loss,
-                        entry.rate,
-                        entry.rate_unit,
-                        recorded,
-                    ),
-                ).fetchone()
-                run_id = int(row[0])
+                # Plain SELECT/UPDATE/INSERT under the write lock rather than an upsert with RETURNING: those need
+                # SQLite 3.35, older than what the clusters' system Pythons link against.
+                values = (
+                    entry.key_kind,
+                    entry.job_key,
+                    entry.source,
+                    entry.vendor,
+                    entry.device,
+                    entry.status,
+                    entry.command,
+                    entry.model,
+                    entry.started,
+                    entry.ended,
+                    entry.wall_s,
+                    entry.first_step_s,
+                    entry.steps,
+                    entry.last_step,
+                    entry.final_loss,
+                    entry.min_loss,
+                    entry.rate,
+                    entry.rate_unit,
+                    recorded,
+                )
+                found = conn.execute("SELECT id FROM runs WHERE fingerprint = ?", (entry.fingerprint,)).fetchone()
+                if found is not None:
+                    run_id = int(found[0])
+                    conn.execute(
+                        "UPDATE runs SET key_kind = ?, job_key = ?, source = ?, vendor = ?, device = ?, status = ?, "
+                        "command = ?, model = ?, started = ?, ended = ?, wall_s = ?, first_step_s = ?, steps = ?, "
+                        "last_step = ?, final_loss = ?, min_loss = ?, rate = ?, rate_unit = ?, recorded = ? "
+                        "WHERE id = ?",
+                        (*values, run_id),
+                    )
+                else:
+                    cursor = conn.execute(
+                        "INSERT INTO runs (key_kind, job_key, source, vendor, device, status, command, model, started, "
+                        "ended, wall_s, first_step_s, steps, last_step, final_loss, min_loss, rate, rate_unit, "
+                        "recorded, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*values, entry.fingerprint),
+                    )
+                    run_id = int(cursor.lastrowid or 0)
                 conn.execute("DELETE FROM phases WHERE run_id = ?", (run_id,))
                 conn.executemany(
                     "INSERT INTO phases (run_id, idx, name, seconds, detail) VALUES (?, ?, ?, ?, ?)",

@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """List the history."""
     from hwmon.model.fmt import fmt_duration
+    from hwmon.model.history import phase_totals
     from hwmon.runners.history import history_path, open_history
 
     history = open_history()
@@ -36,16 +37,20 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no runs recorded in {history_path()}", file=sys.stderr)
         return exitcodes.OK
+    import shutil
+
     from hwmon.commands.summary import _safe
 
-    header = f"{'recorded':<19}  {'vendor':<9}  {'status':<9}  {'wall':>8}  {'1st step':>8}  {'steps':>7}  job / phases"
-    print(header)
+    width = max(80, shutil.get_terminal_size((100, 24)).columns)
+    print(f"{'recorded':<16}  {'vendor':<9}  {'status':<9}  {'wall':>6}  {'to step':>7}  {'steps':>6}  job")
     for row in rows:
-        phases = " ".join(f"{n} {fmt_duration(s)}" for n, s in row.phases if s is not None)
-        print(
-            f"{row.recorded[:19]:<19}  {row.vendor or '-':<9}  {row.status:<9}  {fmt_duration(row.wall_s):>8}  "
-            f"{fmt_duration(row.first_step_s):>8}  {row.steps:>7}  {_safe(row.job_key)[:60]}"
+        head = (
+            f"{row.recorded[:16].replace('T', ' '):<16}  {row.vendor or '-':<9}  {row.status:<9}  "
+            f"{fmt_duration(row.wall_s):>6}  {fmt_duration(row.first_step_s):>7}  {row.steps:>6}  "
         )
+        print(head + _safe(row.job_key)[: max(12, width - len(head))])
+        # Per phase the run's total (a compile that ran twice, train between checkpoints: one figure each).
+        phases = " · ".join(f"{n} {fmt_duration(s)}" for n, s in phase_totals(row.phases).items())
         if phases:
-            print(f"{'':<19}  {_safe(phases)}")
+            print(" " * 18 + _safe(phases)[: width - 18])
     return exitcodes.OK

@@ -284,3 +284,40 @@ def test_a_watched_run_is_recorded_when_it_ends(tmp_path: Path, capsys: pytest.C
     runs = json.loads(capsys.readouterr().out)["runs"]
     assert len(runs) == 1 and runs[0]["status"] == "succeeded"
     assert runs[0]["job_key"] == "cs_11112222333344445555"
+
+
+def test_a_growing_log_is_one_record_and_a_cut_run_teaches_only_its_ended_phases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = shifted(tmp_path, 20)
+    full = path.read_text()
+    path.write_text("".join(full.splitlines(keepends=True)[:47]))  # the run so far: compiled, being set up
+    cut = summary_json(path, capsys)
+    assert cut["status"] != "succeeded"
+    setups = [p for p in cut["phases"] if p["name"] == "setup"]
+    assert len(setups) == 2 and setups[0]["end"] is not None and setups[1]["end"] is None
+    # a later run of the same job learns the cut run's finished compile and its first (ended) setup span, not the
+    # setup span still open when the log was read
+    other = summary_json(shifted(tmp_path, 21), capsys)
+    expected = {p["name"]: p["expected"] for p in other["phases"]}
+    assert expected["compile"]["seconds"] == pytest.approx(compile_seconds(cut))
+    assert expected["setup"]["seconds"] == pytest.approx(setups[0]["seconds"])
+    path.write_text(full)  # the first run went on to its end: summarised again, its row is updated
+    summary_json(path, capsys)
+    assert main(["history", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert sorted(r["started"][:10] for r in runs) == ["2025-01-20", "2025-01-21"]
+    assert {r["status"] for r in runs} == {"succeeded"}
+    third = summary_json(shifted(tmp_path, 22), capsys)
+    assert {p["expected"]["runs"] for p in third["phases"] if p["name"] == "setup"} == {2}
+
+
+def test_a_failed_run_teaches_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hwmon.model.history import PastRun, expected_phases
+
+    past = [
+        PastRun("cs_x", "cerebras", {"compile": 100.0}, status="failed"),
+        PastRun("cs_x", "cerebras", {"compile": 300.0}, status="succeeded"),
+        PastRun("cs_x", "cerebras", {"compile": 500.0}, status="stopped"),
+    ]
+    assert expected_phases("cs_x", "cerebras", past)["compile"].seconds == 300.0

@@ -107,31 +107,22 @@ def _iso(value: datetime | None) -> str | None:
 def run_entry(state: RunState, source: str, command: str | None = None) -> RunEntry:
     """The history row of a run, its figures from the model's own functions (those ``hwmon summary`` uses)."""
     kind, key = job_key(state, command)
-    phases = tuple((p.name, phase_seconds(p, state.last_ts), p.detail) for p in state.phases)
+    # A run that has not (or not well) ended keeps only the phases that did end: a phase still open when the log
+    # was read (a run summarised while it runs) or cut by a failure is not a duration to learn from.
+    phases = tuple(
+        (p.name, phase_seconds(p, state.last_ts), p.detail)
+        for p in state.phases
+        if state.status == "succeeded" or not p.open
+    )
     steps = state.steps
     last_step = int(steps.last[0]) if steps.last is not None else None
     final_loss = _finite(state.loss.last[1]) if state.loss.last is not None else None
     rate = state.global_rate if state.global_rate is not None else (state.rate.last[1] if state.rate.last else None)
-    # The same run seen twice (summarised, then watched; or its log copied elsewhere) is one row: the fingerprint
-    # is the run's content, not where it was read from.
-    basis = "\x1f".join(
-        str(x)
-        for x in (
-            kind,
-            key,
-            _iso(state.first_ts),
-            _iso(state.last_ts),
-            state.lines,
-            steps.count,
-            last_step,
-            final_loss,
-            state.vendor,
-            ",".join(state.job_ids),
-            state.command,
-        )
-    )
-    if state.first_ts is None:
-        basis += "\x1f" + source  # without timestamps only the place tells two identical-looking runs apart
+    # The same run seen twice (summarised while it ran and again at its end, watched and then summarised, or its
+    # log read from another place) is one row: the fingerprint is where the run starts, which does not change as
+    # the log grows — its first log timestamp and its command — or, for a log without timestamps, the file.
+    first = _iso(state.first_ts)
+    basis = "\x1f".join((first or source, state.command or ""))
     return RunEntry(
         fingerprint=hashlib.sha256(basis.encode()).hexdigest()[:32],
         key_kind=kind,
@@ -158,12 +149,19 @@ def run_entry(state: RunState, source: str, command: str | None = None) -> RunEn
 
 @dataclass(frozen=True, slots=True)
 class PastRun:
-    """A recorded run as the expectations need it: its key, vendor and per-phase totals (seconds)."""
+    """A recorded run as the expectations need it: its key, vendor, status and per-phase totals (seconds)."""
 
     job_key: str
     vendor: str | None
     phases: dict[str, float] = field(default_factory=dict)
     wall_s: float | None = None
+    status: str = "succeeded"
+
+
+LEARN_FROM = ("succeeded", "unknown", "running")
+"""Runs whose (ended) phases are expectations: not one that failed or was stopped (its last phase ended early).
+"unknown"/"running" are logs read before their end, or that never said how it ended: only their phases that ended
+were recorded (see ``run_entry``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +185,7 @@ def phase_totals(phases: Iterable[tuple[str, float | None]]) -> dict[str, float]
 def expected_phases(key: str, vendor: str | None, past: Sequence[PastRun]) -> dict[str, Expected]:
     """Expected seconds per phase for a run of job ``key`` on ``vendor``, from ``past`` runs (newest first)."""
     out: dict[str, Expected] = {}
+    past = [run for run in past if run.status in LEARN_FROM]
     same_job = [run for run in past if run.job_key == key]
     for name in PHASE_NAMES:
         if name == "queue":

@@ -341,7 +341,7 @@ class History:
         from hwmon.model.history import phase_totals
 
         rows = self._read(
-            "SELECT id, job_key, vendor, wall_s, fingerprint FROM runs ORDER BY id DESC LIMIT ?", (int(limit),)
+            "SELECT id, job_key, vendor, wall_s, fingerprint, status FROM runs ORDER BY id DESC LIMIT ?", (int(limit),)
         )
         rows = [r for r in rows if exclude_fingerprint is None or r[4] != exclude_fingerprint]
         phases = self._phases([int(r[0]) for r in rows])
@@ -351,6 +351,7 @@ class History:
                 vendor=None if r[2] is None else str(r[2]),
                 phases=phase_totals(phases.get(int(r[0]), [])),
                 wall_s=_float(r[3]),
+                status=str(r[5]),
             )
             for r in rows
         ]

@@ -7,7 +7,7 @@ Without PATH a Cerebras log of ``--size`` is generated (``bench/gen_cerebras_log
 directory and removed afterwards (unless ``--keep``). Baseline: ``grep -c 'Step='`` over the file (one C pass; its
 count is the number of step lines). Then ``hwmon export PATH --format FMT -o OUT`` runs as a child process (the real
 command: read in 1 MiB chunks -> StreamParser(blocks=True) -> the reducer + the full-resolution row builder ->
-the writer), its wall time and peak RSS measured (``resource.getrusage(RUSAGE_CHILDREN)``), and the output's row
+the writer), its wall time and peak RSS measured (the child's own ``getrusage(RUSAGE_SELF)``), and the output's row
 count checked against grep's. Prints rows/s, MB/s, the ratio to ``grep -c``, and the child's peak RSS; with the
 default generated log a second, 8x smaller one is measured too, to show that peak RSS does not grow with file size.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -51,18 +50,29 @@ def _rows(out: Path, fmt: str) -> int:
     return count - 1 if fmt == "csv" else count  # csv: minus the header
 
 
+_CHILD = (
+    "import resource, sys\n"
+    "from hwmon.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "sys.stderr.write(f'HWMON_PEAK_KIB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n"
+    "sys.exit(code)\n"
+)
+
+
 def _export(path: Path, fmt: str, out: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of ``hwmon export`` in a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds and peak RSS (KiB) of ``hwmon export`` in a child process. The child reports its own peak
+    (RUSAGE_CHILDREN would give the largest of all children so far, the log generator's included)."""
     start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "hwmon", "export", str(path), "--format", fmt, "-o", str(out)],
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, "export", str(path), "--format", fmt, "-o", str(out)],
         check=True,
         env={**os.environ, "HWMON_HISTORY": "off"},
+        stderr=subprocess.PIPE,
+        text=True,
     )
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before)
+    peak = next(int(line.split("=", 1)[1]) for line in done.stderr.splitlines() if line.startswith("HWMON_PEAK_KIB="))
+    return elapsed, peak
 
 
 def measure(path: Path, fmt: str, workdir: Path) -> dict[str, float]:
@@ -113,11 +123,9 @@ def main(argv: list[str] | None = None) -> int:
 
         size = parse_size(args.size)
         results = []
-        # The smaller file first: RUSAGE_CHILDREN's peak is the largest child so far.
         for label, nbytes in ((f"{args.size}/8", size // 8), (args.size, size)):
             log = workdir / f"cs_{nbytes}.log"
-            # Generated in a child process: a child's peak RSS counts what it inherited from this process before
-            # exec, so this process must stay small.
+            # Generated in a child process, so that this process stays small (the export child starts as its copy).
             subprocess.run(
                 [sys.executable, str(_HERE / "gen_cerebras_log.py"), "--out", str(log), "--size", str(nbytes)],
                 check=True,

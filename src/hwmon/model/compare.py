@@ -1,6 +1,6 @@
 """Runs side by side: the figures ``hwmon compare`` shows. Pure: events in, figures out.
 
-Every figure comes from the model's own functions (``phase_seconds``, ``wall_seconds``, ``time_to_first_step``,
+Every figure comes from the model's own functions (``phase_durations``, ``wall_seconds``, ``time_to_first_step``,
 the reducer's status), so a run's column in ``compare`` says what ``hwmon summary`` says of it. Steps are read at
 full resolution (``ExportBuilder``, the export's row builder) for what the run state does not keep: the last step
 rates (steady-state throughput) and exact losses at decimated steps (curves, loss at matching steps).
@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 from hwmon.events import Event
 from hwmon.model.export import ExportBuilder
+from hwmon.model.figures import phase_durations
 from hwmon.model.history import job_key, time_to_first_step
 from hwmon.model.state import RunState
-from hwmon.model.summary import phase_seconds, wall_seconds
+from hwmon.model.summary import wall_seconds
 
 __all__ = [
     "CURVE_POINTS",
@@ -125,8 +126,7 @@ class RunCollector:
         # Spans of one phase add up; a span without a known duration adds nothing (None when none is known).
         totals: dict[str, float | None] = {}
         repeats: dict[str, int] = {}
-        for phase in state.phases:
-            seconds = phase_seconds(phase, state.last_ts)
+        for phase, seconds in zip(state.phases, phase_durations(state, None), strict=True):
             repeats[phase.name] = repeats.get(phase.name, 0) + phase.repeats
             known = totals.get(phase.name)
             if seconds is None:
@@ -173,8 +173,7 @@ def _spans(state: RunState) -> tuple[tuple[str, float, float], ...]:
     (seconds since the run's first one), else each span placed after the previous (durations the log stated)."""
     out: list[tuple[str, float, float]] = []
     cursor = 0.0
-    for phase in state.phases:
-        seconds = phase_seconds(phase, state.last_ts)
+    for phase, seconds in zip(state.phases, phase_durations(state, None), strict=True):
         if seconds is None:
             continue
         start = cursor

@@ -9,7 +9,7 @@ Three tables:
   metric the line carries (``StepMetrics.extra``, by name).
 - **eval**: one row per evaluation metric (``EvalMetric``) with the last training step seen before it.
 - **phases**: one row per phase of the last run, durations and shares of wall time from the same model functions
-  ``hwmon summary`` uses (``phase_seconds``, ``wall_seconds``).
+  ``hwmon summary`` uses (``hwmon.model.figures.phase_durations``, ``wall_seconds``, no clock).
 
 The builder also folds every event into a ``RunState`` with the one reducer, so phases, the run's start and the
 ``summary`` figures of an export are those of ``hwmon summary`` on the same log.
@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hwmon.events import EvalMetric, Event, StepMetrics
+from hwmon.model.figures import phase_durations
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
-from hwmon.model.summary import phase_seconds, wall_seconds
+from hwmon.model.summary import wall_seconds
 
 __all__ = [
     "EVAL_COLUMNS",
@@ -150,8 +151,7 @@ class ExportBuilder:
         state = self.state
         wall = wall_seconds(state)
         rows: list[Row] = []
-        for index, phase in enumerate(state.phases):
-            seconds = phase_seconds(phase, state.last_ts)
+        for index, (phase, seconds) in enumerate(zip(state.phases, phase_durations(state, None), strict=True)):
             share = None
             if seconds is not None and wall is not None and wall > 0 and math.isfinite(wall):
                 share = round(seconds / wall, 6)

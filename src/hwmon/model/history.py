@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hwmon.events import PHASE_NAMES
+from hwmon.model.figures import phase_durations
 from hwmon.model.state import RunState
-from hwmon.model.summary import phase_seconds, wall_seconds
+from hwmon.model.summary import wall_seconds
 
 __all__ = [
     "CACHE_KEY_INFO",
@@ -96,6 +97,10 @@ class RunEntry:
     phases: tuple[tuple[str, float | None, str], ...] = ()
 
 
+def _fin(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
 def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
@@ -110,8 +115,8 @@ def run_entry(state: RunState, source: str, command: str | None = None) -> RunEn
     # A run that has not (or not well) ended keeps only the phases that did end: a phase still open when the log
     # was read (a run summarised while it runs) or cut by a failure is not a duration to learn from.
     phases = tuple(
-        (p.name, phase_seconds(p, state.last_ts), p.detail)
-        for p in state.phases
+        (p.name, _fin(seconds), p.detail)
+        for p, seconds in zip(state.phases, phase_durations(state, None), strict=True)
         if state.status == "succeeded" or not p.open
     )
     steps = state.steps
@@ -231,4 +236,4 @@ def expected_remaining(state: RunState, expected: dict[str, Expected], train_eta
 
 
 def _spans(state: RunState) -> list[tuple[str, float | None, str]]:
-    return [(p.name, phase_seconds(p, state.last_ts), p.detail) for p in state.phases]
+    return [(p.name, s, p.detail) for p, s in zip(state.phases, phase_durations(state, None), strict=True)]

@@ -260,7 +260,7 @@ class HwmonApp(App[int]):
         timeline = self.query_one(PhaseTimeline)
         timeline.expected = {name: exp.seconds for name, exp in self.expected.items()}
         timeline.show(state, now)
-        self.query_one(ProgressPane).show(state, eta, _train_seconds(state, now))
+        self.query_one(ProgressPane).show(state, eta, _train_seconds(state, now), now)
         metrics = self.query_one(MetricsPane)
         if changed or force:
             metrics.show_stats(state)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from hwmon.events import Event
 from hwmon.model.export import ExportBuilder
-from hwmon.model.figures import phase_durations
+from hwmon.model.figures import display_status, phase_durations
 from hwmon.model.history import job_key, time_to_first_step
 from hwmon.model.state import RunState
 from hwmon.model.summary import wall_seconds
@@ -54,7 +54,11 @@ class CurvePoint:
 
 
 def batch_size(state: RunState) -> int | None:
-    """The samples per step, when the log states it (Cerebras ``effective batch size``, a ``batch_size`` arg)."""
+    """The samples per step, when the log states it: the model's typed ``batch_size`` (Cerebras ``effective batch
+    size``...), else a ``batch_size``-like fact."""
+    typed = state.batch_size
+    if typed is not None and math.isfinite(typed) and typed > 0:
+        return int(typed)
     for key in _BATCH_INFO:
         raw = state.info.get(key)
         if raw is None:
@@ -147,7 +151,7 @@ class RunCollector:
             name=self.name,
             vendor=state.vendor,
             device=state.device,
-            status=state.status,
+            status=display_status(state, None),
             job_key=key,
             key_kind=kind,
             wall_s=wall,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hwmon.events import PHASE_NAMES
-from hwmon.model.figures import phase_durations
+from hwmon.model.figures import display_status, phase_durations
 from hwmon.model.state import RunState
 from hwmon.model.summary import wall_seconds
 
@@ -135,7 +135,7 @@ def run_entry(state: RunState, source: str, command: str | None = None) -> RunEn
         source=source,
         vendor=state.vendor,
         device=state.device,
-        status=state.status,
+        status=display_status(state, None),
         command=command or state.command,
         model=state.model.type if state.model is not None else state.info.get("network_type"),
         started=_iso(state.first_ts),

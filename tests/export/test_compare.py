@@ -176,3 +176,16 @@ async def _settle(pilot: Any) -> None:
 @pytest.mark.parametrize("view", ["1", "2", "3"], ids=["figures", "curves", "timelines"])
 def test_compare_snapshot(snap_compare: Any, size: tuple[int, int], view: str) -> None:
     assert snap_compare(_app(), terminal_size=size, press=[view], run_before=_settle)
+
+
+async def test_run_names_are_shown_literally(tmp_path: Path) -> None:
+    from hwmon.tui.compare import CompareApp
+
+    odd = tmp_path / "[red]x[-]\x1b[2J.log"
+    odd.write_bytes(RUNS[2].read_bytes())
+    app = CompareApp(collect([str(RUNS[0]), str(odd)]))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "[red]x[-]" in text
+        assert "\x1b" not in text

@@ -32,7 +32,7 @@ HEADER_AFTER = 4096
 """The CSV/Parquet header (the set of metric columns) is fixed after this many rows; metrics first seen later go
 into the ``more`` column as JSON, so nothing is lost and nothing is held back."""
 
-PARQUET_BATCH = 65536
+PARQUET_BATCH = 16384
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -187,7 +187,8 @@ _STR_COLUMNS = {"mode", "time", "rate_unit", "name", "start", "end", "detail", "
 
 class ParquetWriter:
     """Row groups of ``PARQUET_BATCH`` rows through ``pyarrow.parquet.ParquetWriter``: int64 step/line, string
-    text columns, float64 metrics."""
+    text columns, float64 metrics. Rows are moved into column lists as they arrive (no row is held as a dict), so
+    memory is one row group's columns."""
 
     def __init__(self, path: Path, fixed: tuple[str, ...], open_ended: bool) -> None:
         try:
@@ -201,12 +202,33 @@ class ParquetWriter:
         self._cols = _Columns(fixed, open_ended)
         self._writer: Any = None
         self._schema: Any = None
-        self._buffer: list[Row] = []
+        self._data: list[list[object]] = []
+        self._count = 0
 
     def write(self, rows: list[Row]) -> None:
-        self._buffer.extend(self._cols.add(rows))
-        if len(self._buffer) >= PARQUET_BATCH:
-            self._flush()
+        self._take(self._cols.add(rows))
+
+    def _take(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        columns = self._cols.columns
+        assert columns is not None
+        if not self._data:
+            self._data = [[] for _ in columns]
+        data = self._data
+        split = self._cols.split
+        open_ended = self._cols.open_ended
+        width = len(columns) - (1 if open_ended else 0)
+        for row in rows:
+            values, more = split(row)
+            for i in range(width):
+                data[i].append(values[i])
+            if open_ended:
+                data[width].append(json.dumps({k: _json_value(v) for k, v in more.items()}) if more else None)
+            self._count += 1
+            if self._count >= PARQUET_BATCH:
+                self._flush()
+                data = self._data = [[] for _ in columns]
 
     def _flush(self) -> None:
         pa = self._pa
@@ -223,21 +245,17 @@ class ParquetWriter:
                 self._writer = self._pq.ParquetWriter(str(self._path), self._schema)
             except OSError as exc:
                 raise _cannot_write(self._path, exc) from None
-        data: dict[str, list[object]] = {name: [] for name in columns}
-        open_ended = self._cols.open_ended
-        for row in self._buffer:
-            values, more = self._cols.split(row)
-            for name, value in zip(columns, values, strict=False):
-                data[name].append(value)
-            if open_ended:
-                data["more"].append(json.dumps({k: _json_value(v) for k, v in more.items()}) if more else None)
-        table = self._pa.Table.from_pydict(data, schema=self._schema)
-        self._writer.write_table(table)
-        self._buffer = []
+        if not self._data:
+            self._data = [[] for _ in columns]
+        arrays = [pa.array(values, type=field.type) for values, field in zip(self._data, self._schema, strict=True)]
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
+        self._data = []
+        self._count = 0
 
     def close(self) -> None:
-        self._buffer.extend(self._cols.fix())
-        self._flush()
+        self._take(self._cols.fix())
+        if self._count or self._writer is None:
+            self._flush()
         if self._writer is not None:
             self._writer.close()
 

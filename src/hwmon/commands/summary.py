@@ -119,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
 
     state = _example_state() if args.log is None else summarize_file(Path(args.log))
     summary = summary_dict(state)
+    if args.log is not None:
+        add_expected(summary, state, str(Path(args.log).resolve()))
     if args.json:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif args.md:
@@ -128,6 +130,22 @@ def run(args: argparse.Namespace) -> int:
     if args.exit_status and summary["status"] == "failed":
         return exitcodes.RUN_FAILED
     return exitcodes.OK
+
+
+def add_expected(summary: dict[str, object], state: RunState, source: str) -> None:
+    """Record the run in the history and add each phase's ``expected`` duration from past runs of the same job
+    (``{"seconds", "runs", "basis"}``, or null when no past run says): keys are only added to the contract."""
+    from hwmon.runners.history import remember
+
+    expected = remember(state, source)
+    phases = summary.get("phases")
+    if isinstance(phases, list):
+        for phase in phases:
+            if isinstance(phase, dict):
+                exp = expected.get(str(phase.get("name")))
+                phase["expected"] = (
+                    None if exp is None else {"seconds": exp.seconds, "runs": exp.runs, "basis": exp.basis}
+                )
 
 
 # --- formatting helpers (shared by the human and Markdown reports) -------------------------------------------------

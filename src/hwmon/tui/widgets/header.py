@@ -40,6 +40,9 @@ class RunHeader(Widget):
         self._status_message = ""
         self._rows = 1
         self._output_seen = False
+        # Time left in the whole run (phases not reached yet, expected from past runs of the same job, plus the
+        # loop's ETA): set by the app when the run history knows the job.
+        self.run_eta: float | None = None
 
     def show(
         self, state: RunState, now: float, eta: float | None, status_message: str, *, output_seen: bool = False
@@ -109,6 +112,8 @@ class RunHeader(Widget):
             line2.append(f" · loss {fmt.fmt_number(loss)}")
         if self._eta is not None and not view.is_ended(state):
             line2.append(f" · ETA {fmt.fmt_duration(self._eta)}")
+        if self.run_eta is not None and not view.is_ended(state) and self.run_eta != self._eta:
+            line2.append(f" · run ETA {fmt.fmt_duration(self.run_eta)}", style="bold")
         rows = [line1, line2]
         # A third row appears only for an alert or a follower/source message, so it is never cut off by the
         # phase/step details at 80 columns.

@@ -74,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args._module.run(args)
         return code
     except exitcodes.HwmonError as exc:
-        print(f"hwmon: {exc}", file=sys.stderr)
+        from hwmon.model.text import safe_text
+
+        print(f"hwmon: {safe_text(str(exc))}", file=sys.stderr)  # errors quote file names and run ids
         return exc.code
     except KeyboardInterrupt:
         print("hwmon: interrupted", file=sys.stderr)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
+from hwmon.model.text import safe_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -42,11 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # C0/C1 control characters (ESC, BEL, CR...): the splitter already strips them from log lines, but the report must
 # be terminal-safe whatever state it is given.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _one_line(text: str) -> str:
-    return " ".join(_CONTROL.sub("", text).split())
+    # The one sanitiser (escape sequences, C0, C1, DEL, bidi controls), then whitespace runs folded.
+    return " ".join(safe_text(text).split())
 
 
 def _safe(text: object) -> str:
@@ -337,7 +337,7 @@ def render_human(summary: dict[str, object]) -> None:
 
 def _md(text: object) -> str:
     """Escape log text for a Markdown table cell or line: it must stay literal."""
-    out = str(text).replace("\\", "\\\\")
+    out = safe_text(text).replace("\\", "\\\\")  # sanitised first: escaping must not split a sequence
     for char in "|`*_[]<>#":
         out = out.replace(char, "\\" + char)
     return _one_line(out)

@@ -194,10 +194,11 @@ class HwmonApp(App[int]):
                 # The Log keeps only the last max_lines anyway; don't hold more between frames.
                 del self._pending[: -self._log_lines]
         if batch.status:
-            self.status_message = batch.status
+            # Statuses quote file names: sanitised here, whatever the source did (hardening #13, item 1).
+            self.status_message = view.safe_text(batch.status)
             self._status_since = time.monotonic()
             self._lines_at_status = self.log_pane.total_lines + len(self._pending)
-            self.notify(batch.status, title="source", timeout=6, markup=False)
+            self.notify(self.status_message, title="source", timeout=6, markup=False)
         if batch.eof:
             self.source_done = True
 
@@ -209,7 +210,7 @@ class HwmonApp(App[int]):
     def _on_source_failed(self, message: SourceFailed) -> None:
         self.source_done = True
         self.source_error = message.error
-        self.status_message = f"source failed: {message.error}"
+        self.status_message = view.safe_text(f"source failed: {message.error}")
         self.notify(self.status_message, title="source", severity="error", timeout=15, markup=False)
 
     # ----------------------------------------------------------------------------------------------- paint
@@ -234,7 +235,7 @@ class HwmonApp(App[int]):
             self.query_one(LogPane).add_lines(lines)
         if force or real_now - self._last_alert_check >= ALERT_CHECK_INTERVAL:
             self._last_alert_check = real_now
-            alert_rules.check(self.state, now)
+            alert_rules.check(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
         changed = self.state.version != self._painted_version
         if (
             self.status_message
@@ -418,10 +419,12 @@ def _train_seconds(state: RunState, now: float) -> float | None:
 
 
 def run_dashboard(source: SourceLike, *, title: str | None = None) -> int:
-    """Run the dashboard until the user quits. Returns ``exitcodes.RUN_FAILED`` if the run failed, else 0."""
+    """Run the dashboard until the user quits. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped,
+    else 0."""
     app = HwmonApp(source, title=title)
     app.run()
     from hwmon.runners.history import record_if_ended
 
     record_if_ended(app.state, source.name)
-    return exitcodes.RUN_FAILED if app.state.status == "failed" else exitcodes.OK
+    # The same rule as plain mode: a run that failed or was stopped (its supervisor's record) is not a success.
+    return exitcodes.RUN_FAILED if app.state.status in ("failed", "stopped") else exitcodes.OK

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from hwmon.model import fmt
+from hwmon.model.figures import last_loss
 from hwmon.model.state import RunState
 from hwmon.tui import view
 from hwmon.tui.widgets._text import join_rows
@@ -104,11 +105,11 @@ class RunHeader(Widget):
             line2.append(f"last phase {state.phases[-1].name}")
         else:
             line2.append("no phase yet", style="dim")
-        step = state.last_step
-        if step is not None and step.step is not None:
-            line2.append(f" · step {step.step}", style="bold")
-        if state.loss.last is not None:
-            line2.append(f" · loss {fmt.fmt_number(state.loss.last[1])}")
+        step, loss = last_loss(state)  # the one step/loss figure (summary's ls and plain mode use it too)
+        if step is not None:
+            line2.append(f" · step {step}", style="bold")
+        if loss is not None:
+            line2.append(f" · loss {fmt.fmt_number(loss)}")
         if self._eta is not None and not view.is_ended(state):
             line2.append(f" · ETA {fmt.fmt_duration(self._eta)}")
         if self.run_eta is not None and not view.is_ended(state) and self.run_eta != self._eta:

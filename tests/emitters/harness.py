@@ -1,0 +1,234 @@
+"""Run one real emitter (a tiny CPU training in its combination's venv) while `hwmon attach --plain` follows the log
+it writes, then summarise the finished log with `hwmon summary --json`. The emitter writes a facts side file with what
+its library reported itself; the tests compare hwmon's two readings against those facts, never against the text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EMIT = Path(__file__).parent / "emit"
+REPO = Path(__file__).resolve().parents[2]
+CACHE = os.environ.get("HWMON_EMITTERS_CACHE", "")
+CSTORCH_PYTHON = os.environ.get("HWMON_CSTORCH_PYTHON", "")
+# Keep every generated log, facts file and attach transcript here (for reading formats), else a pytest tmp dir.
+KEEP = os.environ.get("HWMON_EMITTERS_KEEP", "")
+TRAIN_TIMEOUT_S = 420.0
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+# How long `attach` may take to notice the end by itself once the writer has exited.
+ATTACH_GRACE_S = 6.0
+
+
+@dataclass(frozen=True)
+class Case:
+    """One emitter run: `combo` names the venv (constraints/emitters-<combo>.txt), or `project` / `cstorch`."""
+
+    combo: str
+    name: str
+    argv: tuple[str, ...]
+    workdir: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.combo}:{self.name}"
+
+
+@dataclass
+class Produced:
+    case: Case
+    log: Path
+    facts: dict[str, Any]
+    summary: dict[str, Any]
+    live: list[str]
+    attach_ended: bool
+    attach_rc: int | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def venv_python(combo: str) -> Path | None:
+    """The combination's python when the lane built its venv (stamped), else None."""
+    if combo == "project":
+        return Path(sys.executable)
+    if combo == "cstorch":
+        return Path(CSTORCH_PYTHON) if CSTORCH_PYTHON and Path(CSTORCH_PYTHON).exists() else None
+    if not CACHE:
+        return None
+    venv = Path(CACHE) / combo
+    if not (venv / ".hwmon-constraints.sha256").exists():
+        return None
+    return venv / "bin" / "python"
+
+
+def emitter_command(case: Case, python: Path, facts: Path, workdir: Path) -> list[str]:
+    script, *rest = case.argv
+    cmd = [str(python), str(EMIT / script), *rest, "--facts", str(facts)]
+    if case.workdir:
+        cmd += ["--workdir", str(workdir)]
+    return cmd
+
+
+def _start_attach(log: Path, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "hwmon", "attach", str(log), "--plain", "--interval", "0.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=cwd,
+    )
+
+
+def _write_log(case: Case, python: Path, base: Path, env: dict[str, str]) -> tuple[Path, subprocess.Popen[str], int]:
+    """A venv emitter: its stdout+stderr go to train.log, which attach follows from before the first byte."""
+    log, workdir = base / "train.log", base / "work"
+    workdir.mkdir(exist_ok=True)
+    attach = _start_attach(log, base)
+    with log.open("wb") as sink:
+        train = subprocess.run(
+            emitter_command(case, python, base / "facts.json", workdir),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=workdir,
+            timeout=TRAIN_TIMEOUT_S,
+        )
+    return log, attach, train.returncode
+
+
+def mnist_data(base: Path) -> Path:
+    """Fashion-MNIST where the machine has it (apt: dataset-fashion-mnist), else a small synthetic IDX set."""
+    from tests.fakes.synthetic_mnist import write_idx_dir
+
+    return FASHION if FASHION.is_dir() else write_idx_dir(base / "idx", 1024, 256)
+
+
+def _supervised(case: Case, python: Path, base: Path, env: dict[str, str]) -> tuple[Path, subprocess.Popen[str], int]:
+    """The project's workload: `hwmon run --detach mnist ...`; attach follows the run's output.log while it runs."""
+    from hwmon.runners import registry
+
+    runs = base / "runs"
+    env = dict(env, HWMON_RUNS_DIR=str(runs))
+    argv = [*case.argv, "--data", str(mnist_data(base))]
+    if case.combo == "cstorch":
+        argv += ["--python", str(python)]
+    launched = subprocess.run(
+        [sys.executable, "-m", "hwmon", "run", "--detach", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=base,
+        timeout=60,
+    )
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    [record] = registry.list_runs(runs)
+    attach = _start_attach(record.log_path, base)
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    while True:
+        current = registry.load(record.dir)
+        assert current is not None
+        if current.status != "running":
+            break
+        assert time.monotonic() < deadline, f"{case.id}: still running after {TRAIN_TIMEOUT_S}s"
+        time.sleep(0.2)
+    return record.log_path, attach, 0 if current.status == "succeeded" else 1
+
+
+def produce(case: Case, out: Path) -> Produced:
+    """Run the emitter while `hwmon attach --plain` follows the log it writes; then `hwmon summary --json`."""
+    python = venv_python(case.combo)
+    assert python is not None
+    base = out / re.sub(r"[^A-Za-z0-9_.-]", "_", case.id)
+    base.mkdir(parents=True, exist_ok=True)
+    facts = base / "facts.json"
+    env = dict(os.environ, PYTHONUNBUFFERED="1", KERAS_BACKEND="torch", HWMON_FACTS_FILE=str(facts))
+    env.pop("COLUMNS", None)
+    start = time.monotonic()
+    write = _supervised if case.combo in ("project", "cstorch") else _write_log
+    attach: subprocess.Popen[str] | None = None
+    try:
+        log, attach, rc = write(case, python, base, env)
+        seconds = time.monotonic() - start
+        ended = True
+        try:
+            attach.wait(ATTACH_GRACE_S)
+        except subprocess.TimeoutExpired:
+            ended = False
+            attach.send_signal(signal.SIGINT)
+            try:
+                attach.wait(10)
+            except subprocess.TimeoutExpired:
+                attach.kill()
+                attach.wait()
+    finally:
+        if attach is not None and attach.poll() is None:
+            attach.kill()
+            attach.wait()
+    live_out = attach.stdout.read() if attach.stdout else ""
+    (base / "attach.txt").write_text(live_out)
+    text = log.read_text(errors="replace")
+    assert rc == 0, f"{case.id} exited {rc}:\n{text[-4000:]}"
+    summary = subprocess.run(
+        [sys.executable, "-m", "hwmon", "summary", str(log), "--json"], capture_output=True, text=True, timeout=120
+    )
+    assert summary.returncode == 0, summary.stderr
+    (base / "summary.json").write_text(summary.stdout)
+    return Produced(
+        case=case,
+        log=log,
+        facts=json.loads(facts.read_text()),
+        summary=json.loads(summary.stdout),
+        live=live_out.splitlines(),
+        attach_ended=ended,
+        attach_rc=attach.returncode,
+        extra={"seconds": seconds},
+    )
+
+
+# ---- reading hwmon's answers ---------------------------------------------------------------------------------
+
+_LIVE_LINE = re.compile(r"^\d\d:\d\d:\d\d (\w+)\s+(.*)$")
+
+
+@dataclass
+class Live:
+    """The last figures `attach --plain` printed (its `end` line, else its last `status` line)."""
+
+    tag: str
+    status: str
+    step: int | None
+    loss: str | None
+
+
+def last_live(lines: list[str]) -> Live | None:
+    for line in reversed(lines):
+        m = _LIVE_LINE.match(line)
+        if not m or m.group(1) not in ("end", "status"):
+            continue
+        fields = [f.strip() for f in m.group(2).split(" | ")]
+        status = fields[1] if m.group(1) == "end" else fields[0]
+        step = next((int(f[5:]) for f in fields if re.fullmatch(r"step \d+", f)), None)
+        loss = next((f[5:] for f in fields if f.startswith("loss ")), None)
+        return Live(m.group(1), status, step, loss)
+    return None
+
+
+def close(got: float | None, want: float, rel: float, abs_: float = 0.0) -> bool:
+    """`got` equals `want` to the precision the library printed it with."""
+    return got is not None and abs(got - want) <= max(rel * abs(want), abs_) * 1.0001
+
+
+_PREFIX = re.compile(r"^(eval|val|valid|validation|test)[_/ ]")
+
+
+def canon_metric(name: str) -> str:
+    """An eval metric's name without its split prefix, `acc` spelled out: `val_acc` ~ `eval_accuracy`."""
+    bare = _PREFIX.sub("", name.lower())
+    return {"acc": "accuracy"}.get(bare, bare)

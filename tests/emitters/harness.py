@@ -25,7 +25,7 @@ KEEP = os.environ.get("HWMON_EMITTERS_KEEP", "")
 TRAIN_TIMEOUT_S = 420.0
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 # How long `attach` may take to notice the end by itself once the writer has exited.
-ATTACH_GRACE_S = 6.0
+ATTACH_GRACE_S = 3.0
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,9 @@ CASES: list[Case] = [
     Case("keras-3", "fit", ("emit_keras.py",), workdir=True),
     # the project's own MNIST workload, on CPU and on cerebras.pytorch's CPU backend
     Case("project", "mnist-cpu", ("mnist", "--cpu", *MNIST_ARGS)),
-    Case("cstorch", "mnist-csx-cpu-backend", ("mnist", "--csx", "--cs-backend", "cpu", *MNIST_ARGS, "--log-steps", "10")),
+    Case(
+        "cstorch", "mnist-csx-cpu-backend", ("mnist", "--csx", "--cs-backend", "cpu", *MNIST_ARGS, "--log-steps", "10")
+    ),
 ]
 
 CHECKS = ("step", "loss", "eval", "checkpoints", "status", "vendor", "progress", "live")
@@ -80,7 +82,9 @@ def check_step(run: Produced) -> None:
         assert steps is not None, "no step read"
         assert steps["last"] == facts["last_step"], f"last step {steps['last']}, the library says {facts['last_step']}"
     else:  # the log does not show optimizer steps (a samples bar, per-epoch bars): no other count may pose as one
-        assert steps is None or steps["last"] == facts["steps_taken"], f"{steps} is not the {facts['steps_taken']} steps"
+        assert steps is None or steps["last"] == facts["steps_taken"], (
+            f"{steps} is not the {facts['steps_taken']} steps"
+        )
 
 
 def check_loss(run: Produced) -> None:

@@ -104,8 +104,11 @@ def main() -> None:
             "train_loss_average": final[-1]["train_loss"] if final else None,
             "loss_rel_tol": 1e-3,  # Trainer rounds logged values to 4 decimals
             "loss_abs_tol": 1e-4,
-            "eval": {k: float(v) for k, v in eval_logs[-1].items() if k.startswith("eval_") and "runtime" not in k
-                     and "per_second" not in k},
+            "eval": {
+                k: float(v)
+                for k, v in eval_logs[-1].items()
+                if k.startswith("eval_") and "runtime" not in k and "per_second" not in k
+            },
             "eval_rel_tol": 1e-3,
             "eval_abs_tol": 1e-4,
             "checkpoints": sorted(ckpts, key=lambda c: c["step"]),

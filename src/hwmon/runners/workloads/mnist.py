@@ -430,7 +430,7 @@ def train_csx(args, data, bar):
         collect(eval_step(inputs, targets))
     acc = 100.0 * results["correct"] / max(results["seen"], 1)
     print("Accuracy on test set: {:0.2f}%".format(acc))
-    FACTS.update(loss_abs_tol=5e-6, eval_abs_tol=1e-6, eval={"test_accuracy": round(acc, 2) / 100.0}, vendor=device_name.lower())
+    FACTS.update(loss_abs_tol=5e-6, eval_abs_tol=1e-6, eval={"test_accuracy": round(acc, 2) / 100.0}, vendor="cerebras")
 
 
 def main(argv=None):

@@ -27,10 +27,13 @@ CASES: list[Case] = [
     # plain tqdm: the current release and an older one (the pytorch-lightning 1.9 venv pins tqdm 4.65)
     *(Case("lightning-2.6", f"tqdm-{v}", ("emit_tqdm.py", "--variant", v)) for v in TQDM_VARIANTS),
     *(Case("pytorch-lightning-1.9", f"tqdm-{v}", ("emit_tqdm.py", "--variant", v)) for v in TQDM_VARIANTS),
-    # Lightning: 2.6 without rich (tqdm bar), 2.6 with rich (the rich bar by default, tqdm on request), 1.9
+    # Lightning: 2.6 without rich (tqdm bar), 2.6 with rich (the rich bar by default, tqdm on request), 2.5, 1.9
     Case("lightning-2.6", "default-bar", ("emit_lightning.py", "--bar", "default"), workdir=True),
     Case("lightning-2.6-rich", "default-bar", ("emit_lightning.py", "--bar", "default"), workdir=True),
     Case("lightning-2.6-rich", "tqdm-bar", ("emit_lightning.py", "--bar", "tqdm"), workdir=True),
+    # 2.5 with rich installed still picks the tqdm bar by default (2.6 switched to the rich bar) and prints the
+    # plain-text model summary table
+    Case("lightning-2.5-rich", "default-bar", ("emit_lightning.py", "--bar", "default"), workdir=True),
     Case("pytorch-lightning-1.9", "default-bar", ("emit_lightning.py", "--bar", "default"), workdir=True),
     Case("pytorch-lightning-1.9", "rich-bar", ("emit_lightning.py", "--bar", "rich"), workdir=True),
     # HF Trainer: 5.x and 4.x, at the example scripts' info level and at transformers' default (warnings only)

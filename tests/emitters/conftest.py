@@ -8,7 +8,7 @@ import pytest
 
 from tests.emitters.harness import KEEP, Case, Produced, produce
 
-_RUNS: dict[str, Produced | AssertionError] = {}
+_RUNS: dict[str, Produced | Exception] = {}
 
 
 @pytest.fixture(scope="session")
@@ -25,9 +25,9 @@ def produced(request: pytest.FixtureRequest, emitter_out: Path) -> Produced:
     if case.id not in _RUNS:
         try:
             _RUNS[case.id] = produce(case, emitter_out)
-        except AssertionError as exc:  # a failed training fails every check on it, without training again
+        except Exception as exc:  # a failed training fails every check on it, without training again
             _RUNS[case.id] = exc
     run = _RUNS[case.id]
-    if isinstance(run, AssertionError):
+    if isinstance(run, Exception):
         raise run
     return run

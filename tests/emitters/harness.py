@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,16 +129,19 @@ def _supervised(case: Case, python: Path, base: Path, env: dict[str, str]) -> tu
         timeout=60,
     )
     assert launched.returncode == 0, launched.stdout + launched.stderr
-    [record] = registry.list_runs(runs)
-    attach = _start_attach(record.log_path, base)
-    deadline = time.monotonic() + TRAIN_TIMEOUT_S
-    while True:
-        current = registry.load(record.dir)
-        assert current is not None
-        if current.status != "running":
-            break
-        assert time.monotonic() < deadline, f"{case.id}: still running after {TRAIN_TIMEOUT_S}s"
-        time.sleep(0.2)
+    run_id = launched.stdout.split()[0]
+    try:
+        record = registry.load(runs / run_id)
+        assert record is not None, f"no run.json for {run_id}"
+        attach = _start_attach(record.log_path, base)
+        deadline = time.monotonic() + TRAIN_TIMEOUT_S
+        while (current := registry.load(record.dir)) is not None and current.status == "running":
+            assert time.monotonic() < deadline, f"{case.id}: still running after {TRAIN_TIMEOUT_S}s"
+            time.sleep(0.2)
+    except BaseException:
+        subprocess.run([sys.executable, "-m", "hwmon", "stop", run_id], env=env, capture_output=True, timeout=60)
+        raise
+    assert current is not None
     return record.log_path, attach, 0 if current.status == "succeeded" else 1
 
 
@@ -146,7 +150,8 @@ def produce(case: Case, out: Path) -> Produced:
     python = venv_python(case.combo)
     assert python is not None
     base = out / re.sub(r"[^A-Za-z0-9_.-]", "_", case.id)
-    base.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(base, ignore_errors=True)  # nothing stale (facts, runs, checkpoints) from an earlier lane run
+    base.mkdir(parents=True)
     facts = base / "facts.json"
     env = dict(os.environ, PYTHONUNBUFFERED="1", KERAS_BACKEND="torch", HWMON_FACTS_FILE=str(facts))
     env.pop("COLUMNS", None)

@@ -26,7 +26,7 @@ KEEP = os.environ.get("HWMON_EMITTERS_KEEP", "")
 TRAIN_TIMEOUT_S = 420.0
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 # How long `attach` may take to notice the end by itself once the writer has exited.
-ATTACH_GRACE_S = 3.0
+ATTACH_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -78,13 +78,37 @@ def emitter_command(case: Case, python: Path, facts: Path, workdir: Path) -> lis
 
 
 def _start_attach(log: Path, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hwmon", "attach", str(log), "--plain", "--interval", "0.5"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=cwd,
-    )
+    """`hwmon attach LOG --plain`, a status line every 0.5 s, its output into cwd/attach.txt."""
+    with (cwd / "attach.txt").open("w") as transcript:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hwmon", "attach", str(log), "--plain", "--interval", "0.5"],
+            stdout=transcript,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=cwd,
+        )
+
+
+def _settle(attach: subprocess.Popen[str], transcript: Path) -> bool:
+    """Once the writer has exited: True when attach ends by itself; else, after it has printed two more status lines
+    (it has read the whole log by then), stop it with SIGINT and return False."""
+    seen = transcript.read_text().count(" status ")
+    deadline = time.monotonic() + ATTACH_GRACE_S
+    while time.monotonic() < deadline:
+        try:
+            attach.wait(0.25)
+            return True
+        except subprocess.TimeoutExpired:
+            pass
+        if transcript.read_text().count(" status ") >= seen + 2:
+            break
+    attach.send_signal(signal.SIGINT)
+    try:
+        attach.wait(10)
+    except subprocess.TimeoutExpired:
+        attach.kill()
+        attach.wait()
+    return False
 
 
 def _write_log(case: Case, python: Path, base: Path, env: dict[str, str]) -> tuple[Path, subprocess.Popen[str], int]:
@@ -161,23 +185,12 @@ def produce(case: Case, out: Path) -> Produced:
     try:
         log, attach, rc = write(case, python, base, env)
         seconds = time.monotonic() - start
-        ended = True
-        try:
-            attach.wait(ATTACH_GRACE_S)
-        except subprocess.TimeoutExpired:
-            ended = False
-            attach.send_signal(signal.SIGINT)
-            try:
-                attach.wait(10)
-            except subprocess.TimeoutExpired:
-                attach.kill()
-                attach.wait()
+        ended = _settle(attach, base / "attach.txt")
     finally:
         if attach is not None and attach.poll() is None:
             attach.kill()
             attach.wait()
-    live_out = attach.stdout.read() if attach.stdout else ""
-    (base / "attach.txt").write_text(live_out)
+    live_out = (base / "attach.txt").read_text()
     text = log.read_text(errors="replace")
     assert rc == 0, f"{case.id} exited {rc}:\n{text[-4000:]}"
     summary = subprocess.run(

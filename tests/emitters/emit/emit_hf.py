@@ -99,6 +99,7 @@ def main() -> None:
             "versions": versions("transformers", "accelerate", "tqdm", "torch"),
             "last_step": trainer.state.global_step,
             "max_steps": trainer.state.max_steps,
+            "progress": [{"n": trainer.state.global_step, "total": trainer.state.max_steps}],
             "last_loss": train_logs[-1]["loss"],
             "last_loss_step": train_logs[-1]["step"],
             "train_loss_average": final[-1]["train_loss"] if final else None,

@@ -85,6 +85,10 @@ def bar_phase(name: str, metrics: tuple[tuple[str, float], ...] = ()) -> PhaseNa
     return None
 
 
+# Lightning 1.x puts a running mean ``loss=`` (of the last 20 steps) before the step value the user logged.
+_STEP_LOSS_KEYS = frozenset({"train_loss", "train_loss_step"})
+
+
 @dataclass(slots=True)
 class BarState:
     """What the parser remembers about one named bar: the phase instance it opened and the last step it gave."""
@@ -93,6 +97,7 @@ class BarState:
     ended: bool = False
     end_elapsed: float | None = None
     last_step: int | None = None
+    last_loss: float | None = None
 
 
 class TqdmParser:
@@ -181,7 +186,9 @@ class TqdmParser:
         extra: list[tuple[str, float]] = []
         for key, value in bar.metrics:
             kind = vocab.role(key)
-            if loss is None and (kind == "loss" or (key.endswith("loss") and kind != "eval")):
+            if key in _STEP_LOSS_KEYS:
+                loss = value  # the step's own loss wins over a running mean printed before it
+            elif loss is None and (kind == "loss" or (key.endswith("loss") and kind != "eval")):
                 loss = value
             elif kind == "step" and stated_step is None and math.isfinite(value) and 0 <= value < 2**53:
                 stated_step = int(value)
@@ -206,9 +213,11 @@ class TqdmParser:
                 self._epoch_base = 0 if e == 0 else 1
             if bar.total is not None and e >= self._epoch_base:
                 step = (e - self._epoch_base) * bar.total + bar.n
-        if state.last_step == step:
+        if state.last_step == step and (state.last_loss == loss or math.isnan(loss)):
             return
-        state.last_step = step
+        # The same n drawn again with a new loss is that step's loss: Lightning redraws the bar (n) and then sets
+        # the postfix (the loss of batch n) in two refreshes.
+        state.last_step, state.last_loss = step, loss
         out.append(
             StepMetrics(
                 number,

@@ -62,6 +62,8 @@ MAX_BARS = 256
 """Named bars remembered (for phase and step bookkeeping) at most; the least recently drawn is forgotten first."""
 
 _EPOCH_IN_NAME = re.compile(r"\bepoch\s*\[?(\d{1,18})\b", re.I)
+# An outer bar over the epochs (``Epochs: 50%|…| 1/2``, ``epoch`` at ``position=0``) around per-epoch batch bars.
+_EPOCHS_BAR = re.compile(r"^epochs?$", re.I)
 
 _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
     (re.compile(r"compil", re.I), "compile"),
@@ -73,13 +75,12 @@ _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
 
 
 def bar_phase(name: str, metrics: tuple[tuple[str, float], ...] = ()) -> PhaseName | None:
-    """The run phase a bar of this name stands for, or None (an anonymous bar is training only when it carries a
-    loss/accuracy)."""
+    """The run phase a bar of this name stands for, or None (a bar whose name says nothing, ``batch`` or none at all,
+    is training only when it carries a loss/accuracy)."""
     if name:
         for pattern, phase in _PHASE_RULES:
             if pattern.search(name):
                 return phase
-        return None
     if any("loss" in key or "acc" in key for key, _ in metrics):
         return "train"
     return None
@@ -109,6 +110,7 @@ class TqdmParser:
         self._epoch_base: int | None = None
         self._step_total: int | None = None
         self._eval_seen: dict[str, float] = {}
+        self._epochs_done: int | None = None  # the outer epochs bar's n while it is running
 
     def feed(self, line: Line) -> list[Event]:
         """Events for every bar in this line (redraws included)."""
@@ -127,6 +129,8 @@ class TqdmParser:
 
     def _bar_events(self, bar: FoundBar, line: Line, out: list[Event]) -> None:
         number = line.number
+        if _EPOCHS_BAR.match(bar.name) and bar.total:
+            self._epochs_done = bar.n if bar.n < bar.total else None
         phase = bar_phase(bar.name, bar.metrics)
         state = self._bars.get(bar.name)
         new_instance = state is None or (
@@ -213,6 +217,9 @@ class TqdmParser:
                 self._epoch_base = 0 if e == 0 else 1
             if bar.total is not None and e >= self._epoch_base:
                 step = (e - self._epoch_base) * bar.total + bar.n
+        elif stated_step is None and self._epochs_done is not None and bar.total and not _EPOCHS_BAR.match(bar.name):
+            # A per-epoch bar inside an epochs bar counts on across epochs.
+            step = self._epochs_done * bar.total + bar.n
         if state.last_step == step and (state.last_loss == loss or math.isnan(loss)):
             return
         # The same n drawn again with a new loss is that step's loss: Lightning redraws the bar (n) and then sets

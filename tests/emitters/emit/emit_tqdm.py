@@ -57,7 +57,9 @@ def main() -> None:
         outer = tqdm(range(EPOCHS), desc="epoch", position=0)
         done = 0
         for _epoch in outer:
-            inner = tqdm(range(steps_per_epoch), desc="batch", position=1, leave=False)
+            # mininterval=0: every update is drawn, so the last state (n = total) reaches the log before the bar
+            # erases itself (leave=False); with throttled redraws what the log last shows would depend on timing.
+            inner = tqdm(range(steps_per_epoch), desc="batch", position=1, leave=False, mininterval=0)
             for _ in inner:
                 loss = step(model, opt, x, y, done)
                 done += 1
@@ -65,7 +67,7 @@ def main() -> None:
             inner.close()
         outer.close()
         facts["progress"] = [{"n": outer.format_dict["n"], "total": outer.format_dict["total"]}]
-        facts["steps_taken"] = done
+        facts["last_step"] = facts["steps_taken"] = done
     elif args.variant == "unit_scale":
         # Samples, not iterations: the bar counts 32 per step and shows '1.92k/1.92k'.
         bar = tqdm(total=STEPS * BATCH, desc="train", unit="samples", unit_scale=True)

@@ -62,6 +62,8 @@ MAX_BARS = 256
 """Named bars remembered (for phase and step bookkeeping) at most; the least recently drawn is forgotten first."""
 
 _EPOCH_IN_NAME = re.compile(r"\bepoch\s*\[?(\d{1,18})\b", re.I)
+# Units of a bar whose n is a count of steps (tqdm's default "it"); any other unit (samples, tokens, B) is not.
+_STEP_UNITS = frozenset({"it", "its", "step", "steps", "batch", "batches", "iter", "iters", "iteration", "iterations"})
 # An outer bar over the epochs (``Epochs: 50%|…| 1/2``, ``epoch`` at ``position=0``) around per-epoch batch bars.
 _EPOCHS_BAR = re.compile(r"^epochs?$", re.I)
 
@@ -207,7 +209,7 @@ class TqdmParser:
             out.append(TargetStated(number, None, "step", step_total, stated_step))
         if loss is None:
             return
-        step = bar.n if stated_step is None else stated_step
+        step: int | None = bar.n if stated_step is None else stated_step
         epoch: float | None = None
         m = _EPOCH_IN_NAME.search(bar.name)
         if m is not None and stated_step is None:
@@ -220,6 +222,8 @@ class TqdmParser:
         elif stated_step is None and self._epochs_done is not None and bar.total and not _EPOCHS_BAR.match(bar.name):
             # A per-epoch bar inside an epochs bar counts on across epochs.
             step = self._epochs_done * bar.total + bar.n
+        if stated_step is None and bar.unit.lower() not in _STEP_UNITS:
+            step = None  # a bar counting samples or bytes (unit_scale) says how many of those, not which step
         if state.last_step == step and (state.last_loss == loss or math.isnan(loss)):
             return
         # The same n drawn again with a new loss is that step's loss: Lightning redraws the bar (n) and then sets

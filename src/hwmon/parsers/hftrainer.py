@@ -8,12 +8,8 @@ prints the numbers quoted: ``{'loss': '0.5812', ...}``) and real output in issue
   ``Num Epochs = N`` -> ``TargetStated("epoch", N)``, ``Total optimization steps = N`` -> ``TargetStated("step", N)``;
   ``***** Running Evaluation *****`` / ``Prediction`` -> eval phase (its block keys prefixed ``eval_``);
   ``***** eval metrics *****`` blocks -> ``EvalMetric`` per ``eval_*`` result.
-- ``{'loss': .., 'learning_rate': .., 'epoch': ..}`` (quoted numbers too, JSON too) -> ``StepMetrics``. HF prints no
-  step number, but ``tqdm.write`` draws the Trainer's bar (``' 25%|██▌       | 10/40 [00:13<00:43,  1.45s/it]'``,
-  no description) again right after the dict, at ``global_step`` (the bar drawn before it may be stale: tqdm skips
-  redraws of a fast bar). So the dict is held (``holding`` names its line, for the stream) until the next Trainer
-  bar and takes its ``n``; another dict, the end or the end of input release it with the ``n`` last drawn (none:
-  the reducer numbers it); ``{'eval_loss': ..}`` -> ``EvalMetric`` per result; the end-of-run
+- ``{'loss': .., 'learning_rate': .., 'epoch': ..}`` (quoted numbers too, JSON too) -> ``StepMetrics`` (HF prints
+  no step number; the reducer numbers them); ``{'eval_loss': ..}`` -> ``EvalMetric`` per result; the end-of-run
   ``{'train_runtime': S, ..., 'train_loss': L}`` -> ``RunCompleted(seconds=S, samples=...)`` with the AVERAGED
   ``train_loss`` only as ``Info`` (it is not the last loss). A dict cut by a copy (no closing ``}``) is ignored.
 - ``Saving model checkpoint to .../checkpoint-1000`` -> a checkpoint phase, ``CheckpointSaved(1000, path)``, and
@@ -22,7 +18,6 @@ prints the numbers quoted: ``{'loss': '0.5812', ...}``) and real output in issue
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 
@@ -44,8 +39,6 @@ from hwmon.parsers.rules import RuleParser, rule
 
 __all__ = ["HfTrainerParser"]
 
-# The Trainer's own bar: no description, just ``NN%|bar| n/total [``.
-_TRAINER_BAR = re.compile(r"^\s{0,3}\d{1,3}%\|[^|]{0,400}\|\s(?P<n>\d{1,18})/\d{1,18}\s\[")
 _BLOCK_ITEM = re.compile(r"^\s+(?P<k>[^=]+?)\s+=\s+(?P<v>.+?)\s*$")
 _CKPT_STEP = re.compile(r"checkpoint-(\d{1,18})/?$")
 _NOT_WORD = re.compile(r"[^\w]+")
@@ -71,20 +64,8 @@ class HfTrainerParser(RuleParser):
         super().__init__()
         self._block: str | None = None
         self._training = False
-        self._bar_n: int | None = None  # the Trainer bar's n as last drawn
-        self._held: StepMetrics | None = None  # a loss dict waiting for the bar drawn after it
-
-    @property
-    def holding(self) -> int | None:
-        """The line of a loss dict held for its step (its metrics are this parser's: no other parser's)."""
-        return self._held.line if self._held is not None else None
 
     def before(self, record: Record, out: list[Event]) -> bool:
-        if "%|" in record.msg:
-            bar = _TRAINER_BAR.match(record.msg)
-            if bar is not None:
-                self._bar_n = int(bar["n"])
-                self._release(out)
         if self._block is None:
             return False
         m = _BLOCK_ITEM.match(record.text)
@@ -147,7 +128,6 @@ class HfTrainerParser(RuleParser):
         if not values:
             return
         number, ts = record.number, record.ts
-        self._release(out)
         if "train_runtime" in values:
             seconds = values["train_runtime"]
             sps = values.get("train_samples_per_second")
@@ -167,33 +147,19 @@ class HfTrainerParser(RuleParser):
         if "loss" in values:
             step = values.get("step")
             extra = tuple((k, v) for k, v in values.items() if k not in ("loss", "epoch", "step"))
-            event = StepMetrics(
-                number,
-                ts,
-                int(step) if step is not None and math.isfinite(step) and 0 <= step < 2**53 else None,
-                loss=values["loss"],
-                epoch=values.get("epoch"),
-                extra=extra,
+            out.append(
+                StepMetrics(
+                    number,
+                    ts,
+                    int(step) if step is not None and math.isfinite(step) and 0 <= step < 2**53 else None,
+                    loss=values["loss"],
+                    epoch=values.get("epoch"),
+                    extra=extra,
+                )
             )
-            if event.step is None:
-                self._held = event
-            else:
-                out.append(event)
-
-    def _release(self, out: list[Event]) -> None:
-        """The held loss dict, numbered by the Trainer bar as last drawn (left to the reducer without one)."""
-        held, self._held = self._held, None
-        if held is not None:
-            out.append(dataclasses.replace(held, step=self._bar_n) if self._bar_n is not None else held)
-
-    def finish(self) -> list[Event]:
-        out: list[Event] = []
-        self._release(out)
-        return out
 
     @rule("Training completed", r"^Training completed\.")
     def _completed(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
-        self._release(out)
         self._training = False
         out.append(PhaseEnded(record.number, record.ts, "train"))
         out.append(RunCompleted(record.number, record.ts, message=record.msg[:2000]))

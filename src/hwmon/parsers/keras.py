@@ -8,17 +8,14 @@ accuracy: 0.79 - val_loss: 0.5`` (Keras 2) or ``20/20 ━━━━━━━━�
 - the bar -> ``ProgressUpdate("train", n, total, ...)`` and, when it carries a loss, ``StepMetrics`` (step counted
   on across epochs); its ``val_*`` metrics on the final line -> ``EvalMetric``;
 - ``Epoch E/N`` -> ``TargetStated("epoch", N, E)``; ``Epoch 1/N`` after earlier epochs -> ``RunStarted`` (a second
-  ``fit()``);
-- ``ModelCheckpoint(verbose=1)``: ``Epoch 3: saving model to /…/model_03.keras`` (Keras 3; Keras 2 also ``Epoch
-  00003: val_loss improved from 0.3 to 0.2, saving model to …``) -> ``CheckpointSaved`` at the epoch's last step
-  (``finished saving model to`` is the same save).
+  ``fit()``).
 """
 
 from __future__ import annotations
 
 import re
 
-from hwmon.events import CheckpointSaved, EvalMetric, Event, ProgressUpdate, RunStarted, StepMetrics, TargetStated
+from hwmon.events import EvalMetric, Event, ProgressUpdate, RunStarted, StepMetrics, TargetStated
 from hwmon.parsers import vocab
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
@@ -42,7 +39,6 @@ class KerasParser(RuleParser):
         super().__init__()
         self._epoch: int | None = None
         self._last_step: int | None = None
-        self._total: int | None = None  # steps per epoch (the bar's total)
 
     @rule("Epoch ", r"^Epoch (?P<e>\d{1,18})/(?P<n>\d{1,18})\s*$")
     def _epoch_header(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
@@ -54,19 +50,9 @@ class KerasParser(RuleParser):
         self._epoch = epoch
         out.append(TargetStated(record.number, record.ts, "epoch", total, epoch))
 
-    @rule(
-        "saving model to",
-        r"^Epoch (?P<e>\d{1,9}): (?:[\w/.-]{1,80} improved from [^,]{1,80}, )?"
-        r"saving model to (?P<path>[^\s'\"].{0,4095}?)\s*$",
-    )
-    def _checkpoint(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
-        step = int(m["e"]) * self._total if self._total is not None else None
-        out.append(CheckpointSaved(record.number, record.ts, step, m["path"]))
-
     @rule("/", r"^(?P<n>\d{1,18})/(?P<total>\d{1,18})\s+(?:\[[=>.]*\]|[━─]+)\s*(?P<rest>.*)$")
     def _bar(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         n, total = int(m["n"]), int(m["total"])
-        self._total = total
         rest = m["rest"]
         elapsed: float | None = None
         remaining: float | None = None

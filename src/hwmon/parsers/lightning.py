@@ -11,15 +11,7 @@ real output in issue threads (tests/fixtures/SOURCES.md):
   ``val_acc: 0.931``) belong to that bar; ``val_*``/``test_*`` metrics -> ``EvalMetric`` when they change.
   ``Validation``/``Testing`` bars -> an eval phase.
 - ``GPU available: True (cuda), used: True`` -> ``VendorDetected("gpu")`` (a banner line for an accelerator that is
-  absent or unused, ``TPU available: False, using: 0 TPU cores``, is not evidence of anything); a banner in which no
-  accelerator is used (``GPU available: False, used: False`` and the lines after it) -> ``VendorDetected("cpu")``
-  once the banner is over.
-- Rich wraps its metrics column at word boundaries, so a key and its value may sit on different lines (``…
-  loss: 0.127 v_num:`` / ``0 train_loss:`` / ``0.084 val_loss:``): the wrapped lines are read joined to the bar's. A
-  loss that only arrives there is the step's loss; the step's own ``train_loss`` wins over Lightning 1.x's running
-  mean ``loss`` printed before it.
-- ModelCheckpoint(verbose=True): ``Epoch 1, global step 40: 'val_loss' reached 0.10644 (best 0.10644), saving model
-  to '/…/epoch=1-step=40.ckpt' as top 2`` (also glued after a tqdm redraw) -> ``CheckpointSaved(40, path)``.
+  absent or unused, ``TPU available: False, using: 0 TPU cores``, is not evidence of anything).
 - `` `Trainer.fit` stopped: `max_epochs=2` reached.`` -> ``RunCompleted``.
 """
 
@@ -28,7 +20,6 @@ from __future__ import annotations
 import re
 
 from hwmon.events import (
-    CheckpointSaved,
     EvalMetric,
     Event,
     PhaseEnded,
@@ -47,66 +38,33 @@ from hwmon.parsers.tqdm import parse_duration
 
 __all__ = ["LightningParser"]
 
-# A line of the rich bar's metrics column: keys (``val_loss:``) and values, in any wrapping.
-_TOKEN = r"(?:[A-Za-z_][\w/.-]{0,60}:|[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?)"
-_CONTINUATION = re.compile(rf"^\s*{_TOKEN}(?:\s+{_TOKEN}){{0,39}}\s*$", re.I)
-# Lightning's accelerator banner: ``GPU available: False, used: False`` / ``TPU available: False, using: 0 TPU cores``.
-_BANNER = re.compile(r"^(?:GPU|TPU|IPU|HPU|MPS) available: (?:True|False)\b.*?,\s*(?:used: (\w+)|using: (\d+))")
-# The step's own loss, preferred to Lightning 1.x's running-mean ``loss``.
-_STEP_LOSS_KEYS = ("train_loss_step", "train_loss")
+_CONTINUATION = re.compile(r"^(?:[A-Za-z_][\w/.-]{0,60}: [-+]?[\w.]+\s*)+$")
 _EPOCH_DESC = re.compile(r"^Epoch (\d{1,9})(?:/(\d{1,9}))?")
 
 
 class LightningParser(RuleParser):
     """See the module doc."""
 
-    TRIGGER = re.compile(r"it/s|available: True|Trainer\.\w+` stopped|saving model to")
+    TRIGGER = re.compile(r"it/s|available: True|Trainer\.\w+` stopped")
 
     def __init__(self) -> None:
         super().__init__()
         self._bar: tuple[str, int] | None = None  # (name, step) of the last rich bar, for wrapped metrics
-        self._bar_text = ""  # its metrics column so far (the bar line's and the wrapped lines')
-        self._bar_epoch = False
-        self._bar_loss: float | None = None
-        self._banner: bool | None = None  # inside the accelerator banner: True while no accelerator is used
         self._phase: PhaseName | None = None
         self._evals: dict[str, float] = {}
         self._epochs: int | None = None
         self._last_step: int | None = None
 
     def before(self, record: Record, out: list[Event]) -> bool:
-        if self._banner is not None or record.msg[:1] in "GTIHM":
-            self._banner_line(record, out)
         if self._bar is None:
             return False
         if record.final and _CONTINUATION.match(record.msg) is not None:
-            self._bar_text += " " + record.msg.strip()
-            metrics = tuple((p.key, p.value) for p in vocab.pairs(self._bar_text))
+            metrics = tuple((p.key, p.value) for p in vocab.pairs(record.msg))
             self._evals_of(metrics, record, out)
-            self._bar_step_loss(metrics, record, out)
             return True
         if record.final:
             self._bar = None
         return False
-
-    def _banner_line(self, record: Record, out: list[Event]) -> None:
-        m = _BANNER.match(record.msg)
-        if m is not None:
-            used = (m.group(1) or "").lower() == "true" or int(m.group(2) or 0) > 0
-            self._banner = (self._banner is not False) and not used
-        elif self._banner is not None and record.final:
-            if self._banner:
-                out.append(VendorDetected(record.number, record.ts, "cpu", "cpu"))
-            self._banner = None
-
-    def _bar_step_loss(self, metrics: tuple[tuple[str, float], ...], record: Record, out: list[Event]) -> None:
-        """A loss wrapped onto the lines below the bar (or a step loss after a running mean) is the step's loss."""
-        if self._bar is None or not self._bar_epoch:
-            return
-        loss = _loss_of(metrics)
-        if loss is not None and loss != self._bar_loss:
-            self._bar_loss = loss
-            out.append(StepMetrics(record.number, record.ts, self._bar[1], loss=loss))
 
     def _evals_of(self, metrics: tuple[tuple[str, float], ...], record: Record, out: list[Event]) -> None:
         for key, value in metrics:
@@ -153,38 +111,19 @@ class LightningParser(RuleParser):
                 number, ts, desc, n, total, parse_duration(m["el"]), remaining, rate, "it", metrics, not record.final
             )
         )
-        loss = _loss_of(metrics)
+        loss = next((v for k, v in metrics if vocab.role(k) == "loss"), None)
         if epoch is not None and loss is not None and step != self._last_step:
             self._last_step = step
             extra = tuple((k, v) for k, v in metrics if vocab.role(k) not in ("loss", "eval"))
             out.append(StepMetrics(number, ts, step, loss=loss, rate=rate, rate_unit="it/s", extra=extra))
         self._evals_of(metrics, record, out)
         self._bar = (desc, step)
-        self._bar_text = m["rest"]
-        self._bar_epoch = epoch is not None
-        self._bar_loss = loss
 
     @rule("available: True", r"^GPU available: True \((?P<kind>\w+)\), used: True")
     def _gpu(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         out.append(VendorDetected(record.number, record.ts, "gpu", m["kind"]))
 
-    @rule(
-        "saving model to",
-        r"Epoch \d{1,9}, global step (?P<step>\d{1,18}): .{0,400}?saving model to '(?P<path>[^']{1,4096})'",
-    )
-    def _checkpoint(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
-        out.append(CheckpointSaved(record.number, record.ts, int(m["step"]), m["path"]))
-
     @rule("` stopped", r"`Trainer\.(?:fit|validate|test)` stopped: (.*)$")
     def _stopped(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         self._phase = None
         out.append(RunCompleted(record.number, record.ts, message=record.msg[:2000]))
-
-
-def _loss_of(metrics: tuple[tuple[str, float], ...]) -> float | None:
-    """The step's loss among a bar's metrics: its own ``train_loss`` first, else the first loss-like value."""
-    for key in _STEP_LOSS_KEYS:
-        for k, v in metrics:
-            if k == key:
-                return v
-    return next((v for k, v in metrics if vocab.role(k) == "loss"), None)

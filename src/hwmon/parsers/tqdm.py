@@ -62,10 +62,6 @@ MAX_BARS = 256
 """Named bars remembered (for phase and step bookkeeping) at most; the least recently drawn is forgotten first."""
 
 _EPOCH_IN_NAME = re.compile(r"\bepoch\s*\[?(\d{1,18})\b", re.I)
-# Units of a bar whose n is a count of steps (tqdm's default "it"); any other unit (samples, tokens, B) is not.
-_STEP_UNITS = frozenset({"it", "its", "step", "steps", "batch", "batches", "iter", "iters", "iteration", "iterations"})
-# An outer bar over the epochs (``Epochs: 50%|…| 1/2``, ``epoch`` at ``position=0``) around per-epoch batch bars.
-_EPOCHS_BAR = re.compile(r"^epochs?$", re.I)
 
 _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
     (re.compile(r"compil", re.I), "compile"),
@@ -77,19 +73,16 @@ _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
 
 
 def bar_phase(name: str, metrics: tuple[tuple[str, float], ...] = ()) -> PhaseName | None:
-    """The run phase a bar of this name stands for, or None (a bar whose name says nothing, ``batch`` or none at all,
-    is training only when it carries a loss/accuracy)."""
+    """The run phase a bar of this name stands for, or None (an anonymous bar is training only when it carries a
+    loss/accuracy)."""
     if name:
         for pattern, phase in _PHASE_RULES:
             if pattern.search(name):
                 return phase
+        return None
     if any("loss" in key or "acc" in key for key, _ in metrics):
         return "train"
     return None
-
-
-# Lightning 1.x puts a running mean ``loss=`` (of the last 20 steps) before the step value the user logged.
-_STEP_LOSS_KEYS = frozenset({"train_loss", "train_loss_step"})
 
 
 @dataclass(slots=True)
@@ -100,7 +93,6 @@ class BarState:
     ended: bool = False
     end_elapsed: float | None = None
     last_step: int | None = None
-    last_loss: float | None = None
 
 
 class TqdmParser:
@@ -112,7 +104,6 @@ class TqdmParser:
         self._epoch_base: int | None = None
         self._step_total: int | None = None
         self._eval_seen: dict[str, float] = {}
-        self._epochs_done: int | None = None  # the outer epochs bar's n while it is running
 
     def feed(self, line: Line) -> list[Event]:
         """Events for every bar in this line (redraws included)."""
@@ -131,8 +122,6 @@ class TqdmParser:
 
     def _bar_events(self, bar: FoundBar, line: Line, out: list[Event]) -> None:
         number = line.number
-        if _EPOCHS_BAR.match(bar.name) and bar.total:
-            self._epochs_done = bar.n if bar.n < bar.total else None
         phase = bar_phase(bar.name, bar.metrics)
         state = self._bars.get(bar.name)
         new_instance = state is None or (
@@ -192,9 +181,7 @@ class TqdmParser:
         extra: list[tuple[str, float]] = []
         for key, value in bar.metrics:
             kind = vocab.role(key)
-            if key in _STEP_LOSS_KEYS:
-                loss = value  # the step's own loss wins over a running mean printed before it
-            elif loss is None and (kind == "loss" or (key.endswith("loss") and kind != "eval")):
+            if loss is None and (kind == "loss" or (key.endswith("loss") and kind != "eval")):
                 loss = value
             elif kind == "step" and stated_step is None and math.isfinite(value) and 0 <= value < 2**53:
                 stated_step = int(value)
@@ -209,7 +196,7 @@ class TqdmParser:
             out.append(TargetStated(number, None, "step", step_total, stated_step))
         if loss is None:
             return
-        step: int | None = bar.n if stated_step is None else stated_step
+        step = bar.n if stated_step is None else stated_step
         epoch: float | None = None
         m = _EPOCH_IN_NAME.search(bar.name)
         if m is not None and stated_step is None:
@@ -219,16 +206,9 @@ class TqdmParser:
                 self._epoch_base = 0 if e == 0 else 1
             if bar.total is not None and e >= self._epoch_base:
                 step = (e - self._epoch_base) * bar.total + bar.n
-        elif stated_step is None and self._epochs_done is not None and bar.total and not _EPOCHS_BAR.match(bar.name):
-            # A per-epoch bar inside an epochs bar counts on across epochs.
-            step = self._epochs_done * bar.total + bar.n
-        if stated_step is None and bar.unit.lower() not in _STEP_UNITS:
-            step = None  # a bar counting samples or bytes (unit_scale) says how many of those, not which step
-        if state.last_step == step and (state.last_loss == loss or math.isnan(loss)):
+        if state.last_step == step:
             return
-        # The same n drawn again with a new loss is that step's loss: Lightning redraws the bar (n) and then sets
-        # the postfix (the loss of batch n) in two refreshes.
-        state.last_step, state.last_loss = step, loss
+        state.last_step = step
         out.append(
             StepMetrics(
                 number,

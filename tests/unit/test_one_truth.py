@@ -316,7 +316,8 @@ VIT = CORPUS / "graphcore_sdk3.0_optimum_vit_finetune_trainer_checkpoints.log"
 @pytest.mark.skipif(not VIT.is_file(), reason="../shared/corpus not present")
 def test_hf_trainer_corpus_log_train_time_is_its_bars() -> None:
     s = summary_dict(summarize_bytes(VIT.read_bytes(), str(VIT)))
-    assert [p["seconds"] for p in s["phases"] if p["name"] == "train"][0] == 1038.0
+    # Training is split by the checkpoint saves (train, checkpoint, train, ...); the bar measured all of it.
+    assert sum(p["seconds"] or 0.0 for p in s["phases"] if p["name"] == "train") == 1038.0
     assert s["wall_seconds"] is not None and sum(p["seconds"] or 0.0 for p in s["phases"]) <= s["wall_seconds"]
 
 

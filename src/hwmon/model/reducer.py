@@ -156,13 +156,22 @@ def _close_phase(state: RunState, phase: Phase, event: Event, now: float | None,
 
 
 def _bar_elapsed_within(state: RunState, phase: Phase, end_line: int) -> float | None:
+    start_line = phase.start_line
+    # A phase resumed after checkpoints (train, checkpoint, train, ...: HF Trainer saves inside its loop) is one
+    # span for the bar that measured it, drawn from the first train segment on.
+    index = next((i for i in range(len(state.phases) - 1, -1, -1) if state.phases[i] is phase), -1)
+    while index >= 2 and state.phases[index - 1].name == "checkpoint" and state.phases[index - 2].name == phase.name:
+        index -= 2
+        if state.phases[index].stated_seconds is not None:
+            break
+        start_line = state.phases[index].start_line
     spans = [
         bar.elapsed_s
         for bar in state.progress.values()
         if bar.done
         and bar.elapsed_s is not None
         and math.isfinite(bar.elapsed_s)
-        and phase.start_line <= bar.first_line
+        and start_line <= bar.first_line
         and bar.line <= end_line
     ]
     return max(spans) if spans else None

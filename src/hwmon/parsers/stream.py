@@ -121,6 +121,8 @@ class StreamParser:
         self._splitter = LineSplitter()
         self._kept: deque[str] = deque(maxlen=self.keep_lines or 1)
         self._parsers: list[_Parser] = [factory() for factory in PARSER_CHAIN]
+        # A line's \r-redrawn states go only to the parsers of formats that are drawn that way (progress bars).
+        self._redraw_parsers = [p for p in self._parsers if getattr(p, "REDRAWS", True)]
         self._tree = ModelTreeParser()
         self._generic = GenericParser()
         self._block_feeders: list[_BlockFeeder] = [
@@ -202,7 +204,7 @@ class StreamParser:
                 out.extend(self._slurm.feed(line))
             return
         taken = 0
-        for parser in self._parsers:
+        for parser in self._parsers if line.final else self._redraw_parsers:
             events = self._feed_parser(parser, line)
             if events:
                 taken |= self._remember_events(events, line.number)

@@ -43,7 +43,11 @@ from hwmon.parsers.tqdm import parse_duration
 
 __all__ = ["LightningParser"]
 
-_CONTINUATION = re.compile(r"^(?:[A-Za-z_][\w/.-]{0,60}: [-+]?[\w.]+\s*)+$")
+# A line of the rich bar's metrics column. Rich wraps the column at word boundaries, so a key and its value may sit
+# on different lines (``… loss: 0.127 v_num:`` / ``0 train_loss:`` / ``0.084 val_loss:``): any run of keys and
+# numbers is one, and the column is read joined.
+_TOKEN = r"(?:[A-Za-z_][\w/.-]{0,60}:|[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?)"
+_CONTINUATION = re.compile(rf"^\s*{_TOKEN}(?:\s+{_TOKEN}){{0,39}}\s*$", re.I)
 _EPOCH_DESC = re.compile(r"^Epoch (\d{1,9})(?:/(\d{1,9}))?")
 
 
@@ -55,6 +59,7 @@ class _Pending:
     rate: float
     epoch: bool
     metrics: list[tuple[str, float]]
+    text: str = ""  # the metrics column as drawn so far (the bar line's, then the wrapped lines')
 
 
 class LightningParser(RuleParser):
@@ -74,8 +79,9 @@ class LightningParser(RuleParser):
         if self._bar is None:
             return False
         if record.final and _CONTINUATION.match(record.msg) is not None:
-            metrics = tuple((p.key, p.value) for p in vocab.pairs(record.msg))
-            self._bar.metrics.extend(metrics)
+            self._bar.text += " " + record.msg.strip()
+            metrics = tuple((p.key, p.value) for p in vocab.pairs(self._bar.text))
+            self._bar.metrics = list(metrics)
             self._evals_of(metrics, record, out)
             return True
         if record.final:
@@ -149,7 +155,7 @@ class LightningParser(RuleParser):
         )
         self._flush(out)
         self._evals_of(metrics, record, out)
-        self._bar = _Pending(number, ts, step, rate, epoch is not None, list(metrics))
+        self._bar = _Pending(number, ts, step, rate, epoch is not None, list(metrics), m["rest"])
         if not record.final:
             self._flush(out)
 

@@ -247,6 +247,10 @@ _PREFIX = re.compile(r"^(eval|val|valid|validation|test)[_/ ]")
 
 
 def canon_metric(name: str) -> str:
-    """An eval metric's name without its split prefix, `acc` spelled out: `val_acc` ~ `eval_accuracy`."""
-    bare = _PREFIX.sub("", name.lower())
-    return {"acc": "accuracy"}.get(bare, bare)
+    """An eval metric's name with its split spelled one way and `acc` spelled out: `val_acc` ~ `val_accuracy`,
+    `eval_loss` ~ `val_loss` (a validation split either way), `test_loss` stays a test metric."""
+    low = name.lower()
+    m = _PREFIX.match(low)
+    split = ("test" if m.group(1) == "test" else "val") if m else ""
+    bare = low[m.end() :] if m else low
+    return f"{split}:{ {'acc': 'accuracy'}.get(bare, bare) }"

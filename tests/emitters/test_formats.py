@@ -27,6 +27,7 @@ NAMES = [
     "lightning19_rich_wrapped",
     "lightning19_tqdm",
     "keras3_fit",
+    "keras3_fit_redrawn",
     "hf_trainer5_default",
     "hf_trainer4_info",
     "mnist_cpu_2epochs",
@@ -81,6 +82,8 @@ def test_emitter_log(name: str, check: str) -> None:
         rel, abs_ = facts.get("eval_rel_tol", 0.0), facts.get("eval_abs_tol", 0.0)
         for key, value in facts["eval"].items():
             assert close(read.get(canon_metric(key)), value, rel, abs_), f"{key}: read {got['eval']}, library {value}"
+        invented = sorted(set(read) - {canon_metric(k) for k in facts["eval"]})
+        assert not invented, f"eval metrics the library did not report: {invented} (read: {got['eval']})"
     elif check == "checkpoints":
         want = facts["checkpoints"] if facts.get("checkpoints_in_log", True) else []
         assert [(c["step"], Path(c["path"].strip("'")).name) for c in got["checkpoints"]] == [
@@ -132,3 +135,15 @@ def test_lightning_banner_vendor(banner: bytes, vendor: str | None) -> None:
     """The banner says CPU only when it lists no accelerator in use (shapes from the generated logs above)."""
     state = summarize_chunks([banner + b"Seed set to 0\n"], "banner")
     assert state.vendor == vendor
+
+
+@pytest.mark.parametrize("name", ["lightning26_rich", "lightning19_rich_wrapped"])
+def test_rich_bar_step_is_read_live(name: str) -> None:
+    """A live follower never reaches the end of input: the rich bar (Lightning's last output) must give its loss
+    without `finish()`."""
+    data, facts = load(name)
+    parser, state = StreamParser(), RunState(source="live")
+    for event in parser.feed(data):
+        apply(state, event, None)
+    assert state.loss.last is not None
+    assert close(state.loss.last[1], facts["last_loss"], facts["loss_rel_tol"], facts["loss_abs_tol"])

@@ -83,6 +83,9 @@ class LightningParser(RuleParser):
             metrics = tuple((p.key, p.value) for p in vocab.pairs(self._bar.text))
             self._bar.metrics = list(metrics)
             self._evals_of(metrics, record, out)
+            # Reported now, not when a later line closes the block: a live follower may never see one (the rich
+            # bar is Lightning's last output). A loss that changes further down is reported again.
+            self._report(self._bar, out)
             return True
         if record.final:
             self._flush(out)
@@ -97,7 +100,11 @@ class LightningParser(RuleParser):
         """The rich bar and the metrics wrapped below it are one report: its step and loss (the step's own value,
         ``train_loss``, over a running-mean ``loss``)."""
         bar, self._bar = self._bar, None
-        if bar is None or not bar.epoch:
+        if bar is not None:
+            self._report(bar, out)
+
+    def _report(self, bar: _Pending, out: list[Event]) -> None:
+        if not bar.epoch:
             return
         picked = vocab.pick_loss(bar.metrics)
         if picked is None or (bar.step, picked[1]) == self._last:

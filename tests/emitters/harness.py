@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,16 +78,40 @@ def emitter_command(case: Case, python: Path, facts: Path, workdir: Path) -> lis
     return cmd
 
 
-def _start_attach(log: Path, cwd: Path) -> subprocess.Popen[str]:
-    """`hwmon attach LOG --plain`, a status line every 0.5 s, its output into cwd/attach.txt."""
-    with (cwd / "attach.txt").open("w") as transcript:
-        return subprocess.Popen(
-            [sys.executable, "-m", "hwmon", "attach", str(log), "--plain", "--interval", "0.5"],
-            stdout=transcript,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=cwd,
-        )
+class _Attach:
+    """`hwmon attach LOG --plain` (a status line every 0.5 s, its output into cwd/attach.txt), and how much of the
+    log had been written when it ended by itself (a watcher thread notes the log's size then)."""
+
+    def __init__(self, log: Path, cwd: Path) -> None:
+        with (cwd / "attach.txt").open("w") as transcript:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hwmon", "attach", str(log), "--plain", "--interval", "0.5"],
+                stdout=transcript,
+                stderr=subprocess.STDOUT,
+                text=True,
+                cwd=cwd,
+            )
+        self.size_at_exit: int | None = None
+        self._watch = threading.Thread(target=self._note_exit, args=(log,), daemon=True)
+        self._watch.start()
+
+    def _note_exit(self, log: Path) -> None:
+        self.proc.wait()
+        try:
+            self.size_at_exit = log.stat().st_size
+        except OSError:
+            self.size_at_exit = 0
+
+    def seen_fraction(self, log: Path) -> float | None:
+        """The share of the finished log that existed when attach ended (None: it did not end by itself)."""
+        self._watch.join(5)
+        if self.size_at_exit is None:
+            return None
+        return self.size_at_exit / max(1, log.stat().st_size)
+
+
+def _start_attach(log: Path, cwd: Path) -> _Attach:
+    return _Attach(log, cwd)
 
 
 def _settle(attach: subprocess.Popen[str], transcript: Path) -> bool:
@@ -111,7 +136,7 @@ def _settle(attach: subprocess.Popen[str], transcript: Path) -> bool:
     return False
 
 
-def _write_log(case: Case, python: Path, base: Path, env: dict[str, str]) -> tuple[Path, subprocess.Popen[str], int]:
+def _write_log(case: Case, python: Path, base: Path, env: dict[str, str]) -> tuple[Path, _Attach, int]:
     """A venv emitter: its stdout+stderr go to train.log, which attach follows from before the first byte."""
     log, workdir = base / "train.log", base / "work"
     workdir.mkdir(exist_ok=True)
@@ -135,7 +160,7 @@ def mnist_data(base: Path) -> Path:
     return FASHION if FASHION.is_dir() else write_idx_dir(base / "idx", 1024, 256)
 
 
-def _supervised(case: Case, python: Path, base: Path, env: dict[str, str]) -> tuple[Path, subprocess.Popen[str], int]:
+def _supervised(case: Case, python: Path, base: Path, env: dict[str, str]) -> tuple[Path, _Attach, int]:
     """The project's workload: `hwmon run --detach mnist ...`; attach follows the run's output.log while it runs."""
     from hwmon.runners import registry
 
@@ -181,15 +206,15 @@ def produce(case: Case, out: Path) -> Produced:
     env.pop("COLUMNS", None)
     start = time.monotonic()
     write = _supervised if case.combo in ("project", "cstorch") else _write_log
-    attach: subprocess.Popen[str] | None = None
+    attach: _Attach | None = None
     try:
         log, attach, rc = write(case, python, base, env)
         seconds = time.monotonic() - start
-        ended = _settle(attach, base / "attach.txt")
+        ended = _settle(attach.proc, base / "attach.txt")
     finally:
-        if attach is not None and attach.poll() is None:
-            attach.kill()
-            attach.wait()
+        if attach is not None and attach.proc.poll() is None:
+            attach.proc.kill()
+            attach.proc.wait()
     live_out = (base / "attach.txt").read_text()
     text = log.read_text(errors="replace")
     assert rc == 0, f"{case.id} exited {rc}:\n{text[-4000:]}"
@@ -205,8 +230,8 @@ def produce(case: Case, out: Path) -> Produced:
         summary=json.loads(summary.stdout),
         live=live_out.splitlines(),
         attach_ended=ended,
-        attach_rc=attach.returncode,
-        extra={"seconds": seconds},
+        attach_rc=attach.proc.returncode,
+        extra={"seconds": seconds, "seen_fraction": attach.seen_fraction(log) if ended else None},
     )
 
 

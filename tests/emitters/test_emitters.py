@@ -151,6 +151,10 @@ def check_progress(run: Produced) -> None:
 def check_live(run: Produced) -> None:
     live = last_live(run.live)
     assert live is not None, "attach --plain printed no status:\n" + "\n".join(run.live[-20:])
+    seen = run.extra.get("seen_fraction")
+    # Ending by itself, attach must have waited for the run's end: only the last lines (a final bar, the run's
+    # last words) may come after what it saw, not epochs of training.
+    assert seen is None or seen >= 0.9, f"attach --plain ended with {seen:.0%} of the log written: it ended early"
     summary, train = run.summary, run.summary["train"]
     steps, loss = train["steps"], train["loss"]
     assert live.step == (steps["last"] if steps else None), f"live step {live.step}, summary {steps}"

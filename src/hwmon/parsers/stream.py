@@ -169,8 +169,13 @@ class StreamParser:
     def flush(self) -> list[Event]:
         """The input went quiet (a live follower saw no new bytes for a while): release what the generic parser
         holds back to see whether more follows (a traceback's final exception, a ``terminate called`` without
-        its ``what():`` yet), so a run that crashed shows its error now instead of never. The stream goes on."""
-        return self._generic_filter(self._finish_parser(self._generic))
+        its ``what():`` yet), so a run that crashed shows its error now instead of never. A last line without a
+        newline is ended first (``LineSplitter.end_partial``) so it is shown and parsed too. The stream goes on."""
+        out: list[Event] = []
+        for line in self._splitter.end_partial():
+            self._line(line, out)
+        out.extend(self._generic_filter(self._finish_parser(self._generic)))
+        return out
 
     def pop_lines(self) -> list[str]:
         """The final cleaned lines seen since the last call (at most the last ``keep_lines`` of them)."""

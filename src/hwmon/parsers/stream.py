@@ -217,6 +217,10 @@ class StreamParser:
             if events:
                 taken |= self._remember_events(events, line.number)
                 out.extend(self._vendor_filter(events) if vendor_filter else events)
+            if getattr(parser, "holding", None) == line.number:
+                # A parser holds this line's metrics for a later line (HF: a loss dict until its bar's redraw).
+                self._remember(line.number, _F_METRIC)
+                taken |= _F_METRIC
         events = self._feed_parser(self._tree, line)
         if events:
             taken |= self._remember_events(events, line.number)

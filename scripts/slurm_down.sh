@@ -16,7 +16,7 @@ if [ -f "$DIR/slurm.conf" ]; then
   for env in /proc/[0-9]*/environ; do
     pid=${env#/proc/}; pid=${pid%/environ}
     [ "$pid" = "$$" ] && continue
-    if tr '\0' '\n' <"$env" 2>/dev/null | grep -qxF "SLURM_CONF=$DIR/slurm.conf"; then
+    if { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -qxF "SLURM_CONF=$DIR/slurm.conf"; then
       comm=$(cat "/proc/$pid/comm" 2>/dev/null)
       case "$comm" in slurmstepd) stop_pid "$pid" ;; esac
     fi

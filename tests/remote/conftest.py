@@ -59,4 +59,14 @@ def sshd() -> Iterator[Sshd]:
     try:
         yield server
     finally:
-        subprocess.run(["bash", str(ROOT / "scripts" / "sshd_down.sh", ), str(server.dir)], check=False, timeout=30)
+        subprocess.run(
+            [
+                "bash",
+                str(
+                    ROOT / "scripts" / "sshd_down.sh",
+                ),
+                str(server.dir),
+            ],
+            check=False,
+            timeout=30,
+        )

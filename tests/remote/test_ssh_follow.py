@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from hwmon.model.summary import summarize_bytes, summary_dict
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
+from hwmon.model.summary import summarize_bytes, summary_dict
 from hwmon.sources.follow import Chunk
 from hwmon.sources.source import FollowSource
 from hwmon.sources.ssh import RemoteRef, SshError, SshFollower, check, parse_remote, read_all
@@ -109,7 +109,7 @@ async def test_growing_log_survives_two_killed_connections(sshd: Sshd, tmp_path:
                     else:
                         for pid in _session_children(sshd.pid):
                             os.kill(pid, signal.SIGKILL)
-                    await _until(lambda: follower.connections > connections, "a reconnection")
+                    await _until(lambda n=connections: follower.connections > n, "a reconnection")  # type: ignore[misc]
         await _until(lambda: follower.offset == len(source_bytes), "all bytes")
         await asyncio.sleep(1.2)  # the source's quiet flush
     finally:
@@ -198,7 +198,10 @@ def test_unknown_host_classified_without_network() -> None:
     message, fatal = classify_ssh_failure(
         RemoteRef("nosuch", "/x"), 255, "ssh: Could not resolve hostname nosuch: Name or service not known\n"
     )
-    assert fatal and message == "ssh nosuch: unknown host (ssh: Could not resolve hostname nosuch: Name or service not known)"
+    assert (
+        fatal
+        and message == "ssh nosuch: unknown host (ssh: Could not resolve hostname nosuch: Name or service not known)"
+    )
 
 
 def test_summary_and_read_all_over_ssh(sshd: Sshd, tmp_path: Path) -> None:

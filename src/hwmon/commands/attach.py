@@ -97,7 +97,22 @@ def watch(
         source: Source = stdin_source(_swap_stdin_for_tty())
     else:
         source = open_source(ref, from_end=from_end, ssh_opts=ssh_opts)
+        _remember(ref, source, ssh_opts)
     return show(source, dashboard=dashboard, follow=follow, title=title, interval=interval)
+
+
+def _remember(ref: str, source: Source, ssh_opts: Sequence[str]) -> None:
+    """Note a log, remote log or Slurm job in the recent-attachments list (the fleet view shows them)."""
+    from hwmon.runners import recent
+
+    if getattr(source, "run_dir", None) is not None:
+        return  # a supervised run is listed from the registry already
+    if type(source).__name__ == "SlurmJobSource":
+        recent.remember(ref if ref.startswith("slurm:") else f"slurm:{ref}", "slurm")
+        return
+    kind = {"SshFollower": "ssh", "FileFollower": "file"}.get(type(getattr(source, "follower", None)).__name__)
+    if kind is not None:
+        recent.remember(ref, kind, tuple(ssh_opts))
 
 
 def pick_dashboard(plain: bool | None) -> Callable[..., int] | None:

@@ -190,15 +190,16 @@ def run_status(job: JobInfo, stop_requested: bool = False) -> tuple[str, str]:
         return "running", ""
     if job.state == "COMPLETED" and (job.exit_code or 0) == 0:
         return "succeeded", "exit code 0"
-    if job.state == "CANCELLED":
-        by = "stopped by 'hwmon stop', " if stop_requested else ""
-        return "stopped", f"{by}cancelled by Slurm (scancel)"
     how = job.state.lower().replace("_", " ")
-    if job.signal:
+    if job.state == "CANCELLED":
+        how = "cancelled by Slurm (scancel)"
+    elif job.signal:
         how += f", killed by signal {job.signal}"
     elif job.exit_code is not None:
         how += f", exit code {job.exit_code}"
-    return "failed", how
+    if stop_requested:
+        return "stopped", f"stopped by 'hwmon stop', {how}"
+    return ("stopped" if job.state == "CANCELLED" else "failed"), how
 
 
 # ------------------------------------------------------------------------------------------ the client commands
@@ -341,6 +342,77 @@ def is_job_ref(ref: str) -> bool:
 def job_ref_of(ref: str) -> str:
     """The job id in ``slurm:ID`` or a bare ``ID``."""
     return ref[len("slurm:") :] if ref.startswith("slurm:") else ref
+
+
+def stop_job(
+    job_ref: str,
+    *,
+    int_timeout: float = 10.0,
+    term_timeout: float = 10.0,
+    ended: Callable[[], bool] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> JobInfo | None:
+    """Stop a job as ``hwmon stop`` stops a local run: SIGINT to the batch shell and its steps
+    (``scancel --full --signal=INT``), then Slurm's own cancel (SIGTERM, SIGKILL after ``KillWait``). A pending job
+    is simply cancelled. ``ended`` (default: the controller says the job is final) is polled between the steps.
+    Returns the job as last seen."""
+    say = progress or (lambda _msg: None)
+
+    def done() -> bool:
+        if ended is not None:
+            return ended()
+        job = show_job(job_ref)
+        return job is None or job.final
+
+    job = show_job(job_ref)
+    if job is None or job.final:
+        raise exitcodes.HwmonError(
+            f"Slurm job {job_ref} is not running ({job.state if job else 'unknown to the controller'})",
+            exitcodes.STOP_CONFLICT,
+        )
+    steps: list[tuple[str | None, float]] = [(None, term_timeout)]
+    if not job.pending:
+        steps.insert(0, ("INT", int_timeout))
+    for signal_name, timeout in steps:
+        say(f"scancel {'--full --signal=' + signal_name + ' ' if signal_name else ''}{job_ref}")
+        complaint = cancel(job_ref, signal_name)
+        if complaint:
+            say(f"scancel: {complaint}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if done():
+                return show_job(job_ref)
+            time.sleep(0.2)
+    return show_job(job_ref)
+
+
+def stop_run(
+    record: registry.RunRecord,
+    *,
+    int_timeout: float = 10.0,
+    term_timeout: float = 10.0,
+    progress: Callable[[str], None] | None = None,
+) -> registry.RunRecord:
+    """``hwmon stop`` for a run submitted with ``--sbatch``: mark the stop (so the end is recorded as "stopped"),
+    cancel the job (see ``stop_job``) and wait for the watcher to record the end."""
+    if record.status != "running" or not record.slurm_job_id:
+        raise exitcodes.HwmonError(
+            f"run {record.run_id} is not running (status: {record.status})", exitcodes.STOP_CONFLICT
+        )
+    registry.write_json_atomic(
+        record.dir / "stop.json", {"requested": registry.now_iso(), "by": "hwmon stop", "pid": os.getpid()}
+    )
+
+    def ended() -> bool:
+        current = registry.load(record.dir)
+        return current is None or current.status != "running"
+
+    stop_job(record.slurm_job_id, int_timeout=int_timeout, term_timeout=term_timeout, ended=ended, progress=progress)
+    deadline = time.monotonic() + 15.0
+    while time.monotonic() < deadline and not ended():
+        time.sleep(0.1)
+    current = registry.load(record.dir)
+    return current if current is not None else record
 
 
 # --------------------------------------------------------------------------------------- runs hwmon submitted

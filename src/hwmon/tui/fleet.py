@@ -1,0 +1,345 @@
+"""The fleet view (``hwmon`` with no arguments, ``hwmon top``): one live table of every run hwmon knows — supervised
+runs, the user's Slurm jobs, recently attached logs (local or over ssh) — in the manner of nvitop/htop.
+
+Keys: ↑/↓ move, Enter opens the run's dashboard (Esc there comes back), ``s`` stops it (after a confirmation),
+``<``/``>`` (or ``,``/``.``) change the sort column, ``i`` inverts the order, ``/`` filters by text (Esc clears),
+``q`` quits. The table is refreshed from ``hwmon.sources.fleet.Fleet`` once a second in a worker thread (which
+reads only what the logs added); rows are repainted only when something shown changed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Footer, Input, Static
+
+from hwmon import exitcodes
+from hwmon.model.fmt import fmt_duration
+from hwmon.sources.fleet import Fleet, FleetRow
+from hwmon.tui import view
+from hwmon.tui.app import HwmonApp
+from hwmon.tui.screens import ConfirmScreen
+
+REFRESH_S = 1.0
+# (title, key function) per sortable column; None sorts last.
+SORTS: list[tuple[str, Callable[[FleetRow], Any]]] = [
+    ("listing", lambda r: r.order),
+    ("name", lambda r: r.name.lower()),
+    ("where", lambda r: r.where),
+    ("status", lambda r: r.status),
+    ("phase", lambda r: r.phase),
+    ("step", lambda r: -1 if r.step is None else r.step),
+    ("loss", lambda r: math.inf if r.loss is None or not math.isfinite(r.loss) else r.loss),
+    ("eta", lambda r: math.inf if r.eta_s is None else r.eta_s),
+    ("alerts", lambda r: r.alerts),
+]
+STATUS_STYLE = {
+    "running": "green",
+    "following": "green",
+    "queued": "yellow",
+    "reconnecting": "yellow",
+    "succeeded": "bold green",
+    "completed": "bold green",
+    "failed": "bold red",
+    "ssh error": "bold red",
+    "lost": "red",
+    "stopped": "magenta",
+    "cancelled": "magenta",
+}
+WIDE = 120
+
+
+@dataclass(frozen=True)
+class FleetChoice:
+    """What the user opened: a ref for ``hwmon attach`` (with its ssh options) and a title."""
+
+    ref: str
+    ssh_opts: tuple[str, ...]
+    title: str
+
+
+def _fmt_step(row: FleetRow) -> str:
+    if row.step is None:
+        return "-"
+    return f"{row.step}/{row.target}" if row.target else str(row.step)
+
+
+def _fmt_loss(loss: float | None) -> str:
+    if loss is None:
+        return "-"
+    if not math.isfinite(loss):
+        return str(loss)
+    return f"{loss:.4g}"
+
+
+def _fmt_rate(row: FleetRow) -> str:
+    if row.rate is None or not math.isfinite(row.rate):
+        return "-"
+    unit = row.rate_unit.replace("samples/sec", "sa/s")
+    return f"{row.rate:.4g} {unit}".strip()
+
+
+def cells(row: FleetRow, wide: bool) -> tuple[Text, ...]:
+    """A row's cells as ``Text`` (never markup: names and paths come from outside)."""
+    status = Text(view.safe_text(row.status), style=STATUS_STYLE.get(row.status, ""))
+    common = [
+        Text(view.safe_text(row.name)),
+        Text(view.safe_text(row.where)),
+    ]
+    if wide:
+        common.append(Text(view.safe_text(row.device or "-")))
+    common += [status, Text(row.phase or "-"), Text(_fmt_step(row), justify="right")]
+    common.append(Text(_fmt_loss(row.loss), justify="right"))
+    if wide:
+        common.append(Text(_fmt_rate(row), justify="right"))
+    common.append(Text(fmt_duration(row.eta_s) if row.eta_s is not None else "-", justify="right"))
+    alerts = Text(str(row.alerts) if row.alerts else "", style="bold red" if row.alerts else "")
+    return (*common, alerts)
+
+
+def columns(wide: bool) -> list[str]:
+    if wide:
+        return ["NAME", "WHERE", "DEVICE", "STATUS", "PHASE", "STEP", "LOSS", "RATE", "ETA", "!"]
+    return ["NAME", "WHERE", "STATUS", "PHASE", "STEP", "LOSS", "ETA", "!"]
+
+
+class FleetApp(App[FleetChoice | None]):
+    """The fleet table over a ``Fleet`` (kept by the caller, so its trackers survive opening a dashboard)."""
+
+    TITLE = "hwmon fleet"
+    ENABLE_COMMAND_PALETTE = False
+    CSS = """
+    Screen { layout: vertical; }
+    #fleet-header { height: 1; padding: 0 1; background: $panel; color: $text; }
+    #fleet-table { height: 1fr; }
+    #fleet-filter { dock: bottom; display: none; }
+    #fleet-filter.-shown { display: block; }
+    #fleet-empty { height: auto; padding: 1 2; color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("enter", "open", "Open"),
+        Binding("s", "stop", "Stop"),
+        Binding("greater_than_sign,full_stop", "sort(1)", "Sort >", key_display=">"),
+        Binding("less_than_sign,comma", "sort(-1)", "Sort <", key_display="<", show=False),
+        Binding("i", "invert", "Invert"),
+        Binding("slash,backslash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear", show=False),
+    ]
+
+    def __init__(self, fleet: Fleet, *, refresh_s: float = REFRESH_S, threaded: bool = True) -> None:
+        super().__init__()
+        self.fleet = fleet
+        self.refresh_s = refresh_s
+        self.threaded = threaded
+        self.sort_index = 0
+        self.reverse = False
+        self.filter_text = ""
+        self._shown: list[tuple[Any, ...]] = []
+        self._rows: list[FleetRow] = []
+        self._wide: bool | None = None
+        self.repaints = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="fleet-header")
+        table: DataTable[Text] = DataTable(id="fleet-table", cursor_type="row", zebra_stripes=False)
+        yield table
+        yield Input(placeholder="filter: text in name, where, status, phase (Esc clears)", id="fleet-filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.fleet.refresh(force=True)
+        self.fleet.start_remote()
+        self._repaint()
+        self.set_interval(self.refresh_s, self._tick)
+
+    async def on_unmount(self) -> None:
+        await self.fleet.stop_remote()
+
+    def _tick(self) -> None:
+        if self.threaded:
+            self._refresh_worker()
+        else:
+            self.fleet.refresh()
+            self.fleet.start_remote()
+            self._repaint()
+
+    @work(thread=True, exclusive=True, group="fleet-refresh", exit_on_error=False)
+    def _refresh_worker(self) -> None:
+        self.fleet.refresh()
+        self.call_from_thread(self._after_refresh)
+
+    def _after_refresh(self) -> None:
+        self.fleet.start_remote()
+        self._repaint()
+
+    def on_resize(self) -> None:
+        self._repaint()
+
+    # ------------------------------------------------------------------------------------------------ painting
+
+    def visible_rows(self) -> list[FleetRow]:
+        """The rows after the filter and the sort, as shown."""
+        rows = self.fleet.rows()
+        if self.filter_text:
+            needle = self.filter_text.lower()
+            rows = [r for r in rows if any(needle in f.lower() for f in (r.name, r.where, r.status, r.phase, r.device))]
+        _title, key = SORTS[self.sort_index]
+        return sorted(rows, key=key, reverse=self.reverse)
+
+    def _repaint(self) -> None:
+        table = self.query_one("#fleet-table", DataTable)
+        wide = self.size.width >= WIDE
+        rows = self.visible_rows()
+        shown = [(r.key, *[c.plain for c in cells(r, wide)]) for r in rows]
+        counts: dict[str, int] = {}
+        for row in self.fleet.rows():
+            counts[row.status] = counts.get(row.status, 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no runs"
+        order = f"sort: {SORTS[self.sort_index][0]}{' (inverted)' if self.reverse else ''}"
+        filt = f"  filter: {self.filter_text}" if self.filter_text else ""
+        note = f"  ({self.fleet.slurm_note})" if self.fleet.slurm_note else ""
+        header = Text(f"hwmon fleet  {summary}  ·  {order}{filt}{view.safe_text(note)}", no_wrap=True)
+        self.query_one("#fleet-header", Static).update(header)
+        if wide == self._wide and shown == self._shown:
+            return
+        self.repaints += 1
+        selected = self._rows[table.cursor_row].key if self._rows and 0 <= table.cursor_row < len(self._rows) else None
+        if wide != self._wide:
+            table.clear(columns=True)
+            table.add_columns(*columns(wide))
+            self._wide = wide
+        else:
+            table.clear()
+        for row in rows:
+            table.add_row(*cells(row, wide), key=row.key)
+        self._rows = rows
+        self._shown = shown
+        if selected is not None:
+            for index, row in enumerate(rows):
+                if row.key == selected:
+                    table.move_cursor(row=index)
+                    break
+
+    # ------------------------------------------------------------------------------------------------ actions
+
+    def selected(self) -> FleetRow | None:
+        """The row under the cursor."""
+        table = self.query_one("#fleet-table", DataTable)
+        if not self._rows or not 0 <= table.cursor_row < len(self._rows):
+            return None
+        return self._rows[table.cursor_row]
+
+    def action_open(self) -> None:
+        row = self.selected()
+        if row is not None:
+            self.exit(FleetChoice(row.ref, row.ssh_opts, f"{row.name} ({row.where})"))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_sort(self, step: int) -> None:
+        self.sort_index = (self.sort_index + step) % len(SORTS)
+        self._repaint()
+
+    def action_invert(self) -> None:
+        self.reverse = not self.reverse
+        self._repaint()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#fleet-filter", Input)
+        box.add_class("-shown")
+        box.value = self.filter_text
+        box.focus()
+
+    @on(Input.Changed, "#fleet-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self._repaint()
+
+    @on(Input.Submitted, "#fleet-filter")
+    def _filter_done(self, _event: Input.Submitted) -> None:
+        self.query_one("#fleet-filter", Input).remove_class("-shown")
+        self.query_one("#fleet-table", DataTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#fleet-filter", Input)
+        box.remove_class("-shown")
+        box.value = ""
+        self.filter_text = ""
+        self.query_one("#fleet-table", DataTable).focus()
+        self._repaint()
+
+    def action_stop(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        if not row.stop_ref:
+            self.notify(f"{view.safe_text(row.name)}: not a running run hwmon can stop", timeout=5, markup=False)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.notify(f"stopping {view.safe_text(row.name)}", timeout=5, markup=False)
+                self._stop_worker(row.stop_ref)
+
+        self.push_screen(ConfirmScreen(f"Stop {view.safe_text(row.name)} ({view.safe_text(row.where)})?"), answered)
+
+    @work(thread=True, exclusive=True, group="fleet-stop", exit_on_error=False)
+    def _stop_worker(self, stop_ref: str) -> None:
+        try:
+            message = stop_ref_now(stop_ref)
+            severity = "information"
+        except exitcodes.HwmonError as exc:
+            message, severity = str(exc), "error"
+        self.call_from_thread(self.notify, view.safe_text(message), severity=severity, timeout=10, markup=False)
+        self.fleet.refresh(force=True)
+        self.call_from_thread(self._repaint)
+
+
+def stop_ref_now(stop_ref: str) -> str:
+    """Stop what a row names: a supervised run (signals), a run submitted to Slurm or a Slurm job (scancel)."""
+    from hwmon.runners import registry, slurm, supervisor
+
+    if stop_ref.startswith("slurm:"):
+        job = slurm.stop_job(slurm.job_ref_of(stop_ref))
+        return f"slurm job {slurm.job_ref_of(stop_ref)} {job.state.lower() if job else 'gone'}"
+    record = registry.resolve(stop_ref)
+    final = slurm.stop_run(record) if record.slurm_job_id else supervisor.stop_run(record)
+    return f"run {final.run_id} {final.status}"
+
+
+class FleetDashboard(HwmonApp):
+    """The run dashboard opened from the fleet: Esc (with no search to clear) goes back to the table."""
+
+    def action_escape(self) -> None:
+        pane = self.log_pane
+        if pane.has_class("-searching") or pane.search_term:
+            super().action_escape()
+        else:
+            self.exit(exitcodes.OK)
+
+
+def run_fleet(fleet: Fleet, open_source: Callable[[FleetChoice], Any]) -> int:
+    """The fleet view until the user quits; Enter runs the chosen run's dashboard, Esc there comes back."""
+    while True:
+        choice = FleetApp(fleet).run()
+        if choice is None:
+            return exitcodes.OK
+        try:
+            source = open_source(choice)
+        except exitcodes.HwmonError as exc:
+            print(f"hwmon: {exc}")
+            time.sleep(1.5)
+            continue
+        FleetDashboard(source, title=choice.title).run()
+        source.close()

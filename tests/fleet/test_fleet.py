@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable
 
 from hwmon.runners import recent, registry, slurm
 from hwmon.sources.fleet import Fleet, LogTracker
@@ -166,13 +165,12 @@ async def test_enter_opens_esc_in_filter_sort_and_invert(world: dict[str, Any]) 
         assert [r.kind for r in app.visible_rows()] == ["slurm"]
         await pilot.press("escape")
         assert len(app.visible_rows()) == 3
-        table = app.query_one("#fleet-table", DataTable)
-        kinds = [r.kind for r in app.visible_rows()]
-        table.move_cursor(row=kinds.index("ssh"))
+        keys = {r.kind: r.key for r in app.visible_rows()}
+        app.select(keys["ssh"])
         await pilot.press("s")  # a remote log cannot be stopped: says so, asks nothing
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
-        table.move_cursor(row=kinds.index("slurm"))
+        app.select(keys["slurm"])
         await pilot.press("s")  # a Slurm job can: asks first; "n" leaves it alone
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)

@@ -12,9 +12,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Literal
 
 from hwmon import exitcodes
-from hwmon.events import Event, JobIdSeen, PhaseEnded, PhaseStarted
+from hwmon.events import Event, JobIdSeen, PhaseEnded, PhaseStarted, RunOutcome
 from hwmon.parsers.stream import parse_bytes
 from hwmon.runners import registry, slurm
 from hwmon.sources.follow import FileFollower
@@ -127,12 +128,20 @@ class SlurmJobSource:
 
 
 def _end_events(job: slurm.JobInfo | None, job_id: str) -> list[Event]:
-    """The events of the supervisor's end line for a job hwmon did not submit: one truth for how a run ended."""
+    """How a job hwmon did not submit ended, as the scheduler recorded it (never read from its log): a
+    ``RunOutcome``, plus the events of the supervisor's end line so views that settle the status from that line
+    agree."""
     if job is None:
-        how = f"Slurm job {job_id} left the controller; how it ended is unknown"
+        status, how = "lost", f"Slurm job {job_id} left the controller; how it ended is unknown"
+        outcome = RunOutcome(0, None, "lost")
     else:
-        _status, how = slurm.run_status(job)
-    return [e for e in parse_bytes((slurm.END_PREFIX + how + "\n").encode()) if not isinstance(e, JobIdSeen)]
+        status, how = slurm.run_status(job)
+        final: Literal["succeeded", "failed", "stopped", "lost"] = (
+            "succeeded" if status == "succeeded" else "stopped" if status == "stopped" else "failed"
+        )
+        outcome = RunOutcome(0, None, final, job.exit_code, job.signal)
+    line_events = [e for e in parse_bytes((slurm.END_PREFIX + how + "\n").encode()) if not isinstance(e, JobIdSeen)]
+    return [*line_events, outcome]
 
 
 def job_source(job_ref: str) -> SlurmJobSource:

@@ -19,7 +19,8 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Static
 
 from hwmon import exitcodes
 from hwmon.model.fmt import fmt_duration
@@ -87,28 +88,111 @@ def _fmt_rate(row: FleetRow) -> str:
     return f"{row.rate:.4g} {unit}".strip()
 
 
-def cells(row: FleetRow, wide: bool) -> tuple[Text, ...]:
-    """A row's cells as ``Text`` (never markup: names and paths come from outside)."""
-    status = Text(view.safe_text(row.status), style=STATUS_STYLE.get(row.status, ""))
-    common = [
-        Text(view.safe_text(row.name)),
-        Text(view.safe_text(row.where)),
-    ]
+def cells(row: FleetRow, wide: bool) -> list[str]:
+    """A row's cells as plain, sanitised strings (names and paths come from outside: never markup)."""
+    out = [view.safe_text(row.name), view.safe_text(row.where)]
     if wide:
-        common.append(Text(view.safe_text(row.device or "-")))
-    common += [status, Text(row.phase or "-"), Text(_fmt_step(row), justify="right")]
-    common.append(Text(_fmt_loss(row.loss), justify="right"))
+        out.append(view.safe_text(row.device or "-"))
+    out += [view.safe_text(row.status), row.phase or "-", _fmt_step(row), _fmt_loss(row.loss)]
     if wide:
-        common.append(Text(_fmt_rate(row), justify="right"))
-    common.append(Text(fmt_duration(row.eta_s) if row.eta_s is not None else "-", justify="right"))
-    alerts = Text(str(row.alerts) if row.alerts else "", style="bold red" if row.alerts else "")
-    return (*common, alerts)
+        out.append(_fmt_rate(row))
+    out += [fmt_duration(row.eta_s) if row.eta_s is not None else "-", str(row.alerts) if row.alerts else ""]
+    return out
 
 
 def columns(wide: bool) -> list[str]:
     if wide:
         return ["NAME", "WHERE", "DEVICE", "STATUS", "PHASE", "STEP", "LOSS", "RATE", "ETA", "!"]
     return ["NAME", "WHERE", "STATUS", "PHASE", "STEP", "LOSS", "ETA", "!"]
+
+
+RIGHT = {"STEP", "LOSS", "RATE", "ETA"}
+# The widest a column may grow (NAME and WHERE are cut with an ellipsis beyond it).
+MAX_WIDTH = {"NAME": 24, "WHERE": 18, "DEVICE": 8, "STATUS": 12, "PHASE": 10, "STEP": 13, "LOSS": 9, "RATE": 14}
+
+
+def _fit(text: str, width: int, right: bool) -> str:
+    if len(text) > width:
+        text = text[: max(0, width - 1)] + "…"
+    return text.rjust(width) if right else text.ljust(width)
+
+
+class FleetTable(Widget, can_focus=True):
+    """The table: one line per run, the selected one highlighted. A single ``Text`` is rendered (cheaper than a
+    ``DataTable``'s per-cell renders, which cost more than everything else together at 20 live runs)."""
+
+    DEFAULT_CSS = """
+    FleetTable { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("pageup", "move(-10)", "Page up", show=False),
+        Binding("pagedown", "move(10)", "Page down", show=False),
+        Binding("home,g", "move(-100000)", "First", show=False),
+        Binding("end,G", "move(100000)", "Last", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.rows: list[FleetRow] = []
+        self.wide = False
+        self.cursor = 0
+        self.top = 0
+
+    def set_rows(self, rows: list[FleetRow], wide: bool) -> None:
+        self.rows = rows
+        self.wide = wide
+        self.cursor = min(self.cursor, max(0, len(rows) - 1))
+        self.refresh()
+
+    def action_move(self, delta: int) -> None:
+        if self.rows:
+            self.cursor = max(0, min(len(self.rows) - 1, self.cursor + delta))
+            self.refresh()
+
+    def render(self) -> Text:
+        names = columns(self.wide)
+        table = [cells(row, self.wide) for row in self.rows]
+        widths = []
+        for index, name in enumerate(names):
+            widest = max([len(name), *(len(r[index]) for r in table)])
+            widths.append(min(widest, MAX_WIDTH.get(name, widest)))
+        # Give what is left of the width to NAME (then WHERE), so long names are not cut needlessly.
+        spare = self.size.width - 1 - sum(widths) - 2 * (len(widths) - 1)
+        for index, name in ((0, "NAME"), (1, "WHERE")):
+            if spare <= 0:
+                break
+            widest = max([len(name), *(len(r[index]) for r in table)])
+            grow = min(spare, max(0, widest - widths[index]))
+            widths[index] += grow
+            spare -= grow
+        text = Text(no_wrap=True, overflow="crop")
+        header = "  ".join(_fit(n, w, n in RIGHT) for n, w in zip(names, widths, strict=True))
+        text.append(" " + header + "\n", style="bold reverse")
+        height = max(1, self.size.height - 1)
+        if self.cursor < self.top:
+            self.top = self.cursor
+        elif self.cursor >= self.top + height:
+            self.top = self.cursor - height + 1
+        status_col = names.index("STATUS")
+        for index in range(self.top, min(len(table), self.top + height)):
+            row_style = (
+                "reverse" if index == self.cursor and self.has_focus else ("underline" if index == self.cursor else "")
+            )
+            text.append(" ", style=row_style)
+            for col, (name, width) in enumerate(zip(names, widths, strict=True)):
+                cell = _fit(table[index][col], width, name in RIGHT)
+                style = STATUS_STYLE.get(self.rows[index].status, "") if col == status_col else ""
+                if name == "!" and table[index][col]:
+                    style = "bold red"
+                text.append(cell, style=f"{style} {row_style}".strip())
+                if col < len(names) - 1:
+                    text.append("  ", style=row_style)
+            text.append("\n")
+        if not table:
+            text.append(" no runs yet: hwmon run …, hwmon attach LOG or HOST:PATH, or Slurm jobs of yours", style="dim")
+        return text
 
 
 class FleetApp(App[FleetChoice | None]):
@@ -119,14 +203,13 @@ class FleetApp(App[FleetChoice | None]):
     CSS = """
     Screen { layout: vertical; }
     #fleet-header { height: 1; padding: 0 1; background: $panel; color: $text; }
-    #fleet-table { height: 1fr; }
     #fleet-filter { dock: bottom; display: none; }
     #fleet-filter.-shown { display: block; }
     #fleet-empty { height: auto; padding: 1 2; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
-        Binding("enter", "open", "Open"),
+        Binding("enter", "open", "Open", priority=False),
         Binding("s", "stop", "Stop"),
         Binding("greater_than_sign,full_stop", "sort(1)", "Sort >", key_display=">"),
         Binding("less_than_sign,comma", "sort(-1)", "Sort <", key_display="<", show=False),
@@ -146,12 +229,12 @@ class FleetApp(App[FleetChoice | None]):
         self._shown: list[tuple[Any, ...]] = []
         self._rows: list[FleetRow] = []
         self._wide: bool | None = None
+        self._header = ""
         self.repaints = 0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="fleet-header")
-        table: DataTable[Text] = DataTable(id="fleet-table", cursor_type="row", zebra_stripes=False)
-        yield table
+        yield FleetTable(id="fleet-table")
         yield Input(placeholder="filter: text in name, where, status, phase (Esc clears)", id="fleet-filter")
         yield Footer()
 
@@ -186,9 +269,9 @@ class FleetApp(App[FleetChoice | None]):
 
     # ------------------------------------------------------------------------------------------------ painting
 
-    def visible_rows(self) -> list[FleetRow]:
+    def visible_rows(self, rows: list[FleetRow] | None = None) -> list[FleetRow]:
         """The rows after the filter and the sort, as shown."""
-        rows = self.fleet.rows()
+        rows = self.fleet.rows() if rows is None else rows
         if self.filter_text:
             needle = self.filter_text.lower()
             rows = [r for r in rows if any(needle in f.lower() for f in (r.name, r.where, r.status, r.phase, r.device))]
@@ -196,56 +279,57 @@ class FleetApp(App[FleetChoice | None]):
         return sorted(rows, key=key, reverse=self.reverse)
 
     def _repaint(self) -> None:
-        table = self.query_one("#fleet-table", DataTable)
+        table = self.query_one(FleetTable)
         wide = self.size.width >= WIDE
-        rows = self.visible_rows()
-        shown = [(r.key, *[c.plain for c in cells(r, wide)]) for r in rows]
+        all_rows = self.fleet.rows()
+        rows = self.visible_rows(all_rows)
+        shown = [(r.key, r.status, *cells(r, wide)) for r in rows]
         counts: dict[str, int] = {}
-        for row in self.fleet.rows():
+        for row in all_rows:
             counts[row.status] = counts.get(row.status, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no runs"
         order = f"sort: {SORTS[self.sort_index][0]}{' (inverted)' if self.reverse else ''}"
         filt = f"  filter: {self.filter_text}" if self.filter_text else ""
         note = f"  ({self.fleet.slurm_note})" if self.fleet.slurm_note else ""
-        header = Text(f"hwmon fleet  {summary}  ·  {order}{filt}{view.safe_text(note)}", no_wrap=True)
-        self.query_one("#fleet-header", Static).update(header)
+        header = f"hwmon fleet  {summary}  ·  {order}{filt}{note}"
+        if header != self._header:
+            self._header = header
+            self.query_one("#fleet-header", Static).update(Text(view.safe_text(header), no_wrap=True))
         if wide == self._wide and shown == self._shown:
             return
         self.repaints += 1
-        selected = self._rows[table.cursor_row].key if self._rows and 0 <= table.cursor_row < len(self._rows) else None
-        if wide != self._wide:
-            table.clear(columns=True)
-            table.add_columns(*columns(wide))
-            self._wide = wide
-        else:
-            table.clear()
-        for row in rows:
-            table.add_row(*cells(row, wide), key=row.key)
+        selected = self._rows[table.cursor].key if self._rows and 0 <= table.cursor < len(self._rows) else None
+        self._wide = wide
         self._rows = rows
         self._shown = shown
         if selected is not None:
             for index, row in enumerate(rows):
                 if row.key == selected:
-                    table.move_cursor(row=index)
+                    table.cursor = index
                     break
+        table.set_rows(rows, wide)
 
     # ------------------------------------------------------------------------------------------------ actions
 
     def selected(self) -> FleetRow | None:
         """The row under the cursor."""
-        table = self.query_one("#fleet-table", DataTable)
-        if not self._rows or not 0 <= table.cursor_row < len(self._rows):
+        table = self.query_one(FleetTable)
+        if not self._rows or not 0 <= table.cursor < len(self._rows):
             return None
-        return self._rows[table.cursor_row]
+        return self._rows[table.cursor]
+
+    def select(self, key: str) -> None:
+        """Put the cursor on the row with ``key`` (tests)."""
+        table = self.query_one(FleetTable)
+        for index, row in enumerate(self._rows):
+            if row.key == key:
+                table.cursor = index
+                table.refresh()
 
     def action_open(self) -> None:
         row = self.selected()
         if row is not None:
             self.exit(FleetChoice(row.ref, row.ssh_opts, f"{row.name} ({row.where})"))
-
-    @on(DataTable.RowSelected)
-    def _row_selected(self, _event: DataTable.RowSelected) -> None:
-        self.action_open()
 
     def action_sort(self, step: int) -> None:
         self.sort_index = (self.sort_index + step) % len(SORTS)
@@ -269,14 +353,14 @@ class FleetApp(App[FleetChoice | None]):
     @on(Input.Submitted, "#fleet-filter")
     def _filter_done(self, _event: Input.Submitted) -> None:
         self.query_one("#fleet-filter", Input).remove_class("-shown")
-        self.query_one("#fleet-table", DataTable).focus()
+        self.query_one(FleetTable).focus()
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#fleet-filter", Input)
         box.remove_class("-shown")
         box.value = ""
         self.filter_text = ""
-        self.query_one("#fleet-table", DataTable).focus()
+        self.query_one(FleetTable).focus()
         self._repaint()
 
     def action_stop(self) -> None:

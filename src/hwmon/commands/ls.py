@@ -212,6 +212,7 @@ def tail_figures(log_path: Path) -> dict[str, Any]:
 def print_slurm_table(rows: list[dict[str, Any]]) -> None:
     """The Slurm jobs as a table (state, elapsed, phase, step, loss, ETA)."""
     from hwmon.model.fmt import fmt_duration as fmt
+    from hwmon.views.plain import safe_text
 
     header = ("SLURM JOB", "NAME", "STATE", "ELAPSED", "PHASE", "STEP", "LOSS", "ETA")
     table = [header]
@@ -220,9 +221,9 @@ def print_slurm_table(rows: list[dict[str, Any]]) -> None:
         state = row["state"] + (f" ({row['reason']})" if row["state"] == "PENDING" and row["reason"] else "")
         table.append(
             (
-                row["slurm_job_id"],
-                row["name"] or "-",
-                state,
+                safe_text(row["slurm_job_id"]),
+                safe_text(row["name"] or "-", 40),
+                safe_text(state, 60),
                 fmt(row["elapsed_s"]),
                 row["phase"] or "-",
                 "-" if row["last_step"] is None else str(row["last_step"]),

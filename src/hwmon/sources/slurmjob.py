@@ -20,6 +20,7 @@ from hwmon.parsers.stream import parse_bytes
 from hwmon.runners import registry, slurm
 from hwmon.sources.follow import FileFollower
 from hwmon.sources.source import Batch, FollowSource
+from hwmon.sources.ssh import printable
 
 LOOKUP_EVERY_S = 1.0
 
@@ -81,7 +82,7 @@ class SlurmJobSource:
         status = f"Slurm job {self.job_id}: {job.state if job else 'unknown to the controller'}"
         queued = False
         while job is not None and job.pending and not self._closed:
-            reason = job.reason or "waiting"
+            reason = printable(job.reason or "waiting", 80)
             if not queued or status != f"queued in Slurm: {reason}":
                 events.append(PhaseStarted(0, None, "queue", f"Slurm: {reason}"))
                 status = f"queued in Slurm: {reason}"
@@ -97,7 +98,7 @@ class SlurmJobSource:
             return
         if queued:
             events.append(PhaseEnded(0, None, "queue"))
-            where = f" on {job.nodes}" if job is not None and job.nodes else ""
+            where = f" on {printable(job.nodes, 80)}" if job is not None and job.nodes else ""
             status = f"Slurm job {self.job_id} {job.state.lower() if job else 'left the queue'}{where}"
         yield Batch(events, [], status, False, self._clock())
         output = (job.stdout if job is not None and job.stdout else None) or self._output

@@ -130,9 +130,17 @@ def cat_command(path: str) -> str:
     return f"exec cat {_quote_path(path)}"
 
 
+def printable(text: str, limit: int = 300) -> str:
+    """Text from outside (ssh's messages, a remote host's output) made inert for a terminal: one line, no control
+    or format characters, bounded."""
+    cleaned = "".join(ch if ch.isprintable() else " " if ch in "\t\n\r" else "\ufffd" for ch in text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
 def classify_ssh_failure(ref: RemoteRef, returncode: int, stderr: str) -> tuple[str, bool]:
     """The one line to show for a failed ssh, and whether it is fatal (no point in retrying)."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip() and not line.startswith(_MARK)]
+    lines = [printable(line).strip() for line in stderr.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(_MARK)]
     detail = next((line for line in reversed(lines) if not line.startswith("Warning:")), "")
     where = f"ssh {ref.destination}" + (f" (port {ref.port})" if ref.port else "")
     text = stderr

@@ -1,0 +1,80 @@
+"""The pure side of the Slurm runner: ``scontrol show job -o`` fields, output patterns, durations, statuses (no
+Slurm needed)."""
+
+from __future__ import annotations
+
+from hwmon.runners import slurm
+
+LINE = (
+    "JobId=3 ArrayJobId=2 ArrayTaskId=1 JobName=arr name UserId=alice(1000) GroupId=alice(1000) MCS_label=N/A "
+    "JobState=RUNNING Reason=None Dependency=(null) ExitCode=0:0 RunTime=1-02:03:04 TimeLimit=UNLIMITED "
+    "SubmitTime=2026-11-29T22:38:23 StartTime=2026-11-29T22:38:24 EndTime=Unknown NodeList=gpu[01-02] "
+    "WorkDir=/home/alice/my runs StdErr=/home/alice/my runs/%x-%A_%a.err StdIn=/dev/null "
+    "StdOut=logs/%x-%j-%t-%4a-%%.out Power="
+)
+
+
+def test_fields_keep_values_with_spaces() -> None:
+    fields = slurm.parse_fields(LINE)
+    assert fields["JobName"] == "arr name"
+    assert fields["WorkDir"] == "/home/alice/my runs"
+    assert fields["Power"] == ""
+
+
+def test_job_line_array_task_and_patterns() -> None:
+    job = slurm.parse_job_line(LINE)
+    assert job is not None
+    assert job.job_id == "2_1" and job.raw_id == "3"
+    assert job.state == "RUNNING" and job.active and not job.pending and not job.final
+    assert job.run_time_s == 93784.0
+    # Relative to WorkDir; %x name, %j own id, %t task 0, %4a zero-padded array index, %% a percent sign.
+    assert job.stdout == "/home/alice/my runs/logs/arr name-3-0-0001-%.out"
+    assert job.stderr == "/home/alice/my runs/arr name-2_1.err"
+    assert job.user == "alice(1000)" and job.nodes == "gpu[01-02]"
+
+
+def test_non_job_lines() -> None:
+    assert slurm.parse_job_line("No jobs in the system") is None
+    assert slurm.parse_job_line("") is None
+
+
+def test_durations() -> None:
+    assert slurm.parse_duration("00:00:05") == 5.0
+    assert slurm.parse_duration("12:34") == 754.0
+    assert slurm.parse_duration("2-00:00:00") == 172800.0
+    assert slurm.parse_duration("UNLIMITED") is None
+    assert slurm.parse_duration("N/A") is None
+
+
+def test_statuses() -> None:
+    def job(state: str, exit_code: str = "0:0") -> slurm.JobInfo:
+        parsed = slurm.parse_job_line(f"JobId=9 JobName=x JobState={state} ExitCode={exit_code}")
+        assert parsed is not None
+        return parsed
+
+    assert slurm.run_status(job("PENDING")) == ("running", "")
+    assert slurm.run_status(job("COMPLETED")) == ("succeeded", "exit code 0")
+    assert slurm.run_status(job("FAILED", "1:0")) == ("failed", "failed, exit code 1")
+    assert slurm.run_status(job("CANCELLED", "0:15")) == ("stopped", "cancelled by Slurm (scancel)")
+    assert slurm.run_status(job("TIMEOUT", "0:15")) == ("failed", "timeout, killed by signal 15")
+    assert slurm.run_status(job("FAILED", "130:0"), stop_requested=True) == (
+        "stopped",
+        "stopped by 'hwmon stop', failed, exit code 130",
+    )
+
+
+def test_job_refs() -> None:
+    assert slurm.is_job_ref("slurm:12") and slurm.is_job_ref("12_3") and slurm.is_job_ref("12")
+    assert not slurm.is_job_ref("run.log") and not slurm.is_job_ref("slurm:") and not slurm.is_job_ref("12a")
+    assert slurm.job_ref_of("slurm:12_3") == "12_3"
+
+
+def test_sbatch_argv_runs_unbuffered_and_quotes_the_command(tmp_path: object) -> None:
+    from pathlib import Path
+
+    argv = slurm.sbatch_argv(
+        ["python", "train.py", "--name", "a b"], Path("/r/output.log"), "hwmon-x", "/w", ["-p", "q"]
+    )
+    assert "--export=ALL,PYTHONUNBUFFERED=1" in argv
+    assert argv[-1] == "--wrap=exec python train.py --name 'a b'"
+    assert argv.index("-p") < argv.index(argv[-1])

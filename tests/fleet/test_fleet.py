@@ -226,3 +226,38 @@ def test_recent_list_is_bounded_and_newest_first(tmp_path: Path, monkeypatch: py
     assert items[0].ref == str(tmp_path / "log3.log")
     assert [i.ref for i in items].count(str(tmp_path / "log3.log")) == 1
     assert json.loads(recent.recent_path().read_text())[0]["kind"] == "file"
+
+
+def test_hwmon_alone_on_a_terminal_opens_the_fleet(tmp_path: Path) -> None:
+    import os
+    import pty
+    import select
+    import subprocess
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, HWMON_RUNS_DIR=str(tmp_path / "runs"), TERM="xterm-256color", COLUMNS="80", LINES="24")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hwmon"], stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"hwmon fleet" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+        assert b"hwmon fleet" in seen and b"no runs" in seen
+        os.write(master, b"q")
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    # Without a terminal, `hwmon` alone still prints the usage (exit 64), as scripts expect.
+    plain = subprocess.run([sys.executable, "-m", "hwmon"], capture_output=True, text=True, env=env, timeout=30)
+    assert plain.returncode == 64 and "usage: hwmon" in plain.stdout + plain.stderr

@@ -149,6 +149,9 @@ async def test_remote_truncation_and_rotation(sshd: Sshd, tmp_path: Path) -> Non
         os.kill(follower.process.pid, signal.SIGKILL)
         await _until(lambda: follower.connections > connections, "a reconnection")
         await _until(lambda: tap.data.endswith(b"x\n"), "the re-read short file")
+        # The offset counts the new content only, so a further reconnection resumes at the right byte.
+        assert follower.offset == 2
+        assert tap.statuses.count("log truncated, reading from start") == 2
     finally:
         tap.close()
         await asyncio.wait_for(collect, 10)

@@ -31,6 +31,13 @@ BACKOFF_MAX = 10.0
 # A connection that lived this long was healthy: the next drop starts the backoff from the beginning again.
 HEALTHY_AFTER = 5.0
 _MARK = "hwmon-remote:"
+# GNU tail's notices, in-band (its stderr is merged into stdout remotely). Matched as whole lines only.
+_TAIL_NOTICE = re.compile(
+    rb"tail: [^\n]{0,4096}?(?:: file truncated|has been replaced;  following new file|has appeared;  following new "
+    rb"file|has become inaccessible: [^\n]*|: No such file or directory|cannot open [^\n]* for reading: [^\n]*|"
+    rb"giving up on this name|directory containing watched file was removed|reverting to polling)\n"
+)
+_NOTICE_START = b"tail: "
 _SCP = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>\[[^\]]+\]|[^@/:\[\]]+):(?P<path>.*)$")
 _URL = re.compile(r"^ssh://(?:(?P<user>[^@/]+)@)?(?P<host>\[[^\]]+\]|[^:/@]+)(?::(?P<port>\d+))?(?P<path>/.*)?$")
 
@@ -110,18 +117,20 @@ def _quote_path(path: str) -> str:
 
 
 def follow_command(path: str, offset: int, inode: str | None) -> str:
-    """The remote shell command: report the file's inode and size, start from 0 when it is another file than the
-    one read before (``inode``) or shorter than ``offset``, then ``tail -c +N -F``. POSIX tools only."""
+    """The remote shell command: one header line on stdout (the file's inode, and whether it restarts from 0 because
+    it is another file than the one read before, ``inode``, or shorter than ``offset``), then ``tail -c +N -F`` with
+    its notices merged into stdout (``2>&1``) so they arrive in order with the bytes they concern. POSIX tools
+    only."""
     f = _quote_path(path)
     expected = shlex.quote(inode or "")
     return (
-        f"f={f}; o={int(offset)}; e={expected}; i=; s=0; "
+        f"f={f}; o={int(offset)}; e={expected}; i=; s=0; r=; "
         'if [ -e "$f" ]; then i=$(ls -di "$f" 2>/dev/null | { read -r n _; echo "$n"; }); '
         's=$(wc -c < "$f" 2>/dev/null | tr -d " "); fi; '
-        'if [ -n "$e" ] && [ -n "$i" ] && [ "$i" != "$e" ]; then echo "' + _MARK + ' restart rotated" >&2; o=0; '
-        'elif [ "${s:-0}" -lt "$o" ]; then echo "' + _MARK + ' restart truncated" >&2; o=0; fi; '
-        'echo "' + _MARK + ' ino=$i" >&2; '
-        'exec tail -c +$((o + 1)) -F "$f"'
+        'if [ -n "$e" ] && [ -n "$i" ] && [ "$i" != "$e" ]; then r=rotated; o=0; '
+        'elif [ "${s:-0}" -lt "$o" ]; then r=truncated; o=0; fi; '
+        'echo "' + _MARK + ' ino=$i restart=$r"; '
+        'exec tail -c +$((o + 1)) -F "$f" 2>&1'
     )
 
 
@@ -225,8 +234,9 @@ class SshFollower:
         self._had_file = False
         self._closed = False
         self.process: asyncio.subprocess.Process | None = None
-        self._stderr_buf = b""
-        self._stderr_text: list[str] = []
+        self._stderr_text = ""
+        self._carry = b""
+        self._header_seen = False
 
     @property
     def closed(self) -> bool:
@@ -237,23 +247,25 @@ class SshFollower:
             out.append(b"\n")
             self._ends_with_newline = True
 
+    def _header(self, line: str, statuses: list[str], out: list[bytes]) -> None:
+        """The prologue's line: the file's inode and whether this connection starts the file from 0."""
+        fields: dict[str, str] = {}
+        for part in line[len(_MARK) :].split():
+            key, _, value = part.partition("=")
+            fields[key] = value
+        self._inode = fields.get("ino") or None
+        restart = fields.get("restart", "")
+        if restart:
+            self.offset = 0
+            self._separate(out)
+            statuses.append(
+                "log rotated, following new file" if restart == "rotated" else "log truncated, reading from start"
+            )
+        if self._inode:
+            self._had_file = True
+
     def _notice(self, line: str, statuses: list[str], out: list[bytes]) -> None:
-        """One stderr line of the remote side: our prologue's marks and ``tail -F``'s notices."""
-        if line.startswith(_MARK):
-            word = line[len(_MARK) :].strip()
-            if word.startswith("ino="):
-                self._inode = word[4:] or None
-                if self._inode:
-                    self._had_file = True
-            elif word == "restart rotated":
-                self.offset = 0
-                self._separate(out)
-                statuses.append("log rotated, following new file")
-            elif word == "restart truncated":
-                self.offset = 0
-                self._separate(out)
-                statuses.append("log truncated, reading from start")
-            return
+        """One of ``tail -F``'s notices: the bytes after it belong to a file read from its start."""
         if "file truncated" in line:
             self.offset = 0
             self._separate(out)
@@ -262,42 +274,62 @@ class SshFollower:
             self.offset = 0
             self._inode = None  # the new file's inode is unknown until the next connection reports it
             self._separate(out)
-            if self._had_file:
-                statuses.append("log rotated, following new file")
-            else:
-                statuses.append(f"following {self.name}")
+            statuses.append("log rotated, following new file" if self._had_file else f"following {self.name}")
             self._had_file = True
         elif "become inaccessible" in line or "No such file" in line:
             statuses.append(f"{self.ref.path} is gone on {self.ref.destination}; waiting for it to reappear")
-        elif "cannot open" in line or "Permission denied" in line:
+        elif "cannot open" in line:
             statuses.append(f"cannot read {self.ref.path} on {self.ref.destination}; retrying")
-        else:
-            self._stderr_text.append(line)
-            del self._stderr_text[:-20]
 
-    def _drain_stderr(self, statuses: list[str], out: list[bytes]) -> None:
-        proc = self.process
-        if proc is None or proc.stderr is None:
-            return
-        reader = proc.stderr
-        # What the transport has already received on stderr, taken without awaiting: tail writes a notice before
-        # the bytes it concerns, so taking it here (before using the stdout data) keeps the two in order. Only
-        # notices and ssh's own messages travel there; StreamReader keeps them in ``_buffer``.
-        buffered = getattr(reader, "_buffer", None)
-        if buffered:
-            self._stderr_buf += bytes(buffered)
-            buffered.clear()
-            resume = getattr(reader, "_maybe_resume_transport", None)
-            if callable(resume):
-                resume()
-        while b"\n" in self._stderr_buf:
-            raw, _, self._stderr_buf = self._stderr_buf.partition(b"\n")
-            self._notice(raw.decode("utf-8", "replace").strip(), statuses, out)
+    def _split(self, data: bytes, statuses: list[str], out: list[bytes], final: bool = False) -> None:
+        """Separate the log's bytes from the in-band header and notices; count the log's bytes in ``offset``. A
+        possible notice not yet ended by a newline is held back (``_carry``) until the rest arrives."""
+        buf = self._carry + data
+        self._carry = b""
+        while not self._header_seen:
+            # Anything a login script prints before the prologue's line is not the log's: skipped.
+            end = buf.find(b"\n")
+            if end < 0:
+                self._carry = buf
+                return
+            line = buf[:end].decode("utf-8", "replace")
+            buf = buf[end + 1 :]
+            if line.startswith(_MARK):
+                self._header_seen = True
+                self._header(line, statuses, out)
+        pos = 0
+        for match in _TAIL_NOTICE.finditer(buf):
+            start = match.start()
+            # A notice starts a line of tail's own (after a newline of the log, or mid-line when the log's last
+            # line had none yet): either way it is what tail wrote between two reads of the file.
+            self._emit(buf[pos:start], out)
+            self._notice(match.group(0).decode("utf-8", "replace").strip(), statuses, out)
+            pos = match.end()
+        rest = buf[pos:]
+        if not final:
+            hold = rest.rfind(_NOTICE_START)
+            if hold >= 0 and b"\n" not in rest[hold:]:
+                self._carry = rest[hold:]
+                rest = rest[:hold]
+            else:
+                for size in range(len(_NOTICE_START) - 1, 0, -1):
+                    if rest.endswith(_NOTICE_START[:size]):
+                        self._carry = rest[-size:]
+                        rest = rest[:-size]
+                        break
+        self._emit(rest, out)
+
+    def _emit(self, data: bytes, out: list[bytes]) -> None:
+        if data:
+            out.append(data)
+            self.offset += len(data)
+            self._ends_with_newline = data.endswith(b"\n")
 
     async def _start(self) -> None:
         argv = ssh_argv(self.ref, follow_command(self.ref.path, self.offset, self._inode), self.options)
-        self._stderr_buf = b""
-        self._stderr_text = []
+        self._stderr_text = ""
+        self._carry = b""
+        self._header_seen = False
         self.process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
@@ -345,12 +377,12 @@ class SshFollower:
                 rc = await proc.wait()
                 statuses: list[str] = []
                 out: list[bytes] = []
+                # Bytes held back as a possible notice were not counted: the next connection re-reads them.
+                self._carry = b""
                 if proc.stderr is not None:
-                    rest = await proc.stderr.read()
-                    self._stderr_buf += rest
-                    self._stderr_buf += b"\n"
-                self._drain_stderr(statuses, out)
-                message, fatal = classify_ssh_failure(self.ref, rc, "\n".join(self._stderr_text))
+                    err = await proc.stderr.read()
+                    self._stderr_text = err.decode("utf-8", "replace")[-4000:]
+                message, fatal = classify_ssh_failure(self.ref, rc, self._stderr_text)
                 if fatal or (first and not got_data and rc == 255 and self.connections == 1):
                     yield Chunk(b"".join(out), (*statuses, message), True, self._clock())
                     return
@@ -378,20 +410,16 @@ class SshFollower:
                 data = await proc.stdout.read(self.chunk_size)
             except (ConnectionError, OSError):
                 data = b""
+            if not data:
+                return
             statuses: list[str] = []
             out: list[bytes] = []
-            # tail writes its notice (stderr) before the new file's bytes (stdout): look at stderr first.
-            self._drain_stderr(statuses, out)
-            if not data:
-                if out or statuses:
-                    yield Chunk(b"".join(out), tuple(statuses), False, self._clock())
-                return
-            if not reported and self.connections > 1:
-                statuses.append(f"reconnected to {self.ref.destination}, resuming at byte {self.offset}")
-            reported = True
-            out.append(data)
-            self.offset += len(data)
-            self._ends_with_newline = data.endswith(b"\n")
+            self._split(data, statuses, out)
+            if not reported and self.connections > 1 and self._header_seen:
+                statuses.insert(0, f"reconnected to {self.ref.destination}, resuming at byte {self.offset}")
+                reported = True
+            if not out and not statuses:
+                continue
             yield Chunk(b"".join(out), tuple(statuses), False, self._clock())
             # Batched by time: at most one chunk per interval however fast the remote file grows.
             wait = self.interval - (time.monotonic() - last_yield)

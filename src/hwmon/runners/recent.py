@@ -1,5 +1,5 @@
 """The recently attached logs (local files, remote ``HOST:PATH``, ``slurm:ID``), so the fleet view can list them
-beside the supervised runs. A small JSON list next to the run registry (``recent.json`` beside ``runs_root()``),
+beside the supervised runs. A small JSON list in the run registry (``runs_root()/.recent.json``),
 newest first, bounded, written atomically; ssh options are kept so a remote log can be followed again."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from hwmon.runners import registry
 
-RECENT_FILE = "recent.json"
+RECENT_FILE = ".recent.json"
 MAX_RECENT = 20
 # Attachments older than this are not shown any more.
 MAX_AGE_S = 7 * 86400
@@ -29,8 +29,8 @@ class Recent:
 
 
 def recent_path() -> Path:
-    """Where the list lives: beside the runs directory."""
-    return registry.runs_root().parent / RECENT_FILE
+    """Where the list lives: a dot-file in the runs directory (run listings look at directories only)."""
+    return registry.runs_root() / RECENT_FILE
 
 
 def load(now: float | None = None) -> list[Recent]:

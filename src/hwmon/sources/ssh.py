@@ -276,6 +276,8 @@ class SshFollower:
             self._separate(out)
             statuses.append("log rotated, following new file" if self._had_file else f"following {self.name}")
             self._had_file = True
+        elif not self._had_file and ("No such file" in line or "cannot open" in line):
+            statuses.append(f"waiting for {self.ref.path} to appear on {self.ref.destination}")
         elif "become inaccessible" in line or "No such file" in line:
             statuses.append(f"{self.ref.path} is gone on {self.ref.destination}; waiting for it to reappear")
         elif "cannot open" in line:

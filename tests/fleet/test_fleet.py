@@ -261,3 +261,22 @@ def test_hwmon_alone_on_a_terminal_opens_the_fleet(tmp_path: Path) -> None:
     # Without a terminal, `hwmon` alone still prints the usage (exit 64), as scripts expect.
     plain = subprocess.run([sys.executable, "-m", "hwmon"], capture_output=True, text=True, env=env, timeout=30)
     assert plain.returncode == 64 and "usage: hwmon" in plain.stdout + plain.stderr
+
+
+async def test_esc_in_an_opened_dashboard_goes_back(tmp_path: Path) -> None:
+    from hwmon.sources.source import file_source
+    from hwmon.tui.fleet import FleetDashboard
+
+    log = tmp_path / "run.log"
+    shutil.copy(FIXTURES / "follow_cerebras_ok.log", log)
+    app = FleetDashboard(file_source(log), title="run.log (local)")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("slash", *"Step", "enter")  # a search: the first Esc clears it and stays
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("escape")  # nothing left to clear: back to the fleet
+        await pilot.pause()
+    assert app.return_value == 0

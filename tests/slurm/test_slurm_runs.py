@@ -153,3 +153,21 @@ def test_array_job_tasks_and_ls(slurm_cluster: Path, runs_dir: Path, tmp_path: P
         assert f"{job_id}_1" in table and "RUNNING" in table and "train" in table
     finally:
         subprocess.run(["scancel", job_id], check=False, timeout=30)
+
+
+def test_run_mnist_sbatch_records_the_workload(slurm_cluster: Path, runs_dir: Path) -> None:
+    # Held in the queue (BeginTime) so nothing trains: this checks the workload's submission and record.
+    proc = hwmon(
+        "run", "mnist", "--cpu", "--sbatch", "--sbatch-arg=--begin=now+600", "--detach", "--no-check", "--epochs", "1"
+    )
+    assert proc.returncode == 0, proc.stderr
+    record = registry.resolve(proc.stdout.strip())
+    try:
+        assert record.workload == "mnist" and record.device == "cpu" and record.slurm_job_id
+        assert record.command[1].endswith("mnist.py") and record.command[2:4] == ["--device", "cpu"]
+        job = slurm.show_job(record.slurm_job_id)
+        assert job is not None and job.pending and job.reason == "BeginTime"
+        assert job.stdout == str(record.log_path)
+    finally:
+        hwmon("stop", record.run_id, timeout=60)
+    assert registry.resolve(record.run_id).status == "stopped"

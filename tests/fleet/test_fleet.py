@@ -280,3 +280,33 @@ async def test_esc_in_an_opened_dashboard_goes_back(tmp_path: Path) -> None:
         await pilot.press("escape")  # nothing left to clear: back to the fleet
         await pilot.pause()
     assert app.return_value == 0
+
+
+def test_cached_registry_rereads_only_changed_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hwmon.sources import fleet as fleet_module
+
+    root = tmp_path / "runs"
+    monkeypatch.setenv("HWMON_RUNS_DIR", str(root))
+    for i in range(3):
+        _write_run(root, f"20261129-22000{i}-mnist-000{i}", FIXTURES / "follow_cerebras_ok.log")
+    expected = [r.run_id for r in registry.list_runs()]
+    loads: list[Path] = []
+    real_load = registry.load
+
+    def counting_load(run_dir: Path) -> registry.RunRecord | None:
+        loads.append(run_dir)
+        return real_load(run_dir)
+
+    monkeypatch.setattr(fleet_module.registry, "load", counting_load)
+    lister = fleet_module.CachedRegistry()
+    assert [r.run_id for r in lister()] == expected
+    assert len(loads) == 3
+    lister()
+    assert len(loads) == 3  # nothing changed: no record read again
+    changed = root / "20261129-220001-mnist-0001"
+    record = real_load(changed)
+    assert record is not None
+    record.message = "edited"
+    registry.save(record)
+    assert {r.run_id: r.message for r in lister()}["20261129-220001-mnist-0001"] == "edited"
+    assert loads[3:] == [changed]

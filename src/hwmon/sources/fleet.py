@@ -168,6 +168,43 @@ class RemoteTracker:
                 await asyncio.wait_for(self._task, 5)
 
 
+class CachedRegistry:
+    """``registry.list_runs()`` for a view that asks every few seconds: a finished run's ``run.json`` is re-read only
+    when it changed (a ``stat`` each), so a registry of hundreds of old runs costs almost nothing per refresh; a
+    running one is re-read each time (whether its supervisor is alive is decided at read time)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._root = root
+        self._cache: dict[Path, tuple[tuple[int, int], registry.RunRecord]] = {}
+
+    def __call__(self) -> list[registry.RunRecord]:
+        base = self._root if self._root is not None else registry.runs_root()
+        try:
+            dirs = [p for p in base.iterdir() if p.is_dir()]
+        except OSError:
+            return []
+        records: list[registry.RunRecord] = []
+        cache: dict[Path, tuple[tuple[int, int], registry.RunRecord]] = {}
+        for run_dir in dirs:
+            try:
+                st = os.stat(run_dir / registry.RUN_FILE)
+            except OSError:
+                continue
+            key = (st.st_mtime_ns, st.st_size)
+            cached = self._cache.get(run_dir)
+            if cached is not None and cached[0] == key and cached[1].status != "running":
+                record: registry.RunRecord | None = cached[1]
+            else:
+                record = registry.load(run_dir)
+            if record is None:
+                continue
+            cache[run_dir] = (key, record)
+            records.append(record)
+        self._cache = cache
+        records.sort(key=lambda r: (r.started, r.run_id), reverse=True)
+        return records
+
+
 def _my_jobs() -> list[slurm.JobInfo]:
     if not slurm.available():
         return []
@@ -189,7 +226,7 @@ class Fleet:
     def __init__(
         self,
         *,
-        runs: Callable[[], list[registry.RunRecord]] = registry.list_runs,
+        runs: Callable[[], list[registry.RunRecord]] | None = None,
         jobs: Callable[[], list[slurm.JobInfo]] = _my_jobs,
         recents: Callable[[], list[recent.Recent]] = recent.load,
         clock: Callable[[], float] = time.monotonic,
@@ -197,7 +234,7 @@ class Fleet:
         slurm_every: float = 5.0,
         max_finished: int = MAX_FINISHED_RUNS,
     ) -> None:
-        self._runs_provider = runs
+        self._runs_provider = runs if runs is not None else CachedRegistry()
         self._jobs_provider = jobs
         self._recents_provider = recents
         self._clock = clock

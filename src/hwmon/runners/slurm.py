@@ -603,7 +603,9 @@ def _watch(run_dir: Path, poll_s: float = POLL_S) -> int:
         except exitcodes.HwmonError as exc:
             failures += 1
             print(f"hwmon slurm watch: {exc}", file=sys.stderr, flush=True)
-        time.sleep(min(30.0, poll_s * (2 ** min(failures, 5))))
+        # Once the job runs, its output file shows the progress: ask the controller half as often.
+        running = str(slurm_state(current).get("state", "")) in ACTIVE_STATES
+        time.sleep(min(30.0, poll_s * (2 if running else 1) * (2 ** min(failures, 5))))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

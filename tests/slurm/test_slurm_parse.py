@@ -78,3 +78,31 @@ def test_sbatch_argv_runs_unbuffered_and_quotes_the_command(tmp_path: object) ->
     assert "--export=ALL,PYTHONUNBUFFERED=1" in argv
     assert argv[-1] == "--wrap=exec python train.py --name 'a b'"
     assert argv.index("-p") < argv.index(argv[-1])
+
+
+def test_available_needs_a_configuration(tmp_path: object, monkeypatch: object) -> None:
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    mp: pytest.MonkeyPatch = monkeypatch  # type: ignore[assignment]
+    base = Path(str(tmp_path))
+    bin_dir = base / "bin"
+    bin_dir.mkdir()
+    for name in ("scontrol", "squeue"):
+        tool = bin_dir / name
+        tool.write_text("#!/bin/sh\nexit 0\n")
+        tool.chmod(0o755)
+    mp.setenv("PATH", str(bin_dir))
+    assert shutil.which("squeue") == str(bin_dir / "squeue")
+    mp.setattr(slurm, "CONFIG_PATHS", ())
+    mp.delenv("SLURM_CONF", raising=False)
+    assert not slurm.available()  # the commands alone: no cluster, no squeue calls (nor its DNS SRV lookup)
+    mp.setenv("SLURM_CONF", str(base / "missing.conf"))
+    assert not slurm.available()
+    (base / "slurm.conf").write_text("ClusterName=x\n")
+    mp.setenv("SLURM_CONF", str(base / "slurm.conf"))
+    assert slurm.available()
+    mp.setenv("PATH", str(base / "nothing"))
+    assert not slurm.available()

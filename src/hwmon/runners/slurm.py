@@ -209,9 +209,20 @@ class SlurmUnavailable(exitcodes.HwmonError):
     """No Slurm client on PATH, or the controller cannot be reached."""
 
 
+# Where a Slurm client finds its configuration without asking DNS (configless clusters cache it in /run/slurm).
+CONFIG_PATHS = ("/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf", "/run/slurm/conf/slurm.conf")
+
+
 def available() -> bool:
-    """Whether the Slurm client commands are installed."""
-    return shutil.which("scontrol") is not None and shutil.which("sbatch") is not None
+    """Whether this host is a Slurm client: the commands are installed and a configuration is at hand
+    (``SLURM_CONF`` or a usual path). Listings (``ls``, the fleet view) ask Slurm only then, so a host with the
+    packages but no cluster pays nothing and never sends the client's DNS SRV lookup."""
+    if shutil.which("scontrol") is None or shutil.which("squeue") is None:
+        return False
+    conf = os.environ.get("SLURM_CONF")
+    if conf:
+        return os.path.isfile(conf)
+    return any(os.path.isfile(path) for path in CONFIG_PATHS)
 
 
 def _run(argv: Sequence[str], *, timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 
 from hwmon import exitcodes
-from hwmon.model import reducer
+from hwmon.model import figures, reducer
 from hwmon.model.eta import eta_seconds, main_progress, target_step
 from hwmon.model.state import RunState
 from hwmon.parsers.stream import StreamParser
@@ -394,12 +394,12 @@ class Fleet:
             if isinstance(entry.tracker, RemoteTracker):
                 where = entry.tracker.ref.destination
                 name = Path(entry.tracker.ref.path).name
-                status = state.status if state.status != "unknown" else "following"
+                status = figures.display_status(state, self._clock())
                 if entry.tracker.status.startswith(("reconnecting", "ssh ")):
                     status = "reconnecting" if entry.tracker.status.startswith("reconnecting") else "ssh error"
             else:
                 where, name = "local", Path(item.ref).name
-                status = state.status if state.status != "unknown" else "log"
+                status = figures.display_status(state, self._clock())
             out.append(
                 _row(
                     f"{item.kind}:{item.ref}",
@@ -445,20 +445,17 @@ def _row(
     shown_phase = phase or ""
     if state is not None:
         last = state.last_step
-        step = last.step if last is not None else None
-        loss = last.loss if last is not None else None
+        step, loss = figures.last_loss(state)
         rate = state.global_rate or (last.rate if last is not None else None)
         unit = state.rate_unit if rate is not None else ""
         bar = main_progress(state)
         if bar is not None:
-            if loss is None and "loss" in bar.metrics:
-                loss = bar.metrics["loss"]
             if step is None:
                 step, target = bar.n, bar.total
             if rate is None and bar.rate is not None:
                 rate, unit = bar.rate, f"{bar.unit}/s"
         target = target_step(state) if target is None else target
-        if status in ("running", "following", "log", "reconnecting"):
+        if status in ("running", "stalled", "reconnecting"):
             eta = eta_seconds(state, now)
         if not shown_phase:
             current = state.current_phase

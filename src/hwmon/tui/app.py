@@ -250,7 +250,7 @@ class HwmonApp(App[int]):
         eta = eta_seconds(state, now)
         self.query_one(RunHeader).show(state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0)
         self.query_one(PhaseTimeline).show(state, now)
-        self.query_one(ProgressPane).show(state, eta, _train_seconds(state, now))
+        self.query_one(ProgressPane).show(state, eta, _train_seconds(state, now), now)
         metrics = self.query_one(MetricsPane)
         if changed or force:
             metrics.show_stats(state)

@@ -226,3 +226,26 @@ def test_summary_and_read_all_over_ssh(sshd: Sshd, tmp_path: Path) -> None:
     remote_json.pop("source", None)
     local_json.pop("source", None)
     assert remote_json == local_json
+
+
+async def test_from_end_skips_what_the_remote_file_holds(sshd: Sshd, tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_bytes(b"old 1\nold 2\n")
+    follower = SshFollower(RemoteRef("127.0.0.1", str(log)), options=sshd.options(), backoff_start=0.05, from_end=True)
+    tap = Tap(follower)
+    collect = asyncio.ensure_future(_drain(tap))
+    try:
+        await _until(lambda: follower.offset == 12, "the header (start at the end)")
+        with open(log, "ab") as fh:
+            fh.write(b"new 1\n")
+        await _until(lambda: tap.data == b"new 1\n", "the new line")
+        assert follower.process is not None
+        connections = follower.connections
+        os.kill(follower.process.pid, signal.SIGKILL)  # a reconnection resumes at the offset, not at the end
+        await _until(lambda: follower.connections > connections, "a reconnection")
+        with open(log, "ab") as fh:
+            fh.write(b"new 2\n")
+        await _until(lambda: tap.data == b"new 1\nnew 2\n", "the next line")
+    finally:
+        tap.close()
+        await asyncio.wait_for(collect, 10)

@@ -329,7 +329,7 @@ def open_source(ref: str, *, from_end: bool = False, ssh_opts: Sequence[str] = (
 
         remote = ssh.parse_remote(ref)
         if remote is not None:
-            return ssh.remote_source(remote, ssh_opts)
+            return ssh.remote_source(remote, ssh_opts, from_end=from_end)
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
             from hwmon.runners import registry

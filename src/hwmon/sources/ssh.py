@@ -116,11 +116,11 @@ def _quote_path(path: str) -> str:
     return shlex.quote(path)
 
 
-def follow_command(path: str, offset: int, inode: str | None) -> str:
+def follow_command(path: str, offset: int, inode: str | None, from_end: bool = False) -> str:
     """The remote shell command: one header line on stdout (the file's inode, and whether it restarts from 0 because
     it is another file than the one read before, ``inode``, or shorter than ``offset``), then ``tail -c +N -F`` with
-    its notices merged into stdout (``2>&1``) so they arrive in order with the bytes they concern. POSIX tools
-    only."""
+    its notices merged into stdout (``2>&1``) so they arrive in order with the bytes they concern. The header says
+    where the bytes start (``start=``). ``from_end``: start at the file's current end. POSIX tools only."""
     f = _quote_path(path)
     expected = shlex.quote(inode or "")
     return (
@@ -129,7 +129,10 @@ def follow_command(path: str, offset: int, inode: str | None) -> str:
         's=$(wc -c < "$f" 2>/dev/null | tr -d " "); fi; '
         'if [ -n "$e" ] && [ -n "$i" ] && [ "$i" != "$e" ]; then r=rotated; o=0; '
         'elif [ "${s:-0}" -lt "$o" ]; then r=truncated; o=0; fi; '
-        'echo "' + _MARK + ' ino=$i restart=$r"; '
+        + ("o=${s:-0}; r=; " if from_end else "")
+        + 'echo "'
+        + _MARK
+        + ' ino=$i restart=$r start=$o"; '
         'exec tail -c +$((o + 1)) -F "$f" 2>&1'
     )
 
@@ -212,6 +215,7 @@ class SshFollower:
         ref: RemoteRef,
         *,
         options: Sequence[str] = (),
+        from_end: bool = False,
         interval: float = DEFAULT_INTERVAL,
         chunk_size: int = CHUNK_SIZE,
         backoff_start: float = BACKOFF_START,
@@ -221,6 +225,7 @@ class SshFollower:
         self.ref = ref
         self.name = f"{ref.destination}:{ref.path}"
         self.options = list(options)
+        self.from_end = from_end
         ssh_options(self.options)  # a bad option is a usage error now, not a retry loop later
         self.interval = interval
         self.chunk_size = chunk_size
@@ -255,6 +260,9 @@ class SshFollower:
             fields[key] = value
         self._inode = fields.get("ino") or None
         restart = fields.get("restart", "")
+        start = fields.get("start", "")
+        if start.isdigit():
+            self.offset = int(start)
         if restart:
             self.offset = 0
             self._separate(out)
@@ -328,7 +336,10 @@ class SshFollower:
             self._ends_with_newline = data.endswith(b"\n")
 
     async def _start(self) -> None:
-        argv = ssh_argv(self.ref, follow_command(self.ref.path, self.offset, self._inode), self.options)
+        command = follow_command(
+            self.ref.path, self.offset, self._inode, from_end=self.from_end and self.connections == 0
+        )
+        argv = ssh_argv(self.ref, command, self.options)
         self._stderr_text = ""
         self._carry = b""
         self._header_seen = False
@@ -438,9 +449,11 @@ class SshFollower:
                 proc.terminate()
 
 
-def remote_source(ref: RemoteRef, options: Sequence[str] = (), *, check_first: bool = True) -> FollowSource:
+def remote_source(
+    ref: RemoteRef, options: Sequence[str] = (), *, check_first: bool = True, from_end: bool = False
+) -> FollowSource:
     """A ``FollowSource`` over an ``SshFollower`` (after one login to say clearly why it cannot work, if so)."""
     if check_first:
         check(ref, options)
-    follower = SshFollower(ref, options=options)
+    follower = SshFollower(ref, options=options, from_end=from_end)
     return FollowSource(follower, name=follower.name)

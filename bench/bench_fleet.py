@@ -163,7 +163,7 @@ def main() -> int:
                 )
     print(
         f"hwmon top ({args.runs} live runs, 80x24): {top_cpu:.2f} % of a core over {args.seconds:g} s "
-        f"(target < 1 %); the screen showed run ids: {shown > 0}"
+        f"(target < 1 %); the header said '{args.runs} running': {shown}"
     )
     print(
         f"baseline, hwmon attach (1 run, same set-up): {attach_cpu:.2f} % of a core; "

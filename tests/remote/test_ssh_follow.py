@@ -249,3 +249,32 @@ async def test_from_end_skips_what_the_remote_file_holds(sshd: Sshd, tmp_path: P
     finally:
         tap.close()
         await asyncio.wait_for(collect, 10)
+
+
+def test_no_ssh_connection_outlives_a_killed_monitor(sshd: Sshd, tmp_path: Path) -> None:
+    import psutil
+
+    log = tmp_path / "run.log"
+    log.write_bytes(b"step 1\n")
+    argv = [sys.executable, "-m", "hwmon", "attach", "--plain", "--follow", f"127.0.0.1:{log}"]
+    for opt in sshd.options():
+        argv += ["--ssh-opt", opt]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        monitor = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 20
+        children: list[psutil.Process] = []
+        while time.monotonic() < deadline:
+            children = [c for c in monitor.children(recursive=True) if c.name() == "ssh"]
+            if children:
+                break
+            time.sleep(0.05)
+        assert children, "the monitor never started ssh"
+        proc.kill()  # SIGKILL: no cleanup code of ours runs
+        proc.wait(timeout=10)
+        gone, alive = psutil.wait_procs(children, timeout=5)
+        assert not alive, f"ssh outlived the monitor: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

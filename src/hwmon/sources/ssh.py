@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import re
 import shlex
+import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -207,6 +208,18 @@ def read_all(ref: RemoteRef, options: Sequence[str] = (), timeout: float = 600.0
     return proc.stdout
 
 
+def _die_with_parent() -> None:
+    """In the ssh child before exec: be sent SIGTERM when hwmon dies, however it dies (``kill -9``, a timeout), so no
+    ssh connection outlives the monitor (Linux ``PR_SET_PDEATHSIG``; elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
 class SshFollower:
     """A ``Follower`` over ``ssh HOST tail -c +N -F PATH`` (see the module docstring)."""
 
@@ -350,6 +363,7 @@ class SshFollower:
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
             limit=self.chunk_size,
+            preexec_fn=_die_with_parent,
         )
         self.connections += 1
 

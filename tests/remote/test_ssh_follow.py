@@ -254,8 +254,7 @@ async def test_from_end_skips_what_the_remote_file_holds(sshd: Sshd, tmp_path: P
 def test_no_ssh_connection_outlives_a_killed_monitor(sshd: Sshd, tmp_path: Path) -> None:
     import psutil
 
-    log = tmp_path / "run.log"
-    log.write_bytes(b"step 1\n")
+    log = tmp_path / "not-yet.log"  # nothing to send: ssh would never notice that its reader is gone
     argv = [sys.executable, "-m", "hwmon", "attach", "--plain", "--follow", f"127.0.0.1:{log}"]
     for opt in sshd.options():
         argv += ["--ssh-opt", opt]
@@ -265,14 +264,24 @@ def test_no_ssh_connection_outlives_a_killed_monitor(sshd: Sshd, tmp_path: Path)
         deadline = time.monotonic() + 20
         children: list[psutil.Process] = []
         while time.monotonic() < deadline:
-            children = [c for c in monitor.children(recursive=True) if c.name() == "ssh"]
+            # The follower's ssh (the one running tail), not the short login check before it.
+            children = [
+                c
+                for c in monitor.children(recursive=True)
+                if c.name() == "ssh" and any("tail -c" in part for part in c.cmdline())
+            ]
             if children:
                 break
             time.sleep(0.05)
         assert children, "the monitor never started ssh"
+        # Let tail's "cannot open" notice arrive and be read: after it nothing more comes, so ssh would never write
+        # again, never get a SIGPIPE, and linger without the parent-death signal.
+        time.sleep(2.0)
         proc.kill()  # SIGKILL: no cleanup code of ours runs
         proc.wait(timeout=10)
         gone, alive = psutil.wait_procs(children, timeout=5)
+        for leftover in alive:  # the test's own cleanup when the guard failed
+            leftover.kill()
         assert not alive, f"ssh outlived the monitor: {alive}"
     finally:
         if proc.poll() is None:

@@ -15,7 +15,7 @@ from hwmon import __version__, exitcodes
 COMMANDS: dict[str, str] = {
     "demo": "replay a bundled example run and show the live dashboard (no accelerator needed)",
     "run": "launch and supervise a run (mnist on --ipu/--csx/--gpu/--cpu, or -- ANY COMMAND)",
-    "attach": "watch a run live: a log file, '-' for stdin, a run id, HOST:PATH over ssh, slurm:JOBID, or the latest run",
+    "attach": "watch a run live: a log, '-' for stdin, a run id, HOST:PATH over ssh, slurm:JOBID, or the latest run",
     "summary": "summarise a log (or HOST:PATH): phases, steps, loss, rates, checkpoints, eval, errors",
     "ls": "list supervised runs and your Slurm jobs",
     "stop": "stop a supervised run (SIGINT, then SIGTERM, then SIGKILL; scancel for a Slurm job)",

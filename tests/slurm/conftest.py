@@ -22,8 +22,9 @@ def _missing() -> list[str]:
     return [b for b in need if shutil.which(b, path=path) is None]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def slurm_cluster() -> Iterator[Path]:
+    """The cluster for one test module; SLURM_CONF points at it only meanwhile, so tests elsewhere never see it."""
     missing = _missing()
     if missing:
         pytest.skip(f"Slurm/munge not installed ({', '.join(missing)} missing: apt-get install slurm-wlm munge)")

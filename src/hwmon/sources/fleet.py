@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -249,11 +250,17 @@ class Fleet:
         self._entries: dict[str, _Entry] = {}
         self.slurm_note = ""
         self.version = 0
+        self._lock = threading.Lock()
 
     # ---------------------------------------------------------------------------------------------- refreshing
 
     def refresh(self, force: bool = False) -> bool:
-        """List what is due, read what the logs added. True when anything shown may have changed."""
+        """List what is due, read what the logs added. True when anything shown may have changed. Safe to call from
+        a worker thread while the UI thread calls ``rows()`` (one lock: a refresh takes a few milliseconds)."""
+        with self._lock:
+            return self._refresh(force)
+
+    def _refresh(self, force: bool) -> bool:
         now = time.monotonic()
         changed = False
         if force or now - self._listed_at >= self.registry_every:
@@ -333,6 +340,10 @@ class Fleet:
 
     def rows(self) -> list[FleetRow]:
         """The table's rows, in listing order (supervised runs, Slurm jobs, recent attachments)."""
+        with self._lock:
+            return self._rows()
+
+    def _rows(self) -> list[FleetRow]:
         now = self._clock()
         out: list[FleetRow] = []
         submitted = {r.slurm_job_id for r in self._runs if r.slurm_job_id}

@@ -106,3 +106,68 @@ def test_available_needs_a_configuration(tmp_path: object, monkeypatch: object) 
     assert slurm.available()
     mp.setenv("PATH", str(base / "nothing"))
     assert not slurm.available()
+
+
+def test_sacct_fallback_reads_a_job_that_left_the_controller(tmp_path: object, monkeypatch: object) -> None:
+    from pathlib import Path
+
+    import pytest
+
+    mp: pytest.MonkeyPatch = monkeypatch  # type: ignore[assignment]
+    bin_dir = Path(str(tmp_path)) / "bin"
+    bin_dir.mkdir()
+    # A stand-in for sacct (test double: no slurmdbd here), printing what `sacct -n -P -X --format=...` prints.
+    fake = bin_dir / "sacct"
+    fake.write_text("#!/bin/sh\necho '77|FAILED|3:0|train|00:01:05|/home/a'\necho '78|COMPLETED|0:0|x|00:00:01|/'\n")
+    fake.chmod(0o755)
+    mp.setenv("PATH", str(bin_dir))
+    job = slurm.sacct_job("77")
+    assert job is not None
+    assert (job.state, job.exit_code, job.name, job.run_time_s) == ("FAILED", 3, "train", 65.0)
+    assert slurm.run_status(job) == ("failed", "failed, exit code 3")
+    assert slurm.sacct_job("79") is None
+
+
+def test_watcher_records_the_end_and_a_lost_job(tmp_path: object, monkeypatch: object) -> None:
+    from pathlib import Path
+
+    import pytest
+
+    from hwmon.runners import registry
+
+    mp: pytest.MonkeyPatch = monkeypatch  # type: ignore[assignment]
+    mp.setenv("PATH", "/nonexistent")  # no sacct
+    run_dir = Path(str(tmp_path)) / "run"
+    run_dir.mkdir()
+    (run_dir / registry.LOG_FILE).write_bytes(b"step 1\r50%")
+    record = registry.RunRecord(
+        run_id="r",
+        dir=run_dir,
+        log_path=run_dir / registry.LOG_FILE,
+        command=["x"],
+        workload=None,
+        device=None,
+        pid=None,
+        supervisor_pid=None,
+        host="",
+        cwd="/",
+        started=registry.now_iso(),
+        ended=None,
+        exit_code=None,
+        signal=None,
+        status="running",
+        slurm_job_id="5",
+    )
+    registry.save(record)
+    running = slurm.parse_job_line("JobId=5 JobName=x JobState=RUNNING Reason=None ExitCode=0:0 NodeList=n1")
+    assert slurm.watch_once(record, lambda _id: running) is False
+    assert slurm.slurm_state(record)["state"] == "RUNNING" and record.status == "running"
+    done = slurm.parse_job_line("JobId=5 JobName=x JobState=COMPLETED Reason=None ExitCode=0:0")
+    assert slurm.watch_once(record, lambda _id: done) is True
+    saved = registry.load(run_dir)
+    assert saved is not None and saved.status == "succeeded" and saved.exit_code == 0 and saved.ended
+    # The end line starts on a line of its own after a \r-redrawn bar.
+    assert (run_dir / registry.LOG_FILE).read_bytes() == b"step 1\r50%\n[hwmon] run ended: exit code 0\n"
+    record.status = "running"
+    assert slurm.watch_once(record, lambda _id: None) is True
+    assert record.status == "lost" and "left the controller" in record.message

@@ -403,13 +403,23 @@ def stop_ref_now(stop_ref: str) -> str:
 
 
 class FleetDashboard(HwmonApp):
-    """The run dashboard opened from the fleet: Esc (with no search to clear) goes back to the table."""
+    """The run dashboard opened from the fleet: Esc first does what it does in the dashboard (close the prompt,
+    clear the search, restore a maximised pane); when there is nothing of that left, it goes back to the table."""
+
+    def _escapable(self) -> tuple[object, ...]:
+        pane = self.log_pane
+        return (
+            getattr(pane, "search_term", None),
+            getattr(pane, "prompting", None),
+            pane.has_class("-searching"),
+            pane.has_class("-prompting"),
+            getattr(self.screen, "maximized", None),
+        )
 
     def action_escape(self) -> None:
-        pane = self.log_pane
-        if pane.has_class("-searching") or pane.search_term:
-            super().action_escape()
-        else:
+        before = self._escapable()
+        super().action_escape()
+        if self._escapable() == before:
             self.exit(exitcodes.OK)
 
 

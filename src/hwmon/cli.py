@@ -17,6 +17,9 @@ COMMANDS: dict[str, str] = {
     "run": "launch and supervise a run (mnist on --ipu/--csx/--gpu/--cpu, or -- ANY COMMAND)",
     "attach": "watch a run live: a log, '-' for stdin, a run id, HOST:PATH over ssh, slurm:JOBID, or the latest run",
     "summary": "summarise a log (or HOST:PATH): phases, steps, loss, rates, checkpoints, eval, errors",
+    "export": "export a log's full-resolution steps, eval metrics or phases (csv, jsonl, parquet, tensorboard)",
+    "compare": "compare runs side by side: phases, time to first step, throughput, loss, eval, status",
+    "history": "list the runs hwmon has recorded (the history that expected phase durations come from)",
     "ls": "list supervised runs and your Slurm jobs",
     "stop": "stop a supervised run (SIGINT, then SIGTERM, then SIGKILL; scancel for a Slurm job)",
     "top": "the fleet view: every run, Slurm job and recently attached log in one live table (also: hwmon alone)",
@@ -75,7 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args._module.run(args)
         return code
     except exitcodes.HwmonError as exc:
-        print(f"hwmon: {exc}", file=sys.stderr)
+        from hwmon.model.text import safe_text
+
+        print(f"hwmon: {safe_text(str(exc))}", file=sys.stderr)  # errors quote file names and run ids
         return exc.code
     except KeyboardInterrupt:
         print("hwmon: interrupted", file=sys.stderr)

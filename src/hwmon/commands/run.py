@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from hwmon import exitcodes
+from hwmon.model.text import safe_text
 
 WORKLOADS = ("mnist",)
 DEVICE_FLAGS = ("cpu", "gpu", "ipu", "ipu-model", "csx")
@@ -191,10 +192,10 @@ def run(args: argparse.Namespace) -> int:
         started = "started"
     if args.detach:
         print(record.run_id)
-        print(
-            f"hwmon: run {record.run_id} {started}; log {record.log_path}; attach with 'hwmon attach {record.run_id}'",
-            file=sys.stderr,
+        message = (
+            f"hwmon: run {record.run_id} {started}; log {record.log_path}; attach with 'hwmon attach {record.run_id}'"
         )
+        print(safe_text(message), file=sys.stderr)  # the log path is a directory the user named
         return exitcodes.OK
     plain: bool | None = True if args.no_tui else None
     try:

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from hwmon import exitcodes
+from hwmon.model.text import safe_text
 from hwmon.sources.follow import CHUNK_SIZE, DEFAULT_INTERVAL, Chunk
 from hwmon.sources.source import FollowSource
 
@@ -144,10 +145,9 @@ def cat_command(path: str) -> str:
 
 
 def printable(text: str, limit: int = 300) -> str:
-    """Text from outside (ssh's messages, a remote host's output) made inert for a terminal: one line, no control
-    or format characters, bounded."""
-    cleaned = "".join(ch if ch.isprintable() else " " if ch in "\t\n\r" else "\ufffd" for ch in text)
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+    """Text from outside (ssh's messages, a remote host's output, a Slurm reason) made inert for a terminal: the
+    project's one sanitiser (``hwmon.model.text.safe_text``), bounded."""
+    return safe_text(text, limit)
 
 
 def classify_ssh_failure(ref: RemoteRef, returncode: int, stderr: str) -> tuple[str, bool]:

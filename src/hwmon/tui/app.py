@@ -24,6 +24,7 @@ from hwmon import exitcodes
 from hwmon.events import Event
 from hwmon.model import alerts as alert_rules
 from hwmon.model.eta import eta_seconds
+from hwmon.model.history import Expected, expected_remaining, job_key
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import Alert, RunState
 from hwmon.tui import view
@@ -127,6 +128,10 @@ class HwmonApp(App[int]):
         self.source_done = False
         self.source_error: str | None = None
         self.repaints = 0
+        # Expected phase durations from the run history (past runs of the same job), loaded off the event loop
+        # whenever what identifies the job changes (a compile hash appears...).
+        self.expected: dict[str, Expected] = {}
+        self._expected_for: tuple[str, str | None] | None = None
 
     # ----------------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -189,10 +194,11 @@ class HwmonApp(App[int]):
                 # The Log keeps only the last max_lines anyway; don't hold more between frames.
                 del self._pending[: -self._log_lines]
         if batch.status:
-            self.status_message = batch.status
+            # Statuses quote file names: sanitised here, whatever the source did (hardening #13, item 1).
+            self.status_message = view.safe_text(batch.status)
             self._status_since = time.monotonic()
             self._lines_at_status = self.log_pane.total_lines + len(self._pending)
-            self.notify(batch.status, title="source", timeout=6, markup=False)
+            self.notify(self.status_message, title="source", timeout=6, markup=False)
         if batch.eof:
             self.source_done = True
 
@@ -204,7 +210,7 @@ class HwmonApp(App[int]):
     def _on_source_failed(self, message: SourceFailed) -> None:
         self.source_done = True
         self.source_error = message.error
-        self.status_message = f"source failed: {message.error}"
+        self.status_message = view.safe_text(f"source failed: {message.error}")
         self.notify(self.status_message, title="source", severity="error", timeout=15, markup=False)
 
     # ----------------------------------------------------------------------------------------------- paint
@@ -229,7 +235,7 @@ class HwmonApp(App[int]):
             self.query_one(LogPane).add_lines(lines)
         if force or real_now - self._last_alert_check >= ALERT_CHECK_INTERVAL:
             self._last_alert_check = real_now
-            alert_rules.check(self.state, now)
+            alert_rules.check(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
         changed = self.state.version != self._painted_version
         if (
             self.status_message
@@ -248,8 +254,13 @@ class HwmonApp(App[int]):
         self._last_time_paint = real_now
         state = self.state
         eta = eta_seconds(state, now)
-        self.query_one(RunHeader).show(state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0)
-        self.query_one(PhaseTimeline).show(state, now)
+        self._check_expected()
+        header = self.query_one(RunHeader)
+        header.run_eta = expected_remaining(state, self.expected, eta) if self.expected else None
+        header.show(state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0)
+        timeline = self.query_one(PhaseTimeline)
+        timeline.expected = {name: exp.seconds for name, exp in self.expected.items()}
+        timeline.show(state, now)
         self.query_one(ProgressPane).show(state, eta, _train_seconds(state, now), now)
         metrics = self.query_one(MetricsPane)
         if changed or force:
@@ -263,6 +274,32 @@ class HwmonApp(App[int]):
         self.query_one(LogPane).refresh_title()
         self._notify_new_alerts()
         self.repaints += 1
+
+    def _check_expected(self) -> None:
+        key = (job_key(self.state)[1], self.state.vendor)
+        if key != self._expected_for and (self.state.phases or self.state.vendor):
+            self._expected_for = key
+            self._load_expected(key)
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def _load_expected(self, key: tuple[str, str | None]) -> None:
+        from hwmon.model.history import PastRun, expected_phases
+        from hwmon.runners.history import open_history
+
+        history = open_history()
+        past: list[PastRun] = []
+        if history is not None:
+            try:
+                past = history.past_runs()
+            finally:
+                history.close()
+        expected = expected_phases(key[0], key[1], past)
+        self.call_from_thread(self._set_expected, key, expected)
+
+    def _set_expected(self, key: tuple[str, str | None], expected: dict[str, Expected]) -> None:
+        if key == self._expected_for and expected != self.expected:
+            self.expected = expected
+            self.repaint_now()
 
     def _notify_new_alerts(self) -> None:
         # alert_count is the total ever raised (it survives the bounded list and a new run in the same file), so
@@ -387,7 +424,12 @@ def _train_seconds(state: RunState, now: float) -> float | None:
 
 
 def run_dashboard(source: SourceLike, *, title: str | None = None) -> int:
-    """Run the dashboard until the user quits. Returns ``exitcodes.RUN_FAILED`` if the run failed, else 0."""
+    """Run the dashboard until the user quits. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped,
+    else 0."""
     app = HwmonApp(source, title=title)
     app.run()
-    return exitcodes.RUN_FAILED if app.state.status == "failed" else exitcodes.OK
+    from hwmon.runners.history import record_if_ended
+
+    record_if_ended(app.state, source.name)
+    # The same rule as plain mode: a run that failed or was stopped (its supervisor's record) is not a success.
+    return exitcodes.RUN_FAILED if app.state.status in ("failed", "stopped") else exitcodes.OK

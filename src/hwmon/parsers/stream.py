@@ -151,11 +151,7 @@ class StreamParser:
         """End of the stream: the last unterminated line and everything the parsers were holding."""
         out: list[Event] = []
         for line in self._splitter.finish():
-            # An unterminated last line may be cut mid-write ("Loss=7.1" of "Loss=7.14844"): it is kept and read
-            # for everything but a step.
-            tail: list[Event] = []
-            self._line(line, tail)
-            out.extend(e for e in tail if not (isinstance(e, StepMetrics | StepBatch) and e.line == line.number))
+            self._unterminated(line, out)
         for parser in self._parsers:
             events = self._finish_parser(parser)
             self._remember_events(events)
@@ -173,9 +169,16 @@ class StreamParser:
         newline is ended first (``LineSplitter.end_partial``) so it is shown and parsed too. The stream goes on."""
         out: list[Event] = []
         for line in self._splitter.end_partial():
-            self._line(line, out)
+            self._unterminated(line, out)
         out.extend(self._generic_filter(self._finish_parser(self._generic)))
         return out
+
+    def _unterminated(self, line: Line, out: list[Event]) -> None:
+        # A line without its newline may be cut mid-write ("Loss=7.1" of "Loss=7.14844"): it is kept and read for
+        # everything but a step.
+        tail: list[Event] = []
+        self._line(line, tail)
+        out.extend(e for e in tail if not (isinstance(e, StepMetrics | StepBatch) and e.line == line.number))
 
     def pop_lines(self) -> list[str]:
         """The final cleaned lines seen since the last call (at most the last ``keep_lines`` of them)."""

@@ -96,11 +96,6 @@ def test_emitter_log(name: str, check: str) -> None:
         assert got["vendor"] == facts["vendor"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="h9 (reducer `_check_epochs_and_test`): Lightning's per-epoch bar `Epoch 0` counts as an epochs bar, so the "
-    "first val_loss in its postfix ends the run at epoch 0; a live attach then stops at step ~22 of 40",
-)
 def test_lightning_run_is_not_over_before_fit_stopped() -> None:
     """Live, line by line: the run is still going until Lightning prints "`Trainer.fit` stopped"."""
     data, _ = load("lightning26_tqdm")

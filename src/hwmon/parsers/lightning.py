@@ -85,7 +85,7 @@ class LightningParser(RuleParser):
             self._evals_of(metrics, record, out)
             # Reported now, not when a later line closes the block: a live follower may never see one (the rich
             # bar is Lightning's last output). A loss that changes further down is reported again.
-            self._report(self._bar, out)
+            self._report(self._bar, out, record.number)
             return True
         if record.final:
             self._flush(out)
@@ -103,7 +103,8 @@ class LightningParser(RuleParser):
         if bar is not None:
             self._report(bar, out)
 
-    def _report(self, bar: _Pending, out: list[Event]) -> None:
+    def _report(self, bar: _Pending, out: list[Event], line: int | None = None) -> None:
+        """The bar's step and loss so far (reported on the line that completed them: no other reader's)."""
         if not bar.epoch:
             return
         picked = vocab.pick_loss(bar.metrics)
@@ -112,7 +113,15 @@ class LightningParser(RuleParser):
         self._last = (bar.step, picked[1])
         extra = tuple((k, v) for k, v in bar.metrics if vocab.role(k) not in ("loss", "eval"))
         out.append(
-            StepMetrics(bar.line, bar.ts, bar.step, loss=picked[1], rate=bar.rate, rate_unit="it/s", extra=extra)
+            StepMetrics(
+                bar.line if line is None else line,
+                bar.ts,
+                bar.step,
+                loss=picked[1],
+                rate=bar.rate,
+                rate_unit="it/s",
+                extra=extra,
+            )
         )
 
     def _evals_of(self, metrics: tuple[tuple[str, float], ...], record: Record, out: list[Event]) -> None:

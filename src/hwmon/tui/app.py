@@ -146,6 +146,7 @@ class HwmonApp(App[int]):
         self._repaint_timer: Timer | None = None
         self._last_batch = float("-inf")
         self.status_message = ""
+        self._status_dirty = False
         self._status_since = 0.0
         self._lines_at_status = 0
         self._binary_checked = 0
@@ -255,6 +256,7 @@ class HwmonApp(App[int]):
     def set_status(self, text: str) -> None:
         """Show ``text`` in the header's status row (it stays until output has moved on for a while)."""
         self.status_message = text
+        self._status_dirty = True
         self._status_since = time.monotonic()
         self._lines_at_status = self.log_pane.total_lines + len(self._pending)
         self._schedule_repaint()
@@ -338,7 +340,8 @@ class HwmonApp(App[int]):
             lines, self._pending = self._pending, []
             self.log_pane.add_lines(lines)
         alert_rules.check(self.state, now)
-        changed = self.state.version != self._painted_version
+        changed = self.state.version != self._painted_version or self._status_dirty
+        self._status_dirty = False
         if (
             self.status_message
             and self.source_error is None
@@ -392,6 +395,7 @@ class HwmonApp(App[int]):
         _show(self.query_one("#timeline"), bool(state.phases))
         _show(self.query_one("#progress"), state.last_step is not None or bool(state.progress) or bool(state.checkpoints))
         _show(self.query_one("#charts"), has_loss or has_rate)
+        loss_chart.with_rate = not wide
         if wide:
             _show(loss_chart, has_loss or not has_rate)
             _show(rate_chart, has_rate)
@@ -532,9 +536,9 @@ class HwmonApp(App[int]):
     def action_stop_unavailable(self) -> None:
         """``s`` where there is nothing to stop: say why instead of doing nothing."""
         if getattr(self._source, "run_dir", None) is None:
-            self.set_status("s stops a run that hwmon supervises (hwmon run); this is a log, not a run to stop")
+            self.set_status("nothing to stop: this is a log, not a run hwmon started")
         else:
-            self.set_status(f"the run has already ended ({self.state.status}); nothing to stop")
+            self.set_status(f"nothing to stop: the run has already ended ({self.state.status})")
 
     def action_stop_run(self) -> None:
         """Ask, then stop the supervised run (the same escalation as ``hwmon stop``)."""

@@ -35,6 +35,8 @@ class ChartPane(Widget, can_focus=True):
         self.view = ChartView()
         self._state: RunState | None = None
         self.draws = 0
+        # Set by the app below 120 columns, where this is the only chart: the title then carries the throughput.
+        self.with_rate = False
 
     # ------------------------------------------------------------------------------------------- state
     def show(self, state: RunState) -> None:
@@ -98,6 +100,9 @@ class ChartPane(Widget, can_focus=True):
             elif state.eval:
                 key, value = next(iter(state.eval.items()))
                 title.append(f" · eval {view.safe_text(key)} {fmt.fmt_number(value)}")
+            last_rate = state.last_step.rate if state.last_step is not None else None
+            if self.with_rate and last_rate is not None:
+                title.append(f" · {fmt.fmt_rate(last_rate, view.safe_text(state.rate_unit))}")
         else:
             series = state.rate
             last = state.last_step.rate if state.last_step is not None else None

@@ -168,6 +168,8 @@ class LogPane(Vertical):
     def set_search(self, term: str, *, backward: bool = False, jump: bool = True) -> str | None:
         """Highlight ``term`` (a regex, smart case) and jump to the next match in the search's direction from the
         cursor. Returns an error message for an invalid pattern (the previous search stays)."""
+        if bool(term) != bool(self._search) and self.is_mounted:
+            self.app.refresh_bindings()  # n/N are in the footer while a search stands
         if not term:
             self._search, self._pattern = "", None
             self._log.pattern = None
@@ -342,8 +344,6 @@ class LogPane(Vertical):
         title = " · ".join(parts)
         if title == self._title:
             return
-        if bool(self._title) and ("/" in title or "?" in title) != ("/" in self._title or "?" in self._title):
-            self.app.refresh_bindings()  # n/N appear in the footer while a search stands
         self._title = title
         # border_title is parsed as markup: build it as Text so a search term like "[bold]" stays literal.
         self.border_title = Text(title)

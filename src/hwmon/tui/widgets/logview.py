@@ -57,6 +57,11 @@ class LogView(ScrollView, can_focus=True):
         self._row_start: list[int] = []
         self._wrap_width = 0
 
+    @property
+    def following(self) -> bool:
+        """Whether new lines scroll into view."""
+        return self.follow
+
     # ------------------------------------------------------------------------------------------- content
     @property
     def lines(self) -> list[str]:

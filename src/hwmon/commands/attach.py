@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-end", action="store_true", help="skip what the log already holds; show new output")
     parser.add_argument("--plain", action="store_true", help="print plain status lines instead of the dashboard")
     parser.add_argument(
-        "--follow", action="store_true", help="plain mode: keep following after the run ends (until Ctrl-C)"
+        "-f", "--follow", action="store_true", help="plain mode: keep following after the run ends (until Ctrl-C)"
     )
     parser.add_argument(
         "--interval",
@@ -79,14 +80,39 @@ def watch(
     """
     from hwmon.sources.source import open_source, stdin_source
 
+    notice = check_missing_path(ref)
     dashboard = pick_dashboard(plain)
+    if notice is not None and dashboard is None:
+        print(f"hwmon: {notice}", file=sys.stderr)
     if ref == "-" and dashboard is not None:
         # The dashboard reads keys from fd 0, so the piped log moves to another descriptor and fd 0 becomes the
         # controlling terminal.
         source: Source = stdin_source(_swap_stdin_for_tty())
     else:
         source = open_source(ref, from_end=from_end)
-    return show(source, dashboard=dashboard, follow=follow, title=title, interval=interval)
+    return show(source, dashboard=dashboard, follow=follow, title=title, interval=interval, notice=notice)
+
+
+def check_missing_path(ref: str) -> str | None:
+    """For a path that does not exist: an error (``BAD_INPUT``) when its directory does not exist either (nothing
+    will ever appear there), else the notice that says which file, by its full path, is waited for. None for an
+    existing path, ``-``, or a run id."""
+    from hwmon.sources.source import looks_like_path
+
+    if ref == "-" or not looks_like_path(ref):
+        return None
+    path = Path(ref).expanduser()
+    if os.path.lexists(path):
+        return None
+    full = path.absolute()
+    if "/" in ref:
+        parent = full.parent
+        if not parent.exists():
+            raise exitcodes.HwmonError(
+                f"{full}: no such directory {parent} (a log can only appear in a directory that exists)",
+                exitcodes.BAD_INPUT,
+            )
+    return f"waiting for {full} to appear (Ctrl-C to stop)"
 
 
 def pick_dashboard(plain: bool | None) -> Callable[..., int] | None:
@@ -106,10 +132,11 @@ def show(
     follow: bool = False,
     title: str | None = None,
     interval: float = 10.0,
+    notice: str | None = None,
 ) -> int:
     """Show an open source on the dashboard (when given) or as plain lines; returns the exit code."""
     if dashboard is not None:
-        code: int = dashboard(source, title=title)
+        code: int = dashboard(source, title=title, notice=notice) if notice else dashboard(source, title=title)
         return code
     from hwmon.views.plain import run_plain
 

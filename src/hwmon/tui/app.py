@@ -128,6 +128,7 @@ class HwmonApp(App[int]):
         title: str | None = None,
         log_lines: int = LOG_MAX_LINES,
         system: bool | None = None,
+        notice: str | None = None,
     ) -> None:
         super().__init__()
         self._source = source
@@ -156,6 +157,7 @@ class HwmonApp(App[int]):
         self._system_wanted = system
         self._system_stop = threading.Event()
         self.system_sample: Any = None
+        self._notice = notice
 
     # ----------------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -188,6 +190,8 @@ class HwmonApp(App[int]):
         # costs nothing once the run has ended and the source is quiet.
         self.set_interval(CLOCK_TICK, self._clock_tick)
         self._update_layout()
+        if self._notice:
+            self.set_status(self._notice)
         self._consume()
         pid = self._system_pid()
         if pid is not None:
@@ -228,8 +232,10 @@ class HwmonApp(App[int]):
             if self._binary_checked < BINARY_SAMPLE_CHARS:
                 self._check_binary(batch.lines)
         if batch.status:
-            # Follower news goes in the header's status row, never over a pane.
-            self.set_status(batch.status)
+            # Follower news goes in the header's status row, never over a pane. While nothing has arrived, the
+            # command's own notice (the full path being waited for) says the same thing more precisely.
+            if not (self._notice and batch.status.startswith("waiting for") and not self.log_pane.total_lines):
+                self.set_status(batch.status)
         if batch.eof:
             self.source_done = True
         self._schedule_repaint()
@@ -632,12 +638,12 @@ def _train_seconds(state: RunState, now: float) -> float | None:
     return rows[0].seconds if rows else None
 
 
-def run_dashboard(source: SourceLike, *, title: str | None = None) -> int:
+def run_dashboard(source: SourceLike, *, title: str | None = None, notice: str | None = None) -> int:
     """Run the dashboard until the user quits (q or Ctrl-C), then print one line saying how the run stands and how
     to come back. Returns ``exitcodes.RUN_FAILED`` if the run failed, else 0."""
     import sys
 
-    app = HwmonApp(source, title=title)
+    app = HwmonApp(source, title=title, notice=notice)
     app.run()
     try:
         print(app.closing_line(), file=sys.stderr)

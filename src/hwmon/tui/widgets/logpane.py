@@ -330,8 +330,8 @@ class LogPane(Vertical):
         parts.append("following" if self.following else "paused (G/End follows)")
         if self._log.wrap:
             parts.append("wrap")
-        elif self._log.scroll_target_x > 0:
-            parts.append(f"from column {self._log.scroll_target_x + 1} (← →)")
+        elif self._log.first_column > 0:
+            parts.append(f"from column {self._log.first_column + 1} (← →)")
         if self._search:
             where = f"{self.match_index}/" if self.match_index is not None else ""
             parts.append(f"{'?' if self._backward else '/'}{self._search} {where}{self.match_count} matches")

@@ -177,7 +177,7 @@ class LogView(ScrollView, can_focus=True):
         return row if 0 <= row < len(self._lines) else None
 
     @property
-    def scroll_target_x(self) -> int:
+    def first_column(self) -> int:
         """The first column shown (0 unless scrolled right)."""
         return int(self.scroll_offset.x)
 

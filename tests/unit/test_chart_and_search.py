@@ -40,7 +40,9 @@ def test_eval_markers_log_scale_and_zoom() -> None:
     rows = plain(render_chart(LOSS, width=60, height=6, markers=[(10000.0, 5.0)]))
     assert sum(row.count("◆") for row in rows) == 1
     linear = plain(render_chart([(1.0, 1.0), (2.0, 10.0), (3.0, 1000.0)], width=40, height=6))
-    logged = plain(render_chart([(1.0, 1.0), (2.0, 10.0), (3.0, 1000.0)], width=40, height=6, view=ChartView(log_y=True)))
+    logged = plain(
+        render_chart([(1.0, 1.0), (2.0, 10.0), (3.0, 1000.0)], width=40, height=6, view=ChartView(log_y=True))
+    )
     assert linear[0].startswith("1000┤") and logged[0].startswith("1000┤")
     assert linear != logged  # the middle point moves up on a log scale
     assert "100" in logged[2] or "31.6" in logged[2]  # the middle tick is a decade-ish value, not 500

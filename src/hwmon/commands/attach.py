@@ -102,8 +102,13 @@ def check_missing_path(ref: str) -> str | None:
     if ref == "-" or not looks_like_path(ref):
         return None
     path = Path(ref).expanduser()
-    if os.path.lexists(path):
+    try:
+        os.stat(path)
         return None
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None  # not a directory on the way, no permission: opening it says so
     full = path.absolute()
     if "/" in ref:
         parent = full.parent

@@ -113,3 +113,14 @@ def test_record_extent_of_a_module_tree() -> None:
     assert record_extent(TRACEBACK, 7) == (6, 9)
     assert record_extent(TRACEBACK, 6) == (6, 9)
     assert record_extent([], 0) == (0, 0)
+
+
+def test_a_restarting_step_counter_is_laid_end_to_end() -> None:
+    from hwmon.tui.chart import continuous_steps
+
+    per_epoch = [(0.0, 5.0), (100.0, 4.0), (200.0, 3.0), (0.0, 2.5), (100.0, 2.0), (200.0, 1.5)]
+    points, restarts = continuous_steps(per_epoch)
+    assert restarts == 1
+    assert [x for x, _ in points] == [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
+    assert [y for _, y in points] == [y for _, y in per_epoch]
+    assert continuous_steps(LOSS) == (LOSS, 0)

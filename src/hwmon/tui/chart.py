@@ -55,6 +55,27 @@ def fmt_tick(value: float) -> str:
     return fmt.fmt_number(value, 3)
 
 
+def continuous_steps(points: Sequence[Point]) -> tuple[list[Point], int]:
+    """``points`` with a step counter that restarts (``step 0 of epoch 1`` after ``step 400 of epoch 0``) laid end
+    to end: each restart continues from the previous step plus the usual step gap. Returns the points and how many
+    restarts there were (0: the points are returned as they are)."""
+    out: list[Point] = []
+    restarts = 0
+    offset = 0.0
+    gap = 1.0
+    previous: float | None = None
+    for x, y in points:
+        if previous is not None:
+            if x + offset < previous:
+                restarts += 1
+                offset = previous + gap - x
+            elif x + offset > previous:
+                gap = x + offset - previous
+        previous = x + offset
+        out.append((x + offset, y))
+    return (out if restarts else list(points)), restarts
+
+
 def steps_to_time(points: Sequence[Point], step_times: Sequence[Point]) -> list[Point]:
     """``points`` (step, y) re-based on time: each step's time interpolated from ``step_times`` (step, seconds),
     as seconds since the first timed step. Points outside the timed steps are dropped."""

@@ -15,7 +15,7 @@ from textual.widget import Widget
 from hwmon.model import fmt
 from hwmon.model.state import RunState
 from hwmon.tui import view
-from hwmon.tui.chart import ChartView, render_chart, steps_to_time
+from hwmon.tui.chart import ChartView, continuous_steps, render_chart, steps_to_time
 from hwmon.tui.widgets._text import join_rows
 
 ChartKind = Literal["loss", "rate"]
@@ -35,6 +35,8 @@ class ChartPane(Widget, can_focus=True):
         self.view = ChartView()
         self._state: RunState | None = None
         self.draws = 0
+        # How often the step counter restarted (per-epoch steps), as last drawn: the title says so.
+        self.restarts = 0
         # Set by the app below 120 columns, where this is the only chart: the title then carries the throughput.
         self.with_rate = False
 
@@ -112,6 +114,8 @@ class ChartPane(Widget, can_focus=True):
                 title.append(f" · global {fmt.fmt_rate(state.global_rate)}")
         if self.view.x_time:
             title.append(" · x: time")
+        elif self.restarts:
+            title.append(f" · x: steps end to end ({self.restarts + 1} counters)")
         if self.view.log_y:
             title.append(" · log-y")
         if self.view.zoom:
@@ -136,10 +140,15 @@ class ChartPane(Widget, can_focus=True):
             markers = steps_to_time(markers, state.steps.points)
             x_fmt = fmt.fmt_duration
             empty = "no step timing yet (a replayed log arrives at once): x toggles back to steps"
-        elif self.kind == "loss" and state.loss.points:
-            # Eval losses numbered by eval batch are not on the train-step axis; only those that fall inside it show.
-            lo, hi = state.loss.points[0][0], state.loss.points[-1][0]
-            markers = [(x, y) for x, y in markers if lo <= x <= hi]
+        else:
+            points, self.restarts = continuous_steps(points)
+            if self.restarts:
+                # A per-epoch step counter: eval points cannot be placed on the laid-end-to-end axis.
+                markers = []
+            elif self.kind == "loss" and points:
+                # Eval losses numbered by eval batch are not on the train-step axis; only those inside it show.
+                lo, hi = points[0][0], points[-1][0]
+                markers = [(x, y) for x, y in markers if lo <= x <= hi]
         self.draws += 1
         rows = render_chart(points, width=width, height=height, view=self.view, markers=markers, empty=empty, x_fmt=x_fmt)
         return join_rows(rows)

@@ -192,7 +192,9 @@ class HwmonApp(App[int]):
         self._update_layout()
         if self._notice:
             self.set_status(self._notice)
-        self._consume()
+        # The first screen goes out before the source starts: catching up a big file parses in this event loop,
+        # and the user should see the dashboard while it does.
+        self.call_after_refresh(self._consume)
         pid = self._system_pid()
         if pid is not None:
             self.screen.add_class("-system")

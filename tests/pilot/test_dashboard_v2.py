@@ -269,3 +269,22 @@ async def test_help_lists_every_key_without_wrapping_into_the_key_column() -> No
             names["escape"] = "Esc"
             shown = names.get(key, key).split(",")[0].replace("ctrl+c", "Ctrl-C").replace("shift+tab", "tab")
             assert shown in keys_in_help, key
+
+
+async def test_a_finished_quiet_log_costs_no_repaints() -> None:
+    from pathlib import Path
+
+    from sources import parse_fixture
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "tui_cerebras_run.log"
+    events, lines = parse_fixture(fixture.read_bytes())
+    # A follower's status ("following ...") stays in the header of a finished log; it must not keep the clock busy.
+    source = ReplaySourceForTests([FakeBatch(events, lines, status="following run.log")], hold_open=True)
+    app = HwmonApp(source, clock=lambda: 5000.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.5)
+        assert app.state.status == "succeeded"
+        before = app.repaints
+        await pilot.pause(2.5)
+        assert app.repaints == before

@@ -330,12 +330,21 @@ class HwmonApp(App[int]):
         if not self.is_running:
             return
         live = not view.is_ended(self.state) and not (self.source_done and self.state.status == "unknown")
-        if not live and not self.status_message and self._plot_version == self.state.version:
+        if not live and self._plot_version == self.state.version and not self._status_expired():
             return  # a finished, quiet run: nothing on screen depends on the clock
         try:
             self.repaint_now(force=False, clock=True)
         except NoMatches:
             return
+
+    def _status_expired(self) -> bool:
+        """Whether the status row's message is due to go (shown long enough, and output has moved on since)."""
+        return bool(
+            self.status_message
+            and self.source_error is None
+            and time.monotonic() - self._status_since > STATUS_SHOWN_FOR
+            and self.log_pane.total_lines > self._lines_at_status
+        )
 
     def repaint_now(self, *, force: bool = True, clock: bool = False) -> None:
         """Push the state into the panes. Scheduled repaints and the clock tick call this with ``force=False``
@@ -350,12 +359,7 @@ class HwmonApp(App[int]):
         alert_rules.check(self.state, now)
         changed = self.state.version != self._painted_version or self._status_dirty
         self._status_dirty = False
-        if (
-            self.status_message
-            and self.source_error is None
-            and real_now - self._status_since > STATUS_SHOWN_FOR
-            and self.log_pane.total_lines > self._lines_at_status
-        ):
+        if self._status_expired():
             # Follower news ("log rotated...") is news for a while; once output has moved on it goes (a "waiting
             # for the file" message stays until lines arrive, and a source failure stays).
             self.status_message = ""

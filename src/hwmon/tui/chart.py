@@ -136,9 +136,12 @@ def render_chart(
         pad = abs(y_hi) * 0.05 or 1.0
         y_lo, y_hi = y_lo - pad, y_hi + pad
     plot_rows = max(1, height - 1)
+    # Labelled rows: top and bottom, and evenly between them about every fourth row (one middle label from 3 rows).
     labels = {0: y_hi, plot_rows - 1: y_lo}
-    if plot_rows >= 3:
-        labels[(plot_rows - 1) // 2] = y_hi - (y_hi - y_lo) * ((plot_rows - 1) // 2) / (plot_rows - 1)
+    ticks = max(3, min(7, plot_rows // 4 + 1)) if plot_rows >= 3 else 2
+    for k in range(1, ticks - 1):
+        row = round(k * (plot_rows - 1) / (ticks - 1))
+        labels.setdefault(row, y_hi - (y_hi - y_lo) * row / (plot_rows - 1))
 
     def tick_text(value: float) -> str:
         return fmt_tick(10**value if view.log_y else value)

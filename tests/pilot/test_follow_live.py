@@ -65,7 +65,9 @@ async def test_lines_phases_progress_and_chart_follow_a_growing_file(tmp_path: P
         await wait_until(pilot, lambda: "step 150" in header(app), "step 150")
         assert "phase train" in header(app)
         chart = app.query_one("#chart-loss", ChartPane)
-        await wait_until(pilot, lambda: "loss 7.932" in chart.title_text().plain and chart.draws > 0, "step 150 plotted")
+        await wait_until(
+            pilot, lambda: "loss 7.932" in chart.title_text().plain and chart.draws > 0, "step 150 plotted"
+        )
 
         more = upto("Step=450,")
         append(log, CEREBRAS[first_steps + 1 : more + 1])

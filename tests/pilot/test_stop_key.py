@@ -73,6 +73,7 @@ async def test_stop_key_is_disabled_for_a_plain_log(tmp_path: Path) -> None:
     log.write_text("hello\n")
     app = HwmonApp(open_source(str(log)))
     async with app.run_test(size=(80, 24)) as pilot:
+        await _wait(pilot, lambda: "hello" in screen_text(app), "the log's line")
         await pilot.press("s")
         await pilot.pause(0.3)
         assert not isinstance(app.screen, ConfirmScreen)

@@ -23,9 +23,7 @@ CHUNK = 1 << 20  # read in 1 MiB chunks: memory stays flat whatever the log's si
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's flags."""
-    parser.add_argument(
-        "log", nargs="?", metavar="LOG", help="the log file to summarise; '-' reads it from stdin"
-    )
+    parser.add_argument("log", nargs="?", metavar="LOG", help="the log file to summarise; '-' reads it from stdin")
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the hwmon.summary/1 JSON contract")
     fmt.add_argument("--md", action="store_true", help="print a Markdown report")

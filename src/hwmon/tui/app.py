@@ -10,6 +10,7 @@ in a worker thread.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -184,8 +185,6 @@ class HwmonApp(App[int]):
         self.query_one("#alerts").border_title = "alerts"
         self.query_one(LogPane).refresh_title()
         self.query_one(LogPane).log_widget.focus()
-        for pane_id in PANE_IDS:
-            self.query_one(f"#{pane_id}").ALLOW_MAXIMIZE = True
         # Repaints follow the data (a batch schedules one); this 1 Hz tick is for what time alone changes, and
         # costs nothing once the run has ended and the source is quiet.
         self.set_interval(CLOCK_TICK, self._clock_tick)
@@ -193,8 +192,11 @@ class HwmonApp(App[int]):
         if self._notice:
             self.set_status(self._notice)
         # The first screen goes out before the source starts: catching up a big file parses in this event loop,
-        # and the user should see the dashboard while it does.
-        self.call_after_refresh(self._consume)
+        # and the user should see the dashboard while it does. (The worker exists from now on, so whoever waits
+        # for the workers waits for the source too.)
+        self._first_frame = asyncio.Event()
+        self.call_after_refresh(self._first_frame.set)
+        self._consume()
         pid = self._system_pid()
         if pid is not None:
             self.screen.add_class("-system")
@@ -210,6 +212,7 @@ class HwmonApp(App[int]):
     # ----------------------------------------------------------------------------------------------- source
     @work(exclusive=True, group="source", exit_on_error=False)
     async def _consume(self) -> None:
+        await self._first_frame.wait()
         try:
             async for batch in self._source.batches():
                 self.post_message(BatchArrived(batch))
@@ -405,7 +408,9 @@ class HwmonApp(App[int]):
         # of the hidden log (l).
         _show(self.query_one("#side"), side and (wide or screen.has_class("-nolog")))
         _show(self.query_one("#timeline"), bool(state.phases))
-        _show(self.query_one("#progress"), state.last_step is not None or bool(state.progress) or bool(state.checkpoints))
+        _show(
+            self.query_one("#progress"), state.last_step is not None or bool(state.progress) or bool(state.checkpoints)
+        )
         _show(self.query_one("#charts"), has_loss or has_rate)
         loss_chart.with_rate = not wide
         if wide:
@@ -542,7 +547,10 @@ class HwmonApp(App[int]):
             return not self._supervised_live()
         if action in ("next_match", "previous_match"):
             # In the footer only while there is a search to step through.
-            return bool(self.log_pane.search_term) if self.is_mounted else False
+            try:
+                return bool(self.log_pane.search_term)
+            except NoMatches:
+                return False
         return True
 
     def action_stop_unavailable(self) -> None:

@@ -140,8 +140,8 @@ def render_chart(
     labels = {0: y_hi, plot_rows - 1: y_lo}
     ticks = max(3, min(7, plot_rows // 4 + 1)) if plot_rows >= 3 else 2
     for k in range(1, ticks - 1):
-        row = round(k * (plot_rows - 1) / (ticks - 1))
-        labels.setdefault(row, y_hi - (y_hi - y_lo) * row / (plot_rows - 1))
+        at = round(k * (plot_rows - 1) / (ticks - 1))
+        labels.setdefault(at, y_hi - (y_hi - y_lo) * at / (plot_rows - 1))
 
     def tick_text(value: float) -> str:
         return fmt_tick(10**value if view.log_y else value)

@@ -25,6 +25,8 @@ MAX_ZOOM = 6
 class ChartPane(Widget, can_focus=True):
     """One chart: ``loss`` (train loss, eval loss as markers) or ``rate`` (throughput)."""
 
+    ALLOW_MAXIMIZE = True  # z maximises the pane
+
     DEFAULT_CSS = """
     ChartPane { height: 1fr; min-height: 3; text-wrap: nowrap; text-overflow: clip; }
     """
@@ -150,7 +152,9 @@ class ChartPane(Widget, can_focus=True):
                 lo, hi = points[0][0], points[-1][0]
                 markers = [(x, y) for x, y in markers if lo <= x <= hi]
         self.draws += 1
-        rows = render_chart(points, width=width, height=height, view=self.view, markers=markers, empty=empty, x_fmt=x_fmt)
+        rows = render_chart(
+            points, width=width, height=height, view=self.view, markers=markers, empty=empty, x_fmt=x_fmt
+        )
         return join_rows(rows)
 
 

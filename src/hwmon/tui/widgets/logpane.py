@@ -45,6 +45,8 @@ class LogPane(Vertical):
     """Keeps the last ``max_lines`` raw lines itself, so a filter can be applied to (and removed from) everything
     kept, while the ``LogView`` shows the lines that pass."""
 
+    ALLOW_MAXIMIZE = True  # z maximises the pane
+
     DEFAULT_CSS = """
     LogPane { height: 1fr; }
     LogPane.-prompting > _Prompt { display: block; }
@@ -198,13 +200,14 @@ class LogPane(Vertical):
         if pattern is None or not lines:
             return False
         backward = self._backward != reverse
-        current = self._log.current_index()
-        start = (len(lines) - 1 if backward else 0) if current is None else current
-        if not include_current or current is None:
-            start += -1 if backward else 1
-        if current is None and not backward and include_current:
-            # Following at the end: a forward search wraps to the top, as less does at end of file.
-            start = 0
+        log = self._log
+        # From the cursor; while following (no cursor) from the end of the log, whatever is in view this frame:
+        # backward from the last line, forward wrapping to the top (less at end of file).
+        current = log.cursor if log.cursor is not None else (None if log.follow else log.current_index())
+        if current is None:
+            start = len(lines) - 1 if backward else 0
+        else:
+            start = current if include_current else current + (-1 if backward else 1)
         order = range(start, -1, -1) if backward else range(start, len(lines))
         found = next((i for i in order if 0 <= i < len(lines) and pattern.search(lines[i])), None)
         wrapped = False
@@ -351,4 +354,3 @@ class LogPane(Vertical):
     def refresh_title(self) -> None:
         """Recompute the title (follow state changes when the user scrolls)."""
         self._update_title()
-

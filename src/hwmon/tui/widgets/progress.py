@@ -51,6 +51,8 @@ MAX_PROGRESS_ROWS = 64
 class ProgressPane(Widget, can_focus=True):
     """The training line (step, epoch, rate, ETA) and up to ``max_bars`` progress bars, unfinished first."""
 
+    ALLOW_MAXIMIZE = True  # z maximises the pane
+
     DEFAULT_CSS = """
     ProgressPane { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
     """

@@ -28,6 +28,8 @@ def fmt_bytes(value: int | None) -> str:
 class SystemPane(Widget, can_focus=True):
     """One row per thing sampled; a part that cannot be read says why in its row."""
 
+    ALLOW_MAXIMIZE = True  # z maximises the pane
+
     DEFAULT_CSS = """
     SystemPane { height: auto; max-height: 12; text-wrap: nowrap; text-overflow: ellipsis; }
     """

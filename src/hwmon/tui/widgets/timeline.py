@@ -17,6 +17,8 @@ PULSE = ("█", "▓")
 class PhaseTimeline(Widget, can_focus=True):
     """Each phase as a bar at its place on the run's time axis, with its total duration and % of wall time."""
 
+    ALLOW_MAXIMIZE = True  # z maximises the pane
+
     DEFAULT_CSS = """
     PhaseTimeline { height: auto; text-wrap: nowrap; text-overflow: clip; }
     """

@@ -58,7 +58,7 @@ class Clock:
         return f"{self._prefix},{self.t.microsecond // 1000:03d}"
 
 
-def preamble(clock: Clock, rng: random.Random) -> list[str]:
+def preamble(clock: Clock, rng: random.Random, target: int = 99999999) -> list[str]:
     """The lines before the first step: command, compile, queue, execute job, staging."""
     lines: list[str] = [
         "$ python run.py CSX --params configs/params_gpt2_small.yaml --mode train --model_dir model_dir"
@@ -71,13 +71,13 @@ def preamble(clock: Clock, rng: random.Random) -> list[str]:
     info("Effective batch size is 256.", 1.2)
     info('Checkpoint autoloading is enabled. Looking for latest checkpoint in "model_dir" directory.', 0.7)
     info('No checkpoints were found in "model_dir".', 0.001)
-    info("Starting training loop 1, from global step 0 to 99999999", 0.02)
+    info(f"Starting training loop 1, from global step 0 to {target}", 0.02)
     info("Saving checkpoint at step 0", 0.5)
     info("Saved checkpoint model_dir/checkpoint_0.mdl", 9.8)
     info("Compiling the model. This may take a few minutes.", 6.0)
     info("Initiating a new image build job against the cluster server.", 1.1)
     info("Initiating a new compile wsjob against the cluster server.", 0.2)
-    info("compile job id: wsjob-benchcompile0000000000, remote log path: /n1/wsjob/workdir/wsjob-benchcompile", 0.07)
+    info("compile job id: wsjob-benchcompile0000000000, remote log path: /n1/wsjob/workdir/wsjob-benchcompile0000000000", 0.07)
     for status in ("Queueing", "Queueing", "Scheduled"):
         info(f"Poll ingress status: Waiting for job running, current job status: {status}, msg: job is waiting.", 600)
     info("Poll ingress status: Waiting for coordinator to be ready.", 10)
@@ -103,7 +103,7 @@ def preamble(clock: Clock, rng: random.Random) -> list[str]:
     info("Compile was successful!", 0.005)
     info("Programming Cerebras Wafer Scale Cluster for execution. This may take a few minutes.", 0.006)
     info("Initiating a new execute wsjob against the cluster server.", 2.4)
-    info("execute job id: wsjob-benchexecute0000000000, remote log path: /n1/wsjob/workdir/wsjob-benchexecute", 0.08)
+    info("execute job id: wsjob-benchexecute0000000000, remote log path: /n1/wsjob/workdir/wsjob-benchexecute0000000000", 0.08)
     info("Poll ingress status: Waiting for job running, current job status: Scheduled, msg: job is scheduled.", 10)
     info("Poll ingress status: Waiting for job service readiness.", 20)
     info("Ingress is ready: Job ingress ready, poll ingress success.", 10)
@@ -121,15 +121,30 @@ def preamble(clock: Clock, rng: random.Random) -> list[str]:
     return lines
 
 
-def generate(out: Path, size: int, seed: int = 0, ckpt_every: int = 5000, eta: bool = False) -> int:
-    """Write about ``size`` bytes to ``out``; return the number of lines written."""
+def generate(
+    out: Path,
+    size: int,
+    seed: int = 0,
+    ckpt_every: int = 5000,
+    eta: bool = False,
+    step_seconds: float | None = None,
+    state_target: bool = False,
+) -> int:
+    """Write about ``size`` bytes to ``out``; return the number of lines written. ``step_seconds``: the mean time
+    of a step (default: a batch of 256 at 900-7000 samples/sec); ``state_target``: the loop states the step it
+    stops at (else a never-reached 99999999, as a run without a step limit)."""
     rng = random.Random(seed)
     clock = Clock(datetime(2024, 3, 30, 12, 0, 0) + timedelta(seconds=rng.randint(0, 86400)))
     batch = 256
     written = 0
     lines_out = 0
     with out.open("w", encoding="ascii", newline="\n") as f:
-        head = preamble(clock, rng)
+        head_clock, head_rng = Clock(clock.t), random.Random()
+        head_rng.setstate(rng.getstate())
+        head_bytes = len("\n".join(preamble(head_clock, head_rng)) + "\n")
+        step_line_estimate = 128 + (46 if eta else 0)
+        total_steps = max(1, (size - 4096 - head_bytes) // step_line_estimate)
+        head = preamble(clock, rng, total_steps if state_target else 99999999)
         text = "\n".join(head) + "\n"
         f.write(text)
         written += len(text)
@@ -143,9 +158,10 @@ def generate(out: Path, size: int, seed: int = 0, ckpt_every: int = 5000, eta: b
         buf: list[str] = []
         buf_bytes = 0
         base_step_s = batch / rng.uniform(900, 7000)
-        step_line_estimate = 128 + (46 if eta else 0)
-        total_steps = max(1, (budget - written) // step_line_estimate)
-        while written + buf_bytes < budget:
+        if step_seconds is not None:
+            base_step_s = step_seconds
+        # With a stated target the loop runs to it (the file ends near ``size``); else until the size is reached.
+        while (step < total_steps) if state_target else (written + buf_bytes < budget):
             step += 1
             dt = base_step_s * rng.uniform(0.97, 1.03)
             if step == 1:
@@ -219,8 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--ckpt-every", type=int, default=5000, help="checkpoint every N steps (0: never)")
     parser.add_argument("--eta", action="store_true", help="add LoopTimeRemaining/TimeRemaining to step lines")
+    parser.add_argument("--step-seconds", type=float, default=None, help="mean seconds per step")
+    parser.add_argument("--state-target", action="store_true", help="the loop states the step it stops at")
     args = parser.parse_args(argv)
-    lines = generate(args.out, parse_size(args.size), args.seed, args.ckpt_every, args.eta)
+    lines = generate(
+        args.out, parse_size(args.size), args.seed, args.ckpt_every, args.eta, args.step_seconds, args.state_target
+    )
     size = args.out.stat().st_size
     print(f"wrote {args.out}: {size} bytes, {lines} lines ({size / max(1, lines):.1f} bytes/line)", file=sys.stderr)
     return 0

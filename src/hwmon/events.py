@@ -179,6 +179,28 @@ class RunOutcome(Event):
     status: Literal["succeeded", "failed", "stopped", "lost"]
     exit_code: int | None = None
     signal: int | None = None
+    # The run's length from start to end as the supervisor recorded them (run.json), when both are known.
+    seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunClock(Event):
+    """When the run started, as its supervisor recorded it (run.json), not as the log shows: ``elapsed_s`` is how
+    long the run had been going when the source read the record. A consumer places the run's start at its own
+    clock reading minus ``elapsed_s``, so re-attaching to a run started earlier shows its real wall time."""
+
+    elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEnded(Event):
+    """The source will say no more: a pipe's writer closed it, or a file has been quiet longer than the silence
+    threshold (``quiet_s``: how long, when that is the reason). Without an end of its own (a completion line, a
+    fatal error, a ``RunOutcome``) the run's status is then unknown, not running, and its clocks stop.
+    New output after it (a quiet file written to again) makes the source live again."""
+
+    reason: str
+    quiet_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +272,8 @@ AnyEvent = (
     | RunCompleted
     | TargetStated
     | RunOutcome
+    | RunClock
+    | SourceEnded
     | JobIdSeen
     | ModelSummary
     | ErrorSeen

@@ -151,11 +151,17 @@ def test_run_mnist_cpu_trains_for_real(tmp_path: Path) -> None:
     expected = "Fashion-MNIST" if data_dir == FASHION else "MNIST"
     assert f"Dataset: {expected} " in log
     assert lines[-1] == "[hwmon] run ended: exit code 0"
-    summary = pytest.importorskip("hwmon.model.summary", reason="summary not available yet")
-    state = summary.summarize_bytes(record.log_path.read_bytes(), str(record.log_path))
+    from hwmon.model.summary import summarize_bytes
+
+    state = summarize_bytes(record.log_path.read_bytes(), str(record.log_path))
     assert state.model is not None
-    assert state.eval, "the accuracy line should be an eval metric"
-    assert any(bar.metrics.get("loss") is not None for bar in state.progress.values()) or state.last_step
     assert state.vendor == "cpu", "the workload names its device so the monitor can label the run"
-    assert state.status == "succeeded"
-    assert state.loss.count > 0 and state.steps.last is not None
+    # It trained: the loss fell over the run, or the test accuracy beats chance (10 classes) clearly.
+    accuracy = state.eval.get("test_accuracy")
+    assert accuracy is not None, "the accuracy line should be an eval metric"
+    assert state.loss.count >= 2 and state.loss.first is not None and state.loss.last is not None
+    assert state.loss.last[1] < state.loss.first[1] or accuracy > 0.2, (state.loss.first, state.loss.last, accuracy)
+    # The supervisor's record, not the log, says how the run ended.
+    from hwmon.commands.summary import summarize_file
+
+    assert summarize_file(record.log_path).status == "succeeded"

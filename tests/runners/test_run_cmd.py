@@ -55,7 +55,6 @@ def test_detach_prints_the_run_id_and_ls_shows_it(tmp_path: Path) -> None:
 
 
 def test_ls_reports_last_step_and_loss_from_the_log(tmp_path: Path) -> None:
-    pytest.importorskip("hwmon.parsers.stream", reason="parsers not available yet")
     runs = tmp_path / "runs"
     body = (
         "for s in (10, 20):\n"

@@ -232,14 +232,12 @@ def test_training_accuracy_is_not_an_eval_metric() -> None:
     assert not [e for e in GenericParser().feed(Line(1, 0, "train accuracy: 99%")) if isinstance(e, EvalMetric)]
 
 
-def test_supervisor_end_line_is_the_runs_own_end() -> None:
+def test_supervisor_end_line_is_only_text() -> None:
+    """A log that merely contains the supervisor's end line has not ended by it: the outcome comes from run.json
+    (``RunOutcome``), never from log text a workload could print itself."""
     from hwmon.events import RunCompleted
-    from hwmon.parsers.generic import HWMON_END_PREFIX
     from hwmon.runners.supervisor import END_PREFIX, describe_end
 
-    assert END_PREFIX == HWMON_END_PREFIX  # the parser reads exactly what the supervisor writes
-    ok = GenericParser().feed(Line(1, 0, END_PREFIX + describe_end(0, False)))
-    assert [type(e) for e in ok] == [RunCompleted] and ok[0].success  # type: ignore[attr-defined]
-    for returncode, stopped in ((1, False), (-9, False), (-15, True)):
+    for returncode, stopped in ((0, False), (1, False), (-9, False), (-15, True)):
         events = GenericParser().feed(Line(1, 0, END_PREFIX + describe_end(returncode, stopped)))
-        assert [(type(e), e.fatal) for e in events if isinstance(e, ErrorSeen)] == [(ErrorSeen, True)]
+        assert not [e for e in events if isinstance(e, RunCompleted | ErrorSeen)], events

@@ -35,13 +35,29 @@ from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
 from hwmon.parsers.base import Line
 from hwmon.parsers.graphcore import GraphcoreParser
+from hwmon.parsers.hftrainer import HfTrainerParser
+from hwmon.parsers.keras import KerasParser
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 
 
+class IpuStack:
+    """The parsers an IPU run's output goes through (PopTorch/Poplar, then the trainers people run on IPUs), in the
+    stream's order, without the stream's other parsers."""
+
+    def __init__(self) -> None:
+        self.parsers = (GraphcoreParser(), HfTrainerParser(), KerasParser())
+
+    def feed(self, line: Line) -> list[Event]:
+        return [event for parser in self.parsers for event in parser.feed(line)]
+
+    def finish(self) -> list[Event]:
+        return [event for parser in self.parsers for event in parser.finish()]
+
+
 def feed_texts(*texts: str) -> list[Event]:
-    parser = GraphcoreParser()
+    parser = IpuStack()
     events: list[Event] = []
     for number, text in enumerate(texts, start=1):
         events.extend(parser.feed(Line(number, 0, text)))
@@ -55,7 +71,7 @@ def of(events: list[Event] | tuple[Event, ...], kind: type[Event]) -> list[Event
 
 def fixture_events(name: str) -> list[Event]:
     data = (FIXTURES / name).read_bytes()
-    return list(assert_chunking_invariant(lambda chunks: parse_with(GraphcoreParser, chunks), data))
+    return list(assert_chunking_invariant(lambda chunks: parse_with(IpuStack, chunks), data))
 
 
 # --- log lines of the Graphcore stack ---------------------------------------------------------------------------
@@ -127,10 +143,11 @@ def test_compile_markers() -> None:
     assert ended.phase == "compile" and ended.seconds is not None and math.isclose(ended.seconds, 31.030112855136395)
 
 
-def test_test_accuracy_is_a_fraction_and_ends_the_run() -> None:
+def test_test_accuracy_is_a_fraction_and_an_eval_not_the_end() -> None:
+    # Scripts print accuracy after every epoch: the line is an evaluation, never the run's end.
     events = feed_texts("Accuracy on test set: 98.72%")
-    assert [type(e) for e in events] == [EvalMetric, RunCompleted]
-    metric = events[0]
+    assert [type(e) for e in events] == [PhaseStarted, EvalMetric, PhaseEnded]
+    metric = events[1]
     assert isinstance(metric, EvalMetric)
     assert metric.name == "test_accuracy" and math.isclose(metric.value, 0.9872)
 
@@ -326,7 +343,7 @@ def test_fixture_poptorch_mnist() -> None:
     assert of(events, VendorDetected) == [VendorDetected(4, None, "graphcore", "IPU")]
     evals = [e for e in of(events, EvalMetric) if isinstance(e, EvalMetric)]
     assert len(evals) == 1 and evals[0].name == "test_accuracy" and math.isclose(evals[0].value, 0.9731)
-    assert isinstance(events[-1], RunCompleted)
+    assert isinstance(events[-1], PhaseEnded) and events[-1].phase == "eval"  # a result, not the end
 
 
 def test_mnist_run_through_the_whole_stream_succeeds() -> None:
@@ -417,16 +434,16 @@ def _shared(relative: str) -> bytes:
 
 
 def test_seed_mnist() -> None:
-    events = parse_with(GraphcoreParser, [_shared("seed/graphcore_mnist_hw7.log")])
+    events = parse_with(IpuStack, [_shared("seed/graphcore_mnist_hw7.log")])
     assert of(events, VendorDetected) == [VendorDetected(1, None, "graphcore", "IPU")]
     (metric,) = of(events, EvalMetric)
     assert isinstance(metric, EvalMetric) and math.isclose(metric.value, 0.9872)
-    assert isinstance(events[-1], RunCompleted)
+    assert isinstance(events[-1], PhaseEnded) and events[-1].phase == "eval"  # the test result is an eval
     assert not of(events, ErrorSeen)
 
 
 def test_corpus_oom_on_tile() -> None:
-    events = parse_with(GraphcoreParser, [_shared("corpus/graphcore_sdk2.3_poplar_oom_on_tile_terminate.log")])
+    events = parse_with(IpuStack, [_shared("corpus/graphcore_sdk2.3_poplar_oom_on_tile_terminate.log")])
     (err,) = of(events, ErrorSeen)
     assert isinstance(err, ErrorSeen)
     assert err.kind == "oom" and err.fatal and err.message.startswith("Out of memory on tile 1:")
@@ -434,7 +451,7 @@ def test_corpus_oom_on_tile() -> None:
 
 def test_corpus_optimum_vit() -> None:
     data = _shared("corpus/graphcore_sdk3.0_optimum_vit_finetune_trainer_checkpoints.log")
-    events = list(assert_chunking_invariant(lambda chunks: parse_with(GraphcoreParser, chunks), data, seeds=(0, 1)))
+    events = list(assert_chunking_invariant(lambda chunks: parse_with(IpuStack, chunks), data, seeds=(0, 1)))
     ckpts = [(e.step, e.path) for e in of(events, CheckpointSaved) if isinstance(e, CheckpointSaved)]
     assert ckpts == [(1000, "./results/checkpoint-1000"), (2000, "./results/checkpoint-2000")]
     info = {e.key: e.value for e in of(events, Info) if isinstance(e, Info)}
@@ -451,7 +468,7 @@ def test_corpus_optimum_vit() -> None:
 
 def test_corpus_gpt2_pod4() -> None:
     data = _shared("corpus/graphcore_sdk3.3_gpt2_pod4_train.log")
-    events = list(assert_chunking_invariant(lambda chunks: parse_with(GraphcoreParser, chunks), data, seeds=(0, 1)))
+    events = list(assert_chunking_invariant(lambda chunks: parse_with(IpuStack, chunks), data, seeds=(0, 1)))
     steps = [e for e in of(events, StepMetrics) if isinstance(e, StepMetrics)]
     assert [s.step for s in steps] == [0, 1, 2, 3]
     assert steps[-1].loss is not None and math.isclose(steps[-1].loss, 10.829036712646484)
@@ -464,11 +481,11 @@ def test_corpus_gpt2_pod4() -> None:
 
 
 def test_corpus_mnist_srun() -> None:
-    events = parse_with(GraphcoreParser, [_shared("corpus/graphcore_sdk3.3_mnist_poptorch_srun.log")])
+    events = parse_with(IpuStack, [_shared("corpus/graphcore_sdk3.3_mnist_poptorch_srun.log")])
     assert of(events, JobIdSeen)[0] == JobIdSeen(1, None, "2623", "slurm")
     assert [e.message for e in of(events, WarningSeen) if isinstance(e, WarningSeen)] == [
         "[DISPATCHER] Type coerced from Long to Int for tensor id 10"
     ]
     (metric,) = of(events, EvalMetric)
     assert isinstance(metric, EvalMetric) and math.isclose(metric.value, 0.9859)
-    assert isinstance(events[-1], RunCompleted)
+    assert isinstance(events[-1], PhaseEnded) and events[-1].phase == "eval"  # the test result is an eval

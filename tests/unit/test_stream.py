@@ -17,14 +17,16 @@ from hwmon.events import (
     ModelSummary,
     PhaseEnded,
     PhaseStarted,
+    RunCompleted,
     RunStarted,
     StepBatch,
     StepMetrics,
     VendorDetected,
     WarningSeen,
 )
-from hwmon.parsers.base import LineBlock
-from hwmon.parsers.stream import MIN_BLOCK_LINES, StreamParser, parse_bytes, strip_launcher_prefix
+from hwmon.parsers.base import Line, LineBlock
+from hwmon.parsers.records import strip_prefix
+from hwmon.parsers.stream import MIN_BLOCK_LINES, StreamParser, parse_bytes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
@@ -38,23 +40,25 @@ def shared_logs() -> list[Path]:
 
 
 @pytest.mark.parametrize(
-    ("raw", "stripped"),
+    ("raw", "stripped", "rank"),
     [
-        ("[1,0]<stdout>:loss=0.5", "loss=0.5"),
-        ("[1,3]<stderr>: Traceback (most recent call last):", "Traceback (most recent call last):"),
-        ("[poprun] instance 2: loss=0.5", "instance 2: loss=0.5"),
-        ("[node17:3] loss=0.5", "loss=0.5"),
-        ("[2] loss=0.5", "loss=0.5"),
-        ("0: loss=0.5", "loss=0.5"),
-        ("[1,0]<stdout>:3: loss=0.5", "loss=0.5"),  # mpirun tag + srun label
-        ("[04:09:02.177] [poptorch::python] [warning] x", "[04:09:02.177] [poptorch::python] [warning] x"),
-        ("2024-03-30 12:53:41,263 INFO: x", "2024-03-30 12:53:41,263 INFO: x"),
-        ("[12:34] not a rank", "[12:34] not a rank"),
-        ("100%|████| 10/10", "100%|████| 10/10"),
+        ("[1,0]<stdout>:loss=0.5", "loss=0.5", 0),
+        ("[1,3]<stderr>: Traceback (most recent call last):", "Traceback (most recent call last):", 3),
+        ("[poprun] instance 2: loss=0.5", "instance 2: loss=0.5", None),
+        ("[node17:3] loss=0.5", "loss=0.5", 3),
+        ("[2] loss=0.5", "loss=0.5", 2),
+        ("0: loss=0.5", "loss=0.5", 0),
+        ("[rank1]: iteration 5/ 10 |", "iteration 5/ 10 |", 1),
+        ("[default0]:step 10: train loss 4.2", "step 10: train loss 4.2", 0),
+        ("[1,0]<stdout>:3: loss=0.5", "loss=0.5", 3),  # mpirun tag + srun label: the inner one names the rank
+        ("[04:09:02.177] [poptorch::python] [warning] x", "[04:09:02.177] [poptorch::python] [warning] x", None),
+        ("2024-03-30 12:53:41,263 INFO: x", "2024-03-30 12:53:41,263 INFO: x", None),
+        ("[12:34] not a rank", "[12:34] not a rank", None),
+        ("100%|████| 10/10", "100%|████| 10/10", None),
     ],
 )
-def test_strip_launcher_prefix(raw: str, stripped: str) -> None:
-    assert strip_launcher_prefix(raw) == stripped
+def test_strip_launcher_prefix(raw: str, stripped: str, rank: int | None) -> None:
+    assert strip_prefix(raw) == (stripped, rank)
 
 
 def test_prefixed_lines_reach_the_parsers_but_kept_lines_keep_the_prefix() -> None:
@@ -334,3 +338,81 @@ def test_mixed_block_takes_step_runs_in_bulk_and_other_lines_through_every_parse
     assert in_bulk == by_line
     warnings = [e for e in line_events if isinstance(e, WarningSeen)]
     assert warnings and [e.line for e in bulk_events if isinstance(e, WarningSeen)] == [e.line for e in warnings]
+
+
+# ---------------------------------------------------------------------------------------------- the one catch
+
+
+class RaisingParserDouble:
+    """Test double: a format parser with a bug (raises on every line that mentions 'boom')."""
+
+    def feed(self, line: Line) -> list[Event]:
+        if "boom" in line.text:
+            raise RuntimeError("parser bug")
+        return []
+
+    def finish(self) -> list[Event]:
+        return []
+
+
+def test_a_parser_fault_is_a_warning_with_its_line_and_the_stream_goes_on() -> None:
+    parser = StreamParser(strict=False)
+    parser._parsers.insert(0, RaisingParserDouble())
+    events = parser.feed(b"loss=0.5 step=1\nboom\nloss=0.25 step=2\n") + parser.finish()
+    faults = [e for e in events if isinstance(e, WarningSeen) and e.source == "hwmon"]
+    assert [(f.line, "RaisingParserDouble" in f.message, "line 2" in f.message) for f in faults] == [(2, True, True)]
+    assert [s.loss for s in events if isinstance(s, StepMetrics)] == [0.5, 0.25]
+
+
+def test_a_strict_stream_lets_a_parser_fault_through() -> None:
+    parser = StreamParser(strict=True)
+    parser._parsers.insert(0, RaisingParserDouble())
+    with pytest.raises(RuntimeError, match="parser bug"):
+        parser.feed(b"boom\n")
+
+
+# ---------------------------------------------------------------------------------------------- failure classes
+
+
+def test_a_cut_last_line_makes_no_step_but_a_complete_one_does() -> None:
+    line = b"2024-01-01 00:00:00,000 INFO:   | Train Device=CSX, Step=100, Loss=7.1"
+    assert [e for e in parse_bytes(line) if isinstance(e, StepMetrics)] == []
+    (step,) = [e for e in parse_bytes(line + b"4844\n") if isinstance(e, StepMetrics)]
+    assert step.loss == 7.14844
+
+
+def test_lines_after_completion_do_not_change_training_figures() -> None:
+    data = b"step=1 loss=0.9\nstep=2 loss=0.5\nFinished training\nsummary: loss=3.0 over all\n"
+    events = parse_bytes(data)
+    assert [e.loss for e in events if isinstance(e, StepMetrics)] == [0.9, 0.5]
+    assert [e.line for e in events if isinstance(e, RunCompleted)] == [3]
+
+
+def test_a_launcher_reporting_exit_code_0_completes_the_run() -> None:
+    events = parse_bytes(b"loss=0.5\nworker process exited with exit code 0\n")
+    assert [e.line for e in events if isinstance(e, RunCompleted)] == [2]
+
+
+def test_other_ranks_give_their_errors_only() -> None:
+    data = (
+        b"[rank0]:step=1 loss=0.9\n[rank1]:step=1 loss=1.9\n"
+        b"[rank1]:2024-01-01 00:00:00,000 ERROR: rank 1 lost its GPU\n[rank0]:step=2 loss=0.5\n"
+    )
+    events = parse_bytes(data)
+    assert [e.loss for e in events if isinstance(e, StepMetrics)] == [0.9, 0.5]
+    assert [(e.line, e.kind) for e in events if isinstance(e, ErrorSeen)] == [(3, "rank 1")]
+
+
+@pytest.mark.parametrize(
+    ("text", "vendor"),
+    [
+        (b"node1:123:456 [0] NCCL INFO Bootstrap : Using eth0:10.0.0.1<0>\n", "gpu"),
+        (b"LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]\n", "gpu"),
+        (b"IPU available: False, using: 0 IPUs\nHPU available: False, using: 0 HPUs\n", None),
+        (b"$ source /opt/venv_cerebras_pt/bin/activate\n", "cerebras"),
+        (b'  File "/usr/lib/python3/site-packages/cerebras/pytorch/backend.py", line 3, in run\n', "cerebras"),
+    ],
+)
+def test_vendor_evidence_beyond_step_lines(text: bytes, vendor: str | None) -> None:
+    found = [e.vendor for e in parse_bytes(text) if isinstance(e, VendorDetected)]
+    assert found[:1] == ([vendor] if vendor else [])

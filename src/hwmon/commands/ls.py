@@ -24,40 +24,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def last_step_loss(log_path: Path) -> tuple[int | None, float | None]:
-    """The last training step and loss found in the tail of ``log_path``, via the project's parsers and reducer.
+    """The last training step and loss found in the tail of ``log_path``: the one summarise loop
+    (``hwmon.model.summary.summarize_chunks``) and the one loss figure (``hwmon.model.figures.last_loss``).
 
-    Returns (None, None) when the log has none, cannot be read, or the parsers are unavailable.
+    Returns (None, None) when the log has none or cannot be read.
     """
-    try:
-        from hwmon.model import reducer
-        from hwmon.model.state import RunState
-        from hwmon.parsers.stream import parse_bytes
-    except ImportError:
-        return None, None
+    from hwmon.model.figures import last_loss
+    from hwmon.model.summary import summarize_chunks
+
     try:
         with open(log_path, "rb") as fh:
             fh.seek(0, 2)
             size = fh.tell()
             fh.seek(max(0, size - TAIL_BYTES))
             data = fh.read()
-        if size > TAIL_BYTES:
-            # Start at a line boundary so the first, cut line is not misread.
-            cut = data.find(b"\n")
-            data = data[cut + 1 :] if cut >= 0 else b""
-        state = RunState(source=str(log_path))
-        reducer.apply_all(state, parse_bytes(data))
+    except OSError:
+        return None, None
+    if size > TAIL_BYTES:
+        # Start at a line boundary so the first, cut line is not misread.
+        cut = data.find(b"\n")
+        data = data[cut + 1 :] if cut >= 0 else b""
+    try:
+        state = summarize_chunks([data], str(log_path))
     except Exception:  # a parser bug must not break `ls`; the columns just stay empty
         return None, None
-    step = state.last_step.step if state.last_step is not None else None
-    loss = state.last_step.loss if state.last_step is not None else None
-    if loss is None:
-        # Runs that report only progress bars (the tqdm MNIST workloads) carry the loss in the bar's metrics.
-        for bar in reversed(list(state.progress.values())):
-            if "loss" in bar.metrics:
-                loss = bar.metrics["loss"]
-                step = step if step is not None else bar.n
-                break
-    return step, loss
+    return last_loss(state)
 
 
 def _fmt_started(text: str) -> str:

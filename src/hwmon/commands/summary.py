@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 from hwmon import exitcodes
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from hwmon.events import Event
     from hwmon.model.state import RunState
 
 CHUNK = 1 << 20  # read in 1 MiB chunks: memory stays flat whatever the log's size
@@ -61,24 +64,37 @@ def summarize_file(path: Path, source: str | None = None) -> RunState:
         raise exitcodes.HwmonError(f"{path}: no such file", exitcodes.BAD_INPUT) from None
     except OSError as exc:
         raise exitcodes.HwmonError(f"{path}: cannot open: {_reason(exc)}", exitcodes.BAD_INPUT) from None
-    from hwmon.model.reducer import apply
-    from hwmon.model.state import RunState
-    from hwmon.parsers.stream import StreamParser
+    from hwmon.model.summary import summarize_chunks
 
-    state = RunState(source=source if source is not None else str(path))
-    parser = StreamParser(blocks=True)
-    with handle:
-        try:
-            while chunk := handle.read(CHUNK):
-                for event in parser.feed(chunk):
-                    apply(state, event, None)
-        except OSError as exc:
-            raise exitcodes.HwmonError(f"{path}: cannot read: {_reason(exc)}", exitcodes.BAD_INPUT) from None
-    for event in parser.finish():
-        apply(state, event, None)
-    if state.vendor is None and parser.vendor is not None:
-        state.vendor = parser.vendor
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            try:
+                while chunk := handle.read(CHUNK):
+                    yield chunk
+            except OSError as exc:
+                raise exitcodes.HwmonError(f"{path}: cannot read: {_reason(exc)}", exitcodes.BAD_INPUT) from None
+
+    state = summarize_chunks(chunks(), source if source is not None else str(path))
+    outcome = recorded_outcome(path)
+    if outcome:
+        from hwmon.model.reducer import apply_all
+
+        apply_all(state, outcome)
     return state
+
+
+def recorded_outcome(path: Path) -> list[Event]:
+    """For the log of a supervised run (``output.log`` beside its ``run.json``), how the run ended as its supervisor
+    recorded it: the log's own text never decides that."""
+    from hwmon.runners import registry
+
+    run_dir = path.resolve().parent
+    if path.name != registry.LOG_FILE or not (run_dir / registry.RUN_FILE).is_file():
+        return []
+    from hwmon.sources.source import outcome_events
+
+    record = registry.load(run_dir)
+    return [] if record is None else outcome_events(record)
 
 
 def _reason(exc: OSError) -> str:

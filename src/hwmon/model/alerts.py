@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import statistics
 
-from hwmon.model.reducer import add_alert
+from hwmon.model.figures import is_ended
+from hwmon.model.reducer import record_time_alerts
 from hwmon.model.state import Alert, RunState
 
-__all__ = ["check", "median_step_interval"]
+__all__ = ["SILENCE_S", "check", "median_step_interval"]
 
+# No output for this long raises a silence alert; a followed file (not a supervised run) quiet this long has ended.
+SILENCE_S = 600.0
 # Fewer intervals than this say too little about the usual pace to call anything a stall.
 MIN_INTERVALS = 2
 
@@ -26,21 +29,25 @@ def median_step_interval(state: RunState) -> float | None:
     return statistics.median(intervals)
 
 
-def check(state: RunState, now: float, *, stall_factor: float = 5.0, silence_s: float = 600.0) -> list[Alert]:
-    """New stall/silence alerts at clock reading ``now`` (also appended to ``state.alerts``).
+def check(state: RunState, now: float, *, stall_factor: float = 5.0, silence_s: float = SILENCE_S) -> list[Alert]:
+    """New stall/silence alerts at clock reading ``now`` (recorded in ``state`` by the reducer).
 
     Each condition is reported once when it begins (``state.stalled`` / ``state.silent`` stay set) and is re-armed
-    by the reducer when steps (or any output) resume. A run that has ended raises neither.
+    by the reducer when steps (or any output) resume. A run that has ended, or whose source has, raises neither.
+    A stall is a training phase without progress (no step, no bar moving) for much longer than the usual interval
+    between steps: the switch to a test loop or an evaluation is not one.
     """
     new: list[Alert] = []
-    if state.status in ("succeeded", "failed"):
+    if is_ended(state) or state.source_ended:
         return new
-    if not state.stalled and state.last_step_at is not None:
+    phase = state.current_phase
+    training = phase is not None and phase.name == "train"
+    progress_at = state.last_progress_at if state.last_progress_at is not None else state.last_step_at
+    if not state.stalled and training and progress_at is not None and state.last_step_at is not None:
         median = median_step_interval(state)
         if median is not None and median > 0:
-            waited = now - state.last_step_at
+            waited = now - progress_at
             if waited > stall_factor * median:
-                state.stalled = True
                 new.append(
                     Alert(
                         "stall",
@@ -50,8 +57,6 @@ def check(state: RunState, now: float, *, stall_factor: float = 5.0, silence_s: 
                 )
     last_output = state.last_output_at if state.last_output_at is not None else state.started_at
     if not state.silent and last_output is not None and now - last_output > silence_s:
-        state.silent = True
         new.append(Alert("silence", f"no output for {now - last_output:.0f} s", at=now))
-    for alert in new:
-        add_alert(state, alert)
+    record_time_alerts(state, new)
     return new

@@ -26,14 +26,19 @@ from hwmon.events import (
     PhaseName,
     PhaseStarted,
     ProgressUpdate,
+    RunClock,
     RunCompleted,
+    RunOutcome,
     RunStarted,
+    SourceEnded,
     StepBatch,
     StepMetrics,
+    TargetStated,
     VendorDetected,
     WarningSeen,
 )
 from hwmon.model.state import (
+    ENDED,
     MAX_ALERTS,
     MAX_CHECKPOINTS_KEPT,
     MAX_ERRORS,
@@ -47,9 +52,11 @@ from hwmon.model.state import (
     RunState,
 )
 
-__all__ = ["apply", "apply_all", "add_alert", "fold_phases", "reset_run"]
+__all__ = ["apply", "apply_all", "add_alert", "fold_phases", "record_time_alerts", "reset_run"]
 
-_ENDED = ("succeeded", "failed")
+_ENDED = ENDED
+# Weight of the newest interval in the seconds-per-step moving average.
+STEP_EMA_ALPHA = 0.3
 
 
 def apply_all(state: RunState, events: Iterable[Event], now: float | None = None) -> None:
@@ -64,11 +71,15 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
     state.version += 1
     if event.line > state.lines:
         state.lines = event.line
-    if now is not None:
+    if now is not None and not isinstance(event, (SourceEnded, RunOutcome, RunClock)):
         if state.started_at is None:
             state.started_at = now
         state.last_output_at = now
         state.silent = False
+        if state.source_ended:
+            # A quiet file written to again: the source is live again.
+            state.source_ended = False
+            state.source_end_reason = ""
     handler = _HANDLERS.get(type(event))
     if handler is _step or handler is _step_batch or handler is _progress:
         event = _sane_numbers(event)
@@ -81,7 +92,7 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
             state.first_ts = ts
         if state.last_ts is None or ts > state.last_ts:
             state.last_ts = ts
-    if now is not None and state.status == "unknown":
+    if now is not None and state.status == "unknown" and not state.source_ended and state.outcome is None:
         state.status = "running"
 
 
@@ -96,6 +107,17 @@ def add_alert(state: RunState, alert: Alert) -> None:
         del state.alerts[0]
 
 
+def record_time_alerts(state: RunState, alerts: list[Alert]) -> None:
+    """Record the time-based alerts ``hwmon.model.alerts.check`` found (stall, silence): each is raised once and
+    re-armed when steps/output resume."""
+    for alert in alerts:
+        if alert.kind == "stall":
+            state.stalled = True
+        elif alert.kind == "silence":
+            state.silent = True
+        add_alert(state, alert)
+
+
 def reset_run(state: RunState) -> None:
     """Start a fresh run in ``state``: everything but the source identity and the monotonic counters is cleared."""
     fresh = RunState(source=state.source)
@@ -103,6 +125,9 @@ def reset_run(state: RunState) -> None:
     fresh.lines = state.lines
     fresh.alert_count = state.alert_count
     fresh.runs = state.runs + 1
+    # What the source and the supervisor know is about the process, not about one run in its log.
+    fresh.run_started_at = state.run_started_at
+    fresh.started_at = state.started_at
     for f in dataclasses.fields(RunState):
         setattr(state, f.name, getattr(fresh, f.name))
 
@@ -115,6 +140,10 @@ def _end_time(state: RunState, event: Event) -> datetime | None:
 
 def _close_phase(state: RunState, phase: Phase, event: Event, now: float | None, seconds: float | None = None) -> None:
     phase.closed = True
+    if seconds is None and phase.start is None and phase.stated_seconds is None:
+        # A log without timestamps that did not state the phase's length: the longest bar drawn and finished
+        # within the phase measured it (HF Trainer's training bar: 2496/2496 [17:18<00:00]).
+        seconds = _bar_elapsed_within(state, phase, event.line)
     if seconds is not None and math.isfinite(seconds) and seconds >= 0:
         phase.stated_seconds = seconds
     if phase.start is not None:
@@ -124,6 +153,19 @@ def _close_phase(state: RunState, phase: Phase, event: Event, now: float | None,
             phase.end = max(state.last_ts, phase.start)
     if now is not None and phase.start_at is not None:
         phase.end_at = max(now, phase.start_at)
+
+
+def _bar_elapsed_within(state: RunState, phase: Phase, end_line: int) -> float | None:
+    spans = [
+        bar.elapsed_s
+        for bar in state.progress.values()
+        if bar.done
+        and bar.elapsed_s is not None
+        and math.isfinite(bar.elapsed_s)
+        and phase.start_line <= bar.first_line
+        and bar.line <= end_line
+    ]
+    return max(spans) if spans else None
 
 
 def _open_phase(state: RunState, name: PhaseName, event: Event, now: float | None, detail: str = "") -> Phase:
@@ -206,9 +248,21 @@ def _phase_started(state: RunState, event: Event, now: float | None) -> None:
     _open_phase(state, event.phase, event, now, event.detail)
 
 
+def _inside_outer_loop(state: RunState, phase: Phase) -> bool:
+    """Whether an unfinished bar that was already drawn when ``phase`` began is still going (an epochs bar around
+    per-epoch batch bars): the end of an inner bar is then not the end of the phase."""
+    for bar in state.progress.values():
+        if bar.total and bar.n < bar.total and bar.first_line <= phase.start_line <= bar.line:
+            return True
+    return False
+
+
 def _phase_ended(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, PhaseEnded)
     current = state.current_phase
+    if current is not None and current.name == event.phase == "train" and _inside_outer_loop(state, current):
+        # One train span for the whole loop: the inner bar's end says nothing about the phase.
+        return
     if current is not None and current.name == event.phase:
         end_ts = _end_time(state, event)
         if event.seconds is not None and current.start is not None and end_ts is not None:
@@ -320,7 +374,9 @@ def _step(state: RunState, event: Event, now: float | None) -> None:
     x = _step_x(state.steps.last, event.step)
     state.steps.add(x, _arrival_value(event, now))
     state.last_step = event
+    _observe_step(state, event, now)
     if now is not None:
+        state.last_progress_at = now
         if state.last_step_at is not None and now >= state.last_step_at:
             state.step_arrivals.append(now)
         elif state.last_step_at is None:
@@ -384,6 +440,15 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
         if event.count > 1:
             _step(state, last, now)
         return
+    if event.raw and (event.nonfinite or first.loss is None or last.loss is None):
+        # Rare (NaN/Inf in a block, steps without a loss): every step through the line path, exactly.
+        from hwmon.parsers import expand_steps
+
+        steps = list(expand_steps(event))
+        if len(steps) == event.count:
+            for step in steps:
+                _step(state, _sane_step(step), now)
+            return
     current = state.current_phase
     if current is None or current.name != "train":
         _open_phase(state, "train", first, now)
@@ -392,6 +457,94 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
     first_step_of_run = state.steps.count == 0
     x_first = _step_x(state.steps.last, first.step)
     x_last = float(last.step) if last.step is not None else x_first + event.count - 1
+    # The same rule as for single steps: the reset tracker's rate at step 0/1 of a run is not kept.
+    skip_first = first_step_of_run and first.step is not None and first.step <= 1
+    rated = last.rate is not None and math.isfinite(last.rate)
+    n_rate = event.count - (1 if skip_first else 0)
+    # Without a clock or log timestamps the steps series has no times (NaN), which it counts but does not plot.
+    timed = now is not None or (first.ts is not None and last.ts is not None)
+    need_steps = state.steps.kept_offsets(event.count) if timed else []
+    need_loss = state.loss.kept_offsets(event.count)
+    need_rate = [o + (1 if skip_first else 0) for o in state.rate.kept_offsets(n_rate)] if rated else []
+    picked = _pick_steps(event, sorted({*need_steps, *need_loss, *need_rate}))
+    if picked is not None:
+        # Exactly the points a line-by-line feed keeps: the chart's shape does not depend on the chunking.
+        step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
+        if timed:
+            points = [(_x(picked[o], x_first + o), _arrival_value(picked[o], now)) for o in need_steps]
+            state.steps.add_kept(step_first, step_last, event.count, None, None, points)
+        else:
+            state.steps.add_aggregate(step_first, step_last, event.count, None, None, event.count, [])
+        assert first.loss is not None and last.loss is not None
+        state.loss.add_kept(
+            (x_first, first.loss),
+            (x_last, last.loss),
+            event.count,
+            event.loss_min,
+            event.loss_max,
+            [(_x(picked[o], x_first + o), picked[o].loss or 0.0) for o in need_loss],
+        )
+        if rated and n_rate > 0:
+            assert last.rate is not None
+            points = [(_x(picked[o], x_first + o), picked[o].rate or 0.0) for o in need_rate]
+            values = [r for _, r in points] + [last.rate]
+            state.rate.add_kept(
+                points[0] if points else (x_last, last.rate),
+                (x_last, last.rate),
+                n_rate,
+                min(values),
+                max(values),
+                points,
+            )
+    else:
+        _sampled_batch(state, event, now, x_first, x_last, skip_first)
+    if _is_finite(last.global_rate):
+        state.global_rate = last.global_rate
+    if last.rate is not None or last.global_rate is not None:
+        state.rate_unit = last.rate_unit
+    if last.remaining_s is not None and math.isfinite(last.remaining_s):
+        state.remaining_s = max(0.0, last.remaining_s)
+        state.remaining_at = now
+    state.last_step = last
+    _observe_step(state, first, now)
+    _observe_step(state, last, now)
+    if now is not None:
+        state.step_arrivals.append(now)
+        state.last_step_at = now
+        state.last_progress_at = now
+    state.stalled = False
+
+
+def _x(step: StepMetrics, fallback: float) -> float:
+    return float(step.step) if step.step is not None else fallback
+
+
+def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, StepMetrics] | None:
+    """The steps at ``offsets`` (0-based, within the batch), read from the batch's raw lines; None when the batch
+    carries no raw lines or they do not read back as ``count`` steps."""
+    if not offsets:
+        return {}
+    if not event.raw:
+        return None
+    from hwmon.parsers import expand_steps
+
+    lines = event.raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if len(lines) != event.count:
+        return None
+    subset = dataclasses.replace(event, raw=b"".join(lines[o] + b"\n" for o in offsets), count=len(offsets))
+    steps = list(expand_steps(subset))
+    if len(steps) != len(offsets):
+        return None
+    return {offset: _sane_step(step) for offset, step in zip(offsets, steps, strict=True)}
+
+
+def _sampled_batch(
+    state: RunState, event: StepBatch, now: float | None, x_first: float, x_last: float, skip_first: bool
+) -> None:
+    """A batch without raw lines: folded in by its aggregates and its evenly spaced samples."""
+    first, last = event.first, event.last
     samples = [s for s in event.samples if s.step is not None]
     state.steps.add_aggregate(
         (x_first, _arrival_value(first, now)),
@@ -415,8 +568,6 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
         )
         if event.nonfinite and (previous is None or math.isfinite(previous[1])):
             _nan_alert(state, last, now, x_last)
-    # Same rule as for single steps: the reset tracker's rate at step 0/1 of a run is not kept.
-    skip_first = first_step_of_run and first.step is not None and first.step <= 1
     rated = [(float(s.step), s.rate) for s in samples if s.step is not None and s.rate is not None]
     rated = [(x, r) for x, r in rated if math.isfinite(r) and not (skip_first and _is_first_step(x, first))]
     if rated and last.rate is not None and math.isfinite(last.rate):
@@ -430,18 +581,37 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
             0,
             rated,
         )
-    if _is_finite(last.global_rate):
-        state.global_rate = last.global_rate
-    if last.rate is not None or last.global_rate is not None:
-        state.rate_unit = last.rate_unit
-    if last.remaining_s is not None and math.isfinite(last.remaining_s):
-        state.remaining_s = max(0.0, last.remaining_s)
-        state.remaining_at = now
-    state.last_step = last
-    if now is not None:
-        state.step_arrivals.append(now)
-        state.last_step_at = now
-    state.stalled = False
+
+
+def _observe_step(state: RunState, step: StepMetrics, now: float | None) -> None:
+    """Update the seconds-per-step average from a training step's number and time (the log's own timestamp when
+    the line has one, else its arrival on the injected clock)."""
+    if step.step is None:
+        return
+    t: float | None = None
+    if step.ts is not None:
+        try:
+            t = step.ts.timestamp()
+        except (OverflowError, OSError, ValueError):
+            t = None
+    if t is None:
+        t = now
+    if t is None:
+        return
+    x = float(step.step)
+    anchor = state.step_anchor
+    state.step_anchor = (x, t)
+    if anchor is None or x <= anchor[0]:
+        return
+    dt = t - anchor[1]
+    if dt <= 0:
+        # Steps that arrived together (a catch-up read): no timing in them; measure from here on.
+        return
+    per_step = dt / (x - anchor[0])
+    if state.step_seconds is None:
+        state.step_seconds = per_step
+    else:
+        state.step_seconds = STEP_EMA_ALPHA * per_step + (1.0 - STEP_EMA_ALPHA) * state.step_seconds
 
 
 def _is_first_step(x: float, first: StepMetrics) -> bool:
@@ -455,7 +625,7 @@ def _progress(state: RunState, event: Event, now: float | None) -> None:
         if len(state.progress) >= MAX_PROGRESS_BARS:
             # Drop the bar updated longest ago (dicts keep insertion order; updates re-insert).
             del state.progress[next(iter(state.progress))]
-        bar = ProgressBar(name=event.name, n=event.n)
+        bar = ProgressBar(name=event.name, n=event.n, first_line=event.line)
     else:
         # Re-insert so that iteration order is "least recently updated first".
         del state.progress[event.name]
@@ -470,7 +640,17 @@ def _progress(state: RunState, event: Event, now: float | None) -> None:
         bar.metrics.update(event.metrics)
     bar.updated_at = now
     bar.line = event.line
+    if now is not None:
+        state.last_progress_at = now
+    if bar.total and _is_epochs_bar(bar.name):
+        # An epochs bar states the run's epochs: its total, and the epoch under way (n done so far).
+        state.target_epochs = bar.total
+        state.epoch = min(bar.total, bar.n + 1)
     _check_epochs_and_test(state)
+
+
+def _is_epochs_bar(name: str) -> bool:
+    return "epoch" in name.lower()
 
 
 def _checkpoint(state: RunState, event: Event, now: float | None) -> None:
@@ -521,7 +701,7 @@ def _check_epochs_and_test(state: RunState) -> None:
     if state.status in _ENDED or not state.eval:
         return
     for bar in state.progress.values():
-        if "epoch" in bar.name.lower() and bar.done:
+        if _is_epochs_bar(bar.name) and bar.done:
             state.status = "succeeded"
             return
 
@@ -586,8 +766,96 @@ def _warning(state: RunState, event: Event, now: float | None) -> None:
 
 def _info(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, Info)
+    # Facts the model computes with are typed fields, not strings (older parsers state them as Info).
+    if event.key == "target_step":
+        _set_target(state, "step", _int(event.value), None)
+        return
+    if event.key == "effective_batch_size":
+        try:
+            batch = float(event.value)
+        except ValueError:
+            return
+        if math.isfinite(batch) and batch > 0:
+            state.batch_size = batch
+        return
     if event.key in state.info or len(state.info) < MAX_INFO_KEYS:
         state.info[event.key] = event.value
+
+
+def _int(text: str) -> int | None:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        return None
+    return None if _absurd(value) else value
+
+
+def _target(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, TargetStated)
+    _set_target(state, event.what, event.total, event.current)
+
+
+def _set_target(state: RunState, what: str, total: int | None, current: int | None) -> None:
+    if total is None or _absurd(total) or total < 0 or (current is not None and _absurd(current)):
+        return
+    if what == "step":
+        if total > 0:
+            state.target_step = total
+    elif what == "epoch":
+        if total > 0:
+            state.target_epochs = total
+            if current is not None:
+                state.epoch = max(0, min(total, current))
+    elif what == "eval":
+        state.eval_announced = True
+        state.eval_total = total or None
+
+
+def _outcome(state: RunState, event: Event, now: float | None) -> None:
+    """The supervisor's record of how the process ended: the run's status follows it, whatever the log said."""
+    assert isinstance(event, RunOutcome)
+    state.outcome = event.status
+    state.exit_code = event.exit_code
+    state.signal = event.signal
+    if event.seconds is not None and math.isfinite(event.seconds) and event.seconds >= 0:
+        state.run_seconds = event.seconds
+    current = state.current_phase
+    if current is not None:
+        _stop_clocks(state, current)
+    if event.status == "failed":
+        how = f"signal {event.signal}" if event.signal is not None else f"exit code {event.exit_code}"
+        _fail(state, event, now, f"the run's process ended with {how}")
+    elif event.status in ("succeeded", "stopped"):
+        state.status = event.status
+    else:  # "lost": the supervisor vanished; how the run ended is not known
+        state.status = "unknown"
+
+
+def _run_clock(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, RunClock)
+    if now is not None and math.isfinite(event.elapsed_s) and event.elapsed_s >= 0:
+        state.run_started_at = now - event.elapsed_s
+
+
+def _source_ended(state: RunState, event: Event, now: float | None) -> None:
+    """The source will say no more: a run that did not end by itself has an unknown status, and its clocks stop at
+    its last output."""
+    assert isinstance(event, SourceEnded)
+    state.source_ended = True
+    state.source_end_reason = event.reason
+    if state.status == "running":
+        state.status = "unknown"
+    # The open phase stays open (output may resume: a quiet file written to again), but no view measures it past
+    # the last output any more (``hwmon.model.figures.is_live``).
+
+
+def _stop_clocks(state: RunState, phase: Phase) -> None:
+    """Close ``phase`` at the run's last output (log time and clock), not at the moment the end became known."""
+    phase.closed = True
+    if phase.start is not None and phase.end is None and state.last_ts is not None:
+        phase.end = max(state.last_ts, phase.start)
+    if phase.start_at is not None and phase.end_at is None and state.last_output_at is not None:
+        phase.end_at = max(state.last_output_at, phase.start_at)
 
 
 def _log_line(state: RunState, event: Event, now: float | None) -> None:
@@ -606,6 +874,10 @@ _HANDLERS: dict[type[Event], Callable[[RunState, Event, float | None], None]] = 
     CheckpointSaved: _checkpoint,
     EvalMetric: _eval_metric,
     RunCompleted: _completed,
+    TargetStated: _target,
+    RunOutcome: _outcome,
+    RunClock: _run_clock,
+    SourceEnded: _source_ended,
     JobIdSeen: _job_id,
     ModelSummary: _model,
     ErrorSeen: _error,

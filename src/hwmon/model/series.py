@@ -60,8 +60,65 @@ class BoundedSeries:
         """Fold in ``count`` values known only by their aggregates and an evenly spaced sample of them."""
         if count <= 0:
             return
-        self.count += count
+        self._fold(first, last, count, y_min, y_max)
         self.nonfinite += nonfinite
+        finite = [p for p in samples if math.isfinite(p[1])]
+        self.points.extend(finite)
+        self._index += count - nonfinite
+        while len(self.points) > self.capacity:
+            self.points = self.points[::2]
+            self._stride *= 2
+
+    def kept_offsets(self, n: int) -> list[int]:
+        """Which of the next ``n`` values (0-based offsets, all assumed finite) ``add`` would keep as plot points.
+
+        A consumer holding ``n`` values that are costly to read (a bulk block of step lines) reads only these and
+        passes them to ``add_kept``: the series then ends exactly as if every value had gone through ``add``."""
+        offsets: list[int] = []
+        index, stride, length = self._index, self._stride, len(self.points)
+        end = self._index + n
+        while True:
+            kept = -(-index // stride) * stride  # the next index on the stride
+            if kept >= end:
+                return offsets
+            offsets.append(kept - self._index)
+            length += 1
+            if length > self.capacity:
+                length = (length + 1) // 2
+                stride *= 2
+            index = kept + 1
+
+    def add_kept(
+        self,
+        first: tuple[float, float],
+        last: tuple[float, float],
+        count: int,
+        y_min: float | None,
+        y_max: float | None,
+        kept: list[tuple[float, float]],
+    ) -> None:
+        """Fold in ``count`` finite values known by their aggregates and the points at ``kept_offsets(count)``
+        (in order): the same points, stride and aggregates as ``count`` calls of ``add``."""
+        if count <= 0:
+            return
+        self._fold(first, last, count, y_min, y_max)
+        for point in kept:
+            self.points.append(point)
+            if len(self.points) > self.capacity:
+                self.points = self.points[::2]
+                self._stride *= 2
+        self._index += count
+
+    def _fold(
+        self,
+        first: tuple[float, float],
+        last: tuple[float, float],
+        count: int,
+        y_min: float | None,
+        y_max: float | None,
+    ) -> None:
+        """Fold ``count`` values' aggregates into the exact count, first, last, min and max."""
+        self.count += count
         if self.first is None:
             self.first = first
         self.last = last
@@ -69,12 +126,6 @@ class BoundedSeries:
             self.min = y_min
         if y_max is not None and (self.max is None or y_max > self.max):
             self.max = y_max
-        finite = [p for p in samples if math.isfinite(p[1])]
-        self.points.extend(finite)
-        self._index += count - nonfinite
-        while len(self.points) > self.capacity:
-            self.points = self.points[::2]
-            self._stride *= 2
 
     def values(self) -> list[float]:
         """The kept y values, oldest first (for a sparkline)."""

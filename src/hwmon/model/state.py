@@ -18,7 +18,9 @@ from hwmon.events import ModuleNode, PhaseName, StepMetrics, Vendor
 from hwmon.model.series import BoundedSeries
 
 Clock = Callable[[], float]
-Status = Literal["succeeded", "failed", "running", "unknown"]
+Status = Literal["succeeded", "failed", "stopped", "running", "unknown"]
+# The statuses of a run that has ended (its own end line, a fatal error, or its supervisor's record).
+ENDED: tuple[Status, ...] = ("succeeded", "failed", "stopped")
 
 MAX_ERRORS = 200
 MAX_WARNINGS_KEPT = 200
@@ -86,6 +88,8 @@ class ProgressBar:
     metrics: dict[str, float] = field(default_factory=dict)
     updated_at: float | None = None
     line: int = 0
+    # The line the bar was first drawn on (``line`` is its latest update).
+    first_line: int = 0
 
     @property
     def fraction(self) -> float | None:
@@ -167,6 +171,32 @@ class RunState:
     silent: bool = False
     # Runs seen in this source (a file holding two runs reports the last one; this says there were two).
     runs: int = 1
+    # Where the run is going, as the log states it (``TargetStated``, an epochs bar's total): the training loop's
+    # target step, the number of epochs and the epoch under way (1-based), and whether an evaluation follows
+    # training (with its length in steps/batches when stated).
+    target_step: int | None = None
+    target_epochs: int | None = None
+    epoch: int | None = None
+    eval_announced: bool = False
+    eval_total: int | None = None
+    # Samples per step (Cerebras' effective batch size), for an ETA from a samples/sec rate.
+    batch_size: float | None = None
+    # Observed seconds per training step (an exponential moving average), and the (step, time) it was last
+    # measured at; time is the log's own (epoch seconds) when the lines have timestamps, else the injected clock.
+    step_seconds: float | None = None
+    step_anchor: tuple[float, float] | None = None
+    # The supervisor's record (run.json, via ``RunClock``/``RunOutcome``): the run's start on the injected clock,
+    # its whole length once ended, and how its process ended.
+    run_started_at: float | None = None
+    run_seconds: float | None = None
+    outcome: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    # The source said no more (pipe closed, file quiet past the silence threshold): clocks stop at the last output.
+    source_ended: bool = False
+    source_end_reason: str = ""
+    # Arrival time of the latest sign of progress (a step or a progress bar moving), for the stall detector.
+    last_progress_at: float | None = None
 
     @property
     def current_phase(self) -> Phase | None:

@@ -7,13 +7,24 @@ already in memory; reading files belongs to ``hwmon.commands.summary``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime
 
-from hwmon.events import Event
+from hwmon.events import Event, VendorDetected
+from hwmon.model import figures
+from hwmon.model.figures import phase_durations
 from hwmon.model.reducer import apply
 from hwmon.model.state import Phase, RunState
 
-__all__ = ["SCHEMA", "summary_dict", "summarize_bytes", "summarize_events", "wall_seconds", "phase_seconds"]
+__all__ = [
+    "SCHEMA",
+    "phase_seconds",
+    "summarize_bytes",
+    "summarize_chunks",
+    "summarize_events",
+    "summary_dict",
+    "wall_seconds",
+]
 
 SCHEMA = "hwmon.summary/1"
 
@@ -29,24 +40,17 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def phase_seconds(phase: Phase, log_now: datetime | None = None) -> float | None:
-    """A phase's duration as the summary reports it (log timestamps, else stated by the log, else arrival times).
-    A phase still open (a cut log) is measured up to ``log_now``, the log's last timestamp."""
-    return _num(phase.seconds(now=log_now, now_at=None))
+def phase_seconds(state: RunState, phase: Phase) -> float | None:
+    """A phase's duration as the summary reports it (``hwmon.model.figures.phase_durations``, no clock)."""
+    for candidate, seconds in zip(state.phases, phase_durations(state, None), strict=True):
+        if candidate is phase:
+            return _num(seconds)
+    return None
 
 
 def wall_seconds(state: RunState) -> float | None:
-    """Wall time of the run: from its first to its last log timestamp, or the sum of the phases' durations when
-    that is longer (phases stated by the log may start before its first timestamp), else the duration the run
-    states itself."""
-    span = 0.0
-    if state.first_ts is not None and state.last_ts is not None and state.last_ts > state.first_ts:
-        span = (state.last_ts - state.first_ts).total_seconds()
-    durations = [d for d in (phase_seconds(p, state.last_ts) for p in state.phases) if d is not None]
-    wall = max(span, sum(durations))
-    if wall > 0:
-        return wall
-    return _num(state.seconds)
+    """Wall time of the run as the summary reports it (``hwmon.model.figures.wall_seconds``, no clock)."""
+    return _num(figures.wall_seconds(state, None))
 
 
 def summary_dict(state: RunState) -> dict[str, object]:
@@ -78,25 +82,26 @@ def summary_dict(state: RunState) -> dict[str, object]:
         "seconds": _num(state.seconds),
     }
     eval_steps = state.eval_loss
+    durations = phase_durations(state, None)
     out: dict[str, object] = {
         "schema": SCHEMA,
         "source": state.source,
         "vendor": state.vendor,
         "device": state.device,
-        "status": state.status,
+        "status": figures.display_status(state, None),
         "job_ids": list(state.job_ids),
         "phases": [
             {
                 "name": p.name,
                 "start": _iso(p.start),
                 "end": _iso(p.end),
-                "seconds": phase_seconds(p, state.last_ts),
+                "seconds": _num(seconds),
                 "detail": p.detail,
                 "repeats": p.repeats,
             }
-            for p in state.phases
+            for p, seconds in zip(state.phases, durations, strict=True)
         ],
-        "wall_seconds": _num(wall_seconds(state)),
+        "wall_seconds": wall_seconds(state),
         "train": train,
         "eval_steps": None
         if eval_steps.count == 0 or eval_steps.last is None
@@ -133,19 +138,25 @@ def summarize_events(events: list[Event], source: str) -> RunState:
     return state
 
 
-def summarize_bytes(data: bytes, source: str) -> RunState:
-    """Parse ``data`` (a whole log) and reduce it to the state of its last run."""
+def summarize_chunks(chunks: Iterable[bytes], source: str) -> RunState:
+    """The one whole-input summarise loop: parse ``chunks`` (a whole log, in any chunking) and reduce it to the
+    state of its last run. Exceptions raised by ``chunks`` (a read error) propagate."""
     # Imported here so that the model package can be imported (and tested) without the parsers being loaded.
     from hwmon.parsers.stream import StreamParser
 
     parser = StreamParser(blocks=True)
     state = RunState(source=source)
-    chunk = 1 << 20
-    for start in range(0, len(data), chunk):
-        for event in parser.feed(data[start : start + chunk]):
+    for chunk in chunks:
+        for event in parser.feed(chunk):
             apply(state, event, None)
     for event in parser.finish():
         apply(state, event, None)
     if state.vendor is None and parser.vendor is not None:
-        state.vendor = parser.vendor
+        apply(state, VendorDetected(state.lines, None, parser.vendor), None)
     return state
+
+
+def summarize_bytes(data: bytes, source: str) -> RunState:
+    """Parse ``data`` (a whole log already in memory) and reduce it to the state of its last run."""
+    chunk = 1 << 20
+    return summarize_chunks((data[i : i + chunk] for i in range(0, len(data), chunk)), source)

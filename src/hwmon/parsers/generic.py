@@ -15,11 +15,10 @@
   ``Segmentation fault``, ``Aborted (core dumped)``, ``Bus error`` -> fatal ``ErrorSeen(kind="signal")``.
 - Python warnings (``file.py:13: UserWarning: text``, ``FutureWarning: text``) and ``WARNING`` level lines ->
   ``WarningSeen``.
-- ``cuda:0``, ``Using device: cuda``, ``device=cuda`` -> ``VendorDetected("gpu")``; ``Using device: cpu``,
-  ``device=cpu`` -> ``VendorDetected("cpu")`` (each at most once per vendor/device).
+- ``cuda:0``, ``Using device: cuda``, CUDA/NCCL evidence -> ``VendorDetected("gpu")``; ``Using device: cpu`` ->
+  ``"cpu"`` (once per vendor/device). ``Finished training``, ``exited with code 0`` -> ``RunCompleted``.
 
-The stream parser drops this parser's metrics/errors/warnings for a line when an earlier, format-specific parser
-already reported the same kind of fact for it.
+The stream drops this parser's facts for a line a format parser already reported the same kind of fact for.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from typing import Literal
 
 from hwmon.events import ErrorSeen, EvalMetric, Event, RunCompleted, StepMetrics, Vendor, VendorDetected, WarningSeen
 from hwmon.parsers.base import Line
-from hwmon.parsers.timestamps import split_timestamp
+from hwmon.parsers.records import RecordReader, as_record
 
 __all__ = ["GenericParser", "HOLD_LINES"]
 
@@ -55,11 +54,8 @@ _ACCURACY = re.compile(
     r"\s{0,2}[:=]\s{0,3}(\d{1,3}(?:\.\d+)?|\.\d+)\s?(%?)",
     re.IGNORECASE,
 )
-# The final line hwmon's own supervisor writes into a run's log (hwmon.runners.supervisor.END_PREFIX): the
-# authoritative end of any supervised command, whatever the workload printed.
-HWMON_END_PREFIX = "[hwmon] run ended: "
 _SPLIT_NAMES = {"test": "test", "validation": "val", "val": "val", "eval": "eval", "evaluation": "eval"}
-_STEP_WORD = re.compile(r"\b(?:global[ _])?(?:step|iter(?:ation)?)\s*[#:]?\s*(\d+)\b", re.IGNORECASE)
+_STEP_WORD = re.compile(r"\b(?:global[ _])?(?:step|iter(?:ation)?)\s*[#:]?\s*(\d{1,18})\b", re.IGNORECASE)
 _EPOCH_WORD = re.compile(r"\bepoch\s*[#:]?\s*(\d+(?:\.\d+)?)\b", re.IGNORECASE)
 _RATE = re.compile(
     # The look-behind starts a number only where one starts: without it a long run of digits is retried from
@@ -92,13 +88,23 @@ _SIGNAL = re.compile(
 _PY_WARNING = re.compile(r"(?:^|:\d+: |\s)([A-Z]\w*Warning): (.+)$")
 _LEVEL_WARNING = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:WARNING|WARN)[\]|):]?(?:\s|:|$)")
 # A log record glued behind other output ("...[00:02, note=x]2024-03-14 03:18:49,076 WARNING:   text").
-_EMBEDDED_RECORD = re.compile(
-    r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s?:?\s?(?=(?:WARNING|WARN|ERROR|CRITICAL|FATAL)\b)"
-)
 _RECORD_START = re.compile(
     r"^(?:\[?\d{4}-\d{2}-\d{2}[ T]|\[?\d{2}:\d{2}:\d{2}|(?:INFO|WARNING|ERROR|DEBUG)\b|[EWIF]\d{4} )"
 )
-_CUDA = re.compile(r"(?<![\w/.])cuda:(\d+)\b|\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\bcuda\b(?![\w.])")
+_CUDA = re.compile(r"(?<![\w/.])cuda:(\d{1,18})\b|\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\bcuda\b(?![\w.])")
+# CUDA/NCCL evidence beyond a device name: NCCL's own log lines, the visible-devices variable (Lightning prints
+# "LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]"), AMP's CUDA backend, CUDA OOM errors, nanoGPT's fused AdamW (only
+# used on CUDA).
+_GPU_EVIDENCE = re.compile(
+    r"\bNCCL (?:INFO|WARN|version)\b|CUDA_VISIBLE_DEVICES: \[?\d|\bcuda_amp\b|using fused AdamW: True|"
+    r"CUDA out of memory|torch\.cuda\.OutOfMemoryError"
+)
+# Completion forms any stack may print: a bare "Finished training" line, a launcher reporting exit code 0.
+_COMPLETION = re.compile(
+    r"^(?:Finished training|Training (?:is )?(?:finished|done))\.?!?\s*$"
+    r"|\b(?:exited|finished|completed) with (?:exit )?(?:code|status) 0\b",
+    re.IGNORECASE,
+)
 _CPU = re.compile(r"\b[Uu]sing device:?\s*['\"]?cpu\b|\bdevice\s*[=:]\s*['\"]?cpu\b")
 
 _STEP_KEYS = {"step", "global_step", "globalstep", "iter", "iteration", "it", "steps"}
@@ -110,6 +116,7 @@ class GenericParser:
     """Fallback facts from any log; see the module docstring."""
 
     def __init__(self) -> None:
+        self._reader = RecordReader()
         self._tb_state: Literal["", "frames", "held", "chain"] = ""
         self._held: ErrorSeen | None = None
         self._held_for = 0
@@ -124,11 +131,7 @@ class GenericParser:
         key/values and error levels is most of this parser's cost and would only produce duplicates."""
         if not line.final:
             return []
-        try:
-            return self._feed(line, facts)
-        except Exception:  # noqa: BLE001 - a parser must never raise on input
-            self._tb_state = ""
-            return []
+        return self._feed(line, facts)
 
     def finish(self) -> list[Event]:
         """End of input: release a held traceback / terminate error."""
@@ -155,14 +158,6 @@ class GenericParser:
                 out.append(ErrorSeen(line.number, pending.ts, message[:MAX_MESSAGE], True, "terminate"))
                 return out
             out.append(pending)
-        if text.startswith(HWMON_END_PREFIX):
-            self._release(out)
-            how = text[len(HWMON_END_PREFIX) :].strip()[:MAX_MESSAGE]
-            if how == "exit code 0":
-                out.append(RunCompleted(line.number, None, success=True, message=how))
-            else:
-                out.append(ErrorSeen(line.number, None, f"run ended: {how}", True, "exit"))
-            return out
         if self._tb_state and self._traceback_line(line, out):
             return out
         if not facts and _TRACEBACK not in text and "terminate called" not in text:
@@ -170,7 +165,14 @@ class GenericParser:
             # format parser recognised them).
             self._vendor(line.number, None, text, out)
             return out
-        ts, rest = split_timestamp(text)
+        record = as_record(line, self._reader)
+        ts = record.ts
+        # The record without its timestamp (the level word kept: the rules below read "ERROR: x", "[ERROR] x").
+        rest = (
+            f"{record.level}: {record.msg}"
+            if record.has_ts and record.level
+            else (record.msg if record.has_ts else text)
+        )
         if _TRACEBACK in text:
             self._release(out)
             self._tb_state = "frames"
@@ -187,6 +189,8 @@ class GenericParser:
         self._vendor(line.number, ts, text, out)
         if facts and "cc" in text:
             self._accuracy(line.number, ts, text, out)
+        if facts and ("inish" in text or "one" in text or " 0" in text) and _COMPLETION.search(rest) is not None:
+            out.append(RunCompleted(line.number, ts, message=rest.strip()[:MAX_MESSAGE]))
         if facts and _LOSS_HINT.search(text) is not None:
             metrics = self._metrics(line.number, ts, text)
             if metrics is not None:
@@ -254,10 +258,6 @@ class GenericParser:
         if signal is not None:
             out.append(ErrorSeen(number, ts, text.strip()[:MAX_MESSAGE], True, "signal"))
             return
-        if ts is None and "-" in text:
-            embedded = _EMBEDDED_RECORD.search(text)
-            if embedded is not None:
-                ts, rest = split_timestamp(text[embedded.start() :])
         level = _LEVEL_ERROR.match(rest)
         if level is not None or _ERROR_PREFIX.match(rest) is not None:
             fatal = _LEVEL_FATAL.match(rest) is not None
@@ -281,6 +281,9 @@ class GenericParser:
                 device = f"cuda:{m.group(1)}" if m.group(1) else None
                 self._vendor_event(number, ts, "gpu", device, out)
                 return
+        if ("CUDA" in text or "NCCL" in text or "cuda" in text or "fused" in text) and _GPU_EVIDENCE.search(text):
+            self._vendor_event(number, ts, "gpu", None, out)
+            return
         if "cpu" in text:
             if _CPU.search(text) is not None:
                 self._vendor_event(number, ts, "cpu", None, out)

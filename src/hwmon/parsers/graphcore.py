@@ -12,19 +12,7 @@ Recognised (each may be glued after a tqdm bar, so most patterns are searched, n
   identifies the vendor.)
 - ``Accuracy on test set: 98.72%`` -> ``EvalMetric("test_accuracy", 0.9872)`` and ``RunCompleted`` (it is the
   last line of a PopTorch MNIST-style run).
-- HF Trainer / optimum-graphcore: ``***** Running training *****`` -> ``RunStarted`` + ``PhaseStarted("train")``
-  and one ``Info`` per ``  Key = value`` line of its block (``num_examples``, ``num_epochs``,
-  ``total_optimization_steps``...); ``***** Running Evaluation *****`` likewise (``eval_``-prefixed keys);
-  ``***** eval metrics *****`` blocks -> ``EvalMetric``; ``Saving model checkpoint to .../checkpoint-1000`` ->
-  ``CheckpointSaved(step=1000, path=...)``; ``{'loss': .., 'learning_rate': .., 'epoch': ..}`` ->
-  ``StepMetrics(step=None, loss, epoch, extra)`` (HF prints no step number; the reducer numbers them in order;
-  JSON-style ``{"loss": ..}`` lines too);
-  ``{'eval_loss': ..}`` -> ``EvalMetric`` per ``eval_*`` metric; ``{'train_runtime': S, ..}`` ->
-  ``RunCompleted(seconds=S, samples=round(train_samples_per_second * S))``; ``Training completed.`` ->
-  ``PhaseEnded("train")`` + ``RunCompleted``. A dict cut by a copy (no closing ``}``) is ignored.
-- Keras ``2000/2000 [=====] - 12s 6ms/step - loss: 0.62 - accuracy: 0.79`` (and the Keras 3 ``━━━`` bar) ->
-  ``ProgressUpdate("train", ...)`` + ``StepMetrics`` (step counted on across ``Epoch E/N`` lines; ``val_*``
-  metrics -> ``EvalMetric``). ``Epoch 1/N`` after earlier epochs -> ``RunStarted`` (a new fit).
+- HF Trainer and Keras lines (also common on IPUs) are ``hftrainer``'s and ``keras``'s.
 - ``step 3 of epoch 0, loss: 10.8, acc: 2e-05, lr: 7.5e-05, throughput: 1064.3 samples/sec`` (graphcore/examples
   GPT-2) -> ``StepMetrics(step, loss, rate=throughput, epoch, extra=(acc, lr))``.
 - ``terminate called after throwing an instance of 'poplar::graph_memory_allocation_error'`` with its
@@ -49,12 +37,10 @@ nothing but (for the tables) the vendor.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime
 
 from hwmon.events import (
-    CheckpointSaved,
     ErrorSeen,
     EvalMetric,
     Event,
@@ -62,8 +48,6 @@ from hwmon.events import (
     JobIdSeen,
     PhaseEnded,
     PhaseStarted,
-    ProgressUpdate,
-    RunCompleted,
     RunStarted,
     StepMetrics,
     VendorDetected,
@@ -77,15 +61,17 @@ _FLOAT = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 
 # One cheap search decides whether a line can concern this parser at all (most lines of a big log do not).
 _TRIGGER = re.compile(
-    r"pop(?:torch|art|lar|run)|P[LOU]:|IPU|ipus|Graph compilation|Compil|\*\*\*\*\*|checkpoint|\{'|\{\"|"
-    r"on (?:the )?(?:test|val|eval)|Training completed|of epoch|terminate called|what\(\)|Out of memory|"
+    r"pop(?:torch|art|lar|run)|P[LOU]:|IPU|ipus|Graph compilation|Compil|"
+    r"on (?:the )?(?:test|val|eval)|of epoch|terminate called|what\(\)|Out of memory|"
     r"Cannot fit|srun:|salloc:|Submitted batch job|Profile saved"
 )
 _PREFIX = re.compile(r"^(?:\s*\[\d+,\d+\]<std(?:out|err)>:\s?|\d+:\s)")
 _VENDOR = re.compile(
     r"\[pop(?:torch|art)|pop(?:torch|art|lar|run)\b|poplar::|\bP[LOU]:[A-Z]|\bpopart:|\bIPUs?\b|--ipus|"
-    r"Graph compilation|Compiled/Loaded model|Compiling Model\.\.\."
+    r"Graph compilation|Compiled/Loaded model|Compiling Model\.\.\.|optimum[/.]graphcore|poplar_sdk|gc-monitor"
 )
+# A framework banner listing accelerators it did not find ("IPU available: False, using: 0 IPUs") is no evidence.
+_ABSENT = re.compile(r"\bavailable: False|\busing: 0 |\bused: False")
 _POPTORCH = re.compile(
     r"(?:\[(?P<time>\d\d:\d\d:\d\d(?:\.\d+)?)\]\s*)?\[(?P<src>pop(?:torch|art)(?:::?\w+)?)\]\s*"
     r"\[(?P<lvl>trace|debug|info|warning|warn|error|err|critical)\]\s?(?P<msg>.*)",
@@ -109,23 +95,7 @@ _EVAL_LINE = re.compile(
     re.I,
 )
 _EVAL_METRIC_WORD = re.compile(r"(?P<metric>[A-Za-z][\w-]*)\s+$")
-_BANNER = re.compile(r"^\s*\*{3,}\s*(?P<title>[^*]+?)\s*\*{3,}\s*$")
-_BLOCK_ITEM = re.compile(r"^\s+(?P<k>[^=]+?)\s+=\s+(?P<v>.+?)\s*$")
-_SAVE_CKPT = re.compile(r"Saving model checkpoint to (?P<path>\S+)")
-_CKPT_STEP = re.compile(r"checkpoint-(\d+)/?$")
-_DICT = re.compile(r"\{['\"][^{}]*\}")
-_DICT_PAIR = re.compile(r"['\"](?P<k>[\w/.-]+)['\"]:\s*(?P<v>" + _FLOAT + r"|nan|inf|-inf)(?=\s*[,}])", re.I)
-_HF_DONE = re.compile(r"^\s*Training completed\.")
-_KERAS = re.compile(
-    r"^\s*(?P<n>\d+)/(?P<total>\d+)\s+(?:\[[=>.]*\]|[━─]+)\s*(?P<rest>.*)$",
-)
-_KERAS_ETA = re.compile(r"ETA:\s*(?:(?P<h>\d+):)?(?:(?P<m>\d+):)?(?P<s>\d+)s?\b")
-_KERAS_TIME = re.compile(
-    r"(?P<el>\d+(?:\.\d+)?)(?P<elu>ms|us|µs|s|m)\s+(?P<per>\d+(?:\.\d+)?)(?P<peru>ms|us|µs|s)/(?P<what>step|sample)"
-)
-_KERAS_METRIC = re.compile(r"(?P<k>[A-Za-z_][\w]*):\s*(?P<v>" + _FLOAT + r"|nan|inf)", re.I)
-_KERAS_EPOCH = re.compile(r"^\s*Epoch (?P<e>\d+)/(?P<n>\d+)\s*$")
-_GPT2_STEP = re.compile(r"\bstep (?P<step>\d+) of epoch (?P<epoch>\d+)(?P<rest>.*)$")
+_GPT2_STEP = re.compile(r"\bstep (?P<step>\d{1,18}) of epoch (?P<epoch>\d{1,18})(?P<rest>.*)$")
 _KV_COLON = re.compile(
     r"(?P<k>[A-Za-z_][\w ]*?):\s*(?P<v>" + _FLOAT + r"|nan|inf)(?:\s*(?P<unit>[A-Za-z]+/\w+))?", re.I
 )
@@ -139,7 +109,6 @@ _SRUN_ALLOCATED = re.compile(
 )
 _SBATCH = re.compile(r"^\s*Submitted batch job (?P<a>\d+)")
 
-_UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "m": 60.0}
 _VENDOR_EVERY = 1000
 _OOM_REPEAT_LINES = 50
 _THROUGHPUT_KEYS = ("throughput", "samples_per_sec", "samples/sec", "tput")
@@ -173,9 +142,6 @@ class GraphcoreParser:
         self._dup_message: str | None = None
         self._pending_oom: tuple[int, str] | None = None
         self._last_oom: tuple[str, int] | None = None
-        self._block: str | None = None
-        self._keras_epoch: int | None = None
-        self._keras_last_step: int | None = None
         self._jobs_started: set[str] = set()
 
     # --- interface ------------------------------------------------------------------------------------------------
@@ -183,10 +149,7 @@ class GraphcoreParser:
     def feed(self, line: Line) -> list[Event]:
         """Events for this line (and, when a held ``terminate called`` line gets no ``what():``, for that one)."""
         out: list[Event] = []
-        try:
-            self._feed(line, out)
-        except Exception:  # a parser must never raise on input: a bug here costs one line, not the stream
-            self._block = None
+        self._feed(line, out)
         return out
 
     def finish(self) -> list[Event]:
@@ -211,13 +174,10 @@ class GraphcoreParser:
         if dup is not None and text.strip() == dup:
             # PopTorch's Python logger prints each message twice; the unprefixed repeat is the same warning.
             return
-        if self._block is not None:
-            if self._block_line(line, text, out):
-                return
-        if not _TRIGGER.search(text) and not _maybe_keras(text):
+        if not _TRIGGER.search(text):
             return
         text = _PREFIX.sub("", text)
-        if _VENDOR.search(text):
+        if _VENDOR.search(text) and _ABSENT.search(text) is None:
             self._vendor(line, out)
         self._match(line, text, out)
 
@@ -239,38 +199,10 @@ class GraphcoreParser:
             m = _COMPILED.search(text)
             if m is not None:
                 out.append(PhaseEnded(number, None, "compile", _float(m["s"])))
-        if "***" in text:
-            m = _BANNER.match(text)
-            if m is not None:
-                self._banner(line, m["title"], out)
-                return
-        m = _SAVE_CKPT.search(text)
-        if m is not None:
-            path = m["path"]
-            step_m = _CKPT_STEP.search(path)
-            out.append(CheckpointSaved(number, None, int(step_m.group(1)) if step_m else None, path))
-        if "{'" in text or '{"' in text:
-            m = _DICT.search(text)
-            if m is not None:
-                self._hf_dict(line, m.group(0), out)
-        if _HF_DONE.match(text):
-            out.append(PhaseEnded(number, None, "train"))
-            out.append(RunCompleted(number, None, message=text.strip()))
         if " on " in text:
             m = _EVAL_LINE.search(text)
             if m is not None:
                 self._eval_line(line, m, text, out)
-        if "/" in text:
-            m = _KERAS_EPOCH.match(text)
-            if m is not None:
-                epoch = int(m["e"])
-                if epoch == 1 and self._keras_epoch is not None:
-                    # Keras starts counting again: a second fit() (or a second run in the same file).
-                    self._keras_last_step = None
-                    self._run_started(line, out)
-                self._keras_epoch = epoch
-            else:
-                self._keras(line, text, out)
         if "of epoch" in text:
             m = _GPT2_STEP.search(text)
             if m is not None:
@@ -314,81 +246,6 @@ class GraphcoreParser:
         elif level in ("E", "C"):
             out.append(ErrorSeen(line.number, ts, message, False, "poplar"))
 
-    # --- HF Trainer / optimum -------------------------------------------------------------------------------------
-
-    def _banner(self, line: Line, title: str, out: list[Event]) -> None:
-        low = title.lower()
-        number = line.number
-        if low.startswith("running training"):
-            self._run_started(line, out)
-            out.append(PhaseStarted(number, None, "train", "HF Trainer"))
-            self._block = ""
-        elif low.startswith("running evaluation") or low.startswith("running prediction"):
-            out.append(PhaseStarted(number, None, "eval", title.strip()))
-            self._block = "eval_"
-        elif low.endswith("metrics"):
-            self._block = "metrics:" + low.split()[0]
-        else:
-            self._block = None
-
-    def _block_line(self, line: Line, text: str, out: list[Event]) -> bool:
-        """A ``  Key = value`` line of the block opened by a banner; False (and the block ends) for any other."""
-        m = _BLOCK_ITEM.match(text)
-        block = self._block or ""
-        if m is None:
-            self._block = None
-            return False
-        key, value = _snake(m["k"]), m["v"].strip()
-        if not key:
-            return True
-        if block.startswith("metrics:"):
-            number = _float(value)
-            if block == "metrics:eval" and key.startswith("eval_") and number is not None and _is_metric(key):
-                out.append(EvalMetric(line.number, None, key, number))
-            else:
-                out.append(Info(line.number, None, key, value))
-            return True
-        out.append(Info(line.number, None, block + key, value))
-        return True
-
-    def _hf_dict(self, line: Line, body: str, out: list[Event]) -> None:
-        values: dict[str, float] = {}
-        for pair in _DICT_PAIR.finditer(body):
-            v = _float(pair["v"])
-            if v is not None:
-                values[pair["k"]] = v
-        if not values:
-            return
-        number = line.number
-        if "train_runtime" in values:
-            seconds = values["train_runtime"]
-            sps = values.get("train_samples_per_second")
-            samples = None
-            if sps is not None and math.isfinite(sps * seconds):
-                samples = int(round(sps * seconds))
-            if "train_loss" in values:
-                out.append(Info(number, None, "train_loss", repr(values["train_loss"])))
-            out.append(RunCompleted(number, None, samples, seconds, True, body))
-            return
-        evals = [(k, v) for k, v in values.items() if k.startswith("eval_") and _is_metric(k)]
-        if evals:
-            for key, value in evals:
-                out.append(EvalMetric(number, None, key, value))
-            return
-        if "loss" in values:
-            step = values.get("step")
-            extra = tuple((k, v) for k, v in values.items() if k not in ("loss", "epoch", "step"))
-            out.append(
-                StepMetrics(
-                    number,
-                    None,
-                    int(step) if step is not None and math.isfinite(step) else None,
-                    loss=values["loss"],
-                    epoch=values.get("epoch"),
-                    extra=extra,
-                )
-            )
-
     def _eval_line(self, line: Line, m: re.Match[str], text: str, out: list[Event]) -> None:
         value = _float(m["v"])
         if value is None:
@@ -398,73 +255,11 @@ class GraphcoreParser:
         split = m["set"].lower()
         word = _EVAL_METRIC_WORD.search(text, max(0, m.start() - 64), m.start())
         metric = _snake(word["metric"]) if word is not None else "metric"
+        # A result line is an evaluation (a short one, when nothing announced it), never the end of the run: a
+        # script may print one after every epoch.
+        out.append(PhaseStarted(line.number, None, "eval", f"{split} set"))
         out.append(EvalMetric(line.number, None, f"{split}_{metric}", value))
-        if split == "test" and "accur" in metric:
-            out.append(RunCompleted(line.number, None, message=text.strip()))
-
-    # --- Keras / GPT-2 step lines ---------------------------------------------------------------------------------
-
-    def _keras(self, line: Line, text: str, out: list[Event]) -> None:
-        m = _KERAS.match(text)
-        if m is None:
-            return
-        n, total = int(m["n"]), int(m["total"])
-        rest = m["rest"]
-        elapsed: float | None = None
-        remaining: float | None = None
-        rate: float | None = None
-        unit = "step"
-        t = _KERAS_TIME.search(rest)
-        if t is not None:
-            elapsed = float(t["el"]) * _UNIT_SECONDS[t["elu"]]
-            per = float(t["per"]) * _UNIT_SECONDS[t["peru"]]
-            unit = t["what"]
-            rate = 1.0 / per if per > 0 else None
-        eta = _KERAS_ETA.search(rest)
-        if eta is not None:
-            parts = [int(p) for p in (eta["h"], eta["m"], eta["s"]) if p is not None]
-            remaining = 0.0
-            for p in parts:
-                remaining = remaining * 60 + p
-        elif n >= total:
-            remaining = 0.0
-        metrics: list[tuple[str, float]] = []
-        for km in _KERAS_METRIC.finditer(rest):
-            if km["k"] == "ETA":
-                continue
-            v = _float(km["v"])
-            if v is not None:
-                metrics.append((km["k"].lower(), v))
-        number = line.number
-        out.append(
-            ProgressUpdate(
-                number, None, "train", n, total, elapsed, remaining, rate, unit, tuple(metrics), not line.final
-            )
-        )
-        step = n
-        if self._keras_epoch is not None and self._keras_epoch >= 1:
-            step = (self._keras_epoch - 1) * total + n
-        train = [(k, v) for k, v in metrics if not k.startswith("val_")]
-        loss = next((v for k, v in train if k == "loss"), None)
-        if loss is not None and step != self._keras_last_step:
-            self._keras_last_step = step
-            out.append(
-                StepMetrics(
-                    number,
-                    None,
-                    step,
-                    loss=loss,
-                    rate=rate,
-                    rate_unit=f"{unit}s/sec",
-                    remaining_s=remaining,
-                    epoch=None if self._keras_epoch is None else float(self._keras_epoch),
-                    extra=tuple((k, v) for k, v in train if k != "loss"),
-                )
-            )
-        if line.final:
-            for k, v in metrics:
-                if k.startswith("val_"):
-                    out.append(EvalMetric(number, None, k, v))
+        out.append(PhaseEnded(line.number, None, "eval"))
 
     def _gpt2_step(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
         loss: float | None = None
@@ -564,19 +359,3 @@ class GraphcoreParser:
         m = _SBATCH.match(text)
         if m is not None:
             out.append(JobIdSeen(number, None, m["a"], "slurm"))
-
-
-def _is_metric(key: str) -> bool:
-    """An ``eval_*`` value that is a result, not bookkeeping (runtime, throughput, epoch)."""
-    return not (key.endswith("_runtime") or key.endswith("_per_second") or key in ("eval_epoch", "eval_step"))
-
-
-def _maybe_keras(text: str) -> bool:
-    """Cheap test for a Keras progress line (``12/100 [==...``) or its ``Epoch 3/10`` header."""
-    if "/" not in text:
-        return False
-    start = text.lstrip()
-    if start.startswith("Epoch "):
-        return _KERAS_EPOCH.match(start) is not None
-    slash = start.find("/", 0, 12)
-    return slash > 0 and start[:slash].isdigit()

@@ -82,11 +82,7 @@ class ModelTreeParser:
 
     def feed(self, line: Line) -> list[Event]:
         """Events for this line: a ``ModelSummary`` when a tree ends here (or is found cut off here)."""
-        try:
-            return self._feed(line)
-        except Exception:  # noqa: BLE001 - a parser must never raise on input; drop the tree, keep going
-            self._stack.clear()
-            return []
+        return self._feed(line)
 
     def finish(self) -> list[Event]:
         """End of input: a tree still open is emitted as far as it was seen."""

@@ -4,18 +4,24 @@
 ``Connection``. Per line:
 
 1. The final (not redraw) line's text goes into a bounded deque for ``pop_lines()`` (the raw log view).
-2. Launcher prefixes are stripped: Open MPI / poprun ``--tag-output`` (``[1,0]<stdout>:``), a ``[poprun...]`` or
-   ``[host:rank]``/``[rank]`` tag, ``srun --label`` (``0: ``).
+2. The line becomes a ``Record`` (``hwmon.parsers.records``): launcher prefix and rank, timestamp, level and
+   logger parsed once. Multi-rank output (``[1,0]<stdout>:``, ``[rank0]:``, ``0: ``, ``[default0]:``) is read as
+   the lowest rank seen; other ranks' lines give only their errors (``ErrorSeen(kind="rank N")``), so their
+   steps are not counted twice.
 3. Slurm's own messages (``srun: ...``, ``salloc: ...``, ``slurmstepd: ...``) are handled here: a job number ->
    ``RunStarted`` + ``JobIdSeen(kind="slurm")`` (+ the queue phase while it waits), ``error:`` lines ->
    ``ErrorSeen``. They are not passed to the format parsers.
-4. The line goes to each format parser in order: cerebras, graphcore, tqdm, modeltree, generic. The generic
+4. The record goes to each format parser in order (``PARSER_CHAIN``), then modeltree and generic. The generic
    parser's facts are dropped when an earlier parser already reported the same kind for that line (a step or a
    progress update, an error, a warning, a vendor), so a Cerebras step line is one step, not two.
 5. ``VendorDetected`` events pass only when they decide or refine ``.vendor``: the first one decides; a more
    specific one replaces a weaker one (cpu < gpu < cerebras/graphcore); a device name fills in a missing one.
 
 Redraws (``Line.final`` False) reach the parsers (a tqdm bar's states) but not ``pop_lines()``.
+
+Parsers do not catch their own exceptions. The stream catches one (the single catch) and reports it as a
+``WarningSeen(source="hwmon")`` naming the parser and the line, then carries on; with ``strict=True`` (on in the
+test suite, see tests/conftest.py) it re-raises instead, so a parser bug fails a test.
 
 With ``blocks=True`` the splitter hands over large clean regions as ``LineBlock``; each parser with a
 ``feed_block`` fast path is offered the block, and when none takes it the block is halved at a newline and the
@@ -24,7 +30,6 @@ halves offered again, down to ``MIN_BLOCK_LINES`` lines, which are then fed one 
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Protocol, cast
@@ -34,9 +39,6 @@ from hwmon.events import (
     ErrorSeen,
     EvalMetric,
     Event,
-    JobIdSeen,
-    PhaseEnded,
-    PhaseStarted,
     ProgressUpdate,
     RunCompleted,
     RunStarted,
@@ -50,12 +52,18 @@ from hwmon.parsers.base import Line, LineBlock
 from hwmon.parsers.cerebras import CerebrasParser
 from hwmon.parsers.generic import GenericParser
 from hwmon.parsers.graphcore import GraphcoreParser
+from hwmon.parsers.hftrainer import HfTrainerParser
+from hwmon.parsers.keras import KerasParser
+from hwmon.parsers.lightning import LightningParser
 from hwmon.parsers.lines import LineSplitter
+from hwmon.parsers.megatron import MegatronParser
 from hwmon.parsers.modeltree import ModelTreeParser
-from hwmon.parsers.timestamps import leading_timestamp
+from hwmon.parsers.nanogpt import NanoGptParser
+from hwmon.parsers.records import Record, RecordReader
+from hwmon.parsers.slurm import SLURM_LINE, SlurmLines
 from hwmon.parsers.tqdm import TqdmParser
 
-__all__ = ["FEED_SLICE", "MIN_BLOCK_LINES", "PARSER_CHAIN", "StreamParser", "parse_bytes", "strip_launcher_prefix"]
+__all__ = ["FEED_SLICE", "MIN_BLOCK_LINES", "PARSER_CHAIN", "StreamParser", "parse_bytes"]
 
 FEED_SLICE = 4 << 20
 """Inputs larger than this are handed to the splitter in slices of this many bytes."""
@@ -72,29 +80,17 @@ class _Parser(Protocol):
 
 _BlockFeeder = Callable[[LineBlock, Callable[[Line], "list[Event]"]], "list[Event] | None"]
 
-PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (CerebrasParser, GraphcoreParser, TqdmParser)
+PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (
+    CerebrasParser,
+    GraphcoreParser,
+    HfTrainerParser,
+    KerasParser,
+    MegatronParser,
+    NanoGptParser,
+    LightningParser,
+    TqdmParser,
+)
 """Format parsers tried before the model-tree and generic ones, in this order."""
-
-# Launcher tags in front of a program's own output.
-_PREFIX = re.compile(
-    r"^(?:"
-    r"\[\d+,\d+\]<(?:stdout|stderr|stddiag)>:\s?"  # Open MPI / poprun --tag-output
-    r"|\[poprun[^\]]{0,80}\]:?\s?"  # poprun's own tag
-    r"|\[[A-Za-z][\w.-]{0,63}:\d{1,5}\]:?\s"  # [host:rank]
-    r"|\[\d{1,5}\]\s"  # MPICH/Intel MPI -prepend-rank
-    r"|\s{0,4}\d{1,5}: (?=\S)"  # srun --label
-    r")"
-)
-
-_SLURM = re.compile(r"^(srun|salloc|sbatch|slurmstepd(?:-[\w.-]+)?): ")
-_SLURM_QUEUED = re.compile(r"\bjob (\d+) queued and waiting for resources|Pending job allocation (\d+)")
-_SLURM_GRANTED = re.compile(r"\bjob (\d+) has been allocated resources|Granted job allocation (\d+)")
-_SLURM_SUBMITTED = re.compile(r"Submitted batch job (\d+)")
-_SLURM_FATAL = re.compile(
-    r"Exited with exit code [1-9]|Killed|Segmentation fault|Aborted|CANCELLED|TIME LIMIT|OUT_OF_MEMORY|"
-    r"oom-kill|Job step aborted|Force Terminated",
-    re.IGNORECASE,
-)
 
 _METRIC_KINDS = (StepMetrics, StepBatch, ProgressUpdate, EvalMetric, RunCompleted)
 _VENDOR_RANK = {"cpu": 0, "gpu": 1, "cerebras": 2, "graphcore": 2}
@@ -106,21 +102,18 @@ _F_WARNING = 4
 _RECENT_LINES = 512
 
 
-def strip_launcher_prefix(text: str) -> str:
-    """``text`` without a leading launcher tag (``[1,0]<stdout>:``, ``[poprun]``, ``0: ``...), at most two deep."""
-    for _ in range(2):
-        m = _PREFIX.match(text)
-        if m is None or m.end() == 0:
-            break
-        text = text[m.end() :]
-    return text
-
-
 class StreamParser:
     """Incremental bytes -> events for one log stream. Pure: the caller does the reading."""
 
-    def __init__(self, *, blocks: bool = False, keep_lines: int = 0) -> None:
+    STRICT_DEFAULT = False
+    """``strict`` when the constructor is not told: the test suite turns it on (tests/conftest.py)."""
+
+    def __init__(self, *, blocks: bool = False, keep_lines: int = 0, strict: bool | None = None) -> None:
         self.blocks = blocks
+        self.strict = self.STRICT_DEFAULT if strict is None else strict
+        self._reader = RecordReader()
+        self._rank: int | None = None
+        self._completed = False  # the run's own end line was seen (and no new run started since)
         self.keep_lines = max(0, int(keep_lines))
         self.vendor: Vendor | None = None
         self.device: str | None = None
@@ -134,8 +127,7 @@ class StreamParser:
             cast("_BlockFeeder", parser.feed_block) for parser in self._parsers if hasattr(parser, "feed_block")
         ]
         self._flags: OrderedDict[int, int] = OrderedDict()
-        self._slurm_jobs: set[str] = set()
-        self._slurm_queued: str | None = None
+        self._slurm = SlurmLines()
 
     # ------------------------------------------------------------------ public
 
@@ -157,22 +149,26 @@ class StreamParser:
         """End of the stream: the last unterminated line and everything the parsers were holding."""
         out: list[Event] = []
         for line in self._splitter.finish():
-            self._line(line, out)
+            # An unterminated last line may be cut mid-write ("Loss=7.1" of "Loss=7.14844"): it is kept and read
+            # for everything but a step.
+            tail: list[Event] = []
+            self._line(line, tail)
+            out.extend(e for e in tail if not (isinstance(e, StepMetrics | StepBatch) and e.line == line.number))
         for parser in self._parsers:
-            events = _safe_finish(parser)
+            events = self._finish_parser(parser)
             self._remember_events(events)
             out.extend(self._vendor_filter(events))
-        events = _safe_finish(self._tree)
+        events = self._finish_parser(self._tree)
         self._remember_events(events)
         out.extend(self._vendor_filter(events))
-        out.extend(self._generic_filter(_safe_finish(self._generic)))
+        out.extend(self._generic_filter(self._finish_parser(self._generic)))
         return out
 
     def flush(self) -> list[Event]:
         """The input went quiet (a live follower saw no new bytes for a while): release what the generic parser
         holds back to see whether more follows (a traceback's final exception, a ``terminate called`` without
         its ``what():`` yet), so a run that crashed shows its error now instead of never. The stream goes on."""
-        return self._generic_filter(_safe_finish(self._generic))
+        return self._generic_filter(self._finish_parser(self._generic))
 
     def pop_lines(self) -> list[str]:
         """The final cleaned lines seen since the last call (at most the last ``keep_lines`` of them)."""
@@ -191,24 +187,27 @@ class StreamParser:
                 self._kept.append(line.text)
         self._parse_line(line, out)
 
-    def _parse_line(self, line: Line, out: list[Event], vendor_filter: bool = True) -> None:
+    def _parse_line(self, raw: Line, out: list[Event], vendor_filter: bool = True) -> None:
+        line = self._reader.read(raw)
+        if line.rank is not None and line.rank != self._rank:
+            if self._rank is None or line.rank < self._rank:
+                self._rank = line.rank  # the lowest rank seen is the run's voice
+            else:
+                if line.final and line.level in ("ERROR", "CRITICAL", "FATAL"):
+                    out.append(ErrorSeen(line.number, line.ts, line.msg[:2000], False, f"rank {line.rank}"))
+                return
         text = line.text
-        if text[:1] in _PREFIX_FIRST:
-            stripped = strip_launcher_prefix(text)
-            if stripped is not text:
-                line = Line(line.number, line.offset, stripped, line.final, line.truncated)
-                text = stripped
-        if text[:1] in "sS" and _SLURM.match(text) is not None:
+        if text[:1] in "sS" and SLURM_LINE.match(text) is not None:
             if line.final:
-                self._slurm(line, out)
+                out.extend(self._slurm.feed(line))
             return
         taken = 0
         for parser in self._parsers:
-            events = _safe_feed(parser, line)
+            events = self._feed_parser(parser, line)
             if events:
                 taken |= self._remember_events(events, line.number)
                 out.extend(self._vendor_filter(events) if vendor_filter else events)
-        events = _safe_feed(self._tree, line)
+        events = self._feed_parser(self._tree, line)
         if events:
             taken |= self._remember_events(events, line.number)
             out.extend(events)
@@ -218,8 +217,8 @@ class StreamParser:
             facts = not taken & (_F_METRIC | _F_ERROR)
             try:
                 generic = self._generic.feed(line, facts=facts)
-            except Exception:  # noqa: BLE001 - a parser must not take the stream down
-                generic = []
+            except Exception as exc:
+                generic = self._fault(self._generic, line.number, exc)
             if generic:
                 out.extend(self._generic_filter(generic, vendor_filter))
 
@@ -229,6 +228,10 @@ class StreamParser:
         be dropped). Returns the flags for line ``current``."""
         current_flags = 0
         for event in events:
+            if isinstance(event, RunCompleted) and event.success:
+                self._completed = True
+            elif isinstance(event, RunStarted):
+                self._completed = False
             flags = _flags_of((event,))
             if flags:
                 self._remember(event.line, flags)
@@ -247,8 +250,12 @@ class StreamParser:
         kept: list[Event] = []
         for event in events:
             flags = self._flags.get(event.line, 0)
-            if isinstance(event, StepMetrics) and flags & _F_METRIC:
+            if isinstance(event, StepMetrics) and (flags & _F_METRIC or self._completed):
+                # A duplicate of a format parser's step, or a stray "loss" after the run's own end line: lines
+                # printed after completion do not change its training figures.
                 continue
+            if isinstance(event, RunCompleted) and event.success:
+                self._completed = True
             if isinstance(event, ErrorSeen) and flags & _F_ERROR:
                 continue
             if isinstance(event, WarningSeen) and flags & (_F_WARNING | _F_ERROR):
@@ -275,37 +282,30 @@ class StreamParser:
             kept.append(event)
         return kept
 
-    # ------------------------------------------------------------------ Slurm
+    # ------------------------------------------------------------------ the one catch
 
-    def _slurm(self, line: Line, out: list[Event]) -> None:
-        text = line.text
-        ts = leading_timestamp(text)
-        queued = _SLURM_QUEUED.search(text)
-        granted = _SLURM_GRANTED.search(text) if queued is None else None
-        submitted = _SLURM_SUBMITTED.search(text) if queued is None and granted is None else None
-        match = queued or granted or submitted
-        if match is not None:
-            job = match.group(1) or match.group(match.lastindex or 1)
-            if job not in self._slurm_jobs:
-                self._slurm_jobs.add(job)
-                out.append(RunStarted(line.number, ts, None))
-                out.append(JobIdSeen(line.number, ts, job, "slurm"))
-            if queued is not None and self._slurm_queued is None:
-                self._slurm_queued = job
-                out.append(PhaseStarted(line.number, ts, "queue", "Slurm: waiting for resources"))
-            elif granted is not None and self._slurm_queued == job:
-                self._slurm_queued = None
-                out.append(PhaseEnded(line.number, ts, "queue"))
-            return
-        body = text.split(": ", 1)[1] if ": " in text else text
-        lowered = body.lower()
-        if lowered.startswith("error:"):
-            fatal = _SLURM_FATAL.search(body) is not None
-            out.append(ErrorSeen(line.number, ts, text.strip(), fatal, "slurm"))
-        elif _SLURM_FATAL.search(body) is not None and ("job" in lowered or "task" in lowered):
-            out.append(ErrorSeen(line.number, ts, text.strip(), True, "slurm"))
-        elif lowered.startswith("warning:"):
-            out.append(WarningSeen(line.number, ts, text.strip(), "slurm"))
+    def _feed_parser(self, parser: _Parser, line: Record) -> list[Event]:
+        try:
+            return parser.feed(line)
+        except Exception as exc:
+            return self._fault(parser, line.number, exc)
+
+    def _finish_parser(self, parser: _Parser) -> list[Event]:
+        try:
+            return parser.finish()
+        except Exception as exc:
+            return self._fault(parser, self.lines_seen, exc)
+
+    def _fault(self, parser: object, number: int, exc: Exception) -> list[Event]:
+        """A parser raised: the line's events from it are lost, the stream goes on, and the loss is visible."""
+        if self.strict:
+            raise exc
+        owner = getattr(parser, "__self__", parser)
+        name = type(owner).__name__
+        message = f"hwmon parser fault: {name} failed on line {number}: {type(exc).__name__}: {exc}"[:2000]
+        return [WarningSeen(number, None, message, "hwmon")]
+
+    # ------------------------------------------------------------------ Slurm
 
     # ------------------------------------------------------------------ blocks
 
@@ -329,7 +329,9 @@ class StreamParser:
         for feed_block in self._block_feeders:
             try:
                 events = feed_block(block, self._other_line)
-            except Exception:  # noqa: BLE001 - a failing fast path falls back to the line path
+            except Exception as exc:
+                # A failing fast path falls back to the line path (after saying so).
+                out.extend(self._fault(feed_block, block.first_number, exc))
                 events = None
             if events is not None:
                 out.extend(self._vendor_filter(events))
@@ -355,9 +357,6 @@ class StreamParser:
         )
 
 
-_PREFIX_FIRST = frozenset("[ 0123456789")
-
-
 def _flags_of(events: Sequence[Event]) -> int:
     flags = 0
     for event in events:
@@ -370,21 +369,6 @@ def _flags_of(events: Sequence[Event]) -> int:
         elif isinstance(event, CheckpointSaved):
             flags |= _F_METRIC
     return flags
-
-
-def _safe_feed(parser: _Parser, line: Line) -> list[Event]:
-    # A parser must not raise; if one does anyway, its events for that line are lost, not the stream.
-    try:
-        return parser.feed(line)
-    except Exception:  # noqa: BLE001
-        return []
-
-
-def _safe_finish(parser: _Parser) -> list[Event]:
-    try:
-        return parser.finish()
-    except Exception:  # noqa: BLE001
-        return []
 
 
 def parse_bytes(data: bytes, *, blocks: bool = False) -> list[Event]:

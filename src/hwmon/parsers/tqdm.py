@@ -32,8 +32,19 @@ import math
 import re
 from dataclasses import dataclass
 
-from hwmon.events import Event, PhaseEnded, PhaseName, PhaseStarted, ProgressUpdate, StepMetrics
+from hwmon.events import (
+    EvalMetric,
+    Event,
+    PhaseEnded,
+    PhaseName,
+    PhaseStarted,
+    ProgressUpdate,
+    StepMetrics,
+    TargetStated,
+)
+from hwmon.parsers import vocab
 from hwmon.parsers.base import Line
+from hwmon.parsers.tqdm_bars import MAX_DESC, FoundBar, find_bars, parse_duration, parse_metrics
 
 __all__ = [
     "MAX_BARS",
@@ -50,47 +61,7 @@ __all__ = [
 MAX_BARS = 256
 """Named bars remembered (for phase and step bookkeeping) at most; the least recently drawn is forgotten first."""
 
-MAX_DESC = 120
-"""Longest bar description kept; longer text before a bar is glued output, and only its tail is kept."""
-
-_SI = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21, "Y": 1e24}
-
-_NUM = r"\d+(?:\.\d+)?[kMGTPEZY]?"
-_TIME = r"(?:\d+ days?, )?\d+:\d{2}(?::\d{2})?"
-# Characters tqdm draws bars with: unicode blocks, ascii=True ("123456789#"), spaces.
-_BAR_CHARS = " █▏▎▍▌▋▊▉#0123456789"
-
-# The part of a bar with a count from its "%|" on: "%|███  | 42/100 [...". The percentage before it is read
-# separately (it may have been overwritten); searching from the literal "%|" keeps the scan fast.
-_FULL = re.compile(
-    r"%\|(?P<bar>[^|\n]{0,2000}?)\|\s*(?P<n>" + _NUM + r")/(?P<total>" + _NUM + r")(?:\s*\[(?P<br>[^\[\]]*)\]?)?"
-)
-# What is left of a bar whose count and times were overwritten: "94%|███████" followed by debris.
-_FRAGMENT = re.compile(r"%\|(?P<bar>[" + _BAR_CHARS + r"]*[█▏▎▍▌▋▊▉#][" + _BAR_CHARS + r"]*)")
-# The bracket of a bar without a total: "123it [00:01, 99.9it/s]" (found from " [", then the count before it).
-_NO_TOTAL = re.compile(r"\s\[(?P<br>" + _TIME + r",\s*[^\[\]]*)\]")
-_NO_TOTAL_COUNT = re.compile(
-    r"(?<![\w.])(?P<n>\d+(?:\.\d+)?)(?P<sfx>[kMGTPEZY](?=[a-z ]|$))?(?P<unit>\s?[A-Za-z_]\w*)?$"
-)
-# A description-only bar (custom bar_format): "Initializing module X: [00:02, note=...]".
-_DESC_ONLY = re.compile(r":\s\[(?P<br>" + _TIME + r"(?:<(?:" + _TIME + r"|\?))?,\s*[^\[\]]*)\]")
-
-_BRACKET = re.compile(r"^\s*(?P<el>" + _TIME + r"|\?)?(?:<(?P<rem>" + _TIME + r"|\?)?)?(?:,\s*(?P<rest>.*))?$", re.S)
-_DURATION = re.compile(r"^\s*(?:(?P<d>\d+) days?, )?(?:(?P<h>\d+):)?(?P<m>\d+):(?P<s>\d{2})\s*$")
-_RATE_INV = re.compile(r"^(?P<v>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s?s/\s?(?P<unit>\S+)$")
-_RATE = re.compile(r"^(?P<v>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\?)\s?(?P<unit>[^\s/]*(?:\s[^\s/]+)?)/s$")
-_RATE_ANY = re.compile(r"(?P<v>\d+(?:\.\d+)?)\s?(?P<unit>[A-Za-z]+)/s\b|(?P<inv>\d+(?:\.\d+)?)s/(?P<iunit>[A-Za-z]+)")
-_REMAINING_ANY = re.compile(r"<(?P<rem>" + _TIME + r")")
-_METRIC = re.compile(
-    r"(?<![\w.])(?P<k>[A-Za-z][\w./-]*)\s*[:=]\s*"
-    r"(?P<v>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf)(?P<pct>%)?(?![\w.])",
-    re.I,
-)
-_MPI_TAG = re.compile(r"^\s*\[\d+,\d+\]<std(?:out|err)>:\s?")
-_EPOCH_IN_NAME = re.compile(r"\bepoch\s*\[?(\d+)\b", re.I)
-_MULTISPACE = re.compile(r"\s{2,}")
-_GLUED_BRACKET = re.compile(r"^.*\](?=\S)")
-_SEPARATORS = re.compile(r"[\s|,;]+")
+_EPOCH_IN_NAME = re.compile(r"\bepoch\s*\[?(\d{1,18})\b", re.I)
 
 _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
     (re.compile(r"compil", re.I), "compile"),
@@ -99,56 +70,6 @@ _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
     (re.compile(r"\b(?:evaluat|validat|valid\b|val\b|eval\b|test)", re.I), "eval"),
     (re.compile(r"\b(?:epoch|train)", re.I), "train"),
 )
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds of a tqdm time (``MM:SS``, ``H:MM:SS``, ``1 day, H:MM:SS``); None for ``?`` or anything else."""
-    # The common cases without days, without a regex: bars are parsed on every redraw.
-    parts = text.strip().split(":")
-    if len(parts) == 2:
-        minutes, secs = parts
-        if minutes.isdecimal() and secs.isdecimal():
-            return float(int(minutes) * 60 + int(secs))
-    elif len(parts) == 3:
-        hours, minutes, secs = parts
-        if hours.isdecimal() and minutes.isdecimal() and secs.isdecimal():
-            return float(int(hours) * 3600 + int(minutes) * 60 + int(secs))
-    m = _DURATION.match(text)
-    if m is None:
-        return None
-    seconds = int(m["m"]) * 60 + int(m["s"])
-    if m["h"]:
-        seconds += int(m["h"]) * 3600
-    if m["d"]:
-        seconds += int(m["d"]) * 86400
-    return float(seconds)
-
-
-def _scaled(text: str) -> float:
-    if text and text[-1] in _SI:
-        return float(text[:-1]) * _SI[text[-1]]
-    return float(text)
-
-
-def parse_metrics(text: str) -> tuple[tuple[tuple[str, float], ...], str]:
-    """Numeric ``key:value`` / ``key=value`` pairs in ``text`` (percentages as fractions) and the text left
-    when they are removed (separators tidied)."""
-    metrics: list[tuple[str, float]] = []
-    rest: list[str] = []
-    pos = 0
-    for m in _METRIC.finditer(text):
-        try:
-            value = float(m["v"])
-        except ValueError:
-            continue
-        if m["pct"]:
-            value /= 100.0
-        metrics.append((m["k"].lower(), value))
-        rest.append(text[pos : m.start()])
-        pos = m.end()
-    rest.append(text[pos:])
-    left = _SEPARATORS.sub(" ", " ".join(rest)).strip(" -:(")
-    return tuple(metrics), left
 
 
 def bar_phase(name: str, metrics: tuple[tuple[str, float], ...] = ()) -> PhaseName | None:
@@ -162,233 +83,6 @@ def bar_phase(name: str, metrics: tuple[tuple[str, float], ...] = ()) -> PhaseNa
     if any("loss" in key or "acc" in key for key, _ in metrics):
         return "train"
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class FoundBar:
-    """One bar found in a line (before phase/step bookkeeping)."""
-
-    name: str
-    n: int
-    total: int | None
-    elapsed_s: float | None
-    remaining_s: float | None
-    rate: float | None
-    unit: str
-    metrics: tuple[tuple[str, float], ...]
-
-
-def _clean_desc(segment: str, *, needs_colon: bool) -> str | None:
-    """The description in the text before a bar, or None when that text does not end like a description."""
-    desc = segment.rstrip()
-    if needs_colon:
-        if not desc.endswith(":"):
-            return None
-        desc = desc[:-1]
-    # Text glued in front (another bar's padding, a log prefix) is separated from the description by a wide gap.
-    parts = _MULTISPACE.split(desc.strip())
-    desc = parts[-1] if parts else ""
-    desc = _MPI_TAG.sub("", desc)
-    # Output glued in front that ends with a bracket ("...[info] x]Epochs") ends where the description begins;
-    # a bracket followed by a space is part of it ("Epoch [1/10]", "Epoch [1/10] train").
-    desc = _GLUED_BRACKET.sub("", desc)
-    if len(desc) > MAX_DESC:
-        # Not a description but output glued to one; keep its tail from a word boundary.
-        tail = desc[-MAX_DESC:]
-        desc = tail.split(" ", 1)[1] if " " in tail else tail
-    return desc.strip()
-
-
-def _parse_rate(token: str, unit_scale: bool) -> tuple[float | None, str] | None:
-    token = token.strip()
-    m = _RATE_INV.match(token)
-    if m is not None:
-        seconds_per = float(m["v"])
-        return (1.0 / seconds_per if seconds_per > 0 else None), m["unit"]
-    m = _RATE.match(token)
-    if m is None:
-        return None
-    unit = m["unit"].strip() or "it"
-    if m["v"] == "?":
-        return None, unit
-    value = float(m["v"])
-    if unit_scale and len(unit) > 1 and unit[0] in _SI:
-        value *= _SI[unit[0]]
-        unit = unit[1:]
-    return value, unit
-
-
-def _parse_bracket(
-    body: str | None, unit_scale: bool
-) -> tuple[float | None, float | None, float | None, str | None, str]:
-    """(elapsed, remaining, rate, unit, postfix) of a ``[...]`` body; missing pieces are None/""."""
-    if body is None:
-        return None, None, None, None, ""
-    if "day" in body:
-        # "1 day, 2:00:00" holds a comma: only the regex splits that right.
-        m = _BRACKET.match(body)
-        if m is None:
-            return None, None, None, None, body
-        elapsed = parse_duration(m["el"]) if m["el"] else None
-        remaining = parse_duration(m["rem"]) if m["rem"] else None
-        rest = (m["rest"] or "").strip()
-    else:
-        times, _, rest = body.partition(",")
-        elapsed_text, _, remaining_text = times.partition("<")
-        elapsed = parse_duration(elapsed_text)
-        remaining = parse_duration(remaining_text)
-        rest = rest.strip()
-    rate: float | None = None
-    unit: str | None = None
-    if rest:
-        first, _, tail = rest.partition(",")
-        parsed = _parse_rate(first, unit_scale)
-        if parsed is not None:
-            rate, unit = parsed
-            rest = tail.strip()
-    return elapsed, remaining, rate, unit, rest
-
-
-def _to_int(value: float) -> int:
-    return int(round(value)) if math.isfinite(value) else 0
-
-
-def _percent_before(text: str, pos: int) -> int | None:
-    """The 1-3 digit percentage that ends just before ``pos``, or None."""
-    start = pos
-    while start > 0 and pos - start < 3 and text[start - 1].isdigit():
-        start -= 1
-    return int(text[start:pos]) if start < pos else None
-
-
-def find_bars(text: str) -> list[FoundBar]:
-    """Every tqdm bar in ``text``, left to right (pure, never raises on any text)."""
-    has_pct = "%|" in text
-    has_bracket = "[" in text
-    if not has_pct and not has_bracket:
-        return []
-    # (start, end, kind, match, percentage)
-    spans: list[tuple[int, int, str, re.Match[str], int | None]] = []
-    if has_pct:
-        pos = text.find("%|")
-        while pos >= 0:
-            pct = _percent_before(text, pos)
-            start = pos - len(str(pct)) if pct is not None else pos
-            m = _FULL.match(text, pos)
-            if m is not None:
-                spans.append((start, m.end(), "full", m, pct))
-                pos = text.find("%|", m.end())
-                continue
-            f = _FRAGMENT.match(text, pos)
-            if f is not None and pct is not None:
-                spans.append((start, f.end(), "fragment", f, pct))
-                pos = text.find("%|", f.end())
-                continue
-            pos = text.find("%|", pos + 2)
-    if has_bracket:
-        for m in _NO_TOTAL.finditer(text):
-            c = _NO_TOTAL_COUNT.search(text, max(0, m.start() - 48), m.start())
-            if c is not None:
-                spans.append((c.start(), m.end(), "nototal", m, None))
-        if ": [" in text:
-            for m in _DESC_ONLY.finditer(text):
-                spans.append((m.start(), m.end(), "desc", m, None))
-    if not spans:
-        return []
-    spans.sort(key=lambda s: (s[0], -s[1]))
-    chosen: list[tuple[int, int, str, re.Match[str], int | None]] = []
-    for span in spans:
-        if chosen and span[0] < chosen[-1][1]:
-            continue
-        chosen.append(span)
-    bars: list[FoundBar] = []
-    prev_end = 0
-    for index, (start, end, kind, m, pct) in enumerate(chosen):
-        next_start = chosen[index + 1][0] if index + 1 < len(chosen) else len(text)
-        bar = _build(kind, m, pct, text, text[prev_end:start], text[end:next_start])
-        if bar is not None:
-            bars.append(bar)
-        prev_end = end
-    return bars
-
-
-def _build(kind: str, m: re.Match[str], pct: int | None, text: str, segment: str, after: str) -> FoundBar | None:
-    try:
-        if kind == "full":
-            return _build_full(m, pct, segment)
-        if kind == "fragment":
-            return _build_fragment(pct or 0, segment, after)
-        if kind == "nototal":
-            return _build_no_total(m, text, segment)
-        return _build_desc_only(m, segment)
-    except (ValueError, OverflowError, ZeroDivisionError):
-        return None
-
-
-def _name_and_metrics(desc: str, postfix: str) -> tuple[str, tuple[tuple[str, float], ...]]:
-    if ":" in desc or "=" in desc:
-        desc_metrics, name = parse_metrics(desc)
-    else:
-        desc_metrics, name = (), desc
-    post_metrics = parse_metrics(postfix)[0] if ("=" in postfix or ":" in postfix) else ()
-    return name, desc_metrics + post_metrics
-
-
-def _build_full(m: re.Match[str], pct: int | None, segment: str) -> FoundBar:
-    n_text, total_text = m["n"], m["total"]
-    unit_scale = not (n_text.isdigit() and total_text.isdigit())
-    elapsed, remaining, rate, unit, postfix = _parse_bracket(m["br"], unit_scale)
-    # Without the percentage the description was overwritten too: whatever precedes is not the bar's name.
-    desc = _clean_desc(segment, needs_colon=True) if pct is not None else None
-    name, metrics = _name_and_metrics(desc or "", postfix)
-    return FoundBar(
-        name, _to_int(_scaled(n_text)), _to_int(_scaled(total_text)), elapsed, remaining, rate, unit or "it", metrics
-    )
-
-
-def _build_fragment(pct: int, segment: str, after: str) -> FoundBar:
-    desc = _clean_desc(segment, needs_colon=True)
-    name, metrics = _name_and_metrics(desc or "", "")
-    rate: float | None = None
-    unit = "it"
-    debris = after[:120]
-    r = _RATE_ANY.search(debris)
-    if r is not None:
-        if r["v"] is not None:
-            rate, unit = float(r["v"]), r["unit"]
-        else:
-            seconds_per = float(r["inv"])
-            rate, unit = (1.0 / seconds_per if seconds_per > 0 else None), r["iunit"]
-    rem = _REMAINING_ANY.search(debris)
-    remaining = parse_duration(rem["rem"]) if rem is not None else None
-    return FoundBar(name, pct, 100, None, remaining, rate, unit, metrics)
-
-
-def _build_no_total(m: re.Match[str], text: str, segment: str) -> FoundBar | None:
-    c = _NO_TOTAL_COUNT.search(text, max(0, m.start() - 48), m.start())
-    if c is None:
-        return None
-    unit_scale = "." in c["n"] or bool(c["sfx"])
-    elapsed, remaining, rate, unit, postfix = _parse_bracket(m["br"], unit_scale)
-    if rate is None and unit is None:
-        # tqdm always prints a rate in this form; without one this is some other "N [HH:MM, ...]" text.
-        return None
-    n = float(c["n"]) * (_SI[c["sfx"]] if c["sfx"] else 1.0)
-    desc = _clean_desc(segment, needs_colon=True)
-    name, metrics = _name_and_metrics(desc or "", postfix)
-    bar_unit = (c["unit"] or "").strip() or unit or "it"
-    return FoundBar(name, _to_int(n), None, elapsed, remaining, rate, bar_unit, metrics)
-
-
-def _build_desc_only(m: re.Match[str], segment: str) -> FoundBar | None:
-    desc = _clean_desc(segment + ":", needs_colon=True)
-    if not desc:
-        return None
-    elapsed, remaining, rate, unit, postfix = _parse_bracket(m["br"], False)
-    name, metrics = _name_and_metrics(desc, postfix)
-    if not name:
-        return None
-    return FoundBar(name, 0, None, elapsed, remaining, rate, unit or "it", metrics)
 
 
 @dataclass(slots=True)
@@ -408,16 +102,15 @@ class TqdmParser:
         self._bars: dict[str, BarState] = {}
         # Per-epoch bars ("Epoch 3") count steps on from the first epoch number seen (0- or 1-based).
         self._epoch_base: int | None = None
+        self._step_total: int | None = None
+        self._eval_seen: dict[str, float] = {}
 
     def feed(self, line: Line) -> list[Event]:
         """Events for every bar in this line (redraws included)."""
         text = line.text
         if "%|" not in text and "[" not in text:
             return []
-        try:
-            bars = find_bars(text)
-        except Exception:  # a parser must never raise on input: a bug here costs one line, not the stream
-            return []
+        bars = find_bars(text)
         events: list[Event] = []
         for bar in bars:
             self._bar_events(bar, line, events)
@@ -467,6 +160,8 @@ class TqdmParser:
         )
         if phase == "train":
             self._step(bar, state, number, out)
+        if bar.metrics:
+            self._evals(bar, number, out)
         if (
             state.phase is not None
             and not state.ended
@@ -480,18 +175,31 @@ class TqdmParser:
 
     def _step(self, bar: FoundBar, state: BarState, number: int, out: list[Event]) -> None:
         loss: float | None = None
+        stated_step: int | None = None
+        step_total: int | None = None
+        rate, rate_unit = bar.rate, f"{bar.unit}/s"
         extra: list[tuple[str, float]] = []
         for key, value in bar.metrics:
-            if loss is None and (key == "loss" or key.endswith("_loss") or key.endswith("loss")):
+            kind = vocab.role(key)
+            if loss is None and (kind == "loss" or (key.endswith("loss") and kind != "eval")):
                 loss = value
-            else:
+            elif kind == "step" and stated_step is None and math.isfinite(value) and 0 <= value < 2**53:
+                stated_step = int(value)
+            elif key == "step_total" and math.isfinite(value) and 0 < value < 2**53:
+                step_total = int(value)
+            elif kind == "rate":
+                rate, rate_unit = value, key if "/" in key else "samples/sec"
+            elif kind != "eval":
                 extra.append((key, value))
+        if step_total is not None and step_total != self._step_total:
+            self._step_total = step_total
+            out.append(TargetStated(number, None, "step", step_total, stated_step))
         if loss is None:
             return
-        step = bar.n
+        step = bar.n if stated_step is None else stated_step
         epoch: float | None = None
         m = _EPOCH_IN_NAME.search(bar.name)
-        if m is not None:
+        if m is not None and stated_step is None:
             e = int(m.group(1))
             epoch = float(e)
             if self._epoch_base is None:
@@ -507,10 +215,19 @@ class TqdmParser:
                 None,
                 step,
                 loss=loss,
-                rate=bar.rate,
-                rate_unit=f"{bar.unit}/s",
+                rate=rate,
+                rate_unit=rate_unit,
                 remaining_s=bar.remaining_s,
                 epoch=epoch,
                 extra=tuple(extra),
             )
         )
+
+    def _evals(self, bar: FoundBar, number: int, out: list[Event]) -> None:
+        """``val_*``/``eval_*``/``test_*`` values in a bar's metrics are evaluation results (reported when they
+        change, not on every redraw)."""
+        for key, value in bar.metrics:
+            if vocab.role(key) == "eval" and self._eval_seen.get(key) != value:
+                if len(self._eval_seen) < MAX_BARS:
+                    self._eval_seen[key] = value
+                out.append(EvalMetric(number, None, key, value))

@@ -14,16 +14,23 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from hwmon import exitcodes
-from hwmon.events import Event
+from hwmon.events import Event, RunClock, RunOutcome, SourceEnded
+from hwmon.model.alerts import SILENCE_S
 from hwmon.sources.follow import Chunk, FileFollower, Follower, PipeFollower
+
+if TYPE_CHECKING:
+    from hwmon.runners.registry import RunRecord
 
 DEFAULT_KEEP_LINES = 5000
 # After this long without new bytes, the parser releases lines it holds back waiting for more (see batches()).
 QUIET_FLUSH_S = 1.0
+# While watching a file for quiet, how often at most the source looks at its modification time.
+QUIET_CHECK_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +68,11 @@ class Source(Protocol):
 class FollowSource:
     """A ``Follower`` whose bytes go through ``hwmon.parsers.stream.StreamParser``.
 
-    ``run_dir`` is set for a supervised run (the directory holding its ``run.json``), so consumers can ask the
-    registry for the run's recorded outcome once the source ends.
+    ``run_dir`` is set for a supervised run (the directory holding its ``run.json``): the source then starts with
+    a ``RunClock`` (when the run started, from the record) and ends with a ``RunOutcome`` (how it ended), so the
+    run's wall time and status come from its supervisor, never from log text. Any other source ends with a
+    ``SourceEnded``: when its pipe closes, or (``quiet_path``) when the file has not been written to for
+    ``quiet_s`` seconds, the silence threshold.
     """
 
     def __init__(
@@ -73,8 +83,12 @@ class FollowSource:
         keep_lines: int = DEFAULT_KEEP_LINES,
         run_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        quiet_path: Path | None = None,
+        quiet_s: float = SILENCE_S,
     ) -> None:
         self.follower = follower
+        self.quiet_path = quiet_path if run_dir is None else None
+        self.quiet_s = quiet_s
         self._clock = clock
         self.name = name or follower.name
         self.keep_lines = keep_lines
@@ -102,23 +116,45 @@ class FollowSource:
         reader = asyncio.ensure_future(pump())
         broken: str | None = None
         flush_pending = False
+        quiet_told = False
+        if self.run_dir is not None:
+            started = _record_events(self.run_dir, "start")
+            if started:
+                yield Batch(started, [], None, False, self._clock())
         try:
             while True:
+                timeout: float | None = QUIET_FLUSH_S if flush_pending else None
+                quiet_left = None if quiet_told else self._quiet_left()
+                if quiet_left is not None:
+                    timeout = max(QUIET_CHECK_S, min(quiet_left, timeout if timeout is not None else quiet_left))
                 try:
-                    chunk = await asyncio.wait_for(queue.get(), QUIET_FLUSH_S) if flush_pending else await queue.get()
+                    chunk = await asyncio.wait_for(queue.get(), timeout) if timeout is not None else await queue.get()
                 except asyncio.TimeoutError:
-                    flush_pending = False
-                    if broken is None:
-                        try:
-                            events = parser.flush()
-                        except Exception:  # same policy as below: never take the monitor down
-                            events = []
-                        if events:
-                            yield Batch(events, [], None, False, self._clock())
+                    events: list[Event] = []
+                    if flush_pending:
+                        flush_pending = False
+                        if broken is None:
+                            try:
+                                events = parser.flush()
+                            except Exception:  # same policy as below: never take the monitor down
+                                events = []
+                    status = None
+                    if not quiet_told and (left := self._quiet_left()) is not None and left <= 0:
+                        # Caught up, and the file has not been written to for longer than the silence threshold:
+                        # whatever the run was doing, it is not doing it now.
+                        quiet_told = True
+                        quiet = self.quiet_s - left
+                        reason = f"no new output for {_span(quiet)}"
+                        events.append(SourceEnded(0, None, reason, quiet))
+                        status = f"{reason}: the run's end is unknown"
+                    if events:
+                        yield Batch(events, [], status, False, self._clock())
                     continue
                 if chunk is None:
                     return
                 flush_pending = bool(chunk.data)
+                if chunk.data:
+                    quiet_told = False
                 events = []
                 statuses = list(chunk.statuses)
                 if broken is None:
@@ -134,6 +170,8 @@ class FollowSource:
                         lines = []
                 else:
                     lines = _fallback_lines(chunk.data, self.keep_lines)
+                if chunk.eof:
+                    events.extend(self._end_events(statuses))
                 status = "; ".join(statuses) if statuses else None
                 if events or lines or status is not None or chunk.eof:
                     yield Batch(events, lines, status, chunk.eof, chunk.at)
@@ -145,10 +183,67 @@ class FollowSource:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
 
+    def _quiet_left(self) -> float | None:
+        """Seconds until the followed file will have been quiet for ``quiet_s`` (negative: it has been), by its
+        modification time; None when not watching for quiet or the file cannot be read."""
+        if self.quiet_path is None:
+            return None
+        try:
+            mtime = os.stat(self.quiet_path).st_mtime
+        except OSError:
+            return None
+        return self.quiet_s - max(0.0, time.time() - mtime)
+
+    def _end_events(self, statuses: list[str]) -> list[Event]:
+        """How the source ends: a supervised run's recorded outcome, else the source's own end."""
+        if self.run_dir is not None:
+            return _record_events(self.run_dir, "end")
+        reason = "; ".join(statuses) if statuses else f"{self.name} ended"
+        return [SourceEnded(0, None, reason)]
+
     def close(self) -> None:
         """Stop following."""
         self._closed = True
         self.follower.close()
+
+
+def _span(seconds: float) -> str:
+    """``3d``, ``5h``, ``12m``, ``40s``: how long a file has been quiet, roughly."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def outcome_events(record: RunRecord) -> list[Event]:
+    """A supervised run's end as its supervisor recorded it (run.json): a ``RunOutcome``, or nothing while it runs."""
+    status = record.status
+    if status not in ("succeeded", "failed", "stopped", "lost"):
+        return []
+    seconds = None
+    start, end = record.started_dt, record.ended_dt
+    if start is not None and end is not None and (start.tzinfo is None) == (end.tzinfo is None):
+        seconds = max(0.0, (end - start).total_seconds())
+    kind: Literal["succeeded", "failed", "stopped", "lost"] = status  # type: ignore[assignment]
+    return [RunOutcome(0, None, kind, record.exit_code, record.signal, seconds)]
+
+
+def clock_events(record: RunRecord) -> list[Event]:
+    """When a supervised run started, as its record says: a ``RunClock`` with the run's age right now."""
+    start = record.started_dt
+    if start is None:
+        return []
+    age = (datetime.now(start.tzinfo) - start).total_seconds()
+    return [RunClock(0, None, max(0.0, age))]
+
+
+def _record_events(run_dir: Path, which: Literal["start", "end"]) -> list[Event]:
+    from hwmon.runners import registry
+
+    record = registry.load(run_dir)
+    if record is None:
+        return []
+    return clock_events(record) if which == "start" else outcome_events(record)
 
 
 def _fallback_lines(data: bytes, keep: int) -> list[str]:
@@ -173,7 +268,7 @@ def file_source(
 ) -> FollowSource:
     """A source following ``path`` with ``tail -F`` semantics (see ``hwmon.sources.follow.FileFollower``)."""
     follower = FileFollower(path, from_end=from_end, end_when=end_when, use_inotify=use_inotify)
-    return FollowSource(follower, name=name or follower.name)
+    return FollowSource(follower, name=name or follower.name, quiet_path=Path(path))
 
 
 def run_ended(run_dir: Path) -> Callable[[], bool]:

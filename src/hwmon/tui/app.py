@@ -375,7 +375,7 @@ class HwmonApp(App[int]):
         eta = eta_seconds(state, now)
         self.query_one(RunHeader).show(state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0)
         self.query_one(PhaseTimeline).show(state, now)
-        self.query_one(ProgressPane).show(state, eta, _train_seconds(state, now))
+        self.query_one(ProgressPane).show(state, eta, _train_seconds(state, now), now)
         if changed or force:
             self.query_one(ModelTree).show_model(state.model)
             self.query_one(AlertsPane).show(state)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
+from hwmon.model import figures
 from hwmon.model.state import ProgressBar, RunState
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -30,37 +30,18 @@ def safe_text(text: str) -> str:
 
 
 def is_ended(state: RunState) -> bool:
-    """True once the run reported its end (or failed)."""
-    return state.status in ("succeeded", "failed")
+    """True once the run reported its end (or failed, or was stopped): ``hwmon.model.figures.is_ended``."""
+    return figures.is_ended(state)
 
 
 def wall_seconds(state: RunState, now: float | None) -> float | None:
-    """The run's wall time: from the log's own timestamps when it has them (so a replayed or late-attached log
-    shows the run's real duration), extended by the clock while a live run is quiet; else from arrival times."""
-    if state.first_ts is not None and state.last_ts is not None:
-        wall = (state.last_ts - state.first_ts).total_seconds()
-        if not is_ended(state) and now is not None and state.last_output_at is not None:
-            wall += max(0.0, now - state.last_output_at)
-        return max(0.0, wall)
-    if state.seconds is not None and is_ended(state):
-        return state.seconds
-    if state.started_at is not None and now is not None:
-        end = state.last_output_at if is_ended(state) and state.last_output_at is not None else now
-        return max(0.0, end - state.started_at)
-    return None
+    """The run's wall time (``hwmon.model.figures.wall_seconds``: the same figure ``hwmon summary`` reports)."""
+    return figures.wall_seconds(state, now)
 
 
 def display_status(state: RunState, now: float | None, *, output_seen: bool = False) -> str:
-    """``succeeded``/``failed`` once ended; ``stalled`` while a stall or silence alert stands (the reducer re-arms
-    them when steps/output resume); ``running`` once anything arrived (``output_seen``: raw lines the caller got,
-    which need not have produced events); else ``waiting``."""
-    if is_ended(state):
-        return state.status
-    if state.stalled or state.silent:
-        return "stalled"
-    if output_seen or state.lines or state.phases or state.last_step is not None or state.status == "running":
-        return "running"
-    return "waiting"
+    """The status word (``hwmon.model.figures.display_status``)."""
+    return figures.display_status(state, now, output_seen=output_seen)
 
 
 @dataclass(slots=True)
@@ -82,21 +63,11 @@ class Timeline:
     wall: float | None
 
 
-def _log_now(state: RunState, now: float | None) -> datetime | None:
-    """Log-time "now" to measure an open phase against: the last log timestamp, plus the clock time since the
-    last output while the run is live."""
-    log_now = state.last_ts
-    if log_now is not None and not is_ended(state) and now is not None and state.last_output_at is not None:
-        log_now = log_now + timedelta(seconds=max(0.0, now - state.last_output_at))
-    return log_now
-
-
 def timeline(state: RunState, now: float | None) -> Timeline:
     """Phases grouped by name (first appearance order), each span placed on one axis starting at the run start.
 
     Offsets come from log timestamps when the phase has them, else from arrival times, else phases are laid end
     to end (a log without timestamps that states durations, e.g. ``Compiled model in 31 secs``)."""
-    log_now = _log_now(state, now)
     t0 = state.first_ts
     if t0 is None:
         starts = [p.start for p in state.phases if p.start is not None]
@@ -109,8 +80,7 @@ def timeline(state: RunState, now: float | None) -> Timeline:
     cursor = 0.0
     axis = 0.0
     current = state.current_phase
-    for phase in state.phases:
-        seconds = phase.seconds(now=log_now, now_at=now)
+    for phase, seconds in zip(state.phases, figures.phase_durations(state, now), strict=True):
         if phase.start is not None and t0 is not None:
             offset = max(0.0, (phase.start - t0).total_seconds())
         elif phase.start_at is not None and c0 is not None:
@@ -132,13 +102,9 @@ def timeline(state: RunState, now: float | None) -> Timeline:
             row.detail = phase.detail
         cursor = offset + seconds
         axis = max(axis, cursor)
-    wall = wall_seconds(state, now)
+    wall = figures.wall_seconds(state, now)
     if wall is not None:
         axis = max(axis, wall)
-    if t0 is None and axis > 0:
-        # Without log timestamps the phases' stated durations are better evidence of the run's length than the
-        # arrival clock (a replayed log arrives all at once).
-        wall = axis
     return Timeline(list(rows.values()), axis, wall)
 
 

@@ -19,6 +19,7 @@ from typing import TextIO
 
 from hwmon import exitcodes
 from hwmon.model import alerts as alerts_mod
+from hwmon.model import figures
 from hwmon.model.eta import eta_seconds, main_progress
 from hwmon.model.fmt import fmt_duration, fmt_rate
 from hwmon.model.reducer import apply
@@ -57,14 +58,15 @@ def state_fields(state: RunState, now: float | None) -> list[str]:
     phase = state.current_phase
     if phase is not None:
         detail = f" ({safe_text(phase.detail, 60)})" if phase.detail else ""
-        fields.append(f"{phase.name}{detail} {fmt_duration(phase.seconds(state.last_ts, now))}")
+        fields.append(f"{phase.name}{detail} {fmt_duration(figures.phase_durations(state, now)[-1])}")
     elif state.phases:
         fields.append(f"after {state.phases[-1].name}")
+    step_number, loss = figures.last_loss(state)
+    if step_number is not None:
+        fields.append(f"step {step_number}")
+    if loss is not None:
+        fields.append(f"loss {_number(loss)}")
     step = state.last_step
-    if step is not None and step.step is not None:
-        fields.append(f"step {step.step}")
-    if state.loss.last is not None:
-        fields.append(f"loss {_number(state.loss.last[1])}")
     rate = step.rate if step is not None and step.rate is not None else state.global_rate
     if rate is not None:
         fields.append(f"rate {fmt_rate(rate, safe_text(state.rate_unit, 20))}")
@@ -97,7 +99,7 @@ class PlainPrinter:
         self.out.flush()
 
     def status_text(self, now: float | None) -> str:
-        return " | ".join([self.state.status, *state_fields(self.state, now)])
+        return " | ".join([figures.display_status(self.state, now), *state_fields(self.state, now)])
 
     def feed(self, batch: Batch) -> None:
         """Apply a batch event by event, printing each phase change and alert as it happens."""
@@ -119,7 +121,7 @@ class PlainPrinter:
         previous = phases[-2] if len(phases) > 1 else None
         after = ""
         if previous is not None:
-            took = previous.seconds(self.state.last_ts, now)
+            took = figures.phase_durations(self.state, now)[-2]
             after = f" (after {previous.name} {fmt_duration(took)})"
         self.emit("phase", f"{phases[-1].name}{after} | {self.status_text(now)}")
 
@@ -151,8 +153,8 @@ async def run_plain(
     """Follow ``source`` printing plain lines until the run ends (unless ``follow``) or the source ends.
 
     A supervised run (a source with a ``run_dir``) is followed until its source ends, i.e. until ``run.json``
-    records the end. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped (by its supervisor's
-    record for a supervised run, else by its log), ``exitcodes.OK`` otherwise (succeeded, or unknown).
+    records the end (the source then delivers the supervisor's record as a ``RunOutcome``). Returns
+    ``exitcodes.RUN_FAILED`` if the run failed or was stopped, ``exitcodes.OK`` otherwise (succeeded, or unknown).
     """
     stream = out if out is not None else sys.stdout
     state = RunState(source=source.name)
@@ -202,7 +204,7 @@ async def run_plain(
                 next_tick = now + interval
             # A supervised run ends when its supervisor records the exit (the source then ends), not when its log
             # looks finished: the process may still fail while shutting down.
-            if state.status in ("succeeded", "failed") and not follow and not supervised:
+            if figures.is_ended(state) and not follow and not supervised:
                 if ended_at is None:
                     ended_at = now
                 elif now >= ended_at + end_grace:
@@ -212,19 +214,8 @@ async def run_plain(
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
-    recorded = _recorded_status(source)
-    final = recorded if recorded in ("succeeded", "failed", "stopped") else state.status
+    now = clock()
+    final = figures.display_status(state, now)
     how = "source ended" if eof else "run ended"
-    printer.emit("end", f"{how} | {final} | " + " | ".join(state_fields(state, clock())))
+    printer.emit("end", f"{how} | {final} | " + " | ".join(state_fields(state, now)))
     return exitcodes.RUN_FAILED if final in ("failed", "stopped") else exitcodes.OK
-
-
-def _recorded_status(source: Source) -> str | None:
-    """A supervised run's status from its ``run.json`` (None for plain files and pipes)."""
-    run_dir = getattr(source, "run_dir", None)
-    if not isinstance(run_dir, Path):
-        return None
-    from hwmon.runners import registry
-
-    record = registry.load(run_dir)
-    return record.status if record is not None else None

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from hwmon.model import fmt
-from hwmon.model.eta import target_step
+from hwmon.model.eta import bar_eta, target_step
 from hwmon.model.state import ProgressBar, RunState
 from hwmon.tui import view
 from hwmon.tui.widgets._text import join_rows
@@ -63,11 +63,13 @@ class ProgressPane(Widget, can_focus=True):
         self._state: RunState | None = None
         self._eta: float | None = None
         self._train_seconds: float | None = None
+        self._now: float | None = None
         self._rows = -1
 
-    def show(self, state: RunState, eta: float | None, train_seconds: float | None) -> None:
-        """Take the latest state, the run's ETA and the time spent training so far."""
-        self._state, self._eta, self._train_seconds = state, eta, train_seconds
+    def show(self, state: RunState, eta: float | None, train_seconds: float | None, now: float | None = None) -> None:
+        """Take the latest state, the run's ETA, the time spent training so far and the clock reading (each bar's
+        own ETA is aged by it)."""
+        self._state, self._eta, self._train_seconds, self._now = state, eta, train_seconds, now
         rows = (state.last_step is not None) + len(shown_bars(state, self.max_bars)[0]) + bool(state.checkpoints)
         # Layout is the costly part of a frame: only when the pane gains or loses a row.
         self.refresh(layout=rows != self._rows)
@@ -136,10 +138,7 @@ class ProgressPane(Widget, can_focus=True):
             if bar.rate is not None:
                 line.append(f" {fmt.fmt_rate(bar.rate, view.safe_text(bar.unit) + '/s')}", style="dim")
             if not bar.done and not view.is_ended(state):  # a run that ended has no ETA, even for a cut-off bar
-                remaining = bar.remaining_s
-                if remaining is None and bar.total is not None and bar.rate:
-                    remaining = max(0.0, (bar.total - bar.n) / bar.rate)
-                line.append(f" ETA {fmt.fmt_duration(remaining)}")
+                line.append(f" ETA {fmt.fmt_duration(bar_eta(bar, self._now))}")
             elif bar.elapsed_s is not None:
                 line.append(f" in {fmt.fmt_duration(bar.elapsed_s)}", style="dim")
             lines.append(line)

@@ -1,0 +1,285 @@
+"""Cerebras appliance phases: the queue (``Poll ingress status`` waits), compile (the compile request, image
+build and compile jobs, every compile stage, cached compile, ``Compile was successful!``), setup (programming the
+wafer, weights, staging, input workers), train (``Beginning appliance run``), eval (``Avg Eval Loss``, eval metric
+blocks, ``Evaluation completed``), job ids and the run's facts (loop targets, effective batch size, network type).
+Pure; a mixin of ``CerebrasParser``, whose ``_message`` dispatches an INFO/DEBUG message here.
+
+A ``PhaseStarted`` for the phase that is already open carries a new sub-stage ``detail`` (the reducer updates the
+detail of the open phase). Ingress ready returns to the phase of the job being waited for: compile for a compile
+job, setup for an execute job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from hwmon.events import EvalMetric, Event, JobIdSeen, PhaseEnded, PhaseName
+from hwmon.parsers.cerebras_steps import float_or_none as _float
+
+__all__ = ["ANY_WSJOB", "EVAL_METRIC_LINE", "CerebrasAppliance"]
+
+_COMPILE_JOB = re.compile(r"\bcompile job id:\s*(wsjob-[\w-]+)", re.IGNORECASE)
+_EXECUTE_JOB = re.compile(r"\bexecute job id:\s*(wsjob-[\w-]+)", re.IGNORECASE)
+_JOB_ID = re.compile(r"\bJob id:\s*(wsjob-[\w-]+)", re.IGNORECASE)
+_WORKFLOW_ID = re.compile(r"\bworkflow id:\s*(wflow-[\w-]+)", re.IGNORECASE)
+# A wsjob id wherever it appears (heartbeat lines, URLs, paths): the appliance names its jobs this way only.
+ANY_WSJOB = re.compile(r"(?<![\w-])(wsjob-[a-z0-9]{12,40})(?![\w-])")  # not "wsjob-dashboard"
+_REMOTE_LOG = re.compile(r"remote log path:\s*(\S+)")
+_JOB_STATUS = re.compile(r"current job status:\s*(\w+)")
+_DASHBOARD = re.compile(r"dashboard:\s*(\S+)")
+_HASH = re.compile(r"hash(?: is)?:\s*\"?(cs_\w+)\"?")
+_EFFECTIVE_BATCH = re.compile(r"^Effective batch size is\s+(\d{1,18})")
+_PREPARING = re.compile(r"^Preparing to execute using\s+(\d{1,18})\s+CSX")
+_NETWORK = re.compile(r"^Using network type:\s*(\S+)")
+_LOOP = re.compile(
+    r"^Starting (?:training|eval\w*) loop\s+(\d{1,18}),\s*from global step\s+(\d{1,18})\s+to\s+(\d{1,18})"
+)
+
+# Compile sub-stages, by the start of the message (each becomes the compile phase's detail).
+_COMPILE_STAGES: tuple[str, ...] = (
+    "Pre-optimization transforms",
+    "Optimizing layouts and memory usage",
+    "Gradient accumulation",
+    "Exploring floorplans",
+    "Exploring data layouts",
+    "Exploring per-lane",
+    "Optimizing memory usage",
+    "Post-layout optimizations",
+    "Allocating buffers",
+    "Code generation",
+    "Compiling image",
+    "Compiling kernels",
+    "Compiling final image",
+    "Initiating a new image build job",
+    "Custom worker image build",
+)
+# Setup (programming the wafer, staging weights and input workers), by the start of the message.
+_SETUP_STAGES: tuple[str, ...] = (
+    "Programming Cerebras Wafer Scale Cluster",
+    "Waiting for weight initialization",
+    "About to send initial weights",
+    "Finished sending initial weights",
+    "Finalizing appliance staging",
+    "Waiting for device programming",
+    "Device programming is complete",
+    "Waiting for input workers",
+    "Input workers have begun",
+    "Appliance staging is complete",
+    "Initiating a new execute wsjob",
+    "Preparing to execute using",
+)
+_PROCESSED = re.compile(
+    r"^(?:Training Complete\. Completed|Processed|Completed)\s+(\d{1,18})\s+(?:training\s+|eval(?:uation)?\s+)?"
+    r"samples?(?:\(s\))?\s+in\s+([\d.]+(?:[eE][-+]?\d+)?)\s+seconds",
+    re.IGNORECASE,
+)
+_PROCESSED_ANY = re.compile(_PROCESSED.pattern[1:], re.IGNORECASE)
+_DICT_PAIR = re.compile(r"['\"]([^'\"]+)['\"]\s*:\s*(?:tensor\()?([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))")
+EVAL_METRIC_LINE = re.compile(r"^-\s+([\w/.\-]+)\s*[=:]\s*([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))\s*$")
+_AVG_EVAL_LOSS = re.compile(
+    r"^Avg Eval Loss:?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE
+)
+_MAX_DETAIL = 120
+
+
+def _detail(msg: str) -> str:
+    return msg.split(". ", 1)[0].rstrip(". ")[:_MAX_DETAIL]
+
+
+class CerebrasAppliance:
+    """The appliance rules; the state they read and the helpers they call are ``CerebrasParser``'s."""
+
+    _phase: PhaseName | None
+    _job_phase: PhaseName
+    _job_kind: str
+    _job_ids: set[str]
+    _number: int
+    _reset_step: int
+    _eval_metrics: bool
+    # TfEstimatorRules' (declared, not defined here, so the real ones are not shadowed in the MRO).
+    _tf_allowed: Callable[[str], bool]
+    _tf: Callable[[str, list[Event]], bool]
+
+    def _now(self) -> datetime | None:
+        raise NotImplementedError
+
+    def _detect(self, out: list[Event], device: str | None = None) -> None:
+        raise NotImplementedError
+
+    def _to(self, phase: PhaseName, detail: str, out: list[Event]) -> None:
+        raise NotImplementedError
+
+    def _info(self, key: str, value: str, out: list[Event]) -> None:
+        raise NotImplementedError
+
+    def _end_phase(self, out: list[Event]) -> None:
+        raise NotImplementedError
+
+    def _start_run(self, out: list[Event], command: str | None = None) -> None:
+        raise NotImplementedError
+
+    def _complete(self, out: list[Event], samples: int | None, seconds: float | None, msg: str) -> None:
+        raise NotImplementedError
+
+    def _checkpoint(self, msg: str, out: list[Event]) -> bool:
+        raise NotImplementedError
+
+    def _message(self, text: str, msg: str, out: list[Event]) -> None:
+        """An INFO/DEBUG (or level-less timestamped) message."""
+        first = msg[0]
+        # --- checkpoints (the commonest lines between steps) ---
+        if first == "S" and msg.startswith(("Saving checkpoint", "Saved checkpoint")) and self._checkpoint(msg, out):
+            return
+        # --- queue ---
+        if msg.startswith("Poll ingress") or msg.startswith("Ingress is ready"):
+            self._detect(out)
+            lowered = msg.lower()
+            if msg.startswith("Ingress is ready") or "poll ingress success" in lowered or "ingress ready" in lowered:
+                if self._phase == "queue" or self._phase is None:
+                    self._to(self._job_phase, "", out)
+                d = _DASHBOARD.search(msg)
+                if d is not None:
+                    self._info("dashboard", d.group(1), out)
+                return
+            status = _JOB_STATUS.search(msg)
+            if status is not None:
+                detail = status.group(1)
+            else:
+                detail = msg.split(":", 1)[1] if ":" in msg else msg
+                detail = detail.split(",", 1)[0]
+            self._to("queue", _detail(detail.strip()), out)
+            return
+        # --- job ids ---
+        if "job id" in msg.lower():
+            self._job_id(msg, out)
+            return
+        # --- compile ---
+        if msg.startswith("Compiling the model"):
+            self._start_run(out)
+            self._detect(out)
+            self._job_phase = "compile"
+            self._to("compile", _detail(msg.split(".")[0]), out)
+            return
+        if msg.startswith("Initiating a new compile wsjob"):
+            self._detect(out)
+            self._job_phase, self._job_kind = "compile", "compile"
+            self._to("compile", "Compile job", out)
+            return
+        if msg.startswith("Found existing cached compile") or msg.startswith("Compile artifacts successfully"):
+            self._detect(out)
+            self._to("compile", "Cached compile" if msg.startswith("Found") else "Writing compile artifacts", out)
+            h = _HASH.search(msg)
+            if h is not None:
+                self._info("compile_hash", h.group(1), out)
+            return
+        if msg.startswith(("Compile was successful", "Compile successful", "Compilation successful")):
+            self._detect(out)
+            if self._phase == "compile":
+                self._end_phase(out)
+            else:
+                out.append(PhaseEnded(self._number, self._now(), "compile"))
+            return
+        if msg.startswith(_COMPILE_STAGES) or (self._phase == "compile" and msg.endswith("...") and len(msg) < 100):
+            self._detect(out)
+            self._to("compile", _detail(msg), out)
+            return
+        # --- setup ---
+        if msg.startswith(_SETUP_STAGES):
+            device = None
+            p = _PREPARING.match(msg)
+            if p is not None:
+                device = "CSX"
+                self._info("num_csx", p.group(1), out)
+            if msg.startswith("Initiating a new execute wsjob"):
+                self._job_phase, self._job_kind = "setup", "execute"
+            self._detect(out, device)
+            self._to("setup", _detail(msg), out)
+            return
+        # --- train ---
+        if msg.startswith("Beginning appliance run"):
+            self._detect(out)
+            self._to("train", "", out)
+            return
+        # --- eval ---
+        m = _AVG_EVAL_LOSS.match(msg)
+        if m is not None:
+            value = _float(m.group(1))
+            if value is not None:
+                out.append(EvalMetric(self._number, self._now(), "eval/loss", value))
+            return
+        if msg.startswith("Evaluation metrics") or msg.startswith("Eval metrics"):
+            pairs = _DICT_PAIR.findall(msg)
+            for name, value in pairs:
+                number_value = _float(value)
+                if number_value is not None:
+                    out.append(EvalMetric(self._number, self._now(), name, number_value))
+            if not pairs:
+                self._eval_metrics = True
+            return
+        if msg.startswith("Evaluation completed successfully"):
+            if self._phase == "eval":
+                self._end_phase(out)
+            return
+        # --- completion ---
+        if msg.startswith("Training completed successfully"):
+            # "... successfully! Processed N sample(s) in S seconds." may share the line.
+            p = _PROCESSED_ANY.search(msg)
+            if p is not None:
+                self._complete(out, int(p.group(1)), _float(p.group(2)), msg)
+            else:
+                self._complete(out, None, None, msg)
+            return
+        m = _PROCESSED.match(msg)
+        if m is not None:
+            self._complete(out, int(m.group(1)), _float(m.group(2)), msg)
+            return
+        # --- run start and facts ---
+        if msg.startswith("Checkpoint autoloading is enabled"):
+            self._start_run(out)
+            return
+        m = _LOOP.match(msg)
+        if m is not None:
+            self._reset_step = int(m.group(2)) + 1
+            self._info("target_step", m.group(3), out)
+            return
+        m = _EFFECTIVE_BATCH.match(msg)
+        if m is not None:
+            self._info("effective_batch_size", m.group(1), out)
+            return
+        m = _NETWORK.match(msg)
+        if m is not None:
+            self._info("network_type", m.group(1), out)
+            return
+        if self._tf_allowed(text):
+            self._tf(msg, out)
+
+    def _job_id(self, msg: str, out: list[Event]) -> None:
+        ts = self._now()
+        found: list[tuple[str, str]] = []
+        m = _COMPILE_JOB.search(msg)
+        if m is not None:
+            found.append((m.group(1), "compile"))
+            self._job_phase, self._job_kind = "compile", "compile"
+        m = _EXECUTE_JOB.search(msg)
+        if m is not None:
+            found.append((m.group(1), "execute"))
+            self._job_phase, self._job_kind = "setup", "execute"
+        if not found:
+            m = _JOB_ID.search(msg)
+            if m is not None:
+                found.append((m.group(1), self._job_kind))
+        w = _WORKFLOW_ID.search(msg)
+        if w is not None:
+            found.append((w.group(1), "workflow"))
+        if not found:
+            return
+        self._detect(out)
+        for job_id, kind in found:
+            if job_id not in self._job_ids:
+                self._job_ids.add(job_id)
+                out.append(JobIdSeen(self._number, ts, job_id, kind))
+        r = _REMOTE_LOG.search(msg)
+        if r is not None:
+            self._info("remote_log_path", r.group(1).rstrip(","), out)

@@ -1,0 +1,165 @@
+"""Hugging Face ``Trainer`` output (transformers, optimum-graphcore, TRL...) -> events. Pure; a rule table.
+
+Read from transformers ``trainer.py`` (``_inner_training_loop``'s ``***** Running training *****`` block, ``log``,
+``_save_checkpoint``), ``trainer_callback.py`` (``ProgressCallback.on_log`` prints the log dict; transformers 5
+prints the numbers quoted: ``{'loss': '0.5812', ...}``) and real output in issue threads (tests/fixtures/SOURCES.md):
+
+- ``***** Running training *****`` -> ``RunStarted`` + train phase; its ``  Key = value`` lines -> ``Info`` each,
+  ``Num Epochs = N`` -> ``TargetStated("epoch", N)``, ``Total optimization steps = N`` -> ``TargetStated("step", N)``;
+  ``***** Running Evaluation *****`` / ``Prediction`` -> eval phase (its block keys prefixed ``eval_``);
+  ``***** eval metrics *****`` blocks -> ``EvalMetric`` per ``eval_*`` result.
+- ``{'loss': .., 'learning_rate': .., 'epoch': ..}`` (quoted numbers too, JSON too) -> ``StepMetrics`` (HF prints
+  no step number; the reducer numbers them); ``{'eval_loss': ..}`` -> ``EvalMetric`` per result; the end-of-run
+  ``{'train_runtime': S, ..., 'train_loss': L}`` -> ``RunCompleted(seconds=S, samples=...)`` with the AVERAGED
+  ``train_loss`` only as ``Info`` (it is not the last loss). A dict cut by a copy (no closing ``}``) is ignored.
+- ``Saving model checkpoint to .../checkpoint-1000`` -> a checkpoint phase, ``CheckpointSaved(1000, path)``, and
+  training goes on; ``Training completed.`` -> train phase ends + ``RunCompleted``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from hwmon.events import (
+    CheckpointSaved,
+    EvalMetric,
+    Event,
+    Info,
+    PhaseEnded,
+    PhaseStarted,
+    RunCompleted,
+    RunStarted,
+    StepMetrics,
+    TargetStated,
+)
+from hwmon.parsers import vocab
+from hwmon.parsers.records import Record
+from hwmon.parsers.rules import RuleParser, rule
+
+__all__ = ["HfTrainerParser"]
+
+_BLOCK_ITEM = re.compile(r"^\s+(?P<k>[^=]+?)\s+=\s+(?P<v>.+?)\s*$")
+_CKPT_STEP = re.compile(r"checkpoint-(\d{1,18})/?$")
+_NOT_WORD = re.compile(r"[^\w]+")
+_PAREN = re.compile(r"\(.*?\)")
+_TARGETS = {"num_epochs": "epoch", "total_optimization_steps": "step"}
+
+
+def _snake(text: str) -> str:
+    return _NOT_WORD.sub("_", _PAREN.sub("", text).strip().lower()).strip("_")
+
+
+def _int(text: str) -> int | None:
+    digits = text.replace(",", "").strip()
+    return int(digits) if digits.isdecimal() and len(digits) <= 18 else None
+
+
+class HfTrainerParser(RuleParser):
+    """See the module doc."""
+
+    TRIGGER = re.compile(r"\*\*\*|\{['\"]|Saving model checkpoint|Training completed")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._block: str | None = None
+        self._training = False
+
+    def before(self, record: Record, out: list[Event]) -> bool:
+        if self._block is None:
+            return False
+        m = _BLOCK_ITEM.match(record.text)
+        if m is None:
+            self._block = None
+            return False
+        self._block_item(record, _snake(m["k"]), m["v"].strip(), out)
+        return True
+
+    def _block_item(self, record: Record, key: str, value: str, out: list[Event]) -> None:
+        block = self._block or ""
+        if not key:
+            return
+        if block.startswith("metrics:"):
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if block == "metrics:eval" and vocab.role(key) == "eval" and math.isfinite(number):
+                out.append(EvalMetric(record.number, record.ts, key, number))
+            else:
+                out.append(Info(record.number, record.ts, key, value))
+            return
+        out.append(Info(record.number, record.ts, block + key, value))
+        what = _TARGETS.get(key)
+        total = _int(value)
+        if what is not None and total is not None and not block:
+            out.append(TargetStated(record.number, record.ts, "epoch" if what == "epoch" else "step", total, None))
+
+    @rule("***", r"^\*{3,}\s*(?P<title>[^*]+?)\s*\*{3,}\s*$")
+    def _banner(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        title = m["title"].strip()
+        low = title.lower()
+        if low.startswith("running training"):
+            out.append(RunStarted(record.number, record.ts, None))
+            out.append(PhaseStarted(record.number, record.ts, "train", "HF Trainer"))
+            self._training = True
+            self._block = ""
+        elif low.startswith(("running evaluation", "running prediction")):
+            out.append(PhaseStarted(record.number, record.ts, "eval", title))
+            self._block = "eval_"
+        elif low.endswith("metrics"):
+            self._block = "metrics:" + low.split()[0]
+
+    @rule("Saving model checkpoint to", r"Saving model checkpoint to (?P<path>\S+)")
+    def _checkpoint(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        # Saved between training steps: a checkpoint phase that the save closes, then training goes on.
+        path = m["path"]
+        step_m = _CKPT_STEP.search(path)
+        step = int(step_m.group(1)) if step_m else None
+        out.append(PhaseStarted(record.number, record.ts, "checkpoint", f"step {step}" if step is not None else ""))
+        out.append(CheckpointSaved(record.number, record.ts, step, path))
+        if self._training:
+            out.append(PhaseStarted(record.number, record.ts, "train", "HF Trainer"))
+
+    @rule("{", r"\{['\"][^{}]*\}")
+    def _dict(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        body = m.group(0)
+        values = {p.key: p.value for p in vocab.pairs(body)}
+        if not values:
+            return
+        number, ts = record.number, record.ts
+        if "train_runtime" in values:
+            seconds = values["train_runtime"]
+            sps = values.get("train_samples_per_second")
+            samples = None
+            if sps is not None and math.isfinite(sps * seconds):
+                samples = int(round(sps * seconds))
+            if "train_loss" in values:
+                # The average over the whole run: a summary figure, never the last loss.
+                out.append(Info(number, ts, "train_loss", repr(values["train_loss"])))
+            out.append(RunCompleted(number, ts, samples, seconds, True, body[:2000]))
+            return
+        evals = [(k, v) for k, v in values.items() if vocab.role(k) == "eval"]
+        if evals and "loss" not in values:
+            for key, value in evals:
+                out.append(EvalMetric(number, ts, key, value))
+            return
+        if "loss" in values:
+            step = values.get("step")
+            extra = tuple((k, v) for k, v in values.items() if k not in ("loss", "epoch", "step"))
+            out.append(
+                StepMetrics(
+                    number,
+                    ts,
+                    int(step) if step is not None and math.isfinite(step) and 0 <= step < 2**53 else None,
+                    loss=values["loss"],
+                    epoch=values.get("epoch"),
+                    extra=extra,
+                )
+            )
+
+    @rule("Training completed", r"^Training completed\.")
+    def _completed(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        self._training = False
+        out.append(PhaseEnded(record.number, record.ts, "train"))
+        out.append(RunCompleted(record.number, record.ts, message=record.msg[:2000]))

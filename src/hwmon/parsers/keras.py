@@ -1,0 +1,105 @@
+"""Keras progress output (``model.fit(verbose=1)``: TensorFlow's Keras 2 and Keras 3, any backend, on any
+device) -> events. Pure; a rule table with the epoch as its only state.
+
+Read from Keras ``utils/progbar.py`` (``Progbar.update``) and ``callbacks/progbar_logger.py`` (tests/fixtures/
+SOURCES.md): ``Epoch 3/10`` headers, then ``2000/2000 [==============================] - 12s 6ms/step - loss: 0.62 -
+accuracy: 0.79 - val_loss: 0.5`` (Keras 2) or ``20/20 ━━━━━━━━━━━━━━━━━━━━ 1s 3ms/step - loss: 0.62`` (Keras 3):
+
+- the bar -> ``ProgressUpdate("train", n, total, ...)`` and, when it carries a loss, ``StepMetrics`` (step counted
+  on across epochs); its ``val_*`` metrics on the final line -> ``EvalMetric``;
+- ``Epoch E/N`` -> ``TargetStated("epoch", N, E)``; ``Epoch 1/N`` after earlier epochs -> ``RunStarted`` (a second
+  ``fit()``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from hwmon.events import EvalMetric, Event, ProgressUpdate, RunStarted, StepMetrics, TargetStated
+from hwmon.parsers import vocab
+from hwmon.parsers.records import Record
+from hwmon.parsers.rules import RuleParser, rule
+
+__all__ = ["KerasParser"]
+
+_TIME = re.compile(
+    r"(?P<el>\d{1,9}(?:\.\d+)?)(?P<elu>ms|us|µs|s|m)\s+(?P<per>\d{1,9}(?:\.\d+)?)(?P<peru>ms|us|µs|s)/"
+    r"(?P<what>step|sample)"
+)
+_ETA = re.compile(r"ETA:\s*(?:(?P<h>\d{1,9}):)?(?:(?P<m>\d{1,9}):)?(?P<s>\d{1,9})s?\b")
+_UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "m": 60.0}
+
+
+class KerasParser(RuleParser):
+    """See the module doc."""
+
+    TRIGGER = re.compile(r"^(?:Epoch \d|\d{1,18}/\d)")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._epoch: int | None = None
+        self._last_step: int | None = None
+
+    @rule("Epoch ", r"^Epoch (?P<e>\d{1,18})/(?P<n>\d{1,18})\s*$")
+    def _epoch_header(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        epoch, total = int(m["e"]), int(m["n"])
+        if epoch == 1 and self._epoch is not None:
+            # Keras starts counting again: a second fit() (or a second run in the same file).
+            self._last_step = None
+            out.append(RunStarted(record.number, record.ts, None))
+        self._epoch = epoch
+        out.append(TargetStated(record.number, record.ts, "epoch", total, epoch))
+
+    @rule("/", r"^(?P<n>\d{1,18})/(?P<total>\d{1,18})\s+(?:\[[=>.]*\]|[━─]+)\s*(?P<rest>.*)$")
+    def _bar(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        n, total = int(m["n"]), int(m["total"])
+        rest = m["rest"]
+        elapsed: float | None = None
+        remaining: float | None = None
+        rate: float | None = None
+        unit = "step"
+        t = _TIME.search(rest)
+        if t is not None:
+            elapsed = float(t["el"]) * _UNIT_SECONDS[t["elu"]]
+            per = float(t["per"]) * _UNIT_SECONDS[t["peru"]]
+            unit = t["what"]
+            rate = 1.0 / per if per > 0 else None
+        eta = _ETA.search(rest)
+        if eta is not None:
+            remaining = 0.0
+            for part in (eta["h"], eta["m"], eta["s"]):
+                if part is not None:
+                    remaining = remaining * 60 + int(part)
+        elif n >= total:
+            remaining = 0.0
+        metrics = [(p.key, p.value) for p in vocab.pairs(rest) if p.key != "eta"]
+        number, ts = record.number, record.ts
+        out.append(
+            ProgressUpdate(
+                number, ts, "train", n, total, elapsed, remaining, rate, unit, tuple(metrics), not record.final
+            )
+        )
+        step = n
+        if self._epoch is not None and self._epoch >= 1:
+            step = (self._epoch - 1) * total + n
+        train = [(k, v) for k, v in metrics if vocab.role(k) != "eval"]
+        loss = next((v for k, v in train if k == "loss"), None)
+        if loss is not None and step != self._last_step:
+            self._last_step = step
+            out.append(
+                StepMetrics(
+                    number,
+                    ts,
+                    step,
+                    loss=loss,
+                    rate=rate,
+                    rate_unit=f"{unit}s/sec",
+                    remaining_s=remaining,
+                    epoch=None if self._epoch is None else float(self._epoch),
+                    extra=tuple((k, v) for k, v in train if k != "loss"),
+                )
+            )
+        if record.final:
+            for k, v in metrics:
+                if vocab.role(k) == "eval":
+                    out.append(EvalMetric(number, ts, k, v))

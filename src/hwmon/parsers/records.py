@@ -1,0 +1,280 @@
+"""Lines -> records: the launcher/rank prefix, the timestamp, the level and the logger of a line, parsed once. Pure.
+
+Every format parser reads ``Record.msg`` (the message without any of that) and takes the time, level and rank from
+the record instead of parsing them again. ``Record`` is a ``Line`` (same ``number``, ``offset``, ``text``, ``final``,
+``truncated``; ``text`` is the line without its launcher prefix) with:
+
+- ``rank``: the process rank a launcher tagged the line with: Open MPI / poprun ``--tag-output`` ``[1,0]<stdout>:``
+  (job, rank), PyTorch elastic ``[rank0]:`` and torchrun ``--tee`` ``[default0]:``, ``srun --label`` ``0: ``, MPICH
+  ``[0] `` and ``[host:0]``; ``None`` for an untagged line.
+- ``ts``: the line's own timestamp (naive, in the log's local time) from ONE table of formats (``TIMESTAMP_FORMATS``),
+  tried most-recently-successful first, as toolong's ``timestamps.py`` does: a log uses one format throughout, so
+  the first try almost always hits. A timestamp with a level glued behind progress-bar debris
+  (``...[00:02, note=x]2024-03-14 03:18:49,076 WARNING:``) starts the record there. glog/absl lines carry no year:
+  the reader lends them the year of the last full timestamp it saw.
+- ``level``: ``DEBUG``/``INFO``/``WARNING``/``ERROR``/``CRITICAL``/``FATAL`` (``WARN`` -> ``WARNING``, glog letters
+  -> words) or ``None``; ``logger``: the logger or source the prefix names (``root``, ``tensorflow``,
+  ``trainer.py:1234``, ``file.cc:12``) or ``None``.
+
+Formats seen in real logs (see tests/fixtures/SOURCES.md): Python logging ``2024-03-30 12:53:41,263 INFO:   msg``,
+``2025-07-11 18:03:47,814:INFO name msg``, ``[2024-01-01 10:00:20,123] INFO: msg``, DeepSpeed
+``[2024-05-01 10:00:00,123] [INFO] [engine.py:1137:_configure] msg``, the HF examples'
+``05/01/2024 10:00:00 - INFO - __main__ - msg``, ``INFO:root:msg``, ISO ``2023-04-27T03:39:53.291853Z msg``,
+TensorFlow C++ ``2024-05-01 10:00:00.123456: W tensorflow/core/x.cc:12] msg`` and glog/absl
+``E0711 18:04:02.654472867  609793 file.cc:12] msg``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from hwmon.parsers.base import Line
+
+__all__ = [
+    "TIMESTAMP_FORMATS",
+    "Record",
+    "RecordReader",
+    "TimestampFormat",
+    "as_record",
+    "leading_timestamp",
+    "split_prefix",
+]
+
+_LEVEL_WORDS = {
+    "DEBUG": "DEBUG",
+    "INFO": "INFO",
+    "NOTICE": "INFO",
+    "TRACE": "DEBUG",
+    "WARNING": "WARNING",
+    "WARN": "WARNING",
+    "ERROR": "ERROR",
+    "CRITICAL": "CRITICAL",
+    "FATAL": "FATAL",
+}
+_GLOG_LEVELS = {"I": "INFO", "W": "WARNING", "E": "ERROR", "F": "FATAL"}
+
+
+@dataclass(frozen=True, slots=True)
+class Record(Line):
+    """One log record (see the module doc). ``text`` is the line without its launcher prefix."""
+
+    msg: str = ""
+    ts: datetime | None = None
+    level: str | None = None
+    logger: str | None = None
+    rank: int | None = None
+    has_ts: bool = False
+
+    @property
+    def line_no(self) -> int:
+        """The 1-based line number of the record's (first) line."""
+        return self.number
+
+
+# --- launcher prefixes -----------------------------------------------------------------------------------------
+
+_PREFIX = re.compile(
+    r"^(?:"
+    r"\[\d+,(?P<mpi>\d+)\]<(?:stdout|stderr|stddiag)>:\s?"  # Open MPI / poprun --tag-output: [job,rank]
+    r"|\[(?:rank|default)(?P<torch>\d{1,5})\]:\s?"  # torch elastic [rank0]: / torchrun --tee [default0]:
+    r"|\[poprun[^\]]{0,80}\]:?\s?"  # poprun's own tag
+    r"|\[[A-Za-z][\w.-]{0,63}:(?P<host>\d{1,5})\]:?\s"  # [host:rank]
+    r"|\[(?P<mpich>\d{1,5})\]\s"  # MPICH/Intel MPI -prepend-rank
+    r"|\s{0,4}(?P<srun>\d{1,5}): (?=\S)"  # srun --label
+    r")"
+)
+_PREFIX_FIRST = frozenset("[ 0123456789")
+
+
+def strip_prefix(text: str) -> tuple[str, int | None]:
+    """``text`` without its launcher tags (at most two deep) and the rank they name (the innermost), if any."""
+    rank: int | None = None
+    for _ in range(2):
+        if text[:1] not in _PREFIX_FIRST:
+            break
+        m = _PREFIX.match(text)
+        if m is None or m.end() == 0:
+            break
+        for group in ("mpi", "torch", "host", "mpich", "srun"):
+            value = m.group(group)
+            if value is not None:
+                rank = int(value)
+                break
+        text = text[m.end() :]
+    return text, rank
+
+
+# --- timestamps --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampFormat:
+    """One way a line can start with a timestamp: a regex (anchored at the line start, group ``ts`` spanning the
+    timestamp) and a parser of the match (``None``: not a real date after all, or a stamp without one)."""
+
+    name: str
+    regex: re.Pattern[str]
+    parse: Callable[[re.Match[str], int | None], datetime | None]
+
+
+def _micro(frac: str | None) -> int:
+    return int((frac + "000000")[:6]) if frac else 0
+
+
+def _ymd(m: re.Match[str], year: int | None) -> datetime | None:
+    try:
+        return datetime(int(m["Y"]), int(m["M"]), int(m["D"]), int(m["h"]), int(m["m"]), int(m["s"]), _micro(m["f"]))
+    except ValueError:  # 2024-13-45: looks like a date, is not one
+        return None
+
+
+def _glog(m: re.Match[str], year: int | None) -> datetime | None:
+    if year is None:
+        return None
+    try:
+        return datetime(year, int(m["M"]), int(m["D"]), int(m["h"]), int(m["m"]), int(m["s"]), _micro(m["f"]))
+    except ValueError:
+        return None
+
+
+def _time_only(m: re.Match[str], year: int | None) -> datetime | None:
+    return None
+
+
+_HMS = r"(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d)(?:[.,](?P<f>\d{1,9}))?"
+
+TIMESTAMP_FORMATS: tuple[TimestampFormat, ...] = (
+    # Python logging / ISO 8601 (the zone is dropped, the value kept as written), optionally bracketed.
+    TimestampFormat(
+        "ymd",
+        re.compile(r"\[?(?P<ts>(?P<Y>\d{4})-(?P<M>\d\d)-(?P<D>\d\d)[ T]" + _HMS + r"(?:Z|[+-]\d\d:?\d\d|\s?UTC)?)\]?"),
+        _ymd,
+    ),
+    # The HF examples' datefmt "%m/%d/%Y %H:%M:%S".
+    TimestampFormat("mdy", re.compile(r"\[?(?P<ts>(?P<M>\d\d)/(?P<D>\d\d)/(?P<Y>\d{4}) " + _HMS + r")\]?"), _ymd),
+    # glog / absl: level letter, MMDD, time, thread id, file:line].
+    TimestampFormat(
+        "glog",
+        re.compile(r"(?P<lvl>[IWEF])(?P<ts>(?P<M>\d\d)(?P<D>\d\d) " + _HMS + r")\s+\d+\s+(?P<src>[^\s:\]]+:\d+)\]"),
+        _glog,
+    ),
+    # A bare time of day ("[04:09:02.177]", "12:00:01"): a record start without a date.
+    TimestampFormat("time", re.compile(r"\[?(?P<ts>" + _HMS + r")\]?(?=[\s:\]])"), _time_only),
+)
+"""The timestamp formats a line may start with, in their initial order (each reader reorders its own copy)."""
+
+# A timestamp followed by a level anywhere in the line: a record glued after progress-bar debris. A timestamp
+# without a level is message text ("Event 2025-10-13 14:47:50 +0000 UTC") and starts nothing.
+_EMBEDDED = re.compile(
+    r"(?<!\d)\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d{1,9})?\]?[ :]+"
+    r"(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|FATAL|NOTICE|TRACE)\b"
+)
+# After a timestamp: "INFO:   msg", ":INFO name msg", "[INFO] [file.py:12:fn] msg", "- INFO - name - msg",
+# ": W tensorflow/x.cc:12] msg".
+_AFTER_TS = re.compile(
+    r"[\s:,\]-]*(?:"
+    r"\[(?P<blvl>[A-Z]{4,8})\](?:\s*\[(?P<bsrc>[^\]\s]{1,120})\])?"
+    r"|(?P<lvl>[A-Z]{4,8})\b(?:\s*-\s+(?P<dname>[\w.<>-]{1,80})\s+-(?=\s))?"
+    r"|(?P<letter>[IWEF]) (?P<csrc>[^\s\]]{1,160}:\d+)\]"
+    r")[\s:]*"
+)
+# No timestamp: "INFO:root:msg", "WARNING:tensorflow:msg", "INFO: msg", "[INFO] msg".
+_BARE_LEVEL = re.compile(
+    r"\[?(?P<lvl>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]?:(?:(?P<name>[\w.]{1,80}):(?! ))?\s*"
+)
+
+
+class RecordReader:
+    """Lines -> records for one stream (it keeps the move-to-front order of the timestamp table and the last year
+    seen, for glog lines)."""
+
+    __slots__ = ("_formats", "year")
+
+    def __init__(self) -> None:
+        self._formats: list[TimestampFormat] = list(TIMESTAMP_FORMATS)
+        self.year: int | None = None
+
+    def read(self, line: Line) -> Record:
+        """The record of one line (never raises)."""
+        text, rank = strip_prefix(line.text) if line.text[:1] in _PREFIX_FIRST else (line.text, None)
+        ts, has_ts, level, logger, msg = self.split(text)
+        return Record(line.number, line.offset, text, line.final, line.truncated, msg, ts, level, logger, rank, has_ts)
+
+    def split(self, text: str) -> tuple[datetime | None, bool, str | None, str | None, str]:
+        """(timestamp, whether the line has one, level, logger, message) of a line without launcher prefix."""
+        first = text[:1]
+        if first.isdigit() or first in "[IWEF":
+            for index, fmt in enumerate(self._formats):
+                m = fmt.regex.match(text)
+                if m is None:
+                    continue
+                if index:
+                    # Move to front: the next line most likely has the same format.
+                    del self._formats[index]
+                    self._formats.insert(0, fmt)
+                return self._after(fmt, m, text)
+        if "-" in text and ":" in text and len(text) > 24:
+            e = _EMBEDDED.search(text)
+            if e is not None:
+                fmt = self._formats_by_name("ymd")
+                m = fmt.regex.match(text, e.start())
+                if m is not None:
+                    return self._after(fmt, m, text)
+        if first in "DIWECF[":
+            b = _BARE_LEVEL.match(text)
+            if b is not None:
+                return None, False, _LEVEL_WORDS[b["lvl"]], b["name"], text[b.end() :].strip()
+        return None, False, None, None, text.strip()
+
+    def _formats_by_name(self, name: str) -> TimestampFormat:
+        return next(fmt for fmt in TIMESTAMP_FORMATS if fmt.name == name)
+
+    def _after(
+        self, fmt: TimestampFormat, m: re.Match[str], text: str
+    ) -> tuple[datetime | None, bool, str | None, str | None, str]:
+        ts = fmt.parse(m, self.year)
+        if fmt.name == "glog":
+            return ts, True, _GLOG_LEVELS[m["lvl"]], m["src"], text[m.end() :].strip()
+        if fmt.name == "time":
+            # A time of day starts a record but dates nothing; the line is read as if it had no stamp.
+            return None, False, None, None, text.strip()
+        if ts is None:
+            return None, False, None, None, text.strip()
+        if ts is not None and ts.year != self.year:
+            self.year = ts.year
+        level: str | None = None
+        logger: str | None = None
+        rest = m.end()
+        a = _AFTER_TS.match(text, rest)
+        if a is not None:
+            word = a["blvl"] or a["lvl"]
+            if word is not None and word in _LEVEL_WORDS:
+                level = _LEVEL_WORDS[word]
+                logger = a["bsrc"] or a["dname"]
+                rest = a.end()
+            elif a["letter"] is not None:
+                level = _GLOG_LEVELS[a["letter"]]
+                logger = a["csrc"]
+                rest = a.end()
+        return ts, True, level, logger, text[rest:].strip(" :\t")
+
+
+def as_record(line: Line, reader: RecordReader | None = None) -> Record:
+    """``line`` itself when it already is a record, else its record (read by ``reader`` or a fresh one)."""
+    if isinstance(line, Record):
+        return line
+    return (reader or RecordReader()).read(line)
+
+
+def split_prefix(text: str) -> tuple[datetime | None, str | None, str]:
+    """(timestamp, level, message) of one line read on its own (no stream state)."""
+    ts, _, level, _, msg = RecordReader().split(strip_prefix(text)[0])
+    return ts, level, msg
+
+
+def leading_timestamp(text: str) -> datetime | None:
+    """The timestamp at the start of ``text`` (after any launcher prefix), or None."""
+    return split_prefix(text)[0]

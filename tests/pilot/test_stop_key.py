@@ -63,6 +63,11 @@ async def test_stop_key_yes_stops_the_supervised_run(running: registry.RunRecord
             return record is not None and record.status != "running"
 
         await _wait(pilot, stopped, "the run to be stopped")
+        # Once the dashboard knows the run ended, s says so instead of asking "Stop run?" again.
+        await _wait(pilot, lambda: "Stop run" not in screen_text(app).splitlines()[-1], "s to leave the footer")
+        await pilot.press("s")
+        await _wait(pilot, lambda: "the run has already ended" in screen_text(app), "the reason s does nothing")
+        assert not isinstance(app.screen, ConfirmScreen)
     record = registry.load(running.dir)
     assert record is not None and record.status == "stopped"
     assert not registry.process_alive(record.pid, record.pid_start)

@@ -124,3 +124,21 @@ def test_a_restarting_step_counter_is_laid_end_to_end() -> None:
     assert [x for x, _ in points] == [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
     assert [y for _, y in points] == [y for _, y in per_epoch]
     assert continuous_steps(LOSS) == (LOSS, 0)
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("2025-02-11 09:23:33,023 WARNING:   disk slow", True),
+        ("2025-02-11 09:23:33,023 ERROR:   device lost", True),
+        # The record level decides: an INFO line is not an error whatever its words say.
+        ("2025-02-11 09:23:33,023 INFO:   0 failed, 12 passed", False),
+        ("E0711 18:04:02.654472867  609793 file.cc:12] bad thing", True),
+        ("Traceback (most recent call last):", True),  # no level: what it looks like
+        ("step 5 loss 1.0", False),
+    ],
+)
+def test_errors_filter_uses_record_levels(line: str, shown: bool) -> None:
+    from hwmon.tui.search import is_error_or_warning
+
+    assert is_error_or_warning(line) is shown

@@ -159,6 +159,8 @@ class HwmonApp(App[int]):
         self._system_stop = threading.Event()
         self.system_sample: Any = None
         self._notice = notice
+        self._ended_shown = False
+        self._status_fresh_shown = False
 
     # ----------------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -333,7 +335,8 @@ class HwmonApp(App[int]):
         if not self.is_running:
             return
         live = not view.is_ended(self.state) and not (self.source_done and self.state.status == "unknown")
-        if not live and self._plot_version == self.state.version and not self._status_expired():
+        stale = self._status_fresh_shown and time.monotonic() - self._status_since >= STATUS_SHOWN_FOR
+        if not live and self._plot_version == self.state.version and not self._status_expired() and not stale:
             return  # a finished, quiet run: nothing on screen depends on the clock
         try:
             self.repaint_now(force=False, clock=True)
@@ -373,7 +376,11 @@ class HwmonApp(App[int]):
         self._last_time_paint = real_now
         state = self.state
         eta = eta_seconds(state, now)
-        self.query_one(RunHeader).show(state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0)
+        fresh = bool(self.status_message) and real_now - self._status_since < STATUS_SHOWN_FOR
+        self._status_fresh_shown = fresh
+        self.query_one(RunHeader).show(
+            state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0, status_fresh=fresh
+        )
         self.query_one(PhaseTimeline).show(state, now)
         self.query_one(ProgressPane).show(state, eta, _train_seconds(state, now), now)
         if changed or force:
@@ -385,6 +392,11 @@ class HwmonApp(App[int]):
             for chart in self.query(ChartPane):
                 chart.show(state)
         self._update_layout()
+        ended = view.is_ended(state)
+        if ended != self._ended_shown:
+            # The footer's keys depend on it (s: stop a live supervised run).
+            self._ended_shown = ended
+            self.refresh_bindings()
         self.repaints += 1
 
     def _update_layout(self) -> None:

@@ -8,7 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["MAX_RECORD_LINES", "compile_pattern", "record_extent"]
+from hwmon.parsers.records import split_prefix
+from hwmon.tui import view
+
+__all__ = ["MAX_RECORD_LINES", "compile_pattern", "is_error_or_warning", "record_extent"]
+
+_LOUD_LEVELS = frozenset(("WARNING", "ERROR", "CRITICAL", "FATAL"))
 
 # A record view never copies more than this many lines out of the kept log (a runaway "record" of indented lines).
 MAX_RECORD_LINES = 2000
@@ -24,6 +29,16 @@ def compile_pattern(term: str) -> re.Pattern[str]:
     literal = _ESCAPES.sub("", term)
     flags = 0 if any(ch.isupper() for ch in literal) else re.IGNORECASE
     return re.compile(term, flags)
+
+
+def is_error_or_warning(line: str) -> bool:
+    """Whether the errors/warnings filter (``e``) shows ``line``: by its record level when the line has one
+    (``WARNING``/``ERROR``/``CRITICAL``/``FATAL`` in, ``INFO``/``DEBUG`` out, however alarming their words), else by
+    what unlevelled lines look like (tracebacks, ``what():``, Poplar ``W:``, glog ``E0711``)."""
+    level = split_prefix(line)[1]
+    if level is not None:
+        return level in _LOUD_LEVELS
+    return view.is_error_or_warning(line)
 
 
 def _indented(line: str) -> bool:

@@ -40,12 +40,22 @@ class RunHeader(Widget):
         self._status_message = ""
         self._rows = 1
         self._output_seen = False
+        self._status_fresh = False
 
     def show(
-        self, state: RunState, now: float, eta: float | None, status_message: str, *, output_seen: bool = False
+        self,
+        state: RunState,
+        now: float,
+        eta: float | None,
+        status_message: str,
+        *,
+        output_seen: bool = False,
+        status_fresh: bool = False,
     ) -> None:
-        """Take the latest state; repaints on the next frame."""
+        """Take the latest state; repaints on the next frame. ``status_fresh``: the message is news (the answer to
+        a key just pressed) and goes before a standing alert for a while."""
         self._state, self._now, self._eta, self._status_message = state, now, eta, status_message
+        self._status_fresh = status_fresh
         self._output_seen = output_seen
         rows = 3 if self.notice_text() is not None else 2
         # Re-layout only when the header grows or shrinks a row; otherwise a repaint is enough.
@@ -74,6 +84,9 @@ class RunHeader(Widget):
                 line.append(" ⚠ quiet ", style="bold reverse yellow")
                 line.append(f" no output for {fmt.fmt_duration(max(0.0, now - last))}")
                 return line
+        if self._status_message and self._status_fresh:
+            line.append(" " + view.safe_text(self._status_message), style="italic")
+            return line
         # Stall and silence alerts are history once the run moved on: the alerts pane keeps them.
         standing = [alert for alert in state.alerts if alert.kind not in ("stall", "silence")]
         if standing:

@@ -111,7 +111,7 @@ class LogPane(Vertical):
 
     # ------------------------------------------------------------------------------------------- lines
     def _passes(self, line: str) -> bool:
-        if self._errors_only and not view.is_error_or_warning(line):
+        if self._errors_only and not search.is_error_or_warning(line):
             return False
         return self._filter_pattern is None or self._filter_pattern.search(line) is not None
 

@@ -361,7 +361,12 @@ class HwmonApp(App[int]):
         self._last_paint = real_now
         if self._pending:
             lines, self._pending = self._pending, []
-            self.log_pane.add_lines(lines)
+            pane = self.log_pane
+            if len(lines) > self._log_lines:
+                # Only the last max_lines can be kept: count the rest, don't clean and store them (catching up).
+                pane.total_lines += len(lines) - self._log_lines
+                lines = lines[-self._log_lines :]
+            pane.add_lines(lines)
         alert_rules.check(self.state, now)
         changed = self.state.version != self._painted_version or self._status_dirty
         self._status_dirty = False

@@ -83,7 +83,10 @@ def watch(
     notice = check_missing_path(ref)
     dashboard = pick_dashboard(plain)
     if notice is not None and dashboard is None:
-        print(f"hwmon: {notice}", file=sys.stderr)
+        from hwmon.parsers.lines import clean_text
+
+        # The path is the user's, not ours: no escape sequence in it reaches the terminal.
+        print(f"hwmon: {clean_text(notice)}", file=sys.stderr)
     if ref == "-" and dashboard is not None:
         # The dashboard reads keys from fd 0, so the piped log moves to another descriptor and fd 0 becomes the
         # controlling terminal.
@@ -113,8 +116,10 @@ def check_missing_path(ref: str) -> str | None:
     if "/" in ref:
         parent = full.parent
         if not parent.exists():
+            from hwmon.parsers.lines import clean_text
+
             raise exitcodes.HwmonError(
-                f"{full}: no such directory {parent} (a log can only appear in a directory that exists)",
+                clean_text(f"{full}: no such directory {parent} (a log can only appear in a directory that exists)"),
                 exitcodes.BAD_INPUT,
             )
     return f"waiting for {full} to appear (Ctrl-C to stop)"

@@ -437,3 +437,16 @@ async def test_cerebras_loop_target_gives_a_step_bar_and_an_eta() -> None:
         text = screen_text(app)
         assert "step 1000/4000" in text
         assert "ETA -" not in text
+
+
+async def test_a_pattern_typed_then_cancelled_stops_highlighting() -> None:
+    app, _ = make_app(FakeBatch([], ["alpha", "beta"]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        pane = app.query_one(LogPane)
+        await pilot.press("slash", *"alp")
+        await pilot.pause()
+        assert pane.log_widget.pattern is not None  # highlighted while typing
+        await pilot.press("escape")
+        await pilot.pause()
+        assert pane.log_widget.pattern is None and pane.search_term == ""

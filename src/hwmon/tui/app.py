@@ -618,7 +618,7 @@ class HwmonApp(App[int]):
 
     @on(Input.Blurred, "#search")
     def _search_blurred(self, _event: Input.Blurred) -> None:
-        self.log_pane.remove_class("-prompting")
+        self.log_pane.end_prompt()
 
     @property
     def log_pane(self) -> LogPane:

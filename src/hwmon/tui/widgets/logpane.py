@@ -260,8 +260,16 @@ class LogPane(Vertical):
 
     def close_prompt(self) -> None:
         """Hide the prompt row and give focus back to the log."""
-        self.remove_class("-prompting")
+        self.end_prompt()
         self._log.focus()
+
+    def end_prompt(self) -> None:
+        """Hide the prompt row; a pattern typed but not entered stops highlighting (the search in force is the
+        last one entered)."""
+        self.remove_class("-prompting")
+        if self._log.pattern is not self._pattern:
+            self._log.pattern = self._pattern
+            self._log.refresh()
 
     def _show_note(self) -> None:
         if self.is_mounted:

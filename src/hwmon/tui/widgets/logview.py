@@ -230,7 +230,7 @@ class LogView(ScrollView, can_focus=True):
         if index is None:
             if row == 0 and not self._lines and self.empty_text:
                 text = Text(self.empty_text, style="dim italic", no_wrap=True)
-                return Strip(text.render(self.app.console), text.cell_len).crop_extend(0, width, base)
+                return Strip(text.render(self.app.console), text.cell_len).apply_style(base).crop_extend(0, width, base)
             return Strip.blank(width, base)
         line = self._lines[index]
         start = 0
@@ -249,7 +249,8 @@ class LogView(ScrollView, can_focus=True):
                     text.stylize(MATCH_STYLE, lo - start, hi - start)
         if index == self.cursor:
             text.stylize(self.get_component_rich_style("logview--cursor", partial=True))
-        strip = Strip(text.render(self.app.console), text.cell_len)
+        # apply_style: every segment gets a Style (Textual's monochrome filter, NO_COLOR, chokes on a None style).
+        strip = Strip(text.render(self.app.console), text.cell_len).apply_style(base)
         if self.wrap:
             return strip.crop_extend(0, width, base)
         return strip.crop_extend(scroll_x, scroll_x + width, base)

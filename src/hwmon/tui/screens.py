@@ -31,6 +31,7 @@ HELP_SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("← →", "scroll long lines left / right"),
             ("w", "wrap long lines on / off"),
             ("Enter", "open the whole record under the cursor (a line, a traceback, a module tree)"),
+            ("click", "put the cursor on a line (double click: open its record)"),
             ("/  ?", "search forward / backward (regex; capitals make it case-sensitive)"),
             ("n  N", "next / previous match (the title shows match i/total)"),
             ("&", "show only lines matching a regex (& then Enter on an empty pattern: all lines)"),

@@ -13,7 +13,7 @@ from rich.cells import cell_len, chop_cells
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
-from textual.events import MouseScrollDown, MouseScrollUp
+from textual.events import Click, MouseScrollDown, MouseScrollUp
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -325,6 +325,17 @@ class LogView(ScrollView, can_focus=True):
             limit = max(0, self._width - self._content_width())
             self.scroll_to(x=min(limit, int(self.scroll_offset.x) + H_STEP), animate=False, immediate=True, force=True)
             self._title_changed()
+
+    def on_click(self, event: Click) -> None:
+        """A click puts the cursor on that line (following stops); a double click opens its record."""
+        index = self._line_of_row(int(self.scroll_offset.y) + event.y)
+        if index is None:
+            return
+        self.cursor = index
+        self._set_follow(False)
+        self.refresh()
+        if event.chain >= 2:
+            self.action_open_record()
 
     def _on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
         self._set_follow(False)

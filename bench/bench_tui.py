@@ -259,16 +259,14 @@ def ui_only_cpu(rate: float, seconds: float) -> float:
     return asyncio.run(run())
 
 
-def open_times(command: list[str], log: Path, first: bytes, last: bytes, quit_key: bytes) -> tuple[float | None, ...]:
-    """Seconds from start to the first screen (``first`` on the terminal) and to ``last`` on the terminal."""
+def open_times(command: list[str], log: Path, markers: list[bytes], quit_key: bytes) -> list[float | None]:
+    """Seconds from start until each of ``markers`` is on the terminal (the first: the first screen)."""
     started = time.monotonic()
     app = PtyApp(log, size=(80, 24), command=command)
     try:
-        first_s = app.wait_for(first, started, timeout=300)
-        last_s = app.wait_for(last, started, timeout=300)
+        return [app.wait_for(marker, started, timeout=300) for marker in markers]
     finally:
         app.close(quit_key)
-    return first_s, last_s
 
 
 def open_comparison(tmp: Path, size: str) -> None:
@@ -292,30 +290,34 @@ def open_comparison(tmp: Path, size: str) -> None:
                 last_line = line
     megabytes = log.stat().st_size / 1e6
 
-    def show(tool: str, figures: tuple[float | None, ...], what: str) -> None:
-        first_s, last_s = (f"{v:6.2f} s" if v is not None else "  never" for v in figures)
-        print(f"  {tool:<6} first screen {first_s}   {what} {last_s}")
+    def fmt(value: float | None) -> str:
+        return f"{value:6.2f} s" if value is not None else "  never"
 
     print(
         f"open a {megabytes:.0f} MB Cerebras log at 80x24 (same file, same run; load average {os.getloadavg()[0]:.2f}):"
     )
-    hwmon_figures = open_times(
-        [*hwmon_command(), "attach", str(log)], log, log.name.encode(), b"step " + last_step, quit_key=b"q"
+    # The file's last line (lnav shows the end of the file it opens; hwmon's raw log follows to the end).
+    tail_text = last_line.split(b"INFO:   ", 1)[-1][:24]
+    first, step, end = open_times(
+        [*hwmon_command(), "attach", str(log)], log, [log.name.encode(), b"step " + last_step, tail_text], b"q"
     )
-    show("hwmon", hwmon_figures, f"last step (step {last_step.decode()}) in the header")
+    print(
+        f"  hwmon  first screen {fmt(first)}   end of the file on screen {fmt(end)}   "
+        f"last step in the header {fmt(step)}"
+    )
     lnav = shutil.which("lnav")
     if lnav is None:
         print("  lnav   not installed (apt-get install -y lnav): no baseline in this run")
         return
-    # lnav draws "Loading NN%" at once and shows the end of the file once it has indexed it all: its "last step"
-    # is the file's last line on screen (the last step line itself sits above the eval and completion lines).
-    tail_text = last_line.split(b"INFO:   ", 1)[-1][:24]
-    lnav_figures = open_times([lnav, str(log)], log, b"Loading", tail_text, quit_key=b"q")
-    show("lnav", lnav_figures, "end of the file on screen     ")
-    if None not in hwmon_figures and None not in lnav_figures:
-        first_ratio = hwmon_figures[0] / lnav_figures[0]  # type: ignore[operator]
-        last_ratio = hwmon_figures[1] / lnav_figures[1]  # type: ignore[operator]
-        print(f"  hwmon / lnav: first screen {first_ratio:.2f}x, last step {last_ratio:.2f}x (target <= 1.0x)")
+    # lnav draws "Loading NN%" at once and shows the end of the file once it has indexed it all.
+    lnav_first, lnav_end = open_times([lnav, str(log)], log, [b"Loading", tail_text], b"q")
+    print(f"  lnav   first screen {fmt(lnav_first)}   end of the file on screen {fmt(lnav_end)}")
+    if None not in (first, end, lnav_first, lnav_end):
+        assert first is not None and end is not None and lnav_first is not None and lnav_end is not None
+        print(
+            f"  hwmon / lnav: first screen {first / lnav_first:.2f}x, end of the file {end / lnav_end:.2f}x "
+            "(target <= 1.0x)"
+        )
 
 
 def main() -> int:

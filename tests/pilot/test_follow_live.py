@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
@@ -156,3 +157,43 @@ async def test_quit_closes_the_follower(tmp_path: Path, key: str) -> None:
         await pilot.press(key)
         await pilot.pause()
     assert not app.is_running
+
+
+async def test_a_big_file_shows_its_end_at_once_then_the_parsed_lines(tmp_path: Path, monkeypatch: Any) -> None:
+    from hwmon.tui import app as app_module
+
+    # A smaller "big" file keeps the test quick; the rule is the same.
+    monkeypatch.setattr(app_module, "PREVIEW_MIN_BYTES", 256 << 10)
+    log = tmp_path / "big.log"
+    with log.open("w") as handle:
+        for i in range(60_000):
+            handle.write(f"2025-02-11 09:00:00,000 INFO:   | Train Device=CSX, Step={i}, Loss=1.5, Rate=10.0\n")
+        handle.write("2025-02-11 09:00:01,000 INFO:   THE LAST LINE\n")
+
+    class SlowStartSourceForTests:
+        """The real file source, started a moment late: the parser has certainly not caught up at first."""
+
+        def __init__(self) -> None:
+            self.inner = open_source(str(log))
+            self.follower = self.inner.follower  # type: ignore[attr-defined]
+            self.name = self.inner.name
+
+        async def batches(self) -> Any:
+            await asyncio.sleep(1.0)
+            async for batch in self.inner.batches():
+                yield batch
+
+        def close(self) -> None:
+            self.inner.close()
+
+    app = HwmonApp(SlowStartSourceForTests())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        # The end of the file is on screen before the parser has read it, and the pane says so.
+        assert app.state.last_step is None
+        assert "THE LAST LINE" in screen_text(app) and "end of the file" in screen_text(app)
+        await wait_until(pilot, lambda: app.log_pane.preview == "", "the parsed lines to take over")
+        await wait_until(pilot, lambda: "step 59999" in header(app), "the last step")
+        assert "THE LAST LINE" in screen_text(app)
+        assert app.log_pane.log_widget.lines[-1].endswith("THE LAST LINE")
+        assert app.log_pane.log_widget.lines[-2].endswith("Step=59999, Loss=1.5, Rate=10.0")

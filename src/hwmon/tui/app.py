@@ -11,8 +11,10 @@ in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Protocol
 
@@ -54,6 +56,12 @@ CLOCK_TICK = 1.0
 SYSTEM_INTERVAL = 1.0
 STATUS_SHOWN_FOR = 10.0
 LOG_MAX_LINES = 5000
+# Opening a file at least this big, the raw log first shows its last PREVIEW_BYTES, read directly, while the parser
+# catches up from the start (as lnav shows the end of a file at once); the parsed lines replace them once caught up.
+PREVIEW_MIN_BYTES = 8 << 20
+PREVIEW_BYTES = 64 << 10
+PREVIEW_QUIET_S = 1.0
+PREVIEW_TAIL_CHECK = 200
 # A first screen of lines that is mostly U+FFFD (undecodable bytes) is a binary file, not a log.
 BINARY_SAMPLE_CHARS = 4096
 BINARY_REPLACEMENT_SHARE = 0.1
@@ -161,6 +169,8 @@ class HwmonApp(App[int]):
         self._notice = notice
         self._ended_shown = False
         self._status_fresh_shown = False
+        self._preview_end: str | None = None
+        self._preview_hold: deque[str] | None = None
 
     # ----------------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -196,6 +206,7 @@ class HwmonApp(App[int]):
         # The first screen goes out before the source starts: catching up a big file parses in this event loop,
         # and the user should see the dashboard while it does. (The worker exists from now on, so whoever waits
         # for the workers waits for the source too.)
+        self._show_end_preview()
         self._first_frame = asyncio.Event()
         self.call_after_refresh(self._first_frame.set)
         self._consume()
@@ -224,6 +235,46 @@ class HwmonApp(App[int]):
             self.post_message(SourceFailed(f"{type(exc).__name__}: {exc}"))
             return
         self.post_message(SourceEnded())
+
+    def _show_end_preview(self) -> None:
+        """For a big file read from its start: show its end in the raw log now (see PREVIEW_MIN_BYTES)."""
+        follower = getattr(self._source, "follower", None)
+        path = getattr(follower, "path", None)
+        if path is None or getattr(follower, "from_end", False):
+            return
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size < PREVIEW_MIN_BYTES:
+                    return
+                handle.seek(size - PREVIEW_BYTES)
+                data = handle.read(PREVIEW_BYTES)
+        except OSError:
+            return
+        from hwmon.parsers.lines import clean_bytes
+
+        complete = data.endswith((b"\n", b"\r"))
+        raw = data.splitlines()[1:]  # the first piece is the tail of a line cut by the seek
+        lines = [clean_bytes(line) for line in raw if line.strip()]
+        if not lines:
+            return
+        ends = lines if complete else lines[:-1]
+        self._preview_end = ends[-1] if ends else None
+        self._preview_hold = deque(maxlen=self._log_lines)
+        pane = self.log_pane
+        pane.preview = f"end of the file ({size / 1e6:.0f} MB; the dashboard is catching up)"
+        pane.add_lines(lines[-self._log_lines :])
+        pane.total_lines = 0  # counted by the parser's lines as they come
+        pane.refresh_title()
+
+    def _end_preview(self) -> None:
+        hold, self._preview_hold = self._preview_hold, None
+        self._preview_end = None
+        pane = self.log_pane
+        pane.preview = ""
+        if hold is not None:
+            pane.replace_lines(hold)
+        pane.refresh_title()
 
     @on(BatchArrived)
     def _on_batch(self, message: BatchArrived) -> None:
@@ -334,6 +385,16 @@ class HwmonApp(App[int]):
     def _clock_tick(self) -> None:
         if not self.is_running:
             return
+        if self._preview_hold is not None and (
+            self.source_done
+            or (self._last_batch > float("-inf") and time.monotonic() - self._last_batch > PREVIEW_QUIET_S)
+        ):
+            # Caught up without meeting the preview's last line (the file grew, or ended mid-line): the parsed
+            # lines take over once the source has been quiet for a moment.
+            if self._pending:
+                self.repaint_now(force=False)
+            if self._preview_hold is not None:
+                self._end_preview()
         live = not view.is_ended(self.state) and not (self.source_done and self.state.status == "unknown")
         stale = self._status_fresh_shown and time.monotonic() - self._status_since >= STATUS_SHOWN_FOR
         if not live and self._plot_version == self.state.version and not self._status_expired() and not stale:
@@ -359,6 +420,13 @@ class HwmonApp(App[int]):
         real_now = time.monotonic()
         now = self._clock()
         self._last_paint = real_now
+        if self._pending and self._preview_hold is not None:
+            # The end of the file is on screen; the parser's lines are held (the last max_lines) until it gets there.
+            lines, self._pending = self._pending, []
+            self.log_pane.total_lines += len(lines)
+            self._preview_hold.extend(lines)
+            if self._preview_end is not None and self._preview_end in lines[-PREVIEW_TAIL_CHECK:]:
+                self._end_preview()
         if self._pending:
             lines, self._pending = self._pending, []
             pane = self.log_pane

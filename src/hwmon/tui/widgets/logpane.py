@@ -69,6 +69,8 @@ class LogPane(Vertical):
         self.match_index: int | None = None
         self.note = ""
         self._title = ""
+        # Set while the pane shows the end of a big file read directly, before the parser has caught up.
+        self.preview = ""
 
     def compose(self) -> ComposeResult:
         with _Prompt(id="prompt"):
@@ -138,6 +140,13 @@ class LogPane(Vertical):
         log.append(clean)
         if pattern is not None:
             self._update_title()
+
+    def replace_lines(self, lines: Iterable[str]) -> None:
+        """Show ``lines`` instead of everything kept (the end-of-file preview gives way to the parsed lines);
+        ``total_lines`` is left as it is: the caller counts."""
+        self._kept.clear()
+        self._kept.extend(view.safe_text(line) for line in lines)
+        self._refill()
 
     def _refill(self) -> None:
         log = self._log
@@ -338,6 +347,8 @@ class LogPane(Vertical):
     # ------------------------------------------------------------------------------------------- title
     def _update_title(self) -> None:
         parts = ["log"]
+        if self.preview:
+            parts.append(self.preview)
         parts.append("following" if self.following else "paused (G/End follows)")
         if self._log.wrap:
             parts.append("wrap")

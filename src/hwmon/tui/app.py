@@ -62,6 +62,7 @@ PREVIEW_MIN_BYTES = 8 << 20
 PREVIEW_BYTES = 64 << 10
 PREVIEW_QUIET_S = 1.0
 PREVIEW_TAIL_CHECK = 200
+FIRST_FRAME_FLUSH_S = 0.05
 # A first screen of lines that is mostly U+FFFD (undecodable bytes) is a binary file, not a log.
 BINARY_SAMPLE_CHARS = 4096
 BINARY_REPLACEMENT_SHARE = 0.1
@@ -208,7 +209,15 @@ class HwmonApp(App[int]):
         # for the workers waits for the source too.)
         self._show_end_preview()
         self._first_frame = asyncio.Event()
-        self.call_after_refresh(self._first_frame.set)
+        if self._preview_hold is not None:
+            # Two frames (the first lays the panes out, the second scrolls the log to the file's end) and a moment
+            # for the terminal writer thread to send them before parsing the backlog holds the interpreter.
+            def after_second_frame() -> None:
+                self.set_timer(FIRST_FRAME_FLUSH_S, self._first_frame.set)
+
+            self.call_after_refresh(lambda: self.call_after_refresh(after_second_frame))
+        else:
+            self.call_after_refresh(self._first_frame.set)
         self._consume()
         pid = self._system_pid()
         if pid is not None:

@@ -77,7 +77,8 @@ def preamble(clock: Clock, rng: random.Random, target: int = 99999999) -> list[s
     info("Compiling the model. This may take a few minutes.", 6.0)
     info("Initiating a new image build job against the cluster server.", 1.1)
     info("Initiating a new compile wsjob against the cluster server.", 0.2)
-    info("compile job id: wsjob-benchcompile0000000000, remote log path: /n1/wsjob/workdir/wsjob-benchcompile0000000000", 0.07)
+    job = "wsjob-benchcompile0000000000"
+    info(f"compile job id: {job}, remote log path: /n1/wsjob/workdir/{job}", 0.07)
     for status in ("Queueing", "Queueing", "Scheduled"):
         info(f"Poll ingress status: Waiting for job running, current job status: {status}, msg: job is waiting.", 600)
     info("Poll ingress status: Waiting for coordinator to be ready.", 10)
@@ -103,7 +104,8 @@ def preamble(clock: Clock, rng: random.Random, target: int = 99999999) -> list[s
     info("Compile was successful!", 0.005)
     info("Programming Cerebras Wafer Scale Cluster for execution. This may take a few minutes.", 0.006)
     info("Initiating a new execute wsjob against the cluster server.", 2.4)
-    info("execute job id: wsjob-benchexecute0000000000, remote log path: /n1/wsjob/workdir/wsjob-benchexecute0000000000", 0.08)
+    job = "wsjob-benchexecute0000000000"
+    info(f"execute job id: {job}, remote log path: /n1/wsjob/workdir/{job}", 0.08)
     info("Poll ingress status: Waiting for job running, current job status: Scheduled, msg: job is scheduled.", 10)
     info("Poll ingress status: Waiting for job service readiness.", 20)
     info("Ingress is ready: Job ingress ready, poll ingress success.", 10)

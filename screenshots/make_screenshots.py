@@ -2,7 +2,8 @@
 
     .venv/bin/python screenshots/make_screenshots.py
 
-Replays each bundled example log (``hwmon.examples``; falling back to the test fixtures if an example is missing)
+Replays a bundled example log (``hwmon.examples``) or, for PopTorch (no bundled example: the project has no IPU
+run of its own), the project's PopTorch test fixture
 into ``HwmonApp`` through the real stream parser, with a fixed clock, and saves SVGs at 80x24 and 160x48 into this
 folder. The Cerebras run is cut during training so the picture shows a live run (current phase, step, ETA); the
 PopTorch run is shown finished.
@@ -28,7 +29,7 @@ SIZES = ((80, 24), (160, 48))
 # name -> (bundled example, fallback fixture, fraction of lines to replay, title)
 RUNS = {
     "cerebras": ("cerebras_gpt_small.log", "tui_cerebras_run.log", 0.8, "GPT-2 small on a CS-X"),
-    "poptorch": ("poptorch_mnist.log", "tui_poptorch_run.log", 1.0, "MNIST on an IPU (PopTorch)"),
+    "poptorch": ("", "tui_poptorch_run.log", 1.0, "MNIST on an IPU (PopTorch)"),
 }
 
 
@@ -58,6 +59,8 @@ class ReplaySource:
 
 
 def load(example: str, fallback: str) -> tuple[bytes, str]:
+    if not example:
+        return (FIXTURES / fallback).read_bytes(), fallback
     try:
         return resources.files("hwmon.examples").joinpath(example).read_bytes(), example
     except (FileNotFoundError, ModuleNotFoundError):

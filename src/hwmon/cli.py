@@ -17,6 +17,9 @@ COMMANDS: dict[str, str] = {
     "run": "launch and supervise a run (mnist on --ipu/--csx/--gpu/--cpu, or -- ANY COMMAND)",
     "attach": "watch a run live: a log file, '-' for stdin, a run id, or the latest run",
     "summary": "summarise a log: phases, steps, loss, rates, checkpoints, eval, errors",
+    "export": "export a log's full-resolution steps, eval metrics or phases (csv, jsonl, parquet, tensorboard)",
+    "compare": "compare runs side by side: phases, time to first step, throughput, loss, eval, status",
+    "history": "list the runs hwmon has recorded (the history that expected phase durations come from)",
     "ls": "list supervised runs",
     "stop": "stop a supervised run (SIGINT, then SIGTERM, then SIGKILL)",
 }
@@ -86,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args._module.run(args)
         return code
     except exitcodes.HwmonError as exc:
-        print(f"hwmon: {exc}", file=sys.stderr)
+        from hwmon.model.text import safe_text
+
+        print(f"hwmon: {safe_text(str(exc))}", file=sys.stderr)  # errors quote file names and run ids
         return exc.code
     except KeyboardInterrupt:
         print("hwmon: interrupted", file=sys.stderr)

@@ -9,6 +9,8 @@ RUN_NOT_FOUND = 3  # no run with that id (or prefix), or the prefix is ambiguous
 STOP_CONFLICT = 4  # the run is not running, or another `hwmon stop` is already stopping it
 DEVICE_UNAVAILABLE = 5  # the device's software stack (poptorch, cerebras.pytorch, CUDA) cannot be used
 DATA_NOT_FOUND = 6  # training data missing and cannot be fetched
+MISSING_PACKAGE = 7  # an optional package a command needs is not installed (pyarrow for parquet export...)
+CANNOT_WRITE = 8  # an output file or directory cannot be written (export -o)
 INTERRUPTED = 130  # Ctrl-C
 USAGE = 64  # bad command line: unknown command, workload, flag or value
 
@@ -20,6 +22,8 @@ DESCRIPTIONS: dict[int, str] = {
     STOP_CONFLICT: "run not running, or already being stopped",
     DEVICE_UNAVAILABLE: "device software stack unavailable (poptorch / cerebras.pytorch / CUDA)",
     DATA_NOT_FOUND: "training data not found",
+    MISSING_PACKAGE: "an optional package is not installed (pyarrow, tensorboardX)",
+    CANNOT_WRITE: "an output file or directory cannot be written",
     USAGE: "bad command line (unknown command, workload, flag or value)",
     INTERRUPTED: "interrupted (Ctrl-C)",
 }

@@ -1,5 +1,6 @@
 """`hwmon run mnist --csx` for real with cerebras.pytorch 2.10: training on cstorch's CPU backend, and offline
-validation (`--validate-only`). Skipped unless HWMON_CSTORCH_PYTHON names the venv's python."""
+validation (`--validate-only`). Skipped unless HWMON_CSTORCH_PYTHON names the venv's python (and failed instead
+when HWMON_CSTORCH_REQUIRED=1, as in CI)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,16 @@ pytestmark = [
     pytest.mark.cstorch,
     pytest.mark.timeout(600),
     pytest.mark.skipif(
-        not (CSTORCH_PYTHON and Path(CSTORCH_PYTHON).exists()),
+        not (CSTORCH_PYTHON and Path(CSTORCH_PYTHON).exists()) and os.environ.get("HWMON_CSTORCH_REQUIRED") != "1",
         reason="HWMON_CSTORCH_PYTHON does not point at a cerebras-pytorch venv python",
     ),
 ]
+
+
+def test_the_lane_has_its_venv() -> None:
+    """With HWMON_CSTORCH_REQUIRED=1 (CI) a missing venv fails here instead of skipping the lane."""
+    assert CSTORCH_PYTHON and Path(CSTORCH_PYTHON).exists(), "HWMON_CSTORCH_PYTHON names no python"
+
 
 STEP_LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO:   \| Train Device=CPU, Step=(\d+), Loss=(\d+\.\d{5}), "

@@ -211,11 +211,13 @@ def test_supervisor_killed_with_sigkill_shows_lost(runs: Path) -> None:
     entry = as_json[0] if isinstance(as_json, list) else as_json["runs"][0]
     assert entry["status"] == "lost"
     assert "supervisor" in json.dumps(entry).lower()
-    # Attaching to a lost run ends (plain mode) instead of waiting forever for a recorded end.
+    # Attaching to a lost run whose workload still runs keeps following it (its output must still be shown)...
     watcher = Monitored(["attach", "--plain", str(record["run_id"])], runs)
-    code, _, _ = watcher.wait(30)
-    assert code in (exitcodes.OK, exitcodes.RUN_FAILED)
-    # The workload survived its supervisor; `hwmon stop` still ends it.
+    time.sleep(2.0)
+    assert watcher.proc.poll() is None, "attach gave up on a lost run whose workload is still running"
+    # ...until the workload ends: the survivor of its supervisor is ended by `hwmon stop`, and attach then ends.
     stop = hwmon("stop", "--int-timeout", "1", "--term-timeout", "1", str(record["run_id"]), runs=runs)
     assert stop.returncode == 0, stop.stderr
     assert only_record(runs)["status"] == "stopped"
+    code, _, _ = watcher.wait(30)
+    assert code in (exitcodes.OK, exitcodes.RUN_FAILED)

@@ -57,6 +57,8 @@ def test_megatron_second_rank_is_not_counted_twice() -> None:
 def test_nanogpt_iters_estimates_and_checkpoint() -> None:
     events, s = read("nanogpt_char.log")
     assert s["vendor"] == "gpu"  # fused AdamW is used on CUDA only
+    # The iter line that reaches the stated max_iters is the loop's last.
+    assert s["status"] == "succeeded" and ("step", 270, None) in targets(events)
     train = s["train"]
     assert (train["steps"]["first"], train["steps"]["last"]) == (0, 270)
     assert train["loss"]["last"] == pytest.approx(1.9812)
@@ -119,3 +121,78 @@ def test_tqdm_metrics_in_other_spellings() -> None:
     # The bar's name is not the metric soup.
     assert [b["name"] for b in s["progress"]] == [""]
     assert ("step", 100, 10) in targets(events)
+
+
+def test_keras3_fit_then_evaluate() -> None:
+    events, s = read("keras3_fit_evaluate.log")
+    # TensorFlow's "Created device ... device:GPU:0" is GPU evidence.
+    assert (s["vendor"], s["status"]) == ("gpu", "succeeded")
+    train = s["train"]
+    # Three epochs of 422 batches; evaluate()'s 313-batch bar after fit() is not a training step.
+    assert (train["steps"]["last"], train["steps"]["count"]) == (1266, 3)
+    assert train["loss"]["last"] == pytest.approx(0.0903)
+    assert s["eval"]["val_loss"] == pytest.approx(0.0468)
+    assert s["eval"]["test_accuracy"] == pytest.approx(0.9883)
+    assert phases(s) == ["train", "eval"]
+    assert targets(events)[-1] == ("epoch", 3, 3)
+
+
+def facts(data: bytes) -> dict[str, Any]:
+    events = assert_chunking_invariant(lambda chunks: stream_events(chunks), data, seeds=(0,))
+    return summary_dict(summarize_events(list(events), "inline"))
+
+
+def test_emitter_spellings_found_by_the_real_library_lane() -> None:
+    # Shapes the real-emitter lane (issue 14) saw from tqdm 4.70, Lightning 1.9/2.6, Keras 3.15, transformers 5.
+    plain = facts(
+        b"train step 59/60 [00:00, 77.92it/s] , loss=0.0121\ntrain step 60/60 [00:00, 78.47it/s] , loss=0.00809\n"
+    )
+    assert (plain["train"]["steps"]["last"], plain["train"]["loss"]["last"]) == (60, pytest.approx(0.00809))
+    samples = facts(b"\rtrain: 100%|##########| 1.92k/1.92k [00:00<00:00, 2.67ksamples/s, loss=0.00809]\n")
+    assert samples["train"]["steps"]["last"] != 1920  # a sample count is not a step
+    assert samples["train"]["loss"]["last"] == pytest.approx(0.00809)
+    nested = facts(b"\rbatch:  85%|########5 | 17/20 [00:00<00:00, 78.41it/s, loss=0.00809]\x1b[A\n")
+    assert nested["train"]["loss"]["last"] == pytest.approx(0.00809)
+    # Lightning 1.x: the postfix's running-mean loss comes before the step's train_loss.
+    running = facts(
+        b"Epoch 1: 100%|##########| 20/20 [00:00<00:00, 90.0it/s, loss=0.127, v_num=0, train_loss=0.0836]\n"
+    )
+    assert running["train"]["loss"]["last"] == pytest.approx(0.0836)
+    # The same n redrawn with the loss set after the step: the last one is the step's.
+    redrawn = facts(
+        b"Epoch 0: 100%|##########| 20/20 [00:00<00:00, 90.0it/s, train_loss=0.101]"
+        b"\rEpoch 0: 100%|##########| 20/20 [00:00<00:00, 90.0it/s, train_loss=0.0836]\n"
+    )
+    assert redrawn["train"]["loss"]["last"] == pytest.approx(0.0836)
+    lightning = facts(
+        b"GPU available: False, used: False\nTPU available: False, using: 0 TPU cores\n"
+        b"Epoch 1: 100%|##| 20/20 [00:00<00:00]Epoch 1, global step 40: 'val_loss' reached 0.10644 (best 0.10644), "
+        b"saving model to '/w/checkpoints/epoch=1-step=40.ckpt' as top 2\n"
+    )
+    assert lightning["vendor"] == "cpu"
+    assert [(c["step"], c["path"]) for c in lightning["checkpoints"]] == [(40, "/w/checkpoints/epoch=1-step=40.ckpt")]
+    keras = facts(
+        "Epoch 1/3\n20/20 ━━━━━━━━━━━━━━━━━━━━ 3s 139ms/step - accuracy: 0.9266 - loss: 0.2699\n"
+        "Epoch 1: saving model to /w/model_01.keras\nEpoch 1: finished saving model to /w/model_01.keras\n".encode()
+    )
+    assert [(c["step"], c["path"]) for c in keras["checkpoints"]] == [(20, "/w/model_01.keras")]
+    hf5 = facts(
+        b"[transformers] ***** Running training *****\n[transformers]   Num Epochs = 2\n"
+        b"[transformers]   Total optimization steps = 40\n"
+        b"{'loss': '0.6101', 'grad_norm': '1.2', 'learning_rate': '4e-05', 'epoch': '0.5'}\n"
+        b"{'loss': '0.5623', 'grad_norm': '1.093', 'learning_rate': '2.5e-05', 'epoch': '2'}\n"
+    )
+    # The step is the epoch times the steps per epoch the Trainer stated (40 / 2).
+    assert (hf5["train"]["steps"]["first"], hf5["train"]["steps"]["last"]) == (10, 40)
+
+
+def test_pytorch_lightning_1x_epoch_bar_counting_validation_batches() -> None:
+    # pytorch-lightning 1.x draws one bar per epoch over 20 train + 5 validation batches (25); the step is the
+    # trainer's global step (20 per epoch), read from where the validation bar starts.
+    lines = []
+    for epoch in range(2):
+        lines += [f"Epoch {epoch}:  80%|########  | 20/25 [00:00<00:00, 570.0it/s, loss=0.4, v_num=0, train_loss=0.18]"]
+        lines += ["Validation DataLoader 0:   0%|          | 0/5 [00:00<?, ?it/s]"]
+        lines += [f"Epoch {epoch}: 100%|##########| 25/25 [00:00<00:00, 450.0it/s, loss=0.4, v_num=0, train_loss=0.08]"]
+    s = facts(("\n".join(lines) + "\n").encode())
+    assert s["train"]["steps"]["last"] == 40

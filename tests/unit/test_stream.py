@@ -416,3 +416,11 @@ def test_other_ranks_give_their_errors_only() -> None:
 def test_vendor_evidence_beyond_step_lines(text: bytes, vendor: str | None) -> None:
     found = [e.vendor for e in parse_bytes(text) if isinstance(e, VendorDetected)]
     assert found[:1] == ([vendor] if vendor else [])
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.log")))
+def test_every_fixture_is_chunking_invariant_through_the_stream(name: str) -> None:
+    # Byte at a time and random chunkings give the events of a whole-file feed, for every fixture (compared as
+    # reprs: a NaN loss is not equal to itself).
+    data = (FIXTURES / name).read_bytes()
+    assert assert_chunking_invariant(lambda chunks: [repr(e) for e in stream_events(chunks)], data, seeds=(5, 6))

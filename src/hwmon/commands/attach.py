@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
-from hwmon.commands._args import positive_float
+from hwmon.commands._args import interval_seconds
 
 if TYPE_CHECKING:
     from hwmon.sources.source import Source
@@ -36,16 +36,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--interval",
-        type=positive_float,
+        type=interval_seconds,
         default=10.0,
         metavar="S",
-        help="plain mode: print a status line every S seconds (default 10)",
+        help="plain mode: print a status line every S seconds, 0.1 to 86400 (default 10)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``hwmon attach``."""
     ref = args.ref
+    if ref is not None and not ref.strip():
+        raise exitcodes.HwmonError("an empty REF names nothing (omit it for the latest run)", exitcodes.USAGE)
     if ref is None:
         from hwmon.runners import registry
 

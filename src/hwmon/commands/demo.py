@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 from hwmon import exitcodes
-from hwmon.commands._args import positive_float
+from hwmon.commands._args import interval_seconds, positive_float
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 # --example name -> bundled logs in order of preference (the first one present is used).
@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plain", action="store_true", help="print plain status lines instead of the dashboard")
     parser.add_argument(
         "--interval",
-        type=positive_float,
+        type=interval_seconds,
         default=2.0,
         metavar="S",
         help="plain mode: status line every S seconds (default 2)",

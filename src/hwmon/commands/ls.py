@@ -12,6 +12,7 @@ from typing import Any
 
 from hwmon import exitcodes
 from hwmon.model.fmt import fmt_duration
+from hwmon.model.text import safe_text
 
 # Only the tail of a log is parsed for the last step/loss, so `ls` stays quick however long the runs are.
 TAIL_BYTES = 512 * 1024
@@ -100,25 +101,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"no runs in {registry.runs_root()}", file=sys.stderr)
         return exitcodes.OK
     header = ("ID", "WORKLOAD", "DEVICE", "STATUS", "STARTED", "DURATION", "STEP", "LOSS")
-    table = [header]
+    table: list[tuple[str, ...]] = [header]
     for record, data in zip(runs, rows, strict=True):
         last_loss = data["last_loss"]
-        table.append(
-            (
-                record.run_id,
-                record.workload or (Path(record.command[0]).name if record.command else "-"),
-                record.device or "-",
-                _fmt_status(record),
-                _fmt_started(record.started),
-                fmt_duration(data["duration_s"]),
-                "-" if data["last_step"] is None else str(data["last_step"]),
-                last_loss if isinstance(last_loss, str) else _fmt_loss(last_loss),
-            )
+        cells = (
+            record.run_id,
+            record.workload or (Path(record.command[0]).name if record.command else "-"),
+            record.device or "-",
+            _fmt_status(record),
+            _fmt_started(record.started),
+            fmt_duration(data["duration_s"]),
+            "-" if data["last_step"] is None else str(data["last_step"]),
+            last_loss if isinstance(last_loss, str) else _fmt_loss(last_loss),
         )
+        # Every cell comes from run.json (written by whoever could write the run directory) or a file name:
+        # sanitised so that no field can act on the terminal (hardening #13, item 2).
+        table.append(tuple(safe_text(cell, 60) for cell in cells))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     for record in runs:
         if record.status == "lost":
-            print(f"note: {record.run_id} is lost: {record.message}", file=sys.stderr)
+            print(f"note: {safe_text(record.run_id)} is lost: {safe_text(record.message)}", file=sys.stderr)
     return exitcodes.OK

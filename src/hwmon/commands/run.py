@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from hwmon import exitcodes
+from hwmon.model.text import safe_text
 
 WORKLOADS = ("mnist",)
 DEVICE_FLAGS = ("cpu", "gpu", "ipu", "ipu-model", "csx")
@@ -171,10 +172,10 @@ def run(args: argparse.Namespace) -> int:
         raise exitcodes.HwmonError(f"run {record.run_id}: {record.message}", exitcodes.RUN_FAILED)
     if args.detach:
         print(record.run_id)
-        print(
-            f"hwmon: run {record.run_id} started; log {record.log_path}; attach with 'hwmon attach {record.run_id}'",
-            file=sys.stderr,
+        started = (
+            f"hwmon: run {record.run_id} started; log {record.log_path}; attach with 'hwmon attach {record.run_id}'"
         )
+        print(safe_text(started), file=sys.stderr)  # the log path is a directory the user named
         return exitcodes.OK
     plain: bool | None = True if args.no_tui else None
     try:

@@ -1,4 +1,9 @@
-"""`hwmon stop RUN_ID`: SIGINT to the run's process group, then SIGTERM, then SIGKILL, until none of it is left."""
+"""`hwmon stop RUN_ID`: SIGINT to every process of the run, then SIGTERM, then SIGKILL, until none is left.
+
+"Every process of the run" is what ``hwmon.runners.proctree`` can prove belongs to it (pid + start time + the
+supervisor's marker; group, session, descendants, and processes carrying the marker). Nothing is signalled on
+missing evidence; survivors of SIGKILL are named and the exit code is 1.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import sys
 
 from hwmon import exitcodes
+from hwmon.model.text import safe_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,9 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Stop the run; exit ``STOP_CONFLICT`` when it is not running or another stop is under way."""
+    """Stop the run; exit ``STOP_CONFLICT`` when it is not running, cannot be shown to be the run's, or another stop
+    is under way."""
     from hwmon.runners import registry, supervisor
 
+    if not args.run_id.strip():
+        raise exitcodes.HwmonError("an empty RUN_ID names no run", exitcodes.USAGE)
     for name in ("int_timeout", "term_timeout", "kill_timeout"):
         if getattr(args, name) < 0:
             raise exitcodes.HwmonError(f"--{name.replace('_', '-')} must not be negative", exitcodes.USAGE)
@@ -46,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     def progress(message: str) -> None:
         if not args.quiet:
-            print(f"hwmon: {record.run_id}: {message}", file=sys.stderr)
+            print(safe_text(f"hwmon: {record.run_id}: {message}"), file=sys.stderr)
 
     final = supervisor.stop_run(
         record,
@@ -55,5 +64,6 @@ def run(args: argparse.Namespace) -> int:
         kill_timeout=args.kill_timeout,
         progress=progress,
     )
-    print(f"run {final.run_id} {final.status}" + (f": {final.message}" if final.message else ""))
+    message = f"run {final.run_id} {final.status}" + (f": {final.message}" if final.message else "")
+    print(safe_text(message))  # run.json fields (the id, a host in the message) are not ours: sanitised
     return exitcodes.OK

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
+from hwmon.model.text import safe_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -39,11 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # C0/C1 control characters (ESC, BEL, CR...): the splitter already strips them from log lines, but the report must
 # be terminal-safe whatever state it is given.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _one_line(text: str) -> str:
-    return " ".join(_CONTROL.sub("", text).split())
+    # The one sanitiser (escape sequences, C0, C1, DEL, bidi controls), then whitespace runs folded.
+    return " ".join(safe_text(text).split())
 
 
 def _safe(text: object) -> str:
@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         state = summarize_file(Path(args.log))
     summary = summary_dict(state)
+    if args.log is not None:
+        add_expected(summary, state, str(Path(args.log).resolve()))
     if args.json:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif args.md:
@@ -124,6 +126,22 @@ def run(args: argparse.Namespace) -> int:
     if args.exit_status and summary["status"] == "failed":
         return exitcodes.RUN_FAILED
     return exitcodes.OK
+
+
+def add_expected(summary: dict[str, object], state: RunState, source: str) -> None:
+    """Record the run in the history and add each phase's ``expected`` duration from past runs of the same job
+    (``{"seconds", "runs", "basis"}``, or null when no past run says): keys are only added to the contract."""
+    from hwmon.runners.history import remember
+
+    expected = remember(state, source)
+    phases = summary.get("phases")
+    if isinstance(phases, list):
+        for phase in phases:
+            if isinstance(phase, dict):
+                exp = expected.get(str(phase.get("name")))
+                phase["expected"] = (
+                    None if exp is None else {"seconds": exp.seconds, "runs": exp.runs, "basis": exp.basis}
+                )
 
 
 # --- formatting helpers (shared by the human and Markdown reports) -------------------------------------------------
@@ -315,7 +333,7 @@ def render_human(summary: dict[str, object]) -> None:
 
 def _md(text: object) -> str:
     """Escape log text for a Markdown table cell or line: it must stay literal."""
-    out = str(text).replace("\\", "\\\\")
+    out = safe_text(text).replace("\\", "\\\\")  # sanitised first: escaping must not split a sequence
     for char in "|`*_[]<>#":
         out = out.replace(char, "\\" + char)
     return _one_line(out)

@@ -29,16 +29,30 @@ def median_step_interval(state: RunState) -> float | None:
     return statistics.median(intervals)
 
 
-def check(state: RunState, now: float, *, stall_factor: float = 5.0, silence_s: float = SILENCE_S) -> list[Alert]:
+def check(
+    state: RunState,
+    now: float,
+    *,
+    stall_factor: float = 5.0,
+    silence_s: float = SILENCE_S,
+    catching_up: bool = False,
+) -> list[Alert]:
     """New stall/silence alerts at clock reading ``now`` (recorded in ``state`` by the reducer).
 
     Each condition is reported once when it begins (``state.stalled`` / ``state.silent`` stay set) and is re-armed
     by the reducer when steps (or any output) resume. A run that has ended, or whose source has, raises neither.
     A stall is a training phase without progress (no step, no bar moving) for much longer than the usual interval
     between steps: the switch to a test loop or an evaluation is not one.
+
+    ``catching_up`` (the source is still reading a backlog, see ``FollowSource.catching_up``): steps arrive at the
+    speed of parsing, not of training, so their arrival times say nothing about the run's pace. No stall is
+    judged then, and those arrivals are forgotten so that the usual pace is learnt from live steps only.
     """
     new: list[Alert] = []
     if is_ended(state) or state.source_ended:
+        return new
+    if catching_up:
+        state.step_arrivals.clear()
         return new
     phase = state.current_phase
     training = phase is not None and phase.name == "train"

@@ -22,10 +22,6 @@ from hwmon.model.state import ProgressBar, RunState
 __all__ = ["bar_eta", "eta_seconds", "main_progress", "target_step"]
 
 
-def _epochs_bar(bar: ProgressBar) -> bool:
-    return "epoch" in bar.name.lower()
-
-
 def main_progress(state: RunState) -> ProgressBar | None:
     """The bar that best stands for the loop under way: the most recently updated unfinished bar with a total that
     is not an epochs bar, else the most recently updated bar with a total."""
@@ -34,7 +30,7 @@ def main_progress(state: RunState) -> ProgressBar | None:
         return None
     # Dict order is "least recently updated first" (the reducer re-inserts on update).
     for bar in reversed(bars):
-        if not bar.done and not _epochs_bar(bar):
+        if not bar.done and not bar.counts_epochs:
             return bar
     for bar in reversed(bars):
         if not bar.done:
@@ -119,7 +115,7 @@ def _from_bar(state: RunState) -> bool:
 def _epoch_seconds(state: RunState, loop: ProgressBar | None) -> float | None:
     """How long one epoch takes: the epochs bar's own pace, else the loop bar's whole length at its rate."""
     for bar in state.progress.values():
-        if _epochs_bar(bar) and bar.total:
+        if bar.counts_epochs and bar.total:
             if bar.rate and math.isfinite(bar.rate) and bar.rate > 0 and bar.n > 0:
                 return 1.0 / bar.rate
             if bar.elapsed_s and bar.n > 0:
@@ -143,7 +139,7 @@ def eta_seconds(state: RunState, now: float | None) -> float | None:
         return None
     total = loop
     # A target step covers the whole run, and so does an epochs bar; one epoch's loop does not.
-    whole_run = (state.target_step is not None and bar is None) or (bar is not None and _epochs_bar(bar))
+    whole_run = (state.target_step is not None and bar is None) or (bar is not None and bar.counts_epochs)
     if state.target_epochs and state.epoch and not whole_run:
         left = max(0, state.target_epochs - state.epoch)
         if left:

@@ -139,11 +139,16 @@ def display_status(state: RunState, now: float | None, *, output_seen: bool = Fa
 
 def last_loss(state: RunState) -> tuple[int | None, float | None]:
     """The last training step and loss: from the step reports, else (runs that report only progress bars, such as
-    tqdm loops) from the most recently updated bar that carries a loss."""
+    tqdm loops) from the most recently updated bar that carries a loss. Step reports without a step number (HF
+    Trainer's loss dicts) take the position of the run's training bar (``40/40``), not their own count."""
     step = state.last_step.step if state.last_step is not None else None
     loss = state.loss.last[1] if state.loss.last is not None else None
     if loss is None:
         for bar in reversed(list(state.progress.values())):
             if "loss" in bar.metrics:
                 return (step if step is not None else bar.n), bar.metrics["loss"]
+    if step is None and state.last_step is not None:
+        loops = [bar for bar in state.progress.values() if bar.total and not bar.counts_epochs]
+        if loops:
+            step = max(loops, key=lambda bar: bar.total or 0).n
     return step, loss

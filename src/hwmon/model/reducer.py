@@ -156,16 +156,22 @@ def _close_phase(state: RunState, phase: Phase, event: Event, now: float | None,
 
 
 def _bar_elapsed_within(state: RunState, phase: Phase, end_line: int) -> float | None:
-    spans = [
-        bar.elapsed_s
-        for bar in state.progress.values()
-        if bar.done
-        and bar.elapsed_s is not None
-        and math.isfinite(bar.elapsed_s)
-        and phase.start_line <= bar.first_line
-        and bar.line <= end_line
-    ]
-    return max(spans) if spans else None
+    """The time the longest bar that finished within ``phase`` took, less what the phases since the bar began
+    (checkpoints between train spans of the same loop) are known to have taken."""
+    best: float | None = None
+    for bar in state.progress.values():
+        elapsed = bar.elapsed_s
+        if not bar.done or elapsed is None or not math.isfinite(elapsed):
+            continue
+        if not phase.start_line <= bar.line <= end_line:
+            continue
+        for earlier in state.phases:
+            if earlier is not phase and earlier.start_line >= bar.first_line:
+                known = earlier.seconds()
+                elapsed -= known if known is not None else 0.0
+        if best is None or elapsed > best:
+            best = elapsed
+    return None if best is None else max(0.0, best)
 
 
 def _open_phase(state: RunState, name: PhaseName, event: Event, now: float | None, detail: str = "") -> Phase:
@@ -367,6 +373,8 @@ def _step(state: RunState, event: Event, now: float | None) -> None:
     if event.mode == "eval":
         _eval_step(state, event, now)
         return
+    if _goes_back(state, event):
+        reset_run(state)
     current = state.current_phase
     if current is None or current.name != "train":
         _open_phase(state, "train", event, now)
@@ -440,8 +448,12 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
         if event.count > 1:
             _step(state, last, now)
         return
-    if event.raw and (event.nonfinite or first.loss is None or last.loss is None):
-        # Rare (NaN/Inf in a block, steps without a loss): every step through the line path, exactly.
+    # A block whose steps count down anywhere (its ends, or its evenly spaced samples, show it) holds a restart.
+    numbered = [s.step for s in (first, *event.samples, last) if s.step is not None]
+    backwards = any(b < a for a, b in zip(numbered, numbered[1:], strict=False))
+    if event.raw and (event.nonfinite or first.loss is None or last.loss is None or backwards):
+        # Rare (NaN/Inf in a block, steps without a loss, steps counting down): every step through the line path,
+        # exactly.
         from hwmon.parsers import expand_steps
 
         steps = list(expand_steps(event))
@@ -449,6 +461,8 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
             for step in steps:
                 _step(state, _sane_step(step), now)
             return
+    if _goes_back(state, first):
+        reset_run(state)
     current = state.current_phase
     if current is None or current.name != "train":
         _open_phase(state, "train", first, now)
@@ -515,6 +529,20 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
     state.stalled = False
 
 
+def _goes_back(state: RunState, step: StepMetrics) -> bool:
+    """A global training step lower than the last one: the log holds a new run (or a restart from a checkpoint),
+    whose steps are not more steps of the old one. Per-epoch counters (a step report with its epoch, a progress
+    bar's position) start again every epoch and are not global."""
+    last = state.last_step
+    if last is None or last.step is None or step.step is None or step.step >= last.step:
+        return False
+    return not (step.epoch is not None or last.epoch is not None or _from_bar(step) or _from_bar(last))
+
+
+def _from_bar(step: StepMetrics) -> bool:
+    return step.rate_unit.endswith("it/s")
+
+
 def _x(step: StepMetrics, fallback: float) -> float:
     return float(step.step) if step.step is not None else fallback
 
@@ -528,12 +556,21 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, StepMetrics] 
         return None
     from hwmon.parsers import expand_steps
 
-    lines = event.raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if len(lines) != event.count:
-        return None
-    subset = dataclasses.replace(event, raw=b"".join(lines[o] + b"\n" for o in offsets), count=len(offsets))
+    raw = event.raw
+    # Only the wanted lines are cut out (offsets are sorted): a block holds thousands of lines and keeps a few.
+    wanted: list[bytes] = []
+    line, start = 0, 0
+    for offset in offsets:
+        while line < offset:
+            start = raw.find(b"\n", start) + 1
+            if start == 0:
+                return None
+            line += 1
+        end = raw.find(b"\n", start)
+        if end < 0:
+            return None
+        wanted.append(raw[start : end + 1])
+    subset = dataclasses.replace(event, raw=b"".join(wanted), count=len(offsets))
     steps = list(expand_steps(subset))
     if len(steps) != len(offsets):
         return None
@@ -642,15 +679,11 @@ def _progress(state: RunState, event: Event, now: float | None) -> None:
     bar.line = event.line
     if now is not None:
         state.last_progress_at = now
-    if bar.total and _is_epochs_bar(bar.name):
+    if bar.total and bar.counts_epochs:
         # An epochs bar states the run's epochs: its total, and the epoch under way (n done so far).
         state.target_epochs = bar.total
         state.epoch = min(bar.total, bar.n + 1)
     _check_epochs_and_test(state)
-
-
-def _is_epochs_bar(name: str) -> bool:
-    return "epoch" in name.lower()
 
 
 def _checkpoint(state: RunState, event: Event, now: float | None) -> None:
@@ -701,7 +734,7 @@ def _check_epochs_and_test(state: RunState) -> None:
     if state.status in _ENDED or not state.eval:
         return
     for bar in state.progress.values():
-        if _is_epochs_bar(bar.name) and bar.done:
+        if bar.counts_epochs and bar.done:
             state.status = "succeeded"
             return
 

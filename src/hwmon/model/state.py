@@ -8,6 +8,7 @@ whole-file summary).
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ MAX_PHASES = 256
 MAX_PROGRESS_BARS = 64
 MAX_INFO_KEYS = 256
 STEP_ARRIVALS_KEPT = 64
+_EPOCHS_BAR = re.compile(r"\s*epochs?\s*:?\s*$", re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -100,6 +102,12 @@ class ProgressBar:
     @property
     def done(self) -> bool:
         return self.total is not None and self.n >= self.total
+
+    @property
+    def counts_epochs(self) -> bool:
+        """An outer bar that counts the run's epochs (``Epochs: 3/10``), not one epoch's batches (``Epoch 0:
+        20/20``, a name with the epoch's number)."""
+        return _EPOCHS_BAR.match(self.name) is not None
 
 
 @dataclass(slots=True)

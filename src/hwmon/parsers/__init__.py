@@ -18,6 +18,6 @@ def expand_steps(event: Event) -> Iterator[StepMetrics]:
         if not event.raw:
             yield from event.samples
             return
-        from hwmon.parsers.cerebras import expand_batch
+        from hwmon.parsers.cerebras_fast import expand_batch
 
         yield from expand_batch(event)

@@ -1,33 +1,20 @@
 """Cerebras output -> events: the appliance client's log (cstorch / modelzoo ``run.py`` / ``cszoo``, R1.x to R2.x)
-and the TensorFlow-estimator era lines where they carry steps, loss or samples.
+and the TensorFlow-estimator era lines where they carry steps, loss or samples. Pure and stateful.
 
-Pure and stateful: ``CerebrasParser.feed(line)`` returns the events for one ``Line``; ``feed_block(block)`` is a
-fast path that takes a whole ``LineBlock`` of homogeneous ``| Train Device=..`` lines (plus, interleaved, the
-appliance's own checkpoint lines) with C-level ``bytes`` operations and returns ``StepBatch`` events equivalent to
-feeding the lines one by one.
+``CerebrasParser`` reads records (``hwmon.parsers.records``: the timestamp, level and message are the record
+stage's) and dispatches each one; the format's pieces live in their own modules, mixed into the parser:
 
-Formats handled (generalised from the log format, not from particular files):
+- ``cerebras_steps``: the ``| Train Device=..`` / ``| Eval Device=..`` step lines (and the step-1 rate rule);
+- ``cerebras_fast``: the bytes fast path (``feed_block``: a ``LineBlock`` of step lines -> ``StepBatch``);
+- ``cerebras_appliance``: queue/compile/setup/train/eval phases, job ids, the run's facts;
+- ``cerebras_errors``: WARNING blocks, tracebacks, ``terminate called``, glog/gRPC lines, ERROR lines;
+- ``tf_estimator``: ``INFO:tensorflow:`` lines.
 
-- the log prefix ``2024-03-30 12:53:41,263 INFO:   msg`` (any level, ``,`` or ``.`` before the fraction), the
-  ``2025-07-11 18:03:47,814:INFO name msg`` variant, ``INFO:root:msg`` / ``INFO:tensorflow:msg`` (no timestamp)
-  and a timestamped prefix glued after progress-bar debris; lines without any prefix still parse. The timestamp
-  is turned into a ``datetime`` (slicing + ``int``, no ``strptime``) only for lines that produce events.
-- phases: compile (the compile request, image build and compile jobs, every compile stage, cached compile, ends
-  at ``Compile was successful!``), queue (``Poll ingress status`` waits; ingress ready returns to the phase of the
-  job being waited for: compile for a compile job, setup for an execute job), setup (programming, weights,
-  staging), train (``Beginning appliance run``, else the first train step line), checkpoint (``Saving checkpoint
-  at [global] step N`` .. ``Saved checkpoint ..``), eval (``| Eval Device=`` lines .. ``Evaluation completed``).
-  A ``PhaseStarted`` for the phase that is already open carries a new sub-stage ``detail`` (the reducer updates
-  the detail of the open phase).
-- job ids (compile / execute / ``Job id: .., workflow id: ..``), step lines (train and eval, every variant of
-  fields and units, NaN/Inf losses, remaining time), eval metrics, completion lines, ERROR lines, multi-line
-  WARNING events (one warning however many lines, nothing inside counted as an error), Python tracebacks,
-  gRPC/glog ``E0711 ..`` lines (noise-level errors: ``ErrorSeen(fatal=False, kind="grpc")``: the client retries
-  and they appear in healthy runs too; the fatal ERROR lines that follow a real failure carry the failure).
-- the step-1 rate: the first step report after the rate tracker is reset (step ``S+1`` of a loop that starts at
-  global step ``S``, by default step 1; batch 1 of an eval loop) measures compile and warm-up time, not
-  throughput: its ``rate``/``global_rate`` are ``None`` and the printed values are kept in ``extra`` as
-  ``raw_rate``/``raw_global_rate``. Both paths apply the same rule.
+Here: the dispatch, checkpoints (``Saving checkpoint at [global] step N`` .. ``Saved checkpoint ..``, the checkpoint
+phase between them, training resuming after), completion lines (``Training completed successfully!``, ``Processed
+N sample(s) in S seconds``, both on one line too), command echoes that start a run, and vendor evidence beyond
+step lines: wsjob ids wherever they appear (heartbeat lines, URLs) and Cerebras paths or commands
+(``cerebras/pytorch``, ``venv_cerebras``, ``cszoo``, ``cerebras_logs``).
 
 Traceback, glog-format and ``terminate called`` handling only starts once the output has been recognised as
 Cerebras (``VendorDetected``), so that running this parser alongside others over a Graphcore/GPU log does not
@@ -59,6 +46,7 @@ from hwmon.parsers.cerebras_errors import GLOG, CerebrasMultiline
 from hwmon.parsers.cerebras_fast import CerebrasFastPath, expand_batch
 from hwmon.parsers.cerebras_steps import EVAL_MARK, TRAIN_MARK, parse_step_text
 from hwmon.parsers.cerebras_steps import float_or_none as _float
+from hwmon.parsers.multiline import MultilineErrors
 from hwmon.parsers.records import Record, RecordReader, as_record
 from hwmon.parsers.tf_estimator import TF_SAVED_FOR, TfEstimatorRules
 
@@ -91,6 +79,9 @@ _MAX_CONTINUATION = 2000
 class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfEstimatorRules):
     """Cerebras appliance / modelzoo output -> events. Pure (see module doc)."""
 
+    REDRAWS = False
+    """Never drawn with ``\\r``: redraw segments (a progress bar's states) are not offered to this parser."""
+
     def __init__(self) -> None:
         self._reader = RecordReader()
         self._phase: PhaseName | None = None
@@ -109,12 +100,9 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
         # Multi-line WARNING: continuation lines left; quote: inside ``message='..`` until a line ends with '.
         self._cont = 0
         self._cont_quote = False
-        # Traceback: 0 none, 1 inside (frames), 2 after the exception line (its message continues).
-        self._tb = 0
-        self._terminate: tuple[int, datetime | None, str] | None = None
+        self._multi = MultilineErrors(hold=False, abort_kind="abort")
         self._tf_rate: tuple[float, str] | None = None
         self._tf_last: tuple[int, float | None] | None = None
-        self._year: int | None = None
         # Per-line scratch: the current record's line number and timestamp.
         self._number = 0
         self._ts: datetime | None = None
@@ -126,8 +114,6 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
         record = as_record(line, self._reader)
         self._number = record.number
         self._ts = record.ts
-        if record.ts is not None:
-            self._year = record.ts.year
         out = self._dispatch(record)
         text = record.text
         if "wsjob-" in text:
@@ -139,7 +125,9 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
     def finish(self) -> list[Event]:
         """End of input: report a ``terminate called`` still waiting for its ``what():`` line."""
         out: list[Event] = []
-        self._flush_terminate(out)
+        for error in self._multi.finish():
+            out.append(error)
+            self._fatal(out)
         return out
 
     # --- line by line -----------------------------------------------------------------------------------------
@@ -166,8 +154,6 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
     def _dispatch(self, record: Record) -> list[Event]:
         out: list[Event] = []
         text, number = record.text, record.number
-        if self._terminate is not None and "what():" not in text:
-            self._flush_terminate(out)
         # glog/absl lines are the multi-line machinery's (Cerebras output only), not ERROR/INFO records.
         glog = text[:1] in "IWEF" and text[1:2].isdigit() and GLOG.match(text) is not None
         ts_i = 0 if record.has_ts and not glog else -1
@@ -177,8 +163,13 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
         if self._cont:
             if self._continuation(text, ts_i, level):
                 return out
-        if self._tb:
-            if self._traceback(text, ts_i, level, msg, out):
+        if self._multi.busy or (self._vendor and level is None and ts_i < 0):
+            # Tracebacks and aborts (the shared multi-line reader; each exception reported as it comes).
+            consumed, errors = self._multi.feed(record)
+            for error in errors:
+                out.append(error)
+                self._fatal(out)
+            if consumed:
                 return out
         if not msg:
             return out

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from hwmon.events import EvalMetric, Event, JobIdSeen, PhaseEnded, PhaseName
+from hwmon.events import EvalMetric, Event, JobIdSeen, PhaseEnded, PhaseName, TargetStated
 from hwmon.parsers.cerebras_steps import float_or_none as _float
 
 __all__ = ["ANY_WSJOB", "EVAL_METRIC_LINE", "CerebrasAppliance"]
@@ -243,6 +243,7 @@ class CerebrasAppliance:
         if m is not None:
             self._reset_step = int(m.group(2)) + 1
             self._info("target_step", m.group(3), out)
+            out.append(TargetStated(self._number, self._now(), "step", int(m.group(3)), int(m.group(2))))
             return
         m = _EFFECTIVE_BATCH.match(msg)
         if m is not None:

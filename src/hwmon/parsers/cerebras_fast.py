@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
 
 from hwmon.events import Event, PhaseName, StepBatch, StepMetrics
 from hwmon.parsers.base import Line, LineBlock
 from hwmon.parsers.cerebras_steps import EVAL_MARK, TRAIN_MARK, Mode, step_from_line
+from hwmon.parsers.multiline import MultilineErrors
 
 __all__ = ["SAMPLES_PER_BATCH", "CerebrasFastPath", "expand_batch"]
 
@@ -57,8 +57,7 @@ class CerebrasFastPath:
     _phase: PhaseName | None
     _device: str | None
     _cont: int
-    _tb: int
-    _terminate: tuple[int, datetime | None, str] | None
+    _multi: MultilineErrors
     _eval_metrics: bool
     _reset_step: int
 
@@ -84,8 +83,7 @@ class CerebrasFastPath:
             self._phase == mode
             and self._device is not None
             and not self._cont
-            and not self._tb
-            and self._terminate is None
+            and not self._multi.busy
             and not self._eval_metrics
         )
 

@@ -3,14 +3,8 @@
 - ``loss=``/``loss:``/``Loss =`` key-values -> ``StepMetrics`` with the other numeric key-values of the line
   (``acc``, ``lr`` ...) in ``extra`` and ``step``/``epoch``/``batch`` and a ``N samples/sec``-style rate picked up.
   Keys named ``val_*``/``eval_*``/``test_*`` (or preceded by the word Eval/Val/Test) make it an eval step.
-- Python tracebacks: ``Traceback (most recent call last):`` ... the exception line -> ``ErrorSeen(fatal=True,
-  kind="traceback")`` whose message is that line. The event is held back until the lines after the exception
-  show whether the traceback is chained (``The above exception was the direct cause ...`` / ``During handling of
-  the above exception ...``): a chain reports only its last exception. A held exception is released by the next
-  line that starts a new log record (a timestamped line, a level word), after ``HOLD_LINES`` lines, or by
-  ``finish()``.
-- ``terminate called after throwing an instance of 'X'`` + ``what():  text`` -> one fatal ``ErrorSeen`` with the
-  ``what()`` text (``kind="terminate"``), on the ``what()`` line.
+- Python tracebacks and ``terminate called``/``what():`` aborts, assembled by ``hwmon.parsers.multiline`` (a chain
+  reports only its last exception, held until the lines after it show it is the last).
 - ``ERROR`` level lines, ``Error:``/``FooError:`` lines and glog ``E``/``F`` lines -> ``ErrorSeen``; ``Killed``,
   ``Segmentation fault``, ``Aborted (core dumped)``, ``Bus error`` -> fatal ``ErrorSeen(kind="signal")``.
 - Python warnings (``file.py:13: UserWarning: text``, ``FutureWarning: text``) and ``WARNING`` level lines ->
@@ -30,12 +24,10 @@ from typing import Literal
 
 from hwmon.events import ErrorSeen, EvalMetric, Event, RunCompleted, StepMetrics, Vendor, VendorDetected, WarningSeen
 from hwmon.parsers.base import Line
+from hwmon.parsers.multiline import HOLD_LINES, MultilineErrors
 from hwmon.parsers.records import RecordReader, as_record
 
 __all__ = ["GenericParser", "HOLD_LINES"]
-
-HOLD_LINES = 64
-"""Lines after an exception line during which a chained traceback may still follow."""
 
 MAX_EXTRA = 16
 MAX_MESSAGE = 2000
@@ -66,14 +58,6 @@ _RATE = re.compile(
 )
 _EVAL_WORD = re.compile(r"\b(?:eval(?:uation)?|val(?:idation)?|test)\b[^=:]{0,20}$", re.IGNORECASE)
 
-_TRACEBACK = "Traceback (most recent call last)"
-_CHAIN = (
-    "The above exception was the direct cause of the following exception",
-    "During handling of the above exception, another exception occurred",
-)
-_TERMINATE = re.compile(r"terminate called (?:after throwing an instance of '([^']*)'|(without an active exception))")
-_WHAT = re.compile(r"^\s*what\(\):\s*(.*)$")
-# A level word among the first tokens of the record: "ERROR: x", "[ERROR] x", "train - ERROR - x", "| ERROR | x".
 _LEVEL_ERROR = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:ERROR|CRITICAL|FATAL)[\]|):]?(?:\s|:|$)")
 _LEVEL_FATAL = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:CRITICAL|FATAL)[\]|):]?(?:\s|:|$)")
 _ERROR_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*Error|Error|FatalError|Fatal error)\s*:\s*\S")
@@ -88,16 +72,14 @@ _SIGNAL = re.compile(
 _PY_WARNING = re.compile(r"(?:^|:\d+: |\s)([A-Z]\w*Warning): (.+)$")
 _LEVEL_WARNING = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:WARNING|WARN)[\]|):]?(?:\s|:|$)")
 # A log record glued behind other output ("...[00:02, note=x]2024-03-14 03:18:49,076 WARNING:   text").
-_RECORD_START = re.compile(
-    r"^(?:\[?\d{4}-\d{2}-\d{2}[ T]|\[?\d{2}:\d{2}:\d{2}|(?:INFO|WARNING|ERROR|DEBUG)\b|[EWIF]\d{4} )"
-)
 _CUDA = re.compile(r"(?<![\w/.])cuda:(\d{1,18})\b|\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\bcuda\b(?![\w.])")
 # CUDA/NCCL evidence beyond a device name: NCCL's own log lines, the visible-devices variable (Lightning prints
 # "LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]"), AMP's CUDA backend, CUDA OOM errors, nanoGPT's fused AdamW (only
 # used on CUDA).
 _GPU_EVIDENCE = re.compile(
     r"\bNCCL (?:INFO|WARN|version)\b|CUDA_VISIBLE_DEVICES: \[?\d|\bcuda_amp\b|using fused AdamW: True|"
-    r"CUDA out of memory|torch\.cuda\.OutOfMemoryError"
+    r"CUDA out of memory|torch\.cuda\.OutOfMemoryError|/device:GPU:\d|Created device .{0,80}GPU|"
+    r"Found device \d+ with properties"
 )
 # Completion forms any stack may print: a bare "Finished training" line, a launcher reporting exit code 0.
 _COMPLETION = re.compile(
@@ -117,10 +99,7 @@ class GenericParser:
 
     def __init__(self) -> None:
         self._reader = RecordReader()
-        self._tb_state: Literal["", "frames", "held", "chain"] = ""
-        self._held: ErrorSeen | None = None
-        self._held_for = 0
-        self._terminate: ErrorSeen | None = None
+        self._multi = MultilineErrors(hold=True)
         self._vendors_seen: set[tuple[str, str | None]] = set()
 
     def feed(self, line: Line, *, facts: bool = True) -> list[Event]:
@@ -135,37 +114,23 @@ class GenericParser:
 
     def finish(self) -> list[Event]:
         """End of input: release a held traceback / terminate error."""
-        out: list[Event] = []
-        if self._terminate is not None:
-            out.append(self._terminate)
-            self._terminate = None
-        if self._held is not None:
-            out.append(self._held)
-            self._held = None
-        self._tb_state = ""
-        return out
+        return list(self._multi.finish())
 
     # ------------------------------------------------------------------
 
     def _feed(self, line: Line, facts: bool = True) -> list[Event]:
         text = line.text
         out: list[Event] = []
-        if self._terminate is not None:
-            what = _WHAT.match(text)
-            pending, self._terminate = self._terminate, None
-            if what is not None:
-                message = what.group(1).strip() or pending.message
-                out.append(ErrorSeen(line.number, pending.ts, message[:MAX_MESSAGE], True, "terminate"))
-                return out
-            out.append(pending)
-        if self._tb_state and self._traceback_line(line, out):
+        record = as_record(line, self._reader)
+        consumed, errors = self._multi.feed(record)
+        out.extend(errors)
+        if consumed:
             return out
-        if not facts and _TRACEBACK not in text and "terminate called" not in text:
-            # Only vendor hints are left to look at; skip the timestamp split (most lines take this path when a
+        if not facts:
+            # Only vendor hints are left to look at (most lines take this path when a
             # format parser recognised them).
             self._vendor(line.number, None, text, out)
             return out
-        record = as_record(line, self._reader)
         ts = record.ts
         # The record without its timestamp (the level word kept: the rules below read "ERROR: x", "[ERROR] x").
         rest = (
@@ -173,17 +138,6 @@ class GenericParser:
             if record.has_ts and record.level
             else (record.msg if record.has_ts else text)
         )
-        if _TRACEBACK in text:
-            self._release(out)
-            self._tb_state = "frames"
-            return out
-        terminate = _TERMINATE.search(text)
-        if terminate is not None:
-            if terminate.group(2):
-                out.append(ErrorSeen(line.number, ts, text.strip()[:MAX_MESSAGE], True, "terminate"))
-            else:
-                self._terminate = ErrorSeen(line.number, ts, text.strip()[:MAX_MESSAGE], True, "terminate")
-            return out
         if facts:
             self._errors(line.number, ts, text, rest, out)
         self._vendor(line.number, ts, text, out)
@@ -196,50 +150,6 @@ class GenericParser:
             if metrics is not None:
                 out.append(metrics)
         return out
-
-    # ------------------------------------------------------------------ tracebacks
-
-    def _traceback_line(self, line: Line, out: list[Event]) -> bool:
-        """Handle a line while a traceback is open or held; True when the line was consumed by it."""
-        text = line.text
-        if self._tb_state == "frames":
-            if not text.strip() or text[0] in " \t":
-                return True  # a frame, source line, caret marker or "[Previous line repeated N more times]"
-            # The first unindented line after the frames is the exception ("pkg.FooError: message").
-            self._held = ErrorSeen(line.number, None, text.strip()[:MAX_MESSAGE], True, "traceback")
-            self._held_for = 0
-            self._tb_state = "held"
-            return True
-        stripped = text.strip()
-        if stripped.startswith(_CHAIN):
-            # Chained: the exception held so far is not the last one.
-            self._held = None
-            self._tb_state = "chain"
-            return True
-        if _TRACEBACK in text:
-            if self._tb_state == "chain":
-                self._held = None
-            else:
-                self._release(out)
-            self._tb_state = "frames"
-            return True
-        if self._tb_state == "chain":
-            if not stripped:
-                return True
-            self._tb_state = ""
-            return False
-        # "held": blank lines and continuation lines of a multi-line exception message belong to it.
-        self._held_for += 1
-        if self._held_for > HOLD_LINES or (stripped and _RECORD_START.match(text) is not None):
-            self._release(out)
-            return False
-        return True
-
-    def _release(self, out: list[Event]) -> None:
-        if self._held is not None:
-            out.append(self._held)
-            self._held = None
-        self._tb_state = ""
 
     # ------------------------------------------------------------------ errors, warnings, vendor
 
@@ -281,7 +191,9 @@ class GenericParser:
                 device = f"cuda:{m.group(1)}" if m.group(1) else None
                 self._vendor_event(number, ts, "gpu", device, out)
                 return
-        if ("CUDA" in text or "NCCL" in text or "cuda" in text or "fused" in text) and _GPU_EVIDENCE.search(text):
+        if (
+            "CUDA" in text or "NCCL" in text or "cuda" in text or "fused" in text or "GPU" in text or "Found" in text
+        ) and (_GPU_EVIDENCE.search(text)):
             self._vendor_event(number, ts, "gpu", None, out)
             return
         if "cpu" in text:

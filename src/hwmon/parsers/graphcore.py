@@ -38,7 +38,6 @@ nothing but (for the tables) the vendor.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from hwmon.events import (
     ErrorSeen,
@@ -54,6 +53,7 @@ from hwmon.events import (
     WarningSeen,
 )
 from hwmon.parsers.base import Line
+from hwmon.parsers.records import Record, RecordReader, as_record
 
 __all__ = ["GraphcoreParser"]
 
@@ -65,7 +65,6 @@ _TRIGGER = re.compile(
     r"on (?:the )?(?:test|val|eval)|of epoch|terminate called|what\(\)|Out of memory|"
     r"Cannot fit|srun:|salloc:|Submitted batch job|Profile saved"
 )
-_PREFIX = re.compile(r"^(?:\s*\[\d+,\d+\]<std(?:out|err)>:\s?|\d+:\s)")
 _VENDOR = re.compile(
     r"\[pop(?:torch|art)|pop(?:torch|art|lar|run)\b|poplar::|\bP[LOU]:[A-Z]|\bpopart:|\bIPUs?\b|--ipus|"
     r"Graph compilation|Compiled/Loaded model|Compiling Model\.\.\.|optimum[/.]graphcore|poplar_sdk|gc-monitor"
@@ -127,13 +126,6 @@ def _snake(text: str) -> str:
     return key
 
 
-def _iso(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 class GraphcoreParser:
     """Pure parser of Graphcore/PopTorch output and of the trainer formats IPU runs print. Never raises."""
 
@@ -143,13 +135,14 @@ class GraphcoreParser:
         self._pending_oom: tuple[int, str] | None = None
         self._last_oom: tuple[str, int] | None = None
         self._jobs_started: set[str] = set()
+        self._reader = RecordReader()
 
     # --- interface ------------------------------------------------------------------------------------------------
 
     def feed(self, line: Line) -> list[Event]:
         """Events for this line (and, when a held ``terminate called`` line gets no ``what():``, for that one)."""
         out: list[Event] = []
-        self._feed(line, out)
+        self._feed(as_record(line, self._reader), out)
         return out
 
     def finish(self) -> list[Event]:
@@ -160,7 +153,8 @@ class GraphcoreParser:
 
     # --- dispatch -------------------------------------------------------------------------------------------------
 
-    def _feed(self, line: Line, out: list[Event]) -> None:
+    def _feed(self, line: Record, out: list[Event]) -> None:
+        # The record's text: launcher prefixes are gone (the record stage strips them, once, for every parser).
         text = line.text
         dup, self._dup_message = self._dup_message, None
         if self._pending_oom is not None:
@@ -176,7 +170,6 @@ class GraphcoreParser:
             return
         if not _TRIGGER.search(text):
             return
-        text = _PREFIX.sub("", text)
         if _VENDOR.search(text) and _ABSENT.search(text) is None:
             self._vendor(line, out)
         self._match(line, text, out)
@@ -238,7 +231,8 @@ class GraphcoreParser:
             self._dup_message = message
 
     def _poplar(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
-        ts = _iso(m["ts"]) if "ts" in m.re.groupindex else None
+        # The Poplar line's own ISO time (glued behind other output too), read by the record stage's table.
+        ts = self._reader.split(m.string[m.start() :])[0] if "ts" in m.re.groupindex else None
         level = m["lvl"]
         message = m["msg"].strip()
         if level == "W":

@@ -58,17 +58,29 @@ def _int(text: str) -> int | None:
 class HfTrainerParser(RuleParser):
     """See the module doc."""
 
-    TRIGGER = re.compile(r"\*\*\*|\{['\"]|Saving model checkpoint|Training completed")
+    REDRAWS = True
+    """The Trainer's bar (redrawn with ``\\r``) gives the step its log dicts do not print."""
+
+    TRIGGER = re.compile(r"\*\*\*|\{['\"]|Saving model checkpoint|Training completed|%\|")
 
     def __init__(self) -> None:
         super().__init__()
         self._block: str | None = None
         self._training = False
+        # HF prints no step in its log dicts: the step is the epoch times the steps per epoch (from the "Running
+        # training" block), else the Trainer's (anonymous) bar's n drawn just before the dict.
+        self._epochs: int | None = None
+        self._total_steps: int | None = None
+        self._bar_n: int | None = None
+        self._last_step = -1
 
     def before(self, record: Record, out: list[Event]) -> bool:
         if self._block is None:
             return False
-        m = _BLOCK_ITEM.match(record.text)
+        text = record.text
+        if record.logger == "transformers":
+            text = text[len("[transformers] ") :]  # transformers 5 tags its logger lines
+        m = _BLOCK_ITEM.match(text)
         if m is None:
             self._block = None
             return False
@@ -92,6 +104,11 @@ class HfTrainerParser(RuleParser):
         out.append(Info(record.number, record.ts, block + key, value))
         what = _TARGETS.get(key)
         total = _int(value)
+        if total is not None and not block:
+            if what == "epoch":
+                self._epochs = total
+            elif what == "step":
+                self._total_steps = total
         if what is not None and total is not None and not block:
             out.append(TargetStated(record.number, record.ts, "epoch" if what == "epoch" else "step", total, None))
 
@@ -145,18 +162,39 @@ class HfTrainerParser(RuleParser):
                 out.append(EvalMetric(number, ts, key, value))
             return
         if "loss" in values:
-            step = values.get("step")
             extra = tuple((k, v) for k, v in values.items() if k not in ("loss", "epoch", "step"))
             out.append(
                 StepMetrics(
                     number,
                     ts,
-                    int(step) if step is not None and math.isfinite(step) and 0 <= step < 2**53 else None,
+                    self._step_of(values),
                     loss=values["loss"],
                     epoch=values.get("epoch"),
                     extra=extra,
                 )
             )
+
+    def _step_of(self, values: dict[str, float]) -> int | None:
+        step = values.get("step")
+        epoch = values.get("epoch")
+        found: int | None = None
+        if step is not None and math.isfinite(step) and 0 <= step < 2**53:
+            found = int(step)
+        elif epoch is not None and math.isfinite(epoch) and self._epochs and self._total_steps:
+            found = int(round(epoch * self._total_steps / self._epochs))
+        elif self._bar_n is not None:
+            found = self._bar_n
+        self._bar_n = None
+        if found is None or found < self._last_step or found >= 2**53:
+            return None  # never a step that goes backwards (dicts printed late, after the bar ended)
+        self._last_step = found
+        return found
+
+    @rule("%|", r"(?<![\w.])\d{1,3}%\|[^|]{0,200}\|\s*(\d{1,18})/(\d{1,18})\s*\[")
+    def _bar(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        # The Trainer's own bar has no description; its n is the global step. (The bar's events are tqdm's.)
+        if record.msg[: m.start()].strip() == "":
+            self._bar_n = int(m.group(1))
 
     @rule("Training completed", r"^Training completed\.")
     def _completed(self, m: re.Match[str], record: Record, out: list[Event]) -> None:

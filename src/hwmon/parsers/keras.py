@@ -9,13 +9,27 @@ accuracy: 0.79 - val_loss: 0.5`` (Keras 2) or ``20/20 ━━━━━━━━�
   on across epochs); its ``val_*`` metrics on the final line -> ``EvalMetric``;
 - ``Epoch E/N`` -> ``TargetStated("epoch", N, E)``; ``Epoch 1/N`` after earlier epochs -> ``RunStarted`` (a second
   ``fit()``).
+- ModelCheckpoint(verbose=1) ``Epoch 3: saving model to PATH`` -> ``CheckpointSaved(step=3 x batches per epoch)``;
+- the last epoch's bar complete (``N/N`` in ``Epoch N/N``) -> ``RunCompleted`` (``fit()`` returned); a bar after that
+  is ``evaluate()``'s: an eval phase whose ``loss``/metrics are ``EvalMetric("test_*")``, not training steps.
 """
 
 from __future__ import annotations
 
 import re
 
-from hwmon.events import EvalMetric, Event, ProgressUpdate, RunStarted, StepMetrics, TargetStated
+from hwmon.events import (
+    CheckpointSaved,
+    EvalMetric,
+    Event,
+    PhaseEnded,
+    PhaseStarted,
+    ProgressUpdate,
+    RunCompleted,
+    RunStarted,
+    StepMetrics,
+    TargetStated,
+)
 from hwmon.parsers import vocab
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
@@ -35,10 +49,21 @@ class KerasParser(RuleParser):
 
     TRIGGER = re.compile(r"^(?:Epoch \d|\d{1,18}/\d)")
 
+    @rule("saving model to", r"^Epoch (?P<e>\d{1,9}): saving model to (?P<path>\S+)")
+    def _checkpoint(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        # ModelCheckpoint(verbose=1): "Epoch 3: saving model to PATH" (then "finished saving model to PATH").
+        epoch = int(m["e"])
+        step = epoch * self._per_epoch if self._per_epoch else None
+        out.append(CheckpointSaved(record.number, record.ts, step, m["path"]))
+
     def __init__(self) -> None:
         super().__init__()
         self._epoch: int | None = None
+        self._epochs: int | None = None
         self._last_step: int | None = None
+        self._per_epoch: int | None = None  # batches per epoch (the bar's total)
+        self._fitted = False  # the last epoch's bar completed: later bars are evaluate()'s
+        self._evaluating = False
 
     @rule("Epoch ", r"^Epoch (?P<e>\d{1,18})/(?P<n>\d{1,18})\s*$")
     def _epoch_header(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
@@ -47,13 +72,16 @@ class KerasParser(RuleParser):
             # Keras starts counting again: a second fit() (or a second run in the same file).
             self._last_step = None
             out.append(RunStarted(record.number, record.ts, None))
-        self._epoch = epoch
+        self._epoch, self._epochs = epoch, total
+        self._fitted = self._evaluating = False
         out.append(TargetStated(record.number, record.ts, "epoch", total, epoch))
 
     @rule("/", r"^(?P<n>\d{1,18})/(?P<total>\d{1,18})\s+(?:\[[=>.]*\]|[━─]+)\s*(?P<rest>.*)$")
     def _bar(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         n, total = int(m["n"]), int(m["total"])
         rest = m["rest"]
+        if not self._fitted:
+            self._per_epoch = total
         elapsed: float | None = None
         remaining: float | None = None
         rate: float | None = None
@@ -74,6 +102,9 @@ class KerasParser(RuleParser):
             remaining = 0.0
         metrics = [(p.key, p.value) for p in vocab.pairs(rest) if p.key != "eta"]
         number, ts = record.number, record.ts
+        if self._fitted:
+            self._evaluate(n, total, elapsed, remaining, rate, unit, metrics, record, out)
+            return
         out.append(
             ProgressUpdate(
                 number, ts, "train", n, total, elapsed, remaining, rate, unit, tuple(metrics), not record.final
@@ -103,3 +134,33 @@ class KerasParser(RuleParser):
             for k, v in metrics:
                 if vocab.role(k) == "eval":
                     out.append(EvalMetric(number, ts, k, v))
+            if n >= total and self._epoch is not None and self._epoch == self._epochs:
+                self._fitted = True
+                out.append(RunCompleted(number, ts, message=f"fit: epoch {self._epoch}/{self._epochs} done"))
+
+    def _evaluate(
+        self,
+        n: int,
+        total: int,
+        elapsed: float | None,
+        remaining: float | None,
+        rate: float | None,
+        unit: str,
+        metrics: list[tuple[str, float]],
+        record: Record,
+        out: list[Event],
+    ) -> None:
+        number, ts = record.number, record.ts
+        if not self._evaluating:
+            self._evaluating = True
+            out.append(PhaseStarted(number, ts, "eval", "evaluate"))
+        out.append(
+            ProgressUpdate(
+                number, ts, "eval", n, total, elapsed, remaining, rate, unit, tuple(metrics), not record.final
+            )
+        )
+        if record.final and n >= total:
+            for k, v in metrics:
+                out.append(EvalMetric(number, ts, k if vocab.role(k) == "eval" else f"test_{k}", v))
+            out.append(PhaseEnded(number, ts, "eval"))
+            self._evaluating = False

@@ -10,16 +10,21 @@ real output in issue threads (tests/fixtures/SOURCES.md):
   0-based ``E`` and ``N = max_epochs - 1``); metrics rich wraps onto the following lines (``val_loss: 0.321``,
   ``val_acc: 0.931``) belong to that bar; ``val_*``/``test_*`` metrics -> ``EvalMetric`` when they change.
   ``Validation``/``Testing`` bars -> an eval phase.
-- ``GPU available: True (cuda), used: True`` -> ``VendorDetected("gpu")`` (a banner line for an accelerator that is
-  absent or unused, ``TPU available: False, using: 0 TPU cores``, is not evidence of anything).
+- ``GPU available: True (cuda), used: True`` -> ``VendorDetected("gpu")``; ``used: False`` -> ``"cpu"`` (a banner
+  line for another accelerator that is absent or unused, ``TPU available: False, using: 0 TPU cores``, is not
+  evidence of it). ModelCheckpoint's ``Epoch 1, global step 40: 'val_loss' reached ... saving model to '...ckpt'``
+  -> ``CheckpointSaved(40, path)``.
 - `` `Trainer.fit` stopped: `max_epochs=2` reached.`` -> ``RunCompleted``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 
 from hwmon.events import (
+    CheckpointSaved,
     EvalMetric,
     Event,
     PhaseEnded,
@@ -42,29 +47,60 @@ _CONTINUATION = re.compile(r"^(?:[A-Za-z_][\w/.-]{0,60}: [-+]?[\w.]+\s*)+$")
 _EPOCH_DESC = re.compile(r"^Epoch (\d{1,9})(?:/(\d{1,9}))?")
 
 
+@dataclass(slots=True)
+class _Pending:
+    line: int
+    ts: datetime | None
+    step: int
+    rate: float
+    epoch: bool
+    metrics: list[tuple[str, float]]
+
+
 class LightningParser(RuleParser):
     """See the module doc."""
 
-    TRIGGER = re.compile(r"it/s|available: True|Trainer\.\w+` stopped")
+    TRIGGER = re.compile(r"it/s|GPU available: |Trainer\.\w+` stopped|saving model to")
 
     def __init__(self) -> None:
         super().__init__()
-        self._bar: tuple[str, int] | None = None  # (name, step) of the last rich bar, for wrapped metrics
+        self._bar: _Pending | None = None  # the last rich bar, gathering the metrics wrapped below it
         self._phase: PhaseName | None = None
         self._evals: dict[str, float] = {}
         self._epochs: int | None = None
-        self._last_step: int | None = None
+        self._last: tuple[int, float] | None = None
 
     def before(self, record: Record, out: list[Event]) -> bool:
         if self._bar is None:
             return False
         if record.final and _CONTINUATION.match(record.msg) is not None:
             metrics = tuple((p.key, p.value) for p in vocab.pairs(record.msg))
+            self._bar.metrics.extend(metrics)
             self._evals_of(metrics, record, out)
             return True
         if record.final:
-            self._bar = None
+            self._flush(out)
         return False
+
+    def finish(self) -> list[Event]:
+        out: list[Event] = []
+        self._flush(out)
+        return out
+
+    def _flush(self, out: list[Event]) -> None:
+        """The rich bar and the metrics wrapped below it are one report: its step and loss (the step's own value,
+        ``train_loss``, over a running-mean ``loss``)."""
+        bar, self._bar = self._bar, None
+        if bar is None or not bar.epoch:
+            return
+        picked = vocab.pick_loss(bar.metrics)
+        if picked is None or (bar.step, picked[1]) == self._last:
+            return
+        self._last = (bar.step, picked[1])
+        extra = tuple((k, v) for k, v in bar.metrics if vocab.role(k) not in ("loss", "eval"))
+        out.append(
+            StepMetrics(bar.line, bar.ts, bar.step, loss=picked[1], rate=bar.rate, rate_unit="it/s", extra=extra)
+        )
 
     def _evals_of(self, metrics: tuple[tuple[str, float], ...], record: Record, out: list[Event]) -> None:
         for key, value in metrics:
@@ -111,17 +147,30 @@ class LightningParser(RuleParser):
                 number, ts, desc, n, total, parse_duration(m["el"]), remaining, rate, "it", metrics, not record.final
             )
         )
-        loss = next((v for k, v in metrics if vocab.role(k) == "loss"), None)
-        if epoch is not None and loss is not None and step != self._last_step:
-            self._last_step = step
-            extra = tuple((k, v) for k, v in metrics if vocab.role(k) not in ("loss", "eval"))
-            out.append(StepMetrics(number, ts, step, loss=loss, rate=rate, rate_unit="it/s", extra=extra))
+        self._flush(out)
         self._evals_of(metrics, record, out)
-        self._bar = (desc, step)
+        self._bar = _Pending(number, ts, step, rate, epoch is not None, list(metrics))
+        if not record.final:
+            self._flush(out)
 
-    @rule("available: True", r"^GPU available: True \((?P<kind>\w+)\), used: True")
+    @rule(
+        "GPU available: ", r"^GPU available: (?P<avail>True|False)(?: \((?P<kind>\w+)\))?, used: (?P<used>True|False)"
+    )
     def _gpu(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
-        out.append(VendorDetected(record.number, record.ts, "gpu", m["kind"]))
+        # The accelerator Lightning says it uses; "used: False" means the run is on the CPU (weakest evidence: any
+        # accelerator named elsewhere outranks it).
+        if m["used"] == "True":
+            out.append(VendorDetected(record.number, record.ts, "gpu", m["kind"]))
+        else:
+            out.append(VendorDetected(record.number, record.ts, "cpu", None))
+
+    @rule(
+        "saving model to",
+        r"Epoch (?P<epoch>\d{1,9}), global step (?P<step>\d{1,18}): .{0,200}?saving model to '(?P<path>[^']+)'",
+    )
+    def _checkpoint(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        # ModelCheckpoint(verbose=True); often glued behind a bar redraw on the same line.
+        out.append(CheckpointSaved(record.number, record.ts, int(m["step"]), m["path"]))
 
     @rule("` stopped", r"`Trainer\.(?:fit|validate|test)` stopped: (.*)$")
     def _stopped(self, m: re.Match[str], record: Record, out: list[Event]) -> None:

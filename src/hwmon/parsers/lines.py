@@ -152,6 +152,15 @@ class LineSplitter:
             self._consume(data, pos, n, out)
         return out
 
+    def end_partial(self) -> list[Line]:
+        """The stream went quiet in the middle of a line (a crash's last words without a newline): end that line
+        now, as a final ``Line``, so it is seen live; bytes that follow start a new line. A line being redrawn
+        with ``\r`` (a progress bar) is left alone: its redraws already show. Empty when there is nothing."""
+        out: list[Line | LineBlock] = []
+        if self._consumed > self._line_offset and self._last_shown is None and not self._after_cr and self._seg.strip():
+            self._end_line(out, self._consumed)
+        return [line for line in out if isinstance(line, Line)]
+
     def finish(self) -> list[Line]:
         """End of stream: the unterminated last line, if any, as a final ``Line``."""
         out: list[Line | LineBlock] = []

@@ -12,8 +12,8 @@ Read from Megatron-LM ``megatron/training/training.py`` (``training_log``, ``eva
   training ...``) -> an eval phase with one ``EvalMetric`` per value.
 - ``saving checkpoint at iteration 100 to PATH`` -> checkpoint phase; ``successfully saved checkpoint from
   iteration 100 to PATH`` (older: ``at iteration``) -> ``CheckpointSaved``, training goes on.
-- ``time to initialize megatron (seconds): 25.7`` -> the setup phase's stated length;
-  ``[after training is done] datetime: ...`` -> ``RunCompleted``.
+- ``time to initialize megatron (seconds): 25.7`` -> the setup phase's stated length; the last iteration
+  (``N/ N``) or ``[after training is done] datetime: ...`` -> ``RunCompleted`` (once).
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ _VALUE_SUFFIX = re.compile(r"\s+value$")
 class MegatronParser(RuleParser):
     """See the module doc."""
 
+    REDRAWS = False
+    """Never drawn with ``\\r``: redraw segments (a progress bar's states) are not offered to this parser."""
+
     TRIGGER = re.compile(r"iteration|validation loss|megatron|after training")
 
     def __init__(self) -> None:
@@ -52,6 +55,7 @@ class MegatronParser(RuleParser):
         self._phase: PhaseName | None = None
         self._target: int | None = None
         self._vendor = False
+        self._done = False
 
     def _to(self, phase: PhaseName, record: Record, out: list[Event], detail: str = "") -> None:
         if self._phase != phase:
@@ -89,6 +93,10 @@ class MegatronParser(RuleParser):
                 extra=tuple(metrics.extra),
             )
         )
+        if step == total and not self._done:
+            # The loop's last iteration: training is complete (an evaluation or a checkpoint may follow).
+            self._done = True
+            out.append(RunCompleted(record.number, record.ts, message=f"iteration {step}/{total}"))
 
     @rule("validation loss at", r"validation loss at ([^|]*)\|(.*)$")
     def _validation(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
@@ -113,6 +121,8 @@ class MegatronParser(RuleParser):
         out.append(PhaseEnded(record.number, record.ts, "setup", float(m.group(1))))
 
     @rule("after training is done", r"^\[after training is done\]")
-    def _done(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
-        out.append(RunCompleted(record.number, record.ts, message=record.msg[:2000]))
+    def _after_training(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        if not self._done:
+            self._done = True
+            out.append(RunCompleted(record.number, record.ts, message=record.msg[:2000]))
         self._phase = None

@@ -187,6 +187,22 @@ _BARE_LEVEL = re.compile(
 )
 
 
+def _has_level_word(text: str) -> bool:
+    # Substring tests (C speed) before the embedded-record regex scans a long line digit by digit.
+    return (
+        "INFO" in text
+        or "WARN" in text
+        or "ERROR" in text
+        or "DEBUG" in text
+        or "CRITICAL" in text
+        or ("FATAL" in text or "NOTICE" in text or "TRACE" in text)
+    )
+
+
+# A library's own logger tag ("[transformers] msg", transformers 5 at log level info).
+_LOGGER_TAG = re.compile(r"\[(?P<name>[a-z][a-z0-9_.]{2,40})\] ")
+
+
 class RecordReader:
     """Lines -> records for one stream (it keeps the move-to-front order of the timestamp table and the last year
     seen, for glog lines)."""
@@ -216,7 +232,7 @@ class RecordReader:
                     del self._formats[index]
                     self._formats.insert(0, fmt)
                 return self._after(fmt, m, text)
-        if "-" in text and ":" in text and len(text) > 24:
+        if len(text) > 24 and _has_level_word(text) and "-" in text:
             e = _EMBEDDED.search(text)
             if e is not None:
                 fmt = self._formats_by_name("ymd")
@@ -227,6 +243,10 @@ class RecordReader:
             b = _BARE_LEVEL.match(text)
             if b is not None:
                 return None, False, _LEVEL_WORDS[b["lvl"]], b["name"], text[b.end() :].strip()
+            if first == "[":
+                t = _LOGGER_TAG.match(text)
+                if t is not None:
+                    return None, False, None, t["name"], text[t.end() :].strip()
         return None, False, None, None, text.strip()
 
     def _formats_by_name(self, name: str) -> TimestampFormat:

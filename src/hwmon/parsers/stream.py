@@ -121,6 +121,8 @@ class StreamParser:
         self._splitter = LineSplitter()
         self._kept: deque[str] = deque(maxlen=self.keep_lines or 1)
         self._parsers: list[_Parser] = [factory() for factory in PARSER_CHAIN]
+        # A line's \r-redrawn states go only to the parsers of formats that are drawn that way (progress bars).
+        self._redraw_parsers = [p for p in self._parsers if getattr(p, "REDRAWS", True)]
         self._tree = ModelTreeParser()
         self._generic = GenericParser()
         self._block_feeders: list[_BlockFeeder] = [
@@ -167,8 +169,13 @@ class StreamParser:
     def flush(self) -> list[Event]:
         """The input went quiet (a live follower saw no new bytes for a while): release what the generic parser
         holds back to see whether more follows (a traceback's final exception, a ``terminate called`` without
-        its ``what():`` yet), so a run that crashed shows its error now instead of never. The stream goes on."""
-        return self._generic_filter(self._finish_parser(self._generic))
+        its ``what():`` yet), so a run that crashed shows its error now instead of never. A last line without a
+        newline is ended first (``LineSplitter.end_partial``) so it is shown and parsed too. The stream goes on."""
+        out: list[Event] = []
+        for line in self._splitter.end_partial():
+            self._line(line, out)
+        out.extend(self._generic_filter(self._finish_parser(self._generic)))
+        return out
 
     def pop_lines(self) -> list[str]:
         """The final cleaned lines seen since the last call (at most the last ``keep_lines`` of them)."""
@@ -202,7 +209,7 @@ class StreamParser:
                 out.extend(self._slurm.feed(line))
             return
         taken = 0
-        for parser in self._parsers:
+        for parser in self._parsers if line.final else self._redraw_parsers:
             events = self._feed_parser(parser, line)
             if events:
                 taken |= self._remember_events(events, line.number)

@@ -44,6 +44,7 @@ from hwmon.events import (
 )
 from hwmon.parsers import vocab
 from hwmon.parsers.base import Line
+from hwmon.parsers.records import RecordReader, as_record
 from hwmon.parsers.tqdm_bars import MAX_DESC, FoundBar, find_bars, parse_duration, parse_metrics
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
 MAX_BARS = 256
 """Named bars remembered (for phase and step bookkeeping) at most; the least recently drawn is forgotten first."""
 
+_STEP_UNITS = frozenset({"it", "its", "step", "steps", "batch", "batches", "iter", "iters", "iteration"})
 _EPOCH_IN_NAME = re.compile(r"\bepoch\s*\[?(\d{1,18})\b", re.I)
 
 _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
@@ -79,7 +81,7 @@ def bar_phase(name: str, metrics: tuple[tuple[str, float], ...] = ()) -> PhaseNa
         for pattern, phase in _PHASE_RULES:
             if pattern.search(name):
                 return phase
-        return None
+    # Any other bar (anonymous, "batch", "step") is training when it carries a loss/accuracy.
     if any("loss" in key or "acc" in key for key, _ in metrics):
         return "train"
     return None
@@ -93,6 +95,7 @@ class BarState:
     ended: bool = False
     end_elapsed: float | None = None
     last_step: int | None = None
+    last_loss: float | None = None
 
 
 class TqdmParser:
@@ -103,11 +106,16 @@ class TqdmParser:
         # Per-epoch bars ("Epoch 3") count steps on from the first epoch number seen (0- or 1-based).
         self._epoch_base: int | None = None
         self._step_total: int | None = None
+        # pytorch-lightning 1.x: the epoch bar counts train + validation batches (20 + 5 = 25 per epoch). A
+        # validation bar that starts while the epoch bar is short of its total shows the train batches per epoch.
+        self._epoch_bar: tuple[int, int | None] | None = None  # (n, total) of the last epoch bar drawn
+        self._train_per_epoch: int | None = None
         self._eval_seen: dict[str, float] = {}
+        self._reader = RecordReader()
 
     def feed(self, line: Line) -> list[Event]:
         """Events for every bar in this line (redraws included)."""
-        text = line.text
+        text = as_record(line, self._reader).text  # no launcher prefix
         if "%|" not in text and "[" not in text:
             return []
         bars = find_bars(text)
@@ -129,6 +137,12 @@ class TqdmParser:
             and (bar.total is None or bar.n < bar.total or bar.elapsed_s != state.end_elapsed)
             and phase is not None
         )
+        if _EPOCH_IN_NAME.search(bar.name) is not None:
+            self._epoch_bar = (bar.n, bar.total)
+        elif phase == "eval" and (state is None or new_instance) and self._epoch_bar is not None:
+            n, total = self._epoch_bar
+            if total is not None and 0 < n < total:
+                self._train_per_epoch = n
         if state is None or new_instance:
             state = BarState(phase=phase)
             if phase is not None:
@@ -174,41 +188,51 @@ class TqdmParser:
             out.append(PhaseEnded(number, None, state.phase, bar.elapsed_s))
 
     def _step(self, bar: FoundBar, state: BarState, number: int, out: list[Event]) -> None:
-        loss: float | None = None
         stated_step: int | None = None
         step_total: int | None = None
         rate, rate_unit = bar.rate, f"{bar.unit}/s"
         extra: list[tuple[str, float]] = []
+        picked = vocab.pick_loss(bar.metrics)
+        if picked is None:
+            picked = next(((k, v) for k, v in bar.metrics if k.endswith("loss") and vocab.role(k) != "eval"), None)
         for key, value in bar.metrics:
             kind = vocab.role(key)
-            if loss is None and (kind == "loss" or (key.endswith("loss") and kind != "eval")):
-                loss = value
-            elif kind == "step" and stated_step is None and math.isfinite(value) and 0 <= value < 2**53:
+            if picked is not None and key == picked[0]:
+                continue
+            if kind == "step" and stated_step is None and math.isfinite(value) and 0 <= value < 2**53:
                 stated_step = int(value)
             elif key == "step_total" and math.isfinite(value) and 0 < value < 2**53:
                 step_total = int(value)
             elif kind == "rate":
                 rate, rate_unit = value, key if "/" in key else "samples/sec"
-            elif kind != "eval":
+            elif kind not in ("eval", "loss"):
                 extra.append((key, value))
         if step_total is not None and step_total != self._step_total:
             self._step_total = step_total
             out.append(TargetStated(number, None, "step", step_total, stated_step))
-        if loss is None:
+        if picked is None:
             return
-        step = bar.n if stated_step is None else stated_step
+        loss = picked[1]
+        # A bar counting samples/tokens/bytes (unit_scale) does not count steps.
+        step: int | None = bar.n if bar.unit in _STEP_UNITS else None
+        if stated_step is not None:
+            step = stated_step
         epoch: float | None = None
         m = _EPOCH_IN_NAME.search(bar.name)
-        if m is not None and stated_step is None:
+        if m is not None and stated_step is None and step is not None:
             e = int(m.group(1))
             epoch = float(e)
             if self._epoch_base is None:
                 self._epoch_base = 0 if e == 0 else 1
             if bar.total is not None and e >= self._epoch_base:
-                step = (e - self._epoch_base) * bar.total + bar.n
-        if state.last_step == step:
+                per_epoch = bar.total
+                if self._train_per_epoch is not None and self._train_per_epoch < bar.total:
+                    per_epoch = self._train_per_epoch
+                step = (e - self._epoch_base) * per_epoch + min(bar.n, per_epoch)
+        if state.last_step == step and state.last_loss == loss:
             return
-        state.last_step = step
+        # The same step redrawn with a new loss (a postfix set after the step) is reported again: the last wins.
+        state.last_step, state.last_loss = step, loss
         out.append(
             StepMetrics(
                 number,

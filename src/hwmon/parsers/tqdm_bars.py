@@ -38,6 +38,10 @@ _NO_TOTAL = re.compile(r"\s\[(?P<br>" + _TIME + r",\s*[^\[\]]*)\]")
 _NO_TOTAL_COUNT = re.compile(
     r"(?<![\w.])(?P<n>\d+(?:\.\d+)?)(?P<sfx>[kMGTPEZY](?=[a-z ]|$))?(?P<unit>\s?[A-Za-z_]\w*)?$"
 )
+# "N/" just before the count of a bracket-only bar: N of a total.
+_N_OF = re.compile(r"(?<![\w.])(" + _NUM + r")/$")
+# A postfix printed after the bracket (custom bar_format): " , loss=0.00809".
+_TRAILING_POSTFIX = re.compile(r"^\s*,?\s*((?:[A-Za-z_][\w./-]*=[^\s,]+(?:,\s*)?)+)")
 # A description-only bar (custom bar_format): "Initializing module X: [00:02, note=...]".
 _DESC_ONLY = re.compile(r":\s\[(?P<br>" + _TIME + r"(?:<(?:" + _TIME + r"|\?))?,\s*[^\[\]]*)\]")
 
@@ -49,7 +53,6 @@ _RATE_ANY = re.compile(r"(?P<v>\d+(?:\.\d+)?)\s?(?P<unit>[A-Za-z]+)/s\b|(?P<inv>
 _REMAINING_ANY = re.compile(r"<(?P<rem>" + _TIME + r")")
 # "Step: 10 / 100" in a description: the step and its target, not a ratio.
 _STEP_OF = re.compile(r"\bstep:?\s*(\d{1,18})\s*/\s*(\d{1,18})", re.I)
-_MPI_TAG = re.compile(r"^\s*\[\d+,\d+\]<std(?:out|err)>:\s?")
 _MULTISPACE = re.compile(r"\s{2,}")
 _GLUED_BRACKET = re.compile(r"^.*\](?=\S)")
 _SEPARATORS = re.compile(r"(?:[\s|,;]|\s-\s)+")
@@ -128,7 +131,6 @@ def _clean_desc(segment: str, *, needs_colon: bool) -> str | None:
     # Text glued in front (another bar's padding, a log prefix) is separated from the description by a wide gap.
     parts = _MULTISPACE.split(desc.strip())
     desc = parts[-1] if parts else ""
-    desc = _MPI_TAG.sub("", desc)
     # Output glued in front that ends with a bracket ("...[info] x]Epochs") ends where the description begins;
     # a bracket followed by a space is part of it ("Epoch [1/10]", "Epoch [1/10] train").
     desc = _GLUED_BRACKET.sub("", desc)
@@ -259,7 +261,7 @@ def _build(kind: str, m: re.Match[str], pct: int | None, text: str, segment: str
         if kind == "fragment":
             return _build_fragment(pct or 0, segment, after)
         if kind == "nototal":
-            return _build_no_total(m, text, segment)
+            return _build_no_total(m, text, segment, after)
         return _build_desc_only(m, segment)
     except (ValueError, OverflowError, ZeroDivisionError):
         return None
@@ -304,7 +306,7 @@ def _build_fragment(pct: int, segment: str, after: str) -> FoundBar:
     return FoundBar(name, pct, 100, None, remaining, rate, unit, metrics)
 
 
-def _build_no_total(m: re.Match[str], text: str, segment: str) -> FoundBar | None:
+def _build_no_total(m: re.Match[str], text: str, segment: str, after: str) -> FoundBar | None:
     c = _NO_TOTAL_COUNT.search(text, max(0, m.start() - 48), m.start())
     if c is None:
         return None
@@ -313,11 +315,23 @@ def _build_no_total(m: re.Match[str], text: str, segment: str) -> FoundBar | Non
     if rate is None and unit is None:
         # tqdm always prints a rate in this form; without one this is some other "N [HH:MM, ...]" text.
         return None
-    n = float(c["n"]) * (_SI[c["sfx"]] if c["sfx"] else 1.0)
-    desc = _clean_desc(segment, needs_colon=True)
+    count = float(c["n"]) * (_SI[c["sfx"]] if c["sfx"] else 1.0)
+    total: int | None = None
+    of = _N_OF.search(segment)
+    if of is not None:
+        # A bar_format without the percentage and bar ("{desc} step {n_fmt}/{total_fmt} [{elapsed}, {rate_fmt}]
+        # {postfix}"): the count before the "/" is n, and the postfix follows the bracket.
+        total, segment = _to_int(count), segment[: of.start()]
+        count = _scaled(of.group(1))
+        desc = _clean_desc(segment, needs_colon=False)
+        if not postfix:
+            tail = _TRAILING_POSTFIX.match(after)
+            postfix = tail.group(1) if tail is not None else ""
+    else:
+        desc = _clean_desc(segment, needs_colon=True)
     name, metrics = _name_and_metrics(desc or "", postfix)
     bar_unit = (c["unit"] or "").strip() or unit or "it"
-    return FoundBar(name, _to_int(n), None, elapsed, remaining, rate, bar_unit, metrics)
+    return FoundBar(name, _to_int(count), total, elapsed, remaining, rate, bar_unit, metrics)
 
 
 def _build_desc_only(m: re.Match[str], segment: str) -> FoundBar | None:

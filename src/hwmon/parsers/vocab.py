@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-__all__ = ["Metrics", "Pair", "pairs", "read", "role"]
+__all__ = ["Metrics", "Pair", "pairs", "pick_loss", "read", "role"]
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf"
 # 'k': v / "k": "v" (dict reprs, JSON). The value may be quoted (transformers 5) or a tensor(...) repr.
@@ -43,10 +44,9 @@ _SPACED = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Pair:
+class Pair(NamedTuple):
     """One key/value found in a message: the key as written (lower-cased, spaces kept), the value (percentages as
-    fractions) and the unit written after it, if any."""
+    fractions) and the unit written after it, if any. (A tuple: made for every field of every step line.)"""
 
     key: str
     value: float
@@ -181,6 +181,23 @@ _EVAL_PREFIXES = (
 )
 
 
+# Among several loss keys of one report, the step's own value wins: Lightning 1.x puts a running mean ``loss`` before
+# ``train_loss``; ``*_epoch`` values are epoch averages (not a role at all).
+_LOSS_PREFERENCE = ("train_loss_step", "train_loss", "train/loss", "lm loss", "training_loss", "total loss")
+
+
+def pick_loss(metrics: list[tuple[str, float]] | tuple[tuple[str, float], ...]) -> tuple[str, float] | None:
+    """The (key, value) that is the step's loss among ``metrics``, by preference (see above), else the first loss."""
+    losses = [(k, v) for k, v in metrics if role(k) == "loss"]
+    if not losses:
+        return None
+    for wanted in _LOSS_PREFERENCE:
+        for key, value in losses:
+            if key == wanted:
+                return key, value
+    return losses[0]
+
+
 def role(key: str) -> str | None:
     """What a (lower-cased) key means: ``step``, ``epoch``, ``loss``, ``rate``, ``lr``, ``eval`` or ``None``."""
     if key in _LOSS:
@@ -220,9 +237,10 @@ _MAX_EXTRA = 16
 def read(text: str, found: list[Pair] | None = None) -> Metrics:
     """``text``'s pairs (or the ``found`` ones) folded by role; the first value of each role wins."""
     out = Metrics()
+    extra = out.extra
     for pair in pairs(text) if found is None else found:
-        kind = role(pair.key)
-        value = pair.value
+        key, value = pair.key, pair.value
+        kind = role(key)
         if kind == "loss" and out.loss is None:
             out.loss = value
         elif kind == "step" and out.step is None and math.isfinite(value) and 0 <= value < 2**53:
@@ -231,17 +249,12 @@ def read(text: str, found: list[Pair] | None = None) -> Metrics:
             out.epoch = value
         elif kind == "rate" and out.rate is None:
             out.rate = value
-            out.rate_unit = pair.key if "/" in pair.key else (pair.unit or "samples/sec")
-        elif kind == "lr" and out.lr is None:
-            out.lr = value
-            _extra(out, "lr", value)
+            out.rate_unit = key if "/" in key else (pair.unit or "samples/sec")
         elif kind == "eval":
-            out.evals.append((pair.key, value))
-        else:
-            _extra(out, pair.key, value)
+            out.evals.append((key, value))
+        elif len(extra) < _MAX_EXTRA:
+            if kind == "lr" and out.lr is None:
+                out.lr = value
+                key = "lr"
+            extra.append((key, value))
     return out
-
-
-def _extra(out: Metrics, key: str, value: float) -> None:
-    if len(out.extra) < _MAX_EXTRA:
-        out.extra.append((key, value))

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -62,6 +64,9 @@ class RunRecord:
     # Why a run is "lost" or how it ended, in words.
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # The random token the supervisor put in the workload's environment (``HWMON_RUN_MARKER``): proof that a
+    # process belongs to this run before ``hwmon stop`` signals it (see ``hwmon.runners.proctree``).
+    marker: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as written to ``run.json`` (paths as strings)."""
@@ -88,7 +93,10 @@ class RunRecord:
             if self.status != "running":
                 return None
             end = now or datetime.now(start.tzinfo)
-        return max(0.0, (end - start).total_seconds())
+        try:
+            return max(0.0, (end - start).total_seconds())
+        except TypeError:  # one time with a UTC offset and one without (a hand-edited run.json): unknown
+            return None
 
 
 def _parse_iso(text: str | None) -> datetime | None:
@@ -198,22 +206,72 @@ def _record_from_json(run_dir: Path, data: dict[str, Any]) -> RunRecord:
         pid_start=opt_str("pid_start"),
         message=opt_str("message") or "",
         extra=extra if isinstance(extra, dict) else {},
+        marker=opt_str("marker"),
     )
 
 
-def load(run_dir: Path) -> RunRecord | None:
-    """Read one run directory; None if it holds no readable ``run.json``.
+class BadRunFile(Exception):
+    """A ``run.json`` that cannot be a run record (not a regular file, too big, not JSON, not an object)."""
 
-    A record that says "running" whose supervisor is gone comes back as "lost", with a message saying what is
-    known (the file itself is not changed: reading never writes).
-    """
+
+# A real run.json is under 2 KB; anything past this is not one (a link to /dev/zero, a log written in its place).
+MAX_RUN_FILE_BYTES = 1 << 20
+
+
+def read_run_file(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``, read defensively: opened non-blocking (a FIFO cannot hang us), a regular file only
+    (``fstat`` on the open descriptor, so a swap between check and read changes nothing), at most
+    ``MAX_RUN_FILE_BYTES``. Raises ``FileNotFoundError`` when there is none and ``BadRunFile`` saying why when it is
+    unusable."""
     try:
-        data = json.loads((run_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise BadRunFile(f"cannot open {path.name}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BadRunFile(f"{path.name} is not a regular file")
+        if st.st_size > MAX_RUN_FILE_BYTES:
+            raise BadRunFile(f"{path.name} is {st.st_size} bytes, more than a run record can be")
+        chunks: list[bytes] = []
+        total = 0
+        while total <= MAX_RUN_FILE_BYTES:
+            data = os.read(fd, MAX_RUN_FILE_BYTES + 1 - total)
+            if not data:
+                break
+            chunks.append(data)
+            total += len(data)
+        if total > MAX_RUN_FILE_BYTES:
+            raise BadRunFile(f"{path.name} grew past {MAX_RUN_FILE_BYTES} bytes while being read")
+    except OSError as exc:
+        raise BadRunFile(f"cannot read {path.name}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    try:
+        data_obj = json.loads(b"".join(chunks).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRunFile(f"{path.name} is not valid JSON ({type(exc).__name__})") from None
+    except RecursionError:
+        raise BadRunFile(f"{path.name} is nested too deeply to be a run record") from None
+    if not isinstance(data_obj, dict):
+        raise BadRunFile(f"{path.name} holds {type(data_obj).__name__}, not a JSON object")
+    return data_obj
+
+
+def load_checked(run_dir: Path) -> RunRecord | None:
+    """Like ``load`` but raises ``BadRunFile`` for a ``run.json`` that exists and is unusable (None: there is none)."""
+    try:
+        data = read_run_file(run_dir / RUN_FILE)
+    except FileNotFoundError:
         return None
-    if not isinstance(data, dict):
+    except NotADirectoryError:
         return None
-    record = _record_from_json(run_dir, data)
+    try:
+        record = _record_from_json(run_dir, data)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise BadRunFile(f"{RUN_FILE} has unusable fields ({type(exc).__name__})") from None
     if record.status == "running" and not process_alive(record.supervisor_pid, record.supervisor_start):
         record.status = "lost"
         workload_alive = process_alive(record.pid, record.pid_start)
@@ -226,14 +284,47 @@ def load(run_dir: Path) -> RunRecord | None:
     return record
 
 
-def list_runs(root: Path | None = None) -> list[RunRecord]:
-    """All runs under ``root`` (default ``runs_root()``), newest first. Unreadable directories are skipped."""
+def load(run_dir: Path) -> RunRecord | None:
+    """Read one run directory; None if it holds no usable ``run.json`` (see ``read_run_file``).
+
+    A record that says "running" whose supervisor is gone comes back as "lost", with a message saying what is
+    known (the file itself is not changed: reading never writes).
+    """
+    try:
+        return load_checked(run_dir)
+    except BadRunFile:
+        return None
+
+
+def _warn_stderr(message: str) -> None:
+    import sys
+
+    from hwmon.model.text import safe_text
+
+    print(f"hwmon: warning: {safe_text(message)}", file=sys.stderr)
+
+
+def list_runs(root: Path | None = None, *, warn: Callable[[str], None] | None = _warn_stderr) -> list[RunRecord]:
+    """All runs under ``root`` (default ``runs_root()``), newest first.
+
+    A directory without ``run.json`` is skipped silently; one whose ``run.json`` is unusable (see ``read_run_file``)
+    is skipped with one ``warn`` call naming it, so one bad run never breaks the listing of the others.
+    """
     base = root if root is not None else runs_root()
     try:
         entries = [p for p in base.iterdir() if p.is_dir()]
     except OSError:
         return []
-    records = [r for r in (load(p) for p in entries) if r is not None]
+    records: list[RunRecord] = []
+    for entry in entries:
+        try:
+            record = load_checked(entry)
+        except BadRunFile as exc:
+            if warn is not None:
+                warn(f"skipping run {entry.name}: {exc}")
+            continue
+        if record is not None:
+            records.append(record)
     records.sort(key=lambda r: (r.started, r.run_id), reverse=True)
     return records
 
@@ -244,8 +335,10 @@ def resolve(ref: str | None, root: Path | None = None) -> RunRecord:
     Raises ``HwmonError(..., exitcodes.RUN_NOT_FOUND)`` when nothing (or more than one run) matches.
     """
     base = root if root is not None else runs_root()
+    if ref is not None and not ref.strip():
+        raise exitcodes.HwmonError("an empty run id names no run (omit it for the latest run)", exitcodes.USAGE)
     runs = list_runs(base)
-    if ref is None or ref == "":
+    if ref is None:
         if not runs:
             raise exitcodes.HwmonError(f"no runs yet in {base}", exitcodes.RUN_NOT_FOUND)
         return runs[0]

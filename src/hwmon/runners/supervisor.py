@@ -17,8 +17,10 @@ terminal closing. The supervisor then:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -29,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from hwmon import exitcodes
-from hwmon.runners import registry
+from hwmon.runners import proctree, registry
 
 STOP_FILE = "stop.json"
 SUPERVISOR_LOG = "supervisor.log"
+CLAIM_FILE = "run.claim"
 END_PREFIX = "[hwmon] run ended: "
 
 
@@ -105,9 +108,13 @@ def _supervise(
         status="running",
         supervisor_start=registry.process_start_token(me),
         extra=extra,
+        marker=secrets.token_hex(12),
     )
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
+    # Every process the workload starts inherits this, even one that calls setsid(): `hwmon stop` finds the
+    # run's whole tree by it (see hwmon.runners.proctree).
+    env[proctree.MARKER_ENV] = record.marker or ""
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         child = subprocess.Popen(
@@ -147,6 +154,16 @@ def _supervise(
     returncode = child.wait()
     stop_file = run_dir / STOP_FILE
     stopped = stop_file.exists()
+    # Say honestly when the workload is gone but processes it started live on (daemons that called setsid()).
+    left = proctree.run_members(None, None, record.marker, exclude=frozenset({me}))
+    if left:
+        pids = ", ".join(str(p) for p in sorted(left)[:20])
+        _append_log(
+            log_path,
+            f"[hwmon] {len(left)} process(es) started by the run are still running (pids {pids}); "
+            f"'hwmon stop {run_id}' ends them",
+        )
+        record.extra = {**record.extra, "left_running": sorted(left)}
     _append_log(log_path, END_PREFIX + describe_end(returncode, stopped))
     record.ended = registry.now_iso()
     if returncode < 0:
@@ -227,11 +244,22 @@ def launch(
         run_dir = root / run_id
     else:
         run_dir = run_dir.expanduser().resolve()
-        run_id = run_dir.name
+        # The id is printed, listed and typed back: only the directory name's harmless characters are kept.
+        run_id = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in run_dir.name) or "run"
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         if (run_dir / registry.RUN_FILE).exists():
             raise exitcodes.HwmonError(f"{run_dir} already holds a run", exitcodes.USAGE)
+        # Claim the directory atomically: of several launches into one --dir at once exactly one creates the
+        # claim; checking for run.json alone was check-then-act (hardening II, item 6).
+        try:
+            claim = os.open(run_dir / CLAIM_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except FileExistsError:
+            raise exitcodes.HwmonError(
+                f"{run_dir} already holds a run (or another launch into it is under way)", exitcodes.USAGE
+            ) from None
+        with os.fdopen(claim, "w") as fh:
+            fh.write(f"{os.getpid()}\n")
         root.mkdir(parents=True, exist_ok=True)
         link = root / run_id
         if run_dir.parent.resolve() != root.resolve() and not link.exists():
@@ -289,7 +317,7 @@ def request_stop_marker(run_dir: Path, by: str) -> None:
     registry.write_json_atomic(run_dir / STOP_FILE, {"requested": registry.now_iso(), "by": by, "pid": os.getpid()})
 
 
-def _group_alive(pgid: int) -> bool:
+def _group_exists(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -297,6 +325,28 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _run_processes(record: registry.RunRecord, known: dict[int, str]) -> dict[int, str]:
+    """The run's processes now: the ones found before that still live, plus whatever ``proctree`` proves belongs to
+    the run (new descendants included). The supervisor is never one of them."""
+    exclude = frozenset(p for p in (record.supervisor_pid,) if p is not None)
+    found = proctree.still_alive(known)
+    found.update(proctree.run_members(record.pid, record.pid_start, record.marker, exclude=exclude))
+    return found
+
+
+def _describe_targets(record: registry.RunRecord, members: dict[int, str], group: bool) -> str:
+    others = sorted(pid for pid in members if not (group and pid == record.pid))
+    shown = ", ".join(str(p) for p in others[:8]) + (f" and {len(others) - 8} more" if len(others) > 8 else "")
+    if group:
+        in_group = [p for p in others if (info := proctree.proc_info(p)) is not None and info.pgrp == record.pid]
+        outside = [p for p in others if p not in in_group]
+        if not outside:
+            return f"process group {record.pid}"
+        listed = ", ".join(str(p) for p in outside[:8]) + (f" and {len(outside) - 8} more" if len(outside) > 8 else "")
+        return f"process group {record.pid} and {len(outside)} more process(es) of the run (pids {listed})"
+    return f"{len(others)} process(es) of the run (pids {shown})"
 
 
 def stop_run(
@@ -307,21 +357,45 @@ def stop_run(
     kill_timeout: float = 5.0,
     progress: Callable[[str], None] | None = None,
 ) -> registry.RunRecord:
-    """Stop a supervised run: SIGINT to its process group, then SIGTERM, then SIGKILL, each after the previous
-    one's timeout, until no process of the group is left. Returns the record as finally written.
+    """Stop a supervised run: SIGINT to every process of the run, then SIGTERM, then SIGKILL, each after the
+    previous one's timeout, until none is left. Returns the record as finally written.
 
-    Raises ``HwmonError(STOP_CONFLICT)`` if the run is not running or another stop holds its lock.
+    "The run's processes" are those ``hwmon.runners.proctree`` can prove belong to it (the workload by pid, start
+    time and the supervisor's marker; its group, session and descendants; anything carrying the marker, such as
+    descendants that called ``setsid()``). Nothing is signalled on missing evidence: a record whose pid does not
+    match its start time (or has none) is refused. Raises ``HwmonError(STOP_CONFLICT)`` if the run is not running,
+    no process can be shown to belong to it, or another stop holds its lock; ``HwmonError(RUN_FAILED)`` naming the
+    survivors if any process of the run is still there after SIGKILL.
     """
     import fcntl
 
     say = progress or (lambda _msg: None)
-    workload_alive = registry.process_alive(record.pid, record.pid_start)
-    if record.status != "running" and not (record.status == "lost" and workload_alive):
+    members = _run_processes(record, {})
+    unproven_alive = record.pid is not None and proctree.proc_info(record.pid) is not None
+    if record.status == "lost" and not members and unproven_alive:
+        why = "run.json records no start time for it" if not record.pid_start else "its start time or marker differ"
+        raise exitcodes.HwmonError(
+            f"run {record.run_id} is lost and pid {record.pid} cannot be shown to be its workload ({why}); "
+            "nothing was signalled",
+            exitcodes.STOP_CONFLICT,
+        )
+    if record.status != "running" and not members:
         raise exitcodes.HwmonError(
             f"run {record.run_id} is not running (status: {record.status})", exitcodes.STOP_CONFLICT
         )
-    if record.pid is None:
+    if record.pid is None and not members:
         raise exitcodes.HwmonError(f"run {record.run_id} has no workload pid yet", exitcodes.STOP_CONFLICT)
+    if not members:
+        why = (
+            "run.json records no start time for it"
+            if not record.pid_start
+            else "its start time or marker does not match run.json"
+        )
+        raise exitcodes.HwmonError(
+            f"run {record.run_id}: pid {record.pid} cannot be shown to be the run's workload ({why}); "
+            "nothing was signalled",
+            exitcodes.STOP_CONFLICT,
+        )
     lock_fh = open(record.dir / "stop.lock", "a")  # noqa: SIM115 - held for the whole stop
     try:
         try:
@@ -331,25 +405,40 @@ def stop_run(
                 f"another 'hwmon stop' is already stopping run {record.run_id}", exitcodes.STOP_CONFLICT
             ) from None
         request_stop_marker(record.dir, by="hwmon stop")
-        pgid = record.pid
         steps = ((signal.SIGINT, int_timeout), (signal.SIGTERM, term_timeout), (signal.SIGKILL, kill_timeout))
         for signum, timeout in steps:
-            if not _group_alive(pgid):
+            members = _run_processes(record, members)
+            if not members:
                 break
             name = signal_name(signum)
-            say(f"sending {name} to process group {pgid}")
-            _append_log(record.log_path, f"[hwmon] stop: sending {name} to process group {pgid}")
-            try:
-                os.killpg(pgid, signum)
-            except ProcessLookupError:
-                break
+            # While the workload is proven alive its whole group gets the signal at once (as Ctrl-C would);
+            # every other member is signalled by pid after its start time is checked again.
+            group = record.pid is not None and proctree.leader_proven(record.pid, record.pid_start, record.marker)
+            what = _describe_targets(record, members, group)
+            say(f"sending {name} to {what}")
+            _append_log(record.log_path, f"[hwmon] stop: sending {name} to {what}")
+            if group and record.pid is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(record.pid, signum)
+            for pid, start in members.items():
+                proctree.signal_process(pid, start, signum)
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and _group_alive(pgid):
+            while time.monotonic() < deadline:
+                members = _run_processes(record, members)
+                if not members:
+                    break
                 time.sleep(0.05)
-        if _group_alive(pgid):
-            raise exitcodes.HwmonError(
-                f"process group {pgid} of run {record.run_id} survived SIGKILL", exitcodes.RUN_FAILED
-            )
+        left = _run_processes(record, members)
+        if left:
+            pids = ", ".join(str(p) for p in sorted(left)[:20])
+            message = f"{len(left)} process(es) of run {record.run_id} survived SIGKILL: pids {pids}"
+            _append_log(record.log_path, f"[hwmon] stop: {message}")
+            raise exitcodes.HwmonError(message, exitcodes.RUN_FAILED)
+        # Killed processes linger as zombies until their parent (the supervisor, or init) reaps them: give that a
+        # moment so that, once we return, not even a zombie of the run's group is left.
+        deadline = time.monotonic() + 2.0
+        while record.pid is not None and time.monotonic() < deadline and _group_exists(record.pid):
+            time.sleep(0.02)
         # The supervisor records the end; give it a moment. If it is gone ("lost"), record the stop ourselves.
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:

@@ -40,6 +40,14 @@ ACTIVE_WINDOW = 10.0
 # With inotify, a periodic look anyway: inotify does not see writes made on another host of a network filesystem.
 INOTIFY_BACKSTOP = 0.5
 
+# How much of the content before our position is remembered to recognise the same content in another file (a
+# ``copytruncate`` copy, an atomic rewrite) or to notice that the bytes before our position changed (a truncation
+# followed by regrowth past our position before we looked).
+SAMPLE = 4096
+CHECK = 64
+# A copytruncate copy (``run.log.1``, ``run.log-20240101``) is looked for only among siblings changed this recently.
+COPY_MAX_AGE_S = 120.0
+
 Clock = Callable[[], float]
 
 
@@ -109,6 +117,12 @@ class FileFollower:
         self._first_open = True
         self._condition = "start"  # the persistent condition last reported ("ok", "missing", "directory", ...)
         self._ends_with_newline = True
+        # The first and the last SAMPLE bytes read from the current file (before ``_pos``): a rewritten or
+        # copy-truncated file is recognised by them (see ``_same_content`` and ``_recover_copy``).
+        self._head = b""
+        self._tail = b""
+        # A file whose size reads 0 although it has content (/proc, /sys): it cannot be checked for truncation.
+        self._unsized = False
         self._closed = False
         self._wake: asyncio.Event | None = None
         self._notify: inotify.Inotify | None = None
@@ -178,7 +192,22 @@ class FileFollower:
         replaced = self._ident is not None
         self._fd = fd
         self._ident = (st.st_dev, st.st_ino)
+        if replaced and self._same_content(fd, st.st_size):
+            # An atomic rewrite (write a temp file, rename it over the log) that kept what we had read: resume
+            # where we were instead of reading it all again (duplicated steps).
+            statuses.append("log replaced by a rewrite of the same content; resuming where it was")
+            self._condition = "ok"
+            self._arm_file_watch()
+            return True
         self._pos = st.st_size if (self._first_open and self.from_end) else 0
+        self._head = b""
+        self._tail = b""
+        self._unsized = False
+        if self._pos > 0:
+            # Starting at the end: remember what lies before it, as if it had been read.
+            with contextlib.suppress(OSError):
+                self._head = os.pread(fd, min(SAMPLE, self._pos), 0)
+                self._tail = os.pread(fd, min(SAMPLE, self._pos), self._pos - min(SAMPLE, self._pos))
         self._first_open = False
         self._separate(out)
         if replaced:
@@ -188,6 +217,96 @@ class FileFollower:
             self._report(statuses, "ok", f"following {name}")
         self._arm_file_watch()
         return True
+
+    def _same_content(self, fd: int, size: int) -> bool:
+        """Whether the file open at ``fd`` holds what we read from the old one at the same offsets: its start and
+        the bytes just before our position (so a rewrite that kept the content is not read twice)."""
+        pos = self._pos
+        if pos <= 0 or size < pos or not self._head or not self._tail:
+            return False
+        try:
+            return (
+                os.pread(fd, len(self._head), 0) == self._head
+                and os.pread(fd, len(self._tail), pos - len(self._tail)) == self._tail
+            )
+        except OSError:
+            return False
+
+    def _remember(self, data: bytes) -> None:
+        if len(self._head) < SAMPLE and self._pos - len(data) < SAMPLE:
+            start = self._pos - len(data)
+            if start == len(self._head):
+                self._head += data[: SAMPLE - start]
+        self._tail = data[-SAMPLE:] if len(data) >= SAMPLE else (self._tail + data)[-SAMPLE:]
+
+    def _truncated(self, fd: int, size: int) -> bool:
+        """Whether the content before our position is gone or changed: the file shrank below it, or (truncated
+        and regrown before we looked) the bytes just before it differ from what we read there."""
+        pos = self._pos
+        if pos <= 0 or self._unsized:
+            return False
+        if size < pos:
+            if size == 0:
+                try:
+                    if os.pread(fd, 1, pos - 1):
+                        # Size 0 but content there: a /proc or /sys file. Read it once; never "truncated".
+                        self._unsized = True
+                        return False
+                except OSError:
+                    pass
+            return True
+        check = self._tail[-CHECK:]
+        try:
+            if not check or os.pread(fd, len(check), pos - len(check)) == check:
+                return False
+            # The bytes before our position changed. If the file's start (well before them) is still what we read
+            # there, a writer overwrote its last line in place (a progress line redrawn with a seek): read on.
+            head = self._head[: max(0, pos - SAMPLE)]
+            return not head or os.pread(fd, len(head), 0) != head
+        except OSError:
+            return False
+
+    def _recover_copy(self, out: list[bytes], budget: int) -> str | None:
+        """After a truncation, the lines written between our last read and the truncation are in the copy that
+        ``copytruncate`` made (a sibling such as ``run.log.1``): find it by the bytes before our position and read
+        the rest from it. Returns the copy's name, or None."""
+        pos, tail = self._pos, self._tail[-CHECK:]
+        if not tail:
+            return None
+        try:
+            entries = list(os.scandir(self.path.parent))
+        except OSError:
+            return None
+        now = time.time()
+        base = self.path.name
+        for entry in entries:
+            if entry.name == base or not entry.name.startswith(base):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if not stat.S_ISREG(st.st_mode) or st.st_size < pos or now - st.st_mtime > COPY_MAX_AGE_S:
+                    continue
+                fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                if os.pread(fd, len(tail), pos - len(tail)) != tail:
+                    continue
+                offset, total = pos, 0
+                while total < budget:
+                    data = os.pread(fd, min(self.chunk_size, budget - total), offset)
+                    if not data:
+                        break
+                    out.append(data)
+                    offset += len(data)
+                    total += len(data)
+                    self._ends_with_newline = data.endswith(b"\n")
+                return entry.name
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+        return None
 
     def _drain(self, out: list[bytes], budget: int) -> int:
         """Read the open file from our position to its end (at most ``budget`` bytes). Returns bytes read."""
@@ -205,6 +324,7 @@ class FileFollower:
             self._pos += len(data)
             total += len(data)
             self._ends_with_newline = data.endswith(b"\n")
+            self._remember(data)
         return total
 
     def _close_fd(self) -> None:
@@ -228,11 +348,19 @@ class FileFollower:
             return
         assert self._fd is not None
         st = os.fstat(self._fd)
-        if st.st_size < self._pos:
-            # copytruncate (or `> file`): the content restarted.
+        if self._truncated(self._fd, st.st_size):
+            # copytruncate (or `> file`): the content restarted. What was written after our last read and before
+            # the truncation is in the copy, if there is one: read that first.
+            copy = self._recover_copy(out, budget)
             self._pos = 0
+            self._head = b""
+            self._tail = b""
             self._separate(out)
-            statuses.append("log truncated, reading from start")
+            statuses.append(
+                f"log truncated; read the rest of the old content from {copy}, then the new from the start"
+                if copy
+                else "log truncated, reading from start"
+            )
         used = self._drain(out, budget)
         if used >= budget:
             return  # more to read: look at the path once caught up
@@ -405,10 +533,15 @@ class PipeFollower:
         chunk_size: int = CHUNK_SIZE,
         max_batch_bytes: int = MAX_BATCH_BYTES,
         close_fd: bool = False,
+        wait_for_writer: bool = False,
         clock: Clock = time.monotonic,
     ) -> None:
         self.fd = fd
         self.name = name
+        # A FIFO opened before any writer: a read returns 0 bytes at once, which is not the end of anything yet.
+        # With this set nothing is read (and no end is seen) until the descriptor first becomes readable, which
+        # on Linux happens only once a writer has opened the FIFO (and then written or closed).
+        self._wait_for_writer = wait_for_writer
         self.interval = interval
         self.chunk_size = max(1, chunk_size)
         self.max_batch_bytes = max(1, max_batch_bytes)
@@ -478,6 +611,12 @@ class PipeFollower:
             pass
         last_yield = float("-inf")
         try:
+            if self._wait_for_writer:
+                yield Chunk(b"", (f"waiting for a writer to open {self.name}",), False, self._clock())
+                while not self._closed and not self._writer_seen():
+                    await self._readable()
+                if self._closed:
+                    return
             while not self._closed:
                 out = self._read(self.max_batch_bytes)
                 if not out and not self._eof:
@@ -506,6 +645,17 @@ class PipeFollower:
             if self._close_fd:
                 with contextlib.suppress(OSError):
                     os.close(self.fd)
+
+    def _writer_seen(self) -> bool:
+        """Whether the FIFO has (or had) a writer: it polls readable (data, or the hang-up of a writer that left)."""
+        import select
+
+        try:
+            poller = select.poll()
+            poller.register(self.fd, select.POLLIN)
+            return bool(poller.poll(0))
+        except (OSError, ValueError):
+            return True  # cannot tell: read as before
 
     def close(self) -> None:
         """Stop reading; a pending ``chunks()`` returns."""

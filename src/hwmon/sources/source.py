@@ -24,11 +24,19 @@ from hwmon.model.alerts import SILENCE_S
 from hwmon.sources.follow import Chunk, FileFollower, Follower, PipeFollower
 
 if TYPE_CHECKING:
+    from hwmon.parsers.stream import StreamParser
     from hwmon.runners.registry import RunRecord
 
 DEFAULT_KEEP_LINES = 5000
 # After this long without new bytes, the parser releases lines it holds back waiting for more (see batches()).
 QUIET_FLUSH_S = 1.0
+# How long after its last full chunk a source still counts as catching up (see FollowSource.catching_up).
+CAUGHT_UP_SETTLE_S = 2.0
+# Catching up a big file: at most this much is parsed per batch (see FollowSource.batches), and slices from
+# THREAD_MIN_BYTES up are parsed in a worker thread so the event loop stays free for keys.
+PARSE_SLICE = 256 * 1024
+SWITCH_INTERVAL_S = 0.001
+THREAD_MIN_BYTES = 64 * 1024
 # While watching a file for quiet, how often at most the source looks at its modification time.
 QUIET_CHECK_S = 0.2
 
@@ -94,6 +102,15 @@ class FollowSource:
         self.keep_lines = keep_lines
         self.run_dir = run_dir
         self._closed = False
+        # Reading a backlog (see ``catching_up``): the clock reading when the last full chunk was parsed.
+        self._backlog_at: float | None = None
+
+    @property
+    def catching_up(self) -> bool:
+        """Whether the source is still reading a backlog (the last chunk was a full one, or was less than
+        ``CAUGHT_UP_SETTLE_S`` ago): time-based judgements such as stall alerts wait until it is caught up."""
+        at = self._backlog_at
+        return at is not None and self._clock() - at < CAUGHT_UP_SETTLE_S
 
     async def batches(self) -> AsyncIterator[Batch]:
         """Parse each chunk the follower yields; skip chunks that produced nothing visible. When the input has been
@@ -104,6 +121,11 @@ class FollowSource:
 
         # blocks=True lets format parsers take their vectorised path on large regions (catching up a big file).
         parser = StreamParser(blocks=True, keep_lines=self.keep_lines)
+        # While a slice is parsed in a worker thread, the event loop needs the GIL back quickly to answer a key:
+        # Python hands it over every "switch interval" (default 5 ms, several hand-overs per repaint). 1 ms
+        # keeps a key's repaint well under 100 ms while catching up; the cost is only paid while threads compete.
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=4)
 
         async def pump() -> None:
@@ -131,13 +153,15 @@ class FollowSource:
                     chunk = await asyncio.wait_for(queue.get(), timeout) if timeout is not None else await queue.get()
                 except asyncio.TimeoutError:
                     events: list[Event] = []
+                    quiet_lines: list[str] = []
                     if flush_pending:
                         flush_pending = False
                         if broken is None:
                             try:
                                 events = parser.flush()
+                                quiet_lines = parser.pop_lines()
                             except Exception:  # same policy as below: never take the monitor down
-                                events = []
+                                events, quiet_lines = [], []
                     status = None
                     if not quiet_told and (left := self._quiet_left()) is not None and left <= 0:
                         # Caught up, and the file has not been written to for longer than the silence threshold:
@@ -147,34 +171,48 @@ class FollowSource:
                         reason = f"no new output for {_span(quiet)}"
                         events.append(SourceEnded(0, None, reason, quiet))
                         status = f"{reason}: the run's end is unknown"
-                    if events:
-                        yield Batch(events, [], status, False, self._clock())
+                    if events or quiet_lines:
+                        yield Batch(events, quiet_lines, status, False, self._clock())
                     continue
                 if chunk is None:
                     return
                 flush_pending = bool(chunk.data)
                 if chunk.data:
                     quiet_told = False
-                events = []
-                statuses = list(chunk.statuses)
-                if broken is None:
-                    try:
-                        if chunk.data:
-                            events.extend(parser.feed(chunk.data))
-                        if chunk.eof:
-                            events.extend(parser.finish())
-                        lines = parser.pop_lines()
-                    except Exception as exc:  # a parser bug must not take the monitor down: say so, keep following
-                        broken = f"parser failed ({type(exc).__name__}: {exc}); no more events from this source"
-                        statuses.append(broken)
-                        lines = []
-                else:
-                    lines = _fallback_lines(chunk.data, self.keep_lines)
-                if chunk.eof:
-                    events.extend(self._end_events(statuses))
-                status = "; ".join(statuses) if statuses else None
-                if events or lines or status is not None or chunk.eof:
-                    yield Batch(events, lines, status, chunk.eof, chunk.at)
+                full = len(chunk.data) >= getattr(self.follower, "max_batch_bytes", 1 << 62)
+                if full:
+                    self._backlog_at = self._clock()
+                # A big chunk (catching up a file) is parsed a slice at a time, each slice in a worker thread, and
+                # yielded as its own batch: the event loop (the dashboard's keys) never waits for more than one
+                # slice's worth of parsing, and the consumer's work per batch stays bounded (hardening II, item 11).
+                data = chunk.data
+                pieces = [data[i : i + PARSE_SLICE] for i in range(0, len(data), PARSE_SLICE)] or [b""]
+                for index, piece in enumerate(pieces):
+                    last = index == len(pieces) - 1
+                    eof = chunk.eof and last
+                    statuses = list(chunk.statuses) if index == 0 else []
+                    events = []
+                    lines: list[str] = []
+                    if broken is None:
+                        try:
+                            if len(piece) >= THREAD_MIN_BYTES:
+                                events, lines = await asyncio.to_thread(_parse, parser, piece, eof)
+                            else:
+                                events, lines = _parse(parser, piece, eof)
+                        except Exception as exc:  # a parser bug must not take the monitor down: say so, go on
+                            broken = f"parser failed ({type(exc).__name__}: {exc}); no more events from this source"
+                            statuses.append(broken)
+                    else:
+                        lines = _fallback_lines(piece, self.keep_lines)
+                    if eof:
+                        events.extend(self._end_events(statuses))
+                    if full:
+                        self._backlog_at = self._clock()  # again after parsing: parsing a full chunk takes a while
+                    status = "; ".join(statuses) if statuses else None
+                    if events or lines or status is not None or eof:
+                        yield Batch(events, lines, status, eof, chunk.at)
+                    if self._closed:
+                        return
                 if chunk.eof or self._closed:
                     return
         finally:
@@ -205,6 +243,14 @@ class FollowSource:
         """Stop following."""
         self._closed = True
         self.follower.close()
+
+
+def _parse(parser: StreamParser, data: bytes, eof: bool) -> tuple[list[Event], list[str]]:
+    """Feed ``data`` (and the end of the stream, with ``eof``) to ``parser``: its events and the lines it finished."""
+    events = parser.feed(data) if data else []
+    if eof:
+        events.extend(parser.finish())
+    return events, parser.pop_lines()
 
 
 def _span(seconds: float) -> str:
@@ -271,20 +317,37 @@ def file_source(
     return FollowSource(follower, name=name or follower.name, quiet_path=Path(path))
 
 
-def run_ended(run_dir: Path) -> Callable[[], bool]:
-    """A predicate: has the supervised run in ``run_dir`` ended (``run.json`` says so, or its supervisor is gone)?"""
+# A run whose supervisor died ("lost") is followed while its workload lives and, after that, until its log has
+# been quiet this long (processes it started may still be writing).
+LOST_QUIET_S = 3.0
+
+
+def run_ended(run_dir: Path, log_path: Path | None = None) -> Callable[[], bool]:
+    """A predicate: has the supervised run in ``run_dir`` ended? Yes once ``run.json`` records an end. A "lost"
+    run (its supervisor died) has not ended while its workload still runs or its log still grows: the workload
+    goes on writing steps without a supervisor, and they must be shown."""
     from hwmon.runners import registry
 
     def ended() -> bool:
         record = registry.load(run_dir)
-        return record is not None and record.status != "running"
+        if record is None or record.status == "running":
+            return False
+        if record.status != "lost":
+            return True
+        if registry.process_alive(record.pid, record.pid_start):
+            return False
+        try:
+            quiet = time.time() - os.stat(log_path or record.log_path).st_mtime
+        except OSError:
+            return True
+        return quiet >= LOST_QUIET_S
 
     return ended
 
 
 def run_source(run_dir: Path, log_path: Path, run_id: str, *, from_end: bool = False) -> FollowSource:
     """A source for a supervised run: follows its log and ends once the run has ended and the log is drained."""
-    follower = FileFollower(log_path, from_end=from_end, end_when=run_ended(run_dir))
+    follower = FileFollower(log_path, from_end=from_end, end_when=run_ended(run_dir, log_path))
     return FollowSource(follower, name=run_id, run_dir=run_dir)
 
 
@@ -325,7 +388,8 @@ def open_source(ref: str, *, from_end: bool = False) -> Source:
                 fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             except OSError as exc:
                 raise exitcodes.HwmonError(f"cannot read {ref}: {exc.strerror or exc}", exitcodes.BAD_INPUT) from None
-            return FollowSource(PipeFollower(fd, name=path.name, close_fd=True), name=path.name)
+            follower = PipeFollower(fd, name=path.name, close_fd=True, wait_for_writer=stat.S_ISFIFO(st.st_mode))
+            return FollowSource(follower, name=path.name)
         try:
             os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
         except OSError as exc:

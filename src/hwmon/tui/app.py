@@ -32,6 +32,7 @@ from hwmon.events import Event
 from hwmon.model import alerts as alert_rules
 from hwmon.model import fmt
 from hwmon.model.eta import eta_seconds
+from hwmon.model.history import Expected, expected_remaining, job_key
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
 from hwmon.tui import view
@@ -172,6 +173,10 @@ class HwmonApp(App[int]):
         self._status_fresh_shown = False
         self._preview_end: str | None = None
         self._preview_hold: deque[str] | None = None
+        # Expected phase durations from the run history (past runs of the same job), loaded off the event loop
+        # whenever what identifies the job changes (a compile hash appears...).
+        self.expected: dict[str, Expected] = {}
+        self._expected_for: tuple[str, str | None] | None = None
 
     # ----------------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -302,7 +307,7 @@ class HwmonApp(App[int]):
             # Follower news goes in the header's status row, never over a pane. While nothing has arrived, the
             # command's own notice (the full path being waited for) says the same thing more precisely.
             if not (self._notice and batch.status.startswith("waiting for") and not self.log_pane.total_lines):
-                self.set_status(batch.status)
+                self.set_status(view.safe_text(batch.status))
         if batch.eof:
             self.source_done = True
         self._schedule_repaint()
@@ -323,7 +328,7 @@ class HwmonApp(App[int]):
     def _on_source_failed(self, message: SourceFailed) -> None:
         self.source_done = True
         self.source_error = message.error
-        self.set_status(f"source failed: {message.error}")
+        self.set_status(view.safe_text(f"source failed: {message.error}"))
         self._schedule_repaint()
 
     def set_status(self, text: str) -> None:
@@ -444,7 +449,7 @@ class HwmonApp(App[int]):
                 pane.total_lines += len(lines) - self._log_lines
                 lines = lines[-self._log_lines :]
             pane.add_lines(lines)
-        alert_rules.check(self.state, now)
+        alert_rules.check(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
         changed = self.state.version != self._painted_version or self._status_dirty
         self._status_dirty = False
         if self._status_expired():
@@ -458,12 +463,15 @@ class HwmonApp(App[int]):
         self._last_time_paint = real_now
         state = self.state
         eta = eta_seconds(state, now)
+        self._check_expected()
+        header = self.query_one(RunHeader)
+        header.run_eta = expected_remaining(state, self.expected, eta) if self.expected else None
         fresh = bool(self.status_message) and real_now - self._status_since < STATUS_SHOWN_FOR
         self._status_fresh_shown = fresh
-        self.query_one(RunHeader).show(
-            state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0, status_fresh=fresh
-        )
-        self.query_one(PhaseTimeline).show(state, now)
+        header.show(state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0, status_fresh=fresh)
+        timeline = self.query_one(PhaseTimeline)
+        timeline.expected = {name: exp.seconds for name, exp in self.expected.items()}
+        timeline.show(state, now)
         self.query_one(ProgressPane).show(state, eta, _train_seconds(state, now), now)
         if changed or force:
             self.query_one(ModelTree).show_model(state.model)
@@ -517,6 +525,32 @@ class HwmonApp(App[int]):
             if loss_chart.kind == "loss" and not has_loss and has_rate:
                 loss_chart.set_kind("rate")
         screen.set_class(side, "-side")
+
+    def _check_expected(self) -> None:
+        key = (job_key(self.state)[1], self.state.vendor)
+        if key != self._expected_for and (self.state.phases or self.state.vendor):
+            self._expected_for = key
+            self._load_expected(key)
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def _load_expected(self, key: tuple[str, str | None]) -> None:
+        from hwmon.model.history import PastRun, expected_phases
+        from hwmon.runners.history import open_history
+
+        history = open_history()
+        past: list[PastRun] = []
+        if history is not None:
+            try:
+                past = history.past_runs()
+            finally:
+                history.close()
+        expected = expected_phases(key[0], key[1], past)
+        self.call_from_thread(self._set_expected, key, expected)
+
+    def _set_expected(self, key: tuple[str, str | None], expected: dict[str, Expected]) -> None:
+        if key == self._expected_for and expected != self.expected:
+            self.expected = expected
+            self.repaint_now()
 
     # ----------------------------------------------------------------------------------------------- actions
     def action_help(self) -> None:
@@ -748,13 +782,17 @@ def _train_seconds(state: RunState, now: float) -> float | None:
 
 def run_dashboard(source: SourceLike, *, title: str | None = None, notice: str | None = None) -> int:
     """Run the dashboard until the user quits (q or Ctrl-C), then print one line saying how the run stands and how
-    to come back. Returns ``exitcodes.RUN_FAILED`` if the run failed, else 0."""
+    to come back. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped, else 0."""
     import sys
 
     app = HwmonApp(source, title=title, notice=notice)
     app.run()
+    from hwmon.runners.history import record_if_ended
+
+    record_if_ended(app.state, source.name)
     try:
         print(app.closing_line(), file=sys.stderr)
     except Exception:  # noqa: BLE001 - the closing line is a courtesy; it must never turn a quit into a crash
         pass
-    return exitcodes.RUN_FAILED if app.state.status == "failed" else exitcodes.OK
+    # The same rule as plain mode: a run that failed or was stopped (its supervisor's record) is not a success.
+    return exitcodes.RUN_FAILED if app.state.status in ("failed", "stopped") else exitcodes.OK

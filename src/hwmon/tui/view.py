@@ -11,10 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 from hwmon.model import figures
+from hwmon.model import text as text_mod
 from hwmon.model.state import ProgressBar, RunState
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 
 
 def safe_text(text: str) -> str:
@@ -23,10 +21,7 @@ def safe_text(text: str) -> str:
     The splitter already cleans lines; this is the UI's own guard, because a single escape reaching the terminal
     (``ESC ] 52`` clipboard writes, ``ESC [ 2J``) would act on the user's terminal instead of being shown.
     """
-    if not text.isprintable():
-        text = _ESCAPE.sub("", text.replace("\t", "    "))
-        text = _CONTROL.sub("\ufffd", text)
-    return text
+    return text_mod.safe_text(text, tab="    ")
 
 
 def is_ended(state: RunState) -> bool:

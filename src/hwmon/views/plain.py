@@ -20,6 +20,7 @@ from typing import TextIO
 from hwmon import exitcodes
 from hwmon.model import alerts as alerts_mod
 from hwmon.model import figures
+from hwmon.model import text as text_mod
 from hwmon.model.eta import eta_seconds, main_progress
 from hwmon.model.fmt import fmt_duration, fmt_rate
 from hwmon.model.reducer import apply
@@ -36,10 +37,9 @@ Clock = Callable[[], float]
 
 
 def safe_text(text: str, limit: int = 200) -> str:
-    """Log-derived text made inert for a terminal: control, format (bidi) and other non-printable characters
-    dropped, newlines flattened, length capped."""
-    cleaned = "".join(ch if ch.isprintable() else " " if ch in "\t\n\r" else "" for ch in text)
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+    """Text from outside hwmon (log-derived text, file names, run.json fields) made inert for a terminal by the
+    one sanitiser, ``hwmon.model.text.safe_text``, with the length capped."""
+    return text_mod.safe_text(text, limit)
 
 
 def _number(value: float) -> str:
@@ -196,7 +196,7 @@ async def run_plain(
                     eof = True
                     break
             if now >= next_check:
-                alerts_mod.check(state, now)
+                alerts_mod.check(state, now, catching_up=bool(getattr(source, "catching_up", False)))
                 printer.print_new_alerts()
                 next_check = now + ALERT_CHECK_S
             if now >= next_tick:
@@ -218,4 +218,7 @@ async def run_plain(
     final = figures.display_status(state, now)
     how = "source ended" if eof else "run ended"
     printer.emit("end", f"{how} | {final} | " + " | ".join(state_fields(state, now)))
+    from hwmon.runners.history import record_if_ended
+
+    record_if_ended(state, source.name, final)
     return exitcodes.RUN_FAILED if final in ("failed", "stopped") else exitcodes.OK

@@ -7,6 +7,7 @@ from textual.widget import Widget
 
 from hwmon.model import alerts as alert_rules
 from hwmon.model import fmt
+from hwmon.model.figures import last_loss
 from hwmon.model.state import RunState
 from hwmon.tui import view
 from hwmon.tui.widgets._text import join_rows
@@ -41,6 +42,9 @@ class RunHeader(Widget):
         self._rows = 1
         self._output_seen = False
         self._status_fresh = False
+        # Time left in the whole run (phases not reached yet, expected from past runs of the same job, plus the
+        # loop's ETA): set by the app when the run history knows the job.
+        self.run_eta: float | None = None
 
     def show(
         self,
@@ -152,13 +156,15 @@ class RunHeader(Widget):
             line2.append(f"last phase {state.phases[-1].name}")
         else:
             line2.append("no phase yet", style="dim")
-        step = state.last_step
-        if step is not None and step.step is not None:
-            line2.append(f" · step {step.step}", style="bold")
-        if state.loss.last is not None:
-            line2.append(f" · loss {fmt.fmt_number(state.loss.last[1])}")
+        step, loss = last_loss(state)  # the one step/loss figure (summary's ls and plain mode use it too)
+        if step is not None:
+            line2.append(f" · step {step}", style="bold")
+        if loss is not None:
+            line2.append(f" · loss {fmt.fmt_number(loss)}")
         if self._eta is not None and not view.is_ended(state):
             line2.append(f" · ETA {fmt.fmt_duration(self._eta)}")
+        if self.run_eta is not None and not view.is_ended(state) and self.run_eta != self._eta:
+            line2.append(f" · run ETA {fmt.fmt_duration(self.run_eta)}", style="bold")
         rows = [line1, line2]
         # A third row appears only for an alert or a follower/source message, so it is never cut off by the
         # phase/step details at 80 columns.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from hwmon.events import PHASE_NAMES
 from hwmon.model import fmt
 from hwmon.model.state import RunState
 from hwmon.tui import view
@@ -28,15 +29,25 @@ class PhaseTimeline(Widget, can_focus=True):
         self._timeline: view.Timeline | None = None
         self._now = 0.0
         self._rows = 0
+        # Expected seconds per phase name from past runs of the same job (the run history): phases not reached
+        # yet are listed under the bars with their expected duration.
+        self.expected: dict[str, float] = {}
 
     def show(self, state: RunState, now: float) -> None:
         """Take the latest state; repaints on the next frame."""
         self._timeline = view.timeline(state, now)
         self._now = now
-        rows = max(1, len(self._timeline.rows))
+        rows = max(1, len(self._timeline.rows)) + len(self._pending_names())
         # Layout is the costly part of a frame: only when the pane gains or loses a row.
         self.refresh(layout=rows != self._rows)
         self._rows = rows
+
+    def _pending_names(self) -> list[str]:
+        """Phases expected from history that this run has not reached yet (in the order runs go through them)."""
+        if not self.expected or self._timeline is None:
+            return []
+        reached = {row.name for row in self._timeline.rows}
+        return [name for name in PHASE_NAMES if name in self.expected and name not in reached]
 
     @property
     def rows(self) -> list[view.TimelineRow]:
@@ -91,5 +102,12 @@ class PhaseTimeline(Widget, can_focus=True):
             duration = fmt.fmt_duration(row.seconds) if row.known else "?"
             line.append(f" {duration:>6}", style="bold" if row.current else "")
             line.append(f" {view.percent(row.seconds, timeline.wall):>4}", style="dim")
+            lines.append(line)
+        for name in self._pending_names():
+            line = Text(no_wrap=True, overflow="crop")
+            line.append(f" {name:<{NAME_WIDTH}} ", style="dim")
+            line.append("┄" * bar_width, style="dim")
+            line.append(f" {'~' + fmt.fmt_duration(self.expected[name]):>6}", style="dim italic")
+            line.append(" exp", style="dim")
             lines.append(line)
         return join_rows(lines)

@@ -1,0 +1,417 @@
+"""`hwmon export SOURCE [--format csv|jsonl|parquet|tensorboard] [--what steps|eval|phases] [-o PATH]`.
+
+The full-resolution series, streamed from the log through the parser (never the dashboard's downsampled series):
+rows leave as they are parsed, so memory stays flat whatever the log's size. What a row holds is decided by the
+pure ``hwmon.model.export``; this module reads the source and writes the format.
+
+Formats: CSV (default, to stdout unless ``-o``), JSON Lines, Parquet (pyarrow: the optional ``parquet`` extra) and
+TensorBoard event files (tensorboardX: the optional ``tensorboard`` extra; ``-o`` names the log directory; every
+table goes in: step scalars by mode, eval scalars, phase durations).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from hwmon import exitcodes
+from hwmon.model.export import TABLES, Row
+
+FORMATS = ("csv", "jsonl", "parquet", "tensorboard")
+WHATS = ("steps", "eval", "phases")
+
+HEADER_AFTER = 4096
+"""The CSV/Parquet header (the set of metric columns) is fixed after this many rows; metrics first seen later go
+into the ``more`` column as JSON, so nothing is lost and nothing is held back."""
+
+PARQUET_BATCH = 16384
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's flags."""
+    parser.add_argument("source", metavar="SOURCE", help="a log file, '-' for stdin, or a run id (or unique prefix)")
+    parser.add_argument("--format", "-f", choices=FORMATS, default="csv", help="output format (default: csv)")
+    parser.add_argument(
+        "--what",
+        choices=WHATS,
+        default="steps",
+        help="which table: every step line (default), eval metrics with their step, or the phases",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="output file (default: stdout for csv/jsonl; required for parquet; the log directory for tensorboard)",
+    )
+
+
+class TableWriter(Protocol):
+    def write(self, rows: list[Row]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _missing(package: str, extra: str, what: str) -> exitcodes.HwmonError:
+    return exitcodes.HwmonError(
+        f"{what} needs the {package} package, which is not installed: pip install 'hwmon[{extra}]' "
+        f"(or pip install {package})",
+        exitcodes.MISSING_PACKAGE,
+    )
+
+
+def _cannot_write(path: object, exc: OSError) -> exitcodes.HwmonError:
+    reason = " ".join((exc.strerror or str(exc)).split())
+    return exitcodes.HwmonError(f"{path}: cannot write: {reason}", exitcodes.CANNOT_WRITE)
+
+
+# --- CSV and JSON Lines ----------------------------------------------------------------------------------------------
+
+
+def _json_value(value: object) -> object:
+    # JSON has no NaN/Infinity: a non-finite metric is written as null (strict JSON readers accept every line).
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class _Columns:
+    """The header of a table whose metric columns are discovered from its first rows."""
+
+    def __init__(self, fixed: tuple[str, ...], open_ended: bool) -> None:
+        self.fixed = fixed
+        self.open_ended = open_ended
+        self.columns: list[str] | None = None
+        self.pending: list[Row] = []
+        self._known: frozenset[str] | None = None
+        self._values: list[str] = []
+
+    def add(self, rows: list[Row]) -> list[Row]:
+        """Rows ready to write (none while the header is still being discovered)."""
+        if self.columns is not None:
+            return rows
+        self.pending.extend(rows)
+        if len(self.pending) < HEADER_AFTER:
+            return []
+        return self.fix()
+
+    def fix(self) -> list[Row]:
+        if self.columns is None:
+            columns = list(self.fixed)
+            if self.open_ended:
+                seen = dict.fromkeys(columns)
+                for row in self.pending:
+                    for key in row:
+                        if key not in seen:
+                            seen[key] = None
+                columns = list(seen)
+                columns.append("more")
+            self.columns = columns
+        rows, self.pending = self.pending, []
+        return rows
+
+    def split(self, row: Row) -> tuple[list[object], dict[str, object]]:
+        """The row's values in column order, and its metrics that have no column (first seen after the header)."""
+        if self._known is None:
+            assert self.columns is not None
+            self._known = frozenset(self.columns)
+            self._values = [c for c in self.columns if c != "more"]
+        get = row.get
+        values: list[object] = [get(c) for c in self._values]
+        if row.keys() <= self._known:
+            return values, {}
+        return values, {k: v for k, v in row.items() if k not in self._known}
+
+
+class CsvWriter:
+    def __init__(self, out: IO[str], fixed: tuple[str, ...], open_ended: bool) -> None:
+        self._out = out
+        self._csv = csv.writer(out, lineterminator="\n")
+        self._cols = _Columns(fixed, open_ended)
+        self._header = False
+
+    def write(self, rows: list[Row]) -> None:
+        self._emit(self._cols.add(rows))
+
+    def _emit(self, rows: list[Row]) -> None:
+        if not rows and self._header:
+            return
+        if not self._header and self._cols.columns is not None:
+            self._csv.writerow(self._cols.columns)
+            self._header = True
+        # The csv module writes None as an empty cell and a float as its shortest round-trip repr (nan/inf
+        # readable), so values go in as they are.
+        split = self._cols.split
+        open_ended = self._cols.open_ended
+        cells = []
+        for row in rows:
+            values, more = split(row)
+            if open_ended:
+                values.append(json.dumps({k: _json_value(v) for k, v in more.items()}) if more else None)
+            cells.append(values)
+        self._csv.writerows(cells)
+
+    def close(self) -> None:
+        self._emit(self._cols.fix())
+        self._out.flush()
+
+
+class JsonlWriter:
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+
+    def write(self, rows: list[Row]) -> None:
+        if rows:
+            self._out.write(
+                "".join(
+                    json.dumps({k: _json_value(v) for k, v in row.items()}, ensure_ascii=False) + "\n" for row in rows
+                )
+            )
+
+    def close(self) -> None:
+        self._out.flush()
+
+
+# --- Parquet -------------------------------------------------------------------------------------------------------
+
+_INT_COLUMNS = {"step", "line", "index", "repeats"}
+_STR_COLUMNS = {"mode", "time", "rate_unit", "name", "start", "end", "detail", "more"}
+
+
+class ParquetWriter:
+    """Row groups of ``PARQUET_BATCH`` rows through ``pyarrow.parquet.ParquetWriter``: int64 step/line, string
+    text columns, float64 metrics. Rows are moved into column lists as they arrive (no row is held as a dict), so
+    memory is one row group's columns."""
+
+    def __init__(self, path: Path, fixed: tuple[str, ...], open_ended: bool) -> None:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise _missing("pyarrow", "parquet", "parquet export") from None
+        self._pa = pa
+        self._pq = pq
+        self._path = path
+        self._cols = _Columns(fixed, open_ended)
+        self._writer: Any = None
+        self._schema: Any = None
+        self._data: list[list[object]] = []
+        self._count = 0
+
+    def write(self, rows: list[Row]) -> None:
+        self._take(self._cols.add(rows))
+
+    def _take(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        columns = self._cols.columns
+        assert columns is not None
+        if not self._data:
+            self._data = [[] for _ in columns]
+        data = self._data
+        split = self._cols.split
+        open_ended = self._cols.open_ended
+        width = len(columns) - (1 if open_ended else 0)
+        for row in rows:
+            values, more = split(row)
+            for i in range(width):
+                data[i].append(values[i])
+            if open_ended:
+                data[width].append(json.dumps({k: _json_value(v) for k, v in more.items()}) if more else None)
+            self._count += 1
+            if self._count >= PARQUET_BATCH:
+                self._flush()
+                data = self._data = [[] for _ in columns]
+
+    def _flush(self) -> None:
+        pa = self._pa
+        columns = self._cols.columns
+        if columns is None:
+            return
+        if self._schema is None:
+            fields = []
+            for name in columns:
+                kind = pa.int64() if name in _INT_COLUMNS else pa.string() if name in _STR_COLUMNS else pa.float64()
+                fields.append(pa.field(name, kind))
+            self._schema = pa.schema(fields)
+            try:
+                self._writer = self._pq.ParquetWriter(str(self._path), self._schema)
+            except OSError as exc:
+                raise _cannot_write(self._path, exc) from None
+        if not self._data:
+            self._data = [[] for _ in columns]
+        arrays = [pa.array(values, type=field.type) for values, field in zip(self._data, self._schema, strict=True)]
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
+        self._data = []
+        self._count = 0
+
+    def close(self) -> None:
+        self._take(self._cols.fix())
+        if self._count or self._writer is None:
+            self._flush()
+        if self._writer is not None:
+            self._writer.close()
+
+
+# --- TensorBoard ---------------------------------------------------------------------------------------------------
+
+
+def _walltime(text: object) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+_TB_SKIP = {"step", "mode", "epoch", "time", "wall_s", "rate_unit", "line"}
+
+
+class TensorBoardWriter:
+    """Scalars through tensorboardX's ``SummaryWriter``: ``train/loss``, ``train/rate``, ``train/lr``,
+    ``train/<metric>`` (``eval/...`` for eval steps) at the step number, with the log's time as wall time;
+    ``eval_metrics/<name>`` at their step; ``phase_seconds/<name>`` at the phase's index."""
+
+    def __init__(self, logdir: Path) -> None:
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise _missing("tensorboardX", "tensorboard", "tensorboard export") from None
+        try:
+            logdir.mkdir(parents=True, exist_ok=True)
+            self._writer = SummaryWriter(logdir=str(logdir), flush_secs=30)
+        except OSError as exc:
+            raise _cannot_write(logdir, exc) from None
+        self.scalars = 0
+
+    def steps(self, rows: list[Row]) -> None:
+        add = self._writer.add_scalar
+        for row in rows:
+            step = row["step"]
+            mode = row["mode"]
+            walltime = _walltime(row["time"])
+            for key, value in row.items():
+                if key in _TB_SKIP or not isinstance(value, (int, float)):
+                    continue
+                add(f"{mode}/{key}", float(value), step, walltime=walltime)
+                self.scalars += 1
+
+    def evals(self, rows: list[Row]) -> None:
+        for row in rows:
+            value = row["value"]
+            if isinstance(value, (int, float)):
+                self._writer.add_scalar(f"eval_metrics/{row['name']}", float(value), row["step"] or 0)
+                self.scalars += 1
+
+    def phases(self, rows: list[Row]) -> None:
+        for row in rows:
+            seconds = row["seconds"]
+            if isinstance(seconds, (int, float)):
+                self._writer.add_scalar(f"phase_seconds/{row['name']}", float(seconds), row["index"])
+                self.scalars += 1
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+# --- the command ---------------------------------------------------------------------------------------------------
+
+
+def _text_output(path: str | None) -> tuple[IO[str], bool]:
+    if path is None or path == "-":
+        return sys.stdout, False
+    try:
+        return open(path, "w", encoding="utf-8", newline=""), True
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+
+
+def export_events(
+    events: Iterable[Any], fmt: str, what: str, output: str | None, stdout: IO[str] | None = None
+) -> tuple[int, int]:
+    """Write the ``what`` table of ``events`` as ``fmt``; returns (rows written, step rows seen). The I/O core of
+    the command, usable on any event stream."""
+    from hwmon.model.export import ExportBuilder
+
+    builder = ExportBuilder()
+    fixed = TABLES[what]
+    open_ended = what == "steps"
+    if fmt == "tensorboard":
+        if output is None or output == "-":
+            raise exitcodes.HwmonError("tensorboard export needs -o LOGDIR (a directory)", exitcodes.USAGE)
+        tb = TensorBoardWriter(Path(output))
+        try:
+            for event in events:
+                steps, evals = builder.feed(event)
+                if steps:
+                    tb.steps(steps)
+                if evals:
+                    tb.evals(evals)
+            tb.phases(builder.phase_rows())
+        finally:
+            tb.close()
+        return tb.scalars, builder.step_count
+    close_out = False
+    writer: TableWriter
+    if fmt == "parquet":
+        if output is None or output == "-":
+            raise exitcodes.HwmonError("parquet export needs -o FILE (parquet is binary)", exitcodes.USAGE)
+        writer = ParquetWriter(Path(output), fixed, open_ended)
+    else:
+        if stdout is not None and (output is None or output == "-"):
+            out: IO[str] = stdout
+        else:
+            out, close_out = _text_output(output)
+        writer = CsvWriter(out, fixed, open_ended) if fmt == "csv" else JsonlWriter(out)
+    written = 0
+    try:
+        for event in events:
+            steps, evals = builder.feed(event)
+            rows = steps if what == "steps" else evals if what == "eval" else None
+            if rows:
+                writer.write(rows)
+                written += len(rows)
+        if what == "phases":
+            rows = builder.phase_rows()
+            writer.write(rows)
+            written = len(rows)
+        writer.close()
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise
+        raise _cannot_write(output or "stdout", exc) from None
+    finally:
+        if close_out:
+            out.close()
+    return written, builder.step_count
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``hwmon export``."""
+    from hwmon.commands._inputs import read_events, resolve_input
+
+    inp = resolve_input(args.source)
+    if args.format in ("parquet", "tensorboard") and (args.output is None or args.output == "-"):
+        kind = "FILE" if args.format == "parquet" else "LOGDIR"
+        raise exitcodes.HwmonError(f"{args.format} export needs -o {kind}", exitcodes.USAGE)
+    stdout = None
+    if args.output is None or args.output == "-":
+        # Line-buffered text on a pipe is slow for millions of rows: a large buffer, flushed at the end.
+        stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=False)
+    try:
+        export_events(read_events(inp), args.format, args.what, args.output, stdout=stdout)
+    finally:
+        if stdout is not None:
+            try:
+                stdout.flush()
+            finally:
+                stdout.detach()
+    return exitcodes.OK

@@ -1,0 +1,177 @@
+"""Full-resolution export rows: events in, table rows out. Pure (no I/O): ``hwmon.commands.export`` reads the log
+and writes the rows; this module decides what a row holds.
+
+Three tables:
+
+- **steps**: one row per step line of the log (``hwmon.parsers.expand_steps`` expands the bulk fast path's
+  ``StepBatch`` into every line it stands for), train and eval steps both (``mode``), with the log's time, the
+  seconds since the run's first log timestamp (``wall_s``), loss, rate, global rate, lr and every other per-step
+  metric the line carries (``StepMetrics.extra``, by name).
+- **eval**: one row per evaluation metric (``EvalMetric``) with the last training step seen before it.
+- **phases**: one row per phase of the last run, durations and shares of wall time from the same model functions
+  ``hwmon summary`` uses (``hwmon.model.figures.phase_durations``, ``wall_seconds``, no clock).
+
+The builder also folds every event into a ``RunState`` with the one reducer, so phases, the run's start and the
+``summary`` figures of an export are those of ``hwmon summary`` on the same log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hwmon.events import EvalMetric, Event, StepMetrics
+from hwmon.model.figures import phase_durations
+from hwmon.model.reducer import apply
+from hwmon.model.state import RunState
+from hwmon.model.summary import wall_seconds
+
+__all__ = [
+    "EVAL_COLUMNS",
+    "PHASE_COLUMNS",
+    "STEP_COLUMNS",
+    "TABLES",
+    "ExportBuilder",
+    "Row",
+    "lr_of",
+]
+
+Value = float | int | str | None
+Row = dict[str, Value]
+
+STEP_COLUMNS: tuple[str, ...] = (
+    "step",
+    "mode",
+    "epoch",
+    "time",
+    "wall_s",
+    "loss",
+    "rate",
+    "global_rate",
+    "rate_unit",
+    "lr",
+    "line",
+)
+"""The fixed leading columns of the steps table; per-step metrics the log carries follow, by name."""
+
+EVAL_COLUMNS: tuple[str, ...] = ("step", "time", "wall_s", "name", "value", "line")
+PHASE_COLUMNS: tuple[str, ...] = ("index", "name", "start", "end", "seconds", "share", "detail", "repeats")
+TABLES: dict[str, tuple[str, ...]] = {"steps": STEP_COLUMNS, "eval": EVAL_COLUMNS, "phases": PHASE_COLUMNS}
+
+# Names under which logs print the learning rate (Model Zoo ``lr``, HF ``learning_rate``, Megatron
+# ``learning rate``): the first present fills the ``lr`` column.
+_LR_KEYS = ("lr", "learning_rate", "learning rate", "learning-rate")
+
+
+def lr_of(extra: tuple[tuple[str, float], ...]) -> float | None:
+    """The learning rate among a step's extra metrics, if it carries one."""
+    for key in _LR_KEYS:
+        for name, value in extra:
+            if name == key:
+                return value
+    return None
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat()
+
+
+@dataclass(slots=True)
+class ExportBuilder:
+    """Turns a stream of events into rows. Feed every event in order (``feed``), then ask for ``phase_rows``."""
+
+    state: RunState = field(default_factory=RunState)
+    step_count: int = 0
+    eval_count: int = 0
+    # Steps without a number (HF-Trainer dicts, Keras lines) are numbered by their order per mode, as the reducer
+    # numbers them on the loss chart.
+    _last_step: dict[str, int] = field(default_factory=dict)
+    _last_train_step: int | None = None
+    _start: datetime | None = None
+
+    def feed(self, event: Event) -> tuple[list[Row], list[Row]]:
+        """The step rows and eval rows ``event`` stands for (both usually empty)."""
+        apply(self.state, event, None)
+        if self._start is None and event.ts is not None:
+            self._start = event.ts
+        steps = [self._step_row(m) for m in _expand(event)]
+        evals: list[Row] = []
+        if isinstance(event, EvalMetric):
+            evals.append(self._eval_row(event))
+        return steps, evals
+
+    def _wall(self, ts: datetime | None) -> float | None:
+        start = self.state.first_ts or self._start
+        if ts is None or start is None:
+            return None
+        return round((ts - start).total_seconds(), 6)
+
+    def _step_row(self, m: StepMetrics) -> Row:
+        self.step_count += 1
+        step = m.step
+        if step is None:
+            step = self._last_step.get(m.mode, 0) + 1
+        self._last_step[m.mode] = step
+        if m.mode == "train":
+            self._last_train_step = step
+        row: Row = {
+            "step": step,
+            "mode": m.mode,
+            "epoch": m.epoch,
+            "time": _iso(m.ts),
+            "wall_s": self._wall(m.ts),
+            "loss": m.loss,
+            "rate": m.rate,
+            "global_rate": m.global_rate,
+            "rate_unit": m.rate_unit if (m.rate is not None or m.global_rate is not None) else None,
+            "lr": lr_of(m.extra),
+            "line": m.line,
+        }
+        for name, value in m.extra:
+            key = name if name not in row else f"extra_{name}"
+            if key not in row:
+                row[key] = value
+        return row
+
+    def _eval_row(self, event: EvalMetric) -> Row:
+        self.eval_count += 1
+        return {
+            "step": self._last_train_step,
+            "time": _iso(event.ts),
+            "wall_s": self._wall(event.ts),
+            "name": event.name,
+            "value": event.value,
+            "line": event.line,
+        }
+
+    def phase_rows(self) -> list[Row]:
+        """One row per phase of the (last) run, as ``hwmon summary`` reports them."""
+        state = self.state
+        wall = wall_seconds(state)
+        rows: list[Row] = []
+        for index, (phase, seconds) in enumerate(zip(state.phases, phase_durations(state, None), strict=True)):
+            share = None
+            if seconds is not None and wall is not None and wall > 0 and math.isfinite(wall):
+                share = round(seconds / wall, 6)
+            rows.append(
+                {
+                    "index": index,
+                    "name": phase.name,
+                    "start": _iso(phase.start),
+                    "end": _iso(phase.end),
+                    "seconds": seconds,
+                    "share": share,
+                    "detail": phase.detail,
+                    "repeats": phase.repeats,
+                }
+            )
+        return rows
+
+
+def _expand(event: Event) -> Iterator[StepMetrics]:
+    # Imported here so that the model package stays importable without the parsers (as model.summary does).
+    from hwmon.parsers import expand_steps
+
+    return expand_steps(event)

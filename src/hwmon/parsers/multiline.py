@@ -1,0 +1,150 @@
+"""Multi-line error records, assembled once: Python tracebacks and ``terminate called``/``what():`` aborts. Pure.
+
+The one implementation the format parsers share (the generic parser for any log, the Cerebras parser for its own):
+
+- ``Traceback (most recent call last):``, its frames (indented lines, blank lines, ``[Previous line repeated ..]``),
+  then the exception line (the first unindented one) -> ``ErrorSeen(fatal=True, kind="traceback")`` with that line
+  as message. The lines after it (a multi-line exception message, blank lines) belong to the record until a line
+  that starts a new log record (a timestamp or a level word), a shell prompt, or ``HOLD_LINES`` lines.
+- A chained traceback (``The above exception was the direct cause ...`` / ``During handling of the above exception
+  ...``): with ``hold=True`` the exception is held back until it is known not to be a cause, so a chain reports
+  only its last exception; with ``hold=False`` every exception is reported on its own line as it comes.
+- ``terminate called after throwing an instance of 'X'`` + ``  what():  text`` -> one fatal ``ErrorSeen`` with the
+  ``what()`` text (``kind=abort_kind``) on the ``what()`` line; without a ``what()`` next, the ``terminate`` line
+  itself; ``terminate called without an active exception`` at once.
+
+``feed(record)`` returns whether the line belonged to such a record and the errors completed by it; ``finish()``
+releases what is held (a stream that went quiet calls it too, so a crash shows now rather than never).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from hwmon.events import ErrorSeen
+from hwmon.parsers.base import Line
+
+__all__ = ["HOLD_LINES", "MultilineErrors"]
+
+HOLD_LINES = 64
+"""Lines after an exception line during which its message may run on or a chained traceback may still follow."""
+
+MAX_MESSAGE = 2000
+TRACEBACK = "Traceback (most recent call last)"
+_CHAIN = (
+    "The above exception was the direct cause of the following exception",
+    "During handling of the above exception, another exception occurred",
+)
+_TERMINATE = re.compile(r"terminate called (?:after throwing an instance of '([^']*)'|(without an active exception))")
+_WHAT = re.compile(r"^\s*what\(\):\s*(.*)$")
+_RECORD_START = re.compile(
+    r"^(?:\[?\d{4}-\d{2}-\d{2}[ T]|\[?\d{2}:\d{2}:\d{2}|(?:INFO|WARNING|ERROR|DEBUG)\b|[EWIF]\d{4} |\$ )"
+)
+
+
+class MultilineErrors:
+    """Tracebacks and aborts of one stream (see the module doc)."""
+
+    __slots__ = ("_abort_kind", "_held", "_held_for", "_hold", "_state", "_terminate")
+
+    def __init__(self, *, hold: bool = True, abort_kind: str = "terminate") -> None:
+        self._hold = hold
+        self._abort_kind = abort_kind
+        self._state: Literal["", "frames", "after", "chain"] = ""
+        self._held: ErrorSeen | None = None
+        self._held_for = 0
+        self._terminate: ErrorSeen | None = None
+
+    @property
+    def busy(self) -> bool:
+        """A record is being read (its lines are not ordinary lines)."""
+        return bool(self._state) or self._terminate is not None
+
+    def feed(self, line: Line) -> tuple[bool, list[ErrorSeen]]:
+        """(whether ``line`` belongs to a multi-line error record, the errors completed by it)."""
+        text = line.text
+        out: list[ErrorSeen] = []
+        if self._terminate is not None:
+            pending, self._terminate = self._terminate, None
+            what = _WHAT.match(text)
+            if what is not None:
+                message = what.group(1).strip() or pending.message
+                out.append(ErrorSeen(line.number, pending.ts, message[:MAX_MESSAGE], True, self._abort_kind))
+                return True, out
+            out.append(pending)
+        if self._state and self._in_traceback(line, out):
+            return True, out
+        if TRACEBACK in text:
+            self._release(out)
+            self._state = "frames"
+            return True, out
+        if "terminate called" in text:
+            m = _TERMINATE.search(text)
+            if m is not None:
+                error = ErrorSeen(
+                    line.number, getattr(line, "ts", None), text.strip()[:MAX_MESSAGE], True, self._abort_kind
+                )
+                if m.group(2):
+                    out.append(error)
+                else:
+                    self._terminate = error
+                return True, out
+        return False, out
+
+    def finish(self) -> list[ErrorSeen]:
+        """Release whatever is held (end of input, or the input went quiet)."""
+        out: list[ErrorSeen] = []
+        if self._terminate is not None:
+            out.append(self._terminate)
+            self._terminate = None
+        self._release(out)
+        return out
+
+    def _in_traceback(self, line: Line, out: list[ErrorSeen]) -> bool:
+        text = line.text
+        if self._state == "frames":
+            if not text.strip() or text[0] in " \t":
+                return True  # a frame, source line, caret marker or "[Previous line repeated N more times]"
+            if text.startswith(_CHAIN):
+                return True
+            # The first unindented line after the frames is the exception ("pkg.FooError: message").
+            error = ErrorSeen(line.number, getattr(line, "ts", None), text.strip()[:MAX_MESSAGE], True, "traceback")
+            if self._hold:
+                self._held = error
+            else:
+                out.append(error)
+            self._held_for = 0
+            self._state = "after"
+            return True
+        stripped = text.strip()
+        if stripped.startswith(_CHAIN):
+            # Chained: the exception read so far was a cause, not the last one.
+            if self._hold:
+                self._held = None
+            self._state = "chain"
+            return True
+        if TRACEBACK in text:
+            if self._state == "chain":
+                self._held = None
+            else:
+                self._release(out)
+            self._state = "frames"
+            return True
+        if self._state == "chain":
+            if not stripped:
+                return True
+            self._state = ""
+            return False
+        # After the exception line: blank lines and continuation lines of a multi-line message belong to it.
+        self._held_for += 1
+        if self._held_for > HOLD_LINES or (stripped and _RECORD_START.match(text) is not None):
+            self._release(out)
+            return False
+        return True
+
+    def _release(self, out: list[ErrorSeen]) -> None:
+        if self._held is not None:
+            out.append(self._held)
+            self._held = None
+        self._state = ""

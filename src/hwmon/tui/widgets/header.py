@@ -63,7 +63,8 @@ class RunHeader(Widget):
         self._output_seen = output_seen
         rows = 3 if self.notice_text() is not None else 2
         # Re-layout only when the header grows or shrinks a row; otherwise a repaint is enough.
-        self.refresh(layout=rows != self._rows)
+        # (Also when the laid-out height disagrees: a request made while the screen was still mounting can be lost.)
+        self.refresh(layout=rows != self._rows or self.size.height != rows)
         self._rows = rows
 
     def notice_text(self) -> Text | None:

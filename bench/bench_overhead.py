@@ -3,6 +3,9 @@ watcher) versus the same workload script run bare, same data, limits and thread 
 repetitions. Prints each measurement, the medians and the overhead (target <= 3 %).
 
     .venv/bin/python bench/bench_overhead.py [--reps 5] [--limit-batches 300] [--threads 1] [--data DIR]
+        [--device cpu|gpu]
+
+``--device gpu`` measures the same on CUDA (``scripts/gpu_check.sh`` runs it on a GPU machine).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def bare(args: argparse.Namespace, out_dir: Path, rep: int) -> float:
     cpu0 = children_cpu()
     with open(log, "wb") as fh:
         subprocess.run(
-            [sys.executable, mnist.__file__, "--device", "cpu", *workload_args(args)],
+            [sys.executable, mnist.__file__, "--device", args.device, *workload_args(args)],
             stdout=fh,
             stderr=subprocess.STDOUT,
             env=dict(os.environ, PYTHONUNBUFFERED="1"),
@@ -69,7 +72,17 @@ def monitored(args: argparse.Namespace, runs: Path) -> float:
     # its waited-for children, so they are not in this figure.
     cpu0 = children_cpu()
     subprocess.run(
-        [sys.executable, "-m", "hwmon", "run", "mnist", "--cpu", "--no-tui", "--no-check", *workload_args(args)],
+        [
+            sys.executable,
+            "-m",
+            "hwmon",
+            "run",
+            "mnist",
+            f"--{args.device}",
+            "--no-tui",
+            "--no-check",
+            *workload_args(args),
+        ],
         stdout=subprocess.DEVNULL,
         env=dict(os.environ, HWMON_RUNS_DIR=str(runs)),
         check=True,
@@ -85,6 +98,7 @@ def main() -> int:
     parser.add_argument("--limit-batches", type=int, default=300)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data", default=FASHION)
+    parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     args = parser.parse_args()
     if not Path(args.data).is_dir():
         raise SystemExit(f"no IDX data at {args.data} (install dataset-fashion-mnist or pass --data)")

@@ -15,13 +15,14 @@ from hwmon import __version__, exitcodes
 COMMANDS: dict[str, str] = {
     "demo": "replay a bundled example run and show the live dashboard (no accelerator needed)",
     "run": "launch and supervise a run (mnist on --ipu/--csx/--gpu/--cpu, or -- ANY COMMAND)",
-    "attach": "watch a run live: a log file, '-' for stdin, a run id, or the latest run",
-    "summary": "summarise a log: phases, steps, loss, rates, checkpoints, eval, errors",
+    "attach": "watch a run live: a log, '-' for stdin, a run id, HOST:PATH over ssh, slurm:JOBID, or the latest run",
+    "summary": "summarise a log (or HOST:PATH): phases, steps, loss, rates, checkpoints, eval, errors",
     "export": "export a log's full-resolution steps, eval metrics or phases (csv, jsonl, parquet, tensorboard)",
     "compare": "compare runs side by side: phases, time to first step, throughput, loss, eval, status",
     "history": "list the runs hwmon has recorded (the history that expected phase durations come from)",
-    "ls": "list supervised runs",
-    "stop": "stop a supervised run (SIGINT, then SIGTERM, then SIGKILL)",
+    "ls": "list supervised runs and your Slurm jobs",
+    "stop": "stop a supervised run (SIGINT, then SIGTERM, then SIGKILL; scancel for a Slurm job)",
+    "top": "the fleet view: every run, Slurm job and recently attached log in one live table (also: hwmon alone)",
 }
 
 
@@ -73,6 +74,9 @@ def did_you_mean(word: str) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list and sys.stdout.isatty() and sys.stdin.isatty():
+        # `hwmon` alone on a terminal: the fleet view (without a terminal it prints the usage, as before).
+        args_list = ["top"]
     first = next((a for a in args_list if not a.startswith("-")), None)
     if first is not None and first not in COMMANDS:
         suggestion = did_you_mean(first)

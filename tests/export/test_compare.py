@@ -154,7 +154,9 @@ async def test_compare_screen_views(size: tuple[int, int]) -> None:
         text = screen_text(app)
         assert "loss vs step" in text and "loss vs wall time" in text
         assert any("\u2800" < ch <= "\u28ff" for ch in text)  # braille curves drawn
-        assert "600" in text  # the step axis runs to the longest run's last step
+        # the step axis runs to the longest curve's last step (PopTorch's per-epoch steps laid end to end)
+        longest = max(p.step for r in app.runs for p in r.curve)
+        assert longest > 600 and str(longest) in text
         await pilot.press("3")
         await pilot.pause()
         text = screen_text(app)
@@ -189,3 +191,14 @@ async def test_run_names_are_shown_literally(tmp_path: Path) -> None:
         text = screen_text(app)
         assert "[red]x[-]" in text
         assert "\x1b" not in text
+
+
+def test_steps_that_restart_each_epoch_make_one_continuous_curve() -> None:
+    collector = RunCollector("epochs")
+    for epoch in range(3):
+        for step in (0, 100, 200):
+            collector.feed(StepMetrics(0, None, step, loss=10.0 - epoch * 3 - step / 100, epoch=float(epoch)))
+    curve = collector.figures().curve
+    assert [p.step for p in curve] == [0, 100, 200, 300, 400, 500, 600, 700, 800]
+    assert [p.loss for p in curve] == [10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0]
+    assert collector.figures().loss_at(450) == 6.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,22 @@ def test_expected_remaining_counts_phases_not_reached_and_the_loop_eta() -> None
     assert expected_remaining(state, expected, 20.0) == pytest.approx(120.0)
     state.status = "succeeded"
     assert expected_remaining(state, expected, None) is None
+
+
+async def _settle(pilot: Any) -> None:
+    await pilot.pause(0.05)
+    pilot.app.repaint_now()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    pilot.app.repaint_now()
+    await pilot.pause()
+
+
+def test_expected_phases_snapshot(snap_compare: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The dashboard at 80x24 with a past run of the same job in the history (timeline rows ``~1m45s exp``, the
+    header's ``run ETA``)."""
+    assert main(["summary", str(_run_on(20, tmp_path))]) == 0
+    capsys.readouterr()
+    log = _run_on(21, tmp_path, lines=36)
+    app = HwmonApp(replay_fixture(log.read_bytes(), name="run-21.log"), clock=lambda: 5000.0)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)

@@ -119,3 +119,11 @@ def test_run_no_tui_failure_shows_the_workloads_last_lines(tmp_path: Path) -> No
     assert result.returncode == exitcodes.RUN_FAILED
     err = result.stderr.decode()
     assert "last" in err and "the real reason: disk full" in err
+
+
+def test_the_missing_directory_rule_leaves_remote_and_slurm_refs_alone() -> None:
+    from hwmon.commands.attach import check_missing_path
+
+    assert check_missing_path("gpu-node-7:/no/such/dir/run.log") is None
+    assert check_missing_path("ssh://gpu-node-7/no/such/dir/run.log") is None
+    assert check_missing_path("slurm:12345") is None

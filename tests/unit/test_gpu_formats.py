@@ -196,3 +196,21 @@ def test_pytorch_lightning_1x_epoch_bar_counting_validation_batches() -> None:
         lines += [f"Epoch {epoch}: 100%|##########| 25/25 [00:00<00:00, 450.0it/s, loss=0.4, v_num=0, train_loss=0.08]"]
     s = facts(("\n".join(lines) + "\n").encode())
     assert s["train"]["steps"]["last"] == 40
+
+
+def test_lightning_rich_bar_printed_once_to_a_file_with_the_loss_wrapped_below() -> None:
+    # Lightning 2.6 with rich, writing to a file: one final render, the metrics on the lines below the bar.
+    text = (
+        "Epoch 1/1  ━━━━━━━━━━━━━━━━ 20/20 0:00:00 • 0:00:00 445.11it/s v_num: 0.000\n"
+        + " " * 63
+        + "train_loss: 0.084\n"
+        + " " * 63
+        + "val_loss: 0.106  \n"
+        + " " * 63
+        + "val_acc: 0.981   \n"
+        "`Trainer.fit` stopped: `max_epochs=2` reached.\n"
+    )
+    s = facts(text.encode())
+    assert (s["train"]["steps"]["last"], s["train"]["loss"]["last"]) == (40, pytest.approx(0.084))
+    assert s["eval"] == {"val_loss": pytest.approx(0.106), "val_acc": pytest.approx(0.981)}
+    assert s["status"] == "succeeded"

@@ -424,3 +424,9 @@ def test_every_fixture_is_chunking_invariant_through_the_stream(name: str) -> No
     # reprs: a NaN loss is not equal to itself).
     data = (FIXTURES / name).read_bytes()
     assert assert_chunking_invariant(lambda chunks: [repr(e) for e in stream_events(chunks)], data, seeds=(5, 6))
+
+
+def test_a_quiet_unterminated_line_shown_live_makes_no_step_either() -> None:
+    parser = StreamParser()
+    parser.feed(b"2024-01-01 00:00:00,000 INFO:   | Train Device=CSX, Step=100, Loss=7.1")
+    assert [e for e in parser.flush() if isinstance(e, StepMetrics)] == []

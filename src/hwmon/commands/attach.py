@@ -1,7 +1,8 @@
 """`hwmon attach [REF]`: watch a run live — the dashboard on a terminal, plain lines otherwise.
 
 REF is a log file (followed like ``tail -F``), ``-`` for stdin, a run directory, a supervised run's id or unique
-prefix, or nothing for the latest supervised run.
+prefix, a remote log (``HOST:PATH``, ``ssh://[user@]host[:port]/path``), a Slurm job (``slurm:ID`` or a bare id),
+or nothing for the latest supervised run.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "ref",
         nargs="?",
         metavar="REF",
-        help="log file, '-' for stdin, run id (or unique prefix); default: the latest supervised run",
+        help="log file, '-' for stdin, run id (or unique prefix), HOST:PATH or ssh://[user@]host[:port]/path (over "
+        "ssh), slurm:JOBID or a bare job id; default: the latest supervised run",
+    )
+    parser.add_argument(
+        "--ssh-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an ssh option for a remote REF, passed as -o KEY=VALUE (repeatable); ~/.ssh/config applies as usual",
     )
     parser.add_argument("--from-end", action="store_true", help="skip what the log already holds; show new output")
     parser.add_argument("--plain", action="store_true", help="print plain status lines instead of the dashboard")
@@ -58,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         follow=args.follow,
         from_end=args.from_end,
         interval=args.interval,
+        ssh_opts=args.ssh_opt,
     )
 
 
@@ -73,6 +83,7 @@ def watch(
     from_end: bool = False,
     title: str | None = None,
     interval: float = 10.0,
+    ssh_opts: Sequence[str] = (),
 ) -> int:
     """Watch ``ref`` until the run ends (plain mode) or the user quits (dashboard); the exit code says how the run
     ended: ``OK`` (succeeded or unknown) or ``RUN_FAILED``.
@@ -94,7 +105,8 @@ def watch(
         # controlling terminal.
         source: Source = stdin_source(_swap_stdin_for_tty())
     else:
-        source = open_source(ref, from_end=from_end)
+        source = open_source(ref, from_end=from_end, ssh_opts=ssh_opts)
+        _remember(ref, source, ssh_opts)
     return show(source, dashboard=dashboard, follow=follow, title=title, interval=interval, notice=notice)
 
 
@@ -104,9 +116,14 @@ def check_missing_path(ref: str) -> str | None:
     existing path, ``-``, or a run id."""
     from hwmon.sources.source import looks_like_path
 
-    if ref == "-" or not looks_like_path(ref):
+    if ref == "-" or not looks_like_path(ref) or ref.startswith("slurm:"):
         return None
     path = Path(ref).expanduser()
+    if not os.path.lexists(path):
+        from hwmon.sources import ssh
+
+        if ssh.parse_remote(ref) is not None:
+            return None  # HOST:PATH, ssh://: the remote side says what is missing
     try:
         os.stat(path)
         return None
@@ -125,6 +142,20 @@ def check_missing_path(ref: str) -> str | None:
                 exitcodes.BAD_INPUT,
             )
     return f"waiting for {full} to appear (Ctrl-C to stop)"
+
+
+def _remember(ref: str, source: Source, ssh_opts: Sequence[str]) -> None:
+    """Note a log, remote log or Slurm job in the recent-attachments list (the fleet view shows them)."""
+    from hwmon.runners import recent
+
+    if getattr(source, "run_dir", None) is not None:
+        return  # a supervised run is listed from the registry already
+    if type(source).__name__ == "SlurmJobSource":
+        recent.remember(ref if ref.startswith("slurm:") else f"slurm:{ref}", "slurm")
+        return
+    kind = {"SshFollower": "ssh", "FileFollower": "file"}.get(type(getattr(source, "follower", None)).__name__)
+    if kind is not None:
+        recent.remember(ref, kind, tuple(ssh_opts))
 
 
 def pick_dashboard(plain: bool | None) -> Callable[..., int] | None:

@@ -93,10 +93,15 @@ def run(args: argparse.Namespace) -> int:
         data["last_step"] = step
         data["last_loss"] = loss if loss is None or math.isfinite(loss) else str(loss)
         rows.append(data)
+    jobs = slurm_job_rows({r.slurm_job_id for r in runs if r.slurm_job_id})
     if args.json:
-        json.dump(rows, sys.stdout, indent=2)
+        json.dump(rows + jobs, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return exitcodes.OK
+    if jobs:
+        print_slurm_table(jobs)
+        if runs:
+            print()
     if not runs:
         print(f"no runs in {registry.runs_root()}", file=sys.stderr)
         return exitcodes.OK
@@ -124,3 +129,100 @@ def run(args: argparse.Namespace) -> int:
         if record.status == "lost":
             print(f"note: {safe_text(record.run_id)} is lost: {safe_text(record.message)}", file=sys.stderr)
     return exitcodes.OK
+
+
+# --- the user's Slurm jobs (squeue --me) ----------------------------------------------------------------------------
+
+
+def slurm_job_rows(skip: set[str]) -> list[dict[str, Any]]:
+    """One row per job of the user's in Slurm's queue (``squeue --me``) that is not a run listed already (``skip``:
+    their job ids), with phase/step/loss/ETA parsed from the tail of its output file. Empty without Slurm; a
+    controller that does not answer is said on stderr."""
+    from hwmon.runners import slurm
+
+    if not slurm.available():
+        return []
+    try:
+        jobs = slurm.my_jobs()
+    except exitcodes.HwmonError as exc:
+        print(f"hwmon: note: Slurm jobs not listed: {exc}", file=sys.stderr)
+        return []
+    rows: list[dict[str, Any]] = []
+    for job in jobs:
+        if job.job_id in skip or job.job_id.split("_")[0] in skip:
+            continue
+        figures = tail_figures(Path(job.stdout)) if job.stdout and not job.pending else {}
+        rows.append(
+            {
+                "kind": "slurm",
+                "slurm_job_id": job.job_id,
+                "name": job.name,
+                "state": job.state,
+                "reason": job.reason,
+                "nodes": job.nodes,
+                "elapsed_s": job.run_time_s,
+                "output": job.stdout,
+                "phase": "queue" if job.pending else figures.get("phase"),
+                "last_step": figures.get("last_step"),
+                "last_loss": figures.get("last_loss"),
+                "eta_s": figures.get("eta_s"),
+            }
+        )
+    return rows
+
+
+def tail_figures(log_path: Path) -> dict[str, Any]:
+    """Phase, last step, loss and ETA from the tail of a log (the same parsers and model as every view)."""
+    try:
+        from hwmon.model import reducer
+        from hwmon.model.eta import eta_seconds
+        from hwmon.model.state import RunState
+        from hwmon.parsers.stream import parse_bytes
+
+        with open(log_path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - TAIL_BYTES))
+            data = fh.read()
+        if size > TAIL_BYTES:
+            cut = data.find(b"\n")
+            data = data[cut + 1 :] if cut >= 0 else b""
+        state = RunState(source=str(log_path))
+        reducer.apply_all(state, parse_bytes(data))
+    except Exception:  # an unreadable file or a parser bug must not break `ls`
+        return {}
+    step, loss = last_step_loss(log_path)
+    phase = state.current_phase
+    eta = eta_seconds(state, None)
+    return {
+        "phase": phase.name if phase is not None else None,
+        "last_step": step,
+        "last_loss": loss if loss is None or math.isfinite(loss) else str(loss),
+        "eta_s": eta,
+    }
+
+
+def print_slurm_table(rows: list[dict[str, Any]]) -> None:
+    """The Slurm jobs as a table (state, elapsed, phase, step, loss, ETA)."""
+    from hwmon.model.fmt import fmt_duration as fmt
+
+    header = ("SLURM JOB", "NAME", "STATE", "ELAPSED", "PHASE", "STEP", "LOSS", "ETA")
+    table = [header]
+    for row in rows:
+        loss = row["last_loss"]
+        state = row["state"] + (f" ({row['reason']})" if row["state"] == "PENDING" and row["reason"] else "")
+        table.append(
+            (
+                safe_text(row["slurm_job_id"]),
+                safe_text(row["name"] or "-", 40),
+                safe_text(state, 60),
+                fmt(row["elapsed_s"]),
+                row["phase"] or "-",
+                "-" if row["last_step"] is None else str(row["last_step"]),
+                loss if isinstance(loss, str) else _fmt_loss(loss),
+                fmt(row["eta_s"]) if row["eta_s"] is not None else "-",
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for r in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)).rstrip())

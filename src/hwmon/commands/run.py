@@ -41,13 +41,28 @@ def _add_launch_options(parser: argparse.ArgumentParser, default: object = None)
     parser.add_argument(
         "--no-check", action="store_true", help="skip checking that the interpreter can import the device stack", **kw
     )
+    parser.add_argument(
+        "--sbatch",
+        action="store_true",
+        help="submit the run as a Slurm batch job (sbatch) instead of starting it here; hwmon follows its queue "
+        "state and output file",
+        **kw,
+    )
+    parser.add_argument(
+        "--sbatch-arg",
+        action="append",
+        metavar="ARG",
+        help="an argument for sbatch, e.g. --sbatch-arg=--partition=debug (repeatable; implies --sbatch)",
+        **kw,
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``hwmon run``; the workload's own options come after its name."""
     parser.usage = (
-        "hwmon run [--detach] [--no-tui] [--dir DIR] mnist --cpu|--gpu|--ipu|--ipu-model|--csx [options]\n"
-        "       hwmon run [--detach] [--no-tui] [--dir DIR] -- CMD [ARGS...]"
+        "hwmon run [--detach] [--no-tui] [--dir DIR] [--sbatch [--sbatch-arg=ARG ...]] mnist "
+        "--cpu|--gpu|--ipu|--ipu-model|--csx [options]\n"
+        "       hwmon run [--detach] [--no-tui] [--dir DIR] [--sbatch [--sbatch-arg=ARG ...]] -- CMD [ARGS...]"
     )
     parser.description = (
         "Launch a run under a supervisor that survives this terminal; its output goes to output.log in the run "
@@ -161,21 +176,36 @@ def run(args: argparse.Namespace) -> int:
             "--validate-only",
             exitcodes.DEVICE_UNAVAILABLE,
         )
-    record = supervisor.launch(
-        command,
-        workload=workload,
-        device=device,
-        run_dir=args.dir,
-        extra={"python": command[0]} if workload else None,
-    )
-    if record.status == "failed" and record.pid is None:
-        raise exitcodes.HwmonError(f"run {record.run_id}: {record.message}", exitcodes.RUN_FAILED)
+    sbatch_args: list[str] = list(getattr(args, "sbatch_arg", None) or [])
+    if getattr(args, "sbatch", False) or sbatch_args:
+        from hwmon.runners import slurm
+
+        record = slurm.submit_run(
+            command,
+            sbatch_args=sbatch_args,
+            workload=workload,
+            device=device,
+            run_dir=args.dir,
+            extra={"python": command[0]} if workload else None,
+        )
+        started = f"submitted as Slurm job {record.slurm_job_id}"
+    else:
+        record = supervisor.launch(
+            command,
+            workload=workload,
+            device=device,
+            run_dir=args.dir,
+            extra={"python": command[0]} if workload else None,
+        )
+        if record.status == "failed" and record.pid is None:
+            raise exitcodes.HwmonError(f"run {record.run_id}: {record.message}", exitcodes.RUN_FAILED)
+        started = "started"
     if args.detach:
         print(record.run_id)
-        started = (
-            f"hwmon: run {record.run_id} started; log {record.log_path}; attach with 'hwmon attach {record.run_id}'"
+        message = (
+            f"hwmon: run {record.run_id} {started}; log {record.log_path}; attach with 'hwmon attach {record.run_id}'"
         )
-        print(safe_text(started), file=sys.stderr)  # the log path is a directory the user named
+        print(safe_text(message), file=sys.stderr)  # the log path is a directory the user named
         return exitcodes.OK
     plain: bool | None = True if args.no_tui else None
     try:

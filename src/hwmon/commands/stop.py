@@ -16,7 +16,9 @@ from hwmon.model.text import safe_text
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``RUN_ID`` (or a unique prefix) and the escalation timeouts."""
-    parser.add_argument("run_id", metavar="RUN_ID", help="run id or a unique prefix of one")
+    parser.add_argument(
+        "run_id", metavar="RUN_ID", help="run id or a unique prefix of one (a Slurm run is cancelled), or slurm:JOBID"
+    )
     parser.add_argument(
         "--int-timeout",
         type=float,
@@ -51,19 +53,41 @@ def run(args: argparse.Namespace) -> int:
     for name in ("int_timeout", "term_timeout", "kill_timeout"):
         if getattr(args, name) < 0:
             raise exitcodes.HwmonError(f"--{name.replace('_', '-')} must not be negative", exitcodes.USAGE)
+    if args.run_id.startswith("slurm:"):
+        return _stop_job(args)
     record = registry.resolve(args.run_id)
 
     def progress(message: str) -> None:
         if not args.quiet:
             print(safe_text(f"hwmon: {record.run_id}: {message}"), file=sys.stderr)
 
-    final = supervisor.stop_run(
-        record,
-        int_timeout=args.int_timeout,
-        term_timeout=args.term_timeout,
-        kill_timeout=args.kill_timeout,
-        progress=progress,
-    )
+    if record.slurm_job_id:
+        from hwmon.runners import slurm
+
+        final = slurm.stop_run(record, int_timeout=args.int_timeout, term_timeout=args.term_timeout, progress=progress)
+    else:
+        final = supervisor.stop_run(
+            record,
+            int_timeout=args.int_timeout,
+            term_timeout=args.term_timeout,
+            kill_timeout=args.kill_timeout,
+            progress=progress,
+        )
     message = f"run {final.run_id} {final.status}" + (f": {final.message}" if final.message else "")
     print(safe_text(message))  # run.json fields (the id, a host in the message) are not ours: sanitised
+    return exitcodes.OK
+
+
+def _stop_job(args: argparse.Namespace) -> int:
+    """``hwmon stop slurm:ID``: a Slurm job hwmon did not submit, stopped the same way (SIGINT, then scancel)."""
+    from hwmon.runners import slurm
+
+    job_id = slurm.job_ref_of(args.run_id)
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(safe_text(f"hwmon: slurm:{job_id}: {message}"), file=sys.stderr)
+
+    job = slurm.stop_job(job_id, int_timeout=args.int_timeout, term_timeout=args.term_timeout, progress=progress)
+    print(safe_text(f"slurm job {job_id} {job.state.lower() if job is not None else 'gone from the controller'}"))
     return exitcodes.OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the hwmon.summary/1 JSON contract")
     fmt.add_argument("--md", action="store_true", help="print a Markdown report")
+    parser.add_argument(
+        "--ssh-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="for a remote LOG (HOST:PATH or ssh://[user@]host[:port]/path): an ssh option, passed as -o KEY=VALUE "
+        "(repeatable)",
+    )
     parser.add_argument(
         "--exit-status",
         action="store_true",
@@ -101,6 +110,26 @@ def _reason(exc: OSError) -> str:
     return _one_line(exc.strerror or str(exc))
 
 
+def _remote(ref: str) -> object | None:
+    from hwmon.sources import ssh
+
+    return ssh.parse_remote(ref)
+
+
+def _summarize_ref(ref: str, ssh_opts: list[str]) -> RunState:
+    """A local file, or a remote one (``HOST:PATH``, ``ssh://...``) read once over ssh when no local file has that
+    name."""
+    if not os.path.exists(ref):
+        from hwmon.sources import ssh
+
+        remote = ssh.parse_remote(ref)
+        if remote is not None:
+            from hwmon.model.summary import summarize_bytes
+
+            return summarize_bytes(ssh.read_all(remote, ssh_opts), str(remote))
+    return summarize_file(Path(ref))
+
+
 def run(args: argparse.Namespace) -> int:
     """Summarise the log (or the bundled example) and print it in the chosen format."""
     from hwmon.model.summary import summary_dict
@@ -113,10 +142,12 @@ def run(args: argparse.Namespace) -> int:
     if args.log == "-":
         state = summarize_file(Path("/dev/stdin"), source="stdin")
     else:
-        state = summarize_file(Path(args.log))
+        state = _summarize_ref(args.log, args.ssh_opt)
     summary = summary_dict(state)
     if args.log is not None:
-        add_expected(summary, state, str(Path(args.log).resolve()))
+        # A remote HOST:PATH is its own history key (it names no local file).
+        local = os.path.exists(args.log) or _remote(args.log) is None
+        add_expected(summary, state, str(Path(args.log).resolve()) if local else str(_remote(args.log)))
     if args.json:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif args.md:

@@ -97,6 +97,12 @@ class RunCollector:
     stride: int = 1
     rate_unit: str = ""
     _runs: int = 1
+    # Steps that restart each epoch (PopTorch's "step N of epoch E") are laid end to end on the curve's x axis:
+    # a restart continues from the previous step plus the usual gap between steps.
+    _offset: int = 0
+    _last_raw: int | None = None
+    _last_x: int | None = None
+    _gap: int = 1
 
     @property
     def state(self) -> RunState:
@@ -110,6 +116,7 @@ class RunCollector:
             self.rates.clear()
             self.curve.clear()
             self.stride = 1
+            self._offset, self._last_raw, self._last_x, self._gap = 0, None, None, 1
         for row in rows:
             if row["mode"] != "train":
                 continue
@@ -117,12 +124,24 @@ class RunCollector:
             if isinstance(rate, float) and math.isfinite(rate):
                 self.rates.append(rate)
                 self.rate_unit = str(row["rate_unit"] or self.rate_unit)
-            loss, step, wall = row["loss"], row["step"], row["wall_s"]
-            if isinstance(loss, float) and isinstance(step, int) and step % self.stride == 0:
+            loss, raw, wall = row["loss"], row["step"], row["wall_s"]
+            if not isinstance(raw, int):
+                continue
+            step = self._continuous(raw)
+            if isinstance(loss, float) and step % self.stride == 0:
                 self.curve.append(CurvePoint(step, wall if isinstance(wall, float) else None, loss))
                 if len(self.curve) > CURVE_POINTS:
                     self.stride *= 2
                     self.curve = [p for p in self.curve if p.step % self.stride == 0]
+
+    def _continuous(self, raw: int) -> int:
+        if self._last_raw is not None and self._last_x is not None and raw < self._last_raw:
+            self._offset = self._last_x + self._gap - raw
+        x = raw + self._offset
+        if self._last_x is not None and x > self._last_x:
+            self._gap = x - self._last_x
+        self._last_raw, self._last_x = raw, x
+        return x
 
     def figures(self) -> RunFigures:
         state = self.state

@@ -65,12 +65,12 @@ TABLES: dict[str, tuple[str, ...]] = {"steps": STEP_COLUMNS, "eval": EVAL_COLUMN
 _LR_KEYS = ("lr", "learning_rate", "learning rate", "learning-rate")
 
 
-def lr_of(extra: tuple[tuple[str, float], ...]) -> float | None:
-    """The learning rate among a step's extra metrics, if it carries one."""
+def lr_of(extra: tuple[tuple[str, float], ...]) -> tuple[str, float] | None:
+    """(name, value) of the learning rate among a step's extra metrics, if it carries one."""
     for key in _LR_KEYS:
         for name, value in extra:
             if name == key:
-                return value
+                return name, value
     return None
 
 
@@ -116,6 +116,7 @@ class ExportBuilder:
         self._last_step[m.mode] = step
         if m.mode == "train":
             self._last_train_step = step
+        lr = lr_of(m.extra)
         row: Row = {
             "step": step,
             "mode": m.mode,
@@ -126,10 +127,13 @@ class ExportBuilder:
             "rate": m.rate,
             "global_rate": m.global_rate,
             "rate_unit": m.rate_unit if (m.rate is not None or m.global_rate is not None) else None,
-            "lr": lr_of(m.extra),
+            "lr": None if lr is None else lr[1],
             "line": m.line,
         }
+        lr_name = None if lr is None else lr[0]
         for name, value in m.extra:
+            if name == lr_name:
+                continue  # it is the lr column
             key = name if name not in row else f"extra_{name}"
             if key not in row:
                 row[key] = value

@@ -127,134 +127,131 @@ class CerebrasAppliance:
         raise NotImplementedError
 
     def _message(self, text: str, msg: str, out: list[Event]) -> None:
-        """An INFO/DEBUG (or level-less timestamped) message."""
-        first = msg[0]
-        # --- checkpoints (the commonest lines between steps) ---
-        if first == "S" and msg.startswith(("Saving checkpoint", "Saved checkpoint")) and self._checkpoint(msg, out):
-            return
-        # --- queue ---
-        if msg.startswith("Poll ingress") or msg.startswith("Ingress is ready"):
-            self._detect(out)
-            lowered = msg.lower()
-            if msg.startswith("Ingress is ready") or "poll ingress success" in lowered or "ingress ready" in lowered:
-                if self._phase == "queue" or self._phase is None:
-                    self._to(self._job_phase, "", out)
-                d = _DASHBOARD.search(msg)
-                if d is not None:
-                    self._info("dashboard", d.group(1), out)
+        """An INFO/DEBUG (or level-less timestamped) message: the first row of ``_MESSAGE_RULES`` that matches and
+        takes it; TensorFlow's rules when none does."""
+        for pattern, handler in _MESSAGE_RULES:
+            m = pattern.match(msg)
+            if m is not None and handler(self, m, msg, out) is not False:
                 return
-            status = _JOB_STATUS.search(msg)
-            if status is not None:
-                detail = status.group(1)
-            else:
-                detail = msg.split(":", 1)[1] if ":" in msg else msg
-                detail = detail.split(",", 1)[0]
-            self._to("queue", _detail(detail.strip()), out)
-            return
-        # --- job ids ---
-        if "job id" in msg.lower():
-            self._job_id(msg, out)
-            return
-        # --- compile ---
-        if msg.startswith("Compiling the model"):
-            self._start_run(out)
-            self._detect(out)
-            self._job_phase = "compile"
-            self._to("compile", _detail(msg.split(".")[0]), out)
-            return
-        if msg.startswith("Initiating a new compile wsjob"):
-            self._detect(out)
-            self._job_phase, self._job_kind = "compile", "compile"
-            self._to("compile", "Compile job", out)
-            return
-        if msg.startswith("Found existing cached compile") or msg.startswith("Compile artifacts successfully"):
-            self._detect(out)
-            self._to("compile", "Cached compile" if msg.startswith("Found") else "Writing compile artifacts", out)
-            h = _HASH.search(msg)
-            if h is not None:
-                self._info("compile_hash", h.group(1), out)
-            return
-        if msg.startswith(("Compile was successful", "Compile successful", "Compilation successful")):
-            self._detect(out)
-            if self._phase == "compile":
-                self._end_phase(out)
-            else:
-                out.append(PhaseEnded(self._number, self._now(), "compile"))
-            return
-        if msg.startswith(_COMPILE_STAGES) or (self._phase == "compile" and msg.endswith("...") and len(msg) < 100):
-            self._detect(out)
-            self._to("compile", _detail(msg), out)
-            return
-        # --- setup ---
-        if msg.startswith(_SETUP_STAGES):
-            device = None
-            p = _PREPARING.match(msg)
-            if p is not None:
-                device = "CSX"
-                self._info("num_csx", p.group(1), out)
-            if msg.startswith("Initiating a new execute wsjob"):
-                self._job_phase, self._job_kind = "setup", "execute"
-            self._detect(out, device)
-            self._to("setup", _detail(msg), out)
-            return
-        # --- train ---
-        if msg.startswith("Beginning appliance run"):
-            self._detect(out)
-            self._to("train", "", out)
-            return
-        # --- eval ---
-        m = _AVG_EVAL_LOSS.match(msg)
-        if m is not None:
-            value = _float(m.group(1))
-            if value is not None:
-                out.append(EvalMetric(self._number, self._now(), "eval/loss", value))
-            return
-        if msg.startswith("Evaluation metrics") or msg.startswith("Eval metrics"):
-            pairs = _DICT_PAIR.findall(msg)
-            for name, value in pairs:
-                number_value = _float(value)
-                if number_value is not None:
-                    out.append(EvalMetric(self._number, self._now(), name, number_value))
-            if not pairs:
-                self._eval_metrics = True
-            return
-        if msg.startswith("Evaluation completed successfully"):
-            if self._phase == "eval":
-                self._end_phase(out)
-            return
-        # --- completion ---
-        if msg.startswith("Training completed successfully"):
-            # "... successfully! Processed N sample(s) in S seconds." may share the line.
-            p = _PROCESSED_ANY.search(msg)
-            if p is not None:
-                self._complete(out, int(p.group(1)), _float(p.group(2)), msg)
-            else:
-                self._complete(out, None, None, msg)
-            return
-        m = _PROCESSED.match(msg)
-        if m is not None:
-            self._complete(out, int(m.group(1)), _float(m.group(2)), msg)
-            return
-        # --- run start and facts ---
-        if msg.startswith("Checkpoint autoloading is enabled"):
-            self._start_run(out)
-            return
-        m = _LOOP.match(msg)
-        if m is not None:
-            self._reset_step = int(m.group(2)) + 1
-            self._info("target_step", m.group(3), out)
-            out.append(TargetStated(self._number, self._now(), "step", int(m.group(3)), int(m.group(2))))
-            return
-        m = _EFFECTIVE_BATCH.match(msg)
-        if m is not None:
-            self._info("effective_batch_size", m.group(1), out)
-            return
-        m = _NETWORK.match(msg)
-        if m is not None:
-            self._info("network_type", m.group(1), out)
-            return
         if self._tf_allowed(text):
             self._tf(msg, out)
+
+    # --- the rows' handlers (return False to let the next rows try) ----------------------------------------------
+
+    def _on_checkpoint(self, m: re.Match[str], msg: str, out: list[Event]) -> bool:
+        return self._checkpoint(msg, out)
+
+    def _on_ingress(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._detect(out)
+        lowered = msg.lower()
+        if msg.startswith("Ingress is ready") or "poll ingress success" in lowered or "ingress ready" in lowered:
+            if self._phase == "queue" or self._phase is None:
+                self._to(self._job_phase, "", out)
+            d = _DASHBOARD.search(msg)
+            if d is not None:
+                self._info("dashboard", d.group(1), out)
+            return
+        status = _JOB_STATUS.search(msg)
+        if status is not None:
+            detail = status.group(1)
+        else:
+            detail = msg.split(":", 1)[1] if ":" in msg else msg
+            detail = detail.split(",", 1)[0]
+        self._to("queue", _detail(detail.strip()), out)
+
+    def _on_job_id(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._job_id(msg, out)
+
+    def _on_compiling(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._start_run(out)
+        self._detect(out)
+        self._job_phase = "compile"
+        self._to("compile", _detail(msg.split(".")[0]), out)
+
+    def _on_compile_job(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._detect(out)
+        self._job_phase, self._job_kind = "compile", "compile"
+        self._to("compile", "Compile job", out)
+
+    def _on_cached_compile(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._detect(out)
+        self._to("compile", "Cached compile" if msg.startswith("Found") else "Writing compile artifacts", out)
+        h = _HASH.search(msg)
+        if h is not None:
+            self._info("compile_hash", h.group(1), out)
+
+    def _on_compiled(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._detect(out)
+        if self._phase == "compile":
+            self._end_phase(out)
+        else:
+            out.append(PhaseEnded(self._number, self._now(), "compile"))
+
+    def _on_compile_stage(self, m: re.Match[str], msg: str, out: list[Event]) -> bool:
+        # A known stage, or any short "...ing ..." message while compiling.
+        if m.group(1) is None and not (self._phase == "compile" and msg.endswith("...") and len(msg) < 100):
+            return False
+        self._detect(out)
+        self._to("compile", _detail(msg), out)
+        return True
+
+    def _on_setup_stage(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        device = None
+        p = _PREPARING.match(msg)
+        if p is not None:
+            device = "CSX"
+            self._info("num_csx", p.group(1), out)
+        if msg.startswith("Initiating a new execute wsjob"):
+            self._job_phase, self._job_kind = "setup", "execute"
+        self._detect(out, device)
+        self._to("setup", _detail(msg), out)
+
+    def _on_appliance_run(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._detect(out)
+        self._to("train", "", out)
+
+    def _on_avg_eval_loss(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        value = _float(m.group(1))
+        if value is not None:
+            out.append(EvalMetric(self._number, self._now(), "eval/loss", value))
+
+    def _on_eval_metrics(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        pairs = _DICT_PAIR.findall(msg)
+        for name, value in pairs:
+            number_value = _float(value)
+            if number_value is not None:
+                out.append(EvalMetric(self._number, self._now(), name, number_value))
+        if not pairs:
+            self._eval_metrics = True
+
+    def _on_eval_done(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        if self._phase == "eval":
+            self._end_phase(out)
+
+    def _on_training_completed(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        # "... successfully! Processed N sample(s) in S seconds." may share the line.
+        p = _PROCESSED_ANY.search(msg)
+        if p is not None:
+            self._complete(out, int(p.group(1)), _float(p.group(2)), msg)
+        else:
+            self._complete(out, None, None, msg)
+
+    def _on_processed(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._complete(out, int(m.group(1)), _float(m.group(2)), msg)
+
+    def _on_autoload(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._start_run(out)
+
+    def _on_loop(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._reset_step = int(m.group(2)) + 1
+        self._info("target_step", m.group(3), out)
+        out.append(TargetStated(self._number, self._now(), "step", int(m.group(3)), int(m.group(2))))
+
+    def _on_effective_batch(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._info("effective_batch_size", m.group(1), out)
+
+    def _on_network(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+        self._info("network_type", m.group(1), out)
 
     def _job_id(self, msg: str, out: list[Event]) -> None:
         ts = self._now()
@@ -284,3 +281,33 @@ class CerebrasAppliance:
         r = _REMOTE_LOG.search(msg)
         if r is not None:
             self._info("remote_log_path", r.group(1).rstrip(","), out)
+
+
+def _starts(*prefixes: str) -> re.Pattern[str]:
+    return re.compile("(?:" + "|".join(re.escape(p) for p in prefixes) + ")")
+
+
+_Row = tuple[re.Pattern[str], Callable[[CerebrasAppliance, "re.Match[str]", str, list[Event]], "bool | None"]]
+_MESSAGE_RULES: tuple[_Row, ...] = (
+    # Checkpoint lines first: the commonest lines between steps.
+    (_starts("Saving checkpoint", "Saved checkpoint"), CerebrasAppliance._on_checkpoint),
+    (_starts("Poll ingress", "Ingress is ready"), CerebrasAppliance._on_ingress),
+    (re.compile(r"(?i).*?job id"), CerebrasAppliance._on_job_id),
+    (_starts("Compiling the model"), CerebrasAppliance._on_compiling),
+    (_starts("Initiating a new compile wsjob"), CerebrasAppliance._on_compile_job),
+    (_starts("Found existing cached compile", "Compile artifacts successfully"), CerebrasAppliance._on_cached_compile),
+    (_starts("Compile was successful", "Compile successful", "Compilation successful"), CerebrasAppliance._on_compiled),
+    (re.compile("(" + _starts(*_COMPILE_STAGES).pattern + ")?"), CerebrasAppliance._on_compile_stage),
+    (_starts(*_SETUP_STAGES), CerebrasAppliance._on_setup_stage),
+    (_starts("Beginning appliance run"), CerebrasAppliance._on_appliance_run),
+    (_AVG_EVAL_LOSS, CerebrasAppliance._on_avg_eval_loss),
+    (_starts("Evaluation metrics", "Eval metrics"), CerebrasAppliance._on_eval_metrics),
+    (_starts("Evaluation completed successfully"), CerebrasAppliance._on_eval_done),
+    (_starts("Training completed successfully"), CerebrasAppliance._on_training_completed),
+    (_PROCESSED, CerebrasAppliance._on_processed),
+    (_starts("Checkpoint autoloading is enabled"), CerebrasAppliance._on_autoload),
+    (_LOOP, CerebrasAppliance._on_loop),
+    (_EFFECTIVE_BATCH, CerebrasAppliance._on_effective_batch),
+    (_NETWORK, CerebrasAppliance._on_network),
+)
+"""The appliance's messages: (pattern matched at the message start, handler), first row that takes it wins."""

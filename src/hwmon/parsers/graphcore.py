@@ -38,6 +38,7 @@ nothing but (for the tables) the vendor.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from hwmon.events import (
     ErrorSeen,
@@ -175,33 +176,29 @@ class GraphcoreParser:
         self._match(line, text, out)
 
     def _match(self, line: Line, text: str, out: list[Event]) -> None:
-        number = line.number
-        if "[pop" in text or "[Pop" in text:
-            m = _POPTORCH.search(text)
-            if m is not None:
-                self._poptorch(line, m, out)
-        if "PL:" in text or "PO:" in text or "popart:" in text:
-            m = _POPLAR.search(text)
-            if m is None and "[" in text:
-                m = _POPLAR_OLD.search(text)
-            if m is not None:
-                self._poplar(line, m, out)
-        if _COMPILING.match(text):
-            out.append(PhaseStarted(number, None, "compile", "Compiling Model"))
-        if "model in" in text:
-            m = _COMPILED.search(text)
-            if m is not None:
-                out.append(PhaseEnded(number, None, "compile", _float(m["s"])))
-        if " on " in text:
-            m = _EVAL_LINE.search(text)
-            if m is not None:
-                self._eval_line(line, m, text, out)
-        if "of epoch" in text:
-            m = _GPT2_STEP.search(text)
-            if m is not None:
-                self._gpt2_step(line, m, out)
+        # Every row whose needle is in the line and whose pattern matches (output is often glued: one line may
+        # hold a bar's debris, a PopTorch warning and a compile line).
+        for needles, pattern, handler in _ROWS:
+            if any(needle in text for needle in needles):
+                m = pattern.search(text)
+                if m is not None:
+                    handler(self, line, m, out)
         self._errors(line, text, out)
         self._slurm(line, text, out)
+
+    def _poplar_line(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
+        # A Poplar/PopART record in the newer form (ISO time, module, elapsed, level letter), else the older one.
+        found = _POPLAR.search(m.string)
+        if found is None and "[" in m.string:
+            found = _POPLAR_OLD.search(m.string)
+        if found is not None:
+            self._poplar(line, found, out)
+
+    def _compiling(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
+        out.append(PhaseStarted(line.number, None, "compile", "Compiling Model"))
+
+    def _compiled(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
+        out.append(PhaseEnded(line.number, None, "compile", _float(m["s"])))
 
     # --- vendor / logging lines -----------------------------------------------------------------------------------
 
@@ -240,7 +237,8 @@ class GraphcoreParser:
         elif level in ("E", "C"):
             out.append(ErrorSeen(line.number, ts, message, False, "poplar"))
 
-    def _eval_line(self, line: Line, m: re.Match[str], text: str, out: list[Event]) -> None:
+    def _eval_line(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
+        text = m.string
         value = _float(m["v"])
         if value is None:
             return
@@ -353,3 +351,16 @@ class GraphcoreParser:
         m = _SBATCH.match(text)
         if m is not None:
             out.append(JobIdSeen(number, None, m["a"], "slurm"))
+
+
+_Handler = Callable[[GraphcoreParser, Line, "re.Match[str]", list[Event]], None]
+_POPLAR_ANY = re.compile(r"P[LO]:|popart:")
+_ROWS: tuple[tuple[tuple[str, ...], re.Pattern[str], _Handler], ...] = (
+    (("[pop", "[Pop"), _POPTORCH, GraphcoreParser._poptorch),
+    (("PL:", "PO:", "popart:"), _POPLAR_ANY, GraphcoreParser._poplar_line),
+    (("Compiling Model",), _COMPILING, GraphcoreParser._compiling),
+    (("model in",), _COMPILED, GraphcoreParser._compiled),
+    ((" on ",), _EVAL_LINE, GraphcoreParser._eval_line),
+    (("of epoch",), _GPT2_STEP, GraphcoreParser._gpt2_step),
+)
+"""The rule table: (needles, pattern, handler); every matching row runs, in order."""

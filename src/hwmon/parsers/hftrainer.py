@@ -18,6 +18,7 @@ prints the numbers quoted: ``{'loss': '0.5812', ...}``) and real output in issue
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 
@@ -73,6 +74,24 @@ class HfTrainerParser(RuleParser):
         self._total_steps: int | None = None
         self._bar_n: int | None = None
         self._last_step = -1
+        # Without a stated target the bar drawn before a dict may be stale (tqdm skips redraws of a fast bar), but
+        # tqdm.write draws it again right after the dict, at global_step: the dict waits for that redraw.
+        self._held: StepMetrics | None = None
+
+    @property
+    def holding(self) -> int | None:
+        """The line of a loss dict held for its step (its metrics are this parser's: no other reader's)."""
+        return self._held.line if self._held is not None else None
+
+    def _release(self, out: list[Event]) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            out.append(dataclasses.replace(held, step=self._step_of({})))
+
+    def finish(self) -> list[Event]:
+        out: list[Event] = []
+        self._release(out)
+        return out
 
     def before(self, record: Record, out: list[Event]) -> bool:
         if self._block is None:
@@ -145,6 +164,7 @@ class HfTrainerParser(RuleParser):
         if not values:
             return
         number, ts = record.number, record.ts
+        self._release(out)
         if "train_runtime" in values:
             seconds = values["train_runtime"]
             sps = values.get("train_samples_per_second")
@@ -163,16 +183,11 @@ class HfTrainerParser(RuleParser):
             return
         if "loss" in values:
             extra = tuple((k, v) for k, v in values.items() if k not in ("loss", "epoch", "step"))
-            out.append(
-                StepMetrics(
-                    number,
-                    ts,
-                    self._step_of(values),
-                    loss=values["loss"],
-                    epoch=values.get("epoch"),
-                    extra=extra,
-                )
-            )
+            event = StepMetrics(number, ts, None, loss=values["loss"], epoch=values.get("epoch"), extra=extra)
+            if "step" not in values and not (self._epochs and self._total_steps):
+                self._held = event  # numbered by the bar drawn next
+            else:
+                out.append(dataclasses.replace(event, step=self._step_of(values)))
 
     def _step_of(self, values: dict[str, float]) -> int | None:
         step = values.get("step")
@@ -195,9 +210,11 @@ class HfTrainerParser(RuleParser):
         # The Trainer's own bar has no description; its n is the global step. (The bar's events are tqdm's.)
         if record.msg[: m.start()].strip() == "":
             self._bar_n = int(m.group(1))
+            self._release(out)
 
     @rule("Training completed", r"^Training completed\.")
     def _completed(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        self._release(out)
         self._training = False
         out.append(PhaseEnded(record.number, record.ts, "train"))
         out.append(RunCompleted(record.number, record.ts, message=record.msg[:2000]))

@@ -102,7 +102,9 @@ class KerasParser(RuleParser):
             remaining = 0.0
         metrics = [(p.key, p.value) for p in vocab.pairs(rest) if p.key != "eta"]
         number, ts = record.number, record.ts
-        if self._fitted:
+        if self._fitted and not any(vocab.role(k) == "eval" for k, _ in metrics):
+            # (The last epoch's line drawn again after its callbacks' output, now with its val_* metrics, is still
+            # fit()'s: evaluate() prints no val_*.)
             self._evaluate(n, total, elapsed, remaining, rate, unit, metrics, record, out)
             return
         out.append(
@@ -134,7 +136,7 @@ class KerasParser(RuleParser):
             for k, v in metrics:
                 if vocab.role(k) == "eval":
                     out.append(EvalMetric(number, ts, k, v))
-            if n >= total and self._epoch is not None and self._epoch == self._epochs:
+            if n >= total and self._epoch is not None and self._epoch == self._epochs and not self._fitted:
                 self._fitted = True
                 out.append(RunCompleted(number, ts, message=f"fit: epoch {self._epoch}/{self._epochs} done"))
 

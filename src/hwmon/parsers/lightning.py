@@ -43,7 +43,11 @@ from hwmon.parsers.tqdm import parse_duration
 
 __all__ = ["LightningParser"]
 
-_CONTINUATION = re.compile(r"^(?:[A-Za-z_][\w/.-]{0,60}: [-+]?[\w.]+\s*)+$")
+# A line of the rich bar's metrics column. Rich wraps the column at word boundaries, so a key and its value may sit
+# on different lines (``… loss: 0.127 v_num:`` / ``0 train_loss:`` / ``0.084 val_loss:``): any run of keys and
+# numbers is one, and the column is read joined.
+_TOKEN = r"(?:[A-Za-z_][\w/.-]{0,60}:|[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?)"
+_CONTINUATION = re.compile(rf"^\s*{_TOKEN}(?:\s+{_TOKEN}){{0,39}}\s*$", re.I)
 _EPOCH_DESC = re.compile(r"^Epoch (\d{1,9})(?:/(\d{1,9}))?")
 
 
@@ -55,6 +59,7 @@ class _Pending:
     rate: float
     epoch: bool
     metrics: list[tuple[str, float]]
+    text: str = ""  # the metrics column as drawn so far (the bar line's, then the wrapped lines')
 
 
 class LightningParser(RuleParser):
@@ -74,9 +79,13 @@ class LightningParser(RuleParser):
         if self._bar is None:
             return False
         if record.final and _CONTINUATION.match(record.msg) is not None:
-            metrics = tuple((p.key, p.value) for p in vocab.pairs(record.msg))
-            self._bar.metrics.extend(metrics)
+            self._bar.text += " " + record.msg.strip()
+            metrics = tuple((p.key, p.value) for p in vocab.pairs(self._bar.text))
+            self._bar.metrics = list(metrics)
             self._evals_of(metrics, record, out)
+            # Reported now, not when a later line closes the block: a live follower may never see one (the rich
+            # bar is Lightning's last output). A loss that changes further down is reported again.
+            self._report(self._bar, out)
             return True
         if record.final:
             self._flush(out)
@@ -91,7 +100,11 @@ class LightningParser(RuleParser):
         """The rich bar and the metrics wrapped below it are one report: its step and loss (the step's own value,
         ``train_loss``, over a running-mean ``loss``)."""
         bar, self._bar = self._bar, None
-        if bar is None or not bar.epoch:
+        if bar is not None:
+            self._report(bar, out)
+
+    def _report(self, bar: _Pending, out: list[Event]) -> None:
+        if not bar.epoch:
             return
         picked = vocab.pick_loss(bar.metrics)
         if picked is None or (bar.step, picked[1]) == self._last:
@@ -149,7 +162,7 @@ class LightningParser(RuleParser):
         )
         self._flush(out)
         self._evals_of(metrics, record, out)
-        self._bar = _Pending(number, ts, step, rate, epoch is not None, list(metrics))
+        self._bar = _Pending(number, ts, step, rate, epoch is not None, list(metrics), m["rest"])
         if not record.final:
             self._flush(out)
 

@@ -151,11 +151,7 @@ class StreamParser:
         """End of the stream: the last unterminated line and everything the parsers were holding."""
         out: list[Event] = []
         for line in self._splitter.finish():
-            # An unterminated last line may be cut mid-write ("Loss=7.1" of "Loss=7.14844"): it is kept and read
-            # for everything but a step.
-            tail: list[Event] = []
-            self._line(line, tail)
-            out.extend(e for e in tail if not (isinstance(e, StepMetrics | StepBatch) and e.line == line.number))
+            self._unterminated(line, out)
         for parser in self._parsers:
             events = self._finish_parser(parser)
             self._remember_events(events)
@@ -173,9 +169,16 @@ class StreamParser:
         newline is ended first (``LineSplitter.end_partial``) so it is shown and parsed too. The stream goes on."""
         out: list[Event] = []
         for line in self._splitter.end_partial():
-            self._line(line, out)
+            self._unterminated(line, out)
         out.extend(self._generic_filter(self._finish_parser(self._generic)))
         return out
+
+    def _unterminated(self, line: Line, out: list[Event]) -> None:
+        # A line without its newline may be cut mid-write ("Loss=7.1" of "Loss=7.14844"): it is kept and read for
+        # everything but a step.
+        tail: list[Event] = []
+        self._line(line, tail)
+        out.extend(e for e in tail if not (isinstance(e, StepMetrics | StepBatch) and e.line == line.number))
 
     def pop_lines(self) -> list[str]:
         """The final cleaned lines seen since the last call (at most the last ``keep_lines`` of them)."""
@@ -214,6 +217,10 @@ class StreamParser:
             if events:
                 taken |= self._remember_events(events, line.number)
                 out.extend(self._vendor_filter(events) if vendor_filter else events)
+            if getattr(parser, "holding", None) == line.number:
+                # A parser holds this line's metrics for a later line (HF: a loss dict until its bar's redraw).
+                self._remember(line.number, _F_METRIC)
+                taken |= _F_METRIC
         events = self._feed_parser(self._tree, line)
         if events:
             taken |= self._remember_events(events, line.number)

@@ -64,6 +64,8 @@ MAX_BARS = 256
 
 _STEP_UNITS = frozenset({"it", "its", "step", "steps", "batch", "batches", "iter", "iters", "iteration"})
 _EPOCH_IN_NAME = re.compile(r"\bepoch\s*\[?(\d{1,18})\b", re.I)
+# An outer bar over the epochs (``Epochs: 50%|…| 1/2``; ``epoch`` at ``position=0``) around per-epoch batch bars.
+_EPOCHS_BAR = re.compile(r"^epochs?$", re.I)
 
 _PHASE_RULES: tuple[tuple[re.Pattern[str], PhaseName], ...] = (
     (re.compile(r"compil", re.I), "compile"),
@@ -110,6 +112,7 @@ class TqdmParser:
         # validation bar that starts while the epoch bar is short of its total shows the train batches per epoch.
         self._epoch_bar: tuple[int, int | None] | None = None  # (n, total) of the last epoch bar drawn
         self._train_per_epoch: int | None = None
+        self._epochs_done: int | None = None  # the outer epochs bar's n while it runs
         self._eval_seen: dict[str, float] = {}
         self._reader = RecordReader()
 
@@ -130,6 +133,8 @@ class TqdmParser:
 
     def _bar_events(self, bar: FoundBar, line: Line, out: list[Event]) -> None:
         number = line.number
+        if bar.total and _EPOCHS_BAR.match(bar.name):
+            self._epochs_done = bar.n if bar.n < bar.total else None
         phase = bar_phase(bar.name, bar.metrics)
         state = self._bars.get(bar.name)
         new_instance = state is None or (
@@ -229,6 +234,9 @@ class TqdmParser:
                 if self._train_per_epoch is not None and self._train_per_epoch < bar.total:
                     per_epoch = self._train_per_epoch
                 step = (e - self._epoch_base) * per_epoch + min(bar.n, per_epoch)
+        elif stated_step is None and step is not None and self._epochs_done is not None and bar.total:
+            if not _EPOCHS_BAR.match(bar.name):
+                step = self._epochs_done * bar.total + bar.n  # a per-epoch bar inside an epochs bar counts on
         if state.last_step == step and state.last_loss == loss:
             return
         # The same step redrawn with a new loss (a postfix set after the step) is reported again: the last wins.

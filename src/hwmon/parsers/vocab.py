@@ -16,6 +16,7 @@ message into ``Metrics`` (step, loss, rate, epoch, eval metrics, the rest as ext
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ _KV = re.compile(
     r"\s{0,2}(?P<sep>[=:])\s{0,16}(?P<v>" + _NUM + r")(?P<unit>%|[A-Za-z]{1,8}(?:/[A-Za-z]{1,8})?)?(?![\w.])",
     re.I,
 )
+# One "| key: value |" field (the key starts with a letter; the value is a number, a percentage or nan/inf).
+_BAR_FIELD = re.compile(r"(?:^|\|)\s*([A-Za-z_][^|:=]{0,80}?)\s*:\s*(" + _NUM + r")\s*(%?)\s*(?=\||$)", re.I)
 # k v: only the words the nanoGPT family prints that way, so prose is not read as metrics.
 _SPACED = re.compile(
     r"(?<![\w.])(?P<k>loss|train loss|val loss|time|mfu|lr|iter|step|epoch)\s+(?P<v>" + _NUM + r")"
@@ -88,29 +91,33 @@ def pairs(text: str, *, spaced: bool = True) -> list[Pair]:
 
 
 def _bar_pairs(text: str) -> list[Pair]:
-    """``| k: v | k: v |`` (Megatron, Keras-style logs): split on the bars, no regex search per field."""
-    found: list[Pair] = []
+    """``| k: v | k: v |`` (Megatron, Keras-style logs): one C-level scan of the fields."""
+    found = [
+        Pair(
+            m.group(1).lower(),
+            float(m.group(2)) / 100.0 if m.group(3) else float(m.group(2)),
+            m.group(3),
+            m.start(),
+            m.end(),
+        )
+        for m in _BAR_FIELD.finditer(text)
+    ]
+    if "=" in text or "'" in text:
+        # Fields in other spellings between the bars ("| loss=0.5 |").
+        for start, part in _fields(text):
+            if ("=" in part or "'" in part) and ":" not in part:
+                found.extend(_shift(pairs(part, spaced=False), start))
+        found.sort(key=lambda p: p.start)
+    return found
+
+
+def _fields(text: str) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
     pos = 0
     for part in text.split("|"):
-        key, sep, value = part.partition(":")
-        if sep:
-            raw = value.strip()
-            unit = ""
-            if raw.endswith("%"):
-                raw, unit = raw[:-1], "%"
-            try:
-                number = float(raw)
-            except ValueError:
-                number = None
-            key = key.strip()
-            if number is not None and key and (key[0].isalpha() or key[0] == "_"):
-                if unit == "%":
-                    number /= 100.0
-                found.append(Pair(key.lower(), number, unit, pos, pos + len(part)))
-            elif "=" in part or "'" in part:
-                found.extend(_shift(pairs(part, spaced=False), pos))
+        out.append((pos, part))
         pos += len(part) + 1
-    return found
+    return out
 
 
 def _shift(found: list[Pair], by: int) -> list[Pair]:
@@ -198,6 +205,7 @@ def pick_loss(metrics: list[tuple[str, float]] | tuple[tuple[str, float], ...]) 
     return losses[0]
 
 
+@functools.lru_cache(maxsize=4096)
 def role(key: str) -> str | None:
     """What a (lower-cased) key means: ``step``, ``epoch``, ``loss``, ``rate``, ``lr``, ``eval`` or ``None``."""
     if key in _LOSS:

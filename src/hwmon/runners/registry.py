@@ -64,6 +64,8 @@ class RunRecord:
     # Why a run is "lost" or how it ended, in words.
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # A run submitted with ``hwmon run --sbatch``: its Slurm job id (its watcher is the "supervisor").
+    slurm_job_id: str | None = None
     # The random token the supervisor put in the workload's environment (``HWMON_RUN_MARKER``): proof that a
     # process belongs to this run before ``hwmon stop`` signals it (see ``hwmon.runners.proctree``).
     marker: str | None = None
@@ -206,6 +208,7 @@ def _record_from_json(run_dir: Path, data: dict[str, Any]) -> RunRecord:
         pid_start=opt_str("pid_start"),
         message=opt_str("message") or "",
         extra=extra if isinstance(extra, dict) else {},
+        slurm_job_id=opt_str("slurm_job_id"),
         marker=opt_str("marker"),
     )
 

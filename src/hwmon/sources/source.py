@@ -12,7 +12,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -356,15 +356,30 @@ def looks_like_path(ref: str) -> bool:
     return "/" in ref or "." in ref or ref.startswith("~")
 
 
-def open_source(ref: str, *, from_end: bool = False) -> Source:
+def _record_source(record: RunRecord, from_end: bool) -> Source:
+    """A supervised run's source; a run submitted to Slurm shows its queue phase first."""
+    if record.slurm_job_id:
+        from hwmon.sources.slurmjob import run_job_source
+
+        return run_job_source(record)
+    return run_source(record.dir, record.log_path, record.run_id, from_end=from_end)
+
+
+def open_source(ref: str, *, from_end: bool = False, ssh_opts: Sequence[str] = ()) -> Source:
     """Open what ``ref`` names: "-" (stdin), an existing file, a run directory, a run id or unique prefix (via
-    ``hwmon.runners.registry``), or a path that does not exist yet (waited for).
+    ``hwmon.runners.registry``), a remote log (``HOST:PATH``, ``ssh://[user@]host[:port]/path``, followed over
+    ssh with ``ssh_opts`` as ``-o`` options), a Slurm job (``slurm:ID``, or a bare id the controller knows), or a
+    path that does not exist yet (waited for).
 
     Raises ``HwmonError`` with ``BAD_INPUT`` for an existing path that cannot be a log (a plain directory, an
     unreadable file) and ``RUN_NOT_FOUND`` for a ref that is neither a path nor a known run.
     """
     if ref == "-":
         return stdin_source()
+    if ref.startswith("slurm:"):
+        from hwmon.sources.slurmjob import job_source
+
+        return job_source(ref)
     path = Path(ref).expanduser()
     try:
         st = os.stat(path)
@@ -372,6 +387,12 @@ def open_source(ref: str, *, from_end: bool = False) -> Source:
         st = None
     except OSError as exc:
         raise exitcodes.HwmonError(f"cannot read {ref}: {exc.strerror or exc}", exitcodes.BAD_INPUT) from None
+    if st is None:
+        from hwmon.sources import ssh
+
+        remote = ssh.parse_remote(ref)
+        if remote is not None:
+            return ssh.remote_source(remote, ssh_opts, from_end=from_end)
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
             from hwmon.runners import registry
@@ -381,7 +402,7 @@ def open_source(ref: str, *, from_end: bool = False) -> Source:
                 raise exitcodes.HwmonError(
                     f"{ref} is a directory, not a log file or a run directory", exitcodes.BAD_INPUT
                 )
-            return run_source(record.dir, record.log_path, record.run_id, from_end=from_end)
+            return _record_source(record, from_end)
         if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISSOCK(st.st_mode):
             # A named pipe or `<(command)`: read it as a stream, ending when its writer closes it.
             try:
@@ -402,5 +423,11 @@ def open_source(ref: str, *, from_end: bool = False) -> Source:
     except exitcodes.HwmonError:
         if looks_like_path(ref):
             return file_source(path, from_end=from_end)
+        from hwmon.runners import slurm
+
+        if slurm.is_job_ref(ref) and slurm.available():
+            from hwmon.sources.slurmjob import job_source
+
+            return job_source(ref)
         raise
-    return run_source(record.dir, record.log_path, record.run_id, from_end=from_end)
+    return _record_source(record, from_end)

@@ -711,7 +711,12 @@ class HwmonApp(App[int]):
         try:
             if record is None:
                 raise exitcodes.HwmonError(f"no run record in {run_dir}", exitcodes.RUN_NOT_FOUND)
-            final = supervisor.stop_run(record)
+            if record.slurm_job_id:  # a run submitted with --sbatch: scancel (SIGINT first)
+                from hwmon.runners import slurm
+
+                final = slurm.stop_run(record)
+            else:
+                final = supervisor.stop_run(record)
             message = f"run {final.run_id} {final.status}"
         except exitcodes.HwmonError as exc:
             message = str(exc)

@@ -31,6 +31,21 @@ def fail(message, code):
     sys.exit(code)
 
 
+# What the workload itself knows about its run (last step and loss, test accuracy), written as JSON to
+# $HWMON_FACTS_FILE at the end when that is set: the real-emitter tests (tests/emitters) compare hwmon's reading of
+# the log against it, never against the log text.
+FACTS = {}
+
+
+def write_facts():
+    path = os.environ.get("HWMON_FACTS_FILE")
+    if path:
+        import json
+
+        with open(path, "w") as handle:
+            json.dump(FACTS, handle, indent=1, sort_keys=True)
+
+
 def build_parser():
     p = argparse.ArgumentParser(description="MNIST training on CPU / GPU / IPU / CSX (hwmon workload)")
     p.add_argument("--device", choices=["cpu", "gpu", "ipu", "ipu-model", "csx"], default="cpu")
@@ -203,6 +218,8 @@ def train_torch(args, data, bar):
             optimizer.step()
             samples += len(y)
             progress.set_description("Loss:{:0.4f} | Accuracy:{:0.2f}%".format(loss.item(), accuracy(preds, y)))
+            FACTS["steps_taken"] = FACTS.get("steps_taken", 0) + 1
+            FACTS["last_loss"] = loss.item()
         train_s += time.time() - t0
     report_throughput(samples, train_s)
     model.eval()
@@ -216,6 +233,9 @@ def train_torch(args, data, bar):
             total_acc += accuracy(out, torch.from_numpy(y).to(dev))
             count += 1
     print("Accuracy on test set: {:0.2f}%".format(total_acc / max(count, 1)))
+    FACTS.update(last_step=FACTS.get("steps_taken"), loss_abs_tol=5e-5, eval_abs_tol=1e-6)
+    FACTS.update(eval={"test_accuracy": round(total_acc / max(count, 1), 2) / 100.0})
+    FACTS.update(vendor="gpu" if dev.type == "cuda" else "cpu")
 
 
 def train_ipu(args, data, bar):
@@ -361,6 +381,7 @@ def train_csx(args, data, bar):
     @cstorch.step_closure
     def log_step(loss):
         step = executor.user_iteration
+        FACTS.update(last_step=step, last_loss=loss.item())
         if step % args.log_steps == 0 or step == 1 or executor.on_final_iteration:
             tracker = executor.profiler.rate_tracker
             logger.info(
@@ -409,6 +430,7 @@ def train_csx(args, data, bar):
         collect(eval_step(inputs, targets))
     acc = 100.0 * results["correct"] / max(results["seen"], 1)
     print("Accuracy on test set: {:0.2f}%".format(acc))
+    FACTS.update(loss_abs_tol=5e-6, eval_abs_tol=1e-6, eval={"test_accuracy": round(acc, 2) / 100.0}, vendor="cerebras")
 
 
 def main(argv=None):
@@ -442,6 +464,8 @@ def main(argv=None):
         train_ipu(args, data, bar)
     else:
         train_csx(args, data, bar)
+    FACTS.update(emitter="hwmon mnist --%s" % args.device, status="succeeded")
+    write_facts()
     return 0
 
 

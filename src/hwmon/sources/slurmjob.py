@@ -1,0 +1,189 @@
+"""A Slurm job as a source: while the job is PENDING the timeline shows a ``queue`` phase with Slurm's reason
+(Priority, Resources, BeginTime...); once it runs, its output file is followed like any log.
+
+Two kinds of job: one hwmon submitted (``hwmon run --sbatch``), whose watcher keeps the job's state in ``run.json``
+and appends the ``[hwmon] run ended: ...`` line when it ends; and any other job of the user's (``hwmon attach
+slurm:ID``), looked up with ``scontrol`` (at most once a second), whose end is turned into the same events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Literal
+
+from hwmon import exitcodes
+from hwmon.events import Event, JobIdSeen, PhaseEnded, PhaseStarted, RunOutcome
+from hwmon.parsers.stream import parse_bytes
+from hwmon.runners import registry, slurm
+from hwmon.sources.follow import FileFollower
+from hwmon.sources.source import Batch, FollowSource
+from hwmon.sources.ssh import printable
+
+LOOKUP_EVERY_S = 1.0
+
+
+class SlurmJobSource:
+    """Queue phase from the job's state, then the output file (see the module docstring).
+
+    ``lookup`` returns the job's current ``JobInfo`` (None once the controller forgot it); ``run_dir`` is set for
+    a run hwmon submitted (its ``run.json`` then decides when the source ends).
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        lookup: Callable[[], slurm.JobInfo | None],
+        *,
+        run_dir: Path | None = None,
+        output: str | None = None,
+        name: str | None = None,
+        poll_s: float = LOOKUP_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.job_id = job_id
+        self.name = name or f"slurm:{job_id}"
+        self.run_dir = run_dir
+        self._lookup = lookup
+        self._output = output
+        self._poll_s = poll_s
+        self._clock = clock
+        self._closed = False
+        self._inner: FollowSource | None = None
+        self._last: slurm.JobInfo | None = None
+        self._looked_at = float("-inf")
+        self._wake = asyncio.Event()
+
+    def _job(self, fresh: bool = False) -> slurm.JobInfo | None:
+        """The job, looked up at most once per ``poll_s`` (``end_when`` is asked often)."""
+        now = time.monotonic()
+        if fresh or now - self._looked_at >= self._poll_s:
+            self._looked_at = now
+            try:
+                self._last = self._lookup()
+            except exitcodes.HwmonError:
+                pass  # the controller did not answer this time: keep what we knew
+        return self._last
+
+    def _ended(self) -> bool:
+        if self.run_dir is not None:
+            record = registry.load(self.run_dir)
+            return record is not None and record.status != "running"
+        job = self._job()
+        return job is None or job.final
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        """The queue phase while pending, then the output file's batches; a job hwmon did not submit gets its end
+        (from ``scontrol``) as the last events."""
+        job = await asyncio.to_thread(self._job, True)
+        events: list[Event] = [JobIdSeen(0, None, self.job_id, "slurm")]
+        status = f"Slurm job {self.job_id}: {job.state if job else 'unknown to the controller'}"
+        queued = False
+        while job is not None and job.pending and not self._closed:
+            reason = printable(job.reason or "waiting", 80)
+            if not queued or status != f"queued in Slurm: {reason}":
+                events.append(PhaseStarted(0, None, "queue", f"Slurm: {reason}"))
+                status = f"queued in Slurm: {reason}"
+                yield Batch(events, [], status, False, self._clock())
+                events = []
+                queued = True
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+            except asyncio.TimeoutError:
+                pass
+            job = await asyncio.to_thread(self._job, True)
+        if self._closed:
+            return
+        if queued:
+            events.append(PhaseEnded(0, None, "queue"))
+            where = f" on {printable(job.nodes, 80)}" if job is not None and job.nodes else ""
+            status = f"Slurm job {self.job_id} {job.state.lower() if job else 'left the queue'}{where}"
+        yield Batch(events, [], status, False, self._clock())
+        output = (job.stdout if job is not None and job.stdout else None) or self._output
+        if not output:
+            yield Batch([], [], f"Slurm job {self.job_id} has no output file", True, self._clock())
+            return
+        self._inner = FollowSource(FileFollower(output, end_when=self._ended), name=self.name, run_dir=self.run_dir)
+        async for batch in self._inner.batches():
+            if batch.eof and self.run_dir is None:
+                tail = _end_events(self._job(fresh=True), self.job_id)
+                yield Batch(batch.events + tail, batch.lines, batch.status, True, batch.at)
+                return
+            yield batch
+            if self.closed:
+                return
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Stop (the queue wait or the follower)."""
+        self._closed = True
+        self._wake.set()
+        if self._inner is not None:
+            self._inner.close()
+
+
+def _end_events(job: slurm.JobInfo | None, job_id: str) -> list[Event]:
+    """How a job hwmon did not submit ended, as the scheduler recorded it (never read from its log): a
+    ``RunOutcome``, plus the events of the supervisor's end line so views that settle the status from that line
+    agree."""
+    if job is None:
+        status, how = "lost", f"Slurm job {job_id} left the controller; how it ended is unknown"
+        outcome = RunOutcome(0, None, "lost")
+    else:
+        status, how = slurm.run_status(job)
+        final: Literal["succeeded", "failed", "stopped", "lost"] = (
+            "succeeded" if status == "succeeded" else "stopped" if status == "stopped" else "failed"
+        )
+        outcome = RunOutcome(0, None, final, job.exit_code, job.signal)
+    line_events = [e for e in parse_bytes((slurm.END_PREFIX + how + "\n").encode()) if not isinstance(e, JobIdSeen)]
+    return [*line_events, outcome]
+
+
+def job_source(job_ref: str) -> SlurmJobSource:
+    """``hwmon attach slurm:ID`` (or a bare id ``scontrol`` knows): the job's source. Raises ``RUN_NOT_FOUND`` for
+    a job neither the controller nor ``sacct`` knows."""
+    job_id = slurm.job_ref_of(job_ref)
+    job = slurm.show_job(job_id)
+    if job is None:
+        raise exitcodes.HwmonError(
+            f"Slurm job {job_id} is not known to the controller (finished jobs are kept only MinJobAge seconds, and "
+            "sacct needs slurmdbd)",
+            exitcodes.RUN_NOT_FOUND,
+        )
+    job_id = job.job_id
+
+    def lookup() -> slurm.JobInfo | None:
+        return slurm.show_job(job_id)
+
+    return SlurmJobSource(job_id, lookup, output=job.stdout, name=f"slurm:{job_id} {job.name}".strip())
+
+
+def run_job_source(record: registry.RunRecord) -> SlurmJobSource:
+    """The source of a run hwmon submitted with ``--sbatch``: its state comes from ``run.json`` (kept by its
+    watcher), its output is the run's ``output.log``."""
+    job_id = record.slurm_job_id or ""
+    run_dir = record.dir
+
+    def lookup() -> slurm.JobInfo | None:
+        current = registry.load(run_dir)
+        if current is None:
+            return None
+        info = slurm.slurm_state(current)
+        state = str(info.get("state", "PENDING"))
+        if current.status != "running":
+            state = state if state not in slurm.PENDING_STATES | slurm.ACTIVE_STATES else "COMPLETED"
+        return slurm.JobInfo(
+            job_id=job_id,
+            state=state,
+            reason=str(info.get("reason", "")),
+            nodes=str(info.get("nodes", "")),
+            stdout=str(record.log_path),
+        )
+
+    return SlurmJobSource(job_id, lookup, run_dir=run_dir, output=str(record.log_path), name=record.run_id)

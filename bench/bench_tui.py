@@ -1,14 +1,17 @@
-"""Dashboard benchmark in a real pseudo-terminal: ``hwmon attach LOG`` at 80x24 while a writer process appends to
-LOG. Prints figures; it is not a timed test.
+"""Dashboard benchmark in a real pseudo-terminal. Prints figures; it is not a timed test.
 
     .venv/bin/python bench/bench_tui.py [--rate 10000] [--seconds 10] [--quiet-seconds 10] [--presses 15]
+                                        [--open-size 300M] [--no-open]
 
-Measures (the app's own process only: the writer is a separate process):
-  * CPU of the app following a quiet file (target <= 0.5 % of a core);
-  * CPU of the app following RATE lines/s (target <= 30 % of a core at 10 000 lines/s);
+Measures (the app's own process only: writers are separate processes):
+  * idle: CPU of ``hwmon attach`` on a quiet, finished log at 120x40 (target <= 0.3 % of a core);
+  * load: CPU of the app at 80x24 following RATE lines/s appended by a writer (target <= 30 % at 10 000 lines/s);
   * key-to-repaint latency while following RATE lines/s: from writing a key to the pty until the bytes the app
-    writes to the terminal contain the text that key makes appear ("?" -> the help's title, "e" -> the log title's
-    "errors/warnings only"), target <= 100 ms.
+    writes to the terminal contain the text that key makes appear ("h" -> the help's title, "e" -> the log title's
+    "errors/warnings only"), target p95 <= 100 ms;
+  * open: a generated Cerebras log of --open-size (default 300 MB) opened at 80x24 by ``hwmon attach`` and by
+    ``lnav`` in the same run: seconds to the first screen and to the last step's line/figure on screen (target:
+    hwmon no slower than lnav). lnav is skipped, with a note, when it is not installed (apt-get install lnav).
 """
 
 from __future__ import annotations
@@ -63,18 +66,24 @@ with open(path, "a", buffering=1 << 20) as out:
 """
 
 
+def hwmon_command() -> list[str]:
+    script = ROOT / ".venv" / "bin" / "hwmon"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "hwmon"]
+
+
 class PtyApp:
     """``hwmon attach`` on a pty of the given size; a thread drains its output and keeps it with arrival times."""
 
-    def __init__(self, log: Path, size: tuple[int, int] = (80, 24)) -> None:
+    def __init__(self, log: Path, size: tuple[int, int] = (80, 24), command: list[str] | None = None) -> None:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
-        script = ROOT / ".venv" / "bin" / "hwmon"
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "hwmon"]
+        if command is None:
+            command = [*hwmon_command(), "attach", str(log)]
         env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(size[0]), LINES=str(size[1]))
         env["HWMON_RUNS_DIR"] = str(log.parent / "runs")
+        env["HOME"] = str(log.parent)  # lnav keeps its config and index under $HOME: start it fresh each time
         self.proc = subprocess.Popen(
-            [*command, "attach", str(log)],
+            command,
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -138,9 +147,9 @@ class PtyApp:
         times = self.ps.cpu_times()
         return float(times.user + times.system)
 
-    def close(self) -> int | None:
+    def close(self, quit_key: bytes = b"q") -> int | None:
         try:
-            os.write(self.master, b"q")
+            os.write(self.master, quit_key)
             self.proc.wait(timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -163,15 +172,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure_keys(app: PtyApp, presses: int) -> dict[str, list[float]]:
-    results: dict[str, list[float]] = {"? (help opens)": [], "e (errors filter on)": []}
+    results: dict[str, list[float]] = {"h (help opens)": [], "e (errors filter on)": []}
     failures = 0
     for _ in range(presses):
-        at = app.press(b"?")
+        at = app.press(b"h")
         latency = app.wait_for(b"hwmon: keys", at)
         if latency is None:
             failures += 1
         else:
-            results["? (help opens)"].append(latency)
+            results["h (help opens)"].append(latency)
         app.press(b"\x1b")
         time.sleep(0.3)
         at = app.press(b"e")
@@ -250,6 +259,67 @@ def ui_only_cpu(rate: float, seconds: float) -> float:
     return asyncio.run(run())
 
 
+def open_times(command: list[str], log: Path, markers: list[bytes], quit_key: bytes) -> list[float | None]:
+    """Seconds from start until each of ``markers`` is on the terminal (the first: the first screen)."""
+    started = time.monotonic()
+    app = PtyApp(log, size=(80, 24), command=command)
+    try:
+        return [app.wait_for(marker, started, timeout=300) for marker in markers]
+    finally:
+        app.close(quit_key)
+
+
+def open_comparison(tmp: Path, size: str) -> None:
+    """hwmon and lnav on the same generated log, one after the other, in this run."""
+    import shutil
+
+    log = tmp / "big.log"
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gen_cerebras_log.py"), "--out", str(log), "--size", size],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    last_step = b""
+    last_line = b""
+    with log.open("rb") as handle:
+        handle.seek(max(0, log.stat().st_size - (1 << 20)))
+        for line in handle.read().splitlines():
+            if b"Train Device=CSX, Step=" in line:
+                last_step = line.split(b"Step=", 1)[1].split(b",", 1)[0]
+            if line.strip():
+                last_line = line
+    megabytes = log.stat().st_size / 1e6
+
+    def fmt(value: float | None) -> str:
+        return f"{value:6.2f} s" if value is not None else "  never"
+
+    print(
+        f"open a {megabytes:.0f} MB Cerebras log at 80x24 (same file, same run; load average {os.getloadavg()[0]:.2f}):"
+    )
+    # The file's last line (lnav shows the end of the file it opens; hwmon's raw log follows to the end).
+    tail_text = last_line.split(b"INFO:   ", 1)[-1][:24]
+    first, step, end = open_times(
+        [*hwmon_command(), "attach", str(log)], log, [log.name.encode(), b"step " + last_step, tail_text], b"q"
+    )
+    print(
+        f"  hwmon  first screen {fmt(first)}   end of the file on screen {fmt(end)}   "
+        f"last step in the header {fmt(step)}"
+    )
+    lnav = shutil.which("lnav")
+    if lnav is None:
+        print("  lnav   not installed (apt-get install -y lnav): no baseline in this run")
+        return
+    # lnav draws "Loading NN%" at once and shows the end of the file once it has indexed it all.
+    lnav_first, lnav_end = open_times([lnav, str(log)], log, [b"Loading", tail_text], b"q")
+    print(f"  lnav   first screen {fmt(lnav_first)}   end of the file on screen {fmt(lnav_end)}")
+    if None not in (first, end, lnav_first, lnav_end):
+        assert first is not None and end is not None and lnav_first is not None and lnav_end is not None
+        print(
+            f"  hwmon / lnav: first screen {first / lnav_first:.2f}x, end of the file {end / lnav_end:.2f}x "
+            "(target <= 1.0x)"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=10_000.0, help="lines per second to append (default 10000)")
@@ -257,10 +327,29 @@ def main() -> int:
     parser.add_argument("--quiet-seconds", type=float, default=10.0, help="quiet-file window (default 10; 60 in CI)")
     parser.add_argument("--presses", type=int, default=15, help="key presses per key for latency (default 15)")
     parser.add_argument("--ui-only", action="store_true", help="also measure the UI alone, in-process, headless")
+    parser.add_argument("--open-size", default="300M", help="size of the generated log for the open test (300M)")
+    parser.add_argument("--no-open", action="store_true", help="skip the open-a-big-log comparison with lnav")
     args = parser.parse_args()
 
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory() as tmp:
+        finished = Path(tmp) / "finished.log"
+        finished.write_bytes((ROOT / "tests" / "fixtures" / "tui_cerebras_run.log").read_bytes())
+        started = time.monotonic()
+        idle_app = PtyApp(finished, size=(120, 40))
+        try:
+            if idle_app.wait_for(b"SUCCEEDED", started, timeout=30) is None:
+                print("the dashboard did not start; output:", idle_app.output_since(0.0)[-2000:])
+                return 1
+            time.sleep(3.0)
+            quiet = cpu_percent(idle_app, args.quiet_seconds)
+            print(
+                f"idle: quiet finished log at 120x40, {args.quiet_seconds:.0f} s: app CPU {quiet:.2f} % of a core "
+                "(target <= 0.3 %)"
+            )
+        finally:
+            idle_app.close()
+
         log = Path(tmp) / "run.log"
         log.write_text("2025-02-11 09:14:02,101 INFO:   Effective batch size is 1024.\n")
         started = time.monotonic()
@@ -270,8 +359,6 @@ def main() -> int:
                 print("the dashboard did not start; output:", app.output_since(0.0)[-2000:])
                 return 1
             time.sleep(2.0)
-            quiet = cpu_percent(app, args.quiet_seconds)
-            print(f"quiet file, {args.quiet_seconds:.0f} s: app CPU {quiet:.2f} % of a core (target <= 0.5 %)")
 
             total = args.seconds + 3.0 + args.presses * 1.0 + 5.0
             writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log), str(args.rate), str(total)])
@@ -300,6 +387,8 @@ def main() -> int:
         finally:
             code = app.close()
         print(f"app exit status after q: {code}")
+        if not args.no_open:
+            open_comparison(Path(tmp), args.open_size)
     if args.ui_only:
         ui = ui_only_cpu(args.rate, args.seconds)
         print(f"UI alone (headless, pre-parsed batches) at {args.rate:.0f} lines/s: {ui:.1f} % of a core")

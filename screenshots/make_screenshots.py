@@ -74,17 +74,32 @@ def cut(data: bytes, fraction: float) -> bytes:
     return b"".join(lines[: max(1, int(len(lines) * fraction))])
 
 
-async def shoot(run: str, size: tuple[int, int]) -> Path:
+# Feature pictures for the README: (file stem, run, size, pane to focus first or None, keys to press).
+FEATURES = (
+    ("chart_100x30", "cerebras", (100, 30), "#chart-loss", ["z"]),
+    ("search_80x24", "cerebras", (80, 24), None, ["slash", *"Loss=[3-4]", "enter", "n"]),
+)
+
+
+async def shoot(
+    run: str, size: tuple[int, int], *, stem: str | None = None, focus: str | None = None, keys: list[str] | None = None
+) -> Path:
     example, fallback, fraction, title = RUNS[run]
     data, name = load(example, fallback)
     app = HwmonApp(ReplaySource(cut(data, fraction), name), clock=lambda: FIXED_CLOCK, title=title)
-    out = HERE / f"{run}_{size[0]}x{size[1]}.svg"
+    out = HERE / f"{stem or run + f'_{size[0]}x{size[1]}'}.svg"
     async with app.run_test(size=size) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
         app.repaint_now()
         await pilot.pause()
         await pilot.pause()
+        if focus is not None:
+            app.query_one(focus).focus()
+        if keys:
+            await pilot.press(*keys)
+            await pilot.pause()
+            await pilot.pause()
         app.save_screenshot(filename=out.name, path=str(HERE))
     return out
 
@@ -93,6 +108,8 @@ async def main() -> int:
     for run in RUNS:
         for size in SIZES:
             print(await shoot(run, size))
+    for stem, run, size, focus, keys in FEATURES:
+        print(await shoot(run, size, stem=stem, focus=focus, keys=keys))
     return 0
 
 

@@ -46,14 +46,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"hwmon {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"hwmon {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, help_text in COMMANDS.items():
+        # The exit-code table is in `hwmon --help` only; each command's help stays about the command.
         command_parser = sub.add_parser(
             name,
             help=help_text,
             description=help_text,
-            epilog=_epilog(),
+            epilog="exit codes: see 'hwmon --help'",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         if only is None or only == name:
@@ -63,12 +64,26 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def did_you_mean(word: str) -> str | None:
+    """The command ``word`` is probably a typo of (``atach`` -> ``attach``), or None."""
+    import difflib
+
+    matches = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list and sys.stdout.isatty() and sys.stdin.isatty():
         # `hwmon` alone on a terminal: the fleet view (without a terminal it prints the usage, as before).
         args_list = ["top"]
     first = next((a for a in args_list if not a.startswith("-")), None)
+    if first is not None and first not in COMMANDS:
+        suggestion = did_you_mean(first)
+        if suggestion is not None:
+            build_parser(only="").print_usage(sys.stderr)
+            print(f"hwmon: error: unknown command '{first}' (did you mean '{suggestion}'?)", file=sys.stderr)
+            return exitcodes.USAGE
     parser = build_parser(only=first if first in COMMANDS else None)
     args = parser.parse_args(args_list)
     if args.command is None:

@@ -115,7 +115,8 @@ def test_hostile_file_name_never_sets_the_title(tmp_path: Path, tmux: Tmux) -> N
 
 
 def test_waiting_for_a_hostile_name_never_sets_the_title(tmp_path: Path, tmux: Tmux) -> None:
-    missing = tmp_path / "later" / HOSTILE_NAME
+    # In a directory that exists: a missing *directory* is an error (exit 2), not a wait (issue 10).
+    missing = tmp_path / HOSTILE_NAME
     tmux("send-keys", "-t", "hw:0", driver(tmp_path, "attach", str(missing)), "Enter")
     tmux.wait_for("hw:0", lambda s: "q Quit" in s, "the dashboard")
     tmux.wait_for("hw:0", lambda s: "waiting for" in s, "the waiting notice")

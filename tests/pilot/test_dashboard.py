@@ -9,11 +9,11 @@ import pytest
 from runs import compile_events, error_events, model_events, setup_events, train_events
 from screen import screen_text
 from sources import FakeBatch, ReplaySourceForTests
-from textual.widgets import Sparkline, Tree
+from textual.widgets import Tree
 
 from hwmon.tui.app import HwmonApp
 from hwmon.tui.screens import HelpScreen
-from hwmon.tui.widgets import LogPane, ModelTree
+from hwmon.tui.widgets import ChartPane, LogPane, ModelTree
 
 CLOCK = 1000.0
 
@@ -68,9 +68,10 @@ async def test_essentials_visible_at_80x24() -> None:
         assert any(row.startswith("▶train") for row in rows)
         # Progress with ETA, loss/rate figures, newest log line, footer keys.
         assert "step 1000" in text and "ETA" in text
-        assert "loss 3.333" in text and "rate 6710" in text
+        assert "loss 3.333" in text and "6710 samples/sec" in text
+        assert "┤" in text and "└" in text  # the chart has a y axis with labels and an x axis
         assert "Step=1000" in text
-        for key in ("q Quit", "? Help", "/ Search", "f Follow", "e Errors", "l Log", "tab Pane"):
+        for key in ("q Quit", "h Help", "/ Search", "& Filter", "e Errors", "w Wrap", "z Max"):
             assert key in rows[-1], key
         # The model tree collapses first at 80 columns.
         assert not app.query_one(ModelTree).display or app.query_one("#side").display is False
@@ -88,7 +89,7 @@ async def test_wide_layout_uses_columns() -> None:
         assert [child.is_expanded for child in tree.root.children] == [True, False]
 
 
-async def test_phases_advance_and_progress_and_sparkline_update() -> None:
+async def test_phases_advance_and_progress_and_chart_update() -> None:
     c_ev, c_lines = compile_events()
     app, source = make_app(FakeBatch(c_ev, c_lines))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -103,18 +104,19 @@ async def test_phases_advance_and_progress_and_sparkline_update() -> None:
         t_ev, t_lines = train_events(1, 3)
         source.push(FakeBatch(t_ev, t_lines))
         await settle(pilot)
-        spark = app.query_one(Sparkline)
-        assert spark.data is not None and len(spark.data) == 3
+        chart = app.query_one("#chart-loss", ChartPane)
+        assert chart.display and "loss 6.250" in chart.title_text().plain
         assert "step 300" in screen_text(app)
+        drawn = chart.draws
         t_ev, t_lines = train_events(4, 5)
         source.push(FakeBatch(t_ev, t_lines))
         await settle(pilot)
-        assert spark.data is not None and len(spark.data) == 8
+        assert chart.draws > drawn and "loss 3.846" in chart.title_text().plain
         assert "step 800" in screen_text(app)
         assert app.state.loss.count == 8
 
 
-async def test_error_line_raises_alert_in_header_and_notification() -> None:
+async def test_error_line_raises_alert_in_header_never_over_a_pane() -> None:
     app, source = make_app(*full_run())
     calls = record_notifications(app)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -125,11 +127,8 @@ async def test_error_line_raises_alert_in_header_and_notification() -> None:
         header = "".join(screen_text(app).splitlines()[:3])
         assert "alert: error" in header
         assert "[bold red]device lost[/]" in header
-        alerts = [(msg, kw) for msg, kw in calls if kw.get("title", "").startswith("alert")]
-        assert alerts, calls
-        message, kwargs = alerts[-1]
-        assert "[bold red]device lost[/]" in message
-        assert kwargs["markup"] is False and kwargs["severity"] == "error"
+        # The header says it; no toast covers the panes (and repeats the header).
+        assert calls == []
 
 
 async def test_nan_loss_alerts() -> None:
@@ -142,7 +141,7 @@ async def test_nan_loss_alerts() -> None:
         source.push(FakeBatch([StepMetrics(400, None, step=1100, loss=float("nan"))], ["Step=1100, Loss=nan"]))
         await settle(pilot)
         assert "NaN/Inf" in screen_text(app)
-        assert any(kw.get("title") == "alert: nan" for _, kw in calls)
+        assert calls == []
 
 
 INJECTIONS = [
@@ -193,49 +192,115 @@ async def test_help_opens_and_closes() -> None:
     app, _ = make_app(*full_run())
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("question_mark")
+        await pilot.press("h")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        assert "errors/warnings only" in screen_text(app)
+        assert "quit the dashboard" in screen_text(app)
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
+        # ? is help outside the raw log (in the log it is less's backward search).
+        await pilot.press("tab")
         await pilot.press("question_mark")
         await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
         await pilot.press("q")  # q closes the help rather than quitting from under it
         await pilot.pause()
         assert app.is_running and not isinstance(app.screen, HelpScreen)
 
 
-async def test_search_filters_and_highlights_then_escape_clears() -> None:
+async def test_search_highlights_keeps_context_and_n_steps_through_matches() -> None:
     lines = [f"line {i} {'needle' if i % 7 == 0 else 'hay'}" for i in range(60)]
     app, _ = make_app(FakeBatch([], lines))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         pane = app.query_one(LogPane)
+        log = pane.log_widget
         await pilot.press("slash")
         await pilot.pause()
-        assert pane.has_class("-searching")
+        assert pane.prompting
         await pilot.press(*"needle")
+        await pilot.pause()
+        # The typed pattern shows in the prompt row itself (not only in a title).
+        assert any(row.startswith("/") and "needle" in row for row in screen_text(app).splitlines())
         await pilot.press("enter")
         await pilot.pause()
-        shown = list(pane.log_widget.lines)
-        assert shown == [line for line in lines if "needle" in line]
-        assert "search: needle" in screen_text(app)
-        assert pane.log_widget.highlight
+        # A search, not a filter: every line stays; the cursor is on the first match (wrapping from the end).
+        assert list(log.lines) == lines
+        assert log.cursor == 0 and pane.match_count == 9
+        assert "/needle 1/9 matches" in screen_text(app)
+        await pilot.press("n")
+        assert log.cursor == 7
+        await pilot.press("n", "n")
+        assert log.cursor == 21 and pane.match_index == 4
+        await pilot.press("N")
+        assert log.cursor == 14
+        await pilot.pause()
+        assert "/needle 3/9 matches" in screen_text(app)
+        # "n" and "N" are in the footer while a search stands.
+        assert "n Next" in screen_text(app).splitlines()[-1]
         await pilot.press("escape")
         await pilot.pause()
-        assert len(pane.log_widget.lines) == 60 and pane.search_term == ""
+        assert pane.search_term == "" and log.pattern is None
+
+
+async def test_search_backward_regex_and_smart_case() -> None:
+    lines = ["Loss=7.1 at step 1", "loss=7x1", "Loss=7.15 at step 3", "nothing"]
+    app, _ = make_app(FakeBatch([], lines))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        pane = app.query_one(LogPane)
+        await pilot.press("question_mark", *r"Loss=7\.1", "enter")
+        await pilot.pause()
+        # Backward from the end; capital L makes it case-sensitive; \. is a literal dot.
+        assert pane.log_widget.cursor == 2 and pane.match_count == 2
+        await pilot.press("n")
+        assert pane.log_widget.cursor == 0
+        await pilot.press("slash", *"loss=7", "enter")
+        await pilot.pause()
+        assert pane.match_count == 3  # all lower case: case-insensitive
+
+
+async def test_invalid_regex_gets_a_one_line_message_not_a_crash() -> None:
+    app, _ = make_app(FakeBatch([], ["a (b", "c"]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"(b", "enter")
+        await pilot.pause()
+        pane = app.query_one(LogPane)
+        assert pane.prompting and pane.note.startswith("invalid regex")
+        assert any("invalid regex" in row for row in screen_text(app).splitlines())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running and not pane.prompting
+
+
+async def test_ampersand_filters_and_empty_ampersand_clears() -> None:
+    lines = [f"line {i} {'needle' if i % 7 == 0 else 'hay'}" for i in range(60)]
+    app, _ = make_app(FakeBatch([], lines))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        pane = app.query_one(LogPane)
+        await pilot.press("ampersand", *"needle", "enter")
+        await pilot.pause()
+        assert list(pane.log_widget.lines) == [line for line in lines if "needle" in line]
+        assert "&needle" in screen_text(app)
+        await pilot.press("ampersand", "ctrl+u", "enter")
+        await pilot.pause()
+        assert list(pane.log_widget.lines) == lines and pane.filter_term == ""
+        await pilot.press("ampersand", *"nomatch", "enter")
+        await pilot.pause()
+        assert "no line matches &nomatch" in screen_text(app)
 
 
 async def test_search_term_with_markup_is_literal() -> None:
     app, _ = make_app(FakeBatch([], ["a [b] c", "plain"]))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("slash", *"[b]", "enter")
+        await pilot.press("ampersand", *r"\[b\]", "enter")
         await pilot.pause()
         assert list(app.query_one(LogPane).log_widget.lines) == ["a [b] c"]
-        assert "search: [b]" in screen_text(app)
+        assert r"&\[b\]" in screen_text(app)
 
 
 async def test_errors_only_filter() -> None:
@@ -257,6 +322,15 @@ async def test_errors_only_filter() -> None:
         await pilot.press("e")
         await pilot.pause()
         assert list(pane.log_widget.lines) == lines
+
+
+async def test_errors_only_with_no_match_says_so() -> None:
+    app, _ = make_app(FakeBatch([], ["INFO all good", "step 5"]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        assert "no error or warning lines" in screen_text(app)
 
 
 async def test_follow_pauses_on_scroll_up_and_resumes_with_f_and_end() -> None:
@@ -297,7 +371,7 @@ async def test_tab_moves_between_panes() -> None:
             await pilot.pause()
             assert app.focused is not None
             seen.append(app.focused.id)
-        assert {"timeline", "progress", "metrics", "log", "model"} <= set(seen)
+        assert {"timeline", "progress", "chart-loss", "chart-rate", "log", "model"} <= set(seen)
 
 
 async def test_l_toggles_log_and_shows_model_tree_when_narrow() -> None:
@@ -363,3 +437,16 @@ async def test_cerebras_loop_target_gives_a_step_bar_and_an_eta() -> None:
         text = screen_text(app)
         assert "step 1000/4000" in text
         assert "ETA -" not in text
+
+
+async def test_a_pattern_typed_then_cancelled_stops_highlighting() -> None:
+    app, _ = make_app(FakeBatch([], ["alpha", "beta"]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        pane = app.query_one(LogPane)
+        await pilot.press("slash", *"alp")
+        await pilot.pause()
+        assert pane.log_widget.pattern is not None  # highlighted while typing
+        await pilot.press("escape")
+        await pilot.pause()
+        assert pane.log_widget.pattern is None and pane.search_term == ""

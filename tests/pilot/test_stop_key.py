@@ -40,7 +40,7 @@ async def _wait(pilot: Any, condition: Any, what: str, timeout: float = 20.0) ->
 
 
 async def test_stop_key_asks_first_and_no_leaves_the_run_going(running: registry.RunRecord) -> None:
-    app = HwmonApp(open_source(running.run_id), notify_alerts=False)
+    app = HwmonApp(open_source(running.run_id))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
         await _wait(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
@@ -52,7 +52,7 @@ async def test_stop_key_asks_first_and_no_leaves_the_run_going(running: registry
 
 
 async def test_stop_key_yes_stops_the_supervised_run(running: registry.RunRecord) -> None:
-    app = HwmonApp(open_source(running.run_id), notify_alerts=False)
+    app = HwmonApp(open_source(running.run_id))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
         await _wait(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
@@ -63,6 +63,11 @@ async def test_stop_key_yes_stops_the_supervised_run(running: registry.RunRecord
             return record is not None and record.status != "running"
 
         await _wait(pilot, stopped, "the run to be stopped")
+        # Once the dashboard knows the run ended, s says so instead of asking "Stop run?" again.
+        await _wait(pilot, lambda: "Stop run" not in screen_text(app).splitlines()[-1], "s to leave the footer")
+        await pilot.press("s")
+        await _wait(pilot, lambda: "the run has already ended" in screen_text(app), "the reason s does nothing")
+        assert not isinstance(app.screen, ConfirmScreen)
     record = registry.load(running.dir)
     assert record is not None and record.status == "stopped"
     assert not registry.process_alive(record.pid, record.pid_start)
@@ -71,8 +76,24 @@ async def test_stop_key_yes_stops_the_supervised_run(running: registry.RunRecord
 async def test_stop_key_is_disabled_for_a_plain_log(tmp_path: Path) -> None:
     log = tmp_path / "plain.log"
     log.write_text("hello\n")
-    app = HwmonApp(open_source(str(log)), notify_alerts=False)
+    app = HwmonApp(open_source(str(log)))
     async with app.run_test(size=(80, 24)) as pilot:
+        await _wait(pilot, lambda: "hello" in screen_text(app), "the log's line")
         await pilot.press("s")
         await pilot.pause(0.3)
         assert not isinstance(app.screen, ConfirmScreen)
+        # Not silent: the header's status row says why nothing happens.
+        assert "nothing to stop: this is a log" in screen_text(app)
+        assert "Stop run" not in screen_text(app).splitlines()[-1]
+
+
+async def test_system_pane_samples_the_supervised_process(running: registry.RunRecord) -> None:
+    app = HwmonApp(open_source(running.run_id))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _wait(pilot, lambda: app.system_sample is not None and app.system_sample.processes > 0, "a sample")
+        await _wait(pilot, lambda: "RSS" in screen_text(app), "the system pane")
+        text = screen_text(app)
+        assert f"pid {running.pid}" in text and "host  mem" in text
+        # This machine has no NVIDIA driver: the pane says so instead of showing nothing.
+        assert "no NVML" in text or "gpu0" in text
+        assert "Stop run" in text.splitlines()[-1]

@@ -43,11 +43,22 @@ def test_dashboard_snapshot(snap_compare: Any, run: str, size: tuple[int, int]) 
     assert snap_compare(make_app(run), terminal_size=size, run_before=settle)
 
 
-def test_help_snapshot(snap_compare: Any) -> None:
-    assert snap_compare(make_app("cerebras"), terminal_size=(80, 24), run_before=settle, press=["question_mark"])
+SIZES = pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+# Each of dashboard v2's views, at both sizes, on the Cerebras run (its step lines are longer than 80 columns).
+VIEWS = {
+    "help": ["h"],
+    "search_n": ["slash", *"Loss=[0-9]", "enter", "n", "n"],
+    "search_N": ["question_mark", *"checkpoint", "enter", "N"],
+    "filter": ["ampersand", *"Step=", "enter"],
+    "hscroll": ["right"] * 6,
+    "wrap": ["w"],
+    "record": ["k", "k", "enter"],
+    "maximise": ["z"],
+    "chart_log_zoom": ["tab", "tab", "tab", "L", "plus"],
+}
 
 
-def test_search_snapshot(snap_compare: Any) -> None:
-    assert snap_compare(
-        make_app("cerebras"), terminal_size=(80, 24), run_before=settle, press=["slash", *"Step=5", "enter"]
-    )
+@SIZES
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_view_snapshot(snap_compare: Any, view: str, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app("cerebras"), terminal_size=size, run_before=settle, press=VIEWS[view])

@@ -98,3 +98,49 @@ def test_attach_in_tmux_shows_phase_and_step_and_q_restores_the_terminal(tmp_pat
     # The dashboard was drawn on the alternate screen: once it is left, none of it remains on the shell's screen.
     assert "q Quit" not in screen and "phase train" not in screen
     assert "attach" in screen  # the shell's own command line is back
+
+
+def _start_shell(tmux: Tmux, tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "TERM": "xterm-256color",
+        "HWMON_RUNS_DIR": str(tmp_path / "runs"),
+        "LANG": "C.UTF-8",
+    }
+    shell = "bash --norc --noprofile"
+    tmux("new-session", "-d", "-s", "hw", "-x", "80", "-y", "24", *[f"-e{k}={v}" for k, v in env.items()], shell)
+    tmux("set-option", "-t", "hw", "status", "off")
+
+
+def test_ctrl_c_quits_with_0_restores_the_terminal_and_says_how_to_come_back(tmp_path: Path, tmux: Tmux) -> None:
+    log = tmp_path / "run.log"
+    log.write_bytes(FIXTURE.read_bytes())
+    _start_shell(tmux, tmp_path)
+    command = " ".join(shlex.quote(part) for part in [*hwmon_command(), "attach", str(log)])
+    tmux("send-keys", "-t", "hw", f"{command}; echo {MARKER}-$?", "Enter")
+    tmux.wait_for(lambda s: "step 600" in s and "h Help" in s, "the dashboard")
+    assert tmux("display-message", "-p", "-t", "hw", "#{alternate_on}").strip() == "1"
+    tmux("send-keys", "-t", "hw", "C-c")
+    screen = tmux.wait_for(lambda s: f"{MARKER}-0" in s, "hwmon to exit with status 0 on Ctrl-C")
+    assert tmux("display-message", "-p", "-t", "hw", "#{alternate_on}").strip() == "0"
+    assert "h Help" not in screen
+    # One line after the dashboard: how the run stands and how to come back to it.
+    assert "succeeded" in screen and f"hwmon attach {log}" in screen.replace("\n", "")
+
+
+def test_ctrl_c_leaves_a_supervised_run_running(tmp_path: Path, tmux: Tmux) -> None:
+    _start_shell(tmux, tmp_path)
+    command = " ".join(shlex.quote(part) for part in [*hwmon_command(), "run", "--", "sh", "-c", "echo hi; sleep 60"])
+    tmux("send-keys", "-t", "hw", f"{command}; echo {MARKER}-$?", "Enter")
+    tmux.wait_for(lambda s: "hi" in s and "Stop run" in s, "the dashboard of the supervised run")
+    tmux("send-keys", "-t", "hw", "C-c")
+    tmux.wait_for(lambda s: f"{MARKER}-0" in s, "hwmon run to exit with status 0")
+    env = {**os.environ, "HWMON_RUNS_DIR": str(tmp_path / "runs")}
+    listing = subprocess.run([*hwmon_command(), "ls"], capture_output=True, text=True, env=env, timeout=30)
+    run_ids = [path.name for path in (tmp_path / "runs").iterdir() if path.is_dir()]
+    try:
+        assert "running" in listing.stdout, listing.stdout
+    finally:
+        for run_id in run_ids:
+            subprocess.run([*hwmon_command(), "stop", run_id], capture_output=True, text=True, env=env, timeout=60)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "tui_cerebras_run.log"
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
@@ -29,11 +32,11 @@ def test_headless_modules_do_not_import_textual_or_rich() -> None:
 def test_summary_command_through_the_cli_does_not_import_textual() -> None:
     # The dispatcher imports every command module to build its parser: none of them may pull Textual in at import.
     result = _run(
-        """
+        f"""
         import contextlib, io, sys
         from hwmon.cli import main
         with contextlib.redirect_stdout(io.StringIO()):
-            code = main(["summary", "--json"])
+            code = main(["summary", "--json", {str(FIXTURE)!r}])
         print(code, ",".join(sorted(m for m in sys.modules if m.split(".")[0] == "textual")))
         """
     )

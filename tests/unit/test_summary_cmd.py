@@ -194,8 +194,12 @@ def test_markdown_and_human_end_to_end(tmp_path: Path) -> None:
     assert "\x1b" not in human.stdout  # NO_COLOR and not a TTY: plain text
 
 
-def test_no_argument_summarises_the_bundled_example() -> None:
-    result = hwmon("--json")
+def test_the_bundled_example_summarises() -> None:
+    # A bare `hwmon summary` is a usage error now (tests/unit/test_cli_conventions.py); the example is a file.
+    from importlib.resources import files
+
+    example = files("hwmon.examples").joinpath("cerebras_gpt_small.log")
+    result = hwmon(str(example), "--json")
     assert result.returncode == 0, result.stderr
     s = json.loads(result.stdout)
     assert s["source"].endswith("cerebras_gpt_small.log")

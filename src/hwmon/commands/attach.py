@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-end", action="store_true", help="skip what the log already holds; show new output")
     parser.add_argument("--plain", action="store_true", help="print plain status lines instead of the dashboard")
     parser.add_argument(
-        "--follow", action="store_true", help="plain mode: keep following after the run ends (until Ctrl-C)"
+        "-f", "--follow", action="store_true", help="plain mode: keep following after the run ends (until Ctrl-C)"
     )
     parser.add_argument(
         "--interval",
@@ -92,7 +93,13 @@ def watch(
     """
     from hwmon.sources.source import open_source, stdin_source
 
+    notice = check_missing_path(ref)
     dashboard = pick_dashboard(plain)
+    if notice is not None and dashboard is None:
+        from hwmon.parsers.lines import clean_text
+
+        # The path is the user's, not ours: no escape sequence in it reaches the terminal.
+        print(f"hwmon: {clean_text(notice)}", file=sys.stderr)
     if ref == "-" and dashboard is not None:
         # The dashboard reads keys from fd 0, so the piped log moves to another descriptor and fd 0 becomes the
         # controlling terminal.
@@ -100,7 +107,41 @@ def watch(
     else:
         source = open_source(ref, from_end=from_end, ssh_opts=ssh_opts)
         _remember(ref, source, ssh_opts)
-    return show(source, dashboard=dashboard, follow=follow, title=title, interval=interval)
+    return show(source, dashboard=dashboard, follow=follow, title=title, interval=interval, notice=notice)
+
+
+def check_missing_path(ref: str) -> str | None:
+    """For a path that does not exist: an error (``BAD_INPUT``) when its directory does not exist either (nothing
+    will ever appear there), else the notice that says which file, by its full path, is waited for. None for an
+    existing path, ``-``, or a run id."""
+    from hwmon.sources.source import looks_like_path
+
+    if ref == "-" or not looks_like_path(ref) or ref.startswith("slurm:"):
+        return None
+    path = Path(ref).expanduser()
+    if not os.path.lexists(path):
+        from hwmon.sources import ssh
+
+        if ssh.parse_remote(ref) is not None:
+            return None  # HOST:PATH, ssh://: the remote side says what is missing
+    try:
+        os.stat(path)
+        return None
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None  # not a directory on the way, no permission: opening it says so
+    full = path.absolute()
+    if "/" in ref:
+        parent = full.parent
+        if not parent.exists():
+            from hwmon.parsers.lines import clean_text
+
+            raise exitcodes.HwmonError(
+                clean_text(f"{full}: no such directory {parent} (a log can only appear in a directory that exists)"),
+                exitcodes.BAD_INPUT,
+            )
+    return f"waiting for {full} to appear (Ctrl-C to stop)"
 
 
 def _remember(ref: str, source: Source, ssh_opts: Sequence[str]) -> None:
@@ -134,10 +175,11 @@ def show(
     follow: bool = False,
     title: str | None = None,
     interval: float = 10.0,
+    notice: str | None = None,
 ) -> int:
     """Show an open source on the dashboard (when given) or as plain lines; returns the exit code."""
     if dashboard is not None:
-        code: int = dashboard(source, title=title)
+        code: int = dashboard(source, title=title, notice=notice) if notice else dashboard(source, title=title)
         return code
     from hwmon.views.plain import run_plain
 

@@ -78,6 +78,15 @@ class _WorkloadParser(argparse.ArgumentParser):
         raise exitcodes.HwmonError(f"run mnist: {message}", exitcodes.USAGE)
 
 
+def _workload_options_help(workload: argparse.ArgumentParser) -> str:
+    """The workload's own options, once: without its -h and its --device (the device flags above choose it)."""
+    formatter = argparse.HelpFormatter("hwmon run mnist")
+    formatter.start_section("workload options")
+    formatter.add_arguments([a for a in workload._actions if a.dest not in ("help", "device")])
+    formatter.end_section()
+    return formatter.format_help()
+
+
 def _mnist_command(rest: list[str], args: argparse.Namespace) -> tuple[list[str], str, bool]:
     """Validate ``mnist`` options and build the workload command line. Returns (argv, device, whether a CSX cluster
     configuration is needed)."""
@@ -90,7 +99,8 @@ def _mnist_command(rest: list[str], args: argparse.Namespace) -> tuple[list[str]
         prog="hwmon run mnist",
         allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="workload options:\n" + mnist.build_parser().format_help().split("\n\n", 1)[-1],
+        description="Train MNIST on one device under hwmon's supervisor; the dashboard attaches to it.",
+        epilog=_workload_options_help(mnist.build_parser()),
     )
     group = parser.add_mutually_exclusive_group(required=True)
     for flag in DEVICE_FLAGS:
@@ -206,7 +216,33 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return exitcodes.INTERRUPTED
-    return _final_code(record.run_id, code, settle_s=10.0 if plain else 0.0)
+    final = _final_code(record.run_id, code, settle_s=10.0 if plain else 0.0)
+    if plain and final == exitcodes.RUN_FAILED:
+        print_last_lines(record.log_path)
+    return final
+
+
+FAILURE_TAIL_LINES = 15
+
+
+def print_last_lines(log_path: Path, count: int = FAILURE_TAIL_LINES) -> None:
+    """After a failed run in plain mode: the workload's last lines (the reason is usually there), made safe for the
+    terminal, on stderr."""
+    from hwmon.parsers.lines import clean_bytes
+
+    try:
+        with log_path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            tail = handle.read()
+    except OSError as exc:
+        print(f"hwmon: cannot read {log_path}: {exc.strerror or exc}", file=sys.stderr)
+        return
+    lines = [clean_bytes(line) for line in tail.splitlines()[-count:]]
+    print(f"hwmon: the run failed; last {len(lines)} lines of {log_path}:", file=sys.stderr)
+    for line in lines:
+        print(f"  {line}", file=sys.stderr)
 
 
 def _watch(run_id: str, *, plain: bool | None, title: str | None) -> int:

@@ -23,14 +23,11 @@ if TYPE_CHECKING:
     from hwmon.model.state import RunState
 
 CHUNK = 1 << 20  # read in 1 MiB chunks: memory stays flat whatever the log's size
-EXAMPLE = "cerebras_gpt_small.log"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's flags."""
-    parser.add_argument(
-        "log", nargs="?", metavar="LOG", help="the log file to summarise (default: a bundled example Cerebras run)"
-    )
+    parser.add_argument("log", nargs="?", metavar="LOG", help="the log file to summarise; '-' reads it from stdin")
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the hwmon.summary/1 JSON contract")
     fmt.add_argument("--md", action="store_true", help="print a Markdown report")
@@ -113,15 +110,6 @@ def _reason(exc: OSError) -> str:
     return _one_line(exc.strerror or str(exc))
 
 
-def _example_state() -> RunState:
-    from importlib.resources import files
-
-    from hwmon.model.summary import summarize_bytes
-
-    data = files("hwmon.examples").joinpath(EXAMPLE).read_bytes()
-    return summarize_bytes(data, f"example: {EXAMPLE}")
-
-
 def _remote(ref: str) -> object | None:
     from hwmon.sources import ssh
 
@@ -146,7 +134,15 @@ def run(args: argparse.Namespace) -> int:
     """Summarise the log (or the bundled example) and print it in the chosen format."""
     from hwmon.model.summary import summary_dict
 
-    state = _example_state() if args.log is None else _summarize_ref(args.log, args.ssh_opt)
+    if args.log is None:
+        # A bare `hwmon summary` used to summarise a bundled example silently; the example lives in `hwmon demo`.
+        raise exitcodes.HwmonError(
+            "summary needs a log file (or '-' to read stdin); to see an example run: hwmon demo", exitcodes.USAGE
+        )
+    if args.log == "-":
+        state = summarize_file(Path("/dev/stdin"), source="stdin")
+    else:
+        state = _summarize_ref(args.log, args.ssh_opt)
     summary = summary_dict(state)
     if args.log is not None:
         # A remote HOST:PATH is its own history key (it names no local file).

@@ -1,15 +1,20 @@
-"""The live dashboard: one ``RunState`` fed by a source worker, painted by one timer.
+"""The live dashboard: one ``RunState`` fed by a source worker, painted when something changed.
 
 Data flow (see STYLE.md): a worker consumes ``source.batches()`` and posts ``BatchArrived`` messages (it never
-touches widgets); the message handler folds the batch's events into the state with the reducer and queues its raw
-lines; a ~10 Hz timer pushes the state into the panes only when ``state.version`` changed (or once a second, for
-the wall clock and open phases), writes queued lines to the ``Log`` in one ``write_lines`` call, and redraws the
-sparkline at most ~2 Hz.
+touches widgets); the message handler folds the batch's events into the state with the reducer, queues its raw
+lines and schedules one repaint (batches that arrive meanwhile join it). A 1 Hz clock tick repaints what time alone
+changes (wall clock, open phase, ETA, stall and quiet texts) while the run is live, and nothing once it has ended
+and the source is quiet. Charts redraw at most twice a second; the system pane is sampled at most once a second
+in a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Protocol
 
@@ -18,36 +23,51 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from hwmon import exitcodes
 from hwmon.events import Event
 from hwmon.model import alerts as alert_rules
+from hwmon.model import fmt
 from hwmon.model.eta import eta_seconds
 from hwmon.model.history import Expected, expected_remaining, job_key
 from hwmon.model.reducer import apply_all
-from hwmon.model.state import Alert, RunState
+from hwmon.model.state import RunState
 from hwmon.tui import view
-from hwmon.tui.messages import BatchArrived, SourceEnded, SourceFailed
-from hwmon.tui.screens import ConfirmScreen, HelpScreen
+from hwmon.tui.messages import BatchArrived, SourceEnded, SourceFailed, SystemSampled
+from hwmon.tui.screens import ConfirmScreen, HelpScreen, RecordScreen
 from hwmon.tui.widgets import (
     AlertsPane,
+    ChartPane,
     LogPane,
-    MetricsPane,
     ModelTree,
     PhaseTimeline,
     ProgressPane,
     RunHeader,
+    SystemPane,
 )
 
-REPAINT_INTERVAL = 0.1
+# Batches that arrive within this long of the previous repaint join the next one (a 10,000 lines/s stream costs
+# at most this many frames a second).
+REPAINT_MIN_GAP = 0.1
 PLOT_INTERVAL = 0.5
-TIME_REPAINT_INTERVAL = 1.0
-ALERT_CHECK_INTERVAL = 1.0
+CLOCK_TICK = 1.0
+SYSTEM_INTERVAL = 1.0
 STATUS_SHOWN_FOR = 10.0
-IDLE_AFTER = 1.0
 LOG_MAX_LINES = 5000
-ALERT_SEVERITY = {"nan": "error", "error": "error", "failed": "error", "stall": "warning", "silence": "warning"}
+# Opening a file at least this big, the raw log first shows its last PREVIEW_BYTES, read directly, while the parser
+# catches up from the start (as lnav shows the end of a file at once); the parsed lines replace them once caught up.
+PREVIEW_MIN_BYTES = 8 << 20
+PREVIEW_BYTES = 64 << 10
+PREVIEW_QUIET_S = 1.0
+PREVIEW_TAIL_CHECK = 200
+FIRST_FRAME_FLUSH_S = 0.05
+# A first screen of lines that is mostly U+FFFD (undecodable bytes) is a binary file, not a log.
+BINARY_SAMPLE_CHARS = 4096
+BINARY_REPLACEMENT_SHARE = 0.1
+PANE_IDS = ("timeline", "progress", "charts", "logpane", "model", "system", "alerts")
 
 
 class BatchLike(Protocol):
@@ -82,16 +102,31 @@ class HwmonApp(App[int]):
     TITLE = "hwmon"
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (22, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (22, "-mid"), (40, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Ctrl-C quits, as in lnav, less +F, toolong and LEET; a supervised run keeps going (as with q).
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("slash", "search", "Search", key_display="/"),
-        Binding("f", "follow", "Follow"),
+        Binding("h", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("slash", "prompt('/')", "Search", key_display="/"),
+        Binding("n", "next_match", "Next"),
+        Binding("N", "previous_match", "Prev"),
+        Binding("ampersand", "prompt('&')", "Filter", key_display="&"),
         Binding("e", "errors_only", "Errors"),
-        Binding("l", "toggle_log", "Log"),
+        Binding("w", "wrap", "Wrap"),
+        Binding("z", "maximise", "Max"),
+        Binding("f", "follow", "Follow", show=False),
+        Binding("l", "toggle_log", "Log", show=False),
+        Binding("c", "chart_kind", "Chart", show=False),
+        Binding("plus,equals_sign", "zoom(1)", "Zoom in", show=False),
+        Binding("minus", "zoom(-1)", "Zoom out", show=False),
+        Binding("0", "zoom_all", "All steps", show=False),
+        Binding("L", "log_y", "Log y", show=False),
+        Binding("x", "x_axis", "x: steps/time", show=False),
         Binding("s", "stop_run", "Stop run"),
-        Binding("tab", "focus_next", "Pane", priority=True),
+        Binding("s", "stop_unavailable", "Stop run", show=False),
+        Binding("tab", "focus_next", "Pane", show=False, priority=True),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False, priority=True),
         Binding("escape", "escape", "Clear", show=False),
     ]
@@ -103,7 +138,8 @@ class HwmonApp(App[int]):
         clock: Callable[[], float] = time.monotonic,
         title: str | None = None,
         log_lines: int = LOG_MAX_LINES,
-        notify_alerts: bool = True,
+        system: bool | None = None,
+        notice: str | None = None,
     ) -> None:
         super().__init__()
         self._source = source
@@ -111,23 +147,32 @@ class HwmonApp(App[int]):
         self._run_title = title or source.name
         self.state = RunState(source=source.name)
         self._log_lines = log_lines
-        self._notify_alerts = notify_alerts
         self._pending: list[str] = []
         self._painted_version = -1
         # Throttling uses the real monotonic clock, not the injected one: a fixed test clock must not freeze
         # repaints, and a fast fake clock must not make the plot redraw every frame.
+        self._last_paint = float("-inf")
         self._last_time_paint = float("-inf")
         self._last_plot = float("-inf")
         self._plot_version = -1
-        self._last_alert_check = float("-inf")
-        self._alerts_seen = 0
+        self._repaint_timer: Timer | None = None
         self._last_batch = float("-inf")
         self.status_message = ""
+        self._status_dirty = False
         self._status_since = 0.0
         self._lines_at_status = 0
+        self._binary_checked = 0
         self.source_done = False
         self.source_error: str | None = None
         self.repaints = 0
+        self._system_wanted = system
+        self._system_stop = threading.Event()
+        self.system_sample: Any = None
+        self._notice = notice
+        self._ended_shown = False
+        self._status_fresh_shown = False
+        self._preview_end: str | None = None
+        self._preview_hold: deque[str] | None = None
         # Expected phase durations from the run history (past runs of the same job), loaded off the event loop
         # whenever what identifies the job changes (a compile hash appears...).
         self.expected: dict[str, Expected] = {}
@@ -140,29 +185,52 @@ class HwmonApp(App[int]):
             with Vertical(id="left"):
                 yield PhaseTimeline(id="timeline")
                 yield ProgressPane(id="progress")
-                yield MetricsPane(id="metrics")
+                with Horizontal(id="charts"):
+                    yield ChartPane("loss", id="chart-loss")
+                    yield ChartPane("rate", id="chart-rate")
                 yield LogPane(max_lines=self._log_lines, id="logpane")
             with Vertical(id="side"):
                 yield ModelTree(id="model")
+                yield SystemPane(id="system")
                 yield AlertsPane(id="alerts")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#timeline").border_title = "phases"
         self.query_one("#progress").border_title = "progress"
-        self.query_one("#metrics").border_title = "loss · throughput"
         self.query_one("#model").border_title = "model"
+        self.query_one("#system").border_title = "system"
         self.query_one("#alerts").border_title = "alerts"
         self.query_one(LogPane).refresh_title()
         self.query_one(LogPane).log_widget.focus()
-        # Two timers: a 10 Hz one that flushes batches into the panes and pauses itself once the source has been
-        # quiet for a moment, and a 1 Hz one for what time alone changes (wall clock, open phase, ETA, stall and
-        # silence alerts). A quiet run then costs one small repaint a second.
-        self._fast_timer = self.set_interval(REPAINT_INTERVAL, self._tick)
-        self.set_interval(TIME_REPAINT_INTERVAL, self._tick)
+        # Repaints follow the data (a batch schedules one); this 1 Hz tick is for what time alone changes, and
+        # costs nothing once the run has ended and the source is quiet.
+        self.set_interval(CLOCK_TICK, self._clock_tick)
+        self._update_layout()
+        if self._notice:
+            self.set_status(self._notice)
+        # The first screen goes out before the source starts: catching up a big file parses in this event loop,
+        # and the user should see the dashboard while it does. (The worker exists from now on, so whoever waits
+        # for the workers waits for the source too.)
+        self._show_end_preview()
+        self._first_frame = asyncio.Event()
+        if self._preview_hold is not None:
+            # Two frames (the first lays the panes out, the second scrolls the log to the file's end) and a moment
+            # for the terminal writer thread to send them before parsing the backlog holds the interpreter.
+            def after_second_frame() -> None:
+                self.set_timer(FIRST_FRAME_FLUSH_S, self._first_frame.set)
+
+            self.call_after_refresh(lambda: self.call_after_refresh(after_second_frame))
+        else:
+            self.call_after_refresh(self._first_frame.set)
         self._consume()
+        pid = self._system_pid()
+        if pid is not None:
+            self.screen.add_class("-system")
+            self._sample_system(pid)
 
     def on_unmount(self) -> None:
+        self._system_stop.set()
         try:
             self._source.close()
         except Exception:  # noqa: BLE001 - closing a broken source must not turn quitting into a crash
@@ -171,6 +239,7 @@ class HwmonApp(App[int]):
     # ----------------------------------------------------------------------------------------------- source
     @work(exclusive=True, group="source", exit_on_error=False)
     async def _consume(self) -> None:
+        await self._first_frame.wait()
         try:
             async for batch in self._source.batches():
                 self.post_message(BatchArrived(batch))
@@ -181,74 +250,214 @@ class HwmonApp(App[int]):
             return
         self.post_message(SourceEnded())
 
+    def _show_end_preview(self) -> None:
+        """For a big file read from its start: show its end in the raw log now (see PREVIEW_MIN_BYTES)."""
+        follower = getattr(self._source, "follower", None)
+        path = getattr(follower, "path", None)
+        if path is None or getattr(follower, "from_end", False):
+            return
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size < PREVIEW_MIN_BYTES:
+                    return
+                handle.seek(size - PREVIEW_BYTES)
+                data = handle.read(PREVIEW_BYTES)
+        except OSError:
+            return
+        from hwmon.parsers.lines import clean_bytes
+
+        complete = data.endswith((b"\n", b"\r"))
+        raw = data.splitlines()[1:]  # the first piece is the tail of a line cut by the seek
+        lines = [clean_bytes(line) for line in raw if line.strip()]
+        if not lines:
+            return
+        ends = lines if complete else lines[:-1]
+        self._preview_end = ends[-1] if ends else None
+        self._preview_hold = deque(maxlen=self._log_lines)
+        pane = self.log_pane
+        pane.preview = f"end of the file ({size / 1e6:.0f} MB; the dashboard is catching up)"
+        pane.add_lines(lines[-self._log_lines :])
+        pane.total_lines = 0  # counted by the parser's lines as they come
+        pane.refresh_title()
+
+    def _end_preview(self) -> None:
+        hold, self._preview_hold = self._preview_hold, None
+        self._preview_end = None
+        pane = self.log_pane
+        pane.preview = ""
+        if hold is not None:
+            pane.replace_lines(hold)
+        pane.refresh_title()
+
     @on(BatchArrived)
     def _on_batch(self, message: BatchArrived) -> None:
         batch: BatchLike = message.batch
         self._last_batch = time.monotonic()
-        self._fast_timer.resume()
         if batch.events:
             apply_all(self.state, batch.events, now=self._clock())
         if batch.lines:
             self._pending.extend(batch.lines)
             if len(self._pending) > 2 * self._log_lines:
-                # The Log keeps only the last max_lines anyway; don't hold more between frames.
+                # The log keeps only the last max_lines anyway; don't hold more between frames.
                 del self._pending[: -self._log_lines]
+            if self._binary_checked < BINARY_SAMPLE_CHARS:
+                self._check_binary(batch.lines)
         if batch.status:
-            # Statuses quote file names: sanitised here, whatever the source did (hardening #13, item 1).
-            self.status_message = view.safe_text(batch.status)
-            self._status_since = time.monotonic()
-            self._lines_at_status = self.log_pane.total_lines + len(self._pending)
-            self.notify(self.status_message, title="source", timeout=6, markup=False)
+            # Follower news goes in the header's status row, never over a pane. While nothing has arrived, the
+            # command's own notice (the full path being waited for) says the same thing more precisely.
+            if not (self._notice and batch.status.startswith("waiting for") and not self.log_pane.total_lines):
+                self.set_status(view.safe_text(batch.status))
         if batch.eof:
             self.source_done = True
+        self._schedule_repaint()
+
+    def _check_binary(self, lines: list[str]) -> None:
+        sample = "".join(lines)[: BINARY_SAMPLE_CHARS - self._binary_checked]
+        self._binary_checked += len(sample) or 1
+        bad = sample.count("\ufffd") + sample.count("\x00")
+        if sample and bad / len(sample) > BINARY_REPLACEMENT_SHARE:
+            self.set_status("this looks like a binary file, not a log: undecodable bytes are shown as �")
 
     @on(SourceEnded)
     def _on_source_ended(self, _message: SourceEnded) -> None:
         self.source_done = True
+        self._schedule_repaint()
 
     @on(SourceFailed)
     def _on_source_failed(self, message: SourceFailed) -> None:
         self.source_done = True
         self.source_error = message.error
-        self.status_message = view.safe_text(f"source failed: {message.error}")
-        self.notify(self.status_message, title="source", severity="error", timeout=15, markup=False)
+        self.set_status(view.safe_text(f"source failed: {message.error}"))
+        self._schedule_repaint()
+
+    def set_status(self, text: str) -> None:
+        """Show ``text`` in the header's status row (it stays until output has moved on for a while)."""
+        self.status_message = text
+        self._status_dirty = True
+        self._status_since = time.monotonic()
+        self._lines_at_status = self.log_pane.total_lines + len(self._pending)
+        self._schedule_repaint()
+
+    # ----------------------------------------------------------------------------------------------- system
+    def _system_pid(self) -> int | None:
+        """The supervised run's workload pid, when there is one and the system pane is wanted."""
+        if self._system_wanted is False:
+            return None
+        run_dir = getattr(self._source, "run_dir", None)
+        pid = getattr(self._source, "pid", None)
+        if pid is None and run_dir is not None:
+            from hwmon.runners import registry
+
+            record = registry.load(run_dir)
+            if record is not None and record.status == "running":
+                pid = record.pid
+        if pid is None and self._system_wanted:
+            return -1  # asked for without a process: host, NVML and gc-monitor only
+        return pid
+
+    @work(thread=True, exclusive=True, group="system", exit_on_error=False)
+    def _sample_system(self, pid: int) -> None:
+        # A thread: psutil, NVML and gc-monitor block; the UI only ever sees the frozen samples posted here.
+        from hwmon.sources.system import SystemSampler
+
+        sampler = SystemSampler(None if pid < 0 else pid)
+        try:
+            while not self._system_stop.is_set():
+                self.post_message(SystemSampled(sampler.sample(time.monotonic())))
+                if self._system_stop.wait(SYSTEM_INTERVAL):
+                    break
+        finally:
+            sampler.close()
+
+    @on(SystemSampled)
+    def _on_system(self, message: SystemSampled) -> None:
+        self.system_sample = message.sample
+        self.query_one(SystemPane).show(message.sample, self.state)
+        self._update_layout()
 
     # ----------------------------------------------------------------------------------------------- paint
-    def _tick(self) -> None:
+    def _schedule_repaint(self) -> None:
+        if self._repaint_timer is not None:
+            return  # one is already due; this batch joins it
+        # (a zero-length Textual timer divides by zero; 1 ms is "now")
+        wait = max(0.001, REPAINT_MIN_GAP - (time.monotonic() - self._last_paint))
+        self._repaint_timer = self.set_timer(wait, self._scheduled_repaint)
+
+    def _scheduled_repaint(self) -> None:
+        self._repaint_timer = None
         if not self.is_running:
             return
         try:
             self.repaint_now(force=False)
         except NoMatches:
-            # A tick that lands while the app is tearing its widgets down has nothing left to paint.
             return
-        if not self._pending and time.monotonic() - self._last_batch > IDLE_AFTER:
-            self._fast_timer.pause()
+        if self._plot_version != self.state.version:
+            # The plot is throttled to 2 Hz: make sure the last change gets drawn.
+            self._schedule_repaint()
 
-    def repaint_now(self, *, force: bool = True) -> None:
-        """Push the state into the panes. The timer calls this with ``force=False`` (paint only what changed);
-        tests and the screenshot script call it to get a settled frame without waiting for the timer."""
-        real_now = time.monotonic()
-        now = self._clock()
-        if self._pending:
-            lines, self._pending = self._pending, []
-            self.query_one(LogPane).add_lines(lines)
-        if force or real_now - self._last_alert_check >= ALERT_CHECK_INTERVAL:
-            self._last_alert_check = real_now
-            alert_rules.check(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
-        changed = self.state.version != self._painted_version
-        if (
+    def _clock_tick(self) -> None:
+        if not self.is_running:
+            return
+        if self._preview_hold is not None and (
+            self.source_done
+            or (self._last_batch > float("-inf") and time.monotonic() - self._last_batch > PREVIEW_QUIET_S)
+        ):
+            # Caught up without meeting the preview's last line (the file grew, or ended mid-line): the parsed
+            # lines take over once the source has been quiet for a moment.
+            if self._pending:
+                self.repaint_now(force=False)
+            if self._preview_hold is not None:
+                self._end_preview()
+        live = not view.is_ended(self.state) and not (self.source_done and self.state.status == "unknown")
+        stale = self._status_fresh_shown and time.monotonic() - self._status_since >= STATUS_SHOWN_FOR
+        if not live and self._plot_version == self.state.version and not self._status_expired() and not stale:
+            return  # a finished, quiet run: nothing on screen depends on the clock
+        try:
+            self.repaint_now(force=False, clock=True)
+        except NoMatches:
+            return
+
+    def _status_expired(self) -> bool:
+        """Whether the status row's message is due to go (shown long enough, and output has moved on since)."""
+        return bool(
             self.status_message
             and self.source_error is None
-            and real_now - self._status_since > STATUS_SHOWN_FOR
+            and time.monotonic() - self._status_since > STATUS_SHOWN_FOR
             and self.log_pane.total_lines > self._lines_at_status
-        ):
-            # A follower message ("log rotated...") is news for a while; once output has moved on it goes (a
-            # "waiting for the file" message stays until lines arrive, and a source failure stays).
+        )
+
+    def repaint_now(self, *, force: bool = True, clock: bool = False) -> None:
+        """Push the state into the panes. Scheduled repaints and the clock tick call this with ``force=False``
+        (paint only what changed); tests and the screenshot script call it to get a settled frame without
+        waiting for a timer."""
+        real_now = time.monotonic()
+        now = self._clock()
+        self._last_paint = real_now
+        if self._pending and self._preview_hold is not None:
+            # The end of the file is on screen; the parser's lines are held (the last max_lines) until it gets there.
+            lines, self._pending = self._pending, []
+            self.log_pane.total_lines += len(lines)
+            self._preview_hold.extend(lines)
+            if self._preview_end is not None and self._preview_end in lines[-PREVIEW_TAIL_CHECK:]:
+                self._end_preview()
+        if self._pending:
+            lines, self._pending = self._pending, []
+            pane = self.log_pane
+            if len(lines) > self._log_lines:
+                # Only the last max_lines can be kept: count the rest, don't clean and store them (catching up).
+                pane.total_lines += len(lines) - self._log_lines
+                lines = lines[-self._log_lines :]
+            pane.add_lines(lines)
+        alert_rules.check(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
+        changed = self.state.version != self._painted_version or self._status_dirty
+        self._status_dirty = False
+        if self._status_expired():
+            # Follower news ("log rotated...") is news for a while; once output has moved on it goes (a "waiting
+            # for the file" message stays until lines arrive, and a source failure stays).
             self.status_message = ""
             changed = True
-        if not (force or changed or real_now - self._last_time_paint >= TIME_REPAINT_INTERVAL):
-            self.query_one(LogPane).refresh_title()
+        if not (force or changed or clock or real_now - self._last_time_paint >= CLOCK_TICK):
             return
         self._painted_version = self.state.version
         self._last_time_paint = real_now
@@ -257,23 +466,65 @@ class HwmonApp(App[int]):
         self._check_expected()
         header = self.query_one(RunHeader)
         header.run_eta = expected_remaining(state, self.expected, eta) if self.expected else None
-        header.show(state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0)
+        fresh = bool(self.status_message) and real_now - self._status_since < STATUS_SHOWN_FOR
+        self._status_fresh_shown = fresh
+        header.show(state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0, status_fresh=fresh)
         timeline = self.query_one(PhaseTimeline)
         timeline.expected = {name: exp.seconds for name, exp in self.expected.items()}
         timeline.show(state, now)
         self.query_one(ProgressPane).show(state, eta, _train_seconds(state, now), now)
-        metrics = self.query_one(MetricsPane)
         if changed or force:
-            metrics.show_stats(state)
             self.query_one(ModelTree).show_model(state.model)
             self.query_one(AlertsPane).show(state)
         if self._plot_version != state.version and (force or real_now - self._last_plot >= PLOT_INTERVAL):
             self._plot_version = state.version
             self._last_plot = real_now
-            metrics.show_plot(state)
-        self.query_one(LogPane).refresh_title()
-        self._notify_new_alerts()
+            for chart in self.query(ChartPane):
+                chart.show(state)
+        self._update_layout()
+        ended = view.is_ended(state)
+        if ended != self._ended_shown:
+            # The footer's keys depend on it (s: stop a live supervised run).
+            self._ended_shown = ended
+            self.refresh_bindings()
         self.repaints += 1
+
+    def _update_layout(self) -> None:
+        """Panes appear when they have something to show: the model pane once a model was printed, alerts once
+        raised, the system pane while sampling (or for a Cerebras job), the charts once a loss or rate arrived.
+        A pane that is on screen stays until its content goes."""
+        state = self.state
+        screen = self.screen
+        wide = screen.has_class("-wide")
+        has_model = state.model is not None
+        has_alerts = bool(state.alerts)
+        has_system = self.system_sample is not None
+        loss_chart = self.query_one("#chart-loss", ChartPane)
+        rate_chart = self.query_one("#chart-rate", ChartPane)
+        has_loss, has_rate = loss_chart.has_data(state), rate_chart.has_data(state)
+        side = has_model or has_alerts or has_system
+        _show(self.query_one("#model"), has_model)
+        _show(self.query_one("#alerts"), has_alerts)
+        _show(self.query_one("#system"), has_system)
+        # Below 120 columns the header carries the latest alert and the job; the side column shows only in place
+        # of the hidden log (l).
+        _show(self.query_one("#side"), side and (wide or screen.has_class("-nolog")))
+        _show(self.query_one("#timeline"), bool(state.phases))
+        _show(
+            self.query_one("#progress"), state.last_step is not None or bool(state.progress) or bool(state.checkpoints)
+        )
+        _show(self.query_one("#charts"), has_loss or has_rate)
+        loss_chart.with_rate = not wide
+        if wide:
+            _show(loss_chart, has_loss or not has_rate)
+            _show(rate_chart, has_rate)
+        else:
+            # One chart below 120 columns: `c` switches it between loss and throughput.
+            _show(loss_chart, True)
+            _show(rate_chart, False)
+            if loss_chart.kind == "loss" and not has_loss and has_rate:
+                loss_chart.set_kind("rate")
+        screen.set_class(side, "-side")
 
     def _check_expected(self) -> None:
         key = (job_key(self.state)[1], self.state.vendor)
@@ -301,71 +552,141 @@ class HwmonApp(App[int]):
             self.expected = expected
             self.repaint_now()
 
-    def _notify_new_alerts(self) -> None:
-        # alert_count is the total ever raised (it survives the bounded list and a new run in the same file), so
-        # the difference is exactly what is new since the last frame.
-        total = self.state.alert_count
-        new = total - self._alerts_seen
-        if new <= 0:
-            self._alerts_seen = total
-            return
-        self._alerts_seen = total
-        if not self._notify_alerts:
-            return
-        fresh: list[Alert] = self.state.alerts[-min(new, 3) :]
-        for alert in fresh:
-            severity = ALERT_SEVERITY.get(alert.kind, "warning")
-            self.notify(
-                view.safe_text(alert.message),
-                title=f"alert: {alert.kind}",
-                severity="error" if severity == "error" else "warning",
-                timeout=10,
-                markup=False,
-            )
-
-    @property
-    def alerts_notified(self) -> int:
-        """How many alerts the app has seen (notified, unless notify_alerts is off)."""
-        return self._alerts_seen
-
     # ----------------------------------------------------------------------------------------------- actions
     def action_help(self) -> None:
-        """Show the key help."""
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+        """Show the key help (``?`` in the raw log searches backward, as in less; ``h`` always opens help)."""
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen())
 
-    def action_search(self) -> None:
-        """Open the log search box (showing the log if it was hidden)."""
+    def _log_focused(self) -> bool:
+        focused = self.focused
+        return focused is not None and self.log_pane in focused.ancestors_with_self
+
+    async def on_key(self, event: Any) -> None:
+        # `?` is less's backward search while the raw log has focus, help elsewhere (h is always help).
+        if event.key == "question_mark" and self._log_focused():
+            event.stop()
+            event.prevent_default()
+            self.action_prompt("?")
+
+    def action_prompt(self, mode: str) -> None:
+        """Open the log's prompt for ``/`` (search forward), ``?`` (backward) or ``&`` (filter)."""
         self.screen.remove_class("-nolog")
-        self.query_one(LogPane).open_search()
+        self.log_pane.open_prompt(mode)  # type: ignore[arg-type]
+
+    def action_next_match(self) -> None:
+        """Next match (in the search's direction)."""
+        self.log_pane.next_match()
+
+    def action_previous_match(self) -> None:
+        """Previous match."""
+        self.log_pane.next_match(reverse=True)
 
     def action_follow(self) -> None:
-        """Follow the log on/off."""
-        on_now = self.query_one(LogPane).toggle_follow()
-        self.notify("following the log" if on_now else "follow paused (f or End resumes)", timeout=2)
+        """Follow the log on/off (the log's title says which)."""
+        self.log_pane.toggle_follow()
+
+    def action_wrap(self) -> None:
+        """Wrap long log lines on/off."""
+        self.log_pane.toggle_wrap()
 
     def action_errors_only(self) -> None:
         """Errors/warnings-only filter on/off."""
-        pane = self.query_one(LogPane)
+        pane = self.log_pane
         pane.set_errors_only(not pane.errors_only)
+
+    def action_open_record(self) -> None:
+        """Open the record under the log's cursor in full."""
+        first, lines = self.log_pane.current_record()
+        if lines:
+            self.push_screen(RecordScreen(lines, first))
+
+    def action_maximise(self) -> None:
+        """Maximise the focused pane, or restore the layout."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+            return
+        pane = self._focused_pane()
+        if pane is not None:
+            screen.maximize(pane, container=False)
+
+    def _focused_pane(self) -> Widget | None:
+        focused = self.focused
+        if focused is None:
+            return None
+        for node in focused.ancestors_with_self:
+            if isinstance(node, Widget) and node.id in PANE_IDS:
+                return node
+            if isinstance(node, ChartPane):
+                return node
+        return None
+
+    def _charts(self) -> list[ChartPane]:
+        focused = self.focused
+        if isinstance(focused, ChartPane):
+            return [focused]
+        return list(self.query(ChartPane))
+
+    def action_chart_kind(self) -> None:
+        """Below 120 columns: switch the chart between loss and throughput."""
+        chart = self.query_one("#chart-loss", ChartPane)
+        chart.set_kind("rate" if chart.kind == "loss" else "loss")
+
+    def action_zoom(self, delta: int) -> None:
+        """Zoom the charts in (the last half of the steps shown) or out."""
+        for chart in self._charts():
+            chart.zoom(delta)
+
+    def action_zoom_all(self) -> None:
+        """Every step again."""
+        for chart in self._charts():
+            chart.zoom(None)
+
+    def action_log_y(self) -> None:
+        """Log-scaled y axis on/off."""
+        for chart in self._charts():
+            chart.toggle_log_y()
+
+    def action_x_axis(self) -> None:
+        """x axis in steps or in time."""
+        for chart in self._charts():
+            chart.toggle_x_time()
 
     def action_toggle_log(self) -> None:
         """Hide/show the raw log; while it is hidden a narrow layout shows the model tree in its place."""
         self.screen.toggle_class("-nolog")
+        self._update_layout()
         if self.screen.has_class("-nolog"):
-            if self.focused is not None and self.query_one(LogPane) in self.focused.ancestors_with_self:
+            if self._log_focused():
                 self.query_one(ModelTree).focus()
         else:
-            log = self.query_one(LogPane).log_widget
-            log.focus()
-            # Lines written while hidden did not scroll a zero-height view; catch up once laid out again.
-            log.stick_to_end()
+            self.log_pane.log_widget.focus()
+
+    def _supervised_live(self) -> bool:
+        return getattr(self._source, "run_dir", None) is not None and not view.is_ended(self.state)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Stopping only makes sense for a run hwmon supervises (a source with a run directory).
+        # Stopping only makes sense for a run hwmon supervises that is still going; otherwise `s` says why.
         if action == "stop_run":
-            return getattr(self._source, "run_dir", None) is not None
+            return self._supervised_live()
+        if action == "stop_unavailable":
+            return not self._supervised_live()
+        if action in ("next_match", "previous_match"):
+            # In the footer only while there is a search to step through.
+            try:
+                return bool(self.log_pane.search_term)
+            except NoMatches:
+                return False
         return True
+
+    def action_stop_unavailable(self) -> None:
+        """``s`` where there is nothing to stop: say why instead of doing nothing."""
+        if getattr(self._source, "run_dir", None) is None:
+            self.set_status("nothing to stop: this is a log, not a run hwmon started")
+        else:
+            self.set_status(f"nothing to stop: the run has already ended ({self.state.status})")
 
     def action_stop_run(self) -> None:
         """Ask, then stop the supervised run (the same escalation as ``hwmon stop``)."""
@@ -376,7 +697,7 @@ class HwmonApp(App[int]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.notify(f"stopping {name}: SIGINT, then SIGTERM, then SIGKILL", timeout=5, markup=False)
+                self.set_status(f"stopping {name}: SIGINT, then SIGTERM, then SIGKILL")
                 self._stop_worker(run_dir)
 
         self.push_screen(ConfirmScreen(f"Stop run {name}?"), answered)
@@ -396,25 +717,66 @@ class HwmonApp(App[int]):
                 final = slurm.stop_run(record)
             else:
                 final = supervisor.stop_run(record)
-            message, severity = f"run {final.run_id} {final.status}", "information"
+            message = f"run {final.run_id} {final.status}"
         except exitcodes.HwmonError as exc:
-            message, severity = str(exc), "error"
-        self.call_from_thread(self.notify, view.safe_text(message), severity=severity, timeout=10, markup=False)
+            message = str(exc)
+        self.call_from_thread(self.set_status, view.safe_text(message))
 
     def action_escape(self) -> None:
-        """Esc: close the search box and clear the search."""
-        pane = self.query_one(LogPane)
-        if pane.has_class("-searching") or pane.search_term:
-            pane.close_search(clear=True)
+        """Esc: close the prompt, else clear the search highlight, else restore a maximised pane."""
+        pane = self.log_pane
+        if pane.prompting:
+            pane.close_prompt()
+        elif pane.search_term:
+            pane.set_search("")
+        elif self.screen.maximized is not None:
+            self.screen.minimize()
 
     @on(Input.Blurred, "#search")
     def _search_blurred(self, _event: Input.Blurred) -> None:
-        self.query_one(LogPane).remove_class("-searching")
+        self.log_pane.end_prompt()
 
     @property
     def log_pane(self) -> LogPane:
         """The raw log pane (tests and the benchmark inspect it)."""
         return self.query_one(LogPane)
+
+    def closing_line(self) -> str:
+        """One line for the shell after the dashboard closes: how the run stands and how to come back."""
+        state = self.state
+        now = self._clock()
+        parts = [view.safe_text(self._run_title), view.display_status(state, now, output_seen=state.lines > 0)]
+        step = state.last_step
+        if step is not None and step.step is not None:
+            parts.append(f"step {step.step}")
+        if state.loss.last is not None:
+            parts.append(f"loss {fmt.fmt_number(state.loss.last[1])}")
+        wall = view.timeline(state, now).wall
+        if wall is not None:
+            parts.append(f"wall {fmt.fmt_duration(wall)}")
+        if state.alert_count:
+            parts.append(f"{state.alert_count} alert{'s' if state.alert_count != 1 else ''}")
+        ref = self._come_back_ref()
+        line = "hwmon: " + " · ".join(parts)
+        if ref:
+            line += f" — back with: hwmon attach {ref}"
+        return line
+
+    def _come_back_ref(self) -> str:
+        run_dir = getattr(self._source, "run_dir", None)
+        if run_dir is not None:
+            return view.safe_text(str(getattr(self._source, "name", "") or run_dir.name))
+        name = view.safe_text(str(self._source.name))
+        if name in ("", "-", "stdin"):
+            return ""
+        import shlex
+
+        return shlex.quote(name)
+
+
+def _show(widget: Widget, on: bool) -> None:
+    if widget.display != on:
+        widget.display = on
 
 
 def _train_seconds(state: RunState, now: float) -> float | None:
@@ -423,13 +785,19 @@ def _train_seconds(state: RunState, now: float) -> float | None:
     return rows[0].seconds if rows else None
 
 
-def run_dashboard(source: SourceLike, *, title: str | None = None) -> int:
-    """Run the dashboard until the user quits. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped,
-    else 0."""
-    app = HwmonApp(source, title=title)
+def run_dashboard(source: SourceLike, *, title: str | None = None, notice: str | None = None) -> int:
+    """Run the dashboard until the user quits (q or Ctrl-C), then print one line saying how the run stands and how
+    to come back. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped, else 0."""
+    import sys
+
+    app = HwmonApp(source, title=title, notice=notice)
     app.run()
     from hwmon.runners.history import record_if_ended
 
     record_if_ended(app.state, source.name)
+    try:
+        print(app.closing_line(), file=sys.stderr)
+    except Exception:  # noqa: BLE001 - the closing line is a courtesy; it must never turn a quit into a crash
+        pass
     # The same rule as plain mode: a run that failed or was stopped (its supervisor's record) is not a success.
     return exitcodes.RUN_FAILED if app.state.status in ("failed", "stopped") else exitcodes.OK

@@ -27,3 +27,15 @@ class SourceFailed(Message):
 
 class SourceEnded(Message):
     """The source's iterator finished (end of a file replay, stdin closed)."""
+
+
+class SystemSampled(Message):
+    """The latest reading of the system pane's sampler (a ``hwmon.sources.system.SystemSample``). Only the newest
+    matters, so a queued one is replaced by the next."""
+
+    def __init__(self, sample: Any) -> None:
+        super().__init__()
+        self.sample = sample
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SystemSampled)

@@ -1,54 +1,152 @@
-"""Modal screens: the key help, and the confirmation before stopping a run."""
+"""Modal screens: the key help, a log record in full, and the confirmation before stopping a run."""
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-HELP_ROWS: tuple[tuple[str, str], ...] = (
-    ("q", "quit (the run keeps running)"),
-    ("?", "this help"),
-    ("/", "search the raw log (Enter keeps it, Esc clears)"),
-    ("e", "errors/warnings only in the raw log"),
-    ("f", "follow the log on/off (End also resumes)"),
-    ("l", "hide/show the raw log (shows the model tree instead)"),
-    ("s", "stop a supervised run (asks first: SIGINT, then SIGTERM, then SIGKILL)"),
-    ("tab", "next pane (shift+tab: previous)"),
-    ("↑ ↓ PgUp PgDn", "scroll the focused pane; scrolling up pauses following"),
+HELP_SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "dashboard",
+        (
+            ("q  Ctrl-C", "quit the dashboard (a supervised run keeps running)"),
+            ("h  ?", "this help"),
+            ("tab  shift+tab", "next / previous pane"),
+            ("z", "maximise the focused pane / restore the layout"),
+            ("l", "hide / show the raw log"),
+            ("s", "stop the supervised run (asks first: SIGINT, then SIGTERM, then SIGKILL)"),
+        ),
+    ),
+    (
+        "raw log",
+        (
+            ("j k  ↑ ↓", "cursor down / up a line (moving up pauses following)"),
+            ("PgDn PgUp  space", "a screen down / up"),
+            ("g G  Home End", "first line / last line (G and End follow again)"),
+            ("← →", "scroll long lines left / right"),
+            ("w", "wrap long lines on / off"),
+            ("Enter", "open the whole record under the cursor (a line, a traceback, a module tree)"),
+            ("click", "put the cursor on a line (double click: open its record)"),
+            ("/  ?", "search forward / backward (regex; capitals make it case-sensitive)"),
+            ("n  N", "next / previous match (the title shows match i/total)"),
+            ("&", "show only lines matching a regex (& then Enter on an empty pattern: all lines)"),
+            ("e", "errors and warnings only"),
+            ("f", "follow the log on / off"),
+            ("Esc", "clear the search highlight"),
+        ),
+    ),
+    (
+        "charts",
+        (
+            ("c", "loss / throughput (one chart below 120 columns)"),
+            ("+  -  0", "zoom in to the last half / out / every step"),
+            ("L", "log-scaled y axis on / off"),
+            ("x", "x axis in steps / in time since the first step"),
+        ),
+    ),
+    ("record view", (("y", "copy the record to the clipboard (OSC 52, where the terminal allows it)"),)),
 )
 
 
+def help_table() -> Table:
+    """Every key, grouped; the key column never wraps, the description column does."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True, justify="right", style="bold")
+    table.add_column(overflow="fold")
+    for index, (section, rows) in enumerate(HELP_SECTIONS):
+        if index:
+            table.add_row("", "")
+        table.add_row(Text(section, style="bold underline"), "")
+        for key, what in rows:
+            table.add_row(key, what)
+    return table
+
+
 class HelpScreen(ModalScreen[None]):
-    """The keys, one per row. Any of Esc, ?, q closes it."""
+    """The keys. Any of Esc, ?, h, q closes it; it scrolls when the terminal is short."""
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical {
-        width: 72; height: auto; max-height: 90%; border: heavy $accent; background: $panel; padding: 0 1;
+    HelpScreen > VerticalScroll {
+        width: 84; max-width: 100%; height: auto; max-height: 100%; border: heavy $accent; background: $panel;
+        padding: 0 1;
     }
+    HelpScreen #help-text { width: 100%; height: auto; }
     """
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("question_mark", "close", "Close", show=False),
+        Binding("h", "close", "Close", show=False),
         Binding("q", "close", "Close", show=False),
     ]
 
     def compose(self) -> ComposeResult:
-        text = Text()
-        text.append("hwmon: keys\n\n", style="bold")
-        for key, what in HELP_ROWS:
-            text.append(f"{key:>14}  ", style="bold")
-            text.append(f"{what}\n")
-        text.append("\nAlerts (NaN/Inf loss, errors, stalls, silence) show in the header and as notifications.")
-        with Vertical():
-            yield Static(text, id="help-text")
+        with VerticalScroll():
+            yield Static(Text("hwmon: keys", style="bold"))
+            yield Static(help_table(), id="help-text")
+            yield Static(
+                Text("Alerts (NaN/Inf loss, errors, stalls, silence) show in the header's third row.", style="dim")
+            )
 
     def action_close(self) -> None:
         """Close the help."""
+        self.dismiss(None)
+
+
+class RecordScreen(ModalScreen[None]):
+    """One record of the log in full (wrapped, scrollable); ``y`` copies it via OSC 52. Log text is shown as
+    ``Text``, never markup."""
+
+    DEFAULT_CSS = """
+    RecordScreen { align: center middle; }
+    RecordScreen > Vertical {
+        width: 100%; height: 100%; border: heavy $accent; background: $surface; padding: 0 1;
+    }
+    RecordScreen #record-body { height: 1fr; }
+    RecordScreen #record-text { width: 100%; height: auto; }
+    RecordScreen #record-keys { height: 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("q", "close", "Close", show=False),
+        Binding("enter", "close", "Close", show=False),
+        Binding("y", "copy", "Copy (OSC 52)"),
+    ]
+
+    def __init__(self, lines: list[str], first_line: int) -> None:
+        super().__init__()
+        self.lines = lines
+        self.first_line = first_line
+        self.copied = False
+
+    def compose(self) -> ComposeResult:
+        count = len(self.lines)
+        what = "1 line" if count == 1 else f"{count} lines"
+        with Vertical() as box:
+            box.border_title = f"record · {what}"
+            with VerticalScroll(id="record-body"):
+                yield Static(Text("\n".join(self.lines)), id="record-text")
+            yield Static(Text("y copy (OSC 52) · ↑ ↓ PgUp PgDn scroll · Esc close"), id="record-keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#record-body").focus()
+
+    def action_copy(self) -> None:
+        """Copy the record through the terminal (OSC 52): only on this explicit request."""
+        self.app.copy_to_clipboard("\n".join(self.lines))
+        self.copied = True
+        count = len(self.lines)
+        self.query_one("#record-keys", Static).update(
+            Text(f"copied {count} line{'s' if count != 1 else ''} (OSC 52: the terminal decides) · Esc close")
+        )
+
+    def action_close(self) -> None:
+        """Back to the dashboard."""
         self.dismiss(None)
 
 

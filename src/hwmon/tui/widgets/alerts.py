@@ -15,6 +15,8 @@ KIND_LABELS = {"nan": "NaN/Inf", "error": "error", "stall": "stall", "silence": 
 class AlertsPane(Widget, can_focus=True):
     """Newest alert first: kind, log line, message."""
 
+    ALLOW_MAXIMIZE = True  # z maximises the pane
+
     DEFAULT_CSS = """
     AlertsPane { height: auto; max-height: 12; text-wrap: nowrap; text-overflow: ellipsis; }
     """

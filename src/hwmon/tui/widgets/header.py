@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from hwmon.model import alerts as alert_rules
 from hwmon.model import fmt
 from hwmon.model.figures import last_loss
 from hwmon.model.state import RunState
@@ -40,20 +41,71 @@ class RunHeader(Widget):
         self._status_message = ""
         self._rows = 1
         self._output_seen = False
+        self._status_fresh = False
         # Time left in the whole run (phases not reached yet, expected from past runs of the same job, plus the
         # loop's ETA): set by the app when the run history knows the job.
         self.run_eta: float | None = None
 
     def show(
-        self, state: RunState, now: float, eta: float | None, status_message: str, *, output_seen: bool = False
+        self,
+        state: RunState,
+        now: float,
+        eta: float | None,
+        status_message: str,
+        *,
+        output_seen: bool = False,
+        status_fresh: bool = False,
     ) -> None:
-        """Take the latest state; repaints on the next frame."""
+        """Take the latest state; repaints on the next frame. ``status_fresh``: the message is news (the answer to
+        a key just pressed) and goes before a standing alert for a while."""
         self._state, self._now, self._eta, self._status_message = state, now, eta, status_message
+        self._status_fresh = status_fresh
         self._output_seen = output_seen
-        rows = 3 if (state.alerts or status_message) else 2
+        rows = 3 if self.notice_text() is not None else 2
         # Re-layout only when the header grows or shrinks a row; otherwise a repaint is enough.
-        self.refresh(layout=rows != self._rows)
+        # (Also when the laid-out height disagrees: a request made while the screen was still mounting can be lost.)
+        self.refresh(layout=rows != self._rows or self.size.height != rows)
         self._rows = rows
+
+    def notice_text(self) -> Text | None:
+        """The third row: a standing stall or silence (its time counted live, gone when the run moves), else the
+        latest event alert (NaN, error, failure), else the source's status message; None when there is none."""
+        state = self._state
+        if state is None:
+            return None
+        line = Text(no_wrap=True, overflow="ellipsis")
+        now = self._now
+        live = not view.is_ended(state)
+        if live and now is not None and state.stalled and state.last_step_at is not None:
+            waited = max(0.0, now - state.last_step_at)
+            median = alert_rules.median_step_interval(state)
+            line.append(" ⚠ stalled ", style="bold reverse yellow")
+            usual = f" (a step usually takes {fmt.fmt_duration(median)})" if median else ""
+            line.append(f" no new step for {fmt.fmt_duration(waited)}{usual}")
+            return line
+        if live and now is not None and state.silent:
+            last = state.last_output_at if state.last_output_at is not None else state.started_at
+            if last is not None:
+                line.append(" ⚠ quiet ", style="bold reverse yellow")
+                line.append(f" no output for {fmt.fmt_duration(max(0.0, now - last))}")
+                return line
+        if self._status_message and self._status_fresh:
+            line.append(" " + view.safe_text(self._status_message), style="italic")
+            return line
+        # Stall and silence alerts are history once the run moved on: the alerts pane keeps them.
+        standing = [alert for alert in state.alerts if alert.kind not in ("stall", "silence")]
+        if standing:
+            alert = standing[-1]
+            label = ALERT_LABELS.get(alert.kind, alert.kind)
+            count = f"{len(standing)} alerts" if len(standing) > 1 else "alert"
+            line.append(f" ⚠ {count}: {label} ", style="bold reverse red")
+            line.append(" ")
+            line.append(view.safe_text(alert.message))
+            return line
+        if self._status_message:
+            line.append(" " + view.safe_text(self._status_message), style="italic")
+            return line
+        return None
 
     def status_text(self) -> str:
         """The status word shown (``running``, ``failed``, ``stalled``...)."""
@@ -117,18 +169,9 @@ class RunHeader(Widget):
         rows = [line1, line2]
         # A third row appears only for an alert or a follower/source message, so it is never cut off by the
         # phase/step details at 80 columns.
-        line3 = Text(no_wrap=True, overflow="ellipsis")
-        if state.alerts:
-            alert = state.alerts[-1]
-            label = ALERT_LABELS.get(alert.kind, alert.kind)
-            count = f"{len(state.alerts)} alerts" if len(state.alerts) > 1 else "alert"
-            line3.append(f" ⚠ {count}: {label} ", style="bold reverse red")
-            line3.append(" ")
-            line3.append(view.safe_text(alert.message))
-            rows.append(line3)
-        elif self._status_message:
-            line3.append(" " + view.safe_text(self._status_message), style="italic")
-            rows.append(line3)
+        notice = self.notice_text()
+        if notice is not None:
+            rows.append(notice)
         elif state.error_count or state.warnings:
             errors = f"{state.error_count} error{'s' if state.error_count != 1 else ''}"
             warnings = f"{state.warnings} warning{'s' if state.warnings != 1 else ''}"

@@ -1,112 +1,56 @@
-"""The raw log: a bounded ``Log`` with search (``/``), an errors/warnings filter and follow mode."""
+"""The raw log pane: search and filter like less/lnav over the kept lines.
+
+- ``/`` and ``?`` search forward/backward with a regex (smart case); matches are highlighted, ``n``/``N`` step
+  through them and the title shows ``match i/total``. Lines around a match stay in place.
+- ``&pattern`` filters to matching lines (less's convention); ``&`` with an empty pattern clears the filter.
+- ``e`` shows errors and warnings only.
+- Left/Right scroll long lines; ``w`` wraps them; Enter opens the record under the cursor.
+
+An invalid regex gets a one-line message in the prompt row, never a crash.
+"""
 
 from __future__ import annotations
 
 import re
 from collections import deque
 from collections.abc import Iterable
+from typing import Literal
 
-from rich.highlighter import Highlighter
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.events import MouseScrollUp
-from textual.widgets import Input, Log
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Static
 
-from hwmon.tui import view
+from hwmon.tui import search, view
+from hwmon.tui.widgets.logview import LogView
 
-
-class _MatchHighlighter(Highlighter):
-    """Marks every case-insensitive occurrence of the search term (reverse video: visible without colour)."""
-
-    def __init__(self, term: str) -> None:
-        self._pattern = re.compile(re.escape(term), re.IGNORECASE)
-
-    def highlight(self, text: Text) -> None:
-        for match in self._pattern.finditer(text.plain):
-            text.stylize("bold reverse", match.start(), match.end())
+PromptMode = Literal["/", "?", "&"]
+PROMPTS: dict[str, str] = {"/": "search forward", "?": "search backward", "&": "show only lines matching"}
 
 
-class RawLog(Log):
-    """``Log`` with an explicit follow mode: new lines scroll into view while ``follow`` is on, whatever the pane's
-    size does meanwhile (a pane that shrinks would otherwise leave the view above the end). Scrolling up (keys or
-    wheel) turns it off; End, ``f``, or scrolling back down to the last line turns it on again."""
+class _Prompt(Horizontal):
+    """One row: the mode character (``/``, ``?``, ``&``) and the pattern being typed, or a one-line message."""
 
-    BINDINGS = [Binding("end", "follow", "Follow", show=False)]
-
-    def __init__(self, *, max_lines: int) -> None:
-        # Log's own auto-scroll only scrolls when the view is already at the end; the pane does it instead.
-        super().__init__(max_lines=max_lines, auto_scroll=False, id="log")
-        self.follow = True
-
-    @property
-    def following(self) -> bool:
-        """Whether new lines will scroll into view."""
-        return self.follow
-
-    def stick_to_end(self) -> None:
-        """Scroll to the last line after the next refresh (once the new virtual size is laid out)."""
-        if self.follow:
-            self.scroll_end(animate=False, x_axis=False)
-
-    def action_follow(self) -> None:
-        """Resume following and jump to the newest line."""
-        self.follow = True
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
-        self.stick_to_end()
-
-    def _user_scrolled_up(self) -> None:
-        self._set_follow(False)
-
-    def _resume_if_at_end(self) -> None:
-        if self.is_vertical_scroll_end:
-            self._set_follow(True)
-
-    def _set_follow(self, on: bool) -> None:
-        if on != self.follow:
-            self.follow = on
-            if isinstance(self.parent, LogPane):
-                self.parent.refresh_title()
-
-    def action_scroll_up(self) -> None:
-        self._user_scrolled_up()
-        super().action_scroll_up()
-
-    def action_page_up(self) -> None:
-        self._user_scrolled_up()
-        super().action_page_up()
-
-    def action_scroll_home(self) -> None:
-        self._user_scrolled_up()
-        super().action_scroll_home()
-
-    def _on_mouse_scroll_up(self, event: MouseScrollUp) -> None:
-        self._user_scrolled_up()
-        super()._on_mouse_scroll_up(event)
-
-    def action_scroll_down(self) -> None:
-        super().action_scroll_down()
-        self.call_after_refresh(self._resume_if_at_end)
-
-    def action_page_down(self) -> None:
-        super().action_page_down()
-        self.call_after_refresh(self._resume_if_at_end)
-
-    def on_resize(self) -> None:
-        self.stick_to_end()
+    DEFAULT_CSS = """
+    _Prompt { height: 1; display: none; background: $panel; }
+    _Prompt > #prompt-mode { width: 2; height: 1; text-style: bold; }
+    _Prompt > Input { width: 1fr; height: 1; border: none; padding: 0 0; background: $panel; }
+    _Prompt > Input:focus { border: none; }
+    _Prompt > #prompt-note { width: auto; max-width: 50%; height: 1; color: $warning; padding: 0 1; }
+    """
 
 
 class LogPane(Vertical):
-    """Keeps the last ``max_lines`` raw lines itself so a search or the errors filter can be applied to (and
-    removed from) everything kept, while the ``Log`` shows only the lines that pass."""
+    """Keeps the last ``max_lines`` raw lines itself, so a filter can be applied to (and removed from) everything
+    kept, while the ``LogView`` shows the lines that pass."""
+
+    ALLOW_MAXIMIZE = True  # z maximises the pane
 
     DEFAULT_CSS = """
     LogPane { height: 1fr; }
-    LogPane > Input { display: none; height: 1; border: none; padding: 0 1; }
-    LogPane.-searching > Input { display: block; }
-    LogPane > RawLog { height: 1fr; overflow-x: hidden; overflow-y: auto; scrollbar-size-vertical: 1; }
+    LogPane.-prompting > _Prompt { display: block; }
+    LogPane > LogView { height: 1fr; }
     """
 
     def __init__(self, *, max_lines: int = 5000, id: str | None = None) -> None:
@@ -114,27 +58,46 @@ class LogPane(Vertical):
         self.max_lines = max_lines
         self._kept: deque[str] = deque(maxlen=max_lines)
         self._search = ""
+        self._pattern: re.Pattern[str] | None = None
+        self._backward = False
+        self._filter = ""
+        self._filter_pattern: re.Pattern[str] | None = None
         self._errors_only = False
+        self._mode: PromptMode = "/"
         self.total_lines = 0
+        self.match_count = 0
+        self.match_index: int | None = None
+        self.note = ""
         self._title = ""
+        # Set while the pane shows the end of a big file read directly, before the parser has caught up.
+        self.preview = ""
 
     def compose(self) -> ComposeResult:
-        search = Input(placeholder="search the log (Enter: keep, Esc: clear)", id="search")
-        search.cursor_blink = False
-        yield search
-        yield RawLog(max_lines=self.max_lines)
-
-    @property
-    def log_widget(self) -> RawLog:
-        return self._log
+        with _Prompt(id="prompt"):
+            yield Static("/", id="prompt-mode")
+            search_box = Input(placeholder="regex (Enter: keep, Esc: cancel)", id="search", select_on_focus=False)
+            search_box.cursor_blink = False
+            yield search_box
+            yield Static("", id="prompt-note")
+        yield LogView(max_lines=self.max_lines, id="log")
 
     def on_mount(self) -> None:
-        # Held, not queried: the app touches it up to 10 times a second.
-        self._log = self.query_one("#log", RawLog)
+        # Held, not queried: the app touches it on every batch.
+        self._log = self.query_one("#log", LogView)
+        self._update_empty_text()
+
+    @property
+    def log_widget(self) -> LogView:
+        """The line view (tests and the app use it)."""
+        return self._log
 
     @property
     def search_term(self) -> str:
         return self._search
+
+    @property
+    def filter_term(self) -> str:
+        return self._filter
 
     @property
     def errors_only(self) -> bool:
@@ -142,12 +105,17 @@ class LogPane(Vertical):
 
     @property
     def following(self) -> bool:
-        return self.log_widget.following
+        return self._log.follow
 
+    @property
+    def prompting(self) -> bool:
+        return self.has_class("-prompting")
+
+    # ------------------------------------------------------------------------------------------- lines
     def _passes(self, line: str) -> bool:
-        if self._errors_only and not view.is_error_or_warning(line):
+        if self._errors_only and not search.is_error_or_warning(line):
             return False
-        return not self._search or self._search.lower() in line.lower()
+        return self._filter_pattern is None or self._filter_pattern.search(line) is not None
 
     def add_lines(self, lines: Iterable[str]) -> None:
         """Append raw lines (made safe first: escape sequences removed, controls replaced)."""
@@ -156,38 +124,129 @@ class LogPane(Vertical):
             return
         self.total_lines += len(clean)
         self._kept.extend(clean)
-        if self._search or self._errors_only:
+        if self._filter_pattern is not None or self._errors_only:
             clean = [line for line in clean if self._passes(line)]
-        if clean:
-            log = self.log_widget
-            log.write_lines(clean[-self.max_lines :], scroll_end=False)
-            # Scroll after the refresh: an immediate scroll is a no-op while the new virtual size and the
-            # scrollbar are not laid out yet (the first batch that overflows the pane).
-            log.stick_to_end()
+        if not clean:
+            return
+        clean = clean[-self.max_lines :]
+        log = self._log
+        pattern = self._pattern
+        if pattern is not None:
+            self.match_count += sum(1 for line in clean if pattern.search(line))
+            overflow = len(log.lines) + len(clean) - self.max_lines - max(1, self.max_lines // 10)
+            if overflow > 0:
+                gone = log.dropped_lines_for(len(log.lines) + len(clean) - self.max_lines)
+                self.match_count -= sum(1 for line in gone if pattern.search(line))
+        log.append(clean)
+        if pattern is not None:
+            self._update_title()
+
+    def replace_lines(self, lines: Iterable[str]) -> None:
+        """Show ``lines`` instead of everything kept (the end-of-file preview gives way to the parsed lines);
+        ``total_lines`` is left as it is: the caller counts."""
+        self._kept.clear()
+        self._kept.extend(view.safe_text(line) for line in lines)
+        self._refill()
 
     def _refill(self) -> None:
-        log = self.log_widget
-        log.clear()
-        if self._search:
-            log.highlight = True
-            log.highlighter = _MatchHighlighter(self._search)
-        else:
-            log.highlight = False
-        lines = (
-            [line for line in self._kept if self._passes(line)]
-            if (self._search or self._errors_only)
-            else list(self._kept)
-        )
-        log.write_lines(lines, scroll_end=False)
-        log.follow = True
-        log.stick_to_end()
+        log = self._log
+        lines = [line for line in self._kept if self._passes(line)] if self._active_filter() else list(self._kept)
+        self._update_empty_text()
+        log.set_lines(lines)
+        self._count_matches()
         self._update_title()
 
-    def set_search(self, term: str) -> None:
-        """Show only lines containing ``term`` (case-insensitive), matches highlighted; "" shows all."""
-        if term != self._search:
-            self._search = term
-            self._refill()
+    def _active_filter(self) -> bool:
+        return self._filter_pattern is not None or self._errors_only
+
+    def _update_empty_text(self) -> None:
+        if self._errors_only and self._filter:
+            text = f"no error or warning line matches &{self._filter} (e, & to show all)"
+        elif self._errors_only:
+            text = "no error or warning lines (e shows every line)"
+        elif self._filter:
+            text = f"no line matches &{self._filter} (& then Enter shows every line)"
+        else:
+            text = "no output yet"
+        self._log.empty_text = text
+
+    def _count_matches(self) -> None:
+        pattern = self._pattern
+        self.match_count = 0 if pattern is None else sum(1 for line in self._log.lines if pattern.search(line))
+        self.match_index = None
+
+    # ------------------------------------------------------------------------------------------- search
+    def set_search(self, term: str, *, backward: bool = False, jump: bool = True) -> str | None:
+        """Highlight ``term`` (a regex, smart case) and jump to the next match in the search's direction from the
+        cursor. Returns an error message for an invalid pattern (the previous search stays)."""
+        if bool(term) != bool(self._search) and self.is_mounted:
+            self.app.refresh_bindings()  # n/N are in the footer while a search stands
+        if not term:
+            self._search, self._pattern = "", None
+            self._log.pattern = None
+            self.match_count, self.match_index = 0, None
+            self._log.refresh()
+            self._update_title()
+            return None
+        try:
+            pattern = search.compile_pattern(term)
+        except re.error as exc:
+            return f"invalid regex: {exc}"
+        self._search, self._pattern, self._backward = term, pattern, backward
+        self._log.pattern = pattern
+        self._count_matches()
+        if jump:
+            self.next_match(reverse=False, include_current=True)
+        self._log.refresh()
+        self._update_title()
+        return None
+
+    def next_match(self, *, reverse: bool = False, include_current: bool = False) -> bool:
+        """Move the cursor to the next match (``n``), or the previous one with ``reverse`` (``N``), in the
+        direction the search was typed (``/`` forward, ``?`` backward). Returns whether a match was found."""
+        pattern = self._pattern
+        lines = self._log.lines
+        if pattern is None or not lines:
+            return False
+        backward = self._backward != reverse
+        log = self._log
+        # From the cursor; while following (no cursor) from the end of the log, whatever is in view this frame:
+        # backward from the last line, forward wrapping to the top (less at end of file).
+        current = log.cursor if log.cursor is not None else (None if log.follow else log.current_index())
+        if current is None:
+            start = len(lines) - 1 if backward else 0
+        else:
+            start = current if include_current else current + (-1 if backward else 1)
+        order = range(start, -1, -1) if backward else range(start, len(lines))
+        found = next((i for i in order if 0 <= i < len(lines) and pattern.search(lines[i])), None)
+        wrapped = False
+        if found is None:
+            wrap_order = range(len(lines) - 1, -1, -1) if backward else range(0, len(lines))
+            found = next((i for i in wrap_order if pattern.search(lines[i])), None)
+            wrapped = found is not None
+        if found is None:
+            self.note = f"pattern not found: {self._search}"
+            self._show_note()
+            return False
+        self._log.show_line(found)
+        self.match_index = sum(1 for line in lines[:found] if pattern.search(line)) + 1
+        self.note = "search wrapped" if wrapped else ""
+        self._show_note()
+        self._update_title()
+        return True
+
+    def set_filter(self, term: str) -> str | None:
+        """Show only lines matching ``term`` (a regex, smart case); "" shows every line again."""
+        if not term:
+            self._filter, self._filter_pattern = "", None
+        else:
+            try:
+                self._filter_pattern = search.compile_pattern(term)
+            except re.error as exc:
+                return f"invalid regex: {exc}"
+            self._filter = term
+        self._refill()
+        return None
 
     def set_errors_only(self, on: bool) -> None:
         """Show only error and warning lines (or everything again)."""
@@ -195,51 +254,118 @@ class LogPane(Vertical):
             self._errors_only = on
             self._refill()
 
-    def open_search(self) -> None:
-        """Show the search box and focus it."""
-        self.add_class("-searching")
-        search = self.query_one("#search", Input)
-        search.value = self._search
-        search.focus()
+    # ------------------------------------------------------------------------------------------- prompt
+    def open_prompt(self, mode: PromptMode) -> None:
+        """Show the prompt row for ``/``, ``?`` or ``&`` and focus it."""
+        self._mode = mode
+        self.add_class("-prompting")
+        self.query_one("#prompt-mode", Static).update(Text(mode))
+        box = self.query_one("#search", Input)
+        box.placeholder = f"{PROMPTS[mode]} (regex; Enter: keep, Esc: cancel)"
+        box.value = self._filter if mode == "&" else ""
+        self.note = ""
+        self._show_note()
+        box.focus()
 
-    def close_search(self, *, clear: bool) -> None:
-        """Hide the search box (clearing the search when asked) and give focus back to the log."""
-        self.remove_class("-searching")
-        if clear:
-            self.set_search("")
-        self.log_widget.focus()
+    def close_prompt(self) -> None:
+        """Hide the prompt row and give focus back to the log."""
+        self.end_prompt()
+        self._log.focus()
+
+    def end_prompt(self) -> None:
+        """Hide the prompt row; a pattern typed but not entered stops highlighting (the search in force is the
+        last one entered)."""
+        self.remove_class("-prompting")
+        if self._log.pattern is not self._pattern:
+            self._log.pattern = self._pattern
+            self._log.refresh()
+
+    def _show_note(self) -> None:
+        if self.is_mounted:
+            self.query_one("#prompt-note", Static).update(Text(self.note))
+            if self.note and not self.prompting:
+                # A note after n/N ("pattern not found") shows in the title instead of opening the prompt.
+                self._update_title()
+
+    @on(Input.Changed, "#search")
+    def _changed(self, event: Input.Changed) -> None:
+        # Highlight as the pattern is typed (no jump until Enter); a half-typed invalid regex just waits.
+        event.stop()
+        if self._mode != "&" and event.value:
+            try:
+                pattern = search.compile_pattern(event.value)
+            except re.error:
+                return
+            self._log.pattern = pattern
+            self._log.refresh()
+
+    @on(Input.Submitted, "#search")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        value = event.value
+        if self._mode == "&":
+            error = self.set_filter(value)
+        elif value:
+            error = self.set_search(value, backward=self._mode == "?")
+        else:
+            # An empty search repeats the last one (less).
+            error = None
+            self.next_match(reverse=self._mode == "?" and not self._backward)
+        if error is not None:
+            self.note = error
+            self._show_note()
+            return
+        self.close_prompt()
 
     def toggle_follow(self) -> bool:
         """Turn following off when it is on, else on (jumping to the end). Returns the new state."""
-        log = self.log_widget
+        log = self._log
         if log.follow:
             log.follow = False
+            log.cursor = log.current_index()
+            log.refresh()
         else:
-            log.action_follow()
+            log.action_last()
         self._update_title()
         return log.follow
 
-    @on(Input.Changed, "#search")
-    def _search_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.set_search(event.value)
+    def toggle_wrap(self) -> bool:
+        """Wrap long lines on/off. Returns the new state."""
+        self._log.set_wrap(not self._log.wrap)
+        self._update_title()
+        return self._log.wrap
 
-    @on(Input.Submitted, "#search")
-    def _search_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.set_search(event.value)
-        self.close_search(clear=False)
+    def current_record(self) -> tuple[int, list[str]]:
+        """The record under the cursor (or the last line in view): its first line's position and its lines."""
+        lines = self._log.lines
+        index = self._log.current_index()
+        if index is None:
+            return 0, []
+        start, end = search.record_extent(lines, index)
+        return start, list(lines[start:end])
 
+    # ------------------------------------------------------------------------------------------- title
     def _update_title(self) -> None:
         parts = ["log"]
-        parts.append("following" if self.following else "paused (f/End to follow)")
+        if self.preview:
+            parts.append(self.preview)
+        parts.append("following" if self.following else "paused (G/End follows)")
+        if self._log.wrap:
+            parts.append("wrap")
+        elif self._log.first_column > 0:
+            parts.append(f"from column {self._log.first_column + 1} (← →)")
         if self._search:
-            parts.append("search: " + self._search)
+            where = f"{self.match_index}/" if self.match_index is not None else ""
+            parts.append(f"{'?' if self._backward else '/'}{self._search} {where}{self.match_count} matches")
+        if self._filter:
+            parts.append(f"&{self._filter}")
         if self._errors_only:
             parts.append("errors/warnings only")
+        if self.note and not self.prompting:
+            parts.append(self.note)
         title = " · ".join(parts)
         if title == self._title:
-            return  # setting a border title repaints the pane; the app asks up to 10 times a second
+            return
         self._title = title
         # border_title is parsed as markup: build it as Text so a search term like "[bold]" stays literal.
         self.border_title = Text(title)

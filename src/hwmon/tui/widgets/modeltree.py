@@ -33,6 +33,8 @@ class ModelTree(Tree[ModuleNode]):
     """Layer types and their arguments. Only the top levels start expanded (the root, and its children when the
     whole model is small), so a 300-module transformer does not push everything else off screen."""
 
+    ALLOW_MAXIMIZE = True  # z maximises the pane
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("no model summary in the log yet", style="dim"), id=id)
         self._model: ModuleNode | None = None

@@ -7,15 +7,51 @@ from textual.widget import Widget
 
 from hwmon.model import fmt
 from hwmon.model.eta import bar_eta, target_step
-from hwmon.model.state import RunState
+from hwmon.model.state import ProgressBar, RunState
 from hwmon.tui import view
 from hwmon.tui.widgets._text import join_rows
 
 LABEL_WIDTH = 16
+MAX_LABEL_WIDTH = 32
+_EPOCH_NAMES = ("epoch", "epochs")
+
+
+def _is_epoch_bar(bar: ProgressBar) -> bool:
+    return bar.name.strip().rstrip(":").lower() in _EPOCH_NAMES
+
+
+def shown_bars(state: RunState, limit: int) -> tuple[list[ProgressBar], ProgressBar | None, ProgressBar | None]:
+    """The bars worth a row of their own, plus the bars folded into the train line: the one counting the same
+    steps as the train line (``progress 1162/3750`` beside ``train step 1162``) and the epoch bar. Rows that say
+    nothing (a bar at 0 with no total and no rate) are dropped; once the run has ended, so are unfinished bars."""
+    step = state.last_step
+    step_no = step.step if step is not None and step.mode == "train" else None
+    same: ProgressBar | None = None
+    epoch: ProgressBar | None = None
+    rows: list[ProgressBar] = []
+    ended = view.is_ended(state)
+    for bar in view.ordered_bars(state, MAX_PROGRESS_ROWS):
+        if step_no is not None and same is None and bar.total and bar.n == step_no:
+            same = bar
+            continue
+        if step is not None and epoch is None and _is_epoch_bar(bar):
+            epoch = bar
+            continue
+        if bar.n == 0 and bar.total is None and bar.rate is None:
+            continue
+        if ended and not bar.done:
+            continue
+        rows.append(bar)
+    return rows[:limit], same, epoch
+
+
+MAX_PROGRESS_ROWS = 64
 
 
 class ProgressPane(Widget, can_focus=True):
     """The training line (step, epoch, rate, ETA) and up to ``max_bars`` progress bars, unfinished first."""
+
+    ALLOW_MAXIMIZE = True  # z maximises the pane
 
     DEFAULT_CSS = """
     ProgressPane { height: auto; text-wrap: nowrap; text-overflow: ellipsis; }
@@ -34,7 +70,7 @@ class ProgressPane(Widget, can_focus=True):
         """Take the latest state, the run's ETA, the time spent training so far and the clock reading (each bar's
         own ETA is aged by it)."""
         self._state, self._eta, self._train_seconds, self._now = state, eta, train_seconds, now
-        rows = (state.last_step is not None) + min(self.max_bars, len(state.progress)) + bool(state.checkpoints)
+        rows = (state.last_step is not None) + len(shown_bars(state, self.max_bars)[0]) + bool(state.checkpoints)
         # Layout is the costly part of a frame: only when the pane gains or loses a row.
         self.refresh(layout=rows != self._rows)
         self._rows = rows
@@ -54,15 +90,21 @@ class ProgressPane(Widget, can_focus=True):
         if state is None:
             return Text("no progress reported yet", style="dim")
         width = self.content_region.width or self.size.width or 80
-        bar_width = max(6, min(40, width - LABEL_WIDTH - 36))
+        bars, same, epoch_bar = shown_bars(state, self.max_bars)
+        names = [len(view.safe_text(bar.name) or "(no name)") for bar in bars]
+        # Names get the room the pane has (up to MAX_LABEL_WIDTH), not a fixed 15 characters.
+        label_width = max(LABEL_WIDTH, min(MAX_LABEL_WIDTH, max(names, default=0) + 1, width // 4))
+        bar_width = max(6, min(40, width - label_width - 36))
         lines: list[Text] = []
         step = state.last_step
         if step is not None:
             line = Text(no_wrap=True, overflow="ellipsis")
             label = "eval" if step.mode == "eval" else "train"
-            line.append(f"{label:<{LABEL_WIDTH}}", style="bold")
+            line.append(f"{label:<{label_width}}", style="bold")
             fraction = None
             target = target_step(state) if step.mode == "train" else None
+            if target is None and same is not None:
+                target = same.total
             if target and step.step is not None:
                 fraction = step.step / target
             elif self._eta is not None and self._train_seconds:
@@ -76,16 +118,19 @@ class ProgressPane(Widget, can_focus=True):
             if step.epoch is not None:
                 epoch = step.epoch
                 parts.append(f"epoch {int(epoch)}" if epoch == int(epoch) else f"epoch {epoch:.2f}")
+            elif epoch_bar is not None:
+                total = f"/{epoch_bar.total}" if epoch_bar.total else ""
+                parts.append(f"epoch {epoch_bar.n}{total}")
             if not view.is_ended(state):
                 parts.append(f"ETA {fmt.fmt_duration(self._eta)}")
             line.append(" " + "  ".join(parts))
             lines.append(line)
-        for bar in view.ordered_bars(state, self.max_bars):
+        for bar in bars:
             line = Text(no_wrap=True, overflow="ellipsis")
-            name = view.safe_text(bar.name) or "progress"
-            if len(name) > LABEL_WIDTH - 1:
-                name = name[: LABEL_WIDTH - 2] + "…"
-            line.append(f"{name:<{LABEL_WIDTH}}", style="bold" if not bar.done else "")
+            name = view.safe_text(bar.name) or "(no name)"
+            if len(name) > label_width - 1:
+                name = name[: label_width - 2] + "…"
+            line.append(f"{name:<{label_width}}", style="bold" if not bar.done else "")
             self._bar(line, 1.0 if bar.done else bar.fraction, bar_width)
             total = f"/{bar.total}" if bar.total is not None else ""
             pct = f" {bar.fraction * 100:3.0f}%" if bar.fraction is not None else ""
@@ -100,7 +145,7 @@ class ProgressPane(Widget, can_focus=True):
         if state.checkpoints:
             last = state.checkpoints[-1]
             line = Text(no_wrap=True, overflow="ellipsis")
-            line.append(f"{'checkpoints':<{LABEL_WIDTH}}", style="bold")
+            line.append(f"{'checkpoints':<{label_width}}", style="bold")
             where = f"step {last.step}" if last.step is not None else view.safe_text(last.path or "")
             line.append(f"{max(state.checkpoint_count, len(state.checkpoints))} saved, last at {where}")
             lines.append(line)

@@ -18,6 +18,8 @@ PULSE = ("█", "▓")
 class PhaseTimeline(Widget, can_focus=True):
     """Each phase as a bar at its place on the run's time axis, with its total duration and % of wall time."""
 
+    ALLOW_MAXIMIZE = True  # z maximises the pane
+
     DEFAULT_CSS = """
     PhaseTimeline { height: auto; text-wrap: nowrap; text-overflow: clip; }
     """
@@ -62,7 +64,19 @@ class PhaseTimeline(Widget, can_focus=True):
         # The head of the current phase pulses (2 frames from the injected clock) so it reads as live even
         # without colour; with a fixed clock (snapshots) the frame is fixed.
         frame = PULSE[int(self._now * 2) % 2]
-        for row in timeline.rows:
+        rows = timeline.rows
+        height = self.content_region.height
+        hidden = 0
+        if height and len(rows) > height:
+            # Too short for every phase: say how many are not shown instead of dropping them silently; the most
+            # recent phases (the current one among them) keep their rows.
+            hidden = len(rows) - (height - 1)
+            rows = rows[hidden:]
+        if hidden:
+            note = Text(no_wrap=True, overflow="crop")
+            note.append(f" … {hidden} earlier phase{'s' if hidden != 1 else ''} not shown (z maximises)", style="dim")
+            lines.append(note)
+        for row in rows:
             line = Text(no_wrap=True, overflow="crop")
             marker = "▶" if row.current else " "
             line.append(marker, style="bold")

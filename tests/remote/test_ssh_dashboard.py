@@ -31,7 +31,7 @@ async def test_dashboard_header_says_reconnecting(sshd: Sshd, tmp_path: Path) ->
     follower = source.follower
     assert isinstance(follower, SshFollower)
     follower.backoff_start = 2.0  # long enough to see the header say it
-    app = HwmonApp(source, notify_alerts=False)
+    app = HwmonApp(source)
     async with app.run_test(size=(100, 30)) as pilot:
         deadline = time.monotonic() + 20
         while follower.offset < cut and time.monotonic() < deadline:

@@ -158,6 +158,16 @@ class RunCompleted(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class TrainingTotals(Event):
+    """The training loop's own totals, printed when the loop ends (``Train throughput: 1072.5 samples/sec (24000
+    samples in 22.38 s)``): how many samples it processed and in how many seconds. Not the run's end: an
+    evaluation may follow."""
+
+    samples: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class TargetStated(Event):
     """The log states where the run is going: a loop's target step (``from global step 0 to N``, ``Total
     optimization steps = N``, ``iteration 100/ 500000``), the number of epochs (``Epoch 3/10``), or that an
@@ -270,6 +280,7 @@ AnyEvent = (
     | CheckpointSaved
     | EvalMetric
     | RunCompleted
+    | TrainingTotals
     | TargetStated
     | RunOutcome
     | RunClock

@@ -28,10 +28,15 @@ from hwmon.events import (
     PhaseEnded,
     PhaseStarted,
     ProgressUpdate,
+    RunClock,
     RunCompleted,
+    RunOutcome,
     RunStarted,
+    SourceEnded,
     StepBatch,
     StepMetrics,
+    TargetStated,
+    TrainingTotals,
     VendorDetected,
     WarningSeen,
 )
@@ -126,6 +131,13 @@ events = st.one_of(
     st.builds(ErrorSeen, lines, stamps, texts, st.booleans(), names),
     st.builds(WarningSeen, lines, stamps, texts, names),
     st.builds(Info, lines, stamps, names, texts),
+    st.builds(TrainingTotals, lines, stamps, huge_ints, floats),
+    st.builds(TargetStated, lines, stamps, st.sampled_from(["step", "epoch", "eval"]), huge_ints, maybe_int),
+    st.builds(
+        RunOutcome, lines, stamps, st.sampled_from(["succeeded", "failed", "stopped", "lost"]), maybe_int, maybe_int
+    ),
+    st.builds(RunClock, lines, stamps, floats),
+    st.builds(SourceEnded, lines, stamps, names, maybe_float),
 )
 clock = st.none() | st.floats(min_value=-1e12, max_value=1e12, allow_nan=False)
 

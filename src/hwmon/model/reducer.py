@@ -34,6 +34,7 @@ from hwmon.events import (
     StepBatch,
     StepMetrics,
     TargetStated,
+    TrainingTotals,
     VendorDetected,
     WarningSeen,
 )
@@ -755,6 +756,15 @@ def _completed(state: RunState, event: Event, now: float | None) -> None:
         state.status = "succeeded"
 
 
+def _totals(state: RunState, event: Event, now: float | None) -> None:
+    """The training loop's own totals: its samples and seconds, without ending the run (an eval may follow)."""
+    assert isinstance(event, TrainingTotals)
+    if event.samples >= 0:
+        state.samples = event.samples
+    if math.isfinite(event.seconds) and event.seconds >= 0:
+        state.seconds = event.seconds
+
+
 def _fail(state: RunState, event: Event, now: float | None, message: str) -> None:
     if state.status != "failed":
         state.status = "failed"
@@ -907,6 +917,7 @@ _HANDLERS: dict[type[Event], Callable[[RunState, Event, float | None], None]] = 
     CheckpointSaved: _checkpoint,
     EvalMetric: _eval_metric,
     RunCompleted: _completed,
+    TrainingTotals: _totals,
     TargetStated: _target,
     RunOutcome: _outcome,
     RunClock: _run_clock,

@@ -22,7 +22,17 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from hwmon.events import ErrorSeen, EvalMetric, Event, RunCompleted, StepMetrics, Vendor, VendorDetected, WarningSeen
+from hwmon.events import (
+    ErrorSeen,
+    EvalMetric,
+    Event,
+    RunCompleted,
+    StepMetrics,
+    TrainingTotals,
+    Vendor,
+    VendorDetected,
+    WarningSeen,
+)
 from hwmon.parsers.base import Line
 from hwmon.parsers.multiline import HOLD_LINES, MultilineErrors
 from hwmon.parsers.records import RecordReader, as_record
@@ -87,6 +97,13 @@ _COMPLETION = re.compile(
     r"|\b(?:exited|finished|completed) with (?:exit )?(?:code|status) 0\b",
     re.IGNORECASE,
 )
+# A training loop's totals: "(24000 samples in 22.38 s)", "Trained 5000 examples in 12.5 seconds". The sample word
+# comes right before "in": a throughput ("1072.5 samples/sec") is not a total.
+_TOTALS = re.compile(
+    r"(?<![\d.])(\d{1,18}) (?:samples?|examples?|images?|sequences?|tokens?) in (\d{1,12}(?:\.\d{1,9})?) ?"
+    r"(?:s|secs?|seconds)\b",
+    re.IGNORECASE,
+)
 _CPU = re.compile(r"\b[Uu]sing device:?\s*['\"]?cpu\b|\bdevice\s*[=:]\s*['\"]?cpu\b")
 
 _STEP_KEYS = {"step", "global_step", "globalstep", "iter", "iteration", "it", "steps"}
@@ -145,6 +162,10 @@ class GenericParser:
             self._accuracy(line.number, ts, text, out)
         if facts and ("inish" in text or "one" in text or " 0" in text) and _COMPLETION.search(rest) is not None:
             out.append(RunCompleted(line.number, ts, message=rest.strip()[:MAX_MESSAGE]))
+        if facts and " in " in text:
+            totals = _TOTALS.search(rest)
+            if totals is not None:
+                out.append(TrainingTotals(line.number, ts, int(totals.group(1)), float(totals.group(2))))
         if facts and _LOSS_HINT.search(text) is not None:
             metrics = self._metrics(line.number, ts, text)
             if metrics is not None:

@@ -71,7 +71,7 @@ def main() -> None:
         save_strategy="steps",
         save_steps=10,
         report_to=[],
-        use_cpu=True,
+        use_cpu=os.environ.get("HWMON_EMIT_DEVICE") != "gpu",  # gpu: scripts/gpu_check.sh on a GPU machine
         seed=0,
         log_level="info" if args.verbosity == "info" else "passive",
     )

@@ -86,7 +86,8 @@ def main() -> None:
         callbacks.append(RichProgressBar())
     trainer = pl.Trainer(
         max_epochs=EPOCHS,
-        accelerator="cpu",
+        # HWMON_EMIT_DEVICE=gpu (scripts/gpu_check.sh on a GPU machine) trains on CUDA; the lane is CPU only.
+        accelerator="gpu" if os.environ.get("HWMON_EMIT_DEVICE") == "gpu" else "cpu",
         devices=1,
         callbacks=callbacks,
         default_root_dir=args.workdir,
@@ -115,7 +116,8 @@ def main() -> None:
             "logged_metrics": {k: float(v) for k, v in trainer.logged_metrics.items()},
             "checkpoints": sorted(ckpts, key=lambda c: c["step"] or 0),
             "status": "succeeded" if trainer.state.finished else "failed",
-            "vendor": "cpu",  # 'GPU available: False, used: False'
+            # 'GPU available: False, used: False' on the CPU; 'GPU available: True (cuda), used: True' on a GPU.
+            "vendor": "gpu" if os.environ.get("HWMON_EMIT_DEVICE") == "gpu" else "cpu",
         },
     )
 

@@ -82,7 +82,9 @@ _SIGNAL = re.compile(
 _PY_WARNING = re.compile(r"(?:^|:\d+: |\s)([A-Z]\w*Warning): (.+)$")
 _LEVEL_WARNING = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:WARNING|WARN)[\]|):]?(?:\s|:|$)")
 # A log record glued behind other output ("...[00:02, note=x]2024-03-14 03:18:49,076 WARNING:   text").
-_CUDA = re.compile(r"(?<![\w/.])cuda:(\d{1,18})\b|\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\bcuda\b(?![\w.])")
+_CUDA = re.compile(
+    r"(?<![\w/.])cuda:(\d{1,18})\b|\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\bcuda(?::(\d{1,18}))?\b(?![\w.])"
+)
 # CUDA/NCCL evidence beyond a device name: NCCL's own log lines, the visible-devices variable (Lightning prints
 # "LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]"), AMP's CUDA backend, CUDA OOM errors, nanoGPT's fused AdamW (only
 # used on CUDA).
@@ -209,7 +211,8 @@ class GenericParser:
         if "cuda" in text:
             m = _CUDA.search(text)
             if m is not None:
-                device = f"cuda:{m.group(1)}" if m.group(1) else None
+                index = m.group(1) or m.group(2)
+                device = f"cuda:{index}" if index else None
                 self._vendor_event(number, ts, "gpu", device, out)
                 return
         if (

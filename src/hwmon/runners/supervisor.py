@@ -37,6 +37,8 @@ STOP_FILE = "stop.json"
 SUPERVISOR_LOG = "supervisor.log"
 CLAIM_FILE = "run.claim"
 END_PREFIX = "[hwmon] run ended: "
+LEFT_SETTLE_S = 0.5
+"""How long the supervisor waits for the run's other processes to exit after the workload did."""
 
 
 def signal_name(signum: int) -> str:
@@ -156,6 +158,12 @@ def _supervise(
     stopped = stop_file.exists()
     # Say honestly when the workload is gone but processes it started live on (daemons that called setsid()).
     left = proctree.run_members(None, None, record.marker, exclude=frozenset({me}))
+    # A group member killed together with the workload (stop's SIGKILL) can still be on its way out when the
+    # workload is reaped: give such processes a moment, so only the ones that really live on are reported.
+    settle = time.monotonic() + LEFT_SETTLE_S
+    while left and time.monotonic() < settle:
+        time.sleep(0.05)
+        left = proctree.run_members(None, None, record.marker, exclude=frozenset({me}))
     if left:
         pids = ", ".join(str(p) for p in sorted(left)[:20])
         _append_log(

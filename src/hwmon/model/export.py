@@ -21,12 +21,16 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from hwmon.events import EvalMetric, Event, StepMetrics
+from hwmon.events import EvalMetric, Event, StepBatch, StepMetrics
 from hwmon.model.figures import phase_durations
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
 from hwmon.model.summary import wall_seconds
+
+if TYPE_CHECKING:
+    from hwmon.parsers.cerebras_fast import StepColumns
 
 __all__ = [
     "EVAL_COLUMNS",
@@ -96,11 +100,75 @@ class ExportBuilder:
         apply(self.state, event, None)
         if self._start is None and event.ts is not None:
             self._start = event.ts
-        steps = [self._step_row(m) for m in _expand(event)]
+        columns = _columns(event)
+        steps = self._column_rows(columns) if columns is not None else [self._step_row(m) for m in _expand(event)]
         evals: list[Row] = []
         if isinstance(event, EvalMetric):
             evals.append(self._eval_row(event))
         return steps, evals
+
+    def feed_tuples(self, event: Event, header: list[str]) -> list[tuple[Value, ...]] | None:
+        """The step rows of ``event`` as tuples in ``header`` order (its last column ``more``, always empty here),
+        the values ``feed`` gives; ``None`` (nothing done) unless ``event`` is a batch whose columns read fast and
+        whose every metric has a column of ``header``. Then ``feed`` must not be called for it."""
+        columns = _columns(event)
+        if columns is None:
+            return None
+        shapes = set(columns.extras)
+        if any(len({name for name, _ in extra}) != len(extra) for extra in shapes):
+            return None  # a metric twice on one line: the first one counts (the general row builder)
+        names = {name for extra in shapes for name, _ in extra}
+        index = {name: i for i, name in enumerate(header)}
+        if header[: len(STEP_COLUMNS)] != list(STEP_COLUMNS) or header[-1] != "more" or not names <= index.keys():
+            return None
+        if names & set(STEP_COLUMNS) or any(name in _LR_KEYS for name in names):
+            return None  # a metric named like a fixed column, or an lr: the general row builder decides
+        apply(self.state, event, None)
+        if self._start is None and event.ts is not None:
+            self._start = event.ts
+        width = len(header)
+        blank: list[Value] = [None] * (width - len(STEP_COLUMNS))
+        places: dict[tuple[tuple[str, float], ...], list[int]] = {
+            extra: [index[name] - len(STEP_COLUMNS) for name, _ in extra] for extra in shapes
+        }
+        mode = columns.mode
+        unit = columns.rate_unit
+        start = self.state.first_ts or self._start
+        rows: list[tuple[Value, ...]] = []
+        append = rows.append
+        for step, ts, loss, rate, global_rate, line, extra in zip(
+            columns.steps,
+            columns.ts,
+            columns.losses,
+            columns.rates,
+            columns.global_rates,
+            columns.lines,
+            columns.extras,
+            strict=True,
+        ):
+            wall = None if start is None else round((ts - start).total_seconds(), 6)
+            shown_unit = unit if (rate is not None or global_rate is not None) else None
+            head = (step, mode, None, ts.isoformat(), wall, loss, rate, global_rate, shown_unit, None, line)
+            if extra:
+                tail = list(blank)
+                for place, (_, value) in zip(places[extra], extra, strict=True):
+                    tail[place] = value
+                append((*head, *tail))
+            else:
+                append((*head, *blank))
+        self._count_columns(columns)
+        return rows
+
+    def _count_columns(self, columns: StepColumns) -> None:
+        if columns.steps:
+            self.step_count += len(columns.steps)
+            self._last_step[columns.mode] = columns.steps[-1]
+            if columns.mode == "train":
+                self._last_train_step = columns.steps[-1]
+
+    def _column_rows(self, columns: StepColumns) -> list[Row]:
+        """``_step_row`` of every step of ``columns``."""
+        return [self._step_row(m) for m in columns.metrics()]
 
     def _wall(self, ts: datetime | None) -> float | None:
         start = self.state.first_ts or self._start
@@ -172,6 +240,14 @@ class ExportBuilder:
                 }
             )
         return rows
+
+
+def _columns(event: Event) -> StepColumns | None:
+    if not isinstance(event, StepBatch) or not event.raw:
+        return None
+    from hwmon.parsers.cerebras_fast import expand_columns
+
+    return expand_columns(event)
 
 
 def _expand(event: Event) -> Iterator[StepMetrics]:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 
 from hwmon.events import Event, PhaseName, StepBatch, StepMetrics
 from hwmon.parsers.base import Line, LineBlock
-from hwmon.parsers.cerebras_steps import EVAL_MARK, TRAIN_MARK, Mode, step_from_line
+from hwmon.parsers.cerebras_steps import EVAL_MARK, TRAIN_MARK, Mode, _duration, step_from_line
 from hwmon.parsers.multiline import MultilineErrors
 
-__all__ = ["SAMPLES_PER_BATCH", "CerebrasFastPath", "expand_batch"]
+__all__ = ["SAMPLES_PER_BATCH", "CerebrasFastPath", "StepColumns", "expand_batch", "expand_columns"]
 
 # --- fast path --------------------------------------------------------------------------------------------------
 
@@ -326,3 +328,162 @@ def expand_batch(batch: StepBatch) -> Iterator[StepMetrics]:
             yield metrics
         start = nl + 1
         number += 1
+
+
+# --- columnar expansion -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StepColumns:
+    """Every step line of a ``StepBatch`` as columns (one entry per line, in order), the same values
+    ``expand_batch`` gives field by field: ``StepMetrics(line=lines[i], ts=ts[i], step=steps[i], loss=losses[i],
+    rate=rates[i], global_rate=global_rates[i], rate_unit=rate_unit, remaining_s=remaining[i], mode="train",
+    device=device, extra=extras[i])``. Only the canonical train line is read this way (see ``expand_columns``)."""
+
+    lines: range
+    ts: list[datetime]
+    steps: list[int]
+    losses: list[float | None]
+    rates: list[float | None]
+    global_rates: list[float | None]
+    remaining: list[float | None]
+    extras: list[tuple[tuple[str, float], ...]]
+    rate_unit: str
+    device: str | None
+    mode: Mode = "train"
+
+    def metrics(self) -> Iterator[StepMetrics]:
+        """The columns as ``StepMetrics`` (what ``expand_batch`` yields)."""
+        for line, ts, step, loss, rate, global_rate, remaining, extra in zip(
+            self.lines,
+            self.ts,
+            self.steps,
+            self.losses,
+            self.rates,
+            self.global_rates,
+            self.remaining,
+            self.extras,
+            strict=True,
+        ):
+            yield StepMetrics(
+                line=line,
+                ts=ts,
+                step=step,
+                loss=loss,
+                rate=rate,
+                global_rate=global_rate,
+                rate_unit=self.rate_unit,
+                remaining_s=remaining,
+                mode=self.mode,
+                device=self.device,
+                extra=extra,
+            )
+
+
+# The block's step lines, one match per whole line: the Python-logging timestamp (as the record stage's ``ymd``
+# format reads it), the block's shape (text after the timestamp up to ``Step=``), then the canonical train fields
+# (``cerebras_steps._CANON_TRAIN``) with the first line's rate unit. Anything else fails to match and the block
+# goes through ``expand_batch``.
+_COL_TS = rb"(?m)^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)[.,](\d{1,9})"
+_COL_FIELDS = (
+    rb"(\d{1,18}), Loss=([-+]?(?:\d+(?:\.\d*)?|nan|inf)), Rate=(\d+(?:\.\d*)?) %s, GlobalRate=(\d+(?:\.\d*)?) %s"
+)
+_COL_ETA = rb"(?:, LoopTimeRemaining=(\d+:\d\d:\d\d), TimeRemaining=(\d+:\d\d:\d\d))?\n"
+_COL_DEVICE = re.compile(rb"[^|]*\| Train Device=([^,\s]*), Step=\Z")
+_COL_UNIT = re.compile(rb"Rate=\d+(?:\.\d*)? ([\w/]+), ")
+_COL_PATTERNS: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
+
+
+def _column_pattern(shape: bytes, unit: bytes) -> re.Pattern[bytes]:
+    pattern = _COL_PATTERNS.get((shape, unit))
+    if pattern is None:
+        if len(_COL_PATTERNS) > 64:
+            _COL_PATTERNS.clear()
+        unit_re = re.escape(unit)
+        pattern = re.compile(_COL_TS + re.escape(shape) + _COL_FIELDS % (unit_re, unit_re) + _COL_ETA)
+        _COL_PATTERNS[(shape, unit)] = pattern
+    return pattern
+
+
+def expand_columns(batch: StepBatch) -> StepColumns | None:
+    """``expand_batch(batch)`` as columns, read with one compiled regex over ``batch.raw`` (no per-line Python
+    parse); ``None`` when the block is not all canonical train lines of one shape and unit (then use
+    ``expand_batch``)."""
+    data = batch.raw
+    if not data or data[-1:] != b"\n" or not data.isascii():
+        return None
+    found = _block_shape(data)
+    if found is None or found[0] != "train":
+        return None
+    shape = found[1]
+    if shape.count(_B_TRAIN) != 1 or b"\n" in shape:
+        return None
+    device_m = _COL_DEVICE.match(shape)
+    unit_m = _COL_UNIT.search(data, 0, data.find(b"\n"))
+    if device_m is None or unit_m is None:
+        return None
+    rows = _column_pattern(shape, unit_m.group(1)).findall(data)
+    n = len(rows)
+    if n != data.count(b"\n"):
+        return None
+    reset = batch.reset_step
+    micro: dict[bytes, int] = {}
+    durations: dict[bytes, float | None] = {}
+    ts: list[datetime] = []
+    steps: list[int] = []
+    losses: list[float | None] = []
+    rates: list[float | None] = []
+    global_rates: list[float | None] = []
+    remaining: list[float | None] = []
+    extras: list[tuple[tuple[str, float], ...]] = []
+    try:
+        for y, mo, d, h, mi, s, f, step_b, loss_b, rate_b, grate_b, loop_b, left_b in rows:
+            us = micro.get(f)
+            if us is None:
+                us = micro[f] = int((f + b"000000")[:6])
+            ts.append(datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), us))
+            step = int(step_b)
+            steps.append(step)
+            losses.append(_float_or_none(loss_b))
+            rate: float | None = float(rate_b)
+            global_rate: float | None = float(grate_b)
+            extra: tuple[tuple[str, float], ...] = ()
+            left: float | None = None
+            if loop_b:
+                if loop_b not in durations:
+                    durations[loop_b] = _duration(loop_b.decode())
+                if left_b not in durations:
+                    durations[left_b] = _duration(left_b.decode())
+                loop, left = durations[loop_b], durations[left_b]
+                if loop is not None:
+                    extra = (("loop_remaining_s", loop),)
+            if step == reset:
+                extra = (*extra, ("raw_rate", float(rate_b)), ("raw_global_rate", float(grate_b)))
+                rate = global_rate = None
+            rates.append(rate)
+            global_rates.append(global_rate)
+            remaining.append(left)
+            extras.append(extra)
+    except ValueError:  # a timestamp that is not a date (2024-13-45): the record stage reads no time there
+        return None
+    device = device_m.group(1).decode()
+    first = batch.first.line
+    return StepColumns(
+        lines=range(first, first + n),
+        ts=ts,
+        steps=steps,
+        losses=losses,
+        rates=rates,
+        global_rates=global_rates,
+        remaining=remaining,
+        extras=extras,
+        rate_unit=unit_m.group(1).decode(),
+        device=device or None,
+    )
+
+
+def _float_or_none(text: bytes) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

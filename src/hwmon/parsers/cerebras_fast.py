@@ -426,46 +426,34 @@ def expand_columns(batch: StepBatch) -> StepColumns | None:
     n = len(rows)
     if n != data.count(b"\n"):
         return None
-    reset = batch.reset_step
-    micro: dict[bytes, int] = {}
-    durations: dict[bytes, float | None] = {}
-    ts: list[datetime] = []
-    steps: list[int] = []
-    losses: list[float | None] = []
-    rates: list[float | None] = []
-    global_rates: list[float | None] = []
-    remaining: list[float | None] = []
-    extras: list[tuple[tuple[str, float], ...]] = []
+    # Column by column, at C speed (map/zip); the values are built exactly as ``parse_step_text`` builds them.
+    (ys, mos, ds, hs, mis, ss, fracs, step_b, loss_b, rate_b, grate_b, loop_b, left_b) = zip(*rows, strict=True)
+    micro = {f: int((f + b"000000")[:6]) for f in set(fracs)}  # records._micro
     try:
-        for y, mo, d, h, mi, s, f, step_b, loss_b, rate_b, grate_b, loop_b, left_b in rows:
-            us = micro.get(f)
-            if us is None:
-                us = micro[f] = int((f + b"000000")[:6])
-            ts.append(datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), us))
-            step = int(step_b)
-            steps.append(step)
-            losses.append(_float_or_none(loss_b))
-            rate: float | None = float(rate_b)
-            global_rate: float | None = float(grate_b)
-            extra: tuple[tuple[str, float], ...] = ()
-            left: float | None = None
-            if loop_b:
-                if loop_b not in durations:
-                    durations[loop_b] = _duration(loop_b.decode())
-                if left_b not in durations:
-                    durations[left_b] = _duration(left_b.decode())
-                loop, left = durations[loop_b], durations[left_b]
-                if loop is not None:
-                    extra = (("loop_remaining_s", loop),)
-            if step == reset:
-                extra = (*extra, ("raw_rate", float(rate_b)), ("raw_global_rate", float(grate_b)))
-                rate = global_rate = None
-            rates.append(rate)
-            global_rates.append(global_rate)
-            remaining.append(left)
-            extras.append(extra)
+        ts = list(map(datetime, *(map(int, c) for c in (ys, mos, ds, hs, mis, ss)), map(micro.__getitem__, fracs)))
     except ValueError:  # a timestamp that is not a date (2024-13-45): the record stage reads no time there
         return None
+    steps = list(map(int, step_b))
+    # The loss group is one float() accepts whole (digits, nan, inf), as cerebras_steps.float_or_none reads it.
+    losses: list[float | None] = list(map(float, loss_b))
+    rates: list[float | None] = list(map(float, rate_b))
+    global_rates: list[float | None] = list(map(float, grate_b))
+    remaining: list[float | None]
+    extras: list[tuple[tuple[str, float], ...]]
+    if any(loop_b):
+        durations = {text: _duration(text.decode()) for text in {*loop_b, *left_b} if text}
+        remaining = [durations[text] if text else None for text in left_b]
+        loops = [durations[text] if text else None for text in loop_b]
+        extras = [() if loop is None else (("loop_remaining_s", loop),) for loop in loops]
+    else:
+        remaining = [None] * n
+        extras = [()] * n
+    reset = batch.reset_step
+    if reset in steps:
+        for i, step in enumerate(steps):
+            if step == reset:
+                extras[i] = (*extras[i], ("raw_rate", float(rate_b[i])), ("raw_global_rate", float(grate_b[i])))
+                rates[i] = global_rates[i] = None
     device = device_m.group(1).decode()
     first = batch.first.line
     return StepColumns(
@@ -480,10 +468,3 @@ def expand_columns(batch: StepBatch) -> StepColumns | None:
         rate_unit=unit_m.group(1).decode(),
         device=device or None,
     )
-
-
-def _float_or_none(text: bytes) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None

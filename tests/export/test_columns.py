@@ -58,6 +58,7 @@ def check_columns(batch: StepBatch) -> bool:
     if columns is None:
         return False
     fast = list(columns.metrics())
+    assert columns.iso == [m.ts.isoformat() for m in slow if m.ts is not None]
     assert len(fast) == len(slow) == batch.count
     for f, s in zip(fast, slow, strict=True):
         assert same(f, s), (f, s)

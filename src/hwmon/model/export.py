@@ -96,13 +96,15 @@ class ExportBuilder:
     _last_step: dict[str, int] = field(default_factory=dict)
     _last_train_step: int | None = None
     _start: datetime | None = None
+    # The columns of the last batch asked for (feed_tuples declining a batch, then feed, read it once).
+    _read: tuple[Event, StepColumns | None] | None = None
 
     def feed(self, event: Event) -> tuple[list[Row], list[Row]]:
         """The step rows and eval rows ``event`` stands for (both usually empty)."""
         apply(self.state, event, None)
         if self._start is None and event.ts is not None:
             self._start = event.ts
-        columns = _columns(event)
+        columns = self._columns(event)
         steps = self._column_rows(columns) if columns is not None else [self._step_row(m) for m in _expand(event)]
         evals: list[Row] = []
         if isinstance(event, EvalMetric):
@@ -113,7 +115,7 @@ class ExportBuilder:
         """The step rows of ``event`` as tuples in ``header`` order (its last column ``more``, always empty here),
         the values ``feed`` gives; ``None`` (nothing done) unless ``event`` is a batch whose columns read fast and
         whose every metric has a column of ``header``. Then ``feed`` must not be called for it."""
-        columns = _columns(event)
+        columns = self._columns(event)
         if columns is None:
             return None
         shapes = set(columns.extras)
@@ -131,7 +133,6 @@ class ExportBuilder:
         n = len(columns.steps)
         start = self.state.first_ts or self._start
         # Column by column (map/zip at C speed), each cell as ``_step_row`` makes it.
-        times = list(map(datetime.isoformat, columns.ts))
         walls: Iterable[float | None]
         if start is None:
             walls = repeat(None, n)
@@ -156,7 +157,7 @@ class ExportBuilder:
                 columns.steps,
                 repeat(columns.mode, n),
                 repeat(None, n),
-                times,
+                columns.iso,
                 walls,
                 columns.losses,
                 columns.rates,
@@ -170,6 +171,14 @@ class ExportBuilder:
         )
         self._count_columns(columns)
         return rows
+
+    def _columns(self, event: Event) -> StepColumns | None:
+        read = self._read
+        if read is not None and read[0] is event:
+            return read[1]
+        columns = _columns(event)
+        self._read = (event, columns)
+        return columns
 
     def _count_columns(self, columns: StepColumns) -> None:
         if columns.steps:

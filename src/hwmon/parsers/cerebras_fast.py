@@ -10,10 +10,11 @@ step line would change nothing but the step itself, and hands every other line t
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hwmon.events import Event, PhaseName, StepBatch, StepMetrics
 from hwmon.parsers.base import Line, LineBlock
@@ -338,10 +339,12 @@ class StepColumns:
     """Every step line of a ``StepBatch`` as columns (one entry per line, in order), the same values
     ``expand_batch`` gives field by field: ``StepMetrics(line=lines[i], ts=ts[i], step=steps[i], loss=losses[i],
     rate=rates[i], global_rate=global_rates[i], rate_unit=rate_unit, remaining_s=remaining[i], mode="train",
-    device=device, extra=extras[i])``. Only the canonical train line is read this way (see ``expand_columns``)."""
+    device=device, extra=extras[i])``; ``iso[i]`` is ``ts[i].isoformat()``. Only the canonical train line is read
+    this way (see ``expand_columns``)."""
 
     lines: range
     ts: list[datetime]
+    iso: list[str]
     steps: list[int]
     losses: list[float | None]
     rates: list[float | None]
@@ -384,7 +387,7 @@ class StepColumns:
 # format reads it), the block's shape (text after the timestamp up to ``Step=``), then the canonical train fields
 # (``cerebras_steps._CANON_TRAIN``) with the first line's rate unit. Anything else fails to match and the block
 # goes through ``expand_batch``.
-_COL_TS = rb"(?m)^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)[.,](\d{1,9})"
+_COL_TS = rb"(?m)^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)[.,](\d{1,9})"
 _COL_FIELDS = (
     rb"(\d{1,18}), Loss=([-+]?(?:\d+(?:\.\d*)?|nan|inf)), Rate=(\d+(?:\.\d*)?) %s, GlobalRate=(\d+(?:\.\d*)?) %s"
 )
@@ -427,12 +430,23 @@ def expand_columns(batch: StepBatch) -> StepColumns | None:
     if n != data.count(b"\n"):
         return None
     # Column by column, at C speed (map/zip); the values are built exactly as ``parse_step_text`` builds them.
-    (ys, mos, ds, hs, mis, ss, fracs, step_b, loss_b, rate_b, grate_b, loop_b, left_b) = zip(*rows, strict=True)
-    micro = {f: int((f + b"000000")[:6]) for f in set(fracs)}  # records._micro
+    (seconds, fracs, step_b, loss_b, rate_b, grate_b, loop_b, left_b) = zip(*rows, strict=True)
+    # Each distinct second and fraction is converted once (as records._ymd/_micro read them); a line's time is
+    # its second plus its fraction, and its ISO text (``datetime.isoformat``) the second's plus ``.ffffff``.
+    bases: dict[bytes, datetime] = {}
     try:
-        ts = list(map(datetime, *(map(int, c) for c in (ys, mos, ds, hs, mis, ss)), map(micro.__getitem__, fracs)))
+        for text in set(seconds):
+            bases[text] = datetime(
+                int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:19])
+            )
     except ValueError:  # a timestamp that is not a date (2024-13-45): the record stage reads no time there
         return None
+    micro = {f: int((f + b"000000")[:6]) for f in set(fracs)}
+    deltas = {f: timedelta(microseconds=us) for f, us in micro.items()}
+    ts = list(map(operator.add, map(bases.__getitem__, seconds), map(deltas.__getitem__, fracs)))
+    base_iso = {text: base.isoformat() for text, base in bases.items()}
+    frac_iso = {f: f".{us:06d}" if us else "" for f, us in micro.items()}
+    iso = list(map(operator.add, map(base_iso.__getitem__, seconds), map(frac_iso.__getitem__, fracs)))
     steps = list(map(int, step_b))
     # The loss group is one float() accepts whole (digits, nan, inf), as cerebras_steps.float_or_none reads it.
     losses: list[float | None] = list(map(float, loss_b))
@@ -459,6 +473,7 @@ def expand_columns(batch: StepBatch) -> StepColumns | None:
     return StepColumns(
         lines=range(first, first + n),
         ts=ts,
+        iso=iso,
         steps=steps,
         losses=losses,
         rates=rates,

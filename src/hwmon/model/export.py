@@ -7,6 +7,9 @@ Three tables:
   ``StepBatch`` into every line it stands for), train and eval steps both (``mode``), with the log's time, the
   seconds since the run's first log timestamp (``wall_s``), loss, rate, global rate, lr and every other per-step
   metric the line carries (``StepMetrics.extra``, by name).
+  A batch whose lines read as columns (``hwmon.parsers.cerebras_fast.expand_columns``) is turned into rows column
+  by column, the same cells: as dicts (``feed``) or, for the CSV writer once its header is fixed, as tuples in
+  header order (``feed_tuples``).
 - **eval**: one row per evaluation metric (``EvalMetric``) with the last training step seen before it.
 - **phases**: one row per phase of the last run, durations and shares of wall time from the same model functions
   ``hwmon summary`` uses (``hwmon.model.figures.phase_durations``, ``wall_seconds``, no clock).

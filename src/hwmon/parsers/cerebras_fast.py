@@ -4,7 +4,9 @@ feeding the lines one by one. Pure.
 
 ``CerebrasFastPath`` is a mixin of ``CerebrasParser`` (it reads the parser's phase/multi-line state to know when a
 step line would change nothing but the step itself, and hands every other line to the line path).
-``expand_batch`` turns a ``StepBatch`` back into every ``StepMetrics`` it stands for (``hwmon.parsers.expand_steps``).
+``expand_batch`` turns a ``StepBatch`` back into every ``StepMetrics`` it stands for (``hwmon.parsers.expand_steps``);
+``expand_columns`` gives the same values as columns, read with one compiled regex over the batch's bytes (the export's
+fast path; ``None`` for a block that is not all canonical train lines, which then goes through ``expand_batch``).
 """
 
 from __future__ import annotations

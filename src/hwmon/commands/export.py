@@ -17,12 +17,13 @@ import io
 import json
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from hwmon import exitcodes
+from hwmon.events import StepBatch
 from hwmon.model.export import TABLES, Row
 
 FORMATS = ("csv", "jsonl", "parquet", "tensorboard")
@@ -157,6 +158,15 @@ class CsvWriter:
                 values.append(json.dumps({k: _json_value(v) for k, v in more.items()}) if more else None)
             cells.append(values)
         self._csv.writerows(cells)
+
+    @property
+    def header(self) -> list[str] | None:
+        """The columns once the header is written (then ``write_tuples`` may be used), else ``None``."""
+        return self._cols.columns if self._header else None
+
+    def write_tuples(self, rows: Sequence[tuple[object, ...]]) -> None:
+        """Rows already in header order, the ``more`` cell included (``ExportBuilder.feed_tuples``)."""
+        self._csv.writerows(rows)
 
     def close(self) -> None:
         self._emit(self._cols.fix())
@@ -372,8 +382,16 @@ def export_events(
             out, close_out = _text_output(output)
         writer = CsvWriter(out, fixed, open_ended) if fmt == "csv" else JsonlWriter(out)
     written = 0
+    csv_steps = writer if isinstance(writer, CsvWriter) and what == "steps" else None
     try:
         for event in events:
+            if csv_steps is not None and isinstance(event, StepBatch) and (header := csv_steps.header) is not None:
+                # The bulk path's block of step lines, read as columns and written as tuples (same cells).
+                tuples = builder.feed_tuples(event, header)
+                if tuples is not None:
+                    csv_steps.write_tuples(tuples)
+                    written += len(tuples)
+                    continue
             steps, evals = builder.feed(event)
             rows = steps if what == "steps" else evals if what == "eval" else None
             if rows:

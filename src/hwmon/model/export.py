@@ -7,6 +7,9 @@ Three tables:
   ``StepBatch`` into every line it stands for), train and eval steps both (``mode``), with the log's time, the
   seconds since the run's first log timestamp (``wall_s``), loss, rate, global rate, lr and every other per-step
   metric the line carries (``StepMetrics.extra``, by name).
+  A batch whose lines read as columns (``hwmon.parsers.cerebras_fast.expand_columns``) is turned into rows column
+  by column, the same cells: as dicts (``feed``) or, for the CSV writer once its header is fixed, as tuples in
+  header order (``feed_tuples``).
 - **eval**: one row per evaluation metric (``EvalMetric``) with the last training step seen before it.
 - **phases**: one row per phase of the last run, durations and shares of wall time from the same model functions
   ``hwmon summary`` uses (``hwmon.model.figures.phase_durations``, ``wall_seconds``, no clock).
@@ -18,15 +21,21 @@ The builder also folds every event into a ``RunState`` with the one reducer, so 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import operator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import repeat
+from typing import TYPE_CHECKING
 
-from hwmon.events import EvalMetric, Event, StepMetrics
+from hwmon.events import EvalMetric, Event, StepBatch, StepMetrics
 from hwmon.model.figures import phase_durations
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
 from hwmon.model.summary import wall_seconds
+
+if TYPE_CHECKING:
+    from hwmon.parsers.cerebras_fast import StepColumns
 
 __all__ = [
     "EVAL_COLUMNS",
@@ -90,17 +99,100 @@ class ExportBuilder:
     _last_step: dict[str, int] = field(default_factory=dict)
     _last_train_step: int | None = None
     _start: datetime | None = None
+    # The columns of the last batch asked for (feed_tuples declining a batch, then feed, read it once).
+    _read: tuple[Event, StepColumns | None] | None = None
 
     def feed(self, event: Event) -> tuple[list[Row], list[Row]]:
         """The step rows and eval rows ``event`` stands for (both usually empty)."""
         apply(self.state, event, None)
         if self._start is None and event.ts is not None:
             self._start = event.ts
-        steps = [self._step_row(m) for m in _expand(event)]
+        columns = self._columns(event)
+        steps = self._column_rows(columns) if columns is not None else [self._step_row(m) for m in _expand(event)]
         evals: list[Row] = []
         if isinstance(event, EvalMetric):
             evals.append(self._eval_row(event))
         return steps, evals
+
+    def feed_tuples(self, event: Event, header: list[str]) -> list[tuple[Value, ...]] | None:
+        """The step rows of ``event`` as tuples in ``header`` order (its last column ``more``, always empty here),
+        the values ``feed`` gives; ``None`` (nothing done) unless ``event`` is a batch whose columns read fast and
+        whose every metric has a column of ``header``. Then ``feed`` must not be called for it."""
+        columns = self._columns(event)
+        if columns is None:
+            return None
+        shapes = set(columns.extras)
+        if any(len({name for name, _ in extra}) != len(extra) for extra in shapes):
+            return None  # a metric twice on one line: the first one counts (the general row builder)
+        names = {name for extra in shapes for name, _ in extra}
+        index = {name: i for i, name in enumerate(header)}
+        if header[: len(STEP_COLUMNS)] != list(STEP_COLUMNS) or header[-1] != "more" or not names <= index.keys():
+            return None
+        if names & set(STEP_COLUMNS) or any(name in _LR_KEYS for name in names):
+            return None  # a metric named like a fixed column, or an lr: the general row builder decides
+        apply(self.state, event, None)
+        if self._start is None and event.ts is not None:
+            self._start = event.ts
+        n = len(columns.steps)
+        start = self.state.first_ts or self._start
+        # Column by column (map/zip at C speed), each cell as ``_step_row`` makes it.
+        walls: Iterable[float | None]
+        if start is None:
+            walls = repeat(None, n)
+        else:
+            seconds = map(timedelta.total_seconds, map(operator.sub, columns.ts, repeat(start, n)))
+            walls = list(map(round, seconds, repeat(6, n)))
+        unit = columns.rate_unit
+        units = [
+            unit if (r is not None or g is not None) else None
+            for r, g in zip(columns.rates, columns.global_rates, strict=True)
+        ]
+        tail: list[Iterable[Value]] = [repeat(None, n) for _ in header[len(STEP_COLUMNS) :]]
+        if names:
+            filled: dict[str, list[Value]] = {name: [None] * n for name in names}
+            for name, cells in filled.items():
+                tail[index[name] - len(STEP_COLUMNS)] = cells
+            for i, extra in enumerate(columns.extras):
+                for key, value in extra:
+                    filled[key][i] = value
+        rows: list[tuple[Value, ...]] = list(
+            zip(
+                columns.steps,
+                repeat(columns.mode, n),
+                repeat(None, n),
+                columns.iso,
+                walls,
+                columns.losses,
+                columns.rates,
+                columns.global_rates,
+                units,
+                repeat(None, n),
+                columns.lines,
+                *tail,
+                strict=True,
+            )
+        )
+        self._count_columns(columns)
+        return rows
+
+    def _columns(self, event: Event) -> StepColumns | None:
+        read = self._read
+        if read is not None and read[0] is event:
+            return read[1]
+        columns = _columns(event)
+        self._read = (event, columns)
+        return columns
+
+    def _count_columns(self, columns: StepColumns) -> None:
+        if columns.steps:
+            self.step_count += len(columns.steps)
+            self._last_step[columns.mode] = columns.steps[-1]
+            if columns.mode == "train":
+                self._last_train_step = columns.steps[-1]
+
+    def _column_rows(self, columns: StepColumns) -> list[Row]:
+        """``_step_row`` of every step of ``columns``."""
+        return [self._step_row(m) for m in columns.metrics()]
 
     def _wall(self, ts: datetime | None) -> float | None:
         start = self.state.first_ts or self._start
@@ -172,6 +264,14 @@ class ExportBuilder:
                 }
             )
         return rows
+
+
+def _columns(event: Event) -> StepColumns | None:
+    if not isinstance(event, StepBatch) or not event.raw:
+        return None
+    from hwmon.parsers.cerebras_fast import expand_columns
+
+    return expand_columns(event)
 
 
 def _expand(event: Event) -> Iterator[StepMetrics]:

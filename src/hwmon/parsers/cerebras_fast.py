@@ -4,21 +4,26 @@ feeding the lines one by one. Pure.
 
 ``CerebrasFastPath`` is a mixin of ``CerebrasParser`` (it reads the parser's phase/multi-line state to know when a
 step line would change nothing but the step itself, and hands every other line to the line path).
-``expand_batch`` turns a ``StepBatch`` back into every ``StepMetrics`` it stands for (``hwmon.parsers.expand_steps``).
+``expand_batch`` turns a ``StepBatch`` back into every ``StepMetrics`` it stands for (``hwmon.parsers.expand_steps``);
+``expand_columns`` gives the same values as columns, read with one compiled regex over the batch's bytes (the export's
+fast path; ``None`` for a block that is not all canonical train lines, which then goes through ``expand_batch``).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from hwmon.events import Event, PhaseName, StepBatch, StepMetrics
 from hwmon.parsers.base import Line, LineBlock
-from hwmon.parsers.cerebras_steps import EVAL_MARK, TRAIN_MARK, Mode, step_from_line
+from hwmon.parsers.cerebras_steps import EVAL_MARK, TRAIN_MARK, Mode, _duration, step_from_line
 from hwmon.parsers.multiline import MultilineErrors
 
-__all__ = ["SAMPLES_PER_BATCH", "CerebrasFastPath", "expand_batch"]
+__all__ = ["SAMPLES_PER_BATCH", "CerebrasFastPath", "StepColumns", "expand_batch", "expand_columns"]
 
 # --- fast path --------------------------------------------------------------------------------------------------
 
@@ -326,3 +331,157 @@ def expand_batch(batch: StepBatch) -> Iterator[StepMetrics]:
             yield metrics
         start = nl + 1
         number += 1
+
+
+# --- columnar expansion -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StepColumns:
+    """Every step line of a ``StepBatch`` as columns (one entry per line, in order), the same values
+    ``expand_batch`` gives field by field: ``StepMetrics(line=lines[i], ts=ts[i], step=steps[i], loss=losses[i],
+    rate=rates[i], global_rate=global_rates[i], rate_unit=rate_unit, remaining_s=remaining[i], mode="train",
+    device=device, extra=extras[i])``; ``iso[i]`` is ``ts[i].isoformat()``. Only the canonical train line is read
+    this way (see ``expand_columns``)."""
+
+    lines: range
+    ts: list[datetime]
+    iso: list[str]
+    steps: list[int]
+    losses: list[float | None]
+    rates: list[float | None]
+    global_rates: list[float | None]
+    remaining: list[float | None]
+    extras: list[tuple[tuple[str, float], ...]]
+    rate_unit: str
+    device: str | None
+    mode: Mode = "train"
+
+    def metrics(self) -> Iterator[StepMetrics]:
+        """The columns as ``StepMetrics`` (what ``expand_batch`` yields)."""
+        for line, ts, step, loss, rate, global_rate, remaining, extra in zip(
+            self.lines,
+            self.ts,
+            self.steps,
+            self.losses,
+            self.rates,
+            self.global_rates,
+            self.remaining,
+            self.extras,
+            strict=True,
+        ):
+            yield StepMetrics(
+                line=line,
+                ts=ts,
+                step=step,
+                loss=loss,
+                rate=rate,
+                global_rate=global_rate,
+                rate_unit=self.rate_unit,
+                remaining_s=remaining,
+                mode=self.mode,
+                device=self.device,
+                extra=extra,
+            )
+
+
+# The block's step lines, one match per whole line: the Python-logging timestamp (as the record stage's ``ymd``
+# format reads it), the block's shape (text after the timestamp up to ``Step=``), then the canonical train fields
+# (``cerebras_steps._CANON_TRAIN``) with the first line's rate unit. Anything else fails to match and the block
+# goes through ``expand_batch``.
+_COL_TS = rb"(?m)^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)[.,](\d{1,9})"
+_COL_FIELDS = (
+    rb"(\d{1,18}), Loss=([-+]?(?:\d+(?:\.\d*)?|nan|inf)), Rate=(\d+(?:\.\d*)?) %s, GlobalRate=(\d+(?:\.\d*)?) %s"
+)
+_COL_ETA = rb"(?:, LoopTimeRemaining=(\d+:\d\d:\d\d), TimeRemaining=(\d+:\d\d:\d\d))?\n"
+_COL_DEVICE = re.compile(rb"[^|]*\| Train Device=([^,\s]*), Step=\Z")
+_COL_UNIT = re.compile(rb"Rate=\d+(?:\.\d*)? ([\w/]+), ")
+_COL_PATTERNS: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
+
+
+def _column_pattern(shape: bytes, unit: bytes) -> re.Pattern[bytes]:
+    pattern = _COL_PATTERNS.get((shape, unit))
+    if pattern is None:
+        if len(_COL_PATTERNS) > 64:
+            _COL_PATTERNS.clear()
+        unit_re = re.escape(unit)
+        pattern = re.compile(_COL_TS + re.escape(shape) + _COL_FIELDS % (unit_re, unit_re) + _COL_ETA)
+        _COL_PATTERNS[(shape, unit)] = pattern
+    return pattern
+
+
+def expand_columns(batch: StepBatch) -> StepColumns | None:
+    """``expand_batch(batch)`` as columns, read with one compiled regex over ``batch.raw`` (no per-line Python
+    parse); ``None`` when the block is not all canonical train lines of one shape and unit (then use
+    ``expand_batch``)."""
+    data = batch.raw
+    if not data or data[-1:] != b"\n" or not data.isascii():
+        return None
+    found = _block_shape(data)
+    if found is None or found[0] != "train":
+        return None
+    shape = found[1]
+    if shape.count(_B_TRAIN) != 1 or b"\n" in shape:
+        return None
+    device_m = _COL_DEVICE.match(shape)
+    unit_m = _COL_UNIT.search(data, 0, data.find(b"\n"))
+    if device_m is None or unit_m is None:
+        return None
+    rows = _column_pattern(shape, unit_m.group(1)).findall(data)
+    n = len(rows)
+    if n != data.count(b"\n"):
+        return None
+    # Column by column, at C speed (map/zip); the values are built exactly as ``parse_step_text`` builds them.
+    (seconds, fracs, step_b, loss_b, rate_b, grate_b, loop_b, left_b) = zip(*rows, strict=True)
+    # Each distinct second and fraction is converted once (as records._ymd/_micro read them); a line's time is
+    # its second plus its fraction, and its ISO text (``datetime.isoformat``) the second's plus ``.ffffff``.
+    bases: dict[bytes, datetime] = {}
+    try:
+        for text in set(seconds):
+            bases[text] = datetime(
+                int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:19])
+            )
+    except ValueError:  # a timestamp that is not a date (2024-13-45): the record stage reads no time there
+        return None
+    micro = {f: int((f + b"000000")[:6]) for f in set(fracs)}
+    deltas = {f: timedelta(microseconds=us) for f, us in micro.items()}
+    ts = list(map(operator.add, map(bases.__getitem__, seconds), map(deltas.__getitem__, fracs)))
+    base_iso = {text: base.isoformat() for text, base in bases.items()}
+    frac_iso = {f: f".{us:06d}" if us else "" for f, us in micro.items()}
+    iso = list(map(operator.add, map(base_iso.__getitem__, seconds), map(frac_iso.__getitem__, fracs)))
+    steps = list(map(int, step_b))
+    # The loss group is one float() accepts whole (digits, nan, inf), as cerebras_steps.float_or_none reads it.
+    losses: list[float | None] = list(map(float, loss_b))
+    rates: list[float | None] = list(map(float, rate_b))
+    global_rates: list[float | None] = list(map(float, grate_b))
+    remaining: list[float | None]
+    extras: list[tuple[tuple[str, float], ...]]
+    if any(loop_b):
+        durations = {text: _duration(text.decode()) for text in {*loop_b, *left_b} if text}
+        remaining = [durations[text] if text else None for text in left_b]
+        loops = [durations[text] if text else None for text in loop_b]
+        extras = [() if loop is None else (("loop_remaining_s", loop),) for loop in loops]
+    else:
+        remaining = [None] * n
+        extras = [()] * n
+    reset = batch.reset_step
+    if reset in steps:
+        for i, step in enumerate(steps):
+            if step == reset:
+                extras[i] = (*extras[i], ("raw_rate", float(rate_b[i])), ("raw_global_rate", float(grate_b[i])))
+                rates[i] = global_rates[i] = None
+    device = device_m.group(1).decode()
+    first = batch.first.line
+    return StepColumns(
+        lines=range(first, first + n),
+        ts=ts,
+        iso=iso,
+        steps=steps,
+        losses=losses,
+        rates=rates,
+        global_rates=global_rates,
+        remaining=remaining,
+        extras=extras,
+        rate_unit=unit_m.group(1).decode(),
+        device=device or None,
+    )

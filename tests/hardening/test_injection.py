@@ -8,16 +8,16 @@ The fixture ``tests/fixtures/hardening_injection.log`` was written for this test
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.tmux import SHELL, Tmux, private_server
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "hardening_injection.log"
@@ -86,69 +86,28 @@ async def test_pilot_log_pane_shows_literal_safe_text(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------- tmux
 
 
-class Tmux:
-    """A private tmux server (its own socket): the test never touches the user's sessions."""
-
-    def __init__(self, socket: str) -> None:
-        self.socket = socket
-
-    def __call__(self, *args: str, check: bool = True) -> str:
-        result = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
-        if check and result.returncode != 0:
-            raise AssertionError(f"tmux {args}: {result.stderr}")
-        return result.stdout
-
-    def buffers(self) -> str:
-        return self("list-buffers", check=False)
-
-    def fmt(self, target: str, what: str) -> str:
-        return self("display-message", "-p", "-t", target, what).strip()
-
-    def wait_for(self, target: str, condition: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self("capture-pane", "-p", "-t", target)
-            if condition(screen):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; screen:\n{screen}")
-
-
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
     if shutil.which("tmux") is None:
         pytest.skip("tmux not on PATH")
-    server = Tmux(f"hwmon-inject-{os.getpid()}-{tmp_path.name}")
-    try:
+    with private_server("hwmon-inject", tmp_path) as server:
         yield server
-    finally:
-        subprocess.run(["tmux", "-L", server.socket, "kill-server"], capture_output=True, timeout=10)
 
 
 @pytest.mark.tmux
 def test_tmux_nothing_reaches_the_terminal(tmp_path: Path, tmux: Tmux) -> None:
     log = tmp_path / "evil.log"
     log.write_bytes(b"")
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "TERM": "xterm-256color",
-        "HWMON_RUNS_DIR": str(tmp_path / "runs"),
-        "LANG": "C.UTF-8",
-    }
-    shell = "bash --norc --noprofile"
-    tmux("new-session", "-d", "-s", "hw", "-x", "120", "-y", "36", *[f"-e{k}={v}" for k, v in env.items()], shell)
+    tmux.new_session(tmp_path, 120, 36)
     # Let applications set tmux buffers and titles, so a leaked OSC 52 / OSC 0 would be visible to us.
     tmux("set-option", "-g", "set-clipboard", "on")
     tmux("set-option", "-g", "allow-rename", "on")
     tmux("set-option", "-g", "monitor-bell", "on")
     tmux("set-option", "-g", "bell-action", "any")
-    tmux("set-option", "-t", "hw", "status", "off")
     tmux("select-pane", "-t", "hw:0", "-T", "SAFE-TITLE")
 
     # Positive control in a second window: the same sequences printed raw DO set a buffer, a title and the bell.
-    tmux("new-window", "-d", "-t", "hw:1", shell)
+    tmux("new-window", "-d", "-t", "hw:1", SHELL)
     tmux("send-keys", "-t", "hw:1", r"printf '\033]52;c;Y29udHJvbA==\a\033]2;CONTROL-TITLE\a\a'", "Enter")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not (tmux.buffers() and tmux.fmt("hw:1", "#{pane_title}") == "CONTROL-TITLE"):
@@ -166,7 +125,7 @@ def test_tmux_nothing_reaches_the_terminal(tmp_path: Path, tmux: Tmux) -> None:
     tmux("send-keys", "-t", "hw:0", f"{line}; echo HWMON-EXIT-$?", "Enter")
     tmux.wait_for("hw:0", lambda s: "q Quit" in s, "the dashboard")
     # A second window becomes current, so a bell in window 0 would raise its bell flag.
-    tmux("new-window", "-d", "-t", "hw:2", shell)
+    tmux("new-window", "-d", "-t", "hw:2", SHELL)
     tmux("select-window", "-t", "hw:2")
     with log.open("ab") as handle:
         handle.write(FIXTURE.read_bytes())

@@ -9,16 +9,16 @@ so the shell never interprets them.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.tmux import SHELL, Tmux, private_server
 
 pytestmark = [pytest.mark.tmux, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not on PATH")]
 
@@ -27,49 +27,13 @@ SAFE = "SAFE-TITLE"
 HOSTILE_NAME = "x\x1b]0;FNTITLE\x07\x1b[2J.log"
 
 
-class Tmux:
-    """A private tmux server (its own socket): the test never touches the user's sessions."""
-
-    def __init__(self, socket: str) -> None:
-        self.socket = socket
-
-    def __call__(self, *args: str, check: bool = True) -> str:
-        result = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10)
-        if check and result.returncode != 0:
-            raise AssertionError(f"tmux {args}: {result.stderr}")
-        return result.stdout
-
-    def title(self, target: str) -> str:
-        return self("display-message", "-p", "-t", target, "#{pane_title}").strip()
-
-    def wait_for(self, target: str, condition: Callable[[str], bool], what: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < deadline:
-            screen = self("capture-pane", "-p", "-t", target)
-            if condition(screen):
-                return screen
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; screen:\n{screen}")
-
-
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    server = Tmux(f"hwmon-names-{os.getpid()}-{tmp_path.name}")
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "TERM": "xterm-256color",
-        "HWMON_RUNS_DIR": str(tmp_path / "runs"),
-        "LANG": "C.UTF-8",
-    }
-    shell = "bash --norc --noprofile"
-    try:
-        server("new-session", "-d", "-s", "hw", "-x", "100", "-y", "30", *[f"-e{k}={v}" for k, v in env.items()], shell)
+    with private_server("hwmon-names", tmp_path) as server:
+        server.new_session(tmp_path, 100, 30)
         server("set-option", "-g", "allow-rename", "on")
-        server("set-option", "-t", "hw", "status", "off")
         # Positive control: the same kind of sequence printed raw does set the title of a pane in this server.
-        server("new-window", "-d", "-t", "hw:1", shell)
+        server("new-window", "-d", "-t", "hw:1", SHELL)
         server("send-keys", "-t", "hw:1", r"printf '\033]2;CONTROL-TITLE\033\\'", "Enter")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and server.title("hw:1") != "CONTROL-TITLE":
@@ -78,8 +42,6 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
         server("kill-window", "-t", "hw:1")
         server("select-pane", "-t", "hw:0", "-T", SAFE)
         yield server
-    finally:
-        subprocess.run(["tmux", "-L", server.socket, "kill-server"], capture_output=True, timeout=10)
 
 
 def exited(screen: str) -> bool:

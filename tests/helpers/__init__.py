@@ -1,1 +1,1 @@
-"""Helpers shared by the test modules (pure; no hardware, no I/O)."""
+"""Helpers shared by the test modules (no hardware; `tmux` drives a private tmux server)."""

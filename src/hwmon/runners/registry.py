@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import stat
 import time
 from collections.abc import Callable
@@ -69,6 +70,40 @@ class RunRecord:
     # The random token the supervisor put in the workload's environment (``HWMON_RUN_MARKER``): proof that a
     # process belongs to this run before ``hwmon stop`` signals it (see ``hwmon.runners.proctree``).
     marker: str | None = None
+
+    @classmethod
+    def starting(
+        cls,
+        run_id: str,
+        run_dir: Path,
+        command: list[str],
+        workload: str | None,
+        device: str | None,
+        cwd: str,
+        **more: Any,
+    ) -> RunRecord:
+        """The record of a run starting now on this host (running, no end yet); ``more`` sets the other fields."""
+        fields: dict[str, Any] = {
+            "pid": None,
+            "supervisor_pid": None,
+            "ended": None,
+            "exit_code": None,
+            "signal": None,
+            **more,
+        }
+        return cls(
+            run_id=run_id,
+            dir=run_dir,
+            log_path=run_dir / LOG_FILE,
+            command=command,
+            workload=workload,
+            device=device,
+            host=socket.gethostname(),
+            cwd=cwd,
+            started=now_iso(),
+            status="running",
+            **fields,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The record as written to ``run.json`` (paths as strings)."""

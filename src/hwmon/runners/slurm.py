@@ -479,22 +479,13 @@ def submit_run(
     log_path.touch()
     cwd = os.getcwd()
     job_id = submit(sbatch_argv(command, log_path, f"hwmon-{workload or Path(command[0]).name}", cwd, sbatch_args))
-    record = registry.RunRecord(
-        run_id=run_id,
-        dir=run_dir,
-        log_path=log_path,
-        command=list(command),
-        workload=workload,
-        device=device,
-        pid=None,
-        supervisor_pid=None,
-        host=socket.gethostname(),
-        cwd=cwd,
-        started=registry.now_iso(),
-        ended=None,
-        exit_code=None,
-        signal=None,
-        status="running",
+    record = registry.RunRecord.starting(
+        run_id,
+        run_dir,
+        list(command),
+        workload,
+        device,
+        cwd,
         slurm_job_id=job_id,
         extra={**(extra or {}), "slurm": {"job_id": job_id, "state": "PENDING", "output": str(log_path)}},
     )

@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -92,22 +91,14 @@ def _supervise(
 ) -> int:
     log_path = run_dir / registry.LOG_FILE
     me = os.getpid()
-    record = registry.RunRecord(
-        run_id=run_id,
-        dir=run_dir,
-        log_path=log_path,
-        command=command,
-        workload=workload,
-        device=device,
-        pid=None,
+    record = registry.RunRecord.starting(
+        run_id,
+        run_dir,
+        command,
+        workload,
+        device,
+        cwd,
         supervisor_pid=me,
-        host=socket.gethostname(),
-        cwd=cwd,
-        started=registry.now_iso(),
-        ended=None,
-        exit_code=None,
-        signal=None,
-        status="running",
         supervisor_start=registry.process_start_token(me),
         extra=extra,
         marker=secrets.token_hex(12),

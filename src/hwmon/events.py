@@ -25,6 +25,10 @@ class Event:
 
     line: int
     ts: datetime | None
+    # Provenance: which rule, learned template or user format produced this event ("" when none says), for
+    # ``summary --explain`` and the record view. Keyword-only and left out of equality, so events built without it
+    # (tests, other producers) still compare by what they say.
+    rule: str = field(default="", kw_only=True, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

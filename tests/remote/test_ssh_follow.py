@@ -19,7 +19,7 @@ from hwmon.model.state import RunState
 from hwmon.model.summary import summarize_bytes, summary_dict
 from hwmon.sources.follow import Chunk
 from hwmon.sources.source import FollowSource
-from hwmon.sources.ssh import RemoteRef, SshError, SshFollower, check, parse_remote, read_all
+from hwmon.sources.ssh import RemoteRef, SshError, SshFollower, check, parse_remote, read_chunks
 
 from .conftest import Sshd
 
@@ -207,11 +207,11 @@ def test_unknown_host_classified_without_network() -> None:
     )
 
 
-def test_summary_and_read_all_over_ssh(sshd: Sshd, tmp_path: Path) -> None:
+def test_summary_and_read_chunks_over_ssh(sshd: Sshd, tmp_path: Path) -> None:
     log = tmp_path / "remote run.log"  # a space: the remote shell must get it quoted
     data = (FIXTURES / "follow_cerebras_ok.log").read_bytes()
     log.write_bytes(data)
-    assert read_all(RemoteRef("127.0.0.1", str(log)), sshd.options()) == data
+    assert b"".join(read_chunks(RemoteRef("127.0.0.1", str(log)), sshd.options())) == data
     argv = [sys.executable, "-m", "hwmon", "summary", f"127.0.0.1:{log}", "--json"]
     for opt in sshd.options():
         argv += ["--ssh-opt", opt]

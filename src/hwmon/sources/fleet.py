@@ -32,6 +32,7 @@ from hwmon.model.state import RunState
 from hwmon.parsers.stream import StreamParser
 from hwmon.runners import recent, registry, slurm
 from hwmon.sources.ssh import RemoteRef, SshFollower, parse_remote
+from hwmon.sources.ssh_stream import RemoteStream
 
 FIRST_READ_BYTES = 512 * 1024
 READ_BUDGET = 4 << 20
@@ -134,20 +135,19 @@ class RemoteTracker:
         self.status = "connecting"
         self._follower: SshFollower | None = None
         self._task: asyncio.Task[None] | None = None
-        self._offset = 0
+        self._stream: RemoteStream | None = None
 
     def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
-        follower = SshFollower(self.ref, options=self.ssh_opts)
         # Resume where the previous fleet view left this log (the state is kept between views).
-        follower.offset = self._offset
+        follower = SshFollower(self.ref, options=self.ssh_opts, resume=self._stream)
+        self._stream = follower.stream
         self._follower = follower
         try:
             async for chunk in follower.chunks():
-                self._offset = follower.offset
                 if chunk.statuses:
                     self.status = chunk.statuses[-1]
                 if chunk.data:

@@ -790,8 +790,10 @@ def run_dashboard(source: SourceLike, *, title: str | None = None, notice: str |
     to come back. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped, else 0."""
     import sys
 
+    from hwmon.tui.terminal import run_app
+
     app = HwmonApp(source, title=title, notice=notice)
-    app.run()
+    run_app(app)  # SIGTERM/SIGHUP/an exception give the terminal back too
     from hwmon.runners.history import record_if_ended
 
     record_if_ended(app.state, source.name)

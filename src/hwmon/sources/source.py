@@ -95,6 +95,8 @@ class FollowSource:
         quiet_s: float = SILENCE_S,
     ) -> None:
         self.follower = follower
+        # ``hwmon attach`` arguments that come back to this source, when its name is not them (an ssh port/options).
+        self.come_back: str | None = None
         self.quiet_path = quiet_path if run_dir is None else None
         self.quiet_s = quiet_s
         self._clock = clock

@@ -92,6 +92,26 @@ class RemoteRef:
     def __str__(self) -> str:
         return f"{self.destination}:{self.path}"
 
+    @property
+    def ref(self) -> str:
+        """The ref that names this file again, the port included (``ssh://`` form when there is one)."""
+        if self.port is None:
+            return f"{self.user + '@' if self.user else ''}{self.host}:{self.path}"
+        path = (
+            self.path
+            if self.path.startswith("/")
+            else "/" + (self.path if self.path.startswith("~") else "~/" + self.path)
+        )
+        return f"ssh://{self.user + '@' if self.user else ''}{self.host}:{self.port}{path}"
+
+
+def come_back_args(ref: RemoteRef, options: Sequence[str] = ()) -> str:
+    """``hwmon attach`` arguments (shell-quoted) that follow the same remote file the same way again."""
+    args = [ref.ref]
+    for option in options:
+        args += ["--ssh-opt", option]
+    return shlex.join(args)
+
 
 def _usage(message: str) -> exitcodes.HwmonError:
     return exitcodes.HwmonError(safe_text(message, 300), exitcodes.USAGE)
@@ -531,4 +551,6 @@ def remote_source(
     if check_first:
         check(ref, options)
     follower = SshFollower(ref, options=options, from_end=from_end)
-    return FollowSource(follower, name=follower.name)
+    source = FollowSource(follower, name=follower.name)
+    source.come_back = come_back_args(ref, options)
+    return source

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import shlex
 
+from hwmon.refs import RemoteRef, parse_remote
 from hwmon.sources.slurmjob import SlurmJobSource
-from hwmon.sources.ssh import RemoteRef, parse_remote, remote_source
+from hwmon.sources.ssh import remote_source
 from hwmon.tui.app import HwmonApp
 
 

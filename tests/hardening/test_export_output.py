@@ -129,7 +129,7 @@ def test_stdout_on_a_full_device_is_exit_8(cs_log: Path, args: list[str]) -> Non
     if args[0] == "history":  # something to list
         assert _hwmon(["summary", str(cs_log)]).returncode == 0
     if args[0] == "ls":
-        from hwmon.runners import registry
+        from hwmon.store import registry
 
         run_dir = registry.runs_root() / "r1"
         run_dir.mkdir(parents=True)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from hwmon import exitcodes
+from hwmon import exitcodes, refs
+from hwmon.refs import RemoteRef, parse_remote, stored_options
 from hwmon.sources import ssh
-from hwmon.sources.ssh import RemoteRef, parse_remote, ssh_argv, stored_options
+from hwmon.sources.ssh import ssh_argv
 from hwmon.sources.ssh_stream import Nonce
 
 FAKE_BIN = Path(__file__).resolve().parents[1] / "fakes" / "fake_bin"
@@ -101,8 +102,9 @@ def test_positive_control_without_the_guards_ssh_takes_the_host_as_an_option(mon
         return RemoteRef(host, path, user, int(port) if port else None)
 
     with monkeypatch.context() as mp:
+        mp.setattr(refs, "checked_remote", unchecked)
         mp.setattr(ssh, "checked_remote", unchecked)
-        remote = ssh.parse_remote("-V:x")
+        remote = refs.parse_remote("-V:x")
         assert remote is not None
         command = ssh.cat_command(remote.path, Nonce.new())
         old = ["ssh", "-T", "-o", "BatchMode=yes", remote.destination, "--", command]  # the layout before the fix
@@ -113,4 +115,4 @@ def test_positive_control_without_the_guards_ssh_takes_the_host_as_an_option(mon
     guarded = subprocess.run(new, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert guarded.returncode == 255 and "OpenSSH_" not in guarded.stderr, guarded
     with pytest.raises(exitcodes.HwmonError):
-        ssh.parse_remote("-V:x")
+        refs.parse_remote("-V:x")

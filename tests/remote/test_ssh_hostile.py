@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from hwmon.sources.ssh import RemoteRef, SshFollower
+from hwmon.refs import RemoteRef
+from hwmon.sources.ssh import SshFollower
 
 from .conftest import Sshd, sshd_from_script
 from .test_ssh_follow import Tap, _drain, _until

@@ -21,17 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import selectors
 import shlex
 import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 from hwmon import exitcodes
 from hwmon.model.text import safe_text
+from hwmon.refs import RemoteRef, checked_remote, come_back_args, ssh_options
 from hwmon.sources.follow import CHUNK_SIZE, DEFAULT_INTERVAL, Chunk
 from hwmon.sources.source import FollowSource
 from hwmon.sources.ssh_stream import MARK, Nonce, RemoteStream, tail_name
@@ -44,145 +43,10 @@ HEADER_TIMEOUT_S = 30.0  # from starting ssh to the remote prologue's header lin
 STDERR_MAX = 8192  # the last bytes of ssh's stderr kept for the one-line message
 # A connection that lived this long was healthy: the next drop starts the backoff from the beginning again.
 HEALTHY_AFTER = 5.0
-_SCP = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>\[[^\]]+\]|[^@/:\[\]]+):(?P<path>.*)$")
-_URL = re.compile(r"^ssh://(?:(?P<user>[^@/]+)@)?(?P<host>\[[^\]]+\]|[^:/@]+)(?::(?P<port>[^/]*))?(?P<path>/.*)?$")
-# What ssh takes as a destination: a host name or an alias of ~/.ssh/config, or an IP literal in brackets; a user
-# name as login(1) knows one. Neither can start with "-" (an option) and none holds a space or a control character.
-_HOST = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,252}|\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._-]+)?\])$")
-_USER = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9._$-]{0,63}$")
-_OPTION_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,40}$")
-# The ssh options a stored ref (the fleet's recent logs) may carry: how to reach the host, never a command, a
-# library, a forwarding or a weaker host-key check. Compared case-insensitively, as ssh does.
-STORED_OPTION_KEYS = frozenset(
-    key.lower()
-    for key in (
-        "Port",
-        "User",
-        "ConnectTimeout",
-        "ConnectionAttempts",
-        "ServerAliveInterval",
-        "ServerAliveCountMax",
-        "IdentityFile",
-        "IdentitiesOnly",
-        "Compression",
-        "AddressFamily",
-        "LogLevel",
-    )
-)
 
 
 class SshError(exitcodes.HwmonError):
     """ssh could not reach or log in to the host (one clear line)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteRef:
-    """``[user@]host:path`` or ``ssh://[user@]host[:port]/path``."""
-
-    host: str
-    path: str
-    user: str | None = None
-    port: int | None = None
-
-    @property
-    def destination(self) -> str:
-        host = self.host[1:-1] if self.host.startswith("[") else self.host
-        return f"{self.user}@{host}" if self.user else host
-
-    def __str__(self) -> str:
-        return f"{self.destination}:{self.path}"
-
-    @property
-    def ref(self) -> str:
-        """The ref that names this file again, the port included (``ssh://`` form when there is one)."""
-        if self.port is None:
-            return f"{self.user + '@' if self.user else ''}{self.host}:{self.path}"
-        path = (
-            self.path
-            if self.path.startswith("/")
-            else "/" + (self.path if self.path.startswith("~") else "~/" + self.path)
-        )
-        return f"ssh://{self.user + '@' if self.user else ''}{self.host}:{self.port}{path}"
-
-
-def come_back_args(ref: RemoteRef, options: Sequence[str] = ()) -> str:
-    """``hwmon attach`` arguments (shell-quoted) that follow the same remote file the same way again."""
-    args = [ref.ref]
-    for option in options:
-        args += ["--ssh-opt", option]
-    return shlex.join(args)
-
-
-def _usage(message: str) -> exitcodes.HwmonError:
-    return exitcodes.HwmonError(safe_text(message, 300), exitcodes.USAGE)
-
-
-def checked_remote(ref: str, host: str, path: str, user: str | None, port: str | None) -> RemoteRef:
-    """The parts of a remote ref, each checked against its grammar: a usage error (exit 64) before ssh runs."""
-    if not _HOST.match(host):
-        raise _usage(f"{ref}: {host!r} is not a host name (HOST:PATH or ssh://[user@]host[:port]/path)")
-    if user is not None and not _USER.match(user):
-        raise _usage(f"{ref}: {user!r} is not a user name")
-    number = None
-    if port is not None:
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise _usage(f"{ref}: {port!r} is not a port number")
-        number = int(port)
-    if "\x00" in path or "\n" in path:
-        raise _usage(f"{ref}: the path holds a control character")
-    return RemoteRef(host, path, user, number)
-
-
-def parse_remote(ref: str) -> RemoteRef | None:
-    """A remote ref, or None when ``ref`` is a local one. scp's rule: a colon before any slash makes it remote
-    (``./a:b`` stays local); ``slurm:`` refs are not hosts. A ref that is remote by that rule but whose host, user
-    or port is malformed (``-oProxyCommand=...:x``) raises ``HwmonError`` (usage, exit 64)."""
-    match = _URL.match(ref)
-    if match is not None:
-        path = match.group("path") or ""
-        if not path or path == "/":
-            return None
-        # ssh://host/~/x and ssh://host/x both mean a path relative to the home directory in scp's tradition only
-        # when it starts with "/~"; otherwise the path is absolute.
-        if path.startswith("/~"):
-            path = path[1:]
-        return checked_remote(ref, match.group("host"), path, match.group("user"), match.group("port"))
-    if ref.startswith(("slurm:", "/", ".", "~")) or "://" in ref:
-        return None
-    match = _SCP.match(ref)
-    if match is None or not match.group("path"):
-        return None
-    return checked_remote(ref, match.group("host"), match.group("path"), match.group("user"), None)
-
-
-def ssh_options(options: Sequence[str]) -> list[str]:
-    """``--ssh-opt KEY=VALUE`` values as ssh arguments (``-o KEY=VALUE``); a value without ``=``, a key that is no
-    ssh_config keyword or a control character is a usage error."""
-    out: list[str] = []
-    for option in options:
-        key, eq, value = option.partition("=")
-        if not eq or not _OPTION_KEY.match(key) or any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise _usage(f"--ssh-opt {option!r}: expected KEY=VALUE (an ssh_config option)")
-        out += ["-o", option]
-    return out
-
-
-def stored_options(options: Sequence[object]) -> tuple[str, ...]:
-    """Of the ssh options kept with a ref in a data file, those a reconnection may use again: well-formed and with
-    a key of ``STORED_OPTION_KEYS`` (``ProxyCommand``, ``LocalCommand``, ``PKCS11Provider``, forwardings and host-key
-    settings are dropped: a file that others can write must not choose what runs)."""
-    kept: list[str] = []
-    for option in options:
-        if not isinstance(option, str):
-            continue
-        key = option.partition("=")[0]
-        try:
-            ssh_options([option])
-        except exitcodes.HwmonError:
-            continue
-        if key.lower() in STORED_OPTION_KEYS:
-            kept.append(option)
-    return tuple(kept)
 
 
 def ssh_argv(ref: RemoteRef, remote_command: str, options: Sequence[str] = ()) -> list[str]:

@@ -162,6 +162,11 @@ def looks_like_path(ref: str) -> bool:
     return "/" in ref or "." in ref or ref.startswith("~")
 
 
+def is_job_id(value: object) -> bool:
+    """Whether ``value`` is a Slurm job id as written (``123``, ``123_4``; no prefix)."""
+    return isinstance(value, str) and bool(_JOB_REF.match(value))
+
+
 def is_job_ref(ref: str) -> bool:
     """``slurm:123``, ``slurm:123_4``, or a bare ``123`` / ``123_4``."""
     return bool(_JOB_REF.match(job_ref_of(ref)))

@@ -155,14 +155,18 @@ def submit(argv: Sequence[str]) -> str:
     return job_id
 
 
-def cancel(job_ref: str, signal_name: str | None = None) -> str:
-    """``scancel [--full --signal=SIG] -- REF``: with a signal, to the batch shell and every step (``--full``), else
-    Slurm's own cancel (SIGTERM, then SIGKILL after ``KillWait``). Returns scancel's complaint, if any."""
+def scancel_argv(job_ref: str, signal_name: str | None = None) -> list[str]:
+    """``scancel [--full --signal=SIG] -- ID`` for a checked job id (``-uroot`` is a usage error, never an option)."""
     job_ref = checked_job_id(job_ref)
     if signal_name is not None and not signal_name.isalnum():
         raise exitcodes.HwmonError(f"{signal_name!r} is not a signal name", exitcodes.USAGE)
-    argv = ["scancel"] + (["--full", f"--signal={signal_name}"] if signal_name else []) + ["--", job_ref]
-    proc = _run(argv)
+    return ["scancel"] + (["--full", f"--signal={signal_name}"] if signal_name else []) + ["--", job_ref]
+
+
+def cancel(job_ref: str, signal_name: str | None = None) -> str:
+    """``scancel [--full --signal=SIG] -- REF``: with a signal, to the batch shell and every step (``--full``), else
+    Slurm's own cancel (SIGTERM, then SIGKILL after ``KillWait``). Returns scancel's complaint, if any."""
+    proc = _run(scancel_argv(job_ref, signal_name))
     return "" if proc.returncode == 0 else (_first_line(proc.stderr) or f"exit code {proc.returncode}")
 
 

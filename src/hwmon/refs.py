@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,24 +31,31 @@ _URL = re.compile(r"^ssh://(?:(?P<user>[^@/]+)@)?(?P<host>\[[^\]]+\]|[^:/@]+)(?:
 _HOST = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,252}|\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._-]+)?\])$")
 _USER = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9._$-]{0,63}$")
 _OPTION_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,40}$")
-# The ssh options a stored ref (the fleet's recent logs) may carry: how to reach the host, never a command, a
-# library, a forwarding or a weaker host-key check. Compared case-insensitively, as ssh does.
-STORED_OPTION_KEYS = frozenset(
-    key.lower()
-    for key in (
-        "Port",
-        "User",
-        "ConnectTimeout",
-        "ConnectionAttempts",
-        "ServerAliveInterval",
-        "ServerAliveCountMax",
-        "IdentityFile",
-        "IdentitiesOnly",
-        "Compression",
-        "AddressFamily",
-        "LogLevel",
-    )
+# The ssh options a data file (the fleet's recent logs) may carry, each with the values it may take: how to reach
+# the host, never a command (ProxyCommand, LocalCommand, KnownHostsCommand), a library (PKCS11Provider), a
+# forwarding, a control socket or a weaker host-key check. Keys compare case-insensitively, as ssh's do.
+_YES_NO = re.compile(r"^(?i:yes|no)$")
+_NUMBER = re.compile(r"^\d{1,6}$")
+_JUMP = re.compile(
+    r"^(?:[A-Za-z0-9_.][A-Za-z0-9._$-]{0,63}@)?(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,252}|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$"
 )
+STORED_OPTION_VALUES: dict[str, re.Pattern[str]] = {
+    "port": _NUMBER,
+    "user": re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9._$-]{0,63}$"),
+    "connecttimeout": _NUMBER,
+    "connectionattempts": _NUMBER,
+    "serveraliveinterval": _NUMBER,
+    "serveralivecountmax": _NUMBER,
+    "identitiesonly": _YES_NO,
+    "compression": _YES_NO,
+    "addressfamily": re.compile(r"^(?i:any|inet|inet6)$"),
+    "stricthostkeychecking": re.compile(r"^(?i:yes)$"),  # stricter than the default only
+    "proxyjump": re.compile(_JUMP.pattern[:-1] + r"(?:," + _JUMP.pattern[1:-1] + r"){0,7}$"),
+}
+# Files: kept only when ``path_ok`` (the caller's look at the file system) says the user owns them, unwritable by
+# others (a key or known-hosts file another user wrote would choose whom we trust).
+STORED_OPTION_FILES = frozenset({"identityfile", "certificatefile", "userknownhostsfile", "globalknownhostsfile"})
+STORED_OPTION_KEYS = frozenset(STORED_OPTION_VALUES) | STORED_OPTION_FILES
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,19 +237,22 @@ def ssh_options(options: Sequence[str]) -> list[str]:
     return out
 
 
-def stored_options(options: Sequence[object]) -> tuple[str, ...]:
-    """Of the ssh options kept with a ref in a data file, those a reconnection may use again: well-formed and with
-    a key of ``STORED_OPTION_KEYS`` (``ProxyCommand``, ``LocalCommand``, ``PKCS11Provider``, forwardings and host-key
-    settings are dropped: a file that others can write must not choose what runs)."""
+def stored_options(options: Sequence[object], path_ok: Callable[[str], bool] = lambda _path: False) -> tuple[str, ...]:
+    """Of the ssh options kept with a ref in a data file, those a reconnection may use again: well-formed, with a
+    key of ``STORED_OPTION_KEYS`` and a value that key may take (a file only when ``path_ok(path)``). Everything
+    else (``ProxyCommand``, ``LocalCommand``, ``PKCS11Provider``, forwardings, ``StrictHostKeyChecking=no``) is
+    dropped: a file that others may write must not choose what runs."""
     kept: list[str] = []
     for option in options:
         if not isinstance(option, str):
             continue
-        key = option.partition("=")[0]
+        key, _, value = option.partition("=")
         try:
             ssh_options([option])
         except exitcodes.HwmonError:
             continue
-        if key.lower() in STORED_OPTION_KEYS:
+        key = key.lower()
+        check = STORED_OPTION_VALUES.get(key)
+        if (check is not None and check.match(value)) or (key in STORED_OPTION_FILES and path_ok(value)):
             kept.append(option)
     return tuple(kept)

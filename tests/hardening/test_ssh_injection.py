@@ -73,23 +73,28 @@ def test_good_refs_still_parse() -> None:
 
 
 def test_stored_options_keep_only_the_allow_list() -> None:
-    kept = stored_options(
-        [
-            "Port=2222",
-            "IdentityFile=~/.ssh/id_x",
-            "proxycommand=touch /tmp/x",
-            "ProxyJump=evil",
-            "LocalCommand=x",
-            "PermitLocalCommand=yes",
-            "PKCS11Provider=/tmp/lib.so",
-            "StrictHostKeyChecking=no",
-            "UserKnownHostsFile=/tmp/k",
-            "ForwardAgent=yes",
-            "Port=22\nProxyCommand=x",
-            "noequals",
-        ]
-    )
-    assert kept == ("Port=2222", "IdentityFile=~/.ssh/id_x")
+    options = [
+        "Port=2222",
+        "ProxyJump=me@bastion:2200,gw",
+        "IdentityFile=~/.ssh/id_x",
+        "StrictHostKeyChecking=yes",
+        "proxycommand=touch /tmp/x",
+        "ProxyJump=-oProxyCommand=x",
+        "LocalCommand=x",
+        "PermitLocalCommand=yes",
+        "KnownHostsCommand=x",
+        "PKCS11Provider=/tmp/lib.so",
+        "StrictHostKeyChecking=no",
+        "ForwardAgent=yes",
+        "ControlPath=/tmp/sock",
+        "Port=22\nProxyCommand=x",
+        "Port=x",
+        "noequals",
+        42,
+    ]
+    assert stored_options(options) == ("Port=2222", "ProxyJump=me@bastion:2200,gw", "StrictHostKeyChecking=yes")
+    # A key or known-hosts file only when the caller's look at it (owned by the user, not writable by others) agrees.
+    assert "IdentityFile=~/.ssh/id_x" in stored_options(options, path_ok=lambda path: path == "~/.ssh/id_x")
 
 
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH client")

@@ -131,7 +131,7 @@ def submit_run(
             link.symlink_to(run_dir, target_is_directory=True)
     except OSError as exc:
         raise exitcodes.HwmonError(
-            f"cannot create run directory {run_dir}: {exc.strerror or exc}", exitcodes.USAGE
+            f"cannot create run directory {run_dir}: {exc.strerror or exc}", exitcodes.CANNOT_WRITE
         ) from None
     log_path = run_dir / registry.LOG_FILE
     log_path.touch()

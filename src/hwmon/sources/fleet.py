@@ -314,7 +314,10 @@ class Fleet:
             out.append(self._entry(f"slurm:{job.job_id}", make))
         for item in self._recents:
             if item.kind == "ssh":
-                remote = parse_remote(item.ref)
+                try:  # re-derived from the checked ref, never replayed (recent.load checked it too)
+                    remote = parse_remote(item.ref)
+                except exitcodes.HwmonError:
+                    continue
                 if remote is None:
                     continue
                 out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts)))

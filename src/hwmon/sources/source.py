@@ -106,6 +106,12 @@ class FollowSource:
         self._backlog_at: float | None = None
 
     @property
+    def behind_bytes(self) -> int | None:
+        """Bytes of the log written and not yet read (the follower's ``behind_bytes``; None when it cannot say)."""
+        behind = getattr(self.follower, "behind_bytes", None)
+        return behind() if callable(behind) else None
+
+    @property
     def catching_up(self) -> bool:
         """Whether the source is still reading a backlog (the last chunk was a full one, or was less than
         ``CAUGHT_UP_SETTLE_S`` ago): time-based judgements such as stall alerts wait until it is caught up."""

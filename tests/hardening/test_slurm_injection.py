@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -119,8 +120,34 @@ def test_a_run_file_cannot_aim_stop_at_the_users_jobs(cluster: Cluster, tmp_path
     )
     proc = cluster.hwmon("stop", "evil")
     assert proc.returncode == exitcodes.STOP_CONFLICT, proc.stderr
+    # The same id with a supervisor that does prove alive (this test's own process and its start time).
+    data = json.loads((run_dir / registry.RUN_FILE).read_text())
+    data.update(supervisor_pid=os.getpid(), supervisor_start=registry.process_start_token(os.getpid()))
+    data["host"] = socket.gethostname()
+    (run_dir / registry.RUN_FILE).write_text(json.dumps(data))
+    loaded = registry.load(run_dir)
+    assert loaded is not None and loaded.slurm_job_id is None  # not an id: not a Slurm run
+    proc = cluster.hwmon("stop", "evil", "--int-timeout", "0.2", "--term-timeout", "0.2", "--kill-timeout", "0.2")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
     assert [c for c in cluster.calls() if c[0] == "scancel"] == []
     assert cluster.jobs() == {"7": "RUNNING", "8": "RUNNING"}
+
+
+def test_a_live_pid_without_its_start_time_proves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pid 1 is always alive: a run.json naming it as its supervisor, without the supervisor's start time, is not a
+    running run (it was, and stop went on to signal on its word)."""
+    monkeypatch.setenv("HWMON_RUNS_DIR", str(tmp_path / "runs"))
+    run_dir = tmp_path / "runs" / "r"
+    run_dir.mkdir(parents=True)
+    (run_dir / registry.RUN_FILE).write_text(
+        json.dumps(
+            {"run_id": "r", "status": "running", "slurm_job_id": "7", "supervisor_pid": 1, "host": socket.gethostname()}
+        )
+    )
+    record = registry.load(run_dir)
+    assert record is not None and record.slurm_job_id == "7" and record.status == "lost"
+    assert registry.process_alive(os.getpid(), registry.process_start_token(os.getpid()))
+    assert not registry.process_alive(os.getpid(), None)
 
 
 def _live_slurm_run(tmp_path: Path, job_id: str) -> Path:

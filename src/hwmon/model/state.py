@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from hwmon.events import ModuleNode, PhaseName, StepMetrics, Vendor
+from hwmon.model.dist_state import Cause, EndReason, JobFacts, Ranks
 from hwmon.model.series import BoundedSeries
 
 Clock = Callable[[], float]
@@ -116,11 +117,15 @@ class Checkpoint:
     path: str | None
     ts: datetime | None = None
     line: int = 0
+    # Arrival time on the injected clock (the age of the last checkpoint when the log has no timestamps).
+    at: float | None = None
 
 
 @dataclass(slots=True)
 class Alert:
-    kind: Literal["nan", "error", "stall", "silence", "failed"]
+    # "nan", "error", "stall", "silence", "failed"; "rank-behind", "rank-silent", "eta" (issue 21); consumers
+    # (watch, sinks) pass any kind on by name.
+    kind: str
     message: str
     line: int = 0
     at: float | None = None
@@ -205,6 +210,12 @@ class RunState:
     source_end_reason: str = ""
     # Arrival time of the latest sign of progress (a step or a progress bar moving), for the stall detector.
     last_progress_at: float | None = None
+    # Distributed runs and the scheduler (issue 21, ``hwmon.model.dist_state``): the ranks, the Slurm job (kept
+    # across a new run in the same log: it is about the job), why the run ended and the known failure it matches.
+    ranks: Ranks = field(default_factory=Ranks)
+    job: JobFacts = field(default_factory=JobFacts)
+    end: EndReason | None = None
+    cause: Cause | None = None
 
     @property
     def current_phase(self) -> Phase | None:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from hwmon.events import Event, VendorDetected
 from hwmon.model import figures
+from hwmon.model.distributed import summary_keys
 from hwmon.model.figures import phase_durations
 from hwmon.model.reducer import apply
 from hwmon.model.state import Phase, RunState
@@ -127,6 +128,8 @@ def summary_dict(state: RunState) -> dict[str, object]:
         "runs": state.runs,
         "lines": state.lines,
     }
+    # Issue 21: ranks, the run's error (the first failing rank's), end reason, cause, requeues, time limit.
+    out.update(summary_keys(state))
     return out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hwmon.events import Event, ProgressUpdate, RunClock, RunOutcome, SourceEnded, StepBatch, StepMetrics
-from hwmon.model.reducer import alerts, facts, run, steps, timeline
+from hwmon.model.reducer import alerts, facts, job, ranks, run, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
 from hwmon.model.state import RunState
@@ -18,9 +18,18 @@ TABLES: tuple[dict[type[Event], Handler], ...] = (
     steps.HANDLERS,
     facts.HANDLERS,
     alerts.HANDLERS,
+    ranks.HANDLERS,
+    job.HANDLERS,
 )
 HANDLERS: dict[type[Event], Handler] = {kind: handler for table in TABLES for kind, handler in table.items()}
 assert len(HANDLERS) == sum(len(table) for table in TABLES), "an event type is handled in two modules"
+# Handlers that also read an event type another module owns, run after its owner's (issue 21: end reasons and
+# failure causes from errors and the supervisor's record, the end of a requeue's gap from steps).
+OBSERVER_TABLES: tuple[dict[type[Event], Handler], ...] = (job.OBSERVERS,)
+OBSERVERS: dict[type[Event], tuple[Handler, ...]] = {
+    kind: tuple(table[kind] for table in OBSERVER_TABLES if kind in table)
+    for kind in {kind for table in OBSERVER_TABLES for kind in table}
+}
 # Events whose step/batch numbers and counts are bounded before any handler sees them.
 _SANITISED: frozenset[type[Event]] = frozenset({StepMetrics, StepBatch, ProgressUpdate})
 
@@ -52,6 +61,10 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
     if handler is not None:
         # RunStarted may reset the state, so it must see the previous run's timestamps before they are updated.
         handler(state, event, now)
+    observers = OBSERVERS.get(type(event))
+    if observers:
+        for observer in observers:
+            observer(state, event, now)
     ts = event.ts
     if ts is not None:
         if state.first_ts is None:

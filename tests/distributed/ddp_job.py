@@ -1,5 +1,5 @@
 """A tiny data-parallel training on CPU (torch.distributed with the gloo backend), started by a real ``torchrun``
-in the rank tests. Each rank prints ``step N loss X`` after its forward pass and before its backward pass (where
+in the rank tests. Each rank prints ``step=N loss=X`` after its forward pass and before its backward pass (where
 DDP all-reduces the gradients), as training scripts that log the local loss do; so a rank that stops inside a
 step falls one report behind the others, which wait for it in the all-reduce.
 
@@ -49,7 +49,7 @@ def main() -> None:
             raise RuntimeError(f"injected failure on rank {rank} at step {step}")
         inputs = torch.randn(32, 16)
         loss = (model(inputs) - target).pow(2).mean()
-        print(f"step {step} loss {loss.item():.4f}", flush=True)
+        print(f"step={step} loss={loss.item():.4f}", flush=True)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()

@@ -106,14 +106,10 @@ class JobFacts:
     elapsed_s: float | None = None
     elapsed_at: float | None = None
     restarts: int = 0
-    # Requeues/restarts seen in this run (the scheduler's count or the log's own), and the time they cost: from
-    # the last output before each restart to the first after it.
+    # Requeues/restarts seen in this run (the scheduler's count or the log's own); a requeue's gap is open until
+    # training resumes (its time is the ``queue`` phase it opened: ``hwmon.model.distributed.requeue_seconds``).
     requeues: int = 0
-    overhead_s: float = 0.0
     requeue_pending: bool = False
-    requeued_at: float | None = None
-    requeued_ts: datetime | None = None
-    starts: list[str] = field(default_factory=list)
     # The ``eta`` alert stands (raised once; re-armed when the run would finish in time again).
     eta_warned: bool = False
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hwmon.events import Event, ProgressUpdate, RunClock, RunOutcome, SourceEnded, StepBatch, StepMetrics
+from hwmon.events import (
+    Event,
+    JobState,
+    ProgressUpdate,
+    RunClock,
+    RunOutcome,
+    SourceEnded,
+    StepBatch,
+    StepMetrics,
+)
 from hwmon.model.reducer import alerts, facts, job, ranks, run, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
@@ -46,7 +55,8 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
     state.version += 1
     if event.line > state.lines:
         state.lines = event.line
-    if now is not None and not isinstance(event, (SourceEnded, RunOutcome, RunClock)):
+    # What the scheduler says about the job (JobState) is not output of the run either.
+    if now is not None and not isinstance(event, (SourceEnded, RunOutcome, RunClock, JobState)):
         if state.started_at is None:
             state.started_at = now
         state.last_output_at = now

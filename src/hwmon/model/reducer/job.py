@@ -89,12 +89,16 @@ def _job_state(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, JobState)
     job = state.job
     if event.origin == "scheduler":
-        if job.job_id and event.job_id == job.job_id and event.restarts > job.restarts:
-            _requeued(state, event, now, f"Slurm requeued the job (restart {event.restarts})")
+        if event.restarts > job.restarts:
+            job.restarts = event.restarts
+            if job.restarts > job.requeues:
+                # A requeue the log did not tell (a truncated output, a preemption): its gap began at the last
+                # output before it.
+                since = state.last_output_at if state.last_output_at is not None else now
+                _requeued(state, event, since, f"Slurm requeued the job (restart {event.restarts})")
         job.job_id = event.job_id or job.job_id
         job.state = event.state
         job.reason = event.reason
-        job.restarts = max(job.restarts, event.restarts)
         if event.time_limit_s is not None:
             job.time_limit_s = event.time_limit_s
         if event.elapsed_s is not None:
@@ -140,11 +144,10 @@ def _outcome(state: RunState, event: Event, now: float | None) -> None:
 
 
 def _requeued(state: RunState, event: Event, now: float | None, detail: str) -> None:
+    """One more requeue: the run goes on; a ``queue`` phase opened at ``now`` stands for the gap."""
     job = state.job
-    job.requeues += 1
+    job.requeues = max(job.requeues + 1, job.restarts)
     job.requeue_pending = True
-    job.requeued_at = now
-    job.requeued_ts = event.ts
     current = state.current_phase
     if current is not None and current.name == "queue" and current.detail.startswith(REQUEUE_DETAIL):
         return
@@ -157,10 +160,11 @@ def _requeued(state: RunState, event: Event, now: float | None, detail: str) -> 
 
 def _run_requeued(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, RunRequeued)
-    if event.restarts is not None and event.restarts <= state.job.restarts and state.job.requeue_pending:
+    job = state.job
+    if job.requeue_pending and job.restarts >= job.requeues + 1:
         return  # the scheduler already told this one
     if event.restarts is not None:
-        state.job.restarts = max(state.job.restarts, event.restarts)
+        job.restarts = max(job.restarts, event.restarts)
     _requeued(state, event, now, event.reason or "the job was requeued")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from tests.helpers.chunking import assert_chunking_invariant, stream_events
 
 from hwmon.events import ErrorSeen, RankError, RankLine, StepBatch, StepMetrics
 from hwmon.model import alerts as time_alerts
@@ -19,7 +20,6 @@ from hwmon.model.summary import summarize_bytes, summary_dict
 from hwmon.parsers import ranks as rank_parser
 from hwmon.parsers.ranks import RankLines, read_step
 from hwmon.parsers.stream import StreamParser
-from tests.helpers.chunking import assert_chunking_invariant, stream_events
 
 T0 = datetime(2026, 12, 7, 10, 0, 0)
 
@@ -120,7 +120,9 @@ def test_the_runs_error_is_the_first_failing_ranks_not_an_echo() -> None:
 
 def test_the_launchers_root_cause_names_the_rank_even_when_another_failed_first() -> None:
     # Rank 3's echo comes first in the log; torch elastic's report names rank 2 as the first observed failure.
-    text = FAILING.replace(b"[default2]:[rank2]: RuntimeError: the loader", b"[default2]:[rank2]: ValueError: the loader")
+    text = FAILING.replace(
+        b"[default2]:[rank2]: RuntimeError: the loader", b"[default2]:[rank2]: ValueError: the loader"
+    )
     lines = text.split(b"\n")
     rank2 = [line for line in lines if line.startswith(b"[default2]:[rank2]")]
     others = [line for line in lines if not line.startswith(b"[default2]:[rank2]")]

@@ -42,8 +42,9 @@ _REQUEUE_DETAIL = "requeued"
 
 
 def run_error(state: RunState) -> str | None:
-    """The run's error in one line: the first failing rank's exception (the root cause a launcher named first),
-    else the error the run failed on (its first fatal error), else None."""
+    """The run's error in one line: the first failing rank's exception (the rank a launcher named as the root cause
+    first), else the fatal error the log showed, else (a run failed by its exit code) its last error line, else the
+    failure as recorded; None when there is none."""
     ranks = state.ranks
     if ranks.root_cause is not None:
         info = ranks.table.get(ranks.root_cause)
@@ -52,10 +53,13 @@ def run_error(state: RunState) -> str | None:
     if ranks.first_failure is not None:
         rank, message, _ = ranks.first_failure
         return f"rank {rank}: {message}"
-    for alert in state.alerts:
-        if alert.kind == "failed":
-            return alert.message
-    return None
+    failed = next((alert for alert in state.alerts if alert.kind == "failed"), None)
+    if failed is not None and failed.line > 0:
+        return failed.message  # the fatal error the log showed
+    if state.errors:
+        # The run failed by its process's exit (the supervisor's or Slurm's record): its last error line says why.
+        return state.errors[-1]
+    return failed.message if failed is not None else None
 
 
 def end_reason(state: RunState) -> EndReason | None:

@@ -57,7 +57,9 @@ def end_reason_record(job: JobInfo) -> dict[str, Any] | None:
     if not job.final:
         return None
     words = END_WORDS.get(job.state, "")
-    if job.signal:
+    if words:
+        pass  # the signal is how Slurm ended such a job (SIGTERM at the time limit): it says nothing more
+    elif job.signal:
         words = f"{words}, signal {job.signal}" if words else f"signal {job.signal}"
     elif job.exit_code:
         words = f"{words}, exit code {job.exit_code}" if words else f"exit code {job.exit_code}"

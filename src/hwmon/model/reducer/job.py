@@ -75,7 +75,9 @@ def _words(event: JobState) -> str:
         parts.append(_REASON_WORDS[event.state])
     if event.by:
         parts.append(f"by {event.by}")
-    if event.signal:
+    if event.state in _REASON_WORDS:
+        pass  # the signal is how Slurm ends such a job (SIGTERM at the time limit): it says nothing more
+    elif event.signal:
         parts.append(f"signal {event.signal}")
     elif event.exit_code:
         parts.append(f"exit code {event.exit_code}")

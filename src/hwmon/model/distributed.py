@@ -14,10 +14,11 @@ used by every view (header, plain mode, ``summary``, ``ls``, the ranks pane, ``w
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
 
 from hwmon.model.dist_state import Cause, EndReason, RankInfo
-from hwmon.model.figures import display_status, phase_durations, wall_seconds
+from hwmon.model.figures import display_status, log_now, phase_durations, wall_seconds
 from hwmon.model.fmt import fmt_duration
 from hwmon.model.state import RunState
 
@@ -28,7 +29,9 @@ __all__ = [
     "fmt_end_reason",
     "fmt_status_line",
     "productive_seconds",
+    "RankView",
     "rank_rows",
+    "rank_views",
     "ranks_summary",
     "requeue_seconds",
     "run_error",
@@ -178,3 +181,50 @@ def summary_keys(state: RunState) -> dict[str, object]:
         "productive_seconds": _num(productive_seconds(state, None)) if job.requeues else _num(wall),
         "time_limit_s": _num(job.time_limit_s),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class RankView:
+    """One rank as the ranks pane shows it: its step, how far behind the leading step, how long it has been
+    quiet, and its state word (``failed``, ``silent``, ``behind``, ``ok``, or ``-`` for a rank that states no
+    steps)."""
+
+    info: RankInfo
+    lag: int | None
+    quiet_s: float | None
+    flag: str
+
+
+def _now_on_rank_clock(state: RunState, now: float | None) -> float | None:
+    if state.ranks.clock == "arrival":
+        return now
+    if state.ranks.clock == "log":
+        current = log_now(state, now)
+        if current is not None:
+            try:
+                return current.timestamp()
+            except (OverflowError, OSError, ValueError):
+                return None
+    return None
+
+
+def rank_views(state: RunState, now: float | None, limit: int | None = None) -> list[RankView]:
+    """The ranks in rank order (the first ``limit``) with what the pane shows of each (see ``RankView``)."""
+    front = state.ranks.front_step
+    t = _now_on_rank_clock(state, now)
+    out: list[RankView] = []
+    for info in rank_rows(state, limit):
+        lag = None if front is None or info.last_step is None else max(0, front - info.last_step)
+        quiet = None if t is None or info.last_at is None else max(0.0, t - info.last_at)
+        if info.first_error is not None:
+            flag = "failed"
+        elif info.silent:
+            flag = "silent"
+        elif info.behind:
+            flag = "behind"
+        elif info.last_step is None:
+            flag = "-"
+        else:
+            flag = "ok"
+        out.append(RankView(info, lag, quiet, flag))
+    return out

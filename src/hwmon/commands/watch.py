@@ -194,6 +194,8 @@ def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...]) -> object:
         jobs=jobs,
         recents=recents,
         clock=time.time,
+        # A run's end is read from its run.json at each listing: once a second keeps a notice within seconds.
+        registry_every=1.0,
         max_finished=10 if every else max(10, len(run_dirs)),
     )
 

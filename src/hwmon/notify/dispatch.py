@@ -104,7 +104,11 @@ class _Worker:
                 self._give_up_all("the watch stopped while the rate limit held it back")
                 return
             with self._cond:
-                batch, self._queue = self._queue, []
+                # Within the limit each notice is its own message; a burst beyond it goes out as one.
+                if len(self._queue) <= int(self._bucket.tokens):
+                    batch = [self._queue.pop(0)]
+                else:
+                    batch, self._queue = self._queue, []
             self._bucket.take()
             self._deliver(batch)
             with self._cond:

@@ -76,6 +76,7 @@ class Ledger:
         self._pid = os.getpid()
         self._warn = warn
         self.note = ""
+        self._closed = False
         self._conn = self._open(path)
 
     def _open(self, path: Path | None) -> sqlite3.Connection:
@@ -95,6 +96,8 @@ class Ledger:
 
     def _run(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor | None:
         with self._lock:
+            if self._closed:
+                return None
             try:
                 return self._conn.execute(sql, args)
             except sqlite3.Error as exc:
@@ -104,7 +107,9 @@ class Ledger:
                 return None
 
     def close(self) -> None:
+        """Close the file; later calls do nothing (a sink's worker may outlive the watch by a moment)."""
         with self._lock:
+            self._closed = True
             self._conn.close()
 
     # ------------------------------------------------------------------------------------------------ runs
@@ -136,6 +141,8 @@ class Ledger:
         """Take the right to tell ``key`` of ``run_key`` through ``sink``: False when it was told (or baselined,
         or another live process is telling it)."""
         with self._lock:
+            if self._closed:
+                return False
             try:
                 conn = self._conn
                 if conn.execute(

@@ -17,7 +17,6 @@ Pure: no I/O; figures come from ``hwmon.model`` (status, last step and loss), lo
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import shlex
 from dataclasses import dataclass, field

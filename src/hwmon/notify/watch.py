@@ -90,6 +90,7 @@ class Watch:
         self.notices: list[Notice] = []
         # Bumped whenever the snapshots change (the textfile is rewritten only then).
         self.snapshot_version = 0
+        self._listed = -1
 
     # ------------------------------------------------------------------------------------------------ reading
 
@@ -160,6 +161,9 @@ class Watch:
             self.log("gone", f"{run.facts.name} ({run.facts.run}) is no longer listed")
         if changed:
             self._take_snapshots(now)
+        if len(self._runs) != self._listed:
+            self._listed = len(self._runs)
+            self.log("watch", f"watching {self._listed} run{'s' if self._listed != 1 else ''}")
         return found
 
     def _new_run(self, row: FleetRow, first_tick: bool) -> _Run:

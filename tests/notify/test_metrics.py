@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.notify.conftest import WatchProcess, free_port
 
 from hwmon import exitcodes
+from tests.notify.conftest import WatchProcess, free_port
 
 pytestmark = pytest.mark.timeout(120)
 

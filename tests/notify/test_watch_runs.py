@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.notify.conftest import ExecRecorder, HttpServer, SmtpServer, WatchProcess
 
 from hwmon.runners import registry
+from tests.notify.conftest import ExecRecorder, HttpServer, SmtpServer, WatchProcess
 
 pytestmark = pytest.mark.timeout(150)
 

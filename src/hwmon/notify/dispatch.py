@@ -99,10 +99,11 @@ class _Worker:
                 if not self._queue and self._stopping:
                     return
                 self._busy = True
-            wait = self._bucket.wait_s()
-            if wait > 0 and self._wait(wait):
-                self._give_up_all("the watch stopped while the rate limit held it back")
-                return
+            # A new notice wakes the worker early: wait on until a token is really there.
+            while (wait := self._bucket.wait_s()) > 0:
+                if self._wait(wait):
+                    self._give_up_all("the watch stopped while the rate limit held it back")
+                    return
             with self._cond:
                 # Within the limit each notice is its own message; a burst beyond it goes out as one.
                 if len(self._queue) <= int(self._bucket.tokens):

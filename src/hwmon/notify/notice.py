@@ -72,6 +72,16 @@ _ENDS = {
     "cancelled": "stopped",
 }
 MESSAGE_LIMIT = 500
+_TEXT_FIELDS = (
+    ("event", 40),
+    ("run", 300),
+    ("name", 120),
+    ("host", 120),
+    ("status", 40),
+    ("message", MESSAGE_LIMIT),
+    ("ref", 300),
+    ("attach", 400),
+)
 
 
 def event_name(alert_kind: str) -> str:
@@ -154,6 +164,12 @@ class Notice:
     seen_at: float | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Whoever builds a notice, its text is inert: no escape sequence, no control character, one line each.
+        for name, limit in _TEXT_FIELDS:
+            value = getattr(self, name)
+            object.__setattr__(self, name, safe_text(value, limit))
+
     @property
     def title(self) -> str:
         """One line: ``hwmon: NAME failed`` (the run's name and the event)."""
@@ -232,7 +248,8 @@ class NoticeDetector:
 
     def __init__(self, facts: RunFacts) -> None:
         self.facts = facts
-        self._state_id: int | None = None
+        # The state last seen (held, not its id(): a freed state's id may be reused by its successor).
+        self._state: RunState | None = None
         self._alerts_seen = 0
         self._ended = False
         self.generation = 0
@@ -242,12 +259,12 @@ class NoticeDetector:
         self.facts = facts
         out: list[Notice] = []
         if state is not None:
-            if self._state_id is not None and id(state) != self._state_id:
+            if self._state is not None and state is not self._state:
                 # The log started over (truncated, replaced): a new run in the same place.
                 self.generation += 1
                 self._alerts_seen = 0
                 self._ended = False
-            self._state_id = id(state)
+            self._state = state
             new = state.alert_count - self._alerts_seen
             if new > 0:
                 for alert in state.alerts[-new:] if new <= len(state.alerts) else state.alerts:

@@ -338,7 +338,7 @@ class AppriseSink:
             if events == {"succeeded"}
             else apprise.NotifyType.WARNING
         )
-        with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+        with apprise.LogCapture(level=apprise.logging.WARNING, fmt="%(message)s") as captured:
             ok = self._client.notify(title=title, body=body, notify_type=kind, body_format=apprise.NotifyFormat.TEXT)
             detail = captured.getvalue().strip().splitlines()
         if not ok:

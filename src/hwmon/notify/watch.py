@@ -37,7 +37,8 @@ _LIVE = ("running", "stalled", "waiting")
 class _Run:
     facts: RunFacts
     detector: NoticeDetector
-    state_id: int | None = None
+    # The tracker's state last seen (held: a new object means the log started over).
+    state: RunState | None = None
     version: int = -1
     row: FleetRow | None = None
     snap_at: float = float("-inf")
@@ -128,7 +129,7 @@ class Watch:
             run = self._runs.get(row.key)
             if run is None:
                 run = self._new_run(row, first)
-            fresh_state = state is not None and id(state) != run.state_id
+            fresh_state = state is not None and state is not run.state
             if state is not None:
                 if fresh_state:
                     # Steps read from a backlog arrived all at once: their arrival times say nothing of the pace.
@@ -137,7 +138,7 @@ class Watch:
                     time_alerts.check(state, now, stall_factor=self.stall_factor, silence_s=self.silence_s)
                 if self.check_state is not None and row.status in _LIVE:
                     self.check_state(state, now)
-                run.state_id = id(state)
+                run.state = state
             facts = facts_of(row)
             notices = run.detector.update(facts, state, now)
             if run.detector.generation and fresh_state:

@@ -147,6 +147,9 @@ class Watch:
                 run.counts[notice.event] = run.counts.get(notice.event, 0) + 1
                 if run.baseline:
                     self.ledger.baseline(notice.run_key, notice.key)
+                    self.log(
+                        notice.event, f"{notice.name} ({notice.run}): {notice.message} (before this watch: not told)"
+                    )
                     continue
                 found.append(notice)
                 self._tell(notice)

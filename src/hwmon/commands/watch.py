@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     from hwmon.notify.ledger import Ledger, ledger_path
     from hwmon.notify.notice import parse_on
     from hwmon.notify.sinks import SinkOptions, parse_sink
-    from hwmon.notify.watch import Watch
+    from hwmon.notify.watch import PhaseOverruns, Watch
     from hwmon.sources.fleet import Fleet as FleetClass
 
     if not args.refs and not args.all:
@@ -250,6 +250,7 @@ def run(args: argparse.Namespace) -> int:
         replay=args.replay,
         log=printer,
         stall_factor=args.stall_factor,
+        check_state=PhaseOverruns(),
         **extra,
     )
 

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 
 from hwmon.model import alerts as time_alerts
 from hwmon.model.fmt import fmt_number
+from hwmon.model.history import PastRun, expected_phases, job_key
+from hwmon.model.overrun import overrun_alert
+from hwmon.model.reducer import add_alert
 from hwmon.model.state import RunState
 from hwmon.notify.dispatch import Notifier
 from hwmon.notify.ledger import Ledger
@@ -54,6 +57,48 @@ def facts_of(row: FleetRow) -> RunFacts:
     return RunFacts(
         key=row.key, run=row.ref, name=row.name, host=host, status=row.status, ref=row.ref, ssh_opts=row.ssh_opts
     )
+
+
+class PhaseOverruns:
+    """The ``phase-overrun`` check of every watched run: the history's expectations per job (past runs re-read
+    every ``reload_s``), the alert from ``hwmon.model.overrun``, recorded by the reducer's ``add_alert``."""
+
+    def __init__(self, past: Callable[[], list[PastRun]] | None = None, reload_s: float = 600.0) -> None:
+        self._past_provider = past if past is not None else _past_runs
+        self._past: list[PastRun] = []
+        self._loaded_at = float("-inf")
+        self.reload_s = reload_s
+
+    def __call__(self, state: RunState, now: float) -> None:
+        if state.current_phase is None:
+            return
+        if time.monotonic() - self._loaded_at >= self.reload_s:
+            self._loaded_at = time.monotonic()
+            try:
+                self._past = self._past_provider()
+            except Exception:  # noqa: BLE001 - the history is a convenience; the watch goes on without it
+                self._past = []
+        if not self._past:
+            return
+        expected = expected_phases(job_key(state)[1], state.vendor, self._past)
+        # The phases already alerted are in the run's own alerts (the message starts with the phase's name).
+        told = {a.message.split(" ", 1)[0] for a in state.alerts if str(a.kind) == "phase-overrun"}
+        alert = overrun_alert(state, expected, now, told=told)
+        if alert is not None:
+            add_alert(state, alert)
+            state.version += 1
+
+
+def _past_runs() -> list[PastRun]:
+    from hwmon.runners.history import open_history
+
+    history = open_history()
+    if history is None:
+        return []
+    try:
+        return history.past_runs()
+    finally:
+        history.close()
 
 
 class Watch:

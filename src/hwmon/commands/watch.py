@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 DEFAULT_INTERVAL = 1.0
 TEXTFILE_EVERY_S = 5.0
 CLOSE_GRACE_S = 10.0
+MAX_ENDED_JOBS = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -171,6 +172,11 @@ def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...]) -> object:
                 records.append(record)
         return records
 
+    # Jobs seen queued or running, and the final record of those that left squeue (kept like the fleet keeps
+    # finished runs): squeue forgets a job the moment it ends, and its end is what the watch must tell.
+    live: dict[str, slurm.JobInfo] = {}
+    ended: dict[str, slurm.JobInfo] = {}
+
     def jobs() -> list[slurm.JobInfo]:
         out: list[slurm.JobInfo] = []
         if every and slurm_mod.available():
@@ -182,7 +188,19 @@ def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...]) -> object:
             info = slurm_mod.show_job(job_id) or slurm_mod.sacct_job(job_id)
             if info is not None:
                 out.append(info)
-        return out
+                have.add(job_id)
+        for job in out:
+            if not job.final:
+                live[job.job_id] = job
+        for job_id in [k for k in live if k not in have]:
+            final = slurm_mod.show_job(job_id) or slurm_mod.sacct_job(job_id)
+            if final is None or final.final:
+                del live[job_id]
+            if final is not None:
+                ended[job_id] = final
+                while len(ended) > MAX_ENDED_JOBS:
+                    del ended[next(iter(ended))]
+        return out + [job for job_id, job in ended.items() if job_id not in have]
 
     def recents() -> list[recent.Recent]:
         items = [r for r in recent.load() if r.kind in ("file", "ssh")] if every else []
@@ -196,6 +214,8 @@ def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...]) -> object:
         clock=time.time,
         # A run's end is read from its run.json at each listing: once a second keeps a notice within seconds.
         registry_every=1.0,
+        # squeue --me every 3 s: a job's end reaches the sinks within ~5 s.
+        slurm_every=3.0,
         max_finished=10 if every else max(10, len(run_dirs)),
     )
 

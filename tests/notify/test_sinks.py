@@ -204,3 +204,13 @@ def test_specs_that_cannot_work_here_are_usage_errors(tmp_path: Path, monkeypatc
             parse_sink("mail:ops@example.org")
     with pytest.raises(exitcodes.HwmonError, match="no controlling terminal"):
         parse_sink("terminal", SinkOptions(tty=str(tmp_path / "no-tty")))
+
+
+def test_log_lines_never_show_an_urls_token() -> None:
+    from hwmon.notify.sinks import redact_url
+
+    assert redact_url("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#channel") == "slack://…"
+    assert redact_url("discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js") == "discord://…"
+    assert redact_url("mailto://user:secret@gmail.com") == "mailto://gmail.com"
+    assert redact_url("ntfy://ntfy.sh/my-topic") == "ntfy://ntfy.sh"
+    assert redact_url("json://127.0.0.1:8000/hook?token=x") == "json://127.0.0.1:8000"

@@ -310,10 +310,12 @@ def _mail_sink(spec: str, options: SinkOptions) -> MailSink:
 
 
 def redact_url(url: str) -> str:
-    """``scheme://host`` of an URL, for log lines (the rest may hold a token)."""
+    """What log lines show of an Apprise URL: its scheme, and its host when it is a host name or address (``json://
+    127.0.0.1:8000``, ``ntfy://ntfy.sh``); the rest, and a "host" that is a token (``slack://T1JJ3T3L2/…``), never."""
     scheme, _, rest = url.partition("://")
     host = re.split(r"[/?#]", rest.rpartition("@")[2], maxsplit=1)[0]
-    return safe_text(f"{scheme}://{host}", 80)
+    shown = host if ("." in host or host.startswith("[") or host.split(":")[0] == "localhost") else "…"
+    return safe_text(f"{scheme}://{shown}", 80)
 
 
 class AppriseSink:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from hwmon.runners import registry
+from hwmon.store import registry
 from tests.notify.conftest import ExecRecorder, HttpServer, SmtpServer, WatchProcess
 
 pytestmark = pytest.mark.timeout(150)

@@ -30,10 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_run(ref: str, keep_lines: int) -> tuple[RunState, list[str], str | None, str]:
     """The run ``ref`` names, read to its end: its state, its last ``keep_lines`` lines, its command and name."""
-    from hwmon.commands._inputs import read_chunks, resolve_input
     from hwmon.events import RunOutcome, VendorDetected
     from hwmon.model.reducer import apply, apply_all
     from hwmon.parsers.stream import StreamParser
+    from hwmon.sources.open import resolve_input
+    from hwmon.sources.read import read_chunks
 
     inp = resolve_input(ref)
     state = RunState(source=inp.name)

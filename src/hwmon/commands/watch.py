@@ -26,8 +26,9 @@ from hwmon.model.text import safe_text
 if TYPE_CHECKING:
     from hwmon.notify.dispatch import Notifier
     from hwmon.notify.watch import Watch
-    from hwmon.runners import recent, registry, slurm
+    from hwmon.slurm.parse import JobInfo
     from hwmon.sources.fleet import Fleet
+    from hwmon.store import recent, registry
 
 DEFAULT_INTERVAL = 1.0
 TEXTFILE_EVERY_S = 5.0
@@ -121,15 +122,17 @@ class _Printer:
 
 def _ref_kind(ref: str) -> tuple[str, str]:
     """(kind, value) of a REF: ("file", abs path), ("run", run dir), ("ssh", ref), ("slurm", job id)."""
-    from hwmon.runners import registry
-    from hwmon.runners import slurm as slurm_mod
-    from hwmon.sources import ssh
-    from hwmon.sources.source import looks_like_path
+    from hwmon.refs import NameRef, RemoteRef, SlurmRef, StdinRef, parse_ref
+    from hwmon.slurm import client as slurm_client
+    from hwmon.store import registry
 
-    if ref == "-" or not ref.strip():
+    if not ref.strip():
+        raise exitcodes.HwmonError("an empty REF names nothing", exitcodes.USAGE)
+    parsed = parse_ref(ref)
+    if isinstance(parsed, StdinRef):
         raise exitcodes.HwmonError("watch follows files, runs, HOST:PATH and slurm:ID (not stdin)", exitcodes.USAGE)
-    if ref.startswith("slurm:"):
-        return "slurm", slurm_mod.job_ref_of(ref)
+    if isinstance(parsed, SlurmRef):
+        return "slurm", parsed.job_id
     path = Path(ref).expanduser()
     if path.is_dir():
         record = registry.load(path)
@@ -138,24 +141,25 @@ def _ref_kind(ref: str) -> tuple[str, str]:
         return "run", str(record.dir)
     if path.exists():
         return "file", str(path.resolve())
-    if ssh.parse_remote(ref) is not None:
+    if isinstance(parsed, RemoteRef):
         return "ssh", ref
+    assert isinstance(parsed, NameRef)
     try:
         return "run", str(registry.resolve(ref).dir)
     except exitcodes.HwmonError:
-        if looks_like_path(ref):
+        if parsed.looks_like_path:
             if not path.parent.is_dir():
                 raise exitcodes.HwmonError(f"{ref}: no such directory", exitcodes.BAD_INPUT) from None
             return "file", str(path.absolute())
-        if slurm_mod.is_job_ref(ref) and slurm_mod.available():
-            return "slurm", slurm_mod.job_ref_of(ref)
+        if parsed.job_id is not None and slurm_client.available():
+            return "slurm", parsed.job_id
         raise
 
 
 def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...]) -> object:
-    from hwmon.runners import recent, registry
-    from hwmon.runners import slurm as slurm_mod
+    from hwmon.slurm import client as slurm_mod
     from hwmon.sources.fleet import CachedRegistry, Fleet
+    from hwmon.store import recent, registry
 
     kinds = [_ref_kind(ref) for ref in refs]
     run_dirs = [Path(v) for k, v in kinds if k == "run"]
@@ -174,11 +178,11 @@ def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...]) -> object:
 
     # Jobs seen queued or running, and the final record of those that left squeue (kept like the fleet keeps
     # finished runs): squeue forgets a job the moment it ends, and its end is what the watch must tell.
-    live: dict[str, slurm.JobInfo] = {}
-    ended: dict[str, slurm.JobInfo] = {}
+    live: dict[str, JobInfo] = {}
+    ended: dict[str, JobInfo] = {}
 
-    def jobs() -> list[slurm.JobInfo]:
-        out: list[slurm.JobInfo] = []
+    def jobs() -> list[JobInfo]:
+        out: list[JobInfo] = []
         if every and slurm_mod.available():
             out.extend(slurm_mod.my_jobs())
         have = {j.job_id for j in out}

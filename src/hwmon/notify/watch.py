@@ -90,7 +90,7 @@ class PhaseOverruns:
 
 
 def _past_runs() -> list[PastRun]:
-    from hwmon.runners.history import open_history
+    from hwmon.store.history import open_history
 
     history = open_history()
     if history is None:

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hwmon import exitcodes
 from tests.notify.conftest import WatchProcess, free_port
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 LINE = (
     "2024-03-30 13:03:{sec:02d},540 INFO:   | Train Device=CSX, Step={step}, Loss={loss}, Rate=250.00 samples/sec, "
@@ -149,7 +149,6 @@ scrape_configs:
 """
 
 
-@pytest.mark.integration
 def test_a_real_prometheus_server_scrapes_the_watch_and_its_query_api_returns_the_step(
     tmp_path: Path, watch_env: dict[str, str]
 ) -> None:

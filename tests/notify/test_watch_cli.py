@@ -12,7 +12,7 @@ import pytest
 from hwmon import exitcodes
 from tests.notify.conftest import ExecRecorder
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 FAILED_LOG = (
     "2024-03-30 13:03:05,540 INFO:   | Train Device=CSX, Step=10, Loss=2.5, Rate=100.00 samples/sec, "

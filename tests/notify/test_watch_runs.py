@@ -26,7 +26,7 @@ import pytest
 from hwmon.store import registry
 from tests.notify.conftest import ExecRecorder, HttpServer, SmtpServer, WatchProcess
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
 STEP = (
     "def step(n, loss):\n"

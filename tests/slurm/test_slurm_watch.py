@@ -14,7 +14,7 @@ import pytest
 
 from .conftest import JOB
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
 RECORDER = (
     "import json, os, sys\n"

@@ -16,10 +16,9 @@ from collections.abc import Mapping
 
 from hwmon.model.figures import is_ended, phase_durations
 from hwmon.model.fmt import fmt_duration
-from hwmon.model.history import Expected
 from hwmon.model.state import Alert, RunState
 
-__all__ = ["FACTOR", "MIN_EXPECTED_S", "overrun_alert"]
+__all__ = ["FACTOR", "MIN_EXPECTED_S", "overrun_alert", "time_in_phase"]
 
 FACTOR = 2.0
 # A phase expected to take less than this is too short for its overrun to mean anything (a 1 s setup that took 3 s).
@@ -37,29 +36,32 @@ def time_in_phase(state: RunState, name: str, now: float | None) -> float | None
 
 def overrun_alert(
     state: RunState,
-    expected: Mapping[str, Expected],
     now: float | None,
     *,
-    told: frozenset[str] | set[str] = frozenset(),
+    expected: Mapping[str, tuple[float, int, str]] | None = None,
     factor: float = FACTOR,
 ) -> Alert | None:
     """The ``phase-overrun`` alert the run's current phase calls for now, or None: the run is in a phase the
-    history expects (at least ``MIN_EXPECTED_S``), has spent more than ``factor`` times the expectation in it, and
-    no overrun of that phase was raised yet (``told``: the phase names already alerted)."""
+    history expects (``expected``, default the state's own ``expected_phases``; at least ``MIN_EXPECTED_S``), has
+    spent more than ``factor`` times the expectation in it, and no overrun of that phase was raised yet
+    (``state.overrun_phases``)."""
     if is_ended(state) or state.source_ended:
         return None
     phase = state.current_phase
-    if phase is None or phase.name in told:
+    if phase is None or phase.name in state.overrun_phases:
         return None
-    exp = expected.get(phase.name)
-    if exp is None or exp.seconds < MIN_EXPECTED_S:
+    exp = (expected if expected is not None else state.expected_phases).get(phase.name)
+    if exp is None:
+        return None
+    seconds, runs, basis = exp
+    if seconds < MIN_EXPECTED_S:
         return None
     spent = time_in_phase(state, phase.name, now)
-    if spent is None or spent <= factor * exp.seconds:
+    if spent is None or spent <= factor * seconds:
         return None
-    runs = f"{exp.runs} past run{'s' if exp.runs != 1 else ''}"
+    past = f"{runs} past run{'s' if runs != 1 else ''}"
     message = (
-        f"{phase.name} has run {fmt_duration(spent)}, past {factor:g}x its median {fmt_duration(exp.seconds)} "
-        f"({runs} of the {exp.basis})"
+        f"{phase.name} has run {fmt_duration(spent)}, past {factor:g}x its median {fmt_duration(seconds)} "
+        f"({past} of the {basis})"
     )
-    return Alert("phase-overrun", message, at=now)  # type: ignore[arg-type]
+    return Alert("phase-overrun", message, at=now)

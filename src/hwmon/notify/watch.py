@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hwmon.events import PhaseExpectations
 from hwmon.model import alerts as time_alerts
 from hwmon.model.fmt import fmt_number
 from hwmon.model.history import PastRun, expected_phases, job_key
-from hwmon.model.overrun import overrun_alert
-from hwmon.model.reducer import add_alert
+from hwmon.model.reducer import apply
+from hwmon.model.reducer.expectations import check_overrun
 from hwmon.model.state import RunState
 from hwmon.notify.dispatch import Notifier
 from hwmon.notify.ledger import Ledger
@@ -60,8 +61,9 @@ def facts_of(row: FleetRow) -> RunFacts:
 
 
 class PhaseOverruns:
-    """The ``phase-overrun`` check of every watched run: the history's expectations per job (past runs re-read
-    every ``reload_s``), the alert from ``hwmon.model.overrun``, recorded by the reducer's ``add_alert``."""
+    """The ``phase-overrun`` check of every watched run: the history's expectations for the run's job (past runs
+    re-read every ``reload_s``) fed to the reducer as a ``PhaseExpectations`` event, then the reducer's
+    ``check_overrun`` with the clock, as the other time alerts."""
 
     def __init__(self, past: Callable[[], list[PastRun]] | None = None, reload_s: float = 600.0) -> None:
         self._past_provider = past if past is not None else _past_runs
@@ -81,12 +83,10 @@ class PhaseOverruns:
         if not self._past:
             return
         expected = expected_phases(job_key(state)[1], state.vendor, self._past)
-        # The phases already alerted are in the run's own alerts (the message starts with the phase's name).
-        told = {a.message.split(" ", 1)[0] for a in state.alerts if str(a.kind) == "phase-overrun"}
-        alert = overrun_alert(state, expected, now, told=told)
-        if alert is not None:
-            add_alert(state, alert)
-            state.version += 1
+        phases = tuple((name, exp.seconds, exp.runs, exp.basis) for name, exp in expected.items())
+        if {name: (s, r, b) for name, s, r, b in phases} != state.expected_phases:
+            apply(state, PhaseExpectations(state.lines, None, phases), now)
+        check_overrun(state, now)
 
 
 def _past_runs() -> list[PastRun]:

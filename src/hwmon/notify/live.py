@@ -9,8 +9,10 @@ ledger is the process's own (in memory): every dashboard tells its own terminal.
 
 from __future__ import annotations
 
+import argparse
 import socket
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from hwmon.model import figures
 from hwmon.model.state import RunState
@@ -28,11 +30,12 @@ DEFAULT_DASHBOARD_ON = "failed,succeeded"
 class LiveNotifier:
     """Tells the events of one run (see the module docstring)."""
 
-    def __init__(self, notifier: Notifier, facts: RunFacts) -> None:
+    def __init__(self, notifier: Notifier, facts: RunFacts, *, new_run: bool = False) -> None:
         self.notifier = notifier
         self.facts = facts
         self._detector = NoticeDetector(facts)
-        self._armed = False
+        # A run this command started (``hwmon run``) has no past to skip: everything in it is news.
+        self._armed = new_run
         self.told: list[Notice] = []
 
     def observe(
@@ -56,6 +59,50 @@ class LiveNotifier:
         self.notifier.close(grace_s)
 
 
+def add_notify_arguments(parser: argparse.ArgumentParser, **extra: Any) -> None:
+    """``--notify SPEC`` (repeatable) and ``--on EVENT[,EVENT]`` for a command that shows one run."""
+    parser.add_argument(
+        "--notify",
+        action="append",
+        metavar="SPEC",
+        help="tell when the run fails, stalls or ends (as hwmon watch: exec:CMD, terminal, desktop, mail:ADDR, an "
+        "Apprise URL; repeatable; a supervised run's dashboard tells 'terminal' of failed/succeeded by default)",
+        **extra,
+    )
+    parser.add_argument(
+        "--on",
+        metavar="EVENT[,EVENT]",
+        help="which events --notify tells (as hwmon watch)",
+        **extra,
+    )
+
+
+def for_view(
+    specs: Sequence[str] | None,
+    on: str | None,
+    *,
+    run: str,
+    name: str,
+    ref: str,
+    supervised: bool,
+    dashboard: bool,
+    new_run: bool = False,
+) -> LiveNotifier | None:
+    """The notifier of ``hwmon attach``/``run``: the ``--notify`` sinks, or by default, for a supervised run on the
+    dashboard, ``terminal`` for ``failed`` and ``succeeded`` (silently none when there is no terminal to tell).
+    ``new_run``: the command started the run (tell from its first line, not from when the view was up)."""
+    from hwmon import exitcodes
+
+    if specs:
+        return live_notifier(specs, on, run=run, name=name, ref=ref, new_run=new_run)
+    if not (supervised and dashboard):
+        return None
+    try:
+        return live_notifier(["terminal"], on or DEFAULT_DASHBOARD_ON, run=run, name=name, ref=ref, new_run=new_run)
+    except exitcodes.HwmonError:
+        return None
+
+
 def live_notifier(
     specs: Sequence[str],
     on: str | None,
@@ -65,6 +112,7 @@ def live_notifier(
     ref: str,
     options: SinkOptions | None = None,
     log: Callable[[str], None] = lambda line: None,
+    new_run: bool = False,
 ) -> LiveNotifier | None:
     """A notifier for one view from ``--notify``/``--on`` (None without sinks). Raises ``HwmonError`` for a spec
     that cannot work here (``parse_sink``) or a bad ``--on`` (``USAGE``)."""
@@ -79,4 +127,4 @@ def live_notifier(
     sinks: list[Sink] = [parse_sink(spec, options) for spec in specs]
     notifier = Notifier(sinks, Ledger(None), on=chosen, log=log)
     facts = RunFacts(f"view:{run}", run, name, socket.gethostname(), "running", ref)
-    return LiveNotifier(notifier, facts)
+    return LiveNotifier(notifier, facts, new_run=new_run)

@@ -336,7 +336,7 @@ class Fleet:
                 remote = parse_remote(item.ref)
                 if remote is None:
                     continue
-                out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts)))
+                out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts, self._clock)))
             elif item.kind == "file":
                 out.append(self._entry(f"file:{item.ref}", partial(LogTracker, item.ref, self._clock)))
         for key in [k for k, e in self._entries.items() if not e.seen]:

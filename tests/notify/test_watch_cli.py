@@ -3,6 +3,7 @@ told, unless --replay), and the exit status with REFs."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hwmon import exitcodes
-from tests.notify.conftest import ExecRecorder
+from tests.notify.conftest import ExecRecorder, WatchProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -74,3 +75,15 @@ def test_what_happened_before_a_first_watch_is_recorded_not_told_unless_replayed
     [record] = exec_recorder.records()
     assert record["env"]["HWMON_EVENT"] == "failed" and record["env"]["HWMON_RUN"] == str(log)
     assert record["env"]["HWMON_MESSAGE"] == "RuntimeError: out of memory"
+
+
+def test_sigint_and_sigterm_stop_the_watch_cleanly(tmp_path: Path, watch_env: dict[str, str]) -> None:
+    for sig, code in ((signal.SIGINT, exitcodes.INTERRUPTED), (signal.SIGTERM, exitcodes.OK)):
+        out = tmp_path / f"{sig.name}.out"
+        textfile = tmp_path / f"{sig.name}.prom"
+        watch = WatchProcess(["--all", "--metrics-textfile", str(textfile)], watch_env, out)
+        watch.wait_line(r"watching 0 runs")
+        assert watch.stop(sig) == code
+        assert f"stopped by {sig.name}" in watch.text() and "Traceback" not in watch.text()
+        # The last metrics are written on the way out.
+        assert "hwmon_watch_runs 0.0" in textfile.read_text()

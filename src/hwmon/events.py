@@ -330,6 +330,14 @@ class RunRequeued(Event):
     job_id: str = ""
     restarts: int | None = None
     reason: str = ""
+@dataclass(frozen=True, slots=True)
+class PhaseExpectations(Event):
+    """What the run history expects of this run's phases, from past runs of the same job (the queue's from recent
+    runs on the same vendor): ``(phase, seconds, runs, basis)`` per phase — the median seconds, how many runs it
+    comes from, ``"same job"``/``"same vendor"``. Not log output: the view that read the history feeds it, so the
+    reducer can raise ``phase-overrun`` (``hwmon.model.overrun``)."""
+
+    phases: tuple[tuple[str, float, int, str], ...] = ()
 
 
 AnyEvent = (
@@ -358,4 +366,5 @@ AnyEvent = (
     | RankError
     | JobState
     | RunRequeued
+    | PhaseExpectations
 )

@@ -123,8 +123,8 @@ class Checkpoint:
 
 @dataclass(slots=True)
 class Alert:
-    # "nan", "error", "stall", "silence", "failed"; "rank-behind", "rank-silent", "eta" (issue 21); consumers
-    # (watch, sinks) pass any kind on by name.
+    # "nan", "error", "stall", "silence", "failed", "phase-overrun", and any kind added later ("eta", "rank-behind",
+    # "rank-silent"...): views and `hwmon watch` carry every kind by its name.
     kind: str
     message: str
     line: int = 0
@@ -216,6 +216,10 @@ class RunState:
     job: JobFacts = field(default_factory=JobFacts)
     end: EndReason | None = None
     cause: Cause | None = None
+    # What the run history expects of each phase (``PhaseExpectations``: name -> (median seconds, runs, basis)), and
+    # the phases a ``phase-overrun`` was raised for (once each; ``hwmon.model.overrun``).
+    expected_phases: dict[str, tuple[float, int, str]] = field(default_factory=dict)
+    overrun_phases: set[str] = field(default_factory=set)
 
     @property
     def current_phase(self) -> Phase | None:

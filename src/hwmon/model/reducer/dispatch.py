@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from hwmon.events import (
     Event,
     JobState,
+    PhaseExpectations,
     ProgressUpdate,
     RunClock,
     RunOutcome,
@@ -15,7 +16,7 @@ from hwmon.events import (
     StepBatch,
     StepMetrics,
 )
-from hwmon.model.reducer import alerts, facts, job, ranks, run, steps, timeline
+from hwmon.model.reducer import alerts, expectations, facts, job, ranks, run, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
 from hwmon.model.state import RunState
@@ -27,11 +28,15 @@ TABLES: tuple[dict[type[Event], Handler], ...] = (
     steps.HANDLERS,
     facts.HANDLERS,
     alerts.HANDLERS,
+    expectations.HANDLERS,
     ranks.HANDLERS,
     job.HANDLERS,
 )
 HANDLERS: dict[type[Event], Handler] = {kind: handler for table in TABLES for kind, handler in table.items()}
 assert len(HANDLERS) == sum(len(table) for table in TABLES), "an event type is handled in two modules"
+# Events that are not the run's output: the source's end, the supervisor's record, the history's expectations and
+# what the scheduler says about the job (JobState).
+_NOT_OUTPUT = (SourceEnded, RunOutcome, RunClock, PhaseExpectations, JobState)
 # Handlers that also read an event type another module owns, run after its owner's (issue 21: end reasons and
 # failure causes from errors and the supervisor's record, the end of a requeue's gap from steps).
 OBSERVER_TABLES: tuple[dict[type[Event], Handler], ...] = (job.OBSERVERS,)
@@ -55,8 +60,9 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
     state.version += 1
     if event.line > state.lines:
         state.lines = event.line
-    # What the scheduler says about the job (JobState) is not output of the run either.
-    if now is not None and not isinstance(event, (SourceEnded, RunOutcome, RunClock, JobState)):
+    # Events that are not the run's output (the source's end, the supervisor's record, the history's expectations)
+    # neither start its clock nor break a silence (and the history's do not make it "running" either).
+    if now is not None and not isinstance(event, _NOT_OUTPUT):
         if state.started_at is None:
             state.started_at = now
         state.last_output_at = now
@@ -81,5 +87,11 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
             state.first_ts = ts
         if state.last_ts is None or ts > state.last_ts:
             state.last_ts = ts
-    if now is not None and state.status == "unknown" and not state.source_ended and state.outcome is None:
+    if (
+        now is not None
+        and state.status == "unknown"
+        and not state.source_ended
+        and state.outcome is None
+        and not isinstance(event, (PhaseExpectations, JobState))
+    ):
         state.status = "running"

@@ -67,10 +67,10 @@ def run_error(state: RunState) -> str | None:
 
 def end_reason(state: RunState) -> EndReason | None:
     """Why the run ended (the scheduler's state, or the log's OOM/signal evidence), when that says more than its
-    status: a plain ``COMPLETED`` is none."""
+    status: a plain ``COMPLETED`` or the supervisor's bare exit code is none."""
     end = state.end
-    if end is None or end.code == "COMPLETED":
-        return None
+    if end is None or end.code == "COMPLETED" or (end.source == "supervisor" and end.code == "FAILED"):
+        return None  # a plain exit code is the status's own detail (``failed (3)``), not a reason
     return end
 
 

@@ -235,7 +235,8 @@ async def run_plain(
     said = " | ".join([fmt_status_line(state, now), *state_fields(state, now)])
     printer.emit("end", f"{how} | {said}")
     error = run_error(state)
-    if final == "failed" and error:
+    told = {alert.message for alert in state.alerts if alert.kind == "failed"}
+    if final == "failed" and error and error not in told:
         printer.emit("error", safe_text(error))
     cause = fmt_cause(state.cause)
     if final == "failed" and cause:

@@ -330,6 +330,8 @@ class RunRequeued(Event):
     job_id: str = ""
     restarts: int | None = None
     reason: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class PhaseExpectations(Event):
     """What the run history expects of this run's phases, from past runs of the same job (the queue's from recent

@@ -80,8 +80,12 @@ class Ranks:
     # recent step was first reported by any rank.
     front_step: int | None = None
     front_times: deque[float] = field(default_factory=lambda: deque(maxlen=FRONT_TIMES_KEPT))
+    # The median interval of ``front_times`` (kept up to date as they change).
+    interval: float | None = None
     first_seen: OrderedDict[int, float] = field(default_factory=OrderedDict)
     scanned_at: float | None = None
+    # The last log timestamp converted to epoch seconds, and the result (lines of one second share it).
+    epoch_of: tuple[datetime | None, float | None] = (None, None)
     # The rank that failed first (its first fatal error, in the log's order), and the rank a launcher named as
     # the root cause (torch elastic), with the host it named.
     first_failure: tuple[int, str, int] | None = None

@@ -73,10 +73,11 @@ def _short(text: str) -> str:
 class _Rank:
     """What is known of one rank (parser side: counts not yet reported, the traceback reader while inside one)."""
 
-    __slots__ = ("host", "lines", "pending", "reader", "text")
+    __slots__ = ("host", "host_read", "lines", "pending", "reader", "text")
 
     def __init__(self) -> None:
         self.host: str | None = None
+        self.host_read = False
         self.lines = 0
         self.pending = 0
         self.text = ""
@@ -120,8 +121,10 @@ class RankLines:
             if len(self._ranks) == 2:
                 self._multi = True
                 out.extend(self._catch_up(record.number, record.ts))
-        if entry.host is None and raw_text[:1] == "[":
-            m = _HOST.match(raw_text)
+        if not entry.host_read:
+            # A rank's prefix has the same shape on every line: read its host once.
+            entry.host_read = True
+            m = _HOST.match(raw_text) if raw_text[:1] == "[" else None
             if m is not None:
                 entry.host = m.group(1)
         if not record.final:

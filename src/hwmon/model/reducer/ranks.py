@@ -58,18 +58,32 @@ def rank_time(ranks: Ranks, event: Event, now: float | None) -> float | None:
             ranks.clock = "arrival"
         else:
             return None
-    return _epoch(event) if ranks.clock == "log" else now
+    if ranks.clock == "arrival":
+        return now
+    ts = event.ts
+    if ts is None:
+        return None
+    if ts != ranks.epoch_of[0]:
+        # Many ranks' lines share a second: the conversion (a local-time lookup) is done once per timestamp.
+        ranks.epoch_of = (ts, _epoch(event))
+    return ranks.epoch_of[1]
 
 
-def median_interval(state: RunState) -> float | None:
-    """The usual time between steps: the median interval of the leading step's advances, else the run's seconds
-    per step."""
-    times = list(state.ranks.front_times)
+def _front_median(ranks: Ranks) -> float | None:
+    times = list(ranks.front_times)
     gaps = [b - a for a, b in zip(times, times[1:], strict=False) if b >= a]
     if len(gaps) >= _MIN_INTERVALS:
         median = statistics.median(gaps)
         if median > 0:
             return median
+    return None
+
+
+def median_interval(state: RunState) -> float | None:
+    """The usual time between steps: the median interval of the leading step's advances (computed when the leading
+    step advances, not per line), else the run's seconds per step."""
+    if state.ranks.interval is not None:
+        return state.ranks.interval
     seconds = state.step_seconds
     return seconds if seconds is not None and math.isfinite(seconds) and seconds > 0 else None
 
@@ -131,6 +145,7 @@ def _rank_line(state: RunState, event: Event, now: float | None) -> None:
         ranks.front_step = step
         if t is not None:
             ranks.front_times.append(t)
+            ranks.interval = _front_median(ranks)
         _scan_behind(state, event, now, limits)
     elif info.behind and ranks.front_step is not None:
         median_step = _median_step(ranks)
@@ -274,6 +289,7 @@ def forget_arrivals(state: RunState) -> None:
     ranks = state.ranks
     if ranks.clock == "arrival":
         ranks.front_times.clear()
+        ranks.interval = None
         ranks.first_seen.clear()
         ranks.scanned_at = None
         for info in ranks.table.values():

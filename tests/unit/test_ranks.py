@@ -6,6 +6,7 @@ launchers' prefix formats (torchrun ``--tee``, Open MPI ``--tag-output``, ``[hos
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from tests.helpers.chunking import assert_chunking_invariant, stream_events
@@ -314,3 +315,35 @@ def test_per_rank_state_is_bounded() -> None:
     assert len(summary["ranks"]) == MAX_RANKS_LISTED  # type: ignore[arg-type]
     assert summary["ranks_count"] == dist_state.MAX_RANKS + 100
     assert len(state.ranks.front_times) <= dist_state.FRONT_TIMES_KEPT
+
+
+def test_limits_from_the_environment() -> None:
+    from hwmon.model.dist_state import RankLimits
+
+    limits, complaints = RankLimits.from_env({"HWMON_RANK_BEHIND": "3", "HWMON_RANK_SILENT": "4.5"})
+    assert limits == RankLimits(behind_steps=3, silent_factor=4.5, silent_min_s=1.0) and complaints == []
+    limits, complaints = RankLimits.from_env({"HWMON_RANK_SILENT": "-1", "HWMON_RANK_SILENT_MIN_S": "soon"})
+    assert limits == RankLimits()
+    assert complaints == [
+        "HWMON_RANK_SILENT='-1' is not a positive number; using the default",
+        "HWMON_RANK_SILENT_MIN_S='soon' is not a positive number; using the default",
+    ]
+
+
+def test_the_cli_passes_the_limits_on(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / "ranks.log"
+    log.write_bytes(lockstep_log(late={2: (10, 4.0)}))
+    env = {**os.environ, "HWMON_HISTORY": "off"}
+    plain = subprocess.run([sys.executable, "-m", "hwmon", "summary", "--json", str(log)], env=env, capture_output=True)
+    kinds = [a["kind"] for a in json.loads(plain.stdout)["alerts"]]
+    assert "rank-silent" in kinds  # 4 s late: past 2 intervals
+    env["HWMON_RANK_SILENT"] = "6"
+    patient = subprocess.run(
+        [sys.executable, "-m", "hwmon", "summary", "--json", str(log)], env=env, capture_output=True
+    )
+    assert "rank-silent" not in [a["kind"] for a in json.loads(patient.stdout)["alerts"]]

@@ -5,7 +5,9 @@ ranks, a shortened last line each, a few dozen recent step times."""
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,6 +41,37 @@ class RankLimits:
     behind_steps: int = 10
     silent_factor: float = 2.0
     silent_min_s: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> tuple[RankLimits, list[str]]:
+        """The limits ``HWMON_RANK_BEHIND`` (steps), ``HWMON_RANK_SILENT`` (median intervals) and
+        ``HWMON_RANK_SILENT_MIN_S`` (seconds) set (the model reads no environment itself: the CLI passes it), and
+        one complaint per value that is not a positive number (its default is kept)."""
+        complaints: list[str] = []
+        values: dict[str, float] = {}
+        for key, name in (
+            ("HWMON_RANK_BEHIND", "behind_steps"),
+            ("HWMON_RANK_SILENT", "silent_factor"),
+            ("HWMON_RANK_SILENT_MIN_S", "silent_min_s"),
+        ):
+            text = env.get(key)
+            if text is None or not text.strip():
+                continue
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value) or value <= 0 or value > 1e9:
+                complaints.append(f"{key}={text[:40]!r} is not a positive number; using the default")
+                continue
+            values[name] = value
+        default = cls()
+        limits = cls(
+            behind_steps=int(values.get("behind_steps", default.behind_steps)),
+            silent_factor=values.get("silent_factor", default.silent_factor),
+            silent_min_s=values.get("silent_min_s", default.silent_min_s),
+        )
+        return limits, complaints
 
 
 LIMITS: list[RankLimits] = [RankLimits()]

@@ -182,6 +182,7 @@ def test_a_job_past_its_time_limit_ends_timeout(work: Path, timeout_run: registr
     assert final.end_reason["state"] == "TIMEOUT" and final.end_reason["text"].startswith("TIMEOUT (time limit")
     listed = json.loads(hwmon(work, "ls", "--json").stdout)
     assert [r["end_reason"]["state"] for r in listed if r.get("run_id") == run_id] == ["TIMEOUT"]
+    assert "failed (TIMEOUT)" in hwmon(work, "ls").stdout
     state = follow(run_id)
     assert state.job.time_limit_s == 60.0
     assert state.end is not None and state.end.code == "TIMEOUT" and state.end.source == "slurm"

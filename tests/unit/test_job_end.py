@@ -7,6 +7,7 @@ the requeue's gap as overhead, and the ETA against the time limit. The logs are 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from tests.helpers.chunking import assert_chunking_invariant, stream_events
@@ -352,3 +353,26 @@ def test_a_run_that_will_finish_says_so() -> None:
     # 86400 - 60 - 10 s left; 900 steps at 10 a second: 90 s.
     assert fmt_limit(limit_verdict(state, 10.0)) == "limit in 23h58m — finishes with 23h57m to spare"
     assert [a for a in time_alerts.check(state, 10.0) if a.kind == "eta"] == []
+
+
+def test_the_fleet_tells_each_jobs_model_what_slurm_says(tmp_path: Path) -> None:
+    """``hwmon watch`` and the fleet read jobs through ``Fleet``: each job's time limit and end reach its model, so
+    the ``eta`` alert and the end reason work there too."""
+    from hwmon.slurm.parse import JobInfo
+    from hwmon.sources.fleet import Fleet
+
+    log = tmp_path / "job.out"
+    log.write_bytes(b"".join(b"step=%d loss=1.0\n" % i for i in range(1, 20)))
+    job = JobInfo("42", "RUNNING", "None", name="train", stdout=str(log), run_time_s=3500.0)
+    job.fields.update({"TimeLimit": "01:00:00", "Restarts": "0"})
+    now = [100.0]
+    fleet = Fleet(runs=lambda: [], jobs=lambda: [job], recents=lambda: [], clock=lambda: now[0], slurm_every=0.0)
+    fleet.refresh(force=True)
+    state = fleet.state_of("slurm:42")
+    assert state is not None and state.job.time_limit_s == 3600.0 and state.job.elapsed_s == 3500.0
+    told = state.version
+    fleet.refresh(force=True)
+    assert state.version == told  # told once while nothing changed
+    job.state, job.reason = "TIMEOUT", "TimeLimit"
+    fleet.refresh(force=True)
+    assert state.end is not None and state.end.code == "TIMEOUT" and fmt_end_reason(state).startswith("TIMEOUT")

@@ -10,7 +10,7 @@ from typing import Any
 from hwmon.events import JobState
 from hwmon.slurm.parse import JobInfo, parse_duration
 
-__all__ = ["END_WORDS", "end_reason_record", "job_event", "restarts", "time_limit_s"]
+__all__ = ["END_WORDS", "end_reason_record", "job_event", "record_event", "restarts", "time_limit_s"]
 
 END_WORDS = {
     "TIMEOUT": "time limit",
@@ -72,3 +72,28 @@ def end_reason_record(job: JobInfo) -> dict[str, Any] | None:
         "restarts": restarts(job),
         "text": f"{job.state} ({words})" if words else job.state,
     }
+
+
+def _number(value: object) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e9
+    return float(value) if ok else None  # type: ignore[arg-type]
+
+
+def record_event(job_id: str, info: dict[str, object]) -> JobState | None:
+    """The ``JobState`` the watcher's record of a submitted run states (``run.json``'s ``extra["slurm"]``), or None
+    when it has no state yet."""
+    state = info.get("state")
+    if not isinstance(state, str) or not state:
+        return None
+    restarts_value = _number(info.get("restarts"))
+    return JobState(
+        0,
+        None,
+        job_id,
+        state,
+        str(info.get("reason", "") or ""),
+        time_limit_s=_number(info.get("time_limit_s")),
+        elapsed_s=_number(info.get("run_time_s")),
+        restarts=int(restarts_value) if restarts_value is not None else 0,
+        origin="scheduler",
+    )

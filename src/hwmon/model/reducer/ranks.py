@@ -32,6 +32,8 @@ from hwmon.model.state import Alert, RunState
 __all__ = ["HANDLERS", "configure", "forget_arrivals", "median_interval", "rank_time", "time_alerts"]
 
 _MIN_INTERVALS = 2
+ERROR_CHARS = 500
+"""A rank's first error is kept up to this many characters (4096 ranks stay within a few MB)."""
 
 
 def configure(limits: RankLimits) -> None:
@@ -309,10 +311,11 @@ def _rank_error(state: RunState, event: Event, now: float | None) -> None:
         return
     info.errors += 1
     if event.fatal:
+        message = event.message[:ERROR_CHARS]
         if info.first_error is None:
-            info.first_error = event.message
+            info.first_error = message
         if ranks.first_failure is None:
-            ranks.first_failure = (event.rank, event.message, event.line)
+            ranks.first_failure = (event.rank, message, event.line)
 
 
 HANDLERS: dict[type[Event], Handler] = {

@@ -1,0 +1,417 @@
+"""Learned line templates: read training loops nobody wrote a rule for. Pure.
+
+Every message no format rule took is cut at its numbers (one C-level ``split``); the text between the numbers is
+the message's *template* (``It <*> Loss <*>``, ``[<*>] loss=<*>, accuracy=<*>``), as in Drain (He et al., ICWS 2017)
+and the loghub benchmark, with numbers as the variable tokens. A template is analysed once, when it is first seen:
+each number is named by the words before it in any layout (``loss 2.4``, ``loss: 2.4``, ``loss=2.4``,
+``'loss': 2.4``, ``| lm loss: 3.7E+00 |``, ``train loss 0.31, val loss 0.66``) and the name gets a role
+(``hwmon.parsers.fields``). A template with a counter and metric fields is a **step template**:
+
+- a counter named by the vocabulary (``step``, ``iter``, ``It``, ``Batch``, ``global_step``...), or ``[N]`` opening
+  the message, reads from the first line;
+- an unnamed integer (``[3/300]``, ``3/300 - loss: ...``) becomes the counter when it rises from one line of the
+  template to the next: the template's first lines are held (at most ``HOLD``) until it does, then released with
+  their steps (a template whose integers never rise gives its lines without a step);
+- a number right after a counter and ``/`` is its total (``TargetStated``); a counter that falls back to 0 or 1
+  while no epoch is printed continues from where it was (a per-epoch batch index), so steps never go back.
+
+Eval-named fields (``val_loss``, ``test acc``, or any field after the word Validation/Test) are ``EvalMetric``s,
+not the training loss. Templates are per source (one ``TemplateStage`` per stream), at most ``MAX_TEMPLATES`` of
+them (the least used are forgotten first), and each knows the line that taught it (``Template.taught_by``); their
+events carry ``rule="template:<id>"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+
+from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
+from hwmon.parsers import vocab
+from hwmon.parsers.fields import best_loss, context_is_eval, eval_name, field_role, normal_name
+from hwmon.parsers.records import Record
+
+__all__ = ["HOLD", "MAX_LINE", "MAX_SLOTS", "MAX_TEMPLATES", "NUMBER", "Slot", "Template", "TemplateStage"]
+
+MAX_TEMPLATES = 512
+"""Templates remembered per source; beyond this the least used half is forgotten."""
+MAX_SLOTS = 48
+"""A message with more numbers than this is a table or a dump, not a step line."""
+MAX_LINE = 2000
+"""Longer messages are not templated (step lines are short; a 50 MB line must stay cheap)."""
+HOLD = 4
+"""Lines of a template held while it is not yet known whether one of its integers counts steps."""
+
+# A number as a log prints it: not glued to a word on its left (``step_100``, ``0x1f``, ``v1.2.3`` are not
+# numbers), optionally followed by a short unit (``3.91G``, ``12ms``, ``95.5%``, ``850tokens/s``); ``nan``/``inf``
+# only as a value (after ``=`` or ``:``, or before a separator), so "number of nan iterations" stays words.
+NUMBER = re.compile(
+    r"(?<![\w.])("
+    r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+    r"(?=[A-Za-z%]{0,6}(?:/[A-Za-z]{1,6})?(?!\w)(?!\.\d))"
+    r"|(?<=[=:])[-+]?(?:nan|inf)(?!\w)|(?<=[=:] )[-+]?(?:nan|inf)(?!\w)|[-+]?(?:nan|inf)(?=\s*(?:$|[,;|})\]]))"
+    r")",
+    re.IGNORECASE,
+)
+_DIGIT = re.compile(r"\d")
+# The name of a number: the last words of the text before it, back to a delimiter.
+_NAME_END = re.compile(r"(?:\s|['\"]|[=:#]|tensor\(|\()+$")
+_DELIMITER = re.compile(r"[|,;{}\[\]<>:=#]|\s-+\s|^-+\s")
+_WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./-]*\)?['\"]?$|\([\w./%-]{1,12}\)$")
+_UNIT_AFTER = re.compile(r"^\s?(?P<unit>[A-Za-z%]{1,8}(?:\s?/\s?[A-Za-z]{1,6})?)(?![\w])")
+_KEY_SEP = "\x00"
+
+
+@dataclass(slots=True)
+class Slot:
+    """One number of a template: its name, role, and whether it is the total of the slot before it (``3/300``)."""
+
+    name: str
+    role: str | None
+    integer: bool
+    total_of: int = -1
+    bracket_counter: bool = False
+    percent: bool = False
+
+
+@dataclass(slots=True)
+class Template:
+    """A learned template: the text between the numbers, and what each number is. ``kind`` is ``step`` (a step
+    template), ``candidate`` (metric fields and an unnamed integer that may count steps), ``eval`` (eval fields
+    only), ``loss`` (a loss without any counter) or ``other`` (not a metric line: ignored)."""
+
+    id: str
+    literals: tuple[str, ...]
+    slots: tuple[Slot, ...]
+    taught_by: int
+    kind: str = "other"
+    counter: int = -1
+    epoch: int = -1
+    loss: int = -1
+    rate: int = -1
+    evals: tuple[int, ...] = ()
+    extras: tuple[int, ...] = ()
+    candidates: tuple[int, ...] = ()
+    seen: int = 0
+    # Counter state: the last counter value, the offset added after a per-epoch reset, the total last stated.
+    last: int | None = None
+    offset: int = 0
+    total: int | None = None
+    epoch_total: int | None = None
+    held: list[tuple[Record, list[str]]] = field(default_factory=list)
+
+    @property
+    def rule(self) -> str:
+        return f"template:{self.id}"
+
+    def text(self) -> str:
+        """The template as text, numbers shown as ``<*>``."""
+        return "<*>".join(self.literals)
+
+
+class TemplateStage:
+    """Per-source learned templates (see the module doc). ``feed(record)`` returns the line's events, or ``None``
+    when the line is not a metric line of any template (it is then left to the other readers)."""
+
+    def __init__(self) -> None:
+        self._templates: dict[str, Template] = {}
+
+    @property
+    def templates(self) -> list[Template]:
+        """The templates learned so far, in the order they were first seen."""
+        return sorted(self._templates.values(), key=lambda t: t.taught_by)
+
+    def feed(self, record: Record) -> list[Event] | None:
+        msg = record.msg
+        if len(msg) > MAX_LINE or _DIGIT.search(msg) is None:
+            return None
+        parts = NUMBER.split(msg)
+        count = len(parts) // 2
+        if count == 0 or count > MAX_SLOTS:
+            return None
+        key = _KEY_SEP.join(parts[0::2])
+        template = self._templates.get(key)
+        if template is None:
+            template = self._learn(key, parts, record)
+        template.seen += 1
+        kind = template.kind
+        if kind == "other":
+            return None
+        values = parts[1::2]
+        if kind == "candidate":
+            return self._candidate(template, record, values)
+        return self._read(template, record, values, template.counter)
+
+    def finish(self) -> list[Event]:
+        """End of input: held lines of templates whose counter never showed itself, without a step."""
+        out: list[Event] = []
+        for template in self._templates.values():
+            if template.held:
+                out.extend(self._demote(template, final=True))
+        out.sort(key=lambda e: e.line)
+        return out
+
+    # ------------------------------------------------------------------ learning
+
+    def _learn(self, key: str, parts: list[str], record: Record) -> Template:
+        if len(self._templates) >= MAX_TEMPLATES:
+            self._forget()
+        literals = tuple(parts[0::2])
+        values = parts[1::2]
+        slots: list[Slot] = []
+        for i, raw in enumerate(values):
+            before, after = literals[i], literals[i + 1]
+            integer = _is_integer(raw)
+            if before.strip() == "/" and slots:
+                slots.append(Slot(slots[-1].name + " total", None, integer, total_of=i - 1))
+                continue
+            name = _name_before(before)
+            if not name:
+                unit = _UNIT_AFTER.match(after)
+                if unit is not None and field_role(normal_name(unit["unit"])) == "rate":
+                    name = normal_name(unit["unit"])
+            role = field_role(name) if name else None
+            if role == "metric" and context_is_eval("".join(_interleave(literals, values, i))):
+                role = "eval"
+            elif role == "loss" and not name.startswith(("train", "training")):
+                if context_is_eval("".join(_interleave(literals, values, i))):
+                    role = "eval"
+            bracket = i == 0 and not name and before.strip() in ("[", "(") and after.lstrip().startswith(("]", ")"))
+            percent = after.startswith("%")
+            slots.append(Slot(name, role, integer, bracket_counter=bracket and integer, percent=percent))
+        template = Template(_template_id(key), literals, tuple(slots), record.number)
+        _classify(template)
+        self._templates[key] = template
+        return template
+
+    def _forget(self) -> None:
+        """Drop the least used half of the templates (their held lines go out without a step on next finish)."""
+        ranked = sorted(self._templates.items(), key=lambda kv: (kv[1].seen, kv[1].taught_by))
+        for key, template in ranked[: len(ranked) // 2]:
+            if not template.held:
+                del self._templates[key]
+
+    # ------------------------------------------------------------------ reading
+
+    def _candidate(self, template: Template, record: Record, values: list[str]) -> list[Event]:
+        held = template.held
+        if held:
+            previous = held[-1][1]
+            for slot in template.candidates:
+                a, b = _int(previous[slot]), _int(values[slot])
+                if a is not None and b is not None and b > a:
+                    template.kind = "step"
+                    template.counter = slot
+                    out: list[Event] = []
+                    for old_record, old_values in held:
+                        out.extend(self._read(template, old_record, old_values, slot))
+                    held.clear()
+                    out.extend(self._read(template, record, values, slot))
+                    return out
+            if not template.candidates or len(held) + 1 >= HOLD:
+                # It repeats, and none of its integers counts: its lines are steps without a number.
+                held.append((record, values))
+                return self._demote(template)
+        held.append((record, values))
+        return []
+
+    def _demote(self, template: Template, *, final: bool = False) -> list[Event]:
+        """The template's integers do not count steps: its held lines (and later ones) are read without a step.
+        At the end of input a line seen once is a step only when its loss is plainly named (``loss: 0.5``, not
+        ``best loss 0.3``): one summary line is not a training step."""
+        template.kind = _without_counter(template)
+        out: list[Event] = []
+        once = final and len(template.held) == 1 and template.seen == 1
+        plain = template.loss >= 0 and vocab.role(template.slots[template.loss].name) == "loss"
+        for old_record, old_values in template.held:
+            if template.kind == "other":
+                continue
+            events = self._read(template, old_record, old_values, -1)
+            if once and not plain:
+                events = [e for e in events if isinstance(e, EvalMetric)]
+            out.extend(events)
+        template.held.clear()
+        return out
+
+    def _read(self, t: Template, record: Record, values: list[str], counter: int) -> list[Event]:
+        number, ts, rule = record.number, record.ts, t.rule
+        out: list[Event] = []
+        for i in t.evals:
+            value = _value(t, values, i)
+            if value is not None:
+                out.append(EvalMetric(number, ts, eval_name(t.slots[i].name), value, rule=rule))
+        if t.kind == "eval" or (t.loss < 0 and not t.extras and t.rate < 0):
+            return out
+        step: int | None = None
+        if counter >= 0:
+            raw = _int(values[counter])
+            if raw is not None:
+                step = self._global_step(t, raw)
+                total_slot = _total_slot(t, counter)
+                if total_slot >= 0:
+                    total = _int(values[total_slot])
+                    if total is not None and total != t.total and total > 0:
+                        t.total = total
+                        out.append(TargetStated(number, ts, "step", total, step, rule=rule))
+        epoch: float | None = None
+        if t.epoch >= 0:
+            epoch = _float(values[t.epoch])
+            total_slot = _total_slot(t, t.epoch)
+            if total_slot >= 0:
+                total = _int(values[total_slot])
+                if total is not None and total != t.epoch_total and total > 0:
+                    t.epoch_total = total
+                    current = int(epoch) if epoch is not None and math.isfinite(epoch) else None
+                    out.append(TargetStated(number, ts, "epoch", total, current, rule=rule))
+        loss = _value(t, values, t.loss) if t.loss >= 0 else None
+        rate = _float(values[t.rate]) if t.rate >= 0 else None
+        unit = t.slots[t.rate].name if t.rate >= 0 and "/" in t.slots[t.rate].name else "samples/sec"
+        extra: list[tuple[str, float]] = []
+        for i in t.extras:
+            value = _value(t, values, i)
+            if value is not None:
+                slot = t.slots[i]
+                extra.append(("lr" if slot.role == "lr" else slot.name, value))
+        out.append(
+            StepMetrics(
+                number,
+                ts,
+                step,
+                loss=loss,
+                rate=rate,
+                rate_unit=unit,
+                epoch=epoch,
+                extra=tuple(extra),
+                rule=rule,
+            )
+        )
+        return out
+
+    @staticmethod
+    def _global_step(t: Template, raw: int) -> int:
+        last = t.last
+        if last is not None and raw < last - t.offset and raw <= 1 and t.epoch < 0:
+            # A per-epoch batch index starting again: the loop goes on, its steps do not go back.
+            t.offset = last + (1 if raw == 0 else 0)
+        step = raw + t.offset
+        t.last = step
+        return step
+
+
+# --------------------------------------------------------------------------- analysis helpers
+
+
+def _classify(t: Template) -> None:
+    losses: list[int] = []
+    evals: list[int] = []
+    extras: list[int] = []
+    candidates: list[int] = []
+    for i, slot in enumerate(t.slots):
+        role = slot.role
+        if slot.total_of >= 0:
+            continue
+        if role == "counter" or slot.bracket_counter:
+            if t.counter < 0:
+                t.counter = i
+            continue
+        if role == "epoch":
+            if t.epoch < 0:
+                t.epoch = i
+            continue
+        if role == "loss":
+            losses.append(i)
+        elif role == "eval":
+            evals.append(i)
+        elif role == "rate" and t.rate < 0:
+            t.rate = i
+        elif role in ("lr", "metric", "rate"):
+            extras.append(i)
+        elif role is None and slot.integer:
+            candidates.append(i)
+    picked = best_loss([t.slots[i].name for i in losses])
+    if picked is not None:
+        t.loss = losses[picked]
+        extras.extend(i for j, i in enumerate(losses) if j != picked)
+        extras.sort()
+    t.evals = tuple(evals)
+    t.extras = tuple(extras)
+    t.candidates = tuple(candidates)
+    has_metrics = t.loss >= 0 or bool(evals) or t.rate >= 0 or bool(extras)
+    if not has_metrics:
+        t.kind = "other"
+    elif t.counter >= 0:
+        t.kind = "step" if (t.loss >= 0 or t.rate >= 0 or extras) else "eval"
+    elif (candidates and (t.loss >= 0 or t.rate >= 0)) or (t.loss >= 0 and t.epoch < 0):
+        # An unnamed integer may count steps; a loss without any counter must repeat to be a step.
+        t.kind = "candidate"
+    else:
+        t.kind = _without_counter(t)
+
+
+def _without_counter(t: Template) -> str:
+    """The kind of a template with no counter: an epoch and a loss still make a step (one line per epoch)."""
+    if t.loss >= 0:
+        return "step" if t.epoch >= 0 else "loss"
+    return "eval" if t.evals else "other"
+
+
+def _total_slot(t: Template, slot: int) -> int:
+    following = slot + 1
+    if following < len(t.slots) and t.slots[following].total_of == slot:
+        return following
+    return -1
+
+
+def _interleave(literals: tuple[str, ...], values: list[str], upto: int) -> list[str]:
+    out: list[str] = []
+    for i in range(upto + 1):
+        out.append(literals[i])
+        if i < upto:
+            out.append(values[i])
+    return out
+
+
+def _name_before(text: str) -> str:
+    """The words naming a number, from the text before it (``" | lm loss: "`` -> ``lm loss``)."""
+    tail = _NAME_END.sub("", text[-120:])
+    chunk = _DELIMITER.split(tail)[-1]
+    words: list[str] = []
+    for token in reversed(chunk.split()):
+        if _WORD.match(token) is None or len(words) == 4:
+            break
+        if token.startswith("(") and not token.endswith(")"):
+            words.append(token[1:])  # "(Step 5": the parenthesis opens the name
+            break
+        words.append(token)
+    return normal_name(" ".join(reversed(words)))
+
+
+def _template_id(key: str) -> str:
+    return hashlib.blake2b(key.encode("utf-8", "replace"), digest_size=4).hexdigest()
+
+
+def _is_integer(raw: str) -> bool:
+    return raw.lstrip("+-").replace(",", "").isdigit()
+
+
+def _int(raw: str) -> int | None:
+    text = raw.replace(",", "")
+    if text.lstrip("+-").isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
+def _value(t: Template, values: list[str], i: int) -> float | None:
+    value = _float(values[i])
+    if value is not None and t.slots[i].percent:
+        return value / 100.0
+    return value
+
+
+def _float(raw: str) -> float | None:
+    try:
+        return float(raw.replace(",", "") if "," in raw else raw)
+    except ValueError:
+        return None

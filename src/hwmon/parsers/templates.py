@@ -59,9 +59,13 @@ _DIGIT = re.compile(r"\d")
 # The name of a number: the last words of the text before it, back to a delimiter.
 _NAME_END = re.compile(r"(?:\s|['\"]|[=:#]|tensor\(|\()+$")
 _DELIMITER = re.compile(r"[|,;{}\[\]<>:=#]|\s-+\s|^-+\s")
+_TOKEN = re.compile(r"\S+")
 _WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./-]*\)?['\"]?$|\([\w./%-]{1,12}\)$")
 _UNIT_AFTER = re.compile(r"^\s?(?P<unit>[A-Za-z%]{1,8}(?:\s?/\s?[A-Za-z]{1,6})?)(?![\w])")
 _KEY_SEP = "\x00"
+# ``key=word`` assignments (``mode=train``, ``bias=True``, ``dataset='x'``): many of them make a line a
+# configuration dump (an argparse Namespace, a kwargs repr), whatever numbers it also holds.
+_WORD_ASSIGNMENT = re.compile(r"(?<![\w.])[A-Za-z_][\w.-]*\s?=\s?['\"]?[A-Za-z_'\"]")
 
 
 @dataclass(slots=True)
@@ -167,22 +171,25 @@ class TemplateStage:
             if before.strip() == "/" and slots:
                 slots.append(Slot(slots[-1].name + " total", None, integer, total_of=i - 1))
                 continue
-            name = _name_before(before)
+            name, name_at = _name_before(before)
             if not name:
                 unit = _UNIT_AFTER.match(after)
                 if unit is not None and field_role(normal_name(unit["unit"])) == "rate":
                     name = normal_name(unit["unit"])
             role = field_role(name) if name else None
-            if role == "metric" and context_is_eval("".join(_interleave(literals, values, i))):
-                role = "eval"
-            elif role == "loss" and not name.startswith(("train", "training")):
-                if context_is_eval("".join(_interleave(literals, values, i))):
+            if role in ("metric", "loss") and not name.startswith(("train", "training")):
+                # The words before the name (not the name's own) may put it in an evaluation.
+                context = "".join(_interleave(literals, values, i))
+                if context_is_eval(context[: len(context) - len(before) + name_at]):
                     role = "eval"
             bracket = i == 0 and not name and before.strip() in ("[", "(") and after.lstrip().startswith(("]", ")"))
             percent = after.startswith("%")
             slots.append(Slot(name, role, integer, bracket_counter=bracket and integer, percent=percent))
         template = Template(_template_id(key), literals, tuple(slots), record.number)
         _classify(template)
+        assignments = len(_WORD_ASSIGNMENT.findall(key))
+        if assignments >= 3 and assignments * 2 >= len(slots):
+            template.kind = "other"  # a configuration dump, not a metrics line
         self._templates[key] = template
         return template
 
@@ -373,19 +380,28 @@ def _interleave(literals: tuple[str, ...], values: list[str], upto: int) -> list
     return out
 
 
-def _name_before(text: str) -> str:
-    """The words naming a number, from the text before it (``" | lm loss: "`` -> ``lm loss``)."""
-    tail = _NAME_END.sub("", text[-120:])
+def _name_before(text: str) -> tuple[str, int]:
+    """The words naming a number, from the text before it (``" | lm loss: "`` -> ``lm loss``), and where in
+    ``text`` they start."""
+    base = max(0, len(text) - 120)
+    tail = _NAME_END.sub("", text[base:])
     chunk = _DELIMITER.split(tail)[-1]
+    at = base + len(tail) - len(chunk)
     words: list[str] = []
-    for token in reversed(chunk.split()):
-        if _WORD.match(token) is None or len(words) == 4:
+    start = len(text)
+    for token in reversed(list(_TOKEN.finditer(chunk))):
+        word = token.group()
+        if _WORD.match(word) is None or len(words) == 4:
             break
-        if token.startswith("(") and not token.endswith(")"):
-            words.append(token[1:])  # "(Step 5": the parenthesis opens the name
+        start = at + token.start()
+        if word.startswith("(") and not word.endswith(")"):
+            words.append(word[1:])  # "(Step 5": the parenthesis opens the name
+            start += 1
             break
-        words.append(token)
-    return normal_name(" ".join(reversed(words)))
+        words.append(word)
+    if not words:
+        return "", len(text)
+    return normal_name(" ".join(reversed(words))), start
 
 
 def _template_id(key: str) -> str:

@@ -54,7 +54,8 @@ class LearnedStage:
         return self._user.feed(record)
 
     def after(self, record: Record, events: Sequence[Event]) -> list[Event] | None:
-        """The learned readers' events for a final line the built-in rules gave ``events`` for (see the module doc)."""
+        """The learned readers' events for a line the built-in rules gave ``events`` for (see the module doc); a
+        redraw (not final) only shows where a bar stands."""
         bar = False
         for event in events:
             if isinstance(event, _READ):
@@ -63,6 +64,8 @@ class LearnedStage:
                 bar = True
                 if not event.name and event.total:
                     self.structured.bar(event.n)
+        if not record.final:
+            return None  # a redraw: only where the anonymous bar stands matters
         if bar:
             return self.tables.feed(record)
         found = self.structured.feed(record)

@@ -262,12 +262,12 @@ class StreamParser:
         if events:
             taken |= self._remember_events(events, line.number)
             out.extend(events)
+        # ---- h17a hook 2/2: structured lines, column tables and learned templates read what no rule read.
+        try:
+            learned = self.learned.after(line, out[start:])
+        except Exception as exc:
+            learned = self._fault(self.learned, line.number, exc)
         if line.final:
-            # ---- h17a hook 2/2: structured lines, column tables and learned templates read what no rule read.
-            try:
-                learned = self.learned.after(line, out[start:])
-            except Exception as exc:
-                learned = self._fault(self.learned, line.number, exc)
             if learned is not None:
                 if self._completed:
                     # As for the generic parser: a stray metrics line after the run's own end line is not a step.

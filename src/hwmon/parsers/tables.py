@@ -36,6 +36,7 @@ _HINT = re.compile(r"loss|epoch|step|iter|acc|val|eval|test", re.IGNORECASE)
 _DURATION = re.compile(r"^(?:(\d{1,4}):)?(\d{1,2}):(\d{2}(?:\.\d+)?)$")
 _UNIT = re.compile(r"^([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)([KMGTP]i?B?|[KMGTP]|%|ms|s|x)$")
 _ROW_START = frozenset("0123456789+-.")
+_NUMBER_CELL = re.compile(r"(?:^|[\s|])[-+]?\.?\d[\d.,eE+-]*%?(?:[\s|]|$)")  # a header has no number cell
 
 
 @dataclass(slots=True)
@@ -109,7 +110,7 @@ class ColumnTables:
                     return found
             table = self._table
             return None if table is None else self._row(table, record, text)
-        if _HINT.search(text) is not None:
+        if _HINT.search(text) is not None and _NUMBER_CELL.search(text) is None:
             header = _header(text, record.number)
             if header is not None:
                 if self._table is not None and self._table.names == header.names:

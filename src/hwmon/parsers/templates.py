@@ -47,19 +47,23 @@ HOLD = 4
 # A number as a log prints it: not glued to a word on its left (``step_100``, ``0x1f``, ``v1.2.3`` are not
 # numbers), optionally followed by a short unit (``3.91G``, ``12ms``, ``95.5%``, ``850tokens/s``); ``nan``/``inf``
 # only as a value (after ``=`` or ``:``, or before a separator), so "number of nan iterations" stays words.
-NUMBER = re.compile(
-    r"(?<![\w.])("
+_NUMBER_BODY = (
     r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
     r"(?=[A-Za-z%]{0,6}(?:/[A-Za-z]{1,6})?(?!\w)(?!\.\d))"
     r"|(?<=[=:])[-+]?(?:nan|inf)(?!\w)|(?<=[=:] )[-+]?(?:nan|inf)(?!\w)|[-+]?(?:nan|inf)(?=\s*(?:$|[,;|})\]]))"
-    r")",
-    re.IGNORECASE,
 )
+# The padding before a number (``iteration       10/     100``) belongs to the number, so a column padded to
+# its width is one template whatever the width of its values. The look-aheads only let the scan stop where a
+# number can start.
+NUMBER = re.compile(r"(?=[ \t]*[-+\d.nNiI])(?<![ \t])[ \t]*(?<![\w.])(" + _NUMBER_BODY + ")", re.IGNORECASE)
+_NUMBER_GROUP = r"[ \t]*(?<![\w.])(" + _NUMBER_BODY + ")"
 _DIGIT = re.compile(r"\d")
+_RECENT = 4
 # The name of a number: the last words of the text before it, back to a delimiter.
 _NAME_END = re.compile(r"(?:\s|['\"]|[=:#]|tensor\(|\()+$")
 _DELIMITER = re.compile(r"[|,;{}\[\]<>:=#]|\s-+\s|^-+\s")
 _TOKEN = re.compile(r"\S+")
+_WHERE = frozenset({"at", "@", "after", "before"})
 _WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./-]*\)?['\"]?$|\([\w./%-]{1,12}\)$")
 _UNIT_AFTER = re.compile(r"^\s?(?P<unit>[A-Za-z%]{1,8}(?:\s?/\s?[A-Za-z]{1,6})?)(?![\w])")
 _KEY_SEP = "\x00"
@@ -105,6 +109,19 @@ class Template:
     total: int | None = None
     epoch_total: int | None = None
     held: list[tuple[Record, list[str]]] = field(default_factory=list)
+    extra_spec: tuple[tuple[int, str, float], ...] = ()
+    fast: re.Pattern[str] | None = None
+
+    def matcher(self) -> re.Pattern[str]:
+        """One regex for the whole message: the template's text with its numbers as groups (what a block
+        decoder runs over many lines; the stage tries the templates it used last with it before cutting a line)."""
+        if self.fast is None:
+            pieces = [re.escape(self.literals[0])]
+            for literal in self.literals[1:]:
+                pieces.append(_NUMBER_GROUP)
+                pieces.append(re.escape(literal))
+            self.fast = re.compile("".join(pieces), re.IGNORECASE)
+        return self.fast
 
     @property
     def rule(self) -> str:
@@ -121,6 +138,7 @@ class TemplateStage:
 
     def __init__(self) -> None:
         self._templates: dict[str, Template] = {}
+        self._recent: list[Template] = []  # the templates of the last lines, tried whole before a line is cut
 
     @property
     def templates(self) -> list[Template]:
@@ -129,21 +147,37 @@ class TemplateStage:
 
     def feed(self, record: Record) -> list[Event] | None:
         msg = record.msg
-        if len(msg) > MAX_LINE or _DIGIT.search(msg) is None:
+        if len(msg) > MAX_LINE:
             return None
-        parts = NUMBER.split(msg)
-        count = len(parts) // 2
-        if count == 0 or count > MAX_SLOTS:
-            return None
-        key = _KEY_SEP.join(parts[0::2])
-        template = self._templates.get(key)
-        if template is None:
-            template = self._learn(key, parts, record)
+        for template in self._recent:
+            m = template.matcher().fullmatch(msg)
+            if m is not None:
+                values = list(m.groups())
+                if template is not self._recent[0]:
+                    self._recent.remove(template)
+                    self._recent.insert(0, template)
+                break
+        else:
+            if _DIGIT.search(msg) is None:
+                return None
+            parts = NUMBER.split(msg)
+            count = len(parts) // 2
+            if count == 0 or count > MAX_SLOTS:
+                return None
+            key = _KEY_SEP.join(parts[0::2])
+            found = self._templates.get(key)
+            template = self._learn(key, parts, record) if found is None else found
+            values = parts[1::2]
+            if template.seen:
+                # Seen before: worth trying whole next time (a one-off message is not).
+                recent = self._recent
+                if len(recent) >= _RECENT:
+                    recent.pop()
+                recent.insert(0, template)
         template.seen += 1
         kind = template.kind
         if kind == "other":
             return None
-        values = parts[1::2]
         if kind == "candidate":
             return self._candidate(template, record, values)
         return self._read(template, record, values, template.counter)
@@ -199,6 +233,7 @@ class TemplateStage:
         for key, template in ranked[: len(ranked) // 2]:
             if not template.held:
                 del self._templates[key]
+        self._recent = [t for t in self._recent if t.id in {v.id for v in self._templates.values()}]
 
     # ------------------------------------------------------------------ reading
 
@@ -276,11 +311,16 @@ class TemplateStage:
         rate = _float(values[t.rate]) if t.rate >= 0 else None
         unit = t.slots[t.rate].name if t.rate >= 0 and "/" in t.slots[t.rate].name else "samples/sec"
         extra: list[tuple[str, float]] = []
-        for i in t.extras:
-            value = _value(t, values, i)
-            if value is not None:
-                slot = t.slots[i]
-                extra.append(("lr" if slot.role == "lr" else slot.name, value))
+        for i, name, scale in t.extra_spec:
+            raw = values[i]
+            try:
+                value = float(raw)
+            except ValueError:
+                parsed = _float(raw)  # "1,024"
+                if parsed is None:
+                    continue
+                value = parsed
+            extra.append((name, value * scale))
         out.append(
             StepMetrics(
                 number,
@@ -344,6 +384,9 @@ def _classify(t: Template) -> None:
         extras.sort()
     t.evals = tuple(evals)
     t.extras = tuple(extras)
+    t.extra_spec = tuple(
+        (i, "lr" if t.slots[i].role == "lr" else t.slots[i].name, 0.01 if t.slots[i].percent else 1.0) for i in extras
+    )
     t.candidates = tuple(candidates)
     has_metrics = t.loss >= 0 or bool(evals) or t.rate >= 0 or bool(extras)
     if not has_metrics:
@@ -391,8 +434,8 @@ def _name_before(text: str) -> tuple[str, int]:
     start = len(text)
     for token in reversed(list(_TOKEN.finditer(chunk))):
         word = token.group()
-        if _WORD.match(word) is None or len(words) == 4:
-            break
+        if _WORD.match(word) is None or len(words) == 4 or (words and word.lower() in _WHERE):
+            break  # "validation loss at iteration 50": the number is the iteration's, not the loss's
         start = at + token.start()
         if word.startswith("(") and not word.endswith(")"):
             words.append(word[1:])  # "(Step 5": the parenthesis opens the name

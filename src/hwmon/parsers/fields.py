@@ -9,7 +9,7 @@ A field's name is the words a line puts next to its number (``loss``, ``train/lo
 - ``loss``: a training loss (any name whose last word is ``loss``, unless it is an eval name or a scale/weight);
 - ``eval``: a metric of an evaluation (names starting with ``val``/``valid``/``validation``/``eval``/``test``);
 - ``rate`` and ``lr`` (the vocabulary's words, and throughput units such as ``samples/s``);
-- ``metric``: any other named number (kept as an extra of the step);
+- ``metric``: any other named number (kept as an extra of the step), and summaries (``best loss``, ``final acc``);
 - ``None``: not a field (an empty name).
 
 ``context_is_eval(text)`` says whether the words before a field put it in an evaluation (``Validation: loss 0.4``,
@@ -31,6 +31,7 @@ __all__ = [
     "field_role",
     "normal_name",
     "parse_number",
+    "rate_unit",
 ]
 
 COUNTER_EXTRA = frozenset({"batch", "update", "updates", "num_updates", "iters", "step_num"})
@@ -48,6 +49,7 @@ _CONTEXT = re.compile(
 )
 _SPACES = re.compile(r"\s+")
 _EVAL_BOOKKEEPING = frozenset({"runtime", "epoch", "step", "time", "second", "seconds"})
+_SUMMARY_WORDS = frozenset({"best", "min", "minimum", "lowest", "max", "maximum", "highest", "final", "initial"})
 _INDEX_WORDS = frozenset({"num", "number", "idx", "index", "no", "id", "count"})
 
 
@@ -69,6 +71,8 @@ def field_role(name: str) -> str | None:
     if known is not None:
         return known
     words = name.replace("/", " ").replace("_", " ").replace(".", " ").split()
+    if len(words) >= 2 and words[0] in _SUMMARY_WORDS:
+        return "metric"  # "best loss", "final val acc": a summary of the run, not a step's value
     if _EVAL_START.match(name):
         # An evaluation's own bookkeeping (its runtime, its speed, its epoch) is not a metric of it.
         return "metric" if words[-1] in _EVAL_BOOKKEEPING or name.endswith("per_second") else "eval"
@@ -134,3 +138,26 @@ def parse_number(text: str) -> float | None:
     except ValueError:
         return None
     return value / 100.0 if percent else value
+
+
+_UNIT_WORDS = (
+    ("token", "tokens/sec"),
+    ("tok", "tokens/sec"),
+    ("sample", "samples/sec"),
+    ("example", "samples/sec"),
+    ("seq", "sequences/sec"),
+    ("im", "images/sec"),
+    ("batch", "batches/sec"),
+    ("step", "steps/sec"),
+    ("it", "it/s"),
+)
+
+
+def rate_unit(name: str) -> str:
+    """The unit of a rate field by its name (``tokens_per_sec`` -> ``tokens/sec``); samples/sec when it says none."""
+    if "/" in name and " " not in name and len(name) <= 16:
+        return name  # written as a unit already: "tokens/s", "img/s"
+    for word, unit in _UNIT_WORDS:
+        if name.startswith(word) or f"_{word}" in name or f" {word}" in name:
+            return unit
+    return "samples/sec"

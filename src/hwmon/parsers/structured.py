@@ -40,6 +40,7 @@ from hwmon.events import (
 )
 from hwmon.parsers import vocab
 from hwmon.parsers.fields import best_loss, eval_name, field_role, normal_name
+from hwmon.parsers.fields import rate_unit as rate_unit_of
 from hwmon.parsers.records import Record
 
 __all__ = ["MAX_BODY", "MAX_SHAPES", "StructuredLines", "flatten"]
@@ -136,7 +137,7 @@ class StructuredLines:
             elif role == "loss":
                 losses.append((_leaf(name), value))
             elif role == "rate" and rate is None:
-                rate, rate_unit = value, (_leaf(name) if "/" in name else "samples/sec")
+                rate, rate_unit = value, rate_unit_of(_leaf(name))
             elif role in ("lr", "metric") and len(extra) < 16:
                 if _leaf(name) in ("total_steps", "max_steps", "num_steps") and _whole(value):
                     total = int(value)
@@ -148,8 +149,9 @@ class StructuredLines:
             extra.extend(item for i, item in enumerate(losses) if i != picked)
         if loss is None and rate is None and (counter is None or not extra):
             return out or None
-        step = StepMetrics(number, ts, counter, loss=loss, rate=rate, rate_unit=rate_unit, epoch=epoch,
-                           extra=tuple(extra), rule=rule)
+        step = StepMetrics(
+            number, ts, counter, loss=loss, rate=rate, rate_unit=rate_unit, epoch=epoch, extra=tuple(extra), rule=rule
+        )
         if counter is not None:
             if total is not None and total != self._target:
                 self._target = total
@@ -272,7 +274,10 @@ def flatten(obj: dict[object, object], prefix: str, out: list[tuple[str, float |
                 out.append((name, "null"))
             continue
         if isinstance(value, int | float):
-            out.append((name, float(value)))
+            try:
+                out.append((name, float(value)))
+            except OverflowError:  # an int past float's range
+                out.append((name, math.inf if value > 0 else -math.inf))
         elif isinstance(value, str):
             number = _number(value)
             out.append((name, number if number is not None else value[:200]))

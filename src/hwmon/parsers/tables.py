@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
-from hwmon.parsers.fields import best_loss, eval_name, field_role, normal_name, parse_number
+from hwmon.parsers.fields import best_loss, eval_name, field_role, normal_name, parse_number, rate_unit
 from hwmon.parsers.records import Record
 
 __all__ = ["ColumnTables", "Table", "cell_value"]
@@ -125,13 +125,11 @@ class ColumnTables:
 
     def _row(self, table: Table, record: Record, text: str) -> list[Event] | None:
         cells = _SPLIT.split(text)
-        names = table.names
-        if len(cells) < len(names) and len(table.wide) != len(names) and len(cells) >= len(table.wide):
-            names = table.wide
+        names, wide = table.names, table.wide
+        if wide and len(cells) == len(wide):
+            names = wide  # the header's names hold spaces: "train loss  val loss"
         elif len(cells) < len(names):
             return None
-        elif len(table.wide) not in (len(names), 0) and len(cells) == len(table.wide):
-            names = table.wide
         values: list[tuple[float, int | None]] = []
         for cell in cells[: len(names)]:
             value = cell_value(cell)
@@ -150,6 +148,7 @@ class ColumnTables:
         losses: list[tuple[str, float]] = []
         extra: list[tuple[str, float]] = []
         rate: float | None = None
+        unit = "samples/sec"
         for name, (value, total) in zip(names, values, strict=False):
             role = field_role(name)
             if role == "counter" and step is None and math.isfinite(value) and value >= 0:
@@ -168,7 +167,7 @@ class ColumnTables:
             elif role == "loss":
                 losses.append((name, value))
             elif role == "rate" and rate is None:
-                rate = value
+                rate, unit = value, rate_unit(name)
             elif role in ("lr", "metric") and len(extra) < 16 and not math.isnan(value):
                 extra.append(("lr" if role == "lr" else name, value))
         picked = best_loss([n for n, _ in losses])
@@ -179,7 +178,9 @@ class ColumnTables:
             loss = None
         if loss is not None or rate is not None or ((step is not None or epoch is not None) and extra):
             out.append(
-                StepMetrics(number, ts, step, loss=loss, rate=rate, epoch=epoch, extra=tuple(extra), rule=rule)
+                StepMetrics(
+                    number, ts, step, loss=loss, rate=rate, rate_unit=unit, epoch=epoch, extra=tuple(extra), rule=rule
+                )
             )
         return out
 
@@ -195,6 +196,6 @@ def _header(text: str, line: int) -> Table | None:
     if not any(field_role(name) in ("counter", "epoch", "loss", "eval") for name in names):
         return None
     wide_tokens = [t for t in _WIDE.split(text) if t]
-    wide = tuple(normal_name(token) for token in wide_tokens) if len(wide_tokens) != len(tokens) else ()
+    wide = tuple(normal_name(t) for t in wide_tokens) if 2 <= len(wide_tokens) != len(tokens) else ()
     digest = hashlib.blake2b("\x00".join(names).encode(), digest_size=4).hexdigest()
     return Table(digest, names, wide, line)

@@ -13,7 +13,8 @@ each number is named by the words before it in any layout (``loss 2.4``, ``loss:
   template to the next: the template's first lines are held (at most ``HOLD``) until it does, then released with
   their steps (a template whose integers never rise gives its lines without a step);
 - a number right after a counter and ``/`` is its total (``TargetStated``); a counter that falls back to 0 or 1
-  while no epoch is printed continues from where it was (a per-epoch batch index), so steps never go back.
+  while the line prints no epoch is a per-epoch index: its steps carry the count of such restarts as their epoch
+  (so they are not read as a new run going back).
 
 Eval-named fields (``val_loss``, ``test acc``, or any field after the word Validation/Test) are ``EvalMetric``s,
 not the training loss. Templates are per source (one ``TemplateStage`` per stream), at most ``MAX_TEMPLATES`` of
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 
 from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
 from hwmon.parsers import vocab
-from hwmon.parsers.fields import best_loss, context_is_eval, eval_name, field_role, normal_name
+from hwmon.parsers.fields import best_loss, context_is_eval, eval_name, field_role, normal_name, rate_unit
 from hwmon.parsers.records import Record
 
 __all__ = ["HOLD", "MAX_LINE", "MAX_SLOTS", "MAX_TEMPLATES", "NUMBER", "Slot", "Template", "TemplateStage"]
@@ -69,6 +70,8 @@ _UNIT_AFTER = re.compile(r"^\s?(?P<unit>[A-Za-z%]{1,8}(?:\s?/\s?[A-Za-z]{1,6})?)
 _KEY_SEP = "\x00"
 # ``key=word`` assignments (``mode=train``, ``bias=True``, ``dataset='x'``): many of them make a line a
 # configuration dump (an argparse Namespace, a kwargs repr), whatever numbers it also holds.
+# An object's repr with keyword arguments (``Namespace(lr=0.1, ...)``, ``Config(steps=5)``): settings, not metrics.
+_OBJECT_REPR = re.compile(r"^\W{0,3}[A-Za-z_][\w.]*\((?:[A-Za-z_]\w*=|\))")
 _WORD_ASSIGNMENT = re.compile(r"(?<![\w.])[A-Za-z_][\w.-]*\s?=\s?['\"]?[A-Za-z_'\"]")
 
 
@@ -103,9 +106,9 @@ class Template:
     extras: tuple[int, ...] = ()
     candidates: tuple[int, ...] = ()
     seen: int = 0
-    # Counter state: the last counter value, the offset added after a per-epoch reset, the total last stated.
+    # Counter state: the last counter value, how often it started again, the totals last stated.
     last: int | None = None
-    offset: int = 0
+    resets: int = 0
     total: int | None = None
     epoch_total: int | None = None
     held: list[tuple[Record, list[str]]] = field(default_factory=list)
@@ -149,6 +152,7 @@ class TemplateStage:
         msg = record.msg
         if len(msg) > MAX_LINE:
             return None
+        released: list[Event] = []
         for template in self._recent:
             m = template.matcher().fullmatch(msg)
             if m is not None:
@@ -166,7 +170,12 @@ class TemplateStage:
                 return None
             key = _KEY_SEP.join(parts[0::2])
             found = self._templates.get(key)
-            template = self._learn(key, parts, record) if found is None else found
+            if found is None:
+                if len(self._templates) >= MAX_TEMPLATES:
+                    released = self._forget()
+                template = self._learn(key, parts, record)
+            else:
+                template = found
             values = parts[1::2]
             if template.seen:
                 # Seen before: worth trying whole next time (a one-off message is not).
@@ -177,10 +186,10 @@ class TemplateStage:
         template.seen += 1
         kind = template.kind
         if kind == "other":
-            return None
+            return released or None
         if kind == "candidate":
-            return self._candidate(template, record, values)
-        return self._read(template, record, values, template.counter)
+            return released + self._candidate(template, record, values)
+        return released + self._read(template, record, values, template.counter)
 
     def finish(self) -> list[Event]:
         """End of input: held lines of templates whose counter never showed itself, without a step."""
@@ -194,8 +203,6 @@ class TemplateStage:
     # ------------------------------------------------------------------ learning
 
     def _learn(self, key: str, parts: list[str], record: Record) -> Template:
-        if len(self._templates) >= MAX_TEMPLATES:
-            self._forget()
         literals = tuple(parts[0::2])
         values = parts[1::2]
         slots: list[Slot] = []
@@ -222,18 +229,24 @@ class TemplateStage:
         template = Template(_template_id(key), literals, tuple(slots), record.number)
         _classify(template)
         assignments = len(_WORD_ASSIGNMENT.findall(key))
-        if assignments >= 3 and assignments * 2 >= len(slots):
+        if (assignments >= 3 and assignments * 2 >= len(slots)) or _OBJECT_REPR.match(key) is not None:
             template.kind = "other"  # a configuration dump, not a metrics line
         self._templates[key] = template
         return template
 
-    def _forget(self) -> None:
-        """Drop the least used half of the templates (their held lines go out without a step on next finish)."""
+    def _forget(self) -> list[Event]:
+        """Drop the least used half of the templates; the lines they held go out as the end of input would
+        give them."""
+        out: list[Event] = []
         ranked = sorted(self._templates.items(), key=lambda kv: (kv[1].seen, kv[1].taught_by))
         for key, template in ranked[: len(ranked) // 2]:
-            if not template.held:
-                del self._templates[key]
-        self._recent = [t for t in self._recent if t.id in {v.id for v in self._templates.values()}]
+            if template.held:
+                out.extend(self._demote(template, final=True))
+            del self._templates[key]
+        kept = {id(t) for t in self._templates.values()}
+        self._recent = [t for t in self._recent if id(t) in kept]
+        out.sort(key=lambda e: e.line)
+        return out
 
     # ------------------------------------------------------------------ reading
 
@@ -290,14 +303,17 @@ class TemplateStage:
         if counter >= 0:
             raw = _int(values[counter])
             if raw is not None:
-                step = self._global_step(t, raw)
+                self._counted(t, raw)
+                step = raw
                 total_slot = _total_slot(t, counter)
                 if total_slot >= 0:
                     total = _int(values[total_slot])
                     if total is not None and total != t.total and total > 0:
                         t.total = total
                         out.append(TargetStated(number, ts, "step", total, step, rule=rule))
-        epoch: float | None = None
+        # After a per-epoch counter started again, the epoch is the number of times it did (1-based), so the
+        # model knows its steps are per epoch and not a new run going back.
+        epoch: float | None = float(t.resets + 1) if t.resets else None
         if t.epoch >= 0:
             epoch = _float(values[t.epoch])
             total_slot = _total_slot(t, t.epoch)
@@ -309,14 +325,14 @@ class TemplateStage:
                     out.append(TargetStated(number, ts, "epoch", total, current, rule=rule))
         loss = _value(t, values, t.loss) if t.loss >= 0 else None
         rate = _float(values[t.rate]) if t.rate >= 0 else None
-        unit = t.slots[t.rate].name if t.rate >= 0 and "/" in t.slots[t.rate].name else "samples/sec"
+        unit = rate_unit(t.slots[t.rate].name) if t.rate >= 0 else "samples/sec"
         extra: list[tuple[str, float]] = []
         for i, name, scale in t.extra_spec:
-            raw = values[i]
+            text = values[i]
             try:
-                value = float(raw)
+                value = float(text)
             except ValueError:
-                parsed = _float(raw)  # "1,024"
+                parsed = _float(text)  # "1,024"
                 if parsed is None:
                     continue
                 value = parsed
@@ -337,14 +353,13 @@ class TemplateStage:
         return out
 
     @staticmethod
-    def _global_step(t: Template, raw: int) -> int:
+    def _counted(t: Template, raw: int) -> None:
+        """Follow the counter: one that falls back to 0 or 1 while the line prints no epoch is a per-epoch index
+        starting a new epoch (counted in ``t.resets``), not a new run."""
         last = t.last
-        if last is not None and raw < last - t.offset and raw <= 1 and t.epoch < 0:
-            # A per-epoch batch index starting again: the loop goes on, its steps do not go back.
-            t.offset = last + (1 if raw == 0 else 0)
-        step = raw + t.offset
-        t.last = step
-        return step
+        if last is not None and raw < last and raw <= 1 and t.epoch < 0:
+            t.resets += 1
+        t.last = raw
 
 
 # --------------------------------------------------------------------------- analysis helpers

@@ -171,7 +171,8 @@ def _compile_rule(row: object, index: int, source: str, file_name: str) -> Forma
     if event in ("step", "eval") and not any(f != "message" for _, f in fields):
         raise FormatError(f"{where}: a {event} rule needs a named group, e.g. (?P<loss>\\S+)")
     rule = f"format:{file_name}/{label}"
-    return FormatRule(label, pattern, str(event), phase if isinstance(phase, str) else None, fields, rule)  # type: ignore[arg-type]
+    phase_name = next((p for p in PHASE_NAMES if p == phase), None)
+    return FormatRule(label, pattern, str(event), phase_name, fields, rule)
 
 
 def _fields(mapping: object, pattern: re.Pattern[str], where: str) -> tuple[tuple[str, str], ...]:
@@ -262,7 +263,7 @@ class UserFormats:
             total = _int(values.get(key))
             if total is not None and total > 0 and self._targets.get((name, what)) != total:
                 self._targets[(name, what)] = total
-                current = step if what == "step" else (int(epoch) if epoch is not None and math.isfinite(epoch) else None)
+                current = step if what == "step" else _whole(epoch)
                 out.append(TargetStated(number, ts, "step" if what == "step" else "epoch", total, current, rule=name))
         extra: list[tuple[str, float]] = []
         for target, raw in values.items():
@@ -287,6 +288,10 @@ class UserFormats:
 
 def _num(raw: str | None) -> float | None:
     return None if raw is None else parse_number(raw)
+
+
+def _whole(value: float | None) -> int | None:
+    return int(value) if value is not None and math.isfinite(value) else None
 
 
 def _int(raw: str | None) -> int | None:

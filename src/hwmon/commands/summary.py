@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
+from hwmon.commands._args import add_format_file
 from hwmon.model.text import safe_text
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ CHUNK = 1 << 20  # read in 1 MiB chunks: memory stays flat whatever the log's si
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's flags."""
     parser.add_argument("log", nargs="?", metavar="LOG", help="the log file to summarise; '-' reads it from stdin")
+    add_format_file(parser)  # h17a: user formats (issue 17)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the hwmon.summary/1 JSON contract")
     fmt.add_argument("--md", action="store_true", help="print a Markdown report")

@@ -154,8 +154,11 @@ def _compile_rule(row: object, index: int, source: str, file_name: str) -> Forma
         pattern = re.compile(regex)
     except re.error as exc:
         pos = exc.pos if exc.pos is not None else 0
-        shown = regex if len(regex) <= 80 else regex[: max(0, pos - 40)][-40:] + regex[pos : pos + 40]
-        raise FormatError(f"{where}: bad regex at position {pos}: {exc.msg}: {shown!r}") from None
+        before = regex[max(0, pos - 30) : pos]
+        shown = regex if len(regex) <= 100 else regex[:100] + "..."
+        raise FormatError(
+            f"{where}: bad regex at position {pos} (after '{before}'): {exc.msg}; the regex: {shown}"
+        ) from None
     event = row.get("event", "step")
     phase: object = row.get("phase")
     if isinstance(event, str) and event.startswith(("phase-start:", "phase-end:")):
@@ -218,13 +221,18 @@ class UserFormats:
 
     def feed(self, record: Record) -> list[Event] | None:
         """The events of the first rule that matches ``record``, or None when none does."""
+        found = self.match(record)
+        return None if found is None else self._events(found[0], found[1], record)
+
+    def match(self, record: Record) -> tuple[FormatRule, re.Match[str]] | None:
+        """The first rule that matches ``record`` (its line, else its message) and its match."""
         text, msg = record.text, record.msg
         for rule in self._rules:
             m = rule.pattern.search(text)
             if m is None and msg != text:
                 m = rule.pattern.search(msg)
             if m is not None:
-                return self._events(rule, m, record)
+                return rule, m
         return None
 
     def _events(self, rule: FormatRule, m: re.Match[str], record: Record) -> list[Event]:

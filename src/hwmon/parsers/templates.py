@@ -60,8 +60,9 @@ NUMBER = re.compile(r"(?=[ \t]*[-+\d.nNiI])(?<![ \t])[ \t]*(?<![\w.])(" + _NUMBE
 _NUMBER_GROUP = r"[ \t]*(?<![\w.])(" + _NUMBER_BODY + ")"
 _DIGIT = re.compile(r"\d")
 _RECENT = 4
+_GLOBAL_COUNTERS = frozenset({"step", "steps", "global_step", "global step", "globalstep", "update", "updates"})
 # The name of a number: the last words of the text before it, back to a delimiter.
-_NAME_END = re.compile(r"(?:\s|['\"]|[=:#]|tensor\(|\()+$")
+_NAME_END = re.compile(r"(?:\s|['\"]|[=:#\[]|tensor\(|\()+$")
 _DELIMITER = re.compile(r"[|,;{}\[\]<>:=#]|\s-+\s|^-+\s")
 _TOKEN = re.compile(r"\S+")
 _WHERE = frozenset({"at", "@", "after", "before"})
@@ -113,6 +114,7 @@ class Template:
     epoch_total: int | None = None
     held: list[tuple[Record, list[str]]] = field(default_factory=list)
     extra_spec: tuple[tuple[int, str, float], ...] = ()
+    per_epoch: bool = True
     fast: re.Pattern[str] | None = None
 
     def matcher(self) -> re.Pattern[str]:
@@ -355,9 +357,10 @@ class TemplateStage:
     @staticmethod
     def _counted(t: Template, raw: int) -> None:
         """Follow the counter: one that falls back to 0 or 1 while the line prints no epoch is a per-epoch index
-        starting a new epoch (counted in ``t.resets``), not a new run."""
+        starting a new epoch (counted in ``t.resets``), not a new run — unless it is named as a global count
+        (``step``, ``global_step``, ``update``): that one starting again is a new run."""
         last = t.last
-        if last is not None and raw < last and raw <= 1 and t.epoch < 0:
+        if last is not None and raw < last and raw <= 1 and t.epoch < 0 and t.per_epoch:
             t.resets += 1
         t.last = raw
 
@@ -377,6 +380,7 @@ def _classify(t: Template) -> None:
         if role == "counter" or slot.bracket_counter:
             if t.counter < 0:
                 t.counter = i
+                t.per_epoch = slot.name not in _GLOBAL_COUNTERS
             continue
         if role == "epoch":
             if t.epoch < 0:

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import datetime
 
+from hwmon.events import StepMetrics
 from hwmon.parsers import vocab
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "best_loss",
     "context_is_eval",
     "eval_name",
+    "eval_step",
     "field_role",
     "normal_name",
     "parse_number",
@@ -161,3 +164,14 @@ def rate_unit(name: str) -> str:
         if name.startswith(word) or f"_{word}" in name or f" {word}" in name:
             return unit
     return "samples/sec"
+
+
+def eval_step(
+    number: int, ts: datetime | None, evals: list[tuple[str, float]], rule: str, step: int | None = None
+) -> StepMetrics | None:
+    """A line (or record, or row) that holds only an evaluation's results is an eval step too, when one of them is
+    a loss (the eval phase and the eval loss series come from it, as from a rule's eval step)."""
+    for name, value in evals:
+        if name.replace("/", "_").replace(" ", "_").split("_")[-1].endswith("loss"):
+            return StepMetrics(number, ts, step, loss=value, mode="eval", rule=rule)
+    return None

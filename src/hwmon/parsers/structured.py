@@ -39,7 +39,7 @@ from hwmon.events import (
     TargetStated,
 )
 from hwmon.parsers import vocab
-from hwmon.parsers.fields import best_loss, eval_name, field_role, normal_name
+from hwmon.parsers.fields import best_loss, eval_name, eval_step, field_role, normal_name
 from hwmon.parsers.fields import rate_unit as rate_unit_of
 from hwmon.parsers.records import Record
 
@@ -148,7 +148,9 @@ class StructuredLines:
         if picked is not None:
             extra.extend(item for i, item in enumerate(losses) if i != picked)
         if loss is None and rate is None and (counter is None or not extra):
-            return out or None
+            evals = [(e.name, e.value) for e in out if isinstance(e, EvalMetric)]
+            found = eval_step(number, ts, evals, rule, counter)
+            return [*out, found] if found is not None else (out or None)
         step = StepMetrics(
             number, ts, counter, loss=loss, rate=rate, rate_unit=rate_unit, epoch=epoch, extra=tuple(extra), rule=rule
         )
@@ -203,7 +205,7 @@ class StructuredLines:
         context = [(k, v) for k, v in fields if k not in _NAME_KEYS and k != "value"]
         if isinstance(value, float):
             if field_role(name) == "eval":
-                return [EvalMetric(number, ts, eval_name(name), value, rule=rule)]
+                return [EvalMetric(number, ts, eval_name(name), value, rule=rule)]  # one result: no eval step
             return self._fields(record, rule, [(name, value), *context])
         # An event of the run, named by its key.
         low = name.lower()

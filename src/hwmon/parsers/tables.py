@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 
 from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
-from hwmon.parsers.fields import best_loss, eval_name, field_role, normal_name, parse_number, rate_unit
+from hwmon.parsers.fields import best_loss, eval_name, eval_step, field_role, normal_name, parse_number, rate_unit
 from hwmon.parsers.records import Record
 
 __all__ = ["ColumnTables", "Table", "cell_value"]
@@ -182,6 +182,10 @@ class ColumnTables:
                     number, ts, step, loss=loss, rate=rate, rate_unit=unit, epoch=epoch, extra=tuple(extra), rule=rule
                 )
             )
+        else:
+            found = eval_step(number, ts, [(e.name, e.value) for e in out if isinstance(e, EvalMetric)], rule, step)
+            if found is not None:
+                out.append(found)
         return out
 
 

@@ -31,7 +31,15 @@ from dataclasses import dataclass, field
 
 from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
 from hwmon.parsers import vocab
-from hwmon.parsers.fields import best_loss, context_is_eval, eval_name, field_role, normal_name, rate_unit
+from hwmon.parsers.fields import (
+    best_loss,
+    context_is_eval,
+    eval_name,
+    eval_step,
+    field_role,
+    normal_name,
+    rate_unit,
+)
 from hwmon.parsers.records import Record
 
 __all__ = ["HOLD", "MAX_LINE", "MAX_SLOTS", "MAX_TEMPLATES", "NUMBER", "Slot", "Template", "TemplateStage"]
@@ -295,11 +303,16 @@ class TemplateStage:
     def _read(self, t: Template, record: Record, values: list[str], counter: int) -> list[Event]:
         number, ts, rule = record.number, record.ts, t.rule
         out: list[Event] = []
+        evals: list[tuple[str, float]] = []
         for i in t.evals:
             value = _value(t, values, i)
             if value is not None:
-                out.append(EvalMetric(number, ts, eval_name(t.slots[i].name), value, rule=rule))
+                evals.append((eval_name(t.slots[i].name), value))
+                out.append(EvalMetric(number, ts, evals[-1][0], value, rule=rule))
         if t.kind == "eval" or (t.loss < 0 and not t.extras and t.rate < 0):
+            found = eval_step(number, ts, evals, rule, _int(values[counter]) if counter >= 0 else None)
+            if found is not None:
+                out.append(found)
             return out
         step: int | None = None
         if counter >= 0:

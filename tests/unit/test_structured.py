@@ -79,7 +79,8 @@ def test_eval_keys_are_eval_metrics_and_an_evals_bookkeeping_is_not() -> None:
     line = "{'eval_loss': 0.61, 'eval_accuracy': 0.74, 'eval_runtime': 0.4, 'eval_samples_per_second': 1250.0}"
     got = run(StructuredLines(), [line])
     assert {e.name: e.value for e in got if isinstance(e, EvalMetric)} == {"eval_loss": 0.61, "eval_accuracy": 0.74}
-    assert not [e for e in got if isinstance(e, StepMetrics)]
+    # Only an eval step (the eval phase, the eval loss series): no training step.
+    assert [(e.mode, e.loss) for e in got if isinstance(e, StepMetrics)] == [("eval", 0.61)]
 
 
 def test_named_records_give_fields_events_and_phases() -> None:

@@ -152,6 +152,7 @@ class TemplateStage:
     def __init__(self) -> None:
         self._templates: dict[str, Template] = {}
         self._recent: list[Template] = []  # the templates of the last lines, tried whole before a line is cut
+        self.whole_matches = 0  # lines read by a whole-template match (bench/bench_learned.py reports it)
 
     @property
     def templates(self) -> list[Template]:
@@ -166,6 +167,7 @@ class TemplateStage:
         for template in self._recent:
             m = template.matcher().fullmatch(msg)
             if m is not None:
+                self.whole_matches += 1
                 values = list(m.groups())
                 if template is not self._recent[0]:
                     self._recent.remove(template)

@@ -110,7 +110,8 @@ def test_eval_fields_are_eval_metrics_not_the_training_loss() -> None:
             "Test set: Average loss: 0.0347, Accuracy: 97.5%",
         ]
     )
-    assert [(s.step, s.loss) for s in steps(events)] == [(10, 0.31), (20, 0.29)]
+    assert [(s.step, s.loss) for s in steps(events) if s.mode == "train"] == [(10, 0.31), (20, 0.29)]
+    assert [s.loss for s in steps(events) if s.mode == "eval"] == [0.59, 0.0347]  # eval-only lines: eval steps
     evals = {e.name: e.value for e in events if isinstance(e, EvalMetric)}
     assert evals["val_loss"] == 0.61
     assert evals["loss"] == 0.59 and evals["acc"] == pytest.approx(0.815)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 from hwmon.events import Event
@@ -67,3 +70,30 @@ def test_a_new_run_in_the_same_log_starts_fresh_provenance() -> None:
     assert state.runs == 2
     assert provenance.figures["train.steps.last"].line == 4
     assert provenance.figures["phases.train.start"].line == 3
+
+
+def _hwmon(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hwmon", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_summary_json_carries_provenance_and_explain_prints_it(tmp_path: Path) -> None:
+    log = tmp_path / "loop.log"
+    log.write_bytes(
+        b"starting\n"
+        b"It 1 Loss 2.5000\n"
+        b"It 2 Loss 2.2500 \x1b]0;owned\x07\x1b[31m\n"  # escapes in the file: never reach the terminal
+        b"Validation: loss 0.5900 acc 81.5%\n"
+        b"It 3 Loss 2.0000\n"
+    )
+    done = _hwmon("summary", "--json", str(log))
+    s = json.loads(done.stdout)
+    template = s["provenance"]["train.steps.last"]["rule"]
+    assert s["provenance"]["train.steps.last"] == {"line": 5, "rule": template} and template.startswith("template:")
+    assert s["provenance"]["eval.acc"]["line"] == 4
+    explained = _hwmon("summary", "--explain", str(log))
+    assert explained.returncode == 0, explained.stderr
+    out = explained.stdout
+    assert f'train.steps.last = 3\n  line 5, {template}: "It 3 Loss 2.0000"' in out
+    assert "status = unknown\n  (no line set it: hwmon's default)" in out
+    assert "eval.acc = 0.815" in out
+    assert "\x1b" not in out and "\x07" not in out

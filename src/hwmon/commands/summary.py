@@ -33,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the hwmon.summary/1 JSON contract")
     fmt.add_argument("--md", action="store_true", help="print a Markdown report")
+    fmt.add_argument(
+        "--explain",
+        action="store_true",
+        help="for each figure (status, vendor, phases, last step/loss/rate, eval, checkpoints): the line that gave it "
+        "and the rule or learned template that read it",
+    )  # h17a (issue 17)
     parser.add_argument(
         "--ssh-opt",
         action="append",
@@ -155,6 +161,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif args.md:
         sys.stdout.write(render_markdown(summary))
+    elif args.explain:
+        from hwmon.commands.explain import explain
+
+        log = Path(args.log)
+        explain(summary, sys.stdout, log if args.log != "-" and log.is_file() else None)
     else:
         render_human(summary)
     if args.exit_status and summary["status"] == "failed":

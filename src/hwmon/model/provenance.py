@@ -1,10 +1,10 @@
 """Provenance: which line, read by which rule, set each figure of a run. Pure.
 
-The reducer calls ``observe(state, event, before)`` after it applied ``event`` (``before`` is ``Figures.of(state)``
-taken just before): every figure the event changed is remembered with the event's line and rule
-(``Event.rule``: a built-in row ``<format>:<row>``, ``template:<id>``, ``structured:<kind>``, ``table:<id>``,
-``format:<file>/<rule>``; ``""`` when the producer names none). Figures are keyed by their path in the summary
-JSON (``hwmon.summary/1``):
+The reducer calls ``observe(provenance, state, event, before)`` after it applied ``event`` (``before`` is
+``figures_before(state)`` taken just before, ``provenance`` the state's before the event): every figure the event
+changed is remembered with the event's line and rule (``Event.rule``: a built-in row ``<format>:<row>``,
+``template:<id>``, ``structured:<kind>``, ``table:<id>``, ``format:<file>/<rule>``; ``""`` when the producer names
+none). Figures are keyed by their path in the summary JSON (``hwmon.summary/1``):
 
 ``status``, ``vendor``, ``phases.<name>.start`` / ``phases.<name>.end`` (the first start and the last end of that
 phase), ``train.steps.last``, ``train.loss.last``, ``train.rate.last``, ``eval.<name>``, ``checkpoints[i]``.
@@ -25,7 +25,7 @@ from hwmon.events import EvalMetric, Event, StepBatch
 if TYPE_CHECKING:
     from hwmon.model.state import Phase, RunState
 
-__all__ = ["MAX_LINES", "Figures", "Provenance", "Source", "observe"]
+__all__ = ["MAX_LINES", "Figures", "Provenance", "Source", "figures_before", "observe"]
 
 MAX_LINES = 20000
 """Lines whose rule is remembered for the record view (the raw log view keeps no more lines than this)."""
@@ -84,6 +84,11 @@ class Figures(NamedTuple):
             len(state.checkpoints),
             state.runs,
         )
+
+
+def figures_before(state: RunState) -> Figures:
+    """The figures as they stand, to compare with after an event (``Figures.of``)."""
+    return Figures.of(state)
 
 
 def observe(provenance: Provenance, state: RunState, event: Event, before: Figures) -> Provenance:

@@ -97,3 +97,14 @@ def test_summary_json_carries_provenance_and_explain_prints_it(tmp_path: Path) -
     assert "status = unknown\n  (no line set it: hwmon's default)" in out
     assert "eval.acc = 0.815" in out
     assert "\x1b" not in out and "\x07" not in out
+
+
+def test_popped_lines_carry_the_numbers_events_carry() -> None:
+    from hwmon.parsers.stream import StreamParser
+
+    parser = StreamParser(keep_lines=3)
+    events = parser.feed(b"hello\nIt 1 Loss 0.5\nIt 2 Loss 0.4\nIt 3 Loss 0.3\n")
+    first, lines = parser.pop_numbered_lines()
+    assert (first, lines) == (2, ["It 1 Loss 0.5", "It 2 Loss 0.4", "It 3 Loss 0.3"])
+    _, provenance = reduce(events)
+    assert provenance.rule_of_line(first + 2) == events[-1].rule and events[-1].line == 4

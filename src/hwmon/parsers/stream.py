@@ -212,6 +212,12 @@ class StreamParser:
         self._kept.clear()
         return lines
 
+    def pop_numbered_lines(self) -> tuple[int, list[str]]:
+        """``pop_lines()`` and the 1-based line number of the first line it gives (the numbers events carry), so
+        a raw log view can ask ``RunState.provenance.rule_of_line(n)`` which rule read a line (h17a, issue 17)."""
+        lines = self.pop_lines()
+        return self.lines_seen - len(lines) + 1, lines
+
     # ------------------------------------------------------------------ lines
 
     def _line(self, line: Line, out: list[Event]) -> None:

@@ -180,3 +180,18 @@ def test_no_framework_is_named_in_the_learned_stage(name: str) -> None:
     text = (SRC / name).read_text().lower()
     named = [word for word in FRAMEWORKS if re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", text)]
     assert not named, f"{name} names {named}: the learned stage must read formats by their shape"
+
+
+def test_an_epoch_line_gives_the_steps_after_it_their_epoch() -> None:
+    lines = ["=== Epoch 1/3 ===", "train loss: 0.50, acc: 0.80", "=== Epoch 2/3 ===", "train loss: 0.40, acc: 0.85"]
+    _, events = feed(lines)
+    assert [(s.line, s.loss, s.epoch) for s in steps(events)] == [(2, 0.5, 1.0), (4, 0.4, 2.0)]
+    assert [(e.what, e.total, e.current) for e in events if isinstance(e, TargetStated)] == [("epoch", 3, 1)]
+
+
+def test_name_value_lines_under_an_evaluation_heading_are_its_metrics() -> None:
+    data = b"step 1 loss 0.9\nstep 2 loss 0.8\nTest results:\n  loss: 0.35\n  accuracy: 88.5%\nsaving model\n  lr: 0.1\n"
+    s = summary(data.decode())
+    assert s["eval"] == {"loss": 0.35, "accuracy": 0.885}
+    assert s["train"]["loss"]["last"] == 0.8  # type: ignore[index]
+    assert "lr" not in s["eval"]  # the block ended at the first line that is not name: value

@@ -120,7 +120,7 @@ class Template:
     resets: int = 0
     total: int | None = None
     epoch_total: int | None = None
-    held: list[tuple[Record, list[str]]] = field(default_factory=list)
+    held: list[tuple[Record, list[str], float | None]] = field(default_factory=list)  # with the epoch then
     extra_spec: tuple[tuple[int, str, float], ...] = ()
     per_epoch: bool = True
     fast: re.Pattern[str] | None = None
@@ -153,6 +153,7 @@ class TemplateStage:
         self._templates: dict[str, Template] = {}
         self._recent: list[Template] = []  # the templates of the last lines, tried whole before a line is cut
         self.whole_matches = 0  # lines read by a whole-template match (bench/bench_learned.py reports it)
+        self.epoch: float | None = None  # the epoch the last "Epoch N" line began
 
     @property
     def templates(self) -> list[Template]:
@@ -199,9 +200,38 @@ class TemplateStage:
         kind = template.kind
         if kind == "other":
             return released or None
+        if kind == "epoch":
+            return released + self._epoch_marker(template, record, values)
         if kind == "candidate":
             return released + self._candidate(template, record, values)
-        return released + self._read(template, record, values, template.counter)
+        return released + self._read(template, record, values, template.counter, self.epoch)
+
+    def _epoch_marker(self, t: Template, record: Record, values: list[str]) -> list[Event]:
+        """A line that only says which epoch begins: the steps without an epoch of their own that follow get it."""
+        epoch = _float(values[t.epoch])
+        if epoch is None or not math.isfinite(epoch):
+            return []
+        self.epoch = epoch
+        total_slot = _total_slot(t, t.epoch)
+        total = _int(values[total_slot]) if total_slot >= 0 else None
+        if total is not None and total > 0 and total != t.epoch_total:
+            t.epoch_total = total
+            return [TargetStated(record.number, record.ts, "epoch", total, int(epoch), rule=t.rule)]
+        return []
+
+    def single_field(self, record: Record) -> tuple[str, float] | None:
+        """The one named number of a ``name: value`` line (``  accuracy: 0.81``, ``loss = 0.43``), else None."""
+        msg = record.msg
+        if len(msg) > 200:
+            return None
+        parts = NUMBER.split(msg)
+        if len(parts) != 3 or parts[2].strip() not in ("", "%"):
+            return None
+        name, _ = _name_before(parts[0])
+        value = _float(parts[1])
+        if not name or value is None or parts[0].strip(" \t:=|-*") != parts[0].strip(" \t:=|-*").split("(")[0]:
+            return None
+        return name, value / 100.0 if parts[2].strip() == "%" else value
 
     def finish(self) -> list[Event]:
         """End of input: held lines of templates whose counter never showed itself, without a step."""
@@ -272,16 +302,16 @@ class TemplateStage:
                     template.kind = "step"
                     template.counter = slot
                     out: list[Event] = []
-                    for old_record, old_values in held:
-                        out.extend(self._read(template, old_record, old_values, slot))
+                    for old_record, old_values, old_epoch in held:
+                        out.extend(self._read(template, old_record, old_values, slot, old_epoch))
                     held.clear()
                     out.extend(self._read(template, record, values, slot))
                     return out
             if not template.candidates or len(held) + 1 >= HOLD:
                 # It repeats, and none of its integers counts: its lines are steps without a number.
-                held.append((record, values))
+                held.append((record, values, self.epoch))
                 return self._demote(template)
-        held.append((record, values))
+        held.append((record, values, self.epoch))
         return []
 
     def _demote(self, template: Template, *, final: bool = False) -> list[Event]:
@@ -292,17 +322,21 @@ class TemplateStage:
         out: list[Event] = []
         once = final and len(template.held) == 1 and template.seen == 1
         plain = template.loss >= 0 and vocab.role(template.slots[template.loss].name) == "loss"
-        for old_record, old_values in template.held:
+        for old_record, old_values, old_epoch in template.held:
             if template.kind == "other":
                 continue
-            events = self._read(template, old_record, old_values, -1)
+            events = self._read(template, old_record, old_values, -1, old_epoch)
             if once and not plain:
                 events = [e for e in events if isinstance(e, EvalMetric)]
             out.extend(events)
         template.held.clear()
         return out
 
-    def _read(self, t: Template, record: Record, values: list[str], counter: int) -> list[Event]:
+    def _read(
+        self, t: Template, record: Record, values: list[str], counter: int, context: float | None = None
+    ) -> list[Event]:
+        """The events of one line of ``t``; ``context`` is the epoch the line was printed in (held lines keep
+        theirs)."""
         number, ts, rule = record.number, record.ts, t.rule
         out: list[Event] = []
         evals: list[tuple[str, float]] = []
@@ -330,7 +364,7 @@ class TemplateStage:
                         out.append(TargetStated(number, ts, "step", total, step, rule=rule))
         # After a per-epoch counter started again, the epoch is the number of times it did (1-based), so the
         # model knows its steps are per epoch and not a new run going back.
-        epoch: float | None = float(t.resets + 1) if t.resets else None
+        epoch: float | None = context if context is not None else (float(t.resets + 1) if t.resets else None)
         if t.epoch >= 0:
             epoch = _float(values[t.epoch])
             total_slot = _total_slot(t, t.epoch)
@@ -423,7 +457,9 @@ def _classify(t: Template) -> None:
     )
     t.candidates = tuple(candidates)
     has_metrics = t.loss >= 0 or bool(evals) or t.rate >= 0 or bool(extras)
-    if not has_metrics:
+    if not has_metrics and t.epoch >= 0 and t.counter < 0 and not candidates and len(t.slots) <= 2:
+        t.kind = "epoch"  # "Epoch 3", "=== Epoch 3/10 ===": the epoch the lines after it belong to
+    elif not has_metrics:
         t.kind = "other"
     elif t.counter >= 0:
         t.kind = "step" if (t.loss >= 0 or t.rate >= 0 or extras) else "eval"

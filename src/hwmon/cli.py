@@ -24,6 +24,9 @@ COMMANDS: dict[str, str] = {
     "stop": "stop a supervised run (SIGINT, then SIGTERM, then SIGKILL; scancel for a Slurm job)",
     "top": "the fleet view: every run, Slurm job and recently attached log in one live table (also: hwmon alone)",
     "formats": "list the log formats hwmon reads (built-in, learned, yours); 'formats test FILE LOG' tries yours",
+    "watch": "follow runs headless and tell when one fails, stalls or ends (exec, terminal, desktop, mail, Apprise;"
+    " Prometheus /metrics)",
+    "report": "write a run as one self-contained HTML file to share (charts, phases, alerts, the last log lines)",
 }
 # Commands that read no log, so they do not load the user's format files (see hwmon.sources.formats).
 _NO_FORMATS = frozenset({"stop", "history", "formats"})

@@ -190,8 +190,13 @@ def test_an_epoch_line_gives_the_steps_after_it_their_epoch() -> None:
 
 
 def test_name_value_lines_under_an_evaluation_heading_are_its_metrics() -> None:
-    data = b"step 1 loss 0.9\nstep 2 loss 0.8\nTest results:\n  loss: 0.35\n  accuracy: 88.5%\nsaving model\n  lr: 0.1\n"
+    data = b"step 1 loss 0.9\nstep 2 loss 0.8\nTest results:\n  loss: 0.35\n  accuracy: 88.5%\nsaving\n  lr: 0.1\n"
     s = summary(data.decode())
     assert s["eval"] == {"loss": 0.35, "accuracy": 0.885}
     assert s["train"]["loss"]["last"] == 0.8  # type: ignore[index]
     assert "lr" not in s["eval"]  # the block ended at the first line that is not name: value
+
+
+def test_an_evaluation_blocks_size_is_not_a_result() -> None:
+    data = "Evaluation:\n  num samples: 500\n  batch size = 32\n  accuracy: 0.91\n"
+    assert summary(data)["eval"] == {"accuracy": 0.91}

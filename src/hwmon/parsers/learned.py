@@ -40,6 +40,7 @@ from hwmon.parsers.userformats import Format, UserFormats
 __all__ = ["LearnedStage"]
 
 _READ = (StepMetrics, StepBatch, EvalMetric, RunCompleted, CheckpointSaved, TargetStated)
+_BOOKKEEPING = re.compile(r"\b(?:num|number|count|size|samples|examples|batches|steps|runtime|time)\b")
 # A heading that names an evaluation: "Test results:", "Validation summary:", "=== Evaluation ===".
 _EVAL_HEADING = re.compile(
     r"^\W*(?:[A-Za-z]+\s+){0,3}?(?:eval|evaluation|validation|valid|test|testing)\b[^\d]{0,60}?"
@@ -89,7 +90,7 @@ class LearnedStage:
         found = self.tables.feed(record)
         if found is not None:
             return found
-        found = self._eval_block(record)
+        found = self._eval_block(record) if not events else None  # (a block a rule reads is the rule's)
         if found is not None:
             return found
         return self.templates.feed(record)
@@ -102,8 +103,8 @@ class LearnedStage:
             field = self.templates.single_field(record)
             if field is not None:
                 name, value = field
-                if field_role(name) in ("counter", "epoch"):
-                    return None
+                if field_role(name) in ("counter", "epoch") or _BOOKKEEPING.search(name) is not None:
+                    return []  # the evaluation's size, not a result of it
                 rule = "structured:eval-block"
                 events: list[Event] = [EvalMetric(record.number, record.ts, eval_name(name), value, rule=rule)]
                 found = eval_step(record.number, record.ts, [(eval_name(name), value)], rule)

@@ -26,7 +26,11 @@ job = os.environ.get("SLURM_JOB_ID", "local")
 attempt = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0)
 checkpoint = Path(f"ckpt-{job}")
 start = int(checkpoint.read_text()) if checkpoint.exists() else 0
-log.info(f"attempt {attempt} of job {job} starting at step {start + 1}")
+log.info(
+    f"attempt {attempt} of job {job} resumes from checkpoint-{start}"
+    if start
+    else f"attempt {attempt} of job {job} starts"
+)
 for step in range(start + 1, steps + 1):
     time.sleep(interval)
     log.info(f"step={step} loss={4.0 / step:.4f}")

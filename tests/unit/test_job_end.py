@@ -259,14 +259,14 @@ def _ts(seconds: float) -> str:
 def requeued_log(*, marker: bool = True) -> bytes:
     """Attempt 0 trains steps 1-8 (a checkpoint at 5), Slurm requeues the job, attempt 1 resumes from step 6 at
     +40 s and finishes at 12."""
-    lines = [f"{_ts(0)} INFO attempt 0 of job 7 starting at step 1"]
+    lines = [f"{_ts(0)} INFO attempt 0 of job 7 starts from scratch"]
     for step in range(1, 9):
         lines.append(f"{_ts(step)} INFO step={step} loss={4 / step:.4f}")
         if step == 5:
             lines.append(f"{_ts(step)} INFO Saving model checkpoint to ckpt-7/checkpoint-5")
     if marker:
         lines.append("slurmstepd: error: *** JOB 7 ON node1 CANCELLED AT 2026-12-07T01:00:09 DUE TO JOB REQUEUE ***")
-    lines.append(f"{_ts(40)} INFO attempt 1 of job 7 starting at step 6")
+    lines.append(f"{_ts(40)} INFO attempt 1 of job 7 resumes from checkpoint-5")
     for step in range(6, 13):
         lines.append(f"{_ts(35 + step)} INFO step={step} loss={4 / step:.4f}")
     return ("\n".join(lines) + "\n").encode()

@@ -127,6 +127,8 @@ def summary_dict(state: RunState) -> dict[str, object]:
         "alerts": [{"kind": a.kind, "message": a.message, "line": a.line} for a in state.alerts],
         "runs": state.runs,
         "lines": state.lines,
+        # h17a (issue 17): per figure path above, the line and the rule that set it.
+        "provenance": state.provenance.as_json(),
     }
     # Issue 21: ranks, the run's error (the first failing rank's), end reason, cause, requeues, time limit.
     out.update(summary_keys(state))

@@ -226,27 +226,40 @@ def test_a_root_cause_outranks_what_follows_from_it() -> None:
     assert state.cause is not None and state.cause.name == "CUDA out of memory" and state.cause.line == 2
 
 
-def test_user_causes_come_first_and_bad_ones_are_one_clear_error() -> None:
-    rule = causes.compile_cause(
-        {"match": r"shard \d+ is corrupt", "name": "corrupt shard", "hint": "re-download it", "end": "failed"},
-        "my.toml",
+def test_user_causes_from_a_format_file_come_first_and_a_bad_one_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from hwmon.parsers.userformats import FormatError, parse_format
+    from hwmon.sources import formats
+
+    good = tmp_path / "shards.toml"
+    good.write_text(
+        'name = "shards"\n[[cause]]\nmatch = \'shard \\d+ is corrupt\'\nname = "corrupt shard"\n'
+        'hint = "re-download it"\nend = "failed"\n'
     )
-    causes.install([rule])
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
+    report = io.StringIO()
     try:
+        formats.install([good], report=report)
+        assert report.getvalue() == ""
         found = causes.match("ValueError: shard 17 is corrupt")
         assert found is not None and (found.name, found.hint, found.end) == (
             "corrupt shard",
             "re-download it",
             "FAILED",
         )
-        assert causes.rules()[0] is rule
+        assert causes.rules()[0].source == str(good)
+        state = summarize_bytes(b"step=1 loss=1\nValueError: shard 17 is corrupt\n", "x")
+        assert state.cause is not None and state.cause.name == "corrupt shard"
     finally:
         causes.install([])
     assert causes.match("ValueError: shard 17 is corrupt") is None
-    with pytest.raises(causes.CauseError, match=r"my.toml: cause 'x': bad regex at position 2"):
-        causes.compile_cause({"match": "ab(", "name": "x"}, "my.toml")
-    with pytest.raises(causes.CauseError, match="unknown key 'mtach'"):
-        causes.compile_cause({"mtach": "x", "name": "x"}, "my.toml")
+    with pytest.raises(FormatError, match=r"x.toml: cause 1 \(x\): bad regex at position 2"):
+        parse_format('[[cause]]\nmatch = "ab("\nname = "x"\n', "x.toml")
+    with pytest.raises(FormatError, match="unknown key 'mtach'"):
+        parse_format('[[cause]]\nmtach = "x"\nname = "x"\n', "x.toml")
 
 
 # --- one run across requeues ----------------------------------------------------------------------------------------

@@ -7,21 +7,20 @@ and a weight: a root cause (out of memory, a collective timeout) outranks what f
 connection closed, the launcher's ``ChildFailedError``), so the run's cause is the weightiest fatal match, the
 first one among equals.
 
-Users add rows in their format files (``[[cause]]`` tables: ``match``, ``name``, ``hint``, optional ``end``;
-``compile_cause`` checks one) and packages through the same entry points; ``install`` puts them before the
-built-in rows.
+Users add rows in their format files (``[[cause]]`` tables: ``match``, ``name``, ``hint``, optional ``end`` and
+``weight``; ``hwmon.parsers.userformats`` checks them, ``hwmon.sources.formats.install`` installs them) and packages
+through the same entry points; ``install`` puts them before the built-in rows.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from hwmon.model.dist_state import Cause
 
-__all__ = ["BUILTIN", "CauseError", "CauseRule", "compile_cause", "install", "match", "match_end", "rules"]
+__all__ = ["BUILTIN", "CauseRule", "install", "match", "match_end", "rules"]
 
 _MAX_MESSAGE = 300
 
@@ -153,35 +152,6 @@ _END_CAUSES: dict[str, tuple[str, str]] = {
 }
 
 _USER: list[CauseRule] = []
-
-
-class CauseError(ValueError):
-    """A ``[[cause]]`` table that cannot be used (the message says which key and why)."""
-
-
-def compile_cause(table: Mapping[str, Any], source: str) -> CauseRule:
-    """One ``[[cause]]`` table of a format file (``match``, ``name``, ``hint``, optional ``end``, ``weight``)."""
-    unknown = set(table) - {"match", "name", "hint", "end", "weight"}
-    if unknown:
-        raise CauseError(f"{source}: cause: unknown key {sorted(unknown)[0]!r}")
-    pattern = table.get("match")
-    name = table.get("name")
-    if not isinstance(pattern, str) or not pattern:
-        raise CauseError(f"{source}: cause: 'match' must be a regex")
-    if not isinstance(name, str) or not name.strip():
-        raise CauseError(f"{source}: cause: 'name' must be text")
-    hint = table.get("hint", "")
-    end = table.get("end", "")
-    weight = table.get("weight", 3)
-    if not isinstance(hint, str) or not isinstance(end, str):
-        raise CauseError(f"{source}: cause {name!r}: 'hint' and 'end' must be text")
-    if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= 3:
-        raise CauseError(f"{source}: cause {name!r}: 'weight' must be 1, 2 or 3")
-    try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        raise CauseError(f"{source}: cause {name!r}: bad regex at position {exc.pos}: {exc.msg}") from None
-    return CauseRule(name.strip()[:80], compiled, hint.strip()[:300], end.strip().upper()[:32], "", weight, source)
 
 
 def install(user_rules: Iterable[CauseRule]) -> None:

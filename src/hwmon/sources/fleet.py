@@ -26,12 +26,14 @@ from functools import partial
 from pathlib import Path
 
 from hwmon import exitcodes
+from hwmon.events import JobState
 from hwmon.model import figures, reducer
 from hwmon.model.eta import eta_seconds, main_progress, target_step
 from hwmon.model.state import RunState
 from hwmon.parsers.stream import StreamParser
 from hwmon.refs import RemoteRef, parse_remote
 from hwmon.slurm import client as slurm
+from hwmon.slurm.facts import job_event, record_event
 from hwmon.slurm.parse import PENDING_STATES, JobInfo
 from hwmon.slurm.watcher import slurm_state
 from hwmon.sources.ssh import SshFollower
@@ -39,6 +41,8 @@ from hwmon.sources.ssh_stream import RemoteStream
 from hwmon.store import recent, registry
 
 FIRST_READ_BYTES = 512 * 1024
+# As hwmon.sources.source.QUIET_FLUSH_S: after this long without new bytes, held-back lines are released.
+QUIET_FLUSH_S = 1.0
 READ_BUDGET = 4 << 20
 MAX_FINISHED_RUNS = 10
 _HOST = socket.gethostname()
@@ -79,11 +83,23 @@ class LogTracker:
         self._pos = 0
         self._aligned = True
         self.reads = 0
+        # When the last bytes arrived (the injected clock) while the parser may still hold a line back.
+        self._flush_due: float | None = None
         self._reset()
 
     def _reset(self) -> None:
         self.parser = StreamParser(blocks=True, keep_lines=0)
         self.state = RunState(source=str(self.path))
+        self._told: tuple[object, ...] | None = None
+
+    def tell(self, event: JobState | None) -> None:
+        """What Slurm says of the run's job (issue 21: its time limit, requeues, end), when it changed."""
+        if event is None:
+            return
+        key = (event.state, event.reason, event.time_limit_s, event.restarts, event.exit_code, event.signal)
+        if key != self._told:
+            self._told = key
+            reducer.apply(self.state, event, self._clock())
 
     def poll(self) -> bool:
         """Read what was added since the last poll (a ``stat`` only, when nothing was); True when the state
@@ -104,7 +120,7 @@ class LogTracker:
             self._pos = 0
             self._aligned = True
         if st.st_size <= self._pos:
-            return False
+            return self._flush_if_quiet()
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self._pos)
@@ -120,11 +136,26 @@ class LogTracker:
             data = data[cut + 1 :]
             self._aligned = True
         self.reads += 1
+        now = self._clock()
+        self._flush_due = now
         try:
-            reducer.apply_all(self.state, self.parser.feed(data), self._clock())
+            reducer.apply_all(self.state, self.parser.feed(data), now)
         except Exception:  # a parser bug must not take the fleet down; this row just stops updating
             return False
         return True
+
+    def _flush_if_quiet(self) -> bool:
+        """After ``QUIET_FLUSH_S`` without new bytes, let the parser release what it holds back waiting for more
+        (a crashed run's last exception line), as the live sources do."""
+        if self._flush_due is None or self._clock() - self._flush_due < QUIET_FLUSH_S:
+            return False
+        self._flush_due = None
+        try:
+            events = self.parser.flush()
+            reducer.apply_all(self.state, events, self._clock())
+        except Exception:  # same policy as poll()
+            return False
+        return bool(events)
 
 
 class RemoteTracker:
@@ -285,9 +316,22 @@ class Fleet:
         for entry in self._sync_entries():
             if isinstance(entry.tracker, LogTracker) and entry.tracker.poll():
                 changed = True
+        self._tell_jobs()
         if changed:
             self.version += 1
         return changed
+
+    def _tell_jobs(self) -> None:
+        """What Slurm says of each job (its time limit, restarts, end) goes to its run model too (issue 21: the ETA
+        against the limit, the ``eta`` alert, the end reason in ``watch``)."""
+        for record in self._runs:
+            entry = self._entries.get(f"run:{record.run_id}")
+            if record.slurm_job_id and entry is not None and isinstance(entry.tracker, LogTracker):
+                entry.tracker.tell(record_event(record.slurm_job_id, slurm_state(record)))
+        for job in self._jobs:
+            entry = self._entries.get(f"slurm:{job.job_id}")
+            if entry is not None and isinstance(entry.tracker, LogTracker):
+                entry.tracker.tell(job_event(job))
 
     def _entry(self, key: str, make: Callable[[], LogTracker | RemoteTracker | None]) -> _Entry:
         entry = self._entries.get(key)
@@ -320,7 +364,7 @@ class Fleet:
                     continue
                 if remote is None:
                     continue
-                out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts)))
+                out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts, self._clock)))
             elif item.kind == "file":
                 out.append(self._entry(f"file:{item.ref}", partial(LogTracker, item.ref, self._clock)))
         for key in [k for k, e in self._entries.items() if not e.seen]:

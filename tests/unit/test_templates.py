@@ -146,9 +146,11 @@ def test_configuration_dumps_and_prose_are_not_steps() -> None:
 
 
 def test_numbers_are_values_not_parts_of_words() -> None:
-    text = "step_100 v1.2.3 0x1f loss 3.91G 12ms 95.5% 1,024 nan_count=2 number of nan iterations: 0 x=nan"
+    text = "step_100 v1.2.3 0x1f acc@5 mAP50-95 loss 3.91G 12ms 95.5% 1,024 nan_count=2 number of nan iterations: 0"
+    text += " x=nan"
     values = NUMBER.split(text)[1::2]
     assert values == ["3.91", "12", "95.5", "1,024", "2", "0", "nan"]
+    assert NUMBER.split("delta -0.5 x=-2")[1::2] == ["-0.5", "-2"]
 
 
 def test_templates_are_bounded_per_source() -> None:

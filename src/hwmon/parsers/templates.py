@@ -53,9 +53,10 @@ MAX_LINE = 2000
 HOLD = 4
 """Lines of a template held while it is not yet known whether one of its integers counts steps."""
 
-# A number as a log prints it: not glued to a word on its left (``step_100``, ``0x1f``, ``v1.2.3`` are not
-# numbers), optionally followed by a short unit (``3.91G``, ``12ms``, ``95.5%``, ``850tokens/s``); ``nan``/``inf``
-# only as a value (after ``=`` or ``:``, or before a separator), so "number of nan iterations" stays words.
+# A number as a log prints it: not glued to a word on its left (``step_100``, ``0x1f``, ``v1.2.3``, ``acc@5``,
+# ``mAP50-95`` are names, not numbers), optionally followed by a short unit (``3.91G``, ``12ms``, ``95.5%``,
+# ``850tokens/s``); ``nan``/``inf`` only as a value (after ``=`` or ``:``, or before a separator), so "number of
+# nan iterations" stays words.
 _NUMBER_BODY = (
     r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
     r"(?=[A-Za-z%]{0,6}(?:/[A-Za-z]{1,6})?(?!\w)(?!\.\d))"
@@ -64,8 +65,8 @@ _NUMBER_BODY = (
 # The padding before a number (``iteration       10/     100``) belongs to the number, so a column padded to
 # its width is one template whatever the width of its values. The look-aheads only let the scan stop where a
 # number can start.
-NUMBER = re.compile(r"(?=[ \t]*[-+\d.nNiI])(?<![ \t])[ \t]*(?<![\w.])(" + _NUMBER_BODY + ")", re.IGNORECASE)
-_NUMBER_GROUP = r"[ \t]*(?<![\w.])(" + _NUMBER_BODY + ")"
+NUMBER = re.compile(r"(?=[ \t]*[-+\d.nNiI])(?<![ \t])[ \t]*(?<![\w.@])(?<!\w-)(" + _NUMBER_BODY + ")", re.IGNORECASE)
+_NUMBER_GROUP = r"[ \t]*(?<![\w.@])(?<!\w-)(" + _NUMBER_BODY + ")"
 _DIGIT = re.compile(r"\d")
 _RECENT = 4
 _GLOBAL_COUNTERS = frozenset({"step", "steps", "global_step", "global step", "globalstep", "update", "updates"})
@@ -74,7 +75,7 @@ _NAME_END = re.compile(r"(?:\s|['\"]|[=:#\[]|tensor\(|\()+$")
 _DELIMITER = re.compile(r"[|,;{}\[\]<>:=#]|\s-+\s|^-+\s")
 _TOKEN = re.compile(r"\S+")
 _WHERE = frozenset({"at", "@", "after", "before"})
-_WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./-]*\)?['\"]?$|\([\w./%-]{1,12}\)$")
+_WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./@-]*\)?['\"]?$|\([\w./%-]{1,12}\)$")
 _UNIT_AFTER = re.compile(r"^\s?(?P<unit>[A-Za-z%]{1,8}(?:\s?/\s?[A-Za-z]{1,6})?)(?![\w])")
 _KEY_SEP = "\x00"
 # ``key=word`` assignments (``mode=train``, ``bias=True``, ``dataset='x'``): many of them make a line a

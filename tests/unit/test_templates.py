@@ -202,3 +202,10 @@ def test_name_value_lines_under_an_evaluation_heading_are_its_metrics() -> None:
 def test_an_evaluation_blocks_size_is_not_a_result() -> None:
     data = "Evaluation:\n  num samples: 500\n  batch size = 32\n  accuracy: 0.91\n"
     assert summary(data)["eval"] == {"accuracy": 0.91}
+
+
+def test_a_counter_with_other_numbers_only_must_count_before_it_is_a_step() -> None:
+    _, once = feed(["attempt 0 of job 7 starting at step 1", "step 1 loss 0.5"])
+    assert [(s.step, s.loss) for s in steps(once)] == [(1, 0.5)]
+    _, timed = feed([f"step {i} took {0.1 * i:.1f}s" for i in range(1, 4)])
+    assert [s.step for s in steps(timed)] == [1, 2, 3]

@@ -297,18 +297,19 @@ class TemplateStage:
         held = template.held
         if held:
             previous = held[-1][1]
-            for slot in template.candidates:
+            named = (template.counter,) if template.counter >= 0 else ()
+            for slot in named or template.candidates:
                 a, b = _int(previous[slot]), _int(values[slot])
-                if a is not None and b is not None and b > a:
+                if a is not None and b is not None and (b > a or (named and b != a)):
                     template.kind = "step"
                     template.counter = slot
                     out: list[Event] = []
                     for old_record, old_values, old_epoch in held:
                         out.extend(self._read(template, old_record, old_values, slot, old_epoch))
                     held.clear()
-                    out.extend(self._read(template, record, values, slot))
+                    out.extend(self._read(template, record, values, slot, self.epoch))
                     return out
-            if not template.candidates or len(held) + 1 >= HOLD:
+            if not (named or template.candidates) or len(held) + 1 >= HOLD:
                 # It repeats, and none of its integers counts: its lines are steps without a number.
                 held.append((record, values, self.epoch))
                 return self._demote(template)
@@ -463,7 +464,9 @@ def _classify(t: Template) -> None:
     elif not has_metrics:
         t.kind = "other"
     elif t.counter >= 0:
-        t.kind = "step" if (t.loss >= 0 or t.rate >= 0 or extras) else "eval"
+        # A counter with a loss or a rate is a step line at once; with other numbers only ("attempt 0 of job 7
+        # starting at step 1") it must repeat with a new count first.
+        t.kind = "step" if (t.loss >= 0 or t.rate >= 0) else ("candidate" if extras else "eval")
     elif (candidates and (t.loss >= 0 or t.rate >= 0)) or (t.loss >= 0 and t.epoch < 0):
         # An unnamed integer may count steps; a loss without any counter must repeat to be a step.
         t.kind = "candidate"

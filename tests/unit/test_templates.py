@@ -209,3 +209,8 @@ def test_a_counter_with_other_numbers_only_must_count_before_it_is_a_step() -> N
     assert [(s.step, s.loss) for s in steps(once)] == [(1, 0.5)]
     _, timed = feed([f"step {i} took {0.1 * i:.1f}s" for i in range(1, 4)])
     assert [s.step for s in steps(timed)] == [1, 2, 3]
+
+
+def test_a_count_of_a_total_with_its_percentage_is_the_percentage() -> None:
+    _, events = feed(["Test: avg loss 0.0412, correct: 9871/10000 (98.71%)"])
+    assert {e.name: e.value for e in events if isinstance(e, EvalMetric)} == {"avg_loss": 0.0412, "correct": 0.9871}

@@ -95,6 +95,7 @@ class Slot:
     total_of: int = -1
     bracket_counter: bool = False
     percent: bool = False
+    value_from: int = -1  # "Accuracy: 9890/10000 (99%)": the value is the percentage two numbers on
 
 
 @dataclass(slots=True)
@@ -269,6 +270,10 @@ class TemplateStage:
             bracket = i == 0 and not name and before.strip() in ("[", "(") and after.lstrip().startswith(("]", ")"))
             percent = after.startswith("%")
             slots.append(Slot(name, role, integer, bracket_counter=bracket and integer, percent=percent))
+        for i, slot in enumerate(slots[:-2]):
+            share = slots[i + 2]
+            if slot.role in ("eval", "metric") and slots[i + 1].total_of == i and share.percent and not share.name:
+                slot.value_from = i + 2
         template = Template(_template_id(key), literals, tuple(slots), record.number)
         _classify(template)
         assignments = len(_WORD_ASSIGNMENT.findall(key))
@@ -455,7 +460,13 @@ def _classify(t: Template) -> None:
     t.evals = tuple(evals)
     t.extras = tuple(extras)
     t.extra_spec = tuple(
-        (i, "lr" if t.slots[i].role == "lr" else t.slots[i].name, 0.01 if t.slots[i].percent else 1.0) for i in extras
+        (
+            j,
+            "lr" if t.slots[i].role == "lr" else t.slots[i].name,
+            0.01 if t.slots[j].percent else 1.0,
+        )
+        for i in extras
+        for j in (t.slots[i].value_from if t.slots[i].value_from >= 0 else i,)
     )
     t.candidates = tuple(candidates)
     has_metrics = t.loss >= 0 or bool(evals) or t.rate >= 0 or bool(extras)
@@ -537,6 +548,8 @@ def _int(raw: str) -> int | None:
 
 
 def _value(t: Template, values: list[str], i: int) -> float | None:
+    if t.slots[i].value_from >= 0:
+        i = t.slots[i].value_from
     value = _float(values[i])
     if value is not None and t.slots[i].percent:
         return value / 100.0

@@ -79,7 +79,7 @@ def test_a_template_knows_its_rule_id_and_the_line_that_taught_it() -> None:
     assert template.taught_by == 2
     assert all(e.rule == template.rule for e in events)
     assert re.fullmatch(r"template:[0-9a-f]{8}", template.rule)
-    assert template.text().replace(" ", "") == "It<*>Loss<*>"
+    assert template.text() == "It <*> Loss <*>"
 
 
 def test_an_unnamed_rising_integer_counts_steps_once_it_rises() -> None:

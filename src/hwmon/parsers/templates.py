@@ -143,8 +143,13 @@ class Template:
         return f"template:{self.id}"
 
     def text(self) -> str:
-        """The template as text, numbers shown as ``<*>``."""
-        return "<*>".join(self.literals)
+        """The template as text, numbers shown as ``<*>`` (after a space where a word or ``:`` came before it:
+        the padding before a number is part of the number)."""
+        parts = [self.literals[0]]
+        for literal in self.literals[1:]:
+            parts.append(" <*>" if parts[-1][-1:].isalpha() or parts[-1][-1:] in ":,|" else "<*>")
+            parts.append(literal)
+        return "".join(parts)
 
 
 class TemplateStage:

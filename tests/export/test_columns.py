@@ -1,8 +1,9 @@
-"""The columnar expansion of the Cerebras bulk path (``expand_columns``) against the per-line one (``expand_batch``),
-and the export written from columns (CSV as tuples, JSONL) against the export written the per-line way: the same
-values field by field, the same bytes. Every fixture, corpus and seed log (the shared ones skipped when absent),
-generated logs of several seeds/sizes/options, and hand-made blocks (NaN/Inf losses, step-1 reset rates, odd lines
-that must fall back)."""
+"""The columnar expansion of the Cerebras bulk path (``expand_columns``, and the batch's own decoder,
+``StepBatch.columns()``) against the per-line one (``expand_batch``), and the export written from columns (CSV as
+tuples, JSONL) against the export written the per-line way: the same values field by field, the same bytes.
+Every fixture, corpus and seed log (the shared ones skipped
+when absent), generated logs of several seeds/sizes/options, and hand-made blocks (NaN/Inf losses, step-1 reset
+rates, odd lines that must fall back)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ import pytest
 
 import hwmon.model.export as model_export
 from hwmon.commands.export import export_events
-from hwmon.events import Event, StepBatch, StepMetrics
-from hwmon.parsers.cerebras_fast import expand_batch, expand_columns
+from hwmon.events import Event, StepBatch, StepColumns, StepMetrics
+from hwmon.parsers.cerebras_fast import CerebrasDecoder, expand_batch, expand_columns
 from hwmon.parsers.cerebras_steps import step_from_line
 from hwmon.parsers.stream import StreamParser
 
@@ -54,10 +55,14 @@ def check_columns(batch: StepBatch) -> bool:
     """Asserts that the columns of ``batch`` (when it reads as columns) are ``expand_batch``'s, field by field;
     returns whether it read as columns."""
     slow = list(expand_batch(batch))
-    columns = expand_columns(batch)
+    decoded = [m for piece in batch.columns() for m in piece.rows()]
+    assert len(decoded) == len(slow)
+    for f, s in zip(decoded, slow, strict=True):
+        assert same(f, s) and f.rule == s.rule == "cerebras:step", (f, s)
+    columns = expand_columns(batch.raw, batch.first.line, batch.reset_step)
     if columns is None:
         return False
-    fast = list(columns.metrics())
+    fast = list(columns.rows())
     assert columns.iso == [m.ts.isoformat() for m in slow if m.ts is not None]
     assert len(fast) == len(slow) == batch.count
     for f, s in zip(fast, slow, strict=True):
@@ -76,7 +81,9 @@ def export_text(events: Iterable[Event], fmt: str, what: str = "steps") -> str:
 def slow_text(events: Iterable[Event], fmt: str, monkeypatch: pytest.MonkeyPatch, what: str = "steps") -> str:
     """The export as it is written without the columnar path (every batch expanded line by line into dicts)."""
     with monkeypatch.context() as mp:
-        mp.setattr(model_export, "_columns", lambda event: None)
+        mp.setattr(model_export.ExportBuilder, "feed_tuples", lambda self, event, header: None)
+        per_line = lambda self, event: StepColumns.of(list(expand_batch(event)))  # noqa: E731
+        mp.setattr(model_export.ExportBuilder, "_columns", per_line)
         return export_text(events, fmt, what)
 
 
@@ -127,6 +134,7 @@ def hand_batch(raw: bytes, first_line: int = 1, reset_step: int = 1) -> StepBatc
         loss_max=None,
         raw=raw,
         reset_step=reset_step,
+        decoder=CerebrasDecoder(reset_step),
     )
 
 
@@ -236,8 +244,9 @@ def test_hand_made_blocks_read_as_columns(name: str, reset: int) -> None:
 def test_odd_blocks_fall_back(name: str) -> None:
     batch = hand_batch(block(HAND_SLOW[name]), 7)
     assert batch is not None
-    assert expand_columns(batch) is None
+    assert expand_columns(batch.raw, batch.first.line, batch.reset_step) is None
     assert list(expand_batch(batch))  # the per-line path still reads what it can
+    assert [m for piece in batch.columns() for m in piece.rows()] == list(expand_batch(batch))
 
 
 def test_no_final_newline_falls_back() -> None:
@@ -253,7 +262,7 @@ def test_no_final_newline_falls_back() -> None:
         loss_max=None,
         raw=batch.raw[:-1],
     )
-    assert expand_columns(cut) is None
+    assert expand_columns(cut.raw, cut.first.line, cut.reset_step) is None
 
 
 def _hand_log(lines: list[str], copies: int) -> bytes:

@@ -3,13 +3,12 @@ and writes the rows; this module decides what a row holds.
 
 Three tables:
 
-- **steps**: one row per step line of the log (``hwmon.parsers.expand_steps`` expands the bulk fast path's
-  ``StepBatch`` into every line it stands for), train and eval steps both (``mode``), with the log's time, the
-  seconds since the run's first log timestamp (``wall_s``), loss, rate, global rate, lr and every other per-step
-  metric the line carries (``StepMetrics.extra``, by name).
-  A batch whose lines read as columns (``hwmon.parsers.cerebras_fast.expand_columns``) is turned into rows column
-  by column, the same cells: as dicts (``feed``) or, for the CSV writer once its header is fixed, as tuples in
-  header order (``feed_tuples``).
+- **steps**: one row per step line of the log (a bulk fast path's ``StepBatch`` is read back as
+  ``hwmon.events.StepColumns`` by the decoder it carries: this module never imports a parser), train and eval steps
+  both (``mode``), with the log's time, the seconds since the run's first log timestamp (``wall_s``), loss, rate,
+  global rate, lr and every other per-step metric the line carries (``StepMetrics.extra``, by name).
+  A batch's columns are turned into rows column by column, the same cells: as dicts (``feed``) or, for the CSV
+  writer once its header is fixed, as tuples in header order (``feed_tuples``).
 - **eval**: one row per evaluation metric (``EvalMetric``) with the last training step seen before it.
 - **phases**: one row per phase of the last run, durations and shares of wall time from the same model functions
   ``hwmon summary`` uses (``hwmon.model.figures.phase_durations``, ``wall_seconds``, no clock).
@@ -22,20 +21,16 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import repeat
-from typing import TYPE_CHECKING
 
-from hwmon.events import EvalMetric, Event, StepBatch, StepMetrics
+from hwmon.events import EvalMetric, Event, StepBatch, StepColumns, StepMetrics
 from hwmon.model.figures import phase_durations
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
 from hwmon.model.summary import wall_seconds
-
-if TYPE_CHECKING:
-    from hwmon.parsers.cerebras_fast import StepColumns
 
 __all__ = [
     "EVAL_COLUMNS",
@@ -100,15 +95,19 @@ class ExportBuilder:
     _last_train_step: int | None = None
     _start: datetime | None = None
     # The columns of the last batch asked for (feed_tuples declining a batch, then feed, read it once).
-    _read: tuple[Event, StepColumns | None] | None = None
+    _read: tuple[Event, list[StepColumns]] | None = None
 
     def feed(self, event: Event) -> tuple[list[Row], list[Row]]:
         """The step rows and eval rows ``event`` stands for (both usually empty)."""
         apply(self.state, event, None)
         if self._start is None and event.ts is not None:
             self._start = event.ts
-        columns = self._columns(event)
-        steps = self._column_rows(columns) if columns is not None else [self._step_row(m) for m in _expand(event)]
+        steps: list[Row] = []
+        if isinstance(event, StepMetrics):
+            steps.append(self._step_row(event))
+        elif isinstance(event, StepBatch):
+            for columns in self._columns(event):
+                steps.extend(self._step_row(m) for m in columns.rows())
         evals: list[Row] = []
         if isinstance(event, EvalMetric):
             evals.append(self._eval_row(event))
@@ -116,83 +115,110 @@ class ExportBuilder:
 
     def feed_tuples(self, event: Event, header: list[str]) -> list[tuple[Value, ...]] | None:
         """The step rows of ``event`` as tuples in ``header`` order (its last column ``more``, always empty here),
-        the values ``feed`` gives; ``None`` (nothing done) unless ``event`` is a batch whose columns read fast and
-        whose every metric has a column of ``header``. Then ``feed`` must not be called for it."""
-        columns = self._columns(event)
-        if columns is None:
+        the values ``feed`` gives; ``None`` (nothing done) unless ``event`` is a batch whose every column fits
+        ``header`` (every metric has a column, steps are numbered). Then ``feed`` must not be called for it."""
+        if not isinstance(event, StepBatch):
             return None
-        shapes = set(columns.extras)
-        if any(len({name for name, _ in extra}) != len(extra) for extra in shapes):
-            return None  # a metric twice on one line: the first one counts (the general row builder)
-        names = {name for extra in shapes for name, _ in extra}
+        pieces = self._columns(event)
+        if header[: len(STEP_COLUMNS)] != list(STEP_COLUMNS) or header[-1] != "more":
+            return None
         index = {name: i for i, name in enumerate(header)}
-        if header[: len(STEP_COLUMNS)] != list(STEP_COLUMNS) or header[-1] != "more" or not names <= index.keys():
-            return None
-        if names & set(STEP_COLUMNS) or any(name in _LR_KEYS for name in names):
-            return None  # a metric named like a fixed column, or an lr: the general row builder decides
+        plans: list[tuple[StepColumns, str | None]] = []
+        for columns in pieces:
+            names = [name for name, _ in columns.extra]
+            if len(set(names)) != len(names) or None in columns.step:
+                return None  # a metric twice on one line, or unnumbered steps: the general row builder
+            lrs = [name for name in names if name in _LR_KEYS]
+            if len(lrs) > 1 or not set(names) - set(lrs) <= index.keys() or set(names) & set(STEP_COLUMNS):
+                return None  # several lr spellings, a metric without a column or named like a fixed column
+            plans.append((columns, lrs[0] if lrs else None))
         apply(self.state, event, None)
         if self._start is None and event.ts is not None:
             self._start = event.ts
-        n = len(columns.steps)
+        rows: list[tuple[Value, ...]] = []
+        for columns, lr in plans:
+            rows.extend(self._tuples(columns, lr, header, index))
+            self._count_columns(columns)
+        return rows
+
+    def _tuples(
+        self, columns: StepColumns, lr: str | None, header: list[str], index: dict[str, int]
+    ) -> list[tuple[Value, ...]]:
+        """``_step_row`` of every row of ``columns``, as tuples in ``header`` order, built column by column (map/zip
+        at C speed)."""
+        n = len(columns)
+        none: Iterable[None] = repeat(None, n)
         start = self.state.first_ts or self._start
-        # Column by column (map/zip at C speed), each cell as ``_step_row`` makes it.
+        ts = columns.ts
         walls: Iterable[float | None]
-        if start is None:
-            walls = repeat(None, n)
+        if start is None or ts is None:
+            walls = none
+        elif None in ts:
+            walls = [None if t is None else round((t - start).total_seconds(), 6) for t in ts]
         else:
-            seconds = map(timedelta.total_seconds, map(operator.sub, columns.ts, repeat(start, n)))
+            seconds = map(timedelta.total_seconds, map(operator.sub, ts, repeat(start, n)))
             walls = list(map(round, seconds, repeat(6, n)))
+        iso: Iterable[str | None] = none
+        if columns.iso is not None:
+            iso = columns.iso
+        elif ts is not None:
+            iso = [None if t is None else t.isoformat() for t in ts]
+        rates: Sequence[float | None] | Iterable[None] = columns.rate if columns.rate is not None else none
+        global_rates = columns.global_rate if columns.global_rate is not None else None
         unit = columns.rate_unit
-        units = [
-            unit if (r is not None or g is not None) else None
-            for r, g in zip(columns.rates, columns.global_rates, strict=True)
-        ]
+        if columns.rate is None and global_rates is None:
+            units: Iterable[str | None] = repeat(None, n)
+        elif global_rates is None:
+            units = [None if r is None else unit for r in columns.rate]  # type: ignore[union-attr]
+        elif columns.rate is None:
+            units = [None if g is None else unit for g in global_rates]
+        else:
+            units = [None if r is None and g is None else unit for r, g in zip(columns.rate, global_rates, strict=True)]
         tail: list[Iterable[Value]] = [repeat(None, n) for _ in header[len(STEP_COLUMNS) :]]
-        if names:
-            filled: dict[str, list[Value]] = {name: [None] * n for name in names}
-            for name, cells in filled.items():
-                tail[index[name] - len(STEP_COLUMNS)] = cells
-            for i, extra in enumerate(columns.extras):
-                for key, value in extra:
-                    filled[key][i] = value
-        rows: list[tuple[Value, ...]] = list(
+        lr_cells: Iterable[Value] = repeat(None, n)
+        for name, values in columns.extra:
+            if name == lr:
+                lr_cells = values
+            else:
+                tail[index[name] - len(STEP_COLUMNS)] = values
+
+        def col(values: Sequence[float | None] | Sequence[int | None] | None) -> Iterable[Value]:
+            return repeat(None, n) if values is None else values
+
+        return list(
             zip(
-                columns.steps,
+                columns.step,
                 repeat(columns.mode, n),
-                repeat(None, n),
-                columns.iso,
+                col(columns.epoch),
+                iso,
                 walls,
-                columns.losses,
-                columns.rates,
-                columns.global_rates,
+                col(columns.loss),
+                rates,
+                col(global_rates),
                 units,
-                repeat(None, n),
+                lr_cells,
                 columns.lines,
                 *tail,
                 strict=True,
             )
         )
-        self._count_columns(columns)
-        return rows
 
-    def _columns(self, event: Event) -> StepColumns | None:
+    def _columns(self, event: StepBatch) -> list[StepColumns]:
         read = self._read
         if read is not None and read[0] is event:
             return read[1]
-        columns = _columns(event)
+        columns = event.columns()
         self._read = (event, columns)
         return columns
 
     def _count_columns(self, columns: StepColumns) -> None:
-        if columns.steps:
-            self.step_count += len(columns.steps)
-            self._last_step[columns.mode] = columns.steps[-1]
+        if len(columns):
+            self.step_count += len(columns)
+            last = columns.step[-1]
+            assert last is not None
+            self._last_step[columns.mode] = last
             if columns.mode == "train":
-                self._last_train_step = columns.steps[-1]
-
-    def _column_rows(self, columns: StepColumns) -> list[Row]:
-        """``_step_row`` of every step of ``columns``."""
-        return [self._step_row(m) for m in columns.metrics()]
+                self._last_train_step = last
 
     def _wall(self, ts: datetime | None) -> float | None:
         start = self.state.first_ts or self._start
@@ -264,18 +290,3 @@ class ExportBuilder:
                 }
             )
         return rows
-
-
-def _columns(event: Event) -> StepColumns | None:
-    if not isinstance(event, StepBatch) or not event.raw:
-        return None
-    from hwmon.parsers.cerebras_fast import expand_columns
-
-    return expand_columns(event)
-
-
-def _expand(event: Event) -> Iterator[StepMetrics]:
-    # Imported here so that the model package stays importable without the parsers (as model.summary does).
-    from hwmon.parsers import expand_steps
-
-    return expand_steps(event)

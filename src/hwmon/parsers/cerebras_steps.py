@@ -17,13 +17,24 @@ from typing import Literal
 from hwmon.events import StepMetrics
 from hwmon.parsers.records import RecordReader
 
-__all__ = ["EVAL_MARK", "TRAIN_MARK", "Mode", "float_or_none", "int_or_none", "parse_step_text", "step_from_line"]
+__all__ = [
+    "EVAL_MARK",
+    "STEP_RULE",
+    "TRAIN_MARK",
+    "Mode",
+    "float_or_none",
+    "int_or_none",
+    "parse_step_text",
+    "step_from_line",
+]
 
 Mode = Literal["train", "eval"]
 _READER = RecordReader()
 
 # --- step lines -------------------------------------------------------------------------------------------------
 
+STEP_RULE = "cerebras:step"
+"""The provenance of a step read from a ``| Train Device=`` / ``| Eval Device=`` line (line path and fast path)."""
 TRAIN_MARK = "| Train Device="
 EVAL_MARK = "| Eval Device="
 # Fields of a step line are ``Key=value`` separated by ``, `` (older releases: by spaces). A value may itself
@@ -168,6 +179,7 @@ def parse_step_text(text: str, number: int, ts: datetime | None, reset_step: int
         batch=batch,
         epoch=epoch,
         extra=tuple(extra),
+        rule=STEP_RULE,
     )
 
 
@@ -198,6 +210,7 @@ def _canonical_step(m: re.Match[str], number: int, ts: datetime | None, reset_st
         mode="train",
         device=m.group(1) or None,
         extra=extra,
+        rule=STEP_RULE,
     )
 
 

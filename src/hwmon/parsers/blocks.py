@@ -1,0 +1,430 @@
+"""The bulk fast path of every format: runs of step lines of one template in a ``LineBlock`` read with C-level
+``bytes`` operations into ``StepBatch`` events equal to feeding the lines one by one, and the decoders that read a
+batch's lines back as ``hwmon.events.StepColumns`` for the model. Pure.
+
+- ``BlockSteps`` is the fast path a parser mixes in: ``feed_block(block, other)`` as the stream calls it. The
+  parser says what its step lines look like (``block_shape``: a ``Shape``, literals every step line holds and no
+  other line does), when a step line would change nothing but the step (``block_steady``), how to read one step
+  line (``block_line``, the line path's own function: samples) and the losses of a run (``block_losses``), and which
+  ``BlockDecoder`` reads its lines back (``block_decoder``). A block that is all step lines is checked with a few C
+  passes (``bytes.count``); a smaller one mixing step lines with others is split once and walked run by run, every
+  other line through ``other`` (the stream's whole line path), in order. Lines before the parser is steady
+  (entering training, a new target) go the ordinary way too, so state changes are the line path's.
+- ``TemplateDecoder`` is a ``BlockDecoder`` from one bytes regex over a whole line whose named groups have roles
+  (``step``, ``loss``, ``rate``, ``extra:NAME``...): one ``findall`` over the batch, then one conversion per column.
+  Lines the regex does not take are read by the format's own per-line function, so every row is the line path's.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from hwmon.events import BlockDecoder, Event, StepBatch, StepColumns, StepMetrics
+from hwmon.parsers.base import Line, LineBlock
+from hwmon.parsers.records import RecordReader
+
+__all__ = [
+    "MIN_BATCH",
+    "SAMPLES_PER_BATCH",
+    "BlockSteps",
+    "Losses",
+    "Shape",
+    "TemplateDecoder",
+    "float_losses",
+    "read_timestamps",
+    "sample_lines",
+]
+
+SAMPLES_PER_BATCH = 64
+"""How many evenly spaced StepMetrics a StepBatch carries (first and last included)."""
+MIN_BATCH = 4
+"""A run of fewer step lines than this is not worth a StepBatch: it goes line by line."""
+_MIN_BLOCK_LINES = 8
+# Blocks up to this many lines that mix step lines with other lines are walked run by run here; larger ones are
+# left for the stream to bisect (a few odd lines in 30k step lines cost two C passes that way).
+_MIXED_MAX_LINES = 2048
+
+Other = Callable[[Line], "list[Event]"]
+Losses = tuple[float | None, float | None, int]
+"""(min, max of the finite losses, how many are not finite) of a run of step lines."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What every step line of one template holds and no other line does: it starts with ``lead`` (``b""``: no
+    constraint) and holds each of ``marks`` exactly once."""
+
+    lead: bytes
+    marks: tuple[bytes, ...]
+
+    def count(self, data: bytes, start: int = 0, end: int | None = None) -> int:
+        """Lines of ``data[start:end]`` (whole lines) that have the shape, when every one of its counts agrees;
+        -1 when they disagree (some line holds one literal and not another)."""
+        stop = len(data) if end is None else end
+        counts = {data.count(mark, start, stop) for mark in self.marks}
+        if self.lead:
+            counts.add(data.count(b"\n" + self.lead, start, stop - 1) + data.startswith(self.lead, start))
+        return counts.pop() if len(counts) == 1 else -1
+
+    def holds(self, line: bytes) -> bool:
+        """Whether one line (without its ``\\n``) has the shape."""
+        return line.startswith(self.lead) and all(line.count(mark) == 1 for mark in self.marks)
+
+
+class BlockSteps:
+    """The fast path's runner; the hooks below are the format's (see the module doc)."""
+
+    def feed(self, line: Line) -> list[Event]:
+        raise NotImplementedError
+
+    # --- hooks ------------------------------------------------------------------------------------------------
+
+    def block_shape(self, data: bytes) -> Shape | None:
+        """The shape of the step lines of this format found near the start of ``data``, or None."""
+        return None
+
+    def block_steady(self, shape: Shape) -> bool:
+        """Whether a step line of ``shape`` would now give exactly its ``StepMetrics`` and change no state."""
+        return False
+
+    def block_run_ok(self, data: bytes, start: int, end: int, shape: Shape) -> bool:
+        """Whether every line of the run ``data[start:end]`` would, once steady, give only its step (a format whose
+        last step ends the run says no when that step is in the run)."""
+        return True
+
+    def block_others(self, data: bytes, shape: Shape) -> list[tuple[int, int]] | None:
+        """Lines other than step lines that this format finds at C speed and takes among step lines in a large
+        block ((start, end) of each, ``end`` at its ``\\n``); ``None`` to refuse the block."""
+        return None
+
+    def block_line(self, text: str, number: int) -> StepMetrics | None:
+        """The line path's reading of one step line (the batch's first, last and sampled steps)."""
+        return None
+
+    def block_losses(self, data: bytes, start: int, end: int, count: int) -> Losses | None:
+        """(min, max of the finite losses, how many are not finite) of the ``count`` step lines ``data[start:end]``;
+        None when some line's loss does not read (the run then goes line by line)."""
+        return None
+
+    def block_decoder(self, shape: Shape) -> BlockDecoder | None:
+        """The decoder that reads this shape's lines back as columns."""
+        return None
+
+    # --- the runner ---------------------------------------------------------------------------------------------
+
+    def feed_block(self, block: LineBlock, other: Other | None = None) -> list[Event] | None:
+        """Events for a block (its step runs in bulk, every other line the ordinary way), or None when this format
+        cannot take it (the stream then bisects it or feeds it line by line)."""
+        if block.count < _MIN_BLOCK_LINES:
+            return None
+        data = block.data
+        shape = self.block_shape(data)
+        if shape is None:
+            return None
+        found = shape.count(data)
+        if found == block.count:
+            out: list[Event] = []
+            self._run(block, 0, len(data), block.first_number, shape, out, other)
+            return out
+        others = self.block_others(data, shape) if found > 0 else None
+        if others is not None and found + len(others) == block.count:
+            return self._with_others(block, shape, others, other)
+        if other is not None and found > 0 and block.count <= _MIXED_MAX_LINES:
+            return self._mixed(block, shape, other)
+        return None
+
+    def _one(self, block: LineBlock, start: int, end: int, number: int, other: Other | None) -> list[Event]:
+        line = Line(number, block.offset + start, block.data[start:end].decode("ascii"))
+        return other(line) if other is not None else self.feed(line)
+
+    def _with_others(
+        self, block: LineBlock, shape: Shape, others: list[tuple[int, int]], other: Other | None
+    ) -> list[Event]:
+        data = block.data
+        out: list[Event] = []
+        number = block.first_number
+        pos = 0
+        for o_start, o_end in [*others, (len(data), len(data))]:
+            if o_start > pos:
+                number = self._run(block, pos, o_start, number, shape, out, other)
+            if o_start < len(data):
+                out.extend(self._one(block, o_start, o_end, number, other))
+                number += 1
+            pos = o_end + 1
+        return out
+
+    def _mixed(self, block: LineBlock, shape: Shape, other: Other) -> list[Event]:
+        lines = block.data.split(b"\n")
+        lines.pop()
+        flags = list(map(shape.holds, lines))
+        out: list[Event] = []
+        n = len(lines)
+        i = pos = 0
+        while i < n:
+            j = _index(flags, not flags[i], i, n)
+            size = sum(map(len, lines[i:j])) + (j - i)
+            if flags[i]:
+                self._run(block, pos, pos + size, block.first_number + i, shape, out, other)
+            else:
+                at = pos
+                for k in range(i, j):
+                    out.extend(other(Line(block.first_number + k, block.offset + at, lines[k].decode("ascii"))))
+                    at += len(lines[k]) + 1
+            pos += size
+            i = j
+        return out
+
+    def _run(
+        self, block: LineBlock, start: int, end: int, number: int, shape: Shape, out: list[Event], other: Other | None
+    ) -> int:
+        """Step lines ``data[start:end]`` (the first numbered ``number``) -> events; returns the next number."""
+        data = block.data
+        while start < end and not self.block_steady(shape):
+            # Entering training, a new target...: the first line(s) go the ordinary way.
+            nl = data.index(b"\n", start)
+            out.extend(self._one(block, start, nl, number, other))
+            start, number = nl + 1, number + 1
+        count = data.count(b"\n", start, end)
+        batch = None
+        if count >= MIN_BATCH and self.block_run_ok(data, start, end, shape):
+            batch = self._batch(data, start, end, number, count, shape)
+        if batch is None:
+            while start < end:
+                nl = data.index(b"\n", start)
+                out.extend(self._one(block, start, nl, number, other))
+                start, number = nl + 1, number + 1
+            return number
+        out.append(batch)
+        return number + count
+
+    def _batch(self, data: bytes, start: int, end: int, number: int, count: int, shape: Shape) -> StepBatch | None:
+        losses = self.block_losses(data, start, end, count)
+        decoder = self.block_decoder(shape)
+        if losses is None or decoder is None:
+            return None
+        samples: list[StepMetrics] = []
+        for line_start, index in sample_lines(data, start, end):
+            nl = data.index(b"\n", line_start)
+            sample = self.block_line(data[line_start:nl].decode("ascii"), number + index)
+            if sample is None:
+                return None
+            samples.append(sample)
+        first, last = samples[0], samples[-1]
+        return StepBatch(
+            line=last.line,
+            ts=last.ts,
+            first=first,
+            last=last,
+            count=count,
+            loss_min=losses[0],
+            loss_max=losses[1],
+            nonfinite=losses[2],
+            samples=tuple(samples),
+            raw=data[start:end],
+            reset_step=getattr(self, "_reset_step", 1),
+            decoder=decoder,
+            rule=decoder.rule,
+        )
+
+
+def _index(flags: list[bool], value: bool, start: int, stop: int) -> int:
+    try:
+        return flags.index(value, start, stop)
+    except ValueError:
+        return stop
+
+
+def sample_lines(data: bytes, start: int, end: int) -> list[tuple[int, int]]:
+    """Evenly spaced lines of ``data[start:end]`` (whole lines): (line start, line index in the run), the first and
+    the last always. About one per 64 KB, at most ``SAMPLES_PER_BATCH``: parsing a sample costs ~10 us, and the
+    plotted series keeps only a few hundred points however long the run."""
+    last_start = data.rfind(b"\n", start, end - 1) + 1
+    span = last_start - start
+    wanted = max(2, min(SAMPLES_PER_BATCH, span // 65536))
+    found = [(start, 0)]
+    index = 0
+    previous = start
+    for j in range(1, wanted - 1):
+        line_start = data.rfind(b"\n", previous, start + span * j // (wanted - 1)) + 1
+        if line_start <= previous:
+            continue
+        index += data.count(b"\n", previous, line_start)
+        found.append((line_start, index))
+        previous = line_start
+    if last_start > previous:
+        index += data.count(b"\n", previous, last_start)
+        found.append((last_start, index))
+    return found
+
+
+def float_losses(values: Sequence[bytes], count: int) -> Losses | None:
+    """``block_losses`` from the loss text of every line (one per line, ``count`` of them): exact min/max of the
+    finite values, the number of others; None when their number is not ``count`` or one does not read."""
+    if len(values) != count:
+        return None
+    try:
+        numbers = list(map(float, values))
+    except ValueError:
+        return None
+    finite = [v for v in numbers if math.isfinite(v)] if not all(map(math.isfinite, numbers)) else numbers
+    if not finite:
+        return None, None, count
+    return min(finite), max(finite), count - len(finite)
+
+
+# --- decoding ---------------------------------------------------------------------------------------------------
+
+Role = str
+_FLOAT_ROLES = ("loss", "rate", "global_rate", "remaining_s", "epoch")
+
+
+class TemplateDecoder:
+    """A ``BlockDecoder`` for the lines of one template (see the module doc).
+
+    ``pattern`` matches one whole line without its ``\\n`` (it is anchored here); ``roles`` maps its named groups
+    to ``step``, ``batch`` (integers), ``loss``, ``rate``, ``global_rate``, ``remaining_s``, ``epoch`` (floats),
+    ``extra:NAME`` / ``extra%:NAME`` (a metric kept under NAME, the second a percentage read as a fraction),
+    ``ts`` (a timestamp as the record stage reads it) and ``ts_frac`` (its fraction digits, when the pattern puts
+    them in a group of their own: much faster). A group that did not take part in a match is ``None`` in its row.
+    ``line(text, number)`` reads a line the pattern does not take (the format's line path); without it such a
+    line has no step. Extras come in the order of their groups in the pattern."""
+
+    __slots__ = ("_groups", "_line", "_pattern", "device", "mode", "rate_unit", "rule")
+
+    def __init__(
+        self,
+        rule: str,
+        pattern: re.Pattern[bytes] | bytes,
+        roles: Mapping[str, Role],
+        *,
+        mode: Literal["train", "eval"] = "train",
+        rate_unit: str = "samples/sec",
+        device: str | None = None,
+        line: Callable[[str, int], StepMetrics | None] | None = None,
+    ) -> None:
+        source = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+        flags = pattern.flags if isinstance(pattern, re.Pattern) else 0
+        self._pattern = re.compile(rb"(?m)^(?:" + source + rb")\n", flags)
+        index = self._pattern.groupindex
+        self._groups = [(index[name], roles[name]) for name in sorted(roles, key=index.__getitem__)]
+        self.rule = rule
+        self.mode: Literal["train", "eval"] = mode
+        self.rate_unit = rate_unit
+        self.device = device
+        self._line = line
+
+    def decode(self, raw: bytes, first_line: int) -> list[StepColumns]:
+        """See ``hwmon.events.BlockDecoder``."""
+        n = raw.count(b"\n")
+        rows = self._pattern.findall(raw)
+        if len(rows) == n and n:
+            if self._pattern.groups == 1:
+                rows = [(row,) for row in rows]
+            return [self._columns(list(zip(*rows, strict=True)), range(first_line, first_line + n))]
+        return StepColumns.of(self._slow(raw, first_line))
+
+    def _slow(self, raw: bytes, first_line: int) -> list[StepMetrics]:
+        steps: list[StepMetrics] = []
+        for offset, line in enumerate(raw.split(b"\n")[:-1]):
+            number = first_line + offset
+            found = self._pattern.findall(line + b"\n")
+            if len(found) == 1:
+                row = found[0] if self._pattern.groups > 1 else (found[0],)
+                steps.append(self._columns([(value,) for value in row], range(number, number + 1)).row(0))
+            elif self._line is not None:
+                step = self._line(line.decode("ascii", "replace"), number)
+                if step is not None:
+                    steps.append(step)
+        return steps
+
+    def _columns(self, columns: list[tuple[bytes, ...]], lines: range) -> StepColumns:
+        n = len(lines)
+        values: dict[str, list[Any]] = {}
+        extra: list[tuple[str, Sequence[float | None]]] = []
+        ts: list[datetime | None] | None = None
+        iso: list[str | None] | None = None
+        frac: tuple[bytes, ...] | None = None
+        stamps: tuple[bytes, ...] | None = None
+        for group, role in self._groups:
+            column = columns[group - 1]
+            if role == "ts":
+                stamps = column
+            elif role == "ts_frac":
+                frac = column
+            elif role in ("step", "batch"):
+                values[role] = _convert(column, int)
+            elif role in _FLOAT_ROLES:
+                values[role] = _convert(column, float)
+            elif role.startswith("extra%:"):
+                extra.append((role[7:], [None if v is None else v / 100.0 for v in _convert(column, float)]))
+            elif role.startswith("extra:"):
+                extra.append((role[6:], _convert(column, float)))
+        if stamps is not None:
+            ts, iso = read_timestamps(stamps, frac)
+        return StepColumns(
+            lines=lines,
+            step=values.get("step") or [None] * n,
+            loss=values.get("loss"),
+            ts=ts,
+            iso=iso,
+            rate=values.get("rate"),
+            global_rate=values.get("global_rate"),
+            remaining_s=values.get("remaining_s"),
+            epoch=values.get("epoch"),
+            batch=values.get("batch"),
+            extra=tuple(extra),
+            mode=self.mode,
+            rate_unit=self.rate_unit,
+            device=self.device,
+            rule=self.rule,
+        )
+
+
+def _convert(column: tuple[bytes, ...], kind: type[int] | type[float]) -> list[Any]:
+    """One column's text as numbers (C-level ``map``); an empty group (it did not take part) is ``None``."""
+    if b"" not in column:
+        return list(map(kind, column))
+    return [None if not v else kind(v) for v in column]
+
+
+_READER = RecordReader()
+
+
+def read_timestamps(
+    stamps: Sequence[bytes], frac: Sequence[bytes] | None = None
+) -> tuple[list[datetime | None], list[str | None]]:
+    """The timestamps (as the record stage reads them) and their ISO text of a column of timestamp texts; with
+    ``frac`` (the fraction digits in a column of their own) each distinct stamp and fraction is read once."""
+    bases: dict[bytes, datetime | None] = {}
+    for text in set(stamps):
+        bases[text] = _READER.split(text.decode("ascii", "replace"))[0]
+    if frac is None:
+        ts = list(map(bases.__getitem__, stamps))
+        iso_of = {text: None if base is None else base.isoformat() for text, base in bases.items()}
+        return ts, list(map(iso_of.__getitem__, stamps))
+    micro = {f: int((f + b"000000")[:6]) if f else 0 for f in set(frac)}
+    base_iso = {text: None if base is None else base.isoformat() for text, base in bases.items()}
+    deltas = {f: timedelta(microseconds=us) for f, us in micro.items()}
+    frac_iso = {f: f".{us:06d}" if us else "" for f, us in micro.items()}
+    if None not in bases.values():
+        # Column by column at C speed: a line's time is its second plus its fraction, its ISO text the same.
+        ts = list(map(operator.add, map(bases.__getitem__, stamps), map(deltas.__getitem__, frac)))
+        iso = list(map(operator.add, map(base_iso.__getitem__, stamps), map(frac_iso.__getitem__, frac)))
+        return ts, iso
+    out_ts: list[datetime | None] = []
+    out_iso: list[str | None] = []
+    for text, f in zip(stamps, frac, strict=True):
+        base = bases[text]
+        if base is None:
+            out_ts.append(None)
+            out_iso.append(None)
+        else:
+            out_ts.append(base + deltas[f])
+            out_iso.append(base_iso[text] + frac_iso[f])  # type: ignore[operator]
+    return out_ts, out_iso

@@ -66,6 +66,7 @@ class LightningParser(RuleParser):
     """See the module doc."""
 
     TRIGGER = re.compile(r"it/s|GPU available: |Trainer\.\w+` stopped|saving model to")
+    BEFORE_RULE = "rich_bar"
 
     def __init__(self) -> None:
         super().__init__()
@@ -121,6 +122,7 @@ class LightningParser(RuleParser):
                 rate=bar.rate,
                 rate_unit="it/s",
                 extra=extra,
+                rule="lightning:rich_bar",
             )
         )
 

@@ -93,10 +93,10 @@ class BlockSteps:
         """Whether a step line of ``shape`` would now give exactly its ``StepMetrics`` and change no state."""
         return False
 
-    def block_run_ok(self, data: bytes, start: int, end: int, shape: Shape) -> bool:
-        """Whether every line of the run ``data[start:end]`` would, once steady, give only its step (a format whose
-        last step ends the run says no when that step is in the run)."""
-        return True
+    def block_stop(self, data: bytes, start: int, end: int, shape: Shape) -> int:
+        """Where in the steady run ``data[start:end]`` the first line starts that would do more than give its step
+        (a format whose last step ends the run: that line), or ``end``. That line goes the ordinary way."""
+        return end
 
     def block_others(self, data: bytes, shape: Shape) -> list[tuple[int, int]] | None:
         """Lines other than step lines that this format finds at C speed and takes among step lines in a large
@@ -185,23 +185,29 @@ class BlockSteps:
     ) -> int:
         """Step lines ``data[start:end]`` (the first numbered ``number``) -> events; returns the next number."""
         data = block.data
-        while start < end and not self.block_steady(shape):
-            # Entering training, a new target...: the first line(s) go the ordinary way.
-            nl = data.index(b"\n", start)
-            out.extend(self._one(block, start, nl, number, other))
-            start, number = nl + 1, number + 1
-        count = data.count(b"\n", start, end)
-        batch = None
-        if count >= MIN_BATCH and self.block_run_ok(data, start, end, shape):
-            batch = self._batch(data, start, end, number, count, shape)
-        if batch is None:
-            while start < end:
+        while start < end:
+            if not self.block_steady(shape):
+                # Entering training, a new target, the run's last step...: that line goes the ordinary way.
                 nl = data.index(b"\n", start)
                 out.extend(self._one(block, start, nl, number, other))
                 start, number = nl + 1, number + 1
-            return number
-        out.append(batch)
-        return number + count
+                continue
+            stop = self.block_stop(data, start, end, shape)
+            count = data.count(b"\n", start, stop)
+            batch = self._batch(data, start, stop, number, count, shape) if count >= MIN_BATCH else None
+            if batch is not None:
+                out.append(batch)
+                start, number = stop, number + count
+            while start < stop:
+                # Too short to be worth a batch, or a loss that does not read: line by line.
+                nl = data.index(b"\n", start)
+                out.extend(self._one(block, start, nl, number, other))
+                start, number = nl + 1, number + 1
+            if stop < end:
+                nl = data.index(b"\n", stop)
+                out.extend(self._one(block, stop, nl, number, other))
+                start, number = nl + 1, number + 1
+        return number
 
     def _batch(self, data: bytes, start: int, end: int, number: int, count: int, shape: Shape) -> StepBatch | None:
         losses = self.block_losses(data, start, end, count)

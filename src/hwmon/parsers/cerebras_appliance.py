@@ -20,6 +20,7 @@ from hwmon.events import EvalMetric, Event, JobIdSeen, PhaseEnded, PhaseName, Ta
 from hwmon.parsers.cerebras_steps import float_or_none as _float
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import Rule, RuleTable
+from hwmon.parsers.vocab import NUM
 
 __all__ = ["ANY_WSJOB", "EVAL_METRIC_LINE", "MESSAGE_RULES", "CerebrasAppliance"]
 
@@ -79,11 +80,9 @@ _PROCESSED = re.compile(
     re.IGNORECASE,
 )
 _PROCESSED_ANY = re.compile(_PROCESSED.pattern[1:], re.IGNORECASE)
-_DICT_PAIR = re.compile(r"['\"]([^'\"]+)['\"]\s*:\s*(?:tensor\()?([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))")
-EVAL_METRIC_LINE = re.compile(r"^-\s+([\w/.\-]+)\s*[=:]\s*([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))\s*$")
-_AVG_EVAL_LOSS = re.compile(
-    r"^Avg Eval Loss:?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE
-)
+_DICT_PAIR = re.compile(r"['\"]([^'\"]+)['\"]\s*:\s*(?:tensor\()?(" + NUM + ")")
+EVAL_METRIC_LINE = re.compile(r"^-\s+([\w/.\-]+)\s*[=:]\s*(" + NUM + r")\s*$")
+_AVG_EVAL_LOSS = re.compile(r"^Avg Eval Loss:?\s*(" + NUM + ")", re.IGNORECASE)
 _MAX_DETAIL = 120
 
 

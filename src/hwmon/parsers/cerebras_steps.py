@@ -16,6 +16,7 @@ from typing import Literal
 
 from hwmon.events import StepMetrics
 from hwmon.parsers.records import RecordReader
+from hwmon.parsers.vocab import NUM
 
 __all__ = [
     "EVAL_MARK",
@@ -46,7 +47,7 @@ _CANON_TRAIN = re.compile(
     r"Rate=(\d+(?:\.\d*)?) ([\w/]+), "
     r"GlobalRate=(\d+(?:\.\d*)?) \5(?:, LoopTimeRemaining=(\d+:\d\d:\d\d), TimeRemaining=(\d+:\d\d:\d\d))?\s*$"
 )
-_NUMBER_UNIT = re.compile(r"\s*([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+|nan|inf|infinity))\s*(.*)", re.IGNORECASE)
+_NUMBER_UNIT = re.compile(r"\s*(" + NUM + r")\s*(.*)")
 _DURATION = re.compile(r"(?:(\d{1,18})\s+days?,\s*)?(\d{1,18}):(\d\d):(\d\d(?:\.\d+)?)")
 
 

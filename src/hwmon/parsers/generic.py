@@ -33,6 +33,7 @@ from hwmon.events import (
     VendorDetected,
     WarningSeen,
 )
+from hwmon.parsers import vocab
 from hwmon.parsers.base import Line
 from hwmon.parsers.multiline import HOLD_LINES, MultilineErrors
 from hwmon.parsers.records import RecordReader, as_record
@@ -42,7 +43,7 @@ __all__ = ["GenericParser", "HOLD_LINES"]
 MAX_EXTRA = 16
 MAX_MESSAGE = 2000
 
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_NUM = vocab.NUM
 # key, separator (= or :), optional quote, number (or nan/inf); the key may be quoted ('loss': 0.6).
 _KV = re.compile(
     r"(?<![\w./-])['\"]?([A-Za-z][\w./-]{0,40}?)['\"]?\s{0,2}[=:]\s{0,3}['\"]?"

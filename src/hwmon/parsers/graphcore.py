@@ -53,13 +53,14 @@ from hwmon.events import (
     VendorDetected,
     WarningSeen,
 )
+from hwmon.parsers import vocab
 from hwmon.parsers.base import Line
 from hwmon.parsers.records import Record, RecordReader, as_record
 from hwmon.parsers.rules import Rule, RuleTable, stamp
 
 __all__ = ["GraphcoreParser"]
 
-_FLOAT = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_FLOAT = vocab.NUM
 
 # One cheap search decides whether a line can concern this parser at all (most lines of a big log do not).
 _TRIGGER = re.compile(
@@ -97,9 +98,7 @@ _EVAL_LINE = re.compile(
 )
 _EVAL_METRIC_WORD = re.compile(r"(?P<metric>[A-Za-z][\w-]*)\s+$")
 _GPT2_STEP = re.compile(r"\bstep (?P<step>\d{1,18}) of epoch (?P<epoch>\d{1,18})(?P<rest>.*)$")
-_KV_COLON = re.compile(
-    r"(?P<k>[A-Za-z_][\w ]*?):\s*(?P<v>" + _FLOAT + r"|nan|inf)(?:\s*(?P<unit>[A-Za-z]+/\w+))?", re.I
-)
+_KV_COLON = re.compile(r"(?P<k>[A-Za-z_][\w ]*?):\s*(?P<v>" + _FLOAT + r")(?:\s*(?P<unit>[A-Za-z]+/\w+))?", re.I)
 _TERMINATE = re.compile(r"terminate called after throwing an instance of '(?P<what>[^']+)'")
 _WHAT = re.compile(r"^\s*what\(\):\s*(?P<msg>.*)$")
 _OOM_TEXT = re.compile(r"Out of memory(?: on tile \d+)?:|Cannot fit all variable data|graph_memory_allocation_error")

@@ -22,7 +22,7 @@ from hwmon.parsers.records import strip_prefix
 __all__ = ["MegatronDecoder", "iteration_shape", "loss_pattern"]
 
 RULE = "megatron:iteration"
-_NUM = rb"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf"
+_NUM = vocab.NUM_B
 _B_ITERATION = re.compile(rb"(?m)^([^\n]{0,80}?)iteration( +)(\d{1,18}) */ *(\d{1,18}) *\|")
 # vocab's "| key: value |" field, in bytes (its _BAR_FIELD), over the text after the first "|".
 _B_FIELD = re.compile(rb"(?:^|\|)\s*([A-Za-z_][^|:=]{0,80}?)\s*:\s*(" + _NUM + rb")\s*(%?)\s*(?=\||$)", re.I)

@@ -27,12 +27,13 @@ from hwmon.events import (
     StepMetrics,
     TargetStated,
 )
+from hwmon.parsers import vocab
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
 
 __all__ = ["NanoGptParser"]
 
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
+_NUM = vocab.NUM
 
 
 class NanoGptParser(RuleParser):

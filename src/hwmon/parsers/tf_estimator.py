@@ -14,6 +14,7 @@ import re
 from datetime import datetime
 
 from hwmon.events import CheckpointSaved, EvalMetric, Event, PhaseName, StepMetrics
+from hwmon.parsers import vocab
 from hwmon.parsers.cerebras_steps import float_or_none as _float
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import Rule, RuleTable
@@ -27,13 +28,13 @@ _TF_FINISHED = re.compile(
     r"(?:Training|Evaluation) finished with\s+(\d{1,18})\s+samples?\s+in\s+([\d.]+(?:[eE][-+]?\d+)?)\s+seconds",
     re.IGNORECASE,
 )
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_TF_LOSS = re.compile(r"\bloss\s*=\s*(" + _NUM + r"|nan|inf)", re.IGNORECASE)
+_NUM = vocab.NUM
+_TF_LOSS = re.compile(r"\bloss\s*=\s*(" + _NUM + r")", re.IGNORECASE)
 _TF_STEP = re.compile(r"\b(?:global_)?step\s*=\s*(\d{1,18})")
 _TF_RATE = re.compile(r"^(global_step/sec|examples/sec|steps/sec|samples/sec):\s*(" + _NUM + ")")
 _TF_CKPT = re.compile(r"^Saving checkpoints? for\s+(\d{1,18})\s+into\s+(\S+?)\.?$")
 _TF_EVAL_DICT = re.compile(r"^Saving dict for global step\s+(\d{1,18}):\s*(.*)$")
-_TF_FINAL_LOSS = re.compile(r"^Loss for final step:\s*(" + _NUM + r"|nan|inf)", re.IGNORECASE)
+_TF_FINAL_LOSS = re.compile(r"^Loss for final step:\s*(" + _NUM + r")", re.IGNORECASE)
 _KV_EQ = re.compile(r"([\w/.\-]+)\s*=\s*([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))", re.IGNORECASE)
 
 

@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 PhaseName = Literal["queue", "compile", "setup", "train", "checkpoint", "eval"]
 PHASE_NAMES: tuple[PhaseName, ...] = ("queue", "compile", "setup", "train", "checkpoint", "eval")
 
-Vendor = Literal["cerebras", "graphcore", "gpu", "cpu"]
+Vendor = Literal["cerebras", "graphcore", "gpu", "tpu", "cpu"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,7 @@ PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (
 """Format parsers tried before the model-tree and generic ones, in this order."""
 
 _METRIC_KINDS = (StepMetrics, StepBatch, ProgressUpdate, EvalMetric, RunCompleted)
-_VENDOR_RANK = {"cpu": 0, "gpu": 1, "cerebras": 2, "graphcore": 2}
+_VENDOR_RANK = {"cpu": 0, "gpu": 1, "tpu": 1, "cerebras": 2, "graphcore": 2}
 
 # Per-line flags of what the format parsers reported, to drop the generic parser's duplicates.
 _F_METRIC = 1

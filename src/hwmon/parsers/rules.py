@@ -37,7 +37,7 @@ Mode = Literal["first", "all"]
 class Rule:
     """One row: on texts that hold one of ``needles``, try ``pattern``; on a match call ``handler``."""
 
-    __slots__ = ("handler", "how", "name", "needles", "on", "pattern")
+    __slots__ = ("_find", "handler", "how", "name", "needle", "needles", "on", "on_text", "pattern")
 
     def __init__(
         self,
@@ -55,14 +55,21 @@ class Rule:
         self.pattern = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern, flags)
         self.handler = handler
         self.on = on
+        self.on_text = on == "text"
         self.how = how
+        self._find = self.pattern.search if how == "search" else self.pattern.match
+        # One needle (the common case) is tested without a loop; "" is in every text.
+        self.needle: str | None = self.needles[0] if len(self.needles) == 1 else None
 
     def find(self, text: str) -> re.Match[str] | None:
         """The row's match in ``text`` (its needles first), or None."""
-        needles = self.needles
-        if needles[0] not in text and not any(needle in text for needle in needles[1:]):
+        needle = self.needle
+        if needle is not None:
+            if needle not in text:
+                return None
+        elif not any(needle in text for needle in self.needles):
             return None
-        return self.pattern.search(text) if self.how == "search" else self.pattern.match(text)
+        return self._find(text)
 
 
 def stamp(out: list[Event], start: int, name: str) -> None:
@@ -89,7 +96,7 @@ class RuleTable:
         msg = record.msg if text is None else text
         took = False
         for row in self.rows:
-            m = row.find(record.text if row.on == "text" else msg)
+            m = row.find(record.text if row.on_text else msg)
             if m is None:
                 continue
             start = len(out)

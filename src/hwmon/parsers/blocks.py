@@ -20,10 +20,10 @@ from __future__ import annotations
 import math
 import operator
 import re
-from itertools import repeat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import repeat
 from typing import Any, Literal
 
 from hwmon.events import BlockDecoder, Event, StepBatch, StepColumns, StepMetrics

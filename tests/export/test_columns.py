@@ -82,6 +82,7 @@ def slow_text(events: Iterable[Event], fmt: str, monkeypatch: pytest.MonkeyPatch
     """The export as it is written without the columnar path (every batch expanded line by line into dicts)."""
     with monkeypatch.context() as mp:
         mp.setattr(model_export.ExportBuilder, "feed_tuples", lambda self, event, header: None)
+        mp.setattr(model_export.ExportBuilder, "feed_csv", lambda self, event, header: None)
         per_line = lambda self, event: StepColumns.of(list(expand_batch(event)))  # noqa: E731
         mp.setattr(model_export.ExportBuilder, "_columns", per_line)
         return export_text(events, fmt, what)
@@ -294,14 +295,51 @@ def test_the_columnar_path_is_taken_on_a_generated_log(tmp_path: Path, monkeypat
     subprocess.run([sys.executable, str(GEN), "--out", str(log), "--size", "3M"], check=True, capture_output=True)
     events = block_events(log.read_bytes())
     calls = {"tuples": 0}
-    feed_tuples = model_export.ExportBuilder.feed_tuples
+    feed_csv = model_export.ExportBuilder.feed_csv
 
     def counting(self: model_export.ExportBuilder, event: Event, header: list[str]) -> object:
-        rows = feed_tuples(self, event, header)
-        calls["tuples"] += rows is not None and len(rows)
-        return rows
+        done = feed_csv(self, event, header)
+        calls["tuples"] += done is not None and done[1]
+        return done
 
-    monkeypatch.setattr(model_export.ExportBuilder, "feed_tuples", counting)
+    monkeypatch.setattr(model_export.ExportBuilder, "feed_csv", counting)
     text = export_text(events, "csv")
     # All but the header's discovery rows (written the general way) and the eval lines at the end.
     assert calls["tuples"] > 0.75 * text.count("\n")
+
+
+class _Decoded:
+    """A test double of a BlockDecoder: hands back fixed columns."""
+
+    rule = "test:columns"
+
+    def __init__(self, columns: list[StepColumns]) -> None:
+        self.columns = columns
+
+    def decode(self, raw: bytes, first_line: int) -> list[StepColumns]:
+        return self.columns
+
+
+def test_csv_text_of_columns_is_what_the_csv_module_writes() -> None:
+    import csv
+    import math as m
+
+    n = 5
+    columns = StepColumns(
+        lines=range(10, 10 + n),
+        step=[1, 2, 3, 4, 5],
+        loss=[0.1, m.nan, -m.inf, 1e-7, None],
+        rate=[None, 2.0, 3.5, None, 1e20],
+        rate_unit='tok,"s"\n/s',
+        extra=(("acc", [0.5, None, 1.0, None, 0.25]),),
+    )
+    batch = StepBatch(
+        14, None, columns.row(0), columns.row(n - 1), n, None, None, raw=b"x\n" * n, decoder=_Decoded([columns])
+    )
+    header = [*model_export.STEP_COLUMNS, "acc", "more"]
+    tuples = model_export.ExportBuilder().feed_tuples(batch, header)
+    text = model_export.ExportBuilder().feed_csv(batch, header)
+    assert tuples is not None and text is not None
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(tuples)
+    assert text == (out.getvalue(), n)

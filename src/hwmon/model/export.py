@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import repeat
+from typing import cast
 
 from hwmon.events import EvalMetric, Event, StepBatch, StepColumns, StepMetrics
 from hwmon.model.figures import phase_durations
@@ -117,6 +118,35 @@ class ExportBuilder:
         """The step rows of ``event`` as tuples in ``header`` order (its last column ``more``, always empty here),
         the values ``feed`` gives; ``None`` (nothing done) unless ``event`` is a batch whose every column fits
         ``header`` (every metric has a column, steps are numbered). Then ``feed`` must not be called for it."""
+        planned = self._plan(event, header)
+        if planned is None:
+            return None
+        rows: list[tuple[Value, ...]] = []
+        for cells in planned:
+            rows.extend(zip(*cells, strict=True))
+        return rows
+
+    def feed_csv(self, event: Event, header: list[str]) -> tuple[str, int] | None:
+        """``feed_tuples`` written as CSV text (what ``csv.writer(lineterminator="\\n")`` writes for those tuples,
+        byte for byte: None as an empty cell, a float as its repr, text quoted when it must be) and the number of
+        rows; built column by column at C speed. ``None`` as for ``feed_tuples``."""
+        planned = self._plan(event, header)
+        if planned is None:
+            return None
+        parts: list[str] = []
+        count = 0
+        for cells in planned:
+            texts = [_csv_cells(cell) for cell in cells]
+            n = len(cells[0])
+            if n:
+                parts.append("\n".join(map(",".join, zip(*texts, strict=True))))
+                parts.append("\n")
+            count += n
+        return "".join(parts), count
+
+    def _plan(self, event: Event, header: list[str]) -> list[list[Sequence[Value]]] | None:
+        """Each piece of the batch as cell columns in ``header`` order (see ``feed_tuples``); the batch is folded
+        into the state and counted. None (nothing done) when it does not fit."""
         if not isinstance(event, StepBatch):
             return None
         pieces = self._columns(event)
@@ -135,22 +165,22 @@ class ExportBuilder:
         apply(self.state, event, None)
         if self._start is None and event.ts is not None:
             self._start = event.ts
-        rows: list[tuple[Value, ...]] = []
+        planned: list[list[Sequence[Value]]] = []
         for columns, lr in plans:
-            rows.extend(self._tuples(columns, lr, header, index))
+            planned.append(self._cells(columns, lr, header, index))
             self._count_columns(columns)
-        return rows
+        return planned
 
-    def _tuples(
+    def _cells(
         self, columns: StepColumns, lr: str | None, header: list[str], index: dict[str, int]
-    ) -> list[tuple[Value, ...]]:
-        """``_step_row`` of every row of ``columns``, as tuples in ``header`` order, built column by column (map/zip
-        at C speed)."""
+    ) -> list[Sequence[Value]]:
+        """``_step_row`` of every row of ``columns`` as cell columns in ``header`` order, built column by column
+        (map/zip at C speed)."""
         n = len(columns)
-        none: Iterable[None] = repeat(None, n)
+        none: Sequence[None] = [None] * n
         start = self.state.first_ts or self._start
         ts = columns.ts
-        walls: Iterable[float | None]
+        walls: Sequence[float | None]
         if start is None or ts is None:
             walls = none
         elif None in ts:
@@ -158,50 +188,45 @@ class ExportBuilder:
         else:
             seconds = map(timedelta.total_seconds, map(operator.sub, ts, repeat(start, n)))
             walls = list(map(round, seconds, repeat(6, n)))
-        iso: Iterable[str | None] = none
+        iso: Sequence[str | None] = none
         if columns.iso is not None:
             iso = columns.iso
         elif ts is not None:
             iso = [None if t is None else t.isoformat() for t in ts]
-        rates: Sequence[float | None] | Iterable[None] = columns.rate if columns.rate is not None else none
-        global_rates = columns.global_rate if columns.global_rate is not None else None
+        rates = columns.rate
+        global_rates = columns.global_rate
         unit = columns.rate_unit
-        if columns.rate is None and global_rates is None:
-            units: Iterable[str | None] = repeat(None, n)
+        units: Sequence[str | None]
+        if rates is None and global_rates is None:
+            units = none
         elif global_rates is None:
-            units = [None if r is None else unit for r in columns.rate]  # type: ignore[union-attr]
-        elif columns.rate is None:
-            units = [None if g is None else unit for g in global_rates]
+            assert rates is not None
+            units = [None if r is None else unit for r in rates] if None in rates else [unit] * n
+        elif rates is None:
+            units = [None if g is None else unit for g in global_rates] if None in global_rates else [unit] * n
         else:
-            units = [None if r is None and g is None else unit for r, g in zip(columns.rate, global_rates, strict=True)]
-        tail: list[Iterable[Value]] = [repeat(None, n) for _ in header[len(STEP_COLUMNS) :]]
-        lr_cells: Iterable[Value] = repeat(None, n)
+            units = [None if r is None and g is None else unit for r, g in zip(rates, global_rates, strict=True)]
+        tail: list[Sequence[Value]] = [none for _ in header[len(STEP_COLUMNS) :]]
+        lr_cells: Sequence[Value] = none
         for name, values in columns.extra:
             if name == lr:
                 lr_cells = values
             else:
                 tail[index[name] - len(STEP_COLUMNS)] = values
-
-        def col(values: Sequence[float | None] | Sequence[int | None] | None) -> Iterable[Value]:
-            return repeat(None, n) if values is None else values
-
-        return list(
-            zip(
-                columns.step,
-                repeat(columns.mode, n),
-                col(columns.epoch),
-                iso,
-                walls,
-                col(columns.loss),
-                rates,
-                col(global_rates),
-                units,
-                lr_cells,
-                columns.lines,
-                *tail,
-                strict=True,
-            )
-        )
+        return [
+            columns.step,
+            [columns.mode] * n,
+            none if columns.epoch is None else columns.epoch,
+            iso,
+            walls,
+            none if columns.loss is None else columns.loss,
+            none if rates is None else rates,
+            none if global_rates is None else global_rates,
+            units,
+            lr_cells,
+            columns.lines,
+            *tail,
+        ]
 
     def _columns(self, event: StepBatch) -> list[StepColumns]:
         read = self._read
@@ -290,3 +315,41 @@ class ExportBuilder:
                 }
             )
         return rows
+
+
+def _csv_cells(values: Sequence[Value]) -> Sequence[str]:
+    """One cell column as the ``csv`` module writes its cells: None empty, a float its ``repr``, an int its
+    ``str``, text quoted (``""`` for a quote) when it holds the delimiter, a quote or a line break."""
+    n = len(values)
+    if not n:
+        return []
+    kinds = set(map(type, values))
+    if kinds == {float}:
+        return list(map(float.__repr__, values))
+    if kinds == {int}:
+        return list(map(int.__repr__, values))
+    if kinds == {type(None)}:
+        return [""] * n
+    if kinds <= {float, type(None)}:
+        return ["" if v is None else float.__repr__(v) for v in values]
+    if kinds <= {str, type(None)}:
+        texts = cast("Sequence[str]", values if None not in values else ["" if v is None else v for v in values])
+        joined = "\x00".join(texts)
+        if "," in joined or '"' in joined or "\n" in joined or "\r" in joined:
+            return list(map(_quoted, texts))
+        return texts
+    return [_cell(v) for v in values]
+
+
+def _quoted(text: str) -> str:
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _cell(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return _quoted(value)
+    return repr(value) if isinstance(value, float) else str(value)

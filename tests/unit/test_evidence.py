@@ -144,3 +144,21 @@ def test_every_event_of_a_format_names_its_rule() -> None:
     steps = [e.rule for e in found if isinstance(e, StepMetrics)]
     # (HF holds its dict for the bar drawn next: released at the end.)
     assert sorted(steps) == ["generic:metrics", "hftrainer:dict", "megatron:iteration", "nanogpt:iter"]
+
+
+def test_live_and_headless_agree_on_the_vendor_of_a_two_run_cerebras_log() -> None:
+    from pathlib import Path
+
+    from hwmon.model.reducer import apply_all
+    from hwmon.model.state import RunState
+
+    one = (Path(__file__).resolve().parents[1] / "fixtures" / "cerebras_appliance_train.log").read_bytes()
+    data = one + one  # the same job run twice into one log
+    headless = summarize_bytes(data, "x")
+    assert headless.runs >= 1  # the second run replaced the first
+    parser = StreamParser(blocks=True)
+    live = RunState(source="live")
+    for start in range(0, len(data), 4096):
+        apply_all(live, parser.feed(data[start : start + 4096]), now=100.0)
+    apply_all(live, parser.finish(), now=100.0)
+    assert (live.vendor, live.device) == (headless.vendor, headless.device) == ("cerebras", "CSX")

@@ -1,4 +1,4 @@
-"""Bytes -> events: the line splitter, launcher-prefix stripping, the format parsers and vendor detection. Pure.
+"""Bytes -> events: the line splitter, launcher-prefix stripping and the format parsers. Pure.
 
 ``StreamParser`` is the one object the I/O layer drives (``feed(bytes)`` / ``finish()``), like h11's
 ``Connection``. Per line:
@@ -14,8 +14,9 @@
 4. The record goes to each format parser in order (``PARSER_CHAIN``), then modeltree and generic. The generic
    parser's facts are dropped when an earlier parser already reported the same kind for that line (a step or a
    progress update, an error, a warning, a vendor), so a Cerebras step line is one step, not two.
-5. ``VendorDetected`` events pass only when they decide or refine ``.vendor``: the first one decides; a more
-   specific one replaces a weaker one (cpu < gpu < cerebras/graphcore); a device name fills in a missing one.
+5. Parsers emit facts; the reducer alone decides what they mean for the run: its vendor and device (every
+   ``VendorDetected`` is evidence, ranked in ``hwmon.model.reducer.evidence``), its status, and whether a guessed
+   step printed after the run's own end line counts.
 
 Redraws (``Line.final`` False) reach the parsers (a tqdm bar's states) but not ``pop_lines()``.
 
@@ -41,11 +42,8 @@ from hwmon.events import (
     Event,
     ProgressUpdate,
     RunCompleted,
-    RunStarted,
     StepBatch,
     StepMetrics,
-    Vendor,
-    VendorDetected,
     WarningSeen,
 )
 from hwmon.parsers.base import Line, LineBlock
@@ -93,7 +91,6 @@ PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (
 """Format parsers tried before the model-tree and generic ones, in this order."""
 
 _METRIC_KINDS = (StepMetrics, StepBatch, ProgressUpdate, EvalMetric, RunCompleted)
-_VENDOR_RANK = {"cpu": 0, "gpu": 1, "tpu": 1, "cerebras": 2, "graphcore": 2}
 
 # Per-line flags of what the format parsers reported, to drop the generic parser's duplicates.
 _F_METRIC = 1
@@ -113,10 +110,7 @@ class StreamParser:
         self.strict = self.STRICT_DEFAULT if strict is None else strict
         self._reader = RecordReader()
         self._rank: int | None = None
-        self._completed = False  # the run's own end line was seen (and no new run started since)
         self.keep_lines = max(0, int(keep_lines))
-        self.vendor: Vendor | None = None
-        self.device: str | None = None
         self.lines_seen = 0
         self._splitter = LineSplitter()
         self._kept: deque[str] = deque(maxlen=self.keep_lines or 1)
@@ -155,10 +149,10 @@ class StreamParser:
         for parser in self._parsers:
             events = self._finish_parser(parser)
             self._remember_events(events)
-            out.extend(self._vendor_filter(events))
+            out.extend(events)
         events = self._finish_parser(self._tree)
         self._remember_events(events)
-        out.extend(self._vendor_filter(events))
+        out.extend(events)
         out.extend(self._generic_filter(self._finish_parser(self._generic)))
         return out
 
@@ -197,7 +191,7 @@ class StreamParser:
                 self._kept.append(line.text)
         self._parse_line(line, out)
 
-    def _parse_line(self, raw: Line, out: list[Event], vendor_filter: bool = True) -> None:
+    def _parse_line(self, raw: Line, out: list[Event]) -> None:
         line = self._reader.read(raw)
         if line.rank is not None and line.rank != self._rank:
             if self._rank is None or line.rank < self._rank:
@@ -216,7 +210,7 @@ class StreamParser:
             events = self._feed_parser(parser, line)
             if events:
                 taken |= self._remember_events(events, line.number)
-                out.extend(self._vendor_filter(events) if vendor_filter else events)
+                out.extend(events)
             if getattr(parser, "holding", None) == line.number:
                 # A parser holds this line's metrics for a later line (HF: a loss dict until its bar's redraw).
                 self._remember(line.number, _F_METRIC)
@@ -234,7 +228,7 @@ class StreamParser:
             except Exception as exc:
                 generic = self._fault(self._generic, line.number, exc)
             if generic:
-                out.extend(self._generic_filter(generic, vendor_filter))
+                out.extend(self._generic_filter(generic))
 
     def _remember_events(self, events: list[Event], current: int = -1) -> int:
         """Record which kinds of fact each event's own source line produced (a parser may release an event for
@@ -242,10 +236,6 @@ class StreamParser:
         be dropped). Returns the flags for line ``current``."""
         current_flags = 0
         for event in events:
-            if isinstance(event, RunCompleted) and event.success:
-                self._completed = True
-            elif isinstance(event, RunStarted):
-                self._completed = False
             flags = _flags_of((event,))
             if flags:
                 self._remember(event.line, flags)
@@ -258,41 +248,19 @@ class StreamParser:
         while len(self._flags) > _RECENT_LINES:
             self._flags.popitem(last=False)
 
-    def _generic_filter(self, events: list[Event], vendor_filter: bool = True) -> list[Event]:
+    def _generic_filter(self, events: list[Event]) -> list[Event]:
+        """The generic parser's facts less those a format parser already reported for the same line."""
         if not events:
             return events
         kept: list[Event] = []
         for event in events:
             flags = self._flags.get(event.line, 0)
-            if isinstance(event, StepMetrics) and (flags & _F_METRIC or self._completed):
-                # A duplicate of a format parser's step, or a stray "loss" after the run's own end line: lines
-                # printed after completion do not change its training figures.
+            if isinstance(event, StepMetrics) and flags & _F_METRIC:
                 continue
-            if isinstance(event, RunCompleted) and event.success:
-                self._completed = True
             if isinstance(event, ErrorSeen) and flags & _F_ERROR:
                 continue
             if isinstance(event, WarningSeen) and flags & (_F_WARNING | _F_ERROR):
                 continue
-            kept.append(event)
-        return self._vendor_filter(kept) if vendor_filter else kept
-
-    def _vendor_filter(self, events: list[Event]) -> list[Event]:
-        """Pass a ``VendorDetected`` only when it decides or refines the vendor/device."""
-        if not any(isinstance(event, VendorDetected) for event in events):
-            return events
-        kept: list[Event] = []
-        for event in events:
-            if isinstance(event, VendorDetected):
-                if self.vendor is None or _VENDOR_RANK[event.vendor] > _VENDOR_RANK[self.vendor]:
-                    self.vendor = event.vendor
-                    self.device = event.device
-                elif event.vendor == self.vendor and self.device is None and event.device:
-                    self.device = event.device
-                else:
-                    continue
-                if event.device != self.device:
-                    event = VendorDetected(event.line, event.ts, event.vendor, self.device)
             kept.append(event)
         return kept
 
@@ -336,7 +304,7 @@ class StreamParser:
         """One line of a block through every parser (for a fast path that takes only some of a block's lines);
         vendor filtering is left to the caller, which filters the block's events once, in order."""
         events: list[Event] = []
-        self._parse_line(line, events, vendor_filter=False)
+        self._parse_line(line, events)
         return events
 
     def _parse_block(self, block: LineBlock, out: list[Event]) -> None:
@@ -348,7 +316,7 @@ class StreamParser:
                 out.extend(self._fault(feed_block, block.first_number, exc))
                 events = None
             if events is not None:
-                out.extend(self._vendor_filter(events))
+                out.extend(events)
                 return
         if block.count <= MIN_BLOCK_LINES:
             for line in block.lines():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hwmon.events import Event, ProgressUpdate, RunClock, RunOutcome, SourceEnded, StepBatch, StepMetrics
-from hwmon.model.reducer import alerts, facts, run, steps, timeline
+from hwmon.model.reducer import alerts, evidence, facts, run, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
 from hwmon.model.state import RunState
@@ -18,6 +18,7 @@ TABLES: tuple[dict[type[Event], Handler], ...] = (
     steps.HANDLERS,
     facts.HANDLERS,
     alerts.HANDLERS,
+    evidence.HANDLERS,
 )
 HANDLERS: dict[type[Event], Handler] = {kind: handler for table in TABLES for kind, handler in table.items()}
 assert len(HANDLERS) == sum(len(table) for table in TABLES), "an event type is handled in two modules"

@@ -189,3 +189,41 @@ def test_step_columns_of_and_row_agree() -> None:
     assert len(pieces) == 3
     back = [m for piece in pieces for m in piece.rows()]
     assert back == steps and [m.rule for m in back] == ["a:b"] * 4
+
+
+# --- nanoGPT ------------------------------------------------------------------------------------------------------
+
+
+def _nanogpt_log(iters: int, max_iters: int | None = None) -> bytes:
+    lines = [b"compiling the model... (takes a ~minute)"]
+    if max_iters is not None:
+        lines.insert(0, b"Overriding: max_iters = %d" % max_iters)
+    for i in range(iters):
+        if i % 250 == 0:
+            lines.append(b"step %d: train loss %.4f, val loss %.4f" % (i, 4.0 - i / 1000, 4.1 - i / 1000))
+            lines.append(b"saving checkpoint to out-shakespeare-char")
+        mfu = b"" if i < 5 else b", mfu %.2f%%" % (30 + i % 7)
+        time = b"0.00" if i == 3 else b"%.2f" % (40 + i % 11)
+        lines.append(b"iter %d: loss %.4f, time %sms%s" % (i, 4.2 - i / 900, time, mfu))
+        if i == 1200:
+            lines.append(b"iter %d: loss 2.0, time elapsed 3ms" % i)  # looks like one, is not: no step
+    return b"\n".join(lines) + b"\n"
+
+
+@pytest.mark.parametrize("max_iters", [None, 1610])
+def test_nanogpt_iter_lines_in_bulk_equal_line_by_line(max_iters: int | None) -> None:
+    data = _nanogpt_log(2000, max_iters)
+    data += b"iter 2000: loss 1.0000, time 1.00ms, mfu 1.00% (a note)\niter 2001: loss nan, time 1.00ms\n"
+    fast = events(data, blocks=True)
+    assert flat(fast) == flat(events(data, blocks=False))
+    batched = [e for e in fast if isinstance(e, StepBatch)]
+    assert sum(e.count for e in batched) > 1500 and all(e.rule == "nanogpt:iter" for e in batched)
+    for batch in batched:
+        rows = [m for piece in batch.columns() for m in piece.rows()]
+        assert len(rows) == batch.count and all(m.rule == "nanogpt:iter" for m in rows)
+    completed = [e.line for e in fast if isinstance(e, RunCompleted)]
+    assert len(completed) == (1 if max_iters else 0)
+    for seed in (3, 4):
+        assert flat(events(data, blocks=True, chunks=random_chunks(len(data), seed))) == flat(
+            events(data, blocks=False)
+        )

@@ -306,8 +306,9 @@ class TemplateDecoder:
     ``pattern`` matches one whole line without its ``\\n`` (it is anchored here); ``roles`` maps its named groups
     to ``step``, ``batch`` (integers), ``loss``, ``rate``, ``global_rate``, ``remaining_s``, ``epoch`` (floats),
     ``extra:NAME`` / ``extra%:NAME`` (a metric kept under NAME, the second a percentage read as a fraction),
-    ``ts`` (a timestamp as the record stage reads it) and ``ts_frac`` (its fraction digits, when the pattern puts
-    them in a group of their own: much faster). A group that did not take part in a match is ``None`` in its row.
+    ``ts`` (a timestamp as the record stage reads it), ``ts_frac`` (its fraction digits, when the pattern puts
+    them in a group of their own: much faster), ``per_step_ms`` / ``per_step_s`` (a time per step: the rate is its
+    inverse per second, ``None`` unless positive). A group that did not take part in a match is ``None`` in its row.
     ``line(text, number)`` reads a line the pattern does not take (the format's line path); without it such a
     line has no step. Extras come in the order of their groups in the pattern."""
 
@@ -377,6 +378,9 @@ class TemplateDecoder:
                 values[role] = _convert(column, int)
             elif role in _FLOAT_ROLES:
                 values[role] = _convert(column, float)
+            elif role in ("per_step_ms", "per_step_s"):
+                scale = 1000.0 if role == "per_step_ms" else 1.0
+                values["rate"] = [None if t is None or not t > 0 else scale / t for t in _convert(column, float)]
             elif role.startswith("extra%:"):
                 extra.append((role[7:], [None if v is None else v / 100.0 for v in _convert(column, float)]))
             elif role.startswith("extra:"):

@@ -220,6 +220,8 @@ HAND_SLOW = {
     "global_unit_differs": [line(s, gunit="tokens/sec") for s in range(1, 9)],
     "bad_date": [*[line(s) for s in range(1, 5)], line(5, ts="2024-13-45 12:00:00,000"), line(6)],
     "no_fraction": [*[line(s) for s in range(1, 5)], line(5, ts="2024-03-30 12:00:05"), line(6)],
+    "glued_fraction": [*[line(s) for s in range(1, 5)], line(5, ts="2024-03-30 12:00:0512"), line(6)],
+    "rate_without_integer": [line(s, rate=".5") for s in range(1, 9)],
     "ten_digits": [line(s, ts=f"2024-03-30 12:00:{s:02d}.{s:010d}") for s in range(1, 9)],
     "carriage_return": [line(s) + "\r" for s in range(1, 9)],
     "trailing_space": [line(s) + " " for s in range(1, 9)],

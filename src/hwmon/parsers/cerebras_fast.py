@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import repeat
 
 from hwmon.events import StepBatch, StepColumns, StepMetrics
 from hwmon.parsers.blocks import BlockSteps, Losses, Shape
@@ -197,6 +198,49 @@ _COL_UNIT = re.compile(rb"Rate=\d+(?:\.\d*)? ([\w/]+), ")
 _COL_PATTERNS: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
 
 
+# The columns of canonical lines without remaining times, each validated as _COL_TS/_COL_FIELDS read it.
+_V_TS = re.compile(rb"(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[.,]\d{1,9}\n)*")
+_V_STEP = re.compile(rb"(?:\d{1,18}\n)*")
+_V_LOSS = re.compile(rb"(?:[-+]?(?:\d+(?:\.\d*)?|nan|inf)\n)*")
+_V_RATE = re.compile(rb"(?:\d+(?:\.\d*)?\n)*")
+_TS_SECONDS = slice(0, 19)
+_TS_FRACTION = slice(20, None)
+_SEP = b"\x00"  # never in a LineBlock (printable ASCII and \n only)
+
+
+def _split_columns(data: bytes, shape: bytes, unit: bytes) -> tuple[tuple[bytes, ...], ...] | None:
+    """The canonical train lines of ``data`` (no remaining times) cut into (seconds, fraction, step, loss, rate,
+    global rate) columns with a few C passes: the constant text between the fields becomes one separator, the
+    whole block is split once, and each column is checked against what the one-line pattern accepts. None when
+    ``data`` is not all such lines (the pattern then reads it)."""
+    if b"Remaining=" in data or _SEP in data:
+        return None
+    cut = (
+        data.replace(shape, _SEP)
+        .replace(b", Loss=", _SEP)
+        .replace(b", Rate=", _SEP)
+        .replace(b" " + unit + b", GlobalRate=", _SEP)
+        .replace(b" " + unit + b"\n", _SEP)
+    )
+    fields = cut.split(_SEP)
+    n = data.count(b"\n")
+    if len(fields) != 5 * n + 1 or fields[-1]:
+        return None
+    stamps, steps, losses, rates, global_rates = (fields[i:-1:5] for i in range(5))
+    for column, valid in (
+        (stamps, _V_TS),
+        (steps, _V_STEP),
+        (losses, _V_LOSS),
+        (rates, _V_RATE),
+        (global_rates, _V_RATE),
+    ):
+        if valid.fullmatch(b"\n".join(column) + b"\n") is None:
+            return None
+    seconds = tuple(map(bytes.__getitem__, stamps, repeat(_TS_SECONDS, n)))
+    fractions = tuple(map(bytes.__getitem__, stamps, repeat(_TS_FRACTION, n)))
+    return seconds, fractions, tuple(steps), tuple(losses), tuple(rates), tuple(global_rates)
+
+
 def _column_pattern(shape: bytes, unit: bytes) -> re.Pattern[bytes]:
     pattern = _COL_PATTERNS.get((shape, unit))
     if pattern is None:
@@ -223,12 +267,18 @@ def expand_columns(data: bytes, first_line: int, reset: int) -> StepColumns | No
     unit_m = _COL_UNIT.search(data, 0, data.find(b"\n"))
     if device_m is None or unit_m is None:
         return None
-    rows = _column_pattern(shape, unit_m.group(1)).findall(data)
-    n = len(rows)
-    if n != data.count(b"\n"):
-        return None
+    split = _split_columns(data, shape, unit_m.group(1))
+    if split is not None:
+        seconds, fracs, step_b, loss_b, rate_b, grate_b = split
+        n = len(step_b)
+        loop_b = left_b = (b"",) * n
+    else:
+        rows = _column_pattern(shape, unit_m.group(1)).findall(data)
+        n = len(rows)
+        if n != data.count(b"\n"):
+            return None
+        (seconds, fracs, step_b, loss_b, rate_b, grate_b, loop_b, left_b) = zip(*rows, strict=True)
     # Column by column, at C speed (map/zip); the values are built exactly as ``parse_step_text`` builds them.
-    (seconds, fracs, step_b, loss_b, rate_b, grate_b, loop_b, left_b) = zip(*rows, strict=True)
     # Each distinct second and fraction is converted once (as records._ymd/_micro read them); a line's time is
     # its second plus its fraction, and its ISO text (``datetime.isoformat``) the second's plus ``.ffffff``.
     bases: dict[bytes, datetime] = {}

@@ -222,6 +222,8 @@ HAND_SLOW = {
     "no_fraction": [*[line(s) for s in range(1, 5)], line(5, ts="2024-03-30 12:00:05"), line(6)],
     "glued_fraction": [*[line(s) for s in range(1, 5)], line(5, ts="2024-03-30 12:00:0512"), line(6)],
     "rate_without_integer": [line(s, rate=".5") for s in range(1, 9)],
+    "two_dots": [*[line(s) for s in range(1, 5)], line(5, rate="1.2.3"), line(6)],
+    "signed_loss_twice": [*[line(s) for s in range(1, 5)], line(5, loss="+-1.5"), line(6)],
     "ten_digits": [line(s, ts=f"2024-03-30 12:00:{s:02d}.{s:010d}") for s in range(1, 9)],
     "carriage_return": [line(s) + "\r" for s in range(1, 9)],
     "trailing_space": [line(s) + " " for s in range(1, 9)],

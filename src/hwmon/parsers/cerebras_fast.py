@@ -198,12 +198,12 @@ _COL_UNIT = re.compile(rb"Rate=\d+(?:\.\d*)? ([\w/]+), ")
 _COL_PATTERNS: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
 
 
-# The columns of canonical lines without remaining times, each validated as _COL_TS/_COL_FIELDS read it.
-_V_TS = re.compile(rb"(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[.,]\d{1,9}\n)*")
-_V_STEP = re.compile(rb"(?:\d{1,18}\n)*")
-_V_LOSS = re.compile(rb"(?:[-+]?(?:\d+(?:\.\d*)?|nan|inf)\n)*")
-_V_RATE = re.compile(rb"(?:\d+(?:\.\d*)?\n)*")
+# The columns of canonical lines without remaining times are checked against what _COL_TS/_COL_FIELDS accept:
+# characters at C speed (``bytes.translate``), the few distinct seconds and fractions with these patterns.
+_V_SECONDS = re.compile(rb"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
+_V_FRACTION = re.compile(rb"\d{1,9}")
 _TS_SECONDS = slice(0, 19)
+_TS_DOT = slice(19, 20)
 _TS_FRACTION = slice(20, None)
 _SEP = b"\x00"  # never in a LineBlock (printable ASCII and \n only)
 
@@ -227,18 +227,44 @@ def _split_columns(data: bytes, shape: bytes, unit: bytes) -> tuple[tuple[bytes,
     if len(fields) != 5 * n + 1 or fields[-1]:
         return None
     stamps, steps, losses, rates, global_rates = (fields[i:-1:5] for i in range(5))
-    for column, valid in (
-        (stamps, _V_TS),
-        (steps, _V_STEP),
-        (losses, _V_LOSS),
-        (rates, _V_RATE),
-        (global_rates, _V_RATE),
-    ):
-        if valid.fullmatch(b"\n".join(column) + b"\n") is None:
-            return None
+    # Steps: 1-18 digits. Rates: digits with at most one dot, a digit first. Losses: those, signed, or nan/inf.
+    if not _digits(steps, dots=False) or max(map(len, steps)) > 18 or not _digits(rates) or not _digits(global_rates):
+        return None
+    if not _losses(losses):
+        return None
     seconds = tuple(map(bytes.__getitem__, stamps, repeat(_TS_SECONDS, n)))
+    dots = set(map(bytes.__getitem__, stamps, repeat(_TS_DOT, n)))
     fractions = tuple(map(bytes.__getitem__, stamps, repeat(_TS_FRACTION, n)))
+    if not dots <= {b".", b","}:
+        return None
+    if not all(_V_SECONDS.fullmatch(text) for text in set(seconds)):
+        return None
+    if not all(_V_FRACTION.fullmatch(text) for text in set(fractions)):
+        return None
     return seconds, fractions, tuple(steps), tuple(losses), tuple(rates), tuple(global_rates)
+
+
+def _digits(column: list[bytes], dots: bool = True) -> bool:
+    """Every value ``\\d+`` (``dots``: ``\\d+(?:\\.\\d*)?``), checked at C speed."""
+    if b"" in column:
+        return False
+    joined = b"\n".join(column)
+    if joined.translate(None, b"0123456789.\n" if dots else b"0123456789\n"):
+        return False
+    # A dot never first, never two in one value.
+    return not dots or not (joined[:1] == b"." or b"\n." in joined or _TWO_DOTS.search(joined))
+
+
+_TWO_DOTS = re.compile(rb"\.[0-9]*\.")
+_V_LOSS = re.compile(rb"[-+]?(?:\d+(?:\.\d*)?|nan|inf)")
+
+
+def _losses(column: list[bytes]) -> bool:
+    """Every value ``[-+]?(?:\\d+(?:\\.\\d*)?|nan|inf)``: plain decimals at C speed, signed or nan/inf ones each."""
+    joined = b"\n".join(column)
+    if b"-" not in joined and b"+" not in joined and b"n" not in joined:
+        return _digits(column)
+    return all(_V_LOSS.fullmatch(value) for value in column)
 
 
 def _column_pattern(shape: bytes, unit: bytes) -> re.Pattern[bytes]:

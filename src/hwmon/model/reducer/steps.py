@@ -268,20 +268,11 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
         return {}
     if not event.raw or event.decoder is None:
         return None
-    raw = event.raw
-    # Only the wanted lines are cut out (offsets are sorted): a block holds thousands of lines and keeps a few.
-    wanted: list[bytes] = []
-    line, start = 0, 0
-    for offset in offsets:
-        while line < offset:
-            start = raw.find(b"\n", start) + 1
-            if start == 0:
-                return None
-            line += 1
-        end = raw.find(b"\n", start)
-        if end < 0:
-            return None
-        wanted.append(raw[start : end + 1])
+    # Only the wanted lines are read back (offsets are sorted): a block holds thousands of lines and keeps a few.
+    lines = event.raw.split(b"\n")
+    if len(lines) <= offsets[-1] + 1 or offsets[0] < 0:
+        return None
+    wanted = [lines[offset] + b"\n" for offset in offsets]
     picked: list[_Picked] = []
     for columns in event.decoder.decode(b"".join(wanted), event.first.line):
         n = len(columns)

@@ -142,8 +142,11 @@ def test_every_event_of_a_format_names_its_rule() -> None:
     found = parse(log)
     assert found and all(e.rule for e in found), [e for e in found if not e.rule]
     steps = [e.rule for e in found if isinstance(e, StepMetrics)]
-    # (HF holds its dict for the bar drawn next: released at the end.)
-    assert sorted(steps) == ["generic:metrics", "hftrainer:dict", "megatron:iteration", "nanogpt:iter"]
+    # (HF holds its dict for the bar drawn next: released at the end. The hand-written line is the learned
+    # stage's or the generic parser's.)
+    guessed = [rule for rule in steps if rule.startswith(("generic:", "template:"))]
+    assert len(guessed) == 1 and len(steps) == 4
+    assert sorted(set(steps) - set(guessed)) == ["hftrainer:dict", "megatron:iteration", "nanogpt:iter"]
 
 
 def test_live_and_headless_agree_on_the_vendor_of_a_two_run_cerebras_log() -> None:

@@ -6,7 +6,7 @@ step after the log's own end line counts.
   words), and a device name fills in a missing one for the vendor decided. Vendor and device are the stack's, not
   one run's: they are kept when the log starts a new run (``reset_run``), so a two-run log says the same live as
   headless, however it is chunked.
-- A guessed step (read by the generic parser or a learned template, not a format's own rule) after the log's own
+- A guessed step (read by the generic parser or a learned reader, not a format's own rule) after the log's own
   successful end line is output printed after the run (a summary, a stray "loss"), not a training step: it does not
   change the run's training figures, until a new run starts (``RunStarted``).
 """
@@ -22,8 +22,9 @@ __all__ = ["GUESSED_RULES", "HANDLERS", "VENDOR_RANK", "after_the_end"]
 VENDOR_RANK: dict[Vendor, int] = {"cpu": 0, "gpu": 1, "tpu": 1, "cerebras": 2, "graphcore": 2}
 """How specific a vendor's evidence is: a higher rank replaces a lower one; at the same rank the first stays."""
 
-GUESSED_RULES: tuple[str, ...] = ("generic:", "template:")
-"""Provenance prefixes of steps read without a format's rule (``Event.rule``)."""
+GUESSED_RULES: tuple[str, ...] = ("generic:", "template:", "structured:", "table:")
+"""Provenance prefixes of steps read without a format's rule (``Event.rule``): the generic parser's and the learned
+readers' (templates, structured lines, column tables); a user format's rules (``format:``) are not guesses."""
 
 
 def decide_vendor(state: RunState, vendor: Vendor, device: str | None) -> bool:

@@ -47,7 +47,7 @@ from hwmon.events import (
     StepMetrics,
     WarningSeen,
 )
-from hwmon.parsers.base import Line, LineBlock
+from hwmon.parsers.base import Line
 from hwmon.parsers.cerebras import CerebrasParser
 from hwmon.parsers.generic import GenericParser
 from hwmon.parsers.graphcore import GraphcoreParser
@@ -62,6 +62,7 @@ from hwmon.parsers.nanogpt import NanoGptParser
 from hwmon.parsers.ranks import RankLines
 from hwmon.parsers.records import Record, RecordReader
 from hwmon.parsers.slurm import SLURM_LINE, SlurmLines
+from hwmon.parsers.stream_blocks import MIN_BLOCK_LINES, BlockFeeder, StreamBlocks
 from hwmon.parsers.tqdm import TqdmParser
 from hwmon.parsers.userformats import Format
 
@@ -70,17 +71,12 @@ __all__ = ["FEED_SLICE", "MIN_BLOCK_LINES", "PARSER_CHAIN", "StreamParser", "par
 FEED_SLICE = 4 << 20
 """Inputs larger than this are handed to the splitter in slices of this many bytes."""
 
-MIN_BLOCK_LINES = 128
-"""Blocks no parser takes are halved down to about this many lines, then fed line by line."""
-
 
 class _Parser(Protocol):
     def feed(self, line: Line) -> list[Event]: ...
 
     def finish(self) -> list[Event]: ...
 
-
-_BlockFeeder = Callable[[LineBlock, Callable[[Line], "list[Event]"]], "list[Event] | None"]
 
 PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (
     CerebrasParser,
@@ -104,7 +100,7 @@ _F_LEARNED = 8  # h17a: a learned reader (parsers/learned.py) read the line: the
 _RECENT_LINES = 512
 
 
-class StreamParser:
+class StreamParser(StreamBlocks):
     """Incremental bytes -> events for one log stream. Pure: the caller does the reading."""
 
     STRICT_DEFAULT = False
@@ -135,8 +131,8 @@ class StreamParser:
         self._redraw_parsers = [p for p in self._parsers if getattr(p, "REDRAWS", True)]
         self._tree = ModelTreeParser()
         self._generic = GenericParser()
-        self._block_feeders: list[_BlockFeeder] = [
-            cast("_BlockFeeder", parser.feed_block) for parser in self._parsers if hasattr(parser, "feed_block")
+        self._block_feeders: list[BlockFeeder] = [
+            cast("BlockFeeder", parser.feed_block) for parser in self._parsers if hasattr(parser, "feed_block")
         ]
         self._flags: OrderedDict[int, int] = OrderedDict()
         self._slurm = SlurmLines()
@@ -350,61 +346,6 @@ class StreamParser:
         name = type(owner).__name__
         message = f"hwmon parser fault: {name} failed on line {number}: {type(exc).__name__}: {exc}"[:2000]
         return [WarningSeen(number, None, message, "hwmon")]
-
-    # ------------------------------------------------------------------ Slurm
-
-    # ------------------------------------------------------------------ blocks
-
-    def _block(self, block: LineBlock, out: list[Event]) -> None:
-        self.lines_seen += block.count
-        if self.keep_lines:
-            keep = self.keep_lines
-            parts = block.data.rsplit(b"\n", keep + 1)
-            tail = parts[1:-1] if len(parts) == keep + 2 else parts[:-1]
-            self._kept.extend(raw.decode("ascii") for raw in tail)
-        self._parse_block(block, out)
-
-    def _other_line(self, line: Line) -> list[Event]:
-        """One line of a block through every parser (for a fast path that takes only some of a block's lines);
-        vendor filtering is left to the caller, which filters the block's events once, in order."""
-        events: list[Event] = []
-        self._parse_line(line, events)
-        return events
-
-    def _parse_block(self, block: LineBlock, out: list[Event]) -> None:
-        for feed_block in self._block_feeders:
-            try:
-                events = feed_block(block, self._other_line)
-            except Exception as exc:
-                # A failing fast path falls back to the line path (after saying so).
-                out.extend(self._fault(feed_block, block.first_number, exc))
-                events = None
-            if events is not None:
-                out.extend(events)
-                for event in events:
-                    if isinstance(event, StepBatch):
-                        # A rank's step lines read in bulk are still that rank's lines (issue 21).
-                        out.extend(self._ranks.feed_batch(event))
-                return
-        if block.count <= MIN_BLOCK_LINES:
-            for line in block.lines():
-                self._parse_line(line, out)
-            return
-        data = block.data
-        mid = data.find(b"\n", len(data) // 2 - 1)
-        if mid == -1 or mid + 1 >= len(data):
-            for line in block.lines():
-                self._parse_line(line, out)
-            return
-        left = data[: mid + 1]
-        left_count = left.count(b"\n")
-        self._parse_block(LineBlock(block.first_number, block.offset, left, left_count), out)
-        self._parse_block(
-            LineBlock(
-                block.first_number + left_count, block.offset + mid + 1, data[mid + 1 :], block.count - left_count
-            ),
-            out,
-        )
 
 
 def _flags_of(events: Sequence[Event]) -> int:

@@ -88,7 +88,17 @@ def test_kill_and_exit_lines_are_fatal(line: str, kind: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["Finished Training", "Training complete.", "Training completed successfully!", "All done!", "exited with code 0"],
+    [
+        "Finished Training",
+        "Training complete.",
+        "Training completed successfully!",
+        "All done!",
+        "exited with code 0",
+        "Training completed in 1:02:03",
+        "training finished after 42.5 s.",
+        "Total training time: 0:12:13 (0.5 s / it)",
+        "Training took 812.3s",
+    ],
 )
 def test_completion_phrases(line: str) -> None:
     ends = [e for e in parse(line + "\n") if isinstance(e, RunCompleted)]
@@ -97,7 +107,14 @@ def test_completion_phrases(line: str) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["training finished for epoch 3, continuing", "Training done in 4 epochs of 10", "exited with code 01x"],
+    [
+        "training finished for epoch 3, continuing",
+        "Training done in 4 epochs of 10",
+        "exited with code 01x",
+        "Training completed in epoch 2",
+        "Total training time so far is unknown",
+        "Training took a while",
+    ],
 )
 def test_not_completion(line: str) -> None:
     assert [e for e in parse(line + "\n") if isinstance(e, RunCompleted)] == []

@@ -87,9 +87,13 @@ END_PHRASES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         "training_finished",
         ("inish", "rain", "one", "INISH", "RAIN", "ONE"),
-        r"^(?:Finished training|Training (?:is |has )?(?:finished|done|completed?)(?: successfully)?|Done training|"
-        r"All done)\s*[.!]*\s*$",
+        # The phrase, optionally how long it took ("Training completed in 1:02:03", "... after 42.5 s").
+        r"^(?:Finished training|Training (?:is |has )?(?:finished|done|completed?|ended)(?: successfully)?|"
+        r"Done training|All done)(?:,?\s+(?:in|after)\s+[\d:.,]+\s*(?:h|hours?|m|min(?:ute)?s?|s|secs?|seconds)?)?"
+        r"\s*[.!]*\s*$",
     ),
+    ("training_time", ("otal",), r"^Total (?:training|train) time\s*[:=]"),
+    ("training_took", ("took",), r"^Training took\s+\d"),
     (
         "exit_0",
         (" 0",),

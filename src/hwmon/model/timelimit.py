@@ -99,5 +99,10 @@ def eta_alert(state: RunState, now: float) -> Alert | None:
     if job.eta_warned:
         return None
     job.eta_warned = True
-    eta = fmt_duration(verdict.eta_s)
-    return Alert("eta", f"will not finish before the Slurm time limit: ETA {eta} · {fmt_limit(verdict)}", at=now)
+    text = f"will not finish before the Slurm time limit: ETA {fmt_duration(verdict.eta_s)}, limit in "
+    text += fmt_duration(verdict.left_s)
+    if verdict.checkpoint_age_s is not None:
+        text += f"; last checkpoint {fmt_duration(verdict.checkpoint_age_s)} ago"
+    elif not verdict.checkpoints:
+        text += "; no checkpoint yet"
+    return Alert("eta", text, at=now)

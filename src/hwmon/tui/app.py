@@ -45,6 +45,7 @@ from hwmon.tui.widgets import (
     ModelTree,
     PhaseTimeline,
     ProgressPane,
+    RanksPane,
     RunHeader,
     SystemPane,
 )
@@ -199,6 +200,7 @@ class HwmonApp(App[int]):
                 yield ModelTree(id="model")
                 yield SystemPane(id="system")
                 yield AlertsPane(id="alerts")
+                yield RanksPane(id="ranks")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -207,6 +209,7 @@ class HwmonApp(App[int]):
         self.query_one("#model").border_title = "model"
         self.query_one("#system").border_title = "system"
         self.query_one("#alerts").border_title = "alerts"
+        self.query_one("#ranks").border_title = "ranks"
         self.query_one(LogPane).refresh_title()
         self.query_one(LogPane).log_widget.focus()
         # Repaints follow the data (a batch schedules one); this 1 Hz tick is for what time alone changes, and
@@ -484,6 +487,7 @@ class HwmonApp(App[int]):
         if changed or force:
             self.query_one(ModelTree).show_model(state.model)
             self.query_one(AlertsPane).show(state)
+        self.query_one(RanksPane).show(state, now)  # issue 21: its quiet times run with the clock
         if self._plot_version != state.version and (force or real_now - self._last_plot >= PLOT_INTERVAL):
             self._plot_version = state.version
             self._last_plot = real_now
@@ -510,9 +514,11 @@ class HwmonApp(App[int]):
         loss_chart = self.query_one("#chart-loss", ChartPane)
         rate_chart = self.query_one("#chart-rate", ChartPane)
         has_loss, has_rate = loss_chart.has_data(state), rate_chart.has_data(state)
-        side = has_model or has_alerts or has_system
+        has_ranks = len(state.ranks.table) >= 2  # a distributed run (issue 21)
+        side = has_model or has_alerts or has_system or has_ranks
         _show(self.query_one("#model"), has_model)
         _show(self.query_one("#alerts"), has_alerts)
+        _show(self.query_one("#ranks"), has_ranks)
         _show(self.query_one("#system"), has_system)
         # Below 120 columns the header carries the latest alert and the job; the side column shows only in place
         # of the hidden log (l).

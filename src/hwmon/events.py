@@ -297,12 +297,15 @@ class EvalMetric(Event):
 @dataclass(frozen=True, slots=True)
 class RunCompleted(Event):
     """The run's own end-of-run line (``Training completed successfully!``, ``Processed N sample(s) in S
-    seconds``, ``{'train_runtime': ..}``). ``success`` is False for lines that report an end after a failure."""
+    seconds``, ``{'train_runtime': ..}``). ``success`` is False for lines that report an end after a failure.
+    ``tentative``: words that end runs but also end other work (a bare ``Done``, ``Total time: 0:12:34``): the run
+    succeeded only if training had begun before the line and no training step follows it (h17c)."""
 
     samples: int | None = None
     seconds: float | None = None
     success: bool = True
     message: str = ""
+    tentative: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,9 @@ def observe(provenance: Provenance, state: RunState, event: Event, before: Figur
     if state.vendor != before.vendor and state.vendor is not None:
         figures["vendor"] = source
     if state.status != before.status:
-        figures["status"] = source
+        # A provisional success names the rule that implied it (h17c: evidence:target-reached, an end phrase's row).
+        implied = state.provisional_end if state.status == "succeeded" else ""
+        figures["status"] = Source(event.line, implied) if implied else source
     _phases(figures, state, before, source)
     if len(state.checkpoints) > before.checkpoints:
         for i in range(before.checkpoints, len(state.checkpoints)):

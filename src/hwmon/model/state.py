@@ -143,6 +143,11 @@ class RunState:
     # The log's own successful end line was read (RunCompleted): guessed steps after it are not training steps
     # (hwmon.model.reducer.evidence).
     ended_by_log: bool = False
+    # A success the log implies without saying it for sure (h17c, hwmon.model.reducer.ending): the rule that implied
+    # it (``evidence:target-reached``, or a tentative end phrase's row) and the training step x it held at; a later
+    # training step, a target moved past it or an error after it withdraws it. "" when the status is not provisional.
+    provisional_end: str = ""
+    provisional_x: float | None = None
     job_ids: list[str] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)
     progress: dict[str, ProgressBar] = field(default_factory=dict)

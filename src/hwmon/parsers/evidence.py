@@ -81,23 +81,77 @@ DEVICES: tuple[tuple[str, tuple[str, ...], str, Vendor, str | None], ...] = (
 # A banner listing accelerators it did not find ("TPU available: False, using: 0 TPU cores") is no evidence.
 _ABSENT = re.compile(r"\bavailable: False|\busing: 0 |\bused: False")
 
-END_PHRASES: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    # (row name, needles, pattern over the message): a whole message, so "training finished for epoch 3, ..." is not
-    # the run's end.
+# A duration as scripts print one: "3m 2s", "1h 02m 03s", "12.5 seconds", "0:12:34", "1 day, 2:03:04.5", "812.3s".
+_DURATION = (
+    r"(?:\d+ days?,\s*)?\d{1,4}(?::\d{2}){1,2}(?:\.\d+)?"
+    r"|(?:\d+(?:[.,]\d+)?\s*(?:h|hrs?|hours?|m|mins?|minutes?|s|secs?|seconds?|ms)\b,?\s*(?:and\s+)?)+"
+    r"|\d+(?:\.\d+)?"
+)
+# What may stand before a message's words: a level word (and a logger's name) the record stage left, decoration.
+_LEAD = r"[^\w\n]*(?:(?:[\w.]+\s*[:|-]\s*)?[\[(]?(?:INFO|NOTICE)[\])]?\s*[:|-]?\s*(?:[\w.]+\s*[:|-]\s*)?)?[^\w\n]*"
+# What may follow the words: how long it took ("in 3m 2s", "after 42.5 s", ", took 0:12:34"), decoration.
+_TIME_TAIL = r"(?:[,:;]?\s*(?:in|after|took|time[:=]?|elapsed[:=]?)\s+(?:" + _DURATION + r"))?"
+_END = r"[^\w\n]*$"
+
+END_PHRASES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
+    # (row name, needles, pattern over the whole message, tentative). A whole message: "training finished for epoch
+    # 3, ..." is not the run's end, nor is a progress line ending in "done". Tentative rows are words that end runs
+    # but also end other work (data loading, an epoch): the reducer takes them only after training began and
+    # withdraws them when a training step follows (hwmon.model.reducer.ending).
     (
         "training_finished",
-        ("inish", "rain", "one", "INISH", "RAIN", "ONE"),
-        # The phrase, optionally how long it took ("Training completed in 1:02:03", "... after 42.5 s").
-        r"^(?:Finished training|Training (?:is |has )?(?:finished|done|completed?|ended)(?: successfully)?|"
-        r"Done training|All done)(?:,?\s+(?:in|after)\s+[\d:.,]+\s*(?:h|hours?|m|min(?:ute)?s?|s|secs?|seconds)?)?"
-        r"\s*[.!]*\s*$",
+        ("inish", "rain", "one", "omplete", "INISH", "RAIN", "ONE", "OMPLETE"),
+        # "Finished training", "Training complete in 3m 2s", "Training completed successfully!", "=== Training
+        # finished ===", "Model training is done", "End of training", "All done!".
+        "^"
+        + _LEAD
+        + r"(?:(?:(?:the |model )*training (?:run )?(?:is |has |was |has been )?(?:finished|done|completed?|ended|over)"
+        r"|(?:successfully )?(?:finished|completed?|done (?:with )?) (?:the )?training(?: run)?"
+        r"|end of training|training (?:run )?(?:successfully )?(?:finished|completed?)|all done)"
+        r"(?: successfully)?)" + _TIME_TAIL + _END,
+        False,
     ),
-    ("training_time", ("otal",), r"^Total (?:training|train) time\s*[:=]"),
-    ("training_took", ("took",), r"^Training took\s+\d"),
+    ("training_time", ("otal",), r"^Total (?:training|train) time\s*[:=]", False),
+    ("training_took", ("took",), r"^Training took\s+\d", False),
     (
         "exit_0",
         (" 0",),
         r"\b(?:exited|finished|completed) with (?:exit )?(?:code|status) 0\b|Process finished with exit code 0\b",
+        False,
+    ),
+    (
+        # "Done", "Done!", "Finished.", "All finished", "Run complete", "Experiment finished in 2h 3m", "Job done".
+        "done",
+        ("one", "inish", "omplete", "uccess", "ONE", "INISH", "OMPLETE", "UCCESS"),
+        "^" + _LEAD + r"(?:all (?:finished|complete)|everything (?:is )?done|done|finished|complete|completed"
+        r"|success(?:fully finished)?"
+        r"|(?:the )?(?:run|job|experiment|script) (?:is |has )?(?:done|finished|complete|completed|ended)"
+        r"(?: successfully)?)" + _TIME_TAIL + _END,
+        True,
+    ),
+    (
+        # "Training time 0:12:34", "Total time: 1:02:03", "Elapsed: 812.3s", "Time elapsed: 3m 2s", "Total elapsed
+        # time: 1 day, 2:03:04" — the whole message is the duration (a per-epoch time names its epoch first).
+        "total_time",
+        ("ime", "lapsed", "IME", "LAPSED"),
+        "^" + _LEAD + r"(?!total (?:training|train) time)"
+        r"(?:(?:total |overall |training |train |wall(?:[- ]clock)? |run(?:ning)? )*(?:time|elapsed(?: time)?)"
+        r"(?: elapsed| taken| used)?|elapsed(?: time)?|time elapsed)\s*[:=]?\s*(?:"
+        + _DURATION
+        + r")(?:\s*\([^()]{0,40}\))?"
+        + _END,
+        True,
+    ),
+    (
+        # "Saved final model to out/model.pt", "Saving final checkpoint ...", "Final model saved at ...": the last
+        # thing a script does (a "best model saved" is printed at every improvement: not an end).
+        "final_model",
+        ("inal", "INAL"),
+        "^"
+        + _LEAD
+        + r"(?:(?:sav(?:ed|ing)|writ(?:ing|ten)|wrote|stor(?:ed|ing)) (?:the )?final (?:model|checkpoint|weights)"
+        r"|final (?:model|checkpoint|weights) (?:is |was |has been )?(?:saved|written|stored))\b",
+        True,
     ),
 )
 
@@ -183,6 +237,9 @@ class Evidence:
     def _on_completion(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         out.append(RunCompleted(record.number, record.ts, message=m.string.strip()[:MAX_MESSAGE]))
 
+    def _on_tentative_end(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        out.append(RunCompleted(record.number, record.ts, message=m.string.strip()[:MAX_MESSAGE], tentative=True))
+
     def _on_totals(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         out.append(TrainingTotals(record.number, record.ts, int(m.group(1)), float(m.group(2))))
 
@@ -253,8 +310,14 @@ DEVICE_ROWS = RuleTable(
 END_ROWS = RuleTable(
     (
         *(
-            Rule(f"generic:{name}", needles, pattern, Evidence._on_completion, re.IGNORECASE)
-            for name, needles, pattern in END_PHRASES
+            Rule(
+                f"generic:{name}",
+                needles,
+                pattern,
+                Evidence._on_tentative_end if tentative else Evidence._on_completion,
+                re.IGNORECASE,
+            )
+            for name, needles, pattern, tentative in END_PHRASES
         ),
         Rule("generic:totals", " in ", _TOTALS, Evidence._on_totals),
     ),

@@ -97,6 +97,7 @@ _F_METRIC = 1
 _F_ERROR = 2
 _F_WARNING = 4
 _F_LEARNED = 8  # h17a: a learned reader (parsers/learned.py) read the line: the generic parser's metrics are dropped
+_F_END = 16  # h17c: the line's own reader reported the run's end: the generic parser's end phrase is dropped
 _RECENT_LINES = 512
 
 
@@ -321,6 +322,8 @@ class StreamParser(StreamBlocks):
                 continue  # h17a: a learned reader already named this line's eval metrics
             if isinstance(event, ErrorSeen) and flags & _F_ERROR:
                 continue
+            if isinstance(event, RunCompleted) and flags & _F_END:
+                continue  # h17c: the same end said twice (a format's rule and the end vocabulary)
             if isinstance(event, WarningSeen) and flags & (_F_WARNING | _F_ERROR):
                 continue
             kept.append(event)
@@ -353,6 +356,8 @@ class StreamParser(StreamBlocks):
 def _flags_of(events: Sequence[Event]) -> int:
     flags = 0
     for event in events:
+        if isinstance(event, RunCompleted):
+            flags |= _F_END
         if isinstance(event, _METRIC_KINDS):
             flags |= _F_METRIC
         elif isinstance(event, ErrorSeen):

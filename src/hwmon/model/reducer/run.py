@@ -19,6 +19,7 @@ from hwmon.events import (
     TrainingTotals,
 )
 from hwmon.model.reducer.alerts import fail
+from hwmon.model.reducer.ending import tentative_end
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.job import continues
 from hwmon.model.reducer.timeline import close_phase, stop_clocks
@@ -63,6 +64,9 @@ def check_epochs_and_test(state: RunState) -> None:
 
 def _completed(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, RunCompleted)
+    if event.tentative and event.success:
+        tentative_end(state, event, now)  # h17c: words that may end other work (hwmon.model.reducer.ending)
+        return
     if event.samples is not None:
         state.samples = event.samples
     if event.seconds is not None and math.isfinite(event.seconds):
@@ -76,6 +80,7 @@ def _completed(state: RunState, event: Event, now: float | None) -> None:
         # A completion line after a fatal error (e.g. "Processed N samples" printed during shutdown) stays failed.
         state.status = "succeeded"
         state.ended_by_log = True
+        state.provisional_end = ""
 
 
 def _totals(state: RunState, event: Event, now: float | None) -> None:

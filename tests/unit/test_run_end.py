@@ -1,0 +1,206 @@
+"""How a log says its run ended well (h17c, issue 17): the broad end vocabulary as data (``evidence.END_PHRASES``,
+strong and tentative rows) and the provisional success the reducer draws from a run that reached its stated target
+(``hwmon.model.reducer.ending``: rule ``evidence:target-reached``), with what withdraws it: a later training step, a
+target moved past the step, an error after it, a crash. Every log here is written for these tests, in the shapes
+training scripts print."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from hwmon.events import RunCompleted
+from hwmon.model.reducer import apply
+from hwmon.model.state import RunState
+from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.parsers.stream import StreamParser
+
+TRACEBACK = 'Traceback (most recent call last):\n  File "train.py", line 3, in <module>\nRuntimeError: boom\n'
+
+
+def ends(line: str) -> list[tuple[str, bool]]:
+    parser = StreamParser()
+    events = parser.feed((line + "\n").encode()) + parser.finish()
+    return [(e.rule, e.tentative) for e in events if isinstance(e, RunCompleted)]
+
+
+def status(text: str) -> tuple[str, str | None]:
+    state = summarize_bytes(text.encode(), "t")
+    source = summary_dict(state)["provenance"]
+    assert isinstance(source, dict)
+    rule = source.get("status", {}).get("rule")
+    return state.status, rule
+
+
+def steps(first: int, last: int, target: int | None = None) -> str:
+    of = f"/{target}" if target is not None else ""
+    return "".join(f"step {i}{of} loss {5 - i * 0.01:.4f}\n" for i in range(first, last + 1))
+
+
+def per_epoch(epochs: int, of: int, batches: int) -> str:
+    return "".join(
+        f"Epoch [{e}/{of}] Step [{b}/{batches}] loss: {3 - e * 0.1 - b * 0.001:.4f}\n"
+        for e in range(1, epochs + 1)
+        for b in range(1, batches + 1)
+    )
+
+
+def epoch_headers(epochs: int, of: int) -> str:
+    return "".join(
+        f"Epoch {e}/{of}\n" + "".join(f"iter {i} loss {2 - i * 0.01:.3f}\n" for i in range(1, 6))
+        for e in range(1, epochs + 1)
+    )
+
+
+# --- the vocabulary ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Finished Training",
+        "Training complete in 3m 2s",
+        "==== Training finished ====",
+        "2024-05-01 12:00:00,123 - __main__ - INFO - Training finished in 1:02:03",
+        "INFO:__main__:Finished training",
+        "[INFO] Model training is done",
+        "End of training",
+        "Training has been completed successfully.",
+    ],
+)
+def test_strong_end_phrases(line: str) -> None:
+    assert ends(line) == [("generic:training_finished", False)]
+
+
+@pytest.mark.parametrize(
+    ("line", "row"),
+    [
+        ("Done", "done"),
+        ("Done!", "done"),
+        ("Finished.", "done"),
+        ("Run complete", "done"),
+        ("Experiment finished in 2h 3m", "done"),
+        ("Training time 0:12:34", "total_time"),
+        ("Total time: 1:02:03", "total_time"),
+        ("Elapsed: 812.3s", "total_time"),
+        ("Time elapsed: 3m 2s", "total_time"),
+        ("Total elapsed time: 1 day, 2:03:04", "total_time"),
+        ("Saved final model to out/model.pt", "final_model"),
+        ("Final model saved at out/", "final_model"),
+    ],
+)
+def test_tentative_end_phrases(line: str, row: str) -> None:
+    assert ends(line) == [(f"generic:{row}", True)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "I finished reading the config",
+        "Loading data... done",
+        "Epoch 3 done",
+        "Best model saved to out/best.pt",
+        "Done (t=0.52s)",
+        "Training time per step: 0.5s",
+        "done: 3/10",
+        "100%|##########| 20/20 [00:02<00:00, 9.8it/s] done",
+    ],
+)
+def test_mid_run_lines_are_no_end(line: str) -> None:
+    assert ends(line) == []
+
+
+# --- a tentative end counts after training began, and only when no training step follows ---------------------------
+
+
+def test_a_tentative_end_after_the_steps_is_a_success() -> None:
+    assert status(steps(1, 5) + "Done\n") == ("succeeded", "generic:done")
+    assert status(steps(1, 5) + "Training time 0:12:34\n") == ("succeeded", "generic:total_time")
+
+
+def test_a_tentative_end_before_training_or_followed_by_steps_is_not() -> None:
+    assert status("Done\n" + steps(1, 5))[0] == "unknown"
+    assert status(steps(1, 5) + "Done\n" + steps(6, 8))[0] == "unknown"
+
+
+# --- the stated target reached ----------------------------------------------------------------------------------
+
+
+def test_the_last_step_at_its_target_is_a_success_named_by_its_rule() -> None:
+    assert status(steps(1, 100, 100)) == ("succeeded", "evidence:target-reached")
+    state = summarize_bytes(steps(1, 100, 100).encode(), "t")
+    assert summary_dict(state)["provenance"]["status"] == {"line": 100, "rule": "evidence:target-reached"}
+
+
+def test_a_counter_from_zero_ends_one_short_of_its_target() -> None:
+    text = "".join(f"step {i}/100 loss {5 - i * 0.01:.4f}\n" for i in range(0, 100))
+    assert status(text) == ("succeeded", "evidence:target-reached")
+    # ... but a counter from 1 that stops one short was cut.
+    assert status(steps(1, 99, 100))[0] == "unknown"
+
+
+def test_a_cut_log_is_no_success() -> None:
+    assert status(steps(1, 50, 100)) == ("unknown", None)
+
+
+def test_a_crash_after_the_last_step_fails() -> None:
+    assert status(steps(1, 100, 100) + TRACEBACK)[0] == "failed"
+
+
+def test_an_error_after_the_last_step_withdraws_the_success() -> None:
+    assert status(steps(1, 100, 100) + "ERROR: could not upload the results\n")[0] == "unknown"
+
+
+def test_a_target_restated_by_the_next_run_withdraws_the_success() -> None:
+    # A resumed run states a new target and goes on; cut before it.
+    assert status(steps(1, 100, 100) + steps(101, 150, 200))[0] == "unknown"
+    assert status(steps(1, 100, 100) + steps(101, 200, 200)) == ("succeeded", "evidence:target-reached")
+
+
+def test_a_per_epoch_counter_at_its_total_ends_the_run_only_in_the_last_epoch() -> None:
+    assert status(per_epoch(3, 3, 10)) == ("succeeded", "evidence:target-reached")
+    assert status(per_epoch(2, 3, 10))[0] == "unknown"
+
+
+def test_the_last_epochs_summary_line_ends_the_run() -> None:
+    summaries = "".join(f"Epoch {e}/5 - loss: {3 - e * 0.1:.4f} - acc: 0.{e}\n" for e in range(1, 6))
+    assert status(summaries) == ("succeeded", "evidence:target-reached")
+    assert status(summaries.rsplit("Epoch 5", 1)[0])[0] == "unknown"
+
+
+def test_a_final_evaluation_after_the_last_epoch_ends_the_run() -> None:
+    test_block = "Test results:\n  accuracy: 0.91\n"
+    assert status(epoch_headers(3, 3) + test_block) == ("succeeded", "evidence:target-reached")
+    assert status(epoch_headers(3, 3))[0] == "unknown"  # steps of the last epoch, no evaluation: maybe cut
+    assert status(epoch_headers(2, 3) + test_block)[0] == "unknown"  # an evaluation of an earlier epoch
+
+
+def test_a_provisional_success_is_running_again_live_when_the_log_goes_on() -> None:
+    parser, state = StreamParser(), RunState()
+    for event in parser.feed(steps(1, 100, 100).encode()):
+        apply(state, event, 1.0)
+    assert state.status == "succeeded"
+    for event in parser.feed(steps(101, 102, 200).encode()):
+        apply(state, event, 2.0)
+    assert state.status == "running"
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_end_decision_does_not_depend_on_the_chunking(seed: int) -> None:
+    text = (per_epoch(3, 3, 4) + "Done\n").encode()
+    whole = summarize_bytes(text, "t")
+    rng = random.Random(seed)
+    parser, state = StreamParser(), RunState(source="t")
+    i = 0
+    while i < len(text):
+        n = 1 if seed == 0 else rng.randint(1, 40)
+        for event in parser.feed(text[i : i + n]):
+            apply(state, event, None)
+        i += n
+    for event in parser.finish():
+        apply(state, event, None)
+    assert (state.status, state.provisional_end) == (whole.status, whole.provisional_end) == (
+        "succeeded",
+        "evidence:target-reached",
+    )

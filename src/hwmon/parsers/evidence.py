@@ -48,7 +48,60 @@ DEVICES: tuple[tuple[str, tuple[str, ...], str, Vendor, str | None], ...] = (
     ),
     ("tesla_model", ("Tesla ",), r"\bTesla ([KMPVT]\d{1,3}[A-Za-z]?(?:-[\w]+)*)", "gpu", "Tesla {1}"),
     ("geforce_model", ("GeForce ",), r"\b(GeForce (?:RTX|GTX) \d{3,4}(?: Ti| SUPER)?)", "gpu", "{1}"),
-    ("cuda_device", ("cuda",), r"\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\bcuda\b(?![\w.:])", "gpu", None),
+    (
+        # An environment dump's GPU list without the vendor's name ("GPU 0: A100-SXM4-40GB (UUID: ...)").
+        "gpu_index_model",
+        ("GPU",),
+        r"\bGPU ?\d{1,2}: (?:NVIDIA )?((?:GeForce |Quadro |TITAN |RTX )*[A-Z]{1,3}\d{1,4}[A-Za-z]?"
+        + _MODEL_SUFFIX
+        + ")",
+        "gpu",
+        "{1}",
+    ),
+    (
+        # torch.cuda.get_device_name(0) printed with its result.
+        "cuda_device_name",
+        ("get_device_name",),
+        r"get_device_name\(\d*\)\W{0,6}([A-Za-z][\w .-]{1,60}?)['\"]?\s*$",
+        "gpu",
+        "{1}",
+    ),
+    (
+        # "CUDA available: True", "cuda.available=True", "torch.cuda.is_available() = True", "GPU available: True".
+        "cuda_available",
+        ("vailable", "VAILABLE"),
+        r"(?i:\bcuda\b[ _.](?:is[ _])?available(?:\(\))?)\s*[:=?]?\s*True\b|\bGPU available: True\b",
+        "gpu",
+        None,
+    ),
+    (
+        "cuda_device",
+        ("cuda", "CUDA", "Cuda"),
+        r"\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\b(?:cuda|CUDA|Cuda)\b(?![\w.:])",
+        "gpu",
+        None,
+    ),
+    # Other frameworks' device objects: Paddle's CUDAPlace(0) / Place(gpu:0), MXNet's gpu(0), JAX's cuda(id=0).
+    ("cuda_place", ("CUDAPlace(",), r"\bCUDAPlace\((\d{1,3})\)", "gpu", "gpu:{1}"),
+    ("gpu_place", ("Place(gpu:",), r"\bPlace\(gpu:(\d{1,3})\)", "gpu", "gpu:{1}"),
+    ("gpu_context", ("gpu(",), r"(?<![\w.])gpu\((\d{1,3})\)", "gpu", "gpu({1})"),
+    ("cuda_id", ("(id=",), r"\b(?:cuda|gpu|CudaDevice|GpuDevice)\(id=(\d{1,4})", "gpu", "cuda:{1}"),
+    (
+        # XLA/JAX: "... initialized for platform CUDA", "Platform 'CUDA'", "platform: gpu".
+        "cuda_platform",
+        ("latform",),
+        r"\b[Pp]latform:? '?(?:CUDA|cuda|gpu|GPU)'?(?![\w-])",
+        "gpu",
+        None,
+    ),
+    (
+        "using_gpu",
+        ("GPU",),
+        r"\b(?:[Uu]sing|[Rr]unning on|[Tt]raining on) (?:[1-9]\d{0,3} )?GPUs?\b"
+        r"(?!\s*(?:available|:\s*(?:False|None|0\b)))",
+        "gpu",
+        None,
+    ),
     (
         "gpu_evidence",
         ("NCCL", "CUDA", "cuda", "fused", "GPU", "Found"),
@@ -76,10 +129,26 @@ DEVICES: tuple[tuple[str, tuple[str, ...], str, Vendor, str | None], ...] = (
         "tpu",
         None,
     ),
+    ("tpu_id", ("(id=",), r"\b(?:TpuDevice|tpu)\(id=\d", "tpu", None),
     ("cpu", ("cpu",), r"\b[Uu]sing device:?\s*['\"]?cpu\b|\bdevice\s*[=:]\s*['\"]?cpu\b", "cpu", None),
+    (
+        # "Using CPU", "Running on CPU only", "No GPU found, falling back to CPU"; Paddle's Place(cpu)/CPUPlace,
+        # MXNet's cpu(0), JAX's CpuDevice(id=0). "Using 8 CPU threads" is about data loading, not the device.
+        "cpu_words",
+        ("CPU", "cpu", "Cpu"),
+        r"\b(?:[Uu]sing|[Rr]unning on|[Tt]raining on|[Ff]all(?:ing)? back to) (?:the )?(?:CPU|cpu)\b"
+        r"(?!\s*(?:threads?|cores?|count|workers?|RAM|memory))|\bPlace\(cpu\)|\bCPUPlace\(|(?<![\w.])cpu\(\d{1,3}\)|"
+        r"\b(?:CpuDevice|cpu)\(id=\d",
+        "cpu",
+        None,
+    ),
 )
 # A banner listing accelerators it did not find ("TPU available: False, using: 0 TPU cores") is no evidence.
-_ABSENT = re.compile(r"\bavailable: False|\busing: 0 |\bused: False")
+# Nor is a mention that says it was not found ("CUDA not available, falling back to CPU": the CPU is the evidence).
+_ABSENT = re.compile(
+    r"\bavailable: False|\busing: 0 |\bused: False|\bnot (?:found|available|detected|initiali[sz]ed)\b|"
+    r"\b(?:[Uu]nable|[Ff]ailed) to\b|\b(?:[Cc]ould not|[Cc]annot|[Cc]an't)\b|\b[Ff]all(?:ing)? back\b"
+)
 
 # A duration as scripts print one: "3m 2s", "1h 02m 03s", "12.5 seconds", "0:12:34", "1 day, 2:03:04.5", "812.3s".
 _DURATION = (
@@ -266,7 +335,7 @@ def _kill(kind: str) -> _Handler:
 
 def _device(vendor: Vendor, template: str | None) -> _Handler:
     def handler(owner: Any, m: re.Match[str], record: Record, out: list[Event]) -> bool:
-        if _ABSENT.search(m.string) is not None:
+        if vendor != "cpu" and _ABSENT.search(m.string) is not None:
             return False
         device = None
         if template is not None:

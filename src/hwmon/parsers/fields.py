@@ -12,7 +12,8 @@ A field's name is the words a line puts next to its number (``loss``, ``train/lo
 - ``metric``: any other named number (kept as an extra of the step), and summaries (``best loss``, ``final acc``);
 - ``None``: not a field (an empty name).
 
-``context_is_eval(text)`` says whether the words before a field put it in an evaluation (``Validation: loss 0.4``,
+``share(name, value)`` reads an accuracy-like metric printed in percent without a ``%`` sign as a fraction (see its
+doc); ``context_is_eval(text)`` says whether the words before a field put it in an evaluation (``Validation: loss 0.4``,
 ``Test set: Average loss: 0.03``): the last train/eval word before the field wins.
 """
 
@@ -34,7 +35,10 @@ __all__ = [
     "field_role",
     "normal_name",
     "parse_number",
+    "as_share",
     "rate_unit",
+    "share",
+    "share_like",
 ]
 
 COUNTER_EXTRA = frozenset({"batch", "update", "updates", "num_updates", "iters", "step_num"})
@@ -95,6 +99,41 @@ def field_role(name: str) -> str | None:
         if sub in ("epoch", "lr"):
             return sub
     return "metric"
+
+
+# Metrics that are shares (of items right, of overlap): printed in [0, 1] or in percent. Unbounded ones (loss,
+# perplexity) and scores with their own scale (BLEU, ROUGE, chrF, METEOR, WER/CER: WER can pass 100) are not here:
+# a BLEU of 27.3 is 27.3, not 0.273, whichever convention printed it.
+_SHARE_WORDS = re.compile(
+    r"(?:^|[\s_/.\-@'(])(?:acc(?:uracy)?(?:@?\d+)?|top[\s_-]?\d+(?:[\s_-]?(?:acc(?:uracy)?|err(?:or)?))?"
+    r"|prec(?:ision)?(?:@?\d+)?|recall(?:@?\d+)?|f1(?:[\s_-]?score)?|f[\s_-]?(?:score|measure)|m?ap(?:@?[\d.:-]*\d)?"
+    r"|ap[sml]|m?iou|dice(?:[\s_-]?score)?|auc|roc[\s_-]?auc|exact[\s_-]?match|em)(?:$|[\s_/.\-@(%')])"
+)
+_PERCENT_NAME = re.compile(r"%|(?:^|[\W_])(?:percent|pct)(?:$|[\W_])")
+
+
+@functools.lru_cache(maxsize=4096)
+def share_like(name: str) -> bool:
+    """Whether a (normalised) field name is an accuracy-like share (``acc``, ``Top-1 Acc``, ``mAP50-95``, ``f1``,
+    ``IoU``, ``dice``, a table's ``P``/``R``) or says it is in percent (``acc (%)``, ``util_pct``)."""
+    lower = name.lower()
+    if lower in ("p", "r"):
+        return True
+    if lower.replace("_", " ").split(" ")[-1].endswith("loss"):
+        return False
+    return _PERCENT_NAME.search(lower) is not None or _SHARE_WORDS.search(lower) is not None
+
+
+def share(name: str, value: float) -> float:
+    """``value`` as a fraction when ``name`` is share-like (``share_like``) and the value is in (1, 100]: a percent
+    printed without its ``%`` (``acc 98.7`` -> 0.987, as ``98.7%`` is read). A value in [0, 1] is already a fraction;
+    one above 100 is not a percentage: both stay as printed."""
+    return as_share(value) if share_like(name) else value
+
+
+def as_share(value: float) -> float:
+    """A share-like field's value as a fraction: in (1, 100] it is a percent without its sign (see ``share``)."""
+    return value / 100.0 if 1.0 < value <= 100.0 else value
 
 
 def eval_name(name: str) -> str:

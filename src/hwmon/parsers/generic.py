@@ -25,6 +25,7 @@ from hwmon.events import EvalMetric, Event, StepMetrics
 from hwmon.parsers import vocab
 from hwmon.parsers.base import Line
 from hwmon.parsers.evidence import DEVICE_ROWS, END_ROWS, ERRORS, Evidence
+from hwmon.parsers.fields import share
 from hwmon.parsers.multiline import HOLD_LINES, MultilineErrors
 from hwmon.parsers.records import RecordReader, as_record
 from hwmon.parsers.rules import stamp
@@ -176,7 +177,7 @@ class GenericParser(Evidence):
             elif lower in _BATCH_KEYS and batch is None and math.isfinite(value) and value >= 0:
                 batch = int(value)
             elif len(extra) < MAX_EXTRA:
-                extra.append((lower, value))
+                extra.append((lower, value if percent else share(lower, value)))  # h17c: acc=97.5 is 0.975
         mode: Literal["train", "eval"] = "train"
         if loss is None:
             if eval_loss is None:

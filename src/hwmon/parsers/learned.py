@@ -30,7 +30,7 @@ from hwmon.events import (
     StepMetrics,
     TargetStated,
 )
-from hwmon.parsers.fields import eval_name, eval_step, field_role
+from hwmon.parsers.fields import eval_name, eval_step, field_role, share
 from hwmon.parsers.records import Record
 from hwmon.parsers.structured import StructuredLines
 from hwmon.parsers.tables import ColumnTables
@@ -106,6 +106,7 @@ class LearnedStage:
                 if field_role(name) in ("counter", "epoch") or _BOOKKEEPING.search(name) is not None:
                     return []  # the evaluation's size, not a result of it
                 rule = "structured:eval-block"
+                value = share(name, value)
                 events: list[Event] = [EvalMetric(record.number, record.ts, eval_name(name), value, rule=rule)]
                 found = eval_step(record.number, record.ts, [(eval_name(name), value)], rule)
                 if found is not None and not self._block_loss:

@@ -39,7 +39,7 @@ from hwmon.events import (
     TargetStated,
 )
 from hwmon.parsers import vocab
-from hwmon.parsers.fields import best_loss, eval_name, eval_step, field_role, normal_name
+from hwmon.parsers.fields import best_loss, eval_name, eval_step, field_role, normal_name, share
 from hwmon.parsers.fields import rate_unit as rate_unit_of
 from hwmon.parsers.records import Record
 
@@ -130,7 +130,7 @@ class StructuredLines:
             names.append(name)
             role = field_role(_leaf(name))
             if role == "eval":
-                out.append(EvalMetric(number, ts, eval_name(_leaf(name)), value, rule=rule))
+                out.append(EvalMetric(number, ts, eval_name(_leaf(name)), share(_leaf(name), value), rule=rule))
             elif role == "counter" and counter is None and _whole(value):
                 counter = int(value)
             elif role == "epoch" and epoch is None and math.isfinite(value):
@@ -143,7 +143,7 @@ class StructuredLines:
                 if _leaf(name) in ("total_steps", "max_steps", "num_steps") and _whole(value):
                     total = int(value)
                     continue
-                extra.append(("lr" if role == "lr" else _leaf(name), value))
+                extra.append(("lr", value) if role == "lr" else (_leaf(name), share(_leaf(name), value)))
         picked = best_loss([n for n, _ in losses])
         loss = losses[picked][1] if picked is not None else None
         if picked is not None:
@@ -206,7 +206,7 @@ class StructuredLines:
         context = [(k, v) for k, v in fields if k not in _NAME_KEYS and k != "value"]
         if isinstance(value, float):
             if field_role(name) == "eval":
-                return [EvalMetric(number, ts, eval_name(name), value, rule=rule)]  # one result: no eval step
+                return [EvalMetric(number, ts, eval_name(name), share(name, value), rule=rule)]  # no eval step
             return self._fields(record, rule, [(name, value), *context])
         # An event of the run, named by its key.
         low = name.lower()

@@ -22,7 +22,16 @@ import re
 from dataclasses import dataclass
 
 from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
-from hwmon.parsers.fields import best_loss, eval_name, eval_step, field_role, normal_name, parse_number, rate_unit
+from hwmon.parsers.fields import (
+    best_loss,
+    eval_name,
+    eval_step,
+    field_role,
+    normal_name,
+    parse_number,
+    rate_unit,
+    share,
+)
 from hwmon.parsers.records import Record
 
 __all__ = ["ColumnTables", "Table", "cell_value"]
@@ -163,13 +172,13 @@ class ColumnTables:
                     out.append(TargetStated(number, ts, "epoch", total, int(value), rule=rule))
             elif role == "eval":
                 if math.isfinite(value):
-                    out.append(EvalMetric(number, ts, eval_name(name), value, rule=rule))
+                    out.append(EvalMetric(number, ts, eval_name(name), share(name, value), rule=rule))
             elif role == "loss":
                 losses.append((name, value))
             elif role == "rate" and rate is None:
                 rate, unit = value, rate_unit(name)
             elif role in ("lr", "metric") and len(extra) < 16 and not math.isnan(value):
-                extra.append(("lr" if role == "lr" else name, value))
+                extra.append(("lr" if role == "lr" else name, value if role == "lr" else share(name, value)))
         picked = best_loss([n for n, _ in losses])
         loss = losses[picked][1] if picked is not None else None
         if picked is not None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
 from hwmon.parsers import vocab
 from hwmon.parsers.fields import (
+    as_share,
     best_loss,
     context_is_eval,
     eval_name,
@@ -39,6 +40,8 @@ from hwmon.parsers.fields import (
     field_role,
     normal_name,
     rate_unit,
+    share,
+    share_like,
 )
 from hwmon.parsers.records import Record
 
@@ -75,7 +78,8 @@ _NAME_END = re.compile(r"(?:\s|['\"]|[=:#\[]|tensor\(|\()+$")
 _DELIMITER = re.compile(r"[|,;{}\[\]<>:=#]|\s-+\s|^-+\s")
 _TOKEN = re.compile(r"\S+")
 _WHERE = frozenset({"at", "@", "after", "before"})
-_WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./@-]*\)?['\"]?$|\([\w./%-]{1,12}\)$")
+# A word of a name: "loss", "(Step", "acc@1", "Acc(%)" (h17c: a name's own percent sign), or a unit "(%)", "(ms)".
+_WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./@-]*(?:\(%\)|%)?\)?['\"]?$|\([\w./%-]{1,12}\)$")
 _UNIT_AFTER = re.compile(r"^\s?(?P<unit>[A-Za-z%]{1,8}(?:\s?/\s?[A-Za-z]{1,6})?)(?![\w])")
 _KEY_SEP = "\x00"
 # ``key=word`` assignments (``mode=train``, ``bias=True``, ``dataset='x'``): many of them make a line a
@@ -95,6 +99,7 @@ class Slot:
     total_of: int = -1
     bracket_counter: bool = False
     percent: bool = False
+    share: bool = False  # h17c: an accuracy-like name: a value in (1, 100] is a percent (fields.share)
     value_from: int = -1  # "Accuracy: 9890/10000 (99%)": the value is the percentage two numbers on
 
 
@@ -123,7 +128,7 @@ class Template:
     total: int | None = None
     epoch_total: int | None = None
     held: list[tuple[Record, list[str], float | None]] = field(default_factory=list)  # with the epoch then
-    extra_spec: tuple[tuple[int, str, float], ...] = ()
+    extra_spec: tuple[tuple[int, str, float, bool], ...] = ()  # (value slot, name, scale, share-like)
     per_epoch: bool = True
     fast: re.Pattern[str] | None = None
 
@@ -274,7 +279,8 @@ class TemplateStage:
                     role = "eval"
             bracket = i == 0 and not name and before.strip() in ("[", "(") and after.lstrip().startswith(("]", ")"))
             percent = after.startswith("%")
-            slots.append(Slot(name, role, integer, bracket_counter=bracket and integer, percent=percent))
+            shared = bool(name) and role in ("eval", "metric") and share_like(name)
+            slots.append(Slot(name, role, integer, bracket_counter=bracket and integer, percent=percent, share=shared))
         for i, slot in enumerate(slots[:-2]):
             share = slots[i + 2]
             if slot.role in ("eval", "metric") and slots[i + 1].total_of == i and share.percent and not share.name:
@@ -390,7 +396,7 @@ class TemplateStage:
         rate = _float(values[t.rate]) if t.rate >= 0 else None
         unit = rate_unit(t.slots[t.rate].name) if t.rate >= 0 else "samples/sec"
         extra: list[tuple[str, float]] = []
-        for i, name, scale in t.extra_spec:
+        for i, name, scale, shared in t.extra_spec:
             text = values[i]
             try:
                 value = float(text)
@@ -399,7 +405,7 @@ class TemplateStage:
                 if parsed is None:
                     continue
                 value = parsed
-            extra.append((name, value * scale))
+            extra.append((name, share(name, value) if shared else value * scale))
         out.append(
             StepMetrics(
                 number,
@@ -469,6 +475,7 @@ def _classify(t: Template) -> None:
             j,
             "lr" if t.slots[i].role == "lr" else t.slots[i].name,
             0.01 if t.slots[j].percent else 1.0,
+            t.slots[i].share and not t.slots[j].percent,
         )
         for i in extras
         for j in (t.slots[i].value_from if t.slots[i].value_from >= 0 else i,)
@@ -553,11 +560,14 @@ def _int(raw: str) -> int | None:
 
 
 def _value(t: Template, values: list[str], i: int) -> float | None:
+    shared = t.slots[i].share
     if t.slots[i].value_from >= 0:
         i = t.slots[i].value_from
     value = _float(values[i])
     if value is not None and t.slots[i].percent:
         return value / 100.0
+    if value is not None and shared:
+        return as_share(value)  # the slot's name is share-like
     return value
 
 

@@ -31,6 +31,7 @@ MAX_ALERTS = 100
 MAX_PHASES = 256
 MAX_PROGRESS_BARS = 64
 MAX_INFO_KEYS = 256
+MAX_EVAL_POINTS = 1024
 STEP_ARRIVALS_KEPT = 64
 _EPOCHS_BAR = re.compile(r"\s*epochs?\s*:?\s*$", re.IGNORECASE)
 
@@ -119,6 +120,18 @@ class Checkpoint:
 
 
 @dataclass(slots=True)
+class EvalRun:
+    """The evaluation under way (``hwmon.model.reducer.evals``): the training step it belongs to, its batch losses'
+    sum and count, whether the run stated its own figure, and whether its point is in ``eval_points`` yet."""
+
+    step: float
+    total: float = 0.0
+    count: int = 0
+    stated: bool = False
+    shown: bool = False
+
+
+@dataclass(slots=True)
 class Alert:
     kind: Literal["nan", "error", "stall", "silence", "failed"]
     message: str
@@ -169,6 +182,9 @@ class RunState:
     version: int = 0
     # Eval steps (x = step or batch, y = loss), kept apart from the training series.
     eval_loss: BoundedSeries = field(default_factory=BoundedSeries)
+    # The run's evaluations: (training step it belongs to, its loss), oldest first, bounded; and the one under way.
+    eval_points: list[tuple[float, float]] = field(default_factory=list)
+    eval_run: EvalRun | None = None
     # Arrival times (injected clock) of the most recent training steps, for the stall detector's median interval.
     step_arrivals: deque[float] = field(default_factory=lambda: deque(maxlen=STEP_ARRIVALS_KEPT))
     checkpoint_count: int = 0

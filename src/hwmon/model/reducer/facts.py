@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from hwmon.events import EvalMetric, Event, Info, ProgressUpdate, TargetStated
+from hwmon.model.reducer import evals
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.run import check_epochs_and_test
 from hwmon.model.reducer.steps import absurd
@@ -46,6 +47,7 @@ def _progress(state: RunState, event: Event, now: float | None) -> None:
 def _eval_metric(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, EvalMetric)
     state.eval[event.name] = event.value
+    evals.stated(state, event.name, event.value)
     check_epochs_and_test(state)
 
 

@@ -15,8 +15,9 @@ import pytest
 
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
-from hwmon.model.summary import summarize_chunks, summary_dict
+from hwmon.model.summary import summary_dict
 from hwmon.parsers.stream import StreamParser
+from hwmon.sources.read import summarize_chunks
 from tests.emitters.harness import canon_metric, close
 from tests.helpers.chunking import chunkings
 

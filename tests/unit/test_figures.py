@@ -9,7 +9,7 @@ from hwmon.events import EvalMetric, Event, PhaseStarted, ProgressUpdate, RunCom
 from hwmon.model import figures
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
-from hwmon.model.summary import summarize_bytes
+from hwmon.sources.read import summarize_bytes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -25,31 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def last_step_loss(log_path: Path) -> tuple[int | None, float | None]:
-    """The last training step and loss found in the tail of ``log_path``: the one summarise loop
-    (``hwmon.model.summary.summarize_chunks``) and the one loss figure (``hwmon.model.figures.last_loss``).
+    """The last training step and loss found in the tail of ``log_path``: the one reader
+    (``hwmon.sources.read.read_tail``) and the one loss figure (``hwmon.model.figures.last_loss``).
 
     Returns (None, None) when the log has none or cannot be read.
     """
     from hwmon.model.figures import last_loss
-    from hwmon.model.summary import summarize_chunks
+    from hwmon.sources.read import read_tail
 
     try:
-        with open(log_path, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - TAIL_BYTES))
-            data = fh.read()
-    except OSError:
-        return None, None
-    if size > TAIL_BYTES:
-        # Start at a line boundary so the first, cut line is not misread.
-        cut = data.find(b"\n")
-        data = data[cut + 1 :] if cut >= 0 else b""
-    try:
-        state = summarize_chunks([data], str(log_path))
+        state = read_tail(str(log_path), TAIL_BYTES)
     except Exception:  # a parser bug must not break `ls`; the columns just stay empty
         return None, None
-    return last_loss(state)
+    return (None, None) if state is None else last_loss(state)
 
 
 def _fmt_started(text: str) -> str:
@@ -172,33 +160,24 @@ def slurm_job_rows(skip: set[str]) -> list[dict[str, Any]]:
 
 
 def tail_figures(log_path: Path) -> dict[str, Any]:
-    """Phase, last step, loss and ETA from the tail of a log (the same parsers and model as every view)."""
-    try:
-        from hwmon.model import reducer
-        from hwmon.model.eta import eta_seconds
-        from hwmon.model.state import RunState
-        from hwmon.parsers.stream import parse_bytes
+    """Phase, last step, loss and ETA from the tail of a log (the one reader and the model's figures)."""
+    from hwmon.model.eta import eta_seconds
+    from hwmon.model.figures import last_loss
+    from hwmon.sources.read import read_tail
 
-        with open(log_path, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - TAIL_BYTES))
-            data = fh.read()
-        if size > TAIL_BYTES:
-            cut = data.find(b"\n")
-            data = data[cut + 1 :] if cut >= 0 else b""
-        state = RunState(source=str(log_path))
-        reducer.apply_all(state, parse_bytes(data))
+    try:
+        state = read_tail(str(log_path), TAIL_BYTES)
     except Exception:  # an unreadable file or a parser bug must not break `ls`
         return {}
-    step, loss = last_step_loss(log_path)
+    if state is None:
+        return {}
+    step, loss = last_loss(state)
     phase = state.current_phase
-    eta = eta_seconds(state, None)
     return {
         "phase": phase.name if phase is not None else None,
         "last_step": step,
         "last_loss": loss if loss is None or math.isfinite(loss) else str(loss),
-        "eta_s": eta,
+        "eta_s": eta_seconds(state, None),
     }
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,17 +16,18 @@ from hwmon import exitcodes
 from hwmon.model.text import safe_text
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from hwmon.events import Event
     from hwmon.model.state import RunState
-
-CHUNK = 1 << 20  # read in 1 MiB chunks: memory stays flat whatever the log's size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's flags."""
-    parser.add_argument("log", nargs="?", metavar="LOG", help="the log file to summarise; '-' reads it from stdin")
+    parser.add_argument(
+        "log",
+        nargs="?",
+        metavar="REF",
+        help="what to summarise: a log file ('-' reads stdin), a run directory, a run id (or unique prefix), "
+        "HOST:PATH or ssh://[user@]host[:port]/path, slurm:JOBID",
+    )
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the hwmon.summary/1 JSON contract")
     fmt.add_argument("--md", action="store_true", help="print a Markdown report")
@@ -61,94 +61,43 @@ def _safe(text: object) -> str:
 
 
 def summarize_file(path: Path, source: str | None = None) -> RunState:
-    """Read ``path`` in 1 MiB chunks through the streaming parser into a ``RunState``.
+    """Read the log at ``path`` to its end through the one reader (``hwmon.sources.read``) into a ``RunState``; the
+    log of a supervised run (``output.log`` beside its ``run.json``) brings its run's record, so its status follows
+    the supervisor, never the log text.
 
     Raises ``HwmonError(BAD_INPUT)`` for a missing, unreadable or non-regular file (one line, no traceback).
     """
-    if path.is_dir():
-        raise exitcodes.HwmonError(f"{path}: is a directory, not a log file", exitcodes.BAD_INPUT)
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise exitcodes.HwmonError(f"{path}: no such file", exitcodes.BAD_INPUT) from None
-    except OSError as exc:
-        raise exitcodes.HwmonError(f"{path}: cannot open: {_reason(exc)}", exitcodes.BAD_INPUT) from None
-    from hwmon.model.summary import summarize_chunks
+    from dataclasses import replace
 
-    def chunks() -> Iterator[bytes]:
-        with handle:
-            try:
-                while chunk := handle.read(CHUNK):
-                    yield chunk
-            except OSError as exc:
-                raise exitcodes.HwmonError(f"{path}: cannot read: {_reason(exc)}", exitcodes.BAD_INPUT) from None
+    from hwmon.sources.open import resolve_input
+    from hwmon.sources.read import read_state
 
-    state = summarize_chunks(chunks(), source if source is not None else str(path))
-    outcome = recorded_outcome(path)
-    if outcome:
-        from hwmon.model.reducer import apply_all
+    inp = resolve_input(str(path)) if path.exists() and not path.is_dir() else None
+    if inp is None:
+        from hwmon.sources.open import Input
 
-        apply_all(state, outcome)
-    return state
-
-
-def recorded_outcome(path: Path) -> list[Event]:
-    """For the log of a supervised run (``output.log`` beside its ``run.json``), how the run ended as its supervisor
-    recorded it: the log's own text never decides that."""
-    from hwmon.store import registry
-
-    run_dir = path.resolve().parent
-    if path.name != registry.LOG_FILE or not (run_dir / registry.RUN_FILE).is_file():
-        return []
-    from hwmon.sources.source import outcome_events
-
-    record = registry.load(run_dir)
-    return [] if record is None else outcome_events(record)
-
-
-def _reason(exc: OSError) -> str:
-    return _one_line(exc.strerror or str(exc))
-
-
-def _remote(ref: str) -> object | None:
-    from hwmon.refs import parse_remote
-
-    return parse_remote(ref)
-
-
-def _summarize_ref(ref: str, ssh_opts: list[str]) -> RunState:
-    """A local file, or a remote one (``HOST:PATH``, ``ssh://...``) read once over ssh when no local file has that
-    name."""
-    if not os.path.exists(ref):
-        from hwmon.refs import parse_remote
-        from hwmon.sources import ssh
-
-        remote = parse_remote(ref)
-        if remote is not None:
-            from hwmon.model.summary import summarize_bytes
-
-            return summarize_bytes(ssh.read_all(remote, ssh_opts), str(remote))
-    return summarize_file(Path(ref))
+        inp = Input(str(path), path)
+    if source is not None:
+        inp = replace(inp, name=source)
+    return read_state(inp)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Summarise the log (or the bundled example) and print it in the chosen format."""
+    """Summarise what the ref names and print it in the chosen format."""
     from hwmon.model.summary import summary_dict
+    from hwmon.sources.open import resolve_input
+    from hwmon.sources.read import read_state
 
     if args.log is None:
         # A bare `hwmon summary` used to summarise a bundled example silently; the example lives in `hwmon demo`.
         raise exitcodes.HwmonError(
             "summary needs a log file (or '-' to read stdin); to see an example run: hwmon demo", exitcodes.USAGE
         )
-    if args.log == "-":
-        state = summarize_file(Path("/dev/stdin"), source="stdin")
-    else:
-        state = _summarize_ref(args.log, args.ssh_opt)
+    inp = resolve_input(args.log, args.ssh_opt)
+    state = read_state(inp)
     summary = summary_dict(state)
-    if args.log is not None:
-        # A remote HOST:PATH is its own history key (it names no local file).
-        local = os.path.exists(args.log) or _remote(args.log) is None
-        add_expected(summary, state, str(Path(args.log).resolve()) if local else str(_remote(args.log)))
+    if inp.path is not None or inp.remote is not None:
+        add_expected(summary, state, inp.key, inp.command)
     if args.json:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif args.md:
@@ -160,12 +109,12 @@ def run(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def add_expected(summary: dict[str, object], state: RunState, source: str) -> None:
+def add_expected(summary: dict[str, object], state: RunState, source: str, command: str | None = None) -> None:
     """Record the run in the history and add each phase's ``expected`` duration from past runs of the same job
     (``{"seconds", "runs", "basis"}``, or null when no past run says): keys are only added to the contract."""
     from hwmon.store.history import remember
 
-    expected = remember(state, source)
+    expected = remember(state, source, command)
     phases = summary.get("phases")
     if isinstance(phases, list):
         for phase in phases:

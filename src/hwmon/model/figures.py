@@ -30,6 +30,7 @@ __all__ = [
     "fmt_rate",
     "fmt_share",
     "fmt_step",
+    "fmt_step_count",
     "fmt_step_progress",
     "fmt_wall",
     "is_ended",
@@ -119,6 +120,8 @@ def wall_seconds(state: RunState, now: float | None) -> float | None:
     end = _clock_end(state, now)
     if state.run_started_at is not None and end is not None:
         return max(0.0, end - state.run_started_at)
+    if now is None and (age := _finite(state.run_age_s)) is not None and not is_ended(state):
+        return age
     total = sum(d for d in (raw_phase_seconds(state, p, now) for p in state.phases) if d is not None)
     return _evidence_wall(state, now, total)
 
@@ -301,11 +304,17 @@ def fmt_step(progress: StepProgress | None) -> str:
     return "-" if progress is None or progress.step is None else f"step {progress.step}"
 
 
-def fmt_step_progress(progress: StepProgress | None) -> str:
-    """``step 1162/3750`` (``step 1162`` without a target); ``-`` without a step."""
+def fmt_step_count(progress: StepProgress | None) -> str:
+    """``1162/3750`` (``1162`` without a target): a table cell under a STEP heading; ``-`` without a step."""
     if progress is None or progress.step is None:
         return "-"
-    return f"step {progress.step}/{progress.target}" if progress.target else f"step {progress.step}"
+    return f"{progress.step}/{progress.target}" if progress.target else f"{progress.step}"
+
+
+def fmt_step_progress(progress: StepProgress | None) -> str:
+    """``step 1162/3750`` (``step 1162`` without a target); ``-`` without a step."""
+    count = fmt_step_count(progress)
+    return "-" if count == "-" else f"step {count}"
 
 
 # --- phases -----------------------------------------------------------------------------------------------------

@@ -212,6 +212,8 @@ class RunState:
     # The supervisor's record (run.json, via ``RunClock``/``RunOutcome``): the run's start on the injected clock,
     # its whole length once ended, and how its process ended.
     run_started_at: float | None = None
+    # A running supervised run's age when its record was read (a read without a clock: summary, export, ls).
+    run_age_s: float | None = None
     run_seconds: float | None = None
     outcome: str | None = None
     exit_code: int | None = None

@@ -1,16 +1,15 @@
 """The ``hwmon.summary/1`` contract: a JSON-ready dict derived from a ``RunState``.
 
-Keys may be added in later versions, never removed or renamed (see issue 2). Pure: ``summarize_bytes`` parses bytes
-already in memory; reading files belongs to ``hwmon.commands.summary``.
+Keys may be added in later versions, never removed or renamed (see issue 2). Pure: reading and parsing a log belongs to
+``hwmon.sources.read`` (``summarize_bytes``, ``summarize_chunks``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from datetime import datetime
 
-from hwmon.events import Event, VendorDetected
+from hwmon.events import Event
 from hwmon.model import figures
 from hwmon.model.figures import phase_durations
 from hwmon.model.reducer import apply
@@ -19,8 +18,6 @@ from hwmon.model.state import Phase, RunState
 __all__ = [
     "SCHEMA",
     "phase_seconds",
-    "summarize_bytes",
-    "summarize_chunks",
     "summarize_events",
     "summary_dict",
     "wall_seconds",
@@ -136,27 +133,3 @@ def summarize_events(events: list[Event], source: str) -> RunState:
     for event in events:
         apply(state, event, None)
     return state
-
-
-def summarize_chunks(chunks: Iterable[bytes], source: str) -> RunState:
-    """The one whole-input summarise loop: parse ``chunks`` (a whole log, in any chunking) and reduce it to the
-    state of its last run. Exceptions raised by ``chunks`` (a read error) propagate."""
-    # Imported here so that the model package can be imported (and tested) without the parsers being loaded.
-    from hwmon.parsers.stream import StreamParser
-
-    parser = StreamParser(blocks=True)
-    state = RunState(source=source)
-    for chunk in chunks:
-        for event in parser.feed(chunk):
-            apply(state, event, None)
-    for event in parser.finish():
-        apply(state, event, None)
-    if state.vendor is None and parser.vendor is not None:
-        apply(state, VendorDetected(state.lines, None, parser.vendor), None)
-    return state
-
-
-def summarize_bytes(data: bytes, source: str) -> RunState:
-    """Parse ``data`` (a whole log already in memory) and reduce it to the state of its last run."""
-    chunk = 1 << 20
-    return summarize_chunks((data[i : i + chunk] for i in range(0, len(data), chunk)), source)

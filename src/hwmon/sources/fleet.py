@@ -26,14 +26,18 @@ from functools import partial
 from pathlib import Path
 
 from hwmon import exitcodes
-from hwmon.model import figures, reducer
-from hwmon.model.eta import eta_seconds, main_progress, target_step
+from hwmon.events import SourceEnded
+from hwmon.model import alerts as alert_rules
+from hwmon.model import figures
+from hwmon.model.alerts import SILENCE_S
+from hwmon.model.eta import eta_seconds
 from hwmon.model.state import RunState
-from hwmon.parsers.stream import StreamParser
 from hwmon.refs import RemoteRef, parse_remote
 from hwmon.slurm import client as slurm
 from hwmon.slurm.parse import PENDING_STATES, JobInfo
 from hwmon.slurm.watcher import slurm_state
+from hwmon.sources.pipeline import Reader
+from hwmon.sources.source import quiet_span
 from hwmon.sources.ssh import SshFollower
 from hwmon.store import recent, registry
 
@@ -81,8 +85,11 @@ class LogTracker:
         self._reset()
 
     def _reset(self) -> None:
-        self.parser = StreamParser(blocks=True, keep_lines=0)
-        self.state = RunState(source=str(self.path))
+        self.reader = Reader(str(self.path))
+
+    @property
+    def state(self) -> RunState:
+        return self.reader.state
 
     def poll(self) -> bool:
         """Read what was added since the last poll (a ``stat`` only, when nothing was); True when the state
@@ -103,7 +110,7 @@ class LogTracker:
             self._pos = 0
             self._aligned = True
         if st.st_size <= self._pos:
-            return False
+            return self._judge_time(st.st_mtime)
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self._pos)
@@ -119,11 +126,22 @@ class LogTracker:
             data = data[cut + 1 :]
             self._aligned = True
         self.reads += 1
-        try:
-            reducer.apply_all(self.state, self.parser.feed(data), self._clock())
-        except Exception:  # a parser bug must not take the fleet down; this row just stops updating
-            return False
+        # The one reader's fault policy: a parser bug stops this row's events, never the fleet.
+        self.reader.feed(data, self._clock())
         return True
+
+    def _judge_time(self, mtime: float) -> bool:
+        """Nothing new: let the clock judge the run, as a followed file is judged (``FollowSource``): a ``Tick``
+        (stall, silence), and once the file has been quiet past the silence threshold its source has ended (the
+        run's end is unknown, its clocks stop, no ETA). True when that changed the row."""
+        state = self.state
+        version = state.version
+        now = self._clock()
+        quiet = time.time() - mtime
+        if quiet >= SILENCE_S and not state.source_ended and not figures.is_ended(state) and state.lines:
+            self.reader.apply([SourceEnded(0, None, f"no new output for {quiet_span(quiet)}", quiet)], now)
+        self.reader.apply([alert_rules.tick()], now)
+        return state.version != version
 
 
 class RemoteTracker:
@@ -133,12 +151,15 @@ class RemoteTracker:
         self.ref = ref
         self.ssh_opts = tuple(ssh_opts)
         self._clock = clock
-        self.state = RunState(source=str(ref))
-        self.parser = StreamParser(blocks=True, keep_lines=0)
+        self.reader = Reader(str(ref))
         self.status = "connecting"
         self._follower: SshFollower | None = None
         self._task: asyncio.Task[None] | None = None
         self._offset = 0
+
+    @property
+    def state(self) -> RunState:
+        return self.reader.state
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -155,8 +176,7 @@ class RemoteTracker:
                 if chunk.statuses:
                     self.status = chunk.statuses[-1]
                 if chunk.data:
-                    with contextlib.suppress(Exception):
-                        reducer.apply_all(self.state, self.parser.feed(chunk.data), self._clock())
+                    self.reader.feed(chunk.data, self._clock())
                 if chunk.eof:
                     return
         except Exception as exc:  # never take the fleet down
@@ -459,17 +479,14 @@ def _row(
     alerts = 0
     shown_phase = phase or ""
     if state is not None:
-        last = state.last_step
-        step, loss = figures.last_loss(state)
-        rate = state.global_rate or (last.rate if last is not None else None)
-        unit = state.rate_unit if rate is not None else ""
-        bar = main_progress(state)
-        if bar is not None:
-            if step is None:
-                step, target = bar.n, bar.total
-            if rate is None and bar.rate is not None:
-                rate, unit = bar.rate, f"{bar.unit}/s"
-        target = target_step(state) if target is None else target
+        # The model's figures, as every view shows them.
+        progress = figures.step_progress(state)
+        if progress is not None:
+            step, target = progress.step, progress.target
+        _step, loss = figures.last_loss(state)
+        now_rate = figures.current_rate(state)
+        if now_rate is not None:
+            rate, unit = now_rate.value, now_rate.unit
         if status in ("running", "stalled", "reconnecting"):
             eta = eta_seconds(state, now)
         if not shown_phase:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hwmon.events import Event, ProgressUpdate, RunClock, RunOutcome, SourceEnded, StepBatch, StepMetrics
-from hwmon.model.reducer import alerts, facts, run, steps, timeline
+from hwmon.events import Event, ProgressUpdate, RunClock, RunOutcome, SourceEnded, StepBatch, StepMetrics, Tick
+from hwmon.model.reducer import alerts, clock, facts, run, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
 from hwmon.model.state import RunState
@@ -18,6 +18,7 @@ TABLES: tuple[dict[type[Event], Handler], ...] = (
     steps.HANDLERS,
     facts.HANDLERS,
     alerts.HANDLERS,
+    clock.HANDLERS,
 )
 HANDLERS: dict[type[Event], Handler] = {kind: handler for table in TABLES for kind, handler in table.items()}
 assert len(HANDLERS) == sum(len(table) for table in TABLES), "an event type is handled in two modules"
@@ -33,7 +34,11 @@ def apply_all(state: RunState, events: Iterable[Event], now: float | None = None
 
 def apply(state: RunState, event: Event, now: float | None = None) -> None:
     """Fold one event into ``state`` and bump ``state.version``. Never raises on odd input; unknown event types
-    only count as output."""
+    only count as output. A ``Tick`` is the clock, not output: only its handler touches the state (and the
+    version, when it changes something)."""
+    if type(event) is Tick:
+        HANDLERS[Tick](state, event, now)
+        return
     state.version += 1
     if event.line > state.lines:
         state.lines = event.line

@@ -34,7 +34,12 @@ def reset_run(state: RunState) -> None:
     fresh.runs = state.runs + 1
     # What the source and the supervisor know is about the process, not about one run in its log.
     fresh.run_started_at = state.run_started_at
+    fresh.run_age_s = state.run_age_s
     fresh.started_at = state.started_at
+    # So is the vendor: the stream parser says it once per source (a second run of the same log does not repeat
+    # it), and a live view and a whole-file read must not disagree about it.
+    fresh.vendor = state.vendor
+    fresh.device = state.device
     for f in dataclasses.fields(RunState):
         setattr(state, f.name, getattr(fresh, f.name))
 
@@ -124,8 +129,16 @@ def _outcome(state: RunState, event: Event, now: float | None) -> None:
 
 def _run_clock(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, RunClock)
-    if now is not None and math.isfinite(event.elapsed_s) and event.elapsed_s >= 0:
+    if not math.isfinite(event.elapsed_s) or event.elapsed_s < 0:
+        return
+    if now is not None:
         state.run_started_at = now - event.elapsed_s
+    else:
+        # A read to the end of a running run's log: its age when the record was read is its wall time so far.
+        state.run_age_s = event.elapsed_s
+    if state.status == "unknown" and state.outcome is None and not state.source_ended:
+        # The supervisor records the run as running: so it is, in every view, whatever its log says so far.
+        state.status = "running"
 
 
 def _source_ended(state: RunState, event: Event, now: float | None) -> None:

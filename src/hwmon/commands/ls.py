@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from hwmon import exitcodes
-from hwmon.model.fmt import fmt_duration
+from hwmon.model.eta import fmt_eta
+from hwmon.model.figures import fmt_loss, fmt_wall
 from hwmon.model.text import safe_text
 
 # Only the tail of a log is parsed for the last step/loss, so `ls` stays quick however long the runs are.
@@ -56,14 +57,6 @@ def _fmt_status(record: Any) -> str:
     return str(record.status)
 
 
-def _fmt_loss(loss: float | None) -> str:
-    if loss is None:
-        return "-"
-    if math.isnan(loss) or math.isinf(loss):
-        return str(loss)
-    return f"{loss:.4g}"
-
-
 def run(args: argparse.Namespace) -> int:
     """Print the table (or JSON)."""
     from hwmon.store import registry
@@ -103,9 +96,9 @@ def run(args: argparse.Namespace) -> int:
             record.device or "-",
             _fmt_status(record),
             _fmt_started(record.started),
-            fmt_duration(data["duration_s"]),
+            fmt_wall(data["duration_s"]),
             "-" if data["last_step"] is None else str(data["last_step"]),
-            last_loss if isinstance(last_loss, str) else _fmt_loss(last_loss),
+            fmt_loss(float(last_loss) if isinstance(last_loss, str) else last_loss),
         )
         # Every cell comes from run.json (written by whoever could write the run directory) or a file name:
         # sanitised so that no field can act on the terminal (hardening #13, item 2).
@@ -183,7 +176,7 @@ def tail_figures(log_path: Path) -> dict[str, Any]:
 
 def print_slurm_table(rows: list[dict[str, Any]]) -> None:
     """The Slurm jobs as a table (state, elapsed, phase, step, loss, ETA)."""
-    from hwmon.model.fmt import fmt_duration as fmt
+    fmt = fmt_wall
 
     header = ("SLURM JOB", "NAME", "STATE", "ELAPSED", "PHASE", "STEP", "LOSS", "ETA")
     table = [header]
@@ -198,8 +191,8 @@ def print_slurm_table(rows: list[dict[str, Any]]) -> None:
                 fmt(row["elapsed_s"]),
                 row["phase"] or "-",
                 "-" if row["last_step"] is None else str(row["last_step"]),
-                loss if isinstance(loss, str) else _fmt_loss(loss),
-                fmt(row["eta_s"]) if row["eta_s"] is not None else "-",
+                fmt_loss(float(loss) if isinstance(loss, str) else loss),
+                fmt_eta(row["eta_s"]),
             )
         )
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]

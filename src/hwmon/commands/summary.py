@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
+from hwmon.model.figures import fmt_share
 from hwmon.model.text import safe_text
 
 if TYPE_CHECKING:
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     state = read_state(inp)
     summary = summary_dict(state)
     if inp.path is not None or inp.remote is not None:
-        add_expected(summary, state, inp.key, inp.command)
+        add_expected(summary, state, inp.key, inp.command, finished=_finished(state, inp.path))
     if args.json:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif args.md:
@@ -109,12 +111,30 @@ def run(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def add_expected(summary: dict[str, object], state: RunState, source: str, command: str | None = None) -> None:
+def _finished(state: RunState, path: Path | None) -> bool:
+    """Whether the run read is over, so the history may record it: it ended (its own end, its supervisor's record),
+    or its log has been quiet past the silence threshold (its end is unknown, but it is not going on)."""
+    from hwmon.model.alerts import SILENCE_S
+    from hwmon.model.figures import is_ended
+
+    if is_ended(state) or state.outcome is not None:
+        return True
+    if state.status == "running" or path is None:
+        return False  # the supervisor says it runs; a remote log cannot be asked
+    try:
+        return time.time() - path.stat().st_mtime >= SILENCE_S
+    except OSError:
+        return False
+
+
+def add_expected(
+    summary: dict[str, object], state: RunState, source: str, command: str | None = None, *, finished: bool = True
+) -> None:
     """Record the run in the history and add each phase's ``expected`` duration from past runs of the same job
     (``{"seconds", "runs", "basis"}``, or null when no past run says): keys are only added to the contract."""
     from hwmon.store.history import remember
 
-    expected = remember(state, source, command)
+    expected = remember(state, source, command, finished=finished)
     phases = summary.get("phases")
     if isinstance(phases, list):
         for phase in phases:
@@ -129,15 +149,17 @@ def add_expected(summary: dict[str, object], state: RunState, source: str, comma
 
 
 def fmt_seconds(seconds: object) -> str:
-    """``3725.0`` -> ``1h02m05s``; ``None`` -> ``-``."""
-    if not isinstance(seconds, (int, float)):
-        return "-"
-    total = round(float(seconds))
-    if total < 60:
-        return f"{float(seconds):.1f}s" if float(seconds) < 10 else f"{total}s"
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+    """A duration as every view spells it (``hwmon.model.figures.fmt_wall``); ``-`` when unknown."""
+    from hwmon.model.figures import fmt_wall
+
+    return fmt_wall(float(seconds)) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else "-"
+
+
+def fmt_loss_value(value: object) -> str:
+    """A loss or metric value as every view spells it (``hwmon.model.figures.fmt_loss``)."""
+    from hwmon.model.figures import fmt_loss
+
+    return fmt_loss(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
 
 
 def fmt_num(value: object) -> str:
@@ -172,7 +194,7 @@ def _phase_rows(summary: dict[str, object]) -> list[tuple[str, str, str, str]]:
         seconds = phase.get("seconds")
         share = "-"
         if isinstance(seconds, (int, float)) and isinstance(wall, (int, float)) and wall > 0:
-            share = f"{100.0 * seconds / wall:.0f}%"
+            share = fmt_share(seconds / wall)
         rows.append((str(phase.get("name")), fmt_seconds(seconds), share, str(phase.get("detail") or "")))
     return rows
 
@@ -185,7 +207,8 @@ def _train_lines(summary: dict[str, object]) -> list[tuple[str, str]]:
         rows.append(("steps", f"{steps['first']} → {steps['last']} ({steps['count']} reports)"))
     loss = _dict(train.get("loss"))
     if loss:
-        rows.append(("loss", f"{fmt_num(loss['first'])} → {fmt_num(loss['last'])} (min {fmt_num(loss['min'])})"))
+        first, last, low = (fmt_loss_value(loss.get(k)) for k in ("first", "last", "min"))
+        rows.append(("loss", f"{first} → {last} (min {low})"))
         if loss.get("nonfinite"):
             rows.append(("non-finite losses", str(loss["nonfinite"])))
     rate = _dict(train.get("rate"))
@@ -196,7 +219,8 @@ def _train_lines(summary: dict[str, object]) -> list[tuple[str, str]]:
         rows.append(("processed", f"{fmt_num(train.get('samples'))} samples in {fmt_seconds(train.get('seconds'))}"))
     eval_steps = _dict(summary.get("eval_steps"))
     if eval_steps:
-        rows.append(("eval steps", f"{eval_steps['count']} reports, last loss {fmt_num(eval_steps.get('last_loss'))}"))
+        last_loss = fmt_loss_value(eval_steps.get("last_loss"))
+        rows.append(("eval steps", f"{eval_steps['count']} reports, last loss {last_loss}"))
     return rows
 
 
@@ -290,7 +314,7 @@ def render_human(summary: dict[str, object]) -> None:
             for c in _list(summary.get("checkpoints"))
         ],
     )
-    section("Eval", [(str(k), fmt_num(v)) for k, v in _dict(summary.get("eval")).items()])
+    section("Eval", [(str(k), fmt_loss_value(v)) for k, v in _dict(summary.get("eval")).items()])
     model = _dict(summary.get("model"))
     if model:
         section("Model", [(str(model.get("name")), f"{model.get('modules')} modules")])
@@ -346,7 +370,7 @@ def render_markdown(summary: dict[str, object]) -> str:
     evals = _dict(summary.get("eval"))
     if evals:
         lines += ["", "## Eval", "", "| metric | value |", "|---|---:|"]
-        lines += [f"| {_md(k)} | {fmt_num(v)} |" for k, v in evals.items()]
+        lines += [f"| {_md(k)} | {fmt_loss_value(v)} |" for k, v in evals.items()]
     model = _dict(summary.get("model"))
     if model:
         lines += ["", "## Model", "", f"{_md(model.get('name'))}: {model.get('modules')} modules"]

@@ -103,7 +103,7 @@ def _epoch_seconds(state: RunState, loop: ProgressBar | None) -> float | None:
         if bar.counts_epochs and bar.total:
             if bar.rate and math.isfinite(bar.rate) and bar.rate > 0 and bar.n > 0:
                 return 1.0 / bar.rate
-            if bar.elapsed_s and bar.n > 0:
+            if bar.elapsed_s is not None and _ok(bar.elapsed_s) and bar.elapsed_s > 0 and bar.n > 0:
                 return bar.elapsed_s / bar.n
     if loop is not None and loop.total and loop.rate and math.isfinite(loop.rate) and loop.rate > 0:
         return loop.total / loop.rate

@@ -148,13 +148,17 @@ def phase_durations(state: RunState, now: float | None) -> list[float | None]:
 
 def display_status(state: RunState, now: float | None, *, output_seen: bool = False) -> str:
     """The status word a view shows: ``succeeded``/``failed``/``stopped`` once ended; ``unknown`` when the source
-    ended without the run ending (a closed pipe, a file quiet past the silence threshold); ``stalled`` while a stall
-    or silence alert stands; ``running`` once anything arrived (``output_seen``: raw lines the caller got, which
-    need not have produced events); else ``waiting`` (live) or ``unknown`` (a whole-file summary)."""
+    ended without the run ending (a closed pipe, a file quiet past the silence threshold); ``queued`` while the run
+    waits in a queue (a pending Slurm job); ``stalled`` while a stall or silence alert stands; ``running`` once
+    anything arrived (``output_seen``: raw lines the caller got, which need not have produced events); else
+    ``waiting`` (live) or ``unknown`` (a whole-file read of a log that never said how it ended)."""
     if is_ended(state):
         return state.status
     if state.source_ended or state.status == "unknown" and now is None:
         return "unknown"
+    current = state.current_phase
+    if current is not None and current.name == "queue":
+        return "queued"
     if state.stalled or state.silent:
         return "stalled"
     if output_seen or state.lines or state.phases or state.last_step is not None or state.status == "running":

@@ -29,7 +29,8 @@ MAX_CHECKPOINTS_KEPT = 1000
 MAX_ALERTS = 100
 # The timeline keeps every phase up to this many; beyond it the oldest repeated spans are folded (see fold_phases).
 MAX_PHASES = 256
-MAX_PROGRESS_BARS = 64
+# Named progress bars kept per run (a bound, said when it bites: ``RunState.progress_dropped``).
+MAX_PROGRESS_BARS = 1024
 MAX_INFO_KEYS = 256
 MAX_EVAL_POINTS = 1024
 STEP_ARRIVALS_KEPT = 64
@@ -150,6 +151,8 @@ class RunState:
     job_ids: list[str] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)
     progress: dict[str, ProgressBar] = field(default_factory=dict)
+    # Bars dropped to keep ``progress`` within MAX_PROGRESS_BARS (the least recently updated go first).
+    progress_dropped: int = 0
     # Training steps: x = step number, y = loss / rate. Exact first/last/min/count, bounded points.
     loss: BoundedSeries = field(default_factory=BoundedSeries)
     rate: BoundedSeries = field(default_factory=BoundedSeries)

@@ -114,6 +114,8 @@ def summary_dict(state: RunState) -> dict[str, object]:
             }
             for bar in sorted(state.progress.values(), key=lambda b: b.line)
         ],
+        # Every named bar up to MAX_PROGRESS_BARS; how many were dropped beyond that (0: none).
+        "progress_dropped": state.progress_dropped,
         "checkpoints": [{"step": c.step, "path": c.path} for c in state.checkpoints],
         "eval": {name: v for name, value in state.eval.items() if (v := _num(value)) is not None},
         "model": None if state.model is None else {"name": state.model.type, "modules": state.model.count()},

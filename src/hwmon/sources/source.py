@@ -104,6 +104,13 @@ class FollowSource:
         self._backlog_at: float | None = None
 
     @property
+    def history_key(self) -> str:
+        """What names this source's run in the run history: the followed file's absolute path (what ``summary``
+        of the same log uses), else the source's name."""
+        path = getattr(self.follower, "path", None)
+        return str(Path(path).resolve()) if isinstance(path, Path) else self.name
+
+    @property
     def catching_up(self) -> bool:
         """Whether the source is still reading a backlog (the last chunk was a full one, or was less than
         ``CAUGHT_UP_SETTLE_S`` ago): time-based judgements such as stall alerts wait until it is caught up."""
@@ -160,7 +167,9 @@ class FollowSource:
                         quiet = self.quiet_s - left
                         reason = f"no new output for {quiet_span(quiet)}"
                         events.append(SourceEnded(0, None, reason, quiet))
-                        status = f"{reason}: the run's end is unknown"
+                        # Only what the source knows: whether the run's end is known is the model's to say (a
+                        # finished run stays finished; display_status says "unknown" otherwise).
+                        status = reason
                     if events or quiet_lines:
                         yield Batch(events, quiet_lines, status, False, self._clock())
                     continue

@@ -795,7 +795,7 @@ def run_dashboard(source: SourceLike, *, title: str | None = None, notice: str |
     app.run()
     from hwmon.store.history import record_if_ended
 
-    record_if_ended(app.state, source.name)
+    record_if_ended(app.state, getattr(source, "history_key", source.name))
     try:
         print(app.closing_line(), file=sys.stderr)
     except Exception:  # noqa: BLE001 - the closing line is a courtesy; it must never turn a quit into a crash

@@ -4,22 +4,28 @@ batches) and other facts (``Info``)."""
 from __future__ import annotations
 
 import math
+import re
 
 from hwmon.events import EvalMetric, Event, Info, ProgressUpdate, TargetStated
 from hwmon.model.reducer import evals
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.run import check_epochs_and_test
 from hwmon.model.reducer.steps import absurd
-from hwmon.model.state import MAX_INFO_KEYS, MAX_PROGRESS_BARS, ProgressBar, RunState
+from hwmon.model.reducer.timeline import open_phase
+from hwmon.model.state import ENDED, MAX_INFO_KEYS, MAX_PROGRESS_BARS, ProgressBar, RunState
 
 
 def _progress(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, ProgressUpdate)
     bar = state.progress.get(event.name)
+    # A loop starts: a bar never drawn, or one drawn again from a lower count or with another total (an unnamed
+    # bar reused by the next loop).
+    fresh = bar is None or event.n < bar.n or event.total != bar.total
     if bar is None:
         if len(state.progress) >= MAX_PROGRESS_BARS:
-            # Drop the bar updated longest ago (dicts keep insertion order; updates re-insert).
+            # Drop the bar updated longest ago (dicts keep insertion order; updates re-insert), and say so.
             del state.progress[next(iter(state.progress))]
+            state.progress_dropped += 1
         bar = ProgressBar(name=event.name, n=event.n, first_line=event.line)
     else:
         # Re-insert so that iteration order is "least recently updated first".
@@ -35,13 +41,33 @@ def _progress(state: RunState, event: Event, now: float | None) -> None:
         bar.metrics.update(event.metrics)
     bar.updated_at = now
     bar.line = event.line
+    if fresh:
+        bar.first_line = event.line
+        if _evaluation_loop(state, bar):
+            # The run's evaluation starts with its loop's bar, not with the result line printed after it.
+            open_phase(state, "eval", event, now, bar.name)
     if now is not None:
         state.last_progress_at = now
     if bar.total and bar.counts_epochs:
         # An epochs bar states the run's epochs: its total, and the epoch under way (n done so far).
         state.target_epochs = bar.total
         state.epoch = min(bar.total, bar.n + 1)
-    check_epochs_and_test(state)
+    check_epochs_and_test(state, bar)
+
+
+_EVAL_BAR = re.compile(r"(?:^|\W)(?:eval\w*|test\w*|valid\w*|val)(?:\W|$)", re.IGNORECASE)
+
+
+def _evaluation_loop(state: RunState, bar: ProgressBar) -> bool:
+    """Whether a loop starting now is the run's evaluation: training's loop has ended (the last phase is a closed
+    train span and none is open), the run goes on, and the bar is unnamed or named like one (``Testing``, ``eval``,
+    ``Validation``). A bar the parser tied to training opened a train phase before it was drawn."""
+    if state.status in ENDED or state.current_phase is not None or not state.phases:
+        return False
+    last = state.phases[-1]
+    if last.name != "train" or bar.counts_epochs:
+        return False
+    return not bar.name.strip() or _EVAL_BAR.search(bar.name) is not None
 
 
 def _eval_metric(state: RunState, event: Event, now: float | None) -> None:

@@ -22,7 +22,7 @@ from hwmon.events import (
 from hwmon.model.reducer.alerts import fail
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.timeline import close_phase, stop_clocks
-from hwmon.model.state import ENDED, RunState
+from hwmon.model.state import ENDED, ProgressBar, RunState
 
 
 def reset_run(state: RunState) -> None:
@@ -61,12 +61,13 @@ def _vendor(state: RunState, event: Event, now: float | None) -> None:
         state.device = event.device
 
 
-def check_epochs_and_test(state: RunState) -> None:
-    """A run that prints no completion line succeeded when its epochs bar finished and a test result followed."""
+def check_epochs_and_test(state: RunState, bar: ProgressBar | None = None) -> None:
+    """A run that prints no completion line succeeded when its epochs bar finished and a test result followed.
+    ``bar``: only that bar changed (a progress update), so only it is looked at; else every bar is."""
     if state.status in ENDED or not state.eval:
         return
-    for bar in state.progress.values():
-        if bar.counts_epochs and bar.done:
+    for candidate in (bar,) if bar is not None else state.progress.values():
+        if candidate.done and candidate.counts_epochs:
             state.status = "succeeded"
             return
 

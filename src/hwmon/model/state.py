@@ -75,8 +75,11 @@ class Phase:
             return self.stated_seconds
         if self.start_at is not None:
             end_at = self.end_at if self.end_at is not None else now_at
-            if end_at is not None:
-                return max(0.0, end_at - self.start_at)
+            # Arrival times measure a phase only when time passed between its start and end arriving: a phase that
+            # began and ended in one read (a backlog, a whole file) took an unknown time, not 0 s — the whole-file
+            # read says "unknown" of it too.
+            if end_at is not None and end_at > self.start_at:
+                return end_at - self.start_at
         return None
 
 

@@ -37,7 +37,7 @@ from hwmon.slurm import client as slurm
 from hwmon.slurm.parse import PENDING_STATES, JobInfo
 from hwmon.slurm.watcher import slurm_state
 from hwmon.sources.pipeline import Reader
-from hwmon.sources.source import quiet_span
+from hwmon.sources.source import QUIET_FLUSH_S, quiet_span
 from hwmon.sources.ssh import SshFollower
 from hwmon.store import recent, registry
 
@@ -138,6 +138,10 @@ class LogTracker:
         version = state.version
         now = self._clock()
         quiet = time.time() - mtime
+        if quiet >= QUIET_FLUSH_S:
+            # Quiet for a moment: the parser releases what it held back waiting for more (a crashed run's last
+            # exception line), as a follower does (``FollowSource``: the same reader, the same policy).
+            self.reader.apply(self.reader.flush()[0], now)
         if quiet >= SILENCE_S and not state.source_ended and not figures.is_ended(state) and state.lines:
             self.reader.apply([SourceEnded(0, None, f"no new output for {quiet_span(quiet)}", quiet)], now)
         self.reader.apply([alert_rules.tick()], now)

@@ -204,7 +204,7 @@ def test_forty_named_bars_are_all_kept_and_a_flood_says_how_many_it_dropped() ->
     assert summary["progress_dropped"] == 40 and MAX_PROGRESS_BARS >= 1000
 
 
-# --- live and headless agree ----------------------------------------------------------------------------------------------
+# --- live and headless agree ------------------------------------------------------------------------------------
 
 
 def test_live_and_headless_agree_on_the_vendor_of_a_two_run_log() -> None:

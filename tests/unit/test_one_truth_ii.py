@@ -242,3 +242,60 @@ def test_plain_never_prints_the_first_step_rate_the_reducer_dropped() -> None:
     assert not any(f.startswith("rate") for f in state_fields(state, 1.0))
     apply(state, StepMetrics(2, None, step=2, loss=2.0, rate=512.0, rate_unit="samples/sec"), 2.0)
     assert "rate 512 samples/sec" in state_fields(state, 2.0)
+
+
+# --- time comes from the run, not from the viewer -------------------------------------------------------------------
+
+
+def tqdm_training(epochs: int, batches: int, seconds_per_batch: float) -> list[tuple[float, str]]:
+    """(seconds since the run began, line) of a tqdm loop without timestamps: an epochs bar around per-epoch bars,
+    as this project's MNIST workload draws them (in our own words)."""
+
+    def clock(s: float) -> str:
+        return f"{int(s) // 60:02d}:{int(s) % 60:02d}"
+
+    out: list[tuple[float, str]] = [(0.0, f"Epochs:   0%|          | 0/{epochs} [00:00<?, ?it/s]\n")]
+    t = 0.0
+    for epoch in range(epochs):
+        start = t
+        for batch in range(batches + 1):
+            t = start + batch * seconds_per_batch
+            loss = 2.3 - (epoch * batches + batch) / 10_000
+            bar = f"{100 * batch // batches:3d}%| | {batch}/{batches} [{clock(t - start)}<00:00]"
+            out.append((t, f"Loss:{loss:.4f}: {bar}\r"))
+        out.append((t, f"Epochs: {100 * (epoch + 1) // epochs:3d}%| | {epoch + 1}/{epochs} [{clock(t)}<00:00]\n"))
+    return out
+
+
+def train_seconds(state: RunState, now: float | None) -> float | None:
+    spans = [s for p, s in zip(state.phases, figures.phase_durations(state, now), strict=True) if p.name == "train"]
+    return sum(s for s in spans if s is not None) if spans else None
+
+
+def test_attaching_mid_run_gives_the_train_phase_the_log_says_not_the_time_since_attaching() -> None:
+    # Re-attached at 3m03s into a run, the dashboard said "train 3s" (clocked from the attach); 34 s later "train
+    # 37s" while the log's bar said 03:28.
+    lines = tqdm_training(epochs=3, batches=100, seconds_per_batch=1.0)  # 300 s of training
+    t0 = 10_000.0  # the viewer's clock when the run began
+    whole = summarize_bytes("".join(text for _, text in lines).encode(), "whole")
+
+    def attach_at(moment: float) -> RunState:
+        reader = Reader("live")
+        backlog = "".join(text for at, text in lines if at <= moment).encode()
+        reader.feed(backlog, t0 + moment)  # everything written so far arrives at once
+        for at, text in lines:
+            if at > moment:
+                reader.feed(text.encode(), t0 + at)  # then each line when it is written
+        return reader.state
+
+    end = t0 + lines[-1][0]
+    expected = train_seconds(whole, None)
+    assert expected is not None and abs(expected - 300.0) <= 1.0
+    for moment in (0.0, 183.0, 250.0, lines[-1][0]):
+        got = train_seconds(attach_at(moment), end)
+        assert got is not None and abs(got - expected) <= 1.0, (moment, got, expected)
+    # Mid-run, a view attached late shows the run's own train time so far (the bar's), not the time since it came.
+    late = Reader("late")
+    late.feed("".join(text for at, text in lines if at <= 183.0).encode(), t0 + 183.0)
+    now_train = train_seconds(late.state, t0 + 190.0)
+    assert now_train is not None and abs(now_train - 190.0) <= 1.0, now_train

@@ -80,10 +80,21 @@ def _clock_end(state: RunState, now: float | None) -> float | None:
     return state.last_output_at
 
 
+def log_clock_now(state: RunState, now: float | None) -> float:
+    """ "Now" on the run's log clock (its bars' elapsed times): its last reading, plus the clock time since it while
+    the run is live."""
+    clock = state.log_clock
+    if is_live(state, now) and now is not None and state.log_clock_at is not None:
+        clock += max(0.0, now - state.log_clock_at)
+    return clock
+
+
 def raw_phase_seconds(state: RunState, phase: Phase, now: float | None) -> float | None:
-    """One phase's duration as measured (log timestamps, else stated by the log, else arrival times); an open phase
-    is measured up to now while live, else up to the last output."""
-    return _finite(phase.seconds(now=log_now(state, now), now_at=_clock_end(state, now)))
+    """One phase's duration as measured (log timestamps, else stated by the log, else the log clock, else arrival
+    times); an open phase is measured up to now while live, else up to the last output."""
+    return _finite(
+        phase.seconds(now=log_now(state, now), now_at=_clock_end(state, now), now_lc=log_clock_now(state, now))
+    )
 
 
 def _evidence_wall(state: RunState, now: float | None, phase_total: float) -> float | None:

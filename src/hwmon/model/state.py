@@ -56,14 +56,24 @@ class Phase:
     # train/checkpoint cycles): ``repeats`` spans between ``start`` and ``end`` that took ``folded_seconds``.
     repeats: int = 1
     folded_seconds: float | None = None
+    # The run's log clock (``RunState.log_clock``: time as the log's progress bars tell it) when the phase began and
+    # ended: a log without timestamps still says how long a phase took, whenever the viewer attached.
+    start_lc: float | None = None
+    end_lc: float | None = None
+    # The stated length is a progress bar's elapsed time (its loop may span other phases too: an epochs bar around
+    # a compile), not the log's own statement of this phase ("Compiled model in 31.0 secs").
+    stated_by_bar: bool = False
 
     @property
     def open(self) -> bool:
         return not self.closed and self.end is None and self.end_at is None and self.stated_seconds is None
 
-    def seconds(self, now: datetime | None = None, now_at: float | None = None) -> float | None:
-        """Duration: from log timestamps, else stated by the log, else from arrival times. An open phase is
-        measured up to ``now`` (log time) / ``now_at`` (clock) when given."""
+    def seconds(
+        self, now: datetime | None = None, now_at: float | None = None, now_lc: float | None = None
+    ) -> float | None:
+        """Duration: from log timestamps, else stated by the log, else from the log clock (its bars' elapsed times;
+        before a bar's total, which may span other phases), else from arrival times. An open phase is measured up to
+        ``now`` (log time) / ``now_lc`` (log clock) / ``now_at`` (clock) when given."""
         if self.folded_seconds is not None:
             return self.folded_seconds
         if self.start is not None:
@@ -71,6 +81,14 @@ class Phase:
             end = self.end if (self.end is not None or not self.open) else now
             if end is not None:
                 return max(0.0, (end - self.start).total_seconds())
+        if self.stated_seconds is not None and not self.stated_by_bar:
+            return self.stated_seconds  # the log's own statement of this phase
+        if self.start_lc is not None:
+            end_lc = self.end_lc if self.end_lc is not None else now_lc
+            # Only when the log's bars measured time within the phase (else the log clock stood still). It measures
+            # this span exactly, where a bar's total may cover the loop's earlier spans too.
+            if end_lc is not None and end_lc > self.start_lc:
+                return end_lc - self.start_lc
         if self.stated_seconds is not None:
             return self.stated_seconds
         if self.start_at is not None:
@@ -97,6 +115,8 @@ class ProgressBar:
     line: int = 0
     # The line the bar was first drawn on (``line`` is its latest update).
     first_line: int = 0
+    # Where its loop began on the run's log clock (its first draw, less the elapsed time it showed then).
+    origin_lc: float | None = None
 
     @property
     def fraction(self) -> float | None:
@@ -229,6 +249,11 @@ class RunState:
     source_end_reason: str = ""
     # Arrival time of the latest sign of progress (a step or a progress bar moving), for the stall detector.
     last_progress_at: float | None = None
+    # The log clock: seconds of the run as its progress bars' elapsed times tell them (tqdm's ``[01:50<03:40]``),
+    # never before its last reading; and the arrival time of that reading. Phases of a log without timestamps are
+    # measured on it, so attaching late or reading the whole file gives the same durations.
+    log_clock: float = 0.0
+    log_clock_at: float | None = None
 
     @property
     def current_phase(self) -> Phase | None:

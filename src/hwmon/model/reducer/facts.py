@@ -21,6 +21,7 @@ def _progress(state: RunState, event: Event, now: float | None) -> None:
     # A loop starts: a bar never drawn, or one drawn again from a lower count or with another total (an unnamed
     # bar reused by the next loop).
     fresh = bar is None or event.n < bar.n or event.total != bar.total
+    previous_elapsed = None if bar is None else bar.elapsed_s
     if bar is None:
         if len(state.progress) >= MAX_PROGRESS_BARS:
             # Drop the bar updated longest ago (dicts keep insertion order; updates re-insert), and say so.
@@ -41,11 +42,14 @@ def _progress(state: RunState, event: Event, now: float | None) -> None:
         bar.metrics.update(event.metrics)
     bar.updated_at = now
     bar.line = event.line
+    _tell_time(state, bar, event.elapsed_s, previous_elapsed, fresh, now)
     if fresh:
         bar.first_line = event.line
         if _evaluation_loop(state, bar):
             # The run's evaluation starts with its loop's bar, not with the result line printed after it.
-            open_phase(state, "eval", event, now, bar.name)
+            phase = open_phase(state, "eval", event, now, bar.name)
+            if phase.start_lc is not None and bar.origin_lc is not None:
+                phase.start_lc = min(phase.start_lc, bar.origin_lc)
     if now is not None:
         state.last_progress_at = now
     if bar.total and bar.counts_epochs:
@@ -53,6 +57,35 @@ def _progress(state: RunState, event: Event, now: float | None) -> None:
         state.target_epochs = bar.total
         state.epoch = min(bar.total, bar.n + 1)
     check_epochs_and_test(state, bar)
+
+
+def _tell_time(
+    state: RunState,
+    bar: ProgressBar,
+    elapsed: float | None,
+    previous: float | None,
+    fresh: bool,
+    now: float | None,
+) -> None:
+    """Advance the run's log clock by what the bar's elapsed time says (never backwards). A bar first seen part-way
+    (a log read from its tail) began before the log clock's reading, by the time it shows; one first seen finished
+    (a loop drawn only at its end: Keras to a file) or drawn again from a lower count or elapsed time (the next
+    loop) ran from the log clock's reading for the time it shows."""
+    seconds = elapsed if elapsed is not None and math.isfinite(elapsed) and elapsed >= 0 else None
+    restarted = (fresh and previous is not None) or (
+        seconds is not None and previous is not None and seconds < previous
+    )
+    if restarted or (fresh and bar.done):
+        bar.origin_lc = state.log_clock
+    elif fresh or bar.origin_lc is None:
+        bar.origin_lc = state.log_clock - (seconds or 0.0)
+        current = state.current_phase
+        if current is not None and current.start_line == bar.line and current.start_lc is not None:
+            # The phase this bar's line opened began when the bar did (seen part-way: before the log clock).
+            current.start_lc = min(current.start_lc, bar.origin_lc)
+    if seconds is not None and bar.origin_lc + seconds > state.log_clock:
+        state.log_clock = bar.origin_lc + seconds
+        state.log_clock_at = now
 
 
 _EVAL_BAR = re.compile(r"(?:^|\W)(?:eval\w*|test\w*|valid\w*|val)(?:\W|$)", re.IGNORECASE)

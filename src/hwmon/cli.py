@@ -23,7 +23,13 @@ COMMANDS: dict[str, str] = {
     "ls": "list supervised runs and your Slurm jobs",
     "stop": "stop a supervised run (SIGINT, then SIGTERM, then SIGKILL; scancel for a Slurm job)",
     "top": "the fleet view: every run, Slurm job and recently attached log in one live table (also: hwmon alone)",
+    "formats": "list the log formats hwmon reads (built-in, learned, yours); 'formats test FILE LOG' tries yours",
+    "watch": "follow runs headless and tell when one fails, stalls or ends (exec, terminal, desktop, mail, Apprise;"
+    " Prometheus /metrics)",
+    "report": "write a run as one self-contained HTML file to share (charts, phases, alerts, the last log lines)",
 }
+# Commands that read no log, so they do not load the user's format files (see hwmon.sources.formats).
+_NO_FORMATS = frozenset({"stop", "history", "formats"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,7 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return exitcodes.USAGE
+    _configure_ranks()
     try:
+        if args.command not in _NO_FORMATS:
+            from hwmon.sources.formats import install
+
+            install(getattr(args, "format_file", None) or ())
         code: int = args._module.run(args)
         return code
     except exitcodes.HwmonError as exc:
@@ -107,3 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return exitcodes.OK
+
+
+def _configure_ranks() -> None:
+    """The rank alerts' limits from ``HWMON_RANK_*`` (issue 21), for every command of this process."""
+    import os
+
+    from hwmon.model.dist_state import RankLimits
+    from hwmon.model.reducer.ranks import configure
+
+    limits, complaints = RankLimits.from_env(os.environ)
+    for complaint in complaints:
+        print(f"hwmon: {complaint}", file=sys.stderr)
+    configure(limits)

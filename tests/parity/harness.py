@@ -172,7 +172,8 @@ def fleet_cells(path: Path) -> Shown:
         copy.write_bytes(path.read_bytes())
         written = os.stat(copy).st_mtime - 5.0  # written a few seconds ago: the tracker's next look finds it quiet
         os.utime(copy, (written, written))
-        tracker = LogTracker(copy, clock=lambda: CLOCK)
+        readings = iter([CLOCK - 5.0, CLOCK])  # read, then looked at again 5 s later: quiet, held lines released
+        tracker = LogTracker(copy, clock=lambda: next(readings, CLOCK))
         tracker.poll()
         tracker.poll()
     tracker.reader.apply([SourceEnded(0, None, "ended")], CLOCK)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
+from hwmon.commands._args import add_format_file
 from hwmon.model.figures import fmt_share
 from hwmon.model.text import safe_text
 
@@ -30,9 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what to summarise: a log file ('-' reads stdin), a run directory, a run id (or unique prefix), "
         "HOST:PATH or ssh://[user@]host[:port]/path, slurm:JOBID",
     )
+    add_format_file(parser)  # h17a: user formats (issue 17)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the hwmon.summary/1 JSON contract")
     fmt.add_argument("--md", action="store_true", help="print a Markdown report")
+    fmt.add_argument(
+        "--explain",
+        action="store_true",
+        help="for each figure (status, vendor, phases, last step/loss/rate, eval, checkpoints): the line that gave it "
+        "and the rule or learned template that read it",
+    )  # h17a (issue 17)
     parser.add_argument(
         "--ssh-opt",
         action="append",
@@ -104,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif args.md:
         sys.stdout.write(render_markdown(summary))
+    elif args.explain:
+        from hwmon.commands.explain import explain
+
+        explain(summary, sys.stdout, inp.path if inp.path is not None and inp.path.is_file() else None)
     else:
         render_human(summary)
     if args.exit_status and summary["status"] == "failed":
@@ -246,6 +258,32 @@ def _header_fields(summary: dict[str, object]) -> list[tuple[str, str]]:
     runs = summary.get("runs")
     if isinstance(runs, int) and runs > 1:
         rows.append(("runs in log", f"{runs} (showing the last)"))
+    rows.extend(distributed_rows(summary))
+    return rows
+
+
+def distributed_rows(summary: dict[str, object]) -> list[tuple[str, str]]:
+    """Issue 21's header rows, from the summary's own keys: how the run ended, its error (the first failing rank's),
+    the known failure it matches with what to try, requeues and productive time, the ranks."""
+    rows: list[tuple[str, str]] = []
+    end = _dict(summary.get("end_reason"))
+    if end.get("text"):
+        rows.append(("ended", str(end["text"])))
+    if summary.get("error") and summary.get("status") == "failed":
+        rows.append(("error", str(summary["error"])))
+    cause = _dict(summary.get("cause"))
+    if cause.get("name"):
+        rows.append(
+            ("cause", f"{cause['name']} — try: {cause.get('hint')}" if cause.get("hint") else str(cause["name"]))
+        )
+    requeues = summary.get("requeues")
+    if isinstance(requeues, int) and requeues:
+        rows.append(
+            ("requeues", f"{requeues}; productive {fmt_seconds(summary.get('productive_seconds'))} of the wall time")
+        )
+    ranks = summary.get("ranks_count")
+    if isinstance(ranks, int) and ranks:
+        rows.append(("ranks", str(ranks)))
     return rows
 
 

@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Literal
 
 from hwmon.events import ModuleNode, PhaseName, StepMetrics, Vendor
+from hwmon.model.dist_state import Cause, EndReason, JobFacts, Ranks
+from hwmon.model.provenance import Provenance
 from hwmon.model.series import BoundedSeries
 
 Clock = Callable[[], float]
@@ -141,6 +143,8 @@ class Checkpoint:
     path: str | None
     ts: datetime | None = None
     line: int = 0
+    # Arrival time on the injected clock (the age of the last checkpoint when the log has no timestamps).
+    at: float | None = None
 
 
 @dataclass(slots=True)
@@ -157,7 +161,9 @@ class EvalRun:
 
 @dataclass(slots=True)
 class Alert:
-    kind: Literal["nan", "error", "stall", "silence", "failed"]
+    # "nan", "error", "stall", "silence", "failed", "phase-overrun", and any kind added later ("eta", "rank-behind",
+    # "rank-silent"...): views and `hwmon watch` carry every kind by its name.
+    kind: str
     message: str
     line: int = 0
     at: float | None = None
@@ -221,6 +227,9 @@ class RunState:
     silent: bool = False
     # Runs seen in this source (a file holding two runs reports the last one; this says there were two).
     runs: int = 1
+    # Which line and rule set each figure, and which rule read each recent line (hwmon.model.provenance; kept by
+    # the reducer's dispatch, issue 17).
+    provenance: Provenance = field(default_factory=Provenance)
     # Where the run is going, as the log states it (``TargetStated``, an epochs bar's total): the training loop's
     # target step, the number of epochs and the epoch under way (1-based), and whether an evaluation follows
     # training (with its length in steps/batches when stated).
@@ -254,6 +263,16 @@ class RunState:
     # measured on it, so attaching late or reading the whole file gives the same durations.
     log_clock: float = 0.0
     log_clock_at: float | None = None
+    # Distributed runs and the scheduler (issue 21, ``hwmon.model.dist_state``): the ranks, the Slurm job (kept
+    # across a new run in the same log: it is about the job), why the run ended and the known failure it matches.
+    ranks: Ranks = field(default_factory=Ranks)
+    job: JobFacts = field(default_factory=JobFacts)
+    end: EndReason | None = None
+    cause: Cause | None = None
+    # What the run history expects of each phase (``PhaseExpectations``: name -> (median seconds, runs, basis)), and
+    # the phases a ``phase-overrun`` was raised for (once each; ``hwmon.model.overrun``).
+    expected_phases: dict[str, tuple[float, int, str]] = field(default_factory=dict)
+    overrun_phases: set[str] = field(default_factory=set)
 
     @property
     def current_phase(self) -> Phase | None:

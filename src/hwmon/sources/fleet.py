@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 
 from hwmon import exitcodes
-from hwmon.events import SourceEnded
+from hwmon.events import JobState, SourceEnded
 from hwmon.model import alerts as alert_rules
 from hwmon.model import figures
 from hwmon.model.alerts import SILENCE_S
@@ -34,6 +34,7 @@ from hwmon.model.eta import eta_seconds
 from hwmon.model.state import RunState
 from hwmon.refs import RemoteRef, parse_remote
 from hwmon.slurm import client as slurm
+from hwmon.slurm.facts import job_event, record_event
 from hwmon.slurm.parse import PENDING_STATES, JobInfo
 from hwmon.slurm.watcher import slurm_state
 from hwmon.sources.pipeline import Reader
@@ -82,14 +83,26 @@ class LogTracker:
         self._pos = 0
         self._aligned = True
         self.reads = 0
+        # When the last bytes arrived (the injected clock) while the parser may still hold a line back.
+        self._flush_due: float | None = None
         self._reset()
 
     def _reset(self) -> None:
         self.reader = Reader(str(self.path))
+        self._told: tuple[object, ...] | None = None
 
     @property
     def state(self) -> RunState:
         return self.reader.state
+
+    def tell(self, event: JobState | None) -> None:
+        """What Slurm says of the run's job (issue 21: its time limit, requeues, end), when it changed."""
+        if event is None:
+            return
+        key = (event.state, event.reason, event.time_limit_s, event.restarts, event.exit_code, event.signal)
+        if key != self._told:
+            self._told = key
+            self.reader.apply([event], self._clock())
 
     def poll(self) -> bool:
         """Read what was added since the last poll (a ``stat`` only, when nothing was); True when the state
@@ -126,22 +139,24 @@ class LogTracker:
             data = data[cut + 1 :]
             self._aligned = True
         self.reads += 1
+        now = self._clock()
+        self._flush_due = now
         # The one reader's fault policy: a parser bug stops this row's events, never the fleet.
-        self.reader.feed(data, self._clock())
+        self.reader.feed(data, now)
         return True
 
     def _judge_time(self, mtime: float) -> bool:
-        """Nothing new: let the clock judge the run, as a followed file is judged (``FollowSource``): a ``Tick``
-        (stall, silence), and once the file has been quiet past the silence threshold its source has ended (the
+        """Nothing new: let the clock judge the run, as a followed file is judged (``FollowSource``): after
+        ``QUIET_FLUSH_S`` the parser releases what it held back (a crashed run's last exception line); a ``Tick``
+        (stall, silence...); and once the file has been quiet past the silence threshold its source has ended (the
         run's end is unknown, its clocks stop, no ETA). True when that changed the row."""
         state = self.state
         version = state.version
         now = self._clock()
-        quiet = time.time() - mtime
-        if quiet >= QUIET_FLUSH_S:
-            # Quiet for a moment: the parser releases what it held back waiting for more (a crashed run's last
-            # exception line), as a follower does (``FollowSource``: the same reader, the same policy).
+        if self._flush_due is not None and now - self._flush_due >= QUIET_FLUSH_S:
+            self._flush_due = None
             self.reader.apply(self.reader.flush()[0], now)
+        quiet = time.time() - mtime
         if quiet >= SILENCE_S and not state.source_ended and not figures.is_ended(state) and state.lines:
             self.reader.apply([SourceEnded(0, None, f"no new output for {quiet_span(quiet)}", quiet)], now)
         self.reader.apply([alert_rules.tick()], now)
@@ -309,9 +324,22 @@ class Fleet:
         for entry in self._sync_entries():
             if isinstance(entry.tracker, LogTracker) and entry.tracker.poll():
                 changed = True
+        self._tell_jobs()
         if changed:
             self.version += 1
         return changed
+
+    def _tell_jobs(self) -> None:
+        """What Slurm says of each job (its time limit, restarts, end) goes to its run model too (issue 21: the ETA
+        against the limit, the ``eta`` alert, the end reason in ``watch``)."""
+        for record in self._runs:
+            entry = self._entries.get(f"run:{record.run_id}")
+            if record.slurm_job_id and entry is not None and isinstance(entry.tracker, LogTracker):
+                entry.tracker.tell(record_event(record.slurm_job_id, slurm_state(record)))
+        for job in self._jobs:
+            entry = self._entries.get(f"slurm:{job.job_id}")
+            if entry is not None and isinstance(entry.tracker, LogTracker):
+                entry.tracker.tell(job_event(job))
 
     def _entry(self, key: str, make: Callable[[], LogTracker | RemoteTracker | None]) -> _Entry:
         entry = self._entries.get(key)
@@ -341,7 +369,7 @@ class Fleet:
                 remote = parse_remote(item.ref)
                 if remote is None:
                     continue
-                out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts)))
+                out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts, self._clock)))
             elif item.kind == "file":
                 out.append(self._entry(f"file:{item.ref}", partial(LogTracker, item.ref, self._clock)))
         for key in [k for k, e in self._entries.items() if not e.seen]:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -45,9 +45,13 @@ from hwmon.tui.widgets import (
     ModelTree,
     PhaseTimeline,
     ProgressPane,
+    RanksPane,
     RunHeader,
     SystemPane,
 )
+
+if TYPE_CHECKING:
+    from hwmon.notify.live import LiveNotifier
 
 # Batches that arrive within this long of the previous repaint join the next one (a 10,000 lines/s stream costs
 # at most this many frames a second).
@@ -140,9 +144,12 @@ class HwmonApp(App[int]):
         log_lines: int = LOG_MAX_LINES,
         system: bool | None = None,
         notice: str | None = None,
+        notify: LiveNotifier | None = None,
     ) -> None:
         super().__init__()
         self._source = source
+        # --notify (hwmon.notify.live): told of the run's events after each repaint's alert check; reads the state.
+        self._notify = notify
         self._clock = clock
         self._run_title = title or source.name
         self.state = RunState(source=source.name)
@@ -193,6 +200,7 @@ class HwmonApp(App[int]):
                 yield ModelTree(id="model")
                 yield SystemPane(id="system")
                 yield AlertsPane(id="alerts")
+                yield RanksPane(id="ranks")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -201,6 +209,7 @@ class HwmonApp(App[int]):
         self.query_one("#model").border_title = "model"
         self.query_one("#system").border_title = "system"
         self.query_one("#alerts").border_title = "alerts"
+        self.query_one("#ranks").border_title = "ranks"
         self.query_one(LogPane).refresh_title()
         self.query_one(LogPane).log_widget.focus()
         # Repaints follow the data (a batch schedules one); this 1 Hz tick is for what time alone changes, and
@@ -452,6 +461,8 @@ class HwmonApp(App[int]):
                 lines = lines[-self._log_lines :]
             pane.add_lines(lines)
         alert_rules.check(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
+        if self._notify is not None:
+            self._notify.observe(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
         changed = self.state.version != self._painted_version or self._status_dirty
         self._status_dirty = False
         if self._status_expired():
@@ -478,6 +489,7 @@ class HwmonApp(App[int]):
         if changed or force:
             self.query_one(ModelTree).show_model(state.model)
             self.query_one(AlertsPane).show(state)
+        self.query_one(RanksPane).show(state, now)  # issue 21: its quiet times run with the clock
         if self._plot_version != state.version and (force or real_now - self._last_plot >= PLOT_INTERVAL):
             self._plot_version = state.version
             self._last_plot = real_now
@@ -504,9 +516,11 @@ class HwmonApp(App[int]):
         loss_chart = self.query_one("#chart-loss", ChartPane)
         rate_chart = self.query_one("#chart-rate", ChartPane)
         has_loss, has_rate = loss_chart.has_data(state), rate_chart.has_data(state)
-        side = has_model or has_alerts or has_system
+        has_ranks = len(state.ranks.table) >= 2  # a distributed run (issue 21)
+        side = has_model or has_alerts or has_system or has_ranks
         _show(self.query_one("#model"), has_model)
         _show(self.query_one("#alerts"), has_alerts)
+        _show(self.query_one("#ranks"), has_ranks)
         _show(self.query_one("#system"), has_system)
         # Below 120 columns the header carries the latest alert and the job; the side column shows only in place
         # of the hidden log (l).
@@ -788,13 +802,17 @@ def _train_seconds(state: RunState, now: float) -> float | None:
     return rows[0].seconds if rows else None
 
 
-def run_dashboard(source: SourceLike, *, title: str | None = None, notice: str | None = None) -> int:
+def run_dashboard(
+    source: SourceLike, *, title: str | None = None, notice: str | None = None, notify: LiveNotifier | None = None
+) -> int:
     """Run the dashboard until the user quits (q or Ctrl-C), then print one line saying how the run stands and how
     to come back. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped, else 0."""
     import sys
 
-    app = HwmonApp(source, title=title, notice=notice)
+    app = HwmonApp(source, title=title, notice=notice, notify=notify)
     app.run()
+    if notify is not None:
+        notify.close()
     from hwmon.store.history import record_if_ended
 
     record_if_ended(app.state, getattr(source, "history_key", source.name))

@@ -14,17 +14,22 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from hwmon import exitcodes
 from hwmon.model import alerts as alerts_mod
 from hwmon.model import figures
 from hwmon.model import text as text_mod
+from hwmon.model.distributed import fmt_cause, fmt_status_line, run_error
 from hwmon.model.eta import eta_seconds, fmt_eta
 from hwmon.model.fmt import fmt_duration
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
+from hwmon.model.timelimit import fmt_limit, limit_verdict
 from hwmon.sources.source import Batch, Source
+
+if TYPE_CHECKING:
+    from hwmon.notify.live import LiveNotifier
 
 DEFAULT_INTERVAL = 10.0
 # After the run's own end line, keep reading this long for its last words (a traceback, "Processed N samples").
@@ -67,6 +72,9 @@ def state_fields(state: RunState, now: float | None) -> list[str]:
     eta = eta_seconds(state, now)
     if eta is not None:
         fields.append(f"ETA {fmt_eta(eta)}")
+    limit = fmt_limit(limit_verdict(state, now))  # issue 21: the ETA against the Slurm time limit
+    if limit:
+        fields.append(limit)
     if state.error_count:
         fields.append(f"errors {state.error_count}")
     return fields
@@ -139,6 +147,7 @@ async def run_plain(
     follow: bool = False,
     clock: Clock = time.monotonic,
     end_grace: float = END_GRACE_S,
+    notify: LiveNotifier | None = None,
 ) -> int:
     """Follow ``source`` printing plain lines until the run ends (unless ``follow``) or the source ends.
 
@@ -189,6 +198,8 @@ async def run_plain(
                 alerts_mod.check(state, now, catching_up=bool(getattr(source, "catching_up", False)))
                 printer.print_new_alerts()
                 next_check = now + ALERT_CHECK_S
+            if notify is not None:
+                notify.observe(state, now, catching_up=bool(getattr(source, "catching_up", False)))
             if now >= next_tick:
                 printer.emit("status", printer.status_text(now))
                 next_tick = now + interval
@@ -205,9 +216,21 @@ async def run_plain(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
     now = clock()
+    if notify is not None:
+        notify.observe(state, now)
+        notify.close()
     final = figures.display_status(state, now)
     how = "source ended" if eof else "run ended"
-    printer.emit("end", f"{how} | {final} | " + " | ".join(state_fields(state, now)))
+    # The status with the end reason (``failed — TIMEOUT after 1h00m (time limit)``) and the run's error.
+    said = " | ".join([fmt_status_line(state, now), *state_fields(state, now)])
+    printer.emit("end", f"{how} | {said}")
+    error = run_error(state)
+    told = {alert.message for alert in state.alerts if alert.kind == "failed"}
+    if final == "failed" and error and error not in told:
+        printer.emit("error", safe_text(error))
+    cause = fmt_cause(state.cause)
+    if final == "failed" and cause:
+        printer.emit("cause", safe_text(cause, 400))
     from hwmon.store.history import record_if_ended
 
     record_if_ended(state, getattr(source, "history_key", source.name), final)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
+from datetime import datetime
 
 from hwmon.events import Event, Tick
+from hwmon.model.figures import log_now
 from hwmon.model.reducer.alerts import record_time_alerts
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.state import ENDED, Alert, RunState
@@ -53,9 +55,42 @@ def stall_and_silence(state: RunState, tick: Tick, now: float) -> list[Alert]:
     return new
 
 
-# The checks a tick runs, in order. A module with a time-based alert of its own (a phase overrunning its expected
-# length, a silent rank) appends its check here.
-TICK_CHECKS: list[TickCheck] = [stall_and_silence]
+def ranks_and_time_limit(state: RunState, tick: Tick, now: float) -> list[Alert]:
+    """Issue 21: a rank the others wait for (``rank-silent``), and a run that will not finish within its Slurm time
+    limit (``eta``)."""
+    from hwmon.model.reducer import ranks as rank_alerts
+    from hwmon.model.timelimit import eta_alert
+
+    new = rank_alerts.time_alerts(state, now, _epoch(log_now(state, now)))
+    eta = eta_alert(state, now)
+    if eta is not None:
+        new.append(eta)
+    return new
+
+
+def phase_overrun(state: RunState, tick: Tick, now: float) -> list[Alert]:
+    """Issue 20: the phase under way has run well past what the run history expects of it (once per phase)."""
+    from hwmon.model.overrun import overrun_alert
+
+    alert = overrun_alert(state, now)
+    phase = state.current_phase
+    if alert is None or phase is None:
+        return []
+    state.overrun_phases.add(phase.name)
+    return [alert]
+
+
+def _epoch(ts: datetime | None) -> float | None:
+    if ts is None:
+        return None
+    try:
+        return ts.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+# The checks a tick runs, in order. A module with a time-based alert of its own appends its check here.
+TICK_CHECKS: list[TickCheck] = [stall_and_silence, ranks_and_time_limit, phase_overrun]
 
 
 def _tick(state: RunState, event: Event, now: float | None) -> None:
@@ -64,8 +99,11 @@ def _tick(state: RunState, event: Event, now: float | None) -> None:
         return
     if event.catching_up:
         # Steps arrive at the speed of parsing, not of training: no stall is judged, and those arrivals are
-        # forgotten so that the usual pace is learnt from live steps only.
+        # forgotten so that the usual pace is learnt from live steps only (the ranks' too).
+        from hwmon.model.reducer import ranks as rank_alerts
+
         state.step_arrivals.clear()
+        rank_alerts.forget_arrivals(state)
         return
     new: list[Alert] = []
     for check in TICK_CHECKS:

@@ -21,6 +21,7 @@ from hwmon.events import (
 )
 from hwmon.model.reducer.alerts import fail
 from hwmon.model.reducer.handler import Handler
+from hwmon.model.reducer.job import continues
 from hwmon.model.reducer.timeline import close_phase, stop_clocks
 from hwmon.model.state import ENDED, ProgressBar, RunState
 
@@ -36,6 +37,7 @@ def reset_run(state: RunState) -> None:
     fresh.run_started_at = state.run_started_at
     fresh.run_age_s = state.run_age_s
     fresh.started_at = state.started_at
+    fresh.job = state.job
     # So is the vendor: the stream parser says it once per source (a second run of the same log does not repeat
     # it), and a live view and a whole-file read must not disagree about it.
     fresh.vendor = state.vendor
@@ -46,7 +48,7 @@ def reset_run(state: RunState) -> None:
 
 def _run_started(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, RunStarted)
-    if state.status in ENDED or state.steps.count > 0:
+    if (state.status in ENDED or state.steps.count > 0) and not continues(state, event, now):
         reset_run(state)
     if event.command:
         state.command = event.command

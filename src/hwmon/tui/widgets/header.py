@@ -7,8 +7,10 @@ from textual.widget import Widget
 
 from hwmon.model import alerts as alert_rules
 from hwmon.model import fmt
+from hwmon.model.distributed import fmt_end_reason
 from hwmon.model.figures import last_loss
 from hwmon.model.state import RunState
+from hwmon.model.timelimit import fmt_limit, limit_verdict
 from hwmon.tui import view
 from hwmon.tui.widgets._text import join_rows
 
@@ -129,6 +131,9 @@ class RunHeader(Widget):
         status = view.display_status(state, self._now, output_seen=self._output_seen)
         rest.append(" │ ", style="dim")
         rest.append(f" {status.upper()} ", style=STATUS_STYLES.get(status, "bold"))
+        reason = fmt_end_reason(state, self._now) if status in ("failed", "stopped", "unknown") else ""
+        if reason:  # issue 21: how it ended, as Slurm (or the log) says — "FAILED — TIMEOUT after 1h00m (time limit)"
+            rest.append(f" — {view.safe_text(reason)}", style="bold")
         rest.append(" │ ", style="dim")
         rest.append(f"wall {fmt.fmt_duration(view.timeline(state, self._now).wall)}")
         width = self.size.width or 80
@@ -166,6 +171,9 @@ class RunHeader(Widget):
             line2.append(f" · ETA {fmt.fmt_duration(self._eta)}")
         if self.run_eta is not None and not view.is_ended(state) and self.run_eta != self._eta:
             line2.append(f" · run ETA {fmt.fmt_duration(self.run_eta)}", style="bold")
+        limit = fmt_limit(limit_verdict(state, self._now))  # issue 21: the ETA against the Slurm time limit
+        if limit:
+            line2.append(f" · {limit}", style="bold red" if "will not finish" in limit else "")
         rows = [line1, line2]
         # A third row appears only for an alert or a follower/source message, so it is never cut off by the
         # phase/step details at 80 columns.

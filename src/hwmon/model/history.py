@@ -3,12 +3,12 @@ and loads; this module decides the key, the figures and the expectations.
 
 "The same job" is, in order: the Cerebras compile hash (``cs_...``: the same compiled program), the PopTorch
 executable cache key when the log prints one, else the command line (with its working directory when known, and
-the model's name). A log that says none of these has no job key (``("none", "")``): it is recorded, but nothing is
-expected of it and it teaches nothing to other runs — a model name alone ("TrainingModelWithLoss") would make CPU,
-GPU and PopTorch runs "the same job". Expected durations of a new run's phases come from past runs: the queue from
-the median of recent runs on the same vendor (a queue depends on the cluster, not on the job); every other phase
-(compile, setup/programming, train, checkpoint, eval) from the median of past runs of the same job on the same
-vendor, so no run is promised a phase its vendor does not have.
+the model's name), else the log file's absolute path. A log that says none of these has no job key
+(``("none", "")``): it is recorded, but nothing is expected of it and it teaches nothing to other runs — a model
+name alone ("TrainingModelWithLoss") would make CPU, GPU and PopTorch runs "the same job". Expected durations of a
+new run's phases come from past runs: the queue from the median of recent runs on the same vendor (a queue depends
+on the cluster, not on the job); every other phase (compile, setup/programming, train, checkpoint, eval) from the
+median of past runs of the same job on the same vendor, so no run is promised a phase its vendor does not have.
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ def job_key(state: RunState, command: str | None = None, cwd: str | None = None)
             return "cache_key", value
     cmd = " ".join((command or state.command or "").split())
     if not cmd:
-        return NO_KEY
+        # No command line: the log file itself (an absolute path: the job that writes there), never a model's name
+        # alone.
+        return ("log", state.source) if state.source.startswith("/") else NO_KEY
     if cwd:
         cmd = f"{cmd} @ {cwd}"
     model = state.model.type if state.model is not None else state.info.get("network_type", "")

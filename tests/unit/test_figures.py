@@ -99,3 +99,11 @@ def test_eval_points_sit_at_the_training_step_with_the_runs_own_average() -> Non
 
 def test_fmt_loss_is_the_one_loss_spelling() -> None:
     assert [figures.fmt_loss(v) for v in (2.2912, 0.1, float("nan"), None)] == ["2.291", "0.1000", "NaN", "-"]
+
+
+def test_fmt_behind_says_a_lag_worth_saying_only() -> None:
+    from hwmon.model.fmt import fmt_behind
+
+    assert [fmt_behind(v) for v in (None, 0, (1 << 20) - 1)] == ["", "", ""]
+    assert fmt_behind(3 << 20) == "behind 3.0 MB" and fmt_behind(12 << 20) == "behind 12 MB"
+    assert fmt_behind(5 << 30) == "behind 5.0 GB"

@@ -37,17 +37,22 @@ class Reader:
         self.state = RunState(source=name)
         # Why the parser is out of action (None while it works): said once, then raw lines only.
         self.broken: str | None = None
+        # The 1-based log line number of the first of the lines the last ``parse``/``flush`` handed out (0: unknown,
+        # e.g. raw lines after a parser failure), for a raw log view's "which rule read this line".
+        self.first_line = 0
 
     def parse(self, data: bytes, *, eof: bool = False) -> tuple[list[Event], list[str], str | None]:
         """Parse ``data`` (and the end of the input, with ``eof``): its events, the lines it finished, and a status
         the first time the parser fails."""
         if self.broken is not None:
+            self.first_line = 0
             return [], _fallback_lines(data, self.keep_lines), None
         try:
             events = self.parser.feed(data) if data else []
             if eof:
                 events.extend(self.parser.finish())
-            return events, self.parser.pop_lines(), None
+            self.first_line, lines = self.parser.pop_numbered_lines()
+            return events, lines, None
         except Exception as exc:  # a parser bug must not take the monitor down: say so, go on with raw lines
             if self.parser.strict:
                 raise  # the test suite's strict parsers: a parser bug fails the test
@@ -59,7 +64,9 @@ class Reader:
         if self.broken is not None:
             return [], []
         try:
-            return self.parser.flush(), self.parser.pop_lines()
+            events = self.parser.flush()
+            self.first_line, lines = self.parser.pop_numbered_lines()
+            return events, lines
         except Exception:  # same policy as ``parse``, without a second message
             if self.parser.strict:
                 raise

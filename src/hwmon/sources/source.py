@@ -55,6 +55,8 @@ class Batch:
     status: str | None
     eof: bool
     at: float
+    # The 1-based log line number of ``lines[0]`` (0: unknown), for the raw log's "read by <rule>" (issue 17).
+    first_line: int = 0
 
 
 class Source(Protocol):
@@ -171,7 +173,9 @@ class FollowSource:
                         # finished run stays finished; display_status says "unknown" otherwise).
                         status = reason
                     if events or quiet_lines:
-                        yield Batch(events, quiet_lines, status, False, self._clock())
+                        yield Batch(
+                            events, quiet_lines, status, False, self._clock(), parser.first_line if quiet_lines else 0
+                        )
                     continue
                 if chunk is None:
                     return
@@ -204,7 +208,7 @@ class FollowSource:
                         self._backlog_at = self._clock()  # again after parsing: parsing a full chunk takes a while
                     status = "; ".join(statuses) if statuses else None
                     if events or lines or status is not None or eof:
-                        yield Batch(events, lines, status, eof, chunk.at)
+                        yield Batch(events, lines, status, eof, chunk.at, parser.first_line if lines else 0)
                     if self._closed:
                         return
                 if chunk.eof or self._closed:

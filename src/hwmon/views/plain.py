@@ -22,7 +22,7 @@ from hwmon.model import figures
 from hwmon.model import text as text_mod
 from hwmon.model.distributed import fmt_cause, fmt_status_line, run_error
 from hwmon.model.eta import eta_seconds, fmt_eta
-from hwmon.model.fmt import fmt_duration
+from hwmon.model.fmt import fmt_behind, fmt_duration
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
 from hwmon.model.timelimit import fmt_limit, limit_verdict
@@ -201,7 +201,9 @@ async def run_plain(
             if notify is not None:
                 notify.observe(state, now, catching_up=bool(getattr(source, "catching_up", False)))
             if now >= next_tick:
-                printer.emit("status", printer.status_text(now))
+                # How far the reading lags a fast writer (issue 22: the source says, the model's fmt spells it).
+                behind = fmt_behind(getattr(source, "behind_bytes", None))
+                printer.emit("status", printer.status_text(now) + (f" | {behind}" if behind else ""))
                 next_tick = now + interval
             # A supervised run ends when its supervisor records the exit (the source then ends), not when its log
             # looks finished: the process may still fail while shutting down.

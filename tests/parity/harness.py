@@ -235,3 +235,25 @@ async def header(path: Path) -> Shown:
         if (found := re.search(pattern, second)) is not None:
             setattr(shown, key, found.group(1))
     return shown
+
+
+_REPORT_ROW = re.compile(r"<tr><th>([a-zA-Z /]+)</th><td[^>]*>([^<]*)")
+_REPORT_PHASE = re.compile(r"<tr><td>([a-z]+)(?: ×\d+)?</td><td class=num>([^<]*)</td><td class=num>([^<]*)")
+
+
+def report_html(path: Path) -> Shown:
+    """``hwmon report``'s HTML: its facts table and its phases table."""
+    html = run_cli("report", "-o", "-", str(path))
+    facts = dict(_REPORT_ROW.findall(html))
+    phases = _REPORT_PHASE.findall(html)
+    return Shown(
+        "report",
+        status=facts.get("status"),
+        wall=facts.get("wall time"),
+        phases=[(name, duration) for name, duration, _share in phases] or None,
+        step=facts["step"].split("/")[0] if "step" in facts else None,
+        loss=facts["loss"].split()[0] if "loss" in facts else None,
+        rate=facts.get("rate"),
+        eta=facts.get("ETA", "-"),
+        extra={"shares": [share for _name, _duration, share in phases]},
+    )

@@ -1,13 +1,16 @@
 """The parity test (issue 18, item 6): for every fixture and every open corpus log, each view prints the same status,
 wall time, phases, step, loss, rate and ETA as the model's own figures — ``summary`` (human, Markdown, JSON),
-``compare --json``, ``export --what phases``, plain mode, the fleet row and the dashboard header. A view that
-computes a figure its own way, or spells it its own way, fails here.
+``compare --json``, ``export --what phases``, ``report`` (HTML), plain mode, the fleet row and the dashboard header.
+A view that computes a figure its own way, or spells it its own way, fails here. Each log is read as a finished one
+(a copy nobody has written to for an hour: every view knows its source has ended).
 
 The live supervised run attached at three moments is ``test_parity_supervised.py`` (integration lane).
 """
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from .harness import (
     live_state,
     plain_end_line,
     reference,
+    report_html,
     summarize,
     summary_human,
     summary_json,
@@ -53,20 +57,43 @@ def _private_history(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HWMON_RUNS_DIR", str(tmp_path / "runs"))
 
 
-@pytest.mark.parametrize("path", LOGS, ids=ids)
-def test_headless_views_print_the_models_figures(path: Path) -> None:
+@pytest.fixture
+def finished(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """The log as a finished one: a copy last written an hour ago (past the silence threshold)."""
+    original: Path = request.param
+    copy = tmp_path / original.name
+    copy.write_bytes(original.read_bytes())
+    hour_ago = time.time() - 3600
+    os.utime(copy, (hour_ago, hour_ago))
+    return copy
+
+
+@pytest.mark.parametrize("finished", LOGS, ids=ids, indirect=True)
+def test_headless_views_print_the_models_figures(finished: Path) -> None:
     from hwmon.model import figures
 
+    path = finished
     state = summarize(path)
     expected = reference(state)
-    for shown in (summary_json(path), summary_human(path), summary_md(path), compare_json(path), export_phases(path)):
+    report = report_html(path)
+    headless = (
+        summary_json(path),
+        summary_human(path),
+        summary_md(path),
+        compare_json(path),
+        export_phases(path),
+        report,
+    )
+    for shown in headless:
         agree(expected, shown)
     # The per-name totals and shares compare prints, and the per-span shares export writes, are the model's too.
     totals = [
         (t.name, figures.fmt_wall(t.seconds), figures.fmt_share(t.share)) for t in figures.phase_totals(state, None)
     ]
     assert compare_json(path).extra["totals"] == totals
-    assert export_phases(path).extra["shares"] == [figures.fmt_share(s) for s in figures.phase_shares(state, None)]
+    shares = [figures.fmt_share(s) for s in figures.phase_shares(state, None)]
+    assert export_phases(path).extra["shares"] == shares
+    assert report.extra["shares"] == shares
     loss = summary_json(path).extra["loss.last"]
     assert loss is None or loss == expected.loss or state.loss.last is None
 

@@ -299,3 +299,22 @@ def test_attaching_mid_run_gives_the_train_phase_the_log_says_not_the_time_since
     late.feed("".join(text for at, text in lines if at <= 183.0).encode(), t0 + 183.0)
     now_train = train_seconds(late.state, t0 + 190.0)
     assert now_train is not None and abs(now_train - 190.0) <= 1.0, now_train
+
+
+def test_a_whole_file_read_ends_its_source_as_a_follower_would(tmp_path: Path) -> None:
+    # One policy for the end of a source: a log quiet past the silence threshold has ended (no ETA, no running
+    # clock) in a whole-file read (summary, report, export) as in a follower; a log written to just now may grow.
+    from hwmon.model.eta import eta_seconds
+    from hwmon.sources.open import resolve_input
+    from hwmon.sources.read import read_state
+
+    log = tmp_path / "run.log"
+    log.write_text(
+        "".join(f"2025-03-01 10:00:{i:02d},000 INFO step={i}/100 loss={2 - i / 100:.3f}\n" for i in range(1, 30))
+    )
+    fresh = read_state(resolve_input(str(log)))
+    assert not fresh.source_ended
+    hour_ago = time.time() - 3600
+    os.utime(log, (hour_ago, hour_ago))
+    quiet = read_state(resolve_input(str(log)))
+    assert quiet.source_ended and eta_seconds(quiet, None) is None

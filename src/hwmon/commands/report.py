@@ -32,7 +32,7 @@ def read_run(ref: str, keep_lines: int) -> tuple[RunState, list[str], str | None
     """The run ``ref`` names, read to its end: its state, its last ``keep_lines`` lines, its command and name."""
     from hwmon.sources.open import resolve_input
     from hwmon.sources.pipeline import Reader
-    from hwmon.sources.read import read_chunks
+    from hwmon.sources.read import read_chunks, source_end
 
     # The one reader (one parser assembly, one fault policy), and the run's record (run.json) after its log.
     inp = resolve_input(ref)
@@ -46,6 +46,9 @@ def read_run(ref: str, keep_lines: int) -> tuple[RunState, list[str], str | None
     reader.apply(events)
     tail.extend(lines)
     reader.apply(inp.record)
+    ended = source_end(inp)
+    if ended is not None:
+        reader.apply([ended])
     state = reader.state
     return state, list(tail), inp.command, inp.name
 

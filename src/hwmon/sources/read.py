@@ -9,14 +9,18 @@ while it runs, how it ended once it has), so its status and wall time follow its
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from hwmon import exitcodes
-from hwmon.events import Event
+from hwmon.events import Event, SourceEnded
+from hwmon.model.alerts import SILENCE_S
+from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
 from hwmon.sources.open import Input, os_error_reason
 from hwmon.sources.pipeline import Reader
+from hwmon.sources.source import quiet_span
 
 CHUNK = 1 << 20
 
@@ -80,8 +84,29 @@ def read_chunks(inp: Input, chunk: int = CHUNK) -> Iterator[bytes]:
 
 
 def read_state(inp: Input, chunk: int = CHUNK) -> RunState:
-    """The input read to its end into the state of its last run (the supervisor's record included)."""
-    return summarize_chunks(read_chunks(inp, chunk), inp.name, inp.record)
+    """The input read to its end into the state of its last run (the supervisor's record included). Its end is the
+    source's end when a follower would say so too (the one policy): stdin closed, or a log file quiet for longer
+    than the silence threshold — then no view gives it an ETA or a running clock."""
+    state = summarize_chunks(read_chunks(inp, chunk), inp.name, inp.record)
+    ended = source_end(inp)
+    if ended is not None and state.status == "unknown":
+        apply(state, ended, None)
+    return state
+
+
+def source_end(inp: Input) -> SourceEnded | None:
+    """The ``SourceEnded`` a read to the end of ``inp`` implies, or None while the log may still grow."""
+    if inp.remote is not None or inp.record:
+        return None  # a remote log cannot be asked; a supervised run's record says whether it runs
+    if inp.path is None:
+        return SourceEnded(0, None, "stdin closed")
+    try:
+        quiet = time.time() - inp.path.stat().st_mtime
+    except OSError:
+        return None
+    if quiet < SILENCE_S:
+        return None
+    return SourceEnded(0, None, f"no new output for {quiet_span(quiet)}", quiet)
 
 
 def read_events(inp: Input, chunk: int = CHUNK) -> Iterator[Event]:
@@ -92,6 +117,9 @@ def read_events(inp: Input, chunk: int = CHUNK) -> Iterator[Event]:
         yield from reader.parse(data)[0]
     yield from reader.parse(b"", eof=True)[0]
     yield from inp.record
+    ended = source_end(inp)
+    if ended is not None:
+        yield ended
 
 
 def read_tail(path: str, size: int, name: str | None = None, record: Iterable[Event] = ()) -> RunState | None:

@@ -53,7 +53,8 @@ def test_headless_summary_and_live_view_agree(path: Path, chunk: int) -> None:
     headless = summary_dict(summarize_bytes(data, str(path)))
     state = live_state(data, chunk)
 
-    # Status and vendor: the summary's word and the header's.
+    # Status: the summary's word and the header's; vendor and device: the reducer's decision on both paths (no
+    # path patches them after the fact).
     assert figures.display_status(state, LATER, output_seen=True) == headless["status"]
     assert (state.vendor, state.device) == (headless["vendor"], headless["device"])
     # Wall time: the header's and the timeline's, an hour after the source ended (clocks stopped).

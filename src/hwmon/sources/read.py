@@ -63,9 +63,7 @@ def read_chunks(inp: Input, chunk: int = CHUNK) -> Iterator[bytes]:
     if inp.remote is not None:
         from hwmon.sources import ssh
 
-        data = ssh.read_all(inp.remote, inp.ssh_opts)
-        for start in range(0, len(data), chunk):
-            yield data[start : start + chunk]
+        yield from ssh.read_chunks(inp.remote, inp.ssh_opts)  # streamed: memory stays flat (issue 22)
         return
     handle = _open(inp)
     try:

@@ -95,6 +95,8 @@ class FollowSource:
         quiet_s: float = SILENCE_S,
     ) -> None:
         self.follower = follower
+        # ``hwmon attach`` arguments that come back to this source, when its name is not them (an ssh port/options).
+        self.come_back: str | None = None
         self.quiet_path = quiet_path if run_dir is None else None
         self.quiet_s = quiet_s
         self._clock = clock
@@ -111,6 +113,12 @@ class FollowSource:
         of the same log uses), else the source's name."""
         path = getattr(self.follower, "path", None)
         return str(Path(path).resolve()) if isinstance(path, Path) else self.name
+
+    @property
+    def behind_bytes(self) -> int | None:
+        """Bytes of the log written and not yet read (the follower's ``behind_bytes``; None when it cannot say)."""
+        behind = getattr(self.follower, "behind_bytes", None)
+        return behind() if callable(behind) else None
 
     @property
     def catching_up(self) -> bool:

@@ -780,6 +780,9 @@ class HwmonApp(App[int]):
         return line
 
     def _come_back_ref(self) -> str:
+        come_back = getattr(self._source, "come_back", None)
+        if isinstance(come_back, str) and come_back and getattr(self._source, "run_dir", None) is None:
+            return view.safe_text(come_back)  # already shell-quoted arguments (an ssh ref with its port/options)
         run_dir = getattr(self._source, "run_dir", None)
         if run_dir is not None:
             return view.safe_text(str(getattr(self._source, "name", "") or run_dir.name))
@@ -809,10 +812,14 @@ def run_dashboard(
     to come back. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped, else 0."""
     import sys
 
+    from hwmon.tui.terminal import run_app
+
     app = HwmonApp(source, title=title, notice=notice, notify=notify)
-    app.run()
-    if notify is not None:
-        notify.close()
+    try:
+        run_app(app)  # SIGTERM/SIGHUP/an exception give the terminal back too
+    finally:
+        if notify is not None:
+            notify.close()
     from hwmon.store.history import record_if_ended
 
     record_if_ended(app.state, getattr(source, "history_key", source.name))

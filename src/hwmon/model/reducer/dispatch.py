@@ -18,7 +18,7 @@ from hwmon.events import (
     Tick,
 )
 from hwmon.model.provenance import figures_before, observe
-from hwmon.model.reducer import alerts, clock, expectations, facts, job, ranks, run, steps, timeline
+from hwmon.model.reducer import alerts, clock, evidence, expectations, facts, job, ranks, run, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
 from hwmon.model.state import RunState
@@ -30,6 +30,7 @@ TABLES: tuple[dict[type[Event], Handler], ...] = (
     steps.HANDLERS,
     facts.HANDLERS,
     alerts.HANDLERS,
+    evidence.HANDLERS,
     expectations.HANDLERS,
     ranks.HANDLERS,
     job.HANDLERS,

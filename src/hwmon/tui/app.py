@@ -344,7 +344,9 @@ class HwmonApp(App[int]):
         """Show ``text`` in the header's status row (it stays until output has moved on for a while)."""
         self.status_message = text
         self._status_dirty = True
-        self._status_since = time.monotonic()
+        # The injected clock (as every other time on screen): a test's fixed clock keeps a message's freshness
+        # deterministic; a loaded machine's slow frames must not expire it between a key and the snapshot.
+        self._status_since = self._clock()
         self._lines_at_status = self.log_pane.total_lines + len(self._pending)
         self._schedule_repaint()
 
@@ -419,7 +421,7 @@ class HwmonApp(App[int]):
             if self._preview_hold is not None:
                 self._end_preview()
         live = not view.is_ended(self.state) and not (self.source_done and self.state.status == "unknown")
-        stale = self._status_fresh_shown and time.monotonic() - self._status_since >= STATUS_SHOWN_FOR
+        stale = self._status_fresh_shown and self._clock() - self._status_since >= STATUS_SHOWN_FOR
         if not live and self._plot_version == self.state.version and not self._status_expired() and not stale:
             return  # a finished, quiet run: nothing on screen depends on the clock
         try:
@@ -432,7 +434,7 @@ class HwmonApp(App[int]):
         return bool(
             self.status_message
             and self.source_error is None
-            and time.monotonic() - self._status_since > STATUS_SHOWN_FOR
+            and self._clock() - self._status_since > STATUS_SHOWN_FOR
             and self.log_pane.total_lines > self._lines_at_status
         )
 
@@ -477,7 +479,7 @@ class HwmonApp(App[int]):
         self._check_expected()
         header = self.query_one(RunHeader)
         header.run_eta = expected_remaining(state, self.expected, eta) if self.expected else None
-        fresh = bool(self.status_message) and real_now - self._status_since < STATUS_SHOWN_FOR
+        fresh = bool(self.status_message) and now - self._status_since < STATUS_SHOWN_FOR
         self._status_fresh_shown = fresh
         header.show(state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0, status_fresh=fresh)
         timeline = self.query_one(PhaseTimeline)
@@ -820,7 +822,7 @@ def run_dashboard(
             notify.close()
     from hwmon.store.history import record_if_ended
 
-    record_if_ended(app.state, source.name)
+    record_if_ended(app.state, getattr(source, "history_key", source.name))
     try:
         print(app.closing_line(), file=sys.stderr)
     except Exception:  # noqa: BLE001 - the closing line is a courtesy; it must never turn a quit into a crash

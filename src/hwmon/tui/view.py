@@ -86,10 +86,13 @@ def timeline(state: RunState, now: float | None) -> Timeline:
             offset = cursor
         row = rows.get(phase.name)
         if row is None:
-            row = rows[phase.name] = TimelineRow(phase.name)
+            # Known once any of its spans is measured: the row's total is the measured spans' (the model's phase
+            # totals, ``hwmon.model.figures.phase_totals``, add up the same way).
+            row = rows[phase.name] = TimelineRow(phase.name, known=False)
         if seconds is None:
-            row.known = False
             seconds = 0.0
+        else:
+            row.known = True
         row.spans.append((offset, seconds))
         row.seconds += seconds
         if phase is current:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from hwmon.events import Event, VendorDetected
-from hwmon.model.summary import summarize_bytes
 from hwmon.parsers.stream import StreamParser
+from hwmon.sources.read import summarize_bytes
 
 
 def parse(text: str) -> list[Event]:

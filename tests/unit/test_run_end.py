@@ -13,8 +13,9 @@ import pytest
 from hwmon.events import RunCompleted
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
-from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.model.summary import summary_dict
 from hwmon.parsers.stream import StreamParser
+from hwmon.sources.read import summarize_bytes
 
 TRACEBACK = 'Traceback (most recent call last):\n  File "train.py", line 3, in <module>\nRuntimeError: boom\n'
 
@@ -200,7 +201,11 @@ def test_the_end_decision_does_not_depend_on_the_chunking(seed: int) -> None:
         i += n
     for event in parser.finish():
         apply(state, event, None)
-    assert (state.status, state.provisional_end) == (whole.status, whole.provisional_end) == (
-        "succeeded",
-        "evidence:target-reached",
+    assert (
+        (state.status, state.provisional_end)
+        == (whole.status, whole.provisional_end)
+        == (
+            "succeeded",
+            "evidence:target-reached",
+        )
     )

@@ -30,6 +30,8 @@ __all__ = [
     "COUNTER_EXTRA",
     "best_loss",
     "context_is_eval",
+    "count_after",
+    "is_count_name",
     "eval_name",
     "eval_step",
     "field_role",
@@ -55,7 +57,44 @@ _CONTEXT = re.compile(
     re.IGNORECASE,
 )
 _SPACES = re.compile(r"\s+")
-_EVAL_BOOKKEEPING = frozenset({"runtime", "epoch", "step", "time", "second", "seconds"})
+_EVAL_BOOKKEEPING = frozenset(
+    {"runtime", "epoch", "step", "time", "second", "seconds"}
+    # h17c: an evaluation's size and data, not a result of it ("validation data: 5000", "eval batch size 32").
+    | {"data", "dataset", "datasets", "set", "size", "samples", "sample", "images", "examples", "files", "lines"}
+    | {"tokens", "batches", "batch", "length", "len", "count", "num", "total", "loaded", "found", "items"}
+    | {"instances", "records", "workers", "seed", "classes", "steps", "iters", "iterations", "shards"}
+)
+# h17c: what is not a field's name at all: a file name ("valid.bin 123456789"), a path, words that end a sentence
+# ("Scanning... 100").
+_NOT_A_NAME = re.compile(
+    r"\.(?:bin|json|jsonl|txt|csv|tsv|pt|pth|ckpt|h5|hdf5|npy|npz|pkl|pickle|ya?ml|cache|log|tar|gz|zip|parquet"
+    r"|arrow|idx|tfrecords?|safetensors|jpe?g|png|wav|mp4|py)$|^\.{0,2}/|[.!?,\u2026]$"
+)
+# h17c: a number followed by a count noun or a size unit is a count of things or a size ("100 found, 0 missing",
+# "(0.1GB RAM)", "5000 images"), not a metric; a rate's unit ("tokens/s", "samples per second") is not a count.
+_COUNT_AFTER = re.compile(
+    r"^\s?(?:[KMGTP]i?B|bytes?|images?|imgs?|samples?|examples?|files?|lines?|tokens?|found|missing|corrupt(?:ed)?"
+    r"|empty|items?|records?|rows?|sequences?|seqs?|docs?|documents?|sentences?|instances?|objects?|labels?|classes"
+    r"|words?|backgrounds?|duplicates?|params?|parameters?|batches|steps|epochs|shards?)\b(?!\s?/|\s?per\b)",
+    re.IGNORECASE,
+)
+
+
+_COUNT_NAMES = frozenset({"class", "support", "targets", "labels", "objects", "gts", "boxes"})
+
+
+def is_count_name(name: str) -> bool:
+    """Whether a column's name counts things (``Images``, ``Instances``, ``support``) rather than measuring them."""
+    words = name.replace("/", " ").replace("_", " ").split()
+    last = words[-1] if words else name
+    return last in _EVAL_BOOKKEEPING or last in _COUNT_NAMES
+
+
+def count_after(after: str) -> bool:
+    """Whether the text right after a number makes it a count or a size (see ``_COUNT_AFTER``)."""
+    return _COUNT_AFTER.match(after) is not None
+
+
 _SUMMARY_WORDS = frozenset({"best", "min", "minimum", "lowest", "max", "maximum", "highest", "final", "initial"})
 _INDEX_WORDS = frozenset({"num", "number", "idx", "index", "no", "id", "count"})
 
@@ -68,16 +107,18 @@ def normal_name(name: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def field_role(name: str) -> str | None:
     """The role of a (normalised) field name; see the module doc."""
-    if not name:
+    if not name or _NOT_A_NAME.search(name) is not None:
         return None
     if _RATE_WORDS.match(name):
         return "rate"
     known = vocab.role(name)
     if known == "step" or name in COUNTER_EXTRA:
         return "counter"
+    words = name.replace("/", " ").replace("_", " ").replace(".", " ").split()
+    if known == "eval" and words and words[-1] in _EVAL_BOOKKEEPING:
+        return "metric"  # h17c: "eval batch size", "test samples": the evaluation's size, not its result
     if known is not None:
         return known
-    words = name.replace("/", " ").replace("_", " ").replace(".", " ").split()
     if len(words) >= 2 and words[0] in _SUMMARY_WORDS:
         return "metric"  # "best loss", "final val acc": a summary of the run, not a step's value
     if _EVAL_START.match(name):

@@ -27,10 +27,12 @@ from hwmon.parsers.fields import (
     eval_name,
     eval_step,
     field_role,
+    is_count_name,
     normal_name,
     parse_number,
     rate_unit,
     share,
+    share_like,
 )
 from hwmon.parsers.records import Record
 
@@ -41,7 +43,14 @@ _MAX_LINE = 1000
 _SPLIT = re.compile(r"[\s|]+")
 _WIDE = re.compile(r"\s{2,}|\s*\|\s*|\t")
 _NAME = re.compile(r"^[A-Za-z_%][\w./%()\-]*$")
-_HINT = re.compile(r"loss|epoch|step|iter|acc|val|eval|test", re.IGNORECASE)
+_HINT = re.compile(r"loss|epoch|step|iter|acc|val|eval|test|map|prec|recall|f1|iou|dice|auc|\bP\b", re.IGNORECASE)
+# h17c: a progress bar drawn behind a header ("... mAP50-95: 100%|####| 4/4 [00:01<00:00]") is not part of it.
+_BAR_TAIL = re.compile(r"[:\s]+\d{1,3}(?:\.\d+)?%\s*(?:\||[\u2500-\u259f#=>]).*$")
+# h17c: the row of an evaluation table that holds its result (per-class rows are detail): an aggregate or a split.
+_RESULT_LABELS = frozenset(
+    {"all", "overall", "total", "mean", "avg", "average", "macro", "micro", "weighted", "val", "valid", "validation"}
+    | {"test", "eval", "dev"}
+)
 _DURATION = re.compile(r"^(?:(\d{1,4}):)?(\d{1,2}):(\d{2}(?:\.\d+)?)$")
 _UNIT = re.compile(r"^([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)([KMGTP]i?B?|[KMGTP]|%|ms|s|x)$")
 _ROW_START = frozenset("0123456789+-.")
@@ -56,6 +65,7 @@ class Table:
     names: tuple[str, ...]
     wide: tuple[str, ...]
     line: int
+    evaluation: bool = False  # h17c: names metrics and no counter/epoch/loss: its rows are an evaluation's results
     epoch_total: int | None = None
     step_total: int | None = None
 
@@ -96,6 +106,7 @@ class ColumnTables:
     def __init__(self) -> None:
         self._table: Table | None = None
         self._pending: Table | None = None
+        self._train: Table | None = None  # h17c: the last training table (rows may resume after an evaluation's)
 
     @property
     def table(self) -> Table | None:
@@ -116,9 +127,22 @@ class ColumnTables:
                 if found is not None:
                     # The first row under a new header confirms it (a line of names that no row follows was prose).
                     self._table, self._pending = pending, None
+                    if not pending.evaluation:
+                        self._train = pending
                     return found
             table = self._table
-            return None if table is None else self._row(table, record, text)
+            found = None if table is None else self._row(table, record, text)
+            if found is None and table is not None and table.evaluation and self._train is not None:
+                found = self._row(self._train, record, text)  # h17c: training rows again after an evaluation
+            return found
+        if "%" in text:
+            text = _BAR_TAIL.sub("", text)
+        current = self._pending or self._table
+        if current is not None and current.evaluation:
+            found = self._label_row(current, record, text)
+            if found is not None:
+                self._table, self._pending = current, None
+                return found
         if _HINT.search(text) is not None and _NUMBER_CELL.search(text) is None:
             header = _header(text, record.number)
             if header is not None:
@@ -133,6 +157,8 @@ class ColumnTables:
         return []
 
     def _row(self, table: Table, record: Record, text: str) -> list[Event] | None:
+        if table.evaluation:
+            return None  # its rows are led by a label (_label_row)
         cells = _SPLIT.split(text)
         names, wide = table.names, table.wide
         if wide and len(cells) == len(wide):
@@ -146,6 +172,32 @@ class ColumnTables:
                 return None
             values.append(value)
         return self._events(table, record, names, values)
+
+    def _label_row(self, table: Table, record: Record, text: str) -> list[Event] | None:
+        """A row of an evaluation table led by its label (``all 100 200 0.94 0.95 ...``): the result row (an
+        aggregate's or a split's label) gives one eval metric per metric column, by the header's names; a per-class
+        row is consumed without events; None when the line is not a row of the table."""
+        cells = _SPLIT.split(text)
+        names = table.names
+        if len(cells) != len(names) or cell_value(cells[0]) is not None:
+            return None
+        values = [cell_value(cell) for cell in cells[1:]]
+        if any(value is None for value in values):
+            return None
+        if cells[0].lower() not in _RESULT_LABELS:
+            return []
+        number, ts, rule = record.number, record.ts, table.rule
+        out: list[Event] = []
+        for name, value in zip(names[1:], values, strict=True):
+            assert value is not None
+            if is_count_name(name) or field_role(name) in ("counter", "epoch", "rate", "lr", None):
+                continue
+            if math.isfinite(value[0]):
+                out.append(EvalMetric(number, ts, eval_name(name), share(name, value[0]), rule=rule))
+        found = eval_step(number, ts, [(e.name, e.value) for e in out if isinstance(e, EvalMetric)], rule)
+        if found is not None:
+            out.append(found)
+        return out
 
     def _events(
         self, table: Table, record: Record, names: tuple[str, ...], values: list[tuple[float, int | None]]
@@ -206,9 +258,13 @@ def _header(text: str, line: int) -> Table | None:
         if _NAME.match(token) is None or parse_number(token) is not None:
             return None
     names = tuple(normal_name(token) for token in tokens)
+    evaluation = False
     if not any(field_role(name) in ("counter", "epoch", "loss", "eval") for name in names):
-        return None
+        # h17c: a header of metric names only (``Class Images P R mAP50``): an evaluation's table.
+        if sum(1 for name in names if share_like(name)) < 2:
+            return None
+        evaluation = True
     wide_tokens = [t for t in _WIDE.split(text) if t]
     wide = tuple(normal_name(t) for t in wide_tokens) if 2 <= len(wide_tokens) != len(tokens) else ()
     digest = hashlib.blake2b("\x00".join(names).encode(), digest_size=4).hexdigest()
-    return Table(digest, names, wide, line)
+    return Table(digest, names, wide, line, evaluation)

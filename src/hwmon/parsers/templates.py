@@ -35,6 +35,7 @@ from hwmon.parsers.fields import (
     as_share,
     best_loss,
     context_is_eval,
+    count_after,
     eval_name,
     eval_step,
     field_role,
@@ -277,6 +278,8 @@ class TemplateStage:
                 context = "".join(_interleave(literals, values, i))
                 if context_is_eval(context[: len(context) - len(before) + name_at]):
                     role = "eval"
+            if role in ("eval", "metric") and count_after(after):
+                role = "count"  # h17c: "100 found", "5000 images", "(0.1GB RAM)": a count or a size, not a metric
             bracket = i == 0 and not name and before.strip() in ("[", "(") and after.lstrip().startswith(("]", ")"))
             percent = after.startswith("%")
             shared = bool(name) and role in ("eval", "metric") and share_like(name)

@@ -66,6 +66,11 @@ _EVAL_BOOKKEEPING = frozenset(
 )
 # h17c: what is not a field's name at all: a file name ("valid.bin 123456789"), a path, words that end a sentence
 # ("Scanning... 100").
+# h17c: an error measure on the training set is the training loss of a loop that prints no "loss".
+_TRAIN_ERROR = re.compile(
+    r"^(?:train|training)[\s_\-/.]+(?:l1|l2|rmse|mse|mae|rmsle|mape|m?logloss|m?error|huber|quantile|poisson"
+    r"|gamma|tweedie|nll|ce|xentropy|cross[\s_-]?entropy)$"
+)
 _NOT_A_NAME = re.compile(
     r"\.(?:bin|json|jsonl|txt|csv|tsv|pt|pth|ckpt|h5|hdf5|npy|npz|pkl|pickle|ya?ml|cache|log|tar|gz|zip|parquet"
     r"|arrow|idx|tfrecords?|safetensors|jpe?g|png|wav|mp4|py)$|^\.{0,2}/|[.!?,\u2026]$"
@@ -109,6 +114,10 @@ def field_role(name: str) -> str | None:
     """The role of a (normalised) field name; see the module doc."""
     if not name or _NOT_A_NAME.search(name) is not None:
         return None
+    if "'s " in name:
+        return field_role(name.replace("'s ", " "))  # h17c: "valid_1's l1" is the l1 of the set valid_1
+    if _TRAIN_ERROR.match(name) is not None:
+        return "loss"  # h17c: the error a booster minimises on its training set ("train-rmse", "train l1")
     if _RATE_WORDS.match(name):
         return "rate"
     known = vocab.role(name)

@@ -35,6 +35,7 @@ from hwmon.events import (
     TargetStated,
 )
 from hwmon.parsers import vocab
+from hwmon.parsers.fields import field_role
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
 
@@ -164,6 +165,8 @@ class HfTrainerParser(RuleParser):
         values = {p.key: p.value for p in vocab.pairs(body)}
         if not values:
             return
+        if any(k not in ("step", "epoch") and field_role(k) in ("counter", "epoch") for k in values):
+            return  # h17c: a dict that counts its own way ("iteration", "epoch_num") is not the Trainer's
         number, ts = record.number, record.ts
         self._release(out)
         if "train_runtime" in values:

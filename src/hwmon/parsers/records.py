@@ -91,7 +91,7 @@ _PREFIX = re.compile(
     r"|\[(?:rank|default)(?P<torch>\d{1,5})\]:\s?"  # torch elastic [rank0]: / torchrun --tee [default0]:
     r"|\[poprun[^\]]{0,80}\]:?\s?"  # poprun's own tag
     r"|\[[A-Za-z][\w.-]{0,63}:(?P<host>\d{1,5})\]:?\s"  # [host:rank]
-    r"|\[(?P<mpich>\d{1,5})\]\s"  # MPICH/Intel MPI -prepend-rank
+    r"|\[(?P<mpich>\d{1,5})\] "  # MPICH/Intel MPI -prepend-rank (h17c: "[N]\t" is a boosting round, not a rank)
     r"|\s{0,4}(?P<srun>\d{1,5}): (?=\S)"  # srun --label
     r")"
 )

@@ -79,8 +79,9 @@ _NAME_END = re.compile(r"(?:\s|['\"]|[=:#\[]|tensor\(|\()+$")
 _DELIMITER = re.compile(r"[|,;{}\[\]<>:=#]|\s-+\s|^-+\s")
 _TOKEN = re.compile(r"\S+")
 _WHERE = frozenset({"at", "@", "after", "before"})
-# A word of a name: "loss", "(Step", "acc@1", "Acc(%)" (h17c: a name's own percent sign), or a unit "(%)", "(ms)".
-_WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./@-]*(?:\(%\)|%)?\)?['\"]?$|\([\w./%-]{1,12}\)$")
+# A word of a name: "loss", "(Step", "acc@1", "Acc(%)", "valid_1's" (h17c: a name's own percent sign, a possessive),
+# or a unit "(%)", "(ms)".
+_WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./@-]*(?:'s|\(%\)|%)?\)?['\"]?$|\([\w./%-]{1,12}\)$")
 _UNIT_AFTER = re.compile(r"^\s?(?P<unit>[A-Za-z%]{1,8}(?:\s?/\s?[A-Za-z]{1,6})?)(?![\w])")
 _KEY_SEP = "\x00"
 # ``key=word`` assignments (``mode=train``, ``bias=True``, ``dataset='x'``): many of them make a line a
@@ -284,6 +285,17 @@ class TemplateStage:
             percent = after.startswith("%")
             shared = bool(name) and role in ("eval", "metric") and share_like(name)
             slots.append(Slot(name, role, integer, bracket_counter=bracket and integer, percent=percent, share=shared))
+        if (
+            len(slots) >= 3
+            and slots[0].bracket_counter
+            and literals[1].strip() == "]["
+            and slots[2].total_of == 1
+            and slots[1].integer
+            and not slots[1].name
+        ):
+            # h17c: "[E][b/N]": the first bracket is the epoch, the second the batch of that epoch and its total.
+            slots[0].role, slots[0].bracket_counter = "epoch", False
+            slots[1].bracket_counter = True
         for i, slot in enumerate(slots[:-2]):
             share = slots[i + 2]
             if slot.role in ("eval", "metric") and slots[i + 1].total_of == i and share.percent and not share.name:

@@ -18,11 +18,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Protocol
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.css.scalar import Scalar
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input
@@ -35,7 +37,7 @@ from hwmon.model.eta import eta_seconds
 from hwmon.model.history import Expected, expected_remaining, job_key
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
-from hwmon.tui import view
+from hwmon.tui import layout, view
 from hwmon.tui.messages import BatchArrived, SourceEnded, SourceFailed, SystemSampled
 from hwmon.tui.screens import ConfirmScreen, HelpScreen, RecordScreen
 from hwmon.tui.widgets import (
@@ -43,11 +45,13 @@ from hwmon.tui.widgets import (
     ChartPane,
     LogPane,
     ModelTree,
+    PaneTabs,
     PhaseTimeline,
     ProgressPane,
     RunHeader,
     SystemPane,
 )
+from hwmon.tui.widgets.tabs import Tab
 
 # Batches that arrive within this long of the previous repaint join the next one (a 10,000 lines/s stream costs
 # at most this many frames a second).
@@ -68,6 +72,26 @@ FIRST_FRAME_FLUSH_S = 0.05
 BINARY_SAMPLE_CHARS = 4096
 BINARY_REPLACEMENT_SHARE = 0.1
 PANE_IDS = ("timeline", "progress", "charts", "logpane", "model", "system", "alerts")
+# The key that shows each pane (its title starts with it): 1 phases ... 7 alerts.
+PANE_KEYS = {
+    "timeline": "1",
+    "progress": "2",
+    "charts": "3",
+    "logpane": "4",
+    "model": "5",
+    "system": "6",
+    "alerts": "7",
+}
+PANE_NAMES = {
+    "timeline": "phases",
+    "progress": "progress",
+    "charts": "chart",
+    "logpane": "log",
+    "model": "model",
+    "system": "system",
+    "alerts": "alerts",
+}
+SIDE_PANES = ("model", "system", "alerts")
 
 
 class BatchLike(Protocol):
@@ -100,6 +124,8 @@ class HwmonApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "hwmon"
+    # z keeps the header (which run, its status) and the keys on screen around the maximised pane.
+    ALLOW_IN_MAXIMIZED_VIEW = "RunHeader, Footer"
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (22, "-mid"), (40, "-tall")]
@@ -118,6 +144,13 @@ class HwmonApp(App[int]):
         Binding("z", "maximise", "Max"),
         Binding("f", "follow", "Follow", show=False),
         Binding("l", "toggle_log", "Log", show=False),
+        Binding("1", "pane(1)", "Phases", show=False),
+        Binding("2", "pane(2)", "Progress", show=False),
+        Binding("3", "pane(3)", "Chart", show=False),
+        Binding("4", "pane(4)", "Log", show=False),
+        Binding("5", "pane(5)", "Model", show=False),
+        Binding("6", "pane(6)", "System", show=False),
+        Binding("7", "pane(7)", "Alerts", show=False),
         Binding("c", "chart_kind", "Chart", show=False),
         Binding("plus,equals_sign", "zoom(1)", "Zoom in", show=False),
         Binding("minus", "zoom(-1)", "Zoom out", show=False),
@@ -177,6 +210,11 @@ class HwmonApp(App[int]):
         # whenever what identifies the job changes (a compile hash appears...).
         self.expected: dict[str, Expected] = {}
         self._expected_for: tuple[str, str | None] | None = None
+        # The pane the bottom area shows below 120 columns (the raw log, or a side pane picked by its key).
+        self.bottom_pane = "logpane"
+        self._last_side = ""
+        self._plan: layout.Plan | None = None
+        self._log_hidden = False
 
     # ----------------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -188,6 +226,7 @@ class HwmonApp(App[int]):
                 with Horizontal(id="charts"):
                     yield ChartPane("loss", id="chart-loss")
                     yield ChartPane("rate", id="chart-rate")
+                yield PaneTabs(id="tabs")
                 yield LogPane(max_lines=self._log_lines, id="logpane")
             with Vertical(id="side"):
                 yield ModelTree(id="model")
@@ -196,11 +235,9 @@ class HwmonApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#timeline").border_title = "phases"
-        self.query_one("#progress").border_title = "progress"
-        self.query_one("#model").border_title = "model"
-        self.query_one("#system").border_title = "system"
-        self.query_one("#alerts").border_title = "alerts"
+        for pane_id in ("timeline", "progress", "model", "system", "alerts"):
+            self.query_one(f"#{pane_id}").border_title = _pane_title(pane_id)
+        self.query_one(RunHeader).ref = self._come_back_ref()
         self.query_one(LogPane).refresh_title()
         self.query_one(LogPane).log_widget.focus()
         # Repaints follow the data (a batch schedules one); this 1 Hz tick is for what time alone changes, and
@@ -489,31 +526,46 @@ class HwmonApp(App[int]):
             self.refresh_bindings()
         self.repaints += 1
 
+    def _has_content(self, pane_id: str) -> bool:
+        state = self.state
+        if pane_id == "timeline":
+            return bool(state.phases)
+        if pane_id == "progress":
+            return state.last_step is not None or bool(state.progress) or bool(state.checkpoints)
+        if pane_id == "charts":
+            return any(chart.has_data(state) for chart in self.query(ChartPane))
+        if pane_id == "model":
+            return state.model is not None
+        if pane_id == "alerts":
+            return bool(state.alerts)
+        if pane_id == "system":
+            return self.system_sample is not None
+        return True
+
     def _update_layout(self) -> None:
         """Panes appear when they have something to show: the model pane once a model was printed, alerts once
         raised, the system pane while sampling (or for a Cerebras job), the charts once a loss or rate arrived.
-        A pane that is on screen stays until its content goes."""
+        The main column's top panes get their rows from the layout plan (every big phase keeps a row at 80x24);
+        below 120 columns the side panes are tabs of the bottom area, named with their keys in the tab row."""
         state = self.state
         screen = self.screen
         wide = screen.has_class("-wide")
-        has_model = state.model is not None
-        has_alerts = bool(state.alerts)
-        has_system = self.system_sample is not None
         loss_chart = self.query_one("#chart-loss", ChartPane)
         rate_chart = self.query_one("#chart-rate", ChartPane)
         has_loss, has_rate = loss_chart.has_data(state), rate_chart.has_data(state)
-        side = has_model or has_alerts or has_system
-        _show(self.query_one("#model"), has_model)
-        _show(self.query_one("#alerts"), has_alerts)
-        _show(self.query_one("#system"), has_system)
-        # Below 120 columns the header carries the latest alert and the job; the side column shows only in place
-        # of the hidden log (l).
-        _show(self.query_one("#side"), side and (wide or screen.has_class("-nolog")))
-        _show(self.query_one("#timeline"), bool(state.phases))
-        _show(
-            self.query_one("#progress"), state.last_step is not None or bool(state.progress) or bool(state.checkpoints)
-        )
-        _show(self.query_one("#charts"), has_loss or has_rate)
+        side = [pane_id for pane_id in SIDE_PANES if self._has_content(pane_id)]
+        if self.bottom_pane != "logpane" and self.bottom_pane not in side:
+            self.bottom_pane = "logpane"
+        narrow_side = not wide and self.bottom_pane != "logpane"
+        screen.set_class(narrow_side or (wide and self._log_hidden), "-nolog")
+        for pane_id in SIDE_PANES:
+            shown = pane_id in side and (wide or self.bottom_pane == pane_id)
+            _show(self.query_one(f"#{pane_id}"), shown)
+        _show(self.query_one("#side"), bool(side) and (wide or narrow_side))
+        timeline = self.query_one(PhaseTimeline)
+        progress = self.query_one(ProgressPane)
+        _show(timeline, bool(state.phases))
+        _show(progress, self._has_content("progress"))
         loss_chart.with_rate = not wide
         if wide:
             _show(loss_chart, has_loss or not has_rate)
@@ -524,7 +576,68 @@ class HwmonApp(App[int]):
             _show(rate_chart, False)
             if loss_chart.kind == "loss" and not has_loss and has_rate:
                 loss_chart.set_kind("rate")
-        screen.set_class(side, "-side")
+        self._plan_rows(has_loss or has_rate)
+        screen.set_class(bool(side), "-side")
+        self.refresh_tabs()
+
+    def _plan_rows(self, has_chart: bool) -> None:
+        """Set the heights of the timeline, progress and chart panes from the layout plan for this screen."""
+        if self.screen.maximized is not None:
+            return
+        state = self.state
+        timeline = self.query_one(PhaseTimeline)
+        progress = self.query_one(ProgressPane)
+        header = self.query_one(RunHeader)
+        height = self.size.height
+        body = height - max(2, header.size.height or 2) - 1
+        none = layout.Need(0, 0)
+        kinds = len(timeline.rows)
+        t_need = layout.Need(1 + timeline.needed_rows(), 1 + kinds, timeline.wanted_rows() - kinds)
+        p_need = layout.Need(1 + progress.needed_rows(), 1 + progress.wanted_rows())
+        if not state.phases:
+            t_need = none
+        if not self._has_content("progress"):
+            p_need = none
+        chart_rows = layout.chart_rows(height)
+        c_need = layout.Need(layout.CHART_NEED, chart_rows) if has_chart else layout.Need(0, 0)
+        planned = layout.plan(body, t_need, p_need, c_need)
+        if planned == self._plan:
+            return
+        self._plan = planned
+        _height(timeline, planned.timeline)
+        _height(progress, planned.progress)
+        charts = self.query_one("#charts")
+        _height(charts, planned.charts)
+        _show(charts, planned.charts > 0)
+
+    def refresh_tabs(self) -> None:
+        """The tab row: the pane the bottom area shows, with its state, and every pane with content but no room
+        on screen, with its key."""
+        try:
+            tabs_widget = self.query_one(PaneTabs)
+            pane = self.log_pane
+        except NoMatches:
+            return
+        wide = self.screen.has_class("-wide")
+        tabs: list[Tab] = []
+        for pane_id in ("logpane", *SIDE_PANES):
+            if pane_id != "logpane" and (wide or not self._has_content(pane_id)):
+                continue
+            details = pane.title_fields if pane_id == "logpane" else ()
+            tabs.append(Tab(PANE_KEYS[pane_id], pane_id, self._tab_label(pane_id), details))
+        # A top pane with content that the plan had no rows for (a terminal below 80x24) is listed too.
+        for pane_id in ("timeline", "progress", "charts"):
+            if self._has_content(pane_id) and not self.query_one(f"#{pane_id}").display:
+                tabs.append(Tab(PANE_KEYS[pane_id], pane_id, PANE_NAMES[pane_id]))
+        active = self.bottom_pane if not wide else "logpane"
+        focused = self.focused
+        target = self.query_one(f"#{active}")
+        tabs_widget.set_tabs(tabs, active, focused is not None and target in focused.ancestors_with_self)
+
+    def _tab_label(self, pane_id: str) -> str:
+        if pane_id == "alerts" and self.state.alerts:
+            return f"alerts {len(self.state.alerts)}"
+        return PANE_NAMES[pane_id]
 
     def _check_expected(self) -> None:
         key = (job_key(self.state)[1], self.state.vendor)
@@ -572,7 +685,10 @@ class HwmonApp(App[int]):
 
     def action_prompt(self, mode: str) -> None:
         """Open the log's prompt for ``/`` (search forward), ``?`` (backward) or ``&`` (filter)."""
-        self.screen.remove_class("-nolog")
+        if self.bottom_pane != "logpane" or self._log_hidden:
+            self.bottom_pane = "logpane"
+            self._log_hidden = False
+            self._update_layout()
         self.log_pane.open_prompt(mode)  # type: ignore[arg-type]
 
     def action_next_match(self) -> None:
@@ -604,13 +720,28 @@ class HwmonApp(App[int]):
 
     def action_maximise(self) -> None:
         """Maximise the focused pane, or restore the layout."""
-        screen = self.screen
-        if screen.maximized is not None:
-            screen.minimize()
+        if self.screen.maximized is not None:
+            self._minimise()
             return
         pane = self._focused_pane()
         if pane is not None:
-            screen.maximize(pane, container=False)
+            self._maximise(pane)
+
+    def _maximise(self, pane: Widget) -> None:
+        """Show ``pane`` alone under the header, filling the screen (its planned height no longer applies)."""
+        self.screen.maximize(pane, container=False)
+        if pane.styles.height is not None and pane.id in ("timeline", "progress"):
+            pane.styles.height = None
+        pane.refresh(layout=True)
+
+    def _minimise(self) -> None:
+        """Back to the layout (the planned heights again)."""
+        pane = self.screen.maximized
+        self.screen.minimize()
+        self._plan = None
+        self._update_layout()
+        if pane is not None:
+            pane.refresh(layout=True)
 
     def _focused_pane(self) -> Widget | None:
         focused = self.focused
@@ -655,14 +786,75 @@ class HwmonApp(App[int]):
             chart.toggle_x_time()
 
     def action_toggle_log(self) -> None:
-        """Hide/show the raw log; while it is hidden a narrow layout shows the model tree in its place."""
-        self.screen.toggle_class("-nolog")
-        self._update_layout()
-        if self.screen.has_class("-nolog"):
-            if self._log_focused():
+        """Below 120 columns: the raw log, or the side pane last shown in its place (model, system, alerts). Wide:
+        hide/show the raw log (the other panes of the column get its rows)."""
+        if self.screen.has_class("-wide"):
+            self._log_hidden = not self._log_hidden
+            self._update_layout()
+            if self._log_hidden and self._log_focused():
                 self.query_one(ModelTree).focus()
-        else:
+            elif not self._log_hidden:
+                self.log_pane.log_widget.focus()
+            return
+        if self.bottom_pane != "logpane":
+            self._show_bottom("logpane")
+            return
+        side = [pane_id for pane_id in SIDE_PANES if self._has_content(pane_id)]
+        if not side:
+            self.set_status("nothing else to show here: no model summary, system readings or alerts yet")
+            return
+        self._show_bottom(self._last_side if self._last_side in side else side[0])
+
+    def _show_bottom(self, pane_id: str) -> None:
+        """Put ``pane_id`` in the bottom area (below 120 columns) and focus it."""
+        self.bottom_pane = pane_id
+        if pane_id != "logpane":
+            self._last_side = pane_id
+        self._update_layout()
+        self._focus_pane(pane_id)
+
+    def _focus_pane(self, pane_id: str) -> None:
+        if pane_id == "logpane":
             self.log_pane.log_widget.focus()
+        elif pane_id == "charts":
+            charts = [chart for chart in self.query(ChartPane) if chart.display]
+            if charts:
+                charts[0].focus()
+        else:
+            self.query_one(f"#{pane_id}").focus()
+        self.refresh_tabs()
+
+    def action_pane(self, number: int) -> None:
+        """Show and focus pane ``number`` (1 phases, 2 progress, 3 chart, 4 log, 5 model, 6 system, 7 alerts)."""
+        pane_id = next(pid for pid, key in PANE_KEYS.items() if key == str(number))
+        if not self._has_content(pane_id):
+            self.set_status(f"no {PANE_NAMES[pane_id]} to show yet ({_EMPTY_WHY.get(pane_id, 'nothing reported')})")
+            return
+        maximised = self.screen.maximized
+        if maximised is not None:
+            self._minimise()
+        if pane_id in SIDE_PANES or pane_id == "logpane":
+            if self.screen.has_class("-wide"):
+                if pane_id == "logpane" and self._log_hidden:
+                    self._log_hidden = False
+                    self._update_layout()
+                self._focus_pane(pane_id)
+            else:
+                self._show_bottom(pane_id)
+        elif not self.query_one(f"#{pane_id}").display:
+            # No rows for it at this size: show it maximised (z or Esc restores).
+            target = self.query_one(f"#{pane_id}")
+            target.display = True
+            self._focus_pane(pane_id)
+            focused = self._focused_pane()
+            if focused is not None:
+                self._maximise(focused)
+        else:
+            self._focus_pane(pane_id)
+        if maximised is not None:
+            focused = self._focused_pane()
+            if focused is not None:
+                self._maximise(focused)
 
     def _supervised_live(self) -> bool:
         return getattr(self._source, "run_dir", None) is not None and not view.is_ended(self.state)
@@ -730,7 +922,7 @@ class HwmonApp(App[int]):
         elif pane.search_term:
             pane.set_search("")
         elif self.screen.maximized is not None:
-            self.screen.minimize()
+            self._minimise()
 
     @on(Input.Blurred, "#search")
     def _search_blurred(self, _event: Input.Blurred) -> None:
@@ -777,6 +969,29 @@ class HwmonApp(App[int]):
 def _show(widget: Widget, on: bool) -> None:
     if widget.display != on:
         widget.display = on
+
+
+def _height(widget: Widget, rows: int) -> None:
+    if rows > 0 and widget.styles.height != Scalar.parse(str(rows)):
+        widget.styles.height = rows
+
+
+def _pane_title(pane_id: str) -> Text:
+    """A pane's title: its key, then its name (``1 phases``)."""
+    title = Text(no_wrap=True)
+    title.append(PANE_KEYS[pane_id], style="bold")
+    title.append(f" {PANE_NAMES[pane_id]}")
+    return title
+
+
+_EMPTY_WHY = {
+    "timeline": "no phase reported",
+    "progress": "no step or progress bar",
+    "charts": "no loss or throughput",
+    "model": "no model summary printed",
+    "system": "not a supervised run: the system pane samples a run hwmon started",
+    "alerts": "no alert raised",
+}
 
 
 def _train_seconds(state: RunState, now: float) -> float | None:

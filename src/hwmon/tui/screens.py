@@ -16,9 +16,10 @@ HELP_SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("q  Ctrl-C", "quit the dashboard (a supervised run keeps running)"),
             ("h  ?", "this help"),
+            ("1 2 3 4 5 6 7", "show and focus a pane: phases, progress, chart, log, model, system, alerts"),
             ("tab  shift+tab", "next / previous pane"),
-            ("z", "maximise the focused pane / restore the layout"),
-            ("l", "hide / show the raw log"),
+            ("z", "maximise the focused pane (all it has, j/k to scroll) / restore the layout"),
+            ("l", "the raw log / the pane last shown in its place (below 120 columns); wide: hide / show it"),
             ("s", "stop the supervised run (asks first: SIGINT, then SIGTERM, then SIGKILL)"),
         ),
     ),
@@ -68,30 +69,77 @@ def help_table() -> Table:
 
 
 class HelpScreen(ModalScreen[None]):
-    """The keys. Any of Esc, ?, h, q closes it; it scrolls when the terminal is short."""
+    """The keys. Any of Esc, ?, h, q closes it. Where the terminal is too short for every key, it scrolls with
+    j/k, ↑/↓, PgDn/PgUp/space and g/G, and its last row says so and how far down it is."""
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 84; max-width: 100%; height: auto; max-height: 100%; border: heavy $accent; background: $panel;
+    HelpScreen > Vertical {
+        width: 96; max-width: 100%; height: auto; max-height: 100%; border: heavy $accent; background: $panel;
         padding: 0 1;
     }
+    HelpScreen #help-body { height: auto; scrollbar-size: 1 1; }
     HelpScreen #help-text { width: 100%; height: auto; }
+    HelpScreen #help-keys { height: 1; color: $text-muted; }
     """
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("question_mark", "close", "Close", show=False),
         Binding("h", "close", "Close", show=False),
         Binding("q", "close", "Close", show=False),
+        Binding("down,j", "scroll(1)", "Down", show=False),
+        Binding("up,k", "scroll(-1)", "Up", show=False),
+        Binding("pagedown,space", "page(1)", "Page down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("home,g", "scroll(-100000)", "Top", show=False),
+        Binding("end,G", "scroll(100000)", "Bottom", show=False),
     ]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(Text("hwmon: keys", style="bold"))
-            yield Static(help_table(), id="help-text")
-            yield Static(
-                Text("Alerts (NaN/Inf loss, errors, stalls, silence) show in the header's third row.", style="dim")
-            )
+        with Vertical() as box:
+            box.border_title = "hwmon: keys"
+            with VerticalScroll(id="help-body"):
+                yield Static(help_table(), id="help-text")
+                yield Static(
+                    Text("Alerts (NaN/Inf loss, errors, stalls, silence) show in the header's third row.", style="dim")
+                )
+            yield Static(Text(""), id="help-keys")
+
+    def on_mount(self) -> None:
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        # The keys row stays on screen: the body gets the rows the box's borders and that row leave.
+        self._body().styles.max_height = max(3, self.size.height - 3)
+        self.call_after_refresh(self._update_keys)
+
+    def _body(self) -> VerticalScroll:
+        return self.query_one("#help-body", VerticalScroll)
+
+    def _update_keys(self) -> None:
+        body = self._body()
+        text = Text(no_wrap=True, overflow="crop")
+        if body.max_scroll_y > 0:
+            top = int(body.scroll_y)
+            shown = body.scrollable_content_region.height
+            total = shown + body.max_scroll_y
+            text.append(f"rows {top + 1}-{min(total, top + shown)} of {total} · ", style="bold")
+            text.append("j/k ↑/↓ PgDn PgUp g/G scroll · ")
+        text.append("Esc h q close")
+        self.query_one("#help-keys", Static).update(text)
+
+    def action_scroll(self, rows: int) -> None:
+        """Scroll the keys by ``rows``."""
+        body = self._body()
+        body.scroll_to(y=max(0, min(body.max_scroll_y, int(body.scroll_y) + rows)), animate=False, immediate=True)
+        self._update_keys()
+
+    def action_page(self, pages: int) -> None:
+        """A screen of keys down/up."""
+        self.action_scroll(pages * max(1, self._body().scrollable_content_region.height - 1))
 
     def action_close(self) -> None:
         """Close the help."""

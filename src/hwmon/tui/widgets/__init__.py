@@ -10,6 +10,7 @@ from hwmon.tui.widgets.logview import LogView
 from hwmon.tui.widgets.modeltree import ModelTree
 from hwmon.tui.widgets.progress import ProgressPane
 from hwmon.tui.widgets.system import SystemPane
+from hwmon.tui.widgets.tabs import PaneTabs
 from hwmon.tui.widgets.timeline import PhaseTimeline
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "LogPane",
     "LogView",
     "ModelTree",
+    "PaneTabs",
     "PhaseTimeline",
     "ProgressPane",
     "RunHeader",

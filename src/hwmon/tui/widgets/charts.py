@@ -85,6 +85,7 @@ class ChartPane(Widget, can_focus=True):
         """``loss 3.21 · min 2.99 @800 · eval 3.40 · log-y · last 1/4``: the figures a glance wants."""
         state = self._state
         title = Text(no_wrap=True, overflow="ellipsis")
+        title.append("3 ", style="bold")  # the key that focuses the chart
         if state is None:
             title.append("loss" if self.kind == "loss" else "throughput")
             return title

@@ -10,6 +10,7 @@ from hwmon.model import fmt
 from hwmon.model.figures import last_loss
 from hwmon.model.state import RunState
 from hwmon.tui import view
+from hwmon.tui.fit import Field, field, fit_fields
 from hwmon.tui.widgets._text import join_rows
 
 STATUS_STYLES = {
@@ -45,6 +46,9 @@ class RunHeader(Widget):
         # Time left in the whole run (phases not reached yet, expected from past runs of the same job, plus the
         # loop's ETA): set by the app when the run history knows the job.
         self.run_eta: float | None = None
+        # How to come back to this run (``hwmon attach REF``): a supervised run's id, shown when the title (the
+        # workload's name) does not say it.
+        self.ref = ""
 
     def show(
         self,
@@ -116,64 +120,58 @@ class RunHeader(Widget):
     def render(self) -> Text:
         state = self._state
         title = view.safe_text(self._title)
-        line1 = Text(no_wrap=True, overflow="ellipsis")
+        width = self.size.width or 80
         if state is None:
-            line1.append(f" {title}", style="bold")
-            line1.append("  waiting for the source", style="dim")
-            return line1
-        rest = Text(no_wrap=True, overflow="ellipsis")
+            line = Text(no_wrap=True, overflow="crop")
+            line.append(f" {title}", style="bold")
+            line.append("  waiting for the source", style="dim")
+            return line
+        # Fields that do not fit are dropped whole (highest rank first), never cut: the source name gives way
+        # first (its start: a file name is at the end of a path), so status, wall time and job id stay readable.
+        first: list[Field] = [field(title, 0, "bold", shrink=True, min_cells=12)]
+        if self.ref and self.ref not in title:
+            first.append(field(f"run {view.safe_text(self.ref)}", 4))
         vendor = " ".join(part for part in (state.vendor, state.device) if part)
         if vendor:
-            rest.append(" │ ", style="dim")
-            rest.append(view.safe_text(vendor))
+            first.append(field(view.safe_text(vendor), 3))
         status = view.display_status(state, self._now, output_seen=self._output_seen)
-        rest.append(" │ ", style="dim")
-        rest.append(f" {status.upper()} ", style=STATUS_STYLES.get(status, "bold"))
-        rest.append(" │ ", style="dim")
-        rest.append(f"wall {fmt.fmt_duration(view.timeline(state, self._now).wall)}")
-        width = self.size.width or 80
-        if state.job_ids:
-            job = view.safe_text(state.job_ids[-1])
-            # A wsjob id is 26 characters; at 80 columns its first dozen identify it and leave the run's name room.
-            if width - rest.cell_len - len(job) - 8 < min(len(title), 24) and len(job) > 14:
-                job = job[:13] + "…"
-            rest.append(" │ ", style="dim")
-            rest.append(f"job {job}")
-        # The source name gives way first (its start is cut: the file name is at the end of a path), so status,
-        # wall time and job id stay visible at 80 columns.
-        room = max(12, width - rest.cell_len - 1)
-        if len(title) > room:
-            title = "…" + title[-(room - 1) :]
-        line1.append(f" {title}", style="bold")
-        line1.append_text(rest)
-        line2 = Text(no_wrap=True, overflow="ellipsis")
-        line2.append(" ")
+        first.append(field(f" {status.upper()} ", 0, STATUS_STYLES.get(status, "bold")))
+        first.append(field(f"wall {fmt.fmt_duration(view.timeline(state, self._now).wall)}", 1))
+        job = f"job {view.safe_text(state.job_ids[-1])}" if state.job_ids else ""
+        if job:
+            # A wsjob id is 26 characters: when line 1 has no room for it, it goes to the end of line 2.
+            first.append(field(job, 5))
+        line1 = fit_fields(first, width, Text(" │ ", style="dim"), lead=" ")
+        second: list[Field] = []
         current = state.current_phase
         if current is not None:
-            line2.append(f"phase {current.name}", style="bold")
+            second.append(field(f"phase {current.name}", 0, "bold"))
             if current.detail:
-                line2.append(f" ({view.safe_text(current.detail)})")
+                second.append(field(f"({view.safe_text(current.detail)})", 5, shrink=True, min_cells=16, sep=" "))
         elif state.phases:
-            line2.append(f"last phase {state.phases[-1].name}")
+            second.append(field(f"last phase {state.phases[-1].name}", 0))
         else:
-            line2.append("no phase yet", style="dim")
+            second.append(field("no phase yet", 0, "dim"))
         step, loss = last_loss(state)  # the one step/loss figure (summary's ls and plain mode use it too)
         if step is not None:
-            line2.append(f" · step {step}", style="bold")
+            second.append(field(f"step {step}", 0, "bold"))
         if loss is not None:
-            line2.append(f" · loss {fmt.fmt_number(loss)}")
+            second.append(field(f"loss {fmt.fmt_number(loss)}", 1))
         if self._eta is not None and not view.is_ended(state):
-            line2.append(f" · ETA {fmt.fmt_duration(self._eta)}")
+            second.append(field(f"ETA {fmt.fmt_duration(self._eta)}", 1))
         if self.run_eta is not None and not view.is_ended(state) and self.run_eta != self._eta:
-            line2.append(f" · run ETA {fmt.fmt_duration(self.run_eta)}", style="bold")
-        rows = [line1, line2]
+            second.append(field(f"run ETA {fmt.fmt_duration(self.run_eta)}", 2, "bold"))
+        if job and job not in line1.plain:
+            second.append(field(job, 4))
         # A third row appears only for an alert or a follower/source message, so it is never cut off by the
         # phase/step details at 80 columns.
         notice = self.notice_text()
-        if notice is not None:
-            rows.append(notice)
-        elif state.error_count or state.warnings:
+        if notice is None and (state.error_count or state.warnings):
             errors = f"{state.error_count} error{'s' if state.error_count != 1 else ''}"
             warnings = f"{state.warnings} warning{'s' if state.warnings != 1 else ''}"
-            line2.append(f"  {errors} · {warnings}", style="dim")
+            second.append(field(f"{errors} · {warnings}", 6, "dim"))
+        line2 = fit_fields(second, width, Text(" · ", style="dim"), lead=" ")
+        rows = [line1, line2]
+        if notice is not None:
+            rows.append(notice)
         return join_rows(rows)

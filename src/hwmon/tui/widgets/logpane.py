@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
 from hwmon.tui import search, view
+from hwmon.tui.fit import Field, field
 from hwmon.tui.widgets.logview import LogView
 
 PromptMode = Literal["/", "?", "&"]
@@ -69,6 +70,7 @@ class LogPane(Vertical):
         self.match_index: int | None = None
         self.note = ""
         self._title = ""
+        self.title_fields: tuple[Field, ...] = ()
         # Set while the pane shows the end of a big file read directly, before the parser has caught up.
         self.preview = ""
 
@@ -346,29 +348,39 @@ class LogPane(Vertical):
 
     # ------------------------------------------------------------------------------------------- title
     def _update_title(self) -> None:
-        parts = ["log"]
+        # (rank, text): the tab row drops whole fields, highest rank first, when the row is short.
+        parts: list[tuple[int, str]] = []
         if self.preview:
-            parts.append(self.preview)
-        parts.append("following" if self.following else "paused (G/End follows)")
+            parts.append((2, self.preview))
+        parts.append((3, "following") if self.following else (1, "paused (G/End follows)"))
         if self._log.wrap:
-            parts.append("wrap")
+            parts.append((3, "wrap"))
         elif self._log.first_column > 0:
-            parts.append(f"from column {self._log.first_column + 1} (← →)")
+            parts.append((2, f"from column {self._log.first_column + 1} (← →)"))
         if self._search:
             where = f"{self.match_index}/" if self.match_index is not None else ""
-            parts.append(f"{'?' if self._backward else '/'}{self._search} {where}{self.match_count} matches")
+            parts.append((1, f"{'?' if self._backward else '/'}{self._search} {where}{self.match_count} matches"))
         if self._filter:
-            parts.append(f"&{self._filter}")
+            parts.append((1, f"&{self._filter}"))
         if self._errors_only:
-            parts.append("errors/warnings only")
+            parts.append((1, "errors/warnings only"))
         if self.note and not self.prompting:
-            parts.append(self.note)
-        title = " · ".join(parts)
+            parts.append((1, self.note))
+        title = " · ".join(["log", *(text for _rank, text in parts)])
         if title == self._title:
             return
         self._title = title
-        # border_title is parsed as markup: build it as Text so a search term like "[bold]" stays literal.
-        self.border_title = Text(title)
+        # Log text (a search term like "[bold]") must stay literal: fields are Text, never markup.
+        self.title_fields = tuple(field(text, rank) for rank, text in parts)
+        if self.is_mounted:
+            hook = getattr(self.app, "refresh_tabs", None)
+            if hook is not None:
+                hook()
+
+    @property
+    def title(self) -> str:
+        """The pane's title as the tab row shows it when there is room: ``log · following · /x 1/9 matches``."""
+        return self._title
 
     def refresh_title(self) -> None:
         """Recompute the title (follow state changes when the user scrolls)."""

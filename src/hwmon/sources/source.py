@@ -49,7 +49,9 @@ class Batch:
     batch: when a flood outruns that, only the newest are kept). ``status`` is a follower message ("waiting for
     run.log to appear", "log truncated, reading from start", "log rotated, following new file", "stdin closed"),
     several joined with "; " when they happened in the same batch. ``eof``: the source has ended and will yield no
-    more. ``at``: the clock reading when the batch was made.
+    more. ``at``: the clock reading when the batch was made. ``partial``: the line under way as it shows now (a
+    progress bar's latest ``\r`` redraw before its line ends, ``StreamParser.partial``), None when none is; a
+    batch is also yielded when only that changed, so the raw log's live row moves with the bar.
     """
 
     events: list[Event]
@@ -57,6 +59,7 @@ class Batch:
     status: str | None
     eof: bool
     at: float
+    partial: str | None = None
 
 
 class Source(Protocol):
@@ -137,6 +140,7 @@ class FollowSource:
 
         reader = asyncio.ensure_future(pump())
         broken: str | None = None
+        shown_partial: str | None = None
         flush_pending = False
         quiet_told = False
         if self.run_dir is not None:
@@ -171,8 +175,10 @@ class FollowSource:
                         reason = f"no new output for {_span(quiet)}"
                         events.append(SourceEnded(0, None, reason, quiet))
                         status = f"{reason}: the run's end is unknown"
-                    if events or quiet_lines:
-                        yield Batch(events, quiet_lines, status, False, self._clock())
+                    partial = parser.partial() if broken is None else None
+                    if events or quiet_lines or partial != shown_partial:
+                        shown_partial = partial
+                        yield Batch(events, quiet_lines, status, False, self._clock(), partial)
                     continue
                 if chunk is None:
                     return
@@ -209,8 +215,10 @@ class FollowSource:
                     if full:
                         self._backlog_at = self._clock()  # again after parsing: parsing a full chunk takes a while
                     status = "; ".join(statuses) if statuses else None
-                    if events or lines or status is not None or eof:
-                        yield Batch(events, lines, status, eof, chunk.at)
+                    partial = parser.partial() if broken is None and not eof else None
+                    if events or lines or status is not None or eof or partial != shown_partial:
+                        shown_partial = partial
+                        yield Batch(events, lines, status, eof, chunk.at, partial)
                     if self._closed:
                         return
                 if chunk.eof or self._closed:

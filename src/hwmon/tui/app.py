@@ -215,6 +215,9 @@ class HwmonApp(App[int]):
         self._last_side = ""
         self._plan: layout.Plan | None = None
         self._log_hidden = False
+        # The line under way (a \r redraw), shown as the raw log's live row at the next repaint.
+        self._partial: str | None = None
+        self._partial_dirty = False
 
     # ----------------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -333,6 +336,10 @@ class HwmonApp(App[int]):
         self._last_batch = time.monotonic()
         if batch.events:
             apply_all(self.state, batch.events, now=self._clock())
+        partial = getattr(batch, "partial", None)
+        if partial != self._partial:
+            self._partial = partial
+            self._partial_dirty = True
         if batch.lines:
             self._pending.extend(batch.lines)
             if len(self._pending) > 2 * self._log_lines:
@@ -486,6 +493,10 @@ class HwmonApp(App[int]):
                 pane.total_lines += len(lines) - self._log_lines
                 lines = lines[-self._log_lines :]
             pane.add_lines(lines)
+        if self._partial_dirty and self._preview_hold is None:
+            # After the batch's finished lines: a bar whose line just ended leaves the live row for its own line.
+            self._partial_dirty = False
+            self.log_pane.set_live(self._partial)
         alert_rules.check(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
         changed = self.state.version != self._painted_version or self._status_dirty
         self._status_dirty = False

@@ -70,6 +70,7 @@ class LogPane(Vertical):
         self.match_index: int | None = None
         self.note = ""
         self._title = ""
+        self._live = ""
         self.title_fields: tuple[Field, ...] = ()
         # Set while the pane shows the end of a big file read directly, before the parser has caught up.
         self.preview = ""
@@ -143,6 +144,21 @@ class LogPane(Vertical):
         if pattern is not None:
             self._update_title()
 
+    def set_live(self, text: str | None) -> None:
+        """The line under way (a progress bar's current ``\r`` redraw), shown as the log's last row and updated
+        in place until its line ends; None or "" for none. It is filtered and searched like any line."""
+        clean = view.safe_text(text) if text else ""
+        self._live = clean
+        shown = clean if clean and (not self._active_filter() or self._passes(clean)) else ""
+        if shown != self._log.live:
+            self._log.set_live(shown)
+            if self._pattern is not None:
+                self._update_title()
+
+    def _live_matches(self) -> int:
+        live = self._log.live
+        return 1 if live and self._pattern is not None and self._pattern.search(live) else 0
+
     def replace_lines(self, lines: Iterable[str]) -> None:
         """Show ``lines`` instead of everything kept (the end-of-file preview gives way to the parsed lines);
         ``total_lines`` is left as it is: the caller counts."""
@@ -155,6 +171,7 @@ class LogPane(Vertical):
         lines = [line for line in self._kept if self._passes(line)] if self._active_filter() else list(self._kept)
         self._update_empty_text()
         log.set_lines(lines)
+        self.set_live(self._live)
         self._count_matches()
         self._update_title()
 
@@ -207,31 +224,32 @@ class LogPane(Vertical):
         """Move the cursor to the next match (``n``), or the previous one with ``reverse`` (``N``), in the
         direction the search was typed (``/`` forward, ``?`` backward). Returns whether a match was found."""
         pattern = self._pattern
-        lines = self._log.lines
-        if pattern is None or not lines:
+        log = self._log
+        count = log.line_count
+        if pattern is None or not count:
             return False
         backward = self._backward != reverse
-        log = self._log
+        line_at = log.line_at
         # From the cursor; while following (no cursor) from the end of the log, whatever is in view this frame:
         # backward from the last line, forward wrapping to the top (less at end of file).
         current = log.cursor if log.cursor is not None else (None if log.follow else log.current_index())
         if current is None:
-            start = len(lines) - 1 if backward else 0
+            start = count - 1 if backward else 0
         else:
             start = current if include_current else current + (-1 if backward else 1)
-        order = range(start, -1, -1) if backward else range(start, len(lines))
-        found = next((i for i in order if 0 <= i < len(lines) and pattern.search(lines[i])), None)
+        order = range(start, -1, -1) if backward else range(start, count)
+        found = next((i for i in order if 0 <= i < count and pattern.search(line_at(i))), None)
         wrapped = False
         if found is None:
-            wrap_order = range(len(lines) - 1, -1, -1) if backward else range(0, len(lines))
-            found = next((i for i in wrap_order if pattern.search(lines[i])), None)
+            wrap_order = range(count - 1, -1, -1) if backward else range(0, count)
+            found = next((i for i in wrap_order if pattern.search(line_at(i))), None)
             wrapped = found is not None
         if found is None:
             self.note = f"pattern not found: {self._search}"
             self._show_note()
             return False
         self._log.show_line(found)
-        self.match_index = sum(1 for line in lines[:found] if pattern.search(line)) + 1
+        self.match_index = sum(1 for i in range(found) if pattern.search(line_at(i))) + 1
         self.note = "search wrapped" if wrapped else ""
         self._show_note()
         self._update_title()
@@ -343,6 +361,8 @@ class LogPane(Vertical):
         index = self._log.current_index()
         if index is None:
             return 0, []
+        if index >= len(lines):
+            return index, [self._log.live]  # the live row: the bar as it shows now
         start, end = search.record_extent(lines, index)
         return start, list(lines[start:end])
 
@@ -359,7 +379,8 @@ class LogPane(Vertical):
             parts.append((2, f"from column {self._log.first_column + 1} (← →)"))
         if self._search:
             where = f"{self.match_index}/" if self.match_index is not None else ""
-            parts.append((1, f"{'?' if self._backward else '/'}{self._search} {where}{self.match_count} matches"))
+            total = self.match_count + self._live_matches()
+            parts.append((1, f"{'?' if self._backward else '/'}{self._search} {where}{total} matches"))
         if self._filter:
             parts.append((1, f"&{self._filter}"))
         if self._errors_only:

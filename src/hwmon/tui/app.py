@@ -156,6 +156,7 @@ class HwmonApp(App[int]):
         Binding("minus", "zoom(-1)", "Zoom out", show=False),
         Binding("0", "zoom_all", "All steps", show=False),
         Binding("L", "log_y", "Log y", show=False),
+        Binding("S", "smoothing", "Smooth", show=False),
         Binding("x", "x_axis", "x: steps/time", show=False),
         Binding("s", "stop_run", "Stop run"),
         Binding("s", "stop_unavailable", "Stop run", show=False),
@@ -790,6 +791,11 @@ class HwmonApp(App[int]):
         """Log-scaled y axis on/off."""
         for chart in self._charts():
             chart.toggle_log_y()
+
+    def action_smoothing(self) -> None:
+        """Smoothing (TensorBoard's debiased EMA, the raw series faint behind it) on/off."""
+        for chart in self._charts():
+            chart.toggle_smoothing()
 
     def action_x_axis(self) -> None:
         """x axis in steps or in time."""

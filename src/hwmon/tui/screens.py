@@ -47,6 +47,7 @@ HELP_SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("c", "loss / throughput (one chart below 120 columns)"),
             ("+  -  0", "zoom in to the last half / out / every step"),
             ("L", "log-scaled y axis on / off"),
+            ("S", "smoothing on / off: TensorBoard's debiased EMA (weight 0.6), the raw series faint behind it"),
             ("x", "x axis in steps / in time since the first step"),
         ),
     ),

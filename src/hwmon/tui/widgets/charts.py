@@ -13,9 +13,11 @@ from rich.text import Text
 from textual.widget import Widget
 
 from hwmon.model import fmt
+from hwmon.model.smoothing import DEFAULT_WEIGHT, ema_debiased, fmt_smoothing
 from hwmon.model.state import RunState
 from hwmon.tui import view
-from hwmon.tui.chart import ChartView, continuous_steps, render_chart, steps_to_time
+from hwmon.tui.chart import ChartView, continuous_steps, render_chart, restart_xs, steps_to_time
+from hwmon.tui.fit import Field, field, fit_fields
 from hwmon.tui.widgets._text import join_rows
 
 ChartKind = Literal["loss", "rate"]
@@ -41,6 +43,8 @@ class ChartPane(Widget, can_focus=True):
         self.restarts = 0
         # Set by the app below 120 columns, where this is the only chart: the title then carries the throughput.
         self.with_rate = False
+        # S: the debiased EMA (TensorBoard's) drawn over the raw series, which stays faint behind it.
+        self.smoothing: float | None = None
 
     # ------------------------------------------------------------------------------------------- state
     def show(self, state: RunState) -> None:
@@ -70,6 +74,11 @@ class ChartPane(Widget, can_focus=True):
         self.view = replace(self.view, x_time=not self.view.x_time)
         self._redraw()
 
+    def toggle_smoothing(self, weight: float = DEFAULT_WEIGHT) -> None:
+        """Smoothing on (at ``weight``) / off."""
+        self.smoothing = None if self.smoothing else weight
+        self._redraw()
+
     def zoom(self, delta: int | None) -> None:
         """Zoom in (+1: the last half of what is shown), out (-1), or back to every step (None)."""
         level = 0 if delta is None else max(0, min(MAX_ZOOM, self.view.zoom + delta))
@@ -84,46 +93,52 @@ class ChartPane(Widget, can_focus=True):
     def title_text(self) -> Text:
         """``loss 3.21 · min 2.99 @800 · eval 3.40 · log-y · last 1/4``: the figures a glance wants."""
         state = self._state
-        title = Text(no_wrap=True, overflow="ellipsis")
-        title.append("3 ", style="bold")  # the key that focuses the chart
+        key = Text("3 ", style="bold")  # the key that focuses the chart
         if state is None:
-            title.append("loss" if self.kind == "loss" else "throughput")
-            return title
+            return key + Text("loss" if self.kind == "loss" else "throughput")
+        # Fields, dropped whole from the highest rank when the title is short of room (never a cut number).
+        fields: list[Field] = []
         if self.kind == "loss":
             series = state.loss
-            title.append("loss ")
-            title.append(fmt.fmt_number(series.last[1] if series.last else None), style="bold")
+            head = key + Text("loss ")
+            head.append(fmt.fmt_number(series.last[1] if series.last else None), style="bold")
+            fields.append(Field(head, 0))
             if series.min is not None:
                 at = _min_x(series.points, series.min)
-                title.append(f" · min {fmt.fmt_number(series.min)}" + (f" @{_step(at)}" if at is not None else ""))
+                fields.append(
+                    field(f"min {fmt.fmt_number(series.min)}" + (f" @{_step(at)}" if at is not None else ""), 3)
+                )
             if series.nonfinite:
-                title.append(f" · NaN/Inf ×{series.nonfinite}", style="bold reverse red")
+                fields.append(field(f"NaN/Inf ×{series.nonfinite}", 0, "bold reverse red"))
             if state.eval_loss.last is not None:
-                title.append(" · ")
-                title.append("◆", style="bold magenta")
-                title.append(f" eval {fmt.fmt_number(state.eval_loss.last[1])}")
+                eval_text = Text("◆", style="bold magenta")
+                eval_text.append(f" eval {fmt.fmt_number(state.eval_loss.last[1])}")
+                fields.append(Field(eval_text, 2))
             elif state.eval:
-                key, value = next(iter(state.eval.items()))
-                title.append(f" · eval {view.safe_text(key)} {fmt.fmt_number(value)}")
+                name, value = next(iter(state.eval.items()))
+                fields.append(field(f"eval {view.safe_text(name)} {fmt.fmt_number(value)}", 4))
             last_rate = state.last_step.rate if state.last_step is not None else None
             if self.with_rate and last_rate is not None:
-                title.append(f" · {fmt.fmt_rate(last_rate, view.safe_text(state.rate_unit))}")
+                fields.append(field(fmt.fmt_rate(last_rate, view.safe_text(state.rate_unit)), 5))
         else:
-            series = state.rate
             last = state.last_step.rate if state.last_step is not None else None
-            title.append("throughput ")
-            title.append(fmt.fmt_rate(last, view.safe_text(state.rate_unit)), style="bold")
+            head = key + Text("throughput ")
+            head.append(fmt.fmt_rate(last, view.safe_text(state.rate_unit)), style="bold")
+            fields.append(Field(head, 0))
             if state.global_rate is not None:
-                title.append(f" · global {fmt.fmt_rate(state.global_rate)}")
+                fields.append(field(f"global {fmt.fmt_rate(state.global_rate)}", 3))
         if self.view.x_time:
-            title.append(" · x: time")
+            fields.append(field("x: time", 1))
         elif self.restarts:
-            title.append(f" · x: steps end to end ({self.restarts + 1} counters)")
+            fields.append(field(f"x: steps end to end, ┆ counter restarts ({self.restarts})", 4))
+        if self.smoothing:
+            fields.append(field(fmt_smoothing(self.smoothing), 1))
         if self.view.log_y:
-            title.append(" · log-y")
+            fields.append(field("log-y", 1))
         if self.view.zoom:
-            title.append(f" · last 1/{2**self.view.zoom}")
-        return title
+            fields.append(field(f"last 1/{2**self.view.zoom}", 1))
+        width = max(20, (self.size.width or 80) - 3)
+        return fit_fields(fields, width, Text(" · ", style="dim"))
 
     def render(self) -> Text:
         state = self._state
@@ -138,12 +153,14 @@ class ChartPane(Widget, can_focus=True):
             points, markers = state.rate.points, []
             empty = "no throughput reported yet"
         x_fmt = None
+        boundaries: list[float] = []
         if self.view.x_time:
             points = steps_to_time(points, state.steps.points)
             markers = steps_to_time(markers, state.steps.points)
             x_fmt = fmt.fmt_duration
             empty = "no step timing yet (a replayed log arrives at once): x toggles back to steps"
         else:
+            boundaries = restart_xs(points)
             points, self.restarts = continuous_steps(points)
             if self.restarts:
                 # A per-epoch step counter: eval points cannot be placed on the laid-end-to-end axis.
@@ -153,8 +170,17 @@ class ChartPane(Widget, can_focus=True):
                 lo, hi = points[0][0], points[-1][0]
                 markers = [(x, y) for x, y in markers if lo <= x <= hi]
         self.draws += 1
+        smoothed = ema_debiased(points, self.smoothing) if self.smoothing else None
         rows = render_chart(
-            points, width=width, height=height, view=self.view, markers=markers, empty=empty, x_fmt=x_fmt
+            points,
+            width=width,
+            height=height,
+            view=self.view,
+            markers=markers,
+            empty=empty,
+            x_fmt=x_fmt,
+            smoothed=smoothed,
+            boundaries=boundaries,
         )
         return join_rows(rows)
 

@@ -208,6 +208,10 @@ def run(args: argparse.Namespace) -> int:
         print(safe_text(message), file=sys.stderr)  # the log path is a directory the user named
         return exitcodes.OK
     plain: bool | None = True if args.no_tui else None
+    # The dashboard prints its own closing line (how the run stands, how to come back or stop it): one line.
+    from hwmon.commands import attach
+
+    dashboard = plain is None and attach._wants_tui()
     try:
         code = _watch(record.run_id, plain=plain, title=" ".join([workload or "", device or ""]).strip() or None)
     except KeyboardInterrupt:
@@ -216,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return exitcodes.INTERRUPTED
-    final = _final_code(record.run_id, code, settle_s=10.0 if plain else 0.0)
+    final = _final_code(record.run_id, code, settle_s=10.0 if plain else 0.0, quiet=dashboard)
     if plain and final == exitcodes.RUN_FAILED:
         print_last_lines(record.log_path)
     return final
@@ -251,7 +255,7 @@ def _watch(run_id: str, *, plain: bool | None, title: str | None) -> int:
     return attach.watch(run_id, plain=plain, title=title)
 
 
-def _final_code(run_id: str, watch_code: int, *, settle_s: float = 0.0) -> int:
+def _final_code(run_id: str, watch_code: int, *, settle_s: float = 0.0, quiet: bool = False) -> int:
     """The exit code of ``hwmon run`` once watching stopped: the run's own outcome when it has ended.
 
     Plain mode stops when the log says the run is over, which can be a moment before the workload exits and the
@@ -265,6 +269,8 @@ def _final_code(run_id: str, watch_code: int, *, settle_s: float = 0.0) -> int:
         time.sleep(0.05)
         record = registry.resolve(run_id)
     if record.status == "running":
+        if quiet:
+            return watch_code
         print(
             f"hwmon: run {run_id} continues in the background (hwmon attach {run_id} / hwmon stop {run_id})",
             file=sys.stderr,

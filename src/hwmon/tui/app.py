@@ -965,10 +965,17 @@ class HwmonApp(App[int]):
             parts.append(f"wall {fmt.fmt_duration(wall)}")
         if state.alert_count:
             parts.append(f"{state.alert_count} alert{'s' if state.alert_count != 1 else ''}")
-        ref = self._come_back_ref()
         line = "hwmon: " + " · ".join(parts)
+        hint = getattr(self._source, "closing_hint", None)
+        if isinstance(hint, str):
+            # The source knows better (a demo's replayed log is a temporary file, gone once it ends).
+            return line + (f" — {view.safe_text(hint)}" if hint else "")
+        ref = self._come_back_ref()
         if ref:
             line += f" — back with: hwmon attach {ref}"
+            if self._supervised_live():
+                # The one line `hwmon run` prints after q: the run goes on, and how to stop it.
+                line += f" · stop: hwmon stop {ref}"
         return line
 
     def _come_back_ref(self) -> str:

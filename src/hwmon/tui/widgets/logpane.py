@@ -281,8 +281,12 @@ class LogPane(Vertical):
         self.add_class("-prompting")
         self.query_one("#prompt-mode", Static).update(Text(mode))
         box = self.query_one("#search", Input)
-        box.placeholder = f"{PROMPTS[mode]} (regex; Enter: keep, Esc: cancel)"
-        box.value = self._filter if mode == "&" else ""
+        if mode == "&" and self._filter:
+            # Empty, so that Enter on it clears the filter in force (named here), as the help says.
+            box.placeholder = f"show only lines matching (now &{self._filter}; Enter on empty: every line)"
+        else:
+            box.placeholder = f"{PROMPTS[mode]} (regex; Enter: keep, Esc: cancel)"
+        box.value = ""
         self.note = ""
         self._show_note()
         box.focus()

@@ -249,34 +249,48 @@ class Fleet:
         self._asked_slurm_at = float("-inf")
         self._entries: dict[str, _Entry] = {}
         self.slurm_note = ""
+        self._jobs_changed = False
         self.version = 0
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------------------------------------- refreshing
 
-    def refresh(self, force: bool = False) -> bool:
+    def refresh(self, force: bool = False, *, slurm: bool = True) -> bool:
         """List what is due, read what the logs added. True when anything shown may have changed. Safe to call from
-        a worker thread while the UI thread calls ``rows()`` (one lock: a refresh takes a few milliseconds)."""
+        a worker thread while the UI thread calls ``rows()`` (one lock, held for local reads only: a refresh takes
+        a few milliseconds). With ``slurm=False`` Slurm is not asked here: a view that may not wait on a hanging
+        controller asks it with ``poll_slurm`` in a thread of its own."""
+        if slurm and (force or time.monotonic() - self._asked_slurm_at >= self.slurm_every):
+            self.poll_slurm()
         with self._lock:
             return self._refresh(force)
 
+    def poll_slurm(self) -> bool:
+        """Ask Slurm for the user's jobs now. The answer is taken under the lock, the question is not: ``rows()``
+        never waits for ``squeue``. True when it was asked."""
+        self._asked_slurm_at = time.monotonic()
+        try:
+            jobs: list[slurm.JobInfo] | None = self._jobs_provider()
+            note = ""
+        except exitcodes.HwmonError as exc:
+            jobs, note = None, str(exc)
+        with self._lock:
+            if jobs is not None:
+                self._jobs = jobs
+            self.slurm_note = note
+            self._jobs_changed = True
+        return True
+
     def _refresh(self, force: bool) -> bool:
         now = time.monotonic()
-        changed = False
+        changed = self._jobs_changed
+        self._jobs_changed = False
         if force or now - self._listed_at >= self.registry_every:
             self._listed_at = now
             runs = self._runs_provider()
             finished = [r for r in runs if r.status != "running"][: self.max_finished]
             self._runs = [r for r in runs if r.status == "running"] + finished
             self._recents = self._recents_provider()
-            changed = True
-        if force or now - self._asked_slurm_at >= self.slurm_every:
-            self._asked_slurm_at = now
-            try:
-                self._jobs = self._jobs_provider()
-                self.slurm_note = ""
-            except exitcodes.HwmonError as exc:
-                self.slurm_note = str(exc)
             changed = True
         for entry in self._sync_entries():
             if isinstance(entry.tracker, LogTracker) and entry.tracker.poll():
@@ -328,13 +342,15 @@ class Fleet:
             if isinstance(entry.tracker, RemoteTracker):
                 entry.tracker.start()
 
-    async def stop_remote(self) -> None:
-        """Stop the ssh followers (the states are kept; a later ``start_remote`` resumes at the byte offset)."""
+    async def stop_remote(self, timeout: float = 5.0) -> None:
+        """Stop the ssh followers (the states are kept; a later ``start_remote`` resumes at the byte offset),
+        waiting ``timeout`` seconds at most for all of them together (a view quitting must not wait on ssh)."""
         trackers = [e.tracker for e in self._entries.values() if isinstance(e.tracker, RemoteTracker)]
         for tracker in trackers:
             tracker.stop()
-        for tracker in trackers:
-            await tracker.wait_closed()
+        if trackers:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(t.wait_closed() for t in trackers)), timeout)
 
     # ---------------------------------------------------------------------------------------------- rows
 

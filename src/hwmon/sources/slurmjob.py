@@ -19,6 +19,7 @@ from hwmon.events import Event, JobIdSeen, PhaseEnded, PhaseStarted, RunOutcome
 from hwmon.parsers.stream import parse_bytes
 from hwmon.runners import registry, slurm
 from hwmon.sources.follow import FileFollower
+from hwmon.sources.offthread import Poller, call_off_loop
 from hwmon.sources.source import Batch, FollowSource
 from hwmon.sources.ssh import printable
 
@@ -55,29 +56,36 @@ class SlurmJobSource:
         self._last: slurm.JobInfo | None = None
         self._looked_at = float("-inf")
         self._wake = asyncio.Event()
+        self._poller: Poller[slurm.JobInfo | None] | None = None
 
     def _job(self, fresh: bool = False) -> slurm.JobInfo | None:
-        """The job, looked up at most once per ``poll_s`` (``end_when`` is asked often)."""
-        now = time.monotonic()
-        if fresh or now - self._looked_at >= self._poll_s:
-            self._looked_at = now
-            try:
-                self._last = self._lookup()
-            except exitcodes.HwmonError:
-                pass  # the controller did not answer this time: keep what we knew
+        """The job, looked up now (blocking: call it off the event loop, see ``call_off_loop``)."""
+        self._looked_at = time.monotonic()
+        try:
+            self._last = self._lookup()
+        except exitcodes.HwmonError:
+            pass  # the controller did not answer this time: keep what we knew
         return self._last
 
     def _ended(self) -> bool:
+        """``end_when`` of the output's follower, asked on the event loop: never waits on ``scontrol`` (a thread
+        looks the job up every ``poll_s``; until it has an answer, the job goes on)."""
         if self.run_dir is not None:
             record = registry.load(self.run_dir)
             return record is not None and record.status != "running"
-        job = self._job()
+        if self._poller is None:
+            self._poller = Poller(self._lookup, self._poll_s, what=f"scontrol (job {self.job_id})")
+            self._poller.start()
+        if not self._poller.has_result:
+            return False
+        job = self._poller.latest
+        self._last = job if job is not None else self._last
         return job is None or job.final
 
     async def batches(self) -> AsyncIterator[Batch]:
         """The queue phase while pending, then the output file's batches; a job hwmon did not submit gets its end
         (from ``scontrol``) as the last events."""
-        job = await asyncio.to_thread(self._job, True)
+        job = await call_off_loop(lambda: self._job(True), name=f"hwmon scontrol {self.job_id}")
         events: list[Event] = [JobIdSeen(0, None, self.job_id, "slurm")]
         status = f"Slurm job {self.job_id}: {job.state if job else 'unknown to the controller'}"
         queued = False
@@ -93,7 +101,7 @@ class SlurmJobSource:
                 await asyncio.wait_for(self._wake.wait(), self._poll_s)
             except asyncio.TimeoutError:
                 pass
-            job = await asyncio.to_thread(self._job, True)
+            job = await call_off_loop(lambda: self._job(True), name=f"hwmon scontrol {self.job_id}")
         if self._closed:
             return
         if queued:
@@ -108,7 +116,8 @@ class SlurmJobSource:
         self._inner = FollowSource(FileFollower(output, end_when=self._ended), name=self.name, run_dir=self.run_dir)
         async for batch in self._inner.batches():
             if batch.eof and self.run_dir is None:
-                tail = _end_events(self._job(fresh=True), self.job_id)
+                final = await call_off_loop(lambda: self._job(True), name=f"hwmon scontrol {self.job_id}")
+                tail = _end_events(final, self.job_id)
                 yield Batch(batch.events + tail, batch.lines, batch.status, True, batch.at)
                 return
             yield batch
@@ -124,6 +133,8 @@ class SlurmJobSource:
         """Stop (the queue wait or the follower)."""
         self._closed = True
         self._wake.set()
+        if self._poller is not None:
+            self._poller.stop()
         if self._inner is not None:
             self._inner.close()
 

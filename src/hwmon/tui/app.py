@@ -11,6 +11,7 @@ in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -216,6 +217,8 @@ class HwmonApp(App[int]):
         self._last_side = ""
         self._plan: layout.Plan | None = None
         self._log_hidden = False
+        # A stop asked with s is under way (its escalation runs in a daemon thread).
+        self.stopping = False
         # The line under way (a \r redraw), shown as the raw log's live row at the next repaint.
         self._partial: str | None = None
         self._partial_dirty = False
@@ -401,9 +404,12 @@ class HwmonApp(App[int]):
             return -1  # asked for without a process: host, NVML and gc-monitor only
         return pid
 
-    @work(thread=True, exclusive=True, group="system", exit_on_error=False)
     def _sample_system(self, pid: int) -> None:
-        # A thread: psutil, NVML and gc-monitor block; the UI only ever sees the frozen samples posted here.
+        # A daemon thread: psutil, NVML and gc-monitor block (gc-monitor up to its timeout); the UI only ever sees
+        # the frozen samples posted here, and quitting never waits for a sample under way.
+        threading.Thread(target=self._system_loop, args=(pid,), name="hwmon-system", daemon=True).start()
+
+    def _system_loop(self, pid: int) -> None:
         from hwmon.sources.system import SystemSampler
 
         sampler = SystemSampler(None if pid < 0 else pid)
@@ -907,13 +913,14 @@ class HwmonApp(App[int]):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.set_status(f"stopping {name}: SIGINT, then SIGTERM, then SIGKILL")
-                self._stop_worker(run_dir)
+                self.stopping = True
+                threading.Thread(target=self._stop_worker, args=(run_dir,), name="hwmon-stop", daemon=True).start()
 
         self.push_screen(ConfirmScreen(f"Stop run {name}?"), answered)
 
-    @work(thread=True, exclusive=True, group="stop", exit_on_error=False)
     def _stop_worker(self, run_dir: Any) -> None:
-        # A thread: stopping waits on the process group for up to the escalation timeouts.
+        # A daemon thread: stopping waits on the process group for up to the escalation timeouts, and q must not
+        # wait for that (the closing line says the stop was under way).
         from hwmon.runners import registry, supervisor
 
         record = registry.load(run_dir)
@@ -929,7 +936,10 @@ class HwmonApp(App[int]):
             message = f"run {final.run_id} {final.status}"
         except exitcodes.HwmonError as exc:
             message = str(exc)
-        self.call_from_thread(self.set_status, view.safe_text(message))
+        finally:
+            self.stopping = False
+        with contextlib.suppress(RuntimeError):  # the dashboard has closed meanwhile
+            self.call_from_thread(self.set_status, view.safe_text(message))
 
     def action_escape(self) -> None:
         """Esc: close the prompt, else clear the search highlight, else restore a maximised pane."""
@@ -973,7 +983,9 @@ class HwmonApp(App[int]):
         ref = self._come_back_ref()
         if ref:
             line += f" — back with: hwmon attach {ref}"
-            if self._supervised_live():
+            if self.stopping:
+                line += f" · the stop was under way when you quit: hwmon stop {ref} finishes it"
+            elif self._supervised_live():
                 # The one line `hwmon run` prints after q: the run goes on, and how to stop it.
                 line += f" · stop: hwmon stop {ref}"
         return line
@@ -1030,7 +1042,12 @@ def run_dashboard(source: SourceLike, *, title: str | None = None, notice: str |
     import sys
 
     app = HwmonApp(source, title=title, notice=notice)
-    app.run()
+    try:
+        app.run()
+    finally:
+        from hwmon.sources.offthread import reap_children
+
+        reap_children()  # an external command still under way when the dashboard quit (gc-monitor, scontrol)
     from hwmon.runners.history import record_if_ended
 
     record_if_ended(app.state, source.name)

@@ -18,6 +18,7 @@ class FakeBatch:
     status: str | None = None
     eof: bool = False
     at: float = 0.0
+    partial: str | None = None
 
 
 @dataclass

@@ -79,9 +79,9 @@ class HelpScreen(ModalScreen[None]):
         width: 96; max-width: 100%; height: auto; max-height: 100%; border: heavy $accent; background: $panel;
         padding: 0 1;
     }
-    HelpScreen #help-body { height: auto; scrollbar-size: 1 1; }
+    HelpScreen #help-body { height: auto; max-height: 100%; scrollbar-size: 1 1; }
     HelpScreen #help-text { width: 100%; height: auto; }
-    HelpScreen #help-keys { height: 1; color: $text-muted; }
+    HelpScreen #help-keys { height: 1; color: $text-muted; dock: bottom; }
     """
     BINDINGS = [
         Binding("escape", "close", "Close"),
@@ -107,14 +107,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(""), id="help-keys")
 
     def on_mount(self) -> None:
-        self._fit()
+        self.call_after_refresh(self._update_keys)
 
     def on_resize(self) -> None:
-        self._fit()
-
-    def _fit(self) -> None:
-        # The keys row stays on screen: the body gets the rows the box's borders and that row leave.
-        self._body().styles.max_height = max(3, self.size.height - 3)
         self.call_after_refresh(self._update_keys)
 
     def _body(self) -> VerticalScroll:

@@ -181,14 +181,15 @@ def downsample(values: list[float], width: int) -> list[float]:
 
 
 def bar_label(state: RunState, bar: ProgressBar) -> str:
-    """A bar's name as shown; a bar drawn without a description is named by the phase it ran in (``eval`` for an
-    unnamed test loop after training, ``compile`` for one during compilation), else ``progress``."""
+    """A bar's name as shown; a bar drawn without a description is named by the phase its latest state was drawn
+    in (``eval`` for an unnamed test loop after training, ``compile`` for one during compilation), else
+    ``progress``."""
     name = safe_text(bar.name).strip()
     if name:
         return name
     phase_name = ""
     for phase in state.phases:
-        if phase.start_line <= bar.first_line:
+        if phase.start_line <= bar.line:
             phase_name = phase.name
         else:
             break

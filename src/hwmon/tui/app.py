@@ -246,6 +246,8 @@ class HwmonApp(App[int]):
             self.query_one(f"#{pane_id}").border_title = _pane_title(pane_id)
         self.query_one(RunHeader).ref = self._come_back_ref()
         self.query_one(LogPane).refresh_title()
+        # The tab row is drawn heavy while the pane it shows has focus, like the other panes' borders.
+        self.watch(self.screen, "focused", lambda _focused: self.refresh_tabs(), init=False)
         self.query_one(LogPane).log_widget.focus()
         # Repaints follow the data (a batch schedules one); this 1 Hz tick is for what time alone changes, and
         # costs nothing once the run has ended and the source is quiet.

@@ -255,7 +255,7 @@ class FleetApp(App[FleetChoice | None]):
     ENABLE_COMMAND_PALETTE = False
     CSS = """
     Screen { layout: vertical; }
-    #fleet-header { height: 1; padding: 0 1; background: $panel; color: $text; }
+    #fleet-header { height: auto; max-height: 2; padding: 0 1; background: $panel; color: $text; }
     #fleet-filter { dock: bottom; display: none; }
     #fleet-filter.-shown { display: block; }
     #fleet-empty { height: auto; padding: 1 2; color: $text-muted; }
@@ -379,12 +379,15 @@ class FleetApp(App[FleetChoice | None]):
             fields.append(
                 field(f"/{view.safe_text(self.filter_text)}: {len(rows)} of {len(all_rows)} shown", 0, "bold")
             )
-        note = self.slurm_note()
-        if note:
-            fields.append(field(view.safe_text(note), 2, "italic"))
         if not self._loaded:
             fields.append(field("reading the runs…", 0, "italic"))
         header = fit_fields(fields, max(20, self.size.width - 2), Text("  ·  ", style="dim"))
+        note = self.slurm_note()
+        if note:
+            # A row of its own: a Slurm that does not answer matters more than any other header field.
+            header.append("\n")
+            header.append("⚠ ", style="bold yellow")
+            header.append(view.safe_text(note), style="italic")
         if header.plain != self._header:
             self._header = header.plain
             self.query_one("#fleet-header", Static).update(header)

@@ -244,7 +244,9 @@ class HwmonApp(App[int]):
     def on_mount(self) -> None:
         for pane_id in ("timeline", "progress", "model", "system", "alerts"):
             self.query_one(f"#{pane_id}").border_title = _pane_title(pane_id)
-        self.query_one(RunHeader).ref = self._come_back_ref()
+        ref = self._come_back_ref()
+        supervised = getattr(self._source, "run_dir", None) is not None
+        self.query_one(RunHeader).ref = f"run {ref}" if ref and supervised else ref
         self.query_one(LogPane).refresh_title()
         # The tab row is drawn heavy while the pane it shows has focus, like the other panes' borders.
         self.watch(self.screen, "focused", lambda _focused: self.refresh_tabs(), init=False)

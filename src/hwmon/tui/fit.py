@@ -3,7 +3,7 @@
 A row of the dashboard (the header's lines, a progress row, a fleet row, a pane's title) is a list of fields, each
 with a rank: when the row is too wide, the field with the highest rank goes first, then the next, until the rest
 fits. A number is never shown half (``ETA 7m0…`` reads as a different time), so an ellipsis is never used on a
-field that holds one; only a field marked ``shrink`` (a name or a path) may give up its start for ``…``.
+field that holds one; only a field marked ``shrink`` (a name or a path) may give up its middle for ``…``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rich.text import Text
 @dataclass(frozen=True, slots=True)
 class Field:
     """One field of a row: its text, its rank (0 is kept longest; higher ranks are dropped first), and whether it
-    may shrink to ``min_cells`` by losing its start (names and paths, never numbers)."""
+    may shrink to ``min_cells`` by losing its middle (names and paths, never numbers)."""
 
     text: Text
     rank: int = 0
@@ -42,15 +42,24 @@ def field(
 
 
 def _shrunk(text: Text, cells: int) -> Text:
-    """``text`` cut to ``cells`` by dropping its start (``…`` + its end: a file name is at the end of a path)."""
+    """``text`` cut to ``cells`` by an ``…`` in its middle: the start of a name and the end of a path (the file
+    name) both stay (``gpt-tiny on …run.log)``)."""
     if text.cell_len <= cells:
         return text
     plain = text.plain
     keep = max(1, cells - 1)
-    out = Text("…", style=text.style)
-    out.append_text(text[len(plain) - keep :])
+    head = keep * 2 // 5
+    tail = keep - head
+    out = text[:head]
+    out.append("…", style=text.style)
+    out.append_text(text[len(plain) - tail :])
     while out.cell_len > cells and len(out.plain) > 1:
-        out = Text("…", style=text.style) + out[2:]
+        head = max(0, head - 1)
+        out = text[:head]
+        out.append("…", style=text.style)
+        out.append_text(text[len(plain) - tail :])
+        if head == 0:
+            tail -= 1
     return out
 
 

@@ -46,8 +46,8 @@ class RunHeader(Widget):
         # Time left in the whole run (phases not reached yet, expected from past runs of the same job, plus the
         # loop's ETA): set by the app when the run history knows the job.
         self.run_eta: float | None = None
-        # How to come back to this run (``hwmon attach REF``): a supervised run's id, shown when the title (the
-        # workload's name) does not say it.
+        # How to come back to this run (what ``hwmon attach`` takes: ``run 2026…-a1b7`` for a supervised run, a
+        # path, ``slurm:ID``), shown when the title (the workload's name) does not say it.
         self.ref = ""
 
     def show(
@@ -129,8 +129,8 @@ class RunHeader(Widget):
         # Fields that do not fit are dropped whole (highest rank first), never cut: the source name gives way
         # first (its start: a file name is at the end of a path), so status, wall time and job id stay readable.
         first: list[Field] = [field(title, 0, "bold", shrink=True, min_cells=12)]
-        if self.ref and self.ref not in title:
-            first.append(field(f"run {view.safe_text(self.ref)}", 4))
+        if self.ref and self.ref.removeprefix("run ") not in title:
+            first.append(field(view.safe_text(self.ref), 4, shrink=True, min_cells=16))
         vendor = " ".join(part for part in (state.vendor, state.device) if part)
         if vendor:
             first.append(field(view.safe_text(vendor), 3))

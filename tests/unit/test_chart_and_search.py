@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from hwmon.tui.chart import ChartView, fmt_tick, render_chart, steps_to_time
+from hwmon.tui.chart import ChartView, render_chart, steps_to_time
 from hwmon.tui.search import compile_pattern, record_extent
 
 LOSS = [(float(step), 10.0 / (1 + 0.02 * step / 100)) for step in range(100, 20001, 100)]

@@ -20,8 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hwmon.runners import registry
 from hwmon.runners.workloads import mnist
+from hwmon.store import registry
 
 THROUGHPUT = re.compile(r"^Train throughput: ([0-9.]+) samples/sec", re.M)
 FASHION = "/usr/share/datasets/fashion-mnist"

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from hwmon.runners import registry
+from hwmon.store import registry
 from tests.fakes.synthetic_mnist import write_idx_dir
 
 CSTORCH_PYTHON = os.environ.get("HWMON_CSTORCH_PYTHON", "")
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 pytestmark = [
+    pytest.mark.integration,
     pytest.mark.cstorch,
     pytest.mark.timeout(600),
     pytest.mark.skipif(

@@ -162,7 +162,7 @@ def mnist_data(base: Path) -> Path:
 
 def _supervised(case: Case, python: Path, base: Path, env: dict[str, str]) -> tuple[Path, _Attach, int]:
     """The project's workload: `hwmon run --detach mnist ...`; attach follows the run's output.log while it runs."""
-    from hwmon.runners import registry
+    from hwmon.store import registry
 
     runs = base / "runs"
     env = dict(env, HWMON_RUNS_DIR=str(runs))

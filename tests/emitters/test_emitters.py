@@ -15,6 +15,7 @@ import pytest
 from tests.emitters.harness import CACHE, Case, Produced, canon_metric, close, last_live, venv_python
 
 pytestmark = [
+    pytest.mark.integration,
     pytest.mark.emitters,
     pytest.mark.timeout(900),
     pytest.mark.skipif(not CACHE, reason="HWMON_EMITTERS_CACHE is not set (run scripts/emitters_lane.sh)"),

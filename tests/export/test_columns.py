@@ -147,6 +147,7 @@ def test_columns_and_export_of_every_log(path: Path, monkeypatch: pytest.MonkeyP
                 check_columns(batch)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "options",
     [
@@ -278,6 +279,7 @@ def test_hand_made_logs_export_the_same_bytes(name: str, monkeypatch: pytest.Mon
         check_export(events, monkeypatch)
 
 
+@pytest.mark.integration
 def test_the_columnar_path_is_taken_on_a_generated_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Guards the guard: the byte comparisons above compare two different paths (the CSV tuples and the columns
     are used on the generator's output)."""

@@ -228,6 +228,7 @@ def test_parquet_without_pyarrow_says_how_to_install(
     assert not (tmp_path / "x.parquet").exists()
 
 
+@pytest.mark.integration
 def test_tensorboard_reads_back_the_same_series(tmp_path: Path) -> None:
     # tensorboardX (the writer, the optional extra) and tensorboard (the reader) come with the dev extra.
     from tensorboard.backend.event_processing import event_accumulator as accumulator
@@ -282,7 +283,7 @@ def test_cli_stdin_and_errors(tmp_path: Path) -> None:
 def test_a_run_id_is_a_source(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hwmon.runners import registry
+    from hwmon.store import registry
 
     root = tmp_path / "runs"
     monkeypatch.setenv("HWMON_RUNS_DIR", str(root))

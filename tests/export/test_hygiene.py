@@ -19,7 +19,7 @@ def test_pure_modules_import_neither_textual_nor_rich() -> None:
     result = _run(
         """
         import sys
-        import hwmon.model.export, hwmon.model.compare, hwmon.model.history, hwmon.runners.history
+        import hwmon.model.export, hwmon.model.compare, hwmon.model.history, hwmon.store.history
         print(",".join(sorted(m for m in sys.modules if m.split(".")[0] in ("textual", "rich"))))
         """
     )

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from hwmon.runners import recent, registry, slurm
+from hwmon.slurm.parse import parse_job_line
 from hwmon.sources.fleet import Fleet, LogTracker
+from hwmon.store import recent, registry
 from hwmon.tui.fleet import FleetApp, FleetChoice
 from hwmon.tui.screens import ConfirmScreen
 
@@ -67,7 +68,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd: Sshd) -> dict[s
     jobs_dir = tmp_path / "jobs"
     jobs_dir.mkdir()
     shutil.copy(FIXTURES / "follow_cerebras_ok.log", jobs_dir / "bert-large-42.out")
-    job = slurm.parse_job_line(SCONTROL_LINE.format(dir=jobs_dir))
+    job = parse_job_line(SCONTROL_LINE.format(dir=jobs_dir))
     assert job is not None and job.stdout == f"{jobs_dir}/bert-large-42.out"
     remote_log = tmp_path / "remote" / "hf_trainer.log"
     remote_log.parent.mkdir()
@@ -132,6 +133,7 @@ async def _settle(pilot: Any, remote_key: str) -> None:
     await pilot.pause()
 
 
+@pytest.mark.integration
 def test_rows_from_every_kind(world: dict[str, Any]) -> None:
     fleet: Fleet = world["fleet"]
     fleet.refresh(force=True)
@@ -143,6 +145,7 @@ def test_rows_from_every_kind(world: dict[str, Any]) -> None:
     assert rows["ssh"].where == "127.0.0.1" and rows["ssh"].ref == f"127.0.0.1:{world['remote']}"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 def test_fleet_snapshot(snap_compare: Any, world: dict[str, Any], size: tuple[int, int]) -> None:
     app = FleetApp(world["fleet"], threaded=False)
@@ -150,6 +153,7 @@ def test_fleet_snapshot(snap_compare: Any, world: dict[str, Any], size: tuple[in
     assert snap_compare(app, terminal_size=size, run_before=lambda pilot: _settle(pilot, key))
 
 
+@pytest.mark.integration
 async def test_enter_opens_esc_in_filter_sort_and_invert(world: dict[str, Any]) -> None:
     app = FleetApp(world["fleet"], threaded=False)
     key = f"ssh:127.0.0.1:{world['remote']}"
@@ -185,6 +189,7 @@ async def test_enter_opens_esc_in_filter_sort_and_invert(world: dict[str, Any]) 
     assert isinstance(app.return_value, FleetChoice) and app.return_value.ref == row.ref
 
 
+@pytest.mark.integration
 async def test_s_stops_a_supervised_run_after_confirmation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import subprocess
 
@@ -228,6 +233,7 @@ def test_recent_list_is_bounded_and_newest_first(tmp_path: Path, monkeypatch: py
     assert json.loads(recent.recent_path().read_text())[0]["kind"] == "file"
 
 
+@pytest.mark.integration
 def test_hwmon_alone_on_a_terminal_opens_the_fleet(tmp_path: Path) -> None:
     import os
     import pty

@@ -182,6 +182,7 @@ def test_cerebras_feed_block_on_any_ascii_block(data: bytes) -> None:
     assert result is None or all(isinstance(e, Event) for e in result)
 
 
+@pytest.mark.integration
 def test_stream_memory_is_flat_in_log_length() -> None:
     """Peak traced memory of the stream parser + reducer over 8x more hostile log is about the same."""
     import random

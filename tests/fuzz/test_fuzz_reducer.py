@@ -10,6 +10,7 @@ import json
 import math
 from datetime import datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -187,6 +188,7 @@ def test_parsed_hostile_logs_reduce_and_render(data: bytes, now: float | None) -
     check_derived(state, now)
 
 
+@pytest.mark.integration
 def test_state_stays_bounded_over_many_events() -> None:
     """200 000 events of every kind: series, errors, alerts, bars and checkpoints stay capped."""
     import tracemalloc

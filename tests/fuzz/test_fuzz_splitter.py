@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tracemalloc
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -121,6 +122,7 @@ def test_blocks_expand_to_the_same_lines(clean: list[bytes], dirty: bytes, where
     assert got == split([data])
 
 
+@pytest.mark.integration
 def test_memory_stays_flat_over_a_long_hostile_input() -> None:
     """Peak traced memory feeding 24 MiB (long lines without newline, escape soup, redraws) in 64 KiB reads
     is not more than feeding 3 MiB of the same: the splitter keeps a bounded line, not the input."""

@@ -15,6 +15,8 @@ import pytest
 
 from hwmon import exitcodes
 
+pytestmark = pytest.mark.integration
+
 
 def hwmon(*args: str, runs: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HWMON_RUNS_DIR": str(runs), "NO_COLOR": "1"}

@@ -14,6 +14,8 @@ import pytest
 
 from hwmon import exitcodes
 
+pytestmark = pytest.mark.integration
+
 GOOD = "20260101-000000-good-0001"
 
 

@@ -94,6 +94,7 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
         yield server
 
 
+@pytest.mark.integration
 @pytest.mark.tmux
 def test_tmux_nothing_reaches_the_terminal(tmp_path: Path, tmux: Tmux) -> None:
     log = tmp_path / "evil.log"

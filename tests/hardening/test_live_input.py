@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from hwmon import exitcodes
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
@@ -164,6 +166,7 @@ def hwmon_env(runs: Path) -> dict[str, str]:
     return {**os.environ, "HWMON_RUNS_DIR": str(runs), "NO_COLOR": "1"}
 
 
+@pytest.mark.integration
 def test_fifo_attached_before_its_writer_loses_nothing(tmp_path: Path) -> None:
     fifo = tmp_path / "f"
     os.mkfifo(fifo)
@@ -203,6 +206,7 @@ for i in range(1, {n} + 1):
 """
 
 
+@pytest.mark.integration
 def test_supervisor_dies_but_the_workload_goes_on_and_is_followed(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -243,6 +247,7 @@ def test_supervisor_dies_but_the_workload_goes_on_and_is_followed(tmp_path: Path
     assert end and "step 400" in end[-1], attach.stdout[-2000:]
 
 
+@pytest.mark.integration
 def test_no_stall_alert_while_catching_up_a_big_log(tmp_path: Path) -> None:
     """Item 13: a backlog read in 64 KB chunks, one step every 96 KB (so steps arrive at the pace of parsing,
     one per chunk or none), then 12 MB without any step: parsing that takes many times the steps' arrival pace,
@@ -272,6 +277,7 @@ def test_no_stall_alert_while_catching_up_a_big_log(tmp_path: Path) -> None:
     assert "stall" not in text, text
 
 
+@pytest.mark.integration
 async def test_catching_up_a_hostile_file_leaves_the_event_loop_free(tmp_path: Path) -> None:
     """Item 11: 6 MB of bare ``\\r`` (each a redraw the splitter must look at) caught up while another task of the
     same event loop (the dashboard's keys) ticks every 10 ms: no tick may wait for a whole chunk to be parsed."""

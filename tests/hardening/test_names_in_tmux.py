@@ -20,7 +20,11 @@ import pytest
 
 from tests.helpers.tmux import SHELL, Tmux, private_server
 
-pytestmark = [pytest.mark.tmux, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not on PATH")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.tmux,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not on PATH"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 SAFE = "SAFE-TITLE"

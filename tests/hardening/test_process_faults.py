@@ -20,6 +20,8 @@ import pytest
 
 from hwmon import exitcodes
 
+pytestmark = pytest.mark.integration
+
 LONG = os.environ.get("HWMON_LONG") == "1"
 
 

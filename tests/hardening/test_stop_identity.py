@@ -18,7 +18,9 @@ import psutil
 import pytest
 
 from hwmon import exitcodes
-from hwmon.runners import registry
+from hwmon.store import registry
+
+pytestmark = pytest.mark.integration
 
 
 def hwmon(*args: str, runs: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -16,8 +16,8 @@ import pytest
 from hwmon.cli import main
 from hwmon.model.history import job_key, run_entry
 from hwmon.model.summary import summarize_bytes
-from hwmon.runners import history as history_mod
-from hwmon.runners.history import SCHEMA_VERSION, History, history_path
+from hwmon.store import history as history_mod
+from hwmon.store.history import SCHEMA_VERSION, History, history_path
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -144,7 +144,7 @@ _WRITER = textwrap.dedent(
     import sys
     from pathlib import Path
     from hwmon.model.history import RunEntry
-    from hwmon.runners.history import History
+    from hwmon.store.history import History
 
     db, tag, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     Path(sys.argv[4]).touch()

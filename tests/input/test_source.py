@@ -16,7 +16,8 @@ from hwmon.events import PhaseStarted, StepMetrics
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
 from hwmon.parsers.stream import parse_bytes
-from hwmon.sources.source import Batch, FollowSource, Source, file_source, open_source, stdin_source
+from hwmon.sources.open import open_source
+from hwmon.sources.source import Batch, FollowSource, Source, file_source, stdin_source
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 OK_LOG = FIXTURES / "follow_cerebras_ok.log"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from screen import screen_text
 
-from hwmon.sources.source import open_source
+from hwmon.sources.open import open_source
 from hwmon.tui.app import HwmonApp
 from hwmon.tui.widgets import ChartPane, LogPane
 

@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 from screen import screen_text
 
-from hwmon.runners import registry, supervisor
-from hwmon.sources.source import open_source
+from hwmon.runners import supervisor
+from hwmon.sources.open import open_source
+from hwmon.store import registry
 from hwmon.tui.app import HwmonApp
 from hwmon.tui.screens import ConfirmScreen
+
+pytestmark = pytest.mark.integration
 
 # Prints, then sleeps until stopped (SIGINT ends it with KeyboardInterrupt).
 SLEEPER = "import time\nprint('worker up', flush=True)\ntime.sleep(120)\n"

@@ -8,11 +8,16 @@ import signal
 import time
 from pathlib import Path
 
-from hwmon.sources.ssh import RemoteRef, SshFollower, remote_source
+import pytest
+
+from hwmon.refs import RemoteRef
+from hwmon.sources.ssh import SshFollower, remote_source
 from hwmon.tui.app import HwmonApp
 from hwmon.tui.widgets import RunHeader
 
 from .conftest import Sshd
+
+pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -17,9 +17,10 @@ import pytest
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
 from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.refs import RemoteRef, parse_remote
 from hwmon.sources.follow import Chunk
 from hwmon.sources.source import FollowSource
-from hwmon.sources.ssh import RemoteRef, SshError, SshFollower, check, parse_remote, read_all
+from hwmon.sources.ssh import SshError, SshFollower, check, read_all
 
 from .conftest import Sshd
 
@@ -78,6 +79,7 @@ def test_parse_remote_refs() -> None:
         assert parse_remote(local) is None, local
 
 
+@pytest.mark.integration
 async def test_growing_log_survives_two_killed_connections(sshd: Sshd, tmp_path: Path) -> None:
     source_bytes = (FIXTURES / "follow_cerebras_ok.log").read_bytes()
     log = tmp_path / "run.log"
@@ -125,6 +127,7 @@ async def test_growing_log_survives_two_killed_connections(sshd: Sshd, tmp_path:
         assert remote.get(key) == local.get(key), key
 
 
+@pytest.mark.integration
 async def test_remote_truncation_and_rotation(sshd: Sshd, tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     log.write_bytes(b"first 1\nfirst 2\n")
@@ -164,6 +167,7 @@ async def _drain(tap: Tap) -> None:
         pass
 
 
+@pytest.mark.integration
 def test_bad_host_key_is_one_clear_line(sshd: Sshd, tmp_path: Path) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
@@ -173,6 +177,7 @@ def test_bad_host_key_is_one_clear_line(sshd: Sshd, tmp_path: Path) -> None:
     assert "host key is not known" in message and "\n" not in message
 
 
+@pytest.mark.integration
 def test_bad_client_key_is_one_clear_line(sshd: Sshd, tmp_path: Path) -> None:
     key = tmp_path / "other_key"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
@@ -182,6 +187,7 @@ def test_bad_client_key_is_one_clear_line(sshd: Sshd, tmp_path: Path) -> None:
     assert message.startswith("ssh 127.0.0.1: authentication failed (") and "\n" not in message
 
 
+@pytest.mark.integration
 async def test_closed_port_ends_the_follower_with_one_line(sshd: Sshd, tmp_path: Path) -> None:
     import socket
 
@@ -207,6 +213,7 @@ def test_unknown_host_classified_without_network() -> None:
     )
 
 
+@pytest.mark.integration
 def test_summary_and_read_all_over_ssh(sshd: Sshd, tmp_path: Path) -> None:
     log = tmp_path / "remote run.log"  # a space: the remote shell must get it quoted
     data = (FIXTURES / "follow_cerebras_ok.log").read_bytes()
@@ -228,6 +235,7 @@ def test_summary_and_read_all_over_ssh(sshd: Sshd, tmp_path: Path) -> None:
     assert remote_json == local_json
 
 
+@pytest.mark.integration
 async def test_from_end_skips_what_the_remote_file_holds(sshd: Sshd, tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     log.write_bytes(b"old 1\nold 2\n")
@@ -251,6 +259,7 @@ async def test_from_end_skips_what_the_remote_file_holds(sshd: Sshd, tmp_path: P
         await asyncio.wait_for(collect, 10)
 
 
+@pytest.mark.integration
 def test_no_ssh_connection_outlives_a_killed_monitor(sshd: Sshd, tmp_path: Path) -> None:
     import psutil
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 
-from hwmon.sources.ssh import RemoteRef, SshFollower
+from hwmon.refs import RemoteRef
+from hwmon.sources.ssh import SshFollower
 
 STREAM = (
     b"hwmon-remote: ino=1234 restart=\n"

@@ -15,6 +15,8 @@ import pytest
 
 from hwmon import exitcodes
 
+pytestmark = pytest.mark.integration
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 OK_LOG = FIXTURES / "follow_cerebras_ok.log"
 FAILED_LOG = FIXTURES / "follow_cerebras_failed.log"
@@ -135,7 +137,7 @@ def test_directory_is_bad_input(tmp_path: Path) -> None:
 
 
 def _write_run(run_dir: Path, supervisor: subprocess.Popen[bytes], status: str, exit_code: int | None) -> None:
-    from hwmon.runners import registry
+    from hwmon.store import registry
 
     record = registry.RunRecord(
         run_id=run_dir.name,

@@ -15,7 +15,7 @@ from hwmon import exitcodes
 from hwmon.runners.workloads import mnist
 from tests.fakes.synthetic_mnist import write_idx_dir
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 FAKE = Path(__file__).resolve().parents[1] / "fakes" / "fake_poptorch"
 WORKLOAD = Path(mnist.__file__)

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from hwmon import exitcodes
-from hwmon.runners import registry
 from hwmon.runners.workloads import mnist, mnist_data
+from hwmon.store import registry
 from tests.fakes.synthetic_mnist import idx_bytes, make_split, write_idx_dir
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 WORKLOAD = Path(mnist.__file__)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hwmon import exitcodes
-from hwmon.runners import registry
+from hwmon.store import registry
 
 
 def test_runs_root_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from hwmon import exitcodes
-from hwmon.runners import registry
+from hwmon.store import registry
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 def hwmon(args: list[str], runs: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

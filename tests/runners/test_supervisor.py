@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from hwmon import exitcodes
-from hwmon.runners import registry, supervisor
+from hwmon.runners import supervisor
+from hwmon.store import registry
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
 @pytest.fixture(autouse=True)

@@ -10,12 +10,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
-from hwmon.runners import registry, slurm
-from hwmon.sources.source import open_source
+from hwmon.slurm import client
+from hwmon.slurm.watcher import slurm_state
+from hwmon.sources.open import open_source
+from hwmon.store import registry
 
 from .conftest import JOB, hwmon, wait_for
+
+pytestmark = pytest.mark.integration
 
 
 def _sbatch(*args: str) -> str:
@@ -26,7 +32,7 @@ def _sbatch(*args: str) -> str:
 def _slurm_state(run_dir: Path) -> str:
     record = registry.load(run_dir)
     assert record is not None
-    return str(slurm.slurm_state(record).get("state", ""))
+    return str(slurm_state(record).get("state", ""))
 
 
 def test_run_sbatch_queue_then_train_then_succeeded(slurm_cluster: Path, runs_dir: Path, tmp_path: Path) -> None:
@@ -119,7 +125,7 @@ def test_stop_a_pending_job_is_cancelled(slurm_cluster: Path, runs_dir: Path) ->
     assert stop.returncode == 0, stop.stderr
     final = registry.resolve(run_id)
     assert final.status == "stopped"
-    assert slurm.slurm_state(final)["state"] == "CANCELLED"
+    assert slurm_state(final)["state"] == "CANCELLED"
     assert "cancelled by Slurm (scancel)" in final.message
     assert record.log_path.read_text().endswith("cancelled by Slurm (scancel)\n")
 
@@ -135,11 +141,11 @@ def test_array_job_tasks_and_ls(slurm_cluster: Path, runs_dir: Path, tmp_path: P
     )
     try:
         wait_for(
-            lambda: all(j.state == "RUNNING" for j in slurm.show_jobs(job_id)) and len(slurm.show_jobs(job_id)) == 2,
+            lambda: all(j.state == "RUNNING" for j in client.show_jobs(job_id)) and len(client.show_jobs(job_id)) == 2,
             "both tasks to run",
             60,
         )
-        task = slurm.show_job(f"{job_id}_1")
+        task = client.show_job(f"{job_id}_1")
         assert task is not None and task.stdout == f"{tmp_path}/arr-{job_id}_1.out"
         out = Path(task.stdout)
         wait_for(lambda: out.exists() and b"Step=20," in out.read_bytes(), "steps in task 1's output", 30)
@@ -165,7 +171,7 @@ def test_run_mnist_sbatch_records_the_workload(slurm_cluster: Path, runs_dir: Pa
     try:
         assert record.workload == "mnist" and record.device == "cpu" and record.slurm_job_id
         assert record.command[1].endswith("mnist.py") and record.command[2:4] == ["--device", "cpu"]
-        job = slurm.show_job(record.slurm_job_id)
+        job = client.show_job(record.slurm_job_id)
         assert job is not None and job.pending and job.reason == "BeginTime"
         assert job.stdout == str(record.log_path)
     finally:

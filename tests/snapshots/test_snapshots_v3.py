@@ -77,8 +77,8 @@ def test_v3_view_snapshot(snap_compare: Any, view: str, size: tuple[int, int]) -
 def test_v3_fleet_snapshot(
     snap_compare: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
 ) -> None:
-    from hwmon.runners import registry
     from hwmon.sources.fleet import Fleet
+    from hwmon.store import registry
     from hwmon.tui.fleet import FleetApp
 
     root = tmp_path / "runs"

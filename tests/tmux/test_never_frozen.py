@@ -21,7 +21,7 @@ import psutil
 import pytest
 from tests.helpers.tmux import Tmux, private_server
 
-from hwmon.runners import registry
+from hwmon.store import registry
 
 pytestmark = [pytest.mark.tmux, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not on PATH")]
 

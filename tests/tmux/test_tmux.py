@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 from tests.helpers.tmux import Tmux, private_server
 
-pytestmark = [pytest.mark.tmux, pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not on PATH")]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.tmux,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not on PATH"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "tui_cerebras_run.log"

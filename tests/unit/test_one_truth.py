@@ -404,7 +404,7 @@ def test_a_workload_that_prints_the_supervisors_end_line_does_not_fool_the_views
         timeout=60,
     )
     from hwmon import exitcodes
-    from hwmon.runners import registry
+    from hwmon.store import registry
 
     assert proc.returncode == exitcodes.RUN_FAILED, proc.stdout + proc.stderr
     end = [line for line in proc.stdout.splitlines() if " end " in line]

@@ -141,6 +141,7 @@ def test_first_report_at_step_100_keeps_its_rate() -> None:
     assert state.rate.last == (100.0, 6855.28)
 
 
+@pytest.mark.integration
 def test_bounded_memory_with_exact_aggregates_over_a_million_steps() -> None:
     state = RunState()
     capacity = state.loss.capacity

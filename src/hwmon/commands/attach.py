@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if ref is not None and not ref.strip():
         raise exitcodes.HwmonError("an empty REF names nothing (omit it for the latest run)", exitcodes.USAGE)
     if ref is None:
-        from hwmon.runners import registry
+        from hwmon.store import registry
 
         ref = registry.resolve(None).run_id
     return watch(
@@ -91,7 +91,8 @@ def watch(
     ``plain=None`` picks the dashboard when stdout is a terminal (and ``TERM`` is not ``dumb``), plain lines
     otherwise. This is what ``hwmon run`` calls after launching a run.
     """
-    from hwmon.sources.source import open_source, stdin_source
+    from hwmon.sources.open import open_source
+    from hwmon.sources.source import stdin_source
 
     notice = check_missing_path(ref)
     dashboard = pick_dashboard(plain)
@@ -114,15 +115,13 @@ def check_missing_path(ref: str) -> str | None:
     """For a path that does not exist: an error (``BAD_INPUT``) when its directory does not exist either (nothing
     will ever appear there), else the notice that says which file, by its full path, is waited for. None for an
     existing path, ``-``, or a run id."""
-    from hwmon.sources.source import looks_like_path
+    from hwmon.refs import looks_like_path, parse_remote
 
     if ref == "-" or not looks_like_path(ref) or ref.startswith("slurm:"):
         return None
     path = Path(ref).expanduser()
     if not os.path.lexists(path):
-        from hwmon.sources import ssh
-
-        if ssh.parse_remote(ref) is not None:
+        if parse_remote(ref) is not None:
             return None  # HOST:PATH, ssh://: the remote side says what is missing
     try:
         os.stat(path)
@@ -146,7 +145,7 @@ def check_missing_path(ref: str) -> str | None:
 
 def _remember(ref: str, source: Source, ssh_opts: Sequence[str]) -> None:
     """Note a log, remote log or Slurm job in the recent-attachments list (the fleet view shows them)."""
-    from hwmon.runners import recent
+    from hwmon.store import recent
 
     if getattr(source, "run_dir", None) is not None:
         return  # a supervised run is listed from the registry already

@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def collect(refs: list[str]) -> list[RunFigures]:
     """The figures of each source, in the order given."""
-    from hwmon.commands._inputs import read_events, resolve_input
     from hwmon.model.compare import RunCollector
+    from hwmon.sources.open import resolve_input
+    from hwmon.sources.read import read_events
 
     if refs.count("-") > 1:
         raise exitcodes.HwmonError("stdin ('-') can be only one of the sources", exitcodes.USAGE)

@@ -414,7 +414,8 @@ def export_events(
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``hwmon export``."""
-    from hwmon.commands._inputs import read_events, resolve_input
+    from hwmon.sources.open import resolve_input
+    from hwmon.sources.read import read_events
 
     inp = resolve_input(args.source)
     if args.format in ("parquet", "tensorboard") and (args.output is None or args.output == "-"):

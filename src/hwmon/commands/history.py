@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     """List the history."""
     from hwmon.model.fmt import fmt_duration
     from hwmon.model.history import phase_totals
-    from hwmon.runners.history import history_path, open_history
+    from hwmon.store.history import history_path, open_history
 
     history = open_history()
     if history is None:

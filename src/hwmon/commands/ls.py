@@ -78,7 +78,7 @@ def _fmt_loss(loss: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the table (or JSON)."""
-    from hwmon.runners import registry
+    from hwmon.store import registry
 
     if args.limit is not None and args.limit < 0:
         raise exitcodes.HwmonError("--limit must not be negative", exitcodes.USAGE)
@@ -138,7 +138,7 @@ def slurm_job_rows(skip: set[str]) -> list[dict[str, Any]]:
     """One row per job of the user's in Slurm's queue (``squeue --me``) that is not a run listed already (``skip``:
     their job ids), with phase/step/loss/ETA parsed from the tail of its output file. Empty without Slurm; a
     controller that does not answer is said on stderr."""
-    from hwmon.runners import slurm
+    from hwmon.slurm import client as slurm
 
     if not slurm.available():
         return []

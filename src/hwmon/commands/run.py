@@ -178,9 +178,9 @@ def run(args: argparse.Namespace) -> int:
         )
     sbatch_args: list[str] = list(getattr(args, "sbatch_arg", None) or [])
     if getattr(args, "sbatch", False) or sbatch_args:
-        from hwmon.runners import slurm
+        from hwmon.slurm.watcher import submit_run
 
-        record = slurm.submit_run(
+        record = submit_run(
             command,
             sbatch_args=sbatch_args,
             workload=workload,
@@ -261,7 +261,7 @@ def _final_code(run_id: str, watch_code: int, *, settle_s: float = 0.0, quiet: b
     Plain mode stops when the log says the run is over, which can be a moment before the workload exits and the
     supervisor records it; ``settle_s`` waits that long for the record.
     """
-    from hwmon.runners import registry
+    from hwmon.store import registry
 
     deadline = time.monotonic() + settle_s
     record = registry.resolve(run_id)

@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Stop the run; exit ``STOP_CONFLICT`` when it is not running, cannot be shown to be the run's, or another stop
     is under way."""
-    from hwmon.runners import registry, supervisor
+    from hwmon.runners import supervisor
+    from hwmon.store import registry
 
     if not args.run_id.strip():
         raise exitcodes.HwmonError("an empty RUN_ID names no run", exitcodes.USAGE)
@@ -62,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
             print(safe_text(f"hwmon: {record.run_id}: {message}"), file=sys.stderr)
 
     if record.slurm_job_id:
-        from hwmon.runners import slurm
+        from hwmon.slurm.watcher import stop_run
 
-        final = slurm.stop_run(record, int_timeout=args.int_timeout, term_timeout=args.term_timeout, progress=progress)
+        final = stop_run(record, int_timeout=args.int_timeout, term_timeout=args.term_timeout, progress=progress)
     else:
         final = supervisor.stop_run(
             record,
@@ -80,14 +81,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _stop_job(args: argparse.Namespace) -> int:
     """``hwmon stop slurm:ID``: a Slurm job hwmon did not submit, stopped the same way (SIGINT, then scancel)."""
-    from hwmon.runners import slurm
+    from hwmon.refs import job_ref_of
+    from hwmon.slurm.client import stop_job
 
-    job_id = slurm.job_ref_of(args.run_id)
+    job_id = job_ref_of(args.run_id)
 
     def progress(message: str) -> None:
         if not args.quiet:
             print(safe_text(f"hwmon: slurm:{job_id}: {message}"), file=sys.stderr)
 
-    job = slurm.stop_job(job_id, int_timeout=args.int_timeout, term_timeout=args.term_timeout, progress=progress)
+    job = stop_job(job_id, int_timeout=args.int_timeout, term_timeout=args.term_timeout, progress=progress)
     print(safe_text(f"slurm job {job_id} {job.state.lower() if job is not None else 'gone from the controller'}"))
     return exitcodes.OK

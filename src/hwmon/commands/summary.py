@@ -95,7 +95,7 @@ def summarize_file(path: Path, source: str | None = None) -> RunState:
 def recorded_outcome(path: Path) -> list[Event]:
     """For the log of a supervised run (``output.log`` beside its ``run.json``), how the run ended as its supervisor
     recorded it: the log's own text never decides that."""
-    from hwmon.runners import registry
+    from hwmon.store import registry
 
     run_dir = path.resolve().parent
     if path.name != registry.LOG_FILE or not (run_dir / registry.RUN_FILE).is_file():
@@ -111,18 +111,19 @@ def _reason(exc: OSError) -> str:
 
 
 def _remote(ref: str) -> object | None:
-    from hwmon.sources import ssh
+    from hwmon.refs import parse_remote
 
-    return ssh.parse_remote(ref)
+    return parse_remote(ref)
 
 
 def _summarize_ref(ref: str, ssh_opts: list[str]) -> RunState:
     """A local file, or a remote one (``HOST:PATH``, ``ssh://...``) read once over ssh when no local file has that
     name."""
     if not os.path.exists(ref):
+        from hwmon.refs import parse_remote
         from hwmon.sources import ssh
 
-        remote = ssh.parse_remote(ref)
+        remote = parse_remote(ref)
         if remote is not None:
             from hwmon.model.summary import summarize_bytes
 
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
 def add_expected(summary: dict[str, object], state: RunState, source: str) -> None:
     """Record the run in the history and add each phase's ``expected`` duration from past runs of the same job
     (``{"seconds", "runs", "basis"}``, or null when no past run says): keys are only added to the contract."""
-    from hwmon.runners.history import remember
+    from hwmon.store.history import remember
 
     expected = remember(state, source)
     phases = summary.get("phases")

@@ -22,7 +22,7 @@ def run(_args: argparse.Namespace) -> int:
     if not sys.stdout.isatty() or os.environ.get("TERM", "") == "dumb":
         raise exitcodes.HwmonError("the fleet view needs a terminal; 'hwmon ls' lists the runs as text", 64)
     from hwmon.sources.fleet import Fleet
-    from hwmon.sources.source import open_source
+    from hwmon.sources.open import open_source
     from hwmon.tui.fleet import FleetChoice, run_fleet
 
     def opener(choice: FleetChoice) -> object:

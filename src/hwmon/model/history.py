@@ -1,4 +1,4 @@
-"""What the run history records of a run and what it expects of a new one. Pure: ``hwmon.runners.history`` stores
+"""What the run history records of a run and what it expects of a new one. Pure: ``hwmon.store.history`` stores
 and loads; this module decides the key, the figures and the expectations.
 
 "The same job" is, in order: the Cerebras compile hash (``cs_...``: the same compiled program), the PopTorch

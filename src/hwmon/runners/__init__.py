@@ -1,3 +1,3 @@
-"""What runs training: the supervisor, the run registry, device selection and ``workloads/`` (the training scripts,
-run by other interpreters). Input (following files and pipes) lives in ``hwmon.sources``; text output in
-``hwmon.views``."""
+"""What runs training: the supervisor, device selection and ``workloads/`` (the training scripts, run by other
+interpreters). The run registry and history live in ``hwmon.store``; Slurm jobs in ``hwmon.slurm``; input
+(following files and pipes) in ``hwmon.sources``; text output in ``hwmon.views``."""

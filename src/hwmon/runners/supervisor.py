@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from hwmon import exitcodes
-from hwmon.runners import proctree, registry
+from hwmon.runners import proctree
+from hwmon.store import registry
 
 STOP_FILE = "stop.json"
 SUPERVISOR_LOG = "supervisor.log"

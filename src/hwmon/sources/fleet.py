@@ -1,7 +1,7 @@
 """The fleet: every run hwmon knows of, one row each, kept current incrementally.
 
 Three kinds of entry: supervised runs (the run registry, including runs submitted with ``--sbatch``), the user's
-other Slurm jobs (``squeue --me``) and recently attached logs (``hwmon.runners.recent``: local files, remote
+other Slurm jobs (``squeue --me``) and recently attached logs (``hwmon.store.recent``: local files, remote
 ``HOST:PATH`` followed over ssh, ``slurm:ID``). Each entry's log has a tracker that keeps a byte offset, a stream
 parser and a ``RunState``: a refresh reads only the bytes added since the last one (a ``stat`` when nothing
 changed), never the whole log again; a log first seen is read from its last ``FIRST_READ_BYTES`` only. Remote logs
@@ -30,8 +30,12 @@ from hwmon.model import figures, reducer
 from hwmon.model.eta import eta_seconds, main_progress, target_step
 from hwmon.model.state import RunState
 from hwmon.parsers.stream import StreamParser
-from hwmon.runners import recent, registry, slurm
-from hwmon.sources.ssh import RemoteRef, SshFollower, parse_remote
+from hwmon.refs import RemoteRef, parse_remote
+from hwmon.slurm import client as slurm
+from hwmon.slurm.parse import PENDING_STATES, JobInfo
+from hwmon.slurm.watcher import slurm_state
+from hwmon.sources.ssh import SshFollower
+from hwmon.store import recent, registry
 
 FIRST_READ_BYTES = 512 * 1024
 READ_BUDGET = 4 << 20
@@ -206,7 +210,7 @@ class CachedRegistry:
         return records
 
 
-def _my_jobs() -> list[slurm.JobInfo]:
+def _my_jobs() -> list[JobInfo]:
     if not slurm.available():
         return []
     return slurm.my_jobs()
@@ -228,7 +232,7 @@ class Fleet:
         self,
         *,
         runs: Callable[[], list[registry.RunRecord]] | None = None,
-        jobs: Callable[[], list[slurm.JobInfo]] = _my_jobs,
+        jobs: Callable[[], list[JobInfo]] = _my_jobs,
         recents: Callable[[], list[recent.Recent]] = recent.load,
         clock: Callable[[], float] = time.monotonic,
         registry_every: float = 2.0,
@@ -243,7 +247,7 @@ class Fleet:
         self.slurm_every = slurm_every
         self.max_finished = max_finished
         self._runs: list[registry.RunRecord] = []
-        self._jobs: list[slurm.JobInfo] = []
+        self._jobs: list[JobInfo] = []
         self._recents: list[recent.Recent] = []
         self._listed_at = float("-inf")
         self._asked_slurm_at = float("-inf")
@@ -270,7 +274,7 @@ class Fleet:
         never waits for ``squeue``. True when it was asked."""
         self._asked_slurm_at = time.monotonic()
         try:
-            jobs: list[slurm.JobInfo] | None = self._jobs_provider()
+            jobs: list[JobInfo] | None = self._jobs_provider()
             note = ""
         except exitcodes.HwmonError as exc:
             jobs, note = None, str(exc)
@@ -370,9 +374,9 @@ class Fleet:
             phase_override = None
             where = record.host if record.host and record.host != _HOST else "local"
             if record.slurm_job_id:
-                info = slurm.slurm_state(record)
+                info = slurm_state(record)
                 where = f"job {record.slurm_job_id}"
-                if status == "running" and str(info.get("state", "")) in slurm.PENDING_STATES:
+                if status == "running" and str(info.get("state", "")) in PENDING_STATES:
                     status, phase_override = "queued", "queue"
             name = record.workload or (Path(record.command[0]).name if record.command else record.run_id)
             out.append(

@@ -17,11 +17,15 @@ from typing import Literal
 from hwmon import exitcodes
 from hwmon.events import Event, JobIdSeen, PhaseEnded, PhaseStarted, RunOutcome
 from hwmon.parsers.stream import parse_bytes
-from hwmon.runners import registry, slurm
+from hwmon.refs import job_ref_of
+from hwmon.slurm.client import show_job
+from hwmon.slurm.parse import ACTIVE_STATES, PENDING_STATES, JobInfo, run_status
+from hwmon.slurm.watcher import END_PREFIX, slurm_state
 from hwmon.sources.follow import FileFollower
 from hwmon.sources.offthread import Poller, call_off_loop
 from hwmon.sources.source import Batch, FollowSource
 from hwmon.sources.ssh import printable
+from hwmon.store import registry
 
 LOOKUP_EVERY_S = 1.0
 
@@ -36,7 +40,7 @@ class SlurmJobSource:
     def __init__(
         self,
         job_id: str,
-        lookup: Callable[[], slurm.JobInfo | None],
+        lookup: Callable[[], JobInfo | None],
         *,
         run_dir: Path | None = None,
         output: str | None = None,
@@ -53,12 +57,12 @@ class SlurmJobSource:
         self._clock = clock
         self._closed = False
         self._inner: FollowSource | None = None
-        self._last: slurm.JobInfo | None = None
+        self._last: JobInfo | None = None
         self._looked_at = float("-inf")
         self._wake = asyncio.Event()
-        self._poller: Poller[slurm.JobInfo | None] | None = None
+        self._poller: Poller[JobInfo | None] | None = None
 
-    def _job(self, fresh: bool = False) -> slurm.JobInfo | None:
+    def _job(self, fresh: bool = False) -> JobInfo | None:
         """The job, looked up now (blocking: call it off the event loop, see ``call_off_loop``)."""
         self._looked_at = time.monotonic()
         try:
@@ -139,7 +143,7 @@ class SlurmJobSource:
             self._inner.close()
 
 
-def _end_events(job: slurm.JobInfo | None, job_id: str) -> list[Event]:
+def _end_events(job: JobInfo | None, job_id: str) -> list[Event]:
     """How a job hwmon did not submit ended, as the scheduler recorded it (never read from its log): a
     ``RunOutcome``, plus the events of the supervisor's end line so views that settle the status from that line
     agree."""
@@ -147,20 +151,20 @@ def _end_events(job: slurm.JobInfo | None, job_id: str) -> list[Event]:
         status, how = "lost", f"Slurm job {job_id} left the controller; how it ended is unknown"
         outcome = RunOutcome(0, None, "lost")
     else:
-        status, how = slurm.run_status(job)
+        status, how = run_status(job)
         final: Literal["succeeded", "failed", "stopped", "lost"] = (
             "succeeded" if status == "succeeded" else "stopped" if status == "stopped" else "failed"
         )
         outcome = RunOutcome(0, None, final, job.exit_code, job.signal)
-    line_events = [e for e in parse_bytes((slurm.END_PREFIX + how + "\n").encode()) if not isinstance(e, JobIdSeen)]
+    line_events = [e for e in parse_bytes((END_PREFIX + how + "\n").encode()) if not isinstance(e, JobIdSeen)]
     return [*line_events, outcome]
 
 
 def job_source(job_ref: str) -> SlurmJobSource:
     """``hwmon attach slurm:ID`` (or a bare id ``scontrol`` knows): the job's source. Raises ``RUN_NOT_FOUND`` for
     a job neither the controller nor ``sacct`` knows."""
-    job_id = slurm.job_ref_of(job_ref)
-    job = slurm.show_job(job_id)
+    job_id = job_ref_of(job_ref)
+    job = show_job(job_id)
     if job is None:
         raise exitcodes.HwmonError(
             f"Slurm job {job_id} is not known to the controller (finished jobs are kept only MinJobAge seconds, and "
@@ -169,8 +173,8 @@ def job_source(job_ref: str) -> SlurmJobSource:
         )
     job_id = job.job_id
 
-    def lookup() -> slurm.JobInfo | None:
-        return slurm.show_job(job_id)
+    def lookup() -> JobInfo | None:
+        return show_job(job_id)
 
     return SlurmJobSource(job_id, lookup, output=job.stdout, name=f"slurm:{job_id} {job.name}".strip())
 
@@ -181,15 +185,15 @@ def run_job_source(record: registry.RunRecord) -> SlurmJobSource:
     job_id = record.slurm_job_id or ""
     run_dir = record.dir
 
-    def lookup() -> slurm.JobInfo | None:
+    def lookup() -> JobInfo | None:
         current = registry.load(run_dir)
         if current is None:
             return None
-        info = slurm.slurm_state(current)
+        info = slurm_state(current)
         state = str(info.get("state", "PENDING"))
         if current.status != "running":
-            state = state if state not in slurm.PENDING_STATES | slurm.ACTIVE_STATES else "COMPLETED"
-        return slurm.JobInfo(
+            state = state if state not in PENDING_STATES | ACTIVE_STATES else "COMPLETED"
+        return JobInfo(
             job_id=job_id,
             state=state,
             reason=str(info.get("reason", "")),

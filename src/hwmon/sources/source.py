@@ -9,23 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import stat
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from hwmon import exitcodes
 from hwmon.events import Event, RunClock, RunOutcome, SourceEnded
 from hwmon.model.alerts import SILENCE_S
 from hwmon.sources.follow import Chunk, FileFollower, Follower, PipeFollower
 
 if TYPE_CHECKING:
     from hwmon.parsers.stream import StreamParser
-    from hwmon.runners.registry import RunRecord
+    from hwmon.store.registry import RunRecord
 
 DEFAULT_KEEP_LINES = 5000
 # After this long without new bytes, the parser releases lines it holds back waiting for more (see batches()).
@@ -292,7 +290,7 @@ def clock_events(record: RunRecord) -> list[Event]:
 
 
 def _record_events(run_dir: Path, which: Literal["start", "end"]) -> list[Event]:
-    from hwmon.runners import registry
+    from hwmon.store import registry
 
     record = registry.load(run_dir)
     if record is None:
@@ -334,7 +332,7 @@ def run_ended(run_dir: Path, log_path: Path | None = None) -> Callable[[], bool]
     """A predicate: has the supervised run in ``run_dir`` ended? Yes once ``run.json`` records an end. A "lost"
     run (its supervisor died) has not ended while its workload still runs or its log still grows: the workload
     goes on writing steps without a supervisor, and they must be shown."""
-    from hwmon.runners import registry
+    from hwmon.store import registry
 
     def ended() -> bool:
         record = registry.load(run_dir)
@@ -357,85 +355,3 @@ def run_source(run_dir: Path, log_path: Path, run_id: str, *, from_end: bool = F
     """A source for a supervised run: follows its log and ends once the run has ended and the log is drained."""
     follower = FileFollower(log_path, from_end=from_end, end_when=run_ended(run_dir, log_path))
     return FollowSource(follower, name=run_id, run_dir=run_dir)
-
-
-def looks_like_path(ref: str) -> bool:
-    """Whether a ref that names nothing yet should be waited for as a file (``run.log``, ``logs/x``)."""
-    return "/" in ref or "." in ref or ref.startswith("~")
-
-
-def _record_source(record: RunRecord, from_end: bool) -> Source:
-    """A supervised run's source; a run submitted to Slurm shows its queue phase first."""
-    if record.slurm_job_id:
-        from hwmon.sources.slurmjob import run_job_source
-
-        return run_job_source(record)
-    return run_source(record.dir, record.log_path, record.run_id, from_end=from_end)
-
-
-def open_source(ref: str, *, from_end: bool = False, ssh_opts: Sequence[str] = ()) -> Source:
-    """Open what ``ref`` names: "-" (stdin), an existing file, a run directory, a run id or unique prefix (via
-    ``hwmon.runners.registry``), a remote log (``HOST:PATH``, ``ssh://[user@]host[:port]/path``, followed over
-    ssh with ``ssh_opts`` as ``-o`` options), a Slurm job (``slurm:ID``, or a bare id the controller knows), or a
-    path that does not exist yet (waited for).
-
-    Raises ``HwmonError`` with ``BAD_INPUT`` for an existing path that cannot be a log (a plain directory, an
-    unreadable file) and ``RUN_NOT_FOUND`` for a ref that is neither a path nor a known run.
-    """
-    if ref == "-":
-        return stdin_source()
-    if ref.startswith("slurm:"):
-        from hwmon.sources.slurmjob import job_source
-
-        return job_source(ref)
-    path = Path(ref).expanduser()
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        st = None
-    except OSError as exc:
-        raise exitcodes.HwmonError(f"cannot read {ref}: {exc.strerror or exc}", exitcodes.BAD_INPUT) from None
-    if st is None:
-        from hwmon.sources import ssh
-
-        remote = ssh.parse_remote(ref)
-        if remote is not None:
-            return ssh.remote_source(remote, ssh_opts, from_end=from_end)
-    if st is not None:
-        if stat.S_ISDIR(st.st_mode):
-            from hwmon.runners import registry
-
-            record = registry.load(path)
-            if record is None:
-                raise exitcodes.HwmonError(
-                    f"{ref} is a directory, not a log file or a run directory", exitcodes.BAD_INPUT
-                )
-            return _record_source(record, from_end)
-        if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISSOCK(st.st_mode):
-            # A named pipe or `<(command)`: read it as a stream, ending when its writer closes it.
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            except OSError as exc:
-                raise exitcodes.HwmonError(f"cannot read {ref}: {exc.strerror or exc}", exitcodes.BAD_INPUT) from None
-            follower = PipeFollower(fd, name=path.name, close_fd=True, wait_for_writer=stat.S_ISFIFO(st.st_mode))
-            return FollowSource(follower, name=path.name)
-        try:
-            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
-        except OSError as exc:
-            raise exitcodes.HwmonError(f"cannot read {ref}: {exc.strerror or exc}", exitcodes.BAD_INPUT) from None
-        return file_source(path, from_end=from_end)
-    try:
-        from hwmon.runners import registry
-
-        record = registry.resolve(ref)
-    except exitcodes.HwmonError:
-        if looks_like_path(ref):
-            return file_source(path, from_end=from_end)
-        from hwmon.runners import slurm
-
-        if slurm.is_job_ref(ref) and slurm.available():
-            from hwmon.sources.slurmjob import job_source
-
-            return job_source(ref)
-        raise
-    return _record_source(record, from_end)

@@ -20,10 +20,10 @@ import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 
 from hwmon import exitcodes
 from hwmon.model.text import safe_text
+from hwmon.refs import RemoteRef
 from hwmon.sources.follow import CHUNK_SIZE, DEFAULT_INTERVAL, Chunk
 from hwmon.sources.source import FollowSource
 
@@ -40,52 +40,10 @@ _TAIL_NOTICE = re.compile(
     rb"giving up on this name|directory containing watched file was removed|reverting to polling)\n"
 )
 _NOTICE_START = b"tail: "
-_SCP = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>\[[^\]]+\]|[^@/:\[\]]+):(?P<path>.*)$")
-_URL = re.compile(r"^ssh://(?:(?P<user>[^@/]+)@)?(?P<host>\[[^\]]+\]|[^:/@]+)(?::(?P<port>\d+))?(?P<path>/.*)?$")
 
 
 class SshError(exitcodes.HwmonError):
     """ssh could not reach or log in to the host (one clear line)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteRef:
-    """``[user@]host:path`` or ``ssh://[user@]host[:port]/path``."""
-
-    host: str
-    path: str
-    user: str | None = None
-    port: int | None = None
-
-    @property
-    def destination(self) -> str:
-        host = self.host[1:-1] if self.host.startswith("[") else self.host
-        return f"{self.user}@{host}" if self.user else host
-
-    def __str__(self) -> str:
-        return f"{self.destination}:{self.path}"
-
-
-def parse_remote(ref: str) -> RemoteRef | None:
-    """A remote ref, or None when ``ref`` is a local one. scp's rule: a colon before any slash makes it remote
-    (``./a:b`` stays local); ``slurm:`` refs are not hosts."""
-    match = _URL.match(ref)
-    if match is not None:
-        path = match.group("path") or ""
-        if not path or path == "/":
-            return None
-        # ssh://host/~/x and ssh://host/x both mean a path relative to the home directory in scp's tradition only
-        # when it starts with "/~"; otherwise the path is absolute.
-        if path.startswith("/~"):
-            path = path[1:]
-        port = match.group("port")
-        return RemoteRef(match.group("host"), path, match.group("user"), int(port) if port else None)
-    if ref.startswith(("slurm:", "/", ".", "~")) or "://" in ref:
-        return None
-    match = _SCP.match(ref)
-    if match is None or not match.group("path"):
-        return None
-    return RemoteRef(match.group("host"), match.group("path"), match.group("user"))
 
 
 def ssh_options(options: Sequence[str]) -> list[str]:

@@ -399,7 +399,7 @@ class HwmonApp(App[int]):
         run_dir = getattr(self._source, "run_dir", None)
         pid = getattr(self._source, "pid", None)
         if pid is None and run_dir is not None:
-            from hwmon.runners import registry
+            from hwmon.store import registry
 
             record = registry.load(run_dir)
             if record is not None and record.status == "running":
@@ -670,7 +670,7 @@ class HwmonApp(App[int]):
     @work(thread=True, exclusive=True, group="history", exit_on_error=False)
     def _load_expected(self, key: tuple[str, str | None]) -> None:
         from hwmon.model.history import PastRun, expected_phases
-        from hwmon.runners.history import open_history
+        from hwmon.store.history import open_history
 
         history = open_history()
         past: list[PastRun] = []
@@ -925,16 +925,17 @@ class HwmonApp(App[int]):
     def _stop_worker(self, run_dir: Any) -> None:
         # A daemon thread: stopping waits on the process group for up to the escalation timeouts, and q must not
         # wait for that (the closing line says the stop was under way).
-        from hwmon.runners import registry, supervisor
+        from hwmon.runners import supervisor
+        from hwmon.store import registry
 
         record = registry.load(run_dir)
         try:
             if record is None:
                 raise exitcodes.HwmonError(f"no run record in {run_dir}", exitcodes.RUN_NOT_FOUND)
             if record.slurm_job_id:  # a run submitted with --sbatch: scancel (SIGINT first)
-                from hwmon.runners import slurm
+                from hwmon.slurm.watcher import stop_run as stop_slurm_run
 
-                final = slurm.stop_run(record)
+                final = stop_slurm_run(record)
             else:
                 final = supervisor.stop_run(record)
             message = f"run {final.run_id} {final.status}"
@@ -1052,7 +1053,7 @@ def run_dashboard(source: SourceLike, *, title: str | None = None, notice: str |
         from hwmon.sources.offthread import reap_children
 
         reap_children()  # an external command still under way when the dashboard quit (gc-monitor, scontrol)
-    from hwmon.runners.history import record_if_ended
+    from hwmon.store.history import record_if_ended
 
     record_if_ended(app.state, source.name)
     try:

@@ -496,13 +496,17 @@ class FleetApp(App[FleetChoice | None]):
 
 def stop_ref_now(stop_ref: str) -> str:
     """Stop what a row names: a supervised run (signals), a run submitted to Slurm or a Slurm job (scancel)."""
-    from hwmon.runners import registry, slurm, supervisor
+    from hwmon.refs import job_ref_of
+    from hwmon.runners import supervisor
+    from hwmon.slurm.client import stop_job
+    from hwmon.slurm.watcher import stop_run
+    from hwmon.store import registry
 
     if stop_ref.startswith("slurm:"):
-        job = slurm.stop_job(slurm.job_ref_of(stop_ref))
-        return f"slurm job {slurm.job_ref_of(stop_ref)} {job.state.lower() if job else 'gone'}"
+        job = stop_job(job_ref_of(stop_ref))
+        return f"slurm job {job_ref_of(stop_ref)} {job.state.lower() if job else 'gone'}"
     record = registry.resolve(stop_ref)
-    final = slurm.stop_run(record) if record.slurm_job_id else supervisor.stop_run(record)
+    final = stop_run(record) if record.slurm_job_id else supervisor.stop_run(record)
     return f"run {final.run_id} {final.status}"
 
 

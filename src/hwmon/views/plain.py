@@ -218,7 +218,7 @@ async def run_plain(
     final = figures.display_status(state, now)
     how = "source ended" if eof else "run ended"
     printer.emit("end", f"{how} | {final} | " + " | ".join(state_fields(state, now)))
-    from hwmon.runners.history import record_if_ended
+    from hwmon.store.history import record_if_ended
 
     record_if_ended(state, source.name, final)
     return exitcodes.RUN_FAILED if final in ("failed", "stopped") else exitcodes.OK

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hwmon.runners import registry
+from hwmon.store import registry
 
 RECENT_FILE = ".recent.json"
 MAX_RECENT = 20

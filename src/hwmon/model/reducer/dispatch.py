@@ -1,0 +1,62 @@
+"""The reducer's entry points: ``apply`` folds one event into a ``RunState`` (the bookkeeping every event shares,
+then the handler of its type), ``apply_all`` a sequence of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hwmon.events import Event, ProgressUpdate, RunClock, RunOutcome, SourceEnded, StepBatch, StepMetrics
+from hwmon.model.reducer import alerts, facts, run, steps, timeline
+from hwmon.model.reducer.handler import Handler
+from hwmon.model.reducer.steps import sane_numbers
+from hwmon.model.state import RunState
+
+# Every module's handlers, by event type (each type is handled in exactly one module).
+TABLES: tuple[dict[type[Event], Handler], ...] = (
+    run.HANDLERS,
+    timeline.HANDLERS,
+    steps.HANDLERS,
+    facts.HANDLERS,
+    alerts.HANDLERS,
+)
+HANDLERS: dict[type[Event], Handler] = {kind: handler for table in TABLES for kind, handler in table.items()}
+assert len(HANDLERS) == sum(len(table) for table in TABLES), "an event type is handled in two modules"
+# Events whose step/batch numbers and counts are bounded before any handler sees them.
+_SANITISED: frozenset[type[Event]] = frozenset({StepMetrics, StepBatch, ProgressUpdate})
+
+
+def apply_all(state: RunState, events: Iterable[Event], now: float | None = None) -> None:
+    """Apply every event in order (all arriving at ``now``)."""
+    for event in events:
+        apply(state, event, now)
+
+
+def apply(state: RunState, event: Event, now: float | None = None) -> None:
+    """Fold one event into ``state`` and bump ``state.version``. Never raises on odd input; unknown event types
+    only count as output."""
+    state.version += 1
+    if event.line > state.lines:
+        state.lines = event.line
+    if now is not None and not isinstance(event, (SourceEnded, RunOutcome, RunClock)):
+        if state.started_at is None:
+            state.started_at = now
+        state.last_output_at = now
+        state.silent = False
+        if state.source_ended:
+            # A quiet file written to again: the source is live again.
+            state.source_ended = False
+            state.source_end_reason = ""
+    handler = HANDLERS.get(type(event))
+    if type(event) in _SANITISED:
+        event = sane_numbers(event)
+    if handler is not None:
+        # RunStarted may reset the state, so it must see the previous run's timestamps before they are updated.
+        handler(state, event, now)
+    ts = event.ts
+    if ts is not None:
+        if state.first_ts is None:
+            state.first_ts = ts
+        if state.last_ts is None or ts > state.last_ts:
+            state.last_ts = ts
+    if now is not None and state.status == "unknown" and not state.source_ended and state.outcome is None:
+        state.status = "running"

@@ -1,0 +1,156 @@
+"""The run as a whole: a new run in the same log, its vendor and job, its end (a completion line, the supervisor's
+recorded outcome, the source's end), its clock, and the status a finished epochs bar and a test result settle."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from hwmon.events import (
+    Event,
+    JobIdSeen,
+    LogLine,
+    ModelSummary,
+    RunClock,
+    RunCompleted,
+    RunOutcome,
+    RunStarted,
+    SourceEnded,
+    TrainingTotals,
+    VendorDetected,
+)
+from hwmon.model.reducer.alerts import fail
+from hwmon.model.reducer.handler import Handler
+from hwmon.model.reducer.timeline import close_phase, stop_clocks
+from hwmon.model.state import ENDED, RunState
+
+
+def reset_run(state: RunState) -> None:
+    """Start a fresh run in ``state``: everything but the source identity and the monotonic counters is cleared."""
+    fresh = RunState(source=state.source)
+    fresh.version = state.version
+    fresh.lines = state.lines
+    fresh.alert_count = state.alert_count
+    fresh.runs = state.runs + 1
+    # What the source and the supervisor know is about the process, not about one run in its log.
+    fresh.run_started_at = state.run_started_at
+    fresh.started_at = state.started_at
+    for f in dataclasses.fields(RunState):
+        setattr(state, f.name, getattr(fresh, f.name))
+
+
+def _run_started(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, RunStarted)
+    if state.status in ENDED or state.steps.count > 0:
+        reset_run(state)
+    if event.command:
+        state.command = event.command
+
+
+def _vendor(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, VendorDetected)
+    # The first vendor recognised wins: later generic matches (a tqdm bar) must not relabel a Cerebras run.
+    if state.vendor is None:
+        state.vendor = event.vendor
+    if event.device:
+        state.device = event.device
+
+
+def check_epochs_and_test(state: RunState) -> None:
+    """A run that prints no completion line succeeded when its epochs bar finished and a test result followed."""
+    if state.status in ENDED or not state.eval:
+        return
+    for bar in state.progress.values():
+        if bar.counts_epochs and bar.done:
+            state.status = "succeeded"
+            return
+
+
+def _completed(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, RunCompleted)
+    if event.samples is not None:
+        state.samples = event.samples
+    if event.seconds is not None and math.isfinite(event.seconds):
+        state.seconds = event.seconds
+    current = state.current_phase
+    if current is not None:
+        close_phase(state, current, event, now)
+    if not event.success:
+        fail(state, event, now, event.message or "run ended after a failure")
+    elif state.status != "failed":
+        # A completion line after a fatal error (e.g. "Processed N samples" printed during shutdown) stays failed.
+        state.status = "succeeded"
+
+
+def _totals(state: RunState, event: Event, now: float | None) -> None:
+    """The training loop's own totals: its samples and seconds, without ending the run (an eval may follow)."""
+    assert isinstance(event, TrainingTotals)
+    if event.samples >= 0:
+        state.samples = event.samples
+    if math.isfinite(event.seconds) and event.seconds >= 0:
+        state.seconds = event.seconds
+
+
+def _job_id(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, JobIdSeen)
+    if event.job_id and event.job_id not in state.job_ids:
+        state.job_ids.append(event.job_id)
+
+
+def _model(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, ModelSummary)
+    state.model = event.root
+
+
+def _outcome(state: RunState, event: Event, now: float | None) -> None:
+    """The supervisor's record of how the process ended: the run's status follows it, whatever the log said."""
+    assert isinstance(event, RunOutcome)
+    state.outcome = event.status
+    state.exit_code = event.exit_code
+    state.signal = event.signal
+    if event.seconds is not None and math.isfinite(event.seconds) and event.seconds >= 0:
+        state.run_seconds = event.seconds
+    current = state.current_phase
+    if current is not None:
+        stop_clocks(state, current)
+    if event.status == "failed":
+        how = f"signal {event.signal}" if event.signal is not None else f"exit code {event.exit_code}"
+        fail(state, event, now, f"the run's process ended with {how}")
+    elif event.status in ("succeeded", "stopped"):
+        state.status = event.status
+    else:  # "lost": the supervisor vanished; how the run ended is not known
+        state.status = "unknown"
+
+
+def _run_clock(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, RunClock)
+    if now is not None and math.isfinite(event.elapsed_s) and event.elapsed_s >= 0:
+        state.run_started_at = now - event.elapsed_s
+
+
+def _source_ended(state: RunState, event: Event, now: float | None) -> None:
+    """The source will say no more: a run that did not end by itself has an unknown status, and its clocks stop at
+    its last output."""
+    assert isinstance(event, SourceEnded)
+    state.source_ended = True
+    state.source_end_reason = event.reason
+    if state.status == "running":
+        state.status = "unknown"
+
+
+def _log_line(state: RunState, event: Event, now: float | None) -> None:
+    return None
+
+
+HANDLERS: dict[type[Event], Handler] = {
+    LogLine: _log_line,
+    RunStarted: _run_started,
+    VendorDetected: _vendor,
+    RunCompleted: _completed,
+    TrainingTotals: _totals,
+    RunOutcome: _outcome,
+    RunClock: _run_clock,
+    SourceEnded: _source_ended,
+    JobIdSeen: _job_id,
+    ModelSummary: _model,
+}

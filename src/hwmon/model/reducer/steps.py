@@ -1,0 +1,358 @@
+"""Training and eval steps: one step, a block of steps (``StepBatch``, folded exactly as line by line), the
+seconds-per-step average, and the sanity bounds on step numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from hwmon.events import Event, ProgressUpdate, StepBatch, StepMetrics
+from hwmon.model.reducer.alerts import nan_alert
+from hwmon.model.reducer.handler import Handler
+from hwmon.model.reducer.run import reset_run
+from hwmon.model.reducer.timeline import open_phase
+from hwmon.model.state import RunState
+
+# Weight of the newest interval in the seconds-per-step moving average.
+STEP_EMA_ALPHA = 0.3
+
+
+def _is_finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+# Step/batch numbers beyond this are not real (a corrupted "Step=<400 digits>") and would not survive float().
+_MAX_INDEX = 2**53
+
+
+def absurd(value: int | None) -> bool:
+    return value is not None and not -_MAX_INDEX <= value <= _MAX_INDEX
+
+
+def sane_step(step: StepMetrics) -> StepMetrics:
+    if absurd(step.step) or absurd(step.batch):
+        return dataclasses.replace(
+            step,
+            step=None if absurd(step.step) else step.step,
+            batch=None if absurd(step.batch) else step.batch,
+        )
+    return step
+
+
+def sane_numbers(event: Event) -> Event:
+    """The event with absurd step/batch numbers dropped (as if the line had not stated them) and absurd counts
+    clamped, so no later float() of them can overflow."""
+    if isinstance(event, StepMetrics):
+        return sane_step(event)
+    if isinstance(event, StepBatch):
+        first, last = sane_step(event.first), sane_step(event.last)
+        samples = tuple(sane_step(s) for s in event.samples)
+        changed = any(a is not b for a, b in zip(samples, event.samples, strict=True))
+        if first is not event.first or last is not event.last or changed or absurd(event.count):
+            count = max(-_MAX_INDEX, min(_MAX_INDEX, event.count))
+            return dataclasses.replace(event, first=first, last=last, samples=samples, count=count)
+    if isinstance(event, ProgressUpdate) and (absurd(event.n) or absurd(event.total)):
+        n = max(-_MAX_INDEX, min(_MAX_INDEX, event.n))
+        return dataclasses.replace(event, n=n, total=None if absurd(event.total) else event.total)
+    return event
+
+
+def _step_x(series_last: tuple[float, float] | None, step: int | None) -> float:
+    if step is not None:
+        return float(step)
+    # Steps without a number (HF-Trainer dicts, Keras lines) are numbered by their order.
+    return 1.0 if series_last is None else series_last[0] + 1.0
+
+
+def _step(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, StepMetrics)
+    if event.device and state.device is None:
+        state.device = event.device
+    if event.remaining_s is not None and math.isfinite(event.remaining_s):
+        state.remaining_s = max(0.0, event.remaining_s)
+        state.remaining_at = now
+    if event.mode == "eval":
+        _eval_step(state, event, now)
+        return
+    if _goes_back(state, event):
+        reset_run(state)
+    current = state.current_phase
+    if current is None or current.name != "train":
+        open_phase(state, "train", event, now)
+    first_step_of_run = state.steps.count == 0
+    x = _step_x(state.steps.last, event.step)
+    state.steps.add(x, _arrival_value(event, now))
+    state.last_step = event
+    _observe_step(state, event, now)
+    if now is not None:
+        state.last_progress_at = now
+        if state.last_step_at is not None and now >= state.last_step_at:
+            state.step_arrivals.append(now)
+        elif state.last_step_at is None:
+            state.step_arrivals.append(now)
+        state.last_step_at = now
+    state.stalled = False
+    if event.loss is not None:
+        previous = state.loss.last
+        state.loss.add(x, event.loss)
+        # One alert per stretch of non-finite losses, not one per step.
+        if not math.isfinite(event.loss) and (previous is None or math.isfinite(previous[1])):
+            nan_alert(state, event, now, x)
+    # The first report of a run at step 0/1 carries the rate of a tracker that has just been reset (Cerebras,
+    # PopTorch throughput of the warm-up step): it is not a rate of the run, so it is not shown or plotted.
+    nonsense_rate = first_step_of_run and event.step is not None and event.step <= 1
+    if event.rate is not None and _is_finite(event.rate) and not nonsense_rate:
+        # Cerebras Rate is already an exponential moving average: kept as reported, never smoothed again.
+        state.rate.add(x, event.rate)
+    if event.global_rate is not None and _is_finite(event.global_rate) and not nonsense_rate:
+        state.global_rate = event.global_rate
+    if event.rate is not None or event.global_rate is not None:
+        state.rate_unit = event.rate_unit
+
+
+def _arrival_value(event: StepMetrics, now: float | None) -> float:
+    """The y of the steps series: arrival time on the injected clock, else the log's own time (epoch seconds)."""
+    if now is not None:
+        return now
+    if event.ts is not None:
+        try:
+            return event.ts.timestamp()
+        except (OverflowError, OSError, ValueError):
+            return math.nan
+    return math.nan
+
+
+def _eval_step(state: RunState, event: StepMetrics, now: float | None) -> None:
+    current = state.current_phase
+    if current is None or current.name != "eval":
+        open_phase(state, "eval", event, now)
+    x = float(event.batch if event.batch is not None else (event.step if event.step is not None else 0))
+    if event.batch is None and event.step is None:
+        x = _step_x(state.eval_loss.last, None)
+    if event.loss is not None:
+        state.eval_loss.add(x, event.loss)
+    state.eval_last_step = event
+
+
+def _step_batch(state: RunState, event: Event, now: float | None) -> None:
+    assert isinstance(event, StepBatch)
+    if event.count <= 0:
+        return
+    first, last = event.first, event.last
+    if first.mode == "eval":
+        # Eval blocks are rare and short; fold their ends in as plain steps.
+        _step(state, first, now)
+        if event.count > 1:
+            _step(state, last, now)
+        return
+    # A block whose steps count down anywhere (its ends, or its evenly spaced samples, show it) holds a restart.
+    numbered = [s.step for s in (first, *event.samples, last) if s.step is not None]
+    backwards = any(b < a for a, b in zip(numbered, numbered[1:], strict=False))
+    if event.raw and (event.nonfinite or first.loss is None or last.loss is None or backwards):
+        # Rare (NaN/Inf in a block, steps without a loss, steps counting down): every step through the line path,
+        # exactly.
+        from hwmon.parsers import expand_steps
+
+        steps = list(expand_steps(event))
+        if len(steps) == event.count:
+            for step in steps:
+                _step(state, sane_step(step), now)
+            return
+    if _goes_back(state, first):
+        reset_run(state)
+    current = state.current_phase
+    if current is None or current.name != "train":
+        open_phase(state, "train", first, now)
+    if first.device and state.device is None:
+        state.device = first.device
+    first_step_of_run = state.steps.count == 0
+    x_first = _step_x(state.steps.last, first.step)
+    x_last = float(last.step) if last.step is not None else x_first + event.count - 1
+    # The same rule as for single steps: the reset tracker's rate at step 0/1 of a run is not kept.
+    skip_first = first_step_of_run and first.step is not None and first.step <= 1
+    rated = last.rate is not None and math.isfinite(last.rate)
+    n_rate = event.count - (1 if skip_first else 0)
+    # Without a clock or log timestamps the steps series has no times (NaN), which it counts but does not plot.
+    timed = now is not None or (first.ts is not None and last.ts is not None)
+    need_steps = state.steps.kept_offsets(event.count) if timed else []
+    need_loss = state.loss.kept_offsets(event.count)
+    need_rate = [o + (1 if skip_first else 0) for o in state.rate.kept_offsets(n_rate)] if rated else []
+    picked = _pick_steps(event, sorted({*need_steps, *need_loss, *need_rate}))
+    if picked is not None:
+        # Exactly the points a line-by-line feed keeps: the chart's shape does not depend on the chunking.
+        step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
+        if timed:
+            points = [(_x(picked[o], x_first + o), _arrival_value(picked[o], now)) for o in need_steps]
+            state.steps.add_kept(step_first, step_last, event.count, None, None, points)
+        else:
+            state.steps.add_aggregate(step_first, step_last, event.count, None, None, event.count, [])
+        assert first.loss is not None and last.loss is not None
+        state.loss.add_kept(
+            (x_first, first.loss),
+            (x_last, last.loss),
+            event.count,
+            event.loss_min,
+            event.loss_max,
+            [(_x(picked[o], x_first + o), picked[o].loss or 0.0) for o in need_loss],
+        )
+        if rated and n_rate > 0:
+            assert last.rate is not None
+            points = [(_x(picked[o], x_first + o), picked[o].rate or 0.0) for o in need_rate]
+            values = [r for _, r in points] + [last.rate]
+            state.rate.add_kept(
+                points[0] if points else (x_last, last.rate),
+                (x_last, last.rate),
+                n_rate,
+                min(values),
+                max(values),
+                points,
+            )
+    else:
+        _sampled_batch(state, event, now, x_first, x_last, skip_first)
+    if _is_finite(last.global_rate):
+        state.global_rate = last.global_rate
+    if last.rate is not None or last.global_rate is not None:
+        state.rate_unit = last.rate_unit
+    if last.remaining_s is not None and math.isfinite(last.remaining_s):
+        state.remaining_s = max(0.0, last.remaining_s)
+        state.remaining_at = now
+    state.last_step = last
+    _observe_step(state, first, now)
+    _observe_step(state, last, now)
+    if now is not None:
+        state.step_arrivals.append(now)
+        state.last_step_at = now
+        state.last_progress_at = now
+    state.stalled = False
+
+
+def _goes_back(state: RunState, step: StepMetrics) -> bool:
+    """A global training step lower than the last one: the log holds a new run (or a restart from a checkpoint),
+    whose steps are not more steps of the old one. Per-epoch counters (a step report with its epoch, a progress
+    bar's position) start again every epoch and are not global."""
+    last = state.last_step
+    if last is None or last.step is None or step.step is None or step.step >= last.step:
+        return False
+    return not (step.epoch is not None or last.epoch is not None or _from_bar(step) or _from_bar(last))
+
+
+def _from_bar(step: StepMetrics) -> bool:
+    return step.rate_unit.endswith("it/s")
+
+
+def _x(step: StepMetrics, fallback: float) -> float:
+    return float(step.step) if step.step is not None else fallback
+
+
+def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, StepMetrics] | None:
+    """The steps at ``offsets`` (0-based, within the batch), read from the batch's raw lines; None when the batch
+    carries no raw lines or they do not read back as ``count`` steps."""
+    if not offsets:
+        return {}
+    if not event.raw:
+        return None
+    from hwmon.parsers import expand_steps
+
+    raw = event.raw
+    # Only the wanted lines are cut out (offsets are sorted): a block holds thousands of lines and keeps a few.
+    wanted: list[bytes] = []
+    line, start = 0, 0
+    for offset in offsets:
+        while line < offset:
+            start = raw.find(b"\n", start) + 1
+            if start == 0:
+                return None
+            line += 1
+        end = raw.find(b"\n", start)
+        if end < 0:
+            return None
+        wanted.append(raw[start : end + 1])
+    subset = dataclasses.replace(event, raw=b"".join(wanted), count=len(offsets))
+    steps = list(expand_steps(subset))
+    if len(steps) != len(offsets):
+        return None
+    return {offset: sane_step(step) for offset, step in zip(offsets, steps, strict=True)}
+
+
+def _sampled_batch(
+    state: RunState, event: StepBatch, now: float | None, x_first: float, x_last: float, skip_first: bool
+) -> None:
+    """A batch without raw lines: folded in by its aggregates and its evenly spaced samples."""
+    first, last = event.first, event.last
+    samples = [s for s in event.samples if s.step is not None]
+    state.steps.add_aggregate(
+        (x_first, _arrival_value(first, now)),
+        (x_last, _arrival_value(last, now)),
+        event.count,
+        None,
+        None,
+        0,
+        [(float(s.step), _arrival_value(s, now)) for s in samples if s.step is not None],
+    )
+    if first.loss is not None and last.loss is not None:
+        previous = state.loss.last
+        state.loss.add_aggregate(
+            (x_first, first.loss),
+            (x_last, last.loss),
+            event.count,
+            event.loss_min,
+            event.loss_max,
+            event.nonfinite,
+            [(float(s.step), s.loss) for s in samples if s.step is not None and s.loss is not None],
+        )
+        if event.nonfinite and (previous is None or math.isfinite(previous[1])):
+            nan_alert(state, last, now, x_last)
+    rated = [(float(s.step), s.rate) for s in samples if s.step is not None and s.rate is not None]
+    rated = [(x, r) for x, r in rated if math.isfinite(r) and not (skip_first and _is_first_step(x, first))]
+    if rated and last.rate is not None and math.isfinite(last.rate):
+        values = [r for _, r in rated] + [last.rate]
+        state.rate.add_aggregate(
+            rated[0],
+            (x_last, last.rate),
+            event.count - (1 if skip_first else 0),
+            min(values),
+            max(values),
+            0,
+            rated,
+        )
+
+
+def _observe_step(state: RunState, step: StepMetrics, now: float | None) -> None:
+    """Update the seconds-per-step average from a training step's number and time (the log's own timestamp when
+    the line has one, else its arrival on the injected clock)."""
+    if step.step is None:
+        return
+    t: float | None = None
+    if step.ts is not None:
+        try:
+            t = step.ts.timestamp()
+        except (OverflowError, OSError, ValueError):
+            t = None
+    if t is None:
+        t = now
+    if t is None:
+        return
+    x = float(step.step)
+    anchor = state.step_anchor
+    state.step_anchor = (x, t)
+    if anchor is None or x <= anchor[0]:
+        return
+    dt = t - anchor[1]
+    if dt <= 0:
+        # Steps that arrived together (a catch-up read): no timing in them; measure from here on.
+        return
+    per_step = dt / (x - anchor[0])
+    if state.step_seconds is None:
+        state.step_seconds = per_step
+    else:
+        state.step_seconds = STEP_EMA_ALPHA * per_step + (1.0 - STEP_EMA_ALPHA) * state.step_seconds
+
+
+def _is_first_step(x: float, first: StepMetrics) -> bool:
+    return first.step is not None and x == float(first.step)
+
+
+HANDLERS: dict[type[Event], Handler] = {
+    StepMetrics: _step,
+    StepBatch: _step_batch,
+}

@@ -179,6 +179,34 @@ async def test_s_smooths_the_chart_and_says_its_weight() -> None:
         assert after != before
 
 
+async def test_m_goes_through_every_series_the_run_has() -> None:
+    # Megatron prints lr, grad norm, loss scale... beside the loss; its eval prints val lm loss and ppl.
+    app = HwmonApp(replay(FIXTURES / "megatron_gpt_train.log"), clock=lambda: CLOCK)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        from hwmon.tui.widgets import ChartPane
+        from hwmon.tui.widgets.charts import chart_kinds
+
+        kinds = chart_kinds(app.state)
+        assert kinds[0] == "loss" and "metric:train:lr" in kinds and "metric:train:grad norm" in kinds
+        assert "metric:eval:val lm loss" in kinds
+        chart = app.query_one("#chart-loss", ChartPane)
+        await pilot.press("3")
+        seen = []
+        for _ in range(len(kinds)):
+            await pilot.press("m")
+            await pilot.pause()
+            seen.append(chart.kind)
+            title = chart.title_text().plain
+            assert f"{len(seen) % len(kinds) + 1}/{len(kinds)} m" in title, title
+        assert seen[-1] == "loss" and set(seen) == set(kinds)  # every series, then round again
+        while chart.kind != "metric:train:lr":
+            await pilot.press("m")
+            await pilot.pause()
+        text = screen_text(app)
+        assert "3 lr " in text and "┤" in text
+
+
 # ---------------------------------------------------------------------------------------------- 4. panes
 
 

@@ -59,6 +59,7 @@ VIEWS: dict[str, tuple[Path, float, list[str]]] = {
     "phases_maximised": (EXAMPLES / "cerebras_gpt_small.log", 1.0, ["1", "z"]),
     "live_row": (EXAMPLES / "mnist_cpu.log", 0.55, []),
     "chart_smoothed": (EXAMPLES / "mnist_cpu.log", 1.0, ["3", "S"]),
+    "chart_metric_lr": (FIXTURES / "megatron_gpt_train.log", 1.0, ["3", "m", "m", "m", "m"]),
     "tab_model": (FIXTURES / "tui_poptorch_run.log", 1.0, ["5"]),
     "help_scrolled": (FIXTURES / "tui_poptorch_run.log", 1.0, ["h", "pagedown"]),
     "progress_maximised": (FIXTURES / "tui_poptorch_run.log", 1.0, ["2", "z"]),

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from hwmon.events import EvalMetric, Event, ProgressUpdate, StepBatch, StepMetrics
 from hwmon.model.series import BoundedSeries
 
 MAX_SERIES = 48
@@ -36,8 +37,8 @@ class MetricSeries:
 
     @property
     def label(self) -> str:
-        """How a chart names it: ``lr``, ``eval accuracy``, ``bar accuracy``."""
-        return self.name if self.kind == "train" else f"{self.kind} {self.name}"
+        """How a chart names it: ``lr``, ``accuracy`` (from a bar), ``eval accuracy``."""
+        return f"eval {self.name}" if self.kind == "eval" else self.name
 
 
 @dataclass(slots=True)
@@ -97,18 +98,55 @@ def record_eval(table: MetricTable, step: float | None, name: str, value: float)
 
 
 def record_bar(table: MetricTable, step: float | None, fields: tuple[tuple[str, float], ...]) -> None:
-    """The figures a progress bar carries (``Accuracy:95.8%``) at the training step it was drawn at."""
+    """The figures a progress bar carries (``Accuracy:95.8%``) at the training step it was drawn at (its loss is
+    the training loss, kept in ``RunState.loss`` when the parser reads the bar as steps)."""
     if step is None:
         return
     for name, value in fields:
-        table.add(name, "bar", step, value)
+        if name.lower() not in NOT_METRICS:
+            table.add(name, "bar", step, value)
 
 
 def chartable(table: MetricTable) -> list[MetricSeries]:
     """The series worth a chart, in order of first appearance: at least ``MIN_CHART_POINTS`` finite points (an
-    eval metric: one, each evaluation being one point)."""
-    return [
-        entry
-        for entry in table.series.values()
-        if len(entry.series.points) >= (1 if entry.kind == "eval" else MIN_CHART_POINTS)
-    ]
+    eval metric: one, each evaluation being one point), not constant (a version number, a batch size, a count of
+    skipped iterations that stays 0), and not a progress bar's copy of a step field of the same name."""
+    train_names = {entry.name for entry in table.series.values() if entry.kind == "train"}
+    out = []
+    for entry in table.series.values():
+        series = entry.series
+        if entry.kind == "eval":
+            if series.points:
+                out.append(entry)
+            continue
+        if len(series.points) < MIN_CHART_POINTS or series.min == series.max:
+            continue
+        if entry.kind == "bar" and entry.name in train_names:
+            continue
+        out.append(entry)
+    return out
+
+
+# The event types ``observe`` reads (the reducer's dispatch calls it for these, after their own handler).
+OBSERVED: frozenset[type[Event]] = frozenset({StepMetrics, StepBatch, ProgressUpdate, EvalMetric})
+
+
+def observe(table: MetricTable, event: Event, train_step: float | None) -> None:
+    """Fold ``event`` into the table. ``train_step``: the training step the run is at (after the event's own
+    handler ran: for a training step, its own x), where eval results and bar figures are placed."""
+    if isinstance(event, StepMetrics):
+        if event.mode == "train":
+            record_step(table, train_step, event.extra, event.epoch)
+        else:
+            for name, value in event.extra:
+                record_eval(table, train_step, name, value)
+    elif isinstance(event, StepBatch):
+        # The block's evenly spaced samples (bounded): a series is a plot of kept points anyway.
+        for sample in (event.first, *event.samples, event.last):
+            if sample.mode == "train" and sample.step is not None:
+                record_step(table, float(sample.step), sample.extra, sample.epoch)
+    elif isinstance(event, ProgressUpdate):
+        if event.metrics and not event.redraw:
+            record_bar(table, train_step, event.metrics)
+    elif isinstance(event, EvalMetric):
+        record_eval(table, train_step, event.name, event.value)

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from hwmon.events import ModuleNode, PhaseName, StepMetrics, Vendor
+from hwmon.model.metrics import MetricTable
 from hwmon.model.series import BoundedSeries
 
 Clock = Callable[[], float]
@@ -205,6 +206,9 @@ class RunState:
     source_end_reason: str = ""
     # Arrival time of the latest sign of progress (a step or a progress bar moving), for the stall detector.
     last_progress_at: float | None = None
+    # Every other named series the run prints (lr, grad norm, accuracy, eval metrics, learned fields), bounded;
+    # filled by ``hwmon.model.metrics.observe`` from the reducer's dispatch (charts cycle through them with m).
+    metrics: MetricTable = field(default_factory=MetricTable)
 
     @property
     def current_phase(self) -> Phase | None:

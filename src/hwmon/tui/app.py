@@ -52,6 +52,7 @@ from hwmon.tui.widgets import (
     RunHeader,
     SystemPane,
 )
+from hwmon.tui.widgets.charts import chart_kinds
 from hwmon.tui.widgets.tabs import Tab
 
 # Batches that arrive within this long of the previous repaint join the next one (a 10,000 lines/s stream costs
@@ -153,6 +154,7 @@ class HwmonApp(App[int]):
         Binding("6", "pane(6)", "System", show=False),
         Binding("7", "pane(7)", "Alerts", show=False),
         Binding("c", "chart_kind", "Chart", show=False),
+        Binding("m", "metric", "Metric", show=False),
         Binding("plus,equals_sign", "zoom(1)", "Zoom in", show=False),
         Binding("minus", "zoom(-1)", "Zoom out", show=False),
         Binding("0", "zoom_all", "All steps", show=False),
@@ -555,7 +557,7 @@ class HwmonApp(App[int]):
         if pane_id == "progress":
             return state.last_step is not None or bool(state.progress) or bool(state.checkpoints)
         if pane_id == "charts":
-            return any(chart.has_data(state) for chart in self.query(ChartPane))
+            return bool(chart_kinds(state))
         if pane_id == "model":
             return state.model is not None
         if pane_id == "alerts":
@@ -596,9 +598,12 @@ class HwmonApp(App[int]):
             # One chart below 120 columns: `c` switches it between loss and throughput.
             _show(loss_chart, True)
             _show(rate_chart, False)
-            if loss_chart.kind == "loss" and not has_loss and has_rate:
-                loss_chart.set_kind("rate")
-        self._plan_rows(has_loss or has_rate)
+            if not has_loss:
+                # What the chart was showing is not there (yet): the first series the run has.
+                kinds = chart_kinds(state)
+                if kinds and loss_chart.kind not in kinds:
+                    loss_chart.set_kind(kinds[0])
+        self._plan_rows(bool(chart_kinds(state)))
         screen.set_class(bool(side), "-side")
         self.refresh_tabs()
 
@@ -783,9 +788,20 @@ class HwmonApp(App[int]):
         return list(self.query(ChartPane))
 
     def action_chart_kind(self) -> None:
-        """Below 120 columns: switch the chart between loss and throughput."""
+        """Below 120 columns: switch the chart between loss and throughput (m goes through every series)."""
         chart = self.query_one("#chart-loss", ChartPane)
         chart.set_kind("rate" if chart.kind == "loss" else "loss")
+
+    def action_metric(self) -> None:
+        """The chart (the focused one, else the first) shows the run's next series: loss, throughput, then every
+        other series it has (lr, grad norm, accuracy, eval metrics, learned fields)."""
+        focused = self.focused
+        charts = [focused] if isinstance(focused, ChartPane) else [c for c in self.query(ChartPane) if c.display]
+        if not charts:
+            self.set_status("no chart yet: no loss, throughput or other metric reported")
+            return
+        if charts[0].cycle() is None:
+            self.set_status("no series to chart yet")
 
     def action_zoom(self, delta: int) -> None:
         """Zoom the charts in (the last half of the steps shown) or out."""

@@ -45,6 +45,7 @@ HELP_SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "charts",
         (
             ("c", "loss / throughput (one chart below 120 columns)"),
+            ("m", "the next series the run has: loss, throughput, lr, grad norm, accuracy, eval metrics, any field"),
             ("+  -  0", "zoom in to the last half / out / every step"),
             ("L", "log-scaled y axis on / off"),
             ("S", "smoothing on / off: TensorBoard's debiased EMA (weight 0.6), the raw series faint behind it"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hwmon.events import Event, ProgressUpdate, RunClock, RunOutcome, SourceEnded, StepBatch, StepMetrics
+from hwmon.model import metrics
 from hwmon.model.reducer import alerts, facts, run, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
@@ -52,6 +53,9 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
     if handler is not None:
         # RunStarted may reset the state, so it must see the previous run's timestamps before they are updated.
         handler(state, event, now)
+    if type(event) in metrics.OBSERVED:
+        # The named series beside the loss (lr, accuracy, eval metrics...), at the training step the run is at.
+        metrics.observe(state.metrics, event, state.steps.last[0] if state.steps.last is not None else None)
     ts = event.ts
     if ts is not None:
         if state.first_ts is None:

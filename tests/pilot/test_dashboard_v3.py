@@ -322,3 +322,29 @@ def test_the_demo_closing_line_offers_the_demo_not_a_temporary_file() -> None:
     app = HwmonApp(source, clock=lambda: CLOCK)
     line = app.closing_line()
     assert line.endswith("again with: hwmon demo --example mnist") and "hwmon attach" not in line
+
+
+# ---------------------------------------------------------------------------------------------- 7. stalls
+
+
+async def test_a_fast_loop_s_jitter_is_no_stall_a_long_wait_is() -> None:
+    from hwmon.events import PhaseStarted, StepMetrics
+
+    clock = [100.0]
+    source = ReplaySourceForTests([], name="fast.log")
+    source.queue = asyncio.Queue()
+    app = HwmonApp(source, clock=lambda: clock[0])
+    async with app.run_test(size=(80, 24)) as pilot:
+        source.push(FakeBatch([PhaseStarted(1, None, phase="train")], ["training"]))
+        for step in range(1, 21):  # a step every 0.2 s
+            source.push(FakeBatch([StepMetrics(step + 1, None, step=step, loss=1.0)], [f"step {step}"]))
+            await live_settle(pilot)
+            clock[0] += 0.2
+        clock[0] += 0.86  # 1.06 s since the last step: 5.3x the usual 0.2 s
+        await live_settle(pilot)
+        assert "stalled" not in screen_text(app) and not app.state.alerts
+        clock[0] += 30.0
+        await live_settle(pilot)
+        header = "\n".join(screen_text(app).splitlines()[:3])
+        assert "stalled" in header and "no new step for 31s" in header
+        assert [alert.kind for alert in app.state.alerts] == ["stall"]

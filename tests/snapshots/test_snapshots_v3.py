@@ -125,3 +125,31 @@ def test_v3_fleet_snapshot(
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=sorted_and_filtered)
+
+
+@SIZES
+def test_v3_stall_snapshot(snap_compare: Any, size: tuple[int, int]) -> None:
+    """A fast loop (a step every 0.2 s) that then waits 31 s: the header's stall notice, the alert in the tab row."""
+    import asyncio
+
+    from hwmon.events import PhaseStarted, StepMetrics
+
+    clock = [100.0]
+    source = ReplaySourceForTests([], name="fast.log")
+    source.queue = asyncio.Queue()
+    app = HwmonApp(source, clock=lambda: clock[0], title="a fast loop that stops")
+
+    async def stall(pilot: Any) -> None:
+        source.push(FakeBatch([PhaseStarted(1, None, phase="train")], ["training"]))
+        for step in range(1, 21):
+            source.push(FakeBatch([StepMetrics(step + 1, None, step=step, loss=2.0 - step / 40)], [f"step {step}"]))
+            await pilot.pause(0.02)
+            pilot.app.repaint_now()
+            clock[0] += 0.2
+        clock[0] += 31.0
+        await pilot.pause(0.02)
+        pilot.app.repaint_now()
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=stall)

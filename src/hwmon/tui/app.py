@@ -219,6 +219,8 @@ class HwmonApp(App[int]):
         self._last_side = ""
         self._plan: layout.Plan | None = None
         self._log_hidden = False
+        # When a training phase without progress is a stall (HWMON_STALL_MIN_S, HWMON_STALL_FACTOR).
+        self._stall_rule = alert_rules.StallRule.from_env(os.environ)
         # A stop asked with s is under way (its escalation runs in a daemon thread).
         self.stopping = False
         # The line under way (a \r redraw), shown as the raw log's live row at the next repaint.
@@ -510,7 +512,8 @@ class HwmonApp(App[int]):
             # After the batch's finished lines: a bar whose line just ended leaves the live row for its own line.
             self._partial_dirty = False
             self.log_pane.set_live(self._partial)
-        alert_rules.check(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
+        catching_up = bool(getattr(self._source, "catching_up", False))
+        alert_rules.check(self.state, now, stall=self._stall_rule, catching_up=catching_up)
         changed = self.state.version != self._painted_version or self._status_dirty
         self._status_dirty = False
         if self._status_expired():

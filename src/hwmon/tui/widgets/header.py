@@ -84,7 +84,7 @@ class RunHeader(Widget):
             waited = max(0.0, now - state.last_step_at)
             median = alert_rules.median_step_interval(state)
             line.append(" ⚠ stalled ", style="bold reverse yellow")
-            usual = f" (a step usually takes {fmt.fmt_duration(median)})" if median else ""
+            usual = f" (a step usually takes {alert_rules.fmt_step_interval(median)})" if median else ""
             line.append(f" no new step for {fmt.fmt_duration(waited)}{usual}")
             return line
         if live and now is not None and state.silent:

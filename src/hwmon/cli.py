@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "ls": "list supervised runs and your Slurm jobs",
     "stop": "stop a supervised run (SIGINT, then SIGTERM, then SIGKILL; scancel for a Slurm job)",
     "top": "the fleet view: every run, Slurm job and recently attached log in one live table (also: hwmon alone)",
+    "watch": "follow runs headless and tell when one fails, stalls or ends (exec, terminal, desktop, mail, Apprise;"
+    " Prometheus /metrics)",
+    "report": "write a run as one self-contained HTML file to share (charts, phases, alerts, the last log lines)",
 }
 # Answered by cli.py itself (no module): `hwmon help [COMMAND]`.
 HELP_COMMAND = ("help", "show this help, or one command's: hwmon help COMMAND (the same as hwmon COMMAND --help)")

@@ -272,6 +272,16 @@ class Info(Event):
     value: str = field(default="")
 
 
+@dataclass(frozen=True, slots=True)
+class PhaseExpectations(Event):
+    """What the run history expects of this run's phases, from past runs of the same job (the queue's from recent
+    runs on the same vendor): ``(phase, seconds, runs, basis)`` per phase — the median seconds, how many runs it
+    comes from, ``"same job"``/``"same vendor"``. Not log output: the view that read the history feeds it, so the
+    reducer can raise ``phase-overrun`` (``hwmon.model.overrun``)."""
+
+    phases: tuple[tuple[str, float, int, str], ...] = ()
+
+
 AnyEvent = (
     LogLine
     | RunStarted
@@ -294,4 +304,5 @@ AnyEvent = (
     | ErrorSeen
     | WarningSeen
     | Info
+    | PhaseExpectations
 )

@@ -19,6 +19,7 @@ from hwmon import exitcodes
 from hwmon.commands._args import interval_seconds
 
 if TYPE_CHECKING:
+    from hwmon.notify.live import LiveNotifier
     from hwmon.sources.source import Source
 
 
@@ -50,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="plain mode: print a status line every S seconds, 0.1 to 86400 (default 10)",
     )
+    from hwmon.notify.live import add_notify_arguments
+
+    add_notify_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         from_end=args.from_end,
         interval=args.interval,
         ssh_opts=args.ssh_opt,
+        notify=args.notify,
+        on=args.on,
     )
 
 
@@ -84,9 +90,13 @@ def watch(
     title: str | None = None,
     interval: float = 10.0,
     ssh_opts: Sequence[str] = (),
+    notify: Sequence[str] | None = None,
+    on: str | None = None,
+    new_run: bool = False,
 ) -> int:
     """Watch ``ref`` until the run ends (plain mode) or the user quits (dashboard); the exit code says how the run
-    ended: ``OK`` (succeeded or unknown) or ``RUN_FAILED``.
+    ended: ``OK`` (succeeded or unknown) or ``RUN_FAILED``. ``notify``/``on``: ``--notify``/``--on`` (see
+    ``hwmon.notify.live``); ``new_run``: the caller started the run (``hwmon run``), so all of it is news.
 
     ``plain=None`` picks the dashboard when stdout is a terminal (and ``TERM`` is not ``dumb``), plain lines
     otherwise. This is what ``hwmon run`` calls after launching a run.
@@ -108,7 +118,20 @@ def watch(
     else:
         source = open_source(ref, from_end=from_end, ssh_opts=ssh_opts)
         _remember(ref, source, ssh_opts)
-    return show(source, dashboard=dashboard, follow=follow, title=title, interval=interval, notice=notice)
+    from hwmon.notify.live import for_view
+
+    supervised = getattr(source, "run_dir", None) is not None
+    live = for_view(
+        notify,
+        on,
+        run=source.name,
+        name=title or source.name,
+        ref=ref,
+        supervised=supervised,
+        dashboard=bool(dashboard),
+        new_run=new_run,
+    )
+    return show(source, dashboard=dashboard, follow=follow, title=title, interval=interval, notice=notice, notify=live)
 
 
 def check_missing_path(ref: str) -> str | None:
@@ -175,14 +198,18 @@ def show(
     title: str | None = None,
     interval: float = 10.0,
     notice: str | None = None,
+    notify: LiveNotifier | None = None,
 ) -> int:
     """Show an open source on the dashboard (when given) or as plain lines; returns the exit code."""
+    extra: dict[str, object] = {} if notify is None else {"notify": notify}
     if dashboard is not None:
-        code: int = dashboard(source, title=title, notice=notice) if notice else dashboard(source, title=title)
+        if notice:
+            extra["notice"] = notice
+        code: int = dashboard(source, title=title, **extra)
         return code
     from hwmon.views.plain import run_plain
 
-    return asyncio.run(run_plain(source, interval=interval, follow=follow))
+    return asyncio.run(run_plain(source, interval=interval, follow=follow, notify=notify))
 
 
 def _swap_stdin_for_tty() -> int:

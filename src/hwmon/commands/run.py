@@ -29,6 +29,9 @@ def _add_launch_options(parser: argparse.ArgumentParser, default: object = None)
     kw: dict[str, Any] = {} if default is None else {"default": default}
     parser.add_argument("--detach", action="store_true", help="start the run and return at once, printing its id", **kw)
     parser.add_argument("--no-tui", action="store_true", help="stream plain lines instead of the dashboard", **kw)
+    from hwmon.notify.live import add_notify_arguments
+
+    add_notify_arguments(parser, **kw)
     parser.add_argument(
         "--dir", type=Path, metavar="DIR", help="run directory (default: a new one under the registry)", **kw
     )
@@ -213,7 +216,13 @@ def run(args: argparse.Namespace) -> int:
 
     dashboard = plain is None and attach._wants_tui()
     try:
-        code = _watch(record.run_id, plain=plain, title=" ".join([workload or "", device or ""]).strip() or None)
+        code = _watch(
+            record.run_id,
+            plain=plain,
+            title=" ".join([workload or "", device or ""]).strip() or None,
+            notify=getattr(args, "notify", None),
+            on=getattr(args, "on", None),
+        )
     except KeyboardInterrupt:
         print(
             f"\nhwmon: detached; run {record.run_id} continues (hwmon attach / hwmon stop {record.run_id})",
@@ -249,10 +258,12 @@ def print_last_lines(log_path: Path, count: int = FAILURE_TAIL_LINES) -> None:
         print(f"  {line}", file=sys.stderr)
 
 
-def _watch(run_id: str, *, plain: bool | None, title: str | None) -> int:
+def _watch(
+    run_id: str, *, plain: bool | None, title: str | None, notify: list[str] | None = None, on: str | None = None
+) -> int:
     from hwmon.commands import attach
 
-    return attach.watch(run_id, plain=plain, title=title)
+    return attach.watch(run_id, plain=plain, title=title, notify=notify, on=on, new_run=True)
 
 
 def _final_code(run_id: str, watch_code: int, *, settle_s: float = 0.0, quiet: bool = False) -> int:

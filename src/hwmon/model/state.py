@@ -121,7 +121,9 @@ class Checkpoint:
 
 @dataclass(slots=True)
 class Alert:
-    kind: Literal["nan", "error", "stall", "silence", "failed"]
+    # "nan", "error", "stall", "silence", "failed", "phase-overrun", and any kind added later ("eta", "rank-behind",
+    # "rank-silent"...): views and `hwmon watch` carry every kind by its name.
+    kind: str
     message: str
     line: int = 0
     at: float | None = None
@@ -206,6 +208,10 @@ class RunState:
     source_end_reason: str = ""
     # Arrival time of the latest sign of progress (a step or a progress bar moving), for the stall detector.
     last_progress_at: float | None = None
+    # What the run history expects of each phase (``PhaseExpectations``: name -> (median seconds, runs, basis)), and
+    # the phases a ``phase-overrun`` was raised for (once each; ``hwmon.model.overrun``).
+    expected_phases: dict[str, tuple[float, int, str]] = field(default_factory=dict)
+    overrun_phases: set[str] = field(default_factory=set)
     # Every other named series the run prints (lr, grad norm, accuracy, eval metrics, learned fields), bounded;
     # filled by ``hwmon.model.metrics.observe`` from the reducer's dispatch (charts cycle through them with m).
     metrics: MetricTable = field(default_factory=MetricTable)

@@ -38,6 +38,8 @@ from hwmon.sources.ssh import SshFollower
 from hwmon.store import recent, registry
 
 FIRST_READ_BYTES = 512 * 1024
+# As hwmon.sources.source.QUIET_FLUSH_S: after this long without new bytes, held-back lines are released.
+QUIET_FLUSH_S = 1.0
 READ_BUDGET = 4 << 20
 MAX_FINISHED_RUNS = 10
 _HOST = socket.gethostname()
@@ -78,6 +80,8 @@ class LogTracker:
         self._pos = 0
         self._aligned = True
         self.reads = 0
+        # When the last bytes arrived (the injected clock) while the parser may still hold a line back.
+        self._flush_due: float | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -103,7 +107,7 @@ class LogTracker:
             self._pos = 0
             self._aligned = True
         if st.st_size <= self._pos:
-            return False
+            return self._flush_if_quiet()
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self._pos)
@@ -119,11 +123,26 @@ class LogTracker:
             data = data[cut + 1 :]
             self._aligned = True
         self.reads += 1
+        now = self._clock()
+        self._flush_due = now
         try:
-            reducer.apply_all(self.state, self.parser.feed(data), self._clock())
+            reducer.apply_all(self.state, self.parser.feed(data), now)
         except Exception:  # a parser bug must not take the fleet down; this row just stops updating
             return False
         return True
+
+    def _flush_if_quiet(self) -> bool:
+        """After ``QUIET_FLUSH_S`` without new bytes, let the parser release what it holds back waiting for more
+        (a crashed run's last exception line), as the live sources do."""
+        if self._flush_due is None or self._clock() - self._flush_due < QUIET_FLUSH_S:
+            return False
+        self._flush_due = None
+        try:
+            events = self.parser.flush()
+            reducer.apply_all(self.state, events, self._clock())
+        except Exception:  # same policy as poll()
+            return False
+        return bool(events)
 
 
 class RemoteTracker:
@@ -331,7 +350,7 @@ class Fleet:
                 remote = parse_remote(item.ref)
                 if remote is None:
                     continue
-                out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts)))
+                out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts, self._clock)))
             elif item.kind == "file":
                 out.append(self._entry(f"file:{item.ref}", partial(LogTracker, item.ref, self._clock)))
         for key in [k for k, e in self._entries.items() if not e.seen]:

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from rich.text import Text
 from textual import on, work
@@ -54,6 +54,9 @@ from hwmon.tui.widgets import (
 )
 from hwmon.tui.widgets.charts import chart_kinds
 from hwmon.tui.widgets.tabs import Tab
+
+if TYPE_CHECKING:
+    from hwmon.notify.live import LiveNotifier
 
 # Batches that arrive within this long of the previous repaint join the next one (a 10,000 lines/s stream costs
 # at most this many frames a second).
@@ -177,9 +180,12 @@ class HwmonApp(App[int]):
         log_lines: int = LOG_MAX_LINES,
         system: bool | None = None,
         notice: str | None = None,
+        notify: LiveNotifier | None = None,
     ) -> None:
         super().__init__()
         self._source = source
+        # --notify (hwmon.notify.live): told of the run's events after each repaint's alert check; reads the state.
+        self._notify = notify
         self._clock = clock
         self._run_title = title or source.name
         self.state = RunState(source=source.name)
@@ -514,6 +520,8 @@ class HwmonApp(App[int]):
             self.log_pane.set_live(self._partial)
         catching_up = bool(getattr(self._source, "catching_up", False))
         alert_rules.check(self.state, now, stall=self._stall_rule, catching_up=catching_up)
+        if self._notify is not None:
+            self._notify.observe(self.state, now, catching_up=catching_up)
         changed = self.state.version != self._painted_version or self._status_dirty
         self._status_dirty = False
         if self._status_expired():
@@ -1060,18 +1068,22 @@ def _train_seconds(state: RunState, now: float) -> float | None:
     return rows[0].seconds if rows else None
 
 
-def run_dashboard(source: SourceLike, *, title: str | None = None, notice: str | None = None) -> int:
+def run_dashboard(
+    source: SourceLike, *, title: str | None = None, notice: str | None = None, notify: LiveNotifier | None = None
+) -> int:
     """Run the dashboard until the user quits (q or Ctrl-C), then print one line saying how the run stands and how
     to come back. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped, else 0."""
     import sys
 
-    app = HwmonApp(source, title=title, notice=notice)
+    app = HwmonApp(source, title=title, notice=notice, notify=notify)
     try:
         app.run()
     finally:
         from hwmon.sources.offthread import reap_children
 
         reap_children()  # an external command still under way when the dashboard quit (gc-monitor, scontrol)
+    if notify is not None:
+        notify.close()
     from hwmon.store.history import record_if_ended
 
     record_if_ended(app.state, source.name)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from hwmon import exitcodes
 from hwmon.model import alerts as alerts_mod
@@ -26,6 +26,9 @@ from hwmon.model.fmt import fmt_duration, fmt_rate
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
 from hwmon.sources.source import Batch, Source
+
+if TYPE_CHECKING:
+    from hwmon.notify.live import LiveNotifier
 
 DEFAULT_INTERVAL = 10.0
 # After the run's own end line, keep reading this long for its last words (a traceback, "Processed N samples").
@@ -149,6 +152,7 @@ async def run_plain(
     follow: bool = False,
     clock: Clock = time.monotonic,
     end_grace: float = END_GRACE_S,
+    notify: LiveNotifier | None = None,
 ) -> int:
     """Follow ``source`` printing plain lines until the run ends (unless ``follow``) or the source ends.
 
@@ -199,6 +203,8 @@ async def run_plain(
                 alerts_mod.check(state, now, catching_up=bool(getattr(source, "catching_up", False)))
                 printer.print_new_alerts()
                 next_check = now + ALERT_CHECK_S
+            if notify is not None:
+                notify.observe(state, now, catching_up=bool(getattr(source, "catching_up", False)))
             if now >= next_tick:
                 printer.emit("status", printer.status_text(now))
                 next_tick = now + interval
@@ -215,6 +221,9 @@ async def run_plain(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
     now = clock()
+    if notify is not None:
+        notify.observe(state, now)
+        notify.close()
     final = figures.display_status(state, now)
     how = "source ended" if eof else "run ended"
     printer.emit("end", f"{how} | {final} | " + " | ".join(state_fields(state, now)))

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hwmon.events import Event, ProgressUpdate, RunClock, RunOutcome, SourceEnded, StepBatch, StepMetrics
+from hwmon.events import (
+    Event,
+    PhaseExpectations,
+    ProgressUpdate,
+    RunClock,
+    RunOutcome,
+    SourceEnded,
+    StepBatch,
+    StepMetrics,
+)
 from hwmon.model import metrics
-from hwmon.model.reducer import alerts, facts, run, steps, timeline
+from hwmon.model.reducer import alerts, expectations, facts, run, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
 from hwmon.model.state import RunState
@@ -19,9 +28,11 @@ TABLES: tuple[dict[type[Event], Handler], ...] = (
     steps.HANDLERS,
     facts.HANDLERS,
     alerts.HANDLERS,
+    expectations.HANDLERS,
 )
 HANDLERS: dict[type[Event], Handler] = {kind: handler for table in TABLES for kind, handler in table.items()}
 assert len(HANDLERS) == sum(len(table) for table in TABLES), "an event type is handled in two modules"
+_NOT_OUTPUT = (SourceEnded, RunOutcome, RunClock, PhaseExpectations)
 # Events whose step/batch numbers and counts are bounded before any handler sees them.
 _SANITISED: frozenset[type[Event]] = frozenset({StepMetrics, StepBatch, ProgressUpdate})
 
@@ -38,7 +49,9 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
     state.version += 1
     if event.line > state.lines:
         state.lines = event.line
-    if now is not None and not isinstance(event, (SourceEnded, RunOutcome, RunClock)):
+    # Events that are not the run's output (the source's end, the supervisor's record, the history's expectations)
+    # neither start its clock nor break a silence (and the history's do not make it "running" either).
+    if now is not None and not isinstance(event, _NOT_OUTPUT):
         if state.started_at is None:
             state.started_at = now
         state.last_output_at = now
@@ -62,5 +75,11 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
             state.first_ts = ts
         if state.last_ts is None or ts > state.last_ts:
             state.last_ts = ts
-    if now is not None and state.status == "unknown" and not state.source_ended and state.outcome is None:
+    if (
+        now is not None
+        and state.status == "unknown"
+        and not state.source_ended
+        and state.outcome is None
+        and not isinstance(event, PhaseExpectations)
+    ):
         state.status = "running"

@@ -128,11 +128,14 @@ def test_the_plan_gives_every_big_phase_its_row_before_the_chart() -> None:
 def test_the_metric_table_keys_series_by_name_and_stays_bounded() -> None:
     table = MetricTable()
     for step in range(1, 101):
-        record_step(table, step, (("lr", 1e-3 / step), ("grad_norm", 1.0), ("loss", 9.0)), epoch=step / 50)
+        fields = (("lr", 1e-3 / step), ("grad_norm", 1.0 + step % 3), ("v_num", 7.0), ("loss", 9.0))
+        record_step(table, step, fields, epoch=step / 50)
     record_eval(table, 100, "accuracy", 0.9)
     record_bar(table, 100, (("accuracy", 0.5),))
     names = [entry.label for entry in chartable(table)]
-    assert names == ["lr", "grad_norm", "eval accuracy"]  # the loss has its own series; a 1-point bar is not a chart
+    # The loss has its own series; a constant (a version number) and a 1-point bar figure are not charts; one
+    # evaluation is (a point per evaluation).
+    assert names == ["lr", "grad_norm", "eval accuracy"]
     assert table.series["train:lr"].series.count == 100
     assert table.epoch_starts == [50, 100]
     for index in range(MAX_SERIES + 10):

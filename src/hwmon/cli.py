@@ -23,12 +23,15 @@ COMMANDS: dict[str, str] = {
     "ls": "list supervised runs and your Slurm jobs",
     "stop": "stop a supervised run (SIGINT, then SIGTERM, then SIGKILL; scancel for a Slurm job)",
     "top": "the fleet view: every run, Slurm job and recently attached log in one live table (also: hwmon alone)",
+    "formats": "list the log formats hwmon reads (built-in, learned, yours); 'formats test FILE LOG' tries yours",
     "watch": "follow runs headless and tell when one fails, stalls or ends (exec, terminal, desktop, mail, Apprise;"
     " Prometheus /metrics)",
     "report": "write a run as one self-contained HTML file to share (charts, phases, alerts, the last log lines)",
 }
 # Answered by cli.py itself (no module): `hwmon help [COMMAND]`.
 HELP_COMMAND = ("help", "show this help, or one command's: hwmon help COMMAND (the same as hwmon COMMAND --help)")
+# Commands that read no log, so they do not load the user's format files (see hwmon.sources.formats).
+_NO_FORMATS = frozenset({"stop", "history", "formats"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -125,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return exitcodes.USAGE
     try:
+        if args.command not in _NO_FORMATS:
+            from hwmon.sources.formats import install
+
+            install(getattr(args, "format_file", None) or ())
         code: int = args._module.run(args)
         return code
     except exitcodes.HwmonError as exc:

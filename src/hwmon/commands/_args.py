@@ -29,3 +29,18 @@ def interval_seconds(text: str) -> float:
     if not MIN_INTERVAL_S <= value <= MAX_INTERVAL_S:
         raise argparse.ArgumentTypeError(f"must be between {MIN_INTERVAL_S:g} and {MAX_INTERVAL_S:g} seconds: {text!r}")
     return value
+
+
+def add_format_file(parser: argparse.ArgumentParser) -> None:
+    """``--format-file FILE`` (repeatable): a user format file for this command, besides the user's format directory
+    (``hwmon formats``; the command line loads them before the command runs)."""
+    from pathlib import Path
+
+    parser.add_argument(
+        "--format-file",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="read the log with this user format file too (TOML rules; see 'hwmon formats'; repeatable)",
+    )

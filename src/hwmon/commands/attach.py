@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
-from hwmon.commands._args import interval_seconds
+from hwmon.commands._args import add_format_file, interval_seconds
 
 if TYPE_CHECKING:
     from hwmon.notify.live import LiveNotifier
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``hwmon attach``."""
+    add_format_file(parser)  # h17a: user formats (issue 17)
     parser.add_argument(
         "ref",
         nargs="?",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
+from hwmon.commands._args import add_format_file
 
 if TYPE_CHECKING:
     from hwmon.model.compare import RunFigures
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's flags."""
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="log files, run ids (or unique prefixes), '-'")
+    add_format_file(parser)  # h17a: user formats (issue 17)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the hwmon.compare/1 JSON")
     fmt.add_argument("--md", action="store_true", help="print a Markdown table")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from hwmon import exitcodes
+from hwmon.commands._args import add_format_file
 from hwmon.events import StepBatch
 from hwmon.model.export import TABLES, Row
 
@@ -39,6 +40,7 @@ PARQUET_BATCH = 16384
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's flags."""
     parser.add_argument("source", metavar="SOURCE", help="a log file, '-' for stdin, or a run id (or unique prefix)")
+    add_format_file(parser)  # h17a: user formats (issue 17)
     parser.add_argument("--format", "-f", choices=FORMATS, default="csv", help="output format (default: csv)")
     parser.add_argument(
         "--what",

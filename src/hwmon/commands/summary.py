@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
+from hwmon.commands._args import add_format_file
 from hwmon.model.text import safe_text
 
 if TYPE_CHECKING:
@@ -28,9 +29,16 @@ CHUNK = 1 << 20  # read in 1 MiB chunks: memory stays flat whatever the log's si
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's flags."""
     parser.add_argument("log", nargs="?", metavar="LOG", help="the log file to summarise; '-' reads it from stdin")
+    add_format_file(parser)  # h17a: user formats (issue 17)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the hwmon.summary/1 JSON contract")
     fmt.add_argument("--md", action="store_true", help="print a Markdown report")
+    fmt.add_argument(
+        "--explain",
+        action="store_true",
+        help="for each figure (status, vendor, phases, last step/loss/rate, eval, checkpoints): the line that gave it "
+        "and the rule or learned template that read it",
+    )  # h17a (issue 17)
     parser.add_argument(
         "--ssh-opt",
         action="append",
@@ -153,6 +161,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif args.md:
         sys.stdout.write(render_markdown(summary))
+    elif args.explain:
+        from hwmon.commands.explain import explain
+
+        log = Path(args.log)
+        explain(summary, sys.stdout, log if args.log != "-" and log.is_file() else None)
     else:
         render_human(summary)
     if args.exit_status and summary["status"] == "failed":

@@ -17,6 +17,7 @@ from typing import Literal
 
 from hwmon.events import ModuleNode, PhaseName, StepMetrics, Vendor
 from hwmon.model.metrics import MetricTable
+from hwmon.model.provenance import Provenance
 from hwmon.model.series import BoundedSeries
 
 Clock = Callable[[], float]
@@ -182,6 +183,9 @@ class RunState:
     silent: bool = False
     # Runs seen in this source (a file holding two runs reports the last one; this says there were two).
     runs: int = 1
+    # Which line and rule set each figure, and which rule read each recent line (hwmon.model.provenance; kept by
+    # the reducer's dispatch, issue 17).
+    provenance: Provenance = field(default_factory=Provenance)
     # Where the run is going, as the log states it (``TargetStated``, an epochs bar's total): the training loop's
     # target step, the number of epochs and the epoch under way (1-based), and whether an evaluation follows
     # training (with its length in steps/batches when stated).

@@ -126,6 +126,8 @@ def summary_dict(state: RunState) -> dict[str, object]:
         "alerts": [{"kind": a.kind, "message": a.message, "line": a.line} for a in state.alerts],
         "runs": state.runs,
         "lines": state.lines,
+        # h17a (issue 17): per figure path above, the line and the rule that set it.
+        "provenance": state.provenance.as_json(),
     }
     return out
 

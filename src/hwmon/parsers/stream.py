@@ -54,6 +54,7 @@ from hwmon.parsers.generic import GenericParser
 from hwmon.parsers.graphcore import GraphcoreParser
 from hwmon.parsers.hftrainer import HfTrainerParser
 from hwmon.parsers.keras import KerasParser
+from hwmon.parsers.learned import LearnedStage
 from hwmon.parsers.lightning import LightningParser
 from hwmon.parsers.lines import LineSplitter
 from hwmon.parsers.megatron import MegatronParser
@@ -62,6 +63,7 @@ from hwmon.parsers.nanogpt import NanoGptParser
 from hwmon.parsers.records import Record, RecordReader
 from hwmon.parsers.slurm import SLURM_LINE, SlurmLines
 from hwmon.parsers.tqdm import TqdmParser
+from hwmon.parsers.userformats import Format
 
 __all__ = ["FEED_SLICE", "MIN_BLOCK_LINES", "PARSER_CHAIN", "StreamParser", "parse_bytes"]
 
@@ -99,6 +101,7 @@ _VENDOR_RANK = {"cpu": 0, "gpu": 1, "cerebras": 2, "graphcore": 2}
 _F_METRIC = 1
 _F_ERROR = 2
 _F_WARNING = 4
+_F_LEARNED = 8  # h17a: a learned reader (parsers/learned.py) read the line: the generic parser's metrics are dropped
 _RECENT_LINES = 512
 
 
@@ -108,7 +111,18 @@ class StreamParser:
     STRICT_DEFAULT = False
     """``strict`` when the constructor is not told: the test suite turns it on (tests/conftest.py)."""
 
-    def __init__(self, *, blocks: bool = False, keep_lines: int = 0, strict: bool | None = None) -> None:
+    FORMATS_DEFAULT: tuple[Format, ...] = ()
+    """User formats when the constructor is not told (the command line installs the user's; see
+    ``hwmon.sources.formats``)."""
+
+    def __init__(
+        self,
+        *,
+        blocks: bool = False,
+        keep_lines: int = 0,
+        strict: bool | None = None,
+        formats: tuple[Format, ...] | None = None,
+    ) -> None:
         self.blocks = blocks
         self.strict = self.STRICT_DEFAULT if strict is None else strict
         self._reader = RecordReader()
@@ -130,6 +144,8 @@ class StreamParser:
         ]
         self._flags: OrderedDict[int, int] = OrderedDict()
         self._slurm = SlurmLines()
+        # h17a: user formats, structured lines, column tables, learned templates (see _parse_line).
+        self.learned = LearnedStage(self.FORMATS_DEFAULT if formats is None else formats)
 
     # ------------------------------------------------------------------ public
 
@@ -157,6 +173,14 @@ class StreamParser:
             self._remember_events(events)
             out.extend(self._vendor_filter(events))
         events = self._finish_parser(self._tree)
+        self._remember_events(events)
+        out.extend(self._vendor_filter(events))
+        try:
+            events = self.learned.finish()  # h17a: what the learned readers still hold
+        except Exception as exc:
+            events = self._fault(self.learned, self.lines_seen, exc)
+        if self._completed:
+            events = [e for e in events if not isinstance(e, StepMetrics)]
         self._remember_events(events)
         out.extend(self._vendor_filter(events))
         out.extend(self._generic_filter(self._finish_parser(self._generic)))
@@ -193,6 +217,12 @@ class StreamParser:
         self._kept.clear()
         return lines
 
+    def pop_numbered_lines(self) -> tuple[int, list[str]]:
+        """``pop_lines()`` and the 1-based line number of the first line it gives (the numbers events carry), so
+        a raw log view can ask ``RunState.provenance.rule_of_line(n)`` which rule read a line (h17a, issue 17)."""
+        lines = self.pop_lines()
+        return self.lines_seen - len(lines) + 1, lines
+
     # ------------------------------------------------------------------ lines
 
     def _line(self, line: Line, out: list[Event]) -> None:
@@ -216,7 +246,20 @@ class StreamParser:
             if line.final:
                 out.extend(self._slurm.feed(line))
             return
+        # ---- h17a hook 1/2: a line a user format's rule matches is that format's; the built-in rules skip it.
+        if line.final:
+            try:
+                user = self.learned.user(line)
+            except Exception as exc:
+                user = self._fault(self.learned, line.number, exc)
+            if user is not None:
+                self._remember(line.number, self._remember_events(user, line.number) | _F_LEARNED | _F_METRIC)
+                out.extend(self._vendor_filter(user) if vendor_filter else user)
+                self._generic_after(line, True, out, vendor_filter)
+                return
+        # ---- end of hook 1
         taken = 0
+        start = len(out)
         for parser in self._parsers if line.final else self._redraw_parsers:
             events = self._feed_parser(parser, line)
             if events:
@@ -230,16 +273,31 @@ class StreamParser:
         if events:
             taken |= self._remember_events(events, line.number)
             out.extend(events)
+        # ---- h17a hook 2/2: structured lines, column tables and learned templates read what no rule read.
+        try:
+            learned = self.learned.after(line, out[start:])
+        except Exception as exc:
+            learned = self._fault(self.learned, line.number, exc)
         if line.final:
+            if learned is not None:
+                if self._completed:
+                    # As for the generic parser: a stray metrics line after the run's own end line is not a step.
+                    learned = [e for e in learned if not (isinstance(e, StepMetrics) and e.line == line.number)]
+                flags = self._remember_events(learned, line.number) | _F_LEARNED | _F_METRIC
+                self._remember(line.number, flags)
+                out.extend(self._vendor_filter(learned) if vendor_filter else learned)
+            # ---- end of hook 2
             # A line whose metrics or error a format parser already reported gets only the generic parser's
             # multi-line bookkeeping: its own facts for it would be dropped as duplicates anyway.
-            facts = not taken & (_F_METRIC | _F_ERROR)
-            try:
-                generic = self._generic.feed(line, facts=facts)
-            except Exception as exc:
-                generic = self._fault(self._generic, line.number, exc)
-            if generic:
-                out.extend(self._generic_filter(generic, vendor_filter))
+            self._generic_after(line, not taken & (_F_METRIC | _F_ERROR), out, vendor_filter)
+
+    def _generic_after(self, line: Record, facts: bool, out: list[Event], vendor_filter: bool) -> None:
+        try:
+            generic = self._generic.feed(line, facts=facts)
+        except Exception as exc:
+            generic = self._fault(self._generic, line.number, exc)
+        if generic:
+            out.extend(self._generic_filter(generic, vendor_filter))
 
     def _remember_events(self, events: list[Event], current: int = -1) -> int:
         """Record which kinds of fact each event's own source line produced (a parser may release an event for
@@ -275,6 +333,8 @@ class StreamParser:
                 continue
             if isinstance(event, RunCompleted) and event.success:
                 self._completed = True
+            if isinstance(event, EvalMetric) and flags & _F_LEARNED:
+                continue  # h17a: a learned reader already named this line's eval metrics
             if isinstance(event, ErrorSeen) and flags & _F_ERROR:
                 continue
             if isinstance(event, WarningSeen) and flags & (_F_WARNING | _F_ERROR):

@@ -16,6 +16,7 @@ from hwmon.events import (
     StepMetrics,
 )
 from hwmon.model import metrics
+from hwmon.model.provenance import figures_before, observe
 from hwmon.model.reducer import alerts, expectations, facts, run, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
@@ -63,12 +64,14 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
     handler = HANDLERS.get(type(event))
     if type(event) in _SANITISED:
         event = sane_numbers(event)
+    provenance, before = state.provenance, figures_before(state)  # h17a: which line and rule set each figure
     if handler is not None:
         # RunStarted may reset the state, so it must see the previous run's timestamps before they are updated.
         handler(state, event, now)
     if type(event) in metrics.OBSERVED:
         # The named series beside the loss (lr, accuracy, eval metrics...), at the training step the run is at.
         metrics.observe(state.metrics, event, state.steps.last[0] if state.steps.last is not None else None)
+    state.provenance = observe(provenance, state, event, before)
     ts = event.ts
     if ts is not None:
         if state.first_ts is None:

@@ -1,0 +1,546 @@
+"""Learned line templates: read training loops nobody wrote a rule for. Pure.
+
+Every message no format rule took is cut at its numbers (one C-level ``split``); the text between the numbers is
+the message's *template* (``It <*> Loss <*>``, ``[<*>] loss=<*>, accuracy=<*>``), as in Drain (He et al., ICWS 2017)
+and the loghub benchmark, with numbers as the variable tokens. A template is analysed once, when it is first seen:
+each number is named by the words before it in any layout (``loss 2.4``, ``loss: 2.4``, ``loss=2.4``,
+``'loss': 2.4``, ``| lm loss: 3.7E+00 |``, ``train loss 0.31, val loss 0.66``) and the name gets a role
+(``hwmon.parsers.fields``). A template with a counter and metric fields is a **step template**:
+
+- a counter named by the vocabulary (``step``, ``iter``, ``It``, ``Batch``, ``global_step``...), or ``[N]`` opening
+  the message, reads from the first line;
+- an unnamed integer (``[3/300]``, ``3/300 - loss: ...``) becomes the counter when it rises from one line of the
+  template to the next: the template's first lines are held (at most ``HOLD``) until it does, then released with
+  their steps (a template whose integers never rise gives its lines without a step);
+- a number right after a counter and ``/`` is its total (``TargetStated``); a counter that falls back to 0 or 1
+  while the line prints no epoch is a per-epoch index: its steps carry the count of such restarts as their epoch
+  (so they are not read as a new run going back).
+
+Eval-named fields (``val_loss``, ``test acc``, or any field after the word Validation/Test) are ``EvalMetric``s,
+not the training loss. Templates are per source (one ``TemplateStage`` per stream), at most ``MAX_TEMPLATES`` of
+them (the least used are forgotten first), and each knows the line that taught it (``Template.taught_by``); their
+events carry ``rule="template:<id>"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+
+from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
+from hwmon.parsers import vocab
+from hwmon.parsers.fields import (
+    best_loss,
+    context_is_eval,
+    eval_name,
+    eval_step,
+    field_role,
+    normal_name,
+    rate_unit,
+)
+from hwmon.parsers.records import Record
+
+__all__ = ["HOLD", "MAX_LINE", "MAX_SLOTS", "MAX_TEMPLATES", "NUMBER", "Slot", "Template", "TemplateStage"]
+
+MAX_TEMPLATES = 512
+"""Templates remembered per source; beyond this the least used half is forgotten."""
+MAX_SLOTS = 48
+"""A message with more numbers than this is a table or a dump, not a step line."""
+MAX_LINE = 2000
+"""Longer messages are not templated (step lines are short; a 50 MB line must stay cheap)."""
+HOLD = 4
+"""Lines of a template held while it is not yet known whether one of its integers counts steps."""
+
+# A number as a log prints it: not glued to a word on its left (``step_100``, ``0x1f``, ``v1.2.3`` are not
+# numbers), optionally followed by a short unit (``3.91G``, ``12ms``, ``95.5%``, ``850tokens/s``); ``nan``/``inf``
+# only as a value (after ``=`` or ``:``, or before a separator), so "number of nan iterations" stays words.
+_NUMBER_BODY = (
+    r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+    r"(?=[A-Za-z%]{0,6}(?:/[A-Za-z]{1,6})?(?!\w)(?!\.\d))"
+    r"|(?<=[=:])[-+]?(?:nan|inf)(?!\w)|(?<=[=:] )[-+]?(?:nan|inf)(?!\w)|[-+]?(?:nan|inf)(?=\s*(?:$|[,;|})\]]))"
+)
+# The padding before a number (``iteration       10/     100``) belongs to the number, so a column padded to
+# its width is one template whatever the width of its values. The look-aheads only let the scan stop where a
+# number can start.
+NUMBER = re.compile(r"(?=[ \t]*[-+\d.nNiI])(?<![ \t])[ \t]*(?<![\w.])(" + _NUMBER_BODY + ")", re.IGNORECASE)
+_NUMBER_GROUP = r"[ \t]*(?<![\w.])(" + _NUMBER_BODY + ")"
+_DIGIT = re.compile(r"\d")
+_RECENT = 4
+_GLOBAL_COUNTERS = frozenset({"step", "steps", "global_step", "global step", "globalstep", "update", "updates"})
+# The name of a number: the last words of the text before it, back to a delimiter.
+_NAME_END = re.compile(r"(?:\s|['\"]|[=:#\[]|tensor\(|\()+$")
+_DELIMITER = re.compile(r"[|,;{}\[\]<>:=#]|\s-+\s|^-+\s")
+_TOKEN = re.compile(r"\S+")
+_WHERE = frozenset({"at", "@", "after", "before"})
+_WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./-]*\)?['\"]?$|\([\w./%-]{1,12}\)$")
+_UNIT_AFTER = re.compile(r"^\s?(?P<unit>[A-Za-z%]{1,8}(?:\s?/\s?[A-Za-z]{1,6})?)(?![\w])")
+_KEY_SEP = "\x00"
+# ``key=word`` assignments (``mode=train``, ``bias=True``, ``dataset='x'``): many of them make a line a
+# configuration dump (an argparse Namespace, a kwargs repr), whatever numbers it also holds.
+# An object's repr with keyword arguments (``Namespace(lr=0.1, ...)``, ``Config(steps=5)``): settings, not metrics.
+_OBJECT_REPR = re.compile(r"^\W{0,3}[A-Za-z_][\w.]*\((?:[A-Za-z_]\w*=|\))")
+_WORD_ASSIGNMENT = re.compile(r"(?<![\w.])[A-Za-z_][\w.-]*\s?=\s?['\"]?[A-Za-z_'\"]")
+
+
+@dataclass(slots=True)
+class Slot:
+    """One number of a template: its name, role, and whether it is the total of the slot before it (``3/300``)."""
+
+    name: str
+    role: str | None
+    integer: bool
+    total_of: int = -1
+    bracket_counter: bool = False
+    percent: bool = False
+
+
+@dataclass(slots=True)
+class Template:
+    """A learned template: the text between the numbers, and what each number is. ``kind`` is ``step`` (a step
+    template), ``candidate`` (metric fields and an unnamed integer that may count steps), ``eval`` (eval fields
+    only), ``loss`` (a loss without any counter) or ``other`` (not a metric line: ignored)."""
+
+    id: str
+    literals: tuple[str, ...]
+    slots: tuple[Slot, ...]
+    taught_by: int
+    kind: str = "other"
+    counter: int = -1
+    epoch: int = -1
+    loss: int = -1
+    rate: int = -1
+    evals: tuple[int, ...] = ()
+    extras: tuple[int, ...] = ()
+    candidates: tuple[int, ...] = ()
+    seen: int = 0
+    # Counter state: the last counter value, how often it started again, the totals last stated.
+    last: int | None = None
+    resets: int = 0
+    total: int | None = None
+    epoch_total: int | None = None
+    held: list[tuple[Record, list[str], float | None]] = field(default_factory=list)  # with the epoch then
+    extra_spec: tuple[tuple[int, str, float], ...] = ()
+    per_epoch: bool = True
+    fast: re.Pattern[str] | None = None
+
+    def matcher(self) -> re.Pattern[str]:
+        """One regex for the whole message: the template's text with its numbers as groups (what a block
+        decoder runs over many lines; the stage tries the templates it used last with it before cutting a line)."""
+        if self.fast is None:
+            pieces = [re.escape(self.literals[0])]
+            for literal in self.literals[1:]:
+                pieces.append(_NUMBER_GROUP)
+                pieces.append(re.escape(literal))
+            self.fast = re.compile("".join(pieces), re.IGNORECASE)
+        return self.fast
+
+    @property
+    def rule(self) -> str:
+        return f"template:{self.id}"
+
+    def text(self) -> str:
+        """The template as text, numbers shown as ``<*>``."""
+        return "<*>".join(self.literals)
+
+
+class TemplateStage:
+    """Per-source learned templates (see the module doc). ``feed(record)`` returns the line's events, or ``None``
+    when the line is not a metric line of any template (it is then left to the other readers)."""
+
+    def __init__(self) -> None:
+        self._templates: dict[str, Template] = {}
+        self._recent: list[Template] = []  # the templates of the last lines, tried whole before a line is cut
+        self.whole_matches = 0  # lines read by a whole-template match (bench/bench_learned.py reports it)
+        self.epoch: float | None = None  # the epoch the last "Epoch N" line began
+
+    @property
+    def templates(self) -> list[Template]:
+        """The templates learned so far, in the order they were first seen."""
+        return sorted(self._templates.values(), key=lambda t: t.taught_by)
+
+    def feed(self, record: Record) -> list[Event] | None:
+        msg = record.msg
+        if len(msg) > MAX_LINE:
+            return None
+        released: list[Event] = []
+        for template in self._recent:
+            m = template.matcher().fullmatch(msg)
+            if m is not None:
+                self.whole_matches += 1
+                values = list(m.groups())
+                if template is not self._recent[0]:
+                    self._recent.remove(template)
+                    self._recent.insert(0, template)
+                break
+        else:
+            if _DIGIT.search(msg) is None:
+                return None
+            parts = NUMBER.split(msg)
+            count = len(parts) // 2
+            if count == 0 or count > MAX_SLOTS:
+                return None
+            key = _KEY_SEP.join(parts[0::2])
+            found = self._templates.get(key)
+            if found is None:
+                if len(self._templates) >= MAX_TEMPLATES:
+                    released = self._forget()
+                template = self._learn(key, parts, record)
+            else:
+                template = found
+            values = parts[1::2]
+            if template.seen:
+                # Seen before: worth trying whole next time (a one-off message is not).
+                recent = self._recent
+                if len(recent) >= _RECENT:
+                    recent.pop()
+                recent.insert(0, template)
+        template.seen += 1
+        kind = template.kind
+        if kind == "other":
+            return released or None
+        if kind == "epoch":
+            return released + self._epoch_marker(template, record, values)
+        if kind == "candidate":
+            return released + self._candidate(template, record, values)
+        return released + self._read(template, record, values, template.counter, self.epoch)
+
+    def _epoch_marker(self, t: Template, record: Record, values: list[str]) -> list[Event]:
+        """A line that only says which epoch begins: the steps without an epoch of their own that follow get it."""
+        epoch = _float(values[t.epoch])
+        if epoch is None or not math.isfinite(epoch):
+            return []
+        self.epoch = epoch
+        total_slot = _total_slot(t, t.epoch)
+        total = _int(values[total_slot]) if total_slot >= 0 else None
+        if total is not None and total > 0 and total != t.epoch_total:
+            t.epoch_total = total
+            return [TargetStated(record.number, record.ts, "epoch", total, int(epoch), rule=t.rule)]
+        return []
+
+    def single_field(self, record: Record) -> tuple[str, float] | None:
+        """The one named number of a ``name: value`` line (``  accuracy: 0.81``, ``loss = 0.43``), else None."""
+        msg = record.msg
+        if len(msg) > 200:
+            return None
+        parts = NUMBER.split(msg)
+        if len(parts) != 3 or parts[2].strip() not in ("", "%"):
+            return None
+        name, _ = _name_before(parts[0])
+        value = _float(parts[1])
+        if not name or value is None or parts[0].strip(" \t:=|-*") != parts[0].strip(" \t:=|-*").split("(")[0]:
+            return None
+        return name, value / 100.0 if parts[2].strip() == "%" else value
+
+    def finish(self) -> list[Event]:
+        """End of input: held lines of templates whose counter never showed itself, without a step."""
+        out: list[Event] = []
+        for template in self._templates.values():
+            if template.held:
+                out.extend(self._demote(template, final=True))
+        out.sort(key=lambda e: e.line)
+        return out
+
+    # ------------------------------------------------------------------ learning
+
+    def _learn(self, key: str, parts: list[str], record: Record) -> Template:
+        literals = tuple(parts[0::2])
+        values = parts[1::2]
+        slots: list[Slot] = []
+        for i, raw in enumerate(values):
+            before, after = literals[i], literals[i + 1]
+            integer = _is_integer(raw)
+            if before.strip() == "/" and slots:
+                slots.append(Slot(slots[-1].name + " total", None, integer, total_of=i - 1))
+                continue
+            name, name_at = _name_before(before)
+            if not name:
+                unit = _UNIT_AFTER.match(after)
+                if unit is not None and field_role(normal_name(unit["unit"])) == "rate":
+                    name = normal_name(unit["unit"])
+            role = field_role(name) if name else None
+            if role in ("metric", "loss") and not name.startswith(("train", "training")):
+                # The words before the name (not the name's own) may put it in an evaluation.
+                context = "".join(_interleave(literals, values, i))
+                if context_is_eval(context[: len(context) - len(before) + name_at]):
+                    role = "eval"
+            bracket = i == 0 and not name and before.strip() in ("[", "(") and after.lstrip().startswith(("]", ")"))
+            percent = after.startswith("%")
+            slots.append(Slot(name, role, integer, bracket_counter=bracket and integer, percent=percent))
+        template = Template(_template_id(key), literals, tuple(slots), record.number)
+        _classify(template)
+        assignments = len(_WORD_ASSIGNMENT.findall(key))
+        if (assignments >= 3 and assignments * 2 >= len(slots)) or _OBJECT_REPR.match(key) is not None:
+            template.kind = "other"  # a configuration dump, not a metrics line
+        self._templates[key] = template
+        return template
+
+    def _forget(self) -> list[Event]:
+        """Drop the least used half of the templates; the lines they held go out as the end of input would
+        give them."""
+        out: list[Event] = []
+        ranked = sorted(self._templates.items(), key=lambda kv: (kv[1].seen, kv[1].taught_by))
+        for key, template in ranked[: len(ranked) // 2]:
+            if template.held:
+                out.extend(self._demote(template, final=True))
+            del self._templates[key]
+        kept = {id(t) for t in self._templates.values()}
+        self._recent = [t for t in self._recent if id(t) in kept]
+        out.sort(key=lambda e: e.line)
+        return out
+
+    # ------------------------------------------------------------------ reading
+
+    def _candidate(self, template: Template, record: Record, values: list[str]) -> list[Event]:
+        held = template.held
+        if held:
+            previous = held[-1][1]
+            for slot in template.candidates:
+                a, b = _int(previous[slot]), _int(values[slot])
+                if a is not None and b is not None and b > a:
+                    template.kind = "step"
+                    template.counter = slot
+                    out: list[Event] = []
+                    for old_record, old_values, old_epoch in held:
+                        out.extend(self._read(template, old_record, old_values, slot, old_epoch))
+                    held.clear()
+                    out.extend(self._read(template, record, values, slot))
+                    return out
+            if not template.candidates or len(held) + 1 >= HOLD:
+                # It repeats, and none of its integers counts: its lines are steps without a number.
+                held.append((record, values, self.epoch))
+                return self._demote(template)
+        held.append((record, values, self.epoch))
+        return []
+
+    def _demote(self, template: Template, *, final: bool = False) -> list[Event]:
+        """The template's integers do not count steps: its held lines (and later ones) are read without a step.
+        At the end of input a line seen once is a step only when its loss is plainly named (``loss: 0.5``, not
+        ``best loss 0.3``): one summary line is not a training step."""
+        template.kind = _without_counter(template)
+        out: list[Event] = []
+        once = final and len(template.held) == 1 and template.seen == 1
+        plain = template.loss >= 0 and vocab.role(template.slots[template.loss].name) == "loss"
+        for old_record, old_values, old_epoch in template.held:
+            if template.kind == "other":
+                continue
+            events = self._read(template, old_record, old_values, -1, old_epoch)
+            if once and not plain:
+                events = [e for e in events if isinstance(e, EvalMetric)]
+            out.extend(events)
+        template.held.clear()
+        return out
+
+    def _read(
+        self, t: Template, record: Record, values: list[str], counter: int, context: float | None = None
+    ) -> list[Event]:
+        """The events of one line of ``t``; ``context`` is the epoch the line was printed in (held lines keep
+        theirs)."""
+        number, ts, rule = record.number, record.ts, t.rule
+        out: list[Event] = []
+        evals: list[tuple[str, float]] = []
+        for i in t.evals:
+            value = _value(t, values, i)
+            if value is not None:
+                evals.append((eval_name(t.slots[i].name), value))
+                out.append(EvalMetric(number, ts, evals[-1][0], value, rule=rule))
+        if t.kind == "eval" or (t.loss < 0 and not t.extras and t.rate < 0):
+            found = eval_step(number, ts, evals, rule, _int(values[counter]) if counter >= 0 else None)
+            if found is not None:
+                out.append(found)
+            return out
+        step: int | None = None
+        if counter >= 0:
+            raw = _int(values[counter])
+            if raw is not None:
+                self._counted(t, raw)
+                step = raw
+                total_slot = _total_slot(t, counter)
+                if total_slot >= 0:
+                    total = _int(values[total_slot])
+                    if total is not None and total != t.total and total > 0:
+                        t.total = total
+                        out.append(TargetStated(number, ts, "step", total, step, rule=rule))
+        # After a per-epoch counter started again, the epoch is the number of times it did (1-based), so the
+        # model knows its steps are per epoch and not a new run going back.
+        epoch: float | None = context if context is not None else (float(t.resets + 1) if t.resets else None)
+        if t.epoch >= 0:
+            epoch = _float(values[t.epoch])
+            total_slot = _total_slot(t, t.epoch)
+            if total_slot >= 0:
+                total = _int(values[total_slot])
+                if total is not None and total != t.epoch_total and total > 0:
+                    t.epoch_total = total
+                    current = int(epoch) if epoch is not None and math.isfinite(epoch) else None
+                    out.append(TargetStated(number, ts, "epoch", total, current, rule=rule))
+        loss = _value(t, values, t.loss) if t.loss >= 0 else None
+        rate = _float(values[t.rate]) if t.rate >= 0 else None
+        unit = rate_unit(t.slots[t.rate].name) if t.rate >= 0 else "samples/sec"
+        extra: list[tuple[str, float]] = []
+        for i, name, scale in t.extra_spec:
+            text = values[i]
+            try:
+                value = float(text)
+            except ValueError:
+                parsed = _float(text)  # "1,024"
+                if parsed is None:
+                    continue
+                value = parsed
+            extra.append((name, value * scale))
+        out.append(
+            StepMetrics(
+                number,
+                ts,
+                step,
+                loss=loss,
+                rate=rate,
+                rate_unit=unit,
+                epoch=epoch,
+                extra=tuple(extra),
+                rule=rule,
+            )
+        )
+        return out
+
+    @staticmethod
+    def _counted(t: Template, raw: int) -> None:
+        """Follow the counter: one that falls back to 0 or 1 while the line prints no epoch is a per-epoch index
+        starting a new epoch (counted in ``t.resets``), not a new run — unless it is named as a global count
+        (``step``, ``global_step``, ``update``): that one starting again is a new run."""
+        last = t.last
+        if last is not None and raw < last and raw <= 1 and t.epoch < 0 and t.per_epoch:
+            t.resets += 1
+        t.last = raw
+
+
+# --------------------------------------------------------------------------- analysis helpers
+
+
+def _classify(t: Template) -> None:
+    losses: list[int] = []
+    evals: list[int] = []
+    extras: list[int] = []
+    candidates: list[int] = []
+    for i, slot in enumerate(t.slots):
+        role = slot.role
+        if slot.total_of >= 0:
+            continue
+        if role == "counter" or slot.bracket_counter:
+            if t.counter < 0:
+                t.counter = i
+                t.per_epoch = slot.name not in _GLOBAL_COUNTERS
+            continue
+        if role == "epoch":
+            if t.epoch < 0:
+                t.epoch = i
+            continue
+        if role == "loss":
+            losses.append(i)
+        elif role == "eval":
+            evals.append(i)
+        elif role == "rate" and t.rate < 0:
+            t.rate = i
+        elif role in ("lr", "metric", "rate"):
+            extras.append(i)
+        elif role is None and slot.integer:
+            candidates.append(i)
+    picked = best_loss([t.slots[i].name for i in losses])
+    if picked is not None:
+        t.loss = losses[picked]
+        extras.extend(i for j, i in enumerate(losses) if j != picked)
+        extras.sort()
+    t.evals = tuple(evals)
+    t.extras = tuple(extras)
+    t.extra_spec = tuple(
+        (i, "lr" if t.slots[i].role == "lr" else t.slots[i].name, 0.01 if t.slots[i].percent else 1.0) for i in extras
+    )
+    t.candidates = tuple(candidates)
+    has_metrics = t.loss >= 0 or bool(evals) or t.rate >= 0 or bool(extras)
+    if not has_metrics and t.epoch >= 0 and t.counter < 0 and not candidates and len(t.slots) <= 2:
+        t.kind = "epoch"  # "Epoch 3", "=== Epoch 3/10 ===": the epoch the lines after it belong to
+    elif not has_metrics:
+        t.kind = "other"
+    elif t.counter >= 0:
+        t.kind = "step" if (t.loss >= 0 or t.rate >= 0 or extras) else "eval"
+    elif (candidates and (t.loss >= 0 or t.rate >= 0)) or (t.loss >= 0 and t.epoch < 0):
+        # An unnamed integer may count steps; a loss without any counter must repeat to be a step.
+        t.kind = "candidate"
+    else:
+        t.kind = _without_counter(t)
+
+
+def _without_counter(t: Template) -> str:
+    """The kind of a template with no counter: an epoch and a loss still make a step (one line per epoch)."""
+    if t.loss >= 0:
+        return "step" if t.epoch >= 0 else "loss"
+    return "eval" if t.evals else "other"
+
+
+def _total_slot(t: Template, slot: int) -> int:
+    following = slot + 1
+    if following < len(t.slots) and t.slots[following].total_of == slot:
+        return following
+    return -1
+
+
+def _interleave(literals: tuple[str, ...], values: list[str], upto: int) -> list[str]:
+    out: list[str] = []
+    for i in range(upto + 1):
+        out.append(literals[i])
+        if i < upto:
+            out.append(values[i])
+    return out
+
+
+def _name_before(text: str) -> tuple[str, int]:
+    """The words naming a number, from the text before it (``" | lm loss: "`` -> ``lm loss``), and where in
+    ``text`` they start."""
+    base = max(0, len(text) - 120)
+    tail = _NAME_END.sub("", text[base:])
+    chunk = _DELIMITER.split(tail)[-1]
+    at = base + len(tail) - len(chunk)
+    words: list[str] = []
+    start = len(text)
+    for token in reversed(list(_TOKEN.finditer(chunk))):
+        word = token.group()
+        if _WORD.match(word) is None or len(words) == 4 or (words and word.lower() in _WHERE):
+            break  # "validation loss at iteration 50": the number is the iteration's, not the loss's
+        start = at + token.start()
+        if word.startswith("(") and not word.endswith(")"):
+            words.append(word[1:])  # "(Step 5": the parenthesis opens the name
+            start += 1
+            break
+        words.append(word)
+    if not words:
+        return "", len(text)
+    return normal_name(" ".join(reversed(words))), start
+
+
+def _template_id(key: str) -> str:
+    return hashlib.blake2b(key.encode("utf-8", "replace"), digest_size=4).hexdigest()
+
+
+def _is_integer(raw: str) -> bool:
+    return raw.lstrip("+-").replace(",", "").isdigit()
+
+
+def _int(raw: str) -> int | None:
+    text = raw.replace(",", "")
+    if text.lstrip("+-").isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
+def _value(t: Template, values: list[str], i: int) -> float | None:
+    value = _float(values[i])
+    if value is not None and t.slots[i].percent:
+        return value / 100.0
+    return value
+
+
+def _float(raw: str) -> float | None:
+    try:
+        return float(raw.replace(",", "") if "," in raw else raw)
+    except ValueError:
+        return None

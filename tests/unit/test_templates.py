@@ -1,0 +1,202 @@
+"""Learned line templates (``hwmon.parsers.templates``): training loops nobody wrote a rule for, read by the words
+next to their numbers. The fixtures under tests/fixtures/learned/ are the project's own, in its own words."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+from tests.helpers.chunking import assert_chunking_invariant, stream_events
+
+from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
+from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.parsers.base import Line
+from hwmon.parsers.records import RecordReader
+from hwmon.parsers.templates import HOLD, MAX_TEMPLATES, NUMBER, TemplateStage
+
+LEARNED = Path(__file__).resolve().parents[1] / "fixtures" / "learned"
+SRC = Path(__file__).resolve().parents[2] / "src" / "hwmon" / "parsers"
+
+
+def feed(lines: list[str]) -> tuple[TemplateStage, list[Event]]:
+    stage = TemplateStage()
+    reader = RecordReader()
+    out: list[Event] = []
+    for number, text in enumerate(lines, start=1):
+        found = stage.feed(reader.read(Line(number, 0, text)))
+        if found:
+            out.extend(found)
+    out.extend(stage.finish())
+    return stage, out
+
+
+def steps(events: list[Event]) -> list[StepMetrics]:
+    return [e for e in events if isinstance(e, StepMetrics)]
+
+
+def summary(text: str) -> dict[str, object]:
+    return summary_dict(summarize_bytes(text.encode(), "t.log"))
+
+
+# Hand-written loops in layouts of the same family (the issue's own three, and others in this project's words).
+LAYOUTS = [
+    "step {i} loss {loss:.4f}",
+    "step {i}, loss {loss:.4f}",
+    "Step {i} | loss {loss:.4f}",
+    "It {i} Loss {loss:.4f}",
+    "Batch {i}: Loss {loss:.4f} | LR 3e-4",
+    "iter={i} cost_loss={loss:.4f}",
+    "Iteration #{i}  train loss = {loss:.4f}  (lr 0.01)",
+    "({i}/120) loss: {loss:.4f}",
+    "{i}/120 - loss: {loss:.4f} - acc: 0.91",
+    "global_step: {i:>6d} | train/loss: {loss:.4f} | tok/s: 8112",
+    "(Step {i}) train_loss={loss:.4f}",
+    "ep 1 it {i} loss {loss:.4f}",
+    "update {i}  loss {loss:.4f}  |  2.1 s",
+]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_any_layout_of_a_loop_gives_its_last_step_and_loss(layout: str) -> None:
+    lines = ["training a small model", "optimizer: sgd"]
+    loss = 3.0
+    for i in range(1, 121):
+        loss = round(loss * 0.99, 4)
+        lines.append(layout.format(i=i, loss=loss))
+    lines.append("bye")
+    s = summary("\n".join(lines) + "\n")
+    train = s["train"]
+    assert isinstance(train, dict)
+    assert train["steps"] == {"first": 1, "last": 120, "count": 120}, layout
+    assert math.isclose(train["loss"]["last"], loss), layout
+
+
+def test_a_template_knows_its_rule_id_and_the_line_that_taught_it() -> None:
+    stage, events = feed(["warming up", "It 1 Loss 0.5000", "It 2 Loss 0.4000"])
+    (template,) = [t for t in stage.templates if t.kind == "step"]
+    assert template.taught_by == 2
+    assert all(e.rule == template.rule for e in events)
+    assert re.fullmatch(r"template:[0-9a-f]{8}", template.rule)
+    assert template.text().replace(" ", "") == "It<*>Loss<*>"
+
+
+def test_an_unnamed_rising_integer_counts_steps_once_it_rises() -> None:
+    _, events = feed([f"[{i}/50] loss: {1 / i:.4f}" for i in range(1, 6)])
+    got = steps(events)
+    # The first line is held until the second shows which integer counts; none is lost.
+    assert [s.step for s in got] == [1, 2, 3, 4, 5]
+    assert [e.total for e in events if isinstance(e, TargetStated)] == [50]
+
+
+def test_integers_that_never_rise_do_not_count_steps() -> None:
+    _, events = feed([f"(seed 7) loss: {1 / i:.4f}" for i in range(1, HOLD + 3)])
+    got = steps(events)
+    assert len(got) == HOLD + 2 and all(s.step is None for s in got)
+
+
+def test_a_one_off_summary_line_is_not_a_step() -> None:
+    _, events = feed(["step 1 loss 0.9", "step 2 loss 0.8", "best loss 0.7 at epoch 3"])
+    assert [s.loss for s in steps(events)] == [0.9, 0.8]
+
+
+def test_eval_fields_are_eval_metrics_not_the_training_loss() -> None:
+    _, events = feed(
+        [
+            "step 10: train loss 0.31, val loss 0.66",
+            "step 20: train loss 0.29, val loss 0.61",
+            "Validation: loss 0.5900 acc 81.5%",
+            "Test set: Average loss: 0.0347, Accuracy: 97.5%",
+        ]
+    )
+    assert [(s.step, s.loss) for s in steps(events) if s.mode == "train"] == [(10, 0.31), (20, 0.29)]
+    assert [s.loss for s in steps(events) if s.mode == "eval"] == [0.59, 0.0347]  # eval-only lines: eval steps
+    evals = {e.name: e.value for e in events if isinstance(e, EvalMetric)}
+    assert evals["val_loss"] == 0.61
+    assert evals["loss"] == 0.59 and evals["acc"] == pytest.approx(0.815)
+    assert evals["average_loss"] == 0.0347 and evals["accuracy"] == pytest.approx(0.975)
+
+
+def test_an_eval_word_inside_a_fields_own_name_is_not_an_evaluation() -> None:
+    _, events = feed(["Modules in eval mode: 0", "Modules in train mode: 12"])
+    assert events == []
+
+
+def test_a_per_epoch_counter_starting_again_is_not_a_new_run() -> None:
+    lines = [f"Iter: {b:3d}, Loss: {2 - e / 10 - b / 1000:.3f}" for e in range(3) for b in range(0, 50, 10)]
+    s = summary("\n".join(lines) + "\n")
+    assert s["runs"] == 1
+    assert s["train"]["steps"]["last"] == 40 and s["train"]["steps"]["count"] == 15  # type: ignore[index]
+    _, events = feed(lines)
+    assert {s.epoch for s in steps(events)} == {None, 2.0, 3.0}
+
+
+def test_configuration_dumps_and_prose_are_not_steps() -> None:
+    _, events = feed(
+        [
+            "Namespace(batch_size=32, lr=0.001, model='tiny', epochs=3, seed=1, amp=False, step=5)",
+            "Loaded 50000 images from /data/train in 12.5 s",
+            "Saved checkpoint at step 100",
+            "(conv): Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1))",
+            "(conv): Conv2d(32, 64, kernel_size=(3, 3), stride=(1, 1))",
+        ]
+    )
+    assert steps(events) == []
+
+
+def test_numbers_are_values_not_parts_of_words() -> None:
+    text = "step_100 v1.2.3 0x1f loss 3.91G 12ms 95.5% 1,024 nan_count=2 number of nan iterations: 0 x=nan"
+    values = NUMBER.split(text)[1::2]
+    assert values == ["3.91", "12", "95.5", "1,024", "2", "0", "nan"]
+
+
+def test_templates_are_bounded_per_source() -> None:
+    lines = [f"event {i} kind{i} loss {i}.5" for i in range(MAX_TEMPLATES * 3)]
+    stage, _ = feed(lines)
+    assert len(stage.templates) <= MAX_TEMPLATES
+
+
+def test_learned_fixtures_are_chunking_invariant_through_the_stream() -> None:
+    # Byte at a time and random chunkings give the events (and their rules) of a whole-file feed.
+    for path in sorted(LEARNED.glob("*.log")):
+        data = path.read_bytes()
+        got = assert_chunking_invariant(lambda chunks: [repr(e) for e in stream_events(chunks)], data, seeds=(1, 2))
+        assert any(isinstance(e, StepMetrics) for e in stream_events([data])), path
+        assert got
+
+
+FRAMEWORKS = (
+    "megatron", "deepspeed", "transformers", "hugging", "lightning", "keras", "tensorflow", "nanogpt", "fairseq",
+    "composer", "mosaic", "torchtitan", "mmengine", "openmmlab", "ultralytics", "yolo", "detectron", "flax", "jax",
+    "mlperf", "mllog", "paddle", "fastai", "timm", "opennmt", "espnet", "llm.c", "litgpt", "torchtune", "xgboost",
+    "lightgbm", "mxnet", "dgl", "cerebras", "graphcore", "poptorch", "trainer", "absl", "tqdm",
+)  # fmt: skip
+STAGE_FILES = ("templates.py", "structured.py", "tables.py", "fields.py", "learned.py")
+
+
+@pytest.mark.parametrize("name", STAGE_FILES)
+def test_no_framework_is_named_in_the_learned_stage(name: str) -> None:
+    text = (SRC / name).read_text().lower()
+    named = [word for word in FRAMEWORKS if re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", text)]
+    assert not named, f"{name} names {named}: the learned stage must read formats by their shape"
+
+
+def test_an_epoch_line_gives_the_steps_after_it_their_epoch() -> None:
+    lines = ["=== Epoch 1/3 ===", "train loss: 0.50, acc: 0.80", "=== Epoch 2/3 ===", "train loss: 0.40, acc: 0.85"]
+    _, events = feed(lines)
+    assert [(s.line, s.loss, s.epoch) for s in steps(events)] == [(2, 0.5, 1.0), (4, 0.4, 2.0)]
+    assert [(e.what, e.total, e.current) for e in events if isinstance(e, TargetStated)] == [("epoch", 3, 1)]
+
+
+def test_name_value_lines_under_an_evaluation_heading_are_its_metrics() -> None:
+    data = b"step 1 loss 0.9\nstep 2 loss 0.8\nTest results:\n  loss: 0.35\n  accuracy: 88.5%\nsaving\n  lr: 0.1\n"
+    s = summary(data.decode())
+    assert s["eval"] == {"loss": 0.35, "accuracy": 0.885}
+    assert s["train"]["loss"]["last"] == 0.8  # type: ignore[index]
+    assert "lr" not in s["eval"]  # the block ended at the first line that is not name: value
+
+
+def test_an_evaluation_blocks_size_is_not_a_result() -> None:
+    data = "Evaluation:\n  num samples: 500\n  batch size = 32\n  accuracy: 0.91\n"
+    assert summary(data)["eval"] == {"accuracy": 0.91}

@@ -76,6 +76,20 @@ class ChartPane(Widget, can_focus=True):
         self.border_title = self.title_text()
         self.refresh()
 
+    def set_with_rate(self, on: bool) -> None:
+        """Whether the title carries the throughput (the app's layout: below 120 columns this is the only chart)."""
+        if on != self.with_rate:
+            self.with_rate = on
+            self.refresh_title()
+
+    def refresh_title(self) -> None:
+        """Recompute the title (its fields depend on the width and on what the layout asks of it)."""
+        if self._state is not None:
+            self.border_title = self.title_text()
+
+    def on_resize(self) -> None:
+        self.refresh_title()
+
     def has_data(self, state: RunState) -> bool:
         """Whether this chart has anything to draw yet (the layout hides an empty chart)."""
         if self.kind == "loss":

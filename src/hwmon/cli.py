@@ -127,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return exitcodes.USAGE
+    _configure_ranks()
     try:
         if args.command not in _NO_FORMATS:
             from hwmon.sources.formats import install
@@ -149,3 +150,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return exitcodes.OK
+
+
+def _configure_ranks() -> None:
+    """The rank alerts' limits from ``HWMON_RANK_*`` (issue 21), for every command of this process."""
+    import os
+
+    from hwmon.model.dist_state import RankLimits
+    from hwmon.model.reducer.ranks import configure
+
+    limits, complaints = RankLimits.from_env(os.environ)
+    for complaint in complaints:
+        print(f"hwmon: {complaint}", file=sys.stderr)
+    configure(limits)

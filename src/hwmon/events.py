@@ -272,6 +272,66 @@ class Info(Event):
     value: str = field(default="")
 
 
+# --- distributed runs and the scheduler (issue 21) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RankLine(Event):
+    """Output of one rank of a multi-rank run (a launcher prefix named it: ``[default2]:``, ``[1,2]<stdout>:``,
+    ``2: ``...): ``lines`` lines of that rank up to ``line`` (1 for a single line; more for a fast-path block or a
+    catch-up when a second rank first appears), the step its latest line states (``None``: none stated), the host
+    when the prefix names it, and that line's text (shortened) so an alert can quote it."""
+
+    rank: int
+    lines: int = 1
+    step: int | None = None
+    host: str | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RankError(Event):
+    """An error on one rank: an ERROR line or a traceback's exception (``fatal``), or a launcher's report naming
+    the rank that failed first (``root_cause``: torch elastic's ``Root Cause (first observed failure)``)."""
+
+    rank: int
+    message: str
+    fatal: bool = False
+    root_cause: bool = False
+    host: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobState(Event):
+    """What the scheduler says about the run's job: Slurm's ``JobState`` (``PENDING``, ``RUNNING``, ``COMPLETED``,
+    ``FAILED``, ``CANCELLED``, ``TIMEOUT``, ``OUT_OF_MEMORY``, ``NODE_FAIL``, ``PREEMPTED``, ``DEADLINE``,
+    ``BOOT_FAIL``) and ``Reason``, its exit code or signal, time limit, run time so far (``elapsed_s``, at the
+    lookup) and how often it was requeued (``restarts``). ``origin`` is ``"scheduler"`` for ``scontrol``/
+    ``sacct`` and ``"log"`` for Slurm's own lines in the output (``*** JOB 12 ON n1 CANCELLED AT ... DUE TO TIME
+    LIMIT ***``). ``by`` names who cancelled the job, when known."""
+
+    job_id: str
+    state: str
+    reason: str = ""
+    exit_code: int | None = None
+    signal: int | None = None
+    time_limit_s: float | None = None
+    elapsed_s: float | None = None
+    restarts: int = 0
+    by: str = ""
+    origin: Literal["scheduler", "log"] = "scheduler"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequeued(Event):
+    """The job was requeued (``scontrol requeue``, preemption with ``--requeue``, a node failure) or the run was
+    restarted into the same output: what follows is more of the same logical run, not a new one."""
+
+    job_id: str = ""
+    restarts: int | None = None
+    reason: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class PhaseExpectations(Event):
     """What the run history expects of this run's phases, from past runs of the same job (the queue's from recent
@@ -304,5 +364,9 @@ AnyEvent = (
     | ErrorSeen
     | WarningSeen
     | Info
+    | RankLine
+    | RankError
+    | JobState
+    | RunRequeued
     | PhaseExpectations
 )

@@ -155,3 +155,14 @@ def test_an_unusable_ledger_warns_and_still_dedupes_in_memory(tmp_path: Path) ->
     ledger = Ledger(blocker / "sub" / "n.sqlite", warn=warnings.append)
     assert warnings and "unusable" in warnings[0]
     assert ledger.claim("s", "r", "k") is True and ledger.claim("s", "r", "k") is False
+
+
+def test_a_failure_says_its_likely_cause_and_what_to_try() -> None:
+    log = (
+        b'step 1, loss=2.5\nTraceback (most recent call last):\n  File "t.py", line 1, in <module>\n'
+        b"torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n"
+    )
+    [notice] = NoticeDetector(FACTS).update(facts("running"), summarize_bytes(log, "a.log"))
+    assert notice.event == "failed"
+    assert notice.message.startswith("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (")
+    assert "try: reduce the micro-batch size" in notice.message

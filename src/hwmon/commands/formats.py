@@ -69,6 +69,8 @@ def _list(files: list[Path]) -> int:
         print(f"  {safe_text(fmt.name)}  ({safe_text(fmt.source)}, {len(fmt.rules)} rules)", file=out)
         for rule in fmt.rules:
             print(f"    {safe_text(rule.describe())}", file=out)
+        for cause in fmt.causes:  # issue 21: known failures it adds
+            print(f"    cause: {safe_text(cause.name)} /{safe_text(cause.pattern.pattern, 80)}/", file=out)
     for message in loaded.errors:
         print(f"hwmon: format error: {safe_text(message)} (this format is not used)", file=sys.stderr)
     return exitcodes.USAGE if loaded.errors else exitcodes.OK

@@ -60,6 +60,10 @@ def _fmt_started(text: str) -> str:
 
 
 def _fmt_status(record: Any) -> str:
+    end = record.end_reason if isinstance(getattr(record, "end_reason", None), dict) else {}
+    slurm_state = str(end.get("state", ""))
+    if record.status in ("failed", "stopped") and slurm_state and slurm_state != "COMPLETED":
+        return f"{record.status} ({slurm_state})"  # Slurm's own end (issue 21): TIMEOUT, OUT_OF_MEMORY...
     if record.status in ("failed", "stopped"):
         if record.signal is not None:
             return f"{record.status} (sig {record.signal})"

@@ -286,6 +286,32 @@ def _header_fields(summary: dict[str, object]) -> list[tuple[str, str]]:
     runs = summary.get("runs")
     if isinstance(runs, int) and runs > 1:
         rows.append(("runs in log", f"{runs} (showing the last)"))
+    rows.extend(distributed_rows(summary))
+    return rows
+
+
+def distributed_rows(summary: dict[str, object]) -> list[tuple[str, str]]:
+    """Issue 21's header rows, from the summary's own keys: how the run ended, its error (the first failing rank's),
+    the known failure it matches with what to try, requeues and productive time, the ranks."""
+    rows: list[tuple[str, str]] = []
+    end = _dict(summary.get("end_reason"))
+    if end.get("text"):
+        rows.append(("ended", str(end["text"])))
+    if summary.get("error") and summary.get("status") == "failed":
+        rows.append(("error", str(summary["error"])))
+    cause = _dict(summary.get("cause"))
+    if cause.get("name"):
+        rows.append(
+            ("cause", f"{cause['name']} — try: {cause.get('hint')}" if cause.get("hint") else str(cause["name"]))
+        )
+    requeues = summary.get("requeues")
+    if isinstance(requeues, int) and requeues:
+        rows.append(
+            ("requeues", f"{requeues}; productive {fmt_seconds(summary.get('productive_seconds'))} of the wall time")
+        )
+    ranks = summary.get("ranks_count")
+    if isinstance(ranks, int) and ranks:
+        rows.append(("ranks", str(ranks)))
     return rows
 
 

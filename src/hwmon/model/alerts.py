@@ -10,11 +10,14 @@ import math
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from hwmon.model.figures import is_ended
+from hwmon.model.figures import is_ended, log_now
 from hwmon.model.fmt import fmt_duration
+from hwmon.model.reducer import ranks as rank_alerts
 from hwmon.model.reducer import record_time_alerts
 from hwmon.model.state import Alert, RunState
+from hwmon.model.timelimit import eta_alert
 
 __all__ = [
     "SILENCE_S",
@@ -104,6 +107,7 @@ def check(
         return new
     if catching_up:
         state.step_arrivals.clear()
+        rank_alerts.forget_arrivals(state)
         return new
     phase = state.current_phase
     training = phase is not None and phase.name == "train"
@@ -123,5 +127,20 @@ def check(
     last_output = state.last_output_at if state.last_output_at is not None else state.started_at
     if not state.silent and last_output is not None and now - last_output > silence_s:
         new.append(Alert("silence", f"no output for {now - last_output:.0f} s", at=now))
+    # Issue 21: a rank the others wait for, and a run that will not finish within its Slurm time limit.
+    log_time = log_now(state, now)
+    new.extend(rank_alerts.time_alerts(state, now, _epoch(log_time)))
+    eta = eta_alert(state, now)
+    if eta is not None:
+        new.append(eta)
     record_time_alerts(state, new)
     return new
+
+
+def _epoch(ts: datetime | None) -> float | None:
+    if ts is None:
+        return None
+    try:
+        return ts.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from hwmon.events import ModuleNode, PhaseName, StepMetrics, Vendor
+from hwmon.model.dist_state import Cause, EndReason, JobFacts, Ranks
 from hwmon.model.metrics import MetricTable
 from hwmon.model.provenance import Provenance
 from hwmon.model.series import BoundedSeries
@@ -118,6 +119,8 @@ class Checkpoint:
     path: str | None
     ts: datetime | None = None
     line: int = 0
+    # Arrival time on the injected clock (the age of the last checkpoint when the log has no timestamps).
+    at: float | None = None
 
 
 @dataclass(slots=True)
@@ -212,6 +215,12 @@ class RunState:
     source_end_reason: str = ""
     # Arrival time of the latest sign of progress (a step or a progress bar moving), for the stall detector.
     last_progress_at: float | None = None
+    # Distributed runs and the scheduler (issue 21, ``hwmon.model.dist_state``): the ranks, the Slurm job (kept
+    # across a new run in the same log: it is about the job), why the run ended and the known failure it matches.
+    ranks: Ranks = field(default_factory=Ranks)
+    job: JobFacts = field(default_factory=JobFacts)
+    end: EndReason | None = None
+    cause: Cause | None = None
     # What the run history expects of each phase (``PhaseExpectations``: name -> (median seconds, runs, basis)), and
     # the phases a ``phase-overrun`` was raised for (once each; ``hwmon.model.overrun``).
     expected_phases: dict[str, tuple[float, int, str]] = field(default_factory=dict)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from hwmon.events import Event, VendorDetected
 from hwmon.model import figures
+from hwmon.model.distributed import summary_keys
 from hwmon.model.figures import phase_durations
 from hwmon.model.reducer import apply
 from hwmon.model.state import Phase, RunState
@@ -129,6 +130,8 @@ def summary_dict(state: RunState) -> dict[str, object]:
         # h17a (issue 17): per figure path above, the line and the rule that set it.
         "provenance": state.provenance.as_json(),
     }
+    # Issue 21: ranks, the run's error (the first failing rank's), end reason, cause, requeues, time limit.
+    out.update(summary_keys(state))
     return out
 
 

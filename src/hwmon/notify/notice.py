@@ -21,7 +21,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from hwmon.model import figures
+from hwmon.model import distributed, figures
 from hwmon.model.state import RunState
 from hwmon.model.text import safe_text
 
@@ -286,6 +286,9 @@ class NoticeDetector:
             if self._ended:
                 return []
             self._ended = True
+            cause = distributed.fmt_cause(state.cause)
+            if cause:
+                message += f" ({cause})"
             return [self._notice(event, "end", state, message, at if at is not None else now)]
         step, _ = figures.last_loss(state)
         anchor = f"{event}:{_digest(message)}" if line > 0 else f"{event}:step{step if step is not None else '-'}"
@@ -313,8 +316,19 @@ class NoticeDetector:
 
 
 def _end_message(status: str, state: RunState | None) -> str:
-    """What an end says: the status (Slurm's word when it is not ours), and the run's last error when it failed."""
+    """What an end says: the status (Slurm's word when it is not ours) with its reason (``TIMEOUT after 1h00m``),
+    and for a failure the run's error and its likely cause with what to try (``hwmon.model.distributed``)."""
     text = f"the run {status}" if status in END_EVENTS else f"the run ended: {status}"
-    if state is not None and end_event(status) == "failed" and state.errors:
-        text += f" — {state.errors[-1]}"
+    if state is None:
+        return text
+    reason = distributed.fmt_end_reason(state)
+    if reason:
+        text += f" — {reason}"
+    if end_event(status) == "failed":
+        error = distributed.run_error(state)
+        if error:
+            text += f": {error}"
+        cause = distributed.fmt_cause(state.cause)
+        if cause:
+            text += f" ({cause})"
     return text

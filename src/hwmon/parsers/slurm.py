@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import re
 
-from hwmon.events import ErrorSeen, Event, JobIdSeen, PhaseEnded, PhaseStarted, RunStarted, WarningSeen
+from hwmon.events import (
+    ErrorSeen,
+    Event,
+    JobIdSeen,
+    PhaseEnded,
+    PhaseStarted,
+    RunRequeued,
+    RunStarted,
+    WarningSeen,
+)
+from hwmon.parsers import slurm_end
 from hwmon.parsers.records import Record
 
 __all__ = ["SLURM_LINE", "SlurmLines"]
@@ -53,6 +63,11 @@ class SlurmLines:
                 self._queued = None
                 out.append(PhaseEnded(line.number, ts, "queue"))
             return out
+        end = slurm_end.read(line)  # issue 21: how Slurm ended (or requeued) the job
+        if isinstance(end, RunRequeued):
+            return [end]  # not an error: the same run goes on
+        if end is not None:
+            out.append(end)
         body = text.split(": ", 1)[1] if ": " in text else text
         lowered = body.lower()
         if lowered.startswith("error:"):

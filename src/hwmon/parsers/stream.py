@@ -7,7 +7,8 @@
 2. The line becomes a ``Record`` (``hwmon.parsers.records``): launcher prefix and rank, timestamp, level and
    logger parsed once. Multi-rank output (``[1,0]<stdout>:``, ``[rank0]:``, ``0: ``, ``[default0]:``) is read as
    the lowest rank seen; other ranks' lines give only their errors (``ErrorSeen(kind="rank N")``), so their
-   steps are not counted twice.
+   steps are not counted twice. Every rank's lines also go to the rank tracker (``hwmon.parsers.ranks``:
+   ``RankLine``/``RankError`` for per-rank progress, silence and the rank that failed first).
 3. Slurm's own messages (``srun: ...``, ``salloc: ...``, ``slurmstepd: ...``) are handled here: a job number ->
    ``RunStarted`` + ``JobIdSeen(kind="slurm")`` (+ the queue phase while it waits), ``error:`` lines ->
    ``ErrorSeen``. They are not passed to the format parsers.
@@ -60,6 +61,7 @@ from hwmon.parsers.lines import LineSplitter
 from hwmon.parsers.megatron import MegatronParser
 from hwmon.parsers.modeltree import ModelTreeParser
 from hwmon.parsers.nanogpt import NanoGptParser
+from hwmon.parsers.ranks import RankLines
 from hwmon.parsers.records import Record, RecordReader
 from hwmon.parsers.slurm import SLURM_LINE, SlurmLines
 from hwmon.parsers.tqdm import TqdmParser
@@ -144,6 +146,7 @@ class StreamParser:
         ]
         self._flags: OrderedDict[int, int] = OrderedDict()
         self._slurm = SlurmLines()
+        self._ranks = RankLines()
         # h17a: user formats, structured lines, column tables, learned templates (see _parse_line).
         self.learned = LearnedStage(self.FORMATS_DEFAULT if formats is None else formats)
 
@@ -184,6 +187,7 @@ class StreamParser:
         self._remember_events(events)
         out.extend(self._vendor_filter(events))
         out.extend(self._generic_filter(self._finish_parser(self._generic)))
+        out.extend(self._ranks.finish(self._rank))
         return out
 
     def flush(self) -> list[Event]:
@@ -195,6 +199,7 @@ class StreamParser:
         for line in self._splitter.end_partial():
             self._unterminated(line, out)
         out.extend(self._generic_filter(self._finish_parser(self._generic)))
+        out.extend(self._ranks.finish(self._rank))
         return out
 
     def _unterminated(self, line: Line, out: list[Event]) -> None:
@@ -234,13 +239,15 @@ class StreamParser:
 
     def _parse_line(self, raw: Line, out: list[Event], vendor_filter: bool = True) -> None:
         line = self._reader.read(raw)
-        if line.rank is not None and line.rank != self._rank:
+        if line.rank is not None:
             if self._rank is None or line.rank < self._rank:
                 self._rank = line.rank  # the lowest rank seen is the run's voice
-            else:
-                if line.final and line.level in ("ERROR", "CRITICAL", "FATAL"):
-                    out.append(ErrorSeen(line.number, line.ts, line.msg[:2000], False, f"rank {line.rank}"))
+            # Every rank's lines are counted (and other ranks' errors reported) by the rank tracker (issue 21).
+            out.extend(self._ranks.feed(line, raw.text, line.rank == self._rank))
+            if line.rank != self._rank:
                 return
+        elif self._ranks.watching or "Root Cause" in line.msg:
+            out.extend(self._ranks.feed_unranked(line))
         text = line.text
         if text[:1] in "sS" and SLURM_LINE.match(text) is not None:
             if line.final:
@@ -414,6 +421,10 @@ class StreamParser:
                 events = None
             if events is not None:
                 out.extend(self._vendor_filter(events))
+                for event in events:
+                    if isinstance(event, StepBatch):
+                        # A rank's step lines read in bulk are still that rank's lines (issue 21).
+                        out.extend(self._ranks.feed_batch(event))
                 return
         if block.count <= MIN_BLOCK_LINES:
             for line in block.lines():

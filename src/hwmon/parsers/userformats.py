@@ -55,7 +55,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["EVENTS", "FIELDS", "Format", "FormatError", "FormatRule", "UserFormats", "compile_format", "parse_format"]
+__all__ = [
+    "EVENTS",
+    "FIELDS",
+    "CauseSpec",
+    "Format",
+    "FormatError",
+    "FormatRule",
+    "UserFormats",
+    "compile_format",
+    "parse_format",
+]
 
 FIELDS = ("step", "total_steps", "epoch", "total_epochs", "loss", "rate", "lr", "path", "message")
 """Field names a group may have or be mapped to (besides ``eval:NAME`` and ``metric:NAME``)."""
@@ -71,7 +81,8 @@ EVENTS = (
     "warning",
     "ignore",
 )
-_TOP_KEYS = {"name", "description", "rule"}
+_TOP_KEYS = {"name", "description", "rule", "cause"}
+_CAUSE_KEYS = {"match", "name", "hint", "end", "weight"}
 _RULE_KEYS = {"name", "match", "event", "phase", "fields"}
 _MAX_RULES = 256
 _MAX_MESSAGE = 2000
@@ -99,12 +110,27 @@ class FormatRule:
 
 
 @dataclass(frozen=True, slots=True)
+class CauseSpec:
+    """A known failure a user adds (a ``[[cause]]`` table, issue 21): a regex searched in the run's errors, its
+    name, what to try, the end reason it means when it ends the run (``""`` none) and its weight (1 a consequence,
+    2 a hang or a limit, 3 a root cause). ``hwmon.sources.formats`` hands these to ``hwmon.model.causes``."""
+
+    name: str
+    pattern: re.Pattern[str]
+    hint: str
+    end: str
+    weight: int
+
+
+@dataclass(frozen=True, slots=True)
 class Format:
-    """A compiled user format: its name, where it came from (a file path or an entry point) and its rules."""
+    """A compiled user format: its name, where it came from (a file path or an entry point), its rules and the
+    known failures it adds (``[[cause]]``)."""
 
     name: str
     source: str
     rules: tuple[FormatRule, ...]
+    causes: tuple[CauseSpec, ...] = ()
 
 
 def parse_format(text: str, source: str) -> Format:
@@ -125,13 +151,44 @@ def compile_format(data: Mapping[str, Any], source: str) -> Format:
     name = data.get("name", _stem(file_name))
     if not isinstance(name, str) or not name.strip():
         raise FormatError(f"{source}: 'name' must be a non-empty string")
+    tables = data.get("cause", [])
+    if not isinstance(tables, list) or len(tables) > _MAX_RULES:
+        raise FormatError(f"{source}: 'cause' must be a list of [[cause]] tables (at most {_MAX_RULES})")
+    causes = tuple(_compile_cause(table, i, source) for i, table in enumerate(tables, start=1))
     rows = data.get("rule")
-    if not isinstance(rows, list) or not rows:
+    if rows is None and causes:
+        rows = []  # a file of known failures only
+    elif not isinstance(rows, list) or not rows:
         raise FormatError(f"{source}: no rules: add at least one [[rule]] with a 'match' regex")
     if len(rows) > _MAX_RULES:
         raise FormatError(f"{source}: {len(rows)} rules; at most {_MAX_RULES}")
     rules = tuple(_compile_rule(row, i, source, file_name) for i, row in enumerate(rows, start=1))
-    return Format(name.strip(), source, rules)
+    return Format(name.strip(), source, rules, causes)
+
+
+def _compile_cause(table: object, index: int, source: str) -> CauseSpec:
+    """One ``[[cause]]`` table: ``match`` (a regex), ``name``, ``hint``, optional ``end`` and ``weight``."""
+    where = f"{source}: cause {index}"
+    if not isinstance(table, Mapping):
+        raise FormatError(f"{where}: not a table")
+    unknown = sorted(set(table) - _CAUSE_KEYS)
+    if unknown:
+        raise FormatError(f"{where}: unknown key {unknown[0]!r} (a cause has: match, name, hint, end, weight)")
+    pattern, name, hint = table.get("match"), table.get("name"), table.get("hint", "")
+    end, weight = table.get("end", ""), table.get("weight", 3)
+    if not isinstance(name, str) or not name.strip():
+        raise FormatError(f"{where}: 'name' must be a non-empty string")
+    if not isinstance(pattern, str) or not pattern:
+        raise FormatError(f"{where} ({name}): 'match' must be a regex")
+    if not isinstance(hint, str) or not isinstance(end, str):
+        raise FormatError(f"{where} ({name}): 'hint' and 'end' must be strings")
+    if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= 3:
+        raise FormatError(f"{where} ({name}): 'weight' must be 1, 2 or 3")
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise FormatError(f"{where} ({name}): bad regex at position {exc.pos}: {exc.msg}") from None
+    return CauseSpec(name.strip()[:80], compiled, hint.strip()[:300], end.strip().upper()[:32], weight)
 
 
 def _compile_rule(row: object, index: int, source: str, file_name: str) -> FormatRule:

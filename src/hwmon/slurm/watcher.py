@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hwmon import exitcodes
+from hwmon.slurm import facts
 from hwmon.slurm.client import sacct_job, show_job, stop_job, submit
 from hwmon.slurm.parse import ACTIVE_STATES, JobInfo, run_status
 from hwmon.store import registry
@@ -62,6 +63,8 @@ def sbatch_argv(command: Sequence[str], log_path: Path, name: str, cwd: str, ext
         f"--job-name={name}",
         f"--output={log_path}",
         f"--chdir={cwd}",
+        # A requeued job appends to its output instead of truncating it: one log for the one run (issue 21).
+        "--open-mode=append",
         "--export=ALL,PYTHONUNBUFFERED=1",
         *extra,
         f"--wrap=exec {shlex.join(command)}",
@@ -181,7 +184,11 @@ def watch_once(record: registry.RunRecord, lookup: Callable[[str], JobInfo | Non
         registry.save(record)
         _append_log(record.log_path, END_PREFIX + record.message)
         return True
-    changed = info.get("state") != job.state or info.get("reason") != job.reason
+    changed = (
+        info.get("state") != job.state
+        or info.get("reason") != job.reason
+        or info.get("restarts", 0) != facts.restarts(job)
+    )
     info.update(
         {
             "job_id": job_id,
@@ -190,6 +197,10 @@ def watch_once(record: registry.RunRecord, lookup: Callable[[str], JobInfo | Non
             "nodes": job.nodes,
             "output": job.stdout or info.get("output", ""),
             "start_time": job.start_time,
+            # Issue 21: the time limit, the run time when last looked at and the requeue count.
+            "time_limit_s": facts.time_limit_s(job),
+            "run_time_s": job.run_time_s,
+            "restarts": facts.restarts(job),
         }
     )
     record.extra["slurm"] = info
@@ -201,6 +212,7 @@ def watch_once(record: registry.RunRecord, lookup: Callable[[str], JobInfo | Non
         record.exit_code = job.exit_code
         record.signal = job.signal
         record.message = how
+        record.end_reason = facts.end_reason_record(job)
         _append_log(record.log_path, END_PREFIX + how)
         registry.save(record)
         return True

@@ -26,12 +26,14 @@ from functools import partial
 from pathlib import Path
 
 from hwmon import exitcodes
+from hwmon.events import JobState
 from hwmon.model import figures, reducer
 from hwmon.model.eta import eta_seconds, main_progress, target_step
 from hwmon.model.state import RunState
 from hwmon.parsers.stream import StreamParser
 from hwmon.refs import RemoteRef, parse_remote
 from hwmon.slurm import client as slurm
+from hwmon.slurm.facts import job_event, record_event
 from hwmon.slurm.parse import PENDING_STATES, JobInfo
 from hwmon.slurm.watcher import slurm_state
 from hwmon.sources.ssh import SshFollower
@@ -87,6 +89,16 @@ class LogTracker:
     def _reset(self) -> None:
         self.parser = StreamParser(blocks=True, keep_lines=0)
         self.state = RunState(source=str(self.path))
+        self._told: tuple[object, ...] | None = None
+
+    def tell(self, event: JobState | None) -> None:
+        """What Slurm says of the run's job (issue 21: its time limit, requeues, end), when it changed."""
+        if event is None:
+            return
+        key = (event.state, event.reason, event.time_limit_s, event.restarts, event.exit_code, event.signal)
+        if key != self._told:
+            self._told = key
+            reducer.apply(self.state, event, self._clock())
 
     def poll(self) -> bool:
         """Read what was added since the last poll (a ``stat`` only, when nothing was); True when the state
@@ -318,9 +330,22 @@ class Fleet:
         for entry in self._sync_entries():
             if isinstance(entry.tracker, LogTracker) and entry.tracker.poll():
                 changed = True
+        self._tell_jobs()
         if changed:
             self.version += 1
         return changed
+
+    def _tell_jobs(self) -> None:
+        """What Slurm says of each job (its time limit, restarts, end) goes to its run model too (issue 21: the ETA
+        against the limit, the ``eta`` alert, the end reason in ``watch``)."""
+        for record in self._runs:
+            entry = self._entries.get(f"run:{record.run_id}")
+            if record.slurm_job_id and entry is not None and isinstance(entry.tracker, LogTracker):
+                entry.tracker.tell(record_event(record.slurm_job_id, slurm_state(record)))
+        for job in self._jobs:
+            entry = self._entries.get(f"slurm:{job.job_id}")
+            if entry is not None and isinstance(entry.tracker, LogTracker):
+                entry.tracker.tell(job_event(job))
 
     def _entry(self, key: str, make: Callable[[], LogTracker | RemoteTracker | None]) -> _Entry:
         entry = self._entries.get(key)

@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TextIO
 
+from hwmon.model import causes
 from hwmon.model.text import safe_text
 from hwmon.parsers.userformats import Format, FormatError, compile_format, parse_format
 
@@ -136,4 +137,10 @@ def install(files: Sequence[Path] = (), *, report: TextIO | None = None) -> Load
     for message in loaded.errors:
         print(f"hwmon: format error: {safe_text(message)} (this format is not used)", file=out)
     StreamParser.FORMATS_DEFAULT = loaded.formats
+    # Issue 21: the known failures the formats add ([[cause]]) are tried before the built-in ones.
+    causes.install(
+        causes.CauseRule(c.name, c.pattern, c.hint, c.end, "", c.weight, fmt.source)
+        for fmt in loaded.formats
+        for c in fmt.causes
+    )
     return loaded

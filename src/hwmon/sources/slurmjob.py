@@ -9,6 +9,7 @@ slurm:ID``), looked up with ``scontrol`` (at most once a second), whose end is t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from hwmon.events import Event, JobIdSeen, PhaseEnded, PhaseStarted, RunOutcome
 from hwmon.parsers.stream import parse_bytes
 from hwmon.refs import job_ref_of
 from hwmon.slurm.client import show_job
+from hwmon.slurm.facts import job_event
 from hwmon.slurm.parse import ACTIVE_STATES, PENDING_STATES, JobInfo, run_status
 from hwmon.slurm.watcher import END_PREFIX, slurm_state
 from hwmon.sources.follow import FileFollower
@@ -61,14 +63,19 @@ class SlurmJobSource:
         self._looked_at = float("-inf")
         self._wake = asyncio.Event()
         self._poller: Poller[JobInfo | None] | None = None
+        # What the scheduler said last, as told to the model (``JobState``: issue 21).
+        self._told: tuple[object, ...] | None = None
 
     def _job(self, fresh: bool = False) -> JobInfo | None:
-        """The job, looked up now (blocking: call it off the event loop, see ``call_off_loop``)."""
-        self._looked_at = time.monotonic()
-        try:
-            self._last = self._lookup()
-        except exitcodes.HwmonError:
-            pass  # the controller did not answer this time: keep what we knew
+        """The job, looked up at most once per ``poll_s`` unless ``fresh``. Blocking when the lookup asks Slurm:
+        call it off the event loop then (``call_off_loop``); a run hwmon submitted is looked up in its run.json."""
+        now = time.monotonic()
+        if fresh or now - self._looked_at >= self._poll_s:
+            self._looked_at = now
+            try:
+                self._last = self._lookup()
+            except exitcodes.HwmonError:
+                pass  # the controller did not answer this time: keep what we knew
         return self._last
 
     def _ended(self) -> bool:
@@ -86,11 +93,23 @@ class SlurmJobSource:
         self._last = job if job is not None else self._last
         return job is None or job.final
 
+    def _facts(self, job: JobInfo | None) -> list[Event]:
+        """A ``JobState`` when what the scheduler says (state, reason, time limit, restarts, exit) changed since
+        it was last told to the model (issue 21)."""
+        if job is None:
+            return []
+        event = job_event(job)
+        key = (event.state, event.reason, event.time_limit_s, event.restarts, event.exit_code, event.signal)
+        if key == self._told:
+            return []
+        self._told = key
+        return [event]
+
     async def batches(self) -> AsyncIterator[Batch]:
         """The queue phase while pending, then the output file's batches; a job hwmon did not submit gets its end
         (from ``scontrol``) as the last events."""
         job = await call_off_loop(lambda: self._job(True), name=f"hwmon scontrol {self.job_id}")
-        events: list[Event] = [JobIdSeen(0, None, self.job_id, "slurm")]
+        events: list[Event] = [JobIdSeen(0, None, self.job_id, "slurm"), *self._facts(job)]
         status = f"Slurm job {self.job_id}: {job.state if job else 'unknown to the controller'}"
         queued = False
         while job is not None and job.pending and not self._closed:
@@ -121,10 +140,17 @@ class SlurmJobSource:
         async for batch in self._inner.batches():
             if batch.eof and self.run_dir is None:
                 final = await call_off_loop(lambda: self._job(True), name=f"hwmon scontrol {self.job_id}")
-                tail = _end_events(final, self.job_id)
+                tail = [*self._facts(final), *_end_events(final, self.job_id)]
                 yield Batch(batch.events + tail, batch.lines, batch.status, True, batch.at)
                 return
-            yield batch
+            if self.run_dir is not None or batch.eof:
+                self._job(fresh=batch.eof)  # a run hwmon submitted: its run.json, a local read
+            elif batch.status and "truncated" in batch.status:
+                # A requeued job truncates its output (unless --open-mode=append): ask Slurm now, so the restart
+                # is known before the new attempt's steps are read.
+                await call_off_loop(lambda: self._job(True), name=f"hwmon scontrol {self.job_id}")
+            told = self._facts(self._last)
+            yield dataclasses.replace(batch, events=[*told, *batch.events]) if told else batch
             if self.closed:
                 return
 
@@ -193,12 +219,31 @@ def run_job_source(record: registry.RunRecord) -> SlurmJobSource:
         state = str(info.get("state", "PENDING"))
         if current.status != "running":
             state = state if state not in PENDING_STATES | ACTIVE_STATES else "COMPLETED"
+        fields = {key: str(int(value)) for key, value in _numbers(info).items()}
         return JobInfo(
             job_id=job_id,
             state=state,
             reason=str(info.get("reason", "")),
             nodes=str(info.get("nodes", "")),
             stdout=str(record.log_path),
+            exit_code=current.exit_code,
+            signal=current.signal,
+            run_time_s=_number(info.get("run_time_s")),
+            fields=fields,
         )
 
     return SlurmJobSource(job_id, lookup, run_dir=run_dir, output=str(record.log_path), name=record.run_id)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _numbers(info: dict[str, object]) -> dict[str, float]:
+    """The watcher's record of the time limit and restart count, under Slurm's key names (issue 21)."""
+    out: dict[str, float] = {}
+    for key, name in (("time_limit_s", "TimeLimit"), ("restarts", "Restarts")):
+        value = _number(info.get(key))
+        if value is not None and value < 1e9:
+            out[name] = value
+    return out

@@ -70,6 +70,9 @@ class RunRecord:
     # The random token the supervisor put in the workload's environment (``HWMON_RUN_MARKER``): proof that a
     # process belongs to this run before ``hwmon stop`` signals it (see ``hwmon.runners.proctree``).
     marker: str | None = None
+    # How the run's Slurm job ended, as Slurm said it (issue 21): ``{"state", "reason", "exit_code", "signal",
+    # "seconds", "restarts", "text"}`` (``hwmon.slurm.facts.end_reason_record``); None until it ended.
+    end_reason: dict[str, Any] | None = None
 
     @classmethod
     def starting(
@@ -245,7 +248,19 @@ def _record_from_json(run_dir: Path, data: dict[str, Any]) -> RunRecord:
         extra=extra if isinstance(extra, dict) else {},
         slurm_job_id=opt_str("slurm_job_id"),
         marker=opt_str("marker"),
+        end_reason=_end_reason(data.get("end_reason")),
     )
+
+
+def _end_reason(value: object) -> dict[str, Any] | None:
+    """``end_reason`` as the watcher writes it (a JSON object of plain values), else None: a run.json is data."""
+    if not isinstance(value, dict) or len(value) > 16:
+        return None
+    return {
+        str(k)[:32]: v
+        for k, v in value.items()
+        if v is None or isinstance(v, (int, float, str)) and (not isinstance(v, str) or len(v) <= 300)
+    }
 
 
 class BadRunFile(Exception):

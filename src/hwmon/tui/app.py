@@ -44,6 +44,7 @@ from hwmon.tui.widgets import (
     PaneTabs,
     PhaseTimeline,
     ProgressPane,
+    RanksPane,
     RunHeader,
     SystemPane,
 )
@@ -178,10 +179,11 @@ class HwmonApp(SideData):
                 yield ModelTree(id="model")
                 yield SystemPane(id="system")
                 yield AlertsPane(id="alerts")
+                yield RanksPane(id="ranks")
         yield Footer()
 
     def on_mount(self) -> None:
-        for pane_id in ("timeline", "progress", "model", "system", "alerts"):
+        for pane_id in ("timeline", "progress", "model", "system", "alerts", "ranks"):
             self.query_one(f"#{pane_id}").border_title = _pane_title(pane_id)
         ref = self._come_back_ref()
         supervised = getattr(self._source, "run_dir", None) is not None
@@ -397,6 +399,7 @@ class HwmonApp(SideData):
         if changed or force:
             self.query_one(ModelTree).show_model(state.model)
             self.query_one(AlertsPane).show(state)
+        self.query_one(RanksPane).show(state, now)  # issue 21: its quiet times run with the clock
         if self._plot_version != state.version and (force or real_now - self._last_plot >= PLOT_INTERVAL):
             self._plot_version = state.version
             self._last_plot = real_now

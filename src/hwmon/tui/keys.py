@@ -47,6 +47,7 @@ class DashboardKeys(PaneLayout):
         Binding("5", "pane(5)", "Model", show=False),
         Binding("6", "pane(6)", "System", show=False),
         Binding("7", "pane(7)", "Alerts", show=False),
+        Binding("8", "pane(8)", "Ranks", show=False),
         Binding("c", "chart_kind", "Chart", show=False),
         Binding("m", "metric", "Metric", show=False),
         Binding("plus,equals_sign", "zoom(1)", "Zoom in", show=False),

@@ -21,7 +21,7 @@ from hwmon.tui.widgets import LogPane, ModelTree, PaneTabs, PhaseTimeline, Progr
 from hwmon.tui.widgets.charts import ChartPane, chart_kinds
 from hwmon.tui.widgets.tabs import Tab
 
-PANE_IDS = ("timeline", "progress", "charts", "logpane", "model", "system", "alerts")
+PANE_IDS = ("timeline", "progress", "charts", "logpane", "model", "system", "alerts", "ranks")
 # The key that shows each pane (its title starts with it): 1 phases ... 7 alerts.
 PANE_KEYS = {
     "timeline": "1",
@@ -31,6 +31,7 @@ PANE_KEYS = {
     "model": "5",
     "system": "6",
     "alerts": "7",
+    "ranks": "8",
 }
 PANE_NAMES = {
     "timeline": "phases",
@@ -40,8 +41,9 @@ PANE_NAMES = {
     "model": "model",
     "system": "system",
     "alerts": "alerts",
+    "ranks": "ranks",
 }
-SIDE_PANES = ("model", "system", "alerts")
+SIDE_PANES = ("model", "system", "alerts", "ranks")
 
 
 _EMPTY_WHY = {
@@ -51,6 +53,7 @@ _EMPTY_WHY = {
     "model": "no model summary printed",
     "system": "not a supervised run: the system pane samples a run hwmon started",
     "alerts": "no alert raised",
+    "ranks": "not a distributed run: fewer than two ranks print",
 }
 
 
@@ -83,6 +86,8 @@ class PaneLayout(App[int]):
             return bool(state.alerts)
         if pane_id == "system":
             return self.system_sample is not None
+        if pane_id == "ranks":
+            return len(state.ranks.table) >= 2  # a distributed run (issue 21)
         return True
 
     def _update_layout(self) -> None:
@@ -183,6 +188,8 @@ class PaneLayout(App[int]):
     def _tab_label(self, pane_id: str) -> str:
         if pane_id == "alerts" and self.state.alerts:
             return f"alerts {len(self.state.alerts)}"
+        if pane_id == "ranks":
+            return f"ranks {len(self.state.ranks.table)}"
         return PANE_NAMES[pane_id]
 
     def action_maximise(self) -> None:
@@ -261,7 +268,8 @@ class PaneLayout(App[int]):
         self.refresh_tabs()
 
     def action_pane(self, number: int) -> None:
-        """Show and focus pane ``number`` (1 phases, 2 progress, 3 chart, 4 log, 5 model, 6 system, 7 alerts)."""
+        """Show and focus pane ``number`` (1 phases, 2 progress, 3 chart, 4 log, 5 model, 6 system, 7 alerts,
+        8 ranks)."""
         pane_id = next(pid for pid, key in PANE_KEYS.items() if key == str(number))
         if not self._has_content(pane_id):
             self.set_status(f"no {PANE_NAMES[pane_id]} to show yet ({_EMPTY_WHY.get(pane_id, 'nothing reported')})")

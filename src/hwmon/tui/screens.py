@@ -16,7 +16,7 @@ HELP_SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("q  Ctrl-C", "quit the dashboard (a supervised run keeps running)"),
             ("h  ?", "this help"),
-            ("1 2 3 4 5 6 7", "show and focus a pane: phases, progress, chart, log, model, system, alerts"),
+            ("1 2 3 4 5 6 7 8", "show and focus a pane: phases, progress, chart, log, model, system, alerts, ranks"),
             ("tab  shift+tab", "next / previous pane"),
             ("z", "maximise the focused pane (all it has, j/k to scroll) / restore the layout"),
             ("l", "the raw log / the pane last shown in its place (below 120 columns); wide: hide / show it"),

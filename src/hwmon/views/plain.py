@@ -21,10 +21,12 @@ from hwmon import exitcodes
 from hwmon.model import alerts as alerts_mod
 from hwmon.model import figures
 from hwmon.model import text as text_mod
+from hwmon.model.distributed import fmt_cause, fmt_status_line, run_error
 from hwmon.model.eta import eta_seconds, main_progress
 from hwmon.model.fmt import fmt_duration, fmt_rate
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
+from hwmon.model.timelimit import fmt_limit, limit_verdict
 from hwmon.sources.source import Batch, Source
 
 if TYPE_CHECKING:
@@ -80,6 +82,9 @@ def state_fields(state: RunState, now: float | None) -> list[str]:
     eta = eta_seconds(state, now)
     if eta is not None:
         fields.append(f"ETA {fmt_duration(eta)}")
+    limit = fmt_limit(limit_verdict(state, now))  # issue 21: the ETA against the Slurm time limit
+    if limit:
+        fields.append(limit)
     if state.error_count:
         fields.append(f"errors {state.error_count}")
     return fields
@@ -226,7 +231,16 @@ async def run_plain(
         notify.close()
     final = figures.display_status(state, now)
     how = "source ended" if eof else "run ended"
-    printer.emit("end", f"{how} | {final} | " + " | ".join(state_fields(state, now)))
+    # The status with the end reason (``failed — TIMEOUT after 1h00m (time limit)``) and the run's error.
+    said = " | ".join([fmt_status_line(state, now), *state_fields(state, now)])
+    printer.emit("end", f"{how} | {said}")
+    error = run_error(state)
+    told = {alert.message for alert in state.alerts if alert.kind == "failed"}
+    if final == "failed" and error and error not in told:
+        printer.emit("error", safe_text(error))
+    cause = fmt_cause(state.cause)
+    if final == "failed" and cause:
+        printer.emit("cause", safe_text(cause, 400))
     from hwmon.store.history import record_if_ended
 
     record_if_ended(state, source.name, final)

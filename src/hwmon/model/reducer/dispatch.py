@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from hwmon.events import (
     Event,
+    JobState,
     PhaseExpectations,
     ProgressUpdate,
     RunClock,
@@ -15,9 +16,8 @@ from hwmon.events import (
     StepBatch,
     StepMetrics,
 )
-from hwmon.model import metrics
 from hwmon.model.provenance import figures_before, observe
-from hwmon.model.reducer import alerts, expectations, facts, run, steps, timeline
+from hwmon.model.reducer import alerts, expectations, facts, job, ranks, run, series, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
 from hwmon.model.state import RunState
@@ -30,10 +30,21 @@ TABLES: tuple[dict[type[Event], Handler], ...] = (
     facts.HANDLERS,
     alerts.HANDLERS,
     expectations.HANDLERS,
+    ranks.HANDLERS,
+    job.HANDLERS,
 )
 HANDLERS: dict[type[Event], Handler] = {kind: handler for table in TABLES for kind, handler in table.items()}
 assert len(HANDLERS) == sum(len(table) for table in TABLES), "an event type is handled in two modules"
-_NOT_OUTPUT = (SourceEnded, RunOutcome, RunClock, PhaseExpectations)
+# Events that are not the run's output: the source's end, the supervisor's record, the history's expectations and
+# what the scheduler says about the job (JobState).
+_NOT_OUTPUT = (SourceEnded, RunOutcome, RunClock, PhaseExpectations, JobState)
+# Handlers that also read an event type another module owns, run after its owner's (issue 21: end reasons and
+# failure causes from errors and the supervisor's record, the end of a requeue's gap from steps).
+OBSERVER_TABLES: tuple[dict[type[Event], Handler], ...] = (job.OBSERVERS, series.OBSERVERS)
+OBSERVERS: dict[type[Event], tuple[Handler, ...]] = {
+    kind: tuple(table[kind] for table in OBSERVER_TABLES if kind in table)
+    for kind in {kind for table in OBSERVER_TABLES for kind in table}
+}
 # Events whose step/batch numbers and counts are bounded before any handler sees them.
 _SANITISED: frozenset[type[Event]] = frozenset({StepMetrics, StepBatch, ProgressUpdate})
 
@@ -68,9 +79,10 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
     if handler is not None:
         # RunStarted may reset the state, so it must see the previous run's timestamps before they are updated.
         handler(state, event, now)
-    if type(event) in metrics.OBSERVED:
-        # The named series beside the loss (lr, accuracy, eval metrics...), at the training step the run is at.
-        metrics.observe(state.metrics, event, state.steps.last[0] if state.steps.last is not None else None)
+    observers = OBSERVERS.get(type(event))
+    if observers:
+        for observer in observers:
+            observer(state, event, now)
     state.provenance = observe(provenance, state, event, before)
     ts = event.ts
     if ts is not None:
@@ -83,6 +95,6 @@ def apply(state: RunState, event: Event, now: float | None = None) -> None:
         and state.status == "unknown"
         and not state.source_ended
         and state.outcome is None
-        and not isinstance(event, PhaseExpectations)
+        and not isinstance(event, (PhaseExpectations, JobState))
     ):
         state.status = "running"

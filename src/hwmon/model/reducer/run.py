@@ -21,6 +21,7 @@ from hwmon.events import (
 )
 from hwmon.model.reducer.alerts import fail
 from hwmon.model.reducer.handler import Handler
+from hwmon.model.reducer.job import continues
 from hwmon.model.reducer.timeline import close_phase, stop_clocks
 from hwmon.model.state import ENDED, RunState
 
@@ -35,13 +36,14 @@ def reset_run(state: RunState) -> None:
     # What the source and the supervisor know is about the process, not about one run in its log.
     fresh.run_started_at = state.run_started_at
     fresh.started_at = state.started_at
+    fresh.job = state.job
     for f in dataclasses.fields(RunState):
         setattr(state, f.name, getattr(fresh, f.name))
 
 
 def _run_started(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, RunStarted)
-    if state.status in ENDED or state.steps.count > 0:
+    if (state.status in ENDED or state.steps.count > 0) and not continues(state, event, now):
         reset_run(state)
     if event.command:
         state.command = event.command

@@ -9,6 +9,7 @@ import math
 from hwmon.events import Event, ProgressUpdate, StepBatch, StepMetrics
 from hwmon.model.reducer.alerts import nan_alert
 from hwmon.model.reducer.handler import Handler
+from hwmon.model.reducer.job import continues
 from hwmon.model.reducer.run import reset_run
 from hwmon.model.reducer.timeline import open_phase
 from hwmon.model.state import RunState
@@ -74,7 +75,7 @@ def _step(state: RunState, event: Event, now: float | None) -> None:
     if event.mode == "eval":
         _eval_step(state, event, now)
         return
-    if _goes_back(state, event):
+    if _goes_back(state, event) and not continues(state, event, now):
         reset_run(state)
     current = state.current_phase
     if current is None or current.name != "train":
@@ -158,7 +159,7 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
             for step in steps:
                 _step(state, sane_step(step), now)
             return
-    if _goes_back(state, first):
+    if _goes_back(state, first) and not continues(state, event, now):
         reset_run(state)
     current = state.current_phase
     if current is None or current.name != "train":

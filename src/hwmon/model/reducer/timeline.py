@@ -191,7 +191,7 @@ def _checkpoint(state: RunState, event: Event, now: float | None) -> None:
         last.path = last.path if last.path is not None else event.path
         return
     state.checkpoint_count += 1
-    state.checkpoints.append(Checkpoint(step=event.step, path=event.path, ts=event.ts, line=event.line))
+    state.checkpoints.append(Checkpoint(step=event.step, path=event.path, ts=event.ts, line=event.line, at=now))
     if len(state.checkpoints) > MAX_CHECKPOINTS_KEPT:
         del state.checkpoints[0]
 

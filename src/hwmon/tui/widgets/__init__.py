@@ -9,6 +9,7 @@ from hwmon.tui.widgets.logpane import LogPane
 from hwmon.tui.widgets.logview import LogView
 from hwmon.tui.widgets.modeltree import ModelTree
 from hwmon.tui.widgets.progress import ProgressPane
+from hwmon.tui.widgets.ranks import RanksPane
 from hwmon.tui.widgets.system import SystemPane
 from hwmon.tui.widgets.tabs import PaneTabs
 from hwmon.tui.widgets.timeline import PhaseTimeline
@@ -22,6 +23,7 @@ __all__ = [
     "PaneTabs",
     "PhaseTimeline",
     "ProgressPane",
+    "RanksPane",
     "RunHeader",
     "SystemPane",
 ]

@@ -7,8 +7,10 @@ from textual.widget import Widget
 
 from hwmon.model import alerts as alert_rules
 from hwmon.model import fmt
+from hwmon.model.distributed import fmt_end_reason
 from hwmon.model.figures import last_loss
 from hwmon.model.state import RunState
+from hwmon.model.timelimit import fmt_limit, limit_verdict
 from hwmon.tui import view
 from hwmon.tui.fit import Field, field, fit_fields
 from hwmon.tui.widgets._text import join_rows
@@ -136,6 +138,9 @@ class RunHeader(Widget):
             first.append(field(view.safe_text(vendor), 3))
         status = view.display_status(state, self._now, output_seen=self._output_seen)
         first.append(field(f" {status.upper()} ", 0, STATUS_STYLES.get(status, "bold")))
+        reason = fmt_end_reason(state, self._now) if status in ("failed", "stopped", "unknown") else ""
+        if reason:  # issue 21: how it ended, as Slurm (or the log) says — "FAILED — TIMEOUT after 1h00m (time limit)"
+            first.append(field(f"— {view.safe_text(reason)}", 1, "bold", sep=" "))
         first.append(field(f"wall {fmt.fmt_duration(view.timeline(state, self._now).wall)}", 1))
         job = f"job {view.safe_text(state.job_ids[-1])}" if state.job_ids else ""
         if job:
@@ -161,6 +166,9 @@ class RunHeader(Widget):
             second.append(field(f"ETA {fmt.fmt_duration(self._eta)}", 1))
         if self.run_eta is not None and not view.is_ended(state) and self.run_eta != self._eta:
             second.append(field(f"run ETA {fmt.fmt_duration(self.run_eta)}", 2, "bold"))
+        limit = fmt_limit(limit_verdict(state, self._now))  # issue 21: the ETA against the Slurm time limit
+        if limit:
+            second.append(field(limit, 1, "bold red" if "will not finish" in limit else ""))
         if job and job not in line1.plain:
             second.append(field(job, 4))
         # A third row appears only for an alert or a follower/source message, so it is never cut off by the

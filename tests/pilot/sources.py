@@ -19,6 +19,7 @@ class FakeBatch:
     eof: bool = False
     at: float = 0.0
     partial: str | None = None
+    first_line: int = 0
 
 
 @dataclass

@@ -348,3 +348,47 @@ async def test_a_fast_loop_s_jitter_is_no_stall_a_long_wait_is() -> None:
         header = "\n".join(screen_text(app).splitlines()[:3])
         assert "stalled" in header and "no new step for 31s" in header
         assert [alert.kind for alert in app.state.alerts] == ["stall"]
+
+
+# ---------------------------------------------------------------------------------------------- record view
+
+
+async def test_the_record_view_says_which_rule_read_the_line() -> None:
+    from hwmon.events import PhaseStarted, StepMetrics
+    from hwmon.tui.screens import RecordScreen
+
+    # Lines 101-120 of a log: a train phase, then steps, each read by a (named) rule.
+    lines = ["training starts", *(f"it={n} obj={3.0 - n / 10:.2f}" for n in range(1, 20))]
+    events = [PhaseStarted(101, None, phase="train", rule="mytrainer:phase")]
+    events += [StepMetrics(101 + n, None, step=n, loss=3.0 - n / 10, rule="mytrainer:step") for n in range(1, 20)]
+    source = ReplaySourceForTests([FakeBatch(events, lines, eof=True, first_line=101)], name="run.log")
+    app = HwmonApp(source, clock=lambda: CLOCK)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert app.state.provenance.rule_of_line(112) == "mytrainer:step"
+        await pilot.press("slash", *"it=11 ", "enter")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordScreen)
+        assert app.screen.first_line == 112 and app.screen.rule == "mytrainer:step"
+        title = str(app.screen.query_one("Vertical").border_title)
+        assert "line 112" in title and "read by mytrainer:step" in title
+        # Filtered, the lines keep their numbers.
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ampersand", *"it=1", "enter", "slash", *"it=13 ", "enter")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordScreen) and app.screen.first_line == 114
+    # A source that does not give its lines' numbers (0): no rule is named rather than a wrong one.
+    source = ReplaySourceForTests([FakeBatch(events, lines, eof=True)], name="run.log")
+    app = HwmonApp(source, clock=lambda: CLOCK)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"it=11 ", "enter")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordScreen) and app.screen.first_line == 0 and app.screen.rule is None

@@ -121,6 +121,7 @@ class HwmonApp(SideData):
         self.state = RunState(source=source.name)
         self._log_lines = log_lines
         self._pending: list[str] = []
+        self._pending_numbers: list[int] = []
         self._painted_version = -1
         # Throttling uses the real monotonic clock, not the injected one: a fixed test clock must not freeze
         # repaints, and a fast fake clock must not make the plot redraw every frame.
@@ -251,9 +252,15 @@ class HwmonApp(SideData):
             self._partial_dirty = True
         if batch.lines:
             self._pending.extend(batch.lines)
+            # Each line's number in the log (the source's first_line; 0: unknown), for the record view's rule.
+            first = getattr(batch, "first_line", 0) or 0
+            self._pending_numbers.extend(
+                range(first, first + len(batch.lines)) if first > 0 else [0] * len(batch.lines)
+            )
             if len(self._pending) > 2 * self._log_lines:
                 # The log keeps only the last max_lines anyway; don't hold more between frames.
                 del self._pending[: -self._log_lines]
+                del self._pending_numbers[: -self._log_lines]
             if self._binary_checked < BINARY_SAMPLE_CHARS:
                 self._check_binary(batch.lines)
         if batch.status:
@@ -353,18 +360,20 @@ class HwmonApp(SideData):
         if self._pending and self._preview_hold is not None:
             # The end of the file is on screen; the parser's lines are held (the last max_lines) until it gets there.
             lines, self._pending = self._pending, []
+            self._pending_numbers = []
             self.log_pane.total_lines += len(lines)
             self._preview_hold.extend(lines)
             if self._preview_end is not None and self._preview_end in lines[-PREVIEW_TAIL_CHECK:]:
                 self._end_preview()
         if self._pending:
             lines, self._pending = self._pending, []
+            numbers, self._pending_numbers = self._pending_numbers, []
             pane = self.log_pane
             if len(lines) > self._log_lines:
                 # Only the last max_lines can be kept: count the rest, don't clean and store them (catching up).
                 pane.total_lines += len(lines) - self._log_lines
-                lines = lines[-self._log_lines :]
-            pane.add_lines(lines)
+                lines, numbers = lines[-self._log_lines :], numbers[-self._log_lines :]
+            pane.add_lines(lines, numbers)
         if self._partial_dirty and self._preview_hold is None:
             # After the batch's finished lines: a bar whose line just ended leaves the live row for its own line.
             self._partial_dirty = False

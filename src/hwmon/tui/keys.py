@@ -115,7 +115,9 @@ class DashboardKeys(PaneLayout):
         """Open the record under the log's cursor in full."""
         first, lines = self.log_pane.current_record()
         if lines:
-            self.push_screen(RecordScreen(lines, first))
+            # Which rule or learned template read the record's first line (issue 17: provenance), when known.
+            rule = self.state.provenance.rule_of_line(first) if first > 0 else None
+            self.push_screen(RecordScreen(lines, first, rule=rule))
 
     def _charts(self) -> list[ChartPane]:
         focused = self.focused

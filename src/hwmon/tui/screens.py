@@ -163,17 +163,24 @@ class RecordScreen(ModalScreen[None]):
         Binding("y", "copy", "Copy (OSC 52)"),
     ]
 
-    def __init__(self, lines: list[str], first_line: int) -> None:
+    def __init__(self, lines: list[str], first_line: int, *, rule: str | None = None) -> None:
         super().__init__()
         self.lines = lines
+        # The record's first line's number in the log (0: not known) and the rule that read it (provenance).
         self.first_line = first_line
+        self.rule = rule
         self.copied = False
 
     def compose(self) -> ComposeResult:
         count = len(self.lines)
         what = "1 line" if count == 1 else f"{count} lines"
         with Vertical() as box:
-            box.border_title = f"record · {what}"
+            title = Text(f"record · {what}")
+            if self.first_line > 0:
+                title.append(f" · line {self.first_line}")
+            if self.rule:
+                title.append(f" · read by {self.rule}")  # Text: a rule name from a user's format is not markup
+            box.border_title = title
             with VerticalScroll(id="record-body"):
                 yield Static(Text("\n".join(self.lines)), id="record-text")
             yield Static(Text("y copy (OSC 52) · ↑ ↓ PgUp PgDn scroll · Esc close"), id="record-keys")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from rich.text import Text
@@ -58,6 +58,7 @@ class LogPane(Vertical):
         super().__init__(id=id)
         self.max_lines = max_lines
         self._kept: deque[str] = deque(maxlen=max_lines)
+        self._kept_numbers: deque[int] = deque(maxlen=max_lines)
         self._search = ""
         self._pattern: re.Pattern[str] | None = None
         self._backward = False
@@ -120,18 +121,22 @@ class LogPane(Vertical):
             return False
         return self._filter_pattern is None or self._filter_pattern.search(line) is not None
 
-    def add_lines(self, lines: Iterable[str]) -> None:
-        """Append raw lines (made safe first: escape sequences removed, controls replaced)."""
+    def add_lines(self, lines: Iterable[str], numbers: Sequence[int] | None = None) -> None:
+        """Append raw lines (made safe first: escape sequences removed, controls replaced); ``numbers``: their line
+        numbers in the log (0: unknown), for the record view to say which rule read a line."""
         clean = [view.safe_text(line) for line in lines]
         if not clean:
             return
+        nums = list(numbers) if numbers is not None and len(numbers) == len(clean) else [0] * len(clean)
         self.total_lines += len(clean)
         self._kept.extend(clean)
+        self._kept_numbers.extend(nums)
         if self._filter_pattern is not None or self._errors_only:
-            clean = [line for line in clean if self._passes(line)]
+            passing = [i for i, line in enumerate(clean) if self._passes(line)]
+            clean, nums = [clean[i] for i in passing], [nums[i] for i in passing]
         if not clean:
             return
-        clean = clean[-self.max_lines :]
+        clean, nums = clean[-self.max_lines :], nums[-self.max_lines :]
         log = self._log
         pattern = self._pattern
         if pattern is not None:
@@ -140,7 +145,7 @@ class LogPane(Vertical):
             if overflow > 0:
                 gone = log.dropped_lines_for(len(log.lines) + len(clean) - self.max_lines)
                 self.match_count -= sum(1 for line in gone if pattern.search(line))
-        log.append(clean)
+        log.append(clean, nums)
         if pattern is not None:
             self._update_title()
 
@@ -163,14 +168,17 @@ class LogPane(Vertical):
         """Show ``lines`` instead of everything kept (the end-of-file preview gives way to the parsed lines);
         ``total_lines`` is left as it is: the caller counts."""
         self._kept.clear()
+        self._kept_numbers.clear()
         self._kept.extend(view.safe_text(line) for line in lines)
+        self._kept_numbers.extend([0] * len(self._kept))
         self._refill()
 
     def _refill(self) -> None:
         log = self._log
-        lines = [line for line in self._kept if self._passes(line)] if self._active_filter() else list(self._kept)
+        pairs = zip(self._kept, self._kept_numbers, strict=True)
+        kept = [(line, n) for line, n in pairs if self._passes(line)] if self._active_filter() else list(pairs)
         self._update_empty_text()
-        log.set_lines(lines)
+        log.set_lines([line for line, _ in kept], [n for _, n in kept])
         self.set_live(self._live)
         self._count_matches()
         self._update_title()
@@ -360,15 +368,16 @@ class LogPane(Vertical):
         return self._log.wrap
 
     def current_record(self) -> tuple[int, list[str]]:
-        """The record under the cursor (or the last line in view): its first line's position and its lines."""
+        """The record under the cursor (or the last line in view): its first line's number in the log (0 when not
+        known: the live row, the end-of-file preview) and its lines."""
         lines = self._log.lines
         index = self._log.current_index()
         if index is None:
             return 0, []
         if index >= len(lines):
-            return index, [self._log.live]  # the live row: the bar as it shows now
+            return 0, [self._log.live]  # the live row: the bar as it shows now
         start, end = search.record_extent(lines, index)
-        return start, list(lines[start:end])
+        return self._log.number_at(start), list(lines[start:end])
 
     # ------------------------------------------------------------------------------------------- title
     def _update_title(self) -> None:

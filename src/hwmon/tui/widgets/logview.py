@@ -48,6 +48,8 @@ class LogView(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.max_lines = max_lines
         self._lines: list[str] = []
+        # Each line's number in the log (0: not known, e.g. the end-of-file preview), for the record view's rule.
+        self._numbers: list[int] = []
         self._width = 0
         self.follow = True
         self.cursor: int | None = None
@@ -72,9 +74,11 @@ class LogView(ScrollView, can_focus=True):
         """The lines shown (after the pane's filters), oldest first."""
         return self._lines
 
-    def set_lines(self, lines: Iterable[str]) -> None:
-        """Replace everything shown (a filter changed)."""
+    def set_lines(self, lines: Iterable[str], numbers: Iterable[int] | None = None) -> None:
+        """Replace everything shown (a filter changed); ``numbers``: each line's number in the log (0: unknown)."""
         self._lines = list(lines)[-self.max_lines :]
+        kept = list(numbers)[-self.max_lines :] if numbers is not None else []
+        self._numbers = kept if len(kept) == len(self._lines) else [0] * len(self._lines)
         self._width = max((_cells(line) for line in self._lines), default=0)
         self.cursor = None if self.cursor is None else min(self.cursor, len(self._lines) - 1)
         if self.cursor is not None and self.cursor < 0:
@@ -82,8 +86,9 @@ class LogView(ScrollView, can_focus=True):
         self._rewrap()
         self._resize()
 
-    def append(self, lines: list[str]) -> int:
-        """Add lines at the end; returns how many old lines fell off the front (the pane keeps its counts)."""
+    def append(self, lines: list[str], numbers: list[int] | None = None) -> int:
+        """Add lines at the end (``numbers``: their numbers in the log, 0 unknown); returns how many old lines fell
+        off the front (the pane keeps its counts)."""
         if not lines:
             return 0
         width = self._width
@@ -94,11 +99,13 @@ class LogView(ScrollView, can_focus=True):
         self._width = width
         first_new = len(self._lines)
         self._lines.extend(lines)
+        self._numbers.extend(numbers if numbers is not None and len(numbers) == len(lines) else [0] * len(lines))
         dropped = 0
         # Trim in steps of a tenth so a steady stream does not shift the whole list on every batch.
         if len(self._lines) > self.max_lines + max(1, self.max_lines // 10):
             dropped = len(self._lines) - self.max_lines
             del self._lines[:dropped]
+            del self._numbers[:dropped]
             if self.cursor is not None:
                 self.cursor = max(0, self.cursor - dropped)
             self._rewrap()
@@ -131,6 +138,10 @@ class LogView(ScrollView, can_focus=True):
     def line_at(self, index: int) -> str:
         """The text of line ``index`` (``len(lines)`` is the live row)."""
         return self._lines[index] if index < len(self._lines) else self.live
+
+    def number_at(self, index: int) -> int:
+        """The log's number of line ``index`` (0: unknown, and for the live row, whose line has not ended)."""
+        return self._numbers[index] if 0 <= index < len(self._numbers) else 0
 
     def dropped_lines_for(self, count: int) -> list[str]:
         """The ``count`` oldest lines (the pane asks before they are trimmed, to keep its match count exact)."""

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway sshd for the remote-attach tests: Debian's openssh-server with its own config, host key, client key
 # and authorized_keys in DIR (default: a new temp dir), listening on 127.0.0.1 only, never the system config.
+# HWMON_SSHD_SETENV / HWMON_SSHD_FORCECOMMAND add sshd_config's SetEnv / ForceCommand (tests of what a login prints).
 # Prints shell assignments (eval them): HWMON_SSHD_DIR, HWMON_SSHD_PORT, HWMON_SSHD_PID and the client options.
 # Stop it with scripts/sshd_down.sh DIR.
 set -euo pipefail
@@ -31,6 +32,7 @@ LogLevel ERROR
 MaxStartups 100:30:200
 MaxSessions 100
 ${HWMON_SSHD_SETENV:+SetEnv $HWMON_SSHD_SETENV}
+${HWMON_SSHD_FORCECOMMAND:+ForceCommand $HWMON_SSHD_FORCECOMMAND}
 CONF
 # Privilege separation needs this directory (normally made by the service unit).
 [ -d /run/sshd ] || { mkdir -p /run/sshd && chmod 755 /run/sshd; }

@@ -134,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             install(getattr(args, "format_file", None) or ())
         code: int = args._module.run(args)
+        sys.stdout.flush()  # a full device or a closed pipe fails here, not in the interpreter's exit
         return code
     except exitcodes.HwmonError as exc:
         from hwmon.model.text import safe_text
@@ -146,10 +147,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # `hwmon summary x | head`: the reader went away; that is not an error of ours. Point stdout at devnull
         # so the interpreter's final flush does not raise again.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         return exitcodes.OK
+    except OSError as exc:
+        if not _stdout_failed(exc):
+            raise
+        # `hwmon summary x > /dev/full`: one line and exit 8, not a traceback and exit 1 (which --exit-status
+        # reads as "the run failed").
+        print(
+            f"hwmon: cannot write the output (stdout): {' '.join((exc.strerror or str(exc)).split())}", file=sys.stderr
+        )
+        _stdout_to_devnull()
+        return exitcodes.CANNOT_WRITE
+
+
+def _stdout_failed(exc: OSError) -> bool:
+    """Whether ``exc`` is a failed write of the output: a write error naming no file (an open or a read names
+    its file), or stdout failing again when what is left in its buffer is written."""
+    import errno
+
+    if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO):
+        return True
+    try:
+        sys.stdout.flush()
+    except OSError:
+        return True
+    return False
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at devnull so the interpreter's final flush does not raise again."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _configure_ranks() -> None:

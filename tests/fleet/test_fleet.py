@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hwmon.slurm.parse import parse_job_line
+from hwmon.slurm.parse import JobInfo, job_from_fields
 from hwmon.sources.fleet import Fleet, LogTracker
 from hwmon.store import recent, registry
 from hwmon.tui.fleet import FleetApp, FleetChoice
@@ -22,16 +22,32 @@ from hwmon.tui.screens import ConfirmScreen
 from .conftest import Sshd
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-# One line of `scontrol show job -o` from the test Slurm (scripts/slurm_up.sh) for a running job, its paths
-# pointed at the test's directory.
-SCONTROL_LINE = (
-    "JobId=42 JobName=bert-large UserId=root(0) GroupId=root(0) MCS_label=N/A Priority=4294901759 Nice=0 "
-    "Account=(null) QOS=(null) JobState=RUNNING Reason=None Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1 "
-    "Reboot=0 ExitCode=0:0 RunTime=00:12:05 TimeLimit=UNLIMITED TimeMin=N/A SubmitTime=2026-11-29T22:38:23 "
-    "EligibleTime=2026-11-29T22:38:23 AccrueTime=2026-11-29T22:38:23 StartTime=2026-11-29T22:38:23 EndTime=Unknown "
-    "Deadline=N/A Partition=debug NodeList=vm BatchHost=vm NumNodes=1 NumCPUs=1 NumTasks=1 CPUs/Task=1 "
-    "Command=(null) WorkDir={dir} StdErr={dir}/%x-%j.out StdIn=/dev/null StdOut={dir}/%x-%j.out Power="
-)
+
+
+# A running job of the test Slurm (scripts/slurm_up.sh) as ``squeue -O`` reports it, its paths pointed at the test's
+# directory.
+def _job(jobs_dir: Path) -> JobInfo | None:
+    return job_from_fields(
+        {
+            "JobId": "42",
+            "ArrayJobId": "42",
+            "ArrayTaskId": "N/A",
+            "JobName": "bert-large",
+            "UserName": "root",
+            "UserNumber": "0",
+            "JobState": "RUNNING",
+            "Reason": "None",
+            "ExitStatus": "0",
+            "RunTime": "12:05",
+            "SubmitTime": "2026-11-29T22:38:23",
+            "StartTime": "2026-11-29T22:38:23",
+            "EndTime": "NONE",
+            "NodeList": "vm",
+            "WorkDir": str(jobs_dir),
+            "StdOut": f"{jobs_dir}/%x-%j.out",
+            "StdErr": f"{jobs_dir}/%x-%j.out",
+        }
+    )
 
 
 def _write_run(root: Path, run_id: str, log: Path, status: str = "succeeded") -> Path:
@@ -68,7 +84,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd: Sshd) -> dict[s
     jobs_dir = tmp_path / "jobs"
     jobs_dir.mkdir()
     shutil.copy(FIXTURES / "follow_cerebras_ok.log", jobs_dir / "bert-large-42.out")
-    job = parse_job_line(SCONTROL_LINE.format(dir=jobs_dir))
+    job = _job(jobs_dir)
     assert job is not None and job.stdout == f"{jobs_dir}/bert-large-42.out"
     remote_log = tmp_path / "remote" / "hf_trainer.log"
     remote_log.parent.mkdir()

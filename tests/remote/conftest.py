@@ -39,34 +39,35 @@ class Sshd:
         return [f"{k}={v}" for k, v in opts.items()]
 
 
-@pytest.fixture(scope="session")
-def sshd() -> Iterator[Sshd]:
+def sshd_from_script(env: dict[str, str] | None = None) -> Iterator[Sshd]:
+    """Start a throwaway sshd with scripts/sshd_up.sh (``env`` adds its settings, e.g. ``HWMON_SSHD_SETENV``),
+    yield it, stop it."""
     if not (os.path.exists(SSHD) and shutil.which("ssh") and shutil.which("ssh-keygen")):
         pytest.skip("openssh-server/openssh-client not installed (apt-get install openssh-server)")
     proc = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "sshd_up.sh")], capture_output=True, text=True, timeout=60, check=False
+        ["bash", str(ROOT / "scripts" / "sshd_up.sh")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
     if proc.returncode != 0:
         pytest.fail(f"sshd_up.sh failed: {proc.stderr}")
-    env = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    values = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
     server = Sshd(
-        dir=Path(env["HWMON_SSHD_DIR"]),
-        port=int(env["HWMON_SSHD_PORT"]),
-        pid=int(env["HWMON_SSHD_PID"]),
-        key=Path(env["HWMON_SSHD_KEY"]),
-        known_hosts=Path(env["HWMON_SSHD_KNOWN_HOSTS"]),
+        dir=Path(values["HWMON_SSHD_DIR"]),
+        port=int(values["HWMON_SSHD_PORT"]),
+        pid=int(values["HWMON_SSHD_PID"]),
+        key=Path(values["HWMON_SSHD_KEY"]),
+        known_hosts=Path(values["HWMON_SSHD_KNOWN_HOSTS"]),
     )
     try:
         yield server
     finally:
-        subprocess.run(
-            [
-                "bash",
-                str(
-                    ROOT / "scripts" / "sshd_down.sh",
-                ),
-                str(server.dir),
-            ],
-            check=False,
-            timeout=30,
-        )
+        subprocess.run(["bash", str(ROOT / "scripts" / "sshd_down.sh"), str(server.dir)], check=False, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def sshd() -> Iterator[Sshd]:
+    yield from sshd_from_script()

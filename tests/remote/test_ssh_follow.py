@@ -20,7 +20,7 @@ from hwmon.model.summary import summarize_bytes, summary_dict
 from hwmon.refs import RemoteRef, parse_remote
 from hwmon.sources.follow import Chunk
 from hwmon.sources.source import FollowSource
-from hwmon.sources.ssh import SshError, SshFollower, check, read_all
+from hwmon.sources.ssh import SshError, SshFollower, check, read_chunks
 
 from .conftest import Sshd
 
@@ -214,11 +214,11 @@ def test_unknown_host_classified_without_network() -> None:
 
 
 @pytest.mark.integration
-def test_summary_and_read_all_over_ssh(sshd: Sshd, tmp_path: Path) -> None:
+def test_summary_and_read_chunks_over_ssh(sshd: Sshd, tmp_path: Path) -> None:
     log = tmp_path / "remote run.log"  # a space: the remote shell must get it quoted
     data = (FIXTURES / "follow_cerebras_ok.log").read_bytes()
     log.write_bytes(data)
-    assert read_all(RemoteRef("127.0.0.1", str(log)), sshd.options()) == data
+    assert b"".join(read_chunks(RemoteRef("127.0.0.1", str(log)), sshd.options())) == data
     argv = [sys.executable, "-m", "hwmon", "summary", f"127.0.0.1:{log}", "--json"]
     for opt in sshd.options():
         argv += ["--ssh-opt", opt]
@@ -274,11 +274,7 @@ def test_no_ssh_connection_outlives_a_killed_monitor(sshd: Sshd, tmp_path: Path)
         children: list[psutil.Process] = []
         while time.monotonic() < deadline:
             # The follower's ssh (the one running tail), not the short login check before it.
-            children = [
-                c
-                for c in monitor.children(recursive=True)
-                if c.name() == "ssh" and any("tail -c" in part for part in c.cmdline())
-            ]
+            children = [c for c in monitor.children(recursive=True) if _is_follower_ssh(c)]
             if children:
                 break
             time.sleep(0.05)
@@ -296,3 +292,15 @@ def test_no_ssh_connection_outlives_a_killed_monitor(sshd: Sshd, tmp_path: Path)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _is_follower_ssh(process: object) -> bool:
+    """The follower's ssh (the one running tail); a process that ends while it is looked at (the login check's
+    ssh, under load) is not it."""
+    import psutil
+
+    assert isinstance(process, psutil.Process)
+    try:
+        return process.name() == "ssh" and any("tail -c" in part for part in process.cmdline())
+    except psutil.Error:
+        return False

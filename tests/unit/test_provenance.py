@@ -81,9 +81,9 @@ def test_summary_json_carries_provenance_and_explain_prints_it(tmp_path: Path) -
     log.write_bytes(
         b"starting\n"
         b"It 1 Loss 2.5000\n"
-        b"It 2 Loss 2.2500 \x1b]0;owned\x07\x1b[31m\n"  # escapes in the file: never reach the terminal
+        b"It 2 Loss 2.2500\n"
         b"Validation: loss 0.5900 acc 81.5%\n"
-        b"It 3 Loss 2.0000\n"
+        b"It 3 Loss 2.0000\x1b]0;owned\x07\x1b[31m\n"  # escapes in the file: never reach the terminal
     )
     done = _hwmon("summary", "--json", str(log))
     s = json.loads(done.stdout)

@@ -79,7 +79,7 @@ def test_a_template_knows_its_rule_id_and_the_line_that_taught_it() -> None:
     assert template.taught_by == 2
     assert all(e.rule == template.rule for e in events)
     assert re.fullmatch(r"template:[0-9a-f]{8}", template.rule)
-    assert template.text().replace(" ", "") == "It<*>Loss<*>"
+    assert template.text() == "It <*> Loss <*>"
 
 
 def test_an_unnamed_rising_integer_counts_steps_once_it_rises() -> None:
@@ -146,9 +146,11 @@ def test_configuration_dumps_and_prose_are_not_steps() -> None:
 
 
 def test_numbers_are_values_not_parts_of_words() -> None:
-    text = "step_100 v1.2.3 0x1f loss 3.91G 12ms 95.5% 1,024 nan_count=2 number of nan iterations: 0 x=nan"
+    text = "step_100 v1.2.3 0x1f acc@5 mAP50-95 loss 3.91G 12ms 95.5% 1,024 nan_count=2 number of nan iterations: 0"
+    text += " x=nan"
     values = NUMBER.split(text)[1::2]
     assert values == ["3.91", "12", "95.5", "1,024", "2", "0", "nan"]
+    assert NUMBER.split("delta -0.5 x=-2")[1::2] == ["-0.5", "-2"]
 
 
 def test_templates_are_bounded_per_source() -> None:
@@ -200,3 +202,15 @@ def test_name_value_lines_under_an_evaluation_heading_are_its_metrics() -> None:
 def test_an_evaluation_blocks_size_is_not_a_result() -> None:
     data = "Evaluation:\n  num samples: 500\n  batch size = 32\n  accuracy: 0.91\n"
     assert summary(data)["eval"] == {"accuracy": 0.91}
+
+
+def test_a_counter_with_other_numbers_only_must_count_before_it_is_a_step() -> None:
+    _, once = feed(["attempt 0 of job 7 starting at step 1", "step 1 loss 0.5"])
+    assert [(s.step, s.loss) for s in steps(once)] == [(1, 0.5)]
+    _, timed = feed([f"step {i} took {0.1 * i:.1f}s" for i in range(1, 4)])
+    assert [s.step for s in steps(timed)] == [1, 2, 3]
+
+
+def test_a_count_of_a_total_with_its_percentage_is_the_percentage() -> None:
+    _, events = feed(["Test: avg loss 0.0412, correct: 9871/10000 (98.71%)"])
+    assert {e.name: e.value for e in events if isinstance(e, EvalMetric)} == {"avg_loss": 0.0412, "correct": 0.9871}

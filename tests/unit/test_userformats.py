@@ -224,3 +224,12 @@ def test_a_package_ships_formats_through_the_entry_point_group(tmp_path: Path) -
     done = _hwmon("summary", str(log), "--json", env=env)
     s = json.loads(done.stdout)
     assert s["train"]["steps"]["last"] == 2 and s["train"]["loss"]["last"] == 0.25 and s["status"] == "succeeded"
+
+
+def test_hwmon_formats_learned_lists_a_logs_templates_with_the_line_that_taught_them(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_text("warming up\n" + "".join(f"Iter: {i}, Loss: {1 / i:.3f}\n" for i in range(1, 6)))
+    done = _hwmon("formats", "learned", str(log))
+    assert done.returncode == 0, done.stderr
+    assert "(step, 5 lines, taught by line 2): Iter: <*>, Loss: <*>" in done.stdout
+    assert "iter=counter, loss=loss" in done.stdout

@@ -12,20 +12,22 @@ table goes in: step scalars by mode, eval scalars, phase durations).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 import math
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from hwmon import exitcodes
 from hwmon.commands._args import add_format_file
+from hwmon.commands._output import OutputFile, cannot_write
+from hwmon.commands._tensorboard import TensorBoardWriter
 from hwmon.events import StepBatch
-from hwmon.model.export import TABLES, Row
+from hwmon.model.export import TABLES, ExportBuilder, Row
 
 FORMATS = ("csv", "jsonl", "parquet", "tensorboard")
 WHATS = ("steps", "eval", "phases")
@@ -35,6 +37,10 @@ HEADER_AFTER = 4096
 into the ``more`` column as JSON, so nothing is lost and nothing is held back."""
 
 PARQUET_BATCH = 16384
+
+MAX_COLUMNS = 256
+"""At most this many metric columns are discovered (the first seen); others go into the ``more`` column as JSON,
+so a log of thousands of distinct keys cannot make a table thousands of columns wide."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,9 +76,7 @@ def _missing(package: str, extra: str, what: str) -> exitcodes.HwmonError:
     )
 
 
-def _cannot_write(path: object, exc: OSError) -> exitcodes.HwmonError:
-    reason = " ".join((exc.strerror or str(exc)).split())
-    return exitcodes.HwmonError(f"{path}: cannot write: {reason}", exitcodes.CANNOT_WRITE)
+_cannot_write = cannot_write
 
 
 # --- CSV and JSON Lines ----------------------------------------------------------------------------------------------
@@ -110,9 +114,10 @@ class _Columns:
             columns = list(self.fixed)
             if self.open_ended:
                 seen = dict.fromkeys(columns)
+                limit = len(columns) + MAX_COLUMNS
                 for row in self.pending:
                     for key in row:
-                        if key not in seen:
+                        if key not in seen and len(seen) < limit:
                             seen[key] = None
                 columns = list(seen)
                 columns.append("more")
@@ -202,7 +207,7 @@ class ParquetWriter:
     text columns, float64 metrics. Rows are moved into column lists as they arrive (no row is held as a dict), so
     memory is one row group's columns."""
 
-    def __init__(self, path: Path, fixed: tuple[str, ...], open_ended: bool) -> None:
+    def __init__(self, path: Path, fixed: tuple[str, ...], open_ended: bool, name: Path | None = None) -> None:
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -211,6 +216,7 @@ class ParquetWriter:
         self._pa = pa
         self._pq = pq
         self._path = path
+        self._name = name if name is not None else path
         self._cols = _Columns(fixed, open_ended)
         self._writer: Any = None
         self._schema: Any = None
@@ -256,7 +262,7 @@ class ParquetWriter:
             try:
                 self._writer = self._pq.ParquetWriter(str(self._path), self._schema)
             except OSError as exc:
-                raise _cannot_write(self._path, exc) from None
+                raise _cannot_write(self._name, exc) from None
         if not self._data:
             self._data = [[] for _ in columns]
         arrays = [pa.array(values, type=field.type) for values, field in zip(self._data, self._schema, strict=True)]
@@ -272,87 +278,20 @@ class ParquetWriter:
             self._writer.close()
 
 
-# --- TensorBoard ---------------------------------------------------------------------------------------------------
-
-
-def _walltime(text: object) -> float | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-_TB_SKIP = {"step", "mode", "epoch", "time", "wall_s", "rate_unit", "line"}
-
-
-class TensorBoardWriter:
-    """Scalars through tensorboardX's ``SummaryWriter``: ``train/loss``, ``train/rate``, ``train/lr``,
-    ``train/<metric>`` (``eval/...`` for eval steps) at the step number, with the log's time as wall time;
-    ``eval_metrics/<name>`` at their step; ``phase_seconds/<name>`` at the phase's index."""
-
-    def __init__(self, logdir: Path) -> None:
-        try:
-            from tensorboardX import SummaryWriter
-        except ImportError:
-            raise _missing("tensorboardX", "tensorboard", "tensorboard export") from None
-        try:
-            logdir.mkdir(parents=True, exist_ok=True)
-            self._writer = SummaryWriter(logdir=str(logdir), flush_secs=30)
-        except OSError as exc:
-            raise _cannot_write(logdir, exc) from None
-        self.scalars = 0
-
-    def steps(self, rows: list[Row]) -> None:
-        add = self._writer.add_scalar
-        for row in rows:
-            step = row["step"]
-            mode = row["mode"]
-            walltime = _walltime(row["time"])
-            for key, value in row.items():
-                if key in _TB_SKIP or not isinstance(value, (int, float)):
-                    continue
-                add(f"{mode}/{key}", float(value), step, walltime=walltime)
-                self.scalars += 1
-
-    def evals(self, rows: list[Row]) -> None:
-        for row in rows:
-            value = row["value"]
-            if isinstance(value, (int, float)):
-                self._writer.add_scalar(f"eval_metrics/{row['name']}", float(value), row["step"] or 0)
-                self.scalars += 1
-
-    def phases(self, rows: list[Row]) -> None:
-        for row in rows:
-            seconds = row["seconds"]
-            if isinstance(seconds, (int, float)):
-                self._writer.add_scalar(f"phase_seconds/{row['name']}", float(seconds), row["index"])
-                self.scalars += 1
-
-    def close(self) -> None:
-        self._writer.close()
-
-
 # --- the command ---------------------------------------------------------------------------------------------------
 
 
-def _text_output(path: str | None) -> tuple[IO[str], bool]:
-    if path is None or path == "-":
-        return sys.stdout, False
-    try:
-        return open(path, "w", encoding="utf-8", newline=""), True
-    except OSError as exc:
-        raise _cannot_write(path, exc) from None
-
-
 def export_events(
-    events: Iterable[Any], fmt: str, what: str, output: str | None, stdout: IO[str] | None = None
+    events: Iterable[Any],
+    fmt: str,
+    what: str,
+    output: str | None,
+    stdout: IO[str] | None = None,
+    inputs: tuple[Path | None, ...] = (),
 ) -> tuple[int, int]:
     """Write the ``what`` table of ``events`` as ``fmt``; returns (rows written, step rows seen). The I/O core of
-    the command, usable on any event stream."""
-    from hwmon.model.export import ExportBuilder
-
+    the command, usable on any event stream. An output file is written to a temporary file and renamed into place
+    when complete (``hwmon.commands._output``); one of ``inputs`` as the output is refused (exit 64)."""
     builder = ExportBuilder()
     fixed = TABLES[what]
     open_ended = what == "steps"
@@ -368,50 +307,76 @@ def export_events(
                 if evals:
                     tb.evals(evals)
             tb.phases(builder.phase_rows())
-        finally:
             tb.close()
+        except OSError as exc:
+            tb.discard()
+            raise _cannot_write(output, exc) from None
+        except BaseException:
+            tb.discard()
+            raise
         return tb.scalars, builder.step_count
-    close_out = False
+    target = OutputFile(output, inputs) if output is not None and output != "-" else None
+    out: IO[str] | None = None
     writer: TableWriter
-    if fmt == "parquet":
-        if output is None or output == "-":
-            raise exitcodes.HwmonError("parquet export needs -o FILE (parquet is binary)", exitcodes.USAGE)
-        writer = ParquetWriter(Path(output), fixed, open_ended)
-    else:
-        if stdout is not None and (output is None or output == "-"):
-            out: IO[str] = stdout
-        else:
-            out, close_out = _text_output(output)
-        writer = CsvWriter(out, fixed, open_ended) if fmt == "csv" else JsonlWriter(out)
-    written = 0
-    csv_steps = writer if isinstance(writer, CsvWriter) and what == "steps" else None
     try:
-        for event in events:
-            if csv_steps is not None and isinstance(event, StepBatch) and (header := csv_steps.header) is not None:
-                # The bulk path's block of step lines, read as columns and written as tuples (same cells).
-                tuples = builder.feed_tuples(event, header)
-                if tuples is not None:
-                    csv_steps.write_tuples(tuples)
-                    written += len(tuples)
-                    continue
-            steps, evals = builder.feed(event)
-            rows = steps if what == "steps" else evals if what == "eval" else None
-            if rows:
-                writer.write(rows)
-                written += len(rows)
-        if what == "phases":
-            rows = builder.phase_rows()
-            writer.write(rows)
-            written = len(rows)
-        writer.close()
+        if fmt == "parquet":
+            if target is None:
+                raise exitcodes.HwmonError("parquet export needs -o FILE (parquet is binary)", exitcodes.USAGE)
+            target.create()
+            writer = ParquetWriter(target.path, fixed, open_ended, name=target.destination)
+        else:
+            if target is None:
+                out = stdout if stdout is not None else sys.stdout
+            else:
+                try:
+                    out = open(target.path, "w", encoding="utf-8", newline="")
+                except OSError as exc:
+                    raise _cannot_write(output, exc) from None
+            writer = CsvWriter(out, fixed, open_ended) if fmt == "csv" else JsonlWriter(out)
+        written = _write_table(builder, writer, events, what)
+        if target is not None and out is not None:
+            out.close()
+        if target is not None:
+            target.commit()
     except OSError as exc:
+        if target is not None:
+            target.discard()
         if isinstance(exc, BrokenPipeError):
             raise
         raise _cannot_write(output or "stdout", exc) from None
+    except BaseException:
+        if target is not None:
+            target.discard()
+        raise
     finally:
-        if close_out:
-            out.close()
+        if target is not None and out is not None and not out.closed:
+            with contextlib.suppress(OSError):
+                out.close()
     return written, builder.step_count
+
+
+def _write_table(builder: ExportBuilder, writer: TableWriter, events: Iterable[Any], what: str) -> int:
+    written = 0
+    csv_steps = writer if isinstance(writer, CsvWriter) and what == "steps" else None
+    for event in events:
+        if csv_steps is not None and isinstance(event, StepBatch) and (header := csv_steps.header) is not None:
+            # The bulk path's block of step lines, read as columns and written as tuples (same cells).
+            tuples = builder.feed_tuples(event, header)
+            if tuples is not None:
+                csv_steps.write_tuples(tuples)
+                written += len(tuples)
+                continue
+        steps, evals = builder.feed(event)
+        rows = steps if what == "steps" else evals if what == "eval" else None
+        if rows:
+            writer.write(rows)
+            written += len(rows)
+    if what == "phases":
+        rows = builder.phase_rows()
+        writer.write(rows)
+        written = len(rows)
+    writer.close()
+    return written
 
 
 def run(args: argparse.Namespace) -> int:
@@ -428,7 +393,7 @@ def run(args: argparse.Namespace) -> int:
         # Line-buffered text on a pipe is slow for millions of rows: a large buffer, flushed at the end.
         stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=False)
     try:
-        export_events(read_events(inp), args.format, args.what, args.output, stdout=stdout)
+        export_events(read_events(inp), args.format, args.what, args.output, stdout=stdout, inputs=(inp.path,))
     finally:
         if stdout is not None:
             try:

@@ -1,5 +1,6 @@
-"""`hwmon formats`: the formats hwmon reads — built-in, learned, and the user's own — and `hwmon formats test FILE LOG`,
-which shows which lines each rule of a format file matched and the figures they give."""
+"""`hwmon formats`: the formats hwmon reads — built-in, learned, and the user's own — `hwmon formats test FILE LOG`,
+which shows which lines each rule of a format file matched and the figures they give, and `hwmon formats learned
+LOG`, the templates learned from a log (each with the line that taught it)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,13 @@ _LEARNED = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments: nothing (list), or ``test FILE LOG``."""
     parser.add_argument(
-        "action", nargs="?", choices=["list", "test"], default="list", help="list the formats (default) or test one"
+        "action",
+        nargs="?",
+        choices=["list", "test", "learned"],
+        default="list",
+        help="list the formats (default), test FILE LOG, or show the templates learned from a log (learned LOG)",
     )
-    parser.add_argument("file", nargs="?", metavar="FILE", help="test: the format file (.toml)")
+    parser.add_argument("file", nargs="?", metavar="FILE", help="test: the format file (.toml); learned: the log")
     parser.add_argument("log", nargs="?", metavar="LOG", help="test: a log to try it on")
     parser.add_argument(
         "--format-file",
@@ -41,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "learned":
+        if not args.file:
+            print("hwmon: error: usage: hwmon formats learned LOG", file=sys.stderr)
+            return exitcodes.USAGE
+        return _learned(Path(args.file))
     if args.action == "test":
         if not args.file or not args.log:
             print("hwmon: error: usage: hwmon formats test FILE LOG", file=sys.stderr)
@@ -90,15 +100,44 @@ def _test(file: Path, log: Path) -> int:
             print(f"hwmon: format error: {safe_text(message)}", file=sys.stderr)
         return exitcodes.USAGE
     (fmt,) = loaded.formats
+    data = _read_log(log)
+    _report(fmt, data, str(log))
+    return exitcodes.OK
+
+
+def _read_log(log: Path) -> bytes:
     if log.is_dir():
         raise exitcodes.HwmonError(f"{log}: is a directory, not a log file", exitcodes.BAD_INPUT)
     try:
-        data = log.read_bytes()
+        return log.read_bytes()
     except FileNotFoundError:
         raise exitcodes.HwmonError(f"{log}: no such file", exitcodes.BAD_INPUT) from None
     except OSError as exc:
         raise exitcodes.HwmonError(f"{log}: cannot read: {exc.strerror or exc}", exitcodes.BAD_INPUT) from None
-    _report(fmt, data, str(log))
+
+
+def _learned(log: Path) -> int:
+    """The templates the learned stage kept for ``log``: id, kind, how many lines, the line that taught it, and
+    what each number was read as."""
+    from hwmon.parsers.stream import StreamParser
+
+    parser = StreamParser()
+    parser.feed(_read_log(log))
+    parser.finish()
+    templates = [t for t in parser.learned.templates.templates if t.kind != "other"]
+    out = sys.stdout
+    print(f"templates learned from {safe_text(log)} that read metrics: {len(templates)}", file=out)
+    for t in templates:
+        print(
+            f"template:{t.id} ({t.kind}, {t.seen} lines, taught by line {t.taught_by}): {safe_text(t.text(), 100)}",
+            file=out,
+        )
+        fields = [
+            f"{slot.name or '?'}={slot.role or ('counter' if i == t.counter else '-')}"
+            for i, slot in enumerate(t.slots)
+            if slot.total_of < 0
+        ]
+        print(f"  {safe_text(', '.join(fields), 116)}", file=out)
     return exitcodes.OK
 
 

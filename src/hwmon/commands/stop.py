@@ -81,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _stop_job(args: argparse.Namespace) -> int:
     """``hwmon stop slurm:ID``: a Slurm job hwmon did not submit, stopped the same way (SIGINT, then scancel)."""
-    from hwmon.refs import job_ref_of
+    from hwmon.refs import checked_job_id
     from hwmon.slurm.client import stop_job
 
-    job_id = job_ref_of(args.run_id)
+    job_id = checked_job_id(args.run_id)  # slurm:-uroot is a usage error, before any Slurm command runs
 
     def progress(message: str) -> None:
         if not args.quiet:

@@ -133,9 +133,9 @@ def _summarize_ref(ref: str, ssh_opts: list[str]) -> RunState:
 
         remote = parse_remote(ref)
         if remote is not None:
-            from hwmon.model.summary import summarize_bytes
+            from hwmon.model.summary import summarize_chunks
 
-            return summarize_bytes(ssh.read_all(remote, ssh_opts), str(remote))
+            return summarize_chunks(ssh.read_chunks(remote, ssh_opts), str(remote))
     return summarize_file(Path(ref))
 
 

@@ -286,6 +286,8 @@ class StreamParser:
         except Exception as exc:
             learned = self._fault(self.learned, line.number, exc)
         if line.final:
+            if learned:
+                taken |= _F_METRIC  # as for a format parser's step: the generic parser only keeps its bookkeeping
             if learned is not None:
                 if self._completed:
                     # As for the generic parser: a stray metrics line after the run's own end line is not a step.

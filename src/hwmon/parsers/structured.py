@@ -49,6 +49,7 @@ MAX_BODY = 16384
 """A longer object is a dump, not a metrics record."""
 MAX_SHAPES = 256
 """Record shapes remembered per source (the oldest are forgotten first)."""
+_MAX_REPR = 4096  # a dict repr is parsed by the compiler (~100x json's cost): longer ones are read by their pairs
 _MAX_FIELDS = 64
 _MAX_DEPTH = 3
 _NAME_KEYS = ("key", "metric", "name", "tag")
@@ -249,7 +250,7 @@ def _parse(body: str) -> tuple[str, list[tuple[str, float | str]]] | None:
             kind = "json"
         except ValueError:
             obj = None
-    if obj is None:
+    if obj is None and len(body) <= _MAX_REPR:
         try:
             obj = ast.literal_eval(body)
         except Exception:  # SyntaxError, ValueError, RecursionError, MemoryError: not a literal

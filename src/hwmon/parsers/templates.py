@@ -53,9 +53,10 @@ MAX_LINE = 2000
 HOLD = 4
 """Lines of a template held while it is not yet known whether one of its integers counts steps."""
 
-# A number as a log prints it: not glued to a word on its left (``step_100``, ``0x1f``, ``v1.2.3`` are not
-# numbers), optionally followed by a short unit (``3.91G``, ``12ms``, ``95.5%``, ``850tokens/s``); ``nan``/``inf``
-# only as a value (after ``=`` or ``:``, or before a separator), so "number of nan iterations" stays words.
+# A number as a log prints it: not glued to a word on its left (``step_100``, ``0x1f``, ``v1.2.3``, ``acc@5``,
+# ``mAP50-95`` are names, not numbers), optionally followed by a short unit (``3.91G``, ``12ms``, ``95.5%``,
+# ``850tokens/s``); ``nan``/``inf`` only as a value (after ``=`` or ``:``, or before a separator), so "number of
+# nan iterations" stays words.
 _NUMBER_BODY = (
     r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
     r"(?=[A-Za-z%]{0,6}(?:/[A-Za-z]{1,6})?(?!\w)(?!\.\d))"
@@ -64,8 +65,8 @@ _NUMBER_BODY = (
 # The padding before a number (``iteration       10/     100``) belongs to the number, so a column padded to
 # its width is one template whatever the width of its values. The look-aheads only let the scan stop where a
 # number can start.
-NUMBER = re.compile(r"(?=[ \t]*[-+\d.nNiI])(?<![ \t])[ \t]*(?<![\w.])(" + _NUMBER_BODY + ")", re.IGNORECASE)
-_NUMBER_GROUP = r"[ \t]*(?<![\w.])(" + _NUMBER_BODY + ")"
+NUMBER = re.compile(r"(?=[ \t]*[-+\d.nNiI])(?<![ \t])[ \t]*(?<![\w.@])(?<!\w-)(" + _NUMBER_BODY + ")", re.IGNORECASE)
+_NUMBER_GROUP = r"[ \t]*(?<![\w.@])(?<!\w-)(" + _NUMBER_BODY + ")"
 _DIGIT = re.compile(r"\d")
 _RECENT = 4
 _GLOBAL_COUNTERS = frozenset({"step", "steps", "global_step", "global step", "globalstep", "update", "updates"})
@@ -74,7 +75,7 @@ _NAME_END = re.compile(r"(?:\s|['\"]|[=:#\[]|tensor\(|\()+$")
 _DELIMITER = re.compile(r"[|,;{}\[\]<>:=#]|\s-+\s|^-+\s")
 _TOKEN = re.compile(r"\S+")
 _WHERE = frozenset({"at", "@", "after", "before"})
-_WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./-]*\)?['\"]?$|\([\w./%-]{1,12}\)$")
+_WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./@-]*\)?['\"]?$|\([\w./%-]{1,12}\)$")
 _UNIT_AFTER = re.compile(r"^\s?(?P<unit>[A-Za-z%]{1,8}(?:\s?/\s?[A-Za-z]{1,6})?)(?![\w])")
 _KEY_SEP = "\x00"
 # ``key=word`` assignments (``mode=train``, ``bias=True``, ``dataset='x'``): many of them make a line a
@@ -94,6 +95,7 @@ class Slot:
     total_of: int = -1
     bracket_counter: bool = False
     percent: bool = False
+    value_from: int = -1  # "Accuracy: 9890/10000 (99%)": the value is the percentage two numbers on
 
 
 @dataclass(slots=True)
@@ -141,8 +143,13 @@ class Template:
         return f"template:{self.id}"
 
     def text(self) -> str:
-        """The template as text, numbers shown as ``<*>``."""
-        return "<*>".join(self.literals)
+        """The template as text, numbers shown as ``<*>`` (after a space where a word or ``:`` came before it:
+        the padding before a number is part of the number)."""
+        parts = [self.literals[0]]
+        for literal in self.literals[1:]:
+            parts.append(" <*>" if parts[-1][-1:].isalpha() or parts[-1][-1:] in ":,|" else "<*>")
+            parts.append(literal)
+        return "".join(parts)
 
 
 class TemplateStage:
@@ -268,6 +275,10 @@ class TemplateStage:
             bracket = i == 0 and not name and before.strip() in ("[", "(") and after.lstrip().startswith(("]", ")"))
             percent = after.startswith("%")
             slots.append(Slot(name, role, integer, bracket_counter=bracket and integer, percent=percent))
+        for i, slot in enumerate(slots[:-2]):
+            share = slots[i + 2]
+            if slot.role in ("eval", "metric") and slots[i + 1].total_of == i and share.percent and not share.name:
+                slot.value_from = i + 2
         template = Template(_template_id(key), literals, tuple(slots), record.number)
         _classify(template)
         assignments = len(_WORD_ASSIGNMENT.findall(key))
@@ -296,18 +307,19 @@ class TemplateStage:
         held = template.held
         if held:
             previous = held[-1][1]
-            for slot in template.candidates:
+            named = (template.counter,) if template.counter >= 0 else ()
+            for slot in named or template.candidates:
                 a, b = _int(previous[slot]), _int(values[slot])
-                if a is not None and b is not None and b > a:
+                if a is not None and b is not None and (b > a or (named and b != a)):
                     template.kind = "step"
                     template.counter = slot
                     out: list[Event] = []
                     for old_record, old_values, old_epoch in held:
                         out.extend(self._read(template, old_record, old_values, slot, old_epoch))
                     held.clear()
-                    out.extend(self._read(template, record, values, slot))
+                    out.extend(self._read(template, record, values, slot, self.epoch))
                     return out
-            if not template.candidates or len(held) + 1 >= HOLD:
+            if not (named or template.candidates) or len(held) + 1 >= HOLD:
                 # It repeats, and none of its integers counts: its lines are steps without a number.
                 held.append((record, values, self.epoch))
                 return self._demote(template)
@@ -453,7 +465,13 @@ def _classify(t: Template) -> None:
     t.evals = tuple(evals)
     t.extras = tuple(extras)
     t.extra_spec = tuple(
-        (i, "lr" if t.slots[i].role == "lr" else t.slots[i].name, 0.01 if t.slots[i].percent else 1.0) for i in extras
+        (
+            j,
+            "lr" if t.slots[i].role == "lr" else t.slots[i].name,
+            0.01 if t.slots[j].percent else 1.0,
+        )
+        for i in extras
+        for j in (t.slots[i].value_from if t.slots[i].value_from >= 0 else i,)
     )
     t.candidates = tuple(candidates)
     has_metrics = t.loss >= 0 or bool(evals) or t.rate >= 0 or bool(extras)
@@ -462,7 +480,9 @@ def _classify(t: Template) -> None:
     elif not has_metrics:
         t.kind = "other"
     elif t.counter >= 0:
-        t.kind = "step" if (t.loss >= 0 or t.rate >= 0 or extras) else "eval"
+        # A counter with a loss or a rate is a step line at once; with other numbers only ("attempt 0 of job 7
+        # starting at step 1") it must repeat with a new count first.
+        t.kind = "step" if (t.loss >= 0 or t.rate >= 0) else ("candidate" if extras else "eval")
     elif (candidates and (t.loss >= 0 or t.rate >= 0)) or (t.loss >= 0 and t.epoch < 0):
         # An unnamed integer may count steps; a loss without any counter must repeat to be a step.
         t.kind = "candidate"
@@ -533,6 +553,8 @@ def _int(raw: str) -> int | None:
 
 
 def _value(t: Template, values: list[str], i: int) -> float | None:
+    if t.slots[i].value_from >= 0:
+        i = t.slots[i].value_from
     value = _float(values[i])
     if value is not None and t.slots[i].percent:
         return value / 100.0

@@ -266,7 +266,7 @@ def launch(
             link.symlink_to(run_dir, target_is_directory=True)
     except OSError as exc:
         raise exitcodes.HwmonError(
-            f"cannot create run directory {run_dir}: {exc.strerror or exc}", exitcodes.USAGE
+            f"cannot create run directory {run_dir}: {exc.strerror or exc}", exitcodes.CANNOT_WRITE
         ) from None
     # The log exists from the start so that a follower attached right away never waits for it.
     (run_dir / registry.LOG_FILE).touch()

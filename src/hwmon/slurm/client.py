@@ -1,21 +1,26 @@
-"""The Slurm client commands: look jobs up with ``scontrol show job -o``, list the user's jobs with ``squeue --me``,
-submit with ``sbatch --parsable``, cancel with ``scancel`` (``--signal=INT`` first, as for local runs).
+"""The Slurm client commands: look a job up with ``squeue -j ID -t all``, list the user's jobs with ``squeue --me``
+(never the whole cluster), submit with ``sbatch --parsable``, cancel with ``scancel`` (``--signal=INT`` first, as for
+local runs).
 
-Never a daemon of our own: each call runs one client command with a timeout. ``sacct`` needs slurmdbd, which many
-small clusters lack, so a finished job is known only to ``scontrol`` for ``MinJobAge`` seconds (see
-``hwmon.slurm.watcher`` for how a run hwmon submitted keeps its end).
+Never a daemon of our own: each call runs one client command with a timeout. Every job id is checked against
+Slurm's grammar first (``hwmon.refs.checked_job_id``) and stands after ``--``, so none can be an option
+(``scancel -uroot`` cancels every job of the user). A job is signalled only when the controller says it is the
+user's own. ``sacct`` needs slurmdbd, which many small clusters lack, so a finished job is known only to the
+controller for ``MinJobAge`` seconds (see ``hwmon.slurm.watcher`` for how a run hwmon submitted keeps its end).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import time
 from collections.abc import Callable, Sequence
 
 from hwmon import exitcodes
-from hwmon.slurm.parse import JobInfo, parse_duration, parse_exit, parse_job_line
+from hwmon.refs import checked_job_id
+from hwmon.slurm.parse import JobInfo, parse_duration, parse_exit, parse_squeue, squeue_format
 
 COMMAND_TIMEOUT_S = 20.0
 
@@ -32,7 +37,7 @@ def available() -> bool:
     """Whether this host is a Slurm client: the commands are installed and a configuration is at hand
     (``SLURM_CONF`` or a usual path). Listings (``ls``, the fleet view) ask Slurm only then, so a host with the
     packages but no cluster pays nothing and never sends the client's DNS SRV lookup."""
-    if shutil.which("scontrol") is None or shutil.which("squeue") is None:
+    if shutil.which("squeue") is None:
         return False
     conf = os.environ.get("SLURM_CONF")
     if conf:
@@ -59,21 +64,32 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
-def show_jobs(job_ref: str | None = None) -> list[JobInfo]:
-    """``scontrol show job -o [REF]``: the job (every task of an array), or all jobs the controller knows.
+def _separator() -> str:
+    """A field separator no job's text can hold: fresh random bytes for each call."""
+    return f"|{secrets.token_hex(8)}|"
 
-    An id the controller does not know gives an empty list; other failures raise ``SlurmUnavailable``."""
-    argv = ["scontrol", "show", "job", "-o"] + ([job_ref] if job_ref else [])
-    proc = _run(argv)
+
+def _squeue(args: Sequence[str]) -> list[JobInfo]:
+    """``squeue -h ARGS -O <every field, each followed by a random separator>``, parsed."""
+    separator = _separator()
+    proc = _run(["squeue", "-h", *args, "-O", squeue_format(separator)])
     if proc.returncode != 0:
         if "Invalid job id" in proc.stderr:
             return []
         raise SlurmUnavailable(
-            f"scontrol failed: {_first_line(proc.stderr) or f'exit code {proc.returncode}'}",
-            exitcodes.DEVICE_UNAVAILABLE,
+            f"squeue failed: {_first_line(proc.stderr) or f'exit code {proc.returncode}'}", exitcodes.DEVICE_UNAVAILABLE
         )
-    jobs = [job for job in (parse_job_line(line) for line in proc.stdout.splitlines()) if job is not None]
-    if job_ref and "_" in job_ref:
+    return parse_squeue(proc.stdout, separator)
+
+
+def show_jobs(job_ref: str) -> list[JobInfo]:
+    """The job ``job_ref`` names (every task of an array), finished ones too while the controller remembers them.
+
+    An id the controller does not know gives an empty list; other failures raise ``SlurmUnavailable``; an id that
+    is not one (``-uroot``) raises a usage error before anything runs."""
+    job_ref = checked_job_id(job_ref)
+    jobs = _squeue(["-t", "all", "-j", job_ref])
+    if "_" in job_ref:
         jobs = [job for job in jobs if job.job_id == job_ref] or jobs
     return jobs
 
@@ -86,14 +102,20 @@ def show_job(job_ref: str) -> JobInfo | None:
     return found[0] if found else None
 
 
+SACCT_FIELDS = ("JobID", "State", "ExitCode", "JobName", "Elapsed", "WorkDir")
+
+
 def sacct_job(job_ref: str) -> JobInfo | None:
     """A job that has left the controller, from ``sacct`` (needs slurmdbd; None when it is absent or says
-    nothing)."""
+    nothing). Fields are split on a random separator (``--delimiter``), as for ``squeue``."""
+    job_ref = checked_job_id(job_ref)
     if shutil.which("sacct") is None:
         return None
+    separator = _separator()
     try:
         proc = _run(
-            ["sacct", "-n", "-P", "-X", "-j", job_ref, "--format=JobID,State,ExitCode,JobName,Elapsed,WorkDir"],
+            ["sacct", "-n", "-P", "-X", f"--delimiter={separator}", f"--format={','.join(SACCT_FIELDS)}"]
+            + ["-j", job_ref],
             timeout=10.0,
         )
     except SlurmUnavailable:
@@ -101,8 +123,8 @@ def sacct_job(job_ref: str) -> JobInfo | None:
     if proc.returncode != 0:
         return None
     for line in proc.stdout.splitlines():
-        parts = line.split("|")
-        if len(parts) < 6 or parts[0] != job_ref:
+        parts = line.split(separator)
+        if len(parts) != len(SACCT_FIELDS) or parts[0] != job_ref:
             continue
         exit_code, signum = parse_exit(parts[2])
         return JobInfo(
@@ -118,26 +140,8 @@ def sacct_job(job_ref: str) -> JobInfo | None:
 
 
 def my_jobs() -> list[JobInfo]:
-    """The user's jobs (``squeue --me``), with their details from one ``scontrol show job -o`` call."""
-    proc = _run(["squeue", "--me", "-h", "-o", "%i"])
-    if proc.returncode != 0:
-        raise SlurmUnavailable(
-            f"squeue failed: {_first_line(proc.stderr) or f'exit code {proc.returncode}'}", exitcodes.DEVICE_UNAVAILABLE
-        )
-    ids = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
-    if not ids:
-        return []
-    known = {job.job_id: job for job in show_jobs()}
-    jobs: list[JobInfo] = []
-    for job_id in ids:
-        job = known.get(job_id)
-        if job is None and "[" in job_id:
-            # A pending array's unexpanded tasks ("7_[2-9]"): show the array's own record.
-            job = known.get(job_id.split("_")[0])
-        if job is None:
-            job = JobInfo(job_id=job_id, state="PENDING")
-        jobs.append(job)
-    return jobs
+    """The user's jobs in the queue (``squeue --me``): only they are listed and parsed, however big the cluster."""
+    return _squeue(["--me"])
 
 
 def submit(argv: Sequence[str]) -> str:
@@ -151,12 +155,29 @@ def submit(argv: Sequence[str]) -> str:
     return job_id
 
 
+def scancel_argv(job_ref: str, signal_name: str | None = None) -> list[str]:
+    """``scancel [--full --signal=SIG] -- ID`` for a checked job id (``-uroot`` is a usage error, never an option)."""
+    job_ref = checked_job_id(job_ref)
+    if signal_name is not None and not signal_name.isalnum():
+        raise exitcodes.HwmonError(f"{signal_name!r} is not a signal name", exitcodes.USAGE)
+    return ["scancel"] + (["--full", f"--signal={signal_name}"] if signal_name else []) + ["--", job_ref]
+
+
 def cancel(job_ref: str, signal_name: str | None = None) -> str:
-    """``scancel [--full --signal=SIG] REF``: with a signal, to the batch shell and every step (``--full``), else
+    """``scancel [--full --signal=SIG] -- REF``: with a signal, to the batch shell and every step (``--full``), else
     Slurm's own cancel (SIGTERM, then SIGKILL after ``KillWait``). Returns scancel's complaint, if any."""
-    argv = ["scancel"] + (["--full", f"--signal={signal_name}"] if signal_name else []) + [job_ref]
-    proc = _run(argv)
+    proc = _run(scancel_argv(job_ref, signal_name))
     return "" if proc.returncode == 0 else (_first_line(proc.stderr) or f"exit code {proc.returncode}")
+
+
+def check_owner(job: JobInfo, job_ref: str) -> None:
+    """Raise ``STOP_CONFLICT`` unless the controller says ``job`` is this user's: nothing of another user's is
+    signalled, even where scancel would allow it (an operator, root)."""
+    if job.user_id is None or job.user_id != os.getuid():
+        whose = job.user.split("(")[0] or "an unknown user"
+        raise exitcodes.HwmonError(
+            f"Slurm job {job_ref} is not yours (it is {whose}'s): not signalled", exitcodes.STOP_CONFLICT
+        )
 
 
 def stop_job(
@@ -166,11 +187,16 @@ def stop_job(
     term_timeout: float = 10.0,
     ended: Callable[[], bool] | None = None,
     progress: Callable[[str], None] | None = None,
+    check: Callable[[JobInfo], None] | None = None,
 ) -> JobInfo | None:
     """Stop a job as ``hwmon stop`` stops a local run: SIGINT to the batch shell and its steps
     (``scancel --full --signal=INT``), then Slurm's own cancel (SIGTERM, SIGKILL after ``KillWait``). A pending job
     is simply cancelled. ``ended`` (default: the controller says the job is final) is polled between the steps.
-    Returns the job as last seen."""
+
+    Before any signal: the id is a job id, the job is known and active, it is the user's (``check_owner``) and it
+    passes ``check`` (the run's own proof). A refused ``scancel`` or a job still active after both steps raises
+    ``HwmonError`` (exit 1): a stop that did not happen is never reported as done. Returns the job as last seen."""
+    job_ref = checked_job_id(job_ref)
     say = progress or (lambda _msg: None)
 
     def done() -> bool:
@@ -185,6 +211,9 @@ def stop_job(
             f"Slurm job {job_ref} is not running ({job.state if job else 'unknown to the controller'})",
             exitcodes.STOP_CONFLICT,
         )
+    check_owner(job, job_ref)
+    if check is not None:
+        check(job)
     steps: list[tuple[str | None, float]] = [(None, term_timeout)]
     if not job.pending:
         steps.insert(0, ("INT", int_timeout))
@@ -192,10 +221,15 @@ def stop_job(
         say(f"scancel {'--full --signal=' + signal_name + ' ' if signal_name else ''}{job_ref}")
         complaint = cancel(job_ref, signal_name)
         if complaint:
-            say(f"scancel: {complaint}")
+            raise exitcodes.HwmonError(f"Slurm job {job_ref}: scancel refused: {complaint}", exitcodes.RUN_FAILED)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if done():
                 return show_job(job_ref)
             time.sleep(0.2)
-    return show_job(job_ref)
+    last = show_job(job_ref)
+    if last is not None and not last.final:
+        raise exitcodes.HwmonError(
+            f"Slurm job {job_ref} is still {last.state.lower()} after scancel", exitcodes.RUN_FAILED
+        )
+    return last

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hwmon import exitcodes
+from hwmon.refs import checked_job_id
 from hwmon.slurm import facts
 from hwmon.slurm.client import sacct_job, show_job, stop_job, submit
 from hwmon.slurm.parse import ACTIVE_STATES, JobInfo, run_status
@@ -34,21 +35,44 @@ def stop_run(
     term_timeout: float = 10.0,
     progress: Callable[[str], None] | None = None,
 ) -> registry.RunRecord:
-    """``hwmon stop`` for a run submitted with ``--sbatch``: mark the stop (so the end is recorded as "stopped"),
-    cancel the job (see ``stop_job``) and wait for the watcher to record the end."""
+    """``hwmon stop`` for a run submitted with ``--sbatch``: prove the job is this run's, mark the stop (so the end
+    is recorded as "stopped"), cancel the job (see ``stop_job``) and wait for the watcher to record the end.
+
+    The proof, as for a local run's processes: ``slurm_job_id`` is a job id (``checked_job_id``), the controller
+    says the job is the user's (``stop_job``) and writes its output to this run's ``output.log``. A ``run.json``
+    that names another job (or ``-uroot``) stops nothing (``STOP_CONFLICT`` / usage error)."""
     if record.status != "running" or not record.slurm_job_id:
         raise exitcodes.HwmonError(
             f"run {record.run_id} is not running (status: {record.status})", exitcodes.STOP_CONFLICT
         )
-    registry.write_json_atomic(
-        record.dir / "stop.json", {"requested": registry.now_iso(), "by": "hwmon stop", "pid": os.getpid()}
-    )
+    job_id = checked_job_id(record.slurm_job_id, f"run.json of {record.run_id}")
+
+    def is_this_run(job: JobInfo) -> None:
+        if not job.stdout or not _same_path(job.stdout, record.log_path):
+            raise exitcodes.HwmonError(
+                f"run {record.run_id}: Slurm job {job_id} writes to {job.stdout or 'no known file'}, not to "
+                f"{record.log_path}: it cannot be shown to be this run's; not signalled",
+                exitcodes.STOP_CONFLICT,
+            )
+
+    def prove_and_mark(job: JobInfo) -> None:
+        is_this_run(job)
+        registry.write_json_atomic(
+            record.dir / "stop.json", {"requested": registry.now_iso(), "by": "hwmon stop", "pid": os.getpid()}
+        )
 
     def ended() -> bool:
         current = registry.load(record.dir)
         return current is None or current.status != "running"
 
-    stop_job(record.slurm_job_id, int_timeout=int_timeout, term_timeout=term_timeout, ended=ended, progress=progress)
+    stop_job(
+        job_id,
+        int_timeout=int_timeout,
+        term_timeout=term_timeout,
+        ended=ended,
+        progress=progress,
+        check=prove_and_mark,
+    )
     deadline = time.monotonic() + 15.0
     while time.monotonic() < deadline and not ended():
         time.sleep(0.1)
@@ -56,12 +80,20 @@ def stop_run(
     return current if current is not None else record
 
 
+def _same_path(a: str | Path, b: str | Path) -> bool:
+    try:
+        return os.path.realpath(a) == os.path.realpath(b)
+    except (OSError, ValueError):
+        return False
+
+
 def sbatch_argv(command: Sequence[str], log_path: Path, name: str, cwd: str, extra: Sequence[str]) -> list[str]:
     """The ``sbatch`` arguments for running ``command`` as a batch job whose output (stdout and stderr) goes to
-    ``log_path``. Python in the job runs unbuffered (else it block-buffers into the file and nothing shows)."""
+    ``log_path``. Python in the job runs unbuffered (else it block-buffers into the file and nothing shows). A
+    ``%`` in the path is written ``%%``: Slurm expands ``--output`` patterns, and the run's file is named as is."""
     return [
         f"--job-name={name}",
-        f"--output={log_path}",
+        f"--output={str(log_path).replace('%', '%%')}",
         f"--chdir={cwd}",
         # A requeued job appends to its output instead of truncating it: one log for the one run (issue 21).
         "--open-mode=append",
@@ -102,7 +134,7 @@ def submit_run(
             link.symlink_to(run_dir, target_is_directory=True)
     except OSError as exc:
         raise exitcodes.HwmonError(
-            f"cannot create run directory {run_dir}: {exc.strerror or exc}", exitcodes.USAGE
+            f"cannot create run directory {run_dir}: {exc.strerror or exc}", exitcodes.CANNOT_WRITE
         ) from None
     log_path = run_dir / registry.LOG_FILE
     log_path.touch()

@@ -37,6 +37,7 @@ from hwmon.slurm.facts import job_event, record_event
 from hwmon.slurm.parse import PENDING_STATES, JobInfo
 from hwmon.slurm.watcher import slurm_state
 from hwmon.sources.ssh import SshFollower
+from hwmon.sources.ssh_stream import RemoteStream
 from hwmon.store import recent, registry
 
 FIRST_READ_BYTES = 512 * 1024
@@ -169,20 +170,19 @@ class RemoteTracker:
         self.status = "connecting"
         self._follower: SshFollower | None = None
         self._task: asyncio.Task[None] | None = None
-        self._offset = 0
+        self._stream: RemoteStream | None = None
 
     def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
-        follower = SshFollower(self.ref, options=self.ssh_opts)
         # Resume where the previous fleet view left this log (the state is kept between views).
-        follower.offset = self._offset
+        follower = SshFollower(self.ref, options=self.ssh_opts, resume=self._stream)
+        self._stream = follower.stream
         self._follower = follower
         try:
             async for chunk in follower.chunks():
-                self._offset = follower.offset
                 if chunk.statuses:
                     self.status = chunk.statuses[-1]
                 if chunk.data:
@@ -372,7 +372,10 @@ class Fleet:
             out.append(self._entry(f"slurm:{job.job_id}", make))
         for item in self._recents:
             if item.kind == "ssh":
-                remote = parse_remote(item.ref)
+                try:  # re-derived from the checked ref, never replayed (recent.load checked it too)
+                    remote = parse_remote(item.ref)
+                except exitcodes.HwmonError:
+                    continue
                 if remote is None:
                     continue
                 out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts, self._clock)))

@@ -130,6 +130,18 @@ class FileFollower:
         self._dir_wd: int | None = None
         self._file_wd: int | None = None
 
+    def behind_bytes(self) -> int | None:
+        """How far reading lags the file: bytes written and not read yet (None when unknown: no file open, or a
+        file that reports no size). Grows when parsing cannot keep up with the writer (the reader waits on the
+        parser), so a view can say "behind" instead of showing a stale step as live."""
+        if self._fd is None or self._unsized:
+            return None
+        try:
+            size = os.fstat(self._fd).st_size
+        except OSError:
+            return None
+        return max(0, size - self._pos)
+
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called."""

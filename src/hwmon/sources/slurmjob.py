@@ -52,6 +52,7 @@ class SlurmJobSource:
     ) -> None:
         self.job_id = job_id
         self.name = name or f"slurm:{job_id}"
+        self.come_back = f"slurm:{job_id}"  # the name may carry the job's name: not an attach argument
         self.run_dir = run_dir
         self._lookup = lookup
         self._output = output

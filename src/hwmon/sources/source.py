@@ -96,6 +96,8 @@ class FollowSource:
         quiet_s: float = SILENCE_S,
     ) -> None:
         self.follower = follower
+        # ``hwmon attach`` arguments that come back to this source, when its name is not them (an ssh port/options).
+        self.come_back: str | None = None
         self.quiet_path = quiet_path if run_dir is None else None
         self.quiet_s = quiet_s
         self._clock = clock
@@ -105,6 +107,12 @@ class FollowSource:
         self._closed = False
         # Reading a backlog (see ``catching_up``): the clock reading when the last full chunk was parsed.
         self._backlog_at: float | None = None
+
+    @property
+    def behind_bytes(self) -> int | None:
+        """Bytes of the log written and not yet read (the follower's ``behind_bytes``; None when it cannot say)."""
+        behind = getattr(self.follower, "behind_bytes", None)
+        return behind() if callable(behind) else None
 
     @property
     def catching_up(self) -> bool:

@@ -4,9 +4,15 @@ and the bytes come back to be parsed locally by the same sans-I/O stream as a lo
 
 The follower counts the bytes it has received of the current remote file. When the connection drops it reports
 ``reconnecting`` and, with backoff, starts ``tail`` again at that byte offset: no line lost, none doubled. On each
-(re)connection a small POSIX shell prologue prints the file's inode and size to stderr and starts from 0 instead
-when the file was truncated or replaced meanwhile; while connected, ``tail -F``'s own "file truncated" /
-"has been replaced" notices do the same. Authentication failures, unknown hosts and host-key problems end the
+(re)connection a small POSIX shell prologue prints the file's inode and size and starts from 0 instead when the file
+was replaced (another inode), truncated (shorter than the offset) or rewritten (the ``cksum`` of the bytes before
+the offset differs: copytruncate and regrowth while away); while connected, ``tail -F``'s own notices do the same.
+How the notices are told from the log's text is in ``hwmon.sources.ssh_stream``.
+
+The command line is built so nothing from a ref can be an ssh option: the host and user are checked against a
+host name's grammar (never starting with ``-``) and ``--`` stands before the destination. A connection that does
+not print its header within ``header_timeout`` (an endpoint that accepts TCP and says nothing) is dropped and
+retried; ssh itself gets ``ConnectTimeout``. Authentication failures, unknown hosts and host-key problems end the
 follower with one clear line (``SshError`` from ``check()``).
 """
 
@@ -14,92 +20,77 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
+import os
+import selectors
 import shlex
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 from hwmon import exitcodes
 from hwmon.model.text import safe_text
-from hwmon.refs import RemoteRef
+from hwmon.refs import RemoteRef, checked_remote, come_back_args, ssh_options
 from hwmon.sources.follow import CHUNK_SIZE, DEFAULT_INTERVAL, Chunk
 from hwmon.sources.source import FollowSource
+from hwmon.sources.ssh_stream import MARK, Nonce, RemoteStream, tail_name
 
 SSH = "ssh"
 BACKOFF_START = 0.25
 BACKOFF_MAX = 10.0
+CONNECT_TIMEOUT_S = 10  # ssh's own: TCP connect and the banner exchange
+HEADER_TIMEOUT_S = 30.0  # from starting ssh to the remote prologue's header line
+STDERR_MAX = 8192  # the last bytes of ssh's stderr kept for the one-line message
 # A connection that lived this long was healthy: the next drop starts the backoff from the beginning again.
 HEALTHY_AFTER = 5.0
-_MARK = "hwmon-remote:"
-# GNU tail's notices, in-band (its stderr is merged into stdout remotely). Matched as whole lines only.
-_TAIL_NOTICE = re.compile(
-    rb"tail: [^\n]{0,4096}?(?:: file truncated|has been replaced;  following new file|has appeared;  following new "
-    rb"file|has become inaccessible: [^\n]*|: No such file or directory|cannot open [^\n]* for reading: [^\n]*|"
-    rb"giving up on this name|directory containing watched file was removed|reverting to polling)\n"
-)
-_NOTICE_START = b"tail: "
 
 
 class SshError(exitcodes.HwmonError):
     """ssh could not reach or log in to the host (one clear line)."""
 
 
-def ssh_options(options: Sequence[str]) -> list[str]:
-    """``--ssh-opt KEY=VALUE`` values as ssh arguments (``-o KEY=VALUE``); a value without ``=`` is a usage
-    error."""
-    out: list[str] = []
-    for option in options:
-        key, eq, _value = option.partition("=")
-        if not eq or not key.strip() or not key.replace("_", "").isalnum():
-            raise exitcodes.HwmonError(f"--ssh-opt {option!r}: expected KEY=VALUE (an ssh_config option)", 64)
-        out += ["-o", option]
-    return out
-
-
 def ssh_argv(ref: RemoteRef, remote_command: str, options: Sequence[str] = ()) -> list[str]:
-    """The ssh command line: no terminal, never a password prompt, a dead link noticed within ~15 s."""
-    argv = [SSH, "-T", "-o", "BatchMode=yes", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+    """The ssh command line: no terminal, never a password prompt, the user's options (they win over the defaults
+    that follow them: ssh keeps the first value of an option), a connect timeout, a dead link noticed within ~15 s,
+    then ``--`` and the destination, so nothing from the ref can be read as an option."""
+    checked_remote(str(ref), ref.host, ref.path, ref.user, None if ref.port is None else str(ref.port))
+    argv = [SSH, "-T", "-o", "BatchMode=yes", *ssh_options(options)]
+    argv += ["-o", f"ConnectTimeout={CONNECT_TIMEOUT_S}", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
     if ref.port is not None:
         argv += ["-p", str(ref.port)]
-    argv += ssh_options(options)
-    return [*argv, ref.destination, "--", remote_command]
+    return [*argv, "--", ref.destination, remote_command]
 
 
-def _quote_path(path: str) -> str:
-    """Quote for the remote POSIX shell, keeping ``~/`` meaning the remote home directory."""
-    if path == "~":
-        return '"$HOME"'
-    if path.startswith("~/"):
-        return '"$HOME"/' + shlex.quote(path[2:])
-    return shlex.quote(path)
-
-
-def follow_command(path: str, offset: int, inode: str | None, from_end: bool = False) -> str:
-    """The remote shell command: one header line on stdout (the file's inode, and whether it restarts from 0 because
-    it is another file than the one read before, ``inode``, or shorter than ``offset``), then ``tail -c +N -F`` with
-    its notices merged into stdout (``2>&1``) so they arrive in order with the bytes they concern. The header says
-    where the bytes start (``start=``). ``from_end``: start at the file's current end. POSIX tools only."""
-    f = _quote_path(path)
+def follow_command(
+    path: str, offset: int, inode: str | None, nonce: Nonce, check: str | None = None, from_end: bool = False
+) -> str:
+    """The remote shell command: one header line (``hwmon-remote:<token> ino=... restart=... start=...``) saying the
+    file's inode and where the bytes start, then ``tail -c +N -F`` with its notices merged into stdout (``2>&1``)
+    so they arrive in order with the bytes they concern. It starts from 0 instead of ``offset`` when the file is
+    another one than before (``inode``), shorter than ``offset``, or its ``cksum`` of the ``check`` bytes before
+    ``offset`` differs. ``from_end``: start at the file's current end. POSIX tools only."""
+    f = shlex.quote(tail_name(path, nonce))
     expected = shlex.quote(inode or "")
+    crc, _, width = (check or "").partition(" ")
+    width = str(int(width)) if width.isdigit() else "0"
     return (
-        f"f={f}; o={int(offset)}; e={expected}; i=; s=0; r=; "
+        f"f={f}; o={int(offset)}; e={expected}; c={shlex.quote(crc)}; w={width}; i=; s=0; r=; "
         'if [ -e "$f" ]; then i=$(ls -di "$f" 2>/dev/null | { read -r n _; echo "$n"; }); '
         's=$(wc -c < "$f" 2>/dev/null | tr -d " "); fi; '
         'if [ -n "$e" ] && [ -n "$i" ] && [ "$i" != "$e" ]; then r=rotated; o=0; '
-        'elif [ "${s:-0}" -lt "$o" ]; then r=truncated; o=0; fi; '
+        'elif [ "${s:-0}" -lt "$o" ]; then r=truncated; o=0; '
+        'elif [ -n "$c" ] && [ "$w" -gt 0 ] && [ "$o" -ge "$w" ]; then '
+        'k=$(dd if="$f" bs=1 skip=$((o - w)) count="$w" 2>/dev/null | cksum | { read -r a b _; echo "$a $b"; }); '
+        '[ "$k" = "$c $w" ] || { r=rewritten; o=0; }; fi; '
         + ("o=${s:-0}; r=; " if from_end else "")
-        + 'echo "'
-        + _MARK
-        + ' ino=$i restart=$r start=$o"; '
+        + f'echo "{MARK}{nonce.token} ino=$i restart=$r start=$o"; '
         'exec tail -c +$((o + 1)) -F "$f" 2>&1'
     )
 
 
-def cat_command(path: str) -> str:
-    """The remote command for a one-shot read (``hwmon summary HOST:PATH``)."""
-    return f"exec cat {_quote_path(path)}"
+def cat_command(path: str, nonce: Nonce) -> str:
+    """The remote command for a one-shot read (``hwmon summary HOST:PATH``): the header, then the file."""
+    return f'echo "{MARK}{nonce.token}"; exec cat {shlex.quote(tail_name(path, nonce))}'
 
 
 def printable(text: str, limit: int = 300) -> str:
@@ -111,7 +102,7 @@ def printable(text: str, limit: int = 300) -> str:
 def classify_ssh_failure(ref: RemoteRef, returncode: int, stderr: str) -> tuple[str, bool]:
     """The one line to show for a failed ssh, and whether it is fatal (no point in retrying)."""
     lines = [printable(line).strip() for line in stderr.splitlines()]
-    lines = [line for line in lines if line and not line.startswith(_MARK)]
+    lines = [line for line in lines if line and not line.startswith(MARK)]
     detail = next((line for line in reversed(lines) if not line.startswith("Warning:")), "")
     where = f"ssh {ref.destination}" + (f" (port {ref.port})" if ref.port else "")
     text = stderr
@@ -132,9 +123,10 @@ def classify_ssh_failure(ref: RemoteRef, returncode: int, stderr: str) -> tuple[
     return f"{where}: remote tail ended ({detail or f'exit code {returncode}'})", False
 
 
-def check(ref: RemoteRef, options: Sequence[str] = (), timeout: float = 30.0) -> None:
+def check(ref: RemoteRef, options: Sequence[str] = (), timeout: float = HEADER_TIMEOUT_S) -> None:
     """Log in once and look at the path; raise ``SshError`` with one clear line when ssh cannot get there."""
-    argv = ssh_argv(ref, f'test -e {_quote_path(ref.path)} || echo "{_MARK} missing"', options)
+    name = shlex.quote(tail_name(ref.path, Nonce.new()))
+    argv = ssh_argv(ref, f'test -e {name} || echo "{MARK} missing"', options)
     try:
         proc = subprocess.run(
             argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace", timeout=timeout
@@ -148,22 +140,74 @@ def check(ref: RemoteRef, options: Sequence[str] = (), timeout: float = 30.0) ->
         raise SshError(message, exitcodes.BAD_INPUT)
 
 
-def read_all(ref: RemoteRef, options: Sequence[str] = (), timeout: float = 600.0) -> bytes:
-    """The whole remote file (``cat`` over ssh), for a one-shot summary."""
-    argv = ssh_argv(ref, cat_command(ref.path), options)
+def read_chunks(
+    ref: RemoteRef,
+    options: Sequence[str] = (),
+    *,
+    timeout: float = HEADER_TIMEOUT_S,
+    idle_timeout: float = 120.0,
+    chunk: int = 1 << 20,
+) -> Iterator[bytes]:
+    """The remote file's bytes (``cat`` over ssh), ``chunk`` at a time as they arrive: memory stays flat whatever
+    its size. Raises ``SshError`` when the header does not come within ``timeout`` (a host that never answers),
+    when no byte comes for ``idle_timeout``, or when ssh or ``cat`` fail."""
+    nonce = Nonce.new()
+    argv = ssh_argv(ref, cat_command(ref.path, nonce), options)
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
     except FileNotFoundError:
         raise SshError("ssh not found: install the OpenSSH client", exitcodes.DEVICE_UNAVAILABLE) from None
-    except subprocess.TimeoutExpired:
-        raise SshError(f"ssh {ref.destination}: no answer within {timeout:.0f}s", exitcodes.BAD_INPUT) from None
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace")
-        if proc.returncode == 1 and "No such file" in err:
-            raise SshError(f"{ref}: no such file on {ref.destination}", exitcodes.BAD_INPUT)
-        message, _fatal = classify_ssh_failure(ref, proc.returncode, err)
+    assert proc.stdout is not None and proc.stderr is not None
+    stream = RemoteStream(ref.path, ref.destination)
+    stream.connect(nonce)
+    err = bytearray()
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    sel.register(proc.stderr, selectors.EVENT_READ)
+    try:
+        deadline = time.monotonic() + timeout
+        while sel.get_map():
+            ready = sel.select(max(0.0, deadline - time.monotonic()))
+            if not ready:
+                what = "no answer" if not stream.header_seen else f"no data for {idle_timeout:.0f}s"
+                limit = timeout if not stream.header_seen else idle_timeout
+                raise SshError(f"ssh {ref.destination}: {what} within {limit:.0f}s", exitcodes.BAD_INPUT)
+            for key, _ in ready:
+                data = os.read(key.fd, chunk)
+                if not data:
+                    sel.unregister(key.fileobj)
+                elif key.fileobj is proc.stderr:
+                    err += data
+                    del err[:-STDERR_MAX]
+                else:
+                    out, _statuses = stream.feed(data)
+                    if stream.header_seen:
+                        deadline = time.monotonic() + idle_timeout
+                    yield from out
+        out, _statuses = stream.feed(b"", final=True)
+        yield from out
+        rc = proc.wait()
+    finally:
+        sel.close()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    text = err.decode("utf-8", "replace")
+    if rc == 1 and "No such file" in text:
+        raise SshError(f"{ref}: no such file on {ref.destination}", exitcodes.BAD_INPUT)
+    if rc != 0:
+        message, _fatal = classify_ssh_failure(ref, rc, text)
         raise SshError(message, exitcodes.BAD_INPUT)
-    return proc.stdout
 
 
 def _die_with_parent() -> None:
@@ -191,129 +235,53 @@ class SshFollower:
         chunk_size: int = CHUNK_SIZE,
         backoff_start: float = BACKOFF_START,
         backoff_max: float = BACKOFF_MAX,
+        header_timeout: float = HEADER_TIMEOUT_S,
+        resume: RemoteStream | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ref = ref
         self.name = f"{ref.destination}:{ref.path}"
         self.options = list(options)
         self.from_end = from_end
-        ssh_options(self.options)  # a bad option is a usage error now, not a retry loop later
+        ssh_argv(ref, "", self.options)  # a bad ref or option is a usage error now, not a retry loop later
         self.interval = interval
         self.chunk_size = chunk_size
         self.backoff_start = backoff_start
         self.backoff_max = backoff_max
+        self.header_timeout = header_timeout
         self._clock = clock
-        self.offset = 0  # bytes of the current remote file received so far
+        # ``resume``: the stream of an earlier follower of the same file (its offset, inode and checksum window).
+        self.stream = resume if resume is not None else RemoteStream(ref.path, ref.destination)
         self.connections = 0
-        self._inode: str | None = None
-        self._ends_with_newline = True
-        self._had_file = False
         self._closed = False
+        self._timed_out = False
         self.process: asyncio.subprocess.Process | None = None
-        self._stderr_text = ""
-        self._carry = b""
-        self._header_seen = False
+        self._stderr = bytearray()
+        self._stderr_task: asyncio.Task[None] | None = None
+
+    @property
+    def offset(self) -> int:
+        """Bytes of the current remote file received so far (where a reconnection resumes)."""
+        return self.stream.offset
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def _separate(self, out: list[bytes]) -> None:
-        if not self._ends_with_newline:
-            out.append(b"\n")
-            self._ends_with_newline = True
-
-    def _header(self, line: str, statuses: list[str], out: list[bytes]) -> None:
-        """The prologue's line: the file's inode and whether this connection starts the file from 0."""
-        fields: dict[str, str] = {}
-        for part in line[len(_MARK) :].split():
-            key, _, value = part.partition("=")
-            fields[key] = value
-        self._inode = fields.get("ino") or None
-        restart = fields.get("restart", "")
-        start = fields.get("start", "")
-        if start.isdigit():
-            self.offset = int(start)
-        if restart:
-            self.offset = 0
-            self._separate(out)
-            statuses.append(
-                "log rotated, following new file" if restart == "rotated" else "log truncated, reading from start"
-            )
-        if self._inode:
-            self._had_file = True
-
-    def _notice(self, line: str, statuses: list[str], out: list[bytes]) -> None:
-        """One of ``tail -F``'s notices: the bytes after it belong to a file read from its start."""
-        if "file truncated" in line:
-            self.offset = 0
-            self._separate(out)
-            statuses.append("log truncated, reading from start")
-        elif "has been replaced" in line or "has appeared" in line:
-            self.offset = 0
-            self._inode = None  # the new file's inode is unknown until the next connection reports it
-            self._separate(out)
-            statuses.append("log rotated, following new file" if self._had_file else f"following {self.name}")
-            self._had_file = True
-        elif not self._had_file and ("No such file" in line or "cannot open" in line):
-            statuses.append(f"waiting for {self.ref.path} to appear on {self.ref.destination}")
-        elif "become inaccessible" in line or "No such file" in line:
-            statuses.append(f"{self.ref.path} is gone on {self.ref.destination}; waiting for it to reappear")
-        elif "cannot open" in line:
-            statuses.append(f"cannot read {self.ref.path} on {self.ref.destination}; retrying")
-
-    def _split(self, data: bytes, statuses: list[str], out: list[bytes], final: bool = False) -> None:
-        """Separate the log's bytes from the in-band header and notices; count the log's bytes in ``offset``. A
-        possible notice not yet ended by a newline is held back (``_carry``) until the rest arrives."""
-        buf = self._carry + data
-        self._carry = b""
-        while not self._header_seen:
-            # Anything a login script prints before the prologue's line is not the log's: skipped.
-            end = buf.find(b"\n")
-            if end < 0:
-                self._carry = buf
-                return
-            line = buf[:end].decode("utf-8", "replace")
-            buf = buf[end + 1 :]
-            if line.startswith(_MARK):
-                self._header_seen = True
-                self._header(line, statuses, out)
-        pos = 0
-        for match in _TAIL_NOTICE.finditer(buf):
-            start = match.start()
-            # A notice starts a line of tail's own (after a newline of the log, or mid-line when the log's last
-            # line had none yet): either way it is what tail wrote between two reads of the file.
-            self._emit(buf[pos:start], out)
-            self._notice(match.group(0).decode("utf-8", "replace").strip(), statuses, out)
-            pos = match.end()
-        rest = buf[pos:]
-        if not final:
-            hold = rest.rfind(_NOTICE_START)
-            if hold >= 0 and b"\n" not in rest[hold:]:
-                self._carry = rest[hold:]
-                rest = rest[:hold]
-            else:
-                for size in range(len(_NOTICE_START) - 1, 0, -1):
-                    if rest.endswith(_NOTICE_START[:size]):
-                        self._carry = rest[-size:]
-                        rest = rest[:-size]
-                        break
-        self._emit(rest, out)
-
-    def _emit(self, data: bytes, out: list[bytes]) -> None:
-        if data:
-            out.append(data)
-            self.offset += len(data)
-            self._ends_with_newline = data.endswith(b"\n")
-
     async def _start(self) -> None:
+        nonce = Nonce.new()
         command = follow_command(
-            self.ref.path, self.offset, self._inode, from_end=self.from_end and self.connections == 0
+            self.ref.path,
+            self.stream.offset,
+            self.stream.inode,
+            nonce,
+            check=self.stream.resume_check(),
+            from_end=self.from_end and self.connections == 0,
         )
         argv = ssh_argv(self.ref, command, self.options)
-        self._stderr_text = ""
-        self._carry = b""
-        self._header_seen = False
+        self.stream.connect(nonce)
+        self._stderr = bytearray()
+        self._timed_out = False
         self.process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
@@ -323,7 +291,15 @@ class SshFollower:
             limit=self.chunk_size,
             preexec_fn=_die_with_parent,
         )
+        self._stderr_task = asyncio.ensure_future(self._read_stderr(self.process))
         self.connections += 1
+
+    async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
+        """ssh's stderr, read while it runs (a chatty login cannot fill the pipe and stall ssh), last bytes kept."""
+        assert proc.stderr is not None
+        while data := await proc.stderr.read(STDERR_MAX):
+            self._stderr += data
+            del self._stderr[:-STDERR_MAX]
 
     async def _stop_process(self) -> None:
         proc = self.process
@@ -338,11 +314,15 @@ class SshFollower:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
+        if self._stderr_task is not None:
+            self._stderr_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._stderr_task
 
     async def chunks(self) -> AsyncIterator[Chunk]:
         """Follow until closed or a fatal ssh failure (the last chunk then says why, with ``eof=True``)."""
         backoff = self.backoff_start
-        first = True
+        connected = False
         try:
             while not self._closed:
                 try:
@@ -351,32 +331,28 @@ class SshFollower:
                     yield Chunk(b"", ("ssh not found: install the OpenSSH client",), True, self._clock())
                     return
                 started = time.monotonic()
-                got_data = False
                 async for chunk in self._read_connection():
-                    got_data = got_data or bool(chunk.data)
                     yield chunk
                 if self.closed:
                     return
+                connected = connected or self.stream.header_seen
                 proc = self.process
                 assert proc is not None
                 rc = await proc.wait()
-                statuses: list[str] = []
-                out: list[bytes] = []
-                # Bytes held back as a possible notice were not counted: the next connection re-reads them.
-                self._carry = b""
-                if proc.stderr is not None:
-                    err = await proc.stderr.read()
-                    self._stderr_text = err.decode("utf-8", "replace")[-4000:]
-                message, fatal = classify_ssh_failure(self.ref, rc, self._stderr_text)
-                if fatal or (first and not got_data and rc == 255 and self.connections == 1):
-                    yield Chunk(b"".join(out), (*statuses, message), True, self._clock())
+                if self._stderr_task is not None:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(self._stderr_task), 2.0)
+                message, fatal = classify_ssh_failure(self.ref, rc, self._stderr.decode("utf-8", "replace"))
+                if self._timed_out:
+                    message = f"ssh {self.ref.destination}: no answer within {self.header_timeout:.0f}s"
+                if fatal or (not connected and (rc == 255 or self._timed_out)):
+                    yield Chunk(b"", (message,), True, self._clock())
                     return
-                first = False
                 if time.monotonic() - started >= HEALTHY_AFTER:
                     backoff = self.backoff_start
                 yield Chunk(
-                    b"".join(out),
-                    (*statuses, f"reconnecting to {self.ref.destination} in {backoff:.1f}s ({message})"),
+                    b"",
+                    (f"reconnecting to {self.ref.destination} in {backoff:.1f}s ({message})",),
                     False,
                     self._clock(),
                 )
@@ -385,23 +361,34 @@ class SshFollower:
         finally:
             await self._stop_process()
 
+    async def _read(self, proc: asyncio.subprocess.Process, deadline: float | None) -> bytes:
+        assert proc.stdout is not None
+        try:
+            if deadline is None:
+                return await proc.stdout.read(self.chunk_size)
+            return await asyncio.wait_for(proc.stdout.read(self.chunk_size), max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            # Connected (or not) but silent: no header within the timeout. Dropped; the caller retries.
+            self._timed_out = True
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            return b""
+        except (ConnectionError, OSError):
+            return b""
+
     async def _read_connection(self) -> AsyncIterator[Chunk]:
         proc = self.process
-        assert proc is not None and proc.stdout is not None
+        assert proc is not None
         last_yield = float("-inf")
         reported = False
+        deadline = time.monotonic() + self.header_timeout
         while not self._closed:
-            try:
-                data = await proc.stdout.read(self.chunk_size)
-            except (ConnectionError, OSError):
-                data = b""
+            data = await self._read(proc, None if self.stream.header_seen else deadline)
             if not data:
                 return
-            statuses: list[str] = []
-            out: list[bytes] = []
-            self._split(data, statuses, out)
-            if not reported and self.connections > 1 and self._header_seen:
-                statuses.insert(0, f"reconnected to {self.ref.destination}, resuming at byte {self.offset}")
+            out, statuses = self.stream.feed(data)
+            if not reported and self.connections > 1 and self.stream.header_seen:
+                statuses.insert(0, f"reconnected to {self.ref.destination}, resuming at byte {self.stream.offset}")
                 reported = True
             if not out and not statuses:
                 continue
@@ -428,4 +415,6 @@ def remote_source(
     if check_first:
         check(ref, options)
     follower = SshFollower(ref, options=options, from_end=from_end)
-    return FollowSource(follower, name=follower.name)
+    source = FollowSource(follower, name=follower.name)
+    source.come_back = come_back_args(ref, options)
+    return source

@@ -14,6 +14,7 @@ one warning is printed per process — the command itself goes on.
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import sys
@@ -303,7 +304,8 @@ class History:
         for run_id, name, seconds in self._read(
             f"SELECT run_id, name, seconds FROM phases WHERE run_id IN ({marks}) ORDER BY run_id, idx", tuple(ids)
         ):
-            out[int(run_id)].append((str(name), None if seconds is None else float(seconds)))
+            if isinstance(run_id, int) and run_id in out:
+                out[run_id].append((str(name), _float(seconds)))
         return out
 
     def runs(self, limit: int = 100) -> list[HistoryRow]:
@@ -311,7 +313,7 @@ class History:
         rows = self._read(
             "SELECT id, recorded, key_kind, job_key, source, vendor, status, started, wall_s, first_step_s, steps, "
             "final_loss FROM runs ORDER BY id DESC LIMIT ?",
-            (int(limit),),
+            (_limit(limit),),
         )
         phases = self._phases([int(r[0]) for r in rows])
         out = []
@@ -329,7 +331,7 @@ class History:
                     None if r[7] is None else str(r[7]),
                     _float(r[8]),
                     _float(r[9]),
-                    int(r[10] or 0),
+                    _int(r[10]),
                     _float(r[11]),
                     tuple(phases.get(run_id, [])),
                 )
@@ -341,7 +343,8 @@ class History:
         from hwmon.model.history import phase_totals
 
         rows = self._read(
-            "SELECT id, job_key, vendor, wall_s, fingerprint, status FROM runs ORDER BY id DESC LIMIT ?", (int(limit),)
+            "SELECT id, job_key, vendor, wall_s, fingerprint, status FROM runs ORDER BY id DESC LIMIT ?",
+            (_limit(limit),),
         )
         rows = [r for r in rows if exclude_fingerprint is None or r[4] != exclude_fingerprint]
         phases = self._phases([int(r[0]) for r in rows])
@@ -371,7 +374,27 @@ def _retry_locked(action: Callable[[], object]) -> object:
 
 
 def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    """A stored number, or None: the file is data (SQLite keeps any type in any column), never a crash."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _int(value: Any) -> int:
+    number = _float(value)
+    return int(number) if number is not None and abs(number) < 2**63 else 0
+
+
+# SQLite integers are 64-bit: a larger LIMIT (``history -n 99999999999999999999``) is all rows anyway.
+MAX_LIMIT = 2**62
+
+
+def _limit(value: int) -> int:
+    return max(1, min(int(value), MAX_LIMIT))
 
 
 def open_history(path: Path | None = None) -> History | None:

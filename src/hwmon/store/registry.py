@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hwmon import exitcodes
+from hwmon.refs import is_job_id
 
 RUN_FILE = "run.json"
 LOG_FILE = "output.log"
@@ -202,7 +203,8 @@ def process_alive(pid: int | None, start_token: str | None) -> bool:
         return False
     token = process_start_token(pid)
     if token is not None:
-        return start_token is None or token == start_token
+        # Without the recorded start time a live pid proves nothing (pid 1 is always alive): not this run's.
+        return start_token is not None and token == start_token
     if Path("/proc/self/stat").exists():
         return False  # /proc exists, so the process is gone (or a zombie)
     try:
@@ -246,10 +248,16 @@ def _record_from_json(run_dir: Path, data: dict[str, Any]) -> RunRecord:
         pid_start=opt_str("pid_start"),
         message=opt_str("message") or "",
         extra=extra if isinstance(extra, dict) else {},
-        slurm_job_id=opt_str("slurm_job_id"),
+        slurm_job_id=_job_id(data.get("slurm_job_id")),
         marker=opt_str("marker"),
         end_reason=_end_reason(data.get("end_reason")),
     )
+
+
+def _job_id(value: object) -> str | None:
+    """``slurm_job_id`` as a job id of Slurm's grammar (``123``, ``123_4``), else None: a run.json is data, and
+    ``-uroot`` there must never reach ``scancel`` as an option."""
+    return value if isinstance(value, str) and is_job_id(value) else None
 
 
 def _end_reason(value: object) -> dict[str, Any] | None:

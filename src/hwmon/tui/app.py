@@ -436,15 +436,17 @@ def run_dashboard(
     to come back. Returns ``exitcodes.RUN_FAILED`` if the run failed or was stopped, else 0."""
     import sys
 
+    from hwmon.tui.terminal import run_app
+
     app = HwmonApp(source, title=title, notice=notice, notify=notify)
     try:
-        app.run()
+        run_app(app)  # SIGTERM/SIGHUP/an exception give the terminal back too
     finally:
         from hwmon.sources.offthread import reap_children
 
         reap_children()  # an external command still under way when the dashboard quit (gc-monitor, scontrol)
-    if notify is not None:
-        notify.close()
+        if notify is not None:
+            notify.close()
     from hwmon.store.history import record_if_ended
 
     record_if_ended(app.state, source.name)

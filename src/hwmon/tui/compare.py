@@ -268,5 +268,7 @@ class CompareApp(App[int]):
 
 def run_compare(runs: Sequence[RunFigures]) -> int:
     """Show the compare screen until the user quits."""
-    CompareApp(runs).run()
+    from hwmon.tui.terminal import run_app
+
+    run_app(CompareApp(runs))  # SIGTERM/SIGHUP/an exception give the terminal back too
     return 0

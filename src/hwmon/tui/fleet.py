@@ -533,9 +533,11 @@ class FleetDashboard(HwmonApp):
 
 def run_fleet(fleet: Fleet, open_source: Callable[[FleetChoice], Any]) -> int:
     """The fleet view until the user quits; Enter runs the chosen run's dashboard, Esc there comes back."""
+    from hwmon.tui.terminal import run_app
+
     while True:
         try:
-            choice = FleetApp(fleet).run()
+            choice = run_app(FleetApp(fleet))  # SIGTERM/SIGHUP/an exception give the terminal back too
         finally:
             reap_children()  # a squeue still hanging when the view quit: end it, leave nothing behind
         if choice is None:
@@ -546,5 +548,5 @@ def run_fleet(fleet: Fleet, open_source: Callable[[FleetChoice], Any]) -> int:
             print(f"hwmon: {exc}")
             time.sleep(1.5)
             continue
-        FleetDashboard(source, title=choice.title).run()
+        run_app(FleetDashboard(source, title=choice.title))
         source.close()

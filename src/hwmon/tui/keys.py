@@ -274,6 +274,9 @@ class DashboardKeys(PaneLayout):
         return line
 
     def _come_back_ref(self) -> str:
+        come_back = getattr(self._source, "come_back", None)
+        if isinstance(come_back, str) and come_back and getattr(self._source, "run_dir", None) is None:
+            return view.safe_text(come_back)  # already shell-quoted arguments (an ssh ref with its port/options)
         run_dir = getattr(self._source, "run_dir", None)
         if run_dir is not None:
             return view.safe_text(str(getattr(self._source, "name", "") or run_dir.name))

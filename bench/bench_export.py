@@ -11,7 +11,7 @@ the writer), its wall time and peak RSS measured (sampled with psutil every 10 m
 count checked against grep's. Prints rows/s, MB/s, the ratio to ``grep -c``, and the child's peak RSS; with the
 default generated log a second, 8x smaller one is measured too, to show that peak RSS does not grow with file size.
 
-Memory must stay flat (rows are streamed, never held); there is no speed target beyond "report it".
+Memory must stay flat (rows are streamed, never held). Target (issue 17, CSV): <= 20x ``grep -c``, <= 150 MB.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ def measure(path: Path, fmt: str, workdir: Path) -> dict[str, float]:
         "mb_per_s": size / 1e6 / export_s,
         "ratio": export_s / grep_s if grep_s > 0 else float("inf"),
         "peak_rss_mb": peak_kib / 1024,
+        "csv": 1.0 if fmt == "csv" else 0.0,
     }
 
 
@@ -102,6 +103,9 @@ def _print(label: str, m: dict[str, float]) -> None:
         f"  hwmon export {m['export_s']:7.2f} s  {m['rows_per_s']:,.0f} rows/s  {m['mb_per_s']:.1f} MB/s  "
         f"{m['ratio']:.1f}x grep -c  peak RSS {m['peak_rss_mb']:.0f} MB"
     )
+    if m.get("csv"):
+        met = m["ratio"] <= 20 and m["peak_rss_mb"] <= 150
+        print(f"  target (issue 17, CSV: <= 20x grep -c, <= 150 MB): {'PASS' if met else 'MISS'}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,14 +9,15 @@ Nothing here does I/O or imports a UI library (modelled on h11's ``_events.py``)
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 PhaseName = Literal["queue", "compile", "setup", "train", "checkpoint", "eval"]
 PHASE_NAMES: tuple[PhaseName, ...] = ("queue", "compile", "setup", "train", "checkpoint", "eval")
 
-Vendor = Literal["cerebras", "graphcore", "gpu", "cpu"]
+Vendor = Literal["cerebras", "graphcore", "gpu", "tpu", "cpu"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,123 @@ class StepMetrics(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class StepColumns:
+    """Step reports of a run of lines as columns: the format-neutral shape in which a fast path hands over every
+    step of a ``StepBatch`` (``BlockDecoder``), read by the reducer and the export without knowing the format.
+
+    Row ``i`` stands for ``StepMetrics(line=lines[i], ts=ts[i], step=step[i], loss=loss[i], rate=rate[i],
+    global_rate=global_rate[i], rate_unit=rate_unit, remaining_s=remaining_s[i], mode=mode, device=device,
+    batch=batch[i], epoch=epoch[i], extra=E, rule=rule)`` where ``E`` holds ``(name, values[i])`` for each
+    ``(name, values)`` of ``extra``, in order, whose ``values[i]`` is not ``None`` (a name may repeat when a line
+    prints a metric twice). A column given as ``None`` is ``None`` in every row. ``iso``, when given, is
+    ``ts[i].isoformat()`` (``None`` where ``ts[i]`` is), computed by the decoder where that is cheaper than per row.
+    Every column has ``len(lines)`` entries. ``mode``, ``rate_unit``, ``device`` and ``rule`` hold for every row: a
+    decoder splits a block into several ``StepColumns`` where they change.
+    """
+
+    lines: Sequence[int]
+    step: Sequence[int | None]
+    loss: Sequence[float | None] | None = None
+    ts: Sequence[datetime | None] | None = None
+    iso: Sequence[str | None] | None = None
+    rate: Sequence[float | None] | None = None
+    global_rate: Sequence[float | None] | None = None
+    remaining_s: Sequence[float | None] | None = None
+    epoch: Sequence[float | None] | None = None
+    batch: Sequence[int | None] | None = None
+    extra: tuple[tuple[str, Sequence[float | None]], ...] = ()
+    mode: Literal["train", "eval"] = "train"
+    rate_unit: str = "samples/sec"
+    device: str | None = None
+    rule: str = ""
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def row(self, i: int) -> StepMetrics:
+        """Row ``i`` as the ``StepMetrics`` the line-by-line path gives for that line."""
+        return StepMetrics(
+            self.lines[i],
+            None if self.ts is None else self.ts[i],
+            self.step[i],
+            loss=None if self.loss is None else self.loss[i],
+            rate=None if self.rate is None else self.rate[i],
+            global_rate=None if self.global_rate is None else self.global_rate[i],
+            rate_unit=self.rate_unit,
+            remaining_s=None if self.remaining_s is None else self.remaining_s[i],
+            mode=self.mode,
+            device=self.device,
+            batch=None if self.batch is None else self.batch[i],
+            epoch=None if self.epoch is None else self.epoch[i],
+            extra=tuple((name, v) for name, values in self.extra if (v := values[i]) is not None),
+            rule=self.rule,
+        )
+
+    def rows(self) -> Iterator[StepMetrics]:
+        """Every row, in order (see ``row``)."""
+        for i in range(len(self.lines)):
+            yield self.row(i)
+
+    @staticmethod
+    def of(steps: Sequence[StepMetrics]) -> list[StepColumns]:
+        """``steps`` as columns (the general, per-row way: for decoders that read some lines one by one), split
+        where the mode, rate unit, device, rule or the names of the extra metrics change."""
+        out: list[StepColumns] = []
+        start = 0
+        n = len(steps)
+        while start < n:
+            head = steps[start]
+            names = tuple(name for name, _ in head.extra)
+            key = (head.mode, head.rate_unit, head.device, head.rule, names)
+            end = start + 1
+            while end < n:
+                s = steps[end]
+                if (s.mode, s.rate_unit, s.device, s.rule) != key[:4] or tuple(k for k, _ in s.extra) != names:
+                    break
+                end += 1
+            run = steps[start:end]
+            out.append(
+                StepColumns(
+                    lines=[s.line for s in run],
+                    step=[s.step for s in run],
+                    loss=[s.loss for s in run],
+                    ts=[s.ts for s in run],
+                    rate=[s.rate for s in run],
+                    global_rate=[s.global_rate for s in run],
+                    remaining_s=[s.remaining_s for s in run],
+                    epoch=[s.epoch for s in run],
+                    batch=[s.batch for s in run],
+                    extra=tuple((name, [s.extra[j][1] for s in run]) for j, name in enumerate(names)),
+                    mode=head.mode,
+                    rate_unit=head.rate_unit,
+                    device=head.device,
+                    rule=head.rule,
+                )
+            )
+            start = end
+        return out
+
+
+class BlockDecoder(Protocol):
+    """Reads a fast path's step lines back as columns. A parser's fast path puts one in each ``StepBatch`` it makes,
+    so the model (reducer, export) reads every step of a batch without importing the parser: the format's knowledge
+    stays behind this interface. A learned step template compiles to one too.
+
+    ``decode(raw, first_line)``: ``raw`` is whole ``\\n``-terminated lines that the decoder's own fast path took as
+    step lines (or any subset of them, in order), the first numbered ``first_line`` and the rest numbered on from it;
+    the result is one ``StepColumns`` or more, in order, with exactly one row per line, each row equal field by field
+    to the ``StepMetrics`` the line-by-line path gives for that line (its ``rule`` included). Pure; must not raise
+    on lines its fast path took."""
+
+    @property
+    def rule(self) -> str:
+        """The rule or template the decoded steps come from (``"cerebras:step"``, ``"template:3"``)."""
+        ...
+
+    def decode(self, raw: bytes, first_line: int) -> list[StepColumns]: ...
+
+
+@dataclass(frozen=True, slots=True)
 class StepBatch(Event):
     """Many homogeneous step lines parsed at once by a fast path (a large block of a file being read).
 
@@ -101,9 +219,9 @@ class StepBatch(Event):
     (always including ``first`` and ``last``) for plotting. ``line`` is the line of ``last``.
 
     ``raw`` holds the step lines' bytes (``\n``-terminated, ``count`` lines, the first of them line ``first.line``)
-    so that a consumer needing every step (export, a full-resolution series) can expand the batch with
-    ``hwmon.parsers.expand_steps`` without the summary path paying for it; ``reset_step`` is the parser's state
-    needed to read them the same way.
+    and ``decoder`` reads them back (``columns()``, ``steps()``), so that a consumer needing every step (export, a
+    full-resolution series) can expand the batch without the summary path paying for it. ``reset_step`` is the
+    Cerebras parser's state at the time (kept for older consumers; the decoder carries what it needs).
     """
 
     first: StepMetrics
@@ -115,6 +233,32 @@ class StepBatch(Event):
     samples: tuple[StepMetrics, ...] = ()
     raw: bytes = b""
     reset_step: int = 1
+    decoder: BlockDecoder | None = field(default=None, compare=False)
+
+    def columns(self) -> list[StepColumns]:
+        """Every step of the batch as columns (``decoder.decode`` of ``raw``); without raw lines or a decoder, the
+        samples (all that is known)."""
+        if self.raw and self.decoder is not None:
+            return self.decoder.decode(self.raw, self.first.line)
+        return StepColumns.of(self.samples)
+
+    def steps(self) -> Iterator[StepMetrics]:
+        """Every step the batch stands for, in order, as the line-by-line path reads them (the samples when the
+        batch carries no raw lines or decoder)."""
+        if not self.raw or self.decoder is None:
+            yield from self.samples
+            return
+        for columns in self.columns():
+            yield from columns.rows()
+
+
+def expand_steps(event: Event) -> Iterator[StepMetrics]:
+    """Every step report an event stands for, at full resolution: a ``StepMetrics`` itself, each line of a
+    ``StepBatch``, nothing for any other event."""
+    if isinstance(event, StepMetrics):
+        yield event
+    elif isinstance(event, StepBatch):
+        yield from event.steps()
 
 
 @dataclass(frozen=True, slots=True)

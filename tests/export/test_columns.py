@@ -1,8 +1,9 @@
-"""The columnar expansion of the Cerebras bulk path (``expand_columns``) against the per-line one (``expand_batch``),
-and the export written from columns (CSV as tuples, JSONL) against the export written the per-line way: the same
-values field by field, the same bytes. Every fixture, corpus and seed log (the shared ones skipped when absent),
-generated logs of several seeds/sizes/options, and hand-made blocks (NaN/Inf losses, step-1 reset rates, odd lines
-that must fall back)."""
+"""The columnar expansion of the Cerebras bulk path (``expand_columns``, and the batch's own decoder,
+``StepBatch.columns()``) against the per-line one (``expand_batch``), and the export written from columns (CSV as
+tuples, JSONL) against the export written the per-line way: the same values field by field, the same bytes.
+Every fixture, corpus and seed log (the shared ones skipped
+when absent), generated logs of several seeds/sizes/options, and hand-made blocks (NaN/Inf losses, step-1 reset
+rates, odd lines that must fall back)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ import pytest
 
 import hwmon.model.export as model_export
 from hwmon.commands.export import export_events
-from hwmon.events import Event, StepBatch, StepMetrics
-from hwmon.parsers.cerebras_fast import expand_batch, expand_columns
+from hwmon.events import Event, StepBatch, StepColumns, StepMetrics
+from hwmon.parsers.cerebras_fast import CerebrasDecoder, expand_batch, expand_columns
 from hwmon.parsers.cerebras_steps import step_from_line
 from hwmon.parsers.stream import StreamParser
 
@@ -54,10 +55,14 @@ def check_columns(batch: StepBatch) -> bool:
     """Asserts that the columns of ``batch`` (when it reads as columns) are ``expand_batch``'s, field by field;
     returns whether it read as columns."""
     slow = list(expand_batch(batch))
-    columns = expand_columns(batch)
+    decoded = [m for piece in batch.columns() for m in piece.rows()]
+    assert len(decoded) == len(slow)
+    for f, s in zip(decoded, slow, strict=True):
+        assert same(f, s) and f.rule == s.rule == "cerebras:step", (f, s)
+    columns = expand_columns(batch.raw, batch.first.line, batch.reset_step)
     if columns is None:
         return False
-    fast = list(columns.metrics())
+    fast = list(columns.rows())
     assert columns.iso == [m.ts.isoformat() for m in slow if m.ts is not None]
     assert len(fast) == len(slow) == batch.count
     for f, s in zip(fast, slow, strict=True):
@@ -76,7 +81,10 @@ def export_text(events: Iterable[Event], fmt: str, what: str = "steps") -> str:
 def slow_text(events: Iterable[Event], fmt: str, monkeypatch: pytest.MonkeyPatch, what: str = "steps") -> str:
     """The export as it is written without the columnar path (every batch expanded line by line into dicts)."""
     with monkeypatch.context() as mp:
-        mp.setattr(model_export, "_columns", lambda event: None)
+        mp.setattr(model_export.ExportBuilder, "feed_tuples", lambda self, event, header: None)
+        mp.setattr(model_export.ExportBuilder, "feed_csv", lambda self, event, header: None)
+        per_line = lambda self, event: StepColumns.of(list(expand_batch(event)))  # noqa: E731
+        mp.setattr(model_export.ExportBuilder, "_columns", per_line)
         return export_text(events, fmt, what)
 
 
@@ -127,6 +135,7 @@ def hand_batch(raw: bytes, first_line: int = 1, reset_step: int = 1) -> StepBatc
         loss_max=None,
         raw=raw,
         reset_step=reset_step,
+        decoder=CerebrasDecoder(reset_step),
     )
 
 
@@ -211,6 +220,10 @@ HAND_SLOW = {
     "global_unit_differs": [line(s, gunit="tokens/sec") for s in range(1, 9)],
     "bad_date": [*[line(s) for s in range(1, 5)], line(5, ts="2024-13-45 12:00:00,000"), line(6)],
     "no_fraction": [*[line(s) for s in range(1, 5)], line(5, ts="2024-03-30 12:00:05"), line(6)],
+    "glued_fraction": [*[line(s) for s in range(1, 5)], line(5, ts="2024-03-30 12:00:0512"), line(6)],
+    "rate_without_integer": [line(s, rate=".5") for s in range(1, 9)],
+    "two_dots": [*[line(s) for s in range(1, 5)], line(5, rate="1.2.3"), line(6)],
+    "signed_loss_twice": [*[line(s) for s in range(1, 5)], line(5, loss="+-1.5"), line(6)],
     "ten_digits": [line(s, ts=f"2024-03-30 12:00:{s:02d}.{s:010d}") for s in range(1, 9)],
     "carriage_return": [line(s) + "\r" for s in range(1, 9)],
     "trailing_space": [line(s) + " " for s in range(1, 9)],
@@ -237,8 +250,9 @@ def test_hand_made_blocks_read_as_columns(name: str, reset: int) -> None:
 def test_odd_blocks_fall_back(name: str) -> None:
     batch = hand_batch(block(HAND_SLOW[name]), 7)
     assert batch is not None
-    assert expand_columns(batch) is None
+    assert expand_columns(batch.raw, batch.first.line, batch.reset_step) is None
     assert list(expand_batch(batch))  # the per-line path still reads what it can
+    assert [m for piece in batch.columns() for m in piece.rows()] == list(expand_batch(batch))
 
 
 def test_no_final_newline_falls_back() -> None:
@@ -254,7 +268,7 @@ def test_no_final_newline_falls_back() -> None:
         loss_max=None,
         raw=batch.raw[:-1],
     )
-    assert expand_columns(cut) is None
+    assert expand_columns(cut.raw, cut.first.line, cut.reset_step) is None
 
 
 def _hand_log(lines: list[str], copies: int) -> bytes:
@@ -287,14 +301,51 @@ def test_the_columnar_path_is_taken_on_a_generated_log(tmp_path: Path, monkeypat
     subprocess.run([sys.executable, str(GEN), "--out", str(log), "--size", "3M"], check=True, capture_output=True)
     events = block_events(log.read_bytes())
     calls = {"tuples": 0}
-    feed_tuples = model_export.ExportBuilder.feed_tuples
+    feed_csv = model_export.ExportBuilder.feed_csv
 
     def counting(self: model_export.ExportBuilder, event: Event, header: list[str]) -> object:
-        rows = feed_tuples(self, event, header)
-        calls["tuples"] += rows is not None and len(rows)
-        return rows
+        done = feed_csv(self, event, header)
+        calls["tuples"] += done is not None and done[1]
+        return done
 
-    monkeypatch.setattr(model_export.ExportBuilder, "feed_tuples", counting)
+    monkeypatch.setattr(model_export.ExportBuilder, "feed_csv", counting)
     text = export_text(events, "csv")
     # All but the header's discovery rows (written the general way) and the eval lines at the end.
     assert calls["tuples"] > 0.75 * text.count("\n")
+
+
+class _Decoded:
+    """A test double of a BlockDecoder: hands back fixed columns."""
+
+    rule = "test:columns"
+
+    def __init__(self, columns: list[StepColumns]) -> None:
+        self.columns = columns
+
+    def decode(self, raw: bytes, first_line: int) -> list[StepColumns]:
+        return self.columns
+
+
+def test_csv_text_of_columns_is_what_the_csv_module_writes() -> None:
+    import csv
+    import math as m
+
+    n = 5
+    columns = StepColumns(
+        lines=range(10, 10 + n),
+        step=[1, 2, 3, 4, 5],
+        loss=[0.1, m.nan, -m.inf, 1e-7, None],
+        rate=[None, 2.0, 3.5, None, 1e20],
+        rate_unit='tok,"s"\n/s',
+        extra=(("acc", [0.5, None, 1.0, None, 0.25]),),
+    )
+    batch = StepBatch(
+        14, None, columns.row(0), columns.row(n - 1), n, None, None, raw=b"x\n" * n, decoder=_Decoded([columns])
+    )
+    header = [*model_export.STEP_COLUMNS, "acc", "more"]
+    tuples = model_export.ExportBuilder().feed_tuples(batch, header)
+    text = model_export.ExportBuilder().feed_csv(batch, header)
+    assert tuples is not None and text is not None
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(tuples)
+    assert text == (out.getvalue(), n)

@@ -38,10 +38,6 @@ def live_state(data: bytes, chunk: int) -> RunState:
     for start in range(0, len(data), chunk):
         apply_all(state, parser.feed(data[start : start + chunk]), now=NOW)
     apply_all(state, parser.finish(), now=NOW)
-    if state.vendor is None and parser.vendor is not None:
-        from hwmon.events import VendorDetected
-
-        apply(state, VendorDetected(state.lines, None, parser.vendor), NOW)
     apply(state, SourceEnded(0, None, "caught up, quiet"), NOW)
     return state
 
@@ -57,8 +53,10 @@ def test_headless_summary_and_live_view_agree(path: Path, chunk: int) -> None:
     headless = summary_dict(summarize_bytes(data, str(path)))
     state = live_state(data, chunk)
 
-    # Status: the summary's word and the header's.
+    # Status: the summary's word and the header's; vendor and device: the reducer's decision on both paths (no
+    # path patches them after the fact).
     assert figures.display_status(state, LATER, output_seen=True) == headless["status"]
+    assert (state.vendor, state.device) == (headless["vendor"], headless["device"])
     # Wall time: the header's and the timeline's, an hour after the source ended (clocks stopped).
     assert view.wall_seconds(state, LATER) == pytest.approx(headless["wall_seconds"])
     assert view.timeline(state, LATER).wall == pytest.approx(headless["wall_seconds"])

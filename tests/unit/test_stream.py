@@ -24,6 +24,7 @@ from hwmon.events import (
     VendorDetected,
     WarningSeen,
 )
+from hwmon.model.summary import summarize_bytes
 from hwmon.parsers.base import Line, LineBlock
 from hwmon.parsers.records import strip_prefix
 from hwmon.parsers.stream import MIN_BLOCK_LINES, StreamParser, parse_bytes
@@ -131,20 +132,22 @@ def test_fixtures_chunking_invariant_through_the_whole_chain() -> None:
 # ---------------------------------------------------------------------------------------------- vendor
 
 
-def test_vendor_first_decides_and_stronger_refines() -> None:
-    parser = StreamParser()
-    got = parser.feed(b"Using device: cpu\nUsing device: cpu\ndevice=cuda\nmoved to cuda:0\nUsing device: cpu\n")
-    got += parser.finish()
+def test_vendor_evidence_is_facts_the_reducer_decides() -> None:
+    # The parsers report every piece of evidence (once per vendor/device); the reducer decides: the first decides,
+    # a stronger one refines, a weaker one later changes nothing.
+    data = b"Using device: cpu\nUsing device: cpu\ndevice=cuda\nmoved to cuda:0\nUsing device: cpu\n"
+    got = parse_bytes(data)
     hints = [(e.vendor, e.device) for e in got if isinstance(e, VendorDetected)]
     assert hints == [("cpu", None), ("gpu", None), ("gpu", "cuda:0")]
-    assert (parser.vendor, parser.device) == ("gpu", "cuda:0")
+    state = summarize_bytes(data, "x")
+    assert (state.vendor, state.device) == ("gpu", "cuda:0")
 
 
 def test_vendor_none_for_plain_text() -> None:
     parser = StreamParser()
-    parser.feed(b"hello\nworld\n")
-    parser.finish()
-    assert parser.vendor is None and parser.lines_seen == 2
+    got = parser.feed(b"hello\nworld\n") + parser.finish()
+    assert not [e for e in got if isinstance(e, VendorDetected)] and parser.lines_seen == 2
+    assert summarize_bytes(b"hello\nworld\n", "x").vendor is None
 
 
 # ---------------------------------------------------------------------------------------------- lines and blocks
@@ -242,7 +245,7 @@ def test_mnist_logs_model_summary_and_vendor(name: str, vendor: str) -> None:
     got = parser.feed(path.read_bytes()) + parser.finish()
     (summary,) = [e for e in got if isinstance(e, ModelSummary)]
     assert summary.root.type == "TrainingModelWithLoss" and summary.root.count() == 16
-    assert parser.vendor == vendor
+    assert summarize_bytes(path.read_bytes(), name).vendor == vendor
 
 
 def test_srun_corpus_log_job_id() -> None:
@@ -382,10 +385,16 @@ def test_a_cut_last_line_makes_no_step_but_a_complete_one_does() -> None:
 
 
 def test_lines_after_completion_do_not_change_training_figures() -> None:
+    # The parser reports the stray "loss" as a (guessed) step; the reducer decides it is not one of the run's.
     data = b"step=1 loss=0.9\nstep=2 loss=0.5\nFinished training\nsummary: loss=3.0 over all\n"
     events = parse_bytes(data)
-    assert [e.loss for e in events if isinstance(e, StepMetrics)] == [0.9, 0.5]
+    assert [e.loss for e in events if isinstance(e, StepMetrics)] == [0.9, 0.5, 3.0]
     assert [e.line for e in events if isinstance(e, RunCompleted)] == [3]
+    state = summarize_bytes(data, "x")
+    assert (state.loss.count, state.loss.last, state.status) == (2, (2.0, 0.5), "succeeded")
+    # A new run after the end counts again.
+    again = summarize_bytes(data + b"Starting run 2\n" + data.replace(b"Finished training\n", b""), "x")
+    assert again.status == "succeeded" and again.loss.count >= 2
 
 
 def test_a_launcher_reporting_exit_code_0_completes_the_run() -> None:

@@ -415,3 +415,52 @@ def test_log_tag_glued_before_a_description_is_not_part_of_the_name() -> None:
 def test_brackets_inside_a_description_stay(desc: str) -> None:
     (bar,) = find_bars(f"{desc}:  50%|#####     | 5/10 [00:05<00:05, 1.00it/s]")
     assert bar.name == desc
+
+
+# --- the one-match shortcut for a plain anonymous bar --------------------------------------------------------------
+
+_PLAIN_SHAPES = [
+    "  7%|▋         | 70/1000 [00:03<00:45, 20.40it/s]",
+    "100%|██████████| 1000/1000 [10:00<00:00, 1.67it/s]",
+    "  0%|          | 0/5 [00:00<?, ?it/s]",
+    "  3%|3         | 3/100 [1:02:03<5:00:00, 0.50img/s]",
+    " 42%|####2     | 42/100 [00:01<00:01, 35.2it/s] ",
+    "100%|██████████| 999999999999999/999999999999999 [00:00<00:00, 1it/s]",
+]
+_NOT_PLAIN = [
+    "Epoch 1:  7%|▋   | 70/1000 [00:03<00:45, 20.40it/s]",  # a name
+    "  7%|▋   | 70/1000 [00:03<00:45, 20.40it/s, loss=0.5]",  # a postfix
+    "  7%|▋   | 70/1000 [00:03<00:45,  2.04s/it]",  # an inverted rate
+    "  7%|▋   | 7.0k/10.0k [00:03<00:45, 2.04kit/s]",  # unit_scale
+    "  7%|▋   | 70/1000 [00:03<00:45, 20.40it/s]  9%|▉   | 90/1000 [00:04<00:44, 20.5it/s]",  # two bars
+    "1000%|▋   | 70/1000 [00:03<00:45, 20.40it/s]",
+    "  7%|▋   | 70/1000 [1 day, 00:03<00:45, 20.40it/s]",
+]
+
+
+@pytest.mark.parametrize("text", _PLAIN_SHAPES + _NOT_PLAIN)
+def test_the_plain_bar_shortcut_reads_what_the_general_path_reads(text: str) -> None:
+    from hwmon.parsers.tqdm_bars import find_bars_general
+
+    assert find_bars(text) == find_bars_general(text)
+    assert find_bars(text)
+
+
+@given(
+    st.integers(0, 100),
+    st.integers(0, 10**6),
+    st.integers(1, 10**6),
+    st.sampled_from(["00:00", "59:59", "1:02:03", "123:00:00"]),
+    st.sampled_from(["00:01", "?", "10:00:00"]),
+    st.sampled_from(["20.40", "?", "0", "1.5e3", "7."]),
+    st.sampled_from(["it", "img", "tokens", "s", "B"]),
+    st.sampled_from(["", " ", "  "]),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_plain_bar_shortcut_agrees_on_generated_bars(
+    pct: int, n: int, total: int, elapsed: str, remaining: str, rate: str, unit: str, pad: str
+) -> None:
+    from hwmon.parsers.tqdm_bars import find_bars_general
+
+    text = f"{pad}{pct:3d}%|{'█' * (pct // 10):<10}| {n}/{total} [{elapsed}<{remaining}, {rate}{unit}/s]{pad}"
+    assert find_bars(text) == find_bars_general(text)

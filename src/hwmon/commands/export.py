@@ -175,6 +175,10 @@ class CsvWriter:
         """Rows already in header order, the ``more`` cell included (``ExportBuilder.feed_tuples``)."""
         self._csv.writerows(rows)
 
+    def write_text(self, text: str) -> None:
+        """Rows already written as CSV text in header order (``ExportBuilder.feed_csv``)."""
+        self._out.write(text)
+
     def close(self) -> None:
         self._emit(self._cols.fix())
         self._out.flush()
@@ -360,11 +364,12 @@ def _write_table(builder: ExportBuilder, writer: TableWriter, events: Iterable[A
     csv_steps = writer if isinstance(writer, CsvWriter) and what == "steps" else None
     for event in events:
         if csv_steps is not None and isinstance(event, StepBatch) and (header := csv_steps.header) is not None:
-            # The bulk path's block of step lines, read as columns and written as tuples (same cells).
-            tuples = builder.feed_tuples(event, header)
-            if tuples is not None:
-                csv_steps.write_tuples(tuples)
-                written += len(tuples)
+            # The bulk path's block of step lines, read as columns and written as CSV text column by column
+            # (the same bytes the csv module writes for those rows).
+            fast = builder.feed_csv(event, header)
+            if fast is not None:
+                csv_steps.write_text(fast[0])
+                written += fast[1]
                 continue
         steps, evals = builder.feed(event)
         rows = steps if what == "steps" else evals if what == "eval" else None

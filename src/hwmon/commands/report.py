@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_run(ref: str, keep_lines: int) -> tuple[RunState, list[str], str | None, str]:
     """The run ``ref`` names, read to its end: its state, its last ``keep_lines`` lines, its command and name."""
-    from hwmon.events import RunOutcome, VendorDetected
+    from hwmon.events import RunOutcome
     from hwmon.model.reducer import apply, apply_all
     from hwmon.parsers.stream import StreamParser
     from hwmon.sources.open import resolve_input
@@ -45,8 +45,6 @@ def read_run(ref: str, keep_lines: int) -> tuple[RunState, list[str], str | None
         tail.extend(parser.pop_lines())
     apply_all(state, parser.finish(), None)
     tail.extend(parser.pop_lines())
-    if state.vendor is None and parser.vendor is not None:
-        apply(state, VendorDetected(state.lines, None, parser.vendor), None)
     if inp.outcome is not None:
         o = inp.outcome
         apply(state, RunOutcome(parser.lines_seen, None, o.status, o.exit_code, o.signal), None)

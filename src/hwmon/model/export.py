@@ -3,13 +3,12 @@ and writes the rows; this module decides what a row holds.
 
 Three tables:
 
-- **steps**: one row per step line of the log (``hwmon.parsers.expand_steps`` expands the bulk fast path's
-  ``StepBatch`` into every line it stands for), train and eval steps both (``mode``), with the log's time, the
-  seconds since the run's first log timestamp (``wall_s``), loss, rate, global rate, lr and every other per-step
-  metric the line carries (``StepMetrics.extra``, by name).
-  A batch whose lines read as columns (``hwmon.parsers.cerebras_fast.expand_columns``) is turned into rows column
-  by column, the same cells: as dicts (``feed``) or, for the CSV writer once its header is fixed, as tuples in
-  header order (``feed_tuples``).
+- **steps**: one row per step line of the log (a bulk fast path's ``StepBatch`` is read back as
+  ``hwmon.events.StepColumns`` by the decoder it carries: this module never imports a parser), train and eval steps
+  both (``mode``), with the log's time, the seconds since the run's first log timestamp (``wall_s``), loss, rate,
+  global rate, lr and every other per-step metric the line carries (``StepMetrics.extra``, by name).
+  A batch's columns are turned into rows column by column, the same cells: as dicts (``feed``) or, for the CSV
+  writer once its header is fixed, as tuples in header order (``feed_tuples``).
 - **eval**: one row per evaluation metric (``EvalMetric``) with the last training step seen before it.
 - **phases**: one row per phase of the last run, durations and shares of wall time from the same model functions
   ``hwmon summary`` uses (``hwmon.model.figures.phase_durations``, ``wall_seconds``, no clock).
@@ -22,20 +21,17 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterable, Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import repeat
-from typing import TYPE_CHECKING
+from typing import cast
 
-from hwmon.events import EvalMetric, Event, StepBatch, StepMetrics
+from hwmon.events import EvalMetric, Event, StepBatch, StepColumns, StepMetrics
 from hwmon.model.figures import phase_durations
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
 from hwmon.model.summary import wall_seconds
-
-if TYPE_CHECKING:
-    from hwmon.parsers.cerebras_fast import StepColumns
 
 __all__ = [
     "EVAL_COLUMNS",
@@ -100,15 +96,19 @@ class ExportBuilder:
     _last_train_step: int | None = None
     _start: datetime | None = None
     # The columns of the last batch asked for (feed_tuples declining a batch, then feed, read it once).
-    _read: tuple[Event, StepColumns | None] | None = None
+    _read: tuple[Event, list[StepColumns]] | None = None
 
     def feed(self, event: Event) -> tuple[list[Row], list[Row]]:
         """The step rows and eval rows ``event`` stands for (both usually empty)."""
         apply(self.state, event, None)
         if self._start is None and event.ts is not None:
             self._start = event.ts
-        columns = self._columns(event)
-        steps = self._column_rows(columns) if columns is not None else [self._step_row(m) for m in _expand(event)]
+        steps: list[Row] = []
+        if isinstance(event, StepMetrics):
+            steps.append(self._step_row(event))
+        elif isinstance(event, StepBatch):
+            for columns in self._columns(event):
+                steps.extend(self._step_row(m) for m in columns.rows())
         evals: list[Row] = []
         if isinstance(event, EvalMetric):
             evals.append(self._eval_row(event))
@@ -116,83 +116,134 @@ class ExportBuilder:
 
     def feed_tuples(self, event: Event, header: list[str]) -> list[tuple[Value, ...]] | None:
         """The step rows of ``event`` as tuples in ``header`` order (its last column ``more``, always empty here),
-        the values ``feed`` gives; ``None`` (nothing done) unless ``event`` is a batch whose columns read fast and
-        whose every metric has a column of ``header``. Then ``feed`` must not be called for it."""
-        columns = self._columns(event)
-        if columns is None:
+        the values ``feed`` gives; ``None`` (nothing done) unless ``event`` is a batch whose every column fits
+        ``header`` (every metric has a column, steps are numbered). Then ``feed`` must not be called for it."""
+        planned = self._plan(event, header)
+        if planned is None:
             return None
-        shapes = set(columns.extras)
-        if any(len({name for name, _ in extra}) != len(extra) for extra in shapes):
-            return None  # a metric twice on one line: the first one counts (the general row builder)
-        names = {name for extra in shapes for name, _ in extra}
+        rows: list[tuple[Value, ...]] = []
+        for cells in planned:
+            rows.extend(zip(*cells, strict=True))
+        return rows
+
+    def feed_csv(self, event: Event, header: list[str]) -> tuple[str, int] | None:
+        """``feed_tuples`` written as CSV text (what ``csv.writer(lineterminator="\\n")`` writes for those tuples,
+        byte for byte: None as an empty cell, a float as its repr, text quoted when it must be) and the number of
+        rows; built column by column at C speed. ``None`` as for ``feed_tuples``."""
+        planned = self._plan(event, header)
+        if planned is None:
+            return None
+        parts: list[str] = []
+        count = 0
+        for cells in planned:
+            texts = [_csv_cells(cell) for cell in cells]
+            n = len(cells[0])
+            if n:
+                parts.append("\n".join(map(",".join, zip(*texts, strict=True))))
+                parts.append("\n")
+            count += n
+        return "".join(parts), count
+
+    def _plan(self, event: Event, header: list[str]) -> list[list[Sequence[Value]]] | None:
+        """Each piece of the batch as cell columns in ``header`` order (see ``feed_tuples``); the batch is folded
+        into the state and counted. None (nothing done) when it does not fit."""
+        if not isinstance(event, StepBatch):
+            return None
+        pieces = self._columns(event)
+        if header[: len(STEP_COLUMNS)] != list(STEP_COLUMNS) or header[-1] != "more":
+            return None
         index = {name: i for i, name in enumerate(header)}
-        if header[: len(STEP_COLUMNS)] != list(STEP_COLUMNS) or header[-1] != "more" or not names <= index.keys():
-            return None
-        if names & set(STEP_COLUMNS) or any(name in _LR_KEYS for name in names):
-            return None  # a metric named like a fixed column, or an lr: the general row builder decides
+        plans: list[tuple[StepColumns, str | None]] = []
+        for columns in pieces:
+            names = [name for name, _ in columns.extra]
+            if len(set(names)) != len(names) or None in columns.step:
+                return None  # a metric twice on one line, or unnumbered steps: the general row builder
+            lrs = [name for name in names if name in _LR_KEYS]
+            if len(lrs) > 1 or not set(names) - set(lrs) <= index.keys() or set(names) & set(STEP_COLUMNS):
+                return None  # several lr spellings, a metric without a column or named like a fixed column
+            plans.append((columns, lrs[0] if lrs else None))
         apply(self.state, event, None)
         if self._start is None and event.ts is not None:
             self._start = event.ts
-        n = len(columns.steps)
-        start = self.state.first_ts or self._start
-        # Column by column (map/zip at C speed), each cell as ``_step_row`` makes it.
-        walls: Iterable[float | None]
-        if start is None:
-            walls = repeat(None, n)
-        else:
-            seconds = map(timedelta.total_seconds, map(operator.sub, columns.ts, repeat(start, n)))
-            walls = list(map(round, seconds, repeat(6, n)))
-        unit = columns.rate_unit
-        units = [
-            unit if (r is not None or g is not None) else None
-            for r, g in zip(columns.rates, columns.global_rates, strict=True)
-        ]
-        tail: list[Iterable[Value]] = [repeat(None, n) for _ in header[len(STEP_COLUMNS) :]]
-        if names:
-            filled: dict[str, list[Value]] = {name: [None] * n for name in names}
-            for name, cells in filled.items():
-                tail[index[name] - len(STEP_COLUMNS)] = cells
-            for i, extra in enumerate(columns.extras):
-                for key, value in extra:
-                    filled[key][i] = value
-        rows: list[tuple[Value, ...]] = list(
-            zip(
-                columns.steps,
-                repeat(columns.mode, n),
-                repeat(None, n),
-                columns.iso,
-                walls,
-                columns.losses,
-                columns.rates,
-                columns.global_rates,
-                units,
-                repeat(None, n),
-                columns.lines,
-                *tail,
-                strict=True,
-            )
-        )
-        self._count_columns(columns)
-        return rows
+        planned: list[list[Sequence[Value]]] = []
+        for columns, lr in plans:
+            planned.append(self._cells(columns, lr, header, index))
+            self._count_columns(columns)
+        return planned
 
-    def _columns(self, event: Event) -> StepColumns | None:
+    def _cells(
+        self, columns: StepColumns, lr: str | None, header: list[str], index: dict[str, int]
+    ) -> list[Sequence[Value]]:
+        """``_step_row`` of every row of ``columns`` as cell columns in ``header`` order, built column by column
+        (map/zip at C speed)."""
+        n = len(columns)
+        none: Sequence[None] = [None] * n
+        start = self.state.first_ts or self._start
+        ts = columns.ts
+        walls: Sequence[float | None]
+        if start is None or ts is None:
+            walls = none
+        elif None in ts:
+            walls = [None if t is None else round((t - start).total_seconds(), 6) for t in ts]
+        else:
+            seconds = map(timedelta.total_seconds, map(operator.sub, ts, repeat(start, n)))
+            walls = list(map(round, seconds, repeat(6, n)))
+        iso: Sequence[str | None] = none
+        if columns.iso is not None:
+            iso = columns.iso
+        elif ts is not None:
+            iso = [None if t is None else t.isoformat() for t in ts]
+        rates = columns.rate
+        global_rates = columns.global_rate
+        unit = columns.rate_unit
+        units: Sequence[str | None]
+        if rates is None and global_rates is None:
+            units = none
+        elif global_rates is None:
+            assert rates is not None
+            units = [None if r is None else unit for r in rates] if None in rates else [unit] * n
+        elif rates is None:
+            units = [None if g is None else unit for g in global_rates] if None in global_rates else [unit] * n
+        else:
+            units = [None if r is None and g is None else unit for r, g in zip(rates, global_rates, strict=True)]
+        tail: list[Sequence[Value]] = [none for _ in header[len(STEP_COLUMNS) :]]
+        lr_cells: Sequence[Value] = none
+        for name, values in columns.extra:
+            if name == lr:
+                lr_cells = values
+            else:
+                tail[index[name] - len(STEP_COLUMNS)] = values
+        return [
+            columns.step,
+            [columns.mode] * n,
+            none if columns.epoch is None else columns.epoch,
+            iso,
+            walls,
+            none if columns.loss is None else columns.loss,
+            none if rates is None else rates,
+            none if global_rates is None else global_rates,
+            units,
+            lr_cells,
+            columns.lines,
+            *tail,
+        ]
+
+    def _columns(self, event: StepBatch) -> list[StepColumns]:
         read = self._read
         if read is not None and read[0] is event:
             return read[1]
-        columns = _columns(event)
+        columns = event.columns()
         self._read = (event, columns)
         return columns
 
     def _count_columns(self, columns: StepColumns) -> None:
-        if columns.steps:
-            self.step_count += len(columns.steps)
-            self._last_step[columns.mode] = columns.steps[-1]
+        if len(columns):
+            self.step_count += len(columns)
+            last = columns.step[-1]
+            assert last is not None
+            self._last_step[columns.mode] = last
             if columns.mode == "train":
-                self._last_train_step = columns.steps[-1]
-
-    def _column_rows(self, columns: StepColumns) -> list[Row]:
-        """``_step_row`` of every step of ``columns``."""
-        return [self._step_row(m) for m in columns.metrics()]
+                self._last_train_step = last
 
     def _wall(self, ts: datetime | None) -> float | None:
         start = self.state.first_ts or self._start
@@ -266,16 +317,39 @@ class ExportBuilder:
         return rows
 
 
-def _columns(event: Event) -> StepColumns | None:
-    if not isinstance(event, StepBatch) or not event.raw:
-        return None
-    from hwmon.parsers.cerebras_fast import expand_columns
+def _csv_cells(values: Sequence[Value]) -> Sequence[str]:
+    """One cell column as the ``csv`` module writes its cells: None empty, a float its ``repr``, an int its
+    ``str``, text quoted (``""`` for a quote) when it holds the delimiter, a quote or a line break."""
+    n = len(values)
+    if not n:
+        return []
+    kinds = set(map(type, values))
+    if kinds == {float}:
+        return list(map(float.__repr__, values))
+    if kinds == {int}:
+        return list(map(int.__repr__, values))
+    if kinds == {type(None)}:
+        return [""] * n
+    if kinds <= {float, type(None)}:
+        return ["" if v is None else float.__repr__(v) for v in values]
+    if kinds <= {str, type(None)}:
+        texts = cast("Sequence[str]", values if None not in values else ["" if v is None else v for v in values])
+        joined = "\x00".join(texts)
+        if "," in joined or '"' in joined or "\n" in joined or "\r" in joined:
+            return list(map(_quoted, texts))
+        return texts
+    return [_cell(v) for v in values]
 
-    return expand_columns(event)
+
+def _quoted(text: str) -> str:
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
-def _expand(event: Event) -> Iterator[StepMetrics]:
-    # Imported here so that the model package stays importable without the parsers (as model.summary does).
-    from hwmon.parsers import expand_steps
-
-    return expand_steps(event)
+def _cell(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return _quoted(value)
+    return repr(value) if isinstance(value, float) else str(value)

@@ -141,6 +141,9 @@ class RunState:
     vendor: Vendor | None = None
     device: str | None = None
     status: Status = "unknown"
+    # The log's own successful end line was read (RunCompleted): guessed steps after it are not training steps
+    # (hwmon.model.reducer.evidence).
+    ended_by_log: bool = False
     job_ids: list[str] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)
     progress: dict[str, ProgressBar] = field(default_factory=dict)

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable
 from datetime import datetime
 
-from hwmon.events import Event, VendorDetected
+from hwmon.events import Event
 from hwmon.model import figures
 from hwmon.model.distributed import summary_keys
 from hwmon.model.figures import phase_durations
@@ -156,8 +156,6 @@ def summarize_chunks(chunks: Iterable[bytes], source: str) -> RunState:
             apply(state, event, None)
     for event in parser.finish():
         apply(state, event, None)
-    if state.vendor is None and parser.vendor is not None:
-        apply(state, VendorDetected(state.lines, None, parser.vendor), None)
     return state
 
 

@@ -42,12 +42,13 @@ from hwmon.events import (
 )
 from hwmon.parsers.base import Line
 from hwmon.parsers.cerebras_appliance import ANY_WSJOB, EVAL_METRIC_LINE, CerebrasAppliance
-from hwmon.parsers.cerebras_errors import GLOG, CerebrasMultiline
+from hwmon.parsers.cerebras_errors import CerebrasMultiline
 from hwmon.parsers.cerebras_fast import CerebrasFastPath, expand_batch
 from hwmon.parsers.cerebras_steps import EVAL_MARK, TRAIN_MARK, parse_step_text
 from hwmon.parsers.cerebras_steps import float_or_none as _float
 from hwmon.parsers.multiline import MultilineErrors
 from hwmon.parsers.records import Record, RecordReader, as_record
+from hwmon.parsers.rules import stamp
 from hwmon.parsers.tf_estimator import TF_SAVED_FOR, TfEstimatorRules
 
 __all__ = ["CerebrasParser", "expand_batch", "parse_step_text"]
@@ -106,6 +107,7 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
         # Per-line scratch: the current record's line number and timestamp.
         self._number = 0
         self._ts: datetime | None = None
+        self._record = Record(0, 0, "")
 
     # --- public API -------------------------------------------------------------------------------------------
 
@@ -114,12 +116,17 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
         record = as_record(line, self._reader)
         self._number = record.number
         self._ts = record.ts
+        self._record = record
         out = self._dispatch(record)
         text = record.text
         if "wsjob-" in text:
+            mark = len(out)
             self._any_wsjob(text, out)
+            stamp(out, mark, "cerebras:wsjob")
         if not self._vendor and ("erebras" in text or "cszoo" in text or "cstorch" in text):
+            mark = len(out)
             self._evidence(text, out)
+            stamp(out, mark, "cerebras:evidence")
         return out
 
     def finish(self) -> list[Event]:
@@ -153,16 +160,24 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
 
     def _dispatch(self, record: Record) -> list[Event]:
         out: list[Event] = []
+        name = self._route(record, out)
+        if name:
+            stamp(out, 0, "cerebras:" + name)
+        return out
+
+    def _route(self, record: Record, out: list[Event]) -> str:
+        """The state machine in front of the rows; returns the name of what took the line (its events' rule when
+        no row named one)."""
         text, number = record.text, record.number
         # glog/absl lines are the multi-line machinery's (Cerebras output only), not ERROR/INFO records.
-        glog = text[:1] in "IWEF" and text[1:2].isdigit() and GLOG.match(text) is not None
+        glog = record.stamp == "glog"
         ts_i = 0 if record.has_ts and not glog else -1
         level = None if glog else record.level
         msg = text.strip() if glog else record.msg
 
         if self._cont:
-            if self._continuation(text, ts_i, level):
-                return out
+            if self._continuation(record, ts_i, level):
+                return "warning"
         if self._multi.busy or (self._vendor and level is None and ts_i < 0):
             # Tracebacks and aborts (the shared multi-line reader; each exception reported as it comes).
             consumed, errors = self._multi.feed(record)
@@ -170,28 +185,28 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
                 out.append(error)
                 self._fatal(out)
             if consumed:
-                return out
+                return "traceback"
         if not msg:
-            return out
+            return ""
         if self._eval_metrics:
             if self._eval_metric(msg, out):
-                return out
+                return "eval_metrics"
             self._eval_metrics = False
 
         if TRAIN_MARK in msg or EVAL_MARK in msg:
             self._step(text, number, out)
-            return out
+            return "step"
         if level is None and ts_i < 0:
-            self._unprefixed(text, msg, out)
-            return out
+            self._unprefixed(record, msg, out)
+            return "unprefixed"
         if level in ("WARNING", "WARN"):
             self._warning(msg, out)
-            return out
+            return "warning"
         if level in ("ERROR", "CRITICAL", "FATAL"):
             self._error(msg, level, out)
-            return out
-        self._message(text, msg, out)
-        return out
+            return "error"
+        self._message(record, out)
+        return "message"
 
     def _detect(self, out: list[Event], device: str | None = None) -> None:
         if not self._vendor:
@@ -242,7 +257,7 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
             self._to(want, "", out)
         out.append(step)
 
-    def _unprefixed(self, text: str, msg: str, out: list[Event]) -> None:
+    def _unprefixed(self, record: Record, msg: str, out: list[Event]) -> None:
         """A line without timestamp or level: command echoes, TF lines, glog lines, tracebacks, aborts."""
         m = _COMMAND.match(msg)
         if m is not None:
@@ -256,10 +271,10 @@ class CerebrasParser(CerebrasAppliance, CerebrasFastPath, CerebrasMultiline, TfE
             self._start_run(out, msg)
             self._detect(out, "CSX")
             return
-        if self._tf_allowed(text) and self._tf(msg, out):
+        if self._tf_allowed(record.text) and self._tf(msg, out):
             return
         if self._vendor:
-            self._multiline_start(text, msg, out)
+            self._multiline_start(record, out)
 
     def _complete(self, out: list[Event], samples: int | None, seconds: float | None, msg: str) -> None:
         out.append(

@@ -14,11 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from hwmon.events import EvalMetric, Event, JobIdSeen, PhaseEnded, PhaseName, TargetStated
 from hwmon.parsers.cerebras_steps import float_or_none as _float
+from hwmon.parsers.records import Record
+from hwmon.parsers.rules import Rule, RuleTable
+from hwmon.parsers.vocab import NUM
 
-__all__ = ["ANY_WSJOB", "EVAL_METRIC_LINE", "CerebrasAppliance"]
+__all__ = ["ANY_WSJOB", "EVAL_METRIC_LINE", "MESSAGE_RULES", "CerebrasAppliance"]
 
 _COMPILE_JOB = re.compile(r"\bcompile job id:\s*(wsjob-[\w-]+)", re.IGNORECASE)
 _EXECUTE_JOB = re.compile(r"\bexecute job id:\s*(wsjob-[\w-]+)", re.IGNORECASE)
@@ -76,11 +80,9 @@ _PROCESSED = re.compile(
     re.IGNORECASE,
 )
 _PROCESSED_ANY = re.compile(_PROCESSED.pattern[1:], re.IGNORECASE)
-_DICT_PAIR = re.compile(r"['\"]([^'\"]+)['\"]\s*:\s*(?:tensor\()?([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))")
-EVAL_METRIC_LINE = re.compile(r"^-\s+([\w/.\-]+)\s*[=:]\s*([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))\s*$")
-_AVG_EVAL_LOSS = re.compile(
-    r"^Avg Eval Loss:?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE
-)
+_DICT_PAIR = re.compile(r"['\"]([^'\"]+)['\"]\s*:\s*(?:tensor\()?(" + NUM + ")")
+EVAL_METRIC_LINE = re.compile(r"^-\s+([\w/.\-]+)\s*[=:]\s*(" + NUM + r")\s*$")
+_AVG_EVAL_LOSS = re.compile(r"^Avg Eval Loss:?\s*(" + NUM + ")", re.IGNORECASE)
 _MAX_DETAIL = 120
 
 
@@ -126,22 +128,20 @@ class CerebrasAppliance:
     def _checkpoint(self, msg: str, out: list[Event]) -> bool:
         raise NotImplementedError
 
-    def _message(self, text: str, msg: str, out: list[Event]) -> None:
-        """An INFO/DEBUG (or level-less timestamped) message: the first row of ``_MESSAGE_RULES`` that matches and
+    def _message(self, record: Record, out: list[Event]) -> None:
+        """An INFO/DEBUG (or level-less timestamped) message: the first row of ``MESSAGE_RULES`` that matches and
         takes it; TensorFlow's rules when none does."""
-        for pattern, handler in _MESSAGE_RULES:
-            m = pattern.match(msg)
-            if m is not None and handler(self, m, msg, out) is not False:
-                return
-        if self._tf_allowed(text):
-            self._tf(msg, out)
+        if not MESSAGE_RULES.run(self, record, out) and self._tf_allowed(record.text):
+            self._tf(record.msg, out)
 
     # --- the rows' handlers (return False to let the next rows try) ----------------------------------------------
 
-    def _on_checkpoint(self, m: re.Match[str], msg: str, out: list[Event]) -> bool:
+    def _on_checkpoint(self, m: re.Match[str], record: Record, out: list[Event]) -> bool:
+        msg = record.msg
         return self._checkpoint(msg, out)
 
-    def _on_ingress(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_ingress(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        msg = record.msg
         self._detect(out)
         lowered = msg.lower()
         if msg.startswith("Ingress is ready") or "poll ingress success" in lowered or "ingress ready" in lowered:
@@ -159,35 +159,39 @@ class CerebrasAppliance:
             detail = detail.split(",", 1)[0]
         self._to("queue", _detail(detail.strip()), out)
 
-    def _on_job_id(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_job_id(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        msg = record.msg
         self._job_id(msg, out)
 
-    def _on_compiling(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_compiling(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        msg = record.msg
         self._start_run(out)
         self._detect(out)
         self._job_phase = "compile"
         self._to("compile", _detail(msg.split(".")[0]), out)
 
-    def _on_compile_job(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_compile_job(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         self._detect(out)
         self._job_phase, self._job_kind = "compile", "compile"
         self._to("compile", "Compile job", out)
 
-    def _on_cached_compile(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_cached_compile(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        msg = record.msg
         self._detect(out)
         self._to("compile", "Cached compile" if msg.startswith("Found") else "Writing compile artifacts", out)
         h = _HASH.search(msg)
         if h is not None:
             self._info("compile_hash", h.group(1), out)
 
-    def _on_compiled(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_compiled(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         self._detect(out)
         if self._phase == "compile":
             self._end_phase(out)
         else:
             out.append(PhaseEnded(self._number, self._now(), "compile"))
 
-    def _on_compile_stage(self, m: re.Match[str], msg: str, out: list[Event]) -> bool:
+    def _on_compile_stage(self, m: re.Match[str], record: Record, out: list[Event]) -> bool:
+        msg = record.msg
         # A known stage, or any short "...ing ..." message while compiling.
         if m.group(1) is None and not (self._phase == "compile" and msg.endswith("...") and len(msg) < 100):
             return False
@@ -195,7 +199,8 @@ class CerebrasAppliance:
         self._to("compile", _detail(msg), out)
         return True
 
-    def _on_setup_stage(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_setup_stage(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        msg = record.msg
         device = None
         p = _PREPARING.match(msg)
         if p is not None:
@@ -206,16 +211,17 @@ class CerebrasAppliance:
         self._detect(out, device)
         self._to("setup", _detail(msg), out)
 
-    def _on_appliance_run(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_appliance_run(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         self._detect(out)
         self._to("train", "", out)
 
-    def _on_avg_eval_loss(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_avg_eval_loss(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         value = _float(m.group(1))
         if value is not None:
             out.append(EvalMetric(self._number, self._now(), "eval/loss", value))
 
-    def _on_eval_metrics(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_eval_metrics(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        msg = record.msg
         pairs = _DICT_PAIR.findall(msg)
         for name, value in pairs:
             number_value = _float(value)
@@ -224,11 +230,12 @@ class CerebrasAppliance:
         if not pairs:
             self._eval_metrics = True
 
-    def _on_eval_done(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_eval_done(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         if self._phase == "eval":
             self._end_phase(out)
 
-    def _on_training_completed(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_training_completed(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        msg = record.msg
         # "... successfully! Processed N sample(s) in S seconds." may share the line.
         p = _PROCESSED_ANY.search(msg)
         if p is not None:
@@ -236,21 +243,22 @@ class CerebrasAppliance:
         else:
             self._complete(out, None, None, msg)
 
-    def _on_processed(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_processed(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        msg = record.msg
         self._complete(out, int(m.group(1)), _float(m.group(2)), msg)
 
-    def _on_autoload(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_autoload(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         self._start_run(out)
 
-    def _on_loop(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_loop(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         self._reset_step = int(m.group(2)) + 1
         self._info("target_step", m.group(3), out)
         out.append(TargetStated(self._number, self._now(), "step", int(m.group(3)), int(m.group(2))))
 
-    def _on_effective_batch(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_effective_batch(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         self._info("effective_batch_size", m.group(1), out)
 
-    def _on_network(self, m: re.Match[str], msg: str, out: list[Event]) -> None:
+    def _on_network(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         self._info("network_type", m.group(1), out)
 
     def _job_id(self, msg: str, out: list[Event]) -> None:
@@ -283,31 +291,53 @@ class CerebrasAppliance:
             self._info("remote_log_path", r.group(1).rstrip(","), out)
 
 
-def _starts(*prefixes: str) -> re.Pattern[str]:
-    return re.compile("(?:" + "|".join(re.escape(p) for p in prefixes) + ")")
+def _row(name: str, prefixes: tuple[str, ...] | str, pattern: str | re.Pattern[str] | None, handler: _Handler) -> Rule:
+    """A row matched at the start of the message: by ``pattern``, or by any of ``prefixes`` when it is None."""
+    needles = (prefixes,) if isinstance(prefixes, str) else prefixes
+    if pattern is None:
+        pattern = "(?:" + "|".join(re.escape(p) for p in needles) + ")"
+    return Rule("cerebras:" + name, needles, pattern, handler, how="match")
 
 
-_Row = tuple[re.Pattern[str], Callable[[CerebrasAppliance, "re.Match[str]", str, list[Event]], "bool | None"]]
-_MESSAGE_RULES: tuple[_Row, ...] = (
-    # Checkpoint lines first: the commonest lines between steps.
-    (_starts("Saving checkpoint", "Saved checkpoint"), CerebrasAppliance._on_checkpoint),
-    (_starts("Poll ingress", "Ingress is ready"), CerebrasAppliance._on_ingress),
-    (re.compile(r"(?i).*?job id"), CerebrasAppliance._on_job_id),
-    (_starts("Compiling the model"), CerebrasAppliance._on_compiling),
-    (_starts("Initiating a new compile wsjob"), CerebrasAppliance._on_compile_job),
-    (_starts("Found existing cached compile", "Compile artifacts successfully"), CerebrasAppliance._on_cached_compile),
-    (_starts("Compile was successful", "Compile successful", "Compilation successful"), CerebrasAppliance._on_compiled),
-    (re.compile("(" + _starts(*_COMPILE_STAGES).pattern + ")?"), CerebrasAppliance._on_compile_stage),
-    (_starts(*_SETUP_STAGES), CerebrasAppliance._on_setup_stage),
-    (_starts("Beginning appliance run"), CerebrasAppliance._on_appliance_run),
-    (_AVG_EVAL_LOSS, CerebrasAppliance._on_avg_eval_loss),
-    (_starts("Evaluation metrics", "Eval metrics"), CerebrasAppliance._on_eval_metrics),
-    (_starts("Evaluation completed successfully"), CerebrasAppliance._on_eval_done),
-    (_starts("Training completed successfully"), CerebrasAppliance._on_training_completed),
-    (_PROCESSED, CerebrasAppliance._on_processed),
-    (_starts("Checkpoint autoloading is enabled"), CerebrasAppliance._on_autoload),
-    (_LOOP, CerebrasAppliance._on_loop),
-    (_EFFECTIVE_BATCH, CerebrasAppliance._on_effective_batch),
-    (_NETWORK, CerebrasAppliance._on_network),
+_Handler = Callable[[Any, "re.Match[str]", Record, list[Event]], "bool | None"]
+MESSAGE_RULES = RuleTable(
+    (
+        # Checkpoint lines first: the commonest lines between steps.
+        _row("checkpoint", ("Saving checkpoint", "Saved checkpoint"), None, CerebrasAppliance._on_checkpoint),
+        _row("ingress", ("Poll ingress", "Ingress is ready"), None, CerebrasAppliance._on_ingress),
+        _row("job_id", "", re.compile(r"(?i).*?job id"), CerebrasAppliance._on_job_id),
+        _row("compiling", "Compiling the model", None, CerebrasAppliance._on_compiling),
+        _row("compile_job", "Initiating a new compile wsjob", None, CerebrasAppliance._on_compile_job),
+        _row(
+            "cached_compile",
+            ("Found existing cached compile", "Compile artifacts successfully"),
+            None,
+            CerebrasAppliance._on_cached_compile,
+        ),
+        _row(
+            "compiled",
+            ("Compile was successful", "Compile successful", "Compilation successful"),
+            None,
+            CerebrasAppliance._on_compiled,
+        ),
+        _row(
+            "compile_stage",
+            "",
+            "(" + "|".join(re.escape(p) for p in _COMPILE_STAGES) + ")?",
+            CerebrasAppliance._on_compile_stage,
+        ),
+        _row("setup_stage", _SETUP_STAGES, None, CerebrasAppliance._on_setup_stage),
+        _row("appliance_run", "Beginning appliance run", None, CerebrasAppliance._on_appliance_run),
+        _row("avg_eval_loss", "", _AVG_EVAL_LOSS, CerebrasAppliance._on_avg_eval_loss),
+        _row("eval_metrics", ("Evaluation metrics", "Eval metrics"), None, CerebrasAppliance._on_eval_metrics),
+        _row("eval_done", "Evaluation completed successfully", None, CerebrasAppliance._on_eval_done),
+        _row("training_completed", "Training completed successfully", None, CerebrasAppliance._on_training_completed),
+        _row("processed", "", _PROCESSED, CerebrasAppliance._on_processed),
+        _row("autoload", "Checkpoint autoloading is enabled", None, CerebrasAppliance._on_autoload),
+        _row("loop", "Starting ", _LOOP, CerebrasAppliance._on_loop),
+        _row("effective_batch", "Effective batch size is", _EFFECTIVE_BATCH, CerebrasAppliance._on_effective_batch),
+        _row("network", "Using network type:", _NETWORK, CerebrasAppliance._on_network),
+    ),
+    "first",
 )
-"""The appliance's messages: (pattern matched at the message start, handler), first row that takes it wins."""
+"""The appliance's messages, matched at the message start; the first row that takes it wins."""

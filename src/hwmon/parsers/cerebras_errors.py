@@ -16,14 +16,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 from hwmon.events import ErrorSeen, Event, WarningSeen
+from hwmon.parsers.records import Record
 
-__all__ = ["GLOG", "CerebrasMultiline"]
+__all__ = ["CerebrasMultiline"]
 
 _MAX_MESSAGE = 2000
 # A multi-line WARNING swallows at most this many continuation lines (a runaway quote must not hide the rest).
 _MAX_CONTINUATION = 2000
-# glog/absl prefix: gRPC core, TensorFlow's C++ and absl logging (``E0711 18:04:02.654472867  609793 file.cc:12]``).
-GLOG = re.compile(r"([IWEF])(\d\d)(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?\s+\d+\s+([^\s:\]]+):\d+\]\s?(.*)")
 _GRPC_FILES = re.compile(r"hpack|chttp2|grpc|subchannel|channel|ev_epoll|tcp_|call\.cc|completion_queue|ssl_")
 
 
@@ -46,15 +45,15 @@ class CerebrasMultiline:
     def _detect(self, out: list[Event], device: str | None = None) -> None:
         raise NotImplementedError
 
-    def _multiline_start(self, text: str, msg: str, out: list[Event]) -> None:
-        """An unprefixed line of a Cerebras run: a glog/absl line (tracebacks and aborts are the shared
-        ``MultilineErrors``')."""
-        g = GLOG.match(text)
-        if g is not None:
-            self._glog(g, out)
+    def _multiline_start(self, record: Record, out: list[Event]) -> None:
+        """An unprefixed line of a Cerebras run: a glog/absl line (the record stage recognises them; tracebacks
+        and aborts are the shared ``MultilineErrors``')."""
+        if record.stamp == "glog":
+            self._glog(record, out)
 
-    def _continuation(self, text: str, ts_i: int, level: str | None) -> bool:
+    def _continuation(self, record: Record, ts_i: int, level: str | None) -> bool:
         """True when this line belongs to the multi-line WARNING being read (and is thereby consumed)."""
+        text = record.text
         self._cont -= 1
         if self._cont_quote:
             if text.rstrip().endswith("'"):
@@ -64,23 +63,22 @@ class CerebrasMultiline:
         if (
             (ts_i >= 0 and level is not None)
             or text.startswith("Traceback (most recent call last)")
-            or (text[:1] in ("E", "F") and text[1:5].isdigit() and GLOG.match(text) is not None)
+            or (record.stamp == "glog" and record.level in ("ERROR", "FATAL"))
         ):
             self._cont = 0
             return False
         return True
 
-    def _glog(self, g: re.Match[str], out: list[Event]) -> None:
-        severity = g.group(1)
-        if severity in "IW":
-            self._tf(g.group(9), out)
+    def _glog(self, record: Record, out: list[Event]) -> None:
+        if record.level in ("INFO", "WARNING"):
+            self._tf(record.msg, out)
             return
         # The record stage dated the line (glog carries no year: it lends the last full timestamp's).
         ts = self._now()
-        source = g.group(8)
+        source = (record.logger or "").rsplit(":", 1)[0]
         kind = "grpc" if _GRPC_FILES.search(source) else "native"
-        message = f"{source}: {g.group(9).strip()}"[:_MAX_MESSAGE]
-        fatal = severity == "F"
+        message = f"{source}: {record.msg}"[:_MAX_MESSAGE]
+        fatal = record.level == "FATAL"
         out.append(ErrorSeen(self._number, ts, message, fatal=fatal, kind=kind))
         if fatal:
             self._fatal(out)

@@ -1,12 +1,10 @@
-"""The Cerebras bytes fast path: a whole ``LineBlock`` of homogeneous step lines (plus, interleaved, the
-appliance's own checkpoint lines) read with C-level ``bytes`` operations into ``StepBatch`` events equivalent to
-feeding the lines one by one. Pure.
+"""The Cerebras bytes fast path: the hooks of ``hwmon.parsers.blocks.BlockSteps`` for the appliance's step lines
+(plus, interleaved, its own checkpoint lines), and ``CerebrasDecoder``, which reads a batch's lines back as columns
+with one compiled regex over its bytes. Pure.
 
 ``CerebrasFastPath`` is a mixin of ``CerebrasParser`` (it reads the parser's phase/multi-line state to know when a
-step line would change nothing but the step itself, and hands every other line to the line path).
-``expand_batch`` turns a ``StepBatch`` back into every ``StepMetrics`` it stands for (``hwmon.parsers.expand_steps``);
-``expand_columns`` gives the same values as columns, read with one compiled regex over the batch's bytes (the export's
-fast path; ``None`` for a block that is not all canonical train lines, which then goes through ``expand_batch``).
+step line would change nothing but the step itself). ``expand_batch`` / ``expand_columns`` are the decoder's per-line
+and columnar halves, kept for callers that want one or the other.
 """
 
 from __future__ import annotations
@@ -14,18 +12,17 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import repeat
 
-from hwmon.events import Event, PhaseName, StepBatch, StepMetrics
-from hwmon.parsers.base import Line, LineBlock
-from hwmon.parsers.cerebras_steps import EVAL_MARK, TRAIN_MARK, Mode, _duration, step_from_line
+from hwmon.events import StepBatch, StepColumns, StepMetrics
+from hwmon.parsers.blocks import BlockSteps, Losses, Shape
+from hwmon.parsers.cerebras_steps import EVAL_MARK, STEP_RULE, TRAIN_MARK, Mode, _duration, step_from_line
 from hwmon.parsers.multiline import MultilineErrors
 
-__all__ = ["SAMPLES_PER_BATCH", "CerebrasFastPath", "StepColumns", "expand_batch", "expand_columns"]
-
-# --- fast path --------------------------------------------------------------------------------------------------
+__all__ = ["CerebrasDecoder", "CerebrasFastPath", "expand_batch", "expand_columns"]
 
 _B_TRAIN = TRAIN_MARK.encode()
 _B_EVAL = EVAL_MARK.encode()
@@ -35,17 +32,9 @@ _B_CKPT_NEEDLE = b" checkpoint"
 _B_CKPT_LINE = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d{1,9} INFO: +Sav(?:ing|ed) checkpoint [^\n|%]*\Z")
 _B_LOSS_ANY = re.compile(rb"Loss=([^,\s]*)")
 _LOSS_FIXED: dict[int, re.Pattern[bytes]] = {}
-_MIN_BLOCK_LINES = 8
-# Blocks up to this many lines that mix step lines with other lines are walked line by line (bulk step runs,
-# other lines through every parser); larger ones are left for the stream to bisect.
-_MIXED_MAX_LINES = 2048
-# A run of fewer step lines than this (between checkpoint lines) is not worth a StepBatch.
-_MIN_BATCH = 4
 # The first step line (which gives the block's shape) must be within this many bytes of the block start.
 _SHAPE_SEARCH = 1 << 16
 _MAX_OTHER_LINES = 256
-SAMPLES_PER_BATCH = 64
-"""How many evenly spaced StepMetrics a StepBatch carries (first and last included)."""
 
 
 def _loss_fixed(decimals: int) -> re.Pattern[bytes]:
@@ -56,34 +45,22 @@ def _loss_fixed(decimals: int) -> re.Pattern[bytes]:
     return pattern
 
 
-class CerebrasFastPath:
-    """The fast path's methods; the state they read is ``CerebrasParser``'s."""
+class CerebrasFastPath(BlockSteps):
+    """The fast path's hooks; the state they read is ``CerebrasParser``'s."""
 
-    _phase: PhaseName | None
+    _phase: str | None
     _device: str | None
     _cont: int
     _multi: MultilineErrors
     _eval_metrics: bool
     _reset_step: int
 
-    def feed(self, line: Line) -> list[Event]:
-        raise NotImplementedError
+    def block_shape(self, data: bytes) -> Shape | None:
+        found = _block_shape(data)
+        return None if found is None else Shape(b"", (found[1],))
 
-    def feed_block(self, block: LineBlock, other: Callable[[Line], list[Event]] | None = None) -> list[Event] | None:
-        """Fast path for a block of step lines; ``None`` when it cannot take it.
-
-        With ``other`` (the stream's way to run one line through every parser), a block that mixes step lines with
-        other lines is taken too: runs of step lines in bulk, every other line handed to ``other`` in order, so a
-        live log with a heartbeat line between steps still takes the fast path."""
-        events = self._feed_block(block)
-        if events is None and other is not None and block.count <= _MIXED_MAX_LINES:
-            # Large blocks are better bisected by the stream first (a few odd lines in 30k step lines cost
-            # two C passes that way, against a Python step per line here).
-            events = self._mixed_block(block, other)
-        return events
-
-    def _steady(self, mode: Mode) -> bool:
-        """True when a step line of ``mode`` would produce exactly its StepMetrics and change no state."""
+    def block_steady(self, shape: Shape) -> bool:
+        mode: Mode = "eval" if _B_EVAL in shape.marks[0] else "train"
         return (
             self._phase == mode
             and self._device is not None
@@ -92,16 +69,8 @@ class CerebrasFastPath:
             and not self._eval_metrics
         )
 
-    def _feed_block(self, block: LineBlock) -> list[Event] | None:
-        n = block.count
-        if n < _MIN_BLOCK_LINES:
-            return None
-        data = block.data
-        found = _block_shape(data)
-        if found is None:
-            return None
-        mode, shape = found
-        # The only other lines taken here are the appliance's own checkpoint lines.
+    def block_others(self, data: bytes, shape: Shape) -> list[tuple[int, int]] | None:
+        """The appliance's own checkpoint lines between steps (anything else: the block goes another way)."""
         others: list[tuple[int, int]] = []
         pos = data.find(_B_CKPT_NEEDLE)
         while pos >= 0:
@@ -111,100 +80,17 @@ class CerebrasFastPath:
                 return None
             others.append((start, end))
             pos = data.find(_B_CKPT_NEEDLE, end)
-        # Plan every run of step lines (pure: no state changes) and check that step lines + others == all lines:
-        # each step line holds ``shape`` exactly once, so counting it is counting them.
-        plans: list[tuple[int, int, _Walk]] = []
-        pos = 0
-        for start, end in [*others, (len(data), len(data))]:
-            if start > pos:
-                plans.append((pos, start, _walk(data, pos, start, shape)))
-            pos = end + 1
-        if sum(walk[2] for _, _, walk in plans) + len(others) != n:
-            return None
-        # Committed: from here every line of the block is taken.
-        out: list[Event] = []
-        number = block.first_number
-        runs = iter(plans)
-        run = next(runs, None)
-        for o_start, o_end in [*others, (len(data), len(data))]:
-            if run is not None and run[0] < o_start:
-                number = self._segment(block, run[0], run[1], number, mode, shape, run[2], out)
-                run = next(runs, None)
-            if o_start < len(data):
-                out.extend(self.feed(Line(number, block.offset + o_start, data[o_start:o_end].decode("ascii"))))
-                number += 1
-        return out
+        return others
 
-    def _mixed_block(self, block: LineBlock, other: Callable[[Line], list[Event]]) -> list[Event] | None:
-        """Runs of step lines of one shape in bulk, every other line through ``other``, all in order."""
-        data = block.data
-        found = _block_shape(data)
-        if found is None:
-            return None
-        mode, shape = found
-        out: list[Event] = []
-        number = block.first_number
-        run_start = run_number = -1
-        pos, end = 0, len(data)
-        while pos < end:
-            nl = data.index(b"\n", pos)
-            if data.find(shape, pos, nl) >= 0:
-                if run_start < 0:
-                    run_start, run_number = pos, number
-            else:
-                if run_start >= 0:
-                    walk = _walk(data, run_start, pos, shape)
-                    self._segment(block, run_start, pos, run_number, mode, shape, walk, out)
-                    run_start = -1
-                out.extend(other(Line(number, block.offset + pos, data[pos:nl].decode("ascii"))))
-            number += 1
-            pos = nl + 1
-        if run_start >= 0:
-            self._segment(block, run_start, end, run_number, mode, shape, _walk(data, run_start, end, shape), out)
-        return out
+    def block_line(self, text: str, number: int) -> StepMetrics | None:
+        return step_from_line(text, number, self._reset_step)
 
-    def _segment(
-        self,
-        block: LineBlock,
-        start: int,
-        end: int,
-        number: int,
-        mode: Mode,
-        shape: bytes,
-        walk: _Walk,
-        out: list[Event],
-    ) -> int:
-        """Step lines ``data[start:end]`` (the first numbered ``number``) -> events; returns the next number."""
-        data = block.data
-        if not self._steady(mode):
-            # Entering train/eval, or leaving a checkpoint: the first line(s) go the ordinary way.
-            while start < end and not self._steady(mode):
-                nl = data.index(b"\n", start)
-                out.extend(self.feed(Line(number, block.offset + start, data[start:nl].decode("ascii"))))
-                start = nl + 1
-                number += 1
-            if start >= end:
-                return number
-            walk = _walk(data, start, end, shape)
-        batch = self._step_batch(data, start, end, number, walk) if walk[2] >= _MIN_BATCH else None
-        if batch is None:
-            # Too short to be worth a batch, or a loss that does not parse: line by line.
-            while start < end:
-                nl = data.index(b"\n", start)
-                out.extend(self.feed(Line(number, block.offset + start, data[start:nl].decode("ascii"))))
-                start = nl + 1
-                number += 1
-            return number
-        out.append(batch)
-        return number + batch.count
+    def block_decoder(self, shape: Shape) -> CerebrasDecoder:
+        return CerebrasDecoder(self._reset_step)
 
-    def _step_batch(self, data: bytes, start: int, end: int, number: int, walk: _Walk) -> StepBatch | None:
-        positions, indexes, count = walk
+    def block_losses(self, data: bytes, start: int, end: int, count: int) -> Losses | None:
         # Exact loss min/max over every line, at C speed: fixed-decimal losses of one width compare as bytes.
         first_nl = data.index(b"\n", start)
-        loss_min: float | None = None
-        loss_max: float | None = None
-        nonfinite = 0
         at = data.find(b"Loss=", start, first_nl)
         comma = data.find(b",", at, first_nl)
         dot = data.find(b".", at, comma)
@@ -214,52 +100,31 @@ class CerebrasFastPath:
         if len(found) == count:
             if len(set(map(len, found))) == 1:
                 # One width, one number of decimals: byte order is numeric order (leading zeros included).
-                loss_min, loss_max = float(min(found)), float(max(found))
-            elif data.count(b"Loss=0", start, end) != data.count(b"Loss=0.", start, end):
+                return float(min(found)), float(max(found)), 0
+            if data.count(b"Loss=0", start, end) != data.count(b"Loss=0.", start, end):
                 values = list(map(float, found))  # leading zeros ("05.5"): compare as numbers
-                loss_min, loss_max = min(values), max(values)
+                return min(values), max(values), 0
+            # Unsigned decimals without leading zeros: a wider one is larger, so (width, text) orders them.
+            low = float(min(zip(map(len, found), found, strict=True))[1])
+            high = float(max(zip(map(len, found), found, strict=True))[1])
+            return low, high, 0
+        found = _B_LOSS_ANY.findall(data, start, end)
+        if len(found) != count:
+            return None
+        finite: list[float] = []
+        nonfinite = 0
+        for raw in found:
+            try:
+                value = float(raw)
+            except ValueError:
+                return None
+            if math.isfinite(value):
+                finite.append(value)
             else:
-                # Unsigned decimals without leading zeros: a wider one is larger, so (width, text) orders them.
-                loss_min = float(min(zip(map(len, found), found, strict=True))[1])
-                loss_max = float(max(zip(map(len, found), found, strict=True))[1])
-        else:
-            found = _B_LOSS_ANY.findall(data, start, end)
-            if len(found) != count:
-                return None
-            finite: list[float] = []
-            for raw in found:
-                try:
-                    value = float(raw)
-                except ValueError:
-                    return None
-                if math.isfinite(value):
-                    finite.append(value)
-                else:
-                    nonfinite += 1
-            if finite:
-                loss_min, loss_max = min(finite), max(finite)
-        reset = self._reset_step
-        samples: list[StepMetrics] = []
-        for line_start, line_index in zip(positions, indexes, strict=True):
-            nl = data.index(b"\n", line_start)
-            sample = step_from_line(data[line_start:nl].decode("ascii"), number + line_index, reset)
-            if sample is None:
-                return None
-            samples.append(sample)
-        first, last = samples[0], samples[-1]
-        return StepBatch(
-            line=last.line,
-            ts=last.ts,
-            first=first,
-            last=last,
-            count=count,
-            loss_min=loss_min,
-            loss_max=loss_max,
-            nonfinite=nonfinite,
-            samples=tuple(samples),
-            raw=data[start:end],
-            reset_step=reset,
-        )
+                nonfinite += 1
+        if not finite:
+            return None, None, nonfinite
+        return min(finite), max(finite), nonfinite
 
 
 def _block_shape(data: bytes) -> tuple[Mode, bytes] | None:
@@ -282,108 +147,42 @@ def _block_shape(data: bytes) -> tuple[Mode, bytes] | None:
     return mode, data[line_start + lead : step_at + 5]
 
 
-_Walk = tuple[list[int], list[int], int]
-"""Sample line starts, their line indexes in the run, and the number of step lines in the run."""
+@dataclass(frozen=True, slots=True)
+class CerebrasDecoder:
+    """The ``BlockDecoder`` of Cerebras step lines: the canonical train lines of one shape and rate unit as columns
+    from one compiled regex (``expand_columns``), any other step line read by ``cerebras_steps.step_from_line`` (the
+    line path's function) with the parser's ``reset_step`` at the time."""
+
+    reset_step: int = 1
+    rule: str = STEP_RULE
+
+    def decode(self, raw: bytes, first_line: int) -> list[StepColumns]:
+        """See ``hwmon.events.BlockDecoder``."""
+        columns = expand_columns(raw, first_line, self.reset_step)
+        if columns is not None:
+            return [columns]
+        return StepColumns.of(list(_per_line(raw, first_line, self.reset_step)))
 
 
-def _walk(data: bytes, start: int, end: int, shape: bytes) -> _Walk:
-    """Evenly spaced sample lines of the step-line run ``data[start:end]`` with exact line indexes, and its count.
-
-    Each step line holds ``shape`` once, so counting it between sample positions (one C pass over the run)
-    gives every sample's line index and, at the end, the number of step lines.
-    """
-    last_start = data.rfind(b"\n", start, end - 1) + 1
-    span = last_start - start
-    # About one sample per ~500 lines (~64 KB), at most SAMPLES_PER_BATCH (first and last always): parsing a
-    # sample costs ~10 us, and the plotted series keeps only a few hundred points however long the run.
-    wanted = max(2, min(SAMPLES_PER_BATCH, span // 65536))
-    positions: list[int] = [start]
-    indexes: list[int] = [0]
-    index = 0
-    previous = start
-    for j in range(1, wanted - 1):
-        line_start = data.rfind(b"\n", previous, start + span * j // (wanted - 1)) + 1
-        if line_start <= previous:
-            continue
-        index += data.count(shape, previous, line_start)
-        positions.append(line_start)
-        indexes.append(index)
-        previous = line_start
-    if last_start > previous:
-        index += data.count(shape, previous, last_start)
-        positions.append(last_start)
-        indexes.append(index)
-    count = index + data.count(shape, last_start, end)
-    return positions, indexes, count
-
-
-def expand_batch(batch: StepBatch) -> Iterator[StepMetrics]:
-    """Every step a ``StepBatch`` stands for, in order, as the line-by-line parser reads them."""
-    data = batch.raw
-    number = batch.first.line
+def _per_line(data: bytes, number: int, reset_step: int) -> Iterator[StepMetrics]:
     start = 0
     while start < len(data):
         nl = data.find(b"\n", start)
         if nl < 0:
             nl = len(data)
-        metrics = step_from_line(data[start:nl].decode("ascii", "replace"), number, batch.reset_step)
+        metrics = step_from_line(data[start:nl].decode("ascii", "replace"), number, reset_step)
         if metrics is not None:
             yield metrics
         start = nl + 1
         number += 1
 
 
-# --- columnar expansion -------------------------------------------------------------------------------------------
+def expand_batch(batch: StepBatch) -> Iterator[StepMetrics]:
+    """Every step a Cerebras ``StepBatch`` stands for, in order, as the line-by-line parser reads them."""
+    return _per_line(batch.raw, batch.first.line, batch.reset_step)
 
 
-@dataclass(frozen=True, slots=True)
-class StepColumns:
-    """Every step line of a ``StepBatch`` as columns (one entry per line, in order), the same values
-    ``expand_batch`` gives field by field: ``StepMetrics(line=lines[i], ts=ts[i], step=steps[i], loss=losses[i],
-    rate=rates[i], global_rate=global_rates[i], rate_unit=rate_unit, remaining_s=remaining[i], mode="train",
-    device=device, extra=extras[i])``; ``iso[i]`` is ``ts[i].isoformat()``. Only the canonical train line is read
-    this way (see ``expand_columns``)."""
-
-    lines: range
-    ts: list[datetime]
-    iso: list[str]
-    steps: list[int]
-    losses: list[float | None]
-    rates: list[float | None]
-    global_rates: list[float | None]
-    remaining: list[float | None]
-    extras: list[tuple[tuple[str, float], ...]]
-    rate_unit: str
-    device: str | None
-    mode: Mode = "train"
-
-    def metrics(self) -> Iterator[StepMetrics]:
-        """The columns as ``StepMetrics`` (what ``expand_batch`` yields)."""
-        for line, ts, step, loss, rate, global_rate, remaining, extra in zip(
-            self.lines,
-            self.ts,
-            self.steps,
-            self.losses,
-            self.rates,
-            self.global_rates,
-            self.remaining,
-            self.extras,
-            strict=True,
-        ):
-            yield StepMetrics(
-                line=line,
-                ts=ts,
-                step=step,
-                loss=loss,
-                rate=rate,
-                global_rate=global_rate,
-                rate_unit=self.rate_unit,
-                remaining_s=remaining,
-                mode=self.mode,
-                device=self.device,
-                extra=extra,
-            )
-
+# --- columnar expansion --------------------------------------------------------------------------------------
 
 # The block's step lines, one match per whole line: the Python-logging timestamp (as the record stage's ``ymd``
 # format reads it), the block's shape (text after the timestamp up to ``Step=``), then the canonical train fields
@@ -399,6 +198,75 @@ _COL_UNIT = re.compile(rb"Rate=\d+(?:\.\d*)? ([\w/]+), ")
 _COL_PATTERNS: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
 
 
+# The columns of canonical lines without remaining times are checked against what _COL_TS/_COL_FIELDS accept:
+# characters at C speed (``bytes.translate``), the few distinct seconds and fractions with these patterns.
+_V_SECONDS = re.compile(rb"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
+_V_FRACTION = re.compile(rb"\d{1,9}")
+_TS_SECONDS = slice(0, 19)
+_TS_DOT = slice(19, 20)
+_TS_FRACTION = slice(20, None)
+_SEP = b"\x00"  # never in a LineBlock (printable ASCII and \n only)
+
+
+def _split_columns(data: bytes, shape: bytes, unit: bytes) -> tuple[tuple[bytes, ...], ...] | None:
+    """The canonical train lines of ``data`` (no remaining times) cut into (seconds, fraction, step, loss, rate,
+    global rate) columns with a few C passes: the constant text between the fields becomes one separator, the
+    whole block is split once, and each column is checked against what the one-line pattern accepts. None when
+    ``data`` is not all such lines (the pattern then reads it)."""
+    if b"Remaining=" in data or _SEP in data:
+        return None
+    cut = (
+        data.replace(shape, _SEP)
+        .replace(b", Loss=", _SEP)
+        .replace(b", Rate=", _SEP)
+        .replace(b" " + unit + b", GlobalRate=", _SEP)
+        .replace(b" " + unit + b"\n", _SEP)
+    )
+    fields = cut.split(_SEP)
+    n = data.count(b"\n")
+    if len(fields) != 5 * n + 1 or fields[-1]:
+        return None
+    stamps, steps, losses, rates, global_rates = (fields[i:-1:5] for i in range(5))
+    # Steps: 1-18 digits. Rates: digits with at most one dot, a digit first. Losses: those, signed, or nan/inf.
+    if not _digits(steps, dots=False) or max(map(len, steps)) > 18 or not _digits(rates) or not _digits(global_rates):
+        return None
+    if not _losses(losses):
+        return None
+    seconds = tuple(map(bytes.__getitem__, stamps, repeat(_TS_SECONDS, n)))
+    dots = set(map(bytes.__getitem__, stamps, repeat(_TS_DOT, n)))
+    fractions = tuple(map(bytes.__getitem__, stamps, repeat(_TS_FRACTION, n)))
+    if not dots <= {b".", b","}:
+        return None
+    if not all(_V_SECONDS.fullmatch(text) for text in set(seconds)):
+        return None
+    if not all(_V_FRACTION.fullmatch(text) for text in set(fractions)):
+        return None
+    return seconds, fractions, tuple(steps), tuple(losses), tuple(rates), tuple(global_rates)
+
+
+def _digits(column: list[bytes], dots: bool = True) -> bool:
+    """Every value ``\\d+`` (``dots``: ``\\d+(?:\\.\\d*)?``), checked at C speed."""
+    if b"" in column:
+        return False
+    joined = b"\n".join(column)
+    if joined.translate(None, b"0123456789.\n" if dots else b"0123456789\n"):
+        return False
+    # A dot never first, never two in one value.
+    return not dots or not (joined[:1] == b"." or b"\n." in joined or _TWO_DOTS.search(joined))
+
+
+_TWO_DOTS = re.compile(rb"\.[0-9]*\.")
+_V_LOSS = re.compile(rb"[-+]?(?:\d+(?:\.\d*)?|nan|inf)")
+
+
+def _losses(column: list[bytes]) -> bool:
+    """Every value ``[-+]?(?:\\d+(?:\\.\\d*)?|nan|inf)``: plain decimals at C speed, signed or nan/inf ones each."""
+    joined = b"\n".join(column)
+    if b"-" not in joined and b"+" not in joined and b"n" not in joined:
+        return _digits(column)
+    return all(_V_LOSS.fullmatch(value) for value in column)
+
+
 def _column_pattern(shape: bytes, unit: bytes) -> re.Pattern[bytes]:
     pattern = _COL_PATTERNS.get((shape, unit))
     if pattern is None:
@@ -410,11 +278,9 @@ def _column_pattern(shape: bytes, unit: bytes) -> re.Pattern[bytes]:
     return pattern
 
 
-def expand_columns(batch: StepBatch) -> StepColumns | None:
-    """``expand_batch(batch)`` as columns, read with one compiled regex over ``batch.raw`` (no per-line Python
-    parse); ``None`` when the block is not all canonical train lines of one shape and unit (then use
-    ``expand_batch``)."""
-    data = batch.raw
+def expand_columns(data: bytes, first_line: int, reset: int) -> StepColumns | None:
+    """The step lines ``data`` (the first numbered ``first_line``) as columns, read with one compiled regex (no
+    per-line Python parse); ``None`` when they are not all canonical train lines of one shape and unit."""
     if not data or data[-1:] != b"\n" or not data.isascii():
         return None
     found = _block_shape(data)
@@ -427,12 +293,18 @@ def expand_columns(batch: StepBatch) -> StepColumns | None:
     unit_m = _COL_UNIT.search(data, 0, data.find(b"\n"))
     if device_m is None or unit_m is None:
         return None
-    rows = _column_pattern(shape, unit_m.group(1)).findall(data)
-    n = len(rows)
-    if n != data.count(b"\n"):
-        return None
+    split = _split_columns(data, shape, unit_m.group(1))
+    if split is not None:
+        seconds, fracs, step_b, loss_b, rate_b, grate_b = split
+        n = len(step_b)
+        loop_b = left_b = (b"",) * n
+    else:
+        rows = _column_pattern(shape, unit_m.group(1)).findall(data)
+        n = len(rows)
+        if n != data.count(b"\n"):
+            return None
+        (seconds, fracs, step_b, loss_b, rate_b, grate_b, loop_b, left_b) = zip(*rows, strict=True)
     # Column by column, at C speed (map/zip); the values are built exactly as ``parse_step_text`` builds them.
-    (seconds, fracs, step_b, loss_b, rate_b, grate_b, loop_b, left_b) = zip(*rows, strict=True)
     # Each distinct second and fraction is converted once (as records._ymd/_micro read them); a line's time is
     # its second plus its fraction, and its ISO text (``datetime.isoformat``) the second's plus ``.ffffff``.
     bases: dict[bytes, datetime] = {}
@@ -454,34 +326,32 @@ def expand_columns(batch: StepBatch) -> StepColumns | None:
     losses: list[float | None] = list(map(float, loss_b))
     rates: list[float | None] = list(map(float, rate_b))
     global_rates: list[float | None] = list(map(float, grate_b))
-    remaining: list[float | None]
-    extras: list[tuple[tuple[str, float], ...]]
+    remaining: list[float | None] | None = None
+    extra: list[tuple[str, list[float | None]]] = []
     if any(loop_b):
         durations = {text: _duration(text.decode()) for text in {*loop_b, *left_b} if text}
         remaining = [durations[text] if text else None for text in left_b]
-        loops = [durations[text] if text else None for text in loop_b]
-        extras = [() if loop is None else (("loop_remaining_s", loop),) for loop in loops]
-    else:
-        remaining = [None] * n
-        extras = [()] * n
-    reset = batch.reset_step
+        extra.append(("loop_remaining_s", [durations[text] if text else None for text in loop_b]))
     if reset in steps:
+        raw_rate: list[float | None] = [None] * n
+        raw_global: list[float | None] = [None] * n
         for i, step in enumerate(steps):
             if step == reset:
-                extras[i] = (*extras[i], ("raw_rate", float(rate_b[i])), ("raw_global_rate", float(grate_b[i])))
+                raw_rate[i], raw_global[i] = float(rate_b[i]), float(grate_b[i])
                 rates[i] = global_rates[i] = None
+        extra += [("raw_rate", raw_rate), ("raw_global_rate", raw_global)]
     device = device_m.group(1).decode()
-    first = batch.first.line
     return StepColumns(
-        lines=range(first, first + n),
+        lines=range(first_line, first_line + n),
+        step=steps,
+        loss=losses,
         ts=ts,
         iso=iso,
-        steps=steps,
-        losses=losses,
-        rates=rates,
-        global_rates=global_rates,
-        remaining=remaining,
-        extras=extras,
+        rate=rates,
+        global_rate=global_rates,
+        remaining_s=remaining,
+        extra=tuple(extra),
         rate_unit=unit_m.group(1).decode(),
         device=device or None,
+        rule=STEP_RULE,
     )

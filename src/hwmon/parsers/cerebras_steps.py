@@ -16,14 +16,26 @@ from typing import Literal
 
 from hwmon.events import StepMetrics
 from hwmon.parsers.records import RecordReader
+from hwmon.parsers.vocab import NUM
 
-__all__ = ["EVAL_MARK", "TRAIN_MARK", "Mode", "float_or_none", "int_or_none", "parse_step_text", "step_from_line"]
+__all__ = [
+    "EVAL_MARK",
+    "STEP_RULE",
+    "TRAIN_MARK",
+    "Mode",
+    "float_or_none",
+    "int_or_none",
+    "parse_step_text",
+    "step_from_line",
+]
 
 Mode = Literal["train", "eval"]
 _READER = RecordReader()
 
 # --- step lines -------------------------------------------------------------------------------------------------
 
+STEP_RULE = "cerebras:step"
+"""The provenance of a step read from a ``| Train Device=`` / ``| Eval Device=`` line (line path and fast path)."""
 TRAIN_MARK = "| Train Device="
 EVAL_MARK = "| Eval Device="
 # Fields of a step line are ``Key=value`` separated by ``, `` (older releases: by spaces). A value may itself
@@ -35,7 +47,7 @@ _CANON_TRAIN = re.compile(
     r"Rate=(\d+(?:\.\d*)?) ([\w/]+), "
     r"GlobalRate=(\d+(?:\.\d*)?) \5(?:, LoopTimeRemaining=(\d+:\d\d:\d\d), TimeRemaining=(\d+:\d\d:\d\d))?\s*$"
 )
-_NUMBER_UNIT = re.compile(r"\s*([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+|nan|inf|infinity))\s*(.*)", re.IGNORECASE)
+_NUMBER_UNIT = re.compile(r"\s*(" + NUM + r")\s*(.*)")
 _DURATION = re.compile(r"(?:(\d{1,18})\s+days?,\s*)?(\d{1,18}):(\d\d):(\d\d(?:\.\d+)?)")
 
 
@@ -168,6 +180,7 @@ def parse_step_text(text: str, number: int, ts: datetime | None, reset_step: int
         batch=batch,
         epoch=epoch,
         extra=tuple(extra),
+        rule=STEP_RULE,
     )
 
 
@@ -198,6 +211,7 @@ def _canonical_step(m: re.Match[str], number: int, ts: datetime | None, reset_st
         mode="train",
         device=m.group(1) or None,
         extra=extra,
+        rule=STEP_RULE,
     )
 
 

@@ -5,12 +5,11 @@
   Keys named ``val_*``/``eval_*``/``test_*`` (or preceded by the word Eval/Val/Test) make it an eval step.
 - Python tracebacks and ``terminate called``/``what():`` aborts, assembled by ``hwmon.parsers.multiline`` (a chain
   reports only its last exception, held until the lines after it show it is the last).
-- ``ERROR`` level lines, ``Error:``/``FooError:`` lines and glog ``E``/``F`` lines -> ``ErrorSeen``; ``Killed``,
-  ``Segmentation fault``, ``Aborted (core dumped)``, ``Bus error`` -> fatal ``ErrorSeen(kind="signal")``.
-- Python warnings (``file.py:13: UserWarning: text``, ``FutureWarning: text``) and ``WARNING`` level lines ->
-  ``WarningSeen``.
-- ``cuda:0``, ``Using device: cuda``, CUDA/NCCL evidence -> ``VendorDetected("gpu")``; ``Using device: cpu`` ->
-  ``"cpu"`` (once per vendor/device). ``Finished training``, ``exited with code 0`` -> ``RunCompleted``.
+- Errors, warnings, kill/signal lines, device and vendor evidence, completion phrases and a loop's totals: the rows
+  of ``hwmon.parsers.evidence`` over its data tables (``ERROR`` level lines, ``Error:``/``FooError:`` lines and
+  glog ``E``/``F`` records -> ``ErrorSeen``; ``Killed``, signals, the OOM killer, a non-zero exit -> fatal
+  ``ErrorSeen``; ``cuda:0``, GPU model names, ``mps``, TPU, ``Using device: cpu`` -> ``VendorDetected`` once per
+  vendor/device; ``Finished training``, ``exited with code 0`` -> ``RunCompleted``).
 
 The stream drops this parser's facts for a line a format parser already reported the same kind of fact for.
 """
@@ -22,27 +21,20 @@ import re
 from datetime import datetime
 from typing import Literal
 
-from hwmon.events import (
-    ErrorSeen,
-    EvalMetric,
-    Event,
-    RunCompleted,
-    StepMetrics,
-    TrainingTotals,
-    Vendor,
-    VendorDetected,
-    WarningSeen,
-)
+from hwmon.events import EvalMetric, Event, StepMetrics
+from hwmon.parsers import vocab
 from hwmon.parsers.base import Line
+from hwmon.parsers.evidence import DEVICE_ROWS, END_ROWS, ERRORS, Evidence
 from hwmon.parsers.multiline import HOLD_LINES, MultilineErrors
 from hwmon.parsers.records import RecordReader, as_record
+from hwmon.parsers.rules import stamp
 
 __all__ = ["GenericParser", "HOLD_LINES"]
 
 MAX_EXTRA = 16
 MAX_MESSAGE = 2000
 
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_NUM = vocab.NUM
 # key, separator (= or :), optional quote, number (or nan/inf); the key may be quoted ('loss': 0.6).
 _KV = re.compile(
     r"(?<![\w./-])['\"]?([A-Za-z][\w./-]{0,40}?)['\"]?\s{0,2}[=:]\s{0,3}['\"]?"
@@ -68,52 +60,13 @@ _RATE = re.compile(
 )
 _EVAL_WORD = re.compile(r"\b(?:eval(?:uation)?|val(?:idation)?|test)\b[^=:]{0,20}$", re.IGNORECASE)
 
-_LEVEL_ERROR = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:ERROR|CRITICAL|FATAL)[\]|):]?(?:\s|:|$)")
-_LEVEL_FATAL = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:CRITICAL|FATAL)[\]|):]?(?:\s|:|$)")
-_ERROR_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*Error|Error|FatalError|Fatal error)\s*:\s*\S")
-_GLOG = re.compile(r"^([EFW])\d{4} \d{2}:\d{2}:\d{2}\.\d+\s")
-_GLOG_WHERE = re.compile(r"^\s*\d+\s+[\w./-]+:\d+\]\s*")
-_SIGNALS = r"(?:Killed|Segmentation fault|Aborted|Bus error|Floating point exception|Illegal instruction)"
-_SIGNAL = re.compile(
-    # The whole line ("Killed"), the end of a message ("task 0: Killed"), or a shell's job report
-    # ("line 1: 4242 Killed     python train.py").
-    r"(?:^\s*|:\s|\s\d+\s+)" + _SIGNALS + r"(?: \(core dumped\))?(?:\s*$|\s{2,}\S)"
-)
-_PY_WARNING = re.compile(r"(?:^|:\d+: |\s)([A-Z]\w*Warning): (.+)$")
-_LEVEL_WARNING = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:WARNING|WARN)[\]|):]?(?:\s|:|$)")
-# A log record glued behind other output ("...[00:02, note=x]2024-03-14 03:18:49,076 WARNING:   text").
-_CUDA = re.compile(
-    r"(?<![\w/.])cuda:(\d{1,18})\b|\b(?:[Uu]sing|[Dd]evice)\b[^\n]{0,12}?\bcuda(?::(\d{1,18}))?\b(?![\w.])"
-)
-# CUDA/NCCL evidence beyond a device name: NCCL's own log lines, the visible-devices variable (Lightning prints
-# "LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]"), AMP's CUDA backend, CUDA OOM errors, nanoGPT's fused AdamW (only
-# used on CUDA).
-_GPU_EVIDENCE = re.compile(
-    r"\bNCCL (?:INFO|WARN|version)\b|CUDA_VISIBLE_DEVICES: \[?\d|\bcuda_amp\b|using fused AdamW: True|"
-    r"CUDA out of memory|torch\.cuda\.OutOfMemoryError|/device:GPU:\d|Created device .{0,80}GPU|"
-    r"Found device \d+ with properties"
-)
-# Completion forms any stack may print: a bare "Finished training" line, a launcher reporting exit code 0.
-_COMPLETION = re.compile(
-    r"^(?:Finished training|Training (?:is )?(?:finished|done))\.?!?\s*$"
-    r"|\b(?:exited|finished|completed) with (?:exit )?(?:code|status) 0\b",
-    re.IGNORECASE,
-)
-# A training loop's totals: "(24000 samples in 22.38 s)", "Trained 5000 examples in 12.5 seconds". The sample word
-# comes right before "in": a throughput ("1072.5 samples/sec") is not a total.
-_TOTALS = re.compile(
-    r"(?<![\d.])(\d{1,18}) (?:samples?|examples?|images?|sequences?|tokens?) in (\d{1,12}(?:\.\d{1,9})?) ?"
-    r"(?:s|secs?|seconds)\b",
-    re.IGNORECASE,
-)
-_CPU = re.compile(r"\b[Uu]sing device:?\s*['\"]?cpu\b|\bdevice\s*[=:]\s*['\"]?cpu\b")
 
 _STEP_KEYS = {"step", "global_step", "globalstep", "iter", "iteration", "it", "steps"}
 _EPOCH_KEYS = {"epoch", "epochs"}
 _BATCH_KEYS = {"batch", "batch_idx"}
 
 
-class GenericParser:
+class GenericParser(Evidence):
     """Fallback facts from any log; see the module docstring."""
 
     def __init__(self) -> None:
@@ -133,7 +86,9 @@ class GenericParser:
 
     def finish(self) -> list[Event]:
         """End of input: release a held traceback / terminate error."""
-        return list(self._multi.finish())
+        out: list[Event] = list(self._multi.finish())
+        stamp(out, 0, "generic:traceback")
+        return out
 
     # ------------------------------------------------------------------
 
@@ -143,12 +98,14 @@ class GenericParser:
         record = as_record(line, self._reader)
         consumed, errors = self._multi.feed(record)
         out.extend(errors)
+        if errors:
+            stamp(out, 0, "generic:traceback")
         if consumed:
             return out
         if not facts:
             # Only vendor hints are left to look at (most lines take this path when a
             # format parser recognised them).
-            self._vendor(line.number, None, text, out)
+            DEVICE_ROWS.run(self, record, out)
             return out
         ts = record.ts
         # The record without its timestamp (the level word kept: the rules below read "ERROR: x", "[ERROR] x").
@@ -157,81 +114,19 @@ class GenericParser:
             if record.has_ts and record.level
             else (record.msg if record.has_ts else text)
         )
-        if facts:
-            self._errors(line.number, ts, text, rest, out)
-        self._vendor(line.number, ts, text, out)
-        if facts and "cc" in text:
+        ERRORS.run(self, record, out, text=rest)
+        DEVICE_ROWS.run(self, record, out)
+        if "cc" in text:
+            mark = len(out)
             self._accuracy(line.number, ts, text, out)
-        if facts and ("inish" in text or "one" in text or " 0" in text) and _COMPLETION.search(rest) is not None:
-            out.append(RunCompleted(line.number, ts, message=rest.strip()[:MAX_MESSAGE]))
-        if facts and " in " in text:
-            totals = _TOTALS.search(rest)
-            if totals is not None:
-                out.append(TrainingTotals(line.number, ts, int(totals.group(1)), float(totals.group(2))))
-        if facts and _LOSS_HINT.search(text) is not None:
+            stamp(out, mark, "generic:accuracy")
+        END_ROWS.run(self, record, out, text=rest)
+        if _LOSS_HINT.search(text) is not None:
             metrics = self._metrics(line.number, ts, text)
             if metrics is not None:
                 out.append(metrics)
+                stamp(out, len(out) - 1, "generic:metrics")
         return out
-
-    # ------------------------------------------------------------------ errors, warnings, vendor
-
-    def _errors(self, number: int, ts: datetime | None, text: str, rest: str, out: list[Event]) -> None:
-        glog = _GLOG.match(text)
-        if glog is not None:
-            level = glog.group(1)
-            # Drop glog's thread id and file:line] so the message starts with the message.
-            message = _GLOG_WHERE.sub("", text[glog.end() :]).strip()[:MAX_MESSAGE]
-            if level == "W":
-                out.append(WarningSeen(number, ts, message, "glog"))
-            else:
-                out.append(ErrorSeen(number, ts, message, level == "F", "glog"))
-            return
-        signal = _SIGNAL.search(text)
-        if signal is not None:
-            out.append(ErrorSeen(number, ts, text.strip()[:MAX_MESSAGE], True, "signal"))
-            return
-        level = _LEVEL_ERROR.match(rest)
-        if level is not None or _ERROR_PREFIX.match(rest) is not None:
-            fatal = _LEVEL_FATAL.match(rest) is not None
-            message = _after_level(rest, level)
-            out.append(ErrorSeen(number, ts, message[:MAX_MESSAGE], fatal, "error"))
-            return
-        warning = _PY_WARNING.search(text)
-        if warning is not None:
-            message = f"{warning.group(1)}: {warning.group(2).strip()}"[:MAX_MESSAGE]
-            out.append(WarningSeen(number, ts, message, "python"))
-            return
-        level = _LEVEL_WARNING.match(rest)
-        if level is not None:
-            message = _after_level(rest, level)
-            out.append(WarningSeen(number, ts, message[:MAX_MESSAGE], "log"))
-
-    def _vendor(self, number: int, ts: datetime | None, text: str, out: list[Event]) -> None:
-        if "cuda" in text:
-            m = _CUDA.search(text)
-            if m is not None:
-                index = m.group(1) or m.group(2)
-                device = f"cuda:{index}" if index else None
-                self._vendor_event(number, ts, "gpu", device, out)
-                return
-        if (
-            "CUDA" in text or "NCCL" in text or "cuda" in text or "fused" in text or "GPU" in text or "Found" in text
-        ) and (_GPU_EVIDENCE.search(text)):
-            self._vendor_event(number, ts, "gpu", None, out)
-            return
-        if "cpu" in text:
-            if _CPU.search(text) is not None:
-                self._vendor_event(number, ts, "cpu", None, out)
-
-    def _vendor_event(
-        self, number: int, ts: datetime | None, vendor: Vendor, device: str | None, out: list[Event]
-    ) -> None:
-        key = (vendor, device)
-        if key in self._vendors_seen:
-            return
-        self._vendors_seen.add(key)
-        out.append(VendorDetected(number, ts, vendor, device))
 
     # ------------------------------------------------------------------ metrics
 
@@ -316,11 +211,3 @@ class GenericParser:
             epoch=epoch,
             extra=tuple(extra),
         )
-
-
-def _after_level(rest: str, level: re.Match[str] | None) -> str:
-    """The message of a log record: what follows its level word ("- trainer - ERROR - x" -> "x")."""
-    if level is None:
-        return rest.strip()
-    message = rest[level.end() :].lstrip(" -|:")
-    return message.rstrip() or rest.strip()

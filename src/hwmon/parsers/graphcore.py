@@ -53,12 +53,14 @@ from hwmon.events import (
     VendorDetected,
     WarningSeen,
 )
+from hwmon.parsers import vocab
 from hwmon.parsers.base import Line
 from hwmon.parsers.records import Record, RecordReader, as_record
+from hwmon.parsers.rules import Rule, RuleTable, stamp
 
 __all__ = ["GraphcoreParser"]
 
-_FLOAT = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_FLOAT = vocab.NUM
 
 # One cheap search decides whether a line can concern this parser at all (most lines of a big log do not).
 _TRIGGER = re.compile(
@@ -96,9 +98,7 @@ _EVAL_LINE = re.compile(
 )
 _EVAL_METRIC_WORD = re.compile(r"(?P<metric>[A-Za-z][\w-]*)\s+$")
 _GPT2_STEP = re.compile(r"\bstep (?P<step>\d{1,18}) of epoch (?P<epoch>\d{1,18})(?P<rest>.*)$")
-_KV_COLON = re.compile(
-    r"(?P<k>[A-Za-z_][\w ]*?):\s*(?P<v>" + _FLOAT + r"|nan|inf)(?:\s*(?P<unit>[A-Za-z]+/\w+))?", re.I
-)
+_KV_COLON = re.compile(r"(?P<k>[A-Za-z_][\w ]*?):\s*(?P<v>" + _FLOAT + r")(?:\s*(?P<unit>[A-Za-z]+/\w+))?", re.I)
 _TERMINATE = re.compile(r"terminate called after throwing an instance of '(?P<what>[^']+)'")
 _WHAT = re.compile(r"^\s*what\(\):\s*(?P<msg>.*)$")
 _OOM_TEXT = re.compile(r"Out of memory(?: on tile \d+)?:|Cannot fit all variable data|graph_memory_allocation_error")
@@ -136,6 +136,7 @@ class GraphcoreParser:
         self._pending_oom: tuple[int, str] | None = None
         self._last_oom: tuple[str, int] | None = None
         self._jobs_started: set[str] = set()
+        self._terminate_line = -1
         self._reader = RecordReader()
 
     # --- interface ------------------------------------------------------------------------------------------------
@@ -144,12 +145,14 @@ class GraphcoreParser:
         """Events for this line (and, when a held ``terminate called`` line gets no ``what():``, for that one)."""
         out: list[Event] = []
         self._feed(as_record(line, self._reader), out)
+        stamp(out, 0, "graphcore:oom")  # what the rows did not name: a held out-of-memory error, released
         return out
 
     def finish(self) -> list[Event]:
         """Flush a held ``terminate called`` line that never got its ``what():``."""
         out: list[Event] = []
         self._flush_oom(out)
+        stamp(out, 0, "graphcore:oom")
         return out
 
     # --- dispatch -------------------------------------------------------------------------------------------------
@@ -171,33 +174,26 @@ class GraphcoreParser:
             return
         if not _TRIGGER.search(text):
             return
-        if _VENDOR.search(text) and _ABSENT.search(text) is None:
-            self._vendor(line, out)
-        self._match(line, text, out)
-
-    def _match(self, line: Line, text: str, out: list[Event]) -> None:
         # Every row whose needle is in the line and whose pattern matches (output is often glued: one line may
         # hold a bar's debris, a PopTorch warning and a compile line).
-        for needles, pattern, handler in _ROWS:
-            if any(needle in text for needle in needles):
-                m = pattern.search(text)
-                if m is not None:
-                    handler(self, line, m, out)
-        self._errors(line, text, out)
-        self._slurm(line, text, out)
+        ROWS.run(self, line, out, text)
 
-    def _poplar_line(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
+    def _on_vendor(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
+        if _ABSENT.search(m.string) is None:
+            self._vendor(line, out)
+
+    def _poplar_line(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
         # A Poplar/PopART record in the newer form (ISO time, module, elapsed, level letter), else the older one.
         found = _POPLAR.search(m.string)
         if found is None and "[" in m.string:
             found = _POPLAR_OLD.search(m.string)
         if found is not None:
-            self._poplar(line, found, out)
+            self._poplar(found, line, out)
 
-    def _compiling(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
+    def _compiling(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
         out.append(PhaseStarted(line.number, None, "compile", "Compiling Model"))
 
-    def _compiled(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
+    def _compiled(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
         out.append(PhaseEnded(line.number, None, "compile", _float(m["s"])))
 
     # --- vendor / logging lines -----------------------------------------------------------------------------------
@@ -214,7 +210,7 @@ class GraphcoreParser:
             self._vendor_line = None
             self._vendor(line, out)
 
-    def _poptorch(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
+    def _poptorch(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
         level = m["lvl"].lower()
         message = m["msg"].strip()
         source = m["src"]
@@ -227,7 +223,7 @@ class GraphcoreParser:
         if "python" in source.lower():
             self._dup_message = message
 
-    def _poplar(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
+    def _poplar(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
         # The Poplar line's own ISO time (glued behind other output too), read by the record stage's table.
         ts = self._reader.split(m.string[m.start() :])[0] if "ts" in m.re.groupindex else None
         level = m["lvl"]
@@ -237,7 +233,7 @@ class GraphcoreParser:
         elif level in ("E", "C"):
             out.append(ErrorSeen(line.number, ts, message, False, "poplar"))
 
-    def _eval_line(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
+    def _eval_line(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
         text = m.string
         value = _float(m["v"])
         if value is None:
@@ -253,7 +249,7 @@ class GraphcoreParser:
         out.append(EvalMetric(line.number, None, f"{split}_{metric}", value))
         out.append(PhaseEnded(line.number, None, "eval"))
 
-    def _gpt2_step(self, line: Line, m: re.Match[str], out: list[Event]) -> None:
+    def _gpt2_step(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
         loss: float | None = None
         rate: float | None = None
         rate_unit = "samples/sec"
@@ -286,19 +282,20 @@ class GraphcoreParser:
 
     # --- errors / scheduler ---------------------------------------------------------------------------------------
 
-    def _errors(self, line: Line, text: str, out: list[Event]) -> None:
-        m = _TERMINATE.search(text)
-        if m is not None:
-            what = m["what"]
-            if "memory_allocation" in what or "out_of_memory" in what:
-                self._pending_oom = (line.number, what)
-            return
-        m = _PROFILE.search(text)
-        if m is not None:
+    def _on_terminate(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
+        what = m["what"]
+        self._terminate_line = line.number
+        if "memory_allocation" in what or "out_of_memory" in what:
+            self._pending_oom = (line.number, what)
+
+    def _on_profile(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
+        if self._terminate_line != line.number:
             out.append(Info(line.number, None, "poplar_profile", m["path"]))
-        if _OOM_TEXT.search(text):
-            what = _WHAT.match(text)
-            message = what["msg"].strip() if what is not None else text.strip()
+
+    def _on_oom_text(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
+        if self._terminate_line != line.number:
+            what = _WHAT.match(m.string)
+            message = what["msg"].strip() if what is not None else m.string.strip()
             self._oom(line, message, out)
 
     def _repeated_oom(self, message: str, number: int) -> bool:
@@ -325,42 +322,69 @@ class GraphcoreParser:
         if not self._repeated_oom(message, number):
             out.append(ErrorSeen(number, None, message, True, "oom"))
 
-    def _slurm(self, line: Line, text: str, out: list[Event]) -> None:
-        if "srun" not in text and "salloc" not in text and "Submitted" not in text:
-            return
-        number = line.number
-        m = _SRUN_QUEUED.match(text)
-        if m is not None:
-            job = m["a"] or m["b"]
-            if job not in self._jobs_started:
-                self._jobs_started.add(job)
-                self._run_started(line, out, None)
-            out.append(JobIdSeen(number, None, job, "slurm"))
-            out.append(PhaseStarted(number, None, "queue", "Slurm queue"))
-            return
-        m = _SRUN_ALLOCATED.match(text)
-        if m is not None:
-            job = m["a"] or m["b"]
-            if job not in self._jobs_started:
-                self._jobs_started.add(job)
-                self._run_started(line, out, None)
-                out.append(JobIdSeen(number, None, job, "slurm"))
-            else:
-                out.append(PhaseEnded(number, None, "queue"))
-            return
-        m = _SBATCH.match(text)
-        if m is not None:
-            out.append(JobIdSeen(number, None, m["a"], "slurm"))
+    def _on_srun_queued(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
+        job = m["a"] or m["b"]
+        if job not in self._jobs_started:
+            self._jobs_started.add(job)
+            self._run_started(line, out, None)
+        out.append(JobIdSeen(line.number, None, job, "slurm"))
+        out.append(PhaseStarted(line.number, None, "queue", "Slurm queue"))
+
+    def _on_srun_allocated(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
+        job = m["a"] or m["b"]
+        if job not in self._jobs_started:
+            self._jobs_started.add(job)
+            self._run_started(line, out, None)
+            out.append(JobIdSeen(line.number, None, job, "slurm"))
+        else:
+            out.append(PhaseEnded(line.number, None, "queue"))
+
+    def _on_sbatch(self, m: re.Match[str], line: Record, out: list[Event]) -> None:
+        out.append(JobIdSeen(line.number, None, m["a"], "slurm"))
 
 
-_Handler = Callable[[GraphcoreParser, Line, "re.Match[str]", list[Event]], None]
 _POPLAR_ANY = re.compile(r"P[LO]:|popart:")
-_ROWS: tuple[tuple[tuple[str, ...], re.Pattern[str], _Handler], ...] = (
-    (("[pop", "[Pop"), _POPTORCH, GraphcoreParser._poptorch),
-    (("PL:", "PO:", "popart:"), _POPLAR_ANY, GraphcoreParser._poplar_line),
-    (("Compiling Model",), _COMPILING, GraphcoreParser._compiling),
-    (("model in",), _COMPILED, GraphcoreParser._compiled),
-    ((" on ",), _EVAL_LINE, GraphcoreParser._eval_line),
-    (("of epoch",), _GPT2_STEP, GraphcoreParser._gpt2_step),
+
+
+def _row(name: str, needles: tuple[str, ...], pattern: re.Pattern[str], handler: Callable[..., None]) -> Rule:
+    return Rule("graphcore:" + name, needles, pattern, handler, on="text")
+
+
+ROWS = RuleTable(
+    (
+        _row("vendor", ("",), _VENDOR, GraphcoreParser._on_vendor),
+        _row("poptorch", ("[pop", "[Pop"), _POPTORCH, GraphcoreParser._poptorch),
+        _row("poplar", ("PL:", "PO:", "popart:"), _POPLAR_ANY, GraphcoreParser._poplar_line),
+        _row("compiling", ("Compiling Model",), _COMPILING, GraphcoreParser._compiling),
+        _row("compiled", ("model in",), _COMPILED, GraphcoreParser._compiled),
+        _row("eval", (" on ",), _EVAL_LINE, GraphcoreParser._eval_line),
+        _row("gpt2_step", ("of epoch",), _GPT2_STEP, GraphcoreParser._gpt2_step),
+        _row("terminate", ("terminate called",), _TERMINATE, GraphcoreParser._on_terminate),
+        _row("profile", ("Profile saved",), _PROFILE, GraphcoreParser._on_profile),
+        _row(
+            "oom",
+            ("Out of memory", "Cannot fit", "graph_memory_allocation_error"),
+            _OOM_TEXT,
+            GraphcoreParser._on_oom_text,
+        ),
+        Rule(
+            "graphcore:srun_queued",
+            ("srun", "salloc"),
+            _SRUN_QUEUED,
+            GraphcoreParser._on_srun_queued,
+            on="text",
+            how="match",
+        ),
+        Rule(
+            "graphcore:srun_allocated",
+            ("srun", "salloc"),
+            _SRUN_ALLOCATED,
+            GraphcoreParser._on_srun_allocated,
+            on="text",
+            how="match",
+        ),
+        Rule("graphcore:sbatch", ("Submitted",), _SBATCH, GraphcoreParser._on_sbatch, on="text", how="match"),
+    ),
+    "all",
 )
-"""The rule table: (needles, pattern, handler); every matching row runs, in order."""
+"""The rule table: every row whose needle is in the line and whose pattern matches runs, in order."""

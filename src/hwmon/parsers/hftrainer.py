@@ -63,6 +63,7 @@ class HfTrainerParser(RuleParser):
     """The Trainer's bar (redrawn with ``\\r``) gives the step its log dicts do not print."""
 
     TRIGGER = re.compile(r"\*\*\*|\{['\"]|Saving model checkpoint|Training completed|%\|")
+    BEFORE_RULE = "banner"
 
     def __init__(self) -> None:
         super().__init__()
@@ -183,7 +184,9 @@ class HfTrainerParser(RuleParser):
             return
         if "loss" in values:
             extra = tuple((k, v) for k, v in values.items() if k not in ("loss", "epoch", "step"))
-            event = StepMetrics(number, ts, None, loss=values["loss"], epoch=values.get("epoch"), extra=extra)
+            event = StepMetrics(
+                number, ts, None, loss=values["loss"], epoch=values.get("epoch"), extra=extra, rule="hftrainer:dict"
+            )
             if "step" not in values and not (self._epochs and self._total_steps):
                 self._held = event  # numbered by the bar drawn next
             else:

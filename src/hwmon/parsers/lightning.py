@@ -46,7 +46,7 @@ __all__ = ["LightningParser"]
 # A line of the rich bar's metrics column. Rich wraps the column at word boundaries, so a key and its value may sit
 # on different lines (``… loss: 0.127 v_num:`` / ``0 train_loss:`` / ``0.084 val_loss:``): any run of keys and
 # numbers is one, and the column is read joined.
-_TOKEN = r"(?:[A-Za-z_][\w/.-]{0,60}:|[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?)"
+_TOKEN = r"(?:[A-Za-z_][\w/.-]{0,60}:|" + vocab.NUM + ")"
 _CONTINUATION = re.compile(rf"^\s*{_TOKEN}(?:\s+{_TOKEN}){{0,39}}\s*$", re.I)
 _EPOCH_DESC = re.compile(r"^Epoch (\d{1,9})(?:/(\d{1,9}))?")
 
@@ -66,6 +66,7 @@ class LightningParser(RuleParser):
     """See the module doc."""
 
     TRIGGER = re.compile(r"it/s|GPU available: |Trainer\.\w+` stopped|saving model to")
+    BEFORE_RULE = "rich_bar"
 
     def __init__(self) -> None:
         super().__init__()
@@ -121,6 +122,7 @@ class LightningParser(RuleParser):
                 rate=bar.rate,
                 rate_unit="it/s",
                 extra=extra,
+                rule="lightning:rich_bar",
             )
         )
 

@@ -14,12 +14,16 @@ Read from Megatron-LM ``megatron/training/training.py`` (``training_log``, ``eva
   iteration 100 to PATH`` (older: ``at iteration``) -> ``CheckpointSaved``, training goes on.
 - ``time to initialize megatron (seconds): 25.7`` -> the setup phase's stated length; the last iteration
   (``N/ N``) or ``[after training is done] datetime: ...`` -> ``RunCompleted`` (once).
+
+Runs of iteration lines in a large block take the bulk fast path (``hwmon.parsers.blocks.BlockSteps``): the first
+line's fields become a template (``MegatronDecoder``: the line with every value a group), read back as columns.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 from hwmon.events import (
     CheckpointSaved,
@@ -34,15 +38,50 @@ from hwmon.events import (
     VendorDetected,
 )
 from hwmon.parsers import vocab
+from hwmon.parsers.base import Line
+from hwmon.parsers.blocks import BlockSteps, Losses, Shape, float_losses
+from hwmon.parsers.megatron_block import MegatronDecoder, iteration_shape, loss_pattern
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
 
-__all__ = ["MegatronParser"]
+__all__ = ["ITERATION", "MegatronParser", "iteration_step"]
 
 _VALUE_SUFFIX = re.compile(r"\s+value$")
+ITERATION = re.compile(r"^iteration\s+(\d{1,18})\s*/\s*(\d{1,18})\s*\|(.*)$")
+STEP_RULE = "megatron:iteration"
 
 
-class MegatronParser(RuleParser):
+def iteration_step(m: re.Match[str], record: Record) -> StepMetrics:
+    """The StepMetrics of an iteration line (``ITERATION``'s match on its message): the line path's reading, which
+    the fast path's samples and ``MegatronDecoder``'s per-line fallback share."""
+    found = vocab.pairs(m.group(3))
+    metrics = vocab.read("", found)
+    per_iteration_ms = next((p.value for p in found if p.key.startswith("elapsed time per iteration")), None)
+    batch = next((p.value for p in found if p.key == "global batch size"), None)
+    rate, unit = metrics.rate, metrics.rate_unit or "samples/sec"
+    if rate is None and per_iteration_ms is not None and per_iteration_ms > 0 and math.isfinite(per_iteration_ms):
+        if batch is not None and batch > 0:
+            rate, unit = batch * 1000.0 / per_iteration_ms, "samples/sec"
+        else:
+            rate, unit = 1000.0 / per_iteration_ms, "it/s"
+    return StepMetrics(
+        record.number,
+        record.ts,
+        int(m.group(1)),
+        loss=metrics.loss,
+        rate=rate,
+        rate_unit=unit,
+        extra=tuple(metrics.extra),
+        rule=STEP_RULE,
+    )
+
+
+@lru_cache(maxsize=64)
+def _last_iteration(total: int) -> re.Pattern[bytes]:
+    return re.compile(rb"iteration\s+0*%d\s*/" % total)
+
+
+class MegatronParser(RuleParser, BlockSteps):
     """See the module doc."""
 
     REDRAWS = False
@@ -56,43 +95,70 @@ class MegatronParser(RuleParser):
         self._target: int | None = None
         self._vendor = False
         self._done = False
+        # The template of the block being read (set by block_shape).
+        self._block_total = -1
+        self._block_rank: int | None = None
+        self._block_template = b""
+        self._rank: int | None = None  # the launcher rank of the last iteration line given
 
     def _to(self, phase: PhaseName, record: Record, out: list[Event], detail: str = "") -> None:
         if self._phase != phase:
             self._phase = phase
             out.append(PhaseStarted(record.number, record.ts, phase, detail))
 
-    @rule("iteration", r"^iteration\s+(\d{1,18})\s*/\s*(\d{1,18})\s*\|(.*)$")
+    # --- the bulk fast path (BlockSteps' hooks) ----------------------------------------------------------------
+
+    def block_shape(self, data: bytes) -> Shape | None:
+        found = iteration_shape(data)
+        if found is None:
+            return None
+        shape, total, rank, template = found
+        self._block_total, self._block_rank, self._block_template = total, rank, template
+        return shape
+
+    def block_steady(self, shape: Shape) -> bool:
+        # The stream passes this parser one rank's lines: the block's must be the rank it was last given.
+        return (
+            self._vendor
+            and self._phase == "train"
+            and self._target == self._block_total
+            and self._block_rank == self._rank
+            and not self._done
+        )
+
+    def block_stop(self, data: bytes, start: int, end: int, shape: Shape) -> int:
+        # The loop's last iteration completes the run: it goes the ordinary way.
+        last = _last_iteration(self._block_total).search(data, start, end)
+        return end if last is None else data.rfind(b"\n", start, last.start()) + 1 or start
+
+    def block_line(self, text: str, number: int) -> StepMetrics | None:
+        record = self._reader.read(Line(number, 0, text))
+        m = ITERATION.match(record.msg)
+        return None if m is None else iteration_step(m, record)
+
+    def block_losses(self, data: bytes, start: int, end: int, count: int) -> Losses | None:
+        pattern = loss_pattern(self._block_template)
+        return None if pattern is None else float_losses(pattern.findall(data, start, end), count)
+
+    def block_decoder(self, shape: Shape) -> MegatronDecoder | None:
+        return MegatronDecoder.of(self._block_template, self.block_line)
+
+    # --- rows ---------------------------------------------------------------------------------------------------
+
+    @rule("iteration", ITERATION.pattern)
     def _iteration(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         if not self._vendor:
             self._vendor = True
             out.append(VendorDetected(record.number, record.ts, "gpu", None))
         step, total = int(m.group(1)), int(m.group(2))
+        self._rank = record.rank
+        if self._done and step < total:
+            self._done = False  # iterations again after the last one: a new loop (a restart, a second run)
         if total != self._target:
             self._target = total
             out.append(TargetStated(record.number, record.ts, "step", total, step))
         self._to("train", record, out)
-        found = vocab.pairs(m.group(3))
-        metrics = vocab.read("", found)
-        per_iteration_ms = next((p.value for p in found if p.key.startswith("elapsed time per iteration")), None)
-        batch = next((p.value for p in found if p.key == "global batch size"), None)
-        rate, unit = metrics.rate, metrics.rate_unit or "samples/sec"
-        if rate is None and per_iteration_ms is not None and per_iteration_ms > 0 and math.isfinite(per_iteration_ms):
-            if batch is not None and batch > 0:
-                rate, unit = batch * 1000.0 / per_iteration_ms, "samples/sec"
-            else:
-                rate, unit = 1000.0 / per_iteration_ms, "it/s"
-        out.append(
-            StepMetrics(
-                record.number,
-                record.ts,
-                step,
-                loss=metrics.loss,
-                rate=rate,
-                rate_unit=unit,
-                extra=tuple(metrics.extra),
-            )
-        )
+        out.append(iteration_step(m, record))
         if step == total and not self._done:
             # The loop's last iteration: training is complete (an evaluation or a checkpoint may follow).
             self._done = True

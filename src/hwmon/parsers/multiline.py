@@ -5,7 +5,8 @@ The one implementation the format parsers share (the generic parser for any log,
 - ``Traceback (most recent call last):``, its frames (indented lines, blank lines, ``[Previous line repeated ..]``),
   then the exception line (the first unindented one) -> ``ErrorSeen(fatal=True, kind="traceback")`` with that line
   as message. The lines after it (a multi-line exception message, blank lines) belong to the record until a line
-  that starts a new log record (a timestamp or a level word), a shell prompt, or ``HOLD_LINES`` lines.
+  that starts a new log record (``records.starts_record``: a timestamp or a level word, a shell prompt), or
+  ``HOLD_LINES`` lines.
 - A chained traceback (``The above exception was the direct cause ...`` / ``During handling of the above exception
   ...``): with ``hold=True`` the exception is held back until it is known not to be a cause, so a chain reports
   only its last exception; with ``hold=False`` every exception is reported on its own line as it comes.
@@ -24,6 +25,7 @@ from typing import Literal
 
 from hwmon.events import ErrorSeen
 from hwmon.parsers.base import Line
+from hwmon.parsers.records import starts_record
 
 __all__ = ["HOLD_LINES", "MultilineErrors"]
 
@@ -38,9 +40,6 @@ _CHAIN = (
 )
 _TERMINATE = re.compile(r"terminate called (?:after throwing an instance of '([^']*)'|(without an active exception))")
 _WHAT = re.compile(r"^\s*what\(\):\s*(.*)$")
-_RECORD_START = re.compile(
-    r"^(?:\[?\d{4}-\d{2}-\d{2}[ T]|\[?\d{2}:\d{2}:\d{2}|(?:INFO|WARNING|ERROR|DEBUG)\b|[EWIF]\d{4} |\$ )"
-)
 
 
 class MultilineErrors:
@@ -138,7 +137,7 @@ class MultilineErrors:
             return False
         # After the exception line: blank lines and continuation lines of a multi-line message belong to it.
         self._held_for += 1
-        if self._held_for > HOLD_LINES or (stripped and _RECORD_START.match(text) is not None):
+        if self._held_for > HOLD_LINES or (stripped and starts_record(line)):
             self._release(out)
             return False
         return True

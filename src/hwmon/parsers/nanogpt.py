@@ -11,6 +11,9 @@ Read from karpathy/nanoGPT ``train.py`` (and the many scripts copied from it) an
 - ``compiling the model... (takes a ~minute)`` (``torch.compile``) -> compile phase (the first ``iter`` ends it);
 - ``Overriding: max_iters = 5000`` (``configurator.py``) -> ``TargetStated("step", 5000)``; the ``iter`` line that
   reaches it is the loop's last (``train.py`` breaks once ``iter_num > max_iters``) -> ``RunCompleted``.
+
+Runs of ``iter`` lines in a large block take the bulk fast path (``hwmon.parsers.blocks``): the line's template as
+a ``TemplateDecoder`` (step, loss, the step time as the rate, mfu), each odd line read by ``iter_step``.
 """
 
 from __future__ import annotations
@@ -27,15 +30,65 @@ from hwmon.events import (
     StepMetrics,
     TargetStated,
 )
-from hwmon.parsers.records import Record
+from hwmon.parsers import vocab
+from hwmon.parsers.base import Line
+from hwmon.parsers.blocks import BlockSteps, Losses, Shape, TemplateDecoder, float_losses
+from hwmon.parsers.records import Record, RecordReader
 from hwmon.parsers.rules import RuleParser, rule
 
-__all__ = ["NanoGptParser"]
+__all__ = ["ITER", "NanoGptParser", "iter_step"]
 
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
+_NUM = vocab.NUM
+ITER = re.compile(r"^iter (\d{1,18}): loss (" + _NUM + r"), time (\d{1,12}(?:\.\d+)?)ms(?:, mfu (" + _NUM + r")%)?")
+_RULE = "nanogpt:iter"
+_READER = RecordReader()
+
+# The bulk path: an iter line from its start (no timestamp or prefix before it), whatever follows as the line path.
+_B_ITER = re.compile(rb"(?m)^iter \d{1,18}: loss ")
+_TEMPLATE = (
+    rb"iter (?P<step>\d{1,18}): loss (?P<loss>" + vocab.NUM_B + rb"), time (?P<ms>\d{1,12}(?:\.\d+)?)ms"
+    rb"(?:, mfu (?P<mfu>" + vocab.NUM_B + rb")%)?[^\n]*"
+)
+_B_LINE = re.compile(rb"(?m)^" + _TEMPLATE + rb"\n")
+_B_STEP = re.compile(rb"(?m)^iter (\d{1,18}):")
+_SHAPE = Shape(b"iter ", (b": loss ", b", time "))
 
 
-class NanoGptParser(RuleParser):
+def iter_step(m: re.Match[str], record: Record) -> StepMetrics:
+    """The StepMetrics of an ``iter`` line (``ITER``'s match on its message): the line path's reading, shared by the
+    fast path's samples and its decoder's odd lines."""
+    ms = float(m.group(3))
+    extra: tuple[tuple[str, float], ...] = ()
+    if m.group(4) is not None:
+        extra = (("mfu", float(m.group(4)) / 100.0),)
+    return StepMetrics(
+        record.number,
+        record.ts,
+        int(m.group(1)),
+        loss=float(m.group(2)),
+        rate=1000.0 / ms if ms > 0 else None,
+        rate_unit="it/s",
+        extra=extra,
+        rule=_RULE,
+    )
+
+
+def _line_step(text: str, number: int) -> StepMetrics | None:
+    record = _READER.read(Line(number, 0, text))
+    m = ITER.search(record.msg)
+    return None if m is None else iter_step(m, record)
+
+
+_DECODER = TemplateDecoder(
+    _RULE,
+    _TEMPLATE,
+    {"step": "step", "loss": "loss", "ms": "per_step_ms", "mfu": "extra%:mfu"},
+    rate_unit="it/s",
+    line=_line_step,
+)
+
+
+class NanoGptParser(RuleParser, BlockSteps):
     """See the module doc."""
 
     REDRAWS = False
@@ -49,27 +102,43 @@ class NanoGptParser(RuleParser):
         self._eval_step: int | None = None
         self._max_iters: int | None = None
 
-    @rule("iter ", r"^iter (\d{1,18}): loss (" + _NUM + r"), time (\d{1,12}(?:\.\d+)?)ms(?:, mfu (" + _NUM + r")%)?")
+    # --- the bulk fast path (BlockSteps' hooks) ----------------------------------------------------------------
+
+    def block_shape(self, data: bytes) -> Shape | None:
+        return _SHAPE if _B_ITER.search(data, 0, 1 << 16) is not None else None
+
+    def block_steady(self, shape: Shape) -> bool:
+        return self._training
+
+    def block_stop(self, data: bytes, start: int, end: int, shape: Shape) -> int:
+        # The iter line that reaches max_iters completes the run: it goes the ordinary way.
+        if self._max_iters is None:
+            return end
+        for m in _B_STEP.finditer(data, start, end):
+            if int(m.group(1)) >= self._max_iters:
+                return m.start()
+        return end
+
+    def block_line(self, text: str, number: int) -> StepMetrics | None:
+        return _line_step(text, number)
+
+    def block_losses(self, data: bytes, start: int, end: int, count: int) -> Losses | None:
+        # Every line of the run must be the template's (a line that only looks like one is read line by line).
+        rows = _B_LINE.findall(data, start, end)
+        return float_losses([row[1] for row in rows], count)
+
+    def block_decoder(self, shape: Shape) -> TemplateDecoder:
+        return _DECODER
+
+    # --- rows ---------------------------------------------------------------------------------------------------
+
+    @rule("iter ", ITER.pattern)
     def _iter(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         if not self._training:
             self._training = True
             out.append(PhaseStarted(record.number, record.ts, "train", ""))
-        ms = float(m.group(3))
-        extra: tuple[tuple[str, float], ...] = ()
-        if m.group(4) is not None:
-            extra = (("mfu", float(m.group(4)) / 100.0),)
+        out.append(iter_step(m, record))
         step = int(m.group(1))
-        out.append(
-            StepMetrics(
-                record.number,
-                record.ts,
-                step,
-                loss=float(m.group(2)),
-                rate=1000.0 / ms if ms > 0 else None,
-                rate_unit="it/s",
-                extra=extra,
-            )
-        )
         if self._max_iters is not None and step >= self._max_iters:
             self._max_iters = None
             out.append(RunCompleted(record.number, record.ts, message=f"iter {step}: max_iters reached"))

@@ -15,6 +15,11 @@ the record instead of parsing them again. ``Record`` is a ``Line`` (same ``numbe
 - ``level``: ``DEBUG``/``INFO``/``WARNING``/``ERROR``/``CRITICAL``/``FATAL`` (``WARN`` -> ``WARNING``, glog letters
   -> words) or ``None``; ``logger``: the logger or source the prefix names (``root``, ``tensorflow``,
   ``trainer.py:1234``, ``file.cc:12``) or ``None``.
+- ``stamp``: which timestamp format the line starts with (``glog`` for glog/absl lines: the format parsers ask the
+  record instead of matching glog again), ``""`` for none.
+
+``starts_record(record)`` says whether a line begins a new log record (a timestamp, a level word, a shell prompt):
+the multi-line reader ends a traceback's message there.
 
 Formats seen in real logs (see tests/fixtures/SOURCES.md): Python logging ``2024-03-30 12:53:41,263 INFO:   msg``,
 ``2025-07-11 18:03:47,814:INFO name msg``, ``[2024-01-01 10:00:20,123] INFO: msg``, DeepSpeed
@@ -41,6 +46,7 @@ __all__ = [
     "as_record",
     "leading_timestamp",
     "split_prefix",
+    "starts_record",
 ]
 
 _LEVEL_WORDS = {
@@ -67,6 +73,9 @@ class Record(Line):
     logger: str | None = None
     rank: int | None = None
     has_ts: bool = False
+    stamp: str = ""
+    """The name of the ``TIMESTAMP_FORMATS`` entry the line starts with (``"glog"``, ``"ymd"``, ``"time"``...),
+    ``""`` when none: the one place a glog/absl line is recognised."""
 
     @property
     def line_no(self) -> int:
@@ -216,11 +225,14 @@ class RecordReader:
     def read(self, line: Line) -> Record:
         """The record of one line (never raises)."""
         text, rank = strip_prefix(line.text) if line.text[:1] in _PREFIX_FIRST else (line.text, None)
-        ts, has_ts, level, logger, msg = self.split(text)
-        return Record(line.number, line.offset, text, line.final, line.truncated, msg, ts, level, logger, rank, has_ts)
+        ts, has_ts, level, logger, msg, stamp = self.split(text)
+        return Record(
+            line.number, line.offset, text, line.final, line.truncated, msg, ts, level, logger, rank, has_ts, stamp
+        )
 
-    def split(self, text: str) -> tuple[datetime | None, bool, str | None, str | None, str]:
-        """(timestamp, whether the line has one, level, logger, message) of a line without launcher prefix."""
+    def split(self, text: str) -> tuple[datetime | None, bool, str | None, str | None, str, str]:
+        """(timestamp, whether the line has one, level, logger, message, the timestamp format's name) of a line
+        without launcher prefix."""
         first = text[:1]
         if first.isdigit() or first in "[IWEF":
             for index, fmt in enumerate(self._formats):
@@ -242,27 +254,27 @@ class RecordReader:
         if first in "DIWECF[":
             b = _BARE_LEVEL.match(text)
             if b is not None:
-                return None, False, _LEVEL_WORDS[b["lvl"]], b["name"], text[b.end() :].strip()
+                return None, False, _LEVEL_WORDS[b["lvl"]], b["name"], text[b.end() :].strip(), ""
             if first == "[":
                 t = _LOGGER_TAG.match(text)
                 if t is not None:
-                    return None, False, None, t["name"], text[t.end() :].strip()
-        return None, False, None, None, text.strip()
+                    return None, False, None, t["name"], text[t.end() :].strip(), ""
+        return None, False, None, None, text.strip(), ""
 
     def _formats_by_name(self, name: str) -> TimestampFormat:
         return next(fmt for fmt in TIMESTAMP_FORMATS if fmt.name == name)
 
     def _after(
         self, fmt: TimestampFormat, m: re.Match[str], text: str
-    ) -> tuple[datetime | None, bool, str | None, str | None, str]:
+    ) -> tuple[datetime | None, bool, str | None, str | None, str, str]:
         ts = fmt.parse(m, self.year)
         if fmt.name == "glog":
-            return ts, True, _GLOG_LEVELS[m["lvl"]], m["src"], text[m.end() :].strip()
+            return ts, True, _GLOG_LEVELS[m["lvl"]], m["src"], text[m.end() :].strip(), "glog"
         if fmt.name == "time":
             # A time of day starts a record but dates nothing; the line is read as if it had no stamp.
-            return None, False, None, None, text.strip()
+            return None, False, None, None, text.strip(), "time"
         if ts is None:
-            return None, False, None, None, text.strip()
+            return None, False, None, None, text.strip(), ""
         if ts is not None and ts.year != self.year:
             self.year = ts.year
         level: str | None = None
@@ -279,7 +291,7 @@ class RecordReader:
                 level = _GLOG_LEVELS[a["letter"]]
                 logger = a["csrc"]
                 rest = a.end()
-        return ts, True, level, logger, text[rest:].strip(" :\t")
+        return ts, True, level, logger, text[rest:].strip(" :\t"), fmt.name
 
 
 def as_record(line: Line, reader: RecordReader | None = None) -> Record:
@@ -291,8 +303,24 @@ def as_record(line: Line, reader: RecordReader | None = None) -> Record:
 
 def split_prefix(text: str) -> tuple[datetime | None, str | None, str]:
     """(timestamp, level, message) of one line read on its own (no stream state)."""
-    ts, _, level, _, msg = RecordReader().split(strip_prefix(text)[0])
+    ts, _, level, _, msg, _ = RecordReader().split(strip_prefix(text)[0])
     return ts, level, msg
+
+
+_LEVEL_STARTS = ("INFO", "WARNING", "ERROR", "DEBUG")
+
+
+def starts_record(line: Line) -> bool:
+    """Whether ``line`` begins a new log record: it starts with a timestamp (a time of day too), a level word or a
+    shell prompt (``$ ``). Read from the record when ``line`` is one, else from the line read on its own."""
+    record = line if isinstance(line, Record) else RecordReader().read(line)
+    if record.stamp or record.level is not None:
+        return True
+    text = record.text
+    return text.startswith("$ ") or (text.startswith(_LEVEL_STARTS) and text.split(None, 1)[0].rstrip(":") in _LEVELS)
+
+
+_LEVELS = frozenset(("INFO", "WARNING", "ERROR", "DEBUG"))
 
 
 def leading_timestamp(text: str) -> datetime | None:

@@ -1,4 +1,4 @@
-"""Bytes -> events: the line splitter, launcher-prefix stripping, the format parsers and vendor detection. Pure.
+"""Bytes -> events: the line splitter, launcher-prefix stripping and the format parsers. Pure.
 
 ``StreamParser`` is the one object the I/O layer drives (``feed(bytes)`` / ``finish()``), like h11's
 ``Connection``. Per line:
@@ -15,8 +15,9 @@
 4. The record goes to each format parser in order (``PARSER_CHAIN``), then modeltree and generic. The generic
    parser's facts are dropped when an earlier parser already reported the same kind for that line (a step or a
    progress update, an error, a warning, a vendor), so a Cerebras step line is one step, not two.
-5. ``VendorDetected`` events pass only when they decide or refine ``.vendor``: the first one decides; a more
-   specific one replaces a weaker one (cpu < gpu < cerebras/graphcore); a device name fills in a missing one.
+5. Parsers emit facts; the reducer alone decides what they mean for the run: its vendor and device (every
+   ``VendorDetected`` is evidence, ranked in ``hwmon.model.reducer.evidence``), its status, and whether a guessed
+   step printed after the run's own end line counts.
 
 Redraws (``Line.final`` False) reach the parsers (a tqdm bar's states) but not ``pop_lines()``.
 
@@ -42,14 +43,11 @@ from hwmon.events import (
     Event,
     ProgressUpdate,
     RunCompleted,
-    RunStarted,
     StepBatch,
     StepMetrics,
-    Vendor,
-    VendorDetected,
     WarningSeen,
 )
-from hwmon.parsers.base import Line, LineBlock
+from hwmon.parsers.base import Line
 from hwmon.parsers.cerebras import CerebrasParser
 from hwmon.parsers.generic import GenericParser
 from hwmon.parsers.graphcore import GraphcoreParser
@@ -64,6 +62,7 @@ from hwmon.parsers.nanogpt import NanoGptParser
 from hwmon.parsers.ranks import RankLines
 from hwmon.parsers.records import Record, RecordReader
 from hwmon.parsers.slurm import SLURM_LINE, SlurmLines
+from hwmon.parsers.stream_blocks import MIN_BLOCK_LINES, BlockFeeder, StreamBlocks
 from hwmon.parsers.tqdm import TqdmParser
 from hwmon.parsers.userformats import Format
 
@@ -72,17 +71,12 @@ __all__ = ["FEED_SLICE", "MIN_BLOCK_LINES", "PARSER_CHAIN", "StreamParser", "par
 FEED_SLICE = 4 << 20
 """Inputs larger than this are handed to the splitter in slices of this many bytes."""
 
-MIN_BLOCK_LINES = 128
-"""Blocks no parser takes are halved down to about this many lines, then fed line by line."""
-
 
 class _Parser(Protocol):
     def feed(self, line: Line) -> list[Event]: ...
 
     def finish(self) -> list[Event]: ...
 
-
-_BlockFeeder = Callable[[LineBlock, Callable[[Line], "list[Event]"]], "list[Event] | None"]
 
 PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (
     CerebrasParser,
@@ -97,7 +91,6 @@ PARSER_CHAIN: tuple[Callable[[], _Parser], ...] = (
 """Format parsers tried before the model-tree and generic ones, in this order."""
 
 _METRIC_KINDS = (StepMetrics, StepBatch, ProgressUpdate, EvalMetric, RunCompleted)
-_VENDOR_RANK = {"cpu": 0, "gpu": 1, "cerebras": 2, "graphcore": 2}
 
 # Per-line flags of what the format parsers reported, to drop the generic parser's duplicates.
 _F_METRIC = 1
@@ -107,7 +100,7 @@ _F_LEARNED = 8  # h17a: a learned reader (parsers/learned.py) read the line: the
 _RECENT_LINES = 512
 
 
-class StreamParser:
+class StreamParser(StreamBlocks):
     """Incremental bytes -> events for one log stream. Pure: the caller does the reading."""
 
     STRICT_DEFAULT = False
@@ -129,10 +122,7 @@ class StreamParser:
         self.strict = self.STRICT_DEFAULT if strict is None else strict
         self._reader = RecordReader()
         self._rank: int | None = None
-        self._completed = False  # the run's own end line was seen (and no new run started since)
         self.keep_lines = max(0, int(keep_lines))
-        self.vendor: Vendor | None = None
-        self.device: str | None = None
         self.lines_seen = 0
         self._splitter = LineSplitter()
         self._kept: deque[str] = deque(maxlen=self.keep_lines or 1)
@@ -141,8 +131,8 @@ class StreamParser:
         self._redraw_parsers = [p for p in self._parsers if getattr(p, "REDRAWS", True)]
         self._tree = ModelTreeParser()
         self._generic = GenericParser()
-        self._block_feeders: list[_BlockFeeder] = [
-            cast("_BlockFeeder", parser.feed_block) for parser in self._parsers if hasattr(parser, "feed_block")
+        self._block_feeders: list[BlockFeeder] = [
+            cast("BlockFeeder", parser.feed_block) for parser in self._parsers if hasattr(parser, "feed_block")
         ]
         self._flags: OrderedDict[int, int] = OrderedDict()
         self._slurm = SlurmLines()
@@ -174,18 +164,16 @@ class StreamParser:
         for parser in self._parsers:
             events = self._finish_parser(parser)
             self._remember_events(events)
-            out.extend(self._vendor_filter(events))
+            out.extend(events)
         events = self._finish_parser(self._tree)
         self._remember_events(events)
-        out.extend(self._vendor_filter(events))
+        out.extend(events)
         try:
             events = self.learned.finish()  # h17a: what the learned readers still hold
         except Exception as exc:
             events = self._fault(self.learned, self.lines_seen, exc)
-        if self._completed:
-            events = [e for e in events if not isinstance(e, StepMetrics)]
         self._remember_events(events)
-        out.extend(self._vendor_filter(events))
+        out.extend(events)
         out.extend(self._generic_filter(self._finish_parser(self._generic)))
         out.extend(self._ranks.finish(self._rank))
         return out
@@ -237,7 +225,7 @@ class StreamParser:
                 self._kept.append(line.text)
         self._parse_line(line, out)
 
-    def _parse_line(self, raw: Line, out: list[Event], vendor_filter: bool = True) -> None:
+    def _parse_line(self, raw: Line, out: list[Event]) -> None:
         line = self._reader.read(raw)
         if line.rank is not None:
             if self._rank is None or line.rank < self._rank:
@@ -261,8 +249,8 @@ class StreamParser:
                 user = self._fault(self.learned, line.number, exc)
             if user is not None:
                 self._remember(line.number, self._remember_events(user, line.number) | _F_LEARNED | _F_METRIC)
-                out.extend(self._vendor_filter(user) if vendor_filter else user)
-                self._generic_after(line, True, out, vendor_filter)
+                out.extend(user)
+                self._generic_after(line, True, out)
                 return
         # ---- end of hook 1
         taken = 0
@@ -271,7 +259,7 @@ class StreamParser:
             events = self._feed_parser(parser, line)
             if events:
                 taken |= self._remember_events(events, line.number)
-                out.extend(self._vendor_filter(events) if vendor_filter else events)
+                out.extend(events)
             if getattr(parser, "holding", None) == line.number:
                 # A parser holds this line's metrics for a later line (HF: a loss dict until its bar's redraw).
                 self._remember(line.number, _F_METRIC)
@@ -289,24 +277,23 @@ class StreamParser:
             if learned:
                 taken |= _F_METRIC  # as for a format parser's step: the generic parser only keeps its bookkeeping
             if learned is not None:
-                if self._completed:
-                    # As for the generic parser: a stray metrics line after the run's own end line is not a step.
-                    learned = [e for e in learned if not (isinstance(e, StepMetrics) and e.line == line.number)]
+                # (A stray metrics line after the run's own end line is not a step: the reducer decides that,
+                # hwmon.model.reducer.evidence.)
                 flags = self._remember_events(learned, line.number) | _F_LEARNED | _F_METRIC
                 self._remember(line.number, flags)
-                out.extend(self._vendor_filter(learned) if vendor_filter else learned)
+                out.extend(learned)
             # ---- end of hook 2
             # A line whose metrics or error a format parser already reported gets only the generic parser's
             # multi-line bookkeeping: its own facts for it would be dropped as duplicates anyway.
-            self._generic_after(line, not taken & (_F_METRIC | _F_ERROR), out, vendor_filter)
+            self._generic_after(line, not taken & (_F_METRIC | _F_ERROR), out)
 
-    def _generic_after(self, line: Record, facts: bool, out: list[Event], vendor_filter: bool) -> None:
+    def _generic_after(self, line: Record, facts: bool, out: list[Event]) -> None:
         try:
             generic = self._generic.feed(line, facts=facts)
         except Exception as exc:
             generic = self._fault(self._generic, line.number, exc)
         if generic:
-            out.extend(self._generic_filter(generic, vendor_filter))
+            out.extend(self._generic_filter(generic))
 
     def _remember_events(self, events: list[Event], current: int = -1) -> int:
         """Record which kinds of fact each event's own source line produced (a parser may release an event for
@@ -314,10 +301,6 @@ class StreamParser:
         be dropped). Returns the flags for line ``current``."""
         current_flags = 0
         for event in events:
-            if isinstance(event, RunCompleted) and event.success:
-                self._completed = True
-            elif isinstance(event, RunStarted):
-                self._completed = False
             flags = _flags_of((event,))
             if flags:
                 self._remember(event.line, flags)
@@ -330,43 +313,21 @@ class StreamParser:
         while len(self._flags) > _RECENT_LINES:
             self._flags.popitem(last=False)
 
-    def _generic_filter(self, events: list[Event], vendor_filter: bool = True) -> list[Event]:
+    def _generic_filter(self, events: list[Event]) -> list[Event]:
+        """The generic parser's facts less those a format parser already reported for the same line."""
         if not events:
             return events
         kept: list[Event] = []
         for event in events:
             flags = self._flags.get(event.line, 0)
-            if isinstance(event, StepMetrics) and (flags & _F_METRIC or self._completed):
-                # A duplicate of a format parser's step, or a stray "loss" after the run's own end line: lines
-                # printed after completion do not change its training figures.
+            if isinstance(event, StepMetrics) and flags & _F_METRIC:
                 continue
-            if isinstance(event, RunCompleted) and event.success:
-                self._completed = True
             if isinstance(event, EvalMetric) and flags & _F_LEARNED:
                 continue  # h17a: a learned reader already named this line's eval metrics
             if isinstance(event, ErrorSeen) and flags & _F_ERROR:
                 continue
             if isinstance(event, WarningSeen) and flags & (_F_WARNING | _F_ERROR):
                 continue
-            kept.append(event)
-        return self._vendor_filter(kept) if vendor_filter else kept
-
-    def _vendor_filter(self, events: list[Event]) -> list[Event]:
-        """Pass a ``VendorDetected`` only when it decides or refines the vendor/device."""
-        if not any(isinstance(event, VendorDetected) for event in events):
-            return events
-        kept: list[Event] = []
-        for event in events:
-            if isinstance(event, VendorDetected):
-                if self.vendor is None or _VENDOR_RANK[event.vendor] > _VENDOR_RANK[self.vendor]:
-                    self.vendor = event.vendor
-                    self.device = event.device
-                elif event.vendor == self.vendor and self.device is None and event.device:
-                    self.device = event.device
-                else:
-                    continue
-                if event.device != self.device:
-                    event = VendorDetected(event.line, event.ts, event.vendor, self.device)
             kept.append(event)
         return kept
 
@@ -392,61 +353,6 @@ class StreamParser:
         name = type(owner).__name__
         message = f"hwmon parser fault: {name} failed on line {number}: {type(exc).__name__}: {exc}"[:2000]
         return [WarningSeen(number, None, message, "hwmon")]
-
-    # ------------------------------------------------------------------ Slurm
-
-    # ------------------------------------------------------------------ blocks
-
-    def _block(self, block: LineBlock, out: list[Event]) -> None:
-        self.lines_seen += block.count
-        if self.keep_lines:
-            keep = self.keep_lines
-            parts = block.data.rsplit(b"\n", keep + 1)
-            tail = parts[1:-1] if len(parts) == keep + 2 else parts[:-1]
-            self._kept.extend(raw.decode("ascii") for raw in tail)
-        self._parse_block(block, out)
-
-    def _other_line(self, line: Line) -> list[Event]:
-        """One line of a block through every parser (for a fast path that takes only some of a block's lines);
-        vendor filtering is left to the caller, which filters the block's events once, in order."""
-        events: list[Event] = []
-        self._parse_line(line, events, vendor_filter=False)
-        return events
-
-    def _parse_block(self, block: LineBlock, out: list[Event]) -> None:
-        for feed_block in self._block_feeders:
-            try:
-                events = feed_block(block, self._other_line)
-            except Exception as exc:
-                # A failing fast path falls back to the line path (after saying so).
-                out.extend(self._fault(feed_block, block.first_number, exc))
-                events = None
-            if events is not None:
-                out.extend(self._vendor_filter(events))
-                for event in events:
-                    if isinstance(event, StepBatch):
-                        # A rank's step lines read in bulk are still that rank's lines (issue 21).
-                        out.extend(self._ranks.feed_batch(event))
-                return
-        if block.count <= MIN_BLOCK_LINES:
-            for line in block.lines():
-                self._parse_line(line, out)
-            return
-        data = block.data
-        mid = data.find(b"\n", len(data) // 2 - 1)
-        if mid == -1 or mid + 1 >= len(data):
-            for line in block.lines():
-                self._parse_line(line, out)
-            return
-        left = data[: mid + 1]
-        left_count = left.count(b"\n")
-        self._parse_block(LineBlock(block.first_number, block.offset, left, left_count), out)
-        self._parse_block(
-            LineBlock(
-                block.first_number + left_count, block.offset + mid + 1, data[mid + 1 :], block.count - left_count
-            ),
-            out,
-        )
 
 
 def _flags_of(events: Sequence[Event]) -> int:

@@ -14,9 +14,12 @@ import re
 from datetime import datetime
 
 from hwmon.events import CheckpointSaved, EvalMetric, Event, PhaseName, StepMetrics
+from hwmon.parsers import vocab
 from hwmon.parsers.cerebras_steps import float_or_none as _float
+from hwmon.parsers.records import Record
+from hwmon.parsers.rules import Rule, RuleTable
 
-__all__ = ["TF_SAVED_FOR", "TfEstimatorRules"]
+__all__ = ["TF_RULES", "TF_SAVED_FOR", "TfEstimatorRules"]
 
 TF_SAVED_FOR = re.compile(
     r"^Saved checkpoint for global step (\d{1,18}) in (\d{1,9}(?:\.\d+)?) seconds?:?\s*(\S+)?", re.IGNORECASE
@@ -25,13 +28,13 @@ _TF_FINISHED = re.compile(
     r"(?:Training|Evaluation) finished with\s+(\d{1,18})\s+samples?\s+in\s+([\d.]+(?:[eE][-+]?\d+)?)\s+seconds",
     re.IGNORECASE,
 )
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_TF_LOSS = re.compile(r"\bloss\s*=\s*(" + _NUM + r"|nan|inf)", re.IGNORECASE)
+_NUM = vocab.NUM
+_TF_LOSS = re.compile(r"\bloss\s*=\s*(" + _NUM + r")", re.IGNORECASE)
 _TF_STEP = re.compile(r"\b(?:global_)?step\s*=\s*(\d{1,18})")
 _TF_RATE = re.compile(r"^(global_step/sec|examples/sec|steps/sec|samples/sec):\s*(" + _NUM + ")")
 _TF_CKPT = re.compile(r"^Saving checkpoints? for\s+(\d{1,18})\s+into\s+(\S+?)\.?$")
 _TF_EVAL_DICT = re.compile(r"^Saving dict for global step\s+(\d{1,18}):\s*(.*)$")
-_TF_FINAL_LOSS = re.compile(r"^Loss for final step:\s*(" + _NUM + r"|nan|inf)", re.IGNORECASE)
+_TF_FINAL_LOSS = re.compile(r"^Loss for final step:\s*(" + _NUM + r")", re.IGNORECASE)
 _KV_EQ = re.compile(r"([\w/.\-]+)\s*=\s*([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))", re.IGNORECASE)
 
 
@@ -43,6 +46,7 @@ class TfEstimatorRules:
     _number: int
     _tf_rate: tuple[float, str] | None
     _tf_last: tuple[int, float | None] | None
+    _record: Record
 
     def _now(self) -> datetime | None:
         raise NotImplementedError
@@ -65,64 +69,77 @@ class TfEstimatorRules:
         return self._vendor or "tensorflow" in text[:40]
 
     def _tf(self, msg: str, out: list[Event]) -> bool:
-        """TensorFlow-estimator era lines (``INFO:tensorflow:loss = 7.1, step = 100``...)."""
-        if "=" in msg and "loss" in msg.lower():
-            loss_m = _TF_LOSS.search(msg)
-            step_m = _TF_STEP.search(msg)
-            if loss_m is not None and step_m is not None and not msg.startswith("Saving dict"):
-                rate: float | None = None
-                unit = "samples/sec"
-                if self._tf_rate is not None:
-                    rate, unit = self._tf_rate
-                    self._tf_rate = None
-                if self._phase != "train":
-                    self._to("train", "", out)
-                self._tf_last = (int(step_m.group(1)), _float(loss_m.group(1)))
-                out.append(
-                    StepMetrics(
-                        self._number,
-                        self._now(),
-                        step=int(step_m.group(1)),
-                        loss=_float(loss_m.group(1)),
-                        rate=rate,
-                        rate_unit=unit,
-                    )
-                )
-                return True
-        m = _TF_RATE.match(msg)
-        if m is not None:
-            value = _float(m.group(2))
-            if value is not None:
-                kind = m.group(1)
-                unit = "steps/sec" if kind in ("global_step/sec", "steps/sec") else "samples/sec"
-                # examples/sec is the better measure: a steps/sec reading must not replace it.
-                if self._tf_rate is None or unit == "samples/sec":
-                    self._tf_rate = (value, unit)
-            return True
-        m = _TF_CKPT.match(msg)
-        if m is not None:
-            out.append(CheckpointSaved(self._number, self._now(), int(m.group(1)), m.group(2)))
-            return True
-        m = _TF_EVAL_DICT.match(msg)
-        if m is not None:
-            self._to("eval", "", out)
-            for name, value in _KV_EQ.findall(m.group(2)):
-                number_value = _float(value)
-                if number_value is not None and name != "global_step":
-                    out.append(EvalMetric(self._number, self._now(), name, number_value))
-            self._end_phase(out)
-            return True
-        m = _TF_FINISHED.search(msg)
-        if m is not None:
-            self._complete(out, int(m.group(1)), _float(m.group(2)), msg)
-            return True
-        m = _TF_FINAL_LOSS.match(msg)
-        if m is not None:
-            # The end of an estimator's train(): its last loss, and the run's training is complete.
-            self._info("final_loss", m.group(1), out)
-            loss = _float(m.group(1))
-            if self._tf_last is not None and loss is not None and loss != self._tf_last[1]:
-                out.append(StepMetrics(self._number, self._now(), step=self._tf_last[0], loss=loss))
-            self._complete(out, None, None, msg)
-            return True
-        return False
+        """TensorFlow-estimator era lines (``INFO:tensorflow:loss = 7.1, step = 100``...): the rows of
+        ``TF_RULES`` over ``msg``; True when one took it."""
+        return TF_RULES.run(self, self._record, out, text=msg)
+
+    def _row_tf_step(self, m: re.Match[str], record: Record, out: list[Event]) -> bool:
+        msg = m.string
+        step_m = _TF_STEP.search(msg)
+        if "=" not in msg or step_m is None or msg.startswith("Saving dict"):
+            return False
+        rate: float | None = None
+        unit = "samples/sec"
+        if self._tf_rate is not None:
+            rate, unit = self._tf_rate
+            self._tf_rate = None
+        if self._phase != "train":
+            self._to("train", "", out)
+        self._tf_last = (int(step_m.group(1)), _float(m.group(1)))
+        out.append(
+            StepMetrics(
+                self._number, self._now(), step=int(step_m.group(1)), loss=_float(m.group(1)), rate=rate, rate_unit=unit
+            )
+        )
+        return True
+
+    def _row_tf_rate(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        value = _float(m.group(2))
+        if value is not None:
+            kind = m.group(1)
+            unit = "steps/sec" if kind in ("global_step/sec", "steps/sec") else "samples/sec"
+            # examples/sec is the better measure: a steps/sec reading must not replace it.
+            if self._tf_rate is None or unit == "samples/sec":
+                self._tf_rate = (value, unit)
+
+    def _row_tf_checkpoint(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        out.append(CheckpointSaved(self._number, self._now(), int(m.group(1)), m.group(2)))
+
+    def _row_tf_eval_dict(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        self._to("eval", "", out)
+        for name, value in _KV_EQ.findall(m.group(2)):
+            number_value = _float(value)
+            if number_value is not None and name != "global_step":
+                out.append(EvalMetric(self._number, self._now(), name, number_value))
+        self._end_phase(out)
+
+    def _row_tf_finished(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        self._complete(out, int(m.group(1)), _float(m.group(2)), m.string)
+
+    def _row_tf_final_loss(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
+        # The end of an estimator's train(): its last loss, and the run's training is complete.
+        self._info("final_loss", m.group(1), out)
+        loss = _float(m.group(1))
+        if self._tf_last is not None and loss is not None and loss != self._tf_last[1]:
+            out.append(StepMetrics(self._number, self._now(), step=self._tf_last[0], loss=loss))
+        self._complete(out, None, None, m.string)
+
+
+TF_RULES = RuleTable(
+    (
+        Rule("tf:step", ("loss", "Loss", "LOSS"), _TF_LOSS, TfEstimatorRules._row_tf_step),
+        Rule("tf:rate", "/sec:", _TF_RATE, TfEstimatorRules._row_tf_rate, how="match"),
+        Rule("tf:checkpoint", "Saving checkpoint", _TF_CKPT, TfEstimatorRules._row_tf_checkpoint, how="match"),
+        Rule("tf:eval", "Saving dict for global step", _TF_EVAL_DICT, TfEstimatorRules._row_tf_eval_dict, how="match"),
+        Rule("tf:finished", " finished with", _TF_FINISHED, TfEstimatorRules._row_tf_finished),
+        Rule(
+            "tf:final_loss",
+            ("Loss for final step", "loss for final step"),
+            _TF_FINAL_LOSS,
+            TfEstimatorRules._row_tf_final_loss,
+            how="match",
+        ),
+    ),
+    "first",
+)
+"""TensorFlow's lines, first row that takes the message wins."""

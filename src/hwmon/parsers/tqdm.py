@@ -45,6 +45,7 @@ from hwmon.events import (
 from hwmon.parsers import vocab
 from hwmon.parsers.base import Line
 from hwmon.parsers.records import RecordReader, as_record
+from hwmon.parsers.rules import stamp
 from hwmon.parsers.tqdm_bars import MAX_DESC, FoundBar, find_bars, parse_duration, parse_metrics
 
 __all__ = [
@@ -103,6 +104,9 @@ class BarState:
 class TqdmParser:
     """Pure parser of tqdm bars (see the module docstring for the conventions). Never raises on any line."""
 
+    RULE = "tqdm:bar"
+    """The provenance of every event this parser emits (``Event.rule``)."""
+
     def __init__(self) -> None:
         self._bars: dict[str, BarState] = {}
         # Per-epoch bars ("Epoch 3") count steps on from the first epoch number seen (0- or 1-based).
@@ -125,6 +129,7 @@ class TqdmParser:
         events: list[Event] = []
         for bar in bars:
             self._bar_events(bar, line, events)
+        stamp(events, 0, self.RULE)
         return events
 
     def finish(self) -> list[Event]:

@@ -203,8 +203,39 @@ def _percent_before(text: str, pos: int) -> int | None:
     return int(text[start:pos]) if start < pos else None
 
 
+_PLAIN_FIRST = frozenset(" 0123456789")
+# The commonest line of all: one anonymous bar and nothing else ("  7%|▋   | 70/1000 [00:03<00:45, 20.4it/s]",
+# a redraw of the bar of HF's Trainer, Lightning, a plain loop): read in one match. What it reads is what the
+# general path below reads for such a line (name "", counts without unit_scale, the rate as tqdm prints it).
+_PLAIN = re.compile(
+    r"\s*\d{1,3}%\|[^|\n]{0,2000}?\|\s*(\d{1,15})/(\d{1,15})\s*\[(\d+:\d{2}(?::\d{2})?)<(\d+:\d{2}(?::\d{2})?|\?), "
+    r"(\d+(?:\.\d+)?|\?)([A-Za-z]+)/s\]\s*"
+)
+
+
 def find_bars(text: str) -> list[FoundBar]:
     """Every tqdm bar in ``text``, left to right (pure, never raises on any text)."""
+    if text[:1] in _PLAIN_FIRST:
+        m = _PLAIN.fullmatch(text)
+        if m is not None and m.group(6) != "s":  # "2.0s/s" reads as seconds per unit: the general path
+            n, total, elapsed, remaining, rate, unit = m.groups()
+            return [
+                FoundBar(
+                    "",
+                    int(n),
+                    int(total),
+                    parse_duration(elapsed),
+                    parse_duration(remaining),
+                    None if rate == "?" else float(rate),
+                    unit,
+                    (),
+                )
+            ]
+    return find_bars_general(text)
+
+
+def find_bars_general(text: str) -> list[FoundBar]:
+    """``find_bars`` without its one-match shortcut for a plain anonymous bar (every shape of bar)."""
     has_pct = "%|" in text
     has_bracket = "[" in text
     if not has_pct and not has_bracket:

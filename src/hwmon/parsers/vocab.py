@@ -22,9 +22,14 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-__all__ = ["Metrics", "Pair", "pairs", "pick_loss", "read", "role"]
+__all__ = ["NUM", "NUM_B", "Metrics", "Pair", "pairs", "pick_loss", "read", "role"]
 
-_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf"
+NUM = r"(?:[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?i:nan|inf(?:inity)?))"
+"""The one number pattern of every format: a decimal (sign, fraction, exponent optional) or nan/inf in any case,
+everything ``float()`` reads the same way. A non-capturing group: put it in a group of your own to capture it."""
+NUM_B = NUM.encode()
+"""``NUM`` for bytes patterns (the bulk fast paths)."""
+_NUM = NUM
 # 'k': v / "k": "v" (dict reprs, JSON). The value may be quoted (transformers 5) or a tensor(...) repr.
 _QUOTED = re.compile(
     r"['\"](?P<k>[^'\"]{1,60})['\"]\s*:\s*(?:tensor\()?['\"]?(?P<v>" + _NUM + r")['\"]?(?P<pct>%)?(?=[\s,})\]]|$)",

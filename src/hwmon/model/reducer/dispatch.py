@@ -17,7 +17,7 @@ from hwmon.events import (
     StepMetrics,
 )
 from hwmon.model.provenance import figures_before, observe
-from hwmon.model.reducer import alerts, expectations, facts, job, ranks, run, series, steps, timeline
+from hwmon.model.reducer import alerts, evidence, expectations, facts, job, ranks, run, series, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
 from hwmon.model.state import RunState
@@ -29,6 +29,7 @@ TABLES: tuple[dict[type[Event], Handler], ...] = (
     steps.HANDLERS,
     facts.HANDLERS,
     alerts.HANDLERS,
+    evidence.HANDLERS,
     expectations.HANDLERS,
     ranks.HANDLERS,
     job.HANDLERS,

@@ -17,7 +17,6 @@ from hwmon.events import (
     RunStarted,
     SourceEnded,
     TrainingTotals,
-    VendorDetected,
 )
 from hwmon.model.reducer.alerts import fail
 from hwmon.model.reducer.handler import Handler
@@ -33,9 +32,12 @@ def reset_run(state: RunState) -> None:
     fresh.lines = state.lines
     fresh.alert_count = state.alert_count
     fresh.runs = state.runs + 1
-    # What the source and the supervisor know is about the process, not about one run in its log.
+    # What the source and the supervisor know is about the process, not about one run in its log; so is the
+    # vendor/device evidence (the stack that prints the log: hwmon.model.reducer.evidence).
     fresh.run_started_at = state.run_started_at
     fresh.started_at = state.started_at
+    fresh.vendor = state.vendor
+    fresh.device = state.device
     fresh.job = state.job
     for f in dataclasses.fields(RunState):
         setattr(state, f.name, getattr(fresh, f.name))
@@ -47,15 +49,6 @@ def _run_started(state: RunState, event: Event, now: float | None) -> None:
         reset_run(state)
     if event.command:
         state.command = event.command
-
-
-def _vendor(state: RunState, event: Event, now: float | None) -> None:
-    assert isinstance(event, VendorDetected)
-    # The first vendor recognised wins: later generic matches (a tqdm bar) must not relabel a Cerebras run.
-    if state.vendor is None:
-        state.vendor = event.vendor
-    if event.device:
-        state.device = event.device
 
 
 def check_epochs_and_test(state: RunState) -> None:
@@ -82,6 +75,7 @@ def _completed(state: RunState, event: Event, now: float | None) -> None:
     elif state.status != "failed":
         # A completion line after a fatal error (e.g. "Processed N samples" printed during shutdown) stays failed.
         state.status = "succeeded"
+        state.ended_by_log = True
 
 
 def _totals(state: RunState, event: Event, now: float | None) -> None:
@@ -147,7 +141,6 @@ def _log_line(state: RunState, event: Event, now: float | None) -> None:
 HANDLERS: dict[type[Event], Handler] = {
     LogLine: _log_line,
     RunStarted: _run_started,
-    VendorDetected: _vendor,
     RunCompleted: _completed,
     TrainingTotals: _totals,
     RunOutcome: _outcome,

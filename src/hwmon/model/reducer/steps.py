@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from datetime import datetime
+from typing import NamedTuple
 
 from hwmon.events import Event, ProgressUpdate, StepBatch, StepMetrics
 from hwmon.model.reducer.alerts import nan_alert
+from hwmon.model.reducer.evidence import after_the_end
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.job import continues
 from hwmon.model.reducer.run import reset_run
@@ -67,6 +70,8 @@ def _step_x(series_last: tuple[float, float] | None, step: int | None) -> float:
 
 def _step(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, StepMetrics)
+    if after_the_end(state, event):
+        return
     if event.device and state.device is None:
         state.device = event.device
     if event.remaining_s is not None and math.isfinite(event.remaining_s):
@@ -113,11 +118,15 @@ def _step(state: RunState, event: Event, now: float | None) -> None:
 
 def _arrival_value(event: StepMetrics, now: float | None) -> float:
     """The y of the steps series: arrival time on the injected clock, else the log's own time (epoch seconds)."""
+    return _arrival(event.ts, now)
+
+
+def _arrival(ts: datetime | None, now: float | None) -> float:
     if now is not None:
         return now
-    if event.ts is not None:
+    if ts is not None:
         try:
-            return event.ts.timestamp()
+            return ts.timestamp()
         except (OverflowError, OSError, ValueError):
             return math.nan
     return math.nan
@@ -151,10 +160,8 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
     backwards = any(b < a for a, b in zip(numbered, numbered[1:], strict=False))
     if event.raw and (event.nonfinite or first.loss is None or last.loss is None or backwards):
         # Rare (NaN/Inf in a block, steps without a loss, steps counting down): every step through the line path,
-        # exactly.
-        from hwmon.parsers import expand_steps
-
-        steps = list(expand_steps(event))
+        # exactly (the batch's decoder reads every line back as the line path does).
+        steps = list(event.steps())
         if len(steps) == event.count:
             for step in steps:
                 _step(state, sane_step(step), now)
@@ -183,7 +190,7 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
         # Exactly the points a line-by-line feed keeps: the chart's shape does not depend on the chunking.
         step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
         if timed:
-            points = [(_x(picked[o], x_first + o), _arrival_value(picked[o], now)) for o in need_steps]
+            points = [(_x(picked[o], x_first + o), _arrival(picked[o].ts, now)) for o in need_steps]
             state.steps.add_kept(step_first, step_last, event.count, None, None, points)
         else:
             state.steps.add_aggregate(step_first, step_last, event.count, None, None, event.count, [])
@@ -241,38 +248,48 @@ def _from_bar(step: StepMetrics) -> bool:
     return step.rate_unit.endswith("it/s")
 
 
-def _x(step: StepMetrics, fallback: float) -> float:
+def _x(step: StepMetrics | _Picked, fallback: float) -> float:
     return float(step.step) if step.step is not None else fallback
 
 
-def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, StepMetrics] | None:
-    """The steps at ``offsets`` (0-based, within the batch), read from the batch's raw lines; None when the batch
-    carries no raw lines or they do not read back as ``count`` steps."""
+class _Picked(NamedTuple):
+    """What the series keep of one step of a batch (read from its columns, no StepMetrics built)."""
+
+    step: int | None
+    ts: datetime | None
+    loss: float | None
+    rate: float | None
+
+
+def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | None:
+    """The steps at ``offsets`` (0-based, within the batch), read back from the batch's raw lines by its decoder
+    (``hwmon.events.BlockDecoder``: the model reads columns, never a parser); None when the batch carries no raw
+    lines or they do not read back as one step each."""
     if not offsets:
         return {}
-    if not event.raw:
+    if not event.raw or event.decoder is None:
         return None
-    from hwmon.parsers import expand_steps
-
-    raw = event.raw
-    # Only the wanted lines are cut out (offsets are sorted): a block holds thousands of lines and keeps a few.
-    wanted: list[bytes] = []
-    line, start = 0, 0
-    for offset in offsets:
-        while line < offset:
-            start = raw.find(b"\n", start) + 1
-            if start == 0:
-                return None
-            line += 1
-        end = raw.find(b"\n", start)
-        if end < 0:
-            return None
-        wanted.append(raw[start : end + 1])
-    subset = dataclasses.replace(event, raw=b"".join(wanted), count=len(offsets))
-    steps = list(expand_steps(subset))
-    if len(steps) != len(offsets):
+    # Only the wanted lines are read back (offsets are sorted): a block holds thousands of lines and keeps a few.
+    lines = event.raw.split(b"\n")
+    if len(lines) <= offsets[-1] + 1 or offsets[0] < 0:
         return None
-    return {offset: sane_step(step) for offset, step in zip(offsets, steps, strict=True)}
+    wanted = [lines[offset] + b"\n" for offset in offsets]
+    picked: list[_Picked] = []
+    for columns in event.decoder.decode(b"".join(wanted), event.first.line):
+        n = len(columns)
+        none = [None] * n
+        picked.extend(
+            map(
+                _Picked,
+                [None if absurd(step) else step for step in columns.step],
+                columns.ts if columns.ts is not None else none,
+                columns.loss if columns.loss is not None else none,
+                columns.rate if columns.rate is not None else none,
+            )
+        )
+    if len(picked) != len(offsets):
+        return None
+    return dict(zip(offsets, picked, strict=True))
 
 
 def _sampled_batch(

@@ -1,0 +1,171 @@
+"""Decoders that read a bulk fast path's step lines back as ``hwmon.events.StepColumns`` (the ``BlockDecoder``
+protocol): ``TemplateDecoder`` (one bytes regex over a whole line, its named groups with roles) and
+``read_timestamps`` (a column of timestamp texts as the record stage reads them). Pure."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from hwmon.events import StepColumns, StepMetrics
+from hwmon.parsers.records import RecordReader
+
+__all__ = ["TemplateDecoder", "read_timestamps"]
+
+# --- decoding ---------------------------------------------------------------------------------------------------
+
+Role = str
+_FLOAT_ROLES = ("loss", "rate", "global_rate", "remaining_s", "epoch")
+
+
+class TemplateDecoder:
+    """A ``BlockDecoder`` for the lines of one template (see the module doc).
+
+    ``pattern`` matches one whole line without its ``\\n`` (it is anchored here); ``roles`` maps its named groups
+    to ``step``, ``batch`` (integers), ``loss``, ``rate``, ``global_rate``, ``remaining_s``, ``epoch`` (floats),
+    ``extra:NAME`` / ``extra%:NAME`` (a metric kept under NAME, the second a percentage read as a fraction),
+    ``ts`` (a timestamp as the record stage reads it), ``ts_frac`` (its fraction digits, when the pattern puts
+    them in a group of their own: much faster), ``per_step_ms`` / ``per_step_s`` (a time per step: the rate is its
+    inverse per second, ``None`` unless positive). A group that did not take part in a match is ``None`` in its row.
+    ``line(text, number)`` reads a line the pattern does not take (the format's line path); without it such a
+    line has no step. Extras come in the order of their groups in the pattern."""
+
+    __slots__ = ("_groups", "_line", "_pattern", "device", "mode", "rate_unit", "rule")
+
+    def __init__(
+        self,
+        rule: str,
+        pattern: re.Pattern[bytes] | bytes,
+        roles: Mapping[str, Role],
+        *,
+        mode: Literal["train", "eval"] = "train",
+        rate_unit: str = "samples/sec",
+        device: str | None = None,
+        line: Callable[[str, int], StepMetrics | None] | None = None,
+    ) -> None:
+        source = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+        flags = pattern.flags if isinstance(pattern, re.Pattern) else 0
+        self._pattern = re.compile(rb"(?m)^(?:" + source + rb")\n", flags)
+        index = self._pattern.groupindex
+        self._groups = [(index[name], roles[name]) for name in sorted(roles, key=index.__getitem__)]
+        self.rule = rule
+        self.mode: Literal["train", "eval"] = mode
+        self.rate_unit = rate_unit
+        self.device = device
+        self._line = line
+
+    def decode(self, raw: bytes, first_line: int) -> list[StepColumns]:
+        """See ``hwmon.events.BlockDecoder``."""
+        n = raw.count(b"\n")
+        rows = self._pattern.findall(raw)
+        if len(rows) == n and n:
+            if self._pattern.groups == 1:
+                rows = [(row,) for row in rows]
+            return [self._columns(list(zip(*rows, strict=True)), range(first_line, first_line + n))]
+        return StepColumns.of(self._slow(raw, first_line))
+
+    def _slow(self, raw: bytes, first_line: int) -> list[StepMetrics]:
+        steps: list[StepMetrics] = []
+        for offset, line in enumerate(raw.split(b"\n")[:-1]):
+            number = first_line + offset
+            found = self._pattern.findall(line + b"\n")
+            if len(found) == 1:
+                row = found[0] if self._pattern.groups > 1 else (found[0],)
+                steps.append(self._columns([(value,) for value in row], range(number, number + 1)).row(0))
+            elif self._line is not None:
+                step = self._line(line.decode("ascii", "replace"), number)
+                if step is not None:
+                    steps.append(step)
+        return steps
+
+    def _columns(self, columns: list[tuple[bytes, ...]], lines: range) -> StepColumns:
+        n = len(lines)
+        values: dict[str, list[Any]] = {}
+        extra: list[tuple[str, Sequence[float | None]]] = []
+        ts: list[datetime | None] | None = None
+        iso: list[str | None] | None = None
+        frac: tuple[bytes, ...] | None = None
+        stamps: tuple[bytes, ...] | None = None
+        for group, role in self._groups:
+            column = columns[group - 1]
+            if role == "ts":
+                stamps = column
+            elif role == "ts_frac":
+                frac = column
+            elif role in ("step", "batch"):
+                values[role] = _convert(column, int)
+            elif role in _FLOAT_ROLES:
+                values[role] = _convert(column, float)
+            elif role in ("per_step_ms", "per_step_s"):
+                scale = 1000.0 if role == "per_step_ms" else 1.0
+                values["rate"] = [None if t is None or not t > 0 else scale / t for t in _convert(column, float)]
+            elif role.startswith("extra%:"):
+                extra.append((role[7:], [None if v is None else v / 100.0 for v in _convert(column, float)]))
+            elif role.startswith("extra:"):
+                extra.append((role[6:], _convert(column, float)))
+        if stamps is not None:
+            ts, iso = read_timestamps(stamps, frac)
+        return StepColumns(
+            lines=lines,
+            step=values.get("step") or [None] * n,
+            loss=values.get("loss"),
+            ts=ts,
+            iso=iso,
+            rate=values.get("rate"),
+            global_rate=values.get("global_rate"),
+            remaining_s=values.get("remaining_s"),
+            epoch=values.get("epoch"),
+            batch=values.get("batch"),
+            extra=tuple(extra),
+            mode=self.mode,
+            rate_unit=self.rate_unit,
+            device=self.device,
+            rule=self.rule,
+        )
+
+
+def _convert(column: tuple[bytes, ...], kind: type[int] | type[float]) -> list[Any]:
+    """One column's text as numbers (C-level ``map``); an empty group (it did not take part) is ``None``."""
+    if b"" not in column:
+        return list(map(kind, column))
+    return [None if not v else kind(v) for v in column]
+
+
+_READER = RecordReader()
+
+
+def read_timestamps(
+    stamps: Sequence[bytes], frac: Sequence[bytes] | None = None
+) -> tuple[list[datetime | None], list[str | None]]:
+    """The timestamps (as the record stage reads them) and their ISO text of a column of timestamp texts; with
+    ``frac`` (the fraction digits in a column of their own) each distinct stamp and fraction is read once."""
+    bases: dict[bytes, datetime | None] = {}
+    for text in set(stamps):
+        bases[text] = _READER.split(text.decode("ascii", "replace"))[0]
+    if frac is None:
+        ts = list(map(bases.__getitem__, stamps))
+        iso_of = {text: None if base is None else base.isoformat() for text, base in bases.items()}
+        return ts, list(map(iso_of.__getitem__, stamps))
+    micro = {f: int((f + b"000000")[:6]) if f else 0 for f in set(frac)}
+    base_iso = {text: None if base is None else base.isoformat() for text, base in bases.items()}
+    deltas = {f: timedelta(microseconds=us) for f, us in micro.items()}
+    frac_iso = {f: f".{us:06d}" if us else "" for f, us in micro.items()}
+    if None not in bases.values():
+        # Column by column at C speed: a line's time is its second plus its fraction, its ISO text the same.
+        ts = list(map(operator.add, map(bases.__getitem__, stamps), map(deltas.__getitem__, frac)))
+        iso = list(map(operator.add, map(base_iso.__getitem__, stamps), map(frac_iso.__getitem__, frac)))
+        return ts, iso
+    out_ts: list[datetime | None] = []
+    out_iso: list[str | None] = []
+    for text, f in zip(stamps, frac, strict=True):
+        base = bases[text]
+        if base is None:
+            out_ts.append(None)
+            out_iso.append(None)
+        else:
+            out_ts.append(base + deltas[f])
+            out_iso.append(base_iso[text] + frac_iso[f])  # type: ignore[operator]
+    return out_ts, out_iso

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -87,7 +88,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--silence", type=float, metavar="S", help="alert after S seconds without output (600)")
     parser.add_argument(
-        "--stall-factor", type=float, default=5.0, metavar="F", help="stalled: no step for F x the usual interval"
+        "--stall-factor",
+        type=float,
+        metavar="F",
+        help="stalled: no step for F x the usual interval (default $HWMON_STALL_FACTOR or 5)",
+    )
+    parser.add_argument(
+        "--stall-min",
+        type=float,
+        metavar="S",
+        help="... and for at least S seconds, so sub-second jitter never alerts (default $HWMON_STALL_MIN_S or 30)",
     )
     parser.add_argument(
         "--replay",
@@ -155,6 +165,16 @@ def _ref_kind(ref: str) -> tuple[str, str]:
         if parsed.job_id is not None and slurm_client.available():
             return "slurm", parsed.job_id
         raise
+
+
+def _stall_rule(args: argparse.Namespace) -> StallRule:
+    """The dashboard's stall rule (``HWMON_STALL_FACTOR`` / ``HWMON_STALL_MIN_S``), with ``--stall-factor`` /
+    ``--stall-min`` over it."""
+    rule = StallRule.from_env(os.environ)
+    return StallRule(
+        rule.factor if args.stall_factor is None else args.stall_factor,
+        rule.min_s if args.stall_min is None else args.stall_min,
+    )
 
 
 def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...]) -> object:
@@ -238,6 +258,9 @@ def run(args: argparse.Namespace) -> int:
         raise exitcodes.HwmonError("name what to watch (REF...) or --all", exitcodes.USAGE)
     if not 0.1 <= args.interval <= 60:
         raise exitcodes.HwmonError("--interval must be 0.1 to 60 seconds", exitcodes.USAGE)
+    for flag, value in (("--stall-factor", args.stall_factor), ("--stall-min", args.stall_min)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise exitcodes.HwmonError(f"{flag} must be a number above 0", exitcodes.USAGE)
     if args.rate_limit <= 0:
         raise exitcodes.HwmonError("--rate-limit must be above 0", exitcodes.USAGE)
     try:
@@ -274,9 +297,7 @@ def run(args: argparse.Namespace) -> int:
         ledger,
         replay=args.replay,
         log=printer,
-        stall_factor=args.stall_factor,
-        # The minimum gap of a stall (issue 19): HWMON_STALL_MIN_S, as in the dashboard.
-        stall_min_s=StallRule.from_env(os.environ).min_s,
+        stall=_stall_rule(args),
         check_state=PhaseOverruns(),
         **extra,
     )

@@ -35,6 +35,7 @@ __all__ = ["Watch"]
 _HOST = socket.gethostname()
 # Row statuses of a run that may still raise time alerts.
 _LIVE = ("running", "stalled", "waiting")
+_DEFAULT_STALL = time_alerts.StallRule()
 
 
 @dataclass
@@ -114,8 +115,7 @@ class Watch:
         replay: bool = False,
         clock: Callable[[], float] = time.time,
         log: Callable[[str, str], None] = lambda tag, text: None,
-        stall_factor: float = time_alerts.STALL_FACTOR,
-        stall_min_s: float = time_alerts.STALL_MIN_S,
+        stall: time_alerts.StallRule = _DEFAULT_STALL,
         silence_s: float = time_alerts.SILENCE_S,
         snapshot_every: float = 5.0,
         check_state: Callable[[RunState, float], None] | None = None,
@@ -126,8 +126,8 @@ class Watch:
         self.replay = replay
         self.clock = clock
         self.log = log
-        self.stall_factor = stall_factor
-        self.stall_rule = time_alerts.StallRule(factor=stall_factor, min_s=stall_min_s)
+        # The dashboard's rule (issue 19): a stall is ``stall.factor`` x the usual interval and >= ``stall.min_s``.
+        self.stall_rule = stall
         self.silence_s = silence_s
         self.snapshot_every = snapshot_every
         self.check_state = check_state

@@ -1,0 +1,74 @@
+"""The watch's stall rule is the dashboard's (issue 19 item 7): a stall needs ``factor`` x the usual step interval
+AND at least ``min_s`` seconds, set with ``--stall-min`` / ``--stall-factor`` over HWMON_STALL_MIN_S /
+HWMON_STALL_FACTOR. In process, on the watch's own loop with an injected clock."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from hwmon.commands.watch import _stall_rule, add_arguments
+from hwmon.model.alerts import STALL_FACTOR, STALL_MIN_S, StallRule
+from hwmon.notify.ledger import Ledger
+from hwmon.notify.watch import Watch
+from hwmon.sources.fleet import Fleet
+from hwmon.store.recent import Recent
+
+START = 1_700_000_000.0
+
+
+def step_line(n: int, at: float) -> str:
+    stamp = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3]
+    return (
+        f"{stamp} INFO:   | Train Device=CSX, Step={n}, Loss=2.0, Rate=100.00 samples/sec, "
+        "GlobalRate=100.00 samples/sec\n"
+    )
+
+
+def stalls_told(tmp_path: Path, rule: StallRule, quiet_s: float) -> list[str]:
+    """Steps 0.5 s apart, then ``quiet_s`` without one: the events the watch tells."""
+    tmp_path.mkdir()
+    log = tmp_path / "train.log"
+    log.write_text("starting\n")
+    now = [START]
+    fleet = Fleet(runs=list, jobs=list, recents=lambda: [Recent(str(log), "file", START)], clock=lambda: now[0])
+    watch = Watch(fleet, None, Ledger(None), clock=lambda: now[0], stall=rule)
+    watch.tick()
+    told: list[str] = []
+    for n in range(1, 9):
+        now[0] += 0.5
+        with log.open("a") as fh:
+            fh.write(step_line(n, now[0]))
+        told += [notice.event for notice in watch.tick()]
+    for _ in range(int(quiet_s / 0.5)):
+        now[0] += 0.5
+        told += [notice.event for notice in watch.tick()]
+    return told
+
+
+def test_a_stall_needs_the_minimum_gap_as_well_as_the_ratio(tmp_path: Path) -> None:
+    # 5 s without a step after steps 0.5 s apart: 10x the usual interval, but under the default 30 s minimum.
+    assert "stalled" not in stalls_told(tmp_path / "a", StallRule(), quiet_s=5.0)
+    assert stalls_told(tmp_path / "b", StallRule(min_s=1.0), quiet_s=5.0).count("stalled") == 1
+    # Past the minimum but under the ratio: 1.5 s = 3x the interval.
+    assert "stalled" not in stalls_told(tmp_path / "c", StallRule(min_s=1.0), quiet_s=1.5)
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(["x.log", *argv])
+
+
+def test_stall_min_and_factor_flags_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HWMON_STALL_MIN_S", raising=False)
+    monkeypatch.delenv("HWMON_STALL_FACTOR", raising=False)
+    assert _stall_rule(parse()) == StallRule(STALL_FACTOR, STALL_MIN_S)
+    monkeypatch.setenv("HWMON_STALL_MIN_S", "7")
+    monkeypatch.setenv("HWMON_STALL_FACTOR", "3")
+    assert _stall_rule(parse()) == StallRule(3.0, 7.0)
+    assert _stall_rule(parse("--stall-min", "1")) == StallRule(3.0, 1.0)
+    assert _stall_rule(parse("--stall-min", "2.5", "--stall-factor", "8")) == StallRule(8.0, 2.5)

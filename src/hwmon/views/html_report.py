@@ -18,7 +18,7 @@ from html import escape
 
 from hwmon import __version__
 from hwmon.events import ModuleNode
-from hwmon.model import figures
+from hwmon.model import figures, smoothing
 from hwmon.model.eta import eta_seconds, main_progress, target_step
 from hwmon.model.fmt import fmt_duration, fmt_number, fmt_rate
 from hwmon.model.state import RunState
@@ -45,23 +45,11 @@ class ReportInput:
     now: float | None = None
 
 
-# Stand-ins until the model has them (h18: phase shares, h19: smoothing): the report then prints through those.
-SMOOTHING = 0.6
+# Stand-in until the model has it (h18: phase shares): the report then prints through that.
 
 
 def _share(seconds: float | None, wall: float | None) -> float | None:
     return None if seconds is None or not wall else seconds / wall
-
-
-def _smoothed(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Debiased exponential moving average (TensorBoard's smoothing) of the points."""
-    out: list[tuple[float, float]] = []
-    last, weight = 0.0, 0.0
-    for x, y in points:
-        last = last * SMOOTHING + (1 - SMOOTHING) * y
-        weight = weight * SMOOTHING + (1 - SMOOTHING)
-        out.append((x, last / weight))
-    return out if len(out) > 2 else []
 
 
 def _t(text: object, limit: int | None = LINE_LIMIT) -> str:
@@ -141,9 +129,10 @@ def _charts(state: RunState) -> str:
     parts = []
     if state.loss.points or state.eval_loss.points:
         series = [Series("train loss", state.loss.points, "loss")]
-        smoothed = _smoothed(state.loss.points)
-        if smoothed:
-            series.append(Series(f"smoothed (EMA {SMOOTHING})", smoothed, "smooth"))
+        # The dashboard's smoothing (S): TensorBoard's debiased EMA at its default weight.
+        if len(state.loss.points) > 2:
+            smoothed = smoothing.ema_debiased(state.loss.points, smoothing.DEFAULT_WEIGHT)
+            series.append(Series(f"smoothed ({smoothing.fmt_smoothing(smoothing.DEFAULT_WEIGHT)})", smoothed, "smooth"))
         if state.eval_loss.points:
             series.append(Series("eval loss", state.eval_loss.points, "eval", markers=True))
         last = fmt_number(state.loss.last[1]) if state.loss.last is not None else "-"

@@ -85,8 +85,8 @@ def cpu_over(app: PtyApp, seconds: float) -> float:
 def refresh_figures(runs_dir: Path, reps: int = 20) -> tuple[float, float, int, int]:
     """(median ms of one incremental refresh, ms to re-parse every log whole, bytes read per refresh, total bytes)."""
     os.environ["HWMON_RUNS_DIR"] = str(runs_dir)
-    from hwmon.model.summary import summarize_bytes
     from hwmon.sources.fleet import Fleet, LogTracker
+    from hwmon.sources.read import summarize_bytes
 
     fleet = Fleet(jobs=lambda: [], recents=lambda: [], registry_every=0.0)
     fleet.refresh(force=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 _CHILD = r"""
 import json, resource, sys, time
-from hwmon.model.summary import summarize_chunks
+from hwmon.sources.read import summarize_chunks
 import hwmon.parsers.stream as stream
 
 class NoRanks:

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _figures(data: bytes, source: str) -> dict[str, object]:
-    from hwmon.model.summary import summarize_bytes, summary_dict
+    from hwmon.model.summary import summary_dict
+    from hwmon.sources.read import summarize_bytes
 
     s = summary_dict(summarize_bytes(data, source))
     train = s["train"]

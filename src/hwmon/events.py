@@ -362,6 +362,24 @@ class SourceEnded(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Tick(Event):
+    """The viewer's clock ticked (``line`` 0, no ``ts``): the time-based judgements — a stall, a silence, and any
+    check a module adds to ``hwmon.model.reducer.clock.TICK_CHECKS`` — are made by the reducer at the ``now`` this
+    event is applied with, so time changes the state the same way data does. Not output: it neither counts as a
+    line nor revives a quiet source, and it changes ``RunState.version`` only when it changes something.
+
+    ``catching_up``: the source is still reading a backlog (arrival times then say nothing about the run's pace).
+    ``stall_factor``: a stall is no step for this many times the usual interval, and (``stall_min_s``) for at least
+    this many seconds (issue 19: a fast loop's sub-second jitter is no stall). ``silence_s``: no output for this
+    long is a silence."""
+
+    catching_up: bool = False
+    stall_factor: float = 5.0
+    silence_s: float = 600.0
+    stall_min_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class JobIdSeen(Event):
     """A scheduler/appliance job id (``wsjob-..`` compile/execute, a workflow id, a Slurm job number)."""
 

@@ -24,7 +24,8 @@ Summary = dict[str, Any]
 
 
 def summarize(path: Path) -> Summary:
-    from hwmon.model.summary import summarize_bytes, summary_dict
+    from hwmon.model.summary import summary_dict
+    from hwmon.sources.read import summarize_bytes
 
     return summary_dict(summarize_bytes(path.read_bytes(), str(path)))
 

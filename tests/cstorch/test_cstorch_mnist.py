@@ -83,7 +83,7 @@ def test_csx_on_cstorch_cpu_backend_trains(tmp_path: Path) -> None:
     assert found == [1, 10, 20, 30]
     assert "TrainingModelWithLoss(" in log and "INFO:   Training completed successfully!" in log
     assert re.search(r"^Accuracy on test set: \d+\.\d\d%$", log, re.M)
-    from hwmon.model.summary import summarize_bytes
+    from hwmon.sources.read import summarize_bytes
 
     state = summarize_bytes(record.log_path.read_bytes(), str(record.log_path))
     assert state.last_step is not None and state.last_step.step == 30 and state.last_step.loss is not None

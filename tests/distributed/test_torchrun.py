@@ -18,8 +18,8 @@ from hwmon.model.distributed import run_error
 from hwmon.model.reducer import apply_all
 from hwmon.model.reducer.ranks import median_interval
 from hwmon.model.state import Alert, RunState
-from hwmon.model.summary import summarize_bytes
 from hwmon.sources.follow import FileFollower
+from hwmon.sources.read import summarize_bytes
 from hwmon.sources.source import FollowSource
 
 pytestmark = pytest.mark.integration

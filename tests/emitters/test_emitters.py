@@ -172,9 +172,9 @@ def check_live(run: Produced) -> None:
     summary, train = run.summary, run.summary["train"]
     steps, loss = train["steps"], train["loss"]
     assert live.step == (steps["last"] if steps else None), f"live step {live.step}, summary {steps}"
-    from hwmon.views.plain import _number
+    from hwmon.model.figures import fmt_loss
 
-    assert live.loss == (_number(loss["last"]) if loss else None), f"live loss {live.loss}, summary {loss}"
+    assert live.loss == (fmt_loss(loss["last"]) if loss else None), f"live loss {live.loss}, summary {loss}"
     if summary["status"] in ("succeeded", "failed"):
         assert run.attach_ended, "attach did not see the run end"
         assert live.tag == "end" and live.status == summary["status"], f"live {live}, summary {summary['status']}"

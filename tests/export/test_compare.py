@@ -19,7 +19,8 @@ from hwmon.commands.compare import collect
 from hwmon.events import StepMetrics
 from hwmon.model import compare as compare_mod
 from hwmon.model.compare import RunCollector, compare_dict, matching_steps, normalise_rate
-from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.model.summary import summary_dict
+from hwmon.sources.read import summarize_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"

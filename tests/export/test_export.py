@@ -155,7 +155,8 @@ def test_lr_column_and_other_metrics_by_name() -> None:
 
 
 def test_phases_table_matches_summary() -> None:
-    from hwmon.model.summary import summarize_bytes, summary_dict
+    from hwmon.model.summary import summary_dict
+    from hwmon.sources.read import summarize_bytes
 
     data = (FIXTURES / "cerebras_appliance_train.log").read_bytes()
     phases = export_csv(block_events(data), "phases")

@@ -44,7 +44,7 @@ from hwmon.events import (
 from hwmon.model import alerts
 from hwmon.model.eta import eta_seconds
 from hwmon.model.reducer import apply, apply_all
-from hwmon.model.state import RunState
+from hwmon.model.state import MAX_PROGRESS_BARS, RunState
 from hwmon.model.summary import summary_dict
 from hwmon.parsers.stream import parse_bytes
 from hwmon.tui import view
@@ -225,7 +225,7 @@ def test_state_stays_bounded_over_many_events() -> None:
     assert peak < small_peak * 2 + (4 << 20), (small_peak, peak)
     assert len(state.errors) <= 200
     assert len(state.alerts) <= 100
-    assert len(state.progress) <= 64
+    assert len(state.progress) <= MAX_PROGRESS_BARS and state.progress_dropped >= 0
     assert len(state.checkpoints) <= 1000 and len(state.info) <= 256
     # Not capped (reported, not fixed here): state.phases keeps every phase, one per PhaseStarted that changes the
     # phase, so a run alternating train/checkpoint for days grows it linearly; the peak check above still holds.

@@ -15,7 +15,7 @@ import pytest
 
 from hwmon.cli import main
 from hwmon.model.history import job_key, run_entry
-from hwmon.model.summary import summarize_bytes
+from hwmon.sources.read import summarize_bytes
 from hwmon.store import history as history_mod
 from hwmon.store.history import SCHEMA_VERSION, History, history_path
 

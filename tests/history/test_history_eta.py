@@ -12,7 +12,7 @@ import pytest
 from hwmon.cli import main
 from hwmon.model.fmt import fmt_duration
 from hwmon.model.history import Expected, expected_remaining
-from hwmon.model.summary import summarize_bytes
+from hwmon.sources.read import summarize_bytes
 from hwmon.tui.app import HwmonApp
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -198,3 +198,16 @@ async def test_quiet_input_releases_a_held_back_traceback(tmp_path: Path) -> Non
     batches = await collect(source, until=lambda bs: any(isinstance(e, ErrorSeen) for b in bs for e in b.events))
     errors = [e for e in events(batches) if isinstance(e, ErrorSeen)]
     assert "device-side assert" in errors[0].message
+
+
+async def test_each_batch_says_the_log_line_number_of_its_first_line(tmp_path: Path) -> None:
+    # A raw log view asks the model which rule read a line by its number (issue 17's record view).
+    log = tmp_path / "run.log"
+    log.write_text("".join(f"line {i}\n" for i in range(1, 11)))
+    source = file_source(log)
+    seen: list[tuple[int, str]] = []
+    async for batch in source.batches():
+        seen += [(batch.first_line + i, text) for i, text in enumerate(batch.lines)]
+        if len(seen) >= 10:
+            source.close()
+    assert seen[:10] == [(i, f"line {i}") for i in range(1, 11)]

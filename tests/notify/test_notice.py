@@ -11,10 +11,10 @@ import pytest
 
 from hwmon.model.reducer import add_alert
 from hwmon.model.state import Alert, RunState
-from hwmon.model.summary import summarize_bytes
 from hwmon.model.text import is_safe
 from hwmon.notify.ledger import Ledger
 from hwmon.notify.notice import NoticeDetector, RunFacts, attach_command, end_event, parse_on, wanted
+from hwmon.sources.read import summarize_bytes
 
 FACTS = RunFacts(key="run:r1", run="r1", name="train", host="node1", status="running", ref="r1")
 STEPS = b"".join(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hwmon.commands.watch import _stall_rule, add_arguments
-from hwmon.model.alerts import STALL_FACTOR, STALL_MIN_S, StallRule
+from hwmon.model.alerts import STALL_FACTOR, STALL_MIN_S, StallRule, tick
 from hwmon.notify.ledger import Ledger
 from hwmon.notify.watch import Watch
 from hwmon.sources.fleet import Fleet
@@ -34,7 +34,9 @@ def stalls_told(tmp_path: Path, rule: StallRule, quiet_s: float) -> list[str]:
     log = tmp_path / "train.log"
     log.write_text("starting\n")
     now = [START]
-    fleet = Fleet(runs=list, jobs=list, recents=lambda: [Recent(str(log), "file", START)], clock=lambda: now[0])
+    # As ``hwmon watch`` builds it: the fleet's own trackers tick with the watch's rule too.
+    recents = [Recent(str(log), "file", START)]
+    fleet = Fleet(runs=list, jobs=list, recents=lambda: recents, clock=lambda: now[0], tick=tick(stall=rule))
     watch = Watch(fleet, None, Ledger(None), clock=lambda: now[0], stall=rule)
     watch.tick()
     told: list[str] = []
@@ -55,6 +57,9 @@ def test_a_stall_needs_the_minimum_gap_as_well_as_the_ratio(tmp_path: Path) -> N
     assert stalls_told(tmp_path / "b", StallRule(min_s=1.0), quiet_s=5.0).count("stalled") == 1
     # Past the minimum but under the ratio: 1.5 s = 3x the interval.
     assert "stalled" not in stalls_told(tmp_path / "c", StallRule(min_s=1.0), quiet_s=1.5)
+    # A minimum above the default (30 s): 40 s is not a stall yet, 61 s is.
+    assert "stalled" not in stalls_told(tmp_path / "d", StallRule(min_s=60.0), quiet_s=40.0)
+    assert "stalled" in stalls_told(tmp_path / "e", StallRule(min_s=60.0), quiet_s=61.0)
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -84,12 +84,45 @@ async def test_small_phases_fold_into_one_row_when_rows_run_short() -> None:
         assert len(timeline.pane_rows(80, 4)) == 4  # room for every kind: every kind
         rows = [text.plain for text in timeline.pane_rows(80, 3)]
         assert [row.split()[0] for row in rows[:2]] == ["train", "compile"]
-        assert rows[2].startswith(" + queue 0s, eval 0s") and "<1% each" in rows[2]
+        # No log time measures queue and eval (the model says '?', as summary says '-'): not known to be big.
+        assert rows[2].startswith(" + queue ?, eval ?") and "not measured" in rows[2]
         # Fewer rows than even the big ones need (a terminal below 80x24): a note says what else there is, and
         # the pane is never empty.
         tiny = [text.plain for text in timeline.pane_rows(80, 2)]
         assert tiny[0].startswith(" + ") and "z shows all" in tiny[0] and tiny[1].split()[0] == "compile"
         assert timeline.pane_rows(80, 1)[0].plain.split()[0] in ("train", "compile")
+
+
+def test_measured_small_phases_fold_with_their_share_and_big_ones_keep_rows() -> None:
+    """Kinds under 1 % of the wall fold into one row ('<1% each'); the shares are the model's (phase_totals)."""
+    from datetime import datetime, timedelta
+
+    from hwmon.events import PhaseEnded, PhaseStarted
+    from hwmon.model import figures
+    from hwmon.model.reducer import apply
+    from hwmon.model.state import RunState
+    from hwmon.tui import view
+
+    t0 = datetime(2026, 1, 1, 12, 0, 0)
+    state = RunState()
+    line = 0
+    for name, start, seconds in (
+        ("setup", 0, 0.5),
+        ("compile", 0.5, 40),
+        ("checkpoint", 40.5, 0.3),
+        ("train", 41, 959),
+    ):
+        line += 1
+        apply(state, PhaseStarted(line, t0 + timedelta(seconds=start), name), 0.0)
+        line += 1
+        apply(state, PhaseEnded(line, t0 + timedelta(seconds=start + seconds), name), 0.0)
+    pane = PhaseTimeline()
+    pane._timeline = view.timeline(state, 0.0)
+    rows = [text.plain for text in pane.pane_rows(80, 3)]
+    assert [row.split()[0] for row in rows[:2]] == ["compile", "train"]
+    assert rows[2] == " + setup 1s, checkpoint 0s (<1% each)"
+    shares = {t.name: figures.fmt_share(t.share) for t in figures.phase_totals(state, 0.0)}
+    assert rows[0].split()[-1] == shares["compile"] == "4%" and rows[1].split()[-1] == shares["train"] == "96%"
 
 
 @SIZES

@@ -16,9 +16,10 @@ import pytest
 
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
-from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.model.summary import summary_dict
 from hwmon.refs import RemoteRef, parse_remote
 from hwmon.sources.follow import Chunk
+from hwmon.sources.read import summarize_bytes
 from hwmon.sources.source import FollowSource
 from hwmon.sources.ssh import SshError, SshFollower, check, read_chunks
 

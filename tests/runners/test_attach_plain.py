@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hwmon import exitcodes
+from tests.helpers.process import Output
 
 pytestmark = pytest.mark.integration
 
@@ -75,20 +76,28 @@ def test_log_written_while_attached(tmp_path: Path) -> None:
     log = tmp_path / "live.log"
     lines = OK_LOG.read_text().splitlines(keepends=True)
     proc = hwmon("attach", str(log), "--plain", "--interval", "0.3")
+    output = Output(proc)
     try:
-        time.sleep(0.5)  # the file does not exist yet: attach waits for it
+        # The file does not exist yet: attach says it waits for it (the test waits for that line, not a second).
+        first = output.wait_for(lambda line: "waiting for live.log to appear" in line)
+        half = len(lines) // 2
         with open(log, "a", encoding="utf-8") as fh:
-            for line in lines:
-                fh.write(line)
-                fh.flush()
-                time.sleep(0.05)
-        code, out, err = finish(proc)
+            fh.writelines(lines[:half])
+            fh.flush()
+            # An interval line while the run is going, before the rest (and its end) is written.
+            output.wait_for(lambda line: line.split()[1:3] == ["status", "running"])
+            fh.writelines(lines[half:])
+            fh.flush()
+        code, out, err = output.finish()
     finally:
         if proc.poll() is None:
             proc.kill()
     assert code == exitcodes.OK, err
-    assert out.splitlines()[0].endswith("waiting for live.log to appear")
-    assert "status" in tags(out)  # the interval line printed while the run was going
+    lines_out = out.splitlines()
+    assert first.rstrip().endswith("waiting for live.log to appear")
+    # Said before anything of the run was shown.
+    assert lines_out.index(first.rstrip("\n")) < min(i for i, line in enumerate(lines_out) if " phase " in line)
+    assert any(line.split()[1:3] == ["status", "running"] for line in lines_out)
     assert "succeeded" in out.splitlines()[-1]
 
 
@@ -111,9 +120,11 @@ def test_ctrl_c_exits_130(tmp_path: Path) -> None:
     log = tmp_path / "forever.log"
     log.write_text("2025-02-11 09:00:01,100 INFO:   Compiling the model. This may take a few minutes.\n")
     proc = hwmon("attach", str(log), "--plain")
-    time.sleep(1.0)
+    output = Output(proc)
+    # Interrupted once it is following (it printed the compile phase), not after a guessed second.
+    output.wait_for(lambda line: " phase " in line and "compile" in line)
     proc.send_signal(signal.SIGINT)
-    code, _, err = finish(proc)
+    code, _, err = output.finish()
     assert code == exitcodes.INTERRUPTED
     assert "Traceback" not in err
 
@@ -173,12 +184,14 @@ def test_supervised_run_ends_when_its_record_says_so(tmp_path: Path, final: str,
         log = run_dir / "output.log"
         log.write_text("epoch 1 step 1 loss=0.9\n")
         proc = hwmon("attach", "20250211", "--plain", env={"HWMON_RUNS_DIR": str(runs)})
-        time.sleep(1.0)
-        assert proc.poll() is None  # still running: the run has not ended
+        output = Output(proc)
+        # It has read the log (its first phase line is out) and goes on: the run has not ended.
+        output.wait_for(lambda line: " phase " in line)
+        assert proc.poll() is None
         with open(log, "a", encoding="utf-8") as fh:
             fh.write("last line before exit\n")
         _write_run(run_dir, supervisor, final, 1 if final == "failed" else 0)
-        code, out, err = finish(proc)
+        code, out, err = output.finish()
     finally:
         supervisor.kill()
         supervisor.wait()

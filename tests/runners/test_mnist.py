@@ -155,7 +155,7 @@ def test_run_mnist_cpu_trains_for_real(tmp_path: Path) -> None:
     expected = "Fashion-MNIST" if data_dir == FASHION else "MNIST"
     assert f"Dataset: {expected} " in log
     assert lines[-1] == "[hwmon] run ended: exit code 0"
-    from hwmon.model.summary import summarize_bytes
+    from hwmon.sources.read import summarize_bytes
 
     state = summarize_bytes(record.log_path.read_bytes(), str(record.log_path))
     assert state.model is not None

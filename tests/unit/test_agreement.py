@@ -16,10 +16,10 @@ import pytest
 from hwmon.events import SourceEnded
 from hwmon.model import figures
 from hwmon.model.eta import eta_seconds
-from hwmon.model.reducer import apply, apply_all
 from hwmon.model.state import RunState
-from hwmon.model.summary import summarize_bytes, summary_dict
-from hwmon.parsers.stream import StreamParser
+from hwmon.model.summary import summary_dict
+from hwmon.sources.pipeline import Reader
+from hwmon.sources.read import summarize_bytes
 from hwmon.tui import view
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,14 +32,14 @@ LATER = NOW + 3600.0
 
 
 def live_state(data: bytes, chunk: int) -> RunState:
-    """The dashboard's path: StreamParser(blocks=True) over chunks, the reducer with a clock, then the end."""
-    parser = StreamParser(blocks=True)
-    state = RunState(source="live")
+    """The dashboard's path: the one reader (``FollowSource``'s) over chunks, the reducer with a clock, then the
+    end. Nothing is patched here that the live path does not do itself."""
+    reader = Reader("live", keep_lines=0)
     for start in range(0, len(data), chunk):
-        apply_all(state, parser.feed(data[start : start + chunk]), now=NOW)
-    apply_all(state, parser.finish(), now=NOW)
-    apply(state, SourceEnded(0, None, "caught up, quiet"), NOW)
-    return state
+        reader.feed(data[start : start + chunk], NOW)
+    reader.feed(b"", NOW, eof=True)
+    reader.apply([SourceEnded(0, None, "caught up, quiet")], NOW)
+    return reader.state
 
 
 def test_there_are_logs_to_compare() -> None:
@@ -60,13 +60,14 @@ def test_headless_summary_and_live_view_agree(path: Path, chunk: int) -> None:
     # Wall time: the header's and the timeline's, an hour after the source ended (clocks stopped).
     assert view.wall_seconds(state, LATER) == pytest.approx(headless["wall_seconds"])
     assert view.timeline(state, LATER).wall == pytest.approx(headless["wall_seconds"])
-    # Every phase, in order; a phase the catch-up clock cannot measure (0 s) is one the summary cannot (None).
-    live_phases = [(p.name, d or 0.0) for p, d in zip(state.phases, figures.phase_durations(state, LATER), strict=True)]
-    head_phases = [(p["name"], p["seconds"] or 0.0) for p in headless["phases"]]  # type: ignore[union-attr]
+    # Every phase, in order, exactly: a phase the catch-up clock cannot measure is one the summary cannot (None).
+    live_phases = [(p.name, d) for p, d in zip(state.phases, figures.phase_durations(state, LATER), strict=True)]
+    head_phases = [(p["name"], p["seconds"]) for p in headless["phases"]]  # type: ignore[union-attr]
     assert [n for n, _ in live_phases] == [n for n, _ in head_phases]
-    assert [d for _, d in live_phases] == pytest.approx([d for _, d in head_phases])
+    assert [d is None for _, d in live_phases] == [d is None for _, d in head_phases]
+    assert [d or 0.0 for _, d in live_phases] == pytest.approx([d or 0.0 for _, d in head_phases])
     timeline_total = sum(row.seconds for row in view.timeline(state, LATER).rows)
-    assert timeline_total == pytest.approx(sum(d for _, d in head_phases))
+    assert timeline_total == pytest.approx(sum(d or 0.0 for _, d in head_phases))
     # Loss: aggregates and the plotted points, whatever the chunking.
     loss = headless["train"]["loss"]  # type: ignore[index]
     if loss is None:

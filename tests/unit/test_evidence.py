@@ -11,9 +11,9 @@ import re
 import pytest
 
 from hwmon.events import ErrorSeen, Event, RunCompleted, StepMetrics, VendorDetected
-from hwmon.model.summary import summarize_bytes
 from hwmon.parsers import vocab
 from hwmon.parsers.stream import StreamParser
+from hwmon.sources.read import summarize_bytes
 
 
 def parse(text: str) -> list[Event]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.model.summary import summary_dict
+from hwmon.sources.read import summarize_bytes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

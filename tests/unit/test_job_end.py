@@ -25,12 +25,13 @@ from hwmon.model.distributed import (
 from hwmon.model.figures import wall_seconds
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
-from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.model.summary import summary_dict
 from hwmon.model.timelimit import fmt_limit, limit_verdict
 from hwmon.parsers.base import Line
 from hwmon.parsers.records import RecordReader
 from hwmon.parsers.slurm_end import read
 from hwmon.slurm.facts import end_reason_record, job_event
+from hwmon.sources.read import summarize_bytes
 
 T0 = datetime(2026, 12, 7, 1, 0, 0)
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from hwmon.events import StepMetrics
-from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.model.summary import summary_dict
 from hwmon.parsers import stream
 from hwmon.parsers.hftrainer import HfTrainerParser
 from hwmon.parsers.megatron import MegatronParser
+from hwmon.sources.read import summarize_bytes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CASES = [

@@ -34,8 +34,9 @@ from hwmon.model import alerts, figures
 from hwmon.model.eta import eta_seconds
 from hwmon.model.reducer import apply, apply_all
 from hwmon.model.state import RunState
-from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.model.summary import summary_dict
 from hwmon.parsers.stream import StreamParser
+from hwmon.sources.read import summarize_bytes
 from hwmon.sources.source import file_source, stdin_source
 from hwmon.tui import view
 

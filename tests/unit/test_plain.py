@@ -74,7 +74,7 @@ async def test_finished_run_prints_each_phase_and_exits_zero() -> None:
     assert "(after compile 4m46s)" in phase_lines[1]
     assert "(after setup 4m04s)" in phase_lines[2]
     assert lines[-1].split()[1] == "end"
-    assert "succeeded" in lines[-1] and "step 200" in lines[-1] and "loss 8.4800" in lines[-1]
+    assert "succeeded" in lines[-1] and "step 200" in lines[-1] and "loss 8.480" in lines[-1]
     assert code == exitcodes.OK
 
 

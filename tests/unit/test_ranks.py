@@ -17,10 +17,11 @@ from hwmon.model.distributed import MAX_RANKS_LISTED, run_error
 from hwmon.model.reducer import apply, apply_all
 from hwmon.model.reducer.ranks import median_interval
 from hwmon.model.state import Alert, RunState
-from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.model.summary import summary_dict
 from hwmon.parsers import ranks as rank_parser
 from hwmon.parsers.ranks import RankLines, read_step
 from hwmon.parsers.stream import StreamParser
+from hwmon.sources.read import summarize_bytes
 
 T0 = datetime(2026, 12, 7, 10, 0, 0)
 

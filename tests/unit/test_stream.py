@@ -24,10 +24,13 @@ from hwmon.events import (
     VendorDetected,
     WarningSeen,
 )
-from hwmon.model.summary import summarize_bytes
+from hwmon.model.reducer import apply_all
+from hwmon.model.state import RunState
+from hwmon.model.summary import summary_dict
 from hwmon.parsers.base import Line, LineBlock
 from hwmon.parsers.records import strip_prefix
 from hwmon.parsers.stream import MIN_BLOCK_LINES, StreamParser, parse_bytes
+from hwmon.sources.read import summarize_bytes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
@@ -226,8 +229,12 @@ def test_every_shared_log_parses_in_any_chunking() -> None:
         data = path.read_bytes()
         got = assert_chunking_invariant(stream_events, data, seeds=(3,), bytewise=len(data) < 8000)
         assert got, path.name
+        # The bulk path (blocks of steps) reduces to what the line path reduces to: the same run, figure by figure.
         block_events = stream_events([data], blocks=True)
-        assert isinstance(block_events, list)
+        lines_state, blocks_state = RunState(), RunState()
+        apply_all(lines_state, got)
+        apply_all(blocks_state, block_events)
+        assert summary_dict(blocks_state) == summary_dict(lines_state), path.name
 
 
 @pytest.mark.parametrize(

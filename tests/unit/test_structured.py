@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from hwmon.events import EvalMetric, Event, PhaseEnded, PhaseStarted, RunCompleted, StepMetrics, TargetStated
-from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.model.summary import summary_dict
 from hwmon.parsers.base import Line
 from hwmon.parsers.records import RecordReader
 from hwmon.parsers.structured import StructuredLines
 from hwmon.parsers.tables import ColumnTables, cell_value
+from hwmon.sources.read import summarize_bytes
 
 LEARNED = Path(__file__).resolve().parents[1] / "fixtures" / "learned"
 

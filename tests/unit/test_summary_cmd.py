@@ -60,11 +60,13 @@ def _state() -> RunState:
 
 
 def test_fmt_seconds() -> None:
+    # The one duration spelling (hwmon.model.figures.fmt_wall): the summary says what the dashboard, plain mode,
+    # ls and the fleet say of the same run.
     assert fmt_seconds(None) == "-"
-    assert fmt_seconds(3.25) == "3.2s"
+    assert fmt_seconds(3.25) == "3s"
     assert fmt_seconds(42.4) == "42s"
     assert fmt_seconds(305.0) == "5m05s"
-    assert fmt_seconds(3725.0) == "1h02m05s"
+    assert fmt_seconds(3725.0) == "1h02m"
 
 
 def test_human_output_fits_80_columns_and_keeps_log_text_literal(
@@ -84,7 +86,7 @@ def test_human_output_fits_80_columns_and_keeps_log_text_literal(
         "setup",
         "train",
         "100 → 200",
-        "9.5 → 7.25",
+        "9.500 → 7.250",
         "1310",
         "1260",
         "51200 samples",

@@ -11,10 +11,11 @@ import pytest
 from tests.helpers.chunking import assert_chunking_invariant, stream_events
 
 from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
-from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.model.summary import summary_dict
 from hwmon.parsers.base import Line
 from hwmon.parsers.records import RecordReader
 from hwmon.parsers.templates import HOLD, MAX_TEMPLATES, NUMBER, TemplateStage
+from hwmon.sources.read import summarize_bytes
 
 LEARNED = Path(__file__).resolve().parents[1] / "fixtures" / "learned"
 SRC = Path(__file__).resolve().parents[2] / "src" / "hwmon" / "parsers"

@@ -8,8 +8,9 @@ from pathlib import Path
 from hwmon.events import RunCompleted, TrainingTotals
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
-from hwmon.model.summary import summarize_bytes, summary_dict
+from hwmon.model.summary import summary_dict
 from hwmon.parsers.stream import parse_bytes
+from hwmon.sources.read import summarize_bytes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from hwmon import exitcodes
-from hwmon.model.fmt import fmt_duration
+from hwmon.model.eta import fmt_eta
+from hwmon.model.figures import fmt_loss, fmt_wall
 from hwmon.model.text import safe_text
 
 # Only the tail of a log is parsed for the last step/loss, so `ls` stays quick however long the runs are.
@@ -25,31 +26,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def last_step_loss(log_path: Path) -> tuple[int | None, float | None]:
-    """The last training step and loss found in the tail of ``log_path``: the one summarise loop
-    (``hwmon.model.summary.summarize_chunks``) and the one loss figure (``hwmon.model.figures.last_loss``).
+    """The last training step and loss found in the tail of ``log_path``: the one reader
+    (``hwmon.sources.read.read_tail``) and the one loss figure (``hwmon.model.figures.last_loss``).
 
     Returns (None, None) when the log has none or cannot be read.
     """
     from hwmon.model.figures import last_loss
-    from hwmon.model.summary import summarize_chunks
+    from hwmon.sources.read import read_tail
 
     try:
-        with open(log_path, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - TAIL_BYTES))
-            data = fh.read()
-    except OSError:
-        return None, None
-    if size > TAIL_BYTES:
-        # Start at a line boundary so the first, cut line is not misread.
-        cut = data.find(b"\n")
-        data = data[cut + 1 :] if cut >= 0 else b""
-    try:
-        state = summarize_chunks([data], str(log_path))
+        state = read_tail(str(log_path), TAIL_BYTES)
     except Exception:  # a parser bug must not break `ls`; the columns just stay empty
         return None, None
-    return last_loss(state)
+    return (None, None) if state is None else last_loss(state)
 
 
 def _fmt_started(text: str) -> str:
@@ -70,14 +59,6 @@ def _fmt_status(record: Any) -> str:
         if record.exit_code is not None:
             return f"{record.status} ({record.exit_code})"
     return str(record.status)
-
-
-def _fmt_loss(loss: float | None) -> str:
-    if loss is None:
-        return "-"
-    if math.isnan(loss) or math.isinf(loss):
-        return str(loss)
-    return f"{loss:.4g}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
             record.device or "-",
             _fmt_status(record),
             _fmt_started(record.started),
-            fmt_duration(data["duration_s"]),
+            fmt_wall(data["duration_s"]),
             "-" if data["last_step"] is None else str(data["last_step"]),
-            last_loss if isinstance(last_loss, str) else _fmt_loss(last_loss),
+            fmt_loss(float(last_loss) if isinstance(last_loss, str) else last_loss),
         )
         # Every cell comes from run.json (written by whoever could write the run directory) or a file name:
         # sanitised so that no field can act on the terminal (hardening #13, item 2).
@@ -176,39 +157,30 @@ def slurm_job_rows(skip: set[str]) -> list[dict[str, Any]]:
 
 
 def tail_figures(log_path: Path) -> dict[str, Any]:
-    """Phase, last step, loss and ETA from the tail of a log (the same parsers and model as every view)."""
-    try:
-        from hwmon.model import reducer
-        from hwmon.model.eta import eta_seconds
-        from hwmon.model.state import RunState
-        from hwmon.parsers.stream import parse_bytes
+    """Phase, last step, loss and ETA from the tail of a log (the one reader and the model's figures)."""
+    from hwmon.model.eta import eta_seconds
+    from hwmon.model.figures import last_loss
+    from hwmon.sources.read import read_tail
 
-        with open(log_path, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - TAIL_BYTES))
-            data = fh.read()
-        if size > TAIL_BYTES:
-            cut = data.find(b"\n")
-            data = data[cut + 1 :] if cut >= 0 else b""
-        state = RunState(source=str(log_path))
-        reducer.apply_all(state, parse_bytes(data))
+    try:
+        state = read_tail(str(log_path), TAIL_BYTES)
     except Exception:  # an unreadable file or a parser bug must not break `ls`
         return {}
-    step, loss = last_step_loss(log_path)
+    if state is None:
+        return {}
+    step, loss = last_loss(state)
     phase = state.current_phase
-    eta = eta_seconds(state, None)
     return {
         "phase": phase.name if phase is not None else None,
         "last_step": step,
         "last_loss": loss if loss is None or math.isfinite(loss) else str(loss),
-        "eta_s": eta,
+        "eta_s": eta_seconds(state, None),
     }
 
 
 def print_slurm_table(rows: list[dict[str, Any]]) -> None:
     """The Slurm jobs as a table (state, elapsed, phase, step, loss, ETA)."""
-    from hwmon.model.fmt import fmt_duration as fmt
+    fmt = fmt_wall
 
     header = ("SLURM JOB", "NAME", "STATE", "ELAPSED", "PHASE", "STEP", "LOSS", "ETA")
     table = [header]
@@ -223,8 +195,8 @@ def print_slurm_table(rows: list[dict[str, Any]]) -> None:
                 fmt(row["elapsed_s"]),
                 row["phase"] or "-",
                 "-" if row["last_step"] is None else str(row["last_step"]),
-                loss if isinstance(loss, str) else _fmt_loss(loss),
-                fmt(row["eta_s"]) if row["eta_s"] is not None else "-",
+                fmt_loss(float(loss) if isinstance(loss, str) else loss),
+                fmt_eta(row["eta_s"]),
             )
         )
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]

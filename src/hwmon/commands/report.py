@@ -30,24 +30,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_run(ref: str, keep_lines: int) -> tuple[RunState, list[str], str | None, str]:
     """The run ``ref`` names, read to its end: its state, its last ``keep_lines`` lines, its command and name."""
-    from hwmon.events import RunOutcome
-    from hwmon.model.reducer import apply, apply_all
-    from hwmon.parsers.stream import StreamParser
     from hwmon.sources.open import resolve_input
-    from hwmon.sources.read import read_chunks
+    from hwmon.sources.pipeline import Reader
+    from hwmon.sources.read import read_chunks, source_end
 
+    # The one reader (one parser assembly, one fault policy), and the run's record (run.json) after its log.
     inp = resolve_input(ref)
-    state = RunState(source=inp.name)
-    parser = StreamParser(blocks=True, keep_lines=keep_lines)
+    reader = Reader(inp.name, keep_lines=keep_lines)
     tail: deque[str] = deque(maxlen=keep_lines)
     for data in read_chunks(inp):
-        apply_all(state, parser.feed(data), None)
-        tail.extend(parser.pop_lines())
-    apply_all(state, parser.finish(), None)
-    tail.extend(parser.pop_lines())
-    if inp.outcome is not None:
-        o = inp.outcome
-        apply(state, RunOutcome(parser.lines_seen, None, o.status, o.exit_code, o.signal), None)
+        events, lines, _failed = reader.parse(data)
+        reader.apply(events)
+        tail.extend(lines)
+    events, lines, _failed = reader.parse(b"", eof=True)
+    reader.apply(events)
+    tail.extend(lines)
+    reader.apply(inp.record)
+    ended = source_end(inp)
+    if ended is not None:
+        reader.apply([ended])
+    state = reader.state
     return state, list(tail), inp.command, inp.name
 
 

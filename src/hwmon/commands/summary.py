@@ -8,27 +8,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
 from hwmon.commands._args import add_format_file
+from hwmon.model.figures import fmt_share
 from hwmon.model.text import safe_text
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from hwmon.events import Event
     from hwmon.model.state import RunState
-
-CHUNK = 1 << 20  # read in 1 MiB chunks: memory stays flat whatever the log's size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's flags."""
-    parser.add_argument("log", nargs="?", metavar="LOG", help="the log file to summarise; '-' reads it from stdin")
+    parser.add_argument(
+        "log",
+        nargs="?",
+        metavar="REF",
+        help="what to summarise: a log file ('-' reads stdin), a run directory, a run id (or unique prefix), "
+        "HOST:PATH or ssh://[user@]host[:port]/path, slurm:JOBID",
+    )
     add_format_file(parser)  # h17a: user formats (issue 17)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the hwmon.summary/1 JSON contract")
@@ -69,94 +71,43 @@ def _safe(text: object) -> str:
 
 
 def summarize_file(path: Path, source: str | None = None) -> RunState:
-    """Read ``path`` in 1 MiB chunks through the streaming parser into a ``RunState``.
+    """Read the log at ``path`` to its end through the one reader (``hwmon.sources.read``) into a ``RunState``; the
+    log of a supervised run (``output.log`` beside its ``run.json``) brings its run's record, so its status follows
+    the supervisor, never the log text.
 
     Raises ``HwmonError(BAD_INPUT)`` for a missing, unreadable or non-regular file (one line, no traceback).
     """
-    if path.is_dir():
-        raise exitcodes.HwmonError(f"{path}: is a directory, not a log file", exitcodes.BAD_INPUT)
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise exitcodes.HwmonError(f"{path}: no such file", exitcodes.BAD_INPUT) from None
-    except OSError as exc:
-        raise exitcodes.HwmonError(f"{path}: cannot open: {_reason(exc)}", exitcodes.BAD_INPUT) from None
-    from hwmon.model.summary import summarize_chunks
+    from dataclasses import replace
 
-    def chunks() -> Iterator[bytes]:
-        with handle:
-            try:
-                while chunk := handle.read(CHUNK):
-                    yield chunk
-            except OSError as exc:
-                raise exitcodes.HwmonError(f"{path}: cannot read: {_reason(exc)}", exitcodes.BAD_INPUT) from None
+    from hwmon.sources.open import resolve_input
+    from hwmon.sources.read import read_state
 
-    state = summarize_chunks(chunks(), source if source is not None else str(path))
-    outcome = recorded_outcome(path)
-    if outcome:
-        from hwmon.model.reducer import apply_all
+    inp = resolve_input(str(path)) if path.exists() and not path.is_dir() else None
+    if inp is None:
+        from hwmon.sources.open import Input
 
-        apply_all(state, outcome)
-    return state
-
-
-def recorded_outcome(path: Path) -> list[Event]:
-    """For the log of a supervised run (``output.log`` beside its ``run.json``), how the run ended as its supervisor
-    recorded it: the log's own text never decides that."""
-    from hwmon.store import registry
-
-    run_dir = path.resolve().parent
-    if path.name != registry.LOG_FILE or not (run_dir / registry.RUN_FILE).is_file():
-        return []
-    from hwmon.sources.source import outcome_events
-
-    record = registry.load(run_dir)
-    return [] if record is None else outcome_events(record)
-
-
-def _reason(exc: OSError) -> str:
-    return _one_line(exc.strerror or str(exc))
-
-
-def _remote(ref: str) -> object | None:
-    from hwmon.refs import parse_remote
-
-    return parse_remote(ref)
-
-
-def _summarize_ref(ref: str, ssh_opts: list[str]) -> RunState:
-    """A local file, or a remote one (``HOST:PATH``, ``ssh://...``) read once over ssh when no local file has that
-    name."""
-    if not os.path.exists(ref):
-        from hwmon.refs import parse_remote
-        from hwmon.sources import ssh
-
-        remote = parse_remote(ref)
-        if remote is not None:
-            from hwmon.model.summary import summarize_chunks
-
-            return summarize_chunks(ssh.read_chunks(remote, ssh_opts), str(remote))
-    return summarize_file(Path(ref))
+        inp = Input(str(path), path)
+    if source is not None:
+        inp = replace(inp, name=source)
+    return read_state(inp)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Summarise the log (or the bundled example) and print it in the chosen format."""
+    """Summarise what the ref names and print it in the chosen format."""
     from hwmon.model.summary import summary_dict
+    from hwmon.sources.open import resolve_input
+    from hwmon.sources.read import read_state
 
     if args.log is None:
         # A bare `hwmon summary` used to summarise a bundled example silently; the example lives in `hwmon demo`.
         raise exitcodes.HwmonError(
             "summary needs a log file (or '-' to read stdin); to see an example run: hwmon demo", exitcodes.USAGE
         )
-    if args.log == "-":
-        state = summarize_file(Path("/dev/stdin"), source="stdin")
-    else:
-        state = _summarize_ref(args.log, args.ssh_opt)
+    inp = resolve_input(args.log, args.ssh_opt)
+    state = read_state(inp)
     summary = summary_dict(state)
-    if args.log is not None:
-        # A remote HOST:PATH is its own history key (it names no local file).
-        local = os.path.exists(args.log) or _remote(args.log) is None
-        add_expected(summary, state, str(Path(args.log).resolve()) if local else str(_remote(args.log)))
+    if inp.path is not None or inp.remote is not None:
+        add_expected(summary, state, inp.key, inp.command, finished=_finished(state, inp.path))
     if args.json:
         sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     elif args.md:
@@ -164,8 +115,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.explain:
         from hwmon.commands.explain import explain
 
-        log = Path(args.log)
-        explain(summary, sys.stdout, log if args.log != "-" and log.is_file() else None)
+        explain(summary, sys.stdout, inp.path if inp.path is not None and inp.path.is_file() else None)
     else:
         render_human(summary)
     if args.exit_status and summary["status"] == "failed":
@@ -173,12 +123,30 @@ def run(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def add_expected(summary: dict[str, object], state: RunState, source: str) -> None:
+def _finished(state: RunState, path: Path | None) -> bool:
+    """Whether the run read is over, so the history may record it: it ended (its own end, its supervisor's record),
+    or its log has been quiet past the silence threshold (its end is unknown, but it is not going on)."""
+    from hwmon.model.alerts import SILENCE_S
+    from hwmon.model.figures import is_ended
+
+    if is_ended(state) or state.outcome is not None:
+        return True
+    if state.status == "running" or path is None:
+        return False  # the supervisor says it runs; a remote log cannot be asked
+    try:
+        return time.time() - path.stat().st_mtime >= SILENCE_S
+    except OSError:
+        return False
+
+
+def add_expected(
+    summary: dict[str, object], state: RunState, source: str, command: str | None = None, *, finished: bool = True
+) -> None:
     """Record the run in the history and add each phase's ``expected`` duration from past runs of the same job
     (``{"seconds", "runs", "basis"}``, or null when no past run says): keys are only added to the contract."""
     from hwmon.store.history import remember
 
-    expected = remember(state, source)
+    expected = remember(state, source, command, finished=finished)
     phases = summary.get("phases")
     if isinstance(phases, list):
         for phase in phases:
@@ -193,15 +161,17 @@ def add_expected(summary: dict[str, object], state: RunState, source: str) -> No
 
 
 def fmt_seconds(seconds: object) -> str:
-    """``3725.0`` -> ``1h02m05s``; ``None`` -> ``-``."""
-    if not isinstance(seconds, (int, float)):
-        return "-"
-    total = round(float(seconds))
-    if total < 60:
-        return f"{float(seconds):.1f}s" if float(seconds) < 10 else f"{total}s"
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+    """A duration as every view spells it (``hwmon.model.figures.fmt_wall``); ``-`` when unknown."""
+    from hwmon.model.figures import fmt_wall
+
+    return fmt_wall(float(seconds)) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else "-"
+
+
+def fmt_loss_value(value: object) -> str:
+    """A loss or metric value as every view spells it (``hwmon.model.figures.fmt_loss``)."""
+    from hwmon.model.figures import fmt_loss
+
+    return fmt_loss(float(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
 
 
 def fmt_num(value: object) -> str:
@@ -236,7 +206,7 @@ def _phase_rows(summary: dict[str, object]) -> list[tuple[str, str, str, str]]:
         seconds = phase.get("seconds")
         share = "-"
         if isinstance(seconds, (int, float)) and isinstance(wall, (int, float)) and wall > 0:
-            share = f"{100.0 * seconds / wall:.0f}%"
+            share = fmt_share(seconds / wall)
         rows.append((str(phase.get("name")), fmt_seconds(seconds), share, str(phase.get("detail") or "")))
     return rows
 
@@ -249,7 +219,8 @@ def _train_lines(summary: dict[str, object]) -> list[tuple[str, str]]:
         rows.append(("steps", f"{steps['first']} → {steps['last']} ({steps['count']} reports)"))
     loss = _dict(train.get("loss"))
     if loss:
-        rows.append(("loss", f"{fmt_num(loss['first'])} → {fmt_num(loss['last'])} (min {fmt_num(loss['min'])})"))
+        first, last, low = (fmt_loss_value(loss.get(k)) for k in ("first", "last", "min"))
+        rows.append(("loss", f"{first} → {last} (min {low})"))
         if loss.get("nonfinite"):
             rows.append(("non-finite losses", str(loss["nonfinite"])))
     rate = _dict(train.get("rate"))
@@ -260,7 +231,8 @@ def _train_lines(summary: dict[str, object]) -> list[tuple[str, str]]:
         rows.append(("processed", f"{fmt_num(train.get('samples'))} samples in {fmt_seconds(train.get('seconds'))}"))
     eval_steps = _dict(summary.get("eval_steps"))
     if eval_steps:
-        rows.append(("eval steps", f"{eval_steps['count']} reports, last loss {fmt_num(eval_steps.get('last_loss'))}"))
+        last_loss = fmt_loss_value(eval_steps.get("last_loss"))
+        rows.append(("eval steps", f"{eval_steps['count']} reports, last loss {last_loss}"))
     return rows
 
 
@@ -380,7 +352,7 @@ def render_human(summary: dict[str, object]) -> None:
             for c in _list(summary.get("checkpoints"))
         ],
     )
-    section("Eval", [(str(k), fmt_num(v)) for k, v in _dict(summary.get("eval")).items()])
+    section("Eval", [(str(k), fmt_loss_value(v)) for k, v in _dict(summary.get("eval")).items()])
     model = _dict(summary.get("model"))
     if model:
         section("Model", [(str(model.get("name")), f"{model.get('modules')} modules")])
@@ -436,7 +408,7 @@ def render_markdown(summary: dict[str, object]) -> str:
     evals = _dict(summary.get("eval"))
     if evals:
         lines += ["", "## Eval", "", "| metric | value |", "|---|---:|"]
-        lines += [f"| {_md(k)} | {fmt_num(v)} |" for k, v in evals.items()]
+        lines += [f"| {_md(k)} | {fmt_loss_value(v)} |" for k, v in evals.items()]
     model = _dict(summary.get("model"))
     if model:
         lines += ["", "## Model", "", f"{_md(model.get('name'))}: {model.get('modules')} modules"]

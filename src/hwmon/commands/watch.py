@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from hwmon import exitcodes
-from hwmon.model.alerts import StallRule
+from hwmon.model.alerts import SILENCE_S, StallRule, tick
 from hwmon.model.text import safe_text
 
 if TYPE_CHECKING:
+    from hwmon.events import Tick
     from hwmon.notify.dispatch import Notifier
     from hwmon.notify.watch import Watch
     from hwmon.slurm.parse import JobInfo
@@ -177,7 +178,7 @@ def _stall_rule(args: argparse.Namespace) -> StallRule:
     )
 
 
-def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...]) -> object:
+def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...], clock_tick: Tick) -> object:
     from hwmon.slurm import client as slurm_mod
     from hwmon.sources.fleet import CachedRegistry, Fleet
     from hwmon.store import recent, registry
@@ -237,6 +238,8 @@ def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...]) -> object:
         jobs=jobs,
         recents=recents,
         clock=time.time,
+        # The trackers' own ticks judge by the watch's rule too (a stall is not told before --stall-min).
+        tick=clock_tick,
         # A run's end is read from its run.json at each listing: once a second keeps a notice within seconds.
         registry_every=1.0,
         # squeue --me every 3 s: a job's end reaches the sinks within ~5 s.
@@ -288,18 +291,19 @@ def run(args: argparse.Namespace) -> int:
         if sinks
         else None
     )
-    fleet = _fleet(list(args.refs), args.all, tuple(args.ssh_opt))
+    stall = _stall_rule(args)
+    silence_s = SILENCE_S if args.silence is None else max(1.0, args.silence)
+    fleet = _fleet(list(args.refs), args.all, tuple(args.ssh_opt), tick(stall=stall, silence_s=silence_s))
     assert isinstance(fleet, FleetClass)
-    extra = {} if args.silence is None else {"silence_s": max(1.0, args.silence)}
     watch = Watch(
         fleet,
         notifier,
         ledger,
         replay=args.replay,
         log=printer,
-        stall=_stall_rule(args),
+        stall=stall,
+        silence_s=silence_s,
         check_state=PhaseOverruns(),
-        **extra,
     )
 
     stopped_by: list[int] = []

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from hwmon.events import Event
 from hwmon.model.export import ExportBuilder
-from hwmon.model.figures import display_status, phase_durations
+from hwmon.model.figures import display_status, fmt_loss, fmt_share, fmt_wall, phase_durations, phase_totals
 from hwmon.model.history import job_key, time_to_first_step
 from hwmon.model.state import RunState
 from hwmon.model.summary import wall_seconds
@@ -146,20 +146,8 @@ class RunCollector:
     def figures(self) -> RunFigures:
         state = self.state
         wall = wall_seconds(state)
-        # Spans of one phase add up; a span without a known duration adds nothing (None when none is known).
-        totals: dict[str, float | None] = {}
-        repeats: dict[str, int] = {}
-        for phase, seconds in zip(state.phases, phase_durations(state, None), strict=True):
-            repeats[phase.name] = repeats.get(phase.name, 0) + phase.repeats
-            known = totals.get(phase.name)
-            if seconds is None:
-                totals.setdefault(phase.name, None)
-            else:
-                totals[phase.name] = seconds if known is None else known + seconds
-        phases = tuple(
-            PhaseFigure(name, sec, None if sec is None or not wall else sec / wall, repeats[name])
-            for name, sec in totals.items()
-        )
+        # Spans of one phase add up (the model's phase totals, as every view shows them).
+        phases = tuple(PhaseFigure(t.name, t.seconds, t.share, t.repeats) for t in phase_totals(state, None))
         spans = _spans(state)
         batch = batch_size(state)
         steady = statistics.median(self.rates) if self.rates else None
@@ -322,7 +310,7 @@ def compare_dict(runs: list[RunFigures]) -> dict[str, object]:
 def table_rows(runs: list[RunFigures]) -> list[tuple[str, list[str]]]:
     """The comparison as (label, one cell per run) rows of plain text, for the terminal table, Markdown and the
     TUI alike. Log-derived text (names, eval metric names) is the caller's to make terminal-safe."""
-    from hwmon.model.fmt import fmt_duration, fmt_number, fmt_rate
+    from hwmon.model.fmt import fmt_rate
 
     def cells(fn: Callable[[RunFigures], str]) -> list[str]:
         return [fn(r) for r in runs]
@@ -330,8 +318,8 @@ def table_rows(runs: list[RunFigures]) -> list[tuple[str, list[str]]]:
     rows: list[tuple[str, list[str]]] = [
         ("vendor", cells(lambda r: (r.vendor or "-") + (f" ({r.device})" if r.device else ""))),
         ("status", cells(lambda r: r.status)),
-        ("wall time", cells(lambda r: fmt_duration(r.wall_s))),
-        ("time to first step", cells(lambda r: fmt_duration(r.first_step_s))),
+        ("wall time", cells(lambda r: fmt_wall(r.wall_s))),
+        ("time to first step", cells(lambda r: fmt_wall(r.first_step_s))),
     ]
     names: list[str] = []
     for r in runs:
@@ -343,18 +331,18 @@ def table_rows(runs: list[RunFigures]) -> list[tuple[str, list[str]]]:
         p = next((p for p in r.phases if p.name == name), None)
         if p is None:
             return "-"
-        share = f" ({100 * p.share:.0f}%)" if p.share is not None else ""
+        share = f" ({fmt_share(p.share)})" if p.share is not None else ""
         times = f" x{p.repeats}" if p.repeats > 1 else ""
-        return f"{fmt_duration(p.seconds)}{share}{times}"
+        return f"{fmt_wall(p.seconds)}{share}{times}"
 
     for name in names:
         rows.append((f"  {name}", [phase_cell(r, name) for r in runs]))
     rows.append(("throughput (median)", cells(lambda r: fmt_rate(r.throughput, r.throughput_unit))))
     rows.append(("last step", cells(lambda r: "-" if r.last_step is None else f"{r.last_step} ({r.step_count})")))
-    rows.append(("final loss", cells(lambda r: fmt_number(r.final_loss))))
-    rows.append(("min loss", cells(lambda r: fmt_number(r.min_loss))))
+    rows.append(("final loss", cells(lambda r: fmt_loss(r.final_loss))))
+    rows.append(("min loss", cells(lambda r: fmt_loss(r.min_loss))))
     for step in matching_steps(runs):
-        rows.append((f"loss @ step {step}", [fmt_number(r.loss_at(step)) for r in runs]))
+        rows.append((f"loss @ step {step}", [fmt_loss(r.loss_at(step)) for r in runs]))
     rows.append(("checkpoints", cells(lambda r: str(r.checkpoints))))
     metrics: list[str] = []
     for r in runs:
@@ -362,5 +350,5 @@ def table_rows(runs: list[RunFigures]) -> list[tuple[str, list[str]]]:
             if key not in metrics:
                 metrics.append(key)
     for key in metrics:
-        rows.append((f"eval {key}", [fmt_number(r.eval.get(key)) for r in runs]))
+        rows.append((f"eval {key}", [fmt_loss(r.eval.get(key)) for r in runs]))
     return rows

@@ -16,26 +16,11 @@ from __future__ import annotations
 
 import math
 
-from hwmon.model.figures import is_ended
+from hwmon.model.figures import is_ended, main_progress
+from hwmon.model.fmt import fmt_duration
 from hwmon.model.state import ProgressBar, RunState
 
-__all__ = ["bar_eta", "eta_seconds", "main_progress", "target_step"]
-
-
-def main_progress(state: RunState) -> ProgressBar | None:
-    """The bar that best stands for the loop under way: the most recently updated unfinished bar with a total that
-    is not an epochs bar, else the most recently updated bar with a total."""
-    bars = [bar for bar in state.progress.values() if bar.total]
-    if not bars:
-        return None
-    # Dict order is "least recently updated first" (the reducer re-inserts on update).
-    for bar in reversed(bars):
-        if not bar.done and not bar.counts_epochs:
-            return bar
-    for bar in reversed(bars):
-        if not bar.done:
-            return bar
-    return bars[-1]
+__all__ = ["bar_eta", "eta_seconds", "fmt_eta", "main_progress", "target_step"]
 
 
 def _since(at: float | None, now: float | None) -> float:
@@ -118,7 +103,7 @@ def _epoch_seconds(state: RunState, loop: ProgressBar | None) -> float | None:
         if bar.counts_epochs and bar.total:
             if bar.rate and math.isfinite(bar.rate) and bar.rate > 0 and bar.n > 0:
                 return 1.0 / bar.rate
-            if bar.elapsed_s and bar.n > 0:
+            if bar.elapsed_s is not None and _ok(bar.elapsed_s) and bar.elapsed_s > 0 and bar.n > 0:
                 return bar.elapsed_s / bar.n
     if loop is not None and loop.total and loop.rate and math.isfinite(loop.rate) and loop.rate > 0:
         return loop.total / loop.rate
@@ -156,3 +141,8 @@ def eta_seconds(state: RunState, now: float | None) -> float | None:
 def _in_eval(state: RunState) -> bool:
     phase = state.current_phase
     return phase is not None and phase.name == "eval"
+
+
+def fmt_eta(seconds: float | None) -> str:
+    """The ETA (``eta_seconds``, ``bar_eta``) as every view spells it; ``-`` when there is none."""
+    return fmt_duration(seconds)

@@ -19,7 +19,6 @@ The builder also folds every event into a ``RunState`` with the one reducer, so 
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,10 +27,9 @@ from itertools import repeat
 from typing import cast
 
 from hwmon.events import EvalMetric, Event, StepBatch, StepColumns, StepMetrics
-from hwmon.model.figures import phase_durations
+from hwmon.model.figures import phase_durations, phase_shares
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
-from hwmon.model.summary import wall_seconds
 
 __all__ = [
     "EVAL_COLUMNS",
@@ -296,12 +294,11 @@ class ExportBuilder:
     def phase_rows(self) -> list[Row]:
         """One row per phase of the (last) run, as ``hwmon summary`` reports them."""
         state = self.state
-        wall = wall_seconds(state)
         rows: list[Row] = []
-        for index, (phase, seconds) in enumerate(zip(state.phases, phase_durations(state, None), strict=True)):
-            share = None
-            if seconds is not None and wall is not None and wall > 0 and math.isfinite(wall):
-                share = round(seconds / wall, 6)
+        # The model's durations and shares (``hwmon.model.figures``), as every view shows them.
+        spans = zip(state.phases, phase_durations(state, None), phase_shares(state, None), strict=True)
+        for index, (phase, seconds, fraction) in enumerate(spans):
+            share = None if fraction is None else round(fraction, 6)
             rows.append(
                 {
                     "index": index,

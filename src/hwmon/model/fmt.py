@@ -47,3 +47,19 @@ def fmt_rate(value: float | None, unit: str = "") -> str:
         return "-"
     text = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
     return f"{text} {unit}".rstrip()
+
+
+# Below this, a reader is not "behind" a writer in any way worth saying.
+BEHIND_MIN_BYTES = 1 << 20
+
+
+def fmt_behind(unread: int | None) -> str:
+    """How far the reading lags the file being written (a source's unread bytes): ``behind 12 MB``; ``""`` when it
+    is less than ``BEHIND_MIN_BYTES`` or unknown (a pipe, ssh)."""
+    if unread is None or unread < BEHIND_MIN_BYTES:
+        return ""
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20)):
+        if unread >= size:
+            value = unread / size
+            return f"behind {value:.0f} {unit}" if value >= 10 else f"behind {value:.1f} {unit}"
+    return ""

@@ -2,10 +2,13 @@
 and loads; this module decides the key, the figures and the expectations.
 
 "The same job" is, in order: the Cerebras compile hash (``cs_...``: the same compiled program), the PopTorch
-executable cache key when the log prints one, else the command line and the model's name. Expected durations of a
-new run's phases come from past runs: the queue from the median of recent runs on the same vendor (a queue
-depends on the cluster, not on the job); every other phase (compile, setup/programming, train, checkpoint, eval)
-from the median of past runs of the same job.
+executable cache key when the log prints one, else the command line (with its working directory when known, and
+the model's name), else the log file's absolute path. A log that says none of these has no job key
+(``("none", "")``): it is recorded, but nothing is expected of it and it teaches nothing to other runs — a model
+name alone ("TrainingModelWithLoss") would make CPU, GPU and PopTorch runs "the same job". Expected durations of a
+new run's phases come from past runs: the queue from the median of recent runs on the same vendor (a queue depends
+on the cluster, not on the job); every other phase (compile, setup/programming, train, checkpoint, eval) from the
+median of past runs of the same job on the same vendor, so no run is promised a phase its vendor does not have.
 """
 
 from __future__ import annotations
@@ -41,9 +44,14 @@ QUEUE_RECENT = 20
 """The queue's expectation is the median of this many most recent runs on the same vendor."""
 
 
-def job_key(state: RunState, command: str | None = None) -> tuple[str, str]:
-    """(kind, key) naming the job ``state`` ran: ``("compile_hash", "cs_...")``, ``("cache_key", ...)``, or
-    ``("command", "<command> | <model>")`` (a digest when long)."""
+NO_KEY = ("none", "")
+"""The job key of a run whose log names no specific identity."""
+
+
+def job_key(state: RunState, command: str | None = None, cwd: str | None = None) -> tuple[str, str]:
+    """(kind, key) naming the job ``state`` ran: ``("compile_hash", "cs_...")``, ``("cache_key", ...)``,
+    ``("command", "<command> @ <cwd> | <model>")`` (a digest when long), or ``NO_KEY`` when the log names none of
+    these."""
     compile_hash = state.info.get("compile_hash")
     if compile_hash:
         return "compile_hash", compile_hash
@@ -52,10 +60,14 @@ def job_key(state: RunState, command: str | None = None) -> tuple[str, str]:
         if value:
             return "cache_key", value
     cmd = " ".join((command or state.command or "").split())
+    if not cmd:
+        # No command line: the log file itself (an absolute path: the job that writes there), never a model's name
+        # alone.
+        return ("log", state.source) if state.source.startswith("/") else NO_KEY
+    if cwd:
+        cmd = f"{cmd} @ {cwd}"
     model = state.model.type if state.model is not None else state.info.get("network_type", "")
     text = f"{cmd} | {model}" if model else cmd
-    if not text:
-        text = state.source
     if len(text) > 200:
         text = text[:120] + " #" + hashlib.sha256(text.encode()).hexdigest()[:16]
     return "command", text
@@ -191,7 +203,9 @@ def expected_phases(key: str, vendor: str | None, past: Sequence[PastRun]) -> di
     """Expected seconds per phase for a run of job ``key`` on ``vendor``, from ``past`` runs (newest first)."""
     out: dict[str, Expected] = {}
     past = [run for run in past if run.status in LEARN_FROM]
-    same_job = [run for run in past if run.job_key == key]
+    # The same job on the same vendor: a job key is a specific identity (never empty), and a phase one vendor has
+    # (a PopTorch compile) is no expectation for a run on another (a CPU run of the same script).
+    same_job = [run for run in past if key and run.job_key == key and (vendor is None or run.vendor == vendor)]
     for name in PHASE_NAMES:
         if name == "queue":
             pool = [run for run in past if run.vendor == vendor][:QUEUE_RECENT] if vendor else same_job

@@ -32,8 +32,10 @@ MAX_CHECKPOINTS_KEPT = 1000
 MAX_ALERTS = 100
 # The timeline keeps every phase up to this many; beyond it the oldest repeated spans are folded (see fold_phases).
 MAX_PHASES = 256
-MAX_PROGRESS_BARS = 64
+# Named progress bars kept per run (a bound, said when it bites: ``RunState.progress_dropped``).
+MAX_PROGRESS_BARS = 1024
 MAX_INFO_KEYS = 256
+MAX_EVAL_POINTS = 1024
 STEP_ARRIVALS_KEPT = 64
 _EPOCHS_BAR = re.compile(r"\s*epochs?\s*:?\s*$", re.IGNORECASE)
 
@@ -57,14 +59,24 @@ class Phase:
     # train/checkpoint cycles): ``repeats`` spans between ``start`` and ``end`` that took ``folded_seconds``.
     repeats: int = 1
     folded_seconds: float | None = None
+    # The run's log clock (``RunState.log_clock``: time as the log's progress bars tell it) when the phase began and
+    # ended: a log without timestamps still says how long a phase took, whenever the viewer attached.
+    start_lc: float | None = None
+    end_lc: float | None = None
+    # The stated length is a progress bar's elapsed time (its loop may span other phases too: an epochs bar around
+    # a compile), not the log's own statement of this phase ("Compiled model in 31.0 secs").
+    stated_by_bar: bool = False
 
     @property
     def open(self) -> bool:
         return not self.closed and self.end is None and self.end_at is None and self.stated_seconds is None
 
-    def seconds(self, now: datetime | None = None, now_at: float | None = None) -> float | None:
-        """Duration: from log timestamps, else stated by the log, else from arrival times. An open phase is
-        measured up to ``now`` (log time) / ``now_at`` (clock) when given."""
+    def seconds(
+        self, now: datetime | None = None, now_at: float | None = None, now_lc: float | None = None
+    ) -> float | None:
+        """Duration: from log timestamps, else stated by the log, else from the log clock (its bars' elapsed times;
+        before a bar's total, which may span other phases), else from arrival times. An open phase is measured up to
+        ``now`` (log time) / ``now_lc`` (log clock) / ``now_at`` (clock) when given."""
         if self.folded_seconds is not None:
             return self.folded_seconds
         if self.start is not None:
@@ -72,12 +84,23 @@ class Phase:
             end = self.end if (self.end is not None or not self.open) else now
             if end is not None:
                 return max(0.0, (end - self.start).total_seconds())
+        if self.stated_seconds is not None and not self.stated_by_bar:
+            return self.stated_seconds  # the log's own statement of this phase
+        if self.start_lc is not None:
+            end_lc = self.end_lc if self.end_lc is not None else now_lc
+            # Only when the log's bars measured time within the phase (else the log clock stood still). It measures
+            # this span exactly, where a bar's total may cover the loop's earlier spans too.
+            if end_lc is not None and end_lc > self.start_lc:
+                return end_lc - self.start_lc
         if self.stated_seconds is not None:
             return self.stated_seconds
         if self.start_at is not None:
             end_at = self.end_at if self.end_at is not None else now_at
-            if end_at is not None:
-                return max(0.0, end_at - self.start_at)
+            # Arrival times measure a phase only when time passed between its start and end arriving: a phase that
+            # began and ended in one read (a backlog, a whole file) took an unknown time, not 0 s — the whole-file
+            # read says "unknown" of it too.
+            if end_at is not None and end_at > self.start_at:
+                return end_at - self.start_at
         return None
 
 
@@ -95,6 +118,8 @@ class ProgressBar:
     line: int = 0
     # The line the bar was first drawn on (``line`` is its latest update).
     first_line: int = 0
+    # Where its loop began on the run's log clock (its first draw, less the elapsed time it showed then).
+    origin_lc: float | None = None
 
     @property
     def fraction(self) -> float | None:
@@ -124,6 +149,18 @@ class Checkpoint:
 
 
 @dataclass(slots=True)
+class EvalRun:
+    """The evaluation under way (``hwmon.model.reducer.evals``): the training step it belongs to, its batch losses'
+    sum and count, whether the run stated its own figure, and whether its point is in ``eval_points`` yet."""
+
+    step: float
+    total: float = 0.0
+    count: int = 0
+    stated: bool = False
+    shown: bool = False
+
+
+@dataclass(slots=True)
 class Alert:
     # "nan", "error", "stall", "silence", "failed", "phase-overrun", and any kind added later ("eta", "rank-behind",
     # "rank-silent"...): views and `hwmon watch` carry every kind by its name.
@@ -147,6 +184,8 @@ class RunState:
     job_ids: list[str] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)
     progress: dict[str, ProgressBar] = field(default_factory=dict)
+    # Bars dropped to keep ``progress`` within MAX_PROGRESS_BARS (the least recently updated go first).
+    progress_dropped: int = 0
     # Training steps: x = step number, y = loss / rate. Exact first/last/min/count, bounded points.
     loss: BoundedSeries = field(default_factory=BoundedSeries)
     rate: BoundedSeries = field(default_factory=BoundedSeries)
@@ -179,6 +218,9 @@ class RunState:
     version: int = 0
     # Eval steps (x = step or batch, y = loss), kept apart from the training series.
     eval_loss: BoundedSeries = field(default_factory=BoundedSeries)
+    # The run's evaluations: (training step it belongs to, its loss), oldest first, bounded; and the one under way.
+    eval_points: list[tuple[float, float]] = field(default_factory=list)
+    eval_run: EvalRun | None = None
     # Arrival times (injected clock) of the most recent training steps, for the stall detector's median interval.
     step_arrivals: deque[float] = field(default_factory=lambda: deque(maxlen=STEP_ARRIVALS_KEPT))
     checkpoint_count: int = 0
@@ -209,6 +251,8 @@ class RunState:
     # The supervisor's record (run.json, via ``RunClock``/``RunOutcome``): the run's start on the injected clock,
     # its whole length once ended, and how its process ended.
     run_started_at: float | None = None
+    # A running supervised run's age when its record was read (a read without a clock: summary, export, ls).
+    run_age_s: float | None = None
     run_seconds: float | None = None
     outcome: str | None = None
     exit_code: int | None = None
@@ -218,6 +262,11 @@ class RunState:
     source_end_reason: str = ""
     # Arrival time of the latest sign of progress (a step or a progress bar moving), for the stall detector.
     last_progress_at: float | None = None
+    # The log clock: seconds of the run as its progress bars' elapsed times tell them (tqdm's ``[01:50<03:40]``),
+    # never before its last reading; and the arrival time of that reading. Phases of a log without timestamps are
+    # measured on it, so attaching late or reading the whole file gives the same durations.
+    log_clock: float = 0.0
+    log_clock_at: float | None = None
     # Distributed runs and the scheduler (issue 21, ``hwmon.model.dist_state``): the ranks, the Slurm job (kept
     # across a new run in the same log: it is about the job), why the run ended and the known failure it matches.
     ranks: Ranks = field(default_factory=Ranks)

@@ -1,13 +1,12 @@
 """The ``hwmon.summary/1`` contract: a JSON-ready dict derived from a ``RunState``.
 
-Keys may be added in later versions, never removed or renamed (see issue 2). Pure: ``summarize_bytes`` parses bytes
-already in memory; reading files belongs to ``hwmon.commands.summary``.
+Keys may be added in later versions, never removed or renamed (see issue 2). Pure: reading and parsing a log belongs to
+``hwmon.sources.read`` (``summarize_bytes``, ``summarize_chunks``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from datetime import datetime
 
 from hwmon.events import Event
@@ -20,8 +19,6 @@ from hwmon.model.state import Phase, RunState
 __all__ = [
     "SCHEMA",
     "phase_seconds",
-    "summarize_bytes",
-    "summarize_chunks",
     "summarize_events",
     "summary_dict",
     "wall_seconds",
@@ -118,6 +115,8 @@ def summary_dict(state: RunState) -> dict[str, object]:
             }
             for bar in sorted(state.progress.values(), key=lambda b: b.line)
         ],
+        # Every named bar up to MAX_PROGRESS_BARS; how many were dropped beyond that (0: none).
+        "progress_dropped": state.progress_dropped,
         "checkpoints": [{"step": c.step, "path": c.path} for c in state.checkpoints],
         "eval": {name: v for name, value in state.eval.items() if (v := _num(value)) is not None},
         "model": None if state.model is None else {"name": state.model.type, "modules": state.model.count()},
@@ -141,25 +140,3 @@ def summarize_events(events: list[Event], source: str) -> RunState:
     for event in events:
         apply(state, event, None)
     return state
-
-
-def summarize_chunks(chunks: Iterable[bytes], source: str) -> RunState:
-    """The one whole-input summarise loop: parse ``chunks`` (a whole log, in any chunking) and reduce it to the
-    state of its last run. Exceptions raised by ``chunks`` (a read error) propagate."""
-    # Imported here so that the model package can be imported (and tested) without the parsers being loaded.
-    from hwmon.parsers.stream import StreamParser
-
-    parser = StreamParser(blocks=True)
-    state = RunState(source=source)
-    for chunk in chunks:
-        for event in parser.feed(chunk):
-            apply(state, event, None)
-    for event in parser.finish():
-        apply(state, event, None)
-    return state
-
-
-def summarize_bytes(data: bytes, source: str) -> RunState:
-    """Parse ``data`` (a whole log already in memory) and reduce it to the state of its last run."""
-    chunk = 1 << 20
-    return summarize_chunks((data[i : i + chunk] for i in range(0, len(data), chunk)), source)

@@ -22,7 +22,6 @@ from hwmon.model import alerts as time_alerts
 from hwmon.model.fmt import fmt_number
 from hwmon.model.history import PastRun, expected_phases, job_key
 from hwmon.model.reducer import apply
-from hwmon.model.reducer.expectations import check_overrun
 from hwmon.model.state import RunState
 from hwmon.notify.dispatch import Notifier
 from hwmon.notify.ledger import Ledger
@@ -63,8 +62,8 @@ def facts_of(row: FleetRow) -> RunFacts:
 
 class PhaseOverruns:
     """The ``phase-overrun`` check of every watched run: the history's expectations for the run's job (past runs
-    re-read every ``reload_s``) fed to the reducer as a ``PhaseExpectations`` event, then the reducer's
-    ``check_overrun`` with the clock, as the other time alerts."""
+    re-read every ``reload_s``) fed to the reducer as a ``PhaseExpectations`` event; the alert itself is raised by
+    the next ``Tick`` (the reducer's TICK_CHECKS), as the other time alerts."""
 
     def __init__(self, past: Callable[[], list[PastRun]] | None = None, reload_s: float = 600.0) -> None:
         self._past_provider = past if past is not None else _past_runs
@@ -87,7 +86,8 @@ class PhaseOverruns:
         phases = tuple((name, exp.seconds, exp.runs, exp.basis) for name, exp in expected.items())
         if {name: (s, r, b) for name, s, r, b in phases} != state.expected_phases:
             apply(state, PhaseExpectations(state.lines, None, phases), now)
-        check_overrun(state, now)
+        # The phase-overrun itself is raised by the clock, as every time alert: the next Tick runs the reducer's
+        # TICK_CHECKS (hwmon.model.reducer.clock), phase_overrun among them.
 
 
 def _past_runs() -> list[PastRun]:

@@ -26,26 +26,29 @@ from functools import partial
 from pathlib import Path
 
 from hwmon import exitcodes
-from hwmon.events import JobState
-from hwmon.model import figures, reducer
-from hwmon.model.eta import eta_seconds, main_progress, target_step
+from hwmon.events import JobState, SourceEnded, Tick
+from hwmon.model import alerts as alert_rules
+from hwmon.model import figures
+from hwmon.model.alerts import SILENCE_S
+from hwmon.model.eta import eta_seconds
 from hwmon.model.state import RunState
-from hwmon.parsers.stream import StreamParser
 from hwmon.refs import RemoteRef, parse_remote
 from hwmon.slurm import client as slurm
 from hwmon.slurm.facts import job_event, record_event
 from hwmon.slurm.parse import PENDING_STATES, JobInfo
 from hwmon.slurm.watcher import slurm_state
+from hwmon.sources.pipeline import Reader
+from hwmon.sources.source import QUIET_FLUSH_S, quiet_span
 from hwmon.sources.ssh import SshFollower
 from hwmon.sources.ssh_stream import RemoteStream
 from hwmon.store import recent, registry
 
 FIRST_READ_BYTES = 512 * 1024
-# As hwmon.sources.source.QUIET_FLUSH_S: after this long without new bytes, held-back lines are released.
-QUIET_FLUSH_S = 1.0
 READ_BUDGET = 4 << 20
 MAX_FINISHED_RUNS = 10
 _HOST = socket.gethostname()
+# The time-based judgements' default rule (the dashboard's defaults; a watch passes its own).
+_TICK = alert_rules.tick()
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,13 @@ class FleetRow:
 class LogTracker:
     """A local log read incrementally into a ``RunState`` (see the module docstring)."""
 
-    def __init__(self, path: str | os.PathLike[str], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], clock: Callable[[], float] = time.monotonic, tick: Tick = _TICK
+    ) -> None:
         self.path = Path(path)
         self._clock = clock
+        # The Tick this tracker's clock applies: the owner's stall/silence rule (the watch's --stall-min...).
+        self._tick = tick
         self._ident: tuple[int, int] | None = None
         self._pos = 0
         self._aligned = True
@@ -88,9 +95,12 @@ class LogTracker:
         self._reset()
 
     def _reset(self) -> None:
-        self.parser = StreamParser(blocks=True, keep_lines=0)
-        self.state = RunState(source=str(self.path))
+        self.reader = Reader(str(self.path))
         self._told: tuple[object, ...] | None = None
+
+    @property
+    def state(self) -> RunState:
+        return self.reader.state
 
     def tell(self, event: JobState | None) -> None:
         """What Slurm says of the run's job (issue 21: its time limit, requeues, end), when it changed."""
@@ -99,7 +109,7 @@ class LogTracker:
         key = (event.state, event.reason, event.time_limit_s, event.restarts, event.exit_code, event.signal)
         if key != self._told:
             self._told = key
-            reducer.apply(self.state, event, self._clock())
+            self.reader.apply([event], self._clock())
 
     def poll(self) -> bool:
         """Read what was added since the last poll (a ``stat`` only, when nothing was); True when the state
@@ -120,7 +130,7 @@ class LogTracker:
             self._pos = 0
             self._aligned = True
         if st.st_size <= self._pos:
-            return self._flush_if_quiet()
+            return self._judge_time(st.st_mtime)
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self._pos)
@@ -138,24 +148,26 @@ class LogTracker:
         self.reads += 1
         now = self._clock()
         self._flush_due = now
-        try:
-            reducer.apply_all(self.state, self.parser.feed(data), now)
-        except Exception:  # a parser bug must not take the fleet down; this row just stops updating
-            return False
+        # The one reader's fault policy: a parser bug stops this row's events, never the fleet.
+        self.reader.feed(data, now)
         return True
 
-    def _flush_if_quiet(self) -> bool:
-        """After ``QUIET_FLUSH_S`` without new bytes, let the parser release what it holds back waiting for more
-        (a crashed run's last exception line), as the live sources do."""
-        if self._flush_due is None or self._clock() - self._flush_due < QUIET_FLUSH_S:
-            return False
-        self._flush_due = None
-        try:
-            events = self.parser.flush()
-            reducer.apply_all(self.state, events, self._clock())
-        except Exception:  # same policy as poll()
-            return False
-        return bool(events)
+    def _judge_time(self, mtime: float) -> bool:
+        """Nothing new: let the clock judge the run, as a followed file is judged (``FollowSource``): after
+        ``QUIET_FLUSH_S`` the parser releases what it held back (a crashed run's last exception line); a ``Tick``
+        (stall, silence...); and once the file has been quiet past the silence threshold its source has ended (the
+        run's end is unknown, its clocks stop, no ETA). True when that changed the row."""
+        state = self.state
+        version = state.version
+        now = self._clock()
+        if self._flush_due is not None and now - self._flush_due >= QUIET_FLUSH_S:
+            self._flush_due = None
+            self.reader.apply(self.reader.flush()[0], now)
+        quiet = time.time() - mtime
+        if quiet >= SILENCE_S and not state.source_ended and not figures.is_ended(state) and state.lines:
+            self.reader.apply([SourceEnded(0, None, f"no new output for {quiet_span(quiet)}", quiet)], now)
+        self.reader.apply([self._tick], now)
+        return state.version != version
 
 
 class RemoteTracker:
@@ -165,12 +177,15 @@ class RemoteTracker:
         self.ref = ref
         self.ssh_opts = tuple(ssh_opts)
         self._clock = clock
-        self.state = RunState(source=str(ref))
-        self.parser = StreamParser(blocks=True, keep_lines=0)
+        self.reader = Reader(str(ref))
         self.status = "connecting"
         self._follower: SshFollower | None = None
         self._task: asyncio.Task[None] | None = None
         self._stream: RemoteStream | None = None
+
+    @property
+    def state(self) -> RunState:
+        return self.reader.state
 
     def start(self) -> None:
         if self._task is None or self._task.done():
@@ -186,8 +201,7 @@ class RemoteTracker:
                 if chunk.statuses:
                     self.status = chunk.statuses[-1]
                 if chunk.data:
-                    with contextlib.suppress(Exception):
-                        reducer.apply_all(self.state, self.parser.feed(chunk.data), self._clock())
+                    self.reader.feed(chunk.data, self._clock())
                 if chunk.eof:
                     return
         except Exception as exc:  # never take the fleet down
@@ -269,11 +283,13 @@ class Fleet:
         registry_every: float = 2.0,
         slurm_every: float = 5.0,
         max_finished: int = MAX_FINISHED_RUNS,
+        tick: Tick = _TICK,
     ) -> None:
         self._runs_provider = runs if runs is not None else CachedRegistry()
         self._jobs_provider = jobs
         self._recents_provider = recents
         self._clock = clock
+        self._tick = tick
         self.registry_every = registry_every
         self.slurm_every = slurm_every
         self.max_finished = max_finished
@@ -359,7 +375,9 @@ class Fleet:
             entry.seen = False
         out: list[_Entry] = []
         for record in self._runs:
-            out.append(self._entry(f"run:{record.run_id}", partial(LogTracker, record.log_path, self._clock)))
+            out.append(
+                self._entry(f"run:{record.run_id}", partial(LogTracker, record.log_path, self._clock, self._tick))
+            )
         submitted = {r.slurm_job_id for r in self._runs if r.slurm_job_id}
         for job in self._jobs:
             if job.job_id in submitted:
@@ -367,7 +385,7 @@ class Fleet:
             path = job.stdout
 
             def make(p: str = path) -> LogTracker | None:
-                return LogTracker(p, self._clock) if p else None
+                return LogTracker(p, self._clock, self._tick) if p else None
 
             out.append(self._entry(f"slurm:{job.job_id}", make))
         for item in self._recents:
@@ -380,7 +398,7 @@ class Fleet:
                     continue
                 out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts, self._clock)))
             elif item.kind == "file":
-                out.append(self._entry(f"file:{item.ref}", partial(LogTracker, item.ref, self._clock)))
+                out.append(self._entry(f"file:{item.ref}", partial(LogTracker, item.ref, self._clock, self._tick)))
         for key in [k for k, e in self._entries.items() if not e.seen]:
             entry = self._entries.pop(key)
             if isinstance(entry.tracker, RemoteTracker):
@@ -522,17 +540,14 @@ def _row(
     alerts = 0
     shown_phase = phase or ""
     if state is not None:
-        last = state.last_step
-        step, loss = figures.last_loss(state)
-        rate = state.global_rate or (last.rate if last is not None else None)
-        unit = state.rate_unit if rate is not None else ""
-        bar = main_progress(state)
-        if bar is not None:
-            if step is None:
-                step, target = bar.n, bar.total
-            if rate is None and bar.rate is not None:
-                rate, unit = bar.rate, f"{bar.unit}/s"
-        target = target_step(state) if target is None else target
+        # The model's figures, as every view shows them.
+        progress = figures.step_progress(state)
+        if progress is not None:
+            step, target = progress.step, progress.target
+        _step, loss = figures.last_loss(state)
+        now_rate = figures.current_rate(state)
+        if now_rate is not None:
+            rate, unit = now_rate.value, now_rate.unit
         if status in ("running", "stalled", "reconnecting"):
             eta = eta_seconds(state, now)
         if not shown_phase:

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from hwmon.events import Event, RunClock, RunOutcome, SourceEnded
 from hwmon.model.alerts import SILENCE_S
 from hwmon.sources.follow import Chunk, FileFollower, Follower, PipeFollower
+from hwmon.sources.pipeline import Reader
 
 if TYPE_CHECKING:
-    from hwmon.parsers.stream import StreamParser
     from hwmon.store.registry import RunRecord
 
 DEFAULT_KEEP_LINES = 5000
@@ -58,6 +58,8 @@ class Batch:
     eof: bool
     at: float
     partial: str | None = None
+    # The 1-based log line number of ``lines[0]`` (0: unknown), for the raw log's "read by <rule>" (issue 17).
+    first_line: int = 0
 
 
 class Source(Protocol):
@@ -109,6 +111,13 @@ class FollowSource:
         self._backlog_at: float | None = None
 
     @property
+    def history_key(self) -> str:
+        """What names this source's run in the run history: the followed file's absolute path (what ``summary``
+        of the same log uses), else the source's name."""
+        path = getattr(self.follower, "path", None)
+        return str(Path(path).resolve()) if isinstance(path, Path) else self.name
+
+    @property
     def behind_bytes(self) -> int | None:
         """Bytes of the log written and not yet read (the follower's ``behind_bytes``; None when it cannot say)."""
         behind = getattr(self.follower, "behind_bytes", None)
@@ -125,11 +134,9 @@ class FollowSource:
         """Parse each chunk the follower yields; skip chunks that produced nothing visible. When the input has been
         quiet for ``QUIET_FLUSH_S`` after some data, the parser releases what it was holding back (a crashed run's
         final exception line) so it shows now rather than never."""
-        # Imported here so the follower layer stays importable (and testable) without the parsers.
-        from hwmon.parsers.stream import StreamParser
-
-        # blocks=True lets format parsers take their vectorised path on large regions (catching up a big file).
-        parser = StreamParser(blocks=True, keep_lines=self.keep_lines)
+        # The one reader; blocks=True lets format parsers take their vectorised path on large regions (catching up
+        # a big file). Its fault policy: a parser failure is one status line, then raw lines only.
+        parser = Reader(self.name, keep_lines=self.keep_lines, blocks=True)
         # While a slice is parsed in a worker thread, the event loop needs the GIL back quickly to answer a key:
         # Python hands it over every "switch interval" (default 5 ms, several hand-overs per repaint). 1 ms
         # keeps a key's repaint well under 100 ms while catching up; the cost is only paid while threads compete.
@@ -145,7 +152,6 @@ class FollowSource:
                 await queue.put(None)
 
         reader = asyncio.ensure_future(pump())
-        broken: str | None = None
         shown_partial: str | None = None
         flush_pending = False
         quiet_told = False
@@ -166,25 +172,23 @@ class FollowSource:
                     quiet_lines: list[str] = []
                     if flush_pending:
                         flush_pending = False
-                        if broken is None:
-                            try:
-                                events = parser.flush()
-                                quiet_lines = parser.pop_lines()
-                            except Exception:  # same policy as below: never take the monitor down
-                                events, quiet_lines = [], []
+                        events, quiet_lines = parser.flush()
                     status = None
                     if not quiet_told and (left := self._quiet_left()) is not None and left <= 0:
                         # Caught up, and the file has not been written to for longer than the silence threshold:
                         # whatever the run was doing, it is not doing it now.
                         quiet_told = True
                         quiet = self.quiet_s - left
-                        reason = f"no new output for {_span(quiet)}"
+                        reason = f"no new output for {quiet_span(quiet)}"
                         events.append(SourceEnded(0, None, reason, quiet))
-                        status = f"{reason}: the run's end is unknown"
-                    partial = parser.partial() if broken is None else None
+                        # Only what the source knows: whether the run's end is known is the model's to say (a
+                        # finished run stays finished; display_status says "unknown" otherwise).
+                        status = reason
+                    partial = parser.partial()
                     if events or quiet_lines or partial != shown_partial:
                         shown_partial = partial
-                        yield Batch(events, quiet_lines, status, False, self._clock(), partial)
+                        first = parser.first_line if quiet_lines else 0
+                        yield Batch(events, quiet_lines, status, False, self._clock(), partial, first)
                     continue
                 if chunk is None:
                     return
@@ -205,26 +209,22 @@ class FollowSource:
                     statuses = list(chunk.statuses) if index == 0 else []
                     events = []
                     lines: list[str] = []
-                    if broken is None:
-                        try:
-                            if len(piece) >= THREAD_MIN_BYTES:
-                                events, lines = await asyncio.to_thread(_parse, parser, piece, eof)
-                            else:
-                                events, lines = _parse(parser, piece, eof)
-                        except Exception as exc:  # a parser bug must not take the monitor down: say so, go on
-                            broken = f"parser failed ({type(exc).__name__}: {exc}); no more events from this source"
-                            statuses.append(broken)
+                    if len(piece) >= THREAD_MIN_BYTES and parser.broken is None:
+                        events, lines, failed = await asyncio.to_thread(parser.parse, piece, eof=eof)
                     else:
-                        lines = _fallback_lines(piece, self.keep_lines)
+                        events, lines, failed = parser.parse(piece, eof=eof)
+                    if failed is not None:
+                        statuses.append(failed)
                     if eof:
                         events.extend(self._end_events(statuses))
                     if full:
                         self._backlog_at = self._clock()  # again after parsing: parsing a full chunk takes a while
                     status = "; ".join(statuses) if statuses else None
-                    partial = parser.partial() if broken is None and not eof else None
+                    partial = parser.partial() if not eof else None
                     if events or lines or status is not None or eof or partial != shown_partial:
                         shown_partial = partial
-                        yield Batch(events, lines, status, eof, chunk.at, partial)
+                        first = parser.first_line if lines else 0
+                        yield Batch(events, lines, status, eof, chunk.at, partial, first)
                     if self._closed:
                         return
                 if chunk.eof or self._closed:
@@ -259,15 +259,7 @@ class FollowSource:
         self.follower.close()
 
 
-def _parse(parser: StreamParser, data: bytes, eof: bool) -> tuple[list[Event], list[str]]:
-    """Feed ``data`` (and the end of the stream, with ``eof``) to ``parser``: its events and the lines it finished."""
-    events = parser.feed(data) if data else []
-    if eof:
-        events.extend(parser.finish())
-    return events, parser.pop_lines()
-
-
-def _span(seconds: float) -> str:
+def quiet_span(seconds: float) -> str:
     """``3d``, ``5h``, ``12m``, ``40s``: how long a file has been quiet, roughly."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
@@ -297,6 +289,12 @@ def clock_events(record: RunRecord) -> list[Event]:
     return [RunClock(0, None, max(0.0, age))]
 
 
+def record_events(record: RunRecord) -> list[Event]:
+    """What a supervised run's record says, for a read to the end of its log: its age while it runs (``RunClock``),
+    how it ended once it has (``RunOutcome``)."""
+    return outcome_events(record) if record.status != "running" else clock_events(record)
+
+
 def _record_events(run_dir: Path, which: Literal["start", "end"]) -> list[Event]:
     from hwmon.store import registry
 
@@ -304,13 +302,6 @@ def _record_events(run_dir: Path, which: Literal["start", "end"]) -> list[Event]
     if record is None:
         return []
     return clock_events(record) if which == "start" else outcome_events(record)
-
-
-def _fallback_lines(data: bytes, keep: int) -> list[str]:
-    """Raw lines when the parser is out of action: decoded, control characters dropped (log text is data)."""
-    text = data.decode("utf-8", "replace")
-    lines = ["".join(ch for ch in line if ch == "\t" or ch.isprintable()) for line in text.splitlines()]
-    return lines[-keep:] if keep > 0 else []
 
 
 def stdin_source(fd: int | None = None, *, name: str = "stdin") -> FollowSource:

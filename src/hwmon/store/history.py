@@ -14,6 +14,7 @@ one warning is printed per process — the command itself goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import sqlite3
@@ -312,7 +313,7 @@ class History:
         """The most recently recorded runs, newest first."""
         rows = self._read(
             "SELECT id, recorded, key_kind, job_key, source, vendor, status, started, wall_s, first_step_s, steps, "
-            "final_loss FROM runs ORDER BY id DESC LIMIT ?",
+            "final_loss FROM runs ORDER BY COALESCE(started, recorded) DESC, id DESC LIMIT ?",
             (_limit(limit),),
         )
         phases = self._phases([int(r[0]) for r in rows])
@@ -343,7 +344,7 @@ class History:
         from hwmon.model.history import phase_totals
 
         rows = self._read(
-            "SELECT id, job_key, vendor, wall_s, fingerprint, status FROM runs ORDER BY id DESC LIMIT ?",
+            "SELECT id, job_key, vendor, wall_s, fingerprint, status FROM runs ORDER BY recorded DESC, id DESC LIMIT ?",
             (_limit(limit),),
         )
         rows = [r for r in rows if exclude_fingerprint is None or r[4] != exclude_fingerprint]
@@ -419,9 +420,11 @@ def worth_recording(state: RunState) -> bool:
     return bool(state.phases) or state.steps.count > 0
 
 
-def remember(state: RunState, source: str, command: str | None = None) -> dict[str, Expected]:
+def remember(state: RunState, source: str, command: str | None = None, *, finished: bool = True) -> dict[str, Expected]:
     """What ``summary`` and the end of a watch do: the run's expectations from past runs, then the run itself
-    recorded. Never raises for the history's sake; returns {} when the history is off or unusable."""
+    recorded. A run not ``finished`` (still going: its supervisor says so, or its log was written to lately) is
+    recorded as ``running`` — its ended phases teach, and a later read of the same run updates its one row — never
+    as a finished run. Never raises for the history's sake; returns {} when the history is off or unusable."""
     from hwmon.model.history import run_entry
 
     history = open_history()
@@ -430,7 +433,10 @@ def remember(state: RunState, source: str, command: str | None = None) -> dict[s
     try:
         expected = expectations(state, history, command)
         if worth_recording(state):
-            history.record(run_entry(state, source, command))
+            entry = run_entry(state, source, command)
+            if not finished and entry.status not in ("succeeded", "failed", "stopped"):
+                entry = dataclasses.replace(entry, status="running")
+            history.record(entry)
         return expected
     finally:
         history.close()

@@ -24,7 +24,8 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from hwmon import exitcodes
-from hwmon.model.fmt import fmt_duration
+from hwmon.model import figures
+from hwmon.model.eta import fmt_eta
 from hwmon.sources.fleet import Fleet, FleetRow
 from hwmon.sources.offthread import Poller, reap_children
 from hwmon.tui import view
@@ -82,24 +83,13 @@ class FleetChoice:
 
 
 def _fmt_step(row: FleetRow) -> str:
-    if row.step is None:
-        return "-"
-    return f"{row.step}/{row.target}" if row.target else str(row.step)
-
-
-def _fmt_loss(loss: float | None) -> str:
-    if loss is None:
-        return "-"
-    if not math.isfinite(loss):
-        return str(loss)
-    return f"{loss:.4g}"
+    return figures.fmt_step_count(figures.StepProgress(row.step, row.target))
 
 
 def _fmt_rate(row: FleetRow) -> str:
-    if row.rate is None or not math.isfinite(row.rate):
-        return "-"
-    unit = row.rate_unit.replace("samples/sec", "sa/s")
-    return f"{row.rate:.4g} {unit}".strip()
+    rate = None if row.rate is None else figures.Rate(row.rate, row.rate_unit)
+    # The model's spelling of the figure; only the unit is shortened for the column.
+    return figures.fmt_rate(rate).replace("samples/sec", "sa/s")
 
 
 def cells(row: FleetRow, wide: bool) -> list[str]:
@@ -107,10 +97,10 @@ def cells(row: FleetRow, wide: bool) -> list[str]:
     out = [view.safe_text(row.name), view.safe_text(row.where)]
     if wide:
         out.append(view.safe_text(row.device or "-"))
-    out += [view.safe_text(row.status), row.phase or "-", _fmt_step(row), _fmt_loss(row.loss)]
+    out += [view.safe_text(row.status), row.phase or "-", _fmt_step(row), figures.fmt_loss(row.loss)]
     if wide:
         out.append(_fmt_rate(row))
-    out += [fmt_duration(row.eta_s) if row.eta_s is not None else "-", str(row.alerts) if row.alerts else ""]
+    out += [fmt_eta(row.eta_s), str(row.alerts) if row.alerts else ""]
     return out
 
 

@@ -15,7 +15,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Input
 
 from hwmon import exitcodes
-from hwmon.model import fmt
+from hwmon.model import figures
 from hwmon.tui import view
 from hwmon.tui.panes import PaneLayout
 from hwmon.tui.screens import ConfirmScreen, HelpScreen, RecordScreen
@@ -248,14 +248,16 @@ class DashboardKeys(PaneLayout):
         state = self.state
         now = self._clock()
         parts = [view.safe_text(self._run_title), view.display_status(state, now, output_seen=state.lines > 0)]
-        step = state.last_step
-        if step is not None and step.step is not None:
-            parts.append(f"step {step.step}")
-        if state.loss.last is not None:
-            parts.append(f"loss {fmt.fmt_number(state.loss.last[1])}")
-        wall = view.timeline(state, now).wall
+        # The model's figures, spelt by its fmt_* functions (as the header and summary print them).
+        progress = figures.step_progress(state)
+        if progress is not None and progress.step is not None:
+            parts.append(figures.fmt_step(progress))
+        _step, loss = figures.last_loss(state)
+        if loss is not None:
+            parts.append(f"loss {figures.fmt_loss(loss)}")
+        wall = figures.wall_seconds(state, now)
         if wall is not None:
-            parts.append(f"wall {fmt.fmt_duration(wall)}")
+            parts.append(f"wall {figures.fmt_wall(wall)}")
         if state.alert_count:
             parts.append(f"{state.alert_count} alert{'s' if state.alert_count != 1 else ''}")
         line = "hwmon: " + " · ".join(parts)

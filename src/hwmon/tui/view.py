@@ -51,6 +51,8 @@ class TimelineRow:
     known: bool = True
     # How many spans of this phase the run went through (a long run's folded spans included).
     count: int = 0
+    # Its share of the wall time (``hwmon.model.figures.phase_totals``; None when unknown).
+    share: float | None = None
 
 
 @dataclass(slots=True)
@@ -103,11 +105,14 @@ def timeline(state: RunState, now: float | None) -> Timeline:
             offset = cursor
         row = rows.get(phase.name)
         if row is None:
-            row = rows[phase.name] = TimelineRow(phase.name)
+            # Known once any of its spans is measured: the row's total is the measured spans' (the model's phase
+            # totals, ``hwmon.model.figures.phase_totals``, add up the same way).
+            row = rows[phase.name] = TimelineRow(phase.name, known=False)
         known = seconds is not None
         if seconds is None:
-            row.known = False
             seconds = 0.0
+        else:
+            row.known = True
         row.spans.append((offset, seconds))
         row.seconds += seconds
         row.count += max(1, phase.repeats)
@@ -122,14 +127,11 @@ def timeline(state: RunState, now: float | None) -> Timeline:
     wall = figures.wall_seconds(state, now)
     if wall is not None:
         axis = max(axis, wall)
+    # The share each kind of phase took is the model's figure (summary, report and export print the same).
+    for total in figures.phase_totals(state, now):
+        if (row := rows.get(total.name)) is not None:
+            row.share = total.share
     return Timeline(list(rows.values()), axis, wall, spans)
-
-
-def percent(part: float, whole: float | None) -> str:
-    """``33%`` of ``whole``; ``-`` when the whole is unknown or zero."""
-    if not whole or whole <= 0:
-        return "-"
-    return f"{min(100.0, 100.0 * part / whole):.0f}%"
 
 
 def ordered_bars(state: RunState, limit: int) -> list[ProgressBar]:

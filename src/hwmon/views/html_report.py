@@ -19,8 +19,7 @@ from html import escape
 from hwmon import __version__
 from hwmon.events import ModuleNode
 from hwmon.model import figures, smoothing
-from hwmon.model.eta import eta_seconds, main_progress, target_step
-from hwmon.model.fmt import fmt_duration, fmt_number, fmt_rate
+from hwmon.model.eta import eta_seconds, fmt_eta
 from hwmon.model.state import RunState
 from hwmon.model.text import safe_text
 from hwmon.views.svg import Series, Span, line_chart, timeline
@@ -45,13 +44,6 @@ class ReportInput:
     now: float | None = None
 
 
-# Stand-in until the model has it (h18: phase shares): the report then prints through that.
-
-
-def _share(seconds: float | None, wall: float | None) -> float | None:
-    return None if seconds is None or not wall else seconds / wall
-
-
 def _t(text: object, limit: int | None = LINE_LIMIT) -> str:
     """Text from outside hwmon, made inert twice over: terminal-safe, then HTML-escaped."""
     return escape(safe_text(text, limit), quote=True)
@@ -64,25 +56,26 @@ def _row(key: str, value: str, css: str = "") -> str:
 
 def _header(inp: ReportInput) -> str:
     state, now = inp.state, inp.now
+    # Every figure through the model's function and its one spelling (hwmon.model.figures), as every view.
     status = figures.display_status(state, now)
-    step, loss = figures.last_loss(state)
-    target = target_step(state)
+    progress = figures.step_progress(state)
+    _step, loss = figures.last_loss(state)
     rows = [
         _row("status", _t(status), f"status status-{_t(status)}"),
         _row("vendor", _t(state.vendor or "unknown") + (f" ({_t(state.device)})" if state.device else "")),
-        _row("wall time", fmt_duration(figures.wall_seconds(state, now))),
+        _row("wall time", figures.fmt_wall(figures.wall_seconds(state, now))),
     ]
-    if step is not None:
-        rows.append(_row("step", f"{step}" + (f" / {target}" if target else "")))
+    if progress is not None and progress.step is not None:
+        rows.append(_row("step", _t(figures.fmt_step_count(progress))))
     if loss is not None:
-        rows.append(_row("loss", fmt_number(loss) + (f" (min {fmt_number(state.loss.min)})" if state.loss.min else "")))
-    last = state.last_step
-    rate = last.rate if last is not None and last.rate is not None else state.global_rate
+        low = f" (min {figures.fmt_loss(state.loss.min)})" if state.loss.min is not None else ""
+        rows.append(_row("loss", figures.fmt_loss(loss) + low))
+    rate = figures.current_rate(state)
     if rate is not None:
-        rows.append(_row("rate", _t(fmt_rate(rate, state.rate_unit))))
+        rows.append(_row("rate", _t(figures.fmt_rate(rate))))
     eta = eta_seconds(state, now)
     if eta is not None:
-        rows.append(_row("ETA", fmt_duration(eta)))
+        rows.append(_row("ETA", fmt_eta(eta)))
     if state.job_ids:
         rows.append(_row("job ids", _t(", ".join(state.job_ids))))
     if inp.command:
@@ -101,12 +94,11 @@ def _phases(state: RunState, now: float | None) -> str:
     spans: list[Span] = []
     cursor = 0.0
     rows = []
-    for phase, seconds in zip(state.phases, durations, strict=True):
-        share = _share(seconds, wall)
-        share_text = "-" if share is None else f"{100 * share:.0f}%"
+    for phase, seconds, share in zip(state.phases, durations, figures.phase_shares(state, now), strict=True):
+        share_text = figures.fmt_share(share)
         repeats = f" ×{phase.repeats}" if phase.repeats > 1 else ""
         rows.append(
-            f"<tr><td>{_t(phase.name)}{repeats}</td><td class=num>{fmt_duration(seconds)}</td>"
+            f"<tr><td>{_t(phase.name)}{repeats}</td><td class=num>{figures.fmt_wall(seconds)}</td>"
             f"<td class=num>{share_text}</td><td>{_t(phase.detail, 200)}</td></tr>"
         )
         if seconds is None:
@@ -114,9 +106,9 @@ def _phases(state: RunState, now: float | None) -> str:
         start = cursor
         if phase.start is not None and state.first_ts is not None:
             start = max(0.0, (phase.start - state.first_ts).total_seconds())
-        spans.append(Span(phase.name, start, seconds, f"{phase.name} {fmt_duration(seconds)} {share_text}"))
+        spans.append(Span(phase.name, start, seconds, f"{phase.name} {figures.fmt_wall(seconds)} {share_text}"))
         cursor = start + seconds
-    chart = timeline(spans, f"wall time {fmt_duration(wall)}")
+    chart = timeline(spans, f"wall time {figures.fmt_wall(wall)}")
     table = (
         '<table class="grid"><tr><th>phase</th><th>duration</th><th>% wall</th><th>detail</th></tr>'
         + "".join(rows)
@@ -127,20 +119,22 @@ def _phases(state: RunState, now: float | None) -> str:
 
 def _charts(state: RunState) -> str:
     parts = []
-    if state.loss.points or state.eval_loss.points:
+    if state.loss.points or state.eval_points:
         series = [Series("train loss", state.loss.points, "loss")]
         # The dashboard's smoothing (S): TensorBoard's debiased EMA at its default weight.
         if len(state.loss.points) > 2:
             smoothed = smoothing.ema_debiased(state.loss.points, smoothing.DEFAULT_WEIGHT)
             series.append(Series(f"smoothed ({smoothing.fmt_smoothing(smoothing.DEFAULT_WEIGHT)})", smoothed, "smooth"))
-        if state.eval_loss.points:
-            series.append(Series("eval loss", state.eval_loss.points, "eval", markers=True))
-        last = fmt_number(state.loss.last[1]) if state.loss.last is not None else "-"
-        title = f"loss: last {last}, min {fmt_number(state.loss.min)}"
+        evals = figures.eval_points(state)
+        if evals:
+            # Each evaluation at the training step it belongs to, its value the run's own figure when it states one.
+            series.append(Series("eval loss", [(p.step, p.loss) for p in evals], "eval", markers=True))
+        _step, last_loss = figures.last_loss(state)
+        title = f"loss: last {figures.fmt_loss(last_loss)}, min {figures.fmt_loss(state.loss.min)}"
         parts.append(line_chart(title, series, x_label="step", y_label="loss"))
     if state.rate.points:
         unit = safe_text(state.rate_unit, 30)
-        title = f"throughput ({unit}): last {fmt_rate(state.rate.last[1] if state.rate.last else None)}"
+        title = f"throughput ({unit}): last {_t(figures.fmt_rate(figures.current_rate(state)))}"
         parts.append(line_chart(title, [Series("rate", state.rate.points, "rate")], x_label="step", y_label=unit))
     if not parts:
         return ""
@@ -151,7 +145,7 @@ def _progress(state: RunState, now: float | None) -> str:
     bars = sorted(state.progress.values(), key=lambda b: b.line)
     if not bars:
         return ""
-    main = main_progress(state)
+    main = figures.main_progress(state)
     rows = []
     for bar in bars:
         fraction = bar.fraction
@@ -161,7 +155,7 @@ def _progress(state: RunState, now: float | None) -> str:
         rows.append(
             f"<tr><td>{_t(bar.name or '(bar)', 80)}{mark}</td><td class=num>{done}</td>"
             f'<td><div class="bar"><div style="width:{width:.1f}%"></div></div></td>'
-            f"<td class=num>{fmt_duration(bar.elapsed_s)}</td></tr>"
+            f"<td class=num>{figures.fmt_wall(bar.elapsed_s)}</td></tr>"
         )
     return (
         "<section><h2>Progress</h2><table class=grid><tr><th>bar</th><th>done</th><th></th><th>elapsed</th></tr>"
@@ -174,7 +168,7 @@ def _eval_and_checkpoints(state: RunState) -> str:
     parts = []
     if state.eval:
         rows = "".join(
-            f"<tr><td>{_t(k, 120)}</td><td class=num>{fmt_number(v)}</td></tr>" for k, v in state.eval.items()
+            f"<tr><td>{_t(k, 120)}</td><td class=num>{figures.fmt_loss(v)}</td></tr>" for k, v in state.eval.items()
         )
         parts.append(
             "<section><h2>Eval metrics</h2><table class=grid><tr><th>metric</th><th>value</th></tr>"

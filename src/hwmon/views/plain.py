@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -22,8 +21,8 @@ from hwmon.model import alerts as alerts_mod
 from hwmon.model import figures
 from hwmon.model import text as text_mod
 from hwmon.model.distributed import fmt_cause, fmt_status_line, run_error
-from hwmon.model.eta import eta_seconds, main_progress
-from hwmon.model.fmt import fmt_duration, fmt_rate
+from hwmon.model.eta import eta_seconds, fmt_eta
+from hwmon.model.fmt import fmt_behind, fmt_duration
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
 from hwmon.model.timelimit import fmt_limit, limit_verdict
@@ -47,16 +46,6 @@ def safe_text(text: str, limit: int = 200) -> str:
     return text_mod.safe_text(text, limit)
 
 
-def _number(value: float) -> str:
-    if not math.isfinite(value):
-        return str(value)
-    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-        return f"{value:.3e}"
-    if abs(value) >= 100:
-        return f"{value:.1f}"
-    return f"{value:.4f}"
-
-
 def state_fields(state: RunState, now: float | None) -> list[str]:
     """The compact description of where a run is: phase (+ duration), step, loss, rate, progress, ETA."""
     fields: list[str] = []
@@ -66,22 +55,23 @@ def state_fields(state: RunState, now: float | None) -> list[str]:
         fields.append(f"{phase.name}{detail} {fmt_duration(figures.phase_durations(state, now)[-1])}")
     elif state.phases:
         fields.append(f"after {state.phases[-1].name}")
-    step_number, loss = figures.last_loss(state)
-    if step_number is not None:
-        fields.append(f"step {step_number}")
+    # Every figure through the model's function and its one spelling (the dashboard, ls, the fleet print the same).
+    progress = figures.step_progress(state)
+    if progress is not None and progress.step is not None:
+        fields.append(figures.fmt_step(progress))
+    _step, loss = figures.last_loss(state)
     if loss is not None:
-        fields.append(f"loss {_number(loss)}")
-    step = state.last_step
-    rate = step.rate if step is not None and step.rate is not None else state.global_rate
+        fields.append(f"loss {figures.fmt_loss(loss)}")
+    rate = figures.current_rate(state)
     if rate is not None:
-        fields.append(f"rate {fmt_rate(rate, safe_text(state.rate_unit, 20))}")
-    bar = main_progress(state)
+        fields.append(f"rate {safe_text(figures.fmt_rate(rate), 40)}")
+    bar = figures.main_progress(state)
     if bar is not None and bar.total:
         name = safe_text(bar.name, 40) or "progress"
         fields.append(f"{name} {bar.n}/{bar.total}")
     eta = eta_seconds(state, now)
     if eta is not None:
-        fields.append(f"ETA {fmt_duration(eta)}")
+        fields.append(f"ETA {fmt_eta(eta)}")
     limit = fmt_limit(limit_verdict(state, now))  # issue 21: the ETA against the Slurm time limit
     if limit:
         fields.append(limit)
@@ -211,7 +201,9 @@ async def run_plain(
             if notify is not None:
                 notify.observe(state, now, catching_up=bool(getattr(source, "catching_up", False)))
             if now >= next_tick:
-                printer.emit("status", printer.status_text(now))
+                # How far the reading lags a fast writer (issue 22: the source says, the model's fmt spells it).
+                behind = fmt_behind(getattr(source, "behind_bytes", None))
+                printer.emit("status", printer.status_text(now) + (f" | {behind}" if behind else ""))
                 next_tick = now + interval
             # A supervised run ends when its supervisor records the exit (the source then ends), not when its log
             # looks finished: the process may still fail while shutting down.
@@ -243,5 +235,5 @@ async def run_plain(
         printer.emit("cause", safe_text(cause, 400))
     from hwmon.store.history import record_if_ended
 
-    record_if_ended(state, source.name, final)
+    record_if_ended(state, getattr(source, "history_key", source.name), final)
     return exitcodes.RUN_FAILED if final in ("failed", "stopped") else exitcodes.OK

@@ -18,8 +18,8 @@ def add_alert(state: RunState, alert: Alert) -> None:
 
 
 def record_time_alerts(state: RunState, alerts: list[Alert]) -> None:
-    """Record the time-based alerts ``hwmon.model.alerts.check`` found (stall, silence): each is raised once and
-    re-armed when steps/output resume."""
+    """Record the time-based alerts a ``Tick`` raised (``hwmon.model.reducer.clock``: stall, silence): each is
+    raised once and re-armed when steps/output resume."""
     for alert in alerts:
         if alert.kind == "stall":
             state.stalled = True

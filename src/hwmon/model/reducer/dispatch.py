@@ -15,9 +15,10 @@ from hwmon.events import (
     SourceEnded,
     StepBatch,
     StepMetrics,
+    Tick,
 )
 from hwmon.model.provenance import figures_before, observe
-from hwmon.model.reducer import alerts, evidence, expectations, facts, job, ranks, run, series, steps, timeline
+from hwmon.model.reducer import alerts, clock, evidence, expectations, facts, job, ranks, run, series, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
 from hwmon.model.state import RunState
@@ -33,6 +34,7 @@ TABLES: tuple[dict[type[Event], Handler], ...] = (
     expectations.HANDLERS,
     ranks.HANDLERS,
     job.HANDLERS,
+    clock.HANDLERS,
 )
 HANDLERS: dict[type[Event], Handler] = {kind: handler for table in TABLES for kind, handler in table.items()}
 assert len(HANDLERS) == sum(len(table) for table in TABLES), "an event type is handled in two modules"
@@ -58,7 +60,11 @@ def apply_all(state: RunState, events: Iterable[Event], now: float | None = None
 
 def apply(state: RunState, event: Event, now: float | None = None) -> None:
     """Fold one event into ``state`` and bump ``state.version``. Never raises on odd input; unknown event types
-    only count as output."""
+    only count as output. A ``Tick`` is the clock, not output: only its handler touches the state (and the
+    version, when it changes something)."""
+    if type(event) is Tick:
+        HANDLERS[Tick](state, event, now)
+        return
     state.version += 1
     if event.line > state.lines:
         state.lines = event.line

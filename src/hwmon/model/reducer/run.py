@@ -22,7 +22,7 @@ from hwmon.model.reducer.alerts import fail
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.job import continues
 from hwmon.model.reducer.timeline import close_phase, stop_clocks
-from hwmon.model.state import ENDED, RunState
+from hwmon.model.state import ENDED, ProgressBar, RunState
 
 
 def reset_run(state: RunState) -> None:
@@ -35,6 +35,7 @@ def reset_run(state: RunState) -> None:
     # What the source and the supervisor know is about the process, not about one run in its log; so is the
     # vendor/device evidence (the stack that prints the log: hwmon.model.reducer.evidence).
     fresh.run_started_at = state.run_started_at
+    fresh.run_age_s = state.run_age_s
     fresh.started_at = state.started_at
     fresh.vendor = state.vendor
     fresh.device = state.device
@@ -51,12 +52,13 @@ def _run_started(state: RunState, event: Event, now: float | None) -> None:
         state.command = event.command
 
 
-def check_epochs_and_test(state: RunState) -> None:
-    """A run that prints no completion line succeeded when its epochs bar finished and a test result followed."""
+def check_epochs_and_test(state: RunState, bar: ProgressBar | None = None) -> None:
+    """A run that prints no completion line succeeded when its epochs bar finished and a test result followed.
+    ``bar``: only that bar changed (a progress update), so only it is looked at; else every bar is."""
     if state.status in ENDED or not state.eval:
         return
-    for bar in state.progress.values():
-        if bar.counts_epochs and bar.done:
+    for candidate in (bar,) if bar is not None else state.progress.values():
+        if candidate.done and candidate.counts_epochs:
             state.status = "succeeded"
             return
 
@@ -120,8 +122,16 @@ def _outcome(state: RunState, event: Event, now: float | None) -> None:
 
 def _run_clock(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, RunClock)
-    if now is not None and math.isfinite(event.elapsed_s) and event.elapsed_s >= 0:
+    if not math.isfinite(event.elapsed_s) or event.elapsed_s < 0:
+        return
+    if now is not None:
         state.run_started_at = now - event.elapsed_s
+    else:
+        # A read to the end of a running run's log: its age when the record was read is its wall time so far.
+        state.run_age_s = event.elapsed_s
+    if state.status == "unknown" and state.outcome is None and not state.source_ended:
+        # The supervisor records the run as running: so it is, in every view, whatever its log says so far.
+        state.status = "running"
 
 
 def _source_ended(state: RunState, event: Event, now: float | None) -> None:

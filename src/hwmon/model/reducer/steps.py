@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from hwmon.events import Event, ProgressUpdate, StepBatch, StepMetrics
+from hwmon.model.reducer import evals
 from hwmon.model.reducer.alerts import nan_alert
 from hwmon.model.reducer.evidence import after_the_end
 from hwmon.model.reducer.handler import Handler
@@ -136,11 +137,13 @@ def _eval_step(state: RunState, event: StepMetrics, now: float | None) -> None:
     current = state.current_phase
     if current is None or current.name != "eval":
         open_phase(state, "eval", event, now)
+        evals.begin(state)
     x = float(event.batch if event.batch is not None else (event.step if event.step is not None else 0))
     if event.batch is None and event.step is None:
         x = _step_x(state.eval_loss.last, None)
     if event.loss is not None:
         state.eval_loss.add(x, event.loss)
+        evals.batch_loss(state, event.loss)
     state.eval_last_step = event
 
 

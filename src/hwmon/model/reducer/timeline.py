@@ -19,12 +19,15 @@ def _end_time(state: RunState, event: Event) -> datetime | None:
 
 def close_phase(state: RunState, phase: Phase, event: Event, now: float | None, seconds: float | None = None) -> None:
     phase.closed = True
+    by_bar = seconds is not None and _a_bar_says(state, event.line, seconds)
     if seconds is None and phase.start is None and phase.stated_seconds is None:
         # A log without timestamps that did not state the phase's length: the longest bar drawn and finished
         # within the phase measured it (HF Trainer's training bar: 2496/2496 [17:18<00:00]).
         seconds = _bar_elapsed_within(state, phase, event.line)
+        by_bar = True
     if seconds is not None and math.isfinite(seconds) and seconds >= 0:
         phase.stated_seconds = seconds
+        phase.stated_by_bar = by_bar
     if phase.start is not None:
         if event.ts is not None:
             phase.end = max(event.ts, phase.start)
@@ -32,6 +35,17 @@ def close_phase(state: RunState, phase: Phase, event: Event, now: float | None, 
             phase.end = max(state.last_ts, phase.start)
     if now is not None and phase.start_at is not None:
         phase.end_at = max(now, phase.start_at)
+    if phase.start_lc is not None:
+        phase.end_lc = max(state.log_clock, phase.start_lc)
+
+
+def _a_bar_says(state: RunState, line: int, seconds: float) -> bool:
+    """Whether a stated length is the elapsed time of a bar that finished on ``line`` (a tqdm bar's end), not the
+    log's own statement of the phase."""
+    for bar in state.progress.values():
+        if bar.line == line and bar.done and bar.elapsed_s is not None and abs(bar.elapsed_s - seconds) <= 1.0:
+            return True
+    return False
 
 
 def _bar_elapsed_within(state: RunState, phase: Phase, end_line: int) -> float | None:
@@ -62,7 +76,7 @@ def open_phase(state: RunState, name: PhaseName, event: Event, now: float | None
             return current
         close_phase(state, current, event, now)
     start = event.ts if event.ts is not None else state.last_ts
-    phase = Phase(name=name, start=start, start_at=now, detail=detail, start_line=event.line)
+    phase = Phase(name=name, start=start, start_at=now, detail=detail, start_line=event.line, start_lc=state.log_clock)
     state.phases.append(phase)
     if len(state.phases) > MAX_PHASES:
         fold_phases(state)
@@ -151,6 +165,7 @@ def _phase_ended(state: RunState, event: Event, now: float | None) -> None:
         # A second, longer statement about the phase that just ended ("Graph compilation 100% [00:14]", then
         # "Compiled/Loaded model in 31.0 secs"): one phase, and the longer figure covers the shorter.
         previous.stated_seconds = event.seconds
+        previous.stated_by_bar = _a_bar_says(state, event.line, event.seconds)
         return
     # The log states that a phase took S seconds without having announced its start (a finished tqdm bar,
     # "Compiled model in S secs"): record it as a closed span. Whatever was open ended when it started.
@@ -160,6 +175,7 @@ def _phase_ended(state: RunState, event: Event, now: float | None) -> None:
     phase = Phase(
         name=event.phase,
         stated_seconds=event.seconds,
+        stated_by_bar=_a_bar_says(state, event.line, event.seconds),
         start_line=event.line,
         closed=True,
         end_at=now,
@@ -221,6 +237,8 @@ def stop_clocks(state: RunState, phase: Phase) -> None:
         phase.end = max(state.last_ts, phase.start)
     if phase.start_at is not None and phase.end_at is None and state.last_output_at is not None:
         phase.end_at = max(state.last_output_at, phase.start_at)
+    if phase.start_lc is not None and phase.end_lc is None:
+        phase.end_lc = max(state.log_clock, phase.start_lc)
 
 
 HANDLERS: dict[type[Event], Handler] = {

@@ -14,7 +14,7 @@ from dataclasses import replace
 from rich.text import Text
 from textual.widget import Widget
 
-from hwmon.model import fmt
+from hwmon.model import figures, fmt
 from hwmon.model.metrics import MetricSeries, chartable
 from hwmon.model.smoothing import DEFAULT_WEIGHT, ema_debiased, fmt_smoothing
 from hwmon.model.state import RunState
@@ -31,7 +31,7 @@ MAX_ZOOM = 6
 def chart_kinds(state: RunState) -> list[ChartKind]:
     """Every series the run has a chart for, in the order ``m`` goes through them."""
     kinds: list[ChartKind] = []
-    if state.loss.points or state.eval_loss.points:
+    if state.loss.points or state.eval_points:
         kinds.append("loss")
     if state.rate.points:
         kinds.append("rate")
@@ -93,7 +93,7 @@ class ChartPane(Widget, can_focus=True):
     def has_data(self, state: RunState) -> bool:
         """Whether this chart has anything to draw yet (the layout hides an empty chart)."""
         if self.kind == "loss":
-            return bool(state.loss.points) or bool(state.eval_loss.points)
+            return bool(state.loss.points) or bool(state.eval_points)
         if self.kind == "rate":
             return bool(state.rate.points)
         entry = _metric(state, self.kind)
@@ -153,21 +153,20 @@ class ChartPane(Widget, can_focus=True):
         if self.kind == "loss":
             fields += self._loss_fields(state, key)
         elif self.kind == "rate":
-            last = state.last_step.rate if state.last_step is not None else None
             head = key + Text("throughput ")
-            head.append(fmt.fmt_rate(last, view.safe_text(state.rate_unit)), style="bold")
+            head.append(view.safe_text(figures.fmt_rate(figures.current_rate(state))), style="bold")
             fields.append(Field(head, 0))
             if state.global_rate is not None:
-                fields.append(field(f"global {fmt.fmt_rate(state.global_rate)}", 3))
+                fields.append(field(f"global {figures.fmt_rate(figures.Rate(state.global_rate, ''))}", 3))
         else:
             entry = _metric(state, self.kind)
             head = key + Text(f"{view.safe_text(entry.label) if entry else self.kind} ")
             if entry is not None:
                 series = entry.series
-                head.append(fmt.fmt_number(series.last[1] if series.last else None), style="bold")
+                head.append(figures.fmt_loss(series.last[1] if series.last else None), style="bold")
                 fields.append(Field(head, 0))
                 if series.min is not None and series.max is not None and entry.kind != "eval":
-                    fields.append(field(f"{fmt.fmt_number(series.min)}…{fmt.fmt_number(series.max)}", 3))
+                    fields.append(field(f"{figures.fmt_loss(series.min)}…{figures.fmt_loss(series.max)}", 3))
             else:
                 fields.append(Field(head, 0))
         if self.view.x_time:
@@ -189,31 +188,36 @@ class ChartPane(Widget, can_focus=True):
     def _loss_fields(self, state: RunState, key: Text) -> list[Field]:
         series = state.loss
         head = key + Text("loss ")
-        head.append(fmt.fmt_number(series.last[1] if series.last else None), style="bold")
+        _at, last = figures.last_loss(state)  # the header's loss, spelt as every view spells it
+        head.append(figures.fmt_loss(last), style="bold")
         fields = [Field(head, 0)]
         if series.min is not None:
             at = _min_x(series.points, series.min)
             where = f" @{_step(at)}" if at is not None else ""
-            fields.append(field(f"min {fmt.fmt_number(series.min)}{where}", 3))
+            fields.append(field(f"min {figures.fmt_loss(series.min)}{where}", 3))
         if series.nonfinite:
             fields.append(field(f"NaN/Inf ×{series.nonfinite}", 0, "bold reverse red"))
-        if state.eval_loss.last is not None:
+        evals = figures.eval_points(state)
+        if evals:
             eval_text = Text("◆", style="bold magenta")
-            eval_text.append(f" eval {fmt.fmt_number(state.eval_loss.last[1])}")
+            eval_text.append(f" eval {figures.fmt_loss(evals[-1].loss)}")
             fields.append(Field(eval_text, 2))
         elif state.eval:
             name, value = next(iter(state.eval.items()))
-            fields.append(field(f"eval {view.safe_text(name)} {fmt.fmt_number(value)}", 4))
-        last_rate = state.last_step.rate if state.last_step is not None else None
-        if self.with_rate and last_rate is not None:
-            fields.append(field(fmt.fmt_rate(last_rate, view.safe_text(state.rate_unit)), 5))
+            fields.append(field(f"eval {view.safe_text(name)} {figures.fmt_loss(value)}", 4))
+        rate = figures.current_rate(state)
+        if self.with_rate and rate is not None:
+            fields.append(field(view.safe_text(figures.fmt_rate(rate)), 5))
         return fields
 
     # ------------------------------------------------------------------------------------------- plot
     def _series(self, state: RunState) -> tuple[list[Point], list[Point], str]:
         """(points, eval markers, what to say when empty) of what this chart shows."""
         if self.kind == "loss":
-            return list(state.loss.points), list(state.eval_loss.points), "no loss reported yet"
+            # Each evaluation at the training step it belongs to, its value the run's own average when it prints one
+            # (figures.eval_points: the report draws the same markers).
+            evals = [(point.step, point.loss) for point in figures.eval_points(state)]
+            return list(state.loss.points), evals, "no loss reported yet"
         if self.kind == "rate":
             return list(state.rate.points), [], "no throughput reported yet"
         entry = _metric(state, self.kind)

@@ -6,9 +6,9 @@ from rich.text import Text
 from textual.widget import Widget
 
 from hwmon.model import alerts as alert_rules
-from hwmon.model import fmt
+from hwmon.model import figures, fmt
 from hwmon.model.distributed import fmt_end_reason
-from hwmon.model.figures import last_loss
+from hwmon.model.eta import fmt_eta
 from hwmon.model.state import RunState
 from hwmon.model.timelimit import fmt_limit, limit_verdict
 from hwmon.tui import view
@@ -38,6 +38,8 @@ class RunHeader(Widget):
     def __init__(self, title: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._title = title
+        # How far the reading lags the file (``hwmon.model.fmt.fmt_behind`` of the source's ``behind_bytes``).
+        self.behind = ""
         self._state: RunState | None = None
         self._now: float | None = None
         self._eta: float | None = None
@@ -141,7 +143,7 @@ class RunHeader(Widget):
         reason = fmt_end_reason(state, self._now) if status in ("failed", "stopped", "unknown") else ""
         if reason:  # issue 21: how it ended, as Slurm (or the log) says — "FAILED — TIMEOUT after 1h00m (time limit)"
             first.append(field(f"— {view.safe_text(reason)}", 1, "bold", sep=" "))
-        first.append(field(f"wall {fmt.fmt_duration(view.timeline(state, self._now).wall)}", 1))
+        first.append(field(f"wall {figures.fmt_wall(figures.wall_seconds(state, self._now))}", 1))
         job = f"job {view.safe_text(state.job_ids[-1])}" if state.job_ids else ""
         if job:
             # A wsjob id is 26 characters: when line 1 has no room for it, it goes to the end of line 2.
@@ -157,15 +159,19 @@ class RunHeader(Widget):
             second.append(field(f"last phase {state.phases[-1].name}", 0))
         else:
             second.append(field("no phase yet", 0, "dim"))
-        step, loss = last_loss(state)  # the one step/loss figure (summary's ls and plain mode use it too)
-        if step is not None:
-            second.append(field(f"step {step}", 0, "bold"))
+        # The model's figures, spelt by its fmt_* functions (issue 18: every view prints the same step, loss, ETA).
+        progress = figures.step_progress(state)
+        if progress is not None and progress.step is not None:
+            second.append(field(figures.fmt_step(progress), 0, "bold"))
+        _step, loss = figures.last_loss(state)
         if loss is not None:
-            second.append(field(f"loss {fmt.fmt_number(loss)}", 1))
+            second.append(field(f"loss {figures.fmt_loss(loss)}", 1))
         if self._eta is not None and not view.is_ended(state):
-            second.append(field(f"ETA {fmt.fmt_duration(self._eta)}", 1))
+            second.append(field(f"ETA {fmt_eta(self._eta)}", 1))
         if self.run_eta is not None and not view.is_ended(state) and self.run_eta != self._eta:
-            second.append(field(f"run ETA {fmt.fmt_duration(self.run_eta)}", 2, "bold"))
+            second.append(field(f"run ETA {fmt_eta(self.run_eta)}", 2, "bold"))
+        if self.behind:  # the follower is this far behind the file being written (fmt_behind: "behind 12 MB")
+            second.append(field(self.behind, 2, "yellow"))
         limit = fmt_limit(limit_verdict(state, self._now))  # issue 21: the ETA against the Slurm time limit
         if limit:
             second.append(field(limit, 1, "bold red" if "will not finish" in limit else ""))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from hwmon.model import fmt
-from hwmon.model.eta import bar_eta, target_step
+from hwmon.model import figures, fmt
+from hwmon.model.eta import bar_eta, fmt_eta
 from hwmon.model.state import ProgressBar, RunState
 from hwmon.tui import view
 from hwmon.tui.fit import Field, field, fit_fields
@@ -13,11 +13,6 @@ from hwmon.tui.widgets._rows import RowsPane
 
 LABEL_WIDTH = 16
 MAX_LABEL_WIDTH = 32
-_EPOCH_NAMES = ("epoch", "epochs")
-
-
-def _is_epoch_bar(bar: ProgressBar) -> bool:
-    return bar.name.strip().rstrip(":").lower() in _EPOCH_NAMES
 
 
 def shown_bars(state: RunState, limit: int) -> tuple[list[ProgressBar], ProgressBar | None, ProgressBar | None]:
@@ -34,7 +29,7 @@ def shown_bars(state: RunState, limit: int) -> tuple[list[ProgressBar], Progress
         if step_no is not None and same is None and bar.total and bar.n == step_no:
             same = bar
             continue
-        if step is not None and epoch is None and _is_epoch_bar(bar):
+        if step is not None and epoch is None and figures.is_epochs_bar(bar):
             epoch = bar
             continue
         if bar.n == 0 and bar.total is None and bar.rate is None:
@@ -124,30 +119,24 @@ class ProgressPane(RowsPane):
         label_width = max(LABEL_WIDTH, min(MAX_LABEL_WIDTH, max(names, default=0) + 1, width // 4))
         ended = view.is_ended(state)
         lines: list[Text] = []
-        step = state.last_step
-        if step is not None:
-            label = "eval" if step.mode == "eval" else "train"
-            fraction = None
-            target = target_step(state) if step.mode == "train" else None
-            if target is None and same is not None:
-                target = same.total
-            if target and step.step is not None:
-                fraction = step.step / target
-            elif self._eta is not None and self._train_seconds:
+        # The train line is the model's step progress (figures.step_progress: the header, summary and the fleet
+        # print the same step, target and epoch).
+        progress = figures.step_progress(state) if state.last_step is not None else None
+        if progress is not None:
+            label = "eval" if progress.mode == "eval" else "train"
+            fraction = progress.fraction
+            if fraction is None and self._eta is not None and self._train_seconds:
                 fraction = self._train_seconds / (self._train_seconds + self._eta)
-            if ended and state.status == "succeeded":
-                fraction = 1.0
             fields: list[Field] = []
-            if step.step is not None:
-                fields.append(field(f"step {step.step}/{target}" if target else f"step {step.step}", 0))
-            if step.epoch is not None:
-                epoch = step.epoch
-                fields.append(field(f"epoch {int(epoch)}" if epoch == int(epoch) else f"epoch {epoch:.2f}", 2))
-            elif epoch_bar is not None:
-                total = f"/{epoch_bar.total}" if epoch_bar.total else ""
-                fields.append(field(f"epoch {epoch_bar.n}{total}", 2))
+            if progress.step is not None:
+                fields.append(field(figures.fmt_step_progress(progress), 0))
+            if progress.epoch is not None:
+                epoch = progress.epoch
+                total = f"/{progress.epochs}" if progress.epochs else ""
+                number = f"{int(epoch)}" if epoch == int(epoch) else f"{epoch:.2f}"
+                fields.append(field(f"epoch {number}{total}", 2))
             if not ended:
-                fields.append(field(f"ETA {fmt.fmt_duration(self._eta)}", 1))
+                fields.append(field(f"ETA {fmt_eta(self._eta)}", 1))
             lines.append(self._row(label, label_width, "bold", fraction, fields, width))
         for bar in bars:
             name = view.bar_label(state, bar)
@@ -157,9 +146,10 @@ class ProgressPane(RowsPane):
             pct = f" {bar.fraction * 100:3.0f}%" if bar.fraction is not None else ""
             fields = [field(f"{bar.n}{total}{pct}", 0)]
             if bar.rate is not None:
-                fields.append(field(fmt.fmt_rate(bar.rate, view.safe_text(bar.unit) + "/s"), 3, "dim"))
+                rate = figures.Rate(bar.rate, view.safe_text(bar.unit) + "/s")
+                fields.append(field(figures.fmt_rate(rate), 3, "dim"))
             if not bar.done and not ended:  # a run that ended has no ETA, even for a cut-off bar
-                fields.append(field(f"ETA {fmt.fmt_duration(bar_eta(bar, self._now))}", 1))
+                fields.append(field(f"ETA {fmt_eta(bar_eta(bar, self._now))}", 1))
             elif bar.elapsed_s is not None:
                 fields.append(field(f"in {fmt.fmt_duration(bar.elapsed_s)}", 2, "dim"))
             style = "bold" if not bar.done else ""

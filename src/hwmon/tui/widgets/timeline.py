@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from hwmon.events import PHASE_NAMES
-from hwmon.model import fmt
+from hwmon.model import figures, fmt
 from hwmon.model.state import RunState
 from hwmon.tui import view
 from hwmon.tui.widgets._rows import RowsPane
@@ -61,10 +61,17 @@ class PhaseTimeline(RowsPane):
         return [] if self._timeline is None else self._timeline.rows
 
     def _is_big(self, row: view.TimelineRow) -> bool:
-        wall = self._timeline.wall if self._timeline is not None else None
-        if row.current or not row.known or not wall or wall <= 0:
+        """The current phase, and every kind with a known share of at least ``BIG_SHARE``; a kind no log time
+        measured (``?``) is not known to be big and folds with the small ones when rows run short. Without a
+        known wall every measured kind counts as big."""
+        if row.current:
             return True
-        return row.seconds / wall >= BIG_SHARE
+        if not row.known:
+            return False
+        wall = self._timeline.wall if self._timeline is not None else None
+        if not wall or wall <= 0 or row.share is None:
+            return True
+        return row.share >= BIG_SHARE
 
     def needed_rows(self) -> int:
         """The fewest content rows that show every big kind of phase (plus one row folding the small ones)."""
@@ -112,8 +119,11 @@ class PhaseTimeline(RowsPane):
         if len(big) + (1 if small else 0) <= height:
             lines = [self._row(row, bar_width, count_width) for row in big]
             if small:
-                lines.append(self._fold_note(small, "<1% each"))
+                measured = [row for row in small if row.known]
+                why = "<1% each" if len(measured) == len(small) else "not measured" if not measured else "<1% or ?"
+                lines.append(self._fold_note(small, why))
             return lines
+        big = big or kinds  # nothing measured: every kind is as big as any other
         if height <= 1:
             keep = [next((row for row in big if row.current), max(big, key=lambda row: row.seconds))]
             return [self._row(keep[0], bar_width, count_width)]
@@ -123,7 +133,7 @@ class PhaseTimeline(RowsPane):
 
     def _fold_note(self, rows: list[view.TimelineRow], why: str) -> Text:
         note = Text(no_wrap=True, overflow="crop", style="dim")
-        parts = [f"{row.name} {fmt.fmt_duration(row.seconds) if row.known else '?'}" for row in rows]
+        parts = [f"{row.name} {figures.fmt_wall(row.seconds) if row.known else '?'}" for row in rows]
         note.append(f" + {', '.join(parts)} ({why})")
         return note
 
@@ -144,7 +154,6 @@ class PhaseTimeline(RowsPane):
         return cells, last_cell
 
     def _row(self, row: view.TimelineRow, bar_width: int, count_width: int) -> Text:
-        wall = self._timeline.wall if self._timeline is not None else None
         line = Text(no_wrap=True, overflow="crop")
         line.append("▶" if row.current else " ", style="bold")
         line.append(f"{row.name:<{NAME_WIDTH}}", style="bold reverse" if row.current else "bold")
@@ -157,9 +166,9 @@ class PhaseTimeline(RowsPane):
         bar_style = "bold yellow" if row.current else "cyan"
         for cell in cells:
             line.append(cell, style=bar_style if cell != "─" else "dim")
-        duration = fmt.fmt_duration(row.seconds) if row.known else "?"
+        duration = figures.fmt_wall(row.seconds) if row.known else "?"
         line.append(f" {duration:>6}", style="bold" if row.current else "")
-        line.append(f" {view.percent(row.seconds, wall):>4}", style="dim")
+        line.append(f" {figures.fmt_share(row.share if row.known else None):>4}", style="dim")
         if count_width:
             count = f"×{row.count}" if row.count > 1 else ""
             line.append(f" {count:<{count_width}}", style="dim")
@@ -181,7 +190,7 @@ class PhaseTimeline(RowsPane):
         cells, _last = self._cells([(span.offset, span.seconds)], bar_width)
         for cell in cells:
             line.append(cell, style=("bold yellow" if span.current else "cyan") if cell != "─" else "dim")
-        duration = fmt.fmt_duration(span.seconds) if span.known else "?"
+        duration = figures.fmt_wall(span.seconds) if span.known else "?"
         line.append(f" {duration:>6}", style="bold" if span.current else "")
         line.append(f" at +{fmt.fmt_duration(span.offset)}", style="dim")
         if span.detail:

@@ -75,6 +75,7 @@ def test_output_that_is_the_input_is_refused(cs_log: Path, tmp_path: Path, fmt: 
     assert link.is_symlink()
 
 
+@pytest.mark.integration  # a real process for seconds: the integration lane
 def test_a_failed_write_leaves_no_partial_file_and_the_old_output_intact(cs_log: Path, tmp_path: Path) -> None:
     out = tmp_path / "steps.csv"
     out.write_text("the previous export\n")
@@ -90,6 +91,7 @@ def test_a_failed_write_leaves_no_partial_file_and_the_old_output_intact(cs_log:
     assert out.read_text().startswith("step,mode,") and (out.stat().st_mode & 0o777) == 0o640
 
 
+@pytest.mark.integration  # a real process for seconds: the integration lane
 def test_tensorboard_on_a_full_disk_ends_with_exit_8(cs_log: Path, tmp_path: Path) -> None:
     """The TensorBoard writer on a disk that fills up: exit 8 within seconds, one line, no partial event file
     (the writer thread died and the command hung for 10+ minutes before)."""

@@ -170,6 +170,7 @@ def _live_slurm_run(tmp_path: Path, job_id: str) -> Path:
     return run_dir
 
 
+@pytest.mark.integration  # a real process for seconds: the integration lane
 def test_stop_signals_only_the_users_own_job_and_the_runs_own(cluster: Cluster, tmp_path: Path) -> None:
     """Ownership before any signal: another user's job (root may scancel it) and a job of ours that writes
     elsewhere than the run's output.log are refused (exit 4); the run's own job is cancelled."""

@@ -92,7 +92,10 @@ def test_the_same_run_summarised_twice_is_one_record(tmp_path: Path, capsys: pyt
     assert runs[0]["job_key"] == "cs_11112222333344445555" and runs[0]["key_kind"] == "compile_hash"
 
 
-def test_history_lists_runs_newest_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_lists_runs_newest_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough for the whole job key (at 80 columns it is cut to fit)
     for day in (20, 21, 22):
         summary_json(shifted(tmp_path, day), capsys)
     assert main(["history"]) == 0

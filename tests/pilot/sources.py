@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from hwmon.events import Event
 
@@ -32,11 +33,18 @@ class ReplaySourceForTests:
     delay: float = 0.0
     closed: bool = False
     queue: asyncio.Queue[FakeBatch] | None = field(default=None, repr=False)
+    yielded: int = 0  # batches handed to the app so far (tests wait on it, never on a sleep)
+
+    @property
+    def drained(self) -> bool:
+        """Every prepared batch (and every pushed one) has been handed to the app."""
+        return self.yielded >= len(self.batches_to_yield) and (self.queue is None or self.queue.empty())
 
     async def batches(self) -> AsyncIterator[FakeBatch]:
         for batch in self.batches_to_yield:
             if self.delay:
                 await asyncio.sleep(self.delay)
+            self.yielded += 1
             yield batch
             if batch.eof:
                 return
@@ -47,6 +55,7 @@ class ReplaySourceForTests:
                 await asyncio.sleep(0.05)
                 continue
             item = await self.queue.get()
+            self.yielded += 1
             yield item
             if item.eof:
                 return
@@ -73,3 +82,18 @@ def replay_fixture(data: bytes, *, name: str, chunks: Iterable[bytes] | None = N
     """A source that yields the fixture's events and lines in one batch and ends."""
     events, lines = parse_fixture(data)
     return ReplaySourceForTests([FakeBatch(events, lines, eof=True)], name=name)
+
+
+async def settle_app(pilot: Any) -> None:
+    """Wait until the app's replay source has handed over every batch (state, not a sleep), let the app handle
+    them, then paint once without waiting for the timer; two frames: the log scrolls to its end after the refresh
+    that lays out the lines just written."""
+    source = getattr(pilot.app, "_source", None)
+    deadline = asyncio.get_running_loop().time() + 30.0
+    while isinstance(source, ReplaySourceForTests) and not source.drained:
+        assert asyncio.get_running_loop().time() < deadline, "the app did not take the replay source's batches"
+        await pilot.pause(0.01)
+    await pilot.pause()
+    pilot.app.repaint_now()
+    await pilot.pause()
+    await pilot.pause()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from runs import compile_events, error_events, model_events, setup_events, train_events
 from screen import screen_text
-from sources import FakeBatch, ReplaySourceForTests
+from sources import FakeBatch, ReplaySourceForTests, settle_app
 from textual.widgets import Tree
 
 from hwmon.tui.app import HwmonApp
@@ -25,12 +25,7 @@ def make_app(*batches: FakeBatch, name: str = "run.log") -> tuple[HwmonApp, Repl
 
 
 async def settle(pilot: Any) -> None:
-    """Let queued batches reach the app, then paint once without waiting for the timer."""
-    await pilot.pause(0.05)
-    pilot.app.repaint_now()
-    # Two frames: the log scrolls to its end after the refresh that lays out the lines just written.
-    await pilot.pause()
-    await pilot.pause()
+    await settle_app(pilot)
 
 
 def full_run() -> list[FakeBatch]:

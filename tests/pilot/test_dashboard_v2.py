@@ -8,7 +8,7 @@ from typing import Any
 
 from runs import compile_events, model_events, setup_events, train_events, ts
 from screen import screen_text
-from sources import FakeBatch, ReplaySourceForTests
+from sources import FakeBatch, ReplaySourceForTests, settle_app
 
 from hwmon.events import ProgressUpdate, StepMetrics
 from hwmon.tui.app import HwmonApp
@@ -25,10 +25,7 @@ def make_app(*batches: FakeBatch, name: str = "run.log") -> tuple[HwmonApp, Repl
 
 
 async def settle(pilot: Any) -> None:
-    await pilot.pause(0.05)
-    pilot.app.repaint_now()
-    await pilot.pause()
-    await pilot.pause()
+    await settle_app(pilot)
 
 
 LONG = "2025-02-11 09:23:33,023 INFO:   | Train Device=CSX, Step=50, Loss=10.83247, Rate=3321.61 samples/sec, " + (

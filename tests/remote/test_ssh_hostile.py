@@ -132,6 +132,7 @@ class SilentProxy:
             self.server.close()
 
 
+@pytest.mark.integration  # a real process for seconds: the integration lane
 async def test_silent_endpoint_on_reconnect_is_retried_not_waited_on(sshd: Sshd, tmp_path: Path) -> None:
     """After a drop, the endpoint accepts TCP and says nothing: the reconnection gives up on it within the header
     timeout and retries, and resumes once the host answers again (item 7; it waited forever before)."""
@@ -212,6 +213,7 @@ def _summary(args: list[str]) -> tuple[dict[str, object], int]:
     return json.loads(proc.stdout), rss
 
 
+@pytest.mark.integration  # a real process for seconds: the integration lane
 def test_remote_summary_is_streamed_with_flat_memory(sshd: Sshd, tmp_path: Path) -> None:
     """``summary HOST:PATH`` of a 30 MB log costs about what the local summary costs (it held the whole file, 2x
     its size, before) and says the same (item 9)."""
@@ -231,6 +233,7 @@ def test_remote_summary_is_streamed_with_flat_memory(sshd: Sshd, tmp_path: Path)
     assert remote_rss - local_rss < size_kib // 3, (remote_rss, local_rss, size_kib)
 
 
+@pytest.mark.integration  # a real process for seconds: the integration lane
 def test_remote_summary_of_a_host_that_never_answers_ends(tmp_path: Path) -> None:
     """An endpoint that accepts TCP and never answers: one line and exit 2 within ssh's connect timeout (it waited
     600 s before)."""

@@ -83,6 +83,7 @@ def gpu_log(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return out.read_bytes()
 
 
+@pytest.mark.integration  # a real process for seconds: the integration lane
 def test_the_mixed_gpu_log_in_bulk_equals_line_by_line(gpu_log: bytes) -> None:
     slow = flat(events(gpu_log, blocks=False))
     fast_events = events(gpu_log, blocks=True, chunks=[1 << 20] * 8)

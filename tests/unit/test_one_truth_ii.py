@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from hwmon.cli import main
-from hwmon.events import PhaseStarted, ProgressUpdate, SourceEnded, StepMetrics, VendorDetected
+from hwmon.events import (
+    PhaseStarted,
+    ProgressUpdate,
+    RunClock,
+    RunOutcome,
+    SourceEnded,
+    StepMetrics,
+    VendorDetected,
+)
 from hwmon.model import alerts, figures
 from hwmon.model.reducer import apply, apply_all
 from hwmon.model.state import MAX_PROGRESS_BARS, RunState
@@ -143,6 +151,17 @@ def test_a_pending_job_is_queued_not_running() -> None:
     assert figures.display_status(state, 5.0) == "queued"
     apply_all(state, [PhaseStarted(1, None, "train")], 6.0)
     assert figures.display_status(state, 6.0) == "running"
+
+
+def test_a_lost_run_is_unknown_live_as_in_summary_never_running() -> None:
+    """Issue 22's repro (three words for one run): the supervisor died and the workload is gone; run.json says
+    lost. ``summary`` said unknown, ``attach --plain`` went on saying running after the source ended."""
+    state = RunState()
+    apply_all(state, [RunClock(0, None, 5.0), StepMetrics(1, None, step=1, loss=2.5)], 10.0)
+    assert figures.display_status(state, 10.0) == "running"
+    apply_all(state, [RunOutcome(0, None, "lost", None, None)], 11.0)
+    assert figures.display_status(state, 11.0) == "unknown"
+    assert figures.display_status(state, None) == summary_dict(state)["status"] == "unknown"
 
 
 async def test_a_finished_log_gone_quiet_stays_finished_and_never_says_its_end_is_unknown(tmp_path: Path) -> None:

@@ -165,7 +165,8 @@ def display_status(state: RunState, now: float | None, *, output_seen: bool = Fa
     ``waiting`` (live) or ``unknown`` (a whole-file read of a log that never said how it ended)."""
     if is_ended(state):
         return state.status
-    if state.source_ended or state.status == "unknown" and now is None:
+    if state.source_ended or state.outcome is not None or state.status == "unknown" and now is None:
+        # (A recorded outcome that is not an end: the supervisor was lost, how the run ended is not known.)
         return "unknown"
     current = state.current_phase
     if current is not None and current.name == "queue":

@@ -15,6 +15,7 @@ from hwmon.model.alerts import STALL_FACTOR, STALL_MIN_S, StallRule, tick
 from hwmon.notify.ledger import Ledger
 from hwmon.notify.watch import Watch
 from hwmon.sources.fleet import Fleet
+from hwmon.store import registry
 from hwmon.store.recent import Recent
 
 START = 1_700_000_000.0
@@ -77,3 +78,50 @@ def test_stall_min_and_factor_flags_override_the_environment(monkeypatch: pytest
     assert _stall_rule(parse()) == StallRule(3.0, 7.0)
     assert _stall_rule(parse("--stall-min", "1")) == StallRule(3.0, 1.0)
     assert _stall_rule(parse("--stall-min", "2.5", "--stall-factor", "8")) == StallRule(8.0, 2.5)
+
+
+def test_a_supervised_run_that_ended_is_never_judged_stalled(tmp_path: Path) -> None:
+    """The fleet's trackers tell their run model what run.json recorded (its end), so their own Tick never calls a
+    finished run stalled because its log went quiet (the run's end is not in its log)."""
+    run_dir = tmp_path / "20261207-120000-python-abcd"
+    run_dir.mkdir()
+    log = run_dir / registry.LOG_FILE
+    log.write_text("starting\n")
+
+    def record(status: str) -> registry.RunRecord:
+        return registry.RunRecord(
+            run_id=run_dir.name,
+            dir=run_dir,
+            log_path=log,
+            command=["python", "train.py"],
+            workload=None,
+            device="cpu",
+            pid=None,
+            supervisor_pid=None,
+            host="",
+            cwd="/",
+            started="2026-12-07T12:00:00",
+            ended=None if status == "running" else "2026-12-07T12:00:03",
+            exit_code=None if status == "running" else 0,
+            signal=None,
+            status=status,
+        )
+
+    records = [record("running")]
+    now = [START]
+    rule = tick(stall=StallRule(1, 1))
+    fleet = Fleet(runs=lambda: list(records), jobs=list, recents=list, clock=lambda: now[0], tick=rule)
+    fleet.refresh(force=True)
+    for n in range(1, 9):  # steps 0.5 s apart, each read as it comes
+        now[0] += 0.5
+        with log.open("a") as fh:
+            fh.write(step_line(n, now[0]))
+        fleet.refresh(force=True)
+    records[:] = [record("succeeded")]  # the workload exited 0; its log says nothing of it
+    for _ in range(20):
+        now[0] += 0.5
+        fleet.refresh(force=True)
+    state = fleet.state_of(f"run:{run_dir.name}")
+    assert state is not None and state.last_step is not None and state.last_step.step == 8
+    assert state.status == "succeeded"
+    assert [alert.kind for alert in state.alerts] == []

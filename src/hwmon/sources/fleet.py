@@ -38,7 +38,7 @@ from hwmon.slurm.facts import job_event, record_event
 from hwmon.slurm.parse import PENDING_STATES, JobInfo
 from hwmon.slurm.watcher import slurm_state
 from hwmon.sources.pipeline import Reader
-from hwmon.sources.source import QUIET_FLUSH_S, quiet_span
+from hwmon.sources.source import QUIET_FLUSH_S, outcome_events, quiet_span
 from hwmon.sources.ssh import SshFollower
 from hwmon.sources.ssh_stream import RemoteStream
 from hwmon.store import recent, registry
@@ -97,6 +97,7 @@ class LogTracker:
     def _reset(self) -> None:
         self.reader = Reader(str(self.path))
         self._told: tuple[object, ...] | None = None
+        self._outcome_told: tuple[object, ...] | None = None
 
     @property
     def state(self) -> RunState:
@@ -110,6 +111,14 @@ class LogTracker:
         if key != self._told:
             self._told = key
             self.reader.apply([event], self._clock())
+
+    def tell_outcome(self, record: registry.RunRecord) -> None:
+        """A supervised run's end as its supervisor recorded it (run.json), once: the model then knows the run
+        ended (its clocks stop, and no Tick judges a finished run stalled or silent)."""
+        key = ("outcome", record.status, record.exit_code, record.signal)
+        if key != self._outcome_told and (events := outcome_events(record)):
+            self._outcome_told = key
+            self.reader.apply(events, self._clock())
 
     def poll(self) -> bool:
         """Read what was added since the last poll (a ``stat`` only, when nothing was); True when the state
@@ -356,6 +365,8 @@ class Fleet:
         against the limit, the ``eta`` alert, the end reason in ``watch``)."""
         for record in self._runs:
             entry = self._entries.get(f"run:{record.run_id}")
+            if entry is not None and isinstance(entry.tracker, LogTracker):
+                entry.tracker.tell_outcome(record)
             if record.slurm_job_id and entry is not None and isinstance(entry.tracker, LogTracker):
                 entry.tracker.tell(record_event(record.slurm_job_id, slurm_state(record)))
         for job in self._jobs:

@@ -85,8 +85,7 @@ def test_metrics_are_scraped_and_parsed_with_the_reference_parser(tmp_path: Path
         [(labels, _)] = got["hwmon_run_info"]
         assert labels["run"] == str(log) and labels["name"] == "train.log" and labels["vendor"] == "cerebras"
         assert got["hwmon_train_loss"][0][1] == pytest.approx(1.99)
-        # The rate the fleet view shows for the run: figures.current_rate, the last step's own rate (Rate=250), not
-        # the run's GlobalRate=240 (issue 18: one truth for every view).
+        # The current rate is the last step's Rate (figures.current_rate, as the header and ls), not GlobalRate.
         assert got["hwmon_train_rate"][0] == ({"run": str(log), "name": "train.log", "unit": "samples/sec"}, 250.0)
         [(status, _)] = got["hwmon_run_status"]
         assert status["status"] == "running"

@@ -18,7 +18,7 @@ from hwmon.events import (
     Tick,
 )
 from hwmon.model.provenance import figures_before, observe
-from hwmon.model.reducer import alerts, clock, evidence, expectations, facts, job, ranks, run, steps, timeline
+from hwmon.model.reducer import alerts, clock, evidence, expectations, facts, job, ranks, run, series, steps, timeline
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
 from hwmon.model.state import RunState
@@ -43,7 +43,7 @@ assert len(HANDLERS) == sum(len(table) for table in TABLES), "an event type is h
 _NOT_OUTPUT = (SourceEnded, RunOutcome, RunClock, PhaseExpectations, JobState)
 # Handlers that also read an event type another module owns, run after its owner's (issue 21: end reasons and
 # failure causes from errors and the supervisor's record, the end of a requeue's gap from steps).
-OBSERVER_TABLES: tuple[dict[type[Event], Handler], ...] = (job.OBSERVERS,)
+OBSERVER_TABLES: tuple[dict[type[Event], Handler], ...] = (job.OBSERVERS, series.OBSERVERS)
 OBSERVERS: dict[type[Event], tuple[Handler, ...]] = {
     kind: tuple(table[kind] for table in OBSERVER_TABLES if kind in table)
     for kind in {kind for table in OBSERVER_TABLES for kind in table}

@@ -4,7 +4,9 @@
                                         [--open-size 300M] [--no-open]
 
 Measures (the app's own process only: writers are separate processes):
-  * idle: CPU of ``hwmon attach`` on a quiet, finished log at 120x40 (target <= 0.3 % of a core);
+  * idle: CPU of ``hwmon attach`` on a quiet, finished log at each of --sizes (default 80x24 and 160x48; target
+    <= 0.3 % of a core), with the key-to-repaint latency on that quiet log (p95 <= 100 ms) and the time from ``q``
+    to the process's exit (target <= 0.5 s);
   * load: CPU of the app at 80x24 following RATE lines/s appended by a writer (target <= 30 % at 10 000 lines/s);
   * key-to-repaint latency while following RATE lines/s: from writing a key to the pty until the bytes the app
     writes to the terminal contain the text that key makes appear ("h" -> the help's title, "e" -> the log title's
@@ -146,6 +148,12 @@ class PtyApp:
     def cpu(self) -> float:
         times = self.ps.cpu_times()
         return float(times.user + times.system)
+
+    def close_after_exit(self) -> None:
+        """Release the pty of an app that has already exited."""
+        self._stop = True
+        self._thread.join(timeout=2)
+        os.close(self.master)
 
     def close(self, quit_key: bytes = b"q") -> int | None:
         try:
@@ -326,6 +334,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measurement window under load (default 10)")
     parser.add_argument("--quiet-seconds", type=float, default=10.0, help="quiet-file window (default 10; 60 in CI)")
     parser.add_argument("--presses", type=int, default=15, help="key presses per key for latency (default 15)")
+    parser.add_argument("--sizes", default="80x24,160x48", help="terminal sizes for idle/keys/quit (80x24,160x48)")
+    parser.add_argument("--no-load", action="store_true", help="skip the following-under-load part")
     parser.add_argument("--ui-only", action="store_true", help="also measure the UI alone, in-process, headless")
     parser.add_argument("--open-size", default="300M", help="size of the generated log for the open test (300M)")
     parser.add_argument("--no-open", action="store_true", help="skip the open-a-big-log comparison with lnav")
@@ -335,21 +345,40 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         finished = Path(tmp) / "finished.log"
         finished.write_bytes((ROOT / "tests" / "fixtures" / "tui_cerebras_run.log").read_bytes())
-        started = time.monotonic()
-        idle_app = PtyApp(finished, size=(120, 40))
-        try:
-            if idle_app.wait_for(b"SUCCEEDED", started, timeout=30) is None:
-                print("the dashboard did not start; output:", idle_app.output_since(0.0)[-2000:])
-                return 1
-            time.sleep(3.0)
-            quiet = cpu_percent(idle_app, args.quiet_seconds)
-            print(
-                f"idle: quiet finished log at 120x40, {args.quiet_seconds:.0f} s: app CPU {quiet:.2f} % of a core "
-                "(target <= 0.3 %)"
-            )
-        finally:
-            idle_app.close()
+        for size_text in args.sizes.split(","):
+            width, height = (int(part) for part in size_text.lower().split("x"))
+            started = time.monotonic()
+            idle_app = PtyApp(finished, size=(width, height))
+            quit_s: float | None = None
+            try:
+                if idle_app.wait_for(b"SUCCEEDED", started, timeout=30) is None:
+                    print("the dashboard did not start; output:", idle_app.output_since(0.0)[-2000:])
+                    return 1
+                time.sleep(3.0)
+                quiet = cpu_percent(idle_app, args.quiet_seconds)
+                print(
+                    f"idle at {width}x{height}: quiet finished log, {args.quiet_seconds:.0f} s: app CPU {quiet:.2f} % "
+                    "of a core (target <= 0.3 %)"
+                )
+                for key, values in measure_keys(idle_app, args.presses).items():
+                    if values:
+                        ms = [v * 1000 for v in values]
+                        print(
+                            f"  key {key:<22} p50 {statistics.median(ms):6.1f} ms  p95 {percentile(ms, 0.95):6.1f} ms  "
+                            f"max {max(ms):6.1f} ms  (target p95 <= 100 ms)"
+                        )
+                at = idle_app.press(b"q")
+                idle_app.proc.wait(timeout=30)
+                quit_s = time.monotonic() - at
+                print(f"  q to exit: {quit_s:.2f} s (target <= 0.5 s)")
+            finally:
+                if quit_s is None:
+                    idle_app.close()
+                else:
+                    idle_app.close_after_exit()
 
+        if args.no_load:
+            return 0
         log = Path(tmp) / "run.log"
         log.write_text("2025-02-11 09:14:02,101 INFO:   Effective batch size is 1024.\n")
         started = time.monotonic()

@@ -6,7 +6,8 @@ Replays a bundled example log (``hwmon.examples``) or, for PopTorch (no bundled 
 run of its own), the project's PopTorch test fixture
 into ``HwmonApp`` through the real stream parser, with a fixed clock, and saves SVGs at 80x24 and 160x48 into this
 folder. The Cerebras run is cut during training so the picture shows a live run (current phase, step, ETA); the
-PopTorch run is shown finished.
+PopTorch run is shown finished. Feature pictures (dashboard v3): every phase with a row and every span (z), the
+raw log's live row of a \r progress bar, a smoothed chart (S), a side pane in the log's place (5).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ SIZES = ((80, 24), (160, 48))
 RUNS = {
     "cerebras": ("cerebras_gpt_small.log", "tui_cerebras_run.log", 0.8, "GPT-2 small on a CS-X"),
     "poptorch": ("", "tui_poptorch_run.log", 1.0, "MNIST on an IPU (PopTorch)"),
+    # Cut in the middle of an epoch's \r progress bar: the raw log's live row shows it as it stands.
+    "mnist": ("mnist_cpu.log", "mnist_cpu_3epochs.log", 0.55, "MNIST on CPU"),
+    "cerebras_done": ("cerebras_gpt_small.log", "tui_cerebras_run.log", 1.0, "GPT-2 small on a CS-X"),
 }
 
 
@@ -40,6 +44,7 @@ class ReplayBatch:
     status: str | None
     eof: bool
     at: float
+    partial: str | None = None
 
 
 class ReplaySource:
@@ -50,9 +55,10 @@ class ReplaySource:
         parser = StreamParser(keep_lines=100_000)
         self._events = parser.feed(data)
         self._lines = parser.pop_lines()
+        self._partial = parser.partial()
 
     async def batches(self) -> AsyncIterator[ReplayBatch]:
-        yield ReplayBatch(self._events, self._lines, None, True, FIXED_CLOCK)
+        yield ReplayBatch(self._events, self._lines, None, True, FIXED_CLOCK, self._partial)
 
     def close(self) -> None:
         pass
@@ -68,9 +74,13 @@ def load(example: str, fallback: str) -> tuple[bytes, str]:
 
 
 def cut(data: bytes, fraction: float) -> bytes:
+    """The first ``fraction`` of the log, by lines; for a log of \r progress bars (few, long lines), by bytes, so
+    the cut falls inside a bar that is still being drawn."""
     if fraction >= 1.0:
         return data
     lines = data.splitlines(keepends=True)
+    if data.count(b"\r") > len(lines):
+        return data[: int(len(data) * fraction)]
     return b"".join(lines[: max(1, int(len(lines) * fraction))])
 
 
@@ -78,6 +88,11 @@ def cut(data: bytes, fraction: float) -> bytes:
 FEATURES = (
     ("chart_100x30", "cerebras", (100, 30), "#chart-loss", ["z"]),
     ("search_80x24", "cerebras", (80, 24), None, ["slash", *"Loss=[3-4]", "enter", "n"]),
+    ("phases_80x24", "cerebras_done", (80, 24), None, []),
+    ("spans_80x24", "cerebras_done", (80, 24), "#timeline", ["z"]),
+    ("live_bar_80x24", "mnist", (80, 24), None, []),
+    ("smoothed_100x30", "mnist", (100, 30), "#chart-loss", ["S", "z"]),
+    ("model_tab_80x24", "poptorch", (80, 24), None, ["5"]),
 )
 
 
@@ -105,7 +120,7 @@ async def shoot(
 
 
 async def main() -> int:
-    for run in RUNS:
+    for run in ("cerebras", "poptorch"):
         for size in SIZES:
             print(await shoot(run, size))
     for stem, run, size, focus, keys in FEATURES:

@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     " Prometheus /metrics)",
     "report": "write a run as one self-contained HTML file to share (charts, phases, alerts, the last log lines)",
 }
+# Answered by cli.py itself (no module): `hwmon help [COMMAND]`.
+HELP_COMMAND = ("help", "show this help, or one command's: hwmon help COMMAND (the same as hwmon COMMAND --help)")
 # Commands that read no log, so they do not load the user's format files (see hwmon.sources.formats).
 _NO_FORMATS = frozenset({"stop", "history", "formats"})
 
@@ -67,7 +69,31 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             module = importlib.import_module(f"hwmon.commands.{name}")
             module.add_arguments(command_parser)
             command_parser.set_defaults(_module=module)
+    help_parser = sub.add_parser(HELP_COMMAND[0], help=HELP_COMMAND[1], description=HELP_COMMAND[1])
+    help_parser.add_argument("topic", nargs="?", metavar="COMMAND", help="the command to explain")
     return parser
+
+
+def show_help(topic: str | None) -> int:
+    """``hwmon help [COMMAND]``: the overall help (every command, the exit codes) or one command's, on stdout."""
+    if topic is None:
+        build_parser(only="").print_help()
+        return exitcodes.OK
+    if topic == HELP_COMMAND[0]:
+        print(f"usage: hwmon help [COMMAND]\n\n{HELP_COMMAND[1]}")
+        return exitcodes.OK
+    if topic not in COMMANDS:
+        suggestion = did_you_mean(topic)
+        hint = f" (did you mean '{suggestion}'?)" if suggestion else f"; commands: {', '.join(COMMANDS)}"
+        from hwmon.model.text import safe_text
+
+        print(f"hwmon: error: no command '{safe_text(topic)}' to explain{hint}", file=sys.stderr)
+        return exitcodes.USAGE
+    parser = build_parser(only=topic)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.choices[topic].print_help()
+    return exitcodes.OK
 
 
 def did_you_mean(word: str) -> str | None:
@@ -84,6 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `hwmon` alone on a terminal: the fleet view (without a terminal it prints the usage, as before).
         args_list = ["top"]
     first = next((a for a in args_list if not a.startswith("-")), None)
+    if first == HELP_COMMAND[0] and args_list[0] == first:
+        rest = [a for a in args_list[1:] if a not in ("-h", "--help")]
+        if len(rest) > 1:
+            print("hwmon: error: hwmon help takes one COMMAND at most", file=sys.stderr)
+            return exitcodes.USAGE
+        return show_help(rest[0] if rest else None)
     if first is not None and first not in COMMANDS:
         suggestion = did_you_mean(first)
         if suggestion is not None:

@@ -372,12 +372,14 @@ class Tick(Event):
     line nor revives a quiet source, and it changes ``RunState.version`` only when it changes something.
 
     ``catching_up``: the source is still reading a backlog (arrival times then say nothing about the run's pace).
-    ``stall_factor``: a stall is no step for this many times the usual interval. ``silence_s``: no output for this
+    ``stall_factor``: a stall is no step for this many times the usual interval, and (``stall_min_s``) for at least
+    this many seconds (issue 19: a fast loop's sub-second jitter is no stall). ``silence_s``: no output for this
     long is a silence."""
 
     catching_up: bool = False
     stall_factor: float = 5.0
     silence_s: float = 600.0
+    stall_min_s: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

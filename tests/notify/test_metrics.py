@@ -85,8 +85,8 @@ def test_metrics_are_scraped_and_parsed_with_the_reference_parser(tmp_path: Path
         [(labels, _)] = got["hwmon_run_info"]
         assert labels["run"] == str(log) and labels["name"] == "train.log" and labels["vendor"] == "cerebras"
         assert got["hwmon_train_loss"][0][1] == pytest.approx(1.99)
-        # The rate the fleet view shows for the run (the run's global rate when it states one).
-        assert got["hwmon_train_rate"][0] == ({"run": str(log), "name": "train.log", "unit": "samples/sec"}, 240.0)
+        # The current rate is the last step's Rate (figures.current_rate, as the header and ls), not GlobalRate.
+        assert got["hwmon_train_rate"][0] == ({"run": str(log), "name": "train.log", "unit": "samples/sec"}, 250.0)
         [(status, _)] = got["hwmon_run_status"]
         assert status["status"] == "running"
         # The last step's own timestamp (the log's local time), not when the watch read it.

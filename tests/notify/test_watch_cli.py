@@ -39,6 +39,8 @@ def watch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         (["x.log", "--notify", "pager"], "not a sink"),
         (["x.log", "--smtp", "nohost"], "HOST:PORT"),
         (["x.log", "--metrics", "localhost"], "HOST:PORT"),
+        (["x.log", "--stall-min", "0"], "--stall-min must be a number above 0"),
+        (["x.log", "--stall-factor", "nan"], "--stall-factor must be a number above 0"),
     ],
 )
 def test_usage_errors(tmp_path: Path, watch_env: dict[str, str], args: list[str], words: str) -> None:

@@ -160,7 +160,8 @@ def test_failed_stalled_finished_runs_are_told_once_per_sink_within_5_s_and_neve
         "--notify",
         "terminal",
     ]
-    args = ["--all", "--interval", "0.1", *sinks]
+    # The stalling run stops after steps 0.5 s apart: its stall is told after 1 s, not the default 30 s.
+    args = ["--all", "--interval", "0.1", "--stall-min", "1", *sinks]
     terminal = Pty()
     watch = WatchProcess(args, env, tmp_path / "watch1.out", **terminal.popen_args())
     try:

@@ -19,6 +19,8 @@ class FakeBatch:
     status: str | None = None
     eof: bool = False
     at: float = 0.0
+    partial: str | None = None
+    first_line: int = 0
 
 
 @dataclass

@@ -160,7 +160,7 @@ async def test_quit_closes_the_follower(tmp_path: Path, key: str) -> None:
 
 
 async def test_a_big_file_shows_its_end_at_once_then_the_parsed_lines(tmp_path: Path, monkeypatch: Any) -> None:
-    from hwmon.tui import app as app_module
+    from hwmon.tui import sidedata as app_module
 
     # A smaller "big" file keeps the test quick; the rule is the same.
     monkeypatch.setattr(app_module, "PREVIEW_MIN_BYTES", 256 << 10)

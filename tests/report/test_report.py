@@ -184,3 +184,27 @@ def test_chromium_opens_the_report_and_shows_its_figures(tmp_path: Path) -> None
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1000, 1800)
+
+
+def test_the_smoothed_loss_is_the_dashboards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One truth: the report's smoothed curve and its label come from model.smoothing (the dashboard's S), so a
+    change of its weight shows in the report too."""
+    from hwmon.events import StepMetrics
+    from hwmon.model import smoothing
+    from hwmon.model.reducer import apply
+    from hwmon.model.state import RunState
+
+    state = RunState()
+    for n, loss in enumerate([3.0, 2.5, 2.6, 2.0, 1.8, 1.7, 1.9, 1.5], start=1):
+        apply(state, StepMetrics(n, None, step=n, loss=loss), float(n))
+
+    def smoothed_curve() -> tuple[str, str]:
+        page = render(ReportInput(state, "run", [], datetime(2026, 1, 1), None))
+        [(points, label)] = re.findall(r'<polyline class="smooth" points="([^"]*)"><title>([^<]*)</title>', page)
+        return points, label
+
+    points, label = smoothed_curve()
+    assert label == "smoothed (EMA 0.6)" and len(points.split()) == 8
+    monkeypatch.setattr(smoothing, "DEFAULT_WEIGHT", 0.9)
+    heavier, label = smoothed_curve()
+    assert label == "smoothed (EMA 0.9)" and heavier != points

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hwmon.events import ErrorSeen, LogLine, StepMetrics
-from hwmon.model.alerts import check, median_step_interval
+from hwmon.model.alerts import STALL_MIN_S, StallRule, check, median_step_interval
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
 
@@ -54,5 +54,27 @@ def test_silence_when_no_output_at_all_then_rearmed_by_any_line() -> None:
 def test_stall_factor_is_configurable() -> None:
     state = RunState()
     last = steps_every(state, 2.0, 4)
-    assert check(state, last + 5.0, stall_factor=3.0) == []
-    assert [a.kind for a in check(state, last + 7.0, stall_factor=3.0)] == ["stall"]
+    rule = StallRule(factor=3.0, min_s=1.0)
+    assert check(state, last + 5.0, stall=rule) == []
+    assert [a.kind for a in check(state, last + 7.0, stall=rule)] == ["stall"]
+
+
+def test_sub_second_jitter_never_alerts_a_stall_needs_the_minimum_gap_too() -> None:
+    # Issue 19: "stall no new step for 1 s (5.3x the usual 0.2 s)" twice on a healthy CPU run.
+    state = RunState()
+    last = steps_every(state, 0.2, 20)
+    assert check(state, last + 1.06) == []  # 5.3x the usual interval, but one second
+    assert check(state, last + STALL_MIN_S - 0.5) == []
+    alerts = check(state, last + STALL_MIN_S + 0.5)
+    assert [a.kind for a in alerts] == ["stall"]
+    # Configurable: a shorter minimum gap alerts sooner, the ratio still applies.
+    state = RunState()
+    last = steps_every(state, 0.2, 20)
+    assert [a.kind for a in check(state, last + 2.5, stall=StallRule(min_s=2.0))] == ["stall"]
+
+
+def test_the_stall_rule_from_the_environment_ignores_what_is_not_a_positive_number() -> None:
+    assert StallRule.from_env({}) == StallRule()
+    assert StallRule.from_env({"HWMON_STALL_MIN_S": "120", "HWMON_STALL_FACTOR": "8"}) == StallRule(8.0, 120.0)
+    for bad in ("", "0", "-5", "nan", "inf", "ten"):
+        assert StallRule.from_env({"HWMON_STALL_MIN_S": bad}).min_s == STALL_MIN_S

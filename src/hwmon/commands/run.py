@@ -211,6 +211,10 @@ def run(args: argparse.Namespace) -> int:
         print(safe_text(message), file=sys.stderr)  # the log path is a directory the user named
         return exitcodes.OK
     plain: bool | None = True if args.no_tui else None
+    # The dashboard prints its own closing line (how the run stands, how to come back or stop it): one line.
+    from hwmon.commands import attach
+
+    dashboard = plain is None and attach._wants_tui()
     try:
         code = _watch(
             record.run_id,
@@ -225,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return exitcodes.INTERRUPTED
-    final = _final_code(record.run_id, code, settle_s=10.0 if plain else 0.0)
+    final = _final_code(record.run_id, code, settle_s=10.0 if plain else 0.0, quiet=dashboard)
     if plain and final == exitcodes.RUN_FAILED:
         print_last_lines(record.log_path)
     return final
@@ -262,7 +266,7 @@ def _watch(
     return attach.watch(run_id, plain=plain, title=title, notify=notify, on=on, new_run=True)
 
 
-def _final_code(run_id: str, watch_code: int, *, settle_s: float = 0.0) -> int:
+def _final_code(run_id: str, watch_code: int, *, settle_s: float = 0.0, quiet: bool = False) -> int:
     """The exit code of ``hwmon run`` once watching stopped: the run's own outcome when it has ended.
 
     Plain mode stops when the log says the run is over, which can be a moment before the workload exits and the
@@ -276,6 +280,8 @@ def _final_code(run_id: str, watch_code: int, *, settle_s: float = 0.0) -> int:
         time.sleep(0.05)
         record = registry.resolve(run_id)
     if record.status == "running":
+        if quiet:
+            return watch_code
         print(
             f"hwmon: run {run_id} continues in the background (hwmon attach {run_id} / hwmon stop {run_id})",
             file=sys.stderr,

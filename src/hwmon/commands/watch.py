@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -21,9 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from hwmon import exitcodes
+from hwmon.model.alerts import SILENCE_S, StallRule, tick
 from hwmon.model.text import safe_text
 
 if TYPE_CHECKING:
+    from hwmon.events import Tick
     from hwmon.notify.dispatch import Notifier
     from hwmon.notify.watch import Watch
     from hwmon.slurm.parse import JobInfo
@@ -86,7 +89,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--silence", type=float, metavar="S", help="alert after S seconds without output (600)")
     parser.add_argument(
-        "--stall-factor", type=float, default=5.0, metavar="F", help="stalled: no step for F x the usual interval"
+        "--stall-factor",
+        type=float,
+        metavar="F",
+        help="stalled: no step for F x the usual interval (default $HWMON_STALL_FACTOR or 5)",
+    )
+    parser.add_argument(
+        "--stall-min",
+        type=float,
+        metavar="S",
+        help="... and for at least S seconds, so sub-second jitter never alerts (default $HWMON_STALL_MIN_S or 30)",
     )
     parser.add_argument(
         "--replay",
@@ -156,7 +168,17 @@ def _ref_kind(ref: str) -> tuple[str, str]:
         raise
 
 
-def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...]) -> object:
+def _stall_rule(args: argparse.Namespace) -> StallRule:
+    """The dashboard's stall rule (``HWMON_STALL_FACTOR`` / ``HWMON_STALL_MIN_S``), with ``--stall-factor`` /
+    ``--stall-min`` over it."""
+    rule = StallRule.from_env(os.environ)
+    return StallRule(
+        rule.factor if args.stall_factor is None else args.stall_factor,
+        rule.min_s if args.stall_min is None else args.stall_min,
+    )
+
+
+def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...], clock_tick: Tick) -> object:
     from hwmon.slurm import client as slurm_mod
     from hwmon.sources.fleet import CachedRegistry, Fleet
     from hwmon.store import recent, registry
@@ -216,6 +238,8 @@ def _fleet(refs: list[str], every: bool, ssh_opts: tuple[str, ...]) -> object:
         jobs=jobs,
         recents=recents,
         clock=time.time,
+        # The trackers' own ticks judge by the watch's rule too (a stall is not told before --stall-min).
+        tick=clock_tick,
         # A run's end is read from its run.json at each listing: once a second keeps a notice within seconds.
         registry_every=1.0,
         # squeue --me every 3 s: a job's end reaches the sinks within ~5 s.
@@ -237,6 +261,9 @@ def run(args: argparse.Namespace) -> int:
         raise exitcodes.HwmonError("name what to watch (REF...) or --all", exitcodes.USAGE)
     if not 0.1 <= args.interval <= 60:
         raise exitcodes.HwmonError("--interval must be 0.1 to 60 seconds", exitcodes.USAGE)
+    for flag, value in (("--stall-factor", args.stall_factor), ("--stall-min", args.stall_min)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise exitcodes.HwmonError(f"{flag} must be a number above 0", exitcodes.USAGE)
     if args.rate_limit <= 0:
         raise exitcodes.HwmonError("--rate-limit must be above 0", exitcodes.USAGE)
     try:
@@ -264,18 +291,19 @@ def run(args: argparse.Namespace) -> int:
         if sinks
         else None
     )
-    fleet = _fleet(list(args.refs), args.all, tuple(args.ssh_opt))
+    stall = _stall_rule(args)
+    silence_s = SILENCE_S if args.silence is None else max(1.0, args.silence)
+    fleet = _fleet(list(args.refs), args.all, tuple(args.ssh_opt), tick(stall=stall, silence_s=silence_s))
     assert isinstance(fleet, FleetClass)
-    extra = {} if args.silence is None else {"silence_s": max(1.0, args.silence)}
     watch = Watch(
         fleet,
         notifier,
         ledger,
         replay=args.replay,
         log=printer,
-        stall_factor=args.stall_factor,
+        stall=stall,
+        silence_s=silence_s,
         check_state=PhaseOverruns(),
-        **extra,
     )
 
     stopped_by: list[int] = []

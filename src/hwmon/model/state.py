@@ -17,6 +17,7 @@ from typing import Literal
 
 from hwmon.events import ModuleNode, PhaseName, StepMetrics, Vendor
 from hwmon.model.dist_state import Cause, EndReason, JobFacts, Ranks
+from hwmon.model.metrics import MetricTable
 from hwmon.model.provenance import Provenance
 from hwmon.model.series import BoundedSeries
 
@@ -281,6 +282,9 @@ class RunState:
     # the phases a ``phase-overrun`` was raised for (once each; ``hwmon.model.overrun``).
     expected_phases: dict[str, tuple[float, int, str]] = field(default_factory=dict)
     overrun_phases: set[str] = field(default_factory=set)
+    # Every other named series the run prints (lr, grad norm, accuracy, eval metrics, learned fields), bounded;
+    # filled by ``hwmon.model.metrics.observe`` from the reducer's dispatch (charts cycle through them with m).
+    metrics: MetricTable = field(default_factory=MetricTable)
 
     @property
     def current_phase(self) -> Phase | None:

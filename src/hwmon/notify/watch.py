@@ -34,6 +34,7 @@ __all__ = ["Watch"]
 _HOST = socket.gethostname()
 # Row statuses of a run that may still raise time alerts.
 _LIVE = ("running", "stalled", "waiting")
+_DEFAULT_STALL = time_alerts.StallRule()
 
 
 @dataclass
@@ -114,7 +115,7 @@ class Watch:
         replay: bool = False,
         clock: Callable[[], float] = time.time,
         log: Callable[[str, str], None] = lambda tag, text: None,
-        stall_factor: float = 5.0,
+        stall: time_alerts.StallRule = _DEFAULT_STALL,
         silence_s: float = time_alerts.SILENCE_S,
         snapshot_every: float = 5.0,
         check_state: Callable[[RunState, float], None] | None = None,
@@ -125,7 +126,8 @@ class Watch:
         self.replay = replay
         self.clock = clock
         self.log = log
-        self.stall_factor = stall_factor
+        # The dashboard's rule (issue 19): a stall is ``stall.factor`` x the usual interval and >= ``stall.min_s``.
+        self.stall_rule = stall
         self.silence_s = silence_s
         self.snapshot_every = snapshot_every
         self.check_state = check_state
@@ -180,7 +182,7 @@ class Watch:
                     # Steps read from a backlog arrived all at once: their arrival times say nothing of the pace.
                     time_alerts.check(state, now, catching_up=True)
                 elif row.status in _LIVE:
-                    time_alerts.check(state, now, stall_factor=self.stall_factor, silence_s=self.silence_s)
+                    time_alerts.check(state, now, stall=self.stall_rule, silence_s=self.silence_s)
                 if self.check_state is not None and row.status in _LIVE:
                     self.check_state(state, now)
                 run.state = state

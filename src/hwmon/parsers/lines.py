@@ -47,6 +47,8 @@ BLOCK_MIN = 16 * 1024
 _PIECE = 64 * 1024
 
 _CUT_MARK = " … [cut: {} bytes]"
+# ``partial()`` renders at most this many bytes of the line under way.
+PARTIAL_BYTES = 4096
 
 # Deleting every "harmless" byte leaves only the bytes that need attention: if nothing is left, the region is
 # printable ASCII plus the allowed whitespace. One C-level pass answers "ASCII?" and "any control byte?" together.
@@ -105,6 +107,7 @@ class LineSplitter:
         "_seg_dropped",
         "_after_cr",
         "_last_shown",
+        "_redrawn",
     )
 
     def __init__(self, max_line: int = 65536) -> None:
@@ -118,6 +121,7 @@ class LineSplitter:
         self._seg_dropped = 0  # bytes of the current segment beyond _raw_cap
         self._after_cr = False  # the current segment was ended by a \r whose next byte is not known yet
         self._last_shown: tuple[str, bool] | None = None  # last non-blank redraw of this line (text, truncated)
+        self._redrawn = False  # the line under way was redrawn with \r at least once (a bar, even a first state)
 
     @property
     def lines_emitted(self) -> int:
@@ -157,9 +161,25 @@ class LineSplitter:
         now, as a final ``Line``, so it is seen live; bytes that follow start a new line. A line being redrawn
         with ``\r`` (a progress bar) is left alone: its redraws already show. Empty when there is nothing."""
         out: list[Line | LineBlock] = []
-        if self._consumed > self._line_offset and self._last_shown is None and not self._after_cr and self._seg.strip():
+        # A bar's first state comes after a \r too ("\r  0%|"): the line is a redraw from that \r on.
+        redraw = self._last_shown is not None or self._after_cr or self._redrawn
+        if self._consumed > self._line_offset and not redraw and self._seg.strip():
             self._end_line(out, self._consumed)
         return [line for line in out if isinstance(line, Line)]
+
+    def partial(self) -> str | None:
+        """What the line under way shows now, as a terminal would (a progress bar's current redraw, or the start
+        of a line not ended yet), cleaned like any line; None when no line is under way. Read-only: the splitter's
+        output does not change by asking (for a live view of ``\r`` redraws before their line ends)."""
+        if self._consumed <= self._line_offset:
+            return None
+        if self._seg.strip():
+            # A live view needs the start of the line; rendering 256 KiB on every batch would not be cheap.
+            head = bytes(self._seg[:PARTIAL_BYTES])
+            return self._render(head, len(self._seg) - len(head) + self._seg_dropped)[0]
+        if self._last_shown is not None:
+            return self._last_shown[0]
+        return None
 
     def finish(self) -> list[Line]:
         """End of stream: the unterminated last line, if any, as a final ``Line``."""
@@ -297,6 +317,7 @@ class LineSplitter:
         return rendered
 
     def _redraw(self, out: list[Line | LineBlock]) -> None:
+        self._redrawn = True
         text, truncated = self._take_segment()
         if text.strip():
             out.append(Line(self._number, self._line_offset, text, False, truncated))
@@ -311,6 +332,7 @@ class LineSplitter:
         self._line_offset = next_offset
         self._after_cr = False
         self._last_shown = None
+        self._redrawn = False
 
     def _render(self, raw: bytes, dropped: int) -> tuple[str, bool]:
         if len(raw) > self._raw_cap:

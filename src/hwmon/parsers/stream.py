@@ -198,6 +198,11 @@ class StreamParser(StreamBlocks):
         self._line(line, tail)
         out.extend(e for e in tail if not (isinstance(e, StepMetrics | StepBatch) and e.line == line.number))
 
+    def partial(self) -> str | None:
+        """The line under way as it shows now (``LineSplitter.partial``): a progress bar's current ``\r`` redraw
+        before its line ends, for the raw log's live row. None when no line is under way."""
+        return self._splitter.partial()
+
     def pop_lines(self) -> list[str]:
         """The final cleaned lines seen since the last call (at most the last ``keep_lines`` of them)."""
         if not self.keep_lines:

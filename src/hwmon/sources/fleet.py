@@ -26,7 +26,7 @@ from functools import partial
 from pathlib import Path
 
 from hwmon import exitcodes
-from hwmon.events import JobState, SourceEnded
+from hwmon.events import JobState, SourceEnded, Tick
 from hwmon.model import alerts as alert_rules
 from hwmon.model import figures
 from hwmon.model.alerts import SILENCE_S
@@ -38,7 +38,7 @@ from hwmon.slurm.facts import job_event, record_event
 from hwmon.slurm.parse import PENDING_STATES, JobInfo
 from hwmon.slurm.watcher import slurm_state
 from hwmon.sources.pipeline import Reader
-from hwmon.sources.source import QUIET_FLUSH_S, quiet_span
+from hwmon.sources.source import QUIET_FLUSH_S, outcome_events, quiet_span
 from hwmon.sources.ssh import SshFollower
 from hwmon.sources.ssh_stream import RemoteStream
 from hwmon.store import recent, registry
@@ -47,6 +47,8 @@ FIRST_READ_BYTES = 512 * 1024
 READ_BUDGET = 4 << 20
 MAX_FINISHED_RUNS = 10
 _HOST = socket.gethostname()
+# The time-based judgements' default rule (the dashboard's defaults; a watch passes its own).
+_TICK = alert_rules.tick()
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,13 @@ class FleetRow:
 class LogTracker:
     """A local log read incrementally into a ``RunState`` (see the module docstring)."""
 
-    def __init__(self, path: str | os.PathLike[str], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], clock: Callable[[], float] = time.monotonic, tick: Tick = _TICK
+    ) -> None:
         self.path = Path(path)
         self._clock = clock
+        # The Tick this tracker's clock applies: the owner's stall/silence rule (the watch's --stall-min...).
+        self._tick = tick
         self._ident: tuple[int, int] | None = None
         self._pos = 0
         self._aligned = True
@@ -91,6 +97,7 @@ class LogTracker:
     def _reset(self) -> None:
         self.reader = Reader(str(self.path))
         self._told: tuple[object, ...] | None = None
+        self._outcome_told: tuple[object, ...] | None = None
 
     @property
     def state(self) -> RunState:
@@ -104,6 +111,14 @@ class LogTracker:
         if key != self._told:
             self._told = key
             self.reader.apply([event], self._clock())
+
+    def tell_outcome(self, record: registry.RunRecord) -> None:
+        """A supervised run's end as its supervisor recorded it (run.json), once: the model then knows the run
+        ended (its clocks stop, and no Tick judges a finished run stalled or silent)."""
+        key = ("outcome", record.status, record.exit_code, record.signal)
+        if key != self._outcome_told and (events := outcome_events(record)):
+            self._outcome_told = key
+            self.reader.apply(events, self._clock())
 
     def poll(self) -> bool:
         """Read what was added since the last poll (a ``stat`` only, when nothing was); True when the state
@@ -160,7 +175,7 @@ class LogTracker:
         quiet = time.time() - mtime
         if quiet >= SILENCE_S and not state.source_ended and not figures.is_ended(state) and state.lines:
             self.reader.apply([SourceEnded(0, None, f"no new output for {quiet_span(quiet)}", quiet)], now)
-        self.reader.apply([alert_rules.tick()], now)
+        self.reader.apply([self._tick], now)
         return state.version != version
 
 
@@ -277,11 +292,13 @@ class Fleet:
         registry_every: float = 2.0,
         slurm_every: float = 5.0,
         max_finished: int = MAX_FINISHED_RUNS,
+        tick: Tick = _TICK,
     ) -> None:
         self._runs_provider = runs if runs is not None else CachedRegistry()
         self._jobs_provider = jobs
         self._recents_provider = recents
         self._clock = clock
+        self._tick = tick
         self.registry_every = registry_every
         self.slurm_every = slurm_every
         self.max_finished = max_finished
@@ -292,34 +309,48 @@ class Fleet:
         self._asked_slurm_at = float("-inf")
         self._entries: dict[str, _Entry] = {}
         self.slurm_note = ""
+        self._jobs_changed = False
         self.version = 0
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------------------------------------- refreshing
 
-    def refresh(self, force: bool = False) -> bool:
+    def refresh(self, force: bool = False, *, slurm: bool = True) -> bool:
         """List what is due, read what the logs added. True when anything shown may have changed. Safe to call from
-        a worker thread while the UI thread calls ``rows()`` (one lock: a refresh takes a few milliseconds)."""
+        a worker thread while the UI thread calls ``rows()`` (one lock, held for local reads only: a refresh takes
+        a few milliseconds). With ``slurm=False`` Slurm is not asked here: a view that may not wait on a hanging
+        controller asks it with ``poll_slurm`` in a thread of its own."""
+        if slurm and (force or time.monotonic() - self._asked_slurm_at >= self.slurm_every):
+            self.poll_slurm()
         with self._lock:
             return self._refresh(force)
 
+    def poll_slurm(self) -> bool:
+        """Ask Slurm for the user's jobs now. The answer is taken under the lock, the question is not: ``rows()``
+        never waits for ``squeue``. True when it was asked."""
+        self._asked_slurm_at = time.monotonic()
+        try:
+            jobs: list[JobInfo] | None = self._jobs_provider()
+            note = ""
+        except exitcodes.HwmonError as exc:
+            jobs, note = None, str(exc)
+        with self._lock:
+            if jobs is not None:
+                self._jobs = jobs
+            self.slurm_note = note
+            self._jobs_changed = True
+        return True
+
     def _refresh(self, force: bool) -> bool:
         now = time.monotonic()
-        changed = False
+        changed = self._jobs_changed
+        self._jobs_changed = False
         if force or now - self._listed_at >= self.registry_every:
             self._listed_at = now
             runs = self._runs_provider()
             finished = [r for r in runs if r.status != "running"][: self.max_finished]
             self._runs = [r for r in runs if r.status == "running"] + finished
             self._recents = self._recents_provider()
-            changed = True
-        if force or now - self._asked_slurm_at >= self.slurm_every:
-            self._asked_slurm_at = now
-            try:
-                self._jobs = self._jobs_provider()
-                self.slurm_note = ""
-            except exitcodes.HwmonError as exc:
-                self.slurm_note = str(exc)
             changed = True
         for entry in self._sync_entries():
             if isinstance(entry.tracker, LogTracker) and entry.tracker.poll():
@@ -334,6 +365,8 @@ class Fleet:
         against the limit, the ``eta`` alert, the end reason in ``watch``)."""
         for record in self._runs:
             entry = self._entries.get(f"run:{record.run_id}")
+            if entry is not None and isinstance(entry.tracker, LogTracker):
+                entry.tracker.tell_outcome(record)
             if record.slurm_job_id and entry is not None and isinstance(entry.tracker, LogTracker):
                 entry.tracker.tell(record_event(record.slurm_job_id, slurm_state(record)))
         for job in self._jobs:
@@ -353,7 +386,9 @@ class Fleet:
             entry.seen = False
         out: list[_Entry] = []
         for record in self._runs:
-            out.append(self._entry(f"run:{record.run_id}", partial(LogTracker, record.log_path, self._clock)))
+            out.append(
+                self._entry(f"run:{record.run_id}", partial(LogTracker, record.log_path, self._clock, self._tick))
+            )
         submitted = {r.slurm_job_id for r in self._runs if r.slurm_job_id}
         for job in self._jobs:
             if job.job_id in submitted:
@@ -361,7 +396,7 @@ class Fleet:
             path = job.stdout
 
             def make(p: str = path) -> LogTracker | None:
-                return LogTracker(p, self._clock) if p else None
+                return LogTracker(p, self._clock, self._tick) if p else None
 
             out.append(self._entry(f"slurm:{job.job_id}", make))
         for item in self._recents:
@@ -374,7 +409,7 @@ class Fleet:
                     continue
                 out.append(self._entry(f"ssh:{item.ref}", partial(RemoteTracker, remote, item.ssh_opts, self._clock)))
             elif item.kind == "file":
-                out.append(self._entry(f"file:{item.ref}", partial(LogTracker, item.ref, self._clock)))
+                out.append(self._entry(f"file:{item.ref}", partial(LogTracker, item.ref, self._clock, self._tick)))
         for key in [k for k, e in self._entries.items() if not e.seen]:
             entry = self._entries.pop(key)
             if isinstance(entry.tracker, RemoteTracker):
@@ -387,13 +422,15 @@ class Fleet:
             if isinstance(entry.tracker, RemoteTracker):
                 entry.tracker.start()
 
-    async def stop_remote(self) -> None:
-        """Stop the ssh followers (the states are kept; a later ``start_remote`` resumes at the byte offset)."""
+    async def stop_remote(self, timeout: float = 5.0) -> None:
+        """Stop the ssh followers (the states are kept; a later ``start_remote`` resumes at the byte offset),
+        waiting ``timeout`` seconds at most for all of them together (a view quitting must not wait on ssh)."""
         trackers = [e.tracker for e in self._entries.values() if isinstance(e.tracker, RemoteTracker)]
         for tracker in trackers:
             tracker.stop()
-        for tracker in trackers:
-            await tracker.wait_closed()
+        if trackers:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(t.wait_closed() for t in trackers)), timeout)
 
     # ---------------------------------------------------------------------------------------------- rows
 

@@ -72,6 +72,18 @@ class Reader:
                 raise
             return [], []
 
+    def partial(self) -> str | None:
+        """The line under way as it shows now (a progress bar's latest ``\\r`` redraw before its line ends,
+        ``StreamParser.partial``); None when none is, or once the parser is out of action."""
+        if self.broken is not None:
+            return None
+        try:
+            return self.parser.partial()
+        except Exception:  # same policy as ``parse``: the live row is a courtesy, never a crash
+            if self.parser.strict:
+                raise
+            return None
+
     def feed(self, data: bytes, now: float | None = None, *, eof: bool = False) -> bool:
         """Parse ``data`` into ``self.state`` (arriving at ``now``); True when any event came of it."""
         events, _lines, _status = self.parse(data, eof=eof)

@@ -24,6 +24,7 @@ from hwmon.slurm.facts import job_event
 from hwmon.slurm.parse import ACTIVE_STATES, PENDING_STATES, JobInfo, run_status
 from hwmon.slurm.watcher import END_PREFIX, slurm_state
 from hwmon.sources.follow import FileFollower
+from hwmon.sources.offthread import Poller, call_off_loop
 from hwmon.sources.source import Batch, FollowSource
 from hwmon.sources.ssh import printable
 from hwmon.store import registry
@@ -62,11 +63,13 @@ class SlurmJobSource:
         self._last: JobInfo | None = None
         self._looked_at = float("-inf")
         self._wake = asyncio.Event()
+        self._poller: Poller[JobInfo | None] | None = None
         # What the scheduler said last, as told to the model (``JobState``: issue 21).
         self._told: tuple[object, ...] | None = None
 
     def _job(self, fresh: bool = False) -> JobInfo | None:
-        """The job, looked up at most once per ``poll_s`` (``end_when`` is asked often)."""
+        """The job, looked up at most once per ``poll_s`` unless ``fresh``. Blocking when the lookup asks Slurm:
+        call it off the event loop then (``call_off_loop``); a run hwmon submitted is looked up in its run.json."""
         now = time.monotonic()
         if fresh or now - self._looked_at >= self._poll_s:
             self._looked_at = now
@@ -77,10 +80,18 @@ class SlurmJobSource:
         return self._last
 
     def _ended(self) -> bool:
+        """``end_when`` of the output's follower, asked on the event loop: never waits on ``scontrol`` (a thread
+        looks the job up every ``poll_s``; until it has an answer, the job goes on)."""
         if self.run_dir is not None:
             record = registry.load(self.run_dir)
             return record is not None and record.status != "running"
-        job = self._job()
+        if self._poller is None:
+            self._poller = Poller(self._lookup, self._poll_s, what=f"scontrol (job {self.job_id})")
+            self._poller.start()
+        if not self._poller.has_result:
+            return False
+        job = self._poller.latest
+        self._last = job if job is not None else self._last
         return job is None or job.final
 
     def _facts(self, job: JobInfo | None) -> list[Event]:
@@ -98,7 +109,7 @@ class SlurmJobSource:
     async def batches(self) -> AsyncIterator[Batch]:
         """The queue phase while pending, then the output file's batches; a job hwmon did not submit gets its end
         (from ``scontrol``) as the last events."""
-        job = await asyncio.to_thread(self._job, True)
+        job = await call_off_loop(lambda: self._job(True), name=f"hwmon scontrol {self.job_id}")
         events: list[Event] = [JobIdSeen(0, None, self.job_id, "slurm"), *self._facts(job)]
         status = f"Slurm job {self.job_id}: {job.state if job else 'unknown to the controller'}"
         queued = False
@@ -114,7 +125,7 @@ class SlurmJobSource:
                 await asyncio.wait_for(self._wake.wait(), self._poll_s)
             except asyncio.TimeoutError:
                 pass
-            job = await asyncio.to_thread(self._job, True)
+            job = await call_off_loop(lambda: self._job(True), name=f"hwmon scontrol {self.job_id}")
         if self._closed:
             return
         if queued:
@@ -129,7 +140,7 @@ class SlurmJobSource:
         self._inner = FollowSource(FileFollower(output, end_when=self._ended), name=self.name, run_dir=self.run_dir)
         async for batch in self._inner.batches():
             if batch.eof and self.run_dir is None:
-                final = self._job(fresh=True)
+                final = await call_off_loop(lambda: self._job(True), name=f"hwmon scontrol {self.job_id}")
                 tail = [*self._facts(final), *_end_events(final, self.job_id)]
                 yield Batch(batch.events + tail, batch.lines, batch.status, True, batch.at)
                 return
@@ -138,7 +149,7 @@ class SlurmJobSource:
             elif batch.status and "truncated" in batch.status:
                 # A requeued job truncates its output (unless --open-mode=append): ask Slurm now, so the restart
                 # is known before the new attempt's steps are read.
-                await asyncio.to_thread(self._job, True)
+                await call_off_loop(lambda: self._job(True), name=f"hwmon scontrol {self.job_id}")
             told = self._facts(self._last)
             yield dataclasses.replace(batch, events=[*told, *batch.events]) if told else batch
             if self.closed:
@@ -153,6 +164,8 @@ class SlurmJobSource:
         """Stop (the queue wait or the follower)."""
         self._closed = True
         self._wake.set()
+        if self._poller is not None:
+            self._poller.stop()
         if self._inner is not None:
             self._inner.close()
 

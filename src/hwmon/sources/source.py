@@ -47,7 +47,9 @@ class Batch:
     batch: when a flood outruns that, only the newest are kept). ``status`` is a follower message ("waiting for
     run.log to appear", "log truncated, reading from start", "log rotated, following new file", "stdin closed"),
     several joined with "; " when they happened in the same batch. ``eof``: the source has ended and will yield no
-    more. ``at``: the clock reading when the batch was made.
+    more. ``at``: the clock reading when the batch was made. ``partial``: the line under way as it shows now (a
+    progress bar's latest ``\r`` redraw before its line ends, ``StreamParser.partial``), None when none is; a
+    batch is also yielded when only that changed, so the raw log's live row moves with the bar.
     """
 
     events: list[Event]
@@ -55,6 +57,7 @@ class Batch:
     status: str | None
     eof: bool
     at: float
+    partial: str | None = None
     # The 1-based log line number of ``lines[0]`` (0: unknown), for the raw log's "read by <rule>" (issue 17).
     first_line: int = 0
 
@@ -149,6 +152,7 @@ class FollowSource:
                 await queue.put(None)
 
         reader = asyncio.ensure_future(pump())
+        shown_partial: str | None = None
         flush_pending = False
         quiet_told = False
         if self.run_dir is not None:
@@ -180,10 +184,11 @@ class FollowSource:
                         # Only what the source knows: whether the run's end is known is the model's to say (a
                         # finished run stays finished; display_status says "unknown" otherwise).
                         status = reason
-                    if events or quiet_lines:
-                        yield Batch(
-                            events, quiet_lines, status, False, self._clock(), parser.first_line if quiet_lines else 0
-                        )
+                    partial = parser.partial()
+                    if events or quiet_lines or partial != shown_partial:
+                        shown_partial = partial
+                        first = parser.first_line if quiet_lines else 0
+                        yield Batch(events, quiet_lines, status, False, self._clock(), partial, first)
                     continue
                 if chunk is None:
                     return
@@ -215,8 +220,11 @@ class FollowSource:
                     if full:
                         self._backlog_at = self._clock()  # again after parsing: parsing a full chunk takes a while
                     status = "; ".join(statuses) if statuses else None
-                    if events or lines or status is not None or eof:
-                        yield Batch(events, lines, status, eof, chunk.at, parser.first_line if lines else 0)
+                    partial = parser.partial() if not eof else None
+                    if events or lines or status is not None or eof or partial != shown_partial:
+                        shown_partial = partial
+                        first = parser.first_line if lines else 0
+                        yield Batch(events, lines, status, eof, chunk.at, partial, first)
                     if self._closed:
                         return
                 if chunk.eof or self._closed:

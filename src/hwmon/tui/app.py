@@ -16,33 +16,33 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual import on, work
-from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
+from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.timer import Timer
-from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Footer
 
 from hwmon import exitcodes
 from hwmon.events import Event
 from hwmon.model import alerts as alert_rules
-from hwmon.model import fmt
 from hwmon.model.eta import eta_seconds
-from hwmon.model.history import Expected, expected_remaining, job_key
+from hwmon.model.fmt import fmt_behind
+from hwmon.model.history import Expected, expected_remaining
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
-from hwmon.tui import view
-from hwmon.tui.messages import BatchArrived, SourceEnded, SourceFailed, SystemSampled
-from hwmon.tui.screens import ConfirmScreen, HelpScreen, RecordScreen
+from hwmon.tui import layout, view
+from hwmon.tui.messages import BatchArrived, SourceEnded, SourceFailed
+from hwmon.tui.panes import _pane_title
+from hwmon.tui.sidedata import PREVIEW_QUIET_S, PREVIEW_TAIL_CHECK, SideData
 from hwmon.tui.widgets import (
     AlertsPane,
     ChartPane,
     LogPane,
     ModelTree,
+    PaneTabs,
     PhaseTimeline,
     ProgressPane,
     RanksPane,
@@ -58,20 +58,12 @@ if TYPE_CHECKING:
 REPAINT_MIN_GAP = 0.1
 PLOT_INTERVAL = 0.5
 CLOCK_TICK = 1.0
-SYSTEM_INTERVAL = 1.0
 STATUS_SHOWN_FOR = 10.0
 LOG_MAX_LINES = 5000
-# Opening a file at least this big, the raw log first shows its last PREVIEW_BYTES, read directly, while the parser
-# catches up from the start (as lnav shows the end of a file at once); the parsed lines replace them once caught up.
-PREVIEW_MIN_BYTES = 8 << 20
-PREVIEW_BYTES = 64 << 10
-PREVIEW_QUIET_S = 1.0
-PREVIEW_TAIL_CHECK = 200
 FIRST_FRAME_FLUSH_S = 0.05
 # A first screen of lines that is mostly U+FFFD (undecodable bytes) is a binary file, not a log.
 BINARY_SAMPLE_CHARS = 4096
 BINARY_REPLACEMENT_SHARE = 0.1
-PANE_IDS = ("timeline", "progress", "charts", "logpane", "model", "system", "alerts")
 
 
 class BatchLike(Protocol):
@@ -99,41 +91,16 @@ class SourceLike(Protocol):
     def close(self) -> None: ...
 
 
-class HwmonApp(App[int]):
+class HwmonApp(SideData):
     """The ``hwmon attach`` dashboard over one source."""
 
     CSS_PATH = "app.tcss"
     TITLE = "hwmon"
+    # z keeps the header (which run, its status) and the keys on screen around the maximised pane.
+    ALLOW_IN_MAXIMIZED_VIEW = "RunHeader, Footer"
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (22, "-mid"), (40, "-tall")]
-    BINDINGS: ClassVar[list[BindingType]] = [
-        # Ctrl-C quits, as in lnav, less +F, toolong and LEET; a supervised run keeps going (as with q).
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-        Binding("q", "quit", "Quit"),
-        Binding("h", "help", "Help"),
-        Binding("question_mark", "help", "Help", show=False),
-        Binding("slash", "prompt('/')", "Search", key_display="/"),
-        Binding("n", "next_match", "Next"),
-        Binding("N", "previous_match", "Prev"),
-        Binding("ampersand", "prompt('&')", "Filter", key_display="&"),
-        Binding("e", "errors_only", "Errors"),
-        Binding("w", "wrap", "Wrap"),
-        Binding("z", "maximise", "Max"),
-        Binding("f", "follow", "Follow", show=False),
-        Binding("l", "toggle_log", "Log", show=False),
-        Binding("c", "chart_kind", "Chart", show=False),
-        Binding("plus,equals_sign", "zoom(1)", "Zoom in", show=False),
-        Binding("minus", "zoom(-1)", "Zoom out", show=False),
-        Binding("0", "zoom_all", "All steps", show=False),
-        Binding("L", "log_y", "Log y", show=False),
-        Binding("x", "x_axis", "x: steps/time", show=False),
-        Binding("s", "stop_run", "Stop run"),
-        Binding("s", "stop_unavailable", "Stop run", show=False),
-        Binding("tab", "focus_next", "Pane", show=False, priority=True),
-        Binding("shift+tab", "focus_previous", "Prev pane", show=False, priority=True),
-        Binding("escape", "escape", "Clear", show=False),
-    ]
 
     def __init__(
         self,
@@ -155,6 +122,7 @@ class HwmonApp(App[int]):
         self.state = RunState(source=source.name)
         self._log_lines = log_lines
         self._pending: list[str] = []
+        self._pending_numbers: list[int] = []
         self._painted_version = -1
         # Throttling uses the real monotonic clock, not the injected one: a fixed test clock must not freeze
         # repaints, and a fast fake clock must not make the plot redraw every frame.
@@ -184,6 +152,18 @@ class HwmonApp(App[int]):
         # whenever what identifies the job changes (a compile hash appears...).
         self.expected: dict[str, Expected] = {}
         self._expected_for: tuple[str, str | None] | None = None
+        # The pane the bottom area shows below 120 columns (the raw log, or a side pane picked by its key).
+        self.bottom_pane = "logpane"
+        self._last_side = ""
+        self._plan: layout.Plan | None = None
+        self._log_hidden = False
+        # When a training phase without progress is a stall (HWMON_STALL_MIN_S, HWMON_STALL_FACTOR).
+        self._stall_rule = alert_rules.StallRule.from_env(os.environ)
+        # A stop asked with s is under way (its escalation runs in a daemon thread).
+        self.stopping = False
+        # The line under way (a \r redraw), shown as the raw log's live row at the next repaint.
+        self._partial: str | None = None
+        self._partial_dirty = False
 
     # ----------------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -195,6 +175,7 @@ class HwmonApp(App[int]):
                 with Horizontal(id="charts"):
                     yield ChartPane("loss", id="chart-loss")
                     yield ChartPane("rate", id="chart-rate")
+                yield PaneTabs(id="tabs")
                 yield LogPane(max_lines=self._log_lines, id="logpane")
             with Vertical(id="side"):
                 yield ModelTree(id="model")
@@ -204,13 +185,14 @@ class HwmonApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#timeline").border_title = "phases"
-        self.query_one("#progress").border_title = "progress"
-        self.query_one("#model").border_title = "model"
-        self.query_one("#system").border_title = "system"
-        self.query_one("#alerts").border_title = "alerts"
-        self.query_one("#ranks").border_title = "ranks"
+        for pane_id in ("timeline", "progress", "model", "system", "alerts", "ranks"):
+            self.query_one(f"#{pane_id}").border_title = _pane_title(pane_id)
+        ref = self._come_back_ref()
+        supervised = getattr(self._source, "run_dir", None) is not None
+        self.query_one(RunHeader).ref = f"run {ref}" if ref and supervised else ref
         self.query_one(LogPane).refresh_title()
+        # The tab row is drawn heavy while the pane it shows has focus, like the other panes' borders.
+        self.watch(self.screen, "focused", lambda _focused: self.refresh_tabs(), init=False)
         self.query_one(LogPane).log_widget.focus()
         # Repaints follow the data (a batch schedules one); this 1 Hz tick is for what time alone changes, and
         # costs nothing once the run has ended and the source is quiet.
@@ -259,57 +241,27 @@ class HwmonApp(App[int]):
             return
         self.post_message(SourceEnded())
 
-    def _show_end_preview(self) -> None:
-        """For a big file read from its start: show its end in the raw log now (see PREVIEW_MIN_BYTES)."""
-        follower = getattr(self._source, "follower", None)
-        path = getattr(follower, "path", None)
-        if path is None or getattr(follower, "from_end", False):
-            return
-        try:
-            with open(path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if size < PREVIEW_MIN_BYTES:
-                    return
-                handle.seek(size - PREVIEW_BYTES)
-                data = handle.read(PREVIEW_BYTES)
-        except OSError:
-            return
-        from hwmon.parsers.lines import clean_bytes
-
-        complete = data.endswith((b"\n", b"\r"))
-        raw = data.splitlines()[1:]  # the first piece is the tail of a line cut by the seek
-        lines = [clean_bytes(line) for line in raw if line.strip()]
-        if not lines:
-            return
-        ends = lines if complete else lines[:-1]
-        self._preview_end = ends[-1] if ends else None
-        self._preview_hold = deque(maxlen=self._log_lines)
-        pane = self.log_pane
-        pane.preview = f"end of the file ({size / 1e6:.0f} MB; the dashboard is catching up)"
-        pane.add_lines(lines[-self._log_lines :])
-        pane.total_lines = 0  # counted by the parser's lines as they come
-        pane.refresh_title()
-
-    def _end_preview(self) -> None:
-        hold, self._preview_hold = self._preview_hold, None
-        self._preview_end = None
-        pane = self.log_pane
-        pane.preview = ""
-        if hold is not None:
-            pane.replace_lines(hold)
-        pane.refresh_title()
-
     @on(BatchArrived)
     def _on_batch(self, message: BatchArrived) -> None:
         batch: BatchLike = message.batch
         self._last_batch = time.monotonic()
         if batch.events:
             apply_all(self.state, batch.events, now=self._clock())
+        partial = getattr(batch, "partial", None)
+        if partial != self._partial:
+            self._partial = partial
+            self._partial_dirty = True
         if batch.lines:
             self._pending.extend(batch.lines)
+            # Each line's number in the log (the source's first_line; 0: unknown), for the record view's rule.
+            first = getattr(batch, "first_line", 0) or 0
+            self._pending_numbers.extend(
+                range(first, first + len(batch.lines)) if first > 0 else [0] * len(batch.lines)
+            )
             if len(self._pending) > 2 * self._log_lines:
                 # The log keeps only the last max_lines anyway; don't hold more between frames.
                 del self._pending[: -self._log_lines]
+                del self._pending_numbers[: -self._log_lines]
             if self._binary_checked < BINARY_SAMPLE_CHARS:
                 self._check_binary(batch.lines)
         if batch.status:
@@ -349,43 +301,6 @@ class HwmonApp(App[int]):
         self._status_since = self._clock()
         self._lines_at_status = self.log_pane.total_lines + len(self._pending)
         self._schedule_repaint()
-
-    # ----------------------------------------------------------------------------------------------- system
-    def _system_pid(self) -> int | None:
-        """The supervised run's workload pid, when there is one and the system pane is wanted."""
-        if self._system_wanted is False:
-            return None
-        run_dir = getattr(self._source, "run_dir", None)
-        pid = getattr(self._source, "pid", None)
-        if pid is None and run_dir is not None:
-            from hwmon.store import registry
-
-            record = registry.load(run_dir)
-            if record is not None and record.status == "running":
-                pid = record.pid
-        if pid is None and self._system_wanted:
-            return -1  # asked for without a process: host, NVML and gc-monitor only
-        return pid
-
-    @work(thread=True, exclusive=True, group="system", exit_on_error=False)
-    def _sample_system(self, pid: int) -> None:
-        # A thread: psutil, NVML and gc-monitor block; the UI only ever sees the frozen samples posted here.
-        from hwmon.sources.system import SystemSampler
-
-        sampler = SystemSampler(None if pid < 0 else pid)
-        try:
-            while not self._system_stop.is_set():
-                self.post_message(SystemSampled(sampler.sample(time.monotonic())))
-                if self._system_stop.wait(SYSTEM_INTERVAL):
-                    break
-        finally:
-            sampler.close()
-
-    @on(SystemSampled)
-    def _on_system(self, message: SystemSampled) -> None:
-        self.system_sample = message.sample
-        self.query_one(SystemPane).show(message.sample, self.state)
-        self._update_layout()
 
     # ----------------------------------------------------------------------------------------------- paint
     def _schedule_repaint(self) -> None:
@@ -448,21 +363,28 @@ class HwmonApp(App[int]):
         if self._pending and self._preview_hold is not None:
             # The end of the file is on screen; the parser's lines are held (the last max_lines) until it gets there.
             lines, self._pending = self._pending, []
+            self._pending_numbers = []
             self.log_pane.total_lines += len(lines)
             self._preview_hold.extend(lines)
             if self._preview_end is not None and self._preview_end in lines[-PREVIEW_TAIL_CHECK:]:
                 self._end_preview()
         if self._pending:
             lines, self._pending = self._pending, []
+            numbers, self._pending_numbers = self._pending_numbers, []
             pane = self.log_pane
             if len(lines) > self._log_lines:
                 # Only the last max_lines can be kept: count the rest, don't clean and store them (catching up).
                 pane.total_lines += len(lines) - self._log_lines
-                lines = lines[-self._log_lines :]
-            pane.add_lines(lines)
-        alert_rules.check(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
+                lines, numbers = lines[-self._log_lines :], numbers[-self._log_lines :]
+            pane.add_lines(lines, numbers)
+        if self._partial_dirty and self._preview_hold is None:
+            # After the batch's finished lines: a bar whose line just ended leaves the live row for its own line.
+            self._partial_dirty = False
+            self.log_pane.set_live(self._partial)
+        catching_up = bool(getattr(self._source, "catching_up", False))
+        alert_rules.check(self.state, now, stall=self._stall_rule, catching_up=catching_up)
         if self._notify is not None:
-            self._notify.observe(self.state, now, catching_up=bool(getattr(self._source, "catching_up", False)))
+            self._notify.observe(self.state, now, catching_up=catching_up)
         changed = self.state.version != self._painted_version or self._status_dirty
         self._status_dirty = False
         if self._status_expired():
@@ -479,6 +401,9 @@ class HwmonApp(App[int]):
         self._check_expected()
         header = self.query_one(RunHeader)
         header.run_eta = expected_remaining(state, self.expected, eta) if self.expected else None
+        # Issue 22: how far the reading lags a file being written (one fstat; "" below 1 MB or when unknown).
+        behind = None if self.source_done else getattr(self._source, "behind_bytes", None)
+        header.behind = fmt_behind(behind if isinstance(behind, int) else None)
         fresh = bool(self.status_message) and now - self._status_since < STATUS_SHOWN_FOR
         self._status_fresh_shown = fresh
         header.show(state, now, eta, self.status_message, output_seen=self.log_pane.total_lines > 0, status_fresh=fresh)
@@ -503,301 +428,6 @@ class HwmonApp(App[int]):
             self.refresh_bindings()
         self.repaints += 1
 
-    def _update_layout(self) -> None:
-        """Panes appear when they have something to show: the model pane once a model was printed, alerts once
-        raised, the system pane while sampling (or for a Cerebras job), the charts once a loss or rate arrived.
-        A pane that is on screen stays until its content goes."""
-        state = self.state
-        screen = self.screen
-        wide = screen.has_class("-wide")
-        has_model = state.model is not None
-        has_alerts = bool(state.alerts)
-        has_system = self.system_sample is not None
-        loss_chart = self.query_one("#chart-loss", ChartPane)
-        rate_chart = self.query_one("#chart-rate", ChartPane)
-        has_loss, has_rate = loss_chart.has_data(state), rate_chart.has_data(state)
-        has_ranks = len(state.ranks.table) >= 2  # a distributed run (issue 21)
-        side = has_model or has_alerts or has_system or has_ranks
-        _show(self.query_one("#model"), has_model)
-        _show(self.query_one("#alerts"), has_alerts)
-        _show(self.query_one("#ranks"), has_ranks)
-        _show(self.query_one("#system"), has_system)
-        # Below 120 columns the header carries the latest alert and the job; the side column shows only in place
-        # of the hidden log (l).
-        _show(self.query_one("#side"), side and (wide or screen.has_class("-nolog")))
-        _show(self.query_one("#timeline"), bool(state.phases))
-        _show(
-            self.query_one("#progress"), state.last_step is not None or bool(state.progress) or bool(state.checkpoints)
-        )
-        _show(self.query_one("#charts"), has_loss or has_rate)
-        loss_chart.with_rate = not wide
-        if wide:
-            _show(loss_chart, has_loss or not has_rate)
-            _show(rate_chart, has_rate)
-        else:
-            # One chart below 120 columns: `c` switches it between loss and throughput.
-            _show(loss_chart, True)
-            _show(rate_chart, False)
-            if loss_chart.kind == "loss" and not has_loss and has_rate:
-                loss_chart.set_kind("rate")
-        screen.set_class(side, "-side")
-
-    def _check_expected(self) -> None:
-        key = (job_key(self.state)[1], self.state.vendor)
-        if key != self._expected_for and (self.state.phases or self.state.vendor):
-            self._expected_for = key
-            self._load_expected(key)
-
-    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
-    def _load_expected(self, key: tuple[str, str | None]) -> None:
-        from hwmon.model.history import PastRun, expected_phases
-        from hwmon.store.history import open_history
-
-        history = open_history()
-        past: list[PastRun] = []
-        if history is not None:
-            try:
-                past = history.past_runs()
-            finally:
-                history.close()
-        expected = expected_phases(key[0], key[1], past)
-        self.call_from_thread(self._set_expected, key, expected)
-
-    def _set_expected(self, key: tuple[str, str | None], expected: dict[str, Expected]) -> None:
-        if key == self._expected_for and expected != self.expected:
-            self.expected = expected
-            self.repaint_now()
-
-    # ----------------------------------------------------------------------------------------------- actions
-    def action_help(self) -> None:
-        """Show the key help (``?`` in the raw log searches backward, as in less; ``h`` always opens help)."""
-        if isinstance(self.screen, HelpScreen):
-            return
-        self.push_screen(HelpScreen())
-
-    def _log_focused(self) -> bool:
-        focused = self.focused
-        return focused is not None and self.log_pane in focused.ancestors_with_self
-
-    async def on_key(self, event: Any) -> None:
-        # `?` is less's backward search while the raw log has focus, help elsewhere (h is always help).
-        if event.key == "question_mark" and self._log_focused():
-            event.stop()
-            event.prevent_default()
-            self.action_prompt("?")
-
-    def action_prompt(self, mode: str) -> None:
-        """Open the log's prompt for ``/`` (search forward), ``?`` (backward) or ``&`` (filter)."""
-        self.screen.remove_class("-nolog")
-        self.log_pane.open_prompt(mode)  # type: ignore[arg-type]
-
-    def action_next_match(self) -> None:
-        """Next match (in the search's direction)."""
-        self.log_pane.next_match()
-
-    def action_previous_match(self) -> None:
-        """Previous match."""
-        self.log_pane.next_match(reverse=True)
-
-    def action_follow(self) -> None:
-        """Follow the log on/off (the log's title says which)."""
-        self.log_pane.toggle_follow()
-
-    def action_wrap(self) -> None:
-        """Wrap long log lines on/off."""
-        self.log_pane.toggle_wrap()
-
-    def action_errors_only(self) -> None:
-        """Errors/warnings-only filter on/off."""
-        pane = self.log_pane
-        pane.set_errors_only(not pane.errors_only)
-
-    def action_open_record(self) -> None:
-        """Open the record under the log's cursor in full."""
-        first, lines = self.log_pane.current_record()
-        if lines:
-            self.push_screen(RecordScreen(lines, first))
-
-    def action_maximise(self) -> None:
-        """Maximise the focused pane, or restore the layout."""
-        screen = self.screen
-        if screen.maximized is not None:
-            screen.minimize()
-            return
-        pane = self._focused_pane()
-        if pane is not None:
-            screen.maximize(pane, container=False)
-
-    def _focused_pane(self) -> Widget | None:
-        focused = self.focused
-        if focused is None:
-            return None
-        for node in focused.ancestors_with_self:
-            if isinstance(node, Widget) and node.id in PANE_IDS:
-                return node
-            if isinstance(node, ChartPane):
-                return node
-        return None
-
-    def _charts(self) -> list[ChartPane]:
-        focused = self.focused
-        if isinstance(focused, ChartPane):
-            return [focused]
-        return list(self.query(ChartPane))
-
-    def action_chart_kind(self) -> None:
-        """Below 120 columns: switch the chart between loss and throughput."""
-        chart = self.query_one("#chart-loss", ChartPane)
-        chart.set_kind("rate" if chart.kind == "loss" else "loss")
-
-    def action_zoom(self, delta: int) -> None:
-        """Zoom the charts in (the last half of the steps shown) or out."""
-        for chart in self._charts():
-            chart.zoom(delta)
-
-    def action_zoom_all(self) -> None:
-        """Every step again."""
-        for chart in self._charts():
-            chart.zoom(None)
-
-    def action_log_y(self) -> None:
-        """Log-scaled y axis on/off."""
-        for chart in self._charts():
-            chart.toggle_log_y()
-
-    def action_x_axis(self) -> None:
-        """x axis in steps or in time."""
-        for chart in self._charts():
-            chart.toggle_x_time()
-
-    def action_toggle_log(self) -> None:
-        """Hide/show the raw log; while it is hidden a narrow layout shows the model tree in its place."""
-        self.screen.toggle_class("-nolog")
-        self._update_layout()
-        if self.screen.has_class("-nolog"):
-            if self._log_focused():
-                self.query_one(ModelTree).focus()
-        else:
-            self.log_pane.log_widget.focus()
-
-    def _supervised_live(self) -> bool:
-        return getattr(self._source, "run_dir", None) is not None and not view.is_ended(self.state)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Stopping only makes sense for a run hwmon supervises that is still going; otherwise `s` says why.
-        if action == "stop_run":
-            return self._supervised_live()
-        if action == "stop_unavailable":
-            return not self._supervised_live()
-        if action in ("next_match", "previous_match"):
-            # In the footer only while there is a search to step through.
-            try:
-                return bool(self.log_pane.search_term)
-            except NoMatches:
-                return False
-        return True
-
-    def action_stop_unavailable(self) -> None:
-        """``s`` where there is nothing to stop: say why instead of doing nothing."""
-        if getattr(self._source, "run_dir", None) is None:
-            self.set_status("nothing to stop: this is a log, not a run hwmon started")
-        else:
-            self.set_status(f"nothing to stop: the run has already ended ({self.state.status})")
-
-    def action_stop_run(self) -> None:
-        """Ask, then stop the supervised run (the same escalation as ``hwmon stop``)."""
-        run_dir = getattr(self._source, "run_dir", None)
-        if run_dir is None:
-            return
-        name = view.safe_text(str(getattr(self._source, "name", "") or run_dir.name))
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.set_status(f"stopping {name}: SIGINT, then SIGTERM, then SIGKILL")
-                self._stop_worker(run_dir)
-
-        self.push_screen(ConfirmScreen(f"Stop run {name}?"), answered)
-
-    @work(thread=True, exclusive=True, group="stop", exit_on_error=False)
-    def _stop_worker(self, run_dir: Any) -> None:
-        # A thread: stopping waits on the process group for up to the escalation timeouts.
-        from hwmon.runners import supervisor
-        from hwmon.store import registry
-
-        record = registry.load(run_dir)
-        try:
-            if record is None:
-                raise exitcodes.HwmonError(f"no run record in {run_dir}", exitcodes.RUN_NOT_FOUND)
-            if record.slurm_job_id:  # a run submitted with --sbatch: scancel (SIGINT first)
-                from hwmon.slurm.watcher import stop_run as stop_slurm_run
-
-                final = stop_slurm_run(record)
-            else:
-                final = supervisor.stop_run(record)
-            message = f"run {final.run_id} {final.status}"
-        except exitcodes.HwmonError as exc:
-            message = str(exc)
-        self.call_from_thread(self.set_status, view.safe_text(message))
-
-    def action_escape(self) -> None:
-        """Esc: close the prompt, else clear the search highlight, else restore a maximised pane."""
-        pane = self.log_pane
-        if pane.prompting:
-            pane.close_prompt()
-        elif pane.search_term:
-            pane.set_search("")
-        elif self.screen.maximized is not None:
-            self.screen.minimize()
-
-    @on(Input.Blurred, "#search")
-    def _search_blurred(self, _event: Input.Blurred) -> None:
-        self.log_pane.end_prompt()
-
-    @property
-    def log_pane(self) -> LogPane:
-        """The raw log pane (tests and the benchmark inspect it)."""
-        return self.query_one(LogPane)
-
-    def closing_line(self) -> str:
-        """One line for the shell after the dashboard closes: how the run stands and how to come back."""
-        state = self.state
-        now = self._clock()
-        parts = [view.safe_text(self._run_title), view.display_status(state, now, output_seen=state.lines > 0)]
-        step = state.last_step
-        if step is not None and step.step is not None:
-            parts.append(f"step {step.step}")
-        if state.loss.last is not None:
-            parts.append(f"loss {fmt.fmt_number(state.loss.last[1])}")
-        wall = view.timeline(state, now).wall
-        if wall is not None:
-            parts.append(f"wall {fmt.fmt_duration(wall)}")
-        if state.alert_count:
-            parts.append(f"{state.alert_count} alert{'s' if state.alert_count != 1 else ''}")
-        ref = self._come_back_ref()
-        line = "hwmon: " + " · ".join(parts)
-        if ref:
-            line += f" — back with: hwmon attach {ref}"
-        return line
-
-    def _come_back_ref(self) -> str:
-        come_back = getattr(self._source, "come_back", None)
-        if isinstance(come_back, str) and come_back and getattr(self._source, "run_dir", None) is None:
-            return view.safe_text(come_back)  # already shell-quoted arguments (an ssh ref with its port/options)
-        run_dir = getattr(self._source, "run_dir", None)
-        if run_dir is not None:
-            return view.safe_text(str(getattr(self._source, "name", "") or run_dir.name))
-        name = view.safe_text(str(self._source.name))
-        if name in ("", "-", "stdin"):
-            return ""
-        import shlex
-
-        return shlex.quote(name)
-
-
-def _show(widget: Widget, on: bool) -> None:
-    if widget.display != on:
-        widget.display = on
-
 
 def _train_seconds(state: RunState, now: float) -> float | None:
     """Time spent in train phases so far (for the training bar's fraction from the ETA)."""
@@ -818,6 +448,9 @@ def run_dashboard(
     try:
         run_app(app)  # SIGTERM/SIGHUP/an exception give the terminal back too
     finally:
+        from hwmon.sources.offthread import reap_children
+
+        reap_children()  # an external command still under way when the dashboard quit (gc-monitor, scontrol)
         if notify is not None:
             notify.close()
     from hwmon.store.history import record_if_ended

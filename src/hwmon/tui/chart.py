@@ -23,6 +23,7 @@ BRAILLE_BASE = 0x2800
 # Dot bits by (column, row) inside a braille cell.
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 LINE_STYLE = "cyan"
+RAW_STYLE = "dim cyan"
 EVAL_STYLE = "bold magenta"
 AXIS_STYLE = "dim"
 
@@ -53,6 +54,15 @@ def fmt_tick(value: float) -> str:
     if magnitude >= 1e4:
         return f"{value / 1e3:.3g}k"
     return fmt.fmt_number(value, 3)
+
+
+def restart_xs(points: Sequence[Point]) -> list[float]:
+    """Where a restarting step counter begins again, on the laid-end-to-end axis of ``continuous_steps`` (a
+    per-epoch counter: where each new epoch begins)."""
+    laid, restarts = continuous_steps(points)
+    if not restarts:
+        return []
+    return [laid[i][0] for i in range(1, len(points)) if points[i][0] < points[i - 1][0]]
 
 
 def continuous_steps(points: Sequence[Point]) -> tuple[list[Point], int]:
@@ -106,6 +116,90 @@ def _visible(points: Sequence[Point], lo: float, hi: float, log_y: bool) -> list
     return out
 
 
+def nice_step(span: float, ticks: int, *, integer: bool = False) -> float:
+    """The round step (1, 2, 2.5 or 5 times a power of ten; whole numbers only with ``integer``) that puts at most
+    about ``ticks`` ticks on ``span``."""
+    raw = span / max(1, ticks - 1) if span > 0 else 1.0
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    for mantissa in (1.0, 2.0, 2.5, 5.0, 10.0):
+        step = mantissa * magnitude
+        if integer and (step < 1 or step != int(step)):
+            continue
+        if step >= raw:
+            return step
+    return max(1.0, 10 * magnitude) if integer else 10 * magnitude
+
+
+def nice_ticks(lo: float, hi: float, ticks: int, *, integer: bool = False) -> list[float]:
+    """Round values inside [lo, hi], about ``ticks`` of them (fewer when the range is narrow)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
+        return []
+    step = nice_step(hi - lo, ticks, integer=integer)
+    first = math.ceil(lo / step - 1e-9)
+    last = math.floor(hi / step + 1e-9)
+    if last - first > 1000:
+        return []
+    return [round(k * step, 12) for k in range(first, last + 1)]
+
+
+def tick_labels(values: Sequence[float], step: float | None = None) -> list[str]:
+    """Labels for tick values, all different on screen: the decimals the step needs (``step`` 0.25 -> 2), more
+    only if two labels would still read the same; ``k``/``M`` for big values (``12.5k``). A label is never cut."""
+    if not values:
+        return []
+    biggest = max(abs(v) for v in values)
+    scale, suffix = (1e6, "M") if biggest >= 1e6 else (1e3, "k") if biggest >= 1e4 else (1.0, "")
+    if step is not None and step > 0:
+        scaled = step / scale
+        decimals = max(0, math.ceil(-math.log10(scaled) - 1e-9))
+        if abs(round(scaled * 10**decimals) - scaled * 10**decimals) > 1e-6:
+            decimals += 1  # 2.5 x 10^k needs one more digit than 10^k
+    else:
+        decimals = max(0, 2 - math.floor(math.log10(biggest / scale))) if biggest > 0 else 0
+    for extra in range(0, 7):
+        labels = [f"{v / scale:.{decimals + extra}f}{suffix}" for v in values]
+        if len(set(labels)) == len(labels):
+            return [_negzero(label) for label in labels]
+    return [fmt_tick(v) for v in values]
+
+
+def _negzero(label: str) -> str:
+    return label[1:] if label.startswith("-") and float(label.rstrip("kM") or 0) == 0 else label
+
+
+def _y_ticks(y_lo: float, y_hi: float, plot_rows: int, log_y: bool) -> dict[int, str]:
+    """Row -> label: round values (decades on a log scale), one a row at most, every label different."""
+    span = y_hi - y_lo
+
+    def rows_of(values: list[float], real: list[float]) -> dict[int, float]:
+        rows: dict[int, float] = {}
+        for value, shown in zip(values, real, strict=True):
+            row = int(round((y_hi - value) / span * (plot_rows - 1))) if span > 0 else 0
+            if 0 <= row < plot_rows and row not in rows:
+                rows[row] = shown
+        return rows
+
+    step: float | None = None
+    rows: dict[int, float] = {}
+    if log_y:
+        decades = [float(k) for k in range(math.ceil(y_lo - 1e-9), math.floor(y_hi + 1e-9) + 1)]
+        rows = rows_of(decades, [10**v for v in decades])
+    want = max(2, min(plot_rows, plot_rows // 2 + 1))
+    # Fewer than two round values in view: ask for finer steps until two land on different rows.
+    while len(rows) < 2 and plot_rows >= 2 and want <= 4 * plot_rows:
+        lo, hi = (10**y_lo, 10**y_hi) if log_y else (y_lo, y_hi)
+        ticks = nice_ticks(lo, hi, want)
+        step = nice_step(hi - lo, want)
+        rows = rows_of([math.log10(t) if log_y else t for t in ticks if t > 0 or not log_y], ticks)
+        want += 1
+    if len(rows) < 2 and plot_rows >= 2:
+        rows = {0: 10**y_hi if log_y else y_hi, plot_rows - 1: 10**y_lo if log_y else y_lo}
+        step = None
+    ordered = sorted(rows)
+    labels = tick_labels([rows[r] for r in ordered], None if log_y and step is None else step)
+    return dict(zip(ordered, labels, strict=True))
+
+
 def render_chart(
     points: Sequence[Point],
     *,
@@ -115,9 +209,13 @@ def render_chart(
     markers: Sequence[Point] = (),
     empty: str = "no values yet",
     x_fmt: Callable[[float], str] | None = None,
+    smoothed: Sequence[Point] | None = None,
+    boundaries: Sequence[float] = (),
 ) -> list[Text]:
-    """``height`` rows of ``width`` cells: the plot with y labels at its top, middle and bottom rows, then one row
-    of x labels (first, middle and last step in view). Markers (eval points) are drawn over the line."""
+    """``height`` rows of ``width`` cells: the plot with round y ticks (every label different), then one row of
+    x labels (round whole steps, or ``x_fmt`` for time). Markers (eval points) are drawn over the line. With
+    ``smoothed``, that series is the line and ``points`` are drawn faint behind it. ``boundaries`` (x values, e.g.
+    where an epoch begins) are dotted vertical lines where the plot is empty."""
     if height <= 0 or width <= 0:
         return []
     if not points:
@@ -127,6 +225,7 @@ def render_chart(
     x_lo, x_hi = view.window(x_lo_all, x_hi_all)
     shown = _visible(points, x_lo, x_hi, view.log_y)
     marks = _visible(markers, x_lo, x_hi, view.log_y)
+    smooth = _visible(smoothed, x_lo, x_hi, view.log_y) if smoothed is not None else []
     if not shown:
         why = "no positive values for a log scale" if view.log_y else "no values in view"
         return [Text(why, style="dim", no_wrap=True)] + [Text("") for _ in range(height - 1)]
@@ -136,20 +235,12 @@ def render_chart(
         pad = abs(y_hi) * 0.05 or 1.0
         y_lo, y_hi = y_lo - pad, y_hi + pad
     plot_rows = max(1, height - 1)
-    # Labelled rows: top and bottom, and evenly between them about every fourth row (one middle label from 3 rows).
-    labels = {0: y_hi, plot_rows - 1: y_lo}
-    ticks = max(3, min(7, plot_rows // 4 + 1)) if plot_rows >= 3 else 2
-    for k in range(1, ticks - 1):
-        at = round(k * (plot_rows - 1) / (ticks - 1))
-        labels.setdefault(at, y_hi - (y_hi - y_lo) * at / (plot_rows - 1))
-
-    def tick_text(value: float) -> str:
-        return fmt_tick(10**value if view.log_y else value)
-
-    label_width = min(9, max(len(tick_text(v)) for v in labels.values()))
+    labels = _y_ticks(y_lo, y_hi, plot_rows, view.log_y)
+    label_width = min(9, max((len(label) for label in labels.values()), default=1))
     plot_width = max(2, width - label_width - 1)
     dots_x, dots_y = plot_width * 2, plot_rows * 4
-    cells = [[0] * plot_width for _ in range(plot_rows)]
+    raw_cells = [[0] * plot_width for _ in range(plot_rows)]
+    line_cells = [[0] * plot_width for _ in range(plot_rows)]
     span_x = x_hi - x_lo
 
     def to_dot(x: float, y: float) -> tuple[int, int]:
@@ -157,58 +248,97 @@ def render_chart(
         dy = int(round((y_hi - y) / (y_hi - y_lo) * (dots_y - 1)))
         return max(0, min(dots_x - 1, dx)), max(0, min(dots_y - 1, dy))
 
-    def dot(dx: int, dy: int) -> None:
-        cells[dy // 4][dx // 2] |= _DOTS[dx % 2][dy % 4]
+    def draw(series: Sequence[Point], cells: list[list[int]]) -> None:
+        def dot(dx: int, dy: int) -> None:
+            cells[dy // 4][dx // 2] |= _DOTS[dx % 2][dy % 4]
 
-    previous: tuple[int, int] | None = None
-    for x, y in shown:
-        current = to_dot(x, y)
-        if previous is None:
-            dot(*current)
-        else:
-            _line(previous, current, dot)
-        previous = current
+        previous: tuple[int, int] | None = None
+        for x, y in series:
+            current = to_dot(x, y)
+            if previous is None:
+                dot(*current)
+            else:
+                _line(previous, current, dot)
+            previous = current
+
+    if smooth:
+        draw(shown, raw_cells)
+        draw(smooth, line_cells)
+    else:
+        draw(shown, line_cells)
     marker_cells = {(dy // 4, dx // 2) for dx, dy in (to_dot(x, y) for x, y in marks)}
+    boundary_cols = set()
+    if span_x > 0:
+        for bx in boundaries:
+            if x_lo < bx <= x_hi:
+                boundary_cols.add(int(round((bx - x_lo) / span_x * (dots_x - 1))) // 2)
 
     rows: list[Text] = []
     for r in range(plot_rows):
         row = Text(no_wrap=True, overflow="crop")
-        label = tick_text(labels[r]) if r in labels else ""
+        label = labels.get(r, "")
         row.append(f"{label[:label_width]:>{label_width}}", style=AXIS_STYLE)
         row.append("┤" if r in labels else "│", style=AXIS_STYLE)
-        run: list[str] = []
+        cells: list[tuple[str, str]] = []
         for c in range(plot_width):
+            line_bits, raw_bits = line_cells[r][c], raw_cells[r][c]
             if (r, c) in marker_cells:
-                if run:
-                    row.append("".join(run), style=LINE_STYLE)
-                    run = []
-                row.append("◆", style=EVAL_STYLE)
+                cells.append(("◆", EVAL_STYLE))
+            elif line_bits:
+                cells.append((chr(BRAILLE_BASE + (line_bits | raw_bits)), LINE_STYLE))
+            elif raw_bits:
+                cells.append((chr(BRAILLE_BASE + raw_bits), RAW_STYLE))
+            elif c in boundary_cols:
+                cells.append(("┆", AXIS_STYLE))
             else:
-                bits = cells[r][c]
-                run.append(chr(BRAILLE_BASE + bits) if bits else " ")
-        if run:
-            row.append("".join(run), style=LINE_STYLE)
+                cells.append((" ", LINE_STYLE))
+        _append_runs(row, cells)
         rows.append(row)
     if height > 1:
-        rows.append(_x_labels(x_lo, x_hi, label_width, plot_width, x_fmt or fmt_tick))
+        rows.append(_x_labels(x_lo, x_hi, label_width, plot_width, x_fmt))
     return rows
 
 
-def _x_labels(x_lo: float, x_hi: float, label_width: int, plot_width: int, x_fmt: Callable[[float], str]) -> Text:
+def _append_runs(row: Text, cells: list[tuple[str, str]]) -> None:
+    """Append (char, style) cells to ``row``, one span per run of one style."""
+    start = 0
+    for index in range(1, len(cells) + 1):
+        if index == len(cells) or cells[index][1] != cells[start][1]:
+            row.append("".join(char for char, _ in cells[start:index]), style=cells[start][1])
+            start = index
+
+
+def _x_labels(
+    x_lo: float, x_hi: float, label_width: int, plot_width: int, x_fmt: Callable[[float], str] | None
+) -> Text:
+    """The x axis row: round whole steps (every label different), or for time ``x_fmt`` at both ends and the
+    middle."""
     row = [" "] * (label_width + 1 + plot_width)
     row[label_width] = "└"
+    span = x_hi - x_lo
 
-    def place(at: int, label: str, align: str) -> None:
-        start = at if align == "left" else at - len(label) // 2 if align == "center" else at - len(label) + 1
-        start = max(label_width + 1, min(len(row) - len(label), start))
+    def col(x: float) -> int:
+        return label_width + 1 + (0 if span <= 0 else int(round((x - x_lo) / span * (plot_width - 1))))
+
+    def place(at: int, label: str) -> None:
+        start = max(label_width + 1, min(len(row) - len(label), at - len(label) // 2))
         if all(ch == " " for ch in row[max(label_width + 1, start - 1) : start + len(label) + 1]):
             row[start : start + len(label)] = list(label)
 
-    place(label_width + 1, x_fmt(x_lo), "left")
-    if x_hi > x_lo:
-        place(len(row) - 1, x_fmt(x_hi), "right")
-        if plot_width >= 24:
-            place(label_width + 1 + plot_width // 2, x_fmt((x_lo + x_hi) / 2), "center")
+    if x_fmt is not None:
+        place(label_width + 1 + len(x_fmt(x_lo)) // 2, x_fmt(x_lo))
+        if x_hi > x_lo:
+            place(len(row) - 1 - len(x_fmt(x_hi)) // 2 + 1, x_fmt(x_hi))
+            if plot_width >= 24:
+                place(col((x_lo + x_hi) / 2), x_fmt((x_lo + x_hi) / 2))
+    else:
+        widest = len(tick_labels([x_hi])[0]) + 2
+        ticks = nice_ticks(x_lo, x_hi, max(2, plot_width // max(6, widest + 2)), integer=True)
+        if not ticks:
+            ticks = [float(round(x_lo))]
+        step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+        for value, label in zip(ticks, tick_labels(ticks, step), strict=True):
+            place(col(value), label)
     return Text("".join(row), style=AXIS_STYLE, no_wrap=True, overflow="crop")
 
 

@@ -19,6 +19,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
@@ -26,11 +27,24 @@ from hwmon import exitcodes
 from hwmon.model import figures
 from hwmon.model.eta import fmt_eta
 from hwmon.sources.fleet import Fleet, FleetRow
+from hwmon.sources.offthread import Poller, reap_children
 from hwmon.tui import view
 from hwmon.tui.app import HwmonApp
+from hwmon.tui.fit import field, fit_fields
 from hwmon.tui.screens import ConfirmScreen
 
 REFRESH_S = 1.0
+# Quitting waits at most this long for the ssh followers to close (q must quit within half a second).
+QUIT_WAIT_S = 0.3
+
+
+class FleetRefreshed(Message):
+    """The fleet's rows were refreshed (from a reading thread); only the newest matters."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FleetRefreshed)
+
+
 # (title, key function) per sortable column; None sorts last.
 SORTS: list[tuple[str, Callable[[FleetRow], Any]]] = [
     ("listing", lambda r: r.order),
@@ -97,14 +111,56 @@ def columns(wide: bool) -> list[str]:
 
 
 RIGHT = {"STEP", "LOSS", "RATE", "ETA"}
-# The widest a column may grow (NAME and WHERE are cut with an ellipsis beyond it).
-MAX_WIDTH = {"NAME": 24, "WHERE": 18, "DEVICE": 8, "STATUS": 12, "PHASE": 10, "STEP": 13, "LOSS": 9, "RATE": 14}
+# The widest a name column may grow (NAME and WHERE give up their end for "…" beyond it; they are names, not
+# figures). Figures (STEP, LOSS, RATE, ETA) are never cut: a column that does not fit is dropped whole.
+MAX_WIDTH = {"NAME": 24, "WHERE": 18, "DEVICE": 8, "STATUS": 12, "PHASE": 10}
+MIN_WIDTH = {"NAME": 8, "WHERE": 6}
+# Which columns go first when the row is too narrow (highest first).
+DROP_RANK = {"NAME": 0, "STATUS": 0, "STEP": 1, "LOSS": 1, "!": 1, "ETA": 2, "PHASE": 3, "WHERE": 3, "DEVICE": 4}
+DROP_RANK["RATE"] = 4
+# The column each sort orders by (the table marks it ▲ / ▼).
+SORT_COLUMNS = {"name": "NAME", "where": "WHERE", "status": "STATUS", "phase": "PHASE", "step": "STEP"}
+SORT_COLUMNS.update({"loss": "LOSS", "eta": "ETA", "alerts": "!"})
 
 
 def _fit(text: str, width: int, right: bool) -> str:
     if len(text) > width:
         text = text[: max(0, width - 1)] + "…"
     return text.rjust(width) if right else text.ljust(width)
+
+
+def layout_columns(names: list[str], table: list[list[str]], width: int) -> list[tuple[int, int]]:
+    """(column index, width) of the columns shown at ``width`` cells: figures at their full width, names up to
+    their cap and down to their minimum, and whole columns dropped (highest ``DROP_RANK`` first) until the row
+    fits."""
+    widths = []
+    for index, name in enumerate(names):
+        widest = max([len(name) + 1, *(len(r[index]) for r in table)])
+        widths.append(min(widest, MAX_WIDTH.get(name, widest)))
+    shown = list(range(len(names)))
+
+    def total() -> int:
+        return 1 + sum(widths[i] for i in shown) + 2 * (len(shown) - 1)
+
+    for index, name in enumerate(names):
+        if name in MIN_WIDTH and total() > width:
+            widths[index] = max(MIN_WIDTH[name], widths[index] - (total() - width))
+    while total() > width and len(shown) > 1:
+        worst = max(shown, key=lambda i: (DROP_RANK.get(names[i], 2), i))
+        if DROP_RANK.get(names[worst], 2) == 0:
+            break
+        shown.remove(worst)
+    # Give what is left of the width to NAME (then WHERE), so long names are not cut needlessly.
+    spare = width - total()
+    for index in shown:
+        name = names[index]
+        if spare <= 0 or name not in ("NAME", "WHERE"):
+            continue
+        widest = max([len(name), *(len(r[index]) for r in table)])
+        grow = min(spare, max(0, widest - widths[index]))
+        widths[index] += grow
+        spare -= grow
+    return [(i, widths[i]) for i in shown]
 
 
 class FleetTable(Widget, can_focus=True):
@@ -129,6 +185,10 @@ class FleetTable(Widget, can_focus=True):
         self.wide = False
         self.cursor = 0
         self.top = 0
+        # The sorted column and its direction (▲ ascending, ▼ descending), marked in the header row.
+        self.sort_column = ""
+        self.descending = False
+        self.empty_text = " no runs yet: hwmon run …, hwmon attach LOG or HOST:PATH, or Slurm jobs of yours"
 
     def set_rows(self, rows: list[FleetRow], wide: bool) -> None:
         self.rows = rows
@@ -144,44 +204,37 @@ class FleetTable(Widget, can_focus=True):
     def render(self) -> Text:
         names = columns(self.wide)
         table = [cells(row, self.wide) for row in self.rows]
-        widths = []
-        for index, name in enumerate(names):
-            widest = max([len(name), *(len(r[index]) for r in table)])
-            widths.append(min(widest, MAX_WIDTH.get(name, widest)))
-        # Give what is left of the width to NAME (then WHERE), so long names are not cut needlessly.
-        spare = self.size.width - 1 - sum(widths) - 2 * (len(widths) - 1)
-        for index, name in ((0, "NAME"), (1, "WHERE")):
-            if spare <= 0:
-                break
-            widest = max([len(name), *(len(r[index]) for r in table)])
-            grow = min(spare, max(0, widest - widths[index]))
-            widths[index] += grow
-            spare -= grow
+        shown = layout_columns(names, table, self.size.width or 80)
         text = Text(no_wrap=True, overflow="crop")
-        header = "  ".join(_fit(n, w, n in RIGHT) for n, w in zip(names, widths, strict=True))
-        text.append(" " + header + "\n", style="bold reverse")
+        heads = []
+        for index, width in shown:
+            name = names[index]
+            if name == self.sort_column:
+                name += "▼" if self.descending else "▲"
+            heads.append(_fit(name, width, names[index] in RIGHT))
+        text.append(" " + "  ".join(heads) + "\n", style="bold reverse")
         height = max(1, self.size.height - 1)
         if self.cursor < self.top:
             self.top = self.cursor
         elif self.cursor >= self.top + height:
             self.top = self.cursor - height + 1
-        status_col = names.index("STATUS")
         for index in range(self.top, min(len(table), self.top + height)):
             row_style = (
                 "reverse" if index == self.cursor and self.has_focus else ("underline" if index == self.cursor else "")
             )
             text.append(" ", style=row_style)
-            for col, (name, width) in enumerate(zip(names, widths, strict=True)):
+            for position, (col, width) in enumerate(shown):
+                name = names[col]
                 cell = _fit(table[index][col], width, name in RIGHT)
-                style = STATUS_STYLE.get(self.rows[index].status, "") if col == status_col else ""
+                style = STATUS_STYLE.get(self.rows[index].status, "") if name == "STATUS" else ""
                 if name == "!" and table[index][col]:
                     style = "bold red"
                 text.append(cell, style=f"{style} {row_style}".strip())
-                if col < len(names) - 1:
+                if position < len(shown) - 1:
                     text.append("  ", style=row_style)
             text.append("\n")
         if not table:
-            text.append(" no runs yet: hwmon run …, hwmon attach LOG or HOST:PATH, or Slurm jobs of yours", style="dim")
+            text.append(self.empty_text, style="dim")
         return text
 
 
@@ -192,7 +245,7 @@ class FleetApp(App[FleetChoice | None]):
     ENABLE_COMMAND_PALETTE = False
     CSS = """
     Screen { layout: vertical; }
-    #fleet-header { height: 1; padding: 0 1; background: $panel; color: $text; }
+    #fleet-header { height: auto; max-height: 2; padding: 0 1; background: $panel; color: $text; }
     #fleet-filter { dock: bottom; display: none; }
     #fleet-filter.-shown { display: block; }
     #fleet-empty { height: auto; padding: 1 2; color: $text-muted; }
@@ -221,6 +274,9 @@ class FleetApp(App[FleetChoice | None]):
         self._wide: bool | None = None
         self._header = ""
         self.repaints = 0
+        self._loaded = False
+        self._local: Poller[bool] | None = None
+        self._slurm: Poller[bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="fleet-header")
@@ -229,30 +285,55 @@ class FleetApp(App[FleetChoice | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.fleet.refresh(force=True)
-        self.fleet.start_remote()
+        if not self.threaded:
+            self.fleet.refresh(force=True)
+            self.fleet.start_remote()
+            self._loaded = True
+            self._repaint()
+            self.set_interval(self.refresh_s, self._tick)
+            return
+        # Nothing that reads a file or asks Slurm runs on this thread: the registry and the logs are read in one
+        # daemon thread, Slurm is asked in another (a hanging squeue only shows as a note), and the first frame
+        # goes out at once. Daemon threads, not Textual's thread workers: quitting never waits for them.
         self._repaint()
-        self.set_interval(self.refresh_s, self._tick)
+        self._local = Poller(
+            lambda: self.fleet.refresh(force=not self._loaded, slurm=False),
+            self.refresh_s,
+            what="the run registry",
+            on_result=lambda: self.post_message(FleetRefreshed()),
+        )
+        self._slurm = Poller(
+            self.fleet.poll_slurm,
+            self.fleet.slurm_every,
+            what="Slurm (squeue)",
+            on_result=lambda: self.post_message(FleetRefreshed()),
+        )
+        self._local.start()
+        self._slurm.start()
+        # Once a second: the header's notes (a Slurm that does not answer) age even when no data moves.
+        self.set_interval(self.refresh_s, self._repaint)
 
     async def on_unmount(self) -> None:
-        await self.fleet.stop_remote()
+        for poller in (self._local, self._slurm):
+            if poller is not None:
+                poller.stop()
+        await self.fleet.stop_remote(timeout=QUIT_WAIT_S)
 
-    def _tick(self) -> None:
-        if self.threaded:
-            self._refresh_worker()
-        else:
-            self.fleet.refresh()
-            self.fleet.start_remote()
-            self._repaint()
-
-    @work(thread=True, exclusive=True, group="fleet-refresh", exit_on_error=False)
-    def _refresh_worker(self) -> None:
-        self.fleet.refresh()
-        self.call_from_thread(self._after_refresh)
-
-    def _after_refresh(self) -> None:
+    @on(FleetRefreshed)
+    def _refreshed(self, _message: FleetRefreshed) -> None:
+        self._loaded = True
         self.fleet.start_remote()
         self._repaint()
+
+    def _tick(self) -> None:
+        self.fleet.refresh()
+        self.fleet.start_remote()
+        self._repaint()
+
+    def slurm_note(self) -> str:
+        """What the header says about Slurm: its last error, or that it has not answered for a while."""
+        slow = self._slurm.note if self._slurm is not None else ""
+        return slow or self.fleet.slurm_note
 
     def on_resize(self) -> None:
         self._repaint()
@@ -278,13 +359,36 @@ class FleetApp(App[FleetChoice | None]):
         for row in all_rows:
             counts[row.status] = counts.get(row.status, 0) + 1
         summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no runs"
-        order = f"sort: {SORTS[self.sort_index][0]}{' (inverted)' if self.reverse else ''}"
-        filt = f"  filter: {self.filter_text}" if self.filter_text else ""
-        note = f"  ({self.fleet.slurm_note})" if self.fleet.slurm_note else ""
-        header = f"hwmon fleet  {summary}  ·  {order}{filt}{note}"
-        if header != self._header:
-            self._header = header
-            self.query_one("#fleet-header", Static).update(Text(view.safe_text(header), no_wrap=True))
+        sort_name = SORTS[self.sort_index][0]
+        direction = " ▼" if self.reverse else " ▲"
+        fields = [field("hwmon fleet", 0, "bold"), field(summary, 3)]
+        fields.append(field(f"sort: {sort_name}{'' if sort_name == 'listing' else direction}", 1))
+        if self.reverse and sort_name == "listing":
+            fields[-1] = field("sort: listing, inverted (i)", 1)
+        if self.filter_text:
+            fields.append(
+                field(f"/{view.safe_text(self.filter_text)}: {len(rows)} of {len(all_rows)} shown", 0, "bold")
+            )
+        if not self._loaded:
+            fields.append(field("reading the runs…", 0, "italic"))
+        header = fit_fields(fields, max(20, self.size.width - 2), Text("  ·  ", style="dim"))
+        note = self.slurm_note()
+        if note:
+            # A row of its own: a Slurm that does not answer matters more than any other header field.
+            header.append("\n")
+            header.append("⚠ ", style="bold yellow")
+            header.append(view.safe_text(note), style="italic")
+        if header.plain != self._header:
+            self._header = header.plain
+            self.query_one("#fleet-header", Static).update(header)
+        table.sort_column = SORT_COLUMNS.get(sort_name, "")
+        table.descending = self.reverse
+        table.empty_text = (
+            f" no run matches /{view.safe_text(self.filter_text)} (Esc clears the filter)"
+            if self.filter_text
+            else " no runs yet: hwmon run …, hwmon attach LOG or HOST:PATH, or Slurm jobs of yours"
+        )
+        shown.append((self.sort_index, self.reverse, self.filter_text))  # type: ignore[arg-type]
         if wide == self._wide and shown == self._shown:
             return
         self.repaints += 1
@@ -422,7 +526,10 @@ def run_fleet(fleet: Fleet, open_source: Callable[[FleetChoice], Any]) -> int:
     from hwmon.tui.terminal import run_app
 
     while True:
-        choice = run_app(FleetApp(fleet))  # SIGTERM/SIGHUP/an exception give the terminal back too
+        try:
+            choice = run_app(FleetApp(fleet))  # SIGTERM/SIGHUP/an exception give the terminal back too
+        finally:
+            reap_children()  # a squeue still hanging when the view quit: end it, leave nothing behind
         if choice is None:
             return exitcodes.OK
         try:

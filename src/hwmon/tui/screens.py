@@ -16,9 +16,10 @@ HELP_SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("q  Ctrl-C", "quit the dashboard (a supervised run keeps running)"),
             ("h  ?", "this help"),
+            ("1 2 3 4 5 6 7 8", "show and focus a pane: phases, progress, chart, log, model, system, alerts, ranks"),
             ("tab  shift+tab", "next / previous pane"),
-            ("z", "maximise the focused pane / restore the layout"),
-            ("l", "hide / show the raw log"),
+            ("z", "maximise the focused pane (all it has, j/k to scroll) / restore the layout"),
+            ("l", "the raw log / the pane last shown in its place (below 120 columns); wide: hide / show it"),
             ("s", "stop the supervised run (asks first: SIGINT, then SIGTERM, then SIGKILL)"),
         ),
     ),
@@ -44,8 +45,10 @@ HELP_SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "charts",
         (
             ("c", "loss / throughput (one chart below 120 columns)"),
+            ("m", "the next series the run has: loss, throughput, lr, grad norm, accuracy, eval metrics, any field"),
             ("+  -  0", "zoom in to the last half / out / every step"),
             ("L", "log-scaled y axis on / off"),
+            ("S", "smoothing on / off: TensorBoard's debiased EMA (weight 0.6), the raw series faint behind it"),
             ("x", "x axis in steps / in time since the first step"),
         ),
     ),
@@ -68,30 +71,72 @@ def help_table() -> Table:
 
 
 class HelpScreen(ModalScreen[None]):
-    """The keys. Any of Esc, ?, h, q closes it; it scrolls when the terminal is short."""
+    """The keys. Any of Esc, ?, h, q closes it. Where the terminal is too short for every key, it scrolls with
+    j/k, ↑/↓, PgDn/PgUp/space and g/G, and its last row says so and how far down it is."""
 
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll {
-        width: 84; max-width: 100%; height: auto; max-height: 100%; border: heavy $accent; background: $panel;
+    HelpScreen > Vertical {
+        width: 96; max-width: 100%; height: auto; max-height: 100%; border: heavy $accent; background: $panel;
         padding: 0 1;
     }
+    HelpScreen #help-body { height: auto; max-height: 100%; scrollbar-size: 1 1; }
     HelpScreen #help-text { width: 100%; height: auto; }
+    HelpScreen #help-keys { height: 1; color: $text-muted; dock: bottom; }
     """
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("question_mark", "close", "Close", show=False),
         Binding("h", "close", "Close", show=False),
         Binding("q", "close", "Close", show=False),
+        Binding("down,j", "scroll(1)", "Down", show=False),
+        Binding("up,k", "scroll(-1)", "Up", show=False),
+        Binding("pagedown,space", "page(1)", "Page down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("home,g", "scroll(-100000)", "Top", show=False),
+        Binding("end,G", "scroll(100000)", "Bottom", show=False),
     ]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(Text("hwmon: keys", style="bold"))
-            yield Static(help_table(), id="help-text")
-            yield Static(
-                Text("Alerts (NaN/Inf loss, errors, stalls, silence) show in the header's third row.", style="dim")
-            )
+        with Vertical() as box:
+            box.border_title = "hwmon: keys"
+            with VerticalScroll(id="help-body"):
+                yield Static(help_table(), id="help-text")
+                yield Static(
+                    Text("Alerts (NaN/Inf loss, errors, stalls, silence) show in the header's third row.", style="dim")
+                )
+            yield Static(Text(""), id="help-keys")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._update_keys)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._update_keys)
+
+    def _body(self) -> VerticalScroll:
+        return self.query_one("#help-body", VerticalScroll)
+
+    def _update_keys(self) -> None:
+        body = self._body()
+        text = Text(no_wrap=True, overflow="crop")
+        if body.max_scroll_y > 0:
+            top = int(body.scroll_y)
+            shown = body.scrollable_content_region.height
+            total = shown + body.max_scroll_y
+            text.append(f"rows {top + 1}-{min(total, top + shown)} of {total} · ", style="bold")
+            text.append("j/k ↑/↓ PgDn PgUp g/G scroll · ")
+        text.append("Esc h q close")
+        self.query_one("#help-keys", Static).update(text)
+
+    def action_scroll(self, rows: int) -> None:
+        """Scroll the keys by ``rows``."""
+        body = self._body()
+        body.scroll_to(y=max(0, min(body.max_scroll_y, int(body.scroll_y) + rows)), animate=False, immediate=True)
+        self._update_keys()
+
+    def action_page(self, pages: int) -> None:
+        """A screen of keys down/up."""
+        self.action_scroll(pages * max(1, self._body().scrollable_content_region.height - 1))
 
     def action_close(self) -> None:
         """Close the help."""
@@ -118,17 +163,24 @@ class RecordScreen(ModalScreen[None]):
         Binding("y", "copy", "Copy (OSC 52)"),
     ]
 
-    def __init__(self, lines: list[str], first_line: int) -> None:
+    def __init__(self, lines: list[str], first_line: int, *, rule: str | None = None) -> None:
         super().__init__()
         self.lines = lines
+        # The record's first line's number in the log (0: not known) and the rule that read it (provenance).
         self.first_line = first_line
+        self.rule = rule
         self.copied = False
 
     def compose(self) -> ComposeResult:
         count = len(self.lines)
         what = "1 line" if count == 1 else f"{count} lines"
         with Vertical() as box:
-            box.border_title = f"record · {what}"
+            title = Text(f"record · {what}")
+            if self.first_line > 0:
+                title.append(f" · line {self.first_line}")
+            if self.rule:
+                title.append(f" · read by {self.rule}")  # Text: a rule name from a user's format is not markup
+            box.border_title = title
             with VerticalScroll(id="record-body"):
                 yield Static(Text("\n".join(self.lines)), id="record-text")
             yield Static(Text("y copy (OSC 52) · ↑ ↓ PgUp PgDn scroll · Esc close"), id="record-keys")

@@ -49,6 +49,23 @@ class TimelineRow:
     current: bool = False
     detail: str = ""
     known: bool = True
+    # How many spans of this phase the run went through (a long run's folded spans included).
+    count: int = 0
+    # Its share of the wall time (``hwmon.model.figures.phase_totals``; None when unknown).
+    share: float | None = None
+
+
+@dataclass(slots=True)
+class TimelineSpan:
+    """One span of the run in order (what the maximised timeline lists): offset and duration on the axis."""
+
+    name: str
+    offset: float
+    seconds: float
+    known: bool
+    repeats: int
+    current: bool
+    detail: str = ""
 
 
 @dataclass(slots=True)
@@ -56,6 +73,7 @@ class Timeline:
     rows: list[TimelineRow]
     axis_seconds: float
     wall: float | None
+    spans: list[TimelineSpan] = field(default_factory=list)
 
 
 def timeline(state: RunState, now: float | None) -> Timeline:
@@ -72,6 +90,7 @@ def timeline(state: RunState, now: float | None) -> Timeline:
         starts_at = [p.start_at for p in state.phases if p.start_at is not None]
         c0 = min(starts_at) if starts_at else None
     rows: dict[str, TimelineRow] = {}
+    spans: list[TimelineSpan] = []
     cursor = 0.0
     axis = 0.0
     current = state.current_phase
@@ -89,28 +108,30 @@ def timeline(state: RunState, now: float | None) -> Timeline:
             # Known once any of its spans is measured: the row's total is the measured spans' (the model's phase
             # totals, ``hwmon.model.figures.phase_totals``, add up the same way).
             row = rows[phase.name] = TimelineRow(phase.name, known=False)
+        known = seconds is not None
         if seconds is None:
             seconds = 0.0
         else:
             row.known = True
         row.spans.append((offset, seconds))
         row.seconds += seconds
+        row.count += max(1, phase.repeats)
         if phase is current:
             row.current = True
             row.detail = phase.detail
+        spans.append(
+            TimelineSpan(phase.name, offset, seconds, known, max(1, phase.repeats), phase is current, phase.detail)
+        )
         cursor = offset + seconds
         axis = max(axis, cursor)
     wall = figures.wall_seconds(state, now)
     if wall is not None:
         axis = max(axis, wall)
-    return Timeline(list(rows.values()), axis, wall)
-
-
-def percent(part: float, whole: float | None) -> str:
-    """``33%`` of ``whole``; ``-`` when the whole is unknown or zero."""
-    if not whole or whole <= 0:
-        return "-"
-    return f"{min(100.0, 100.0 * part / whole):.0f}%"
+    # The share each kind of phase took is the model's figure (summary, report and export print the same).
+    for total in figures.phase_totals(state, now):
+        if (row := rows.get(total.name)) is not None:
+            row.share = total.share
+    return Timeline(list(rows.values()), axis, wall, spans)
 
 
 def ordered_bars(state: RunState, limit: int) -> list[ProgressBar]:
@@ -159,3 +180,19 @@ def downsample(values: list[float], width: int) -> list[float]:
         chunk = finite[lo:hi]
         out.append(sum(chunk) / len(chunk))
     return out
+
+
+def bar_label(state: RunState, bar: ProgressBar) -> str:
+    """A bar's name as shown; a bar drawn without a description is named by the phase its latest state was drawn
+    in (``eval`` for an unnamed test loop after training, ``compile`` for one during compilation), else
+    ``progress``."""
+    name = safe_text(bar.name).strip()
+    if name:
+        return name
+    phase_name = ""
+    for phase in state.phases:
+        if phase.start_line <= bar.line:
+            phase_name = phase.name
+        else:
+            break
+    return phase_name or "progress"

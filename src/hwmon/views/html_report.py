@@ -18,7 +18,7 @@ from html import escape
 
 from hwmon import __version__
 from hwmon.events import ModuleNode
-from hwmon.model import figures
+from hwmon.model import figures, smoothing
 from hwmon.model.eta import eta_seconds, fmt_eta
 from hwmon.model.state import RunState
 from hwmon.model.text import safe_text
@@ -42,21 +42,6 @@ class ReportInput:
     generated: datetime
     command: str | None = None
     now: float | None = None
-
-
-# Stand-in until the model has it (h19: smoothing): the report then prints through it.
-SMOOTHING = 0.6
-
-
-def _smoothed(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Debiased exponential moving average (TensorBoard's smoothing) of the points."""
-    out: list[tuple[float, float]] = []
-    last, weight = 0.0, 0.0
-    for x, y in points:
-        last = last * SMOOTHING + (1 - SMOOTHING) * y
-        weight = weight * SMOOTHING + (1 - SMOOTHING)
-        out.append((x, last / weight))
-    return out if len(out) > 2 else []
 
 
 def _t(text: object, limit: int | None = LINE_LIMIT) -> str:
@@ -136,9 +121,10 @@ def _charts(state: RunState) -> str:
     parts = []
     if state.loss.points or state.eval_points:
         series = [Series("train loss", state.loss.points, "loss")]
-        smoothed = _smoothed(state.loss.points)
-        if smoothed:
-            series.append(Series(f"smoothed (EMA {SMOOTHING})", smoothed, "smooth"))
+        # The dashboard's smoothing (S): TensorBoard's debiased EMA at its default weight.
+        if len(state.loss.points) > 2:
+            smoothed = smoothing.ema_debiased(state.loss.points, smoothing.DEFAULT_WEIGHT)
+            series.append(Series(f"smoothed ({smoothing.fmt_smoothing(smoothing.DEFAULT_WEIGHT)})", smoothed, "smooth"))
         evals = figures.eval_points(state)
         if evals:
             # Each evaluation at the training step it belongs to, its value the run's own figure when it states one.

@@ -36,8 +36,8 @@ def median_step_interval(state: RunState) -> float | None:
 
 def stall_and_silence(state: RunState, tick: Tick, now: float) -> list[Alert]:
     """A stall: a training phase without progress (no step, no bar moving) for ``stall_factor`` times the usual
-    interval between steps (the switch to a test loop or an evaluation is not one). A silence: no output for
-    ``silence_s``."""
+    interval between steps and at least ``stall_min_s`` seconds (the switch to a test loop or an evaluation is not
+    one, nor a fast loop's sub-second jitter). A silence: no output for ``silence_s``."""
     new: list[Alert] = []
     phase = state.current_phase
     training = phase is not None and phase.name == "train"
@@ -46,7 +46,7 @@ def stall_and_silence(state: RunState, tick: Tick, now: float) -> list[Alert]:
         median = median_step_interval(state)
         if median is not None and median > 0:
             waited = now - progress_at
-            if waited > tick.stall_factor * median:
+            if waited > tick.stall_factor * median and waited >= tick.stall_min_s:
                 message = f"no new step for {waited:.0f} s ({waited / median:.1f}x the usual {median:.1f} s)"
                 new.append(Alert("stall", message, at=now))
     last_output = state.last_output_at if state.last_output_at is not None else state.started_at

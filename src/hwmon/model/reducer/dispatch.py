@@ -18,7 +18,20 @@ from hwmon.events import (
     Tick,
 )
 from hwmon.model.provenance import figures_before, observe
-from hwmon.model.reducer import alerts, clock, ending, evidence, expectations, facts, job, ranks, run, steps, timeline
+from hwmon.model.reducer import (
+    alerts,
+    clock,
+    ending,
+    evidence,
+    expectations,
+    facts,
+    job,
+    ranks,
+    run,
+    series,
+    steps,
+    timeline,
+)
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.steps import sane_numbers
 from hwmon.model.state import RunState
@@ -44,7 +57,7 @@ _NOT_OUTPUT = (SourceEnded, RunOutcome, RunClock, PhaseExpectations, JobState)
 # Handlers that also read an event type another module owns, run after its owner's (issue 21: end reasons and
 # failure causes from errors and the supervisor's record, the end of a requeue's gap from steps).
 # h17c: a provisional success (a stated target reached, a tentative end phrase) and what withdraws it.
-OBSERVER_TABLES: tuple[dict[type[Event], Handler], ...] = (job.OBSERVERS, ending.OBSERVERS)
+OBSERVER_TABLES: tuple[dict[type[Event], Handler], ...] = (job.OBSERVERS, series.OBSERVERS, ending.OBSERVERS)
 OBSERVERS: dict[type[Event], tuple[Handler, ...]] = {
     kind: tuple(table[kind] for table in OBSERVER_TABLES if kind in table)
     for kind in {kind for table in OBSERVER_TABLES for kind in table}

@@ -11,6 +11,7 @@ from hwmon.tui.widgets.modeltree import ModelTree
 from hwmon.tui.widgets.progress import ProgressPane
 from hwmon.tui.widgets.ranks import RanksPane
 from hwmon.tui.widgets.system import SystemPane
+from hwmon.tui.widgets.tabs import PaneTabs
 from hwmon.tui.widgets.timeline import PhaseTimeline
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "LogPane",
     "LogView",
     "ModelTree",
+    "PaneTabs",
     "PhaseTimeline",
     "ProgressPane",
     "RanksPane",

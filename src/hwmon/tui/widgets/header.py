@@ -6,12 +6,13 @@ from rich.text import Text
 from textual.widget import Widget
 
 from hwmon.model import alerts as alert_rules
-from hwmon.model import fmt
+from hwmon.model import figures, fmt
 from hwmon.model.distributed import fmt_end_reason
-from hwmon.model.figures import last_loss
+from hwmon.model.eta import fmt_eta
 from hwmon.model.state import RunState
 from hwmon.model.timelimit import fmt_limit, limit_verdict
 from hwmon.tui import view
+from hwmon.tui.fit import Field, field, fit_fields
 from hwmon.tui.widgets._text import join_rows
 
 STATUS_STYLES = {
@@ -37,6 +38,8 @@ class RunHeader(Widget):
     def __init__(self, title: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._title = title
+        # How far the reading lags the file (``hwmon.model.fmt.fmt_behind`` of the source's ``behind_bytes``).
+        self.behind = ""
         self._state: RunState | None = None
         self._now: float | None = None
         self._eta: float | None = None
@@ -47,6 +50,9 @@ class RunHeader(Widget):
         # Time left in the whole run (phases not reached yet, expected from past runs of the same job, plus the
         # loop's ETA): set by the app when the run history knows the job.
         self.run_eta: float | None = None
+        # How to come back to this run (what ``hwmon attach`` takes: ``run 2026…-a1b7`` for a supervised run, a
+        # path, ``slurm:ID``), shown when the title (the workload's name) does not say it.
+        self.ref = ""
 
     def show(
         self,
@@ -82,7 +88,7 @@ class RunHeader(Widget):
             waited = max(0.0, now - state.last_step_at)
             median = alert_rules.median_step_interval(state)
             line.append(" ⚠ stalled ", style="bold reverse yellow")
-            usual = f" (a step usually takes {fmt.fmt_duration(median)})" if median else ""
+            usual = f" (a step usually takes {alert_rules.fmt_step_interval(median)})" if median else ""
             line.append(f" no new step for {fmt.fmt_duration(waited)}{usual}")
             return line
         if live and now is not None and state.silent:
@@ -118,70 +124,68 @@ class RunHeader(Widget):
     def render(self) -> Text:
         state = self._state
         title = view.safe_text(self._title)
-        line1 = Text(no_wrap=True, overflow="ellipsis")
+        width = self.size.width or 80
         if state is None:
-            line1.append(f" {title}", style="bold")
-            line1.append("  waiting for the source", style="dim")
-            return line1
-        rest = Text(no_wrap=True, overflow="ellipsis")
+            line = Text(no_wrap=True, overflow="crop")
+            line.append(f" {title}", style="bold")
+            line.append("  waiting for the source", style="dim")
+            return line
+        # Fields that do not fit are dropped whole (highest rank first), never cut: the source name gives way
+        # first (its start: a file name is at the end of a path), so status, wall time and job id stay readable.
+        first: list[Field] = [field(title, 0, "bold", shrink=True, min_cells=12)]
+        if self.ref and self.ref.removeprefix("run ") not in title:
+            first.append(field(view.safe_text(self.ref), 4, shrink=True, min_cells=16))
         vendor = " ".join(part for part in (state.vendor, state.device) if part)
         if vendor:
-            rest.append(" │ ", style="dim")
-            rest.append(view.safe_text(vendor))
+            first.append(field(view.safe_text(vendor), 3))
         status = view.display_status(state, self._now, output_seen=self._output_seen)
-        rest.append(" │ ", style="dim")
-        rest.append(f" {status.upper()} ", style=STATUS_STYLES.get(status, "bold"))
+        first.append(field(f" {status.upper()} ", 0, STATUS_STYLES.get(status, "bold")))
         reason = fmt_end_reason(state, self._now) if status in ("failed", "stopped", "unknown") else ""
         if reason:  # issue 21: how it ended, as Slurm (or the log) says — "FAILED — TIMEOUT after 1h00m (time limit)"
-            rest.append(f" — {view.safe_text(reason)}", style="bold")
-        rest.append(" │ ", style="dim")
-        rest.append(f"wall {fmt.fmt_duration(view.timeline(state, self._now).wall)}")
-        width = self.size.width or 80
-        if state.job_ids:
-            job = view.safe_text(state.job_ids[-1])
-            # A wsjob id is 26 characters; at 80 columns its first dozen identify it and leave the run's name room.
-            if width - rest.cell_len - len(job) - 8 < min(len(title), 24) and len(job) > 14:
-                job = job[:13] + "…"
-            rest.append(" │ ", style="dim")
-            rest.append(f"job {job}")
-        # The source name gives way first (its start is cut: the file name is at the end of a path), so status,
-        # wall time and job id stay visible at 80 columns.
-        room = max(12, width - rest.cell_len - 1)
-        if len(title) > room:
-            title = "…" + title[-(room - 1) :]
-        line1.append(f" {title}", style="bold")
-        line1.append_text(rest)
-        line2 = Text(no_wrap=True, overflow="ellipsis")
-        line2.append(" ")
+            first.append(field(f"— {view.safe_text(reason)}", 1, "bold", sep=" "))
+        first.append(field(f"wall {figures.fmt_wall(figures.wall_seconds(state, self._now))}", 1))
+        job = f"job {view.safe_text(state.job_ids[-1])}" if state.job_ids else ""
+        if job:
+            # A wsjob id is 26 characters: when line 1 has no room for it, it goes to the end of line 2.
+            first.append(field(job, 5))
+        line1 = fit_fields(first, width, Text(" │ ", style="dim"), lead=" ")
+        second: list[Field] = []
         current = state.current_phase
         if current is not None:
-            line2.append(f"phase {current.name}", style="bold")
+            second.append(field(f"phase {current.name}", 0, "bold"))
             if current.detail:
-                line2.append(f" ({view.safe_text(current.detail)})")
+                second.append(field(f"({view.safe_text(current.detail)})", 5, shrink=True, min_cells=16, sep=" "))
         elif state.phases:
-            line2.append(f"last phase {state.phases[-1].name}")
+            second.append(field(f"last phase {state.phases[-1].name}", 0))
         else:
-            line2.append("no phase yet", style="dim")
-        step, loss = last_loss(state)  # the one step/loss figure (summary's ls and plain mode use it too)
-        if step is not None:
-            line2.append(f" · step {step}", style="bold")
+            second.append(field("no phase yet", 0, "dim"))
+        # The model's figures, spelt by its fmt_* functions (issue 18: every view prints the same step, loss, ETA).
+        progress = figures.step_progress(state)
+        if progress is not None and progress.step is not None:
+            second.append(field(figures.fmt_step(progress), 0, "bold"))
+        _step, loss = figures.last_loss(state)
         if loss is not None:
-            line2.append(f" · loss {fmt.fmt_number(loss)}")
+            second.append(field(f"loss {figures.fmt_loss(loss)}", 1))
         if self._eta is not None and not view.is_ended(state):
-            line2.append(f" · ETA {fmt.fmt_duration(self._eta)}")
+            second.append(field(f"ETA {fmt_eta(self._eta)}", 1))
         if self.run_eta is not None and not view.is_ended(state) and self.run_eta != self._eta:
-            line2.append(f" · run ETA {fmt.fmt_duration(self.run_eta)}", style="bold")
+            second.append(field(f"run ETA {fmt_eta(self.run_eta)}", 2, "bold"))
+        if self.behind:  # the follower is this far behind the file being written (fmt_behind: "behind 12 MB")
+            second.append(field(self.behind, 2, "yellow"))
         limit = fmt_limit(limit_verdict(state, self._now))  # issue 21: the ETA against the Slurm time limit
         if limit:
-            line2.append(f" · {limit}", style="bold red" if "will not finish" in limit else "")
-        rows = [line1, line2]
+            second.append(field(limit, 1, "bold red" if "will not finish" in limit else ""))
+        if job and job not in line1.plain:
+            second.append(field(job, 4))
         # A third row appears only for an alert or a follower/source message, so it is never cut off by the
         # phase/step details at 80 columns.
         notice = self.notice_text()
-        if notice is not None:
-            rows.append(notice)
-        elif state.error_count or state.warnings:
+        if notice is None and (state.error_count or state.warnings):
             errors = f"{state.error_count} error{'s' if state.error_count != 1 else ''}"
             warnings = f"{state.warnings} warning{'s' if state.warnings != 1 else ''}"
-            line2.append(f"  {errors} · {warnings}", style="dim")
+            second.append(field(f"{errors} · {warnings}", 6, "dim"))
+        line2 = fit_fields(second, width, Text(" · ", style="dim"), lead=" ")
+        rows = [line1, line2]
+        if notice is not None:
+            rows.append(notice)
         return join_rows(rows)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from rich.text import Text
@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
 from hwmon.tui import search, view
+from hwmon.tui.fit import Field, field
 from hwmon.tui.widgets.logview import LogView
 
 PromptMode = Literal["/", "?", "&"]
@@ -57,6 +58,7 @@ class LogPane(Vertical):
         super().__init__(id=id)
         self.max_lines = max_lines
         self._kept: deque[str] = deque(maxlen=max_lines)
+        self._kept_numbers: deque[int] = deque(maxlen=max_lines)
         self._search = ""
         self._pattern: re.Pattern[str] | None = None
         self._backward = False
@@ -69,6 +71,8 @@ class LogPane(Vertical):
         self.match_index: int | None = None
         self.note = ""
         self._title = ""
+        self._live = ""
+        self.title_fields: tuple[Field, ...] = ()
         # Set while the pane shows the end of a big file read directly, before the parser has caught up.
         self.preview = ""
 
@@ -117,18 +121,22 @@ class LogPane(Vertical):
             return False
         return self._filter_pattern is None or self._filter_pattern.search(line) is not None
 
-    def add_lines(self, lines: Iterable[str]) -> None:
-        """Append raw lines (made safe first: escape sequences removed, controls replaced)."""
+    def add_lines(self, lines: Iterable[str], numbers: Sequence[int] | None = None) -> None:
+        """Append raw lines (made safe first: escape sequences removed, controls replaced); ``numbers``: their line
+        numbers in the log (0: unknown), for the record view to say which rule read a line."""
         clean = [view.safe_text(line) for line in lines]
         if not clean:
             return
+        nums = list(numbers) if numbers is not None and len(numbers) == len(clean) else [0] * len(clean)
         self.total_lines += len(clean)
         self._kept.extend(clean)
+        self._kept_numbers.extend(nums)
         if self._filter_pattern is not None or self._errors_only:
-            clean = [line for line in clean if self._passes(line)]
+            passing = [i for i, line in enumerate(clean) if self._passes(line)]
+            clean, nums = [clean[i] for i in passing], [nums[i] for i in passing]
         if not clean:
             return
-        clean = clean[-self.max_lines :]
+        clean, nums = clean[-self.max_lines :], nums[-self.max_lines :]
         log = self._log
         pattern = self._pattern
         if pattern is not None:
@@ -137,22 +145,41 @@ class LogPane(Vertical):
             if overflow > 0:
                 gone = log.dropped_lines_for(len(log.lines) + len(clean) - self.max_lines)
                 self.match_count -= sum(1 for line in gone if pattern.search(line))
-        log.append(clean)
+        log.append(clean, nums)
         if pattern is not None:
             self._update_title()
+
+    def set_live(self, text: str | None) -> None:
+        """The line under way (a progress bar's current ``\r`` redraw), shown as the log's last row and updated
+        in place until its line ends; None or "" for none. It is filtered and searched like any line."""
+        clean = view.safe_text(text) if text else ""
+        self._live = clean
+        shown = clean if clean and (not self._active_filter() or self._passes(clean)) else ""
+        if shown != self._log.live:
+            self._log.set_live(shown)
+            if self._pattern is not None:
+                self._update_title()
+
+    def _live_matches(self) -> int:
+        live = self._log.live
+        return 1 if live and self._pattern is not None and self._pattern.search(live) else 0
 
     def replace_lines(self, lines: Iterable[str]) -> None:
         """Show ``lines`` instead of everything kept (the end-of-file preview gives way to the parsed lines);
         ``total_lines`` is left as it is: the caller counts."""
         self._kept.clear()
+        self._kept_numbers.clear()
         self._kept.extend(view.safe_text(line) for line in lines)
+        self._kept_numbers.extend([0] * len(self._kept))
         self._refill()
 
     def _refill(self) -> None:
         log = self._log
-        lines = [line for line in self._kept if self._passes(line)] if self._active_filter() else list(self._kept)
+        pairs = zip(self._kept, self._kept_numbers, strict=True)
+        kept = [(line, n) for line, n in pairs if self._passes(line)] if self._active_filter() else list(pairs)
         self._update_empty_text()
-        log.set_lines(lines)
+        log.set_lines([line for line, _ in kept], [n for _, n in kept])
+        self.set_live(self._live)
         self._count_matches()
         self._update_title()
 
@@ -205,31 +232,32 @@ class LogPane(Vertical):
         """Move the cursor to the next match (``n``), or the previous one with ``reverse`` (``N``), in the
         direction the search was typed (``/`` forward, ``?`` backward). Returns whether a match was found."""
         pattern = self._pattern
-        lines = self._log.lines
-        if pattern is None or not lines:
+        log = self._log
+        count = log.line_count
+        if pattern is None or not count:
             return False
         backward = self._backward != reverse
-        log = self._log
+        line_at = log.line_at
         # From the cursor; while following (no cursor) from the end of the log, whatever is in view this frame:
         # backward from the last line, forward wrapping to the top (less at end of file).
         current = log.cursor if log.cursor is not None else (None if log.follow else log.current_index())
         if current is None:
-            start = len(lines) - 1 if backward else 0
+            start = count - 1 if backward else 0
         else:
             start = current if include_current else current + (-1 if backward else 1)
-        order = range(start, -1, -1) if backward else range(start, len(lines))
-        found = next((i for i in order if 0 <= i < len(lines) and pattern.search(lines[i])), None)
+        order = range(start, -1, -1) if backward else range(start, count)
+        found = next((i for i in order if 0 <= i < count and pattern.search(line_at(i))), None)
         wrapped = False
         if found is None:
-            wrap_order = range(len(lines) - 1, -1, -1) if backward else range(0, len(lines))
-            found = next((i for i in wrap_order if pattern.search(lines[i])), None)
+            wrap_order = range(count - 1, -1, -1) if backward else range(0, count)
+            found = next((i for i in wrap_order if pattern.search(line_at(i))), None)
             wrapped = found is not None
         if found is None:
             self.note = f"pattern not found: {self._search}"
             self._show_note()
             return False
         self._log.show_line(found)
-        self.match_index = sum(1 for line in lines[:found] if pattern.search(line)) + 1
+        self.match_index = sum(1 for i in range(found) if pattern.search(line_at(i))) + 1
         self.note = "search wrapped" if wrapped else ""
         self._show_note()
         self._update_title()
@@ -261,8 +289,12 @@ class LogPane(Vertical):
         self.add_class("-prompting")
         self.query_one("#prompt-mode", Static).update(Text(mode))
         box = self.query_one("#search", Input)
-        box.placeholder = f"{PROMPTS[mode]} (regex; Enter: keep, Esc: cancel)"
-        box.value = self._filter if mode == "&" else ""
+        if mode == "&" and self._filter:
+            # Empty, so that Enter on it clears the filter in force (named here), as the help says.
+            box.placeholder = f"show only lines matching (now &{self._filter}; Enter on empty: every line)"
+        else:
+            box.placeholder = f"{PROMPTS[mode]} (regex; Enter: keep, Esc: cancel)"
+        box.value = ""
         self.note = ""
         self._show_note()
         box.focus()
@@ -336,39 +368,53 @@ class LogPane(Vertical):
         return self._log.wrap
 
     def current_record(self) -> tuple[int, list[str]]:
-        """The record under the cursor (or the last line in view): its first line's position and its lines."""
+        """The record under the cursor (or the last line in view): its first line's number in the log (0 when not
+        known: the live row, the end-of-file preview) and its lines."""
         lines = self._log.lines
         index = self._log.current_index()
         if index is None:
             return 0, []
+        if index >= len(lines):
+            return 0, [self._log.live]  # the live row: the bar as it shows now
         start, end = search.record_extent(lines, index)
-        return start, list(lines[start:end])
+        return self._log.number_at(start), list(lines[start:end])
 
     # ------------------------------------------------------------------------------------------- title
     def _update_title(self) -> None:
-        parts = ["log"]
+        # (rank, text): the tab row drops whole fields, highest rank first, when the row is short.
+        parts: list[tuple[int, str]] = []
         if self.preview:
-            parts.append(self.preview)
-        parts.append("following" if self.following else "paused (G/End follows)")
+            parts.append((2, self.preview))
+        parts.append((3, "following") if self.following else (1, "paused (G/End follows)"))
         if self._log.wrap:
-            parts.append("wrap")
+            parts.append((3, "wrap"))
         elif self._log.first_column > 0:
-            parts.append(f"from column {self._log.first_column + 1} (← →)")
+            parts.append((2, f"from column {self._log.first_column + 1} (← →)"))
         if self._search:
             where = f"{self.match_index}/" if self.match_index is not None else ""
-            parts.append(f"{'?' if self._backward else '/'}{self._search} {where}{self.match_count} matches")
+            total = self.match_count + self._live_matches()
+            parts.append((1, f"{'?' if self._backward else '/'}{self._search} {where}{total} matches"))
         if self._filter:
-            parts.append(f"&{self._filter}")
+            parts.append((1, f"&{self._filter}"))
         if self._errors_only:
-            parts.append("errors/warnings only")
+            parts.append((1, "errors/warnings only"))
         if self.note and not self.prompting:
-            parts.append(self.note)
-        title = " · ".join(parts)
+            parts.append((1, self.note))
+        title = " · ".join(["log", *(text for _rank, text in parts)])
         if title == self._title:
             return
         self._title = title
-        # border_title is parsed as markup: build it as Text so a search term like "[bold]" stays literal.
-        self.border_title = Text(title)
+        # Log text (a search term like "[bold]") must stay literal: fields are Text, never markup.
+        self.title_fields = tuple(field(text, rank) for rank, text in parts)
+        if self.is_mounted:
+            hook = getattr(self.app, "refresh_tabs", None)
+            if hook is not None:
+                hook()
+
+    @property
+    def title(self) -> str:
+        """The pane's title as the tab row shows it when there is room: ``log · following · /x 1/9 matches``."""
+        return self._title
 
     def refresh_title(self) -> None:
         """Recompute the title (follow state changes when the user scrolls)."""

@@ -26,10 +26,11 @@ class LogView(ScrollView, can_focus=True):
     """The kept raw lines (already made safe by the pane). ``follow`` keeps the newest line in view; moving the
     cursor up (``k``, Up, PgUp, ``g``/Home, the wheel) turns it off and ``G``/End/``f`` turn it back on."""
 
-    COMPONENT_CLASSES = {"logview--cursor"}
+    COMPONENT_CLASSES = {"logview--cursor", "logview--live"}
     DEFAULT_CSS = """
     LogView { background: $surface; color: $text; overflow-y: auto; overflow-x: hidden; scrollbar-size: 1 1; }
     LogView > .logview--cursor { background: $accent 35%; text-style: bold; }
+    LogView > .logview--live { text-style: italic; }
     """
     BINDINGS = [
         Binding("up,k", "cursor_up", "Up", show=False),
@@ -47,6 +48,8 @@ class LogView(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.max_lines = max_lines
         self._lines: list[str] = []
+        # Each line's number in the log (0: not known, e.g. the end-of-file preview), for the record view's rule.
+        self._numbers: list[int] = []
         self._width = 0
         self.follow = True
         self.cursor: int | None = None
@@ -56,6 +59,9 @@ class LogView(ScrollView, can_focus=True):
         self._row_line: list[int] = []
         self._row_start: list[int] = []
         self._wrap_width = 0
+        # The line under way (a progress bar's current \r redraw), shown after the last line and updated in place
+        # until its line ends and arrives as a line of its own; "" when there is none.
+        self.live = ""
 
     @property
     def following(self) -> bool:
@@ -68,9 +74,11 @@ class LogView(ScrollView, can_focus=True):
         """The lines shown (after the pane's filters), oldest first."""
         return self._lines
 
-    def set_lines(self, lines: Iterable[str]) -> None:
-        """Replace everything shown (a filter changed)."""
+    def set_lines(self, lines: Iterable[str], numbers: Iterable[int] | None = None) -> None:
+        """Replace everything shown (a filter changed); ``numbers``: each line's number in the log (0: unknown)."""
         self._lines = list(lines)[-self.max_lines :]
+        kept = list(numbers)[-self.max_lines :] if numbers is not None else []
+        self._numbers = kept if len(kept) == len(self._lines) else [0] * len(self._lines)
         self._width = max((_cells(line) for line in self._lines), default=0)
         self.cursor = None if self.cursor is None else min(self.cursor, len(self._lines) - 1)
         if self.cursor is not None and self.cursor < 0:
@@ -78,8 +86,9 @@ class LogView(ScrollView, can_focus=True):
         self._rewrap()
         self._resize()
 
-    def append(self, lines: list[str]) -> int:
-        """Add lines at the end; returns how many old lines fell off the front (the pane keeps its counts)."""
+    def append(self, lines: list[str], numbers: list[int] | None = None) -> int:
+        """Add lines at the end (``numbers``: their numbers in the log, 0 unknown); returns how many old lines fell
+        off the front (the pane keeps its counts)."""
         if not lines:
             return 0
         width = self._width
@@ -90,11 +99,13 @@ class LogView(ScrollView, can_focus=True):
         self._width = width
         first_new = len(self._lines)
         self._lines.extend(lines)
+        self._numbers.extend(numbers if numbers is not None and len(numbers) == len(lines) else [0] * len(lines))
         dropped = 0
         # Trim in steps of a tenth so a steady stream does not shift the whole list on every batch.
         if len(self._lines) > self.max_lines + max(1, self.max_lines // 10):
             dropped = len(self._lines) - self.max_lines
             del self._lines[:dropped]
+            del self._numbers[:dropped]
             if self.cursor is not None:
                 self.cursor = max(0, self.cursor - dropped)
             self._rewrap()
@@ -103,12 +114,44 @@ class LogView(ScrollView, can_focus=True):
         self._resize()
         return dropped
 
+    def set_live(self, text: str) -> None:
+        """Show ``text`` as the live row after the last line (replacing the previous one), or none for ""."""
+        if text == self.live:
+            return
+        had = bool(self.live)
+        self.live = text
+        cells = _cells(text)
+        if cells > self._width:
+            self._width = cells
+        if self.cursor is not None and self.cursor >= self.line_count:
+            self.cursor = self.line_count - 1 if self.line_count else None
+        if had != bool(text):
+            self._resize()
+        else:
+            self.refresh()
+
+    @property
+    def line_count(self) -> int:
+        """Lines shown, the live row included."""
+        return len(self._lines) + (1 if self.live else 0)
+
+    def line_at(self, index: int) -> str:
+        """The text of line ``index`` (``len(lines)`` is the live row)."""
+        return self._lines[index] if index < len(self._lines) else self.live
+
+    def number_at(self, index: int) -> int:
+        """The log's number of line ``index`` (0: unknown, and for the live row, whose line has not ended)."""
+        return self._numbers[index] if 0 <= index < len(self._numbers) else 0
+
     def dropped_lines_for(self, count: int) -> list[str]:
         """The ``count`` oldest lines (the pane asks before they are trimmed, to keep its match count exact)."""
         return self._lines[:count]
 
+    def _base_rows(self) -> int:
+        return len(self._row_line) if self.wrap else len(self._lines)
+
     def _resize(self) -> None:
-        rows = len(self._row_line) if self.wrap else len(self._lines)
+        rows = self._base_rows() + (1 if self.live else 0)
         width = 0 if self.wrap else self._width
         self.virtual_size = Size(width, max(rows, 1 if self.empty_text else 0))
         if self.follow:
@@ -169,9 +212,13 @@ class LogView(ScrollView, can_focus=True):
     def _row_of(self, index: int) -> int:
         if not self.wrap:
             return index
+        if index >= len(self._lines):
+            return len(self._row_line)
         return max(0, bisect_right(self._row_line, index - 1))
 
     def _line_of_row(self, row: int) -> int | None:
+        if self.live and row == self._base_rows():
+            return len(self._lines)
         if self.wrap:
             return self._row_line[row] if 0 <= row < len(self._row_line) else None
         return row if 0 <= row < len(self._lines) else None
@@ -185,17 +232,17 @@ class LogView(ScrollView, can_focus=True):
         """The cursor line, else the last line in view (what Enter opens)."""
         if self.cursor is not None:
             return self.cursor
-        if not self._lines:
+        if not self.line_count:
             return None
         bottom = int(self.scroll_offset.y) + max(1, self.scrollable_content_region.height) - 1
-        line = self._line_of_row(min(bottom, (len(self._row_line) if self.wrap else len(self._lines)) - 1))
+        line = self._line_of_row(min(bottom, self._base_rows() + (1 if self.live else 0) - 1))
         return line
 
     def show_line(self, index: int, *, center: bool = True) -> None:
         """Put the cursor on ``index`` and scroll it into view (following stops: the user is reading)."""
-        if not self._lines:
+        if not self.line_count:
             return
-        index = max(0, min(index, len(self._lines) - 1))
+        index = max(0, min(index, self.line_count - 1))
         self.cursor = index
         self._set_follow(False)
         row = self._row_of(index)
@@ -208,12 +255,12 @@ class LogView(ScrollView, can_focus=True):
         elif row >= top + height:
             self.scroll_to(y=row - height + 1, animate=False, immediate=True)
         if self.pattern is not None and not self.wrap:
-            match = self.pattern.search(self._lines[index])
+            match = self.pattern.search(self.line_at(index))
             if match is not None:
                 # A match beyond the right edge scrolls into view.
                 width = self._content_width()
                 x = int(self.scroll_offset.x)
-                col = cell_len(self._lines[index][: match.start()])
+                col = cell_len(self.line_at(index)[: match.start()])
                 end = col + max(1, cell_len(match.group(0)))
                 if col < x or end > x + width:
                     self.scroll_to(
@@ -228,14 +275,18 @@ class LogView(ScrollView, can_focus=True):
         base = self.rich_style
         index = self._line_of_row(row)
         if index is None:
-            if row == 0 and not self._lines and self.empty_text:
+            if row == 0 and not self.line_count and self.empty_text:
                 text = Text(self.empty_text, style="dim italic", no_wrap=True)
                 return Strip(text.render(self.app.console), text.cell_len).apply_style(base).crop_extend(0, width, base)
             return Strip.blank(width, base)
-        line = self._lines[index]
+        live = index >= len(self._lines)
+        line = self.line_at(index)
         start = 0
         end = len(line)
-        if self.wrap:
+        if live:
+            # The live row is one row (a bar's redraw), cut at the edge even when the log wraps.
+            base = base + self.get_component_rich_style("logview--live", partial=True)
+        elif self.wrap:
             start = self._row_start[row]
             nxt = row + 1
             if nxt < len(self._row_line) and self._row_line[nxt] == index:
@@ -251,7 +302,7 @@ class LogView(ScrollView, can_focus=True):
             text.stylize(self.get_component_rich_style("logview--cursor", partial=True))
         # apply_style: every segment gets a Style (Textual's monochrome filter, NO_COLOR, chokes on a None style).
         strip = Strip(text.render(self.app.console), text.cell_len).apply_style(base)
-        if self.wrap:
+        if self.wrap and not live:
             return strip.crop_extend(0, width, base)
         return strip.crop_extend(scroll_x, scroll_x + width, base)
 
@@ -267,12 +318,12 @@ class LogView(ScrollView, can_focus=True):
             parent.refresh_title()
 
     def _move(self, delta: int) -> None:
-        if not self._lines:
+        if not self.line_count:
             return
         current = self.current_index()
-        base = len(self._lines) - 1 if current is None else current
+        base = self.line_count - 1 if current is None else current
         self.show_line(base + delta, center=False)
-        if delta > 0 and self.cursor == len(self._lines) - 1:
+        if delta > 0 and self.cursor == self.line_count - 1:
             self.action_last()
 
     def action_cursor_up(self) -> None:

@@ -204,6 +204,27 @@ async def test_help_opens_and_closes() -> None:
         assert app.is_running and not isinstance(app.screen, HelpScreen)
 
 
+async def test_help_is_composed_once_and_opens_again_at_its_top() -> None:
+    app, _ = make_app(*full_run())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("h")
+        await pilot.pause()
+        first = app.screen
+        assert isinstance(first, HelpScreen)
+        top = screen_text(app)
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert screen_text(app) != top  # scrolled (80x24 cannot show every key)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("h")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen is first  # the same screen, not composed again
+        assert screen_text(app) == top  # and from its top, as a fresh one
+
+
 async def test_search_highlights_keeps_context_and_n_steps_through_matches() -> None:
     lines = [f"line {i} {'needle' if i % 7 == 0 else 'hay'}" for i in range(60)]
     app, _ = make_app(FakeBatch([], lines))

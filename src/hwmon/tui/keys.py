@@ -73,7 +73,11 @@ class DashboardKeys(PaneLayout):
         """Show the key help (``?`` in the raw log searches backward, as in less; ``h`` always opens help)."""
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen())
+        # One help screen for the app's life: composed and laid out once, then only shown again (opening it is the
+        # slowest key at 160x48 otherwise; bench/bench_tui.py).
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(), name="help")
+        self.push_screen("help")
 
     async def on_key(self, event: Any) -> None:
         # `?` is less's backward search while the raw log has focus, help elsewhere (h is always help).

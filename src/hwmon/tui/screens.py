@@ -110,6 +110,11 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.call_after_refresh(self._update_keys)
 
+    def on_screen_resume(self) -> None:
+        # Shown again (the app keeps one help screen): from the top, as a fresh one would be.
+        self._body().scroll_home(animate=False, immediate=True)
+        self.call_after_refresh(self._update_keys)
+
     def on_resize(self) -> None:
         self.call_after_refresh(self._update_keys)
 

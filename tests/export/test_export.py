@@ -22,6 +22,7 @@ from hwmon.commands import export as export_cmd
 from hwmon.commands.export import export_events
 from hwmon.events import Event, StepMetrics
 from hwmon.parsers.stream import StreamParser
+from tests.helpers.records import run_record
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -292,22 +293,8 @@ def test_a_run_id_is_a_source(
     run_dir.mkdir(parents=True)
     log = run_dir / registry.LOG_FILE
     log.write_bytes((FIXTURES / "generic_train.log").read_bytes())
-    record = registry.RunRecord(
-        run_id=run_dir.name,
-        dir=run_dir,
-        log_path=log,
-        command=["python", "train.py"],
-        workload=None,
-        device="cpu",
-        pid=None,
-        supervisor_pid=None,
-        host="h",
-        cwd="/",
-        started="2025-01-01T00:00:00+00:00",
-        ended="2025-01-01T00:01:00+00:00",
-        exit_code=0,
-        signal=None,
-        status="succeeded",
+    record = run_record(
+        run_dir, log_path=log, host="h", started="2025-01-01T00:00:00+00:00", ended="2025-01-01T00:01:00+00:00"
     )
     registry.save(record)
     assert main(["export", "20250101-000000-cmd"]) == 0

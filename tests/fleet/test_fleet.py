@@ -18,6 +18,7 @@ from hwmon.sources.fleet import Fleet, LogTracker
 from hwmon.store import recent, registry
 from hwmon.tui.fleet import FleetApp, FleetChoice
 from hwmon.tui.screens import ConfirmScreen
+from tests.helpers.records import run_record
 
 from .conftest import Sshd
 
@@ -54,23 +55,7 @@ def _write_run(root: Path, run_id: str, log: Path, status: str = "succeeded") ->
     run_dir = root / run_id
     run_dir.mkdir(parents=True)
     shutil.copy(log, run_dir / registry.LOG_FILE)
-    record = registry.RunRecord(
-        run_id=run_id,
-        dir=run_dir,
-        log_path=run_dir / registry.LOG_FILE,
-        command=["python", "train.py"],
-        workload="mnist",
-        device="cpu",
-        pid=None,
-        supervisor_pid=None,
-        host="",
-        cwd="/",
-        started="2026-11-29T22:00:00",
-        ended="2026-11-29T22:05:00",
-        exit_code=0,
-        signal=None,
-        status=status,
-    )
+    record = run_record(run_dir, run_id=run_id, workload="mnist", status=status)
     registry.save(record)
     return run_dir
 

@@ -17,6 +17,7 @@ from hwmon.notify.watch import Watch
 from hwmon.sources.fleet import Fleet
 from hwmon.store import registry
 from hwmon.store.recent import Recent
+from tests.helpers.records import run_record
 
 START = 1_700_000_000.0
 
@@ -89,21 +90,12 @@ def test_a_supervised_run_that_ended_is_never_judged_stalled(tmp_path: Path) -> 
     log.write_text("starting\n")
 
     def record(status: str) -> registry.RunRecord:
-        return registry.RunRecord(
-            run_id=run_dir.name,
-            dir=run_dir,
+        return run_record(
+            run_dir,
             log_path=log,
-            command=["python", "train.py"],
-            workload=None,
-            device="cpu",
-            pid=None,
-            supervisor_pid=None,
-            host="",
-            cwd="/",
             started="2026-12-07T12:00:00",
             ended=None if status == "running" else "2026-12-07T12:00:03",
             exit_code=None if status == "running" else 0,
-            signal=None,
             status=status,
         )
 

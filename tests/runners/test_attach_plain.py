@@ -15,6 +15,7 @@ import pytest
 
 from hwmon import exitcodes
 from tests.helpers.process import Output
+from tests.helpers.records import run_record
 
 pytestmark = pytest.mark.integration
 
@@ -150,12 +151,8 @@ def test_directory_is_bad_input(tmp_path: Path) -> None:
 def _write_run(run_dir: Path, supervisor: subprocess.Popen[bytes], status: str, exit_code: int | None) -> None:
     from hwmon.store import registry
 
-    record = registry.RunRecord(
-        run_id=run_dir.name,
-        dir=run_dir,
-        log_path=run_dir / registry.LOG_FILE,
-        command=["python", "train.py"],
-        workload=None,
+    record = run_record(
+        run_dir,
         device="csx",
         pid=supervisor.pid,
         supervisor_pid=supervisor.pid,
@@ -164,7 +161,6 @@ def _write_run(run_dir: Path, supervisor: subprocess.Popen[bytes], status: str, 
         started=registry.now_iso(),
         ended=None if status == "running" else registry.now_iso(),
         exit_code=exit_code,
-        signal=None,
         status=status,
         supervisor_start=registry.process_start_token(supervisor.pid),
         pid_start=registry.process_start_token(supervisor.pid),

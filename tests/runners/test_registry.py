@@ -13,6 +13,7 @@ import pytest
 
 from hwmon import exitcodes
 from hwmon.store import registry
+from tests.helpers.records import run_record
 
 
 def test_runs_root_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -125,22 +126,15 @@ def test_write_json_atomic_leaves_no_temp_file(tmp_path: Path) -> None:
 
 
 def test_duration_and_ids() -> None:
-    record = registry.RunRecord(
+    record = run_record(
+        Path("/x"),
         run_id="x",
-        dir=Path("/x"),
         log_path=Path("/x/output.log"),
         command=[],
-        workload=None,
         device=None,
-        pid=None,
-        supervisor_pid=None,
-        host="",
         cwd="",
         started="2024-01-01T00:00:00+00:00",
         ended="2024-01-01T00:01:30+00:00",
-        exit_code=0,
-        signal=None,
-        status="succeeded",
     )
     assert record.duration_s() == 90.0
     run_id = registry.new_run_id("my/work load")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hwmon import refs
 from hwmon.slurm import client, parse, watcher
+from tests.helpers.records import run_record
 
 SEP = "|5f0c2a9e|"
 
@@ -211,21 +212,14 @@ def test_watcher_records_the_end_and_a_lost_job(tmp_path: object, monkeypatch: o
     run_dir = Path(str(tmp_path)) / "run"
     run_dir.mkdir()
     (run_dir / registry.LOG_FILE).write_bytes(b"step 1\r50%")
-    run = registry.RunRecord(
+    run = run_record(
+        run_dir,
         run_id="r",
-        dir=run_dir,
-        log_path=run_dir / registry.LOG_FILE,
         command=["x"],
-        workload=None,
         device=None,
-        pid=None,
-        supervisor_pid=None,
-        host="",
-        cwd="/",
         started=registry.now_iso(),
         ended=None,
         exit_code=None,
-        signal=None,
         status="running",
         slurm_job_id="5",
     )

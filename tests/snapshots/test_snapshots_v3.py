@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from sources import FakeBatch, ReplaySourceForTests, parse_fixture
+from tests.helpers.records import run_record
 
 from hwmon import exitcodes
 from hwmon.parsers.stream import StreamParser
@@ -107,21 +108,12 @@ def test_v3_fleet_snapshot(
         run_dir.mkdir(parents=True)
         shutil.copy(FIXTURES / log, run_dir / registry.LOG_FILE)
         registry.save(
-            registry.RunRecord(
-                run_id=run_dir.name,
-                dir=run_dir,
-                log_path=run_dir / registry.LOG_FILE,
-                command=["python", "train.py"],
+            run_record(
+                run_dir,
                 workload=["mnist", "gpt", "mnist"][index],
-                device="cpu",
-                pid=None,
-                supervisor_pid=None,
-                host="",
-                cwd="/",
                 started=f"2026-11-29T22:0{index}:00",
                 ended=f"2026-11-29T22:0{index + 5}:00",
                 exit_code=0 if status == "succeeded" else 1,
-                signal=None,
                 status=status,
             )
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from tests.helpers.records import run_record
 from tests.helpers.tmux import Tmux, private_server
 
 from hwmon.store import registry
@@ -94,25 +95,7 @@ def _finished_run(root: Path) -> None:
     run_dir = root / "20261129-220000-mnist-abcd"
     run_dir.mkdir(parents=True)
     shutil.copy(FIXTURE, run_dir / registry.LOG_FILE)
-    registry.save(
-        registry.RunRecord(
-            run_id=run_dir.name,
-            dir=run_dir,
-            log_path=run_dir / registry.LOG_FILE,
-            command=["python", "train.py"],
-            workload="mnist",
-            device="ipu",
-            pid=None,
-            supervisor_pid=None,
-            host="",
-            cwd="/",
-            started="2026-11-29T22:00:00",
-            ended="2026-11-29T22:05:00",
-            exit_code=0,
-            signal=None,
-            status="succeeded",
-        )
-    )
+    registry.save(run_record(run_dir, workload="mnist", device="ipu"))
 
 
 def test_fleet_with_a_hanging_squeue_draws_at_once_and_q_quits_at_once(tmp_path: Path, tmux: Tmux) -> None:

@@ -135,3 +135,10 @@ def assert_chunking_invariant(
             )
     assert expected is not None
     return expected
+
+
+def parse_text(text: str, chunk: int = 0) -> list[Event]:
+    """The stream parser's events for ``text``: in one piece, or in ``chunk``-byte pieces."""
+    data = text.encode()
+    pieces = [data] if not chunk else [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    return stream_events(pieces)

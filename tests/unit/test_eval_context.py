@@ -7,21 +7,12 @@ these tests, in the shapes such scripts print."""
 from __future__ import annotations
 
 import pytest
+from tests.helpers.chunking import parse_text
 
-from hwmon.events import EvalMetric, Event, StepMetrics
+from hwmon.events import EvalMetric, StepMetrics
 from hwmon.parsers.fields import count_after, field_role, is_count_name
-from hwmon.parsers.stream import StreamParser
 
-
-def parse(text: str, chunk: int = 0) -> list[Event]:
-    parser = StreamParser()
-    data = text.encode()
-    if not chunk:
-        return parser.feed(data) + parser.finish()
-    out: list[Event] = []
-    for i in range(0, len(data), chunk):
-        out.extend(parser.feed(data[i : i + chunk]))
-    return out + parser.finish()
+parse = parse_text
 
 
 def evals(text: str) -> list[tuple[int, str, float]]:

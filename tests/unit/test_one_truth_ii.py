@@ -5,8 +5,6 @@ fleet's silence, bounded-not-lossy progress, vendor agreement, time alerts throu
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import json
 import os
 import time
@@ -14,8 +12,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.parity.harness import run_cli
 
-from hwmon.cli import main
 from hwmon.events import (
     PhaseStarted,
     ProgressUpdate,
@@ -34,16 +32,6 @@ from hwmon.sources.read import summarize_bytes
 from hwmon.store import registry
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def run_cli(*args: str) -> str:
-    raw = io.BytesIO()
-    out = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
-    with contextlib.redirect_stdout(out):
-        code = main(list(args))
-    out.flush()
-    assert code == 0, (args, code)
-    return raw.getvalue().decode("utf-8")
 
 
 @pytest.fixture

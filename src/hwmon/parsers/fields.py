@@ -114,6 +114,8 @@ def field_role(name: str) -> str | None:
     """The role of a (normalised) field name; see the module doc."""
     if not name or _NOT_A_NAME.search(name) is not None:
         return None
+    if name == "#":
+        return "counter"  # h17g: a table's "#" column numbers its rows: the loop's position
     if "'s " in name:
         return field_role(name.replace("'s ", " "))  # h17c: "valid_1's l1" is the l1 of the set valid_1
     if _TRAIN_ERROR.match(name) is not None:
@@ -167,8 +169,8 @@ def share_like(name: str) -> bool:
     """Whether a (normalised) field name is an accuracy-like share (``acc``, ``Top-1 Acc``, ``mAP50-95``, ``f1``,
     ``IoU``, ``dice``, a table's ``P``/``R``) or says it is in percent (``acc (%)``, ``util_pct``)."""
     lower = name.lower()
-    if lower in ("p", "r"):
-        return True
+    if lower in ("p", "r") or re.split(r"[\s_/.\-]+", lower)[-1] in ("p", "r", "f"):
+        return True  # a table's bare P/R, and h17g: a named F/P/R (``ents_f``, ``uas p``)
     if lower.replace("_", " ").split(" ")[-1].endswith("loss"):
         return False
     return _PERCENT_NAME.search(lower) is not None or _SHARE_WORDS.search(lower) is not None

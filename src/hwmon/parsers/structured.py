@@ -17,7 +17,13 @@ and its numbers named by their keys, with the roles of ``hwmon.parsers.fields``:
   the run: ``run_start`` -> ``RunStarted``, ``run_stop``/``run_end`` -> ``RunCompleted`` (failed when its status
   says so), ``eval_start``/``eval_stop`` (and ``*_start``/``*_stop`` of eval, validation, train) -> that phase.
 
-Events carry ``rule="structured:json"``, ``"structured:dict"`` or ``"structured:record"``.
+h17g: *tab-separated cells* are a record too: ``N:<TAB>learn: 0.84<TAB>test: 2.25<TAB>best: 2.25 (0)<TAB>total:
+79.4ms<TAB>remaining: 1m 19s`` — a leading bare integer is the loop's counter, each other cell is ``name: value``
+(a number, maybe followed by a parenthesis, or a duration such as ``1m 19s`` in seconds). Beside a cell named by
+an evaluated set (``test``), a cell named by the training set (``learn``, ``train``) is the training loss. A
+``remaining`` / ``eta`` time of zero at a counter says the loop reached its end there (``TargetStated`` there).
+
+Events carry ``rule="structured:json"``, ``"structured:tabs"``, ``"structured:dict"`` or ``"structured:record"``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
 from hwmon.events import (
@@ -91,6 +98,10 @@ class StructuredLines:
     def feed(self, record: Record) -> list[Event] | None:
         msg = record.msg
         end = msg.rstrip()
+        if "\t" in end and len(end) <= _MAX_REPR:
+            tabbed = _tab_cells(end)
+            if tabbed is not None:
+                return self._tabs(record, *tabbed)
         if not end.endswith("}") or len(end) > MAX_BODY:
             return None
         brace = end.find("{")
@@ -176,6 +187,21 @@ class StructuredLines:
         out.append(self._numbered(step))
         return out
 
+    def _tabs(self, record: Record, counter: int | None, fields: list[tuple[str, float | str]]) -> list[Event] | None:
+        """h17g: a record of tab-separated cells (see the module doc)."""
+        named: list[tuple[str, float | str]] = [("iteration", float(counter))] if counter is not None else []
+        if any(field_role(name) == "eval" for name, _ in fields):
+            # Beside an evaluated set's measure, the training set's own name is its measure: the loss it minimises.
+            fields = [(f"{name} loss" if name in _TRAIN_SETS else name, value) for name, value in fields]
+        out = self._fields(record, "structured:tabs", named + fields)
+        if out is None or counter is None:
+            return out
+        if any(name in _REMAINING and value == 0.0 for name, value in fields):
+            # Nothing remains at this counter: the loop's end is here.
+            self._target = counter
+            out.insert(0, TargetStated(record.number, record.ts, "step", counter, counter, rule="structured:tabs"))
+        return out
+
     def _take_bar(self) -> int | None:
         n, self._bar_step = self._bar_step, None
         return n
@@ -223,6 +249,51 @@ class StructuredLines:
         if phase is not None and tail in ("stop", "end", "done"):
             return [PhaseEnded(number, ts, phase, rule=rule)]
         return None
+
+
+_TRAIN_SETS = frozenset({"learn", "train", "training"})
+_REMAINING = frozenset({"remaining", "eta", "time remaining", "time left", "left"})
+_TAB_COUNTER = re.compile(r"^\[?(\d{1,12})\]?:?$")
+_TAB_CELL = re.compile(r"^([A-Za-z][\w .'/%-]{0,48}?)\s*[:=]\s*(\S.*)$")
+_TAB_NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)(?:\s*\([^)]*\))?$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s|sec|ms|us|\u00b5s|ns)\b")
+_DURATION_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "min": 60.0, "s": 1.0, "sec": 1.0}
+_DURATION_UNITS.update({"ms": 1e-3, "us": 1e-6, "\u00b5s": 1e-6, "ns": 1e-9})
+
+
+def _tab_cells(line: str) -> tuple[int | None, list[tuple[str, float | str]]] | None:
+    """h17g: ``(counter, fields)`` of a line of tab-separated ``name: value`` cells behind an optional bare counter
+    (at least two named numbers), else None."""
+    cells = [cell.strip() for cell in line.split("\t")]
+    cells = [cell for cell in cells if cell]
+    if len(cells) < 2 or len(cells) > _MAX_FIELDS:
+        return None
+    counter: int | None = None
+    m = _TAB_COUNTER.match(cells[0])
+    if m is not None:
+        counter = int(m.group(1))
+        cells = cells[1:]
+    fields: list[tuple[str, float | str]] = []
+    for cell in cells:
+        m = _TAB_CELL.match(cell)
+        if m is None:
+            return None
+        value = _cell_number(m.group(2).strip())
+        if value is None:
+            return None
+        fields.append((normal_name(m.group(1)), value))
+    return (counter, fields) if len(fields) >= 2 else None
+
+
+def _cell_number(text: str) -> float | None:
+    """A cell's number (``0.25``, ``0.87 (198)``) or a duration in seconds (``79.4ms``, ``1m 19s``, ``0us``)."""
+    m = _TAB_NUMBER.match(text)
+    if m is not None:
+        return float(m.group(1))
+    parts = _DURATION_PART.findall(text)
+    if not parts or _DURATION_PART.sub("", text).strip():
+        return None
+    return sum(float(n) * _DURATION_UNITS[unit] for n, unit in parts)
 
 
 def _named_record(fields: list[tuple[str, float | str]]) -> tuple[str, float | str | None] | None:

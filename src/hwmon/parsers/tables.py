@@ -9,6 +9,13 @@ first N cells (N names) are all values: numbers, percentages, ``3/10`` (a positi
 progress bar drawn behind the row) is ignored. A header whose names hold spaces is split at runs of 2+ spaces
 when that gives as many names as the row has values.
 
+h17g: a header's columns have places. A rule of dashes under the header (``---  ------  -----``) states each
+column's extent; else each name's own extent does. A row whose cells do not match the names one to one (blank
+cells: a column not filled yet) is read by place: each cell belongs to the column it overlaps most (or lies
+nearest to), two cells in one column make it no row. A ``#`` column is the step counter. In a table with no
+training-loss column (two per-component losses named ``LOSS X``, or none), its share-like and score columns
+(``F``, ``P``, ``R``, ``TAG_ACC``, ``SCORE``) are the evaluation's results.
+
 A row becomes a ``StepMetrics`` (the counter column as the step, the epoch column as the epoch, the training loss
 column as the loss, the other numbers as extras) and one ``EvalMetric`` per eval column; ``3/10`` in the counter or
 epoch column also states the target. Events carry ``rule="table:<id>"`` (the id is a hash of the header's names).
@@ -42,7 +49,12 @@ _MAX_COLUMNS = 32
 _MAX_LINE = 1000
 _SPLIT = re.compile(r"[\s|]+")
 _WIDE = re.compile(r"\s{2,}|\s*\|\s*|\t")
-_NAME = re.compile(r"^[A-Za-z_%][\w./%()\-]*$")
+_NAME = re.compile(r"^(?:#|[A-Za-z_%][\w./%()\-#]*)$")
+_RULE = re.compile(r"^[\s|+:]*[-=]{2,}(?:[\s|+:]+[-=]{2,})+[\s|+:]*$")  # h17g: the dashes under a header
+_RUN = re.compile(r"[-=]{2,}")
+_TOKEN = re.compile(r"\S+")
+_WIDE_TOKEN = re.compile(r"\S+(?: \S+)*")
+_SCORE_WORDS = frozenset({"f", "p", "r", "score", "f1", "fscore"})
 _HINT = re.compile(r"loss|epoch|step|iter|acc|val|eval|test|map|prec|recall|f1|iou|dice|auc|\bP\b", re.IGNORECASE)
 # h17c: a progress bar drawn behind a header ("... mAP50-95: 100%|####| 4/4 [00:01<00:00]") is not part of it.
 _BAR_TAIL = re.compile(r"[:\s]+\d{1,3}(?:\.\d+)?%\s*(?:\||[\u2500-\u259f#=>]).*$")
@@ -66,6 +78,10 @@ class Table:
     wide: tuple[str, ...]
     line: int
     evaluation: bool = False  # h17c: names metrics and no counter/epoch/loss: its rows are an evaluation's results
+    places: tuple[tuple[int, int], ...] = ()  # h17g: each column's extent on the line (from a rule under it, or names)
+    place_names: tuple[str, ...] = ()  # h17g: the names the places are of
+    ruled: bool = False
+    scores: bool = False  # h17g: no training-loss column: share-like/score columns are the evaluation's results
     epoch_total: int | None = None
     step_total: int | None = None
 
@@ -120,6 +136,8 @@ class ColumnTables:
         text = msg.strip().strip("|").strip()
         if not text:
             return None
+        if text[0] in "-=|+" and _RULE.match(msg) is not None:
+            return self._rule(record)
         if text[0] in _ROW_START:
             pending = self._pending
             if pending is not None:
@@ -146,6 +164,7 @@ class ColumnTables:
         if _HINT.search(text) is not None and _NUMBER_CELL.search(text) is None:
             header = _header(text, record.number)
             if header is not None:
+                _place(header, record)
                 if self._table is not None and self._table.names == header.names:
                     self._pending = None  # the same header again (printed per epoch)
                     return []
@@ -156,6 +175,19 @@ class ColumnTables:
     def finish(self) -> list[Event]:
         return []
 
+    def _rule(self, record: Record) -> list[Event] | None:
+        """h17g: a rule of dashes right under a header states its columns' extents (``[]``); None otherwise."""
+        table = self._pending or self._table
+        if table is None or table.ruled or record.number - table.line > 1:
+            return None
+        base = _base(record)
+        runs = [(base + m.start(), base + m.end()) for m in _RUN.finditer(record.msg)]
+        names = table.place_names or (table.wide if len(runs) == len(table.wide) else table.names)
+        if len(runs) != len(names):
+            return None
+        table.places, table.place_names, table.ruled = tuple(runs), names, True
+        return []
+
     def _row(self, table: Table, record: Record, text: str) -> list[Event] | None:
         if table.evaluation:
             return None  # its rows are led by a label (_label_row)
@@ -164,7 +196,7 @@ class ColumnTables:
         if wide and len(cells) == len(wide):
             names = wide  # the header's names hold spaces: "train loss  val loss"
         elif len(cells) < len(names):
-            return None
+            return self._placed_row(table, record)
         values: list[tuple[float, int | None]] = []
         for cell in cells[: len(names)]:
             value = cell_value(cell)
@@ -172,6 +204,32 @@ class ColumnTables:
                 return None
             values.append(value)
         return self._events(table, record, names, values)
+
+    def _placed_row(self, table: Table, record: Record) -> list[Event] | None:
+        """h17g: a row with blank cells, read by place: each cell is the value of the column it overlaps most (or
+        lies nearest to); None when a cell is no value or two cells fall in one column."""
+        places = table.places
+        if not places:
+            return None
+        base = _base(record)
+        taken: dict[int, tuple[float, int | None]] = {}
+        for m in _TOKEN.finditer(record.msg):
+            start, end = base + m.start(), base + m.end()
+            if m.group() == "|":
+                continue
+            best, score = -1, -(10**9)
+            for i, (a, b) in enumerate(places):
+                overlap = min(end, b) - max(start, a)  # negative: the gap to the column
+                if overlap > score:
+                    best, score = i, overlap
+            value = cell_value(m.group().strip("|"))
+            if value is None or best in taken or score < -2:
+                return None
+            taken[best] = value
+        if len(taken) < 2 or 0 not in taken:
+            return None
+        order = sorted(taken)
+        return self._events(table, record, tuple(table.place_names[i] for i in order), [taken[i] for i in order])
 
     def _label_row(self, table: Table, record: Record, text: str) -> list[Event] | None:
         """A row of an evaluation table led by its label (``all 100 200 0.94 0.95 ...``): the result row (an
@@ -222,7 +280,7 @@ class ColumnTables:
                 if total is not None and total != table.epoch_total:
                     table.epoch_total = total
                     out.append(TargetStated(number, ts, "epoch", total, int(value), rule=rule))
-            elif role == "eval":
+            elif role == "eval" or (role == "metric" and table.scores and _score_like(name)):
                 if math.isfinite(value):
                     out.append(EvalMetric(number, ts, eval_name(name), share(name, value), rule=rule))
             elif role == "loss":
@@ -266,5 +324,34 @@ def _header(text: str, line: int) -> Table | None:
         evaluation = True
     wide_tokens = [t for t in _WIDE.split(text) if t]
     wide = tuple(normal_name(t) for t in wide_tokens) if 2 <= len(wide_tokens) != len(tokens) else ()
+    scores = not evaluation and not any(field_role(name) == "loss" for name in (wide or names))
     digest = hashlib.blake2b("\x00".join(names).encode(), digest_size=4).hexdigest()
-    return Table(digest, names, wide, line, evaluation)
+    return Table(digest, names, wide, line, evaluation, scores=scores)
+
+
+def _base(record: Record) -> int:
+    """Where the record's message starts on its line (the places of columns are counted on the line)."""
+    found = record.text.find(record.msg[:16]) if record.msg else -1
+    return max(found, 0)
+
+
+def _place(table: Table, record: Record) -> None:
+    """h17g: each column's extent on the line, from the header's names (a rule under it may restate them)."""
+    base = _base(record)
+    msg = record.msg
+    for pattern, names in ((_WIDE_TOKEN, table.wide), (_TOKEN, table.names)):
+        if not names:
+            continue
+        spans = [(base + m.start(), base + m.end()) for m in pattern.finditer(msg) if m.group() != "|"]
+        if len(spans) == len(names):
+            table.places, table.place_names = tuple(spans), names
+            return
+
+
+def _score_like(name: str) -> bool:
+    """h17g: a column that holds an evaluation's result in a table with no training loss: share-like (``TAG_ACC``,
+    ``F``), or a score (``SCORE``, ``ents_f``); never a training-named one."""
+    words = re.split(r"[\s_/.\-]+", name)
+    if words[0] in ("train", "training"):
+        return False
+    return share_like(name) or words[-1] in _SCORE_WORDS

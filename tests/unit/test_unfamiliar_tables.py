@@ -1,0 +1,122 @@
+"""Tables no rule was written for (h17g, issue 17): a header with a rule of dashes under it and a ``#`` column,
+fixed-width columns with blank cells read by place, two per-component loss columns (no single training loss),
+score columns as an evaluation's results, tab-separated ``name: value`` iteration lines, and vertical boxed
+``| key | value |`` records with section rows. Every fixture is written for these tests in the shapes of such logs."""
+
+from __future__ import annotations
+
+import pytest
+from tests.helpers.chunking import parse_text
+
+from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
+from hwmon.model.reducer import apply
+from hwmon.model.state import RunState
+from hwmon.sources.read import summarize_bytes
+
+RULED = """\
+Starting the pipeline
+E    #       LOSS EMBED   LOSS PARSER  LAS_F   UAS_P   SCORE
+---  ------  -----------  -----------  ------  ------  ------
+  0       0         0.00         5.10    0.00    0.00    0.00
+  1      50         0.31        40.20   41.00   55.50    0.41
+  2     100         0.12        12.70   77.25   80.00    0.77
+"""
+
+PLACED = """\
+  run: train.py --device=1
+  epoch      iteration   main/loss   validation/main/loss  main/bleu  elapsed_time
+  0          100         12.5                                         10.2
+  0          200         11.25       13.5                  0.21       20.4
+  1          300         10.75                                        30.9
+"""
+
+TABS = (
+    "".join(
+        f"{i}:\tlearn: {1 / (i + 2):.5f}\ttest: {1 / (i + 1.5):.5f}\tbest: 0.25 ({max(i - 3, 0)})\ttotal: {i * 0.2:.1f}s"
+        f"\tremaining: {(30 - i) * 0.2:.1f}s\n"
+        for i in range(0, 30, 10)
+    )
+    + "29:\tlearn: 0.03100\ttest: 0.04000\tbest: 0.03900 (27)\ttotal: 6s\tremaining: 0us\n"
+)
+
+
+def state(text: str) -> RunState:
+    return summarize_bytes(text.encode(), "t")
+
+
+def steps_of(events: list[Event]) -> list[StepMetrics]:
+    return [e for e in events if isinstance(e, StepMetrics)]
+
+
+def test_a_ruled_table_with_a_hash_column_and_two_component_losses() -> None:
+    st = state(RULED)
+    assert st.steps.last is not None and st.steps.last[0] == 100
+    assert st.loss.last is None  # two per-component losses: no single training loss
+    assert st.eval == {"las_f": 0.7725, "uas_p": 0.8, "score": 0.77}
+
+
+def test_a_table_with_a_training_loss_keeps_its_accuracy_a_training_metric() -> None:
+    text = "step   loss    acc\n----   -----   -----\n10     0.50    61.0\n20     0.40    70.5\n"
+    st = state(text)
+    assert st.loss.last == (20.0, 0.4)
+    assert st.eval == {}
+
+
+def test_a_fixed_width_table_with_blank_cells_is_read_by_place() -> None:
+    events = parse_text(PLACED)
+    steps = steps_of(events)
+    assert [(s.step, s.loss, s.epoch) for s in steps] == [(100, 12.5, 0.0), (200, 11.25, 0.0), (300, 10.75, 1.0)]
+    assert dict(steps[0].extra) == {"elapsed_time": 10.2}
+    assert dict(steps[1].extra) == {"main/bleu": 0.21, "elapsed_time": 20.4}
+    assert [(e.name, e.value) for e in events if isinstance(e, EvalMetric)] == [("validation/main/loss", 13.5)]
+
+
+def test_a_row_whose_cells_fall_in_one_column_is_no_row() -> None:
+    text = PLACED + "  1          400  9.5  8.5                                    40.1\n"
+    steps = steps_of(parse_text(text))
+    assert [s.step for s in steps] == [100, 200, 300]
+
+
+def test_blank_cells_under_a_rule_of_dashes() -> None:
+    text = (
+        "ep   it      train_loss   val_loss\n"
+        "---  ------  -----------  --------\n"
+        "  1     100        0.900\n"
+        "  1     200        0.800      0.850\n"
+    )
+    st = state(text)
+    assert st.steps.last is not None and st.steps.last[0] == 200
+    assert st.loss.last == (200.0, 0.8)
+    assert st.eval == {"val_loss": 0.85}
+
+
+def test_tab_separated_iteration_lines() -> None:
+    events = parse_text(TABS)
+    steps = steps_of(events)
+    assert [(s.step, s.loss) for s in steps] == [(0, 0.5), (10, 0.08333), (20, 0.04545), (29, 0.031)]
+    assert [e.value for e in events if isinstance(e, EvalMetric)][-1] == 0.04
+    assert [(t.what, t.total, t.current) for t in events if isinstance(t, TargetStated)] == [("step", 29, 29)]
+    st = state(TABS)
+    assert (st.status, st.provisional_end) == ("succeeded", "evidence:target-reached")
+    assert st.eval == {"test": 0.04}
+
+
+def test_tab_lines_that_are_not_records() -> None:
+    text = "0:\tlearn: 0.5\ttest: 0.6\tremaining: 2s\nname\tvalue\tother\n1:\tlearn: 0.4\ttest: 0.5\tremaining: 1s\n"
+    st = state(text)
+    assert st.steps.last is not None and st.steps.last[0] == 1
+    assert st.status != "succeeded"  # time remained at the last line: no end
+
+
+@pytest.mark.parametrize("text", [RULED, PLACED, TABS])
+def test_chunking_does_not_change_what_is_read(text: str) -> None:
+    whole = [e for e in parse_text(text) if not type(e).__name__.startswith(("LogLine", "Batch"))]
+    bytewise = [e for e in parse_text(text, chunk=1) if not type(e).__name__.startswith(("LogLine", "Batch"))]
+    assert bytewise == whole
+
+
+def test_live_state_matches_the_read() -> None:
+    st = RunState()
+    for event in parse_text(TABS, chunk=7):
+        apply(st, event, None)
+    assert st.steps.last is not None and st.steps.last[0] == 29

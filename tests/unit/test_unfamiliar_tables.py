@@ -120,3 +120,45 @@ def test_live_state_matches_the_read() -> None:
     for event in parse_text(TABS, chunk=7):
         apply(st, event, None)
     assert st.steps.last is not None and st.steps.last[0] == 29
+
+
+def box(rows: list[tuple[str, str]]) -> str:
+    width = 34
+    lines = ["-" * width]
+    for key, value in rows:
+        lines.append(f"| {key:<18}| {value:<12}|")
+    lines.append("-" * width)
+    return "\n".join(lines) + "\n"
+
+
+def update(i: int) -> str:
+    rows = [("stats/", ""), ("   reward_mean", f"{i * 0.5:.2f}"), ("clock/", ""), ("   updates", str(i))]
+    rows += [("   env_steps", str(i * 512)), ("learner/", ""), ("   value_loss", f"{0.5 / i:.4f}")]
+    return box([*rows, ("   loss", f"{-0.01 * i:.4f}"), ("   lr", "0.0003")])
+
+
+BOXES = "Using cpu device\n" + box([("stats/", ""), ("   reward_mean", "0.1"), ("clock/", ""), ("   updates", "0")])
+BOXES += "".join(update(i) for i in range(1, 5))
+
+
+def test_a_boxed_record_per_update() -> None:
+    events = parse_text(BOXES)
+    steps = steps_of(events)
+    assert [(s.step, s.loss) for s in steps] == [(0, None), (1, -0.01), (2, -0.02), (3, -0.03), (4, -0.04)]
+    # the section's plain loss, not its value_loss; the counter is the section's updates
+    assert steps[-1].rule == "structured:box"
+    assert ("stats/reward_mean", 2.0) in steps[-1].extra and ("learner/value_loss", 0.125) in steps[-1].extra
+    st = state(BOXES)
+    assert st.loss.last is not None and st.loss.last[1] == -0.04
+    assert st.eval == {}
+
+
+def test_a_box_row_outside_a_box_or_a_broken_box_is_no_record() -> None:
+    text = "| loss | 0.5 |\n| loss | 0.4 |\n" + "-" * 20 + "\n| loss | 0.3 |\nsomething else\n" + "-" * 20 + "\n"
+    assert [e for e in parse_text(text) if isinstance(e, StepMetrics) and e.rule == "structured:box"] == []
+
+
+def test_boxes_read_the_same_in_any_chunking() -> None:
+    whole = [e for e in parse_text(BOXES) if isinstance(e, StepMetrics | EvalMetric)]
+    assert [e for e in parse_text(BOXES, chunk=1) if isinstance(e, StepMetrics | EvalMetric)] == whole
+    assert [e for e in parse_text(BOXES, chunk=13) if isinstance(e, StepMetrics | EvalMetric)] == whole

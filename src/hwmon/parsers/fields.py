@@ -52,7 +52,7 @@ _RATE_WORDS = re.compile(
     r"\s*(?:/|per\s*)(?:s|sec|second)$"
 )
 _CONTEXT = re.compile(
-    r"\b(?P<eval>val|valid|validation|validating|eval|evaluation|evaluating|test|testing)\b"
+    r"\b(?P<eval>val|valid|validation|validating|eval|evaluation|evaluating|test|testing|(?<![/.])dev(?![/.]))\b"
     r"|\b(?P<train>train|training)\b",
     re.IGNORECASE,
 )
@@ -213,6 +213,9 @@ def best_loss(names: list[str]) -> int | None:
         for i, name in enumerate(names):
             if name == wanted:
                 return i
+    for i, name in enumerate(names):
+        if re.split(r"[/.\s]", name)[-1] == "loss":
+            return i  # h17g: a section's own plain loss ("learner/loss" beside "learner/value_loss")
     picked = vocab.pick_loss([(name, 0.0) for name in names])
     if picked is not None:
         return names.index(picked[0])

@@ -23,7 +23,10 @@ h17g: *tab-separated cells* are a record too: ``N:<TAB>learn: 0.84<TAB>test: 2.2
 an evaluated set (``test``), a cell named by the training set (``learn``, ``train``) is the training loss. A
 ``remaining`` / ``eta`` time of zero at a counter says the loop reached its end there (``TargetStated`` there).
 
-Events carry ``rule="structured:json"``, ``"structured:tabs"``, ``"structured:dict"`` or ``"structured:record"``.
+h17g: a vertical boxed table (``| key | value |`` rows between rules of dashes, ``hwmon.parsers.structured_box``)
+is one record, read as a flattened object.
+
+Events carry ``rule="structured:json"``, ``"structured:tabs"``, ``"structured:box"``, ``"structured:dict"`` or ``"structured:record"``.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from hwmon.parsers import vocab
 from hwmon.parsers.fields import best_loss, eval_name, eval_step, field_role, normal_name, share
 from hwmon.parsers.fields import rate_unit as rate_unit_of
 from hwmon.parsers.records import Record
+from hwmon.parsers.structured_box import BoxedRecords
 
 __all__ = ["MAX_BODY", "MAX_SHAPES", "StructuredLines", "flatten"]
 
@@ -90,6 +94,7 @@ class StructuredLines:
         self._bar_step: int | None = None
         self._last_step = -1
         self._target: int | None = None
+        self._box = BoxedRecords()
 
     def bar(self, n: int) -> None:
         """An anonymous progress bar was drawn at position ``n`` (the position of metrics written under it)."""
@@ -98,6 +103,10 @@ class StructuredLines:
     def feed(self, record: Record) -> list[Event] | None:
         msg = record.msg
         end = msg.rstrip()
+        if end[:1] in _BOX_FIRST:
+            boxed = self._box.feed(end)
+            if boxed is not None:
+                return self._fields(record, "structured:box", boxed) or [] if boxed else []
         if "\t" in end and len(end) <= _MAX_REPR:
             tabbed = _tab_cells(end)
             if tabbed is not None:
@@ -251,6 +260,7 @@ class StructuredLines:
         return None
 
 
+_BOX_FIRST = frozenset("|-=+")
 _TRAIN_SETS = frozenset({"learn", "train", "training"})
 _REMAINING = frozenset({"remaining", "eta", "time remaining", "time left", "left"})
 _TAB_COUNTER = re.compile(r"^\[?(\d{1,12})\]?:?$")

@@ -78,6 +78,8 @@ _GLOBAL_COUNTERS = frozenset({"step", "steps", "global_step", "global step", "gl
 _NAME_END = re.compile(r"(?:\s|['\"]|[=:#\[]|tensor\(|\()+$")
 _DELIMITER = re.compile(r"[|,;{}\[\]<>:=#]|\s-+\s|^-+\s")
 _TOKEN = re.compile(r"\S+")
+# h17g: a verb between a name and its number ("loss is 1.09", "loss was 0.5"): the name is the words before it.
+_COPULA = re.compile(r"\s+(?:is|was|are|were|equals|becomes|now)$", re.IGNORECASE)
 _WHERE = frozenset({"at", "@", "after", "before"})
 # A word of a name: "loss", "(Step", "acc@1", "Acc(%)", "valid_1's" (h17c: a name's own percent sign, a possessive),
 # or a unit "(%)", "(ms)".
@@ -168,6 +170,7 @@ class TemplateStage:
         self._recent: list[Template] = []  # the templates of the last lines, tried whole before a line is cut
         self.whole_matches = 0  # lines read by a whole-template match (bench/bench_learned.py reports it)
         self.epoch: float | None = None  # the epoch the last "Epoch N" line began
+        self._stepped_at = 0  # h17g: the line of the latest training step read at once
 
     @property
     def templates(self) -> list[Template]:
@@ -218,7 +221,11 @@ class TemplateStage:
             return released + self._epoch_marker(template, record, values)
         if kind == "candidate":
             return released + self._candidate(template, record, values)
-        return released + self._read(template, record, values, template.counter, self.epoch)
+        out = released + self._read(template, record, values, template.counter, self.epoch)
+        for event in out:
+            if isinstance(event, StepMetrics) and event.mode == "train" and event.line > self._stepped_at:
+                self._stepped_at = event.line
+        return out
 
     def _epoch_marker(self, t: Template, record: Record, values: list[str]) -> list[Event]:
         """A line that only says which epoch begins: the steps without an epoch of their own that follow get it."""
@@ -254,7 +261,9 @@ class TemplateStage:
             if template.held:
                 out.extend(self._demote(template, final=True))
         out.sort(key=lambda e: e.line)
-        return out
+        # h17g: a line held until the end and older than a training step already read is not the run's latest
+        # training step: its loss would stand after newer ones (the last printed loss wins).
+        return [e for e in out if not (isinstance(e, StepMetrics) and e.mode == "train" and e.line < self._stepped_at)]
 
     # ------------------------------------------------------------------ learning
 
@@ -540,6 +549,7 @@ def _name_before(text: str) -> tuple[str, int]:
     ``text`` they start."""
     base = max(0, len(text) - 120)
     tail = _NAME_END.sub("", text[base:])
+    tail = _NAME_END.sub("", _COPULA.sub("", tail)) if tail.endswith(("s", "S", "w", "l", "e")) else tail
     chunk = _DELIMITER.split(tail)[-1]
     at = base + len(tail) - len(chunk)
     words: list[str] = []
@@ -549,7 +559,7 @@ def _name_before(text: str) -> tuple[str, int]:
         if _WORD.match(word) is None or len(words) == 4 or (words and word.lower() in _WHERE):
             break  # "validation loss at iteration 50": the number is the iteration's, not the loss's
         start = at + token.start()
-        if word.startswith("(") and not word.endswith(")"):
+        if word.startswith("(") and not word.endswith(")") and not any(w.endswith(")") for w in words):
             words.append(word[1:])  # "(Step 5": the parenthesis opens the name
             start += 1
             break

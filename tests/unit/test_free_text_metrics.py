@@ -1,0 +1,72 @@
+"""Metrics in free text no rule was written for (h17g, issue 17): ``loss is X`` / ``loss was X`` phrasing, a line
+led by an evaluation's word (``DEV :``, ``valid``, ``test``) whose metrics are eval metrics and never the training
+loss, and the last training loss being the last one printed (a line held until the end does not stand after newer
+ones). Every fixture is written for these tests."""
+
+from __future__ import annotations
+
+from tests.helpers.chunking import parse_text
+
+from hwmon.events import EvalMetric, StepMetrics
+from hwmon.model.state import RunState
+from hwmon.sources.read import summarize_bytes
+
+
+def state(text: str) -> RunState:
+    return summarize_bytes(text.encode(), "t")
+
+
+def test_loss_is_and_loss_was() -> None:
+    text = "".join(f"epoch: {e} step: 50, loss is {1 / e:.4f}\n" for e in range(1, 5))
+    st = state(text)
+    assert st.loss.last is not None and st.loss.last[1] == 0.25
+    text = "".join(f"iter {i}: the loss was {2 / i:.3f}\n" for i in range(1, 4))
+    st = state(text)
+    assert st.steps.last is not None and st.steps.last[0] == 3 and st.loss.last is not None
+    assert st.loss.last[1] == 0.667
+
+
+def test_a_verb_in_a_name_is_kept_when_it_is_the_name() -> None:
+    from hwmon.parsers.templates import _name_before
+
+    assert _name_before("epoch 3, loss is ")[0] == "loss"
+    assert _name_before("train loss was ")[0] == "train loss"
+    assert _name_before("this ")[0] == "this"  # a word ending like a verb is not cut
+
+
+TRAIN = "".join(
+    f"2024-05-01 10:00:0{i} ep 1 - it {i * 10}/40 - loss {3 - i * 0.1:.4f} - lr: 0.1\n" for i in range(1, 5)
+)
+
+
+def test_a_line_led_by_a_sets_word_gives_that_sets_metrics() -> None:
+    text = TRAIN + "2024-05-01 10:00:09 DEV : loss 2.5 - f1-score (micro avg)  0.41\n"
+    st = state(text)
+    assert st.loss.last is not None and st.loss.last[1] == 2.6  # the dev loss is not the training loss
+    assert st.eval == {"loss": 2.5, "f1-score_(micro_avg)": 0.41}  # the names as printed (keys are never renamed)
+    text = TRAIN + "valid: loss 0.9, acc 71.5\n"
+    st = state(text)
+    assert st.loss.last is not None and st.loss.last[1] == 2.6
+    assert st.eval == {"loss": 0.9, "acc": 0.715}
+
+
+def test_a_train_line_keeps_its_names() -> None:
+    st = state("".join(f"train: step {i} loss {1 / i:.2f}\n" for i in range(1, 4)))
+    assert st.eval == {} and st.loss.last is not None and st.loss.last[1] == 0.33
+
+
+def test_the_last_printed_training_loss_wins() -> None:
+    # A bar printed once (held: its numbers' meaning unknown) comes before newer epoch summaries.
+    text = (
+        "Epoch: 1 - train loss: 0.50 - valid loss: 0.60\n"
+        "100% 10/10 [00:01<00:00, 1.00s/it, train_loss=0.45]\n"
+        "Epoch: 2 - train loss: 0.45 - valid loss: 0.55\n"
+        "100% 10/10 [00:01<00:00,  1.05it/s, train_loss=0.40]\n"
+        "Epoch: 3 - train loss: 0.40 - valid loss: 0.50\n"
+    )
+    st = state(text)
+    assert st.loss.last is not None and st.loss.last[1] == 0.40
+    events = parse_text(text)
+    train = [e for e in events if isinstance(e, StepMetrics) and e.mode == "train"]
+    assert train[-1].line == 5 and train[-1].loss == 0.40
+    assert [e.value for e in events if isinstance(e, EvalMetric)][-1] == 0.5

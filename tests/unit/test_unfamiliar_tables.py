@@ -32,7 +32,8 @@ PLACED = """\
 
 TABS = (
     "".join(
-        f"{i}:\tlearn: {1 / (i + 2):.5f}\ttest: {1 / (i + 1.5):.5f}\tbest: 0.25 ({max(i - 3, 0)})\ttotal: {i * 0.2:.1f}s"
+        f"{i}:\tlearn: {1 / (i + 2):.5f}\ttest: {1 / (i + 1.5):.5f}\tbest: 0.25 ({max(i - 3, 0)})"
+        f"\ttotal: {i * 0.2:.1f}s"
         f"\tremaining: {(30 - i) * 0.2:.1f}s\n"
         for i in range(0, 30, 10)
     )

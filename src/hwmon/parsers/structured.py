@@ -26,7 +26,8 @@ an evaluated set (``test``), a cell named by the training set (``learn``, ``trai
 h17g: a vertical boxed table (``| key | value |`` rows between rules of dashes, ``hwmon.parsers.structured_box``)
 is one record, read as a flattened object.
 
-Events carry ``rule="structured:json"``, ``"structured:tabs"``, ``"structured:box"``, ``"structured:dict"`` or ``"structured:record"``.
+Events carry ``rule="structured:json"``, ``"structured:tabs"``, ``"structured:box"``, ``"structured:dict"`` or
+``"structured:record"``.
 """
 
 from __future__ import annotations

@@ -157,7 +157,11 @@ _DURATION = (
     r"|\d+(?:\.\d+)?"
 )
 # What may stand before a message's words: a level word (and a logger's name) the record stage left, decoration.
-_LEAD = r"[^\w\n]*(?:(?:[\w.]+\s*[:|-]\s*)?[\[(]?(?:INFO|NOTICE)[\])]?\s*[:|-]?\s*(?:[\w.]+\s*[:|-]\s*)?)?[^\w\n]*"
+# h17g: a logger's source location ("[train.py:555] Done!", "[engine.py:12:fn]") may stand before the words.
+_LEAD = (
+    r"[^\w\n]*(?:(?:[\w.]+\s*[:|-]\s*)?[\[(]?(?:INFO|NOTICE)[\])]?\s*[:|-]?\s*(?:[\w.]+\s*[:|-]\s*)?)?"
+    r"(?:\[[\w./<>-]{1,80}:\d{1,6}(?::[\w<>]{1,60})?\]\s*)?[^\w\n]*"
+)
 # What may follow the words: how long it took ("in 3m 2s", "after 42.5 s", ", took 0:12:34"), decoration.
 _TIME_TAIL = r"(?:[,:;]?\s*(?:in|after|took|time[:=]?|elapsed[:=]?)\s+(?:" + _DURATION + r"))?"
 _END = r"[^\w\n]*$"
@@ -220,6 +224,18 @@ END_PHRASES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
         + _LEAD
         + r"(?:(?:sav(?:ed|ing)|writ(?:ing|ten)|wrote|stor(?:ed|ing)) (?:the )?final (?:model|checkpoint|weights)"
         r"|final (?:model|checkpoint|weights) (?:is |was |has been )?(?:saved|written|stored))\b",
+        True,
+    ),
+    (
+        # h17g: "Saved pipeline to output directory", "Model saved to the output dir": the trained thing written to
+        # where the run's results go (a per-epoch or best-model save names a checkpoint, not the output).
+        "saved_output",
+        ("utput", "UTPUT"),
+        "^"
+        + _LEAD
+        + r"(?:(?:sav(?:ed|ing)|wr(?:ote|itten|iting)) (?:the )?(?:trained |final )?(?:model|pipeline|weights)"
+        r"|(?:the )?(?:trained |final )?(?:model|pipeline|weights) (?:is |was |has been )?(?:saved|written))"
+        r" (?:to|in|into|at) (?:the )?output (?:dir|directory|folder|path)\b",
         True,
     ),
 )

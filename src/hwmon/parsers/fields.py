@@ -80,7 +80,7 @@ _NOT_A_NAME = re.compile(
 _COUNT_AFTER = re.compile(
     r"^\s?(?:[KMGTP]i?B|bytes?|images?|imgs?|samples?|examples?|files?|lines?|tokens?|found|missing|corrupt(?:ed)?"
     r"|empty|items?|records?|rows?|sequences?|seqs?|docs?|documents?|sentences?|instances?|objects?|labels?|classes"
-    r"|words?|backgrounds?|duplicates?|params?|parameters?|batches|steps|epochs|shards?)\b(?!\s?/|\s?per\b)",
+    r"|words?|backgrounds?|duplicates?|params?|parameters?|batches|steps|epochs|shards?|frames|utterances|utts)\b(?!\s?/|\s?per\b)",
     re.IGNORECASE,
 )
 

@@ -6,6 +6,8 @@ A log need not print a completion sentence of its own. The run succeeded, provis
   short of it for a counter that starts at 0), or its last epoch ``E/N`` with ``E == N`` completed — an epoch's
   own summary line, its per-epoch counter at its total, or an evaluation after its steps (a final evaluation/test
   block after training reached its target);
+- or (h17g) it evaluated a held-out test split for the first time after training validated on another split
+  (``evidence:test-after-fit``: ``valid loss`` per epoch, then ``test loss`` once: the script's final test pass);
 - or it printed words that end runs but also end other work (``Done``, ``Total time: 0:12:34``: a ``RunCompleted``
   with ``tentative``) after training had begun.
 
@@ -24,9 +26,10 @@ from hwmon.events import ErrorSeen, EvalMetric, Event, RunCompleted, StepBatch, 
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.state import ENDED, RunState
 
-__all__ = ["OBSERVERS", "TARGET_RULE", "reached", "tentative_end", "withdraw"]
+__all__ = ["OBSERVERS", "TARGET_RULE", "TEST_RULE", "reached", "tentative_end", "withdraw"]
 
 TARGET_RULE = "evidence:target-reached"
+TEST_RULE = "evidence:test-after-fit"
 
 
 def _settle(state: RunState, rule: str) -> None:
@@ -103,9 +106,29 @@ def _after_step(state: RunState, event: Event, now: float | None) -> None:
 
 
 def _after_eval(state: RunState, event: Event, now: float | None) -> None:
-    """An evaluation after the last epoch's training steps: the last epoch completed."""
+    """An evaluation after the last epoch's training steps: the last epoch completed; or a final test pass."""
     if _in_last_epoch(state) or reached(state):
         _settle(state, TARGET_RULE)
+    elif isinstance(event, EvalMetric) and _test_after_fit(state, event.name):
+        _settle(state, TEST_RULE)
+
+
+_VALIDATION = ("val", "valid", "validation", "dev", "eval")
+
+
+def _split(name: str) -> str:
+    return name.lower().replace("/", "_").replace(" ", "_").replace("-", "_").split("_")[0]
+
+
+def _test_after_fit(state: RunState, name: str) -> bool:
+    """h17g: a held-out test split evaluated for the first time after training that was validated on another split
+    (``valid loss`` per epoch, then ``test loss`` once): the script's final test pass after fitting."""
+    if state.steps.last is None or _split(name) not in ("test", "testing"):
+        return False
+    series = state.metrics.series.get(f"eval:{name}")
+    if series is None or series.series.count != 1:
+        return False
+    return any(_split(other) in _VALIDATION for other in state.eval)
 
 
 def _after_target(state: RunState, event: Event, now: float | None) -> None:

@@ -70,3 +70,16 @@ def test_the_last_printed_training_loss_wins() -> None:
     train = [e for e in events if isinstance(e, StepMetrics) and e.mode == "train"]
     assert train[-1].line == 5 and train[-1].loss == 0.40
     assert [e.value for e in events if isinstance(e, EvalMetric)][-1] == 0.5
+
+
+def test_a_tagged_evaluation_heading_opens_its_block() -> None:
+    text = ""
+    for e in range(1, 4):
+        text += f"[fit] epoch: {e}/3, [50/50], loss={1 / e:.3f}\n[held-out] epoch: {e}/3\n"
+        text += f"[eval] epoch: {e}/3\n- summed loss: {2 / e:.3f}\n- Top1: {0.5 + e / 10:.2f}\n"
+    st = state(text)
+    assert st.loss.last is not None and st.loss.last[1] == 0.333  # the block's loss is not the training loss
+    assert st.eval == {"summed_loss": 0.667, "top1": 0.8}
+    # A tag that is no evaluation's word opens nothing: its lines stay the loop's own.
+    st = state(text.replace("[eval]", "[fit2]"))
+    assert "summed_loss" not in st.eval

@@ -44,7 +44,10 @@ _BOOKKEEPING = re.compile(r"\b(?:num|number|count|size|samples|examples|batches|
 # A heading that names an evaluation: "Test results:", "Validation summary:", "=== Evaluation ===".
 _EVAL_HEADING = re.compile(
     r"^\W*(?:[A-Za-z]+\s+){0,3}?(?:eval|evaluation|validation|valid|test|testing)\b[^\d]{0,60}?"
-    r"(?::\s*$|\s*[*=#-]{3,}\s*$)",
+    r"(?::\s*$|\s*[*=#-]{3,}\s*$)"
+    # h17g: a line led by the evaluation's word that states only where it stands ("[test] epoch: 10/10").
+    r"|^\W*(?:eval|evaluation|validation|valid|val|test|testing|dev)\W*\s+(?:epoch|step|iter|iteration)\b[\s:=#]*"
+    r"\d+(?:\s*/\s*\d+)?\s*$",
     re.IGNORECASE,
 )
 
@@ -114,6 +117,8 @@ class LearnedStage:
                     events.append(found)
                 return events
             self._in_eval_block = False
+        if record.logger and len(record.logger) <= 12:
+            msg = f"[{record.logger}] {msg}"  # h17g: "[test] epoch: 10/10": the tag is the line's leading word
         if len(msg) < 100 and _EVAL_HEADING.search(msg) is not None:
             self._in_eval_block = True
             self._block_loss = False

@@ -30,7 +30,7 @@ def test_done_behind_a_source_location_after_training() -> None:
 def test_the_model_written_to_the_output_directory() -> None:
     st = state(steps(1, 5) + "\u2714 Saved pipeline to output directory\nresults/model-last\n")
     assert (st.status, st.provisional_end) == ("succeeded", "generic:saved_output")
-    st = state(steps(1, 5) + "Saved model to checkpoints/epoch-3.pt\n")
+    st = state(steps(1, 5) + "Saved model to outputs/checkpoints/epoch-3.pt\n")
     assert st.status == "unknown"  # a checkpoint, not the output
     st = state(steps(1, 5) + "Saved pipeline to output directory\n" + steps(6, 7))
     assert st.status == "unknown"  # training went on
@@ -55,7 +55,17 @@ def test_a_test_split_evaluated_every_epoch_is_no_end() -> None:
         steps(e * 10 - 9, e * 10) + f"Test set: loss {1 / e:.3f}, accuracy {0.5 + e / 10:.2f}\n" for e in (1, 2)
     )
     assert state(text).status == "unknown"  # no validation split: the test split is the per-epoch evaluation
+    text = steps(1, 10) + "test loss: 0.500, test acc: 0.60\n"
+    assert state(text).status == "unknown"  # cut after the first epoch's evaluation
     text = epochs(2) + "test loss: 0.4\n" + steps(21, 25)
     assert state(text).status == "unknown"  # training went on after it
     text = epochs(2) + "test loss: 0.4\nRuntimeError: CUDA error: device-side assert triggered\n"
     assert state(text).status != "succeeded"
+
+
+def test_a_test_split_evaluated_beside_validation_every_epoch_is_no_end() -> None:
+    text = "".join(
+        steps(e * 10 - 9, e * 10) + f"Epoch: {e} - valid loss: {1.1 / e:.3f}\nEpoch: {e} - test loss: {1.2 / e:.3f}\n"
+        for e in (1, 2, 3)
+    )
+    assert state(text).status == "unknown"  # the test split is part of every epoch's evaluation, not a final pass

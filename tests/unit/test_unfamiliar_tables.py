@@ -89,6 +89,15 @@ def test_blank_cells_under_a_rule_of_dashes() -> None:
     assert st.steps.last is not None and st.steps.last[0] == 200
     assert st.loss.last == (200.0, 0.8)
     assert st.eval == {"val_loss": 0.85}
+    # Right-aligned under short names: only the rule says where a column is.
+    text = (
+        "#         loss        val_loss\n"
+        "--------  ----------  ----------\n"
+        "     100       0.900\n"
+        "     200       0.800       0.850\n"
+    )
+    st = state(text)
+    assert [(int(x), y) for x, y in st.loss.points] == [(100, 0.9), (200, 0.8)]
 
 
 def test_tab_separated_iteration_lines() -> None:
@@ -156,6 +165,8 @@ def test_a_boxed_record_per_update() -> None:
 
 def test_a_box_row_outside_a_box_or_a_broken_box_is_no_record() -> None:
     text = "| loss | 0.5 |\n| loss | 0.4 |\n" + "-" * 20 + "\n| loss | 0.3 |\nsomething else\n" + "-" * 20 + "\n"
+    assert [e for e in parse_text(text) if isinstance(e, StepMetrics) and e.rule == "structured:box"] == []
+    text = "| step | 1 |\n| loss | 0.5 |\n" + "-" * 20 + "\n"  # rows before any rule: no box
     assert [e for e in parse_text(text) if isinstance(e, StepMetrics) and e.rule == "structured:box"] == []
 
 

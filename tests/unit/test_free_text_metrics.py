@@ -83,3 +83,13 @@ def test_a_tagged_evaluation_heading_opens_its_block() -> None:
     # A tag that is no evaluation's word opens nothing: its lines stay the loop's own.
     st = state(text.replace("[eval]", "[fit2]"))
     assert "summed_loss" not in st.eval
+
+
+def test_an_epochs_summary_after_its_counted_steps_is_not_a_newer_loss() -> None:
+    text = "".join(f"ep {e} - it {i}/3 - loss {e + i / 10 + 0.00123:.5f}\n" for e in (1, 2) for i in (1, 2, 3))
+    text += "EPOCH 2 done: loss 2.2 - lr 0.1\n"
+    st = state(text)
+    assert st.loss.last is not None and st.loss.last[1] == 2.30123  # the last step's, not the rounded mean
+    # A loop that prints only one line per epoch: that line is its training loss.
+    st = state("".join(f"EPOCH {e} done: loss {1 / e:.3f} - lr 0.1\n" for e in (1, 2, 3)))
+    assert st.loss.last is not None and st.loss.last[1] == 0.333

@@ -78,6 +78,10 @@ _GLOBAL_COUNTERS = frozenset({"step", "steps", "global_step", "global step", "gl
 _NAME_END = re.compile(r"(?:\s|['\"]|[=:#\[]|tensor\(|\()+$")
 _DELIMITER = re.compile(r"[|,;{}\[\]<>:=#]|\s-+\s|^-+\s")
 _TOKEN = re.compile(r"\S+")
+# h17g: the plain names an epoch's summary line gives its (mean) training loss under.
+_SUMMARY_LOSS = frozenset(
+    {"loss", "train loss", "training loss", "train_loss", "avg loss", "average loss", "mean loss"}
+)
 # h17g: a verb between a name and its number ("loss is 1.09", "loss was 0.5"): the name is the words before it.
 _COPULA = re.compile(r"\s+(?:is|was|are|were|equals|becomes|now)$", re.IGNORECASE)
 _WHERE = frozenset({"at", "@", "after", "before"})
@@ -171,6 +175,7 @@ class TemplateStage:
         self.whole_matches = 0  # lines read by a whole-template match (bench/bench_learned.py reports it)
         self.epoch: float | None = None  # the epoch the last "Epoch N" line began
         self._stepped_at = 0  # h17g: the line of the latest training step read at once
+        self._counted_epoch: float | None = None  # h17g: the epoch of the latest counted step with a loss
 
     @property
     def templates(self) -> list[Template]:
@@ -430,6 +435,14 @@ class TemplateStage:
                     continue
                 value = parsed
             extra.append((name, share(name, value) if shared else value * scale))
+        if loss is not None and epoch is not None:
+            if step is not None:
+                self._counted_epoch = epoch
+            elif epoch == self._counted_epoch and t.slots[t.loss].name in _SUMMARY_LOSS:
+                # h17g: "EPOCH 3 done: loss 2.59" after that epoch's counted steps: the epoch's summary (its mean,
+                # rounded), not a newer training loss than the last step's.
+                extra.append((f"epoch {t.slots[t.loss].name}", loss))
+                loss = None
         out.append(
             StepMetrics(
                 number,

@@ -174,3 +174,37 @@ def test_boxes_read_the_same_in_any_chunking() -> None:
     whole = [e for e in parse_text(BOXES) if isinstance(e, StepMetrics | EvalMetric)]
     assert [e for e in parse_text(BOXES, chunk=1) if isinstance(e, StepMetrics | EvalMetric)] == whole
     assert [e for e in parse_text(BOXES, chunk=13) if isinstance(e, StepMetrics | EvalMetric)] == whole
+
+
+def test_a_table_between_bars_with_blank_cells() -> None:
+    text = (
+        "+-------+--------+----------+----------+\n"
+        "| epoch |  step  |   loss   | val_acc  |\n"
+        "+-------+--------+----------+----------+\n"
+        "|     1 |    100 |   0.9000 |          |\n"
+        "|     1 |    200 |   0.8000 |   0.6100 |\n"
+        "|     2 |    300 |   0.7000 |          |\n"
+        "+-------+--------+----------+----------+\n"
+    )
+    steps = steps_of(parse_text(text))
+    assert [(s.step, s.loss, s.epoch) for s in steps] == [(100, 0.9, 1.0), (200, 0.8, 1.0), (300, 0.7, 2.0)]
+    assert state(text).eval == {"val_acc": 0.61}
+
+
+def test_a_two_column_table_between_rules_is_no_box() -> None:
+    text = "+------+--------+\n| step |  loss  |\n+------+--------+\n|  100 | 0.9000 |\n|  200 | 0.8000 |\n"
+    steps = steps_of(parse_text(text))
+    assert [(s.step, s.loss, s.rule.startswith("table:")) for s in steps] == [(100, 0.9, True), (200, 0.8, True)]
+
+
+def test_a_table_printed_behind_a_loggers_name() -> None:
+    text = (
+        "2024-01-01 10:00:00,001 INFO trainer: Epoch  Step   Loss     Accuracy\n"
+        "2024-01-01 10:00:00,002 INFO trainer: =====  =====  =======  ========\n"
+        "2024-01-01 10:00:01,003 INFO trainer:     1     50   0.9100    0.5500\n"
+        "2024-01-01 10:00:02,004 INFO trainer:     1    100   0.8100\n"
+        "2024-01-01 10:00:03,005 INFO other:     3    175   0.6000    0.7000\n"
+        "2024-01-01 10:00:03,005 INFO trainer:     2    150   0.7100    0.6500\n"
+    )
+    steps = steps_of(parse_text(text))
+    assert [(s.step, s.loss) for s in steps if s.rule.startswith("table:")] == [(50, 0.91), (100, 0.81), (150, 0.71)]

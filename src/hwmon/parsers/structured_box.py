@@ -35,7 +35,7 @@ class BoxedRecords:
 
     def __init__(self) -> None:
         self._open = False
-        self._rows: list[tuple[str, float | str]] = []
+        self._rows: list[tuple[str, float | str]] = []  # (name, number): a value that is no number ends the box
         self._section = ""
         self._indent = 0
 
@@ -54,8 +54,8 @@ class BoxedRecords:
             self._drop()
             return None
         indent, key, value = len(m.group(1)), m.group(2), m.group(3)
-        if not key:
-            self._drop()
+        if not key or not (key[0].isalpha() or key[0] == "_"):
+            self._drop()  # a row of numbers: a two-column table's, not a key's
             return None
         if not value:
             self._section, self._indent = normal_name(key).rstrip("/"), indent
@@ -65,7 +65,11 @@ class BoxedRecords:
             name = f"{self._section}/{name}"
         else:
             self._section = ""
-        self._rows.append((name, _number(value)))
+        number = _number(value)
+        if number is None:
+            self._drop()  # "| step | loss |": a table's header of names, not a key's value
+            return None
+        self._rows.append((name, number))
         return []
 
     def _drop(self) -> None:
@@ -74,8 +78,8 @@ class BoxedRecords:
         self._section, self._indent = "", 0
 
 
-def _number(text: str) -> float | str:
+def _number(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        return text[:200]
+        return None

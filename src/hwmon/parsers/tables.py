@@ -12,9 +12,11 @@ when that gives as many names as the row has values.
 h17g: a header's columns have places. A rule of dashes under the header (``---  ------  -----``) states each
 column's extent; else each name's own extent does. A row whose cells do not match the names one to one (blank
 cells: a column not filled yet) is read by place: each cell belongs to the column it overlaps most (or lies
-nearest to), two cells in one column make it no row. A ``#`` column is the step counter. In a table with no
-training-loss column (two per-component losses named ``LOSS X``, or none), its share-like and score columns
-(``F``, ``P``, ``R``, ``TAG_ACC``, ``SCORE``) are the evaluation's results.
+nearest to), two cells in one column make it no row. Between bars (``|  1 |     |``) a blank cell is an empty
+column. A header printed behind a logger's name (``loop: Epoch  Step  Loss``) reads its rows behind the same
+name. A ``#`` column is the step counter. In a table with no training-loss column (two per-component losses named
+``LOSS X``, or none), its share-like and score columns (``F``, ``P``, ``R``, ``TAG_ACC``, ``SCORE``) are the
+evaluation's results.
 
 A row becomes a ``StepMetrics`` (the counter column as the step, the epoch column as the epoch, the training loss
 column as the loss, the other numbers as extras) and one ``EvalMetric`` per eval column; ``3/10`` in the counter or
@@ -23,6 +25,7 @@ epoch column also states the target. Events carry ``rule="table:<id>"`` (the id 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
@@ -52,6 +55,7 @@ _WIDE = re.compile(r"\s{2,}|\s*\|\s*|\t")
 _NAME = re.compile(r"^(?:#|[A-Za-z_%][\w./%()\-#]*)$")
 _RULE = re.compile(r"^[\s|+:]*[-=]{2,}(?:[\s|+:]+[-=]{2,})+[\s|+:]*$")  # h17g: the dashes under a header
 _RUN = re.compile(r"[-=]{2,}")
+_LEAD = re.compile(r"^([A-Za-z_][\w.\-]{0,40}:)\s+(?=\S)")
 _TOKEN = re.compile(r"\S+")
 _WIDE_TOKEN = re.compile(r"\S+(?: \S+)*")
 _SCORE_WORDS = frozenset({"f", "p", "r", "score", "f1", "fscore"})
@@ -82,6 +86,7 @@ class Table:
     place_names: tuple[str, ...] = ()  # h17g: the names the places are of
     ruled: bool = False
     scores: bool = False  # h17g: no training-loss column: share-like/score columns are the evaluation's results
+    lead: str = ""  # h17g: a logger's name the header (and so its rows) is printed behind
     epoch_total: int | None = None
     step_total: int | None = None
 
@@ -133,6 +138,10 @@ class ColumnTables:
         msg = record.msg
         if len(msg) > _MAX_LINE:
             return None
+        current = self._pending or self._table
+        if current is not None and current.lead and msg.startswith(current.lead):
+            msg = msg[len(current.lead) :].lstrip()  # h17g: the logger name the header was printed behind
+            record = dataclasses.replace(record, msg=msg)
         text = msg.strip().strip("|").strip()
         if not text:
             return None
@@ -163,6 +172,13 @@ class ColumnTables:
                 return found
         if _HINT.search(text) is not None and _NUMBER_CELL.search(text) is None:
             header = _header(text, record.number)
+            lead = _LEAD.match(msg)
+            if header is None and lead is not None:
+                # h17g: "loop: Epoch  Step  Loss": a logger's name before the header (and before its rows).
+                record = dataclasses.replace(record, msg=msg[lead.end() :])
+                header = _header(record.msg.strip().strip("|").strip(), record.number)
+                if header is not None:
+                    header.lead = lead.group(1)
             if header is not None:
                 _place(header, record)
                 if self._table is not None and self._table.names == header.names:
@@ -191,6 +207,10 @@ class ColumnTables:
     def _row(self, table: Table, record: Record, text: str) -> list[Event] | None:
         if table.evaluation:
             return None  # its rows are led by a label (_label_row)
+        if "|" in text:
+            piped = self._piped_row(table, record)
+            if piped is not None:
+                return piped
         cells = _SPLIT.split(text)
         names, wide = table.names, table.wide
         if wide and len(cells) == len(wide):
@@ -204,6 +224,24 @@ class ColumnTables:
                 return None
             values.append(value)
         return self._events(table, record, names, values)
+
+    def _piped_row(self, table: Table, record: Record) -> list[Event] | None:
+        """h17g: a row of cells between bars (``|  1 |  100 |       |``): blank cells are columns not filled yet."""
+        parts = [part.strip() for part in record.msg.strip().strip("|").split("|")]
+        names = table.wide if table.wide and len(parts) == len(table.wide) else table.names
+        if len(parts) != len(names) or not parts[0]:
+            return None
+        kept: list[str] = []
+        values: list[tuple[float, int | None]] = []
+        for name, part in zip(names, parts, strict=True):
+            if not part:
+                continue
+            value = cell_value(part)
+            if value is None:
+                return None
+            kept.append(name)
+            values.append(value)
+        return self._events(table, record, tuple(kept), values) if len(values) >= 2 else None
 
     def _placed_row(self, table: Table, record: Record) -> list[Event] | None:
         """h17g: a row with blank cells, read by place: each cell is the value of the column it overlaps most (or

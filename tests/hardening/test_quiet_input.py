@@ -41,12 +41,12 @@ def test_the_input_thread_waits_as_long_as_the_key_parser_allows() -> None:
 
 
 class Pty:
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, command: list[str] | None = None) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         env = dict(os.environ, TERM="xterm-256color", LANG="C.UTF-8", HWMON_RUNS_DIR=str(log.parent / "runs"))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hwmon", "attach", str(log)],
+            command or [sys.executable, "-m", "hwmon", "attach", str(log)],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -145,3 +145,39 @@ def test_an_idle_dashboard_sleeps_and_still_reads_esc_and_q(tmp_path: Path) -> N
         assert app.proc.wait(10) == 0
     finally:
         app.close()
+
+
+# The console script's way out after a dashboard (hwmon.shutdown.leave): atexit handlers run and the closing line is
+# flushed, but the interpreter's teardown (0.2-0.3 s of freeing objects after q) is skipped. A module-level object's
+# __del__ is the teardown's witness.
+LEAVE = """
+import atexit, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+atexit.register(lambda: os.write(fd, b"atexit ran\\n"))
+class Witness:
+    def __init__(self):
+        self.write = os.write  # kept: the teardown may have cleared the module by the time __del__ runs
+    def __del__(self):
+        self.write(fd, b"teardown ran\\n")
+witness = Witness()
+sys.argv = ["hwmon", "attach", sys.argv[2]]
+from hwmon.cli import entry
+entry()
+"""
+
+
+@pytest.mark.integration
+def test_q_leaves_without_the_interpreter_teardown_but_runs_atexit_and_flushes(tmp_path: Path) -> None:
+    log = tmp_path / "quiet-run.log"
+    log.write_text("step 1 loss 2.5\nstep 2 loss 2.4\nTraining finished\n")
+    marks = tmp_path / "marks.txt"
+    app = Pty(log, [sys.executable, "-c", LEAVE, str(marks), str(log)])
+    try:
+        shown = app.read_until(b"quiet-run.log")
+        app.settle()
+        os.write(app.master, b"q")
+        app.read_until(b"hwmon attach", shown)  # the closing line, written after the app gave the screen back
+        assert app.proc.wait(10) == 0
+    finally:
+        app.close()
+    assert marks.read_text() == "atexit ran\n"

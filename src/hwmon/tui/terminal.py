@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from textual.app import App
 
+from hwmon import shutdown
+
 T = TypeVar("T")
 
 _SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -82,6 +84,7 @@ def run_app(app: App[T]) -> T | None:
             raise SystemExit(128 + signum)
 
     use_quiet_driver(app)
+    shutdown.mark_app_ran()
     previous = {}
     for signum in _SIGNALS:
         with contextlib.suppress(ValueError, OSError):  # not the main thread: leave the signals alone

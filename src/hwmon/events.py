@@ -278,6 +278,33 @@ class ProgressUpdate(Event):
     redraw: bool = False
 
 
+class RedrawDecoder(Protocol):
+    """Reads the ``\\r`` redraws a ``ProgressBatch`` stands for back as the ``ProgressUpdate`` events the line path
+    gives for them, one per redraw, in order (the model never needs them: it folds the last one in)."""
+
+    def decode(self, raw: str, line: int) -> list[ProgressUpdate]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressBatch(Event):
+    """Many ``\\r`` redraws of one plain progress bar on one line, read at once while catching up (a bulk read):
+    equivalent to ``count`` ``ProgressUpdate(redraw=True)`` events of line ``line``, the first ``first`` and the last
+    ``last``. The bar's state after them is the last one's, so the reducer folds in ``last``; ``raw`` (the redraws'
+    texts joined by ``\\r``) and ``decoder`` give every one back (``updates()``)."""
+
+    first: ProgressUpdate
+    last: ProgressUpdate
+    count: int
+    raw: str = ""
+    decoder: RedrawDecoder | None = field(default=None, compare=False)
+
+    def updates(self) -> list[ProgressUpdate]:
+        """Every redraw the batch stands for, as the line path reads it (first and last only without a decoder)."""
+        if self.decoder is None or not self.raw:
+            return [self.first, self.last] if self.count > 1 else [self.last]
+        return self.decoder.decode(self.raw, self.line)
+
+
 @dataclass(frozen=True, slots=True)
 class CheckpointSaved(Event):
     """A checkpoint was written (``step`` and/or ``path`` when the line states them)."""
@@ -516,6 +543,7 @@ AnyEvent = (
     | StepMetrics
     | StepBatch
     | ProgressUpdate
+    | ProgressBatch
     | CheckpointSaved
     | EvalMetric
     | RunCompleted

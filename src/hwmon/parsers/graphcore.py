@@ -148,6 +148,14 @@ class GraphcoreParser:
         stamp(out, 0, "graphcore:oom")  # what the rows did not name: a held out-of-memory error, released
         return out
 
+    def accepts_redraws(self, texts: list[str]) -> bool:
+        """Whether a run of plain-bar redraws changes nothing here: no message to swallow a repeat of, no abort
+        waiting for its ``what():``, nothing this format reads."""
+        return self._dup_message is None and self._pending_oom is None and not _TRIGGER.search("\n".join(texts))
+
+    def take_redraws(self, texts: list[str], line: int) -> list[Event]:
+        return []
+
     def finish(self) -> list[Event]:
         """Flush a held ``terminate called`` line that never got its ``what():``."""
         out: list[Event] = []

@@ -56,6 +56,14 @@ class KerasParser(RuleParser):
         step = epoch * self._per_epoch if self._per_epoch else None
         out.append(CheckpointSaved(record.number, record.ts, step, m["path"]))
 
+    def accepts_redraws(self, texts: list[str]) -> bool:
+        """A plain tqdm bar's redraw (``hwmon.parsers.tqdm_redraws``) is nothing this format reads: its message
+        starts with the bar's percentage, which none of the rows take, and ``before`` acts on final lines only."""
+        return True
+
+    def take_redraws(self, texts: list[str], line: int) -> list[Event]:
+        return []
+
     def __init__(self) -> None:
         super().__init__()
         self._epoch: int | None = None

@@ -68,6 +68,14 @@ class LightningParser(RuleParser):
     TRIGGER = re.compile(r"it/s|GPU available: |Trainer\.\w+` stopped|saving model to")
     BEFORE_RULE = "rich_bar"
 
+    def accepts_redraws(self, texts: list[str]) -> bool:
+        """A plain tqdm bar's redraw (``hwmon.parsers.tqdm_redraws``) is nothing this format reads: its message
+        starts with the bar's percentage, which none of the rows take, and ``before`` acts on final lines only."""
+        return True
+
+    def take_redraws(self, texts: list[str], line: int) -> list[Event]:
+        return []
+
     def __init__(self) -> None:
         super().__init__()
         self._bar: _Pending | None = None  # the last rich bar, gathering the metrics wrapped below it

@@ -151,7 +151,9 @@ class GraphcoreParser:
     def accepts_redraws(self, texts: list[str]) -> bool:
         """Whether a run of plain-bar redraws changes nothing here: no message to swallow a repeat of, no abort
         waiting for its ``what():``, nothing this format reads."""
-        return self._dup_message is None and self._pending_oom is None and not _TRIGGER.search("\n".join(texts))
+        if self._dup_message is not None or self._pending_oom is not None:
+            return False
+        return not any(_TRIGGER.search(text) for text in texts)
 
     def take_redraws(self, texts: list[str], line: int) -> list[Event]:
         return []

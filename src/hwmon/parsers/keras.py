@@ -33,6 +33,7 @@ from hwmon.events import (
 from hwmon.parsers import vocab
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
+from hwmon.parsers.tqdm_redraws import rows_take_none
 
 __all__ = ["KerasParser"]
 
@@ -57,9 +58,9 @@ class KerasParser(RuleParser):
         out.append(CheckpointSaved(record.number, record.ts, step, m["path"]))
 
     def accepts_redraws(self, texts: list[str]) -> bool:
-        """A plain tqdm bar's redraw (``hwmon.parsers.tqdm_redraws``) is nothing this format reads: its message
-        starts with the bar's percentage, which none of the rows take, and ``before`` acts on final lines only."""
-        return True
+        """A run of plain tqdm redraws (``hwmon.parsers.tqdm_redraws``) changes nothing here when no row takes
+        any of them (``before`` acts on final lines only)."""
+        return rows_take_none(self, texts)
 
     def take_redraws(self, texts: list[str], line: int) -> list[Event]:
         return []

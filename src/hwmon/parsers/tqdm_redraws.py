@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 
 from hwmon.events import Event, ProgressBatch, ProgressUpdate
+from hwmon.parsers.rules import RuleParser
 from hwmon.parsers.tqdm_bars import parse_duration
 
-__all__ = ["PLAIN_REDRAW", "RedrawReader", "TqdmRedraws", "plain_update"]
+__all__ = ["PLAIN_REDRAW", "RedrawReader", "TqdmRedraws", "plain_update", "rows_take_none"]
 
 RULE = "tqdm:bar"
 # tqdm_bars._PLAIN (the one-match shortcut of find_bars) with a bar drawn only in tqdm's bar characters (so no
@@ -62,6 +63,22 @@ class RedrawReader:
 _READER = RedrawReader()
 
 
+def rows_take_none(parser: RuleParser, texts: list[str]) -> bool:
+    """Whether none of a rule parser's rows (behind its ``TRIGGER``) matches any of ``texts``, read as the record
+    stage reads a plain bar (no prefix, no stamp: the message is the stripped text). Then the line path gives no
+    event of the parser's for them and changes none of its state (its ``before`` hook acts on final lines only)."""
+    trigger = parser.TRIGGER
+    rows = parser.TABLE.rows
+    for text in texts:
+        msg = text.strip()
+        if trigger is not None and trigger.search(msg) is None:
+            continue
+        for row in rows:
+            if row.find(text if row.on_text else msg) is not None:
+                return False
+    return True
+
+
 class TqdmRedraws:
     """``accepts_redraws`` / ``take_redraws`` of ``TqdmParser``."""
 
@@ -74,15 +91,33 @@ class TqdmRedraws:
         raise NotImplementedError
 
     def accepts_redraws(self, texts: list[str]) -> bool:
-        """Whether every one of ``texts`` is a plain bar and the anonymous bar stands for no phase (then the run
-        changes nothing here but that bar)."""
-        matches = list(map(PLAIN_REDRAW.fullmatch, texts))
-        if None in matches or not self._anonymous_is_plain():
+        """Whether every one of ``texts`` is a plain bar, the anonymous bar stands for no phase (then the run
+        changes nothing here but that bar), all count to one nonzero total, and neither the count nor the elapsed
+        time goes back along the run (then the model's fold of the first and the last is that of every one:
+        ``ProgressBatch``). A restarted bar, or bars of two totals, go one by one."""
+        if not self._anonymous_is_plain():
             return False
-        totals = {m.group(2) for m in matches if m is not None}
-        if len(totals) != 1 or not int(totals.pop()):
-            return False  # one bar, counting to a total (what the learned stage reads of it is then the last's)
-        self._redraw_matches = [m for m in matches if m is not None]
+        matches: list[re.Match[str]] = []
+        n = elapsed = -1.0
+        total = shown = ""
+        fullmatch = PLAIN_REDRAW.fullmatch
+        for text in texts:
+            m = fullmatch(text)
+            if m is None:
+                return False
+            count, bar_total, bar_elapsed = m.group(1, 2, 3)
+            if int(count) < n or (total and bar_total != total):
+                return False
+            if bar_elapsed != shown:  # (it changes about once a second: most redraws show the same)
+                seconds = parse_duration(bar_elapsed)
+                if seconds is None or seconds < elapsed:
+                    return False
+                shown, elapsed = bar_elapsed, seconds
+            n, total = int(count), bar_total
+            matches.append(m)
+        if not int(total or "0"):
+            return False
+        self._redraw_matches = matches
         return True
 
     def take_redraws(self, texts: list[str], line: int) -> list[Event]:

@@ -207,3 +207,17 @@ class _Given:
 
     def decode(self, raw: str, line: int) -> list[ProgressUpdate]:
         return list(self.updates)
+
+
+def test_a_rule_parser_accepts_a_run_only_when_none_of_its_rows_matches() -> None:
+    # No plain bar can match a Keras or Lightning row (the stream never offers them one), so the check is shown on
+    # texts that do match a row: one such text anywhere in the run is enough to say no.
+    from hwmon.parsers.keras import KerasParser
+    from hwmon.parsers.lightning import LightningParser
+    from hwmon.parsers.tqdm_redraws import rows_take_none
+
+    plain = _run(range(5))
+    assert rows_take_none(LightningParser(), plain) and rows_take_none(KerasParser(), plain)
+    gpu = "GPU available: True (cuda), used: True"
+    assert not rows_take_none(LightningParser(), [*plain, gpu])
+    assert not rows_take_none(KerasParser(), [plain[0], "Epoch 1: saving model to /tmp/m.keras", plain[1]])

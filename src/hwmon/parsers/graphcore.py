@@ -153,7 +153,8 @@ class GraphcoreParser:
         waiting for its ``what():``, nothing this format reads."""
         if self._dup_message is not None or self._pending_oom is not None:
             return False
-        return not any(_TRIGGER.search(text) for text in texts)
+        # (_TRIGGER is literals only: found in no redraw when not found in them joined)
+        return _TRIGGER.search("\r".join(texts)) is None
 
     def take_redraws(self, texts: list[str], line: int) -> list[Event]:
         return []

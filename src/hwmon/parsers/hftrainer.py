@@ -188,13 +188,13 @@ class HfTrainerParser(RuleParser):
             return
         if "loss" in values:
             extra = tuple((k, v) for k, v in values.items() if k not in ("loss", "epoch", "step"))
-            event = StepMetrics(
-                number, ts, None, loss=values["loss"], epoch=values.get("epoch"), extra=extra, rule="hftrainer:dict"
-            )
+            loss, epoch = values["loss"], values.get("epoch")
             if "step" not in values and not (self._epochs and self._total_steps):
-                self._held = event  # numbered by the bar drawn next
+                # numbered by the bar drawn next
+                self._held = StepMetrics(number, ts, None, loss=loss, epoch=epoch, extra=extra, rule="hftrainer:dict")
             else:
-                out.append(dataclasses.replace(event, step=self._step_of(values)))
+                step = self._step_of(values)
+                out.append(StepMetrics(number, ts, step, loss=loss, epoch=epoch, extra=extra, rule="hftrainer:dict"))
 
     def _step_of(self, values: dict[str, float]) -> int | None:
         step = values.get("step")

@@ -120,7 +120,7 @@ class TqdmParser(TqdmRedraws):
         self._epochs_done: int | None = None  # the outer epochs bar's n while it runs
         self._eval_seen: dict[str, float] = {}
         self._reader = RecordReader()
-        self._redraw_matches: list[re.Match[str]] = []
+        self._redraw_run = ""  # (the joined run accepts_redraws accepted last)
 
     def feed(self, line: Line) -> list[Event]:
         """Events for every bar in this line (redraws included)."""

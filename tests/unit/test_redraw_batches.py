@@ -135,6 +135,8 @@ def test_a_live_line_cut_mid_run_gives_the_model_every_redraw_so_far() -> None:
         _line([f"{n * 2}%|█ | {n}/50 [00:0{n}<00:30, 2.0s/s]" for n in range(1, 9)])
         + _line([f" {n * 2}%|█ | {n}/50 [00:00<?, ?it/s]" for n in range(1, 9)])
         + _line([f"{n}it [00:0{n}, 3.00it/s]" for n in range(1, 9)]),
+        # A bar cut in two by a \r (each half is no bar; the halves joined would look like one).
+        _line([*_run(range(4)), " 10%|█         | 5/50", "[00:01<00:09, 5.00it/s]", *_run(range(6, 10))]),
         # Redraws erased to nothing (\r and spaces) and a \r\n ending.
         _line([*_run(range(8)), "     ", ""]) + _line(_run(range(8, 16))).replace(b"\n", b"\r\n"),
     ],
@@ -152,6 +154,7 @@ def test_a_live_line_cut_mid_run_gives_the_model_every_redraw_so_far() -> None:
         "poptorch-repeat",
         "poplar-abort",
         "odd-bars",
+        "cut-bar",
         "erased",
     ],
 )

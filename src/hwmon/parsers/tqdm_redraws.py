@@ -80,7 +80,10 @@ def rows_take_none(parser: RuleParser, texts: list[str]) -> bool:
     no: the line path then decides)."""
     joined = "\r".join(texts)
     for row in parser.TABLE.rows:
-        if not any(needle in joined for needle in row.needles):
+        for needle in row.needles:
+            if needle in joined:
+                break
+        else:
             continue
         for text in texts:
             if row.find(text if row.on_text else text.strip()) is not None:

@@ -9,18 +9,19 @@ from __future__ import annotations
 import random
 
 import pytest
+from tests.helpers.chunking import chunkings
 
 from hwmon.events import Event, ProgressBatch, ProgressUpdate, StepBatch, StepMetrics, expand_steps
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
 from hwmon.parsers.stream import StreamParser
-from tests.helpers.chunking import chunkings
 
 
 def _bar(n: int, total: int = 50, elapsed: int | None = None, tail: str = "") -> str:
     pct = 100 * n // total
     seconds = n // 3 if elapsed is None else elapsed
-    return f"{pct:3d}%|{'█' * (pct // 10):<10}| {n}/{total} [{seconds // 60:02d}:{seconds % 60:02d}<00:30, {9 + n / 7:.2f}it/s{tail}]"
+    clock = f"{seconds // 60:02d}:{seconds % 60:02d}"
+    return f"{pct:3d}%|{'█' * (pct // 10):<10}| {n}/{total} [{clock}<00:30, {9 + n / 7:.2f}it/s{tail}]"
 
 
 def _line(texts: list[str]) -> bytes:

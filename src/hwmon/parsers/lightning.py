@@ -39,8 +39,8 @@ from hwmon.events import (
 from hwmon.parsers import vocab
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
-from hwmon.parsers.tqdm_redraws import rows_take_none
 from hwmon.parsers.tqdm import parse_duration
+from hwmon.parsers.tqdm_redraws import rows_take_none
 
 __all__ = ["LightningParser"]
 

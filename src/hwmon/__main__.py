@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from hwmon.cli import main
+from hwmon.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from hwmon import __version__, exitcodes
+from hwmon import __version__, exitcodes, shutdown
 
 # name -> one-line help. Each module hwmon.commands.<name> has add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, str] = {
@@ -102,6 +102,12 @@ def did_you_mean(word: str) -> str | None:
 
     matches = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def entry() -> NoReturn:
+    """The ``hwmon`` console script: ``main()``, then out of the process (quickly after a dashboard: see
+    ``hwmon.shutdown``)."""
+    shutdown.leave(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -278,6 +278,32 @@ class ProgressUpdate(Event):
     redraw: bool = False
 
 
+class RedrawDecoder(Protocol):
+    """Reads the ``\\r`` redraws a ``ProgressBatch`` stands for back as the ``ProgressUpdate`` events the line path
+    gives for them, one per redraw, in order (the model never needs them: it folds in the first and the last)."""
+
+    def decode(self, raw: str, line: int) -> list[ProgressUpdate]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressBatch(Event):
+    """A run of ``\\r`` redraws of one plain progress bar on one line, read at once (a bulk read, h17r): it stands for
+    ``count`` ``ProgressUpdate(redraw=True)`` events of line ``line``, the first ``first`` and the last ``last``.
+    The parser batches only redraws of one bar (same name and total) whose count and elapsed time never go back,
+    so folding ``first`` then ``last`` into the model is folding every one of them (the model's reducer does
+    that). ``raw`` (the redraws' texts joined by ``\\r``) and ``decoder`` give every one back (``updates()``)."""
+
+    first: ProgressUpdate
+    last: ProgressUpdate
+    count: int
+    raw: str
+    decoder: RedrawDecoder = field(compare=False)
+
+    def updates(self) -> list[ProgressUpdate]:
+        """Every redraw the batch stands for, as the line path reads it, in order."""
+        return self.decoder.decode(self.raw, self.line)
+
+
 @dataclass(frozen=True, slots=True)
 class CheckpointSaved(Event):
     """A checkpoint was written (``step`` and/or ``path`` when the line states them)."""
@@ -516,6 +542,7 @@ AnyEvent = (
     | StepMetrics
     | StepBatch
     | ProgressUpdate
+    | ProgressBatch
     | CheckpointSaved
     | EvalMetric
     | RunCompleted

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hwmon.events import Event, RunCompleted, StepBatch, StepColumns, StepMetrics, expand_steps
+from hwmon.events import Event, ProgressBatch, RunCompleted, StepBatch, StepColumns, StepMetrics, expand_steps
 from hwmon.parsers.base import Line
 from hwmon.parsers.blocks import TemplateDecoder
 from hwmon.parsers.megatron import ITERATION, iteration_step
@@ -37,11 +37,13 @@ def events(data: bytes, blocks: bool, chunks: list[int] | None = None) -> list[E
 
 
 def flat(found: list[Event]) -> list[tuple[str, str, str]]:
-    """Every event with batches expanded into their steps: (kind, repr, rule)."""
+    """Every event with batches expanded into their steps and redraws: (kind, repr, rule)."""
     out: list[tuple[str, str, str]] = []
     for event in found:
         if isinstance(event, StepMetrics | StepBatch):
             out += [("step", repr(s), s.rule) for s in expand_steps(event)]
+        elif isinstance(event, ProgressBatch):
+            out += [("ProgressUpdate", repr(u), u.rule) for u in event.updates()]
         else:
             out.append((type(event).__name__, repr(event), event.rule))
     return out
@@ -228,3 +230,83 @@ def test_nanogpt_iter_lines_in_bulk_equal_line_by_line(max_iters: int | None) ->
         assert flat(events(data, blocks=True, chunks=random_chunks(len(data), seed))) == flat(
             events(data, blocks=False)
         )
+
+
+# --- every format: the block path equals the line path -------------------------------------------------------------
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.log")))
+def test_every_fixture_read_in_blocks_equals_line_by_line(name: str) -> None:
+    # Repeated to well past the splitter's block size, so each format's lines arrive in blocks (and, where a
+    # format has a fast path, as batches), in two chunkings; the events, batches expanded, are the line path's.
+    one = (FIXTURES / name).read_bytes()
+    if not one.endswith(b"\n"):
+        one += b"\n"
+    data = one * max(1, (160 << 10) // max(1, len(one)))
+    slow = flat(events(data, blocks=False))
+    assert flat(events(data, blocks=True, chunks=[1 << 20])) == slow
+    assert flat(events(data, blocks=True, chunks=[65537] * (len(data) // 65537 + 1))) == slow
+
+
+# --- runs of \r redraws ---------------------------------------------------------------------------------------------
+
+
+def _bar(n: int, total: int = 50, tail: str = "") -> str:
+    pct = 100 * n // total
+    return f"{pct:3d}%|{'█' * (pct // 10):<10}| {n}/{total} [00:{n % 60:02d}<00:30, {9 + n / 7:.2f}it/s{tail}]"
+
+
+def _redraw_line(ns: range | list[int], total: int = 50, tail: str = "", name: str = "") -> bytes:
+    return ("\r".join(f"{name}{_bar(n, total, tail)}" for n in ns) + "\n").encode()
+
+
+def test_a_run_of_plain_redraws_is_one_batch_equal_to_its_redraws() -> None:
+    data = b"start\n" + b"".join(_redraw_line(range(k * 10, k * 10 + 10)) for k in range(5)) + b"done\n"
+    fast = events(data, blocks=True)
+    assert flat(fast) == flat(events(data, blocks=False))
+    batches = [e for e in fast if isinstance(e, ProgressBatch)]
+    assert len(batches) == 5 and all(b.count == 9 for b in batches)  # the line's last state is its final line
+    assert all(b.rule == "tqdm:bar" for b in batches)
+    # The reducer's state after a batch is the state after its redraws one by one.
+    from hwmon.model.summary import summarize_events, summary_dict
+
+    slow_state = summarize_events(events(data, blocks=False), "x")
+    assert summary_dict(summarize_events(fast, "x")) == summary_dict(slow_state)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # A named bar: a phase of its own, not a plain redraw.
+        _redraw_line(range(10), name="Epoch 1: "),
+        # A postfix with a loss: training steps, one per redraw.
+        _redraw_line(range(10), tail=", loss=0.5"),
+        # The anonymous bar opened a phase (it showed a loss before): a redraw reaching the total ends it.
+        _redraw_line(range(3), tail=", loss=0.5") + _redraw_line([*range(44, 51), 50, 50, 50]),
+        # An HF loss dict waits for the bar drawn next: the first redraw releases it, the rest are a batch.
+        b"{'loss': 0.5, 'learning_rate': 1e-05, 'epoch': 0.1}\n" + _redraw_line(range(10, 20)),
+        # A PopTorch warning whose unprefixed repeat the Graphcore parser waits to swallow.
+        b"[12:00:00.000] [poptorch::python] [warning] careful\n" + _redraw_line(range(10)),
+        # An abort waiting for its what(): the next line (the bar's first redraw) reports it without one.
+        b"terminate called after throwing an instance of 'poplar::graph_memory_allocation_error'\n"
+        + _redraw_line(range(10)),
+        # Bars of two totals on one line.
+        _redraw_line(range(5)).rstrip(b"\n") + b"\r" + _redraw_line(range(5), total=60),
+    ],
+    ids=["named", "loss-postfix", "phase-bar", "hf-dict", "poptorch-repeat", "poplar-abort", "two-totals"],
+)
+def test_redraws_that_change_more_than_the_bar_go_one_by_one(data: bytes) -> None:
+    data = b"x\n" + data * 3
+    assert flat(events(data, blocks=True)) == flat(events(data, blocks=False))
+    for seed in (5, 6):
+        chunks = random_chunks(len(data), seed)
+        assert flat(events(data, blocks=True, chunks=chunks)) == flat(events(data, blocks=False))
+
+
+def test_the_mixed_gpu_log_reads_most_redraws_in_batches(gpu_log: bytes) -> None:
+    head = gpu_log[: 2 << 20]
+    fast = events(head, blocks=True, chunks=[1 << 20] * 3)
+    batched = sum(e.count for e in fast if isinstance(e, ProgressBatch))
+    assert batched > 0.7 * head.count(b"\r")

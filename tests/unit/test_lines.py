@@ -289,3 +289,15 @@ def test_blocks_in_random_chunkings_expand_to_the_same_lines() -> None:
         i += size
     items.extend(splitter.finish())
     assert _expand(items) == expected
+
+
+def test_clean_lines_right_after_a_redrawn_line_join_the_block() -> None:
+    # A progress bar's line (dirty: \r, non-ASCII) then a format's clean lines: only the bar's few KiB go line by
+    # line; the clean lines from the next sub-piece on are one block (not the rest of a 64 KiB piece line by line).
+    bar = "\r".join(f"{n:3d}%|{'█' * (n // 10):<10}| {n}/100 [00:01<00:09, 9.00it/s]" for n in range(100))
+    data = (bar + "\n").encode() + _step_lines(1, 3000)
+    splitter = LineSplitter()
+    items = splitter.feed(data, blocks=True) + list(splitter.finish())
+    loose = [x for x in items if isinstance(x, Line) and x.final]
+    assert len(loose) < 1 + 4096 // 40  # the bar's line and at most one sub-piece of step lines
+    assert _expand(items) == lines_of(data)

@@ -148,6 +148,17 @@ class GraphcoreParser:
         stamp(out, 0, "graphcore:oom")  # what the rows did not name: a held out-of-memory error, released
         return out
 
+    def accepts_redraws(self, texts: list[str]) -> bool:
+        """Whether a run of plain-bar redraws changes nothing here: no message to swallow a repeat of, no abort
+        waiting for its ``what():``, nothing this format reads."""
+        if self._dup_message is not None or self._pending_oom is not None:
+            return False
+        # (_TRIGGER is literals only: found in no redraw when not found in them joined)
+        return _TRIGGER.search("\r".join(texts)) is None
+
+    def take_redraws(self, texts: list[str], line: int) -> list[Event]:
+        return []
+
     def finish(self) -> list[Event]:
         """Flush a held ``terminate called`` line that never got its ``what():``."""
         out: list[Event] = []

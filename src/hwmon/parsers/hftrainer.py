@@ -46,6 +46,7 @@ _CKPT_STEP = re.compile(r"checkpoint-(\d{1,18})/?$")
 _NOT_WORD = re.compile(r"[^\w]+")
 _PAREN = re.compile(r"\(.*?\)")
 _TARGETS = {"num_epochs": "epoch", "total_optimization_steps": "step"}
+_BAR = re.compile(r"(?<![\w.])\d{1,3}%\|[^|]{0,200}\|\s*(\d{1,18})/(\d{1,18})\s*\[")
 
 
 def _snake(text: str) -> str:
@@ -187,13 +188,13 @@ class HfTrainerParser(RuleParser):
             return
         if "loss" in values:
             extra = tuple((k, v) for k, v in values.items() if k not in ("loss", "epoch", "step"))
-            event = StepMetrics(
-                number, ts, None, loss=values["loss"], epoch=values.get("epoch"), extra=extra, rule="hftrainer:dict"
-            )
+            loss, epoch = values["loss"], values.get("epoch")
             if "step" not in values and not (self._epochs and self._total_steps):
-                self._held = event  # numbered by the bar drawn next
+                # numbered by the bar drawn next
+                self._held = StepMetrics(number, ts, None, loss=loss, epoch=epoch, extra=extra, rule="hftrainer:dict")
             else:
-                out.append(dataclasses.replace(event, step=self._step_of(values)))
+                step = self._step_of(values)
+                out.append(StepMetrics(number, ts, step, loss=loss, epoch=epoch, extra=extra, rule="hftrainer:dict"))
 
     def _step_of(self, values: dict[str, float]) -> int | None:
         step = values.get("step")
@@ -211,7 +212,22 @@ class HfTrainerParser(RuleParser):
         self._last_step = found
         return found
 
-    @rule("%|", r"(?<![\w.])\d{1,3}%\|[^|]{0,200}\|\s*(\d{1,18})/(\d{1,18})\s*\[")
+    def accepts_redraws(self, texts: list[str]) -> bool:
+        """A run of plain-bar redraws only moves the Trainer's bar, unless a dict waits for it or a banner block
+        is being read (then the line path decides)."""
+        return self._held is None and self._block is None
+
+    def take_redraws(self, texts: list[str], line: int) -> list[Event]:
+        """What ``_bar`` does for each redraw: the last one drawn gives the step of the next dict."""
+        for text in reversed(texts):
+            msg = text.strip()
+            m = _BAR.search(msg)
+            if m is not None and not msg[: m.start()].strip():
+                self._bar_n = int(m.group(1))
+                break
+        return []
+
+    @rule("%|", _BAR.pattern)
     def _bar(self, m: re.Match[str], record: Record, out: list[Event]) -> None:
         # The Trainer's own bar has no description; its n is the global step. (The bar's events are tqdm's.)
         if record.msg[: m.start()].strip() == "":

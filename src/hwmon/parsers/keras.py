@@ -33,6 +33,7 @@ from hwmon.events import (
 from hwmon.parsers import vocab
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
+from hwmon.parsers.tqdm_redraws import rows_take_none
 
 __all__ = ["KerasParser"]
 
@@ -55,6 +56,14 @@ class KerasParser(RuleParser):
         epoch = int(m["e"])
         step = epoch * self._per_epoch if self._per_epoch else None
         out.append(CheckpointSaved(record.number, record.ts, step, m["path"]))
+
+    def accepts_redraws(self, texts: list[str]) -> bool:
+        """A run of plain tqdm redraws (``hwmon.parsers.tqdm_redraws``) changes nothing here when no row takes
+        any of them (``before`` acts on final lines only)."""
+        return rows_take_none(self, texts)
+
+    def take_redraws(self, texts: list[str], line: int) -> list[Event]:
+        return []
 
     def __init__(self) -> None:
         super().__init__()

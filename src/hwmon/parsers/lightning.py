@@ -40,6 +40,7 @@ from hwmon.parsers import vocab
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
 from hwmon.parsers.tqdm import parse_duration
+from hwmon.parsers.tqdm_redraws import rows_take_none
 
 __all__ = ["LightningParser"]
 
@@ -67,6 +68,14 @@ class LightningParser(RuleParser):
 
     TRIGGER = re.compile(r"it/s|GPU available: |Trainer\.\w+` stopped|saving model to")
     BEFORE_RULE = "rich_bar"
+
+    def accepts_redraws(self, texts: list[str]) -> bool:
+        """A run of plain tqdm redraws (``hwmon.parsers.tqdm_redraws``) changes nothing here when no row takes
+        any of them (``before`` acts on final lines only)."""
+        return rows_take_none(self, texts)
+
+    def take_redraws(self, texts: list[str], line: int) -> list[Event]:
+        return []
 
     def __init__(self) -> None:
         super().__init__()

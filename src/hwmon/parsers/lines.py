@@ -45,6 +45,7 @@ BLOCK_MIN = 16 * 1024
 # Regions are checked in pieces of about this size, so one dirty line (a \r, an escape) only sends its own piece
 # down the slow path.
 _PIECE = 64 * 1024
+_SUB_PIECE = 4 * 1024
 
 _CUT_MARK = " … [cut: {} bytes]"
 # ``partial()`` renders at most this many bytes of the line under way.
@@ -58,6 +59,7 @@ _KEEP_BLOCK = _PRINTABLE + b"\n"  # LineBlock contract: no control byte but \n
 
 # Anything in decoded text that cleaning would change (ESC is \x1b, inside the first range).
 _NEEDS_CLEAN = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NEEDS_CLEAN_BUT_CR = re.compile("[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _NEEDS_CLEAN_ASCII = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 _ESCAPES = re.compile(
@@ -200,13 +202,20 @@ class LineSplitter:
                 return
         # Pieces of about _PIECE bytes, so one dirty line (a \r, an escape) only sends its own piece down the
         # slow path and the clean pieces around it can still form blocks.
+        # A dirty piece is checked again in sub-pieces of about _SUB_PIECE bytes, so the clean lines just before
+        # and after a dirty stretch (a format's first lines after a progress bar's) still join the blocks.
         run_start = -1  # start of a run of block-clean pieces not yet emitted
         i = start
+        size = _PIECE
         while i < end:
-            j = data.find(b"\n", i + _PIECE - 1, end) + 1 if i + _PIECE < end else end
+            j = data.find(b"\n", i + size - 1, end) + 1 if i + size < end else end
             if blocks and self._block_clean(data[i:j]):
                 if run_start < 0:
                     run_start = i
+                size = _PIECE
+            elif blocks and size > _SUB_PIECE:
+                size = _SUB_PIECE  # (the same start again, in smaller pieces)
+                continue
             else:
                 if run_start >= 0:
                     self._emit_run(data, run_start, i, base, out)
@@ -266,14 +275,38 @@ class LineSplitter:
             size = len(raw)
             if b"\r" in raw:
                 self._line_offset = offset
-                self._consume(raw, 0, size, out)
-                self._end_line(out, offset + size + 1)
+                if size > self.max_line or not self._redrawn_line(raw, out):
+                    self._consume(raw, 0, size, out)
+                    self._end_line(out, offset + size + 1)
             else:
                 text, truncated = self._render(raw, 0)
                 out.append(Line(self._number, offset, text, True, truncated))
                 self._number += 1
             offset += size + 1
             self._line_offset = offset
+
+    def _redrawn_line(self, raw: bytes, out: list[Line | LineBlock]) -> bool:
+        """A complete line redrawn with ``\\r`` (a progress bar's states) in one decode and one split, when no
+        segment needs cleaning or cutting (the caller checked its size): the ``Line`` objects ``_consume`` and
+        ``_end_line`` give for it. False (nothing done) when it needs their byte-wise path."""
+        text = raw.decode("utf-8", "replace")
+        if _NEEDS_CLEAN_BUT_CR.search(text) is not None:
+            return False
+        segments = text.split("\r")
+        if not segments[-1]:
+            segments.pop()  # the \r of \r\n (or a redraw erased to nothing: the last state shown stays)
+        last = segments.pop() if segments else ""
+        number, offset = self._number, self._line_offset
+        shown: str | None = None
+        for segment in segments:
+            if segment.strip():
+                out.append(Line(number, offset, segment, False))
+                shown = segment
+        if shown is not None and not last.strip():
+            last = shown
+        out.append(Line(number, offset, last, True))
+        self._number = number + 1
+        return True
 
     # ------------------------------------------------------------------ the line being read
 

@@ -150,11 +150,7 @@ class StreamParser(StreamBlocks):
         step = FEED_SLICE
         for start in range(0, len(data), step):
             piece = data if len(data) <= step else data[start : start + step]
-            for item in self._splitter.feed(piece, blocks=self.blocks):
-                if isinstance(item, Line):
-                    self._line(item, out)
-                else:
-                    self._block(item, out)
+            self._items(self._splitter.feed(piece, blocks=self.blocks), out)
         return out
 
     def finish(self) -> list[Event]:

@@ -47,6 +47,7 @@ from hwmon.parsers.base import Line
 from hwmon.parsers.records import RecordReader, as_record
 from hwmon.parsers.rules import stamp
 from hwmon.parsers.tqdm_bars import MAX_DESC, FoundBar, find_bars, parse_duration, parse_metrics
+from hwmon.parsers.tqdm_redraws import TqdmRedraws
 
 __all__ = [
     "MAX_BARS",
@@ -101,7 +102,7 @@ class BarState:
     last_loss: float | None = None
 
 
-class TqdmParser:
+class TqdmParser(TqdmRedraws):
     """Pure parser of tqdm bars (see the module docstring for the conventions). Never raises on any line."""
 
     RULE = "tqdm:bar"
@@ -119,6 +120,7 @@ class TqdmParser:
         self._epochs_done: int | None = None  # the outer epochs bar's n while it runs
         self._eval_seen: dict[str, float] = {}
         self._reader = RecordReader()
+        self._redraw_run = ""  # (the joined run accepts_redraws accepted last)
 
     def feed(self, line: Line) -> list[Event]:
         """Events for every bar in this line (redraws included)."""
@@ -135,6 +137,19 @@ class TqdmParser:
     def finish(self) -> list[Event]:
         """Nothing is held across lines."""
         return []
+
+    def _anonymous_is_plain(self) -> bool:
+        """The anonymous bar opened no phase (or has not been drawn yet): a plain redraw of it is only a state."""
+        state = self._bars.get("")
+        return state is None or state.phase is None
+
+    def _touch_anonymous(self) -> None:
+        """What drawing the anonymous plain bar does to this parser (``_bar_events``): it becomes the most recently
+        drawn bar (created without a phase when new)."""
+        state = self._bars.pop("", None) or BarState(phase=None)
+        if len(self._bars) >= MAX_BARS:
+            del self._bars[next(iter(self._bars))]
+        self._bars[""] = state
 
     def _bar_events(self, bar: FoundBar, line: Line, out: list[Event]) -> None:
         number = line.number

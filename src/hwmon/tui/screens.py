@@ -1,13 +1,14 @@
-"""Modal screens: the key help, a log record in full, and the confirmation before stopping a run."""
+"""Screens over the dashboard: the key help, a log record in full, and the confirmation before stopping a run."""
 
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.geometry import Size
+from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Static
 
 HELP_SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -56,21 +57,73 @@ HELP_SECTIONS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
-def help_table() -> Table:
-    """Every key, grouped; the key column never wraps, the description column does."""
-    table = Table.grid(padding=(0, 2))
-    table.add_column(no_wrap=True, justify="right", style="bold")
-    table.add_column(overflow="fold")
+def help_text(width: int) -> Text:
+    """The keys laid out for ``width`` columns as one styled text: the key column right-aligned and never wrapped,
+    each description wrapped under itself. Built by hand rather than as a rich ``Table``: Textual measures and renders
+    a table several times on its first layout, which made the first ``h`` the slowest key at 160x48."""
+    keys = [key for _section, rows in HELP_SECTIONS for key, _what in rows]
+    key_width = max(len(key) for key in keys)
+    gap = 2
+    what_width = max(8, width - key_width - gap)
+    out = Text(no_wrap=True, overflow="crop", end="")
     for index, (section, rows) in enumerate(HELP_SECTIONS):
         if index:
-            table.add_row("", "")
-        table.add_row(Text(section, style="bold underline"), "")
+            out.append("\n\n")
+        out.append(section.rjust(key_width) if len(section) <= key_width else section, style="bold underline")
         for key, what in rows:
-            table.add_row(key, what)
-    return table
+            lines = _wrap(what, what_width)
+            for number, line in enumerate(lines):
+                out.append("\n")
+                out.append((key if number == 0 else "").rjust(key_width), style="bold")
+                out.append(" " * gap + line)
+    return out
 
 
-class HelpScreen(ModalScreen[None]):
+def _wrap(words: str, width: int) -> list[str]:
+    """``words`` wrapped at spaces to ``width`` columns; a word longer than the width is cut into pieces."""
+    lines: list[str] = []
+    line = ""
+    for word in words.split():
+        while len(word) > width:
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:width])
+            word = word[width:]
+        if not line:
+            line = word
+        elif len(line) + 1 + len(word) <= width:
+            line += " " + word
+        else:
+            lines.append(line)
+            line = word
+    lines.append(line)
+    return lines
+
+
+class HelpText(Widget):
+    """The keys, laid out for the width the widget gets (cached per width)."""
+
+    DEFAULT_CSS = "HelpText { width: 100%; height: auto; }"
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's keyword
+        super().__init__(id=id)
+        self._laid_out: dict[int, Text] = {}
+
+    def text_for(self, width: int) -> Text:
+        text = self._laid_out.get(width)
+        if text is None:
+            text = self._laid_out[width] = help_text(width)
+        return text
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.text_for(width).plain.split("\n"))
+
+    def render(self) -> Text:
+        return self.text_for(self.content_region.width or self.size.width)
+
+
+class HelpScreen(Screen[None]):
     """The keys. Any of Esc, ?, h, q closes it. Where the terminal is too short for every key, it scrolls with
     j/k, ↑/↓, PgDn/PgUp/space and g/G, and its last row says so and how far down it is."""
 
@@ -101,7 +154,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical() as box:
             box.border_title = "hwmon: keys"
             with VerticalScroll(id="help-body"):
-                yield Static(help_table(), id="help-text")
+                yield HelpText(id="help-text")
                 yield Static(
                     Text("Alerts (NaN/Inf loss, errors, stalls, silence) show in the header's third row.", style="dim")
                 )

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from textual.app import App
 
+from hwmon import shutdown
+
 T = TypeVar("T")
 
 _SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -50,6 +52,19 @@ def restore(mode: tuple[int, list[Any]] | None) -> None:
             termios.tcsetattr(mode[0], termios.TCSADRAIN, mode[1])
 
 
+def use_quiet_driver(app: App[Any]) -> None:
+    """Give the app ``QuietLinuxDriver`` where Textual would use its ``LinuxDriver`` (not on Windows, not when
+    ``TEXTUAL_DRIVER`` names another driver): the same driver with an input thread that sleeps while idle."""
+    if os.name != "posix":
+        return
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from hwmon.tui.driver import QuietLinuxDriver
+
+    if app.driver_class is LinuxDriver:
+        app.driver_class = QuietLinuxDriver
+
+
 def run_app(app: App[T]) -> T | None:
     """``app.run()``, with SIGTERM and SIGHUP making the app exit cleanly (then ``SystemExit(128 + signal)``) and
     the terminal restored after any exception."""
@@ -68,6 +83,8 @@ def run_app(app: App[T]) -> T | None:
         else:
             raise SystemExit(128 + signum)
 
+    use_quiet_driver(app)
+    shutdown.mark_app_ran()
     previous = {}
     for signum in _SIGNALS:
         with contextlib.suppress(ValueError, OSError):  # not the main thread: leave the signals alone

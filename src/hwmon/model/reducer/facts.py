@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 import re
 
-from hwmon.events import EvalMetric, Event, Info, ProgressUpdate, TargetStated
+from hwmon.events import EvalMetric, Event, Info, ProgressBatch, ProgressUpdate, TargetStated
 from hwmon.model.reducer import evals
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.run import check_epochs_and_test
-from hwmon.model.reducer.steps import absurd
+from hwmon.model.reducer.steps import absurd, sane_numbers
 from hwmon.model.reducer.timeline import open_phase
 from hwmon.model.state import ENDED, MAX_INFO_KEYS, MAX_PROGRESS_BARS, ProgressBar, RunState
 
@@ -57,6 +57,22 @@ def _progress(state: RunState, event: Event, now: float | None) -> None:
         state.target_epochs = bar.total
         state.epoch = min(bar.total, bar.n + 1)
     check_epochs_and_test(state, bar)
+
+
+def _progress_batch(state: RunState, event: Event, now: float | None) -> None:
+    """A run of redraws of one bar (``ProgressBatch``): its count, total and elapsed time never go back within it
+    (the parser's promise), so only the first can start a loop or open a phase, and the bar's figures and the log
+    clock after the last are what every redraw in turn would leave: the first, then the last, folded in. The
+    version counts every redraw, as line by line."""
+    assert isinstance(event, ProgressBatch)
+    first = sane_numbers(event.first)
+    assert isinstance(first, ProgressUpdate)
+    _progress(state, first, now)
+    if event.count > 1:
+        last = sane_numbers(event.last)
+        assert isinstance(last, ProgressUpdate)
+        _progress(state, last, now)
+        state.version += event.count - 1
 
 
 def _tell_time(
@@ -159,6 +175,7 @@ def _set_target(state: RunState, what: str, total: int | None, current: int | No
 
 HANDLERS: dict[type[Event], Handler] = {
     ProgressUpdate: _progress,
+    ProgressBatch: _progress_batch,
     EvalMetric: _eval_metric,
     Info: _info,
     TargetStated: _target,

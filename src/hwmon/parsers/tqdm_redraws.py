@@ -1,0 +1,149 @@
+"""Runs of ``\\r`` redraws of one plain tqdm bar, read at once while catching up: a ``ProgressBatch`` instead of one
+``ProgressUpdate`` per redraw. Pure; a mixin of ``hwmon.parsers.tqdm.TqdmParser`` (whose state it reads).
+
+A plain bar is an anonymous bar and nothing else on its segment (``  7%|▋   | 70/1000 [00:03<00:45, 20.4it/s]``):
+the line path reads it as exactly one ``ProgressUpdate`` of the bar named "", no phase (an anonymous bar without a
+loss stands for none), no step, no metric. So a run of them changes the parser's state only by touching that bar,
+and the reducer's only by the last one: one ``ProgressBatch`` (first, last, count, the texts and
+``RedrawReader`` to give every update back) is equivalent. The stream asks every other reader of redraws whether
+the run changes anything of theirs first (``accepts_redraws``), then lets each take it (``take_redraws``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from hwmon.events import Event, ProgressBatch, ProgressUpdate
+from hwmon.parsers.rules import RuleParser
+from hwmon.parsers.tqdm_bars import parse_duration
+
+__all__ = ["PLAIN_REDRAW", "PLAIN_RUN", "RedrawReader", "TqdmRedraws", "plain_update", "rows_take_none"]
+
+RULE = "tqdm:bar"
+# tqdm_bars._PLAIN (the one-match shortcut of find_bars) with a bar drawn only in tqdm's bar characters (so no
+# other reader's words can hide in it) and without a unit of "s" ("2.0s/s" reads as seconds per unit on the
+# general path).
+PLAIN_REDRAW = re.compile(
+    r"\s*\d{1,3}%\|[ █▏▎▍▌▋▊▉#0-9]{0,2000}\|\s*(\d{1,15})/(\d{1,15})\s*"
+    r"\[(\d+:\d{2}(?::\d{2})?)<(\d+:\d{2}(?::\d{2})?|\?), (\d+(?:\.\d+)?|\?)(?!s/)([A-Za-z]+)/s\]\s*"
+)
+
+# The same for a run of them joined by \r, with spaces for its whitespace (so nothing in it matches a \r, and a
+# redraw padded otherwise goes the line path's way), groups not kept: it matches the joined run only when every
+# redraw is a plain bar.
+_SEGMENT = re.sub(r"\((?!\?)", "(?:", PLAIN_REDRAW.pattern).replace(r"\s", " ")
+PLAIN_RUN = re.compile(rf"(?:{_SEGMENT}\r)*{_SEGMENT}")
+# Each redraw's count, total and elapsed time, in a run PLAIN_RUN matched (one match per redraw: only the second
+# "|" of a plain bar is followed by a count and a "/").
+_COUNTS = re.compile(r"\| *(\d+)/(\d+) *\[([\d:]+)<")
+
+
+def plain_update(m: re.Match[str], line: int) -> ProgressUpdate:
+    """The ``ProgressUpdate`` the line path gives for a redraw that is a plain bar (``PLAIN_REDRAW``'s match)."""
+    n, total, elapsed, remaining, rate, unit = m.groups()
+    return ProgressUpdate(
+        line,
+        None,
+        "",
+        int(n),
+        int(total),
+        parse_duration(elapsed),
+        parse_duration(remaining),
+        None if rate == "?" else float(rate),
+        unit,
+        (),
+        redraw=True,
+        rule=RULE,
+    )
+
+
+class RedrawReader:
+    """The ``RedrawDecoder`` of plain-bar redraws (``hwmon.events.RedrawDecoder``)."""
+
+    def decode(self, raw: str, line: int) -> list[ProgressUpdate]:
+        out: list[ProgressUpdate] = []
+        for text in raw.split("\r"):
+            m = PLAIN_REDRAW.fullmatch(text)
+            if m is not None:
+                out.append(plain_update(m, line))
+        return out
+
+
+_READER = RedrawReader()
+
+
+def rows_take_none(parser: RuleParser, texts: list[str]) -> bool:
+    """Whether none of a rule parser's rows matches any of ``texts``, read as the record stage reads a plain bar
+    (no prefix, no stamp: the message is the stripped text). Then the line path gives no event of the parser's for
+    them and changes none of its state (its ``before`` hook acts on final lines only). A row none of whose needles
+    is in the joined texts matches none of them; its ``TRIGGER`` is not asked (a row that matches is enough to say
+    no: the line path then decides)."""
+    joined = "\r".join(texts)
+    for row in parser.TABLE.rows:
+        for needle in row.needles:
+            if needle in joined:
+                break
+        else:
+            continue
+        for text in texts:
+            if row.find(text if row.on_text else text.strip()) is not None:
+                return False
+    return True
+
+
+class TqdmRedraws:
+    """``accepts_redraws`` / ``take_redraws`` of ``TqdmParser``."""
+
+    _redraw_run: str
+
+    def _touch_anonymous(self) -> None:
+        raise NotImplementedError
+
+    def _anonymous_is_plain(self) -> bool:
+        raise NotImplementedError
+
+    def accepts_redraws(self, texts: list[str]) -> bool:
+        """Whether every one of ``texts`` is a plain bar, the anonymous bar stands for no phase (then the run
+        changes nothing here but that bar), all count to one nonzero total, and neither the count nor the elapsed
+        time goes back along the run (then the model's fold of the first and the last is that of every one:
+        ``ProgressBatch``). A restarted bar, or bars of two totals, go one by one. One match over the joined run
+        (``PLAIN_RUN``) and one ``findall`` of the counts, in C."""
+        if not self._anonymous_is_plain():
+            return False
+        joined = "\r".join(texts)
+        if PLAIN_RUN.fullmatch(joined) is None:
+            return False
+        found = _COUNTS.findall(joined)
+        if len(found) != len(texts):
+            return False  # (one per plain bar: cannot happen)
+        total = found[0][1]
+        if not int(total):
+            return False
+        n = -1
+        elapsed = -1.0
+        shown = ""
+        for count, bar_total, bar_elapsed in found:
+            now = int(count)
+            if now < n or bar_total != total:
+                return False
+            if bar_elapsed != shown:  # (it changes about once a second: most redraws show the same)
+                seconds = parse_duration(bar_elapsed)
+                if seconds is None or seconds < elapsed:
+                    return False
+                shown, elapsed = bar_elapsed, seconds
+            n = now
+        self._redraw_run = joined
+        return True
+
+    def take_redraws(self, texts: list[str], line: int) -> list[Event]:
+        """The ``ProgressBatch`` of the run ``accepts_redraws`` accepted last."""
+        joined, self._redraw_run = self._redraw_run, ""
+        self._touch_anonymous()
+        first = PLAIN_REDRAW.fullmatch(texts[0])
+        last = PLAIN_REDRAW.fullmatch(texts[-1])
+        assert first is not None and last is not None  # (accepts_redraws matched them)
+        return [
+            ProgressBatch(
+                line, None, plain_update(first, line), plain_update(last, line), len(texts), joined, _READER, rule=RULE
+            )
+        ]

@@ -225,6 +225,24 @@ async def test_help_is_composed_once_and_opens_again_at_its_top() -> None:
         assert screen_text(app) == top  # and from its top, as a fresh one
 
 
+async def test_help_is_composed_off_screen_once_the_dashboard_is_idle() -> None:
+    app, _ = make_app(*full_run())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        before = screen_text(app)
+        for _ in range(400):  # the dashboard prepares it a moment after its first frames (PREPARE_HELP_AFTER_S)
+            if app.is_screen_installed("help") and app.get_screen("help").query("#help-text"):
+                break
+            await asyncio.sleep(0.01)
+        prepared = app.get_screen("help")
+        assert isinstance(prepared, HelpScreen) and prepared.is_running
+        assert len(app.screen_stack) == 1 and not isinstance(app.screen, HelpScreen)  # not shown
+        assert screen_text(app) == before
+        await pilot.press("h")
+        await pilot.pause()
+        assert app.screen is prepared and "quit the dashboard" in screen_text(app)
+
+
 async def test_search_highlights_keeps_context_and_n_steps_through_matches() -> None:
     lines = [f"line {i} {'needle' if i % 7 == 0 else 'hay'}" for i in range(60)]
     app, _ = make_app(FakeBatch([], lines))

@@ -61,6 +61,8 @@ CLOCK_TICK = 1.0
 STATUS_SHOWN_FOR = 10.0
 LOG_MAX_LINES = 5000
 FIRST_FRAME_FLUSH_S = 0.05
+# The help screen is composed off screen this long after the dashboard mounts (after its first frames).
+PREPARE_HELP_AFTER_S = 1.0
 # A first screen of lines that is mostly U+FFFD (undecodable bytes) is a binary file, not a log.
 BINARY_SAMPLE_CHARS = 4096
 BINARY_REPLACEMENT_SHARE = 0.1
@@ -197,6 +199,7 @@ class HwmonApp(SideData):
         # Repaints follow the data (a batch schedules one); this 1 Hz tick is for what time alone changes, and
         # costs nothing once the run has ended and the source is quiet.
         self.set_interval(CLOCK_TICK, self._clock_tick)
+        self.set_timer(PREPARE_HELP_AFTER_S, self.prepare_help)
         self._update_layout()
         if self._notice:
             self.set_status(self._notice)

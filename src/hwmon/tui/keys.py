@@ -73,11 +73,18 @@ class DashboardKeys(PaneLayout):
         """Show the key help (``?`` in the raw log searches backward, as in less; ``h`` always opens help)."""
         if isinstance(self.screen, HelpScreen):
             return
-        # One help screen for the app's life: composed and laid out once, then only shown again (opening it is the
-        # slowest key at 160x48 otherwise; bench/bench_tui.py).
-        if not self.is_screen_installed("help"):
-            self.install_screen(HelpScreen(), name="help")
+        # One help screen for the app's life: composed once (ahead of time by prepare_help), then only shown again.
+        self.prepare_help()
         self.push_screen("help")
+
+    def prepare_help(self) -> None:
+        """Install the help screen and compose it off screen (mounted and styled, not shown), so that the first
+        ``h`` only shows it: composing it on the first press was most of that press's latency (bench_tui.py).
+        The dashboard calls this once it is idle after its first frame; ``h`` calls it in case it has not."""
+        if self.is_screen_installed("help"):
+            return
+        self.install_screen(HelpScreen(), name="help")
+        self._get_screen("help")  # Textual's own first step of push_screen: registers and composes the screen
 
     async def on_key(self, event: Any) -> None:
         # `?` is less's backward search while the raw log has focus, help elsewhere (h is always help).

@@ -151,7 +151,9 @@ def test_a_rank_that_raises_is_the_runs_error_not_the_others_echo(tmp_path: Path
     assert proc.returncode != 0
     state = summarize_bytes(log.read_bytes(), str(log))
     assert state.status == "failed"
-    assert state.ranks.root_cause == 2  # torch elastic's report names it too
+    # torch elastic's report names a root cause, but without @record it is the first child it saw exit (a race CI
+    # lost once: rank 3, whose only error was the lost peer); the run's error is rank 2's own exception either way.
+    assert state.ranks.root_cause in (0, 1, 2, 3)
     assert run_error(state) == "rank 2: RuntimeError: injected failure on rank 2 at step 4"
     # The other ranks lost their peer ("Connection closed by peer"): they are not the run's error.
     assert any("rank" in e and "Connection closed by peer" in e for e in state.errors), state.errors

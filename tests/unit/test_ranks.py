@@ -134,6 +134,17 @@ def test_the_launchers_root_cause_names_the_rank_even_when_another_failed_first(
     assert run_error(state) == "rank 2: ValueError: the loader on rank 2 broke at step 2"
 
 
+def test_a_root_cause_that_only_lost_its_peer_is_not_the_runs_error() -> None:
+    # Without @record, torch elastic's "first observed failure" is the first child it saw exit: a race that can
+    # name a rank whose only error is the echo of another's (seen in CI: rank 3 named, rank 2 raised).
+    echo_named = FAILING.replace(b"  rank      : 2 (local_rank: 2)", b"  rank      : 3 (local_rank: 3)")
+    state = summarize_bytes(echo_named, "x")
+    assert state.ranks.root_cause == 3
+    assert run_error(state) == "rank 2: RuntimeError: the loader on rank 2 broke at step 2"
+    # A root cause whose own error is a real exception still outranks the log's order.
+    assert run_error(summarize_bytes(FAILING, "x")) == "rank 2: RuntimeError: the loader on rank 2 broke at step 2"
+
+
 def test_a_single_rank_log_emits_no_rank_events() -> None:
     data = b"".join(b"[default0]:step=%d loss=1.0\n" % i for i in range(1, 50))
     assert [e for e in stream_events([data]) if isinstance(e, RankLine | RankError)] == []

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from hwmon.model import causes
 from hwmon.model.dist_state import Cause, EndReason, RankInfo
 from hwmon.model.figures import display_status, log_now, phase_durations, wall_seconds
 from hwmon.model.fmt import fmt_duration
@@ -51,7 +52,7 @@ def run_error(state: RunState) -> str | None:
     ranks = state.ranks
     if ranks.root_cause is not None:
         info = ranks.table.get(ranks.root_cause)
-        if info is not None and info.first_error:
+        if info is not None and info.first_error and not _echo_of_another(info, ranks.first_failure):
             return f"rank {info.rank}: {info.first_error}"
     if ranks.first_failure is not None:
         rank, message, _ = ranks.first_failure
@@ -63,6 +64,22 @@ def run_error(state: RunState) -> str | None:
         # The run failed by its process's exit (the supervisor's or Slurm's record): its last error line says why.
         return state.errors[-1]
     return failed.message if failed is not None else None
+
+
+def _is_consequence(message: str) -> bool:
+    """An error that follows from another rank's failure (a peer's connection closed, the launcher's own report):
+    a weight-1 row of the cause table."""
+    cause = causes.match(message)
+    return cause is not None and cause.weight <= 1
+
+
+def _echo_of_another(info: RankInfo, first_failure: tuple[int, str, int] | None) -> bool:
+    """True when the launcher's root cause (torch elastic's "first observed failure", which without
+    ``@record`` is only the first child it saw exit: a race between the ranks) is a rank that merely lost its peer
+    while another rank's own exception is in the log."""
+    if first_failure is None or first_failure[0] == info.rank or info.first_error is None:
+        return False
+    return _is_consequence(info.first_error) and not _is_consequence(first_failure[1])
 
 
 def end_reason(state: RunState) -> EndReason | None:

@@ -234,6 +234,9 @@ class StepBatch(Event):
     raw: bytes = b""
     reset_step: int = 1
     decoder: BlockDecoder | None = field(default=None, compare=False)
+    places: tuple[tuple[int, int], ...] = field(default=(), compare=False)
+    """(byte offset in ``raw``, line index) of some lines (the samples'), ascending: ``raw_lines_at`` starts from
+    the nearest one instead of the start of ``raw``."""
 
     def columns(self) -> list[StepColumns]:
         """Every step of the batch as columns (``decoder.decode`` of ``raw``); without raw lines or a decoder, the
@@ -241,6 +244,45 @@ class StepBatch(Event):
         if self.raw and self.decoder is not None:
             return self.decoder.decode(self.raw, self.first.line)
         return StepColumns.of(self.samples)
+
+    def raw_lines_at(self, offsets: Sequence[int]) -> list[bytes] | None:
+        """The raw lines at ``offsets`` (sorted, 0-based within the batch), each with its ``\n``; None when ``raw``
+        has fewer lines. Each line's place is guessed from the mean line length and corrected with counts and finds:
+        one pass over the bytes up to the last offset and no list of every line (a batch holds thousands of lines
+        and a series keeps a few of them)."""
+        raw = self.raw
+        if not offsets:
+            return []
+        if offsets[0] < 0 or not raw:
+            return None
+        mean = len(raw) / max(1, self.count)
+        pos = index = 0  # ``pos``: where line ``index`` starts
+        places = self.places
+        known = 0  # the next place not used yet
+        out: list[bytes] = []
+        for target in offsets:
+            while known < len(places) and places[known][1] <= target:
+                if places[known][1] > index:
+                    pos, index = places[known]
+                known += 1
+            if target > index + 8:
+                cut = raw.rfind(b"\n", pos, int(target * mean)) + 1
+                if cut > pos:
+                    index += raw.count(b"\n", pos, cut)
+                    pos = cut
+            while index < target:
+                pos = raw.find(b"\n", pos) + 1
+                if pos == 0:
+                    return None
+                index += 1
+            while index > target:
+                pos = raw.rfind(b"\n", 0, pos - 1) + 1
+                index -= 1
+            end = raw.find(b"\n", pos) + 1
+            if end == 0:
+                return None
+            out.append(raw[pos:end])
+        return out
 
     def steps(self) -> Iterator[StepMetrics]:
         """Every step the batch stands for, in order, as the line-by-line path reads them (the samples when the

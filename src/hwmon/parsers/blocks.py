@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import operator
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -48,6 +49,7 @@ _MIN_BLOCK_LINES = 8
 # Blocks up to this many lines that mix step lines with other lines are walked run by run here; larger ones are
 # left for the stream to bisect (a few odd lines in 30k step lines cost two C passes that way).
 _MIXED_MAX_LINES = 2048
+_MAX_INDEX = 1 << 62
 
 Other = Callable[[Line], "list[Event]"]
 Losses = tuple[float | None, float | None, int]
@@ -201,8 +203,10 @@ class BlockSteps:
                 start, number = nl + 1, number + 1
                 continue
             stop = self.block_stop(data, start, end, shape)
-            count = data.count(b"\n", start, stop)
-            batch = self._batch(data, start, stop, number, count, shape) if count >= MIN_BATCH else None
+            # One pass over the run counts its lines and places the samples (the last sample is its last line).
+            samples = sample_lines(data, start, stop, block.places, number - block.first_number) if stop > start else []
+            count = samples[-1][1] + 1 if samples else 0
+            batch = self._batch(data, start, stop, number, count, shape, samples) if count >= MIN_BATCH else None
             if batch is not None:
                 out.append(batch)
                 start, number = stop, number + count
@@ -217,13 +221,22 @@ class BlockSteps:
                 start, number = nl + 1, number + 1
         return number
 
-    def _batch(self, data: bytes, start: int, end: int, number: int, count: int, shape: Shape) -> StepBatch | None:
+    def _batch(
+        self,
+        data: bytes,
+        start: int,
+        end: int,
+        number: int,
+        count: int,
+        shape: Shape,
+        places: list[tuple[int, int]],
+    ) -> StepBatch | None:
         losses = self.block_losses(data, start, end, count)
         decoder = self.block_decoder(shape)
         if losses is None or decoder is None:
             return None
         samples: list[StepMetrics] = []
-        for line_start, index in sample_lines(data, start, end):
+        for line_start, index in places:
             nl = data.index(b"\n", line_start)
             sample = self.block_line(data[line_start:nl].decode("ascii"), number + index)
             if sample is None:
@@ -241,6 +254,7 @@ class BlockSteps:
             nonfinite=losses[2],
             samples=tuple(samples),
             raw=data[start:end],
+            places=tuple((at - start, index) for at, index in places),
             reset_step=getattr(self, "_reset_step", 1),
             decoder=decoder,
             rule=decoder.rule,
@@ -254,14 +268,33 @@ def _index(flags: list[bool], value: bool, start: int, stop: int) -> int:
         return stop
 
 
-def sample_lines(data: bytes, start: int, end: int) -> list[tuple[int, int]]:
-    """Evenly spaced lines of ``data[start:end]`` (whole lines): (line start, line index in the run), the first and
-    the last always. About one per 64 KB, at most ``SAMPLES_PER_BATCH``: parsing a sample costs ~10 us, and the
-    plotted series keeps only a few hundred points however long the run."""
+def sample_lines(
+    data: bytes, start: int, end: int, places: Sequence[tuple[int, int]] = (), first: int = 0
+) -> list[tuple[int, int]]:
+    """Evenly spaced lines of ``data[start:end]`` (whole lines, at least one): (line start, line index in the run),
+    the first and the last always, so the last index + 1 is the number of lines (the runner counts them here).
+    About one per 64 KB, at most ``SAMPLES_PER_BATCH``: parsing a sample costs ~10 us, and the plotted series keeps
+    only a few hundred points however long the run. ``places`` (``LineBlock.places``: (offset, index) of line
+    starts in ``data``, ``first`` the index of the line at ``start``) spare the pass that counts the lines: only
+    the bytes from the last place to the last line are counted."""
     last_start = data.rfind(b"\n", start, end - 1) + 1
     span = last_start - start
     wanted = max(2, min(SAMPLES_PER_BATCH, span // 65536))
     found = [(start, 0)]
+    if places:
+        lo = bisect_right(places, (start, _MAX_INDEX))
+        hi = bisect_right(places, (last_start, _MAX_INDEX))
+        inside = places[lo:hi]
+        if inside:
+            stride = -(-len(inside) // max(1, wanted - 2))
+            found.extend((at, index - first) for at, index in inside[stride - 1 :: stride] if at < last_start)
+            base_at, base_index = inside[-1]
+            base_index -= first
+        else:
+            base_at, base_index = start, 0
+        if last_start > start:
+            found.append((last_start, base_index + data.count(b"\n", base_at, last_start)))
+        return found
     index = 0
     previous = start
     for j in range(1, wanted - 1):

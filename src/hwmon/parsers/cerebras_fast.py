@@ -31,17 +31,19 @@ _B_EVAL = EVAL_MARK.encode()
 _B_CKPT_NEEDLE = b" checkpoint"
 _B_CKPT_LINE = re.compile(rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d{1,9} INFO: +Sav(?:ing|ed) checkpoint [^\n|%]*\Z")
 _B_LOSS_ANY = re.compile(rb"Loss=([^,\s]*)")
-_LOSS_FIXED: dict[int, re.Pattern[bytes]] = {}
+_LOSS_FIXED: dict[tuple[int, int], re.Pattern[bytes]] = {}
 # The first step line (which gives the block's shape) must be within this many bytes of the block start.
 _SHAPE_SEARCH = 1 << 16
 _MAX_OTHER_LINES = 256
 
 
-def _loss_fixed(decimals: int) -> re.Pattern[bytes]:
-    pattern = _LOSS_FIXED.get(decimals)
+def _loss_fixed(decimals: int, digits: int = 0) -> re.Pattern[bytes]:
+    """``Loss=D.DDD,`` with ``decimals`` decimals and exactly ``digits`` digits before the point (0: any)."""
+    pattern = _LOSS_FIXED.get((decimals, digits))
     if pattern is None:
-        pattern = re.compile(rb"Loss=(\d+\.\d{%d})," % decimals)
-        _LOSS_FIXED[decimals] = pattern
+        whole = rb"\d{%d}" % digits if digits > 0 else rb"\d+"
+        pattern = re.compile(rb"Loss=(" + whole + rb"\.\d{%d})," % decimals)
+        _LOSS_FIXED[decimals, digits] = pattern
     return pattern
 
 
@@ -96,6 +98,10 @@ class CerebrasFastPath(BlockSteps):
         dot = data.find(b".", at, comma)
         found: list[bytes] = []
         if at >= 0 and comma > 0 and dot > 0:
+            # Usually every loss of a block has the first one's width: one pass finds them all and proves it.
+            found = _loss_fixed(comma - dot - 1, dot - at - 5).findall(data, start, end)
+            if len(found) == count:
+                return float(min(found)), float(max(found)), 0  # one width: byte order is numeric order
             found = _loss_fixed(comma - dot - 1).findall(data, start, end)
         if len(found) == count:
             if len(set(map(len, found))) == 1:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 
-from hwmon.parsers.base import Line, LineBlock
+from hwmon.parsers.base import Line, LineBlock, count_lines
 
 __all__ = ["BLOCK_MIN", "LineSplitter", "clean_bytes", "clean_text"]
 
@@ -243,8 +243,8 @@ class LineSplitter:
             out.append(self._emit_block(data[i:j], base + i))
 
     def _emit_block(self, chunk: bytes, offset: int) -> LineBlock:
-        count = chunk.count(b"\n")
-        block = LineBlock(self._number, offset, chunk, count)
+        count, places = count_lines(chunk)
+        block = LineBlock(self._number, offset, chunk, count, places)
         self._number += count
         self._line_offset = offset + len(chunk)
         return block

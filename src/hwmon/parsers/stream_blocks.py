@@ -156,11 +156,19 @@ class StreamBlocks:
                 self._parse_line(line, out)
             return
         left = data[: mid + 1]
-        left_count = left.count(b"\n")
-        self._parse_block(LineBlock(block.first_number, block.offset, left, left_count), out)
+        cut = mid + 1
+        left_places = tuple(place for place in block.places if place[0] < cut)
+        base_at, base_index = left_places[-1] if left_places else (0, 0)
+        left_count = base_index + data.count(b"\n", base_at, cut)
+        right_places = tuple((at - cut, index - left_count) for at, index in block.places if at >= cut)
+        self._parse_block(LineBlock(block.first_number, block.offset, left, left_count, left_places), out)
         self._parse_block(
             LineBlock(
-                block.first_number + left_count, block.offset + mid + 1, data[mid + 1 :], block.count - left_count
+                block.first_number + left_count,
+                block.offset + cut,
+                data[cut:],
+                block.count - left_count,
+                right_places,
             ),
             out,
         )

@@ -158,9 +158,12 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
         if event.count > 1:
             _step(state, last, now)
         return
-    # A block whose steps count down anywhere (its ends, or its evenly spaced samples, show it) holds a restart.
+    # A block whose steps count down anywhere holds a restart: its ends and samples show it, or, when they do not
+    # lie on one even stride (a restart between samples would hide there), every step of the block is read back.
     numbered = [s.step for s in (first, *event.samples, last) if s.step is not None]
     backwards = any(b < a for a, b in zip(numbered, numbered[1:], strict=False))
+    if not backwards and not _even_stride(event):
+        backwards = _counts_down(event)
     if event.raw and (event.nonfinite or first.loss is None or last.loss is None or backwards):
         # Rare (NaN/Inf in a block, steps without a loss, steps counting down): every step through the line path,
         # exactly (the batch's decoder reads every line back as the line path does).
@@ -237,6 +240,33 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
     state.stalled = False
 
 
+def _even_stride(event: StepBatch) -> bool:
+    """Whether the batch's first, samples and last step lie on one line: step = first + stride x line offset (every
+    line a step, steps counting up by the same amount), as a steady run logs them."""
+    first, last = event.first, event.last
+    if first.step is None or last.step is None or event.count < 2:
+        return event.count < 2
+    span = last.line - first.line
+    rise = last.step - first.step
+    if span <= 0 or rise < 0 or rise % span:
+        return False
+    stride = rise // span
+    return all(s.step is not None and s.step - first.step == stride * (s.line - first.line) for s in event.samples)
+
+
+def _counts_down(event: StepBatch) -> bool:
+    """Whether any step of the batch is lower than the one before it (every line read back by its decoder)."""
+    previous = -1
+    for columns in event.columns():
+        for step in columns.step:
+            if step is None:
+                continue
+            if step < previous:
+                return True
+            previous = step
+    return False
+
+
 def _goes_back(state: RunState, step: StepMetrics) -> bool:
     """A global training step lower than the last one: the log holds a new run (or a restart from a checkpoint),
     whose steps are not more steps of the old one. Per-epoch counters (a step report with its epoch, a progress
@@ -273,10 +303,9 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
     if not event.raw or event.decoder is None:
         return None
     # Only the wanted lines are read back (offsets are sorted): a block holds thousands of lines and keeps a few.
-    lines = event.raw.split(b"\n")
-    if len(lines) <= offsets[-1] + 1 or offsets[0] < 0:
+    wanted = event.raw_lines_at(offsets)
+    if wanted is None:
         return None
-    wanted = [lines[offset] + b"\n" for offset in offsets]
     picked: list[_Picked] = []
     for columns in event.decoder.decode(b"".join(wanted), event.first.line):
         n = len(columns)

@@ -43,6 +43,7 @@ def vendors(text: str) -> list[tuple[str, str | None]]:
         ("Found TPU v4-8 with 4 chips", "tpu", "TPU v4-8"),
         ("replica on xla:0", "tpu", None),
         ("Using device: cpu", "cpu", None),
+        ("running on device cpu", "cpu", None),
     ],
 )
 def test_device_evidence(line: str, vendor: str, device: str | None) -> None:
@@ -97,6 +98,7 @@ def test_kill_and_exit_lines_are_fatal(line: str, kind: str) -> None:
         "Training completed in 1:02:03",
         "training finished after 42.5 s.",
         "Total training time: 0:12:13 (0.5 s / it)",
+        "main: total training time: 02:57:51",
         "Training took 812.3s",
     ],
 )
@@ -113,6 +115,7 @@ def test_completion_phrases(line: str) -> None:
         "exited with code 01x",
         "Training completed in epoch 2",
         "Total training time so far is unknown",
+        "epoch 3: total training time: 0:01:02",
         "Training took a while",
     ],
 )

@@ -5,7 +5,8 @@ ones). Every fixture is written for these tests."""
 
 from __future__ import annotations
 
-from tests.helpers.chunking import parse_text
+import pytest
+from tests.helpers.chunking import assert_chunking_invariant, parse_text, stream_events
 
 from hwmon.events import EvalMetric, StepMetrics
 from hwmon.model.state import RunState
@@ -90,6 +91,46 @@ def test_an_epochs_summary_after_its_counted_steps_is_not_a_newer_loss() -> None
     text += "EPOCH 2 done: loss 2.2 - lr 0.1\n"
     st = state(text)
     assert st.loss.last is not None and st.loss.last[1] == 2.30123  # the last step's, not the rounded mean
+    assert st.steps.count == 6  # nor one more step
     # A loop that prints only one line per epoch: that line is its training loss.
     st = state("".join(f"EPOCH {e} done: loss {1 / e:.3f} - lr 0.1\n" for e in (1, 2, 3)))
     assert st.loss.last is not None and st.loss.last[1] == 0.333
+
+
+def _glued_log() -> bytes:
+    out = []
+    for e in range(1, 6):
+        bar = "".join(f"\r{p:3d}%|{'#' * (p // 10):10s}| {p * 40}/4000 [00:0{e}<00:01, 999.00it/s]" for p in (30, 100))
+        # The last epoch's line is printed before the bar ended its line: glued behind it.
+        out.append(bar + ("\n" if e < 5 else " ") + f"epoch {e}/5 (warmup 1.00, loss {1 / e:.4f}) over\n")
+    return "".join(out).encode()
+
+
+def test_a_line_glued_behind_a_finished_bar_is_read_as_its_own_record() -> None:
+    st = summarize_bytes(_glued_log(), "t")
+    assert st.steps.last is not None and st.steps.last[0] == 5
+    assert st.loss.last is not None and st.loss.last[1] == 0.2
+    # Read the same whatever the chunking (one byte at a time included).
+
+    def losses(chunks: list[bytes]) -> list[float | None]:
+        return [e.loss for e in stream_events(chunks) if isinstance(e, StepMetrics)]
+
+    assert assert_chunking_invariant(losses, _glued_log())[-1] == 0.2
+
+
+@pytest.mark.parametrize("prefix", ["", "INFO: ", "12:00:04 ", "12:00:04 INFO: ", "[12:00:04] INFO: "])
+def test_name_value_pairs_after_the_runs_end_are_its_final_evaluation(prefix: str) -> None:
+    # "Training complete." then "RMSE: 1.5, MAE: 0.9": the trained model's test, not a training step; a time of
+    # day before a line (no date) is no part of its message either.
+    lines = ["round 1 - loss: 0.5", "round 2 - loss: 0.4", "Training complete.", "RMSE: 1.5, R2 Score: 92.5%"]
+    st = state("".join(f"{prefix}{line}\n" for line in lines))
+    assert st.status == "succeeded"
+    assert st.eval == {"rmse": 1.5, "r2_score": 0.925}
+    assert st.loss.last is not None and st.loss.last[1] == 0.4
+
+
+def test_name_value_pairs_before_the_end_or_after_a_new_runs_step_are_not_an_evaluation() -> None:
+    st = state("round 1 - loss: 0.5\nRMSE: 1.5, MAE: 0.9\nround 2 - loss: 0.4\n")
+    assert st.eval == {}
+    text = "round 1 - loss: 0.5\nTraining complete.\nround 1 - loss: 0.7\nround 2 - loss: 0.6\nRMSE: 1.5, MAE: 0.9\n"
+    assert state(text).eval == {}

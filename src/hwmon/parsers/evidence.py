@@ -130,7 +130,14 @@ DEVICES: tuple[tuple[str, tuple[str, ...], str, Vendor, str | None], ...] = (
         None,
     ),
     ("tpu_id", ("(id=",), r"\b(?:TpuDevice|tpu)\(id=\d", "tpu", None),
-    ("cpu", ("cpu",), r"\b[Uu]sing device:?\s*['\"]?cpu\b|\bdevice\s*[=:]\s*['\"]?cpu\b", "cpu", None),
+    (
+        "cpu",
+        ("cpu",),
+        r"\b[Uu]sing device:?\s*['\"]?cpu\b|\bdevice\s*[=:]\s*['\"]?cpu\b|"
+        r"\b(?:[Rr]unning|[Tt]raining|[Rr]uns?) on device:?\s*['\"]?cpu\b",
+        "cpu",
+        None,
+    ),
     (
         # "Using CPU", "Running on CPU only", "No GPU found, falling back to CPU"; Paddle's Place(cpu)/CPUPlace,
         # MXNet's cpu(0), JAX's CpuDevice(id=0). "Using 8 CPU threads" is about data loading, not the device.
@@ -184,7 +191,8 @@ END_PHRASES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
         r"(?: successfully)?)" + _TIME_TAIL + _END,
         False,
     ),
-    ("training_time", ("otal",), r"^Total (?:training|train) time\s*[:=]", False),
+    # "Total training time: 0:12:13", and behind a C program's function-name prefix ("main: total training time:").
+    ("training_time", ("otal",), r"^(?:[A-Za-z_][\w.]{0,40}:\s+)?Total (?:training|train) time\s*[:=]", False),
     ("training_took", ("took",), r"^Training took\s+\d", False),
     (
         "exit_0",

@@ -110,11 +110,8 @@ class GenericParser(Evidence):
             return out
         ts = record.ts
         # The record without its timestamp (the level word kept: the rules below read "ERROR: x", "[ERROR] x").
-        rest = (
-            f"{record.level}: {record.msg}"
-            if record.has_ts and record.level
-            else (record.msg if record.has_ts else text)
-        )
+        stamped = record.has_ts or record.stamp == "time"  # (a time of day dates nothing but is no message)
+        rest = f"{record.level}: {record.msg}" if stamped and record.level else (record.msg if stamped else text)
         ERRORS.run(self, record, out, text=rest)
         DEVICE_ROWS.run(self, record, out)
         if "cc" in text:

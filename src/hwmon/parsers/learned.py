@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from hwmon.events import (
     CheckpointSaved,
@@ -52,6 +53,23 @@ _EVAL_HEADING = re.compile(
 )
 
 
+# The end of a progress bar ("| 750/750 [01:18<00:00, 9.5it/s]") followed by other text on the same line.
+_BAR_END = re.compile(r"\|\s?\d+(?:\.\d+)?[kMGT]?/\d+(?:\.\d+)?[kMGT]?\s?\[[^\[\]\n]{0,160}\]\s+(?=\S)")
+
+
+def glued_tail(record: Record) -> Record | None:
+    """The text after the last progress bar of a line, as a record of its own (same line number, time and
+    level), when it holds words and numbers; None otherwise."""
+    msg = record.msg
+    ends = [m.end() for m in _BAR_END.finditer(msg)]
+    if not ends:
+        return None
+    tail = msg[ends[-1] :]
+    if not any(c.isalpha() for c in tail) or not any(c.isdigit() for c in tail):
+        return None
+    return replace(record, text=tail, msg=tail)
+
+
 class LearnedStage:
     """User formats, structured lines, column tables and learned templates of one stream."""
 
@@ -62,6 +80,9 @@ class LearnedStage:
         self.templates = TemplateStage()
         self._in_eval_block = False
         self._block_loss = False
+        self.ended = False
+        """The run's own (not tentative) end line has been read: ``name: value`` lines after it are its final
+        evaluation (the stream sets it)."""
 
     def user(self, record: Record) -> list[Event] | None:
         """The events of the first user-format rule that matches the line, or None (no user format, no match)."""
@@ -86,6 +107,15 @@ class LearnedStage:
         if taken or not record.final:
             return None  # read by a rule, or a redraw: only what it said about epochs and bars matters
         if bar:
+            tail = glued_tail(record)
+            if tail is not None:
+                # Output printed while a bar had not ended its line (a notebook's interleaved stderr and stdout):
+                # the text after the bar is a record of its own.
+                found = self.structured.feed(tail)
+                if found is None:
+                    found = self.templates.feed(tail)
+                if found is not None:
+                    return found
             return self.tables.feed(record)
         found = self.structured.feed(record)
         if found is not None:
@@ -93,10 +123,27 @@ class LearnedStage:
         found = self.tables.feed(record)
         if found is not None:
             return found
+        if self.ended and not events and not self.templates.knows(record):
+            found = self._after_end(record)
+            if found is not None:
+                return found
         found = self._eval_block(record) if not events else None  # (a block a rule reads is the rule's)
         if found is not None:
             return found
         return self.templates.feed(record)
+
+    def _after_end(self, record: Record) -> list[Event] | None:
+        """A line of ``name: value`` pairs after the run's own end line (``Training complete.`` then ``MSE: 14.2,
+        R2 Score: 0.93``) of no template seen before it: the trained model's final evaluation, not a training step
+        (a line of a known template after the end is read by its template: a new run's step)."""
+        fields = self.templates.named_fields(record)
+        if not fields:
+            return None
+        for name, _ in fields:
+            if field_role(name) in ("counter", "epoch") or _BOOKKEEPING.search(name) is not None:
+                return None
+        rule = "structured:after-end"
+        return [EvalMetric(record.number, record.ts, eval_name(n), share(n, v), rule=rule) for n, v in fields]
 
     def _eval_block(self, record: Record) -> list[Event] | None:
         """``name: value`` lines under a heading that names an evaluation (``Test results:``, ``=== Validation

@@ -270,12 +270,10 @@ class RecordReader:
         ts = fmt.parse(m, self.year)
         if fmt.name == "glog":
             return ts, True, _GLOG_LEVELS[m["lvl"]], m["src"], text[m.end() :].strip(), "glog"
-        if fmt.name == "time":
-            # A time of day starts a record but dates nothing; the line is read as if it had no stamp.
-            return None, False, None, None, text.strip(), "time"
-        if ts is None:
+        time_only = fmt.name == "time"
+        if ts is None and not time_only:
             return None, False, None, None, text.strip(), ""
-        if ts is not None and ts.year != self.year:
+        if ts is not None and ts.year != self.year and not time_only:
             self.year = ts.year
         level: str | None = None
         logger: str | None = None
@@ -287,10 +285,14 @@ class RecordReader:
                 level = _LEVEL_WORDS[word]
                 logger = a["bsrc"] or a["dname"]
                 rest = a.end()
-            elif a["letter"] is not None:
+            elif a["letter"] is not None and not time_only:
                 level = _GLOG_LEVELS[a["letter"]]
                 logger = a["csrc"]
                 rest = a.end()
+        if time_only:
+            # A time of day starts a record but dates nothing: no time; a level word after it is still the
+            # record's level, and the message is what follows them ("12:00:04 INFO: Training complete.").
+            return None, False, level, logger, text[rest:].strip(" :\t"), "time"
         return ts, True, level, logger, text[rest:].strip(" :\t"), fmt.name
 
 

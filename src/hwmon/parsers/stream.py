@@ -283,6 +283,13 @@ class StreamParser(StreamBlocks):
             # A line whose metrics or error a format parser already reported gets only the generic parser's
             # multi-line bookkeeping: its own facts for it would be dropped as duplicates anyway.
             self._generic_after(line, not taken & (_F_METRIC | _F_ERROR), out)
+            # The run's own end line: ``name: value`` lines after it are its final evaluation, until a training
+            # step says another run began (hwmon.parsers.learned).
+            for event in out[start:]:
+                if isinstance(event, RunCompleted) and event.success and not event.tentative:
+                    self.learned.ended = True
+                elif isinstance(event, StepMetrics | StepBatch) and self.learned.ended:
+                    self.learned.ended = False
 
     def _generic_after(self, line: Record, facts: bool, out: list[Event]) -> None:
         try:

@@ -259,6 +259,39 @@ class TemplateStage:
             return None
         return name, value / 100.0 if parts[2].strip() == "%" else value
 
+    def knows(self, record: Record) -> bool:
+        """Whether the line is of a template already seen (its numbers masked), whatever that template reads."""
+        parts = NUMBER.split(record.msg)
+        return _KEY_SEP.join(parts[0::2]) in self._templates
+
+    def named_fields(self, record: Record) -> list[tuple[str, float]] | None:
+        """Every named number of a line made only of ``name: value`` pairs (``MSE: 14.2, R2 Score: 0.93``,
+        ``test acc 91.2%, test loss 0.31``), else None."""
+        msg = record.msg
+        if len(msg) > 300:
+            return None
+        parts = NUMBER.split(msg)
+        if len(parts) < 3 or parts[-1].strip(" .") not in ("", "%"):
+            return None
+        out: list[tuple[str, float]] = []
+        for i in range(0, len(parts) - 1, 2):
+            text = parts[i]
+            percent = False
+            if i > 0 and text.startswith("%"):
+                percent, text = True, text[1:]
+            if percent:
+                before, number = out[-1]
+                out[-1] = (before, number / 100.0)
+            name, at = _name_before(text)
+            value = _float(parts[i + 1])
+            if not name or value is None or text[:at].strip(" \t,;|:=-") != "":
+                return None
+            out.append((name, value))
+        if parts[-1].strip(" .") == "%":
+            before, number = out[-1]
+            out[-1] = (before, number / 100.0)
+        return out
+
     def finish(self) -> list[Event]:
         """End of input: held lines of templates whose counter never showed itself, without a step."""
         out: list[Event] = []
@@ -440,9 +473,8 @@ class TemplateStage:
                 self._counted_epoch = epoch
             elif epoch == self._counted_epoch and t.slots[t.loss].name in _SUMMARY_LOSS:
                 # h17g: "EPOCH 3 done: loss 2.59" after that epoch's counted steps: the epoch's summary (its mean,
-                # rounded), not a newer training loss than the last step's.
-                extra.append((f"epoch {t.slots[t.loss].name}", loss))
-                loss = None
+                # rounded), not a newer training loss than the last step's — and not one more step either.
+                return out
         out.append(
             StepMetrics(
                 number,

@@ -6,7 +6,8 @@
   format's, and the built-in format parsers do not see it;
 - ``after(record, events)`` after them, with the events they gave for the line: when they gave no step, eval
   metric or end of their own, the line goes to the structured lines (JSON / dict reprs), the column tables and the
-  learned templates, in that order; the first that reads it takes it. ``name: value`` lines under a heading that
+  learned templates, in that order (a checkpoint line, ``hwmon.parsers.checkpoints``, before the templates); the
+  first that reads it takes it. ``name: value`` lines under a heading that
   names an evaluation (``Test results:``) are that evaluation's metrics (``structured:eval-block``). A line that
   only drew a progress bar is offered to the column tables (a table row followed by a bar) and tells the
   structured stage where the anonymous bar stands; an epoch a rule stated is the epoch of the steps after it.
@@ -31,6 +32,7 @@ from hwmon.events import (
     StepMetrics,
     TargetStated,
 )
+from hwmon.parsers.checkpoints import read_checkpoint
 from hwmon.parsers.fields import eval_name, eval_step, field_role, share
 from hwmon.parsers.records import Record
 from hwmon.parsers.structured import StructuredLines
@@ -123,6 +125,9 @@ class LearnedStage:
         found = self.tables.feed(record)
         if found is not None:
             return found
+        checkpoint = read_checkpoint(record) if not events else None
+        if checkpoint is not None:
+            return [checkpoint]
         if self.ended and not events and not self.templates.knows(record):
             found = self._after_end(record)
             if found is not None:

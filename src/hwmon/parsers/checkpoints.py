@@ -1,0 +1,81 @@
+"""Checkpoint lines no format rule reads, by their words: a save verb and a saved thing, or a line led by
+``Checkpoint``, with the step the checkpoint is of. Pure; vocabulary as data, no framework named.
+
+- ``Saved checkpoint at step 500``, ``saving the model at the end of epoch 5, iters 900``, ``[ITER 7000] saving
+  checkpoint``, ``Checkpoint policy after step 5000``: the step is the number of a step word in the message
+  (``step``, ``global step``, ``iter``/``iters``/``iteration``, ``update``);
+- ``Unsharded checkpoint saved to run/step500-unsharded``, ``Saved model to ckpt/global_step_20/model.pt``,
+  ``saving to chk-model-30.gguf``: else the step a path names (``step500``, ``global_step_20``,
+  ``checkpoint-1000``, ``iter_0000500``, a name ending ``-30.gguf``).
+
+A line that saves something else (``Saving data order indices ...``, a path under ``checkpoints/``), loads or
+resumes one, or states no step is not read: a checkpoint without its step says nothing the chart can place.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hwmon.events import CheckpointSaved
+from hwmon.parsers.records import Record
+
+__all__ = ["NEEDLES", "read_checkpoint"]
+
+NEEDLES = ("sav", "Sav", "SAV", "heckpoint", "HECKPOINT", "rote", "ritten", "stor", "Stor", "ump", "xport")
+"""A line holds one of these or is no checkpoint line (a cheap test before the patterns)."""
+
+# A path: a token with a slash or a file extension of saved weights, quotes and brackets stripped.
+_PATH = re.compile(
+    r"""['"(\[]?((?:[\w.~+-]*/)+[\w.+=-]*|[\w.+=-]+\.(?:pt|pth|ckpt|bin|safetensors|gguf|h5|keras|pkl|npz|mdl|"""
+    r"""msgpack|tar))['")\],:]?""",
+)
+_SAVE = re.compile(
+    r"\b(?:sav(?:e|ed|ing)|wr(?:ote|itten|iting)|stor(?:ed|ing)|dump(?:ed|ing)|export(?:ed|ing))\b", re.I
+)
+# (Inside an identifier too: "save_checkpoint_lora_file: saving to ...".)
+_THING = re.compile(
+    r"(?<![A-Za-z])(?:checkpoints?|ckpts?|models?|weights|state(?:[_ ]dict)?|snapshots?|polic(?:y|ies)|params|"
+    r"parameters|optim(?:izer)?s?|lora|adapters?)(?![A-Za-z])",
+    re.I,
+)
+_LED = re.compile(r"^\W*(?:\[[^\]]{0,40}\]\s*)?checkpoint(?:ing|ed)?\b(?!\s*[=:])", re.I)
+_NOT = re.compile(
+    r"\b(?:load(?:ed|ing)?|restor(?:e|ed|ing)|resum(?:e|ed|ing)|will|every|freq(?:uency)?|interval|not|no|"
+    r"skip(?:ped|ping)?|fail(?:ed|ing)?|error)\b",
+    re.I,
+)
+_STEP = re.compile(
+    r"(?<![\w.])(?:global[_ ]?step|steps?|iters?|iterations?|updates?)\s*[=:#]?\s*(\d{1,12})(?![\w.])", re.I
+)
+_PATH_STEP = re.compile(r"(?:global_step|step|iter|iteration|checkpoint|ckpt)[_-]?0*(\d{1,12})(?!\d)", re.I)
+# A file name's last number ("chk-model-30.gguf"), when the line names no epoch (then it is the epoch's number).
+_NAME_STEP = re.compile(r"[_-](\d{1,12})\.[a-z]{2,11}$", re.I)
+_EPOCH = re.compile(r"\bepochs?\b", re.I)
+
+
+def read_checkpoint(record: Record) -> CheckpointSaved | None:
+    """The checkpoint a line says was saved, with its step, or None (see the module doc)."""
+    msg = record.msg
+    if len(msg) > 1000 or not any(needle in msg for needle in NEEDLES):
+        return None
+    paths = [m.group(1) for m in _PATH.finditer(msg)]
+    words = _PATH.sub(" ", msg)
+    if _NOT.search(words) is not None:
+        return None
+    if _LED.search(words) is None and (_SAVE.search(words) is None or _THING.search(words) is None):
+        return None
+    step: int | None = None
+    m = _STEP.search(words)
+    if m is not None:
+        step = int(m.group(1))
+    else:
+        for path in paths:
+            p = _PATH_STEP.search(path)  # the first: "global_step_20/actor/model_rank_0.pt" is step 20
+            if p is None and _EPOCH.search(words) is None:
+                p = _NAME_STEP.search(path)
+            if p is not None:
+                step = int(p.group(1))
+                break
+    if step is None:
+        return None
+    return CheckpointSaved(record.number, record.ts, step, paths[0] if paths else None, rule="learned:checkpoint")

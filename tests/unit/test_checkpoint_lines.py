@@ -1,0 +1,72 @@
+"""Checkpoint lines no format rule reads (``hwmon.parsers.checkpoints``, issue 17): a save verb and a saved thing,
+or a line led by ``Checkpoint``, with the step from a step word or from the path. Every line here is written for
+these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwmon.parsers.base import Line
+from hwmon.parsers.checkpoints import read_checkpoint
+from hwmon.parsers.records import RecordReader
+from hwmon.sources.read import summarize_bytes
+
+
+def _read(text: str) -> tuple[int | None, str | None] | None:
+    found = read_checkpoint(RecordReader().read(Line(7, 0, text)))
+    return None if found is None else (found.step, found.path)
+
+
+@pytest.mark.parametrize(
+    ("text", "step", "path"),
+    [
+        ("Saved checkpoint at step 500", 500, None),
+        ("2025-01-01 10:00:00 INFO: wrote the weights after 1200 updates", None, None),
+        ("storing model at the end of round 4, iters 880", 880, None),
+        ("[ITER 7000] Saving checkpoint", 7000, None),
+        ("Checkpoint the policy after step 5000", 5000, None),
+        ("sharded checkpoint saved to /runs/a/step1500-sharded", 1500, "/runs/a/step1500-sharded"),
+        ("Saved optimizer to /c/global_step_40/actor/optim_rank_0.pt", 40, "/c/global_step_40/actor/optim_rank_0.pt"),
+        ("write_lora_file: saving to adapter-v2-30.gguf", 30, "adapter-v2-30.gguf"),
+        ("Saving model checkpoint to out/checkpoint-1000", 1000, "out/checkpoint-1000"),
+        ("saving model to 'ckpt/iter_0000300/'", 300, "ckpt/iter_0000300/"),
+    ],
+)
+def test_checkpoint_lines_and_their_steps(text: str, step: int | None, path: str | None) -> None:
+    found = _read(text)
+    if step is None:
+        assert found is None  # "after 1200 updates": a step word after its number is no step
+    else:
+        assert found == (step, path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Saving global sampler indices...",
+        "sampler indices saved to '/home/u/checkpoints/run/data/indices.npy'",
+        "Loading checkpoint from /runs/a/step500",
+        "resuming from checkpoint step 500",
+        "checkpoint_every: 500",
+        "save_steps=500",
+        "--save-every 10",
+        "will save a checkpoint every 1000 steps",
+        "Saved 12 images to /tmp/out/step12",
+        "saving best model (epoch 3) to best-epoch3.pt",
+        "Epoch 2: finished saving model to /w/model_02.keras",
+        "checkpoint save failed at step 300: disk full",
+    ],
+)
+def test_lines_that_are_not_a_checkpoint_with_a_step(text: str) -> None:
+    assert _read(text) is None
+
+
+def test_checkpoints_of_a_loop_no_rule_knows_reach_the_summary() -> None:
+    lines = []
+    for step in range(1, 31):
+        lines.append(f"it {step} | objective 0.{100 - step:03d}")
+        if step % 10 == 0:
+            lines.append(f"Checkpoint written to runs/x/step{step}.pt")
+    state = summarize_bytes(("\n".join(lines) + "\n").encode(), "x")
+    assert [c.step for c in state.checkpoints] == [10, 20, 30]
+    assert state.steps.last is not None and state.steps.last[0] == 30

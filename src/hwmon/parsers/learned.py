@@ -63,6 +63,12 @@ class LearnedStage:
         self._in_eval_block = False
         self._block_loss = False
 
+    @property
+    def steady(self) -> bool:
+        """Whether lines the rules read as a bar's states and steps (a run of pairs, ``hwmon.parsers.stream_runs``)
+        change nothing here but where the anonymous bar stands: no user format, no table, no evaluation block."""
+        return self._user is None and self.tables.idle and not self._in_eval_block
+
     def user(self, record: Record) -> list[Event] | None:
         """The events of the first user-format rule that matches the line, or None (no user format, no match)."""
         if self._user is None:

@@ -11,13 +11,23 @@ the run changes anything of theirs first (``accepts_redraws``), then lets each t
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Sequence
 
 from hwmon.events import Event, ProgressBatch, ProgressUpdate
 from hwmon.parsers.rules import RuleParser
 from hwmon.parsers.tqdm_bars import parse_duration
 
-__all__ = ["PLAIN_REDRAW", "PLAIN_RUN", "RedrawReader", "TqdmRedraws", "plain_update", "rows_take_none"]
+__all__ = [
+    "PLAIN_REDRAW",
+    "PLAIN_RUN",
+    "RedrawLinesReader",
+    "RedrawReader",
+    "TqdmRedraws",
+    "plain_update",
+    "rows_take_none",
+]
 
 RULE = "tqdm:bar"
 # tqdm_bars._PLAIN (the one-match shortcut of find_bars) with a bar drawn only in tqdm's bar characters (so no
@@ -70,6 +80,29 @@ class RedrawReader:
 
 
 _READER = RedrawReader()
+
+
+class RedrawLinesReader:
+    """The ``RedrawDecoder`` of a ``ProgressBatch`` over several lines of one bar (a run of (bar line, step line)
+    pairs, ``hwmon.parsers.stream_runs``): ``raw`` holds each line's states joined by ``\r``, the lines joined by
+    ``\n``; ``lines`` their numbers. A line's last state is its final one (``redraw=False``), as the line path
+    reads it."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self, lines: Sequence[int]) -> None:
+        self._lines = lines
+
+    def decode(self, raw: str, line: int) -> list[ProgressUpdate]:
+        out: list[ProgressUpdate] = []
+        for number, text in zip(self._lines, raw.split("\n"), strict=False):
+            states = text.split("\r")
+            for k, state in enumerate(states):
+                m = PLAIN_REDRAW.fullmatch(state)
+                if m is not None:
+                    update = plain_update(m, number)
+                    out.append(update if k < len(states) - 1 else dataclasses.replace(update, redraw=False))
+        return out
 
 
 def rows_take_none(parser: RuleParser, texts: list[str]) -> bool:
@@ -134,6 +167,22 @@ class TqdmRedraws:
             n = now
         self._redraw_run = joined
         return True
+
+    def take_redraw_lines(self, lines: Sequence[Sequence[str]], numbers: Sequence[int]) -> list[Event]:
+        """The ``ProgressBatch`` of the states of several lines of one bar (each line's redraws and its final
+        state, ``lines``; their numbers, ``numbers``) that ``accepts_redraws`` accepted last, all of them joined:
+        their count and elapsed time never go back, so the model's fold of the first and the last is that of
+        every one."""
+        self._redraw_run = ""
+        self._touch_anonymous()
+        first = PLAIN_REDRAW.fullmatch(lines[0][0])
+        last = PLAIN_REDRAW.fullmatch(lines[-1][-1])
+        assert first is not None and last is not None  # (accepts_redraws matched them)
+        final = dataclasses.replace(plain_update(last, numbers[-1]), redraw=False)
+        raw = "\n".join("\r".join(states) for states in lines)
+        count = sum(map(len, lines))
+        reader = RedrawLinesReader(numbers)
+        return [ProgressBatch(numbers[-1], None, plain_update(first, numbers[0]), final, count, raw, reader, rule=RULE)]
 
     def take_redraws(self, texts: list[str], line: int) -> list[Event]:
         """The ``ProgressBatch`` of the run ``accepts_redraws`` accepted last."""

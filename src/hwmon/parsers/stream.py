@@ -130,6 +130,7 @@ class StreamParser(StreamBlocks):
         self._parsers: list[_Parser] = [factory() for factory in PARSER_CHAIN]
         # A line's \r-redrawn states go only to the parsers of formats that are drawn that way (progress bars).
         self._redraw_parsers = [p for p in self._parsers if getattr(p, "REDRAWS", True)]
+        self._run_readers = list(self._redraw_parsers)
         self._tree = ModelTreeParser()
         self._generic = GenericParser()
         self._block_feeders: list[BlockFeeder] = [

@@ -46,6 +46,7 @@ MAX_PAIRS = 4096
 """At most this many pairs are read as one run (a check of a run reads it whole)."""
 
 Items = Sequence["Line | LineBlock"]
+_Gathered = tuple[list[list[str]], list[int], list[str], list[int]]
 
 
 class StreamRuns:
@@ -60,6 +61,8 @@ class StreamRuns:
     _generic: Any
     _ranks: RankLines
     learned: Any
+    _run_readers: list[Any]
+    """The readers of redraws in the order a run asks them (``_redraw_parsers``, the last to refuse first)."""
 
     def _runs_steady(self) -> bool:
         """No stage is in the middle of something that the next lines may belong to."""
@@ -81,7 +84,7 @@ class StreamRuns:
             return i, i + 1  # (a state that may pass with the next line: a banner block's end)
         reader, decoder = found
         pairs = [(i, pair)]
-        if self._check_pairs(items, pairs, reader, decoder) is None:
+        if self._check_pairs(_gather(items, pairs), 1, reader, decoder) is None:
             return i, pair + 1
         while len(pairs) <= MAX_PAIRS and (following := _pair(items, pairs[-1][1] + 1)) is not None:
             pairs.append((pairs[-1][1] + 1, following))
@@ -89,23 +92,48 @@ class StreamRuns:
         if len(pairs) < MIN_PAIRS + 1:
             return i, end
         bulk = len(pairs) - 1  # (the last pair goes the ordinary way)
-        checked = self._check_pairs(items, pairs[:bulk], reader, decoder)
+        gathered = _gather(items, pairs)
+        checked = self._check_pairs(gathered, bulk, reader, decoder)
         if checked is None:
-            # The longest run from the start that qualifies (the first pair alone does).
+            # The longest run from the start that qualifies (the first pair alone does): where a reader of redraws
+            # says its run stops (a bar's elapsed time going back), else halving.
             good, bad = 1, bulk
+            hint = self._bars_hint(gathered[0][:bulk])
+            if good < hint < bad:
+                prefix = self._check_pairs(gathered, hint, reader, decoder)
+                if prefix is None:
+                    bad = hint
+                else:
+                    good, checked = hint, prefix
             while bad - good > 1:
                 mid = (good + bad) // 2
-                if self._check_pairs(items, pairs[:mid], reader, decoder) is None:
+                prefix = self._check_pairs(gathered, mid, reader, decoder)
+                if prefix is None:
                     bad = mid
                 else:
-                    good = mid
-            if good < MIN_PAIRS:
+                    good, checked = mid, prefix
+            if good < MIN_PAIRS or checked is None:
                 return i, pairs[good][0]
             bulk = good
-            checked = self._check_pairs(items, pairs[:bulk], reader, decoder)
-            assert checked is not None
         out.extend(self._take_pairs(checked, reader))
         return pairs[bulk][0], pairs[bulk][0]
+
+    def _bars_hint(self, states: list[list[str]]) -> int:
+        """How many bar lines from the first the readers of redraws that can tell (``redraws_accepted``) would
+        take as one run."""
+        every = [text for line in states for text in line]
+        taken = len(every)
+        for parser in self._redraw_parsers:
+            tell = getattr(parser, "redraws_accepted", None)
+            if tell is not None:
+                taken = min(taken, tell(every))
+        lines = 0
+        for line in states:
+            taken -= len(line)
+            if taken < 0:
+                break
+            lines += 1
+        return lines
 
     def _step_reader(self, text: str) -> tuple[Any, TemplateDecoder] | None:
         for parser in self._parsers:
@@ -116,23 +144,19 @@ class StreamRuns:
                     return parser, decoder
         return None
 
-    def _check_pairs(
-        self, items: Items, pairs: list[tuple[int, int]], reader: Any, decoder: TemplateDecoder
-    ) -> _Checked | None:
-        """What a run of pairs reads as when it qualifies (see the module doc), else None. Changes nothing."""
-        states: list[list[str]] = []
-        bar_numbers: list[int] = []
-        step_texts: list[str] = []
-        step_numbers: list[int] = []
-        for start, step_at in pairs:
-            run = items[start:step_at]
-            states.append([line.text for line in run if isinstance(line, Line)])
-            bar_numbers.append(items[step_at - 1].number)  # type: ignore[union-attr]
-            step = items[step_at]
-            assert isinstance(step, Line)
-            step_texts.append(step.text)
-            step_numbers.append(step.number)
-        n = len(pairs)
+    def _check_pairs(self, gathered: _Gathered, count: int, reader: Any, decoder: TemplateDecoder) -> _Checked | None:
+        """What the first ``count`` pairs of a run (``_gather``) read as when they qualify (see the module doc),
+        else None. Changes nothing."""
+        n = count
+        states, bar_numbers = gathered[0][:n], gathered[1][:n]
+        step_texts, step_numbers = gathered[2][:n], gathered[3][:n]
+        every = [text for line in states for text in line]
+        readers = self._run_readers
+        for k, parser in enumerate(readers):
+            accepts = getattr(parser, "accepts_redraws", None)
+            if accepts is None or not accepts(every):
+                readers.insert(0, readers.pop(k))  # (move to front: the reader that said no is asked first)
+                return None
         raw = ("\n".join(step_texts) + "\n").encode("utf-8")
         found = decoder.decode(raw, step_numbers[0])
         if len(found) != 1 or len(found[0]) != n:
@@ -147,18 +171,12 @@ class StreamRuns:
                 return None  # (steps numbered by their order among numbered ones: line by line)
             columns = dataclasses.replace(columns, step=steps)
             decoder = decoder.unnumbered()
-        every = [text for line in states for text in line]
-        for parser in self._redraw_parsers:
-            accepts = getattr(parser, "accepts_redraws", None)
-            if accepts is None or not accepts(every):
-                return None
         return _Checked(states, every, bar_numbers, step_texts, step_numbers, raw, columns, decoder, last)
 
     def _take_pairs(self, checked: _Checked, reader: Any) -> list[Event]:
         """The events of a run ``_check_pairs`` said qualifies, every stage told as the line path would."""
         events: list[Event] = []
         for parser in self._redraw_parsers:
-            parser.accepts_redraws(checked.every)  # (the last run a reader accepted is the one it takes)
             take_lines = getattr(parser, "take_redraw_lines", None)
             if take_lines is not None:
                 events.extend(take_lines(checked.states, checked.bar_numbers))
@@ -194,6 +212,22 @@ class _Checked:
     columns: StepColumns
     decoder: TemplateDecoder
     last_step: int
+
+
+def _gather(items: Items, pairs: list[tuple[int, int]]) -> _Gathered:
+    """Each bar line's states and number, each step line's text and number."""
+    states: list[list[str]] = []
+    bar_numbers: list[int] = []
+    step_texts: list[str] = []
+    step_numbers: list[int] = []
+    for start, step_at in pairs:
+        states.append([line.text for line in items[start:step_at] if isinstance(line, Line)])
+        bar_numbers.append(items[step_at - 1].number)  # type: ignore[union-attr]
+        step = items[step_at]
+        assert isinstance(step, Line)
+        step_texts.append(step.text)
+        step_numbers.append(step.number)
+    return states, bar_numbers, step_texts, step_numbers
 
 
 def _pair(items: Items, i: int) -> int | None:

@@ -112,16 +112,40 @@ def rows_take_none(parser: RuleParser, texts: list[str]) -> bool:
     is in the joined texts matches none of them; its ``TRIGGER`` is not asked (a row that matches is enough to say
     no: the line path then decides)."""
     joined = "\r".join(texts)
+    stripped: list[str] | None = None
     for row in parser.TABLE.rows:
         for needle in row.needles:
             if needle in joined:
                 break
         else:
             continue
-        for text in texts:
-            if row.find(text if row.on_text else text.strip()) is not None:
-                return False
+        if stripped is None and not row.on_text:
+            stripped = list(map(str.strip, texts))
+        if row.finds_any(texts if row.on_text else stripped):  # type: ignore[arg-type]
+            return False
     return True
+
+
+def _accepted(found: list[tuple[str, str, str]]) -> int:
+    """How many of a run's (count, total, elapsed) from the first count to one nonzero total with neither the count
+    nor the elapsed time going back."""
+    if not found or not int(found[0][1]):
+        return 0
+    total = found[0][1]
+    n = -1
+    elapsed = -1.0
+    shown = ""
+    for k, (count, bar_total, bar_elapsed) in enumerate(found):
+        now = int(count)
+        if now < n or bar_total != total:
+            return k
+        if bar_elapsed != shown:  # (it changes about once a second: most redraws show the same)
+            seconds = parse_duration(bar_elapsed)
+            if seconds is None or seconds < elapsed:
+                return k
+            shown, elapsed = bar_elapsed, seconds
+        n = now
+    return len(found)
 
 
 class TqdmRedraws:
@@ -146,27 +170,20 @@ class TqdmRedraws:
         joined = "\r".join(texts)
         if PLAIN_RUN.fullmatch(joined) is None:
             return False
-        found = _COUNTS.findall(joined)
-        if len(found) != len(texts):
-            return False  # (one per plain bar: cannot happen)
-        total = found[0][1]
-        if not int(total):
+        if _accepted(_COUNTS.findall(joined)) != len(texts):
             return False
-        n = -1
-        elapsed = -1.0
-        shown = ""
-        for count, bar_total, bar_elapsed in found:
-            now = int(count)
-            if now < n or bar_total != total:
-                return False
-            if bar_elapsed != shown:  # (it changes about once a second: most redraws show the same)
-                seconds = parse_duration(bar_elapsed)
-                if seconds is None or seconds < elapsed:
-                    return False
-                shown, elapsed = bar_elapsed, seconds
-            n = now
         self._redraw_run = joined
         return True
+
+    def redraws_accepted(self, texts: list[str]) -> int:
+        """How many of ``texts`` from the first ``accepts_redraws`` would accept (a hint: where a run of a bar's
+        states stops being one run — its count or elapsed time going back — so a bulk reader can stop there)."""
+        if not self._anonymous_is_plain():
+            return 0
+        joined = "\r".join(texts)
+        if PLAIN_RUN.fullmatch(joined) is None:
+            return 0
+        return _accepted(_COUNTS.findall(joined))
 
     def take_redraw_lines(self, lines: Sequence[Sequence[str]], numbers: Sequence[int]) -> list[Event]:
         """The ``ProgressBatch`` of the states of several lines of one bar (each line's redraws and its final

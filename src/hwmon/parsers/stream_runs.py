@@ -93,18 +93,12 @@ class StreamRuns:
             return i, end
         bulk = len(pairs) - 1  # (the last pair goes the ordinary way)
         gathered = _gather(items, pairs)
-        checked = self._check_pairs(gathered, bulk, reader, decoder)
-        if checked is None:
-            # The longest run from the start that qualifies (the first pair alone does): where a reader of redraws
-            # says its run stops (a bar's elapsed time going back), else halving.
+        # Where a reader of redraws says the bar's run stops (its elapsed time going back), the run stops.
+        bulk = max(1, min(bulk, self._bars_hint(gathered[0][:bulk])))
+        checked = self._check_pairs(gathered, bulk, reader, decoder) if bulk >= MIN_PAIRS else None
+        if checked is None and bulk >= MIN_PAIRS:
+            # The longest run from the start that qualifies (the first pair alone does), by halving.
             good, bad = 1, bulk
-            hint = self._bars_hint(gathered[0][:bulk])
-            if good < hint < bad:
-                prefix = self._check_pairs(gathered, hint, reader, decoder)
-                if prefix is None:
-                    bad = hint
-                else:
-                    good, checked = hint, prefix
             while bad - good > 1:
                 mid = (good + bad) // 2
                 prefix = self._check_pairs(gathered, mid, reader, decoder)
@@ -112,9 +106,9 @@ class StreamRuns:
                     bad = mid
                 else:
                     good, checked = mid, prefix
-            if good < MIN_PAIRS or checked is None:
-                return i, pairs[good][0]
             bulk = good
+        if checked is None or bulk < MIN_PAIRS:
+            return i, pairs[bulk][0]
         out.extend(self._take_pairs(checked, reader))
         return pairs[bulk][0], pairs[bulk][0]
 

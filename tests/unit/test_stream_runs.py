@@ -26,7 +26,8 @@ def _hf(rng: random.Random, total: int, quoted: bool, wrap: int = 60) -> list[st
     bar: list[str] = []
     for n in range(1, total + 1):
         pct = 100 * n // total
-        bar.append(f"{pct:3d}%|{'█' * (pct // 10):<10}| {n}/{total} [00:{n // 4 % wrap:02d}<10:00, {20 + rng.random():.2f}it/s]")
+        clock = f"00:{n // 4 % wrap:02d}"
+        bar.append(f"{pct:3d}%|{'█' * (pct // 10):<10}| {n}/{total} [{clock}<10:00, {20 + rng.random():.2f}it/s]")
         if n % 10 == 0:
             lines.append("\r".join(bar))
             bar = []
@@ -66,7 +67,7 @@ def parse(chunks: list[bytes], blocks: bool) -> tuple[list[Event], RunState, int
 def per_line(found: list[Event]) -> list[tuple[int, str, str]]:
     """Every event, batches expanded (steps and bar states), in line order: (line, repr, rule)."""
     out: list[tuple[int, str, str]] = []
-    for k, event in enumerate(found):
+    for event in found:
         if isinstance(event, StepMetrics | StepBatch):
             out += [(s.line, repr(s), s.rule) for s in expand_steps(event)]
         elif isinstance(event, ProgressBatch):

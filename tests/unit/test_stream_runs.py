@@ -168,3 +168,39 @@ def test_dict_template_compiles_only_dicts_of_numbers() -> None:
     assert dict_keys("{'a': {'b': 1}}") is None
     assert dict_keys("{'loss': 1, 'loss': 2}") is None
     assert len(decoder.decode(b"{'grad_norm': 1, 'loss': 2, 'epoch': 0.1}\n", 1)) == 0
+
+
+class RedrawReaderDouble:
+    """A test double for a reader of redraws: says yes or no to every run and records what it was asked."""
+
+    def __init__(self, accepts: bool) -> None:
+        self.accepts = accepts
+        self.asked: list[int] = []
+
+    def accepts_redraws(self, texts: list[str]) -> bool:
+        self.asked.append(len(texts))
+        return self.accepts
+
+    def take_redraws(self, texts: list[str], line: int) -> list[Event]:
+        return []
+
+    def feed(self, line: object) -> list[Event]:
+        return []
+
+    def finish(self) -> list[Event]:
+        return []
+
+
+def test_a_run_is_read_in_bulk_only_when_every_reader_of_redraws_accepts_all_its_states() -> None:
+    data = hf_log(seed=11, segments=1)
+    for accepts in (True, False):
+        parser = StreamParser(blocks=True)
+        double = RedrawReaderDouble(accepts)
+        parser._redraw_parsers.append(double)
+        parser._run_readers.append(double)
+        found = parser.feed(data) + parser.finish()
+        steps, bars = bulk(found)
+        assert bool(steps) == bool(bars) == accepts
+        # Asked about whole runs (every state of many bar lines at once: each line holds 10), or, saying no, about
+        # each run's first pair.
+        assert max(double.asked) > 10 * 8 if accepts else max(double.asked) <= 10

@@ -204,3 +204,14 @@ def test_a_run_is_read_in_bulk_only_when_every_reader_of_redraws_accepts_all_its
         # Asked about whole runs (every state of many bar lines at once: each line holds 10), or, saying no, about
         # each run's first pair.
         assert max(double.asked) > 10 * 8 if accepts else max(double.asked) <= 10
+
+
+def test_a_template_that_reads_a_line_otherwise_than_the_line_path_is_not_used() -> None:
+    # The vocabulary folds key case ("grad_Norm" is the metric grad_norm): the template, which names the key as
+    # printed, would not give the line path's extras; the first and last lines of a run are checked against it.
+    data = hf_log(seed=13, segments=1).replace(b"'grad_norm'", b"'grad_Norm'")
+    fast, fast_state, fast_lines = parse([data], blocks=True)
+    slow, slow_state, slow_lines = parse([data], blocks=False)
+    assert bulk(fast)[0] == []
+    assert per_line(fast) == per_line(slow)
+    assert model(fast_state, fast_lines) == model(slow_state, slow_lines)

@@ -215,3 +215,16 @@ def test_a_template_that_reads_a_line_otherwise_than_the_line_path_is_not_used()
     assert bulk(fast)[0] == []
     assert per_line(fast) == per_line(slow)
     assert model(fast_state, fast_lines) == model(slow_state, slow_lines)
+
+
+def test_no_run_is_read_in_bulk_while_a_traceback_is_being_read() -> None:
+    # The generic parser holds a traceback until it ends: the lines after its header are its to read.
+    lines = hf_log(seed=17, segments=1).split(b"\n")
+    at = next(i for i, line in enumerate(lines) if i > 20 and b"\r" in line)
+    frames = [b"Traceback (most recent call last):", b'  File "train.py", line 3, in <module>', b"    main()"]
+    data = b"\n".join([*lines[:at], *frames, *lines[at:]])
+    fast, fast_state, fast_lines = parse([data], blocks=True)
+    slow, slow_state, slow_lines = parse([data], blocks=False)
+    assert [e for e in slow if type(e).__name__ == "ErrorSeen"]
+    assert per_line(fast) == per_line(slow)
+    assert model(fast_state, fast_lines) == model(slow_state, slow_lines)

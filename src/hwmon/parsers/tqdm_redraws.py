@@ -152,6 +152,8 @@ class TqdmRedraws:
     """``accepts_redraws`` / ``take_redraws`` of ``TqdmParser``."""
 
     _redraw_run: str
+    _hinted: tuple[str, int] = ("", 0)
+    """(the run ``redraws_accepted`` read last, its figure): ``accepts_redraws`` of the same run reads it once."""
 
     def _touch_anonymous(self) -> None:
         raise NotImplementedError
@@ -168,9 +170,13 @@ class TqdmRedraws:
         if not self._anonymous_is_plain():
             return False
         joined = "\r".join(texts)
-        if PLAIN_RUN.fullmatch(joined) is None:
+        if joined and joined == self._hinted[0]:
+            accepted = self._hinted[1]  # (the run just hinted at: its figure, not a second pass)
+        elif PLAIN_RUN.fullmatch(joined) is None:
             return False
-        if _accepted(_COUNTS.findall(joined)) != len(texts):
+        else:
+            accepted = _accepted(_COUNTS.findall(joined))
+        if accepted != len(texts):
             return False
         self._redraw_run = joined
         return True
@@ -181,9 +187,9 @@ class TqdmRedraws:
         if not self._anonymous_is_plain():
             return 0
         joined = "\r".join(texts)
-        if PLAIN_RUN.fullmatch(joined) is None:
-            return 0
-        return _accepted(_COUNTS.findall(joined))
+        accepted = 0 if PLAIN_RUN.fullmatch(joined) is None else _accepted(_COUNTS.findall(joined))
+        self._hinted = (joined, accepted)
+        return accepted
 
     def take_redraw_lines(self, lines: Sequence[Sequence[str]], numbers: Sequence[int]) -> list[Event]:
         """The ``ProgressBatch`` of the states of several lines of one bar (each line's redraws and its final
@@ -191,6 +197,7 @@ class TqdmRedraws:
         their count and elapsed time never go back, so the model's fold of the first and the last is that of
         every one."""
         self._redraw_run = ""
+        self._hinted = ("", 0)
         self._touch_anonymous()
         first = PLAIN_REDRAW.fullmatch(lines[0][0])
         last = PLAIN_REDRAW.fullmatch(lines[-1][-1])

@@ -228,3 +228,20 @@ def test_no_run_is_read_in_bulk_while_a_traceback_is_being_read() -> None:
     assert [e for e in slow if type(e).__name__ == "ErrorSeen"]
     assert per_line(fast) == per_line(slow)
     assert model(fast_state, fast_lines) == model(slow_state, slow_lines)
+
+
+def test_a_failing_run_reader_leaves_the_run_to_the_line_path_and_says_so() -> None:
+    data = hf_log(seed=19, segments=1)
+
+    def broken(text: str) -> None:
+        raise RuntimeError("broken run reader")
+
+    parser = StreamParser(blocks=True, strict=False)
+    for reader in parser._parsers:
+        if hasattr(reader, "run_decoder"):
+            reader.run_decoder = broken  # type: ignore[method-assign]
+    fast = parser.feed(data) + parser.finish()
+    slow, _, _ = parse([data], blocks=False)
+    faults = [e for e in fast if type(e).__name__ == "WarningSeen" and "broken run reader" in repr(e)]
+    assert faults and bulk(fast)[0] == []
+    assert [s for s in per_line(fast) if "WarningSeen" not in s[1]] == per_line(slow)

@@ -69,7 +69,12 @@ class StreamBlocks(StreamRuns):
                 i += 1
                 continue
             if self.blocks and i >= retry and not item.final:
-                go, retry = self._run_of_pairs(items, i, out)
+                try:
+                    go, retry = self._run_of_pairs(items, i, out)
+                except Exception as exc:
+                    # A failing reader of runs leaves them to the line path (after saying so).
+                    out.extend(self._fault(self._run_of_pairs, item.number, exc))
+                    go, retry = i, len(items)
                 if go > i:
                     i = go
                     continue

@@ -110,7 +110,8 @@ class StreamRuns:
         if checked is None or bulk < MIN_PAIRS:
             return i, pairs[bulk][0]
         out.extend(self._take_pairs(checked, reader))
-        return pairs[bulk][0], pairs[bulk][0]
+        # After a whole run its last pair goes the ordinary way; after a run cut short the rest is tried again.
+        return pairs[bulk][0], end if bulk == len(pairs) - 1 else pairs[bulk][0]
 
     def _bars_hint(self, states: list[list[str]]) -> int:
         """How many bar lines from the first the readers of redraws that can tell (``redraws_accepted``) would

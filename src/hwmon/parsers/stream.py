@@ -28,6 +28,9 @@ test suite, see tests/conftest.py) it re-raises instead, so a parser bug fails a
 With ``blocks=True`` the splitter hands over large clean regions as ``LineBlock``; each parser with a
 ``feed_block`` fast path is offered the block, and when none takes it the block is halved at a newline and the
 halves offered again, down to ``MIN_BLOCK_LINES`` lines, which are then fed one by one.
+A run of (progress bar line, step line) pairs that arrives together (a tqdm bar redrawn with ``\r`` between an HF
+Trainer's log dicts) is read in bulk too when every stage allows it: one ``ProgressBatch`` and one ``StepBatch`` from
+the step line's template compiled to a bytes regex (``hwmon.parsers.stream_runs``).
 """
 
 from __future__ import annotations

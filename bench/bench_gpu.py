@@ -5,8 +5,9 @@
 Baselines: ``grep -c loss PATH`` (one C pass that finds the lines carrying a loss) and ``grep -c '' PATH``. hwmon:
 the whole file through ``StreamParser(blocks=True)`` and the reducer in a child process (``bench_parse.py``'s child,
 so the two benchmarks measure the same pipeline). Prints MB/s, the child's peak RSS and the ratios to ``grep -c``.
-Megatron's iteration lines take the bulk fast path; in the HF segments a line's bar redraws are one ``ProgressBatch``,
-the bar's final state and the log dicts go line by line.
+Megatron's iteration lines take the bulk fast path; in the HF segments a run of (bar line, log dict) pairs is one
+``ProgressBatch`` and one ``StepBatch`` (``hwmon.parsers.stream_runs``); its last pair, evals and checkpoints go line by
+line.
 Targets (issue 17): >= 60 MB/s and <= 30x ``grep -c``.
 """
 

@@ -197,10 +197,11 @@ class BlockDecoder(Protocol):
     stays behind this interface. A learned step template compiles to one too.
 
     ``decode(raw, first_line)``: ``raw`` is whole ``\\n``-terminated lines that the decoder's own fast path took as
-    step lines (or any subset of them, in order), the first numbered ``first_line`` and the rest numbered on from it;
-    the result is one ``StepColumns`` or more, in order, with exactly one row per line, each row equal field by field
-    to the ``StepMetrics`` the line-by-line path gives for that line (its ``rule`` included). Pure; must not raise
-    on lines its fast path took."""
+    step lines (or any subset of them, in order), the first numbered ``first_line`` and the rest numbered on from it
+    (a decoder made for one batch of step lines that are not consecutive lines numbers that whole batch's rows
+    itself: ``hwmon.parsers.decoders.Renumbered``); the result is one ``StepColumns`` or more, in order, with
+    exactly one row per line, each row equal field by field to the ``StepMetrics`` the line-by-line path gives for
+    that line (its ``rule`` included). Pure; must not raise on lines its fast path took."""
 
     @property
     def rule(self) -> str:
@@ -220,8 +221,10 @@ class StepBatch(Event):
 
     ``raw`` holds the step lines' bytes (``\n``-terminated, ``count`` lines, the first of them line ``first.line``)
     and ``decoder`` reads them back (``columns()``, ``steps()``), so that a consumer needing every step (export, a
-    full-resolution series) can expand the batch without the summary path paying for it. ``reset_step`` is the
-    Cerebras parser's state at the time (kept for older consumers; the decoder carries what it needs).
+    full-resolution series) can expand the batch without the summary path paying for it. The step lines are
+    consecutive lines of the log unless the decoder numbers them itself (a run of (bar line, step line) pairs).
+    ``reset_step`` is the Cerebras parser's state at the time (kept for older consumers; the decoder carries what
+    it needs).
     """
 
     first: StepMetrics

@@ -1,19 +1,25 @@
 """Decoders that read a bulk fast path's step lines back as ``hwmon.events.StepColumns`` (the ``BlockDecoder``
-protocol): ``TemplateDecoder`` (one bytes regex over a whole line, its named groups with roles) and
-``read_timestamps`` (a column of timestamp texts as the record stage reads them). Pure."""
+protocol): ``TemplateDecoder`` (one bytes regex over a whole line, its named groups with roles), ``dict_decoder``
+(the template of a one-line dict of numbers — a Python dict repr or a JSON object — compiled to a
+``TemplateDecoder``), ``Renumbered`` (a batch's step lines that are not consecutive lines of the log: every other
+line of a run of (progress bar, step line) pairs) and ``read_timestamps`` (a column of timestamp texts as the record
+stage reads them). Pure."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 from hwmon.events import StepColumns, StepMetrics
 from hwmon.parsers.records import RecordReader
 
-__all__ = ["TemplateDecoder", "read_timestamps"]
+__all__ = ["Renumbered", "TemplateDecoder", "dict_decoder", "dict_keys", "read_timestamps"]
 
 # --- decoding ---------------------------------------------------------------------------------------------------
 
@@ -33,7 +39,7 @@ class TemplateDecoder:
     ``line(text, number)`` reads a line the pattern does not take (the format's line path); without it such a
     line has no step. Extras come in the order of their groups in the pattern."""
 
-    __slots__ = ("_groups", "_line", "_pattern", "device", "mode", "rate_unit", "rule")
+    __slots__ = ("_groups", "_line", "_pattern", "_per_epoch", "device", "mode", "rate_unit", "rule")
 
     def __init__(
         self,
@@ -45,6 +51,7 @@ class TemplateDecoder:
         rate_unit: str = "samples/sec",
         device: str | None = None,
         line: Callable[[str, int], StepMetrics | None] | None = None,
+        steps_per_epoch: tuple[int, int] | None = None,
     ) -> None:
         source = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
         flags = pattern.flags if isinstance(pattern, re.Pattern) else 0
@@ -56,6 +63,18 @@ class TemplateDecoder:
         self.rate_unit = rate_unit
         self.device = device
         self._line = line
+        # (steps, epochs): without a step group, a row's step is round(epoch * steps / epochs) (a format that
+        # prints only the epoch and states the steps of the run once).
+        self._per_epoch = steps_per_epoch
+
+    def unnumbered(self) -> TemplateDecoder:
+        """The same decoder giving no step (where the format's line path numbers none: a step that went back)."""
+        copy = TemplateDecoder.__new__(TemplateDecoder)
+        for name in TemplateDecoder.__slots__:
+            setattr(copy, name, getattr(self, name))
+        copy._per_epoch = None
+        copy._groups = [(group, role) for group, role in self._groups if role != "step"]
+        return copy
 
     def decode(self, raw: bytes, first_line: int) -> list[StepColumns]:
         """See ``hwmon.events.BlockDecoder``."""
@@ -108,6 +127,11 @@ class TemplateDecoder:
                 extra.append((role[6:], _convert(column, float)))
         if stamps is not None:
             ts, iso = read_timestamps(stamps, frac)
+        if "step" not in values and self._per_epoch is not None and values.get("epoch") is not None:
+            steps, epochs = self._per_epoch
+            values["step"] = [
+                None if e is None or not math.isfinite(e) else int(round(e * steps / epochs)) for e in values["epoch"]
+            ]
         return StepColumns(
             lines=lines,
             step=values.get("step") or [None] * n,
@@ -125,6 +149,89 @@ class TemplateDecoder:
             device=self.device,
             rule=self.rule,
         )
+
+
+_NUM = r"(?:[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?i:nan|inf(?:inity)?))"  # (vocab.NUM)
+_DICT_PAIR = re.compile(r"""(['"])([A-Za-z_][\w./-]{0,80})\1(\s*:\s*)(['"]?)(""" + _NUM + r")\4")
+_DICT_GAP = re.compile(r"\s*,\s*")
+
+
+def _dict_parts(text: str) -> list[re.Match[str]] | None:
+    """The ``'key': number`` pairs of ``text`` when it is exactly ``{pair, pair, ...}`` (keys distinct), else None."""
+    if not text.startswith("{") or not text.endswith("}"):
+        return None
+    found = list(_DICT_PAIR.finditer(text))
+    if not found or found[0].start() != 1 or found[-1].end() != len(text) - 1:
+        return None
+    for a, b in zip(found, found[1:], strict=False):
+        if _DICT_GAP.fullmatch(text, a.end(), b.start()) is None:
+            return None
+    keys = [m.group(2) for m in found]
+    return found if len(set(keys)) == len(keys) else None
+
+
+def dict_keys(text: str) -> list[str] | None:
+    """The keys of a one-line dict whose every value is a number (quoted or not: ``{'loss': '0.5'}``), in order;
+    None for any other line."""
+    found = _dict_parts(text)
+    return None if found is None else [m.group(2) for m in found]
+
+
+@lru_cache(maxsize=64)
+def _dict_pattern(text: str) -> tuple[bytes, tuple[str, ...]] | None:
+    found = _dict_parts(text)
+    if found is None or not text.isascii():
+        return None
+    parts = [re.escape(text[: found[0].start()])]
+    for i, m in enumerate(found):
+        if i:
+            parts.append(re.escape(text[found[i - 1].end() : m.start()]))
+        quote, key, sep, vq = m.group(1), m.group(2), m.group(3), m.group(4)
+        parts.append(re.escape(quote + key + quote + sep + vq) + f"(?P<g{i}>{_NUM})" + re.escape(vq))
+    parts.append(re.escape(text[found[-1].end() :]))
+    return "".join(parts).encode("ascii"), tuple(m.group(2) for m in found)
+
+
+def dict_decoder(
+    text: str, roles: Mapping[str, Role], rule: str, steps_per_epoch: tuple[int, int] | None = None
+) -> TemplateDecoder | None:
+    """The ``TemplateDecoder`` of one-line dicts shaped like ``text``: the same keys in the same order, quoted and
+    spaced the same, any numbers; ``roles`` gives each key's role (a key without one: None)."""
+    compiled = _dict_pattern(text)
+    if compiled is None:
+        return None
+    pattern, keys = compiled
+    if any(k not in roles for k in keys):
+        return None
+    return TemplateDecoder(
+        rule, pattern, {f"g{i}": roles[k] for i, k in enumerate(keys)}, steps_per_epoch=steps_per_epoch
+    )
+
+
+class Renumbered:
+    """A ``BlockDecoder`` for step lines of one decoder that are not consecutive lines of the log (``lines``: the
+    number of each): read back whole (``raw`` as the batch holds it, first line ``lines[0]``) every row gets its
+    own line; any other subset is numbered on from ``first_line`` (the protocol's rule)."""
+
+    __slots__ = ("_inner", "_lines", "rule")
+
+    def __init__(self, inner: TemplateDecoder, lines: Sequence[int]) -> None:
+        self._inner = inner
+        self._lines = lines
+        self.rule = inner.rule
+
+    def decode(self, raw: bytes, first_line: int) -> list[StepColumns]:
+        """See ``hwmon.events.BlockDecoder``."""
+        found = self._inner.decode(raw, first_line)
+        if first_line != self._lines[0] or sum(map(len, found)) != len(self._lines):
+            return found
+        out: list[StepColumns] = []
+        at = 0
+        for columns in found:
+            n = len(columns)
+            out.append(dataclasses.replace(columns, lines=self._lines[at : at + n]))
+            at += n
+        return out
 
 
 def _convert(column: tuple[bytes, ...], kind: type[int] | type[float]) -> list[Any]:

@@ -75,6 +75,11 @@ class GenericParser(Evidence):
         self._multi = MultilineErrors(hold=True)
         self._vendors_seen: set[tuple[str, str | None]] = set()
 
+    @property
+    def busy(self) -> bool:
+        """A traceback or ``terminate called`` is being read (the next lines may belong to it)."""
+        return self._multi.busy
+
     def feed(self, line: Line, *, facts: bool = True) -> list[Event]:
         """Events for this line (and possibly a held traceback error from an earlier line).
 

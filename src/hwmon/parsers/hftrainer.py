@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Sequence
 
 from hwmon.events import (
     CheckpointSaved,
@@ -35,6 +36,7 @@ from hwmon.events import (
     TargetStated,
 )
 from hwmon.parsers import vocab
+from hwmon.parsers.decoders import TemplateDecoder, dict_decoder, dict_keys
 from hwmon.parsers.fields import field_role
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
@@ -46,6 +48,7 @@ _CKPT_STEP = re.compile(r"checkpoint-(\d{1,18})/?$")
 _NOT_WORD = re.compile(r"[^\w]+")
 _PAREN = re.compile(r"\(.*?\)")
 _TARGETS = {"num_epochs": "epoch", "total_optimization_steps": "step"}
+_DICT_RULE = "hftrainer:dict"
 _BAR = re.compile(r"(?<![\w.])\d{1,3}%\|[^|]{0,200}\|\s*(\d{1,18})/(\d{1,18})\s*\[")
 
 
@@ -191,10 +194,56 @@ class HfTrainerParser(RuleParser):
             loss, epoch = values["loss"], values.get("epoch")
             if "step" not in values and not (self._epochs and self._total_steps):
                 # numbered by the bar drawn next
-                self._held = StepMetrics(number, ts, None, loss=loss, epoch=epoch, extra=extra, rule="hftrainer:dict")
+                self._held = StepMetrics(number, ts, None, loss=loss, epoch=epoch, extra=extra, rule=_DICT_RULE)
             else:
                 step = self._step_of(values)
-                out.append(StepMetrics(number, ts, step, loss=loss, epoch=epoch, extra=extra, rule="hftrainer:dict"))
+                out.append(StepMetrics(number, ts, step, loss=loss, epoch=epoch, extra=extra, rule=_DICT_RULE))
+
+    # --- runs of (bar line, log dict) pairs in bulk (``hwmon.parsers.stream_runs``) --------------------------------
+
+    def run_decoder(self, text: str) -> TemplateDecoder | None:
+        """The decoder of log dicts shaped like ``text`` while a run of them would only give their steps: no
+        banner block open, no dict held, the steps per epoch known (a dict's step is its epoch times them), the
+        dict a training log (a loss and an epoch, no step, no eval result, nothing counted its own way)."""
+        if self._block is not None or self._held is not None or not (self._epochs and self._total_steps):
+            return None
+        if not self._training or not text.startswith("{") or not text.endswith("}"):
+            return None
+        keys = dict_keys(text)
+        if keys is None or "loss" not in keys or "epoch" not in keys or "step" in keys or "train_runtime" in keys:
+            return None
+        if any(vocab.role(k) == "eval" or field_role(k) in ("counter", "epoch") and k != "epoch" for k in keys):
+            return None
+        roles = {k: "loss" if k == "loss" else "epoch" if k == "epoch" else f"extra:{k}" for k in keys}
+        return dict_decoder(text, roles, _DICT_RULE, (self._total_steps, self._epochs))
+
+    def run_line(self, text: str, number: int) -> StepMetrics | None:
+        """The line path's reading of one log dict of a run (its step as if no earlier step bounded it)."""
+        values = {p.key: p.value for p in vocab.pairs(text)}
+        if "loss" not in values or "epoch" not in values or not (self._epochs and self._total_steps):
+            return None
+        extra = tuple((k, v) for k, v in values.items() if k not in ("loss", "epoch", "step"))
+        epoch = values["epoch"]
+        step = int(round(epoch * self._total_steps / self._epochs)) if math.isfinite(epoch) else None
+        return StepMetrics(number, None, step, loss=values["loss"], epoch=epoch, extra=extra, rule=_DICT_RULE)
+
+    def run_steps(self, found: Sequence[int | None]) -> tuple[list[int | None], int]:
+        """What ``_step_of`` gives for each of a run's steps in turn (``found``: each dict's own reading; a step
+        that is missing or goes back is None) and the last step after them. Changes nothing."""
+        last = self._last_step
+        steps: list[int | None] = []
+        for step in found:
+            if step is None or step < last or step >= 2**53:
+                steps.append(None)
+            else:
+                steps.append(step)
+                last = step
+        return steps, last
+
+    def run_take(self, last: int) -> None:
+        """Take a run's steps: what ``_step_of`` leaves after the last (``run_steps``)."""
+        self._last_step = last
+        self._bar_n = None
 
     def _step_of(self, values: dict[str, float]) -> int | None:
         step = values.get("step")

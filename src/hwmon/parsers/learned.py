@@ -86,6 +86,12 @@ class LearnedStage:
         """The run's own (not tentative) end line has been read: ``name: value`` lines after it are its final
         evaluation (the stream sets it)."""
 
+    @property
+    def steady(self) -> bool:
+        """Whether lines the rules read as a bar's states and steps (a run of pairs, ``hwmon.parsers.stream_runs``)
+        change nothing here but where the anonymous bar stands: no user format, no table, no evaluation block."""
+        return self._user is None and self.tables.idle and not self._in_eval_block
+
     def user(self, record: Record) -> list[Event] | None:
         """The events of the first user-format rule that matches the line, or None (no user format, no match)."""
         if self._user is None:

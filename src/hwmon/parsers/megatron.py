@@ -81,6 +81,16 @@ def _last_iteration(total: int) -> re.Pattern[bytes]:
     return re.compile(rb"iteration\s+0*%d\s*/" % total)
 
 
+_MAX_OTHER_LINES = 4096
+
+
+@lru_cache(maxsize=16)
+def _not_led(lead: bytes) -> re.Pattern[bytes]:
+    """A line's end whose next line does not start with ``lead`` (a literal first: the engine finds each ``\\n`` at
+    C speed and looks ahead once)."""
+    return re.compile(rb"\n(?!" + re.escape(lead) + rb")")
+
+
 class MegatronParser(RuleParser, BlockSteps):
     """See the module doc."""
 
@@ -130,6 +140,22 @@ class MegatronParser(RuleParser, BlockSteps):
         # The loop's last iteration completes the run: it goes the ordinary way.
         last = _last_iteration(self._block_total).search(data, start, end)
         return end if last is None else data.rfind(b"\n", start, last.start()) + 1 or start
+
+    def block_others(self, data: bytes, shape: Shape) -> list[tuple[int, int]] | None:
+        """The lines between iteration lines that do not start as they do (validation, checkpoint, rules of
+        dashes), found by one regex over the block: they go the ordinary way, the iteration runs between them in
+        bulk (the runner's count check refuses a block where a line starts like an iteration line and is not one)."""
+        others: list[tuple[int, int]] = []
+        size = len(data)
+        starts = [m.end() for m in _not_led(shape.lead).finditer(data)]  # (a \n not followed by the lead)
+        if not data.startswith(shape.lead):
+            starts.insert(0, 0)
+        if len(starts) > _MAX_OTHER_LINES:
+            return None
+        for start in starts:
+            if start < size:
+                others.append((start, data.index(b"\n", start)))
+        return others
 
     def block_line(self, text: str, number: int) -> StepMetrics | None:
         record = self._reader.read(Line(number, 0, text))

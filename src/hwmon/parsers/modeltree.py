@@ -80,6 +80,11 @@ class ModelTreeParser:
         self._redraws: list[str] = []
         self._redraw_number = 0
 
+    @property
+    def busy(self) -> bool:
+        """A module tree is being read."""
+        return bool(self._stack)
+
     def feed(self, line: Line) -> list[Event]:
         """Events for this line: a ``ModelSummary`` when a tree ends here (or is found cut off here)."""
         return self._feed(line)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any, ClassVar, Literal
 
 from hwmon.events import Event
@@ -60,6 +61,15 @@ class Rule:
         self._find = self.pattern.search if how == "search" else self.pattern.match
         # One needle (the common case) is tested without a loop; "" is in every text.
         self.needle: str | None = self.needles[0] if len(self.needles) == 1 else None
+
+    def finds_any(self, texts: Sequence[str]) -> bool:
+        """Whether ``find`` matches any of ``texts`` (the needles tested on each, then the pattern, in C)."""
+        needle = self.needle
+        if needle is not None:
+            texts = [text for text, has in zip(texts, map(str.__contains__, texts, repeat(needle)), strict=True) if has]
+        else:
+            texts = [text for text in texts if any(n in text for n in self.needles)]
+        return any(map(self._find, texts))
 
     def find(self, text: str) -> re.Match[str] | None:
         """The row's match in ``text`` (its needles first), or None."""

@@ -28,6 +28,9 @@ test suite, see tests/conftest.py) it re-raises instead, so a parser bug fails a
 With ``blocks=True`` the splitter hands over large clean regions as ``LineBlock``; each parser with a
 ``feed_block`` fast path is offered the block, and when none takes it the block is halved at a newline and the
 halves offered again, down to ``MIN_BLOCK_LINES`` lines, which are then fed one by one.
+A run of (progress bar line, step line) pairs that arrives together (a tqdm bar redrawn with ``\r`` between an HF
+Trainer's log dicts) is read in bulk too when every stage allows it: one ``ProgressBatch`` and one ``StepBatch`` from
+the step line's template compiled to a bytes regex (``hwmon.parsers.stream_runs``).
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ class StreamParser(StreamBlocks):
         self._parsers: list[_Parser] = [factory() for factory in PARSER_CHAIN]
         # A line's \r-redrawn states go only to the parsers of formats that are drawn that way (progress bars).
         self._redraw_parsers = [p for p in self._parsers if getattr(p, "REDRAWS", True)]
+        self._run_readers = list(self._redraw_parsers)
         self._tree = ModelTreeParser()
         self._generic = GenericParser()
         self._block_feeders: list[BlockFeeder] = [

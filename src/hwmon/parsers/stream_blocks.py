@@ -3,6 +3,8 @@
 - A ``LineBlock`` (a large clean region of the input) is offered to each format's fast path (``feed_block``), and
   when none takes it, halved at a newline and offered again, down to ``MIN_BLOCK_LINES`` lines, which are then fed
   one by one.
+- A run of (bar line, step line) pairs that arrived together is read in bulk where it qualifies
+  (``hwmon.parsers.stream_runs``).
 - A run of ``\\r`` redraws of one line that arrived together (at least ``MIN_REDRAW_RUN``; a catch-up read) is
   offered to every reader of redraws at once: when each says the run changes nothing of its own but what it reads
   (``accepts_redraws``: tqdm's plain bars, ``hwmon.parsers.tqdm_redraws``), each takes it (``take_redraws``) and
@@ -19,6 +21,7 @@ from typing import Any
 from hwmon.events import Event, ProgressBatch, StepBatch
 from hwmon.parsers.base import Line, LineBlock
 from hwmon.parsers.ranks import RankLines
+from hwmon.parsers.stream_runs import StreamRuns
 
 __all__ = ["MIN_BLOCK_LINES", "MIN_REDRAW_RUN", "StreamBlocks"]
 
@@ -32,7 +35,7 @@ _F_METRIC = 1  # (stream._F_METRIC: the line's metrics were reported; a Progress
 BlockFeeder = Callable[[LineBlock, Callable[[Line], "list[Event]"]], "list[Event] | None"]
 
 
-class StreamBlocks:
+class StreamBlocks(StreamRuns):
     """The block methods; the state they use is ``StreamParser``'s."""
 
     blocks: bool
@@ -58,12 +61,23 @@ class StreamBlocks:
         """What the splitter gave for one slice of input, in order: blocks in bulk, runs of redraws of one line
         together (in bulk reading), every other line the ordinary way."""
         i, n = 0, len(items)
+        retry = 0  # (no run of pairs is tried again before this index)
         while i < n:
             item = items[i]
             if isinstance(item, LineBlock):
                 self._block(item, out)
                 i += 1
                 continue
+            if self.blocks and i >= retry and not item.final:
+                try:
+                    go, retry = self._run_of_pairs(items, i, out)
+                except Exception as exc:
+                    # A failing reader of runs leaves them to the line path (after saying so).
+                    out.extend(self._fault(self._run_of_pairs, item.number, exc))
+                    go, retry = i, len(items)
+                if go > i:
+                    i = go
+                    continue
             j = i + 1
             if self.blocks and not item.final:
                 while j < n:

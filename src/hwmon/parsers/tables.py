@@ -134,6 +134,11 @@ class ColumnTables:
         """The header rows are read under now (one a row has confirmed)."""
         return self._table
 
+    @property
+    def idle(self) -> bool:
+        """No table header or table is being read (a bar line is then no row of one)."""
+        return self._pending is None and self._table is None
+
     def feed(self, record: Record) -> list[Event] | None:
         msg = record.msg
         if len(msg) > _MAX_LINE:

@@ -11,13 +11,23 @@ the run changes anything of theirs first (``accepts_redraws``), then lets each t
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Sequence
 
 from hwmon.events import Event, ProgressBatch, ProgressUpdate
 from hwmon.parsers.rules import RuleParser
 from hwmon.parsers.tqdm_bars import parse_duration
 
-__all__ = ["PLAIN_REDRAW", "PLAIN_RUN", "RedrawReader", "TqdmRedraws", "plain_update", "rows_take_none"]
+__all__ = [
+    "PLAIN_REDRAW",
+    "PLAIN_RUN",
+    "RedrawLinesReader",
+    "RedrawReader",
+    "TqdmRedraws",
+    "plain_update",
+    "rows_take_none",
+]
 
 RULE = "tqdm:bar"
 # tqdm_bars._PLAIN (the one-match shortcut of find_bars) with a bar drawn only in tqdm's bar characters (so no
@@ -72,6 +82,29 @@ class RedrawReader:
 _READER = RedrawReader()
 
 
+class RedrawLinesReader:
+    """The ``RedrawDecoder`` of a ``ProgressBatch`` over several lines of one bar (a run of (bar line, step line)
+    pairs, ``hwmon.parsers.stream_runs``): ``raw`` holds each line's states joined by ``\r``, the lines joined by
+    ``\n``; ``lines`` their numbers. A line's last state is its final one (``redraw=False``), as the line path
+    reads it."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self, lines: Sequence[int]) -> None:
+        self._lines = lines
+
+    def decode(self, raw: str, line: int) -> list[ProgressUpdate]:
+        out: list[ProgressUpdate] = []
+        for number, text in zip(self._lines, raw.split("\n"), strict=False):
+            states = text.split("\r")
+            for k, state in enumerate(states):
+                m = PLAIN_REDRAW.fullmatch(state)
+                if m is not None:
+                    update = plain_update(m, number)
+                    out.append(update if k < len(states) - 1 else dataclasses.replace(update, redraw=False))
+        return out
+
+
 def rows_take_none(parser: RuleParser, texts: list[str]) -> bool:
     """Whether none of a rule parser's rows matches any of ``texts``, read as the record stage reads a plain bar
     (no prefix, no stamp: the message is the stripped text). Then the line path gives no event of the parser's for
@@ -79,22 +112,48 @@ def rows_take_none(parser: RuleParser, texts: list[str]) -> bool:
     is in the joined texts matches none of them; its ``TRIGGER`` is not asked (a row that matches is enough to say
     no: the line path then decides)."""
     joined = "\r".join(texts)
+    stripped: list[str] | None = None
     for row in parser.TABLE.rows:
         for needle in row.needles:
             if needle in joined:
                 break
         else:
             continue
-        for text in texts:
-            if row.find(text if row.on_text else text.strip()) is not None:
-                return False
+        if stripped is None and not row.on_text:
+            stripped = list(map(str.strip, texts))
+        if row.finds_any(texts if row.on_text else stripped):  # type: ignore[arg-type]
+            return False
     return True
+
+
+def _accepted(found: list[tuple[str, str, str]]) -> int:
+    """How many of a run's (count, total, elapsed) from the first count to one nonzero total with neither the count
+    nor the elapsed time going back."""
+    if not found or not int(found[0][1]):
+        return 0
+    total = found[0][1]
+    n = -1
+    elapsed = -1.0
+    shown = ""
+    for k, (count, bar_total, bar_elapsed) in enumerate(found):
+        now = int(count)
+        if now < n or bar_total != total:
+            return k
+        if bar_elapsed != shown:  # (it changes about once a second: most redraws show the same)
+            seconds = parse_duration(bar_elapsed)
+            if seconds is None or seconds < elapsed:
+                return k
+            shown, elapsed = bar_elapsed, seconds
+        n = now
+    return len(found)
 
 
 class TqdmRedraws:
     """``accepts_redraws`` / ``take_redraws`` of ``TqdmParser``."""
 
     _redraw_run: str
+    _hinted: tuple[str, int] = ("", 0)
+    """(the run ``redraws_accepted`` read last, its figure): ``accepts_redraws`` of the same run reads it once."""
 
     def _touch_anonymous(self) -> None:
         raise NotImplementedError
@@ -111,29 +170,43 @@ class TqdmRedraws:
         if not self._anonymous_is_plain():
             return False
         joined = "\r".join(texts)
-        if PLAIN_RUN.fullmatch(joined) is None:
+        if joined and joined == self._hinted[0]:
+            accepted = self._hinted[1]  # (the run just hinted at: its figure, not a second pass)
+        elif PLAIN_RUN.fullmatch(joined) is None:
             return False
-        found = _COUNTS.findall(joined)
-        if len(found) != len(texts):
-            return False  # (one per plain bar: cannot happen)
-        total = found[0][1]
-        if not int(total):
+        else:
+            accepted = _accepted(_COUNTS.findall(joined))
+        if accepted != len(texts):
             return False
-        n = -1
-        elapsed = -1.0
-        shown = ""
-        for count, bar_total, bar_elapsed in found:
-            now = int(count)
-            if now < n or bar_total != total:
-                return False
-            if bar_elapsed != shown:  # (it changes about once a second: most redraws show the same)
-                seconds = parse_duration(bar_elapsed)
-                if seconds is None or seconds < elapsed:
-                    return False
-                shown, elapsed = bar_elapsed, seconds
-            n = now
         self._redraw_run = joined
         return True
+
+    def redraws_accepted(self, texts: list[str]) -> int:
+        """How many of ``texts`` from the first ``accepts_redraws`` would accept (a hint: where a run of a bar's
+        states stops being one run — its count or elapsed time going back — so a bulk reader can stop there)."""
+        if not self._anonymous_is_plain():
+            return 0
+        joined = "\r".join(texts)
+        accepted = 0 if PLAIN_RUN.fullmatch(joined) is None else _accepted(_COUNTS.findall(joined))
+        self._hinted = (joined, accepted)
+        return accepted
+
+    def take_redraw_lines(self, lines: Sequence[Sequence[str]], numbers: Sequence[int]) -> list[Event]:
+        """The ``ProgressBatch`` of the states of several lines of one bar (each line's redraws and its final
+        state, ``lines``; their numbers, ``numbers``) that ``accepts_redraws`` accepted last, all of them joined:
+        their count and elapsed time never go back, so the model's fold of the first and the last is that of
+        every one."""
+        self._redraw_run = ""
+        self._hinted = ("", 0)
+        self._touch_anonymous()
+        first = PLAIN_REDRAW.fullmatch(lines[0][0])
+        last = PLAIN_REDRAW.fullmatch(lines[-1][-1])
+        assert first is not None and last is not None  # (accepts_redraws matched them)
+        final = dataclasses.replace(plain_update(last, numbers[-1]), redraw=False)
+        raw = "\n".join("\r".join(states) for states in lines)
+        count = sum(map(len, lines))
+        reader = RedrawLinesReader(numbers)
+        return [ProgressBatch(numbers[-1], None, plain_update(first, numbers[0]), final, count, raw, reader, rule=RULE)]
 
     def take_redraws(self, texts: list[str], line: int) -> list[Event]:
         """The ``ProgressBatch`` of the run ``accepts_redraws`` accepted last."""

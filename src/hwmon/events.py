@@ -351,10 +351,12 @@ class ProgressBatch(Event):
 
 @dataclass(frozen=True, slots=True)
 class CheckpointSaved(Event):
-    """A checkpoint was written (``step`` and/or ``path`` when the line states them)."""
+    """A checkpoint was written (``step`` and/or ``path`` when the line states them). ``pending``: the line says
+    the save is under way (``Saving step 1000 in ...``): it names the checkpoint but ends no checkpoint phase."""
 
     step: int | None = None
     path: str | None = None
+    pending: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,13 @@ these tests."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
+from hwmon.events import CheckpointSaved, PhaseStarted
+from hwmon.model.reducer import apply
+from hwmon.model.state import RunState
 from hwmon.parsers.base import Line
 from hwmon.parsers.checkpoints import read_checkpoint
 from hwmon.parsers.records import RecordReader
@@ -26,10 +31,10 @@ def _read(text: str) -> tuple[int | None, str | None] | None:
         ("[ITER 7000] Saving checkpoint", 7000, None),
         ("Checkpoint the policy after step 5000", 5000, None),
         ("sharded checkpoint saved to /runs/a/step1500-sharded", 1500, "/runs/a/step1500-sharded"),
-        ("Saved optimizer to /c/global_step_40/actor/optim_rank_0.pt", 40, "/c/global_step_40/actor/optim_rank_0.pt"),
+        ("Saved optimizer to /c/global_step_40/actor/optim_rank_0.pt", 40, "/c/global_step_40"),
         ("write_lora_file: saving to adapter-v2-30.gguf", 30, "adapter-v2-30.gguf"),
         ("Saving model checkpoint to out/checkpoint-1000", 1000, "out/checkpoint-1000"),
-        ("saving model to 'ckpt/iter_0000300/'", 300, "ckpt/iter_0000300/"),
+        ("saving model to 'ckpt/iter_0000300/'", 300, "ckpt/iter_0000300"),
     ],
 )
 def test_checkpoint_lines_and_their_steps(text: str, step: int | None, path: str | None) -> None:
@@ -61,6 +66,14 @@ def test_lines_that_are_not_a_checkpoint_with_a_step(text: str) -> None:
     assert _read(text) is None
 
 
+def test_the_files_of_one_checkpoint_directory_are_one_checkpoint() -> None:
+    text = "it 1 | objective 0.5\nit 2 | objective 0.4\n" + "".join(
+        f"[w0] Saved {part} to /ck/run/global_step_2/actor/{part}_rank_0.pt\n" for part in ("model", "optim", "extra")
+    )
+    state = summarize_bytes(text.encode(), "x")
+    assert [(c.step, c.path) for c in state.checkpoints] == [(2, "/ck/run/global_step_2")]
+
+
 def test_checkpoints_of_a_loop_no_rule_knows_reach_the_summary() -> None:
     lines = []
     for step in range(1, 31):
@@ -70,3 +83,18 @@ def test_checkpoints_of_a_loop_no_rule_knows_reach_the_summary() -> None:
     state = summarize_bytes(("\n".join(lines) + "\n").encode(), "x")
     assert [c.step for c in state.checkpoints] == [10, 20, 30]
     assert state.steps.last is not None and state.steps.last[0] == 30
+
+
+def test_a_save_under_way_names_the_checkpoint_but_does_not_end_its_phase() -> None:
+    t0 = datetime(2026, 1, 1, 10, 0, 0)
+    state = RunState()
+    apply(state, PhaseStarted(1, t0, "checkpoint"))
+    under_way = read_checkpoint(
+        RecordReader().read(Line(2, 0, "2026-01-01 10:00:30 INFO: Saving step 40 in the loader checkpoint"))
+    )
+    assert under_way is not None and under_way.pending and under_way.step == 40
+    apply(state, under_way)
+    apply(state, CheckpointSaved(3, t0 + timedelta(seconds=70), 40, "ckpt/step40"))
+    phase = state.phases[-1]
+    assert phase.name == "checkpoint" and phase.end == t0 + timedelta(seconds=70)
+    assert [(c.step, c.path) for c in state.checkpoints] == [(40, "ckpt/step40")]

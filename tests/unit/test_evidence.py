@@ -99,6 +99,8 @@ def test_kill_and_exit_lines_are_fatal(line: str, kind: str) -> None:
         "training finished after 42.5 s.",
         "Total training time: 0:12:13 (0.5 s / it)",
         "main: total training time: 02:57:51",
+        "Training finished. [03/04 05:06:07]",
+        "2026-01-02 03:04:05 - INFO: Finish training: highest accuracy so far was 0.61 (round 12).",
         "Training took 812.3s",
     ],
 )

@@ -60,6 +60,19 @@ from hwmon.parsers.records import TIMESTAMP_FORMATS, RecordReader
             "t",
         ),
         ("2024-13-45 10:00:00 not a date", None, None, None, "2024-13-45 10:00:00 not a date"),
+        # A level word, then the time and a source location (Python logging "%(levelname)s %(asctime)s ...").
+        (
+            "WARNING 2026-01-02 03:04:05 loop.py:88 slow batch",
+            datetime(2026, 1, 2, 3, 4, 5),
+            "WARNING",
+            "loop.py:88",
+            "slow batch",
+        ),
+        ("2026-01-02 03:04:05 INFO fit.py:12 step 3", datetime(2026, 1, 2, 3, 4, 5), "INFO", "fit.py:12", "step 3"),
+        # logback / log4j's default layout after a time of day (which dates nothing).
+        ("09:10:11.120 [worker-2] WARN com.acme.Fit - lr dropped", None, "WARNING", "com.acme.Fit", "lr dropped"),
+        ("09:10:11 INFO: all good", None, "INFO", None, "all good"),
+        ("09:10:11 all good", None, None, None, "all good"),
         ("Epoch 1/10", None, None, None, "Epoch 1/10"),
     ],
 )

@@ -38,6 +38,8 @@ _THING = re.compile(
     r"parameters|optim(?:izer)?s?|lora|adapters?)(?![A-Za-z])",
     re.I,
 )
+# The save is done ("saved", "wrote"); else the line says it is under way ("Saving ...").
+_DONE = re.compile(r"\b(?:saved|wrote|written|stored|dumped|exported)\b", re.I)
 _LED = re.compile(r"^\W*(?:\[[^\]]{0,40}\]\s*)?checkpoint(?:ing|ed)?\b(?!\s*[=:])", re.I)
 _NOT = re.compile(
     r"\b(?:load(?:ed|ing)?|restor(?:e|ed|ing)|resum(?:e|ed|ing)|will|every|freq(?:uency)?|interval|not|no|"
@@ -65,6 +67,7 @@ def read_checkpoint(record: Record) -> CheckpointSaved | None:
     if _LED.search(words) is None and (_SAVE.search(words) is None or _THING.search(words) is None):
         return None
     step: int | None = None
+    where = paths[0] if paths else None
     m = _STEP.search(words)
     if m is not None:
         step = int(m.group(1))
@@ -75,7 +78,11 @@ def read_checkpoint(record: Record) -> CheckpointSaved | None:
                 p = _NAME_STEP.search(path)
             if p is not None:
                 step = int(p.group(1))
+                # The checkpoint is the directory the step names: its model, optimizer and config files are one.
+                cut = path.find("/", p.end())
+                where = path[:cut] if cut >= 0 else path
                 break
     if step is None:
         return None
-    return CheckpointSaved(record.number, record.ts, step, paths[0] if paths else None, rule="learned:checkpoint")
+    pending = _DONE.search(words) is None and _LED.search(words) is None
+    return CheckpointSaved(record.number, record.ts, step, where, pending, rule="learned:checkpoint")

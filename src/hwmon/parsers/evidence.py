@@ -171,7 +171,8 @@ _LEAD = (
 )
 # What may follow the words: how long it took ("in 3m 2s", "after 42.5 s", ", took 0:12:34"), decoration.
 _TIME_TAIL = r"(?:[,:;]?\s*(?:in|after|took|time[:=]?|elapsed[:=]?)\s+(?:" + _DURATION + r"))?"
-_END = r"[^\w\n]*$"
+# (A time some scripts print after the message: "Training complete. [12/01 09:06:21]".)
+_END = r"[^\w\n]*(?:\[\d{1,4}[/-]\d{1,2}(?:[/-]\d{1,4})?[ T]\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?\][^\w\n]*)?$"
 
 END_PHRASES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
     # (row name, needles, pattern over the whole message, tentative). A whole message: "training finished for epoch
@@ -186,9 +187,15 @@ END_PHRASES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
         "^"
         + _LEAD
         + r"(?:(?:(?:the |model )*training (?:run )?(?:is |has |was |has been )?(?:finished|done|completed?|ended|over)"
-        r"|(?:successfully )?(?:finished|completed?|done (?:with )?) (?:the )?training(?: run)?"
+        r"|(?:successfully )?(?:finish(?:ed)?|completed?|done (?:with )?) (?:the )?training(?: run)?"
         r"|end of training|training (?:run )?(?:successfully )?(?:finished|completed?)|all done)"
-        r"(?: successfully)?)" + _TIME_TAIL + _END,
+        r"(?: successfully)?)"
+        + _TIME_TAIL
+        + _END
+        # "Finish training: the best validation accuracy is 0.77 in epoch 299." — the end, then its summary.
+        + r"|^"
+        + _LEAD
+        + r"(?:finish(?:ed)?|completed?|end(?:ed)?) training: \S",
         False,
     ),
     # "Total training time: 0:12:13", and behind a C program's function-name prefix ("main: total training time:").

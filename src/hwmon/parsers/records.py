@@ -188,8 +188,14 @@ _AFTER_TS = re.compile(
     r"\[(?P<blvl>[A-Z]{4,8})\](?:\s*\[(?P<bsrc>[^\]\s]{1,120})\])?"
     r"|(?P<lvl>[A-Z]{4,8})\b(?:\s*-\s+(?P<dname>[\w.<>-]{1,80})\s+-(?=\s))?"
     r"|(?P<letter>[IWEF]) (?P<csrc>[^\s\]]{1,160}:\d+)\]"
+    # logback / log4j's default layout: "[main] INFO org.x.Train - msg" (a thread, the level, the logger).
+    r"|\[[^\]\s]{1,60}\]\s+(?P<tlvl>[A-Z]{4,8})\b(?:\s+(?P<tname>[\w.$<>-]{1,120})\s+-(?=\s))?"
     r")[\s:]*"
 )
+# A logger's source location after the time and level, unbracketed: "train.py:438 msg", "trainer.cc:12 msg".
+_SOURCE = re.compile(r"(?P<src>[\w.-]{1,80}\.(?:py|cc|cpp|c|h|java|scala|rs|go|jl|lua):\d{1,6}(?::\w{1,60})?)\s+")
+# A level word, then the time: "INFO 2026-06-12 18:27:59 train.py:438 msg".
+_LEVEL_FIRST = re.compile(r"(?P<lvl>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\s+(?=\d{4}-\d\d-\d\d[ T])")
 # No timestamp: "INFO:root:msg", "WARNING:tensorflow:msg", "INFO: msg", "[INFO] msg".
 _BARE_LEVEL = re.compile(
     r"\[?(?P<lvl>DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\]?:(?:(?P<name>[\w.]{1,80}):(?! ))?\s*"
@@ -244,6 +250,14 @@ class RecordReader:
                     del self._formats[index]
                     self._formats.insert(0, fmt)
                 return self._after(fmt, m, text)
+        if first in "DIWECF":
+            lead = _LEVEL_FIRST.match(text)
+            if lead is not None:
+                fmt = self._formats_by_name("ymd")
+                m = fmt.regex.match(text, lead.end())
+                if m is not None:
+                    ts, has_ts, level, logger, msg, stamp = self._after(fmt, m, text)
+                    return ts, has_ts, level or _LEVEL_WORDS[lead["lvl"]], logger, msg, stamp
         if len(text) > 24 and _has_level_word(text) and "-" in text:
             e = _EMBEDDED.search(text)
             if e is not None:
@@ -280,15 +294,20 @@ class RecordReader:
         rest = m.end()
         a = _AFTER_TS.match(text, rest)
         if a is not None:
-            word = a["blvl"] or a["lvl"]
+            word = a["blvl"] or a["lvl"] or a["tlvl"]
             if word is not None and word in _LEVEL_WORDS:
                 level = _LEVEL_WORDS[word]
-                logger = a["bsrc"] or a["dname"]
+                logger = a["bsrc"] or a["dname"] or a["tname"]
                 rest = a.end()
             elif a["letter"] is not None and not time_only:
                 level = _GLOG_LEVELS[a["letter"]]
                 logger = a["csrc"]
                 rest = a.end()
+        if logger is None:
+            src = _SOURCE.match(text, len(text) - len(text[rest:].lstrip(" :\t")))
+            if src is not None:
+                logger = src["src"]
+                rest = src.end()
         if time_only:
             # A time of day starts a record but dates nothing: no time; a level word after it is still the
             # record's level, and the message is what follows them ("12:00:04 INFO: Training complete.").

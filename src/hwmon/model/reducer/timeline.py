@@ -197,7 +197,8 @@ def _checkpoint(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, CheckpointSaved)
     current = state.current_phase
     if current is not None and current.name == "checkpoint":
-        close_phase(state, current, event, now)
+        if not event.pending:
+            close_phase(state, current, event, now)
     elif event.ts is not None and state.phases:
         _refine_stated_end(state.phases[-1], event.ts)
     last = state.checkpoints[-1] if state.checkpoints else None

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from screen import screen_text
-from sources import FakeBatch, ReplaySourceForTests
+from sources import FakeBatch, ReplaySourceForTests, settle_app
 
 from hwmon.events import JobState, RankLine, RunOutcome, StepMetrics, TargetStated
 from hwmon.parsers.stream import parse_bytes
@@ -25,10 +25,20 @@ def make_app(*batches: FakeBatch) -> HwmonApp:
 
 
 async def settle(pilot: Any) -> None:
-    await pilot.pause(0.05)
-    pilot.app.repaint_now()
-    await pilot.pause()
-    await pilot.pause()
+    """Wait until the app took every batch handed to it (state), then paint."""
+    await settle_app(pilot)
+
+
+async def shows(pilot: Any, text: str, timeout: float = 30.0) -> str:
+    """The screen once it shows ``text`` (output, not a sleep: under a loaded CI a frame can come late)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        pilot.app.repaint_now()
+        await pilot.pause()
+        screen = screen_text(pilot.app)
+        if text in screen or asyncio.get_running_loop().time() > deadline:
+            return screen
+        await pilot.pause(0.02)
 
 
 def ddp_log(ranks: int, steps: int, stopped: int | None = None) -> bytes:
@@ -69,7 +79,7 @@ async def test_512_ranks_are_a_heat_strip() -> None:
     app = make_app(FakeBatch(events, [], at=CLOCK))
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        text = screen_text(app)
+        text = await shows(pilot, "512 ranks · steps 3–10 (median 10)")
         assert "512 ranks · steps 3–10 (median 10)" in text
         assert "█" * 40 in text and "!" in text
 

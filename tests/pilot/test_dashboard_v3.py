@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from screen import screen_text
-from sources import FakeBatch, ReplaySourceForTests, parse_fixture
+from sources import FakeBatch, ReplaySourceForTests, parse_fixture, settle_app
 
 from hwmon.tui.app import HwmonApp
 from hwmon.tui.screens import HelpScreen
@@ -41,11 +41,9 @@ async def settle(pilot: Any) -> None:
 
 
 async def live_settle(pilot: Any) -> None:
-    """A source held open (the worker never completes): let pushed batches arrive, then paint."""
-    await pilot.pause(0.05)
-    pilot.app.repaint_now()
-    await pilot.pause()
-    await pilot.pause()
+    """A source held open (the worker never completes): wait until the app took every pushed batch (state, not a
+    sleep), then paint."""
+    await settle_app(pilot)
 
 
 def rows_named(text: str, names: tuple[str, ...]) -> list[str]:

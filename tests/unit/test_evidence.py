@@ -44,6 +44,7 @@ def vendors(text: str) -> list[tuple[str, str | None]]:
         ("replica on xla:0", "tpu", None),
         ("Using device: cpu", "cpu", None),
         ("running on device cpu", "cpu", None),
+        ("[2026-01-02 03:04:05] Device: cpu", "cpu", None),
     ],
 )
 def test_device_evidence(line: str, vendor: str, device: str | None) -> None:

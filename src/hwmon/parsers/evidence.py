@@ -133,7 +133,7 @@ DEVICES: tuple[tuple[str, tuple[str, ...], str, Vendor, str | None], ...] = (
     (
         "cpu",
         ("cpu",),
-        r"\b[Uu]sing device:?\s*['\"]?cpu\b|\bdevice\s*[=:]\s*['\"]?cpu\b|"
+        r"\b[Uu]sing device:?\s*['\"]?cpu\b|\b[Dd]evice\s*[=:]\s*['\"]?cpu\b|"
         r"\b(?:[Rr]unning|[Tt]raining|[Rr]uns?) on device:?\s*['\"]?cpu\b",
         "cpu",
         None,

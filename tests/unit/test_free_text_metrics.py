@@ -134,3 +134,13 @@ def test_name_value_pairs_before_the_end_or_after_a_new_runs_step_are_not_an_eva
     assert st.eval == {}
     text = "round 1 - loss: 0.5\nTraining complete.\nround 1 - loss: 0.7\nround 2 - loss: 0.6\nRMSE: 1.5, MAE: 0.9\n"
     assert state(text).eval == {}
+
+
+def test_a_counter_rounded_to_thousands_counts_thousands() -> None:
+    # Compact loggers print "step:12K smpl:384K ... loss:0.031": the step is 12 000 (to the thousand).
+    text = "".join(
+        f"INFO 2026-01-02 03:{k:02d}:00 loop.py:9 step:{k}K smpl:{k * 32}K loss:{1 / k:.3f}\n" for k in range(1, 13)
+    )
+    st = state(text)
+    assert st.steps.last is not None and st.steps.last[0] == 12000
+    assert st.loss.last is not None and st.loss.last[1] == 0.083

@@ -434,6 +434,7 @@ class TemplateStage:
         if counter >= 0:
             raw = _int(values[counter])
             if raw is not None:
+                raw *= _thousands(t.literals[counter + 1])  # "step:50K": the counter, rounded to thousands
                 self._counted(t, raw)
                 step = raw
                 total_slot = _total_slot(t, counter)
@@ -612,6 +613,17 @@ def _name_before(text: str) -> tuple[str, int]:
     if not words:
         return "", len(text)
     return normal_name(" ".join(reversed(words))), start
+
+
+_SUFFIX = re.compile(r"([kKM])(?![A-Za-z])")
+
+
+def _thousands(after: str) -> int:
+    """The scale a counter's suffix gives it: ``50K`` is 50 000, ``2M`` 2 000 000 (compact loggers round them)."""
+    m = _SUFFIX.match(after)
+    if m is None:
+        return 1
+    return 1_000_000 if m.group(1) == "M" else 1000
 
 
 def _template_id(key: str) -> str:

@@ -86,12 +86,14 @@ def test_a_tagged_evaluation_heading_opens_its_block() -> None:
     assert "summed_loss" not in st.eval
 
 
-def test_an_epochs_summary_after_its_counted_steps_is_not_a_newer_loss() -> None:
+def test_an_epochs_summary_after_its_counted_steps_is_its_last_loss_not_one_more_step() -> None:
+    # Two blind hand-readings of real logs (held-out sets 5 and 6) took the epoch's summary line as the run's last
+    # training loss; it stands at that epoch's last counted step, and is not a step of its own.
     text = "".join(f"ep {e} - it {i}/3 - loss {e + i / 10 + 0.00123:.5f}\n" for e in (1, 2) for i in (1, 2, 3))
     text += "EPOCH 2 done: loss 2.2 - lr 0.1\n"
     st = state(text)
-    assert st.loss.last is not None and st.loss.last[1] == 2.30123  # the last step's, not the rounded mean
-    assert st.steps.count == 6  # nor one more step
+    assert st.loss.last == (3.0, 2.2)
+    assert st.steps.last is not None and st.steps.last[0] == 3  # not 4
     # A loop that prints only one line per epoch: that line is its training loss.
     st = state("".join(f"EPOCH {e} done: loss {1 / e:.3f} - lr 0.1\n" for e in (1, 2, 3)))
     assert st.loss.last is not None and st.loss.last[1] == 0.333

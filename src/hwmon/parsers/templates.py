@@ -176,6 +176,7 @@ class TemplateStage:
         self.epoch: float | None = None  # the epoch the last "Epoch N" line began
         self._stepped_at = 0  # h17g: the line of the latest training step read at once
         self._counted_epoch: float | None = None  # h17g: the epoch of the latest counted step with a loss
+        self._counted_step: int | None = None  # ... and that step
 
     @property
     def templates(self) -> list[Template]:
@@ -471,11 +472,11 @@ class TemplateStage:
             extra.append((name, share(name, value) if shared else value * scale))
         if loss is not None and epoch is not None:
             if step is not None:
-                self._counted_epoch = epoch
+                self._counted_epoch, self._counted_step = epoch, step
             elif epoch == self._counted_epoch and t.slots[t.loss].name in _SUMMARY_LOSS:
-                # h17g: "EPOCH 3 done: loss 2.59" after that epoch's counted steps: the epoch's summary (its mean,
-                # rounded), not a newer training loss than the last step's — and not one more step either.
-                return out
+                # "EPOCH 3 done: loss 2.59" after that epoch's counted steps: the epoch's summary is the last
+                # training loss the log prints (as people read it), at the epoch's last step — not one more step.
+                step = self._counted_step
         out.append(
             StepMetrics(
                 number,

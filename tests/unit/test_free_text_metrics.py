@@ -146,3 +146,11 @@ def test_a_counter_rounded_to_thousands_counts_thousands() -> None:
     st = state(text)
     assert st.steps.last is not None and st.steps.last[0] == 12000
     assert st.loss.last is not None and st.loss.last[1] == 0.083
+
+
+def test_a_metrics_line_that_ends_the_run_ends_it() -> None:
+    # "Finish training: ..." with the run's best figure in it: the learned stage reads the figure, and the end
+    # words still end the run.
+    text = "".join(f"round {r}: train loss {1 / r:.4f}\n" for r in range(1, 6))
+    text += "Finish training: the best validation accuracy of the net is 0.7345 in round 4.\n"
+    assert state(text).status == "succeeded"

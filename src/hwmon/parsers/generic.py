@@ -80,15 +80,17 @@ class GenericParser(Evidence):
         """A traceback or ``terminate called`` is being read (the next lines may belong to it)."""
         return self._multi.busy
 
-    def feed(self, line: Line, *, facts: bool = True) -> list[Event]:
+    def feed(self, line: Line, *, facts: bool = True, ends: bool = False) -> list[Event]:
         """Events for this line (and possibly a held traceback error from an earlier line).
 
         ``facts=False``: a format parser already took this line's facts (its step metrics, its error), so only
         the multi-line state (tracebacks, ``terminate called``) and vendor hints are looked at; re-deriving
-        key/values and error levels is most of this parser's cost and would only produce duplicates."""
+        key/values and error levels is most of this parser's cost and would only produce duplicates. ``ends``: look
+        for the run's end words even so (a line the learned stage read as metrics may also end the run: ``Finish
+        training: the best accuracy is 0.77``)."""
         if not line.final:
             return []
-        return self._feed(line, facts)
+        return self._feed(line, facts, ends)
 
     def finish(self) -> list[Event]:
         """End of input: release a held traceback / terminate error."""
@@ -98,7 +100,7 @@ class GenericParser(Evidence):
 
     # ------------------------------------------------------------------
 
-    def _feed(self, line: Line, facts: bool = True) -> list[Event]:
+    def _feed(self, line: Line, facts: bool = True, ends: bool = False) -> list[Event]:
         text = line.text
         out: list[Event] = []
         record = as_record(line, self._reader)
@@ -108,15 +110,17 @@ class GenericParser(Evidence):
             stamp(out, 0, "generic:traceback")
         if consumed:
             return out
-        if not facts:
-            # Only vendor hints are left to look at (most lines take this path when a
-            # format parser recognised them).
-            DEVICE_ROWS.run(self, record, out)
-            return out
-        ts = record.ts
         # The record without its timestamp (the level word kept: the rules below read "ERROR: x", "[ERROR] x").
         stamped = record.has_ts or record.stamp == "time"  # (a time of day dates nothing but is no message)
         rest = f"{record.level}: {record.msg}" if stamped and record.level else (record.msg if stamped else text)
+        if not facts:
+            # Only vendor hints are left to look at (most lines take this path when a
+            # format parser recognised them), and the end words where asked.
+            DEVICE_ROWS.run(self, record, out)
+            if ends:
+                END_ROWS.run(self, record, out, text=rest)
+            return out
+        ts = record.ts
         ERRORS.run(self, record, out, text=rest)
         DEVICE_ROWS.run(self, record, out)
         if "cc" in text:

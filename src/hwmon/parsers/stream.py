@@ -286,7 +286,8 @@ class StreamParser(StreamBlocks):
             # ---- end of hook 2
             # A line whose metrics or error a format parser already reported gets only the generic parser's
             # multi-line bookkeeping: its own facts for it would be dropped as duplicates anyway.
-            self._generic_after(line, not taken & (_F_METRIC | _F_ERROR), out)
+            # (A line the learned stage read may still end the run: its end words are looked for.)
+            self._generic_after(line, not taken & (_F_METRIC | _F_ERROR), out, ends=learned is not None)
             # The run's own end line: ``name: value`` lines after it are its final evaluation, until a training
             # step says another run began (hwmon.parsers.learned).
             for event in out[start:]:
@@ -295,9 +296,9 @@ class StreamParser(StreamBlocks):
                 elif isinstance(event, StepMetrics | StepBatch) and self.learned.ended:
                     self.learned.ended = False
 
-    def _generic_after(self, line: Record, facts: bool, out: list[Event]) -> None:
+    def _generic_after(self, line: Record, facts: bool, out: list[Event], ends: bool = False) -> None:
         try:
-            generic = self._generic.feed(line, facts=facts)
+            generic = self._generic.feed(line, facts=facts, ends=ends)
         except Exception as exc:
             generic = self._fault(self._generic, line.number, exc)
         if generic:

@@ -175,7 +175,15 @@ FRAMEWORKS = (
     "mlperf", "mllog", "paddle", "fastai", "timm", "opennmt", "espnet", "llm.c", "litgpt", "torchtune", "xgboost",
     "lightgbm", "mxnet", "dgl", "cerebras", "graphcore", "poptorch", "trainer", "absl", "tqdm",
 )  # fmt: skip
-STAGE_FILES = ("templates.py", "structured.py", "structured_box.py", "tables.py", "fields.py", "learned.py")
+STAGE_FILES = (
+    "templates.py",
+    "structured.py",
+    "structured_box.py",
+    "tables.py",
+    "fields.py",
+    "learned.py",
+    "checkpoints.py",
+)
 
 
 @pytest.mark.parametrize("name", STAGE_FILES)

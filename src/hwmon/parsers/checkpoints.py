@@ -26,7 +26,7 @@ NEEDLES = ("sav", "Sav", "SAV", "heckpoint", "HECKPOINT", "rote", "ritten", "sto
 
 # A path: a token with a slash or a file extension of saved weights, quotes and brackets stripped.
 _PATH = re.compile(
-    r"""['"(\[]?((?:[\w.~+-]*/)+[\w.+=-]*|[\w.+=-]+\.(?:pt|pth|ckpt|bin|safetensors|gguf|h5|keras|pkl|npz|mdl|"""
+    r"""['"(\[]?((?:[\w.~+-]*/)+[\w.+=-]*|[\w.+=-]+\.(?:pt|pth|ckpt|bin|safetensors|gguf|h5|pkl|npz|mdl|"""
     r"""msgpack|tar))['")\],:]?""",
 )
 _SAVE = re.compile(

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from itertools import repeat
 from typing import cast
 
-from hwmon.events import EvalMetric, Event, StepBatch, StepColumns, StepMetrics
+from hwmon.events import EvalMetric, Event, StepBatch, StepColumns, StepMetrics, StepTexts
 from hwmon.model.figures import phase_durations, phase_shares
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
@@ -124,10 +124,15 @@ class ExportBuilder:
             rows.extend(zip(*cells, strict=True))
         return rows
 
-    def feed_csv(self, event: Event, header: list[str]) -> tuple[str, int] | None:
-        """``feed_tuples`` written as CSV text (what ``csv.writer(lineterminator="\\n")`` writes for those tuples,
-        byte for byte: None as an empty cell, a float as its repr, text quoted when it must be) and the number of
-        rows; built column by column at C speed. ``None`` as for ``feed_tuples``."""
+    def feed_csv(self, event: Event, header: list[str]) -> tuple[bytes, int] | None:
+        """``feed_tuples`` written as CSV (UTF-8) and the number of rows; ``None`` as for ``feed_tuples``. A batch
+        whose decoder gives the log's own number texts (``StepBatch.texts``) is joined from them (``_text_rows``:
+        no number parsed or formatted, the time cells once per distinct timestamp); other batches are built from
+        their columns at C speed, as the ``csv`` module writes those tuples (None as an empty cell, a float as its
+        repr, text quoted when it must be)."""
+        fast = self._text_rows(event, header)
+        if fast is not None:
+            return fast
         planned = self._plan(event, header)
         if planned is None:
             return None
@@ -140,7 +145,118 @@ class ExportBuilder:
                 parts.append("\n".join(map(",".join, zip(*texts, strict=True))))
                 parts.append("\n")
             count += n
-        return "".join(parts), count
+        return "".join(parts).encode(), count
+
+    def _text_rows(self, event: Event, header: list[str]) -> tuple[bytes, int] | None:
+        """The batch's rows joined from its number texts (see ``feed_csv``), the batch folded into the state and
+        counted; None (nothing done) when it has no texts or they do not fit ``header``."""
+        if not isinstance(event, StepBatch):
+            return None
+        texts = event.texts()
+        if texts is None or not len(texts):
+            return None
+        index = _header_index(header)
+        if index is None:
+            return None
+        lr = _fits([name for name, _ in texts.extra], index)
+        if lr is False:
+            return None
+        bases: dict[bytes, datetime] = {}
+        if texts.stamps is not None and texts.clock is not None:
+            for stamp in set(texts.stamps):
+                base = texts.clock(stamp)
+                if base is None or base.tzinfo is not None or (texts.fractions is not None and base.microsecond):
+                    return None  # a stamp the line path reads otherwise: the columns say what it reads
+                bases[stamp] = base
+        apply(self.state, event, None)
+        if self._start is None and event.ts is not None:
+            self._start = event.ts
+        data = _join_rows(self._text_cells(texts, lr, header, index, bases))
+        n = len(texts)
+        self.step_count += n
+        last = int(texts.step[-1])
+        self._last_step[texts.mode] = last
+        if texts.mode == "train":
+            self._last_train_step = last
+        return data, n
+
+    def _text_cells(
+        self,
+        texts: StepTexts,
+        lr: str | None,
+        header: list[str],
+        index: dict[str, int],
+        bases: dict[bytes, datetime],
+    ) -> list[list[_Piece]]:
+        """Each header column of the rows of ``texts`` as pieces (a constant, or a column of texts) whose
+        concatenation is the cell."""
+        n = len(texts)
+        empty: list[_Piece] = [b""]
+        time, wall = self._time_cells(texts, bases)
+        rates, global_rates = texts.rate, texts.global_rate
+        unit = _quoted(texts.rate_unit).encode()
+        units: list[_Piece]
+        if rates is None and global_rates is None:
+            units = empty
+        elif (rates is None or b"" not in rates) and (global_rates is None or b"" not in global_rates):
+            units = [unit]
+        else:
+            pairs = zip(rates or repeat(b"", n), global_rates or repeat(b"", n))
+            units = [[b"" if not r and not g else unit for r, g in pairs]]
+        cells: list[list[_Piece]] = [empty] * len(header)
+        cells[:11] = [
+            [texts.step],
+            [_quoted(texts.mode).encode()],
+            empty if texts.epoch is None else [texts.epoch],
+            time,
+            wall,
+            empty if texts.loss is None else [texts.loss],
+            empty if rates is None else [rates],
+            empty if global_rates is None else [global_rates],
+            units,
+            empty,
+            [_LineNumbers(texts.lines)],
+        ]
+        for name, values in texts.extra:
+            cells[9 if name == lr else index[name]] = [values]
+        return cells
+
+    def _time_cells(self, texts: StepTexts, bases: dict[bytes, datetime]) -> tuple[list[_Piece], list[_Piece]]:
+        """The time and wall_s cells of ``texts``, each text computed once per distinct timestamp (or second and
+        fraction): the ISO text ``datetime.isoformat`` gives, and the seconds since the run's start as the
+        shortest text of that float (``repr``), the text of a float the general path computes."""
+        stamps, fractions = texts.stamps, texts.fractions
+        if stamps is None or not bases:
+            return [b""], [b""]
+        iso = {stamp: base.isoformat().encode() for stamp, base in bases.items()}
+        micro: dict[bytes, int] = {}
+        time: list[_Piece] = [list(map(iso.__getitem__, stamps))]
+        if fractions is not None:
+            micro = {f: int((f + b"000000")[:6]) if f else 0 for f in set(fractions)}
+            frac_iso = {f: b".%06d" % us if us else b"" for f, us in micro.items()}
+            time.append(list(map(frac_iso.__getitem__, fractions)))
+        start = self.state.first_ts or self._start
+        if start is None or start.tzinfo is not None:
+            return time, [b""]
+        offsets = {stamp: (base - start) // _MICROSECOND for stamp, base in bases.items()}
+        if fractions is None:
+            walls = {stamp: _wall_text(m) for stamp, m in offsets.items()}
+            return time, [list(map(walls.__getitem__, stamps))]
+        low, high = min(offsets.values()), max(offsets.values())
+        rests = {m % _MILLION for m in offsets.values()}
+        if len(rests) != 1 or low < 2 * _MILLION or high >= _MILLION**2 // 10:
+            # Near the run's start, before it, or stamps off whole seconds: each row's float, as the general path.
+            rows = map(operator.add, map(offsets.__getitem__, stamps), map(micro.__getitem__, fractions))
+            return time, [list(map(_wall_text, rows))]
+        # wall = whole seconds + fraction, both texts: the fraction's text once per fraction, the whole seconds'
+        # once per second and carry (a fraction past the start's own carries a second).
+        rest = rests.pop()
+        whole = {stamp: b"%d" % (m // _MILLION) for stamp, m in offsets.items()}
+        carried = {stamp: b"%d" % (m // _MILLION + 1) for stamp, m in offsets.items()}
+        pick = {f: carried if rest + us >= _MILLION else whole for f, us in micro.items()}
+        tail = {f: _fraction_text((rest + us) % _MILLION) for f, us in micro.items()}
+        seconds = list(map(dict.__getitem__, map(pick.__getitem__, fractions), stamps))
+        return time, [seconds, list(map(tail.__getitem__, fractions))]
 
     def _plan(self, event: Event, header: list[str]) -> list[list[Sequence[Value]]] | None:
         """Each piece of the batch as cell columns in ``header`` order (see ``feed_tuples``); the batch is folded
@@ -148,18 +264,15 @@ class ExportBuilder:
         if not isinstance(event, StepBatch):
             return None
         pieces = self._columns(event)
-        if header[: len(STEP_COLUMNS)] != list(STEP_COLUMNS) or header[-1] != "more":
+        index = _header_index(header)
+        if index is None:
             return None
-        index = {name: i for i, name in enumerate(header)}
         plans: list[tuple[StepColumns, str | None]] = []
         for columns in pieces:
-            names = [name for name, _ in columns.extra]
-            if len(set(names)) != len(names) or None in columns.step:
-                return None  # a metric twice on one line, or unnumbered steps: the general row builder
-            lrs = [name for name in names if name in _LR_KEYS]
-            if len(lrs) > 1 or not set(names) - set(lrs) <= index.keys() or set(names) & set(STEP_COLUMNS):
-                return None  # several lr spellings, a metric without a column or named like a fixed column
-            plans.append((columns, lrs[0] if lrs else None))
+            lr = _fits([name for name, _ in columns.extra], index)
+            if lr is False or None in columns.step:
+                return None  # unnumbered steps: the general row builder
+            plans.append((columns, lr))
         apply(self.state, event, None)
         if self._start is None and event.ts is not None:
             self._start = event.ts
@@ -312,6 +425,90 @@ class ExportBuilder:
                 }
             )
         return rows
+
+
+_MICROSECOND = timedelta(microseconds=1)
+_MILLION = 1_000_000
+
+_Piece = bytes | Sequence[bytes]
+"""A cell piece of a run of rows: one text for every row, or a text per row."""
+
+
+class _LineNumbers:
+    """The line column of a run of rows (written ``%d`` per row, with the constant after it when there is one)."""
+
+    __slots__ = ("lines",)
+
+    def __init__(self, lines: range) -> None:
+        self.lines = lines
+
+    def texts(self, after: bytes = b"") -> list[bytes]:
+        return list(map((b"%d" + after.replace(b"%", b"%%")).__mod__, self.lines))
+
+
+def _header_index(header: list[str]) -> dict[str, int] | None:
+    """Column positions of a steps header (the fixed columns first, ``more`` last), else None."""
+    if header[: len(STEP_COLUMNS)] != list(STEP_COLUMNS) or header[-1] != "more":
+        return None
+    return {name: i for i, name in enumerate(header)}
+
+
+def _fits(names: list[str], index: dict[str, int]) -> str | None | bool:
+    """The lr metric among a run's extra metric ``names`` (None: none) when each of them has its own column in the
+    header; False when not: a metric twice on one line, several lr spellings, a metric without a column or named
+    like a fixed column (the general row builder then decides)."""
+    if len(set(names)) != len(names):
+        return False
+    lrs = [name for name in names if name in _LR_KEYS]
+    if len(lrs) > 1 or not set(names) - set(lrs) <= index.keys() or set(names) & set(STEP_COLUMNS):
+        return False
+    return lrs[0] if lrs else None
+
+
+def _wall_text(micro: int) -> bytes:
+    """``wall_s`` of a time ``micro`` microseconds after the start, as the general path writes it."""
+    return float.__repr__(round(micro / _MILLION, 6)).encode()
+
+
+def _fraction_text(micro: int) -> bytes:
+    """The text after the whole seconds of ``repr`` of a float of 1 to 10**9 seconds and ``micro`` (< 10**6)
+    microseconds: such a number has at most 15 significant digits, so its shortest text is its exact decimal."""
+    return (b".%06d" % micro).rstrip(b"0") if micro else b".0"
+
+
+def _join_rows(cells: list[list[_Piece]]) -> bytes:
+    """The rows as CSV text: the cells' pieces with commas between cells and a newline after each row, constants
+    merged, every row's pieces interleaved (extended slices) and joined once."""
+    pieces: list[_Piece | _LineNumbers] = []
+    for j, cell in enumerate(cells):
+        if j:
+            pieces.append(b",")
+        pieces.extend(cell)
+    pieces.append(b"\n")
+    merged: list[_Piece | _LineNumbers] = []
+    for piece in pieces:
+        if isinstance(piece, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] += piece
+        elif not (isinstance(piece, bytes) and not piece):
+            merged.append(piece)
+    columns: list[_Piece] = []
+    i = 0
+    while i < len(merged):
+        piece = merged[i]
+        if isinstance(piece, _LineNumbers):
+            after = merged[i + 1] if i + 1 < len(merged) and isinstance(merged[i + 1], bytes) else b""
+            assert isinstance(after, bytes)
+            columns.append(piece.texts(after))
+            i += 2 if after else 1
+            continue
+        columns.append(piece)
+        i += 1
+    n = next(len(c) for c in columns if not isinstance(c, bytes))
+    width = len(columns)
+    rows: list[bytes] = [b""] * (n * width)
+    for k, column in enumerate(columns):
+        rows[k::width] = [column] * n if isinstance(column, bytes) else column
+    return b"".join(rows)
 
 
 def _csv_cells(values: Sequence[Value]) -> Sequence[str]:

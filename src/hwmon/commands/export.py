@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import gc
 import io
 import json
 import math
@@ -366,6 +367,18 @@ def export_events(
 
 
 def _write_table(builder: ExportBuilder, writer: TableWriter, events: Iterable[Any], what: str) -> int:
+    # Millions of short-lived rows and tuples (regex matches, cells) and no reference cycles: the cyclic garbage
+    # collector's passes over them cost a tenth of the CSV export and free nothing; reference counting frees them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _write_rows(builder, writer, events, what)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _write_rows(builder: ExportBuilder, writer: TableWriter, events: Iterable[Any], what: str) -> int:
     written = 0
     csv_steps = writer if isinstance(writer, CsvWriter) and what == "steps" else None
     for event in events:

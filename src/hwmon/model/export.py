@@ -95,6 +95,11 @@ class ExportBuilder:
     _start: datetime | None = None
     # The columns of the last batch asked for (feed_tuples declining a batch, then feed, read it once).
     _read: tuple[Event, list[StepColumns]] | None = None
+    # The texts of the fractions of a second seen in step timestamps (``feed_csv``): microseconds, ISO text, and
+    # per fraction of the run's start, whether it carries a second and the wall_s text after the whole seconds.
+    _frac_us: dict[bytes, int] = field(default_factory=dict)
+    _frac_iso: dict[bytes, bytes] = field(default_factory=dict)
+    _tails: dict[int, tuple[dict[bytes, bool], dict[bytes, bytes]]] = field(default_factory=dict)
 
     def feed(self, event: Event) -> tuple[list[Row], list[Row]]:
         """The step rows and eval rows ``event`` stands for (both usually empty)."""
@@ -187,157 +192,93 @@ class ExportBuilder:
         header: list[str],
         index: dict[str, int],
         bases: dict[bytes, datetime],
-    ) -> list[list[_Piece]]:
-        """Each header column of the rows of ``texts`` as pieces (a constant, or a column of texts) whose
-        concatenation is the cell."""
+    ) -> list[_Piece]:
+        """The rows of ``texts`` as pieces (a constant, a column of texts, a lookup) whose concatenation, row by
+        row, is the row's CSV line: the cells in ``header`` order with their commas and the newline."""
         n = len(texts)
-        empty: list[_Piece] = [b""]
-        time, wall = self._time_cells(texts, bases)
         rates, global_rates = texts.rate, texts.global_rate
         unit = _quoted(texts.rate_unit).encode()
-        units: list[_Piece]
+        units: _Piece
         if rates is None and global_rates is None:
-            units = empty
+            units = b""
         elif (rates is None or b"" not in rates) and (global_rates is None or b"" not in global_rates):
-            units = [unit]
+            units = unit
         else:
-            pairs = zip(rates or repeat(b"", n), global_rates or repeat(b"", n))
-            units = [[b"" if not r and not g else unit for r, g in pairs]]
-        cells: list[list[_Piece]] = [empty] * len(header)
+            pairs = zip(rates or repeat(b"", n), global_rates or repeat(b"", n), strict=False)
+            units = [b"" if not r and not g else unit for r, g in pairs]
+        cells: list[_Piece] = [b""] * len(header)
         cells[:11] = [
-            [texts.step],
-            [_quoted(texts.mode).encode()],
-            empty if texts.epoch is None else [texts.epoch],
-            time,
-            wall,
-            empty if texts.loss is None else [texts.loss],
-            empty if rates is None else [rates],
-            empty if global_rates is None else [global_rates],
+            texts.step,
+            _quoted(texts.mode).encode(),
+            b"" if texts.epoch is None else texts.epoch,
+            b"",  # time and wall_s: below
+            b"",
+            b"" if texts.loss is None else texts.loss,
+            b"" if rates is None else rates,
+            b"" if global_rates is None else global_rates,
             units,
-            empty,
-            [_LineNumbers(texts.lines)],
+            b"",
+            _LineNumbers(texts.lines),
         ]
         for name, values in texts.extra:
-            cells[9 if name == lr else index[name]] = [values]
-        return cells
+            cells[9 if name == lr else index[name]] = values
+        pieces: list[_Piece] = []
+        for j, cell in enumerate(cells):
+            if j == 3:
+                pieces.extend(self._time_cells(texts, bases))  # time and wall_s with the comma between them
+                continue
+            pieces.append(cell)
+            pieces.append(b"\n" if j == len(cells) - 1 else b",")
+        return pieces
 
-    def _time_cells(self, texts: StepTexts, bases: dict[bytes, datetime]) -> tuple[list[_Piece], list[_Piece]]:
-        """The time and wall_s cells of ``texts``, each text computed once per distinct timestamp (or second and
-        fraction): the ISO text ``datetime.isoformat`` gives, and the seconds since the run's start as the
-        shortest text of that float (``repr``), the text of a float the general path computes."""
+    def _time_cells(self, texts: StepTexts, bases: dict[bytes, datetime]) -> list[_Piece]:
+        """The time and wall_s cells of ``texts`` with the comma between them, each text computed once per
+        distinct timestamp (or second, and fraction): the ISO text ``datetime.isoformat`` gives, and the seconds
+        since the run's start as the float the general path computes and ``repr`` writes."""
         stamps, fractions = texts.stamps, texts.fractions
         if stamps is None or not bases:
-            return [b""], [b""]
+            return [b","]
         iso = {stamp: base.isoformat().encode() for stamp, base in bases.items()}
-        micro: dict[bytes, int] = {}
-        time: list[_Piece] = [list(map(iso.__getitem__, stamps))]
-        if fractions is not None:
-            micro = {f: int((f + b"000000")[:6]) if f else 0 for f in set(fractions)}
-            frac_iso = {f: b".%06d" % us if us else b"" for f, us in micro.items()}
-            time.append(list(map(frac_iso.__getitem__, fractions)))
         start = self.state.first_ts or self._start
         if start is None or start.tzinfo is not None:
-            return time, [b""]
-        offsets = {stamp: (base - start) // _MICROSECOND for stamp, base in bases.items()}
+            offsets: dict[bytes, int] = {}
+        else:
+            offsets = {stamp: (base - start) // _MICROSECOND for stamp, base in bases.items()}
         if fractions is None:
             walls = {stamp: _wall_text(m) for stamp, m in offsets.items()}
-            return time, [list(map(walls.__getitem__, stamps))]
+            return [_Table(stamps, iso), b",", _Table(stamps, walls) if walls else b""]
+        micro, frac_iso = self._frac_us, self._frac_iso
+        if len(micro) > _MAX_FRACTIONS:
+            micro.clear()
+            frac_iso.clear()
+            self._tails.clear()
+        for f in set(fractions).difference(micro):
+            us = micro[f] = int((f + b"000000")[:6]) if f else 0
+            frac_iso[f] = b".%06d," % us if us else b","
+        time: list[_Piece] = [_Table(stamps, iso), list(map(frac_iso.__getitem__, fractions))]
+        if not offsets:
+            return time
         low, high = min(offsets.values()), max(offsets.values())
         rests = {m % _MILLION for m in offsets.values()}
-        if len(rests) != 1 or low < 2 * _MILLION or high >= _MILLION**2 // 10:
+        if len(rests) != 1 or low < 2 * _MILLION or high >= 10**15:
             # Near the run's start, before it, or stamps off whole seconds: each row's float, as the general path.
             rows = map(operator.add, map(offsets.__getitem__, stamps), map(micro.__getitem__, fractions))
-            return time, [list(map(_wall_text, rows))]
-        # wall = whole seconds + fraction, both texts: the fraction's text once per fraction, the whole seconds'
-        # once per second and carry (a fraction past the start's own carries a second).
+            return [*time, list(map(_wall_text, rows))]
+        # wall = whole seconds + fraction, both texts (at most 15 significant digits: the float's repr is the exact
+        # decimal): the fraction's text once per fraction (and the start's own fraction), the whole seconds' once
+        # per second and carry (a fraction past the start's own carries a second).
         rest = rests.pop()
-        whole = {stamp: b"%d" % (m // _MILLION) for stamp, m in offsets.items()}
-        carried = {stamp: b"%d" % (m // _MILLION + 1) for stamp, m in offsets.items()}
-        pick = {f: carried if rest + us >= _MILLION else whole for f, us in micro.items()}
-        tail = {f: _fraction_text((rest + us) % _MILLION) for f, us in micro.items()}
-        seconds = list(map(dict.__getitem__, map(pick.__getitem__, fractions), stamps))
-        return time, [seconds, list(map(tail.__getitem__, fractions))]
-
-    def _plan(self, event: Event, header: list[str]) -> list[list[Sequence[Value]]] | None:
-        """Each piece of the batch as cell columns in ``header`` order (see ``feed_tuples``); the batch is folded
-        into the state and counted. None (nothing done) when it does not fit."""
-        if not isinstance(event, StepBatch):
-            return None
-        pieces = self._columns(event)
-        index = _header_index(header)
-        if index is None:
-            return None
-        plans: list[tuple[StepColumns, str | None]] = []
-        for columns in pieces:
-            lr = _fits([name for name, _ in columns.extra], index)
-            if lr is False or None in columns.step:
-                return None  # unnumbered steps: the general row builder
-            plans.append((columns, lr))
-        apply(self.state, event, None)
-        if self._start is None and event.ts is not None:
-            self._start = event.ts
-        planned: list[list[Sequence[Value]]] = []
-        for columns, lr in plans:
-            planned.append(self._cells(columns, lr, header, index))
-            self._count_columns(columns)
-        return planned
-
-    def _cells(
-        self, columns: StepColumns, lr: str | None, header: list[str], index: dict[str, int]
-    ) -> list[Sequence[Value]]:
-        """``_step_row`` of every row of ``columns`` as cell columns in ``header`` order, built column by column
-        (map/zip at C speed)."""
-        n = len(columns)
-        none: Sequence[None] = [None] * n
-        start = self.state.first_ts or self._start
-        ts = columns.ts
-        walls: Sequence[float | None]
-        if start is None or ts is None:
-            walls = none
-        elif None in ts:
-            walls = [None if t is None else round((t - start).total_seconds(), 6) for t in ts]
-        else:
-            seconds = map(timedelta.total_seconds, map(operator.sub, ts, repeat(start, n)))
-            walls = list(map(round, seconds, repeat(6, n)))
-        iso: Sequence[str | None] = none
-        if columns.iso is not None:
-            iso = columns.iso
-        elif ts is not None:
-            iso = [None if t is None else t.isoformat() for t in ts]
-        rates = columns.rate
-        global_rates = columns.global_rate
-        unit = columns.rate_unit
-        units: Sequence[str | None]
-        if rates is None and global_rates is None:
-            units = none
-        elif global_rates is None:
-            assert rates is not None
-            units = [None if r is None else unit for r in rates] if None in rates else [unit] * n
-        elif rates is None:
-            units = [None if g is None else unit for g in global_rates] if None in global_rates else [unit] * n
-        else:
-            units = [None if r is None and g is None else unit for r, g in zip(rates, global_rates, strict=True)]
-        tail: list[Sequence[Value]] = [none for _ in header[len(STEP_COLUMNS) :]]
-        lr_cells: Sequence[Value] = none
-        for name, values in columns.extra:
-            if name == lr:
-                lr_cells = values
-            else:
-                tail[index[name] - len(STEP_COLUMNS)] = values
-        return [
-            columns.step,
-            [columns.mode] * n,
-            none if columns.epoch is None else columns.epoch,
-            iso,
-            walls,
-            none if columns.loss is None else columns.loss,
-            none if rates is None else rates,
-            none if global_rates is None else global_rates,
-            units,
-            lr_cells,
-            columns.lines,
-            *tail,
-        ]
+        carries, tails = self._tails.setdefault(rest, ({}, {}))
+        for f in set(fractions).difference(carries):
+            total = rest + micro[f]
+            carries[f] = total >= _MILLION
+            tails[f] = _fraction_text(total % _MILLION)
+        choose = (
+            {stamp: b"%d" % (m // _MILLION) for stamp, m in offsets.items()},
+            {stamp: b"%d" % (m // _MILLION + 1) for stamp, m in offsets.items()},
+        )
+        seconds = list(map(dict.__getitem__, map(choose.__getitem__, map(carries.__getitem__, fractions)), stamps))
+        return [*time, seconds, _Table(fractions, tails)]
 
     def _columns(self, event: StepBatch) -> list[StepColumns]:
         read = self._read
@@ -430,20 +371,73 @@ class ExportBuilder:
 _MICROSECOND = timedelta(microseconds=1)
 _MILLION = 1_000_000
 
-_Piece = bytes | Sequence[bytes]
-"""A cell piece of a run of rows: one text for every row, or a text per row."""
+_MAX_FRACTIONS = 1 << 14
+
+
+class _Table:
+    """A column of texts looked up per row, ``table[keys[i]]`` (each text computed once per distinct key); the
+    constants around it in a row are folded into the table's values."""
+
+    __slots__ = ("keys", "table")
+
+    def __init__(self, keys: Sequence[bytes], table: dict[bytes, bytes]) -> None:
+        self.keys = keys
+        self.table = table
+
+    def texts(self, before: bytes, after: bytes) -> list[bytes]:
+        table = {key: before + text + after for key, text in self.table.items()} if before or after else self.table
+        return list(map(table.__getitem__, self.keys))
 
 
 class _LineNumbers:
-    """The line column of a run of rows (written ``%d`` per row, with the constant after it when there is one)."""
+    """The line column of a run of rows (written ``%d`` per row, with the constants around it)."""
 
     __slots__ = ("lines",)
 
     def __init__(self, lines: range) -> None:
         self.lines = lines
 
-    def texts(self, after: bytes = b"") -> list[bytes]:
-        return list(map((b"%d" + after.replace(b"%", b"%%")).__mod__, self.lines))
+    def texts(self, before: bytes, after: bytes) -> list[bytes]:
+        template = before.replace(b"%", b"%%") + b"%d" + after.replace(b"%", b"%%")
+        return list(map(template.__mod__, self.lines))
+
+
+_Piece = bytes | Sequence[bytes] | _Table | _LineNumbers
+"""A piece of a run of rows: one text for every row, a text per row, a lookup per row, the line numbers."""
+
+
+def _join_rows(pieces: list[_Piece]) -> bytes:
+    """The rows whose pieces are ``pieces``: constants merged and folded into the lookups and line numbers around
+    them, every row's pieces interleaved (extended slices) and joined once."""
+    merged: list[_Piece] = []
+    for piece in pieces:
+        if isinstance(piece, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] += piece
+        elif not (isinstance(piece, bytes) and not piece):
+            merged.append(piece)
+    columns: list[bytes | Sequence[bytes]] = []
+    for i, piece in enumerate(merged):
+        if isinstance(piece, (_Table, _LineNumbers)):
+            before = b""
+            if columns and isinstance(columns[-1], bytes):
+                before = columns.pop()
+            after = merged[i + 1] if i + 1 < len(merged) else b""
+            if isinstance(after, bytes):
+                merged[i + 1] = b""  # taken
+            else:
+                after = b""
+            columns.append(piece.texts(before, after))
+        elif isinstance(piece, bytes):
+            if piece:
+                columns.append(piece)
+        else:
+            columns.append(piece)
+    n = next(len(c) for c in columns if not isinstance(c, bytes))
+    width = len(columns)
+    rows: list[bytes] = [b""] * (n * width)
+    for k, column in enumerate(columns):
+        rows[k::width] = [column] * n if isinstance(column, bytes) else column
+    return b"".join(rows)
 
 
 def _header_index(header: list[str]) -> dict[str, int] | None:
@@ -474,42 +468,6 @@ def _fraction_text(micro: int) -> bytes:
     """The text after the whole seconds of ``repr`` of a float of 1 to 10**9 seconds and ``micro`` (< 10**6)
     microseconds: such a number has at most 15 significant digits, so its shortest text is its exact decimal."""
     return (b".%06d" % micro).rstrip(b"0") if micro else b".0"
-
-
-def _join_rows(cells: list[list[_Piece]]) -> bytes:
-    """The rows as CSV text: the cells' pieces with commas between cells and a newline after each row, constants
-    merged, every row's pieces interleaved (extended slices) and joined once."""
-    pieces: list[_Piece | _LineNumbers] = []
-    for j, cell in enumerate(cells):
-        if j:
-            pieces.append(b",")
-        pieces.extend(cell)
-    pieces.append(b"\n")
-    merged: list[_Piece | _LineNumbers] = []
-    for piece in pieces:
-        if isinstance(piece, bytes) and merged and isinstance(merged[-1], bytes):
-            merged[-1] += piece
-        elif not (isinstance(piece, bytes) and not piece):
-            merged.append(piece)
-    columns: list[_Piece] = []
-    i = 0
-    while i < len(merged):
-        piece = merged[i]
-        if isinstance(piece, _LineNumbers):
-            after = merged[i + 1] if i + 1 < len(merged) and isinstance(merged[i + 1], bytes) else b""
-            assert isinstance(after, bytes)
-            columns.append(piece.texts(after))
-            i += 2 if after else 1
-            continue
-        columns.append(piece)
-        i += 1
-    n = next(len(c) for c in columns if not isinstance(c, bytes))
-    width = len(columns)
-    rows: list[bytes] = [b""] * (n * width)
-    for k, column in enumerate(columns):
-        rows[k::width] = [column] * n if isinstance(column, bytes) else column
-    return b"".join(rows)
-
 
 def _csv_cells(values: Sequence[Value]) -> Sequence[str]:
     """One cell column as the ``csv`` module writes its cells: None empty, a float its ``repr``, an int its

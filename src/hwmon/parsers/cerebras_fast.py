@@ -371,6 +371,8 @@ def expand_columns(data: bytes, first_line: int, reset: int) -> StepColumns | No
 # nothing below 0.0001 (repr writes those with an exponent): anything else does not match and decode() reads it.
 _TXT_NUM = rb"((?:[1-9]\d{0,6}|0(?!\.0000))\.(?:\d{0,7}[1-9]|0))0*"
 _TXT_STEP = rb"(0|[1-9]\d{0,17})"
+# The timestamp's seconds as any 19 characters (each distinct text is checked by _clock, far fewer than lines).
+_TXT_TS = rb"(?m)^([^\n]{19})[.,](\d{1,9})"
 _TXT_PATTERNS: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
 
 
@@ -381,14 +383,16 @@ def _text_pattern(shape: bytes, unit: bytes) -> re.Pattern[bytes]:
             _TXT_PATTERNS.clear()
         unit_re = re.escape(unit)
         fields = b", Loss=%s, Rate=%s %s, GlobalRate=%s %s\n" % (_TXT_NUM, _TXT_NUM, unit_re, _TXT_NUM, unit_re)
-        pattern = re.compile(_COL_TS + re.escape(shape) + _TXT_STEP + fields)
+        pattern = re.compile(_TXT_TS + re.escape(shape) + _TXT_STEP + fields)
         _TXT_PATTERNS[(shape, unit)] = pattern
     return pattern
 
 
 def _clock(stamp: bytes) -> datetime | None:
     """A ``_COL_TS`` seconds text as a time, as ``expand_columns`` (and ``records._ymd``) read it; None when it is
-    not a date."""
+    not one (not that shape, not a date)."""
+    if _V_SECONDS.fullmatch(stamp) is None:
+        return None
     try:
         return datetime(
             int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), int(stamp[11:13]), int(stamp[14:16]), int(stamp[17:19])

@@ -228,7 +228,8 @@ class TextDecoder(Protocol):
     """A ``BlockDecoder`` that can also hand its lines over as texts: ``texts(raw, first_line)`` is the
     ``StepTexts`` of the lines ``decode(raw, first_line)`` reads (one per line, equal row by row as ``StepTexts``
     says), or ``None`` when it cannot give them so cheaply (lines off its template, a number whose text is not its
-    value's shortest one and would have to be parsed): the consumer then reads ``decode``'s columns. Pure; must not raise on lines its fast path took."""
+    value's shortest one and would have to be parsed): the consumer then reads ``decode``'s columns. Pure; must
+    not raise on lines its fast path took."""
 
     def texts(self, raw: bytes, first_line: int) -> StepTexts | None: ...
 

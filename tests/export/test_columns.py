@@ -353,4 +353,4 @@ def test_csv_text_of_columns_is_what_the_csv_module_writes() -> None:
     assert tuples is not None and text is not None
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(tuples)
-    assert text == (out.getvalue(), n)
+    assert text == (out.getvalue().encode(), n)

@@ -163,8 +163,8 @@ class ExportBuilder:
         index = _header_index(header)
         if index is None:
             return None
-        lr = _fits([name for name, _ in texts.extra], index)
-        if lr is False:
+        fits, lr = _fits([name for name, _ in texts.extra], index)
+        if not fits:
             return None
         bases: dict[bytes, datetime] = {}
         if texts.stamps is not None and texts.clock is not None:
@@ -279,6 +279,87 @@ class ExportBuilder:
         )
         seconds = list(map(dict.__getitem__, map(choose.__getitem__, map(carries.__getitem__, fractions)), stamps))
         return [*time, seconds, _Table(fractions, tails)]
+
+    def _plan(self, event: Event, header: list[str]) -> list[list[Sequence[Value]]] | None:
+        """Each piece of the batch as cell columns in ``header`` order (see ``feed_tuples``); the batch is folded
+        into the state and counted. None (nothing done) when it does not fit."""
+        if not isinstance(event, StepBatch):
+            return None
+        pieces = self._columns(event)
+        index = _header_index(header)
+        if index is None:
+            return None
+        plans: list[tuple[StepColumns, str | None]] = []
+        for columns in pieces:
+            fits, lr = _fits([name for name, _ in columns.extra], index)
+            if not fits or None in columns.step:
+                return None  # unnumbered steps: the general row builder
+            plans.append((columns, lr))
+        apply(self.state, event, None)
+        if self._start is None and event.ts is not None:
+            self._start = event.ts
+        planned: list[list[Sequence[Value]]] = []
+        for columns, lr in plans:
+            planned.append(self._cells(columns, lr, header, index))
+            self._count_columns(columns)
+        return planned
+
+    def _cells(
+        self, columns: StepColumns, lr: str | None, header: list[str], index: dict[str, int]
+    ) -> list[Sequence[Value]]:
+        """``_step_row`` of every row of ``columns`` as cell columns in ``header`` order, built column by column
+        (map/zip at C speed)."""
+        n = len(columns)
+        none: Sequence[None] = [None] * n
+        start = self.state.first_ts or self._start
+        ts = columns.ts
+        walls: Sequence[float | None]
+        if start is None or ts is None:
+            walls = none
+        elif None in ts:
+            walls = [None if t is None else round((t - start).total_seconds(), 6) for t in ts]
+        else:
+            seconds = map(timedelta.total_seconds, map(operator.sub, ts, repeat(start, n)))
+            walls = list(map(round, seconds, repeat(6, n)))
+        iso: Sequence[str | None] = none
+        if columns.iso is not None:
+            iso = columns.iso
+        elif ts is not None:
+            iso = [None if t is None else t.isoformat() for t in ts]
+        rates = columns.rate
+        global_rates = columns.global_rate
+        unit = columns.rate_unit
+        units: Sequence[str | None]
+        if rates is None and global_rates is None:
+            units = none
+        elif global_rates is None:
+            assert rates is not None
+            units = [None if r is None else unit for r in rates] if None in rates else [unit] * n
+        elif rates is None:
+            units = [None if g is None else unit for g in global_rates] if None in global_rates else [unit] * n
+        else:
+            units = [None if r is None and g is None else unit for r, g in zip(rates, global_rates, strict=True)]
+        tail: list[Sequence[Value]] = [none for _ in header[len(STEP_COLUMNS) :]]
+        lr_cells: Sequence[Value] = none
+        for name, values in columns.extra:
+            if name == lr:
+                lr_cells = values
+            else:
+                tail[index[name] - len(STEP_COLUMNS)] = values
+        return [
+            columns.step,
+            [columns.mode] * n,
+            none if columns.epoch is None else columns.epoch,
+            iso,
+            walls,
+            none if columns.loss is None else columns.loss,
+            none if rates is None else rates,
+            none if global_rates is None else global_rates,
+            units,
+            lr_cells,
+            columns.lines,
+            *tail,
+        ]
 
     def _columns(self, event: StepBatch) -> list[StepColumns]:
         read = self._read
@@ -420,7 +501,7 @@ def _join_rows(pieces: list[_Piece]) -> bytes:
         if isinstance(piece, (_Table, _LineNumbers)):
             before = b""
             if columns and isinstance(columns[-1], bytes):
-                before = columns.pop()
+                before = cast(bytes, columns.pop())
             after = merged[i + 1] if i + 1 < len(merged) else b""
             if isinstance(after, bytes):
                 merged[i + 1] = b""  # taken
@@ -447,16 +528,16 @@ def _header_index(header: list[str]) -> dict[str, int] | None:
     return {name: i for i, name in enumerate(header)}
 
 
-def _fits(names: list[str], index: dict[str, int]) -> str | None | bool:
-    """The lr metric among a run's extra metric ``names`` (None: none) when each of them has its own column in the
-    header; False when not: a metric twice on one line, several lr spellings, a metric without a column or named
-    like a fixed column (the general row builder then decides)."""
+def _fits(names: list[str], index: dict[str, int]) -> tuple[bool, str | None]:
+    """Whether each of a run's extra metric ``names`` has its own column in the header (not: a metric twice on one
+    line, several lr spellings, a metric without a column or named like a fixed column; the general row builder
+    then decides), and the lr metric among them (None: none)."""
     if len(set(names)) != len(names):
-        return False
+        return False, None
     lrs = [name for name in names if name in _LR_KEYS]
     if len(lrs) > 1 or not set(names) - set(lrs) <= index.keys() or set(names) & set(STEP_COLUMNS):
-        return False
-    return lrs[0] if lrs else None
+        return False, None
+    return True, lrs[0] if lrs else None
 
 
 def _wall_text(micro: int) -> bytes:
@@ -468,6 +549,7 @@ def _fraction_text(micro: int) -> bytes:
     """The text after the whole seconds of ``repr`` of a float of 1 to 10**9 seconds and ``micro`` (< 10**6)
     microseconds: such a number has at most 15 significant digits, so its shortest text is its exact decimal."""
     return (b".%06d" % micro).rstrip(b"0") if micro else b".0"
+
 
 def _csv_cells(values: Sequence[Value]) -> Sequence[str]:
     """One cell column as the ``csv`` module writes its cells: None empty, a float its ``repr``, an int its

@@ -163,7 +163,6 @@ class CerebrasDecoder:
             return [columns]
         return StepColumns.of(list(_per_line(raw, first_line, self.reset_step)))
 
-
     def texts(self, raw: bytes, first_line: int) -> StepTexts | None:
         """See ``hwmon.events.TextDecoder``: the canonical train lines of one shape and unit (no remaining times,
         plain losses) as their texts, from the one compiled regex ``decode`` reads them with."""

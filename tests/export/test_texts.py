@@ -25,7 +25,7 @@ import pytest
 import hwmon.commands.export as export_cmd
 import hwmon.model.export as model_export
 from hwmon.commands.export import export_events
-from hwmon.events import Event, StepBatch, StepColumns, StepTexts
+from hwmon.events import Event, StepBatch, StepColumns, StepMetrics, StepTexts
 from hwmon.parsers.cerebras_fast import CerebrasDecoder, expand_columns, expand_texts
 from hwmon.parsers.stream import StreamParser
 
@@ -282,19 +282,19 @@ def test_megatron_texts_are_the_columns() -> None:
             f" grad norm: 0.500 | number of skipped iterations:   0 | number of nan iterations:   0 |\n"
         ).encode()
 
-    def read(text: str, number: int) -> None:
+    def read(text: str, number: int) -> StepMetrics | None:
         return None
 
     for rate in (None, "91.4"):
         raw = b"".join(line(i, f"{3.5 + i / 1000:.6E}", rate=rate) for i in range(1, 40))
-        decoder = MegatronDecoder.of(raw.split(b"\n")[0], read)  # type: ignore[arg-type]
+        decoder = MegatronDecoder.of(raw.split(b"\n")[0], read)
         assert decoder is not None
         texts = decoder.texts(raw, 5)
         assert texts is not None
         (columns,) = decoder.decode(raw, 5)
         check_texts(texts, columns)
     odd = line(1, "3.5E+00") + line(2, "nan") + line(3, "-0.0") + line(4, "0.0")
-    decoder = MegatronDecoder.of(odd.split(b"\n")[0], read)  # type: ignore[arg-type]
+    decoder = MegatronDecoder.of(odd.split(b"\n")[0], read)
     assert decoder is not None
     texts = decoder.texts(odd, 1)
     assert texts is not None and list(texts.loss or ()) == [b"3.5", b"nan", b"-0.0", b"0.0"]
@@ -356,7 +356,7 @@ def _double(stamps: bool, fractions: bool, start_second: int) -> tuple[StepColum
     if not fractions:
         clock_texts = {t.strftime("%H:%M:%S.%f").encode(): t for t in ts}
     texts = StepTexts(
-        lines=columns.lines,
+        lines=range(100, 100 + n),
         step=[str(s).encode() for s in columns.step],
         loss=_spell(loss),
         rate=_spell(rate),
@@ -437,3 +437,59 @@ def test_a_text_decoder_whose_stamp_does_not_read_falls_back(monkeypatch: pytest
 
 def test_cerebras_decoder_is_a_text_decoder() -> None:
     assert callable(getattr(CerebrasDecoder(1), "texts", None))
+
+
+@pytest.mark.parametrize("odd", ["aware", "micro_and_fraction", "unknown_metric"])
+def test_texts_the_general_path_must_write(odd: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts whose stamps read as aware times, or as times with microseconds while a fraction column is given too,
+    or with a metric the header has no column for: the batch goes the general way (the columns)."""
+    from datetime import timezone
+
+    monkeypatch.setattr(export_cmd, "HEADER_AFTER", 1)
+    columns, texts = _double(True, True, 30)
+    clock = texts.clock
+    assert clock is not None
+    extra = texts.extra
+    if odd == "aware":
+        texts_clock = lambda s: None if (t := clock(s)) is None else t.replace(tzinfo=timezone.utc)  # noqa: E731
+    elif odd == "micro_and_fraction":
+        texts_clock = lambda s: None if (t := clock(s)) is None else t.replace(microsecond=5)  # noqa: E731
+    else:
+        texts_clock = clock
+        extra = (*extra, ("zzz", [b"1.0"] * len(columns)))
+    changed = StepTexts(
+        lines=texts.lines,
+        step=texts.step,
+        loss=texts.loss,
+        rate=texts.rate,
+        global_rate=texts.global_rate,
+        epoch=texts.epoch,
+        extra=extra,
+        stamps=texts.stamps,
+        fractions=texts.fractions,
+        clock=texts_clock,
+        rate_unit=texts.rate_unit,
+    )
+    decoder = _TextDecoderDouble(columns, changed)
+    head = StepColumns(lines=[1], step=[1], loss=[2.0], extra=(("learning_rate", [0.1]), ("acc", [0.5]))).row(0)
+    batch = StepBatch(139, None, columns.row(0), columns.row(39), 40, None, None, raw=b"x\n" * 40, decoder=decoder)
+    with monkeypatch.context() as mp:
+        calls = counting_texts(mp)
+        fast = export_csv([head, batch])
+    assert "texts" in decoder.calls and calls["rows"] == 0
+    assert_same_table(fast, general_csv([head, batch], monkeypatch))
+
+
+def test_a_stamp_the_line_path_does_not_read_is_not_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step line whose timestamp int() would read but the record stage does not (a space-padded second) inside a
+    bulk batch: its row has no time, as in the general path."""
+    monkeypatch.setattr(export_cmd, "HEADER_AFTER", 16)
+    lines = []
+    for step in range(1, 200):
+        stamp = "2024-03-30 12:00: 5,500" if step == 120 else f"2024-03-30 12:{step // 60:02d}:{step % 60:02d},500"
+        fields = f"Step={step}, Loss=1.50000, Rate=10.00 samples/sec, GlobalRate=5.25 samples/sec"
+        lines.append(f"{stamp} INFO:   | Train Device=CSX, {fields}\n")
+    data = ("2024-03-30 11:59:00,000 INFO:   Beginning appliance run\n" + "".join(lines)).encode()
+    events = block_events(data)
+    assert any(isinstance(e, StepBatch) and b"12:00: 5" in e.raw for e in events)
+    assert_same_table(export_csv(events), general_csv(events, monkeypatch))

@@ -259,15 +259,15 @@ class ExportBuilder:
         if not offsets:
             return time
         low, high = min(offsets.values()), max(offsets.values())
-        rests = {m % _MILLION for m in offsets.values()}
-        if len(rests) != 1 or low < 2 * _MILLION or high >= 10**15:
-            # Near the run's start, before it, or stamps off whole seconds: each row's float, as the general path.
+        if low < 2 * _MILLION or high >= 10**15:
+            # Near the run's start (repr may write an exponent), before it, or far after: each row's float, as the
+            # general path computes it.
             rows = map(operator.add, map(offsets.__getitem__, stamps), map(micro.__getitem__, fractions))
             return [*time, list(map(_wall_text, rows))]
         # wall = whole seconds + fraction, both texts (at most 15 significant digits: the float's repr is the exact
         # decimal): the fraction's text once per fraction (and the start's own fraction), the whole seconds' once
         # per second and carry (a fraction past the start's own carries a second).
-        rest = rests.pop()
+        rest = low % _MILLION  # the same for every stamp: whole seconds (see _text_rows) after the same start
         carries, tails = self._tails.setdefault(rest, ({}, {}))
         for f in set(fractions).difference(carries):
             total = rest + micro[f]

@@ -8,7 +8,11 @@ Three tables:
   both (``mode``), with the log's time, the seconds since the run's first log timestamp (``wall_s``), loss, rate,
   global rate, lr and every other per-step metric the line carries (``StepMetrics.extra``, by name).
   A batch's columns are turned into rows column by column, the same cells: as dicts (``feed``) or, for the CSV
-  writer once its header is fixed, as tuples in header order (``feed_tuples``).
+  writer once its header is fixed, as tuples in header order (``feed_tuples``) or CSV text (``feed_csv``). A batch
+  whose decoder reads its lines as number texts (``hwmon.events.StepTexts``: each number the text ``repr``/``str``
+  writes for it, read straight off the line) is written as CSV from those texts: no float parsed or formatted per
+  cell, the time and wall_s texts computed once per distinct second and fraction, the line numbers counted; the
+  same bytes as the general path (``tests/export/test_texts.py``).
 - **eval**: one row per evaluation metric (``EvalMetric``) with the last training step seen before it.
 - **phases**: one row per phase of the last run, durations and shares of wall time from the same model functions
   ``hwmon summary`` uses (``hwmon.model.figures.phase_durations``, ``wall_seconds``, no clock).

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import random
 import subprocess
@@ -49,6 +50,28 @@ def export_csv(events: Iterable[Event]) -> str:
     return out.getvalue()
 
 
+def export_jsonl(events: Iterable[Event]) -> str:
+    out = io.StringIO()
+    export_events(events, "jsonl", "steps", None, stdout=out)
+    return out.getvalue()
+
+
+def general_jsonl(events: Iterable[Event], monkeypatch: pytest.MonkeyPatch) -> str:
+    """JSON Lines as the general path writes them: every batch's steps as row dicts through json.dumps."""
+    with monkeypatch.context() as mp:
+        mp.setattr(model_export.ExportBuilder, "feed_jsonl", lambda self, event: None)
+        return export_jsonl(events)
+
+
+def assert_same_lines(fast: str, slow: str) -> None:
+    """JSON Lines: the same objects line by line (same keys in the same order, same values), then the bytes."""
+    fast_lines, slow_lines = fast.splitlines(), slow.splitlines()
+    assert len(fast_lines) == len(slow_lines)
+    for number, (a, b) in enumerate(zip(fast_lines, slow_lines, strict=True), start=1):
+        assert list(json.loads(a).items()) == list(json.loads(b).items()), (number, a, b)
+    assert fast == slow
+
+
 def general_csv(events: Iterable[Event], monkeypatch: pytest.MonkeyPatch) -> str:
     """The CSV as the general path writes it: every batch's steps as rows through the csv module."""
     with monkeypatch.context() as mp:
@@ -67,6 +90,20 @@ def counting_texts(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return done
 
     monkeypatch.setattr(model_export.ExportBuilder, "_text_rows", counting)
+    return calls
+
+
+def counting_jsonl(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts the JSON lines the text path writes (from here on)."""
+    calls = {"rows": 0}
+    feed_jsonl = model_export.ExportBuilder.feed_jsonl
+
+    def counting(self: model_export.ExportBuilder, event: Event) -> tuple[bytes, int] | None:
+        done = feed_jsonl(self, event)
+        calls["rows"] += 0 if done is None else done[1]
+        return done
+
+    monkeypatch.setattr(model_export.ExportBuilder, "feed_jsonl", counting)
     return calls
 
 
@@ -176,6 +213,11 @@ def test_edge_case_log_exports_the_same_table(seed: int, monkeypatch: pytest.Mon
             fast = export_csv(events)
         assert calls["rows"] > 0.4 * slow.count("\n")  # guards the guard: two different paths compared
         assert_same_table(fast, slow)
+        with monkeypatch.context() as mp:
+            calls = counting_jsonl(mp)
+            fast_lines = export_jsonl(events)
+        assert calls["rows"] > 0.4 * slow.count("\n")
+        assert_same_lines(fast_lines, general_jsonl(events, monkeypatch))
 
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.log")), ids=lambda p: p.name)
@@ -341,12 +383,12 @@ def _double(stamps: bool, fractions: bool, start_second: int) -> tuple[StepColum
     micro = [(i * 123457) % 1_000_000 for i in range(n)]
     whole = [base + timedelta(seconds=i // 3) for i in range(n)]
     ts = [w + timedelta(microseconds=micro[i] if fractions else 0) for i, w in enumerate(whole)]
-    loss = [None if i % 7 == 3 else 1.0 / (i + 1) for i in range(n)]
+    loss = [None if i % 7 == 3 else math.nan if i == 5 else 1.0 / (i + 1) for i in range(n)]
     rate = [None if i % 5 == 1 else 10.5 * i for i in range(n)]
     grate = [None if i % 5 == 1 or i % 3 == 0 else 3.25 * i for i in range(n)]
     epoch = [float(i // 10) for i in range(n)]
     lr = [1e-4 * (i + 1) for i in range(n)]
-    acc = [None if i % 2 else i / 40 for i in range(n)]
+    acc = [None if i % 2 else math.inf if i == 4 else i / 40 for i in range(n)]
     columns = StepColumns(
         lines=range(100, 100 + n),
         step=list(range(7, 7 + n)),
@@ -418,6 +460,11 @@ def test_a_text_decoder_of_any_format_writes_the_general_table(
         fast = export_csv(events)
     assert calls["rows"] == len(columns)  # the text path wrote the batch
     assert_same_table(fast, slow)
+    with monkeypatch.context() as mp:
+        calls = counting_jsonl(mp)
+        fast_lines = export_jsonl(events)
+    assert calls["rows"] == len(columns)
+    assert_same_lines(fast_lines, general_jsonl(events, monkeypatch))
 
 
 def test_a_text_decoder_whose_stamp_does_not_read_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -195,6 +195,15 @@ class JsonlWriter:
     def __init__(self, out: IO[str]) -> None:
         self._out = out
 
+    def write_bytes(self, data: bytes) -> None:
+        """Lines already written as JSON (UTF-8) (``ExportBuilder.feed_jsonl``), as ``CsvWriter.write_bytes``."""
+        buffer = getattr(self._out, "buffer", None)
+        if buffer is None:
+            self._out.write(data.decode())
+            return
+        self._out.flush()
+        buffer.write(data)
+
     def write(self, rows: list[Row]) -> None:
         if rows:
             self._out.write(
@@ -381,7 +390,16 @@ def _write_table(builder: ExportBuilder, writer: TableWriter, events: Iterable[A
 def _write_rows(builder: ExportBuilder, writer: TableWriter, events: Iterable[Any], what: str) -> int:
     written = 0
     csv_steps = writer if isinstance(writer, CsvWriter) and what == "steps" else None
+    jsonl_steps = writer if isinstance(writer, JsonlWriter) and what == "steps" else None
     for event in events:
+        if jsonl_steps is not None and isinstance(event, StepBatch):
+            # A bulk batch whose decoder gives number texts: its lines joined from them (feed's rows as json writes
+            # them).
+            fast = builder.feed_jsonl(event)
+            if fast is not None:
+                jsonl_steps.write_bytes(fast[0])
+                written += fast[1]
+                continue
         if csv_steps is not None and isinstance(event, StepBatch) and (header := csv_steps.header) is not None:
             # The bulk path's block of step lines written as CSV at once: joined from the log's own number texts
             # when its decoder gives them, else from its columns, column by column (as the csv module writes them).

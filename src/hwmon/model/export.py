@@ -23,6 +23,7 @@ The builder also folds every event into a ``RunState`` with the one reducer, so 
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ class ExportBuilder:
     # The texts of the fractions of a second seen in step timestamps (``feed_csv``): microseconds, ISO text, and
     # per fraction of the run's start, whether it carries a second and the wall_s text after the whole seconds.
     _frac_us: dict[bytes, int] = field(default_factory=dict)
-    _frac_iso: dict[bytes, bytes] = field(default_factory=dict)
+    _frac_iso: dict[bytes, dict[bytes, bytes]] = field(default_factory=dict)
     _tails: dict[int, tuple[dict[bytes, bool], dict[bytes, bytes]]] = field(default_factory=dict)
 
     def feed(self, event: Event) -> tuple[list[Row], list[Row]]:
@@ -170,24 +171,92 @@ class ExportBuilder:
         fits, lr = _fits([name for name, _ in texts.extra], index)
         if not fits:
             return None
+        bases = self._bases(texts)
+        if bases is None:
+            return None
+        self._fold(event, texts)
+        return _join_rows(self._text_cells(texts, lr, header, index, bases)), len(texts)
+
+    def feed_jsonl(self, event: Event) -> tuple[bytes, int] | None:
+        """The step rows of a batch whose decoder gives number texts (``StepBatch.texts``) as JSON Lines (UTF-8), the
+        bytes ``json.dumps`` writes for ``feed``'s rows (a non-finite number as null), and their number; the batch
+        is folded into the state and counted. ``None`` (nothing done) for any other event, or texts whose metrics'
+        names a row would spell otherwise (twice, several lr spellings, named like a fixed column)."""
+        if not isinstance(event, StepBatch):
+            return None
+        texts = event.texts()
+        if texts is None or not len(texts):
+            return None
+        names = [name for name, _ in texts.extra]
+        lrs = [name for name in names if name in _LR_KEYS]
+        if len(set(names)) != len(names) or len(lrs) > 1 or set(names) & set(STEP_COLUMNS):
+            return None
+        bases = self._bases(texts)
+        if bases is None:
+            return None
+        self._fold(event, texts)
+        n = len(texts)
+        lr = lrs[0] if lrs else None
+        extra = dict(texts.extra)
+
+        def value(values: Sequence[bytes] | None) -> _Piece:
+            return b"null" if values is None else _json_numbers(values)
+
+        pieces: list[_Piece] = [b'{"step": ', texts.step, b', "mode": ' + _json_text(texts.mode) + b', "epoch": ']
+        pieces.append(value(texts.epoch))
+        pieces.append(b', "time": ')
+        pieces.extend(self._time_cells(texts, bases, b', "wall_s": ', json=True))
+        for name, values in (("loss", texts.loss), ("rate", texts.rate), ("global_rate", texts.global_rate)):
+            pieces += [b', "%s": ' % name.encode(), value(values)]
+        units = self._units(texts, _json_text(texts.rate_unit))
+        pieces += [b', "rate_unit": ', [u or b"null" for u in units] if isinstance(units, list) else units or b"null"]
+        pieces += [b', "lr": ', value(None if lr is None else extra[lr]), b', "line": ', _LineNumbers(texts.lines)]
+        for name, values in texts.extra:
+            if name == lr:
+                continue
+            key = b", " + _json_text(name) + b": "
+            if b"" in values:
+                # A row without the metric has no key for it; NaN/Inf is null.
+                pieces.append([b"" if not v else key + (b"null" if v in _NON_FINITE else v) for v in values])
+            else:
+                pieces += [key, _json_numbers(values)]
+        pieces.append(b"}\n")
+        return _join_rows(pieces), n
+
+    def _bases(self, texts: StepTexts) -> dict[bytes, datetime] | None:
+        """Each distinct stamp's time, or None when one does not read as the text path needs (no time, aware, or
+        sub-second with a fraction column): the columns then say what the line path reads."""
         bases: dict[bytes, datetime] = {}
         if texts.stamps is not None and texts.clock is not None:
             for stamp in set(texts.stamps):
                 base = texts.clock(stamp)
                 if base is None or base.tzinfo is not None or (texts.fractions is not None and base.microsecond):
-                    return None  # a stamp the line path reads otherwise: the columns say what it reads
+                    return None
                 bases[stamp] = base
+        return bases
+
+    def _fold(self, event: StepBatch, texts: StepTexts) -> None:
+        """The batch into the state, and counted, as ``feed`` does."""
         apply(self.state, event, None)
         if self._start is None and event.ts is not None:
             self._start = event.ts
-        data = _join_rows(self._text_cells(texts, lr, header, index, bases))
-        n = len(texts)
-        self.step_count += n
+        self.step_count += len(texts)
         last = int(texts.step[-1])
         self._last_step[texts.mode] = last
         if texts.mode == "train":
             self._last_train_step = last
-        return data, n
+
+    @staticmethod
+    def _units(texts: StepTexts, unit: bytes) -> bytes | list[bytes]:
+        """The rate_unit cells: the unit where a row has a rate or a global rate, else empty."""
+        rates, global_rates = texts.rate, texts.global_rate
+        if rates is None and global_rates is None:
+            return b""
+        if (rates is None or b"" not in rates) and (global_rates is None or b"" not in global_rates):
+            return unit
+        n = len(texts)
+        pairs = zip(rates or repeat(b"", n), global_rates or repeat(b"", n), strict=False)
+        return [b"" if not r and not g else unit for r, g in pairs]
 
     def _text_cells(
         self,
@@ -199,17 +268,8 @@ class ExportBuilder:
     ) -> list[_Piece]:
         """The rows of ``texts`` as pieces (a constant, a column of texts, a lookup) whose concatenation, row by
         row, is the row's CSV line: the cells in ``header`` order with their commas and the newline."""
-        n = len(texts)
         rates, global_rates = texts.rate, texts.global_rate
-        unit = _quoted(texts.rate_unit).encode()
-        units: _Piece
-        if rates is None and global_rates is None:
-            units = b""
-        elif (rates is None or b"" not in rates) and (global_rates is None or b"" not in global_rates):
-            units = unit
-        else:
-            pairs = zip(rates or repeat(b"", n), global_rates or repeat(b"", n), strict=False)
-            units = [b"" if not r and not g else unit for r, g in pairs]
+        units = self._units(texts, _quoted(texts.rate_unit).encode())
         cells: list[_Piece] = [b""] * len(header)
         cells[:11] = [
             texts.step,
@@ -235,14 +295,18 @@ class ExportBuilder:
             pieces.append(b"\n" if j == len(cells) - 1 else b",")
         return pieces
 
-    def _time_cells(self, texts: StepTexts, bases: dict[bytes, datetime]) -> list[_Piece]:
-        """The time and wall_s cells of ``texts`` with the comma between them, each text computed once per
+    def _time_cells(
+        self, texts: StepTexts, bases: dict[bytes, datetime], between: bytes = b",", json: bool = False
+    ) -> list[_Piece]:
+        """The time and wall_s cells of ``texts`` with ``between`` between them, each text computed once per
         distinct timestamp (or second, and fraction): the ISO text ``datetime.isoformat`` gives, and the seconds
-        since the run's start as the float the general path computes and ``repr`` writes."""
+        since the run's start as the float the general path computes and ``repr`` writes (``json``: the time
+        quoted, ``null`` for no value)."""
         stamps, fractions = texts.stamps, texts.fractions
+        quote, none = (b'"', b"null") if json else (b"", b"")
         if stamps is None or not bases:
-            return [b","]
-        iso = {stamp: base.isoformat().encode() for stamp, base in bases.items()}
+            return [none + between + none]
+        iso = {stamp: quote + base.isoformat().encode() for stamp, base in bases.items()}
         start = self.state.first_ts or self._start
         if start is None or start.tzinfo is not None:
             offsets: dict[bytes, int] = {}
@@ -250,18 +314,21 @@ class ExportBuilder:
             offsets = {stamp: (base - start) // _MICROSECOND for stamp, base in bases.items()}
         if fractions is None:
             walls = {stamp: _wall_text(m) for stamp, m in offsets.items()}
-            return [_Table(stamps, iso), b",", _Table(stamps, walls) if walls else b""]
-        micro, frac_iso = self._frac_us, self._frac_iso
+            return [_Table(stamps, iso), quote + between, _Table(stamps, walls) if walls else none]
+        micro = self._frac_us
         if len(micro) > _MAX_FRACTIONS:
             micro.clear()
-            frac_iso.clear()
+            self._frac_iso.clear()
             self._tails.clear()
         for f in set(fractions).difference(micro):
-            us = micro[f] = int((f + b"000000")[:6]) if f else 0
-            frac_iso[f] = b".%06d," % us if us else b","
+            micro[f] = int((f + b"000000")[:6]) if f else 0
+        frac_iso = self._frac_iso.get(quote + between)
+        if frac_iso is None or len(frac_iso) != len(micro):
+            after = quote + between
+            frac_iso = self._frac_iso[after] = {f: (b".%06d" % us if us else b"") + after for f, us in micro.items()}
         time: list[_Piece] = [_Table(stamps, iso), list(map(frac_iso.__getitem__, fractions))]
         if not offsets:
-            return time
+            return [*time, none]
         low, high = min(offsets.values()), max(offsets.values())
         if low < 2 * _MILLION or high >= 10**15:
             # Near the run's start (repr may write an exponent), before it, or far after: each row's float, as the
@@ -523,6 +590,20 @@ def _join_rows(pieces: list[_Piece]) -> bytes:
     for k, column in enumerate(columns):
         rows[k::width] = [column] * n if isinstance(column, bytes) else column
     return b"".join(rows)
+
+
+_NON_FINITE = (b"nan", b"inf", b"-inf")
+
+
+def _json_numbers(values: Sequence[bytes]) -> Sequence[bytes]:
+    """Number texts as JSON writes them: null for no value and for NaN/Inf (JSON has neither)."""
+    if b"" not in values and not any(text in values for text in _NON_FINITE):
+        return values
+    return [b"null" if not v or v in _NON_FINITE else v for v in values]
+
+
+def _json_text(text: str) -> bytes:
+    return json.dumps(text, ensure_ascii=False).encode()
 
 
 def _header_index(header: list[str]) -> dict[str, int] | None:

@@ -368,8 +368,9 @@ def expand_columns(data: bytes, first_line: int, reset: int) -> StepColumns | No
 # the group stops before them ("11.06250" -> "11.0625", "11.00000" -> "11.0"). Whole parts below 10**7 without
 # leading zeros, at most 8 decimals (at most 15 significant digits, so the decimal is that float's shortest text),
 # nothing below 0.0001 (repr writes those with an exponent): anything else does not match and decode() reads it.
-_TXT_NUM = rb"((?:[1-9]\d{0,6}|0(?!\.0000))\.(?:\d{0,7}[1-9]|0))0*"
-_TXT_STEP = rb"(0|[1-9]\d{0,17})"
+# (Atomic and possessive where backtracking cannot find another match anyway: a few % fewer regex steps.)
+_TXT_NUM = rb"((?>[1-9]\d{0,6}|0(?!\.0000))\.(?:\d{0,7}[1-9]|0))0*+"
+_TXT_STEP = rb"(0|[1-9]\d{0,17}+)"
 # The timestamp's seconds as any 19 characters (each distinct text is checked by _clock, far fewer than lines).
 _TXT_TS = rb"(?m)^([^\n]{19})[.,](\d{1,9})"
 _TXT_PATTERNS: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}

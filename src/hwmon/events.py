@@ -9,10 +9,10 @@ Nothing here does I/O or imports a UI library (modelled on h11's ``_events.py``)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 PhaseName = Literal["queue", "compile", "setup", "train", "checkpoint", "eval"]
 PHASE_NAMES: tuple[PhaseName, ...] = ("queue", "compile", "setup", "train", "checkpoint", "eval")
@@ -191,6 +191,49 @@ class StepColumns:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class StepTexts:
+    """Step reports of a run of lines as number texts read straight off the lines: the shape in which a fast path
+    hands over the steps of a ``StepBatch`` to a consumer that writes them out as text again (the CSV export), so
+    that no number is parsed to a float and formatted back. Format-neutral, like ``StepColumns``, whose rows these
+    texts stand for (``TextDecoder.texts``).
+
+    Row ``i`` is ``StepColumns`` row ``i`` of the same lines with every number as the text Python writes for it:
+    the step ``str(step)``, every other number ``repr(value)`` (the shortest text that reads back as that float:
+    ``b"11.0625"`` for a log's ``11.06250``), ``b""`` where the value is ``None``. ``extra`` is
+    ``StepColumns.extra`` by name and in order. A line's time is ``clock(stamps[i])`` plus ``fractions[i]`` (the
+    digits of its fraction of a second, ``b""`` for none: 0.568 s is ``b"568"``); ``stamps`` is ``None`` when the
+    lines have no time, ``fractions`` when the stamps hold the whole time; ``clock`` reads a stamp as the line path
+    reads it (``None``: no time). ``mode`` and ``rate_unit`` are ``StepColumns``'.
+    """
+
+    lines: range
+    step: Sequence[bytes]
+    loss: Sequence[bytes] | None = None
+    rate: Sequence[bytes] | None = None
+    global_rate: Sequence[bytes] | None = None
+    epoch: Sequence[bytes] | None = None
+    extra: tuple[tuple[str, Sequence[bytes]], ...] = ()
+    stamps: Sequence[bytes] | None = None
+    fractions: Sequence[bytes] | None = None
+    clock: Callable[[bytes], datetime | None] | None = None
+    mode: Literal["train", "eval"] = "train"
+    rate_unit: str = "samples/sec"
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+class TextDecoder(Protocol):
+    """A ``BlockDecoder`` that can also hand its lines over as texts: ``texts(raw, first_line)`` is the
+    ``StepTexts`` of the lines ``decode(raw, first_line)`` reads (one per line, equal row by row as ``StepTexts``
+    says), or ``None`` when it cannot give them so cheaply (lines off its template, a number whose text is not its
+    value's shortest one and would have to be parsed): the consumer then reads ``decode``'s columns. Pure; must
+    not raise on lines its fast path took."""
+
+    def texts(self, raw: bytes, first_line: int) -> StepTexts | None: ...
+
+
 class BlockDecoder(Protocol):
     """Reads a fast path's step lines back as columns. A parser's fast path puts one in each ``StepBatch`` it makes,
     so the model (reducer, export) reads every step of a batch without importing the parser: the format's knowledge
@@ -286,6 +329,14 @@ class StepBatch(Event):
                 return None
             out.append(raw[pos:end])
         return out
+
+    def texts(self) -> StepTexts | None:
+        """Every step of the batch as the log's own number texts (``TextDecoder.texts`` of ``raw``), when the
+        batch's decoder can give them; ``None`` otherwise (then ``columns()``)."""
+        texts = getattr(self.decoder, "texts", None)
+        if not self.raw or texts is None:
+            return None
+        return cast("TextDecoder", self.decoder).texts(self.raw, self.first.line)
 
     def steps(self) -> Iterator[StepMetrics]:
         """Every step the batch stands for, in order, as the line-by-line path reads them (the samples when the

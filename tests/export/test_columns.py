@@ -84,6 +84,7 @@ def slow_text(events: Iterable[Event], fmt: str, monkeypatch: pytest.MonkeyPatch
     with monkeypatch.context() as mp:
         mp.setattr(model_export.ExportBuilder, "feed_tuples", lambda self, event, header: None)
         mp.setattr(model_export.ExportBuilder, "feed_csv", lambda self, event, header: None)
+        mp.setattr(model_export.ExportBuilder, "feed_jsonl", lambda self, event: None)
         per_line = lambda self, event: StepColumns.of(list(expand_batch(event)))  # noqa: E731
         mp.setattr(model_export.ExportBuilder, "_columns", per_line)
         return export_text(events, fmt, what)
@@ -353,4 +354,4 @@ def test_csv_text_of_columns_is_what_the_csv_module_writes() -> None:
     assert tuples is not None and text is not None
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(tuples)
-    assert text == (out.getvalue(), n)
+    assert text == (out.getvalue().encode(), n)

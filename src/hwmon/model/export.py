@@ -8,7 +8,11 @@ Three tables:
   both (``mode``), with the log's time, the seconds since the run's first log timestamp (``wall_s``), loss, rate,
   global rate, lr and every other per-step metric the line carries (``StepMetrics.extra``, by name).
   A batch's columns are turned into rows column by column, the same cells: as dicts (``feed``) or, for the CSV
-  writer once its header is fixed, as tuples in header order (``feed_tuples``).
+  writer once its header is fixed, as tuples in header order (``feed_tuples``) or CSV text (``feed_csv``). A batch
+  whose decoder reads its lines as number texts (``hwmon.events.StepTexts``: each number the text ``repr``/``str``
+  writes for it, read straight off the line) is written as CSV from those texts: no float parsed or formatted per
+  cell, the time and wall_s texts computed once per distinct second and fraction, the line numbers counted; the
+  same bytes as the general path (``tests/export/test_texts.py``).
 - **eval**: one row per evaluation metric (``EvalMetric``) with the last training step seen before it.
 - **phases**: one row per phase of the last run, durations and shares of wall time from the same model functions
   ``hwmon summary`` uses (``hwmon.model.figures.phase_durations``, ``wall_seconds``, no clock).
@@ -19,6 +23,7 @@ The builder also folds every event into a ``RunState`` with the one reducer, so 
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +31,7 @@ from datetime import datetime, timedelta
 from itertools import repeat
 from typing import cast
 
-from hwmon.events import EvalMetric, Event, StepBatch, StepColumns, StepMetrics
+from hwmon.events import EvalMetric, Event, StepBatch, StepColumns, StepMetrics, StepTexts
 from hwmon.model.figures import phase_durations, phase_shares
 from hwmon.model.reducer import apply
 from hwmon.model.state import RunState
@@ -95,6 +100,11 @@ class ExportBuilder:
     _start: datetime | None = None
     # The columns of the last batch asked for (feed_tuples declining a batch, then feed, read it once).
     _read: tuple[Event, list[StepColumns]] | None = None
+    # The texts of the fractions of a second seen in step timestamps (``feed_csv``): microseconds, ISO text, and
+    # per fraction of the run's start, whether it carries a second and the wall_s text after the whole seconds.
+    _frac_us: dict[bytes, int] = field(default_factory=dict)
+    _frac_iso: dict[bytes, dict[bytes, bytes]] = field(default_factory=dict)
+    _tails: dict[int, tuple[dict[bytes, bool], dict[bytes, bytes]]] = field(default_factory=dict)
 
     def feed(self, event: Event) -> tuple[list[Row], list[Row]]:
         """The step rows and eval rows ``event`` stands for (both usually empty)."""
@@ -124,10 +134,15 @@ class ExportBuilder:
             rows.extend(zip(*cells, strict=True))
         return rows
 
-    def feed_csv(self, event: Event, header: list[str]) -> tuple[str, int] | None:
-        """``feed_tuples`` written as CSV text (what ``csv.writer(lineterminator="\\n")`` writes for those tuples,
-        byte for byte: None as an empty cell, a float as its repr, text quoted when it must be) and the number of
-        rows; built column by column at C speed. ``None`` as for ``feed_tuples``."""
+    def feed_csv(self, event: Event, header: list[str]) -> tuple[bytes, int] | None:
+        """``feed_tuples`` written as CSV (UTF-8) and the number of rows; ``None`` as for ``feed_tuples``. A batch
+        whose decoder gives the log's own number texts (``StepBatch.texts``) is joined from them (``_text_rows``:
+        no number parsed or formatted, the time cells once per distinct timestamp); other batches are built from
+        their columns at C speed, as the ``csv`` module writes those tuples (None as an empty cell, a float as its
+        repr, text quoted when it must be)."""
+        fast = self._text_rows(event, header)
+        if fast is not None:
+            return fast
         planned = self._plan(event, header)
         if planned is None:
             return None
@@ -140,7 +155,201 @@ class ExportBuilder:
                 parts.append("\n".join(map(",".join, zip(*texts, strict=True))))
                 parts.append("\n")
             count += n
-        return "".join(parts), count
+        return "".join(parts).encode(), count
+
+    def _text_rows(self, event: Event, header: list[str]) -> tuple[bytes, int] | None:
+        """The batch's rows joined from its number texts (see ``feed_csv``), the batch folded into the state and
+        counted; None (nothing done) when it has no texts or they do not fit ``header``."""
+        if not isinstance(event, StepBatch):
+            return None
+        texts = event.texts()
+        if texts is None or not len(texts):
+            return None
+        index = _header_index(header)
+        if index is None:
+            return None
+        fits, lr = _fits([name for name, _ in texts.extra], index)
+        if not fits:
+            return None
+        bases = self._bases(texts)
+        if bases is None:
+            return None
+        self._fold(event, texts)
+        return _join_rows(self._text_cells(texts, lr, header, index, bases)), len(texts)
+
+    def feed_jsonl(self, event: Event) -> tuple[bytes, int] | None:
+        """The step rows of a batch whose decoder gives number texts (``StepBatch.texts``) as JSON Lines (UTF-8), the
+        bytes ``json.dumps`` writes for ``feed``'s rows (a non-finite number as null), and their number; the batch
+        is folded into the state and counted. ``None`` (nothing done) for any other event, or texts whose metrics'
+        names a row would spell otherwise (twice, several lr spellings, named like a fixed column)."""
+        if not isinstance(event, StepBatch):
+            return None
+        texts = event.texts()
+        if texts is None or not len(texts):
+            return None
+        names = [name for name, _ in texts.extra]
+        lrs = [name for name in names if name in _LR_KEYS]
+        if len(set(names)) != len(names) or len(lrs) > 1 or set(names) & set(STEP_COLUMNS):
+            return None
+        bases = self._bases(texts)
+        if bases is None:
+            return None
+        self._fold(event, texts)
+        n = len(texts)
+        lr = lrs[0] if lrs else None
+        extra = dict(texts.extra)
+
+        def value(values: Sequence[bytes] | None) -> _Piece:
+            return b"null" if values is None else _json_numbers(values)
+
+        pieces: list[_Piece] = [b'{"step": ', texts.step, b', "mode": ' + _json_text(texts.mode) + b', "epoch": ']
+        pieces.append(value(texts.epoch))
+        pieces.append(b', "time": ')
+        pieces.extend(self._time_cells(texts, bases, b', "wall_s": ', json=True))
+        for name, values in (("loss", texts.loss), ("rate", texts.rate), ("global_rate", texts.global_rate)):
+            pieces += [b', "%s": ' % name.encode(), value(values)]
+        units = self._units(texts, _json_text(texts.rate_unit))
+        pieces += [b', "rate_unit": ', [u or b"null" for u in units] if isinstance(units, list) else units or b"null"]
+        pieces += [b', "lr": ', value(None if lr is None else extra[lr]), b', "line": ', _LineNumbers(texts.lines)]
+        for name, values in texts.extra:
+            if name == lr:
+                continue
+            key = b", " + _json_text(name) + b": "
+            if b"" in values:
+                # A row without the metric has no key for it; NaN/Inf is null.
+                pieces.append([b"" if not v else key + (b"null" if v in _NON_FINITE else v) for v in values])
+            else:
+                pieces += [key, _json_numbers(values)]
+        pieces.append(b"}\n")
+        return _join_rows(pieces), n
+
+    def _bases(self, texts: StepTexts) -> dict[bytes, datetime] | None:
+        """Each distinct stamp's time, or None when one does not read as the text path needs (no time, aware, or
+        sub-second with a fraction column): the columns then say what the line path reads."""
+        bases: dict[bytes, datetime] = {}
+        if texts.stamps is not None and texts.clock is not None:
+            for stamp in set(texts.stamps):
+                base = texts.clock(stamp)
+                if base is None or base.tzinfo is not None or (texts.fractions is not None and base.microsecond):
+                    return None
+                bases[stamp] = base
+        return bases
+
+    def _fold(self, event: StepBatch, texts: StepTexts) -> None:
+        """The batch into the state, and counted, as ``feed`` does."""
+        apply(self.state, event, None)
+        if self._start is None and event.ts is not None:
+            self._start = event.ts
+        self.step_count += len(texts)
+        last = int(texts.step[-1])
+        self._last_step[texts.mode] = last
+        if texts.mode == "train":
+            self._last_train_step = last
+
+    @staticmethod
+    def _units(texts: StepTexts, unit: bytes) -> bytes | list[bytes]:
+        """The rate_unit cells: the unit where a row has a rate or a global rate, else empty."""
+        rates, global_rates = texts.rate, texts.global_rate
+        if rates is None and global_rates is None:
+            return b""
+        if (rates is None or b"" not in rates) and (global_rates is None or b"" not in global_rates):
+            return unit
+        n = len(texts)
+        pairs = zip(rates or repeat(b"", n), global_rates or repeat(b"", n), strict=False)
+        return [b"" if not r and not g else unit for r, g in pairs]
+
+    def _text_cells(
+        self,
+        texts: StepTexts,
+        lr: str | None,
+        header: list[str],
+        index: dict[str, int],
+        bases: dict[bytes, datetime],
+    ) -> list[_Piece]:
+        """The rows of ``texts`` as pieces (a constant, a column of texts, a lookup) whose concatenation, row by
+        row, is the row's CSV line: the cells in ``header`` order with their commas and the newline."""
+        rates, global_rates = texts.rate, texts.global_rate
+        units = self._units(texts, _quoted(texts.rate_unit).encode())
+        cells: list[_Piece] = [b""] * len(header)
+        cells[:11] = [
+            texts.step,
+            _quoted(texts.mode).encode(),
+            b"" if texts.epoch is None else texts.epoch,
+            b"",  # time and wall_s: below
+            b"",
+            b"" if texts.loss is None else texts.loss,
+            b"" if rates is None else rates,
+            b"" if global_rates is None else global_rates,
+            units,
+            b"",
+            _LineNumbers(texts.lines),
+        ]
+        for name, values in texts.extra:
+            cells[9 if name == lr else index[name]] = values
+        pieces: list[_Piece] = []
+        for j, cell in enumerate(cells):
+            if j == 3:
+                pieces.extend(self._time_cells(texts, bases))  # time and wall_s with the comma between them
+                continue
+            pieces.append(cell)
+            pieces.append(b"\n" if j == len(cells) - 1 else b",")
+        return pieces
+
+    def _time_cells(
+        self, texts: StepTexts, bases: dict[bytes, datetime], between: bytes = b",", json: bool = False
+    ) -> list[_Piece]:
+        """The time and wall_s cells of ``texts`` with ``between`` between them, each text computed once per
+        distinct timestamp (or second, and fraction): the ISO text ``datetime.isoformat`` gives, and the seconds
+        since the run's start as the float the general path computes and ``repr`` writes (``json``: the time
+        quoted, ``null`` for no value)."""
+        stamps, fractions = texts.stamps, texts.fractions
+        quote, none = (b'"', b"null") if json else (b"", b"")
+        if stamps is None or not bases:
+            return [none + between + none]
+        iso = {stamp: quote + base.isoformat().encode() for stamp, base in bases.items()}
+        start = self.state.first_ts or self._start
+        if start is None or start.tzinfo is not None:
+            offsets: dict[bytes, int] = {}
+        else:
+            offsets = {stamp: (base - start) // _MICROSECOND for stamp, base in bases.items()}
+        if fractions is None:
+            walls = {stamp: _wall_text(m) for stamp, m in offsets.items()}
+            return [_Table(stamps, iso), quote + between, _Table(stamps, walls) if walls else none]
+        micro = self._frac_us
+        if len(micro) > _MAX_FRACTIONS:
+            micro.clear()
+            self._frac_iso.clear()
+            self._tails.clear()
+        for f in set(fractions).difference(micro):
+            micro[f] = int((f + b"000000")[:6]) if f else 0
+        frac_iso = self._frac_iso.get(quote + between)
+        if frac_iso is None or len(frac_iso) != len(micro):
+            after = quote + between
+            frac_iso = self._frac_iso[after] = {f: (b".%06d" % us if us else b"") + after for f, us in micro.items()}
+        time: list[_Piece] = [_Table(stamps, iso), list(map(frac_iso.__getitem__, fractions))]
+        if not offsets:
+            return [*time, none]
+        low, high = min(offsets.values()), max(offsets.values())
+        if low < 2 * _MILLION or high >= 10**15:
+            # Near the run's start (repr may write an exponent), before it, or far after: each row's float, as the
+            # general path computes it.
+            rows = map(operator.add, map(offsets.__getitem__, stamps), map(micro.__getitem__, fractions))
+            return [*time, list(map(_wall_text, rows))]
+        # wall = whole seconds + fraction, both texts (at most 15 significant digits: the float's repr is the exact
+        # decimal): the fraction's text once per fraction (and the start's own fraction), the whole seconds' once
+        # per second and carry (a fraction past the start's own carries a second).
+        rest = low % _MILLION  # the same for every stamp: whole seconds (see _text_rows) after the same start
+        carries, tails = self._tails.setdefault(rest, ({}, {}))
+        for f in set(fractions).difference(carries):
+            total = rest + micro[f]
+            carries[f] = total >= _MILLION
+            tails[f] = _fraction_text(total % _MILLION)
+        choose = (
+            {stamp: b"%d" % (m // _MILLION) for stamp, m in offsets.items()},
+            {stamp: b"%d" % (m // _MILLION + 1) for stamp, m in offsets.items()},
+        )
+        seconds = list(map(dict.__getitem__, map(choose.__getitem__, map(carries.__getitem__, fractions)), stamps))
+        return [*time, seconds, _Table(fractions, tails)]
 
     def _plan(self, event: Event, header: list[str]) -> list[list[Sequence[Value]]] | None:
         """Each piece of the batch as cell columns in ``header`` order (see ``feed_tuples``); the batch is folded
@@ -148,18 +357,15 @@ class ExportBuilder:
         if not isinstance(event, StepBatch):
             return None
         pieces = self._columns(event)
-        if header[: len(STEP_COLUMNS)] != list(STEP_COLUMNS) or header[-1] != "more":
+        index = _header_index(header)
+        if index is None:
             return None
-        index = {name: i for i, name in enumerate(header)}
         plans: list[tuple[StepColumns, str | None]] = []
         for columns in pieces:
-            names = [name for name, _ in columns.extra]
-            if len(set(names)) != len(names) or None in columns.step:
-                return None  # a metric twice on one line, or unnumbered steps: the general row builder
-            lrs = [name for name in names if name in _LR_KEYS]
-            if len(lrs) > 1 or not set(names) - set(lrs) <= index.keys() or set(names) & set(STEP_COLUMNS):
-                return None  # several lr spellings, a metric without a column or named like a fixed column
-            plans.append((columns, lrs[0] if lrs else None))
+            fits, lr = _fits([name for name, _ in columns.extra], index)
+            if not fits or None in columns.step:
+                return None  # unnumbered steps: the general row builder
+            plans.append((columns, lr))
         apply(self.state, event, None)
         if self._start is None and event.ts is not None:
             self._start = event.ts
@@ -312,6 +518,122 @@ class ExportBuilder:
                 }
             )
         return rows
+
+
+_MICROSECOND = timedelta(microseconds=1)
+_MILLION = 1_000_000
+
+_MAX_FRACTIONS = 1 << 14
+
+
+class _Table:
+    """A column of texts looked up per row, ``table[keys[i]]`` (each text computed once per distinct key); the
+    constants around it in a row are folded into the table's values."""
+
+    __slots__ = ("keys", "table")
+
+    def __init__(self, keys: Sequence[bytes], table: dict[bytes, bytes]) -> None:
+        self.keys = keys
+        self.table = table
+
+    def texts(self, before: bytes, after: bytes) -> list[bytes]:
+        table = {key: before + text + after for key, text in self.table.items()} if before or after else self.table
+        return list(map(table.__getitem__, self.keys))
+
+
+class _LineNumbers:
+    """The line column of a run of rows (written ``%d`` per row, with the constants around it)."""
+
+    __slots__ = ("lines",)
+
+    def __init__(self, lines: range) -> None:
+        self.lines = lines
+
+    def texts(self, before: bytes, after: bytes) -> list[bytes]:
+        template = before.replace(b"%", b"%%") + b"%d" + after.replace(b"%", b"%%")
+        return list(map(template.__mod__, self.lines))
+
+
+_Piece = bytes | Sequence[bytes] | _Table | _LineNumbers
+"""A piece of a run of rows: one text for every row, a text per row, a lookup per row, the line numbers."""
+
+
+def _join_rows(pieces: list[_Piece]) -> bytes:
+    """The rows whose pieces are ``pieces``: constants merged and folded into the lookups and line numbers around
+    them, every row's pieces interleaved (extended slices) and joined once."""
+    merged: list[_Piece] = []
+    for piece in pieces:
+        if isinstance(piece, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] += piece
+        elif not (isinstance(piece, bytes) and not piece):
+            merged.append(piece)
+    columns: list[bytes | Sequence[bytes]] = []
+    for i, piece in enumerate(merged):
+        if isinstance(piece, (_Table, _LineNumbers)):
+            before = b""
+            if columns and isinstance(columns[-1], bytes):
+                before = cast(bytes, columns.pop())
+            after = merged[i + 1] if i + 1 < len(merged) else b""
+            if isinstance(after, bytes):
+                merged[i + 1] = b""  # taken
+            else:
+                after = b""
+            columns.append(piece.texts(before, after))
+        elif isinstance(piece, bytes):
+            if piece:
+                columns.append(piece)
+        else:
+            columns.append(piece)
+    n = next(len(c) for c in columns if not isinstance(c, bytes))
+    width = len(columns)
+    rows: list[bytes] = [b""] * (n * width)
+    for k, column in enumerate(columns):
+        rows[k::width] = [column] * n if isinstance(column, bytes) else column
+    return b"".join(rows)
+
+
+_NON_FINITE = (b"nan", b"inf", b"-inf")
+
+
+def _json_numbers(values: Sequence[bytes]) -> Sequence[bytes]:
+    """Number texts as JSON writes them: null for no value and for NaN/Inf (JSON has neither)."""
+    if b"" not in values and not any(text in values for text in _NON_FINITE):
+        return values
+    return [b"null" if not v or v in _NON_FINITE else v for v in values]
+
+
+def _json_text(text: str) -> bytes:
+    return json.dumps(text, ensure_ascii=False).encode()
+
+
+def _header_index(header: list[str]) -> dict[str, int] | None:
+    """Column positions of a steps header (the fixed columns first, ``more`` last), else None."""
+    if header[: len(STEP_COLUMNS)] != list(STEP_COLUMNS) or header[-1] != "more":
+        return None
+    return {name: i for i, name in enumerate(header)}
+
+
+def _fits(names: list[str], index: dict[str, int]) -> tuple[bool, str | None]:
+    """Whether each of a run's extra metric ``names`` has its own column in the header (not: a metric twice on one
+    line, several lr spellings, a metric without a column or named like a fixed column; the general row builder
+    then decides), and the lr metric among them (None: none)."""
+    if len(set(names)) != len(names):
+        return False, None
+    lrs = [name for name in names if name in _LR_KEYS]
+    if len(lrs) > 1 or not set(names) - set(lrs) <= index.keys() or set(names) & set(STEP_COLUMNS):
+        return False, None
+    return True, lrs[0] if lrs else None
+
+
+def _wall_text(micro: int) -> bytes:
+    """``wall_s`` of a time ``micro`` microseconds after the start, as the general path writes it."""
+    return float.__repr__(round(micro / _MILLION, 6)).encode()
+
+
+def _fraction_text(micro: int) -> bytes:
+    """The text after the whole seconds of ``repr`` of a float of 1 to 10**9 seconds and ``micro`` (< 10**6)
+    microseconds: such a number has at most 15 significant digits, so its shortest text is its exact decimal."""
+    return (b".%06d" % micro).rstrip(b"0") if micro else b".0"
 
 
 def _csv_cells(values: Sequence[Value]) -> Sequence[str]:

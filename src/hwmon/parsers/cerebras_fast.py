@@ -12,17 +12,17 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import repeat
 
-from hwmon.events import StepBatch, StepColumns, StepMetrics
+from hwmon.events import StepBatch, StepColumns, StepMetrics, StepTexts
 from hwmon.parsers.blocks import BlockSteps, Losses, Shape
 from hwmon.parsers.cerebras_steps import EVAL_MARK, STEP_RULE, TRAIN_MARK, Mode, _duration, step_from_line
 from hwmon.parsers.multiline import MultilineErrors
 
-__all__ = ["CerebrasDecoder", "CerebrasFastPath", "expand_batch", "expand_columns"]
+__all__ = ["CerebrasDecoder", "CerebrasFastPath", "expand_batch", "expand_columns", "expand_texts"]
 
 _B_TRAIN = TRAIN_MARK.encode()
 _B_EVAL = EVAL_MARK.encode()
@@ -168,6 +168,11 @@ class CerebrasDecoder:
         if columns is not None:
             return [columns]
         return StepColumns.of(list(_per_line(raw, first_line, self.reset_step)))
+
+    def texts(self, raw: bytes, first_line: int) -> StepTexts | None:
+        """See ``hwmon.events.TextDecoder``: the canonical train lines of one shape and unit (no remaining times,
+        plain losses) as their texts, from the one compiled regex ``decode`` reads them with."""
+        return expand_texts(raw, first_line, self.reset_step)
 
 
 def _per_line(data: bytes, number: int, reset_step: int) -> Iterator[StepMetrics]:
@@ -360,4 +365,90 @@ def expand_columns(data: bytes, first_line: int, reset: int) -> StepColumns | No
         rate_unit=unit_m.group(1).decode(),
         device=device or None,
         rule=STEP_RULE,
+    )
+
+
+# --- texts -------------------------------------------------------------------------------------------------------
+
+# A number as its float's shortest text (``repr``) prints it, read off a text with any number of trailing zeros:
+# the group stops before them ("11.06250" -> "11.0625", "11.00000" -> "11.0"). Whole parts below 10**7 without
+# leading zeros, at most 8 decimals (at most 15 significant digits, so the decimal is that float's shortest text),
+# nothing below 0.0001 (repr writes those with an exponent): anything else does not match and decode() reads it.
+# (Atomic and possessive where backtracking cannot find another match anyway: a few % fewer regex steps.)
+_TXT_NUM = rb"((?>[1-9]\d{0,6}|0(?!\.0000))\.(?:\d{0,7}[1-9]|0))0*+"
+_TXT_STEP = rb"(0|[1-9]\d{0,17}+)"
+# The timestamp's seconds as any 19 characters (each distinct text is checked by _clock, far fewer than lines).
+_TXT_TS = rb"(?m)^([^\n]{19})[.,](\d{1,9})"
+_TXT_PATTERNS: dict[tuple[bytes, bytes], re.Pattern[bytes]] = {}
+
+
+def _text_pattern(shape: bytes, unit: bytes) -> re.Pattern[bytes]:
+    pattern = _TXT_PATTERNS.get((shape, unit))
+    if pattern is None:
+        if len(_TXT_PATTERNS) > 64:
+            _TXT_PATTERNS.clear()
+        unit_re = re.escape(unit)
+        fields = b", Loss=%s, Rate=%s %s, GlobalRate=%s %s\n" % (_TXT_NUM, _TXT_NUM, unit_re, _TXT_NUM, unit_re)
+        pattern = re.compile(_TXT_TS + re.escape(shape) + _TXT_STEP + fields)
+        _TXT_PATTERNS[(shape, unit)] = pattern
+    return pattern
+
+
+def _clock(stamp: bytes) -> datetime | None:
+    """A ``_COL_TS`` seconds text as a time, as ``expand_columns`` (and ``records._ymd``) read it; None when it is
+    not one (not that shape, not a date)."""
+    if _V_SECONDS.fullmatch(stamp) is None:
+        return None
+    try:
+        return datetime(
+            int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), int(stamp[11:13]), int(stamp[14:16]), int(stamp[17:19])
+        )
+    except ValueError:
+        return None
+
+
+def expand_texts(data: bytes, first_line: int, reset: int) -> StepTexts | None:
+    """The step lines ``data`` as texts (``hwmon.events.StepTexts``: every number as its value's shortest text),
+    read with one compiled regex; ``None`` unless every line is a canonical train line of the first line's shape and
+    unit without remaining times whose numbers that regex takes (see ``_TXT_NUM``): ``expand_columns`` then reads
+    them."""
+    if not data or data[-1:] != b"\n" or not data.isascii():
+        return None
+    found = _block_shape(data)
+    if found is None or found[0] != "train":
+        return None
+    shape = found[1]
+    if shape.count(_B_TRAIN) != 1 or b"\n" in shape or _COL_DEVICE.match(shape) is None:
+        return None
+    unit_m = _COL_UNIT.search(data, 0, data.find(b"\n"))
+    if unit_m is None:
+        return None
+    rows = _text_pattern(shape, unit_m.group(1)).findall(data)
+    n = len(rows)
+    if n != data.count(b"\n"):
+        return None
+    seconds, fracs, steps, losses, rates, global_rates = zip(*rows, strict=True)
+    extra: tuple[tuple[str, Sequence[bytes]], ...] = ()
+    reset_text = b"%d" % reset
+    if reset_text in steps:
+        # The reset tracker's first rate is not the step's rate (cerebras_steps): it moves to the raw_ columns.
+        raw_rate, raw_global = [b""] * n, [b""] * n
+        rate_list, global_list = list(rates), list(global_rates)
+        for i, step in enumerate(steps):
+            if step == reset_text:
+                raw_rate[i], raw_global[i] = rate_list[i], global_list[i]
+                rate_list[i] = global_list[i] = b""
+        rates, global_rates = tuple(rate_list), tuple(global_list)
+        extra = (("raw_rate", raw_rate), ("raw_global_rate", raw_global))
+    return StepTexts(
+        lines=range(first_line, first_line + n),
+        step=steps,
+        loss=losses,
+        rate=rates,
+        global_rate=global_rates,
+        extra=extra,
+        stamps=seconds,
+        fractions=fracs,
+        clock=_clock,
+        rate_unit=unit_m.group(1).decode(),
     )

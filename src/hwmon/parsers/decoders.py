@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from hwmon.events import StepColumns, StepMetrics
+from hwmon.events import StepColumns, StepMetrics, StepTexts
 from hwmon.parsers.records import RecordReader
 
-__all__ = ["Renumbered", "TemplateDecoder", "dict_decoder", "dict_keys", "read_timestamps"]
+__all__ = ["Renumbered", "TemplateDecoder", "dict_decoder", "dict_keys", "read_timestamps", "spelled", "texts_of"]
 
 # --- decoding ---------------------------------------------------------------------------------------------------
 
@@ -276,3 +276,54 @@ def read_timestamps(
             out_ts.append(base + deltas[f])
             out_iso.append(base_iso[text] + frac_iso[f])  # type: ignore[operator]
     return out_ts, out_iso
+
+
+# --- texts ------------------------------------------------------------------------------------------------------
+
+
+def spelled(values: Sequence[float | None]) -> list[bytes]:
+    """Each value as the text Python writes for it (``repr``; ``b""`` for None), once per distinct value (a
+    decoder's columns repeat values: a learning rate, a loss scale)."""
+    kinds = set(map(type, values))
+    if not kinds <= {float, type(None)} or 0.0 in values:
+        # ints among floats, or zeros (0.0 and -0.0 are one key but two texts): each its own text
+        return [b"" if v is None else repr(v).encode() for v in values]
+    table: dict[float | None, bytes] = {None: b""}
+    for value in set(values):
+        if value not in table:
+            table[value] = repr(value).encode()
+    return list(map(table.__getitem__, values))
+
+
+def texts_of(columns: StepColumns) -> StepTexts | None:
+    """``columns`` as ``StepTexts``, for a decoder whose lines print numbers other than as their shortest texts
+    (``3.7E+00``): each number spelled once per distinct value (``spelled``), each time by its ISO text; None when
+    the rows are not numbered steps of consecutive lines."""
+    n = len(columns)
+    if not n or None in columns.step or list(columns.lines) != list(range(columns.lines[0], columns.lines[0] + n)):
+        return None
+    clock: dict[bytes, datetime | None] = {}
+    stamps: list[bytes] | None = None
+    if columns.ts is not None and any(t is not None for t in columns.ts):
+        stamps = []
+        for t in columns.ts:
+            stamp = b"" if t is None else t.isoformat().encode()
+            clock[stamp] = t
+            stamps.append(stamp)
+
+    def column(values: Sequence[float | None] | None) -> list[bytes] | None:
+        return None if values is None else spelled(values)
+
+    return StepTexts(
+        lines=range(columns.lines[0], columns.lines[0] + n),
+        step=[b"%d" % s for s in columns.step if s is not None],
+        loss=column(columns.loss),
+        rate=column(columns.rate),
+        global_rate=column(columns.global_rate),
+        epoch=column(columns.epoch),
+        extra=tuple((name, spelled(values)) for name, values in columns.extra),
+        stamps=stamps,
+        clock=clock.get if stamps is not None else None,
+        mode=columns.mode,
+        rate_unit=columns.rate_unit,
+    )

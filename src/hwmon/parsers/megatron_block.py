@@ -14,9 +14,10 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from hwmon.events import StepColumns, StepMetrics
+from hwmon.events import StepColumns, StepMetrics, StepTexts
 from hwmon.parsers import vocab
 from hwmon.parsers.blocks import Shape
+from hwmon.parsers.decoders import texts_of
 from hwmon.parsers.records import strip_prefix
 
 __all__ = ["MegatronDecoder", "iteration_shape", "loss_pattern"]
@@ -171,6 +172,12 @@ class MegatronDecoder:
                 rule=RULE,
             )
         ]
+
+    def texts(self, raw: bytes, first_line: int) -> StepTexts | None:
+        """See ``hwmon.events.TextDecoder``. Megatron prints its numbers ``%.6E`` (not their shortest texts), so
+        they are read as ``decode`` reads them and spelled once per distinct value."""
+        pieces = self.decode(raw, first_line)
+        return texts_of(pieces[0]) if len(pieces) == 1 else None
 
     def _slow(self, raw: bytes, first_line: int) -> list[StepMetrics]:
         steps: list[StepMetrics] = []

@@ -11,6 +11,7 @@ import pytest
 from hwmon.events import StepBatch, StepMetrics
 from hwmon.parsers.base import count_lines
 from hwmon.parsers.blocks import SAMPLES_PER_BATCH, sample_lines
+from hwmon.parsers.lines import LineSplitter
 
 
 def _run(lengths: list[int], lead: bytes) -> tuple[bytes, int, int]:
@@ -85,3 +86,20 @@ def test_the_splitters_places_spare_the_count_and_give_the_same_indices(seed: in
         assert at == starts[first + index]
     assert [i for _, i in found] == sorted({i for _, i in found})
     assert len(found) <= max(2, SAMPLES_PER_BATCH)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_splitters_one_pass_is_the_clean_check_and_the_count(seed: int) -> None:
+    # ``LineSplitter._clean_counted`` answers "block-clean?" and counts lines and places in one pass: it must say
+    # what ``_block_clean`` and ``count_lines`` say, for clean pieces and for a control byte or an over-long line.
+    rng = random.Random(seed)
+    lines = [b"y" * rng.choice([0, 5, 120, 3000]) for _ in range(rng.choice([10, 800, 6000]))]
+    if seed % 3 == 1:
+        at = rng.randrange(len(lines))
+        lines[at] = lines[at] + rng.choice([b"\r", b"\x1b[0m", b"\t", b"\x00", b"\xc3\xa9", b"\x7f"])
+    if seed % 5 == 2:
+        lines[rng.randrange(len(lines))] = b"z" * 70000
+    piece = b"\n".join(lines) + b"\n"
+    splitter = LineSplitter(max_line=65536)
+    expected = count_lines(piece) if splitter._block_clean(piece) else None
+    assert splitter._clean_counted(piece) == expected

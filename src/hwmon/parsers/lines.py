@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 
-from hwmon.parsers.base import Line, LineBlock, count_lines
+from hwmon.parsers.base import PLACE_EVERY, Line, LineBlock, count_lines
 
 __all__ = ["BLOCK_MIN", "LineSplitter", "clean_bytes", "clean_text"]
 
@@ -197,8 +197,9 @@ class LineSplitter:
         blocks = blocks and end - start >= BLOCK_MIN
         if blocks:
             region = data if (start == 0 and end == len(data)) else data[start:end]
-            if self._block_clean(region):
-                out.append(self._emit_block(region, base + start))
+            counted = self._clean_counted(region)
+            if counted is not None:
+                out.append(self._emit_block(region, base + start, counted))
                 return
         # Pieces of about _PIECE bytes, so one dirty line (a \r, an escape) only sends its own piece down the
         # slow path and the clean pieces around it can still form blocks.
@@ -236,14 +237,43 @@ class LineSplitter:
                 return False
         return True
 
+    def _clean_counted(self, piece: bytes) -> tuple[int, tuple[tuple[int, int], ...]] | None:
+        """``_block_clean`` and ``count_lines`` in one pass: the piece window by window (line-aligned, about
+        ``PLACE_EVERY`` bytes) with every printable byte deleted leaves only its newlines when it is clean, and
+        their number is the window's line count. None when the piece is not block-clean."""
+        half = self.max_line // 2
+        find = piece.find
+        for w in range(0, len(piece), half):
+            if find(b"\n", w, w + half) == -1:
+                return None
+        places: list[tuple[int, int]] = []
+        index = previous = 0
+        rfind = piece.rfind
+        for cut in range(PLACE_EVERY, len(piece), PLACE_EVERY):
+            start = rfind(b"\n", previous, cut) + 1
+            if start <= previous:
+                continue
+            left = piece[previous:start].translate(None, _PRINTABLE)
+            if len(left) != left.count(b"\n"):
+                return None
+            index += len(left)
+            places.append((start, index))
+            previous = start
+        left = piece[previous:].translate(None, _PRINTABLE)
+        if len(left) != left.count(b"\n"):
+            return None
+        return index + len(left), tuple(places)
+
     def _emit_run(self, data: bytes, i: int, j: int, base: int, out: list[Line | LineBlock]) -> None:
         if j - i < BLOCK_MIN:
             self._lines(data, i, j, base, out)
         else:
             out.append(self._emit_block(data[i:j], base + i))
 
-    def _emit_block(self, chunk: bytes, offset: int) -> LineBlock:
-        count, places = count_lines(chunk)
+    def _emit_block(
+        self, chunk: bytes, offset: int, counted: tuple[int, tuple[tuple[int, int], ...]] | None = None
+    ) -> LineBlock:
+        count, places = counted if counted is not None else count_lines(chunk)
         block = LineBlock(self._number, offset, chunk, count, places)
         self._number += count
         self._line_offset = offset + len(chunk)

@@ -98,3 +98,12 @@ def test_a_save_under_way_names_the_checkpoint_but_does_not_end_its_phase() -> N
     phase = state.phases[-1]
     assert phase.name == "checkpoint" and phase.end == t0 + timedelta(seconds=70)
     assert [(c.step, c.path) for c in state.checkpoints] == [(40, "ckpt/step40")]
+
+
+def test_one_save_that_writes_several_files_is_one_checkpoint() -> None:
+    text = "".join(f"it {i} | objective 0.{90 - i}\n" for i in range(1, 11))
+    text += "save_state: saving to run-a-10.gguf\nsave_adapter: saving to adapter-a-10.bin\n"
+    text += "".join(f"it {i} | objective 0.{90 - i}\n" for i in range(11, 21))
+    text += "save_state: saving to run-a-20.gguf\nsave_adapter: saving to adapter-a-20.bin\n"
+    state = summarize_bytes(text.encode(), "x")
+    assert [(c.step, c.path) for c in state.checkpoints] == [(10, "run-a-10.gguf"), (20, "run-a-20.gguf")]

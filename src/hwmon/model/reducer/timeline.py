@@ -224,11 +224,11 @@ def _refine_stated_end(phase: Phase, end: datetime) -> None:
 
 
 def _same_checkpoint(last: Checkpoint, event: CheckpointSaved) -> bool:
-    if event.step is not None and last.step is not None and event.step != last.step:
-        return False
-    if event.path is not None and last.path is not None and event.path != last.path:
-        return False
-    return event.step is not None and event.step == last.step or (event.path is not None and event.path == last.path)
+    """Two lines about one checkpoint: the same step (one save writes several files: the model, the optimizer, an
+    adapter copy), or, without steps, the same path."""
+    if event.step is not None and last.step is not None:
+        return event.step == last.step
+    return event.path is not None and event.path == last.path
 
 
 def stop_clocks(state: RunState, phase: Phase) -> None:

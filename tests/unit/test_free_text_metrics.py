@@ -154,3 +154,13 @@ def test_a_metrics_line_that_ends_the_run_ends_it() -> None:
     text = "".join(f"round {r}: train loss {1 / r:.4f}\n" for r in range(1, 6))
     text += "Finish training: the best validation accuracy of the net is 0.7345 in round 4.\n"
     assert state(text).status == "succeeded"
+
+
+def test_a_long_step_line_of_many_fields_behind_an_actors_prefix_is_a_step() -> None:
+    # An RL trainer's workers print through an actor prefix ("(Runner pid=N) "), one ~3 KB line of ~80 figures per
+    # step; a configuration dump's lines do not count.
+    fields = " - ".join(f"group{g}/metric{m}:{(g * 7 + m) / 13:.6f}" for g in range(16) for m in range(5))
+    text = "".join(f"(Runner pid=4242) step:{s} - {fields}\n" for s in range(1, 6))
+    st = state(text)
+    assert len(text.splitlines()[0]) > 2000
+    assert st.steps.last is not None and st.steps.last[0] == 5

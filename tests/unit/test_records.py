@@ -73,6 +73,8 @@ from hwmon.parsers.records import TIMESTAMP_FORMATS, RecordReader
         ("09:10:11.120 [worker-2] WARN com.acme.Fit - lr dropped", None, "WARNING", "com.acme.Fit", "lr dropped"),
         ("09:10:11 INFO: all good", None, "INFO", None, "all good"),
         ("09:10:11 all good", None, None, None, "all good"),
+        # A Ray actor's prefix is a launcher's tag, not the message.
+        ("(Learner pid=812, ip=10.0.0.7) step:3 loss:0.5", None, None, None, "step:3 loss:0.5"),
         ("Epoch 1/10", None, None, None, "Epoch 1/10"),
     ],
 )

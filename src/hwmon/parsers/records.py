@@ -93,9 +93,10 @@ _PREFIX = re.compile(
     r"|\[[A-Za-z][\w.-]{0,63}:(?P<host>\d{1,5})\]:?\s"  # [host:rank]
     r"|\[(?P<mpich>\d{1,5})\] "  # MPICH/Intel MPI -prepend-rank (h17c: "[N]\t" is a boosting round, not a rank)
     r"|\s{0,4}(?P<srun>\d{1,5}): (?=\S)"  # srun --label
+    r"|\((?:[A-Za-z_][\w.:-]{0,80} )?pid=\d{1,9}(?:, ip=[\w.:-]{1,45})?\)\s"  # a Ray actor's: (Worker pid=12)
     r")"
 )
-_PREFIX_FIRST = frozenset("[ 0123456789")
+_PREFIX_FIRST = frozenset("[( 0123456789")
 
 
 def strip_prefix(text: str) -> tuple[str, int | None]:

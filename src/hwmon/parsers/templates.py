@@ -50,10 +50,12 @@ __all__ = ["HOLD", "MAX_LINE", "MAX_SLOTS", "MAX_TEMPLATES", "NUMBER", "Slot", "
 
 MAX_TEMPLATES = 512
 """Templates remembered per source; beyond this the least used half is forgotten."""
-MAX_SLOTS = 48
-"""A message with more numbers than this is a table or a dump, not a step line."""
-MAX_LINE = 2000
-"""Longer messages are not templated (step lines are short; a 50 MB line must stay cheap)."""
+MAX_SLOTS = 128
+"""A message with more numbers than this is a table or a dump, not a step line (a reinforcement-learning step line has
+~80 named figures)."""
+MAX_LINE = 4096
+"""Longer messages are not templated (a step line of ~80 ``key:value`` fields is ~3 KB; a 50 MB line must stay
+cheap)."""
 HOLD = 4
 """Lines of a template held while it is not yet known whether one of its integers counts steps."""
 

@@ -177,18 +177,23 @@ class CsvWriter:
         self._csv.writerows(rows)
 
     def write_bytes(self, data: bytes) -> None:
-        """Rows already written as CSV (UTF-8) in header order (``ExportBuilder.feed_csv``): straight to the
-        stream's byte buffer when it has one (after what the text layer holds), else as text."""
-        buffer = getattr(self._out, "buffer", None)
-        if buffer is None:
-            self._out.write(data.decode())
-            return
-        self._out.flush()
-        buffer.write(data)
+        """Rows already written as CSV (UTF-8) in header order (``ExportBuilder.feed_csv``)."""
+        _write_bytes(self._out, data)
 
     def close(self) -> None:
         self._emit(self._cols.fix())
         self._out.flush()
+
+
+def _write_bytes(out: IO[str], data: bytes) -> None:
+    """UTF-8 bytes already formatted: straight to the stream's byte buffer when it has one (after what the text
+    layer holds), else as text."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(data.decode())
+        return
+    out.flush()
+    buffer.write(data)
 
 
 class JsonlWriter:
@@ -196,13 +201,8 @@ class JsonlWriter:
         self._out = out
 
     def write_bytes(self, data: bytes) -> None:
-        """Lines already written as JSON (UTF-8) (``ExportBuilder.feed_jsonl``), as ``CsvWriter.write_bytes``."""
-        buffer = getattr(self._out, "buffer", None)
-        if buffer is None:
-            self._out.write(data.decode())
-            return
-        self._out.flush()
-        buffer.write(data)
+        """Lines already written as JSON (UTF-8) (``ExportBuilder.feed_jsonl``)."""
+        _write_bytes(self._out, data)
 
     def write(self, rows: list[Row]) -> None:
         if rows:

@@ -35,6 +35,10 @@ def _read(text: str) -> tuple[int | None, str | None] | None:
         ("write_lora_file: saving to adapter-v2-30.gguf", 30, "adapter-v2-30.gguf"),
         ("Saving model checkpoint to out/checkpoint-1000", 1000, "out/checkpoint-1000"),
         ("saving model to 'ckpt/iter_0000300/'", 300, "ckpt/iter_0000300"),
+        # A short line that is only a save at a named step, whatever it calls the model.
+        ("[ITER 4500] Saving splats", 4500, None),
+        ("step 800: writing generator and critic", 800, None),
+        ("[ITER 4500] Saving splats [12/01 08:55:00]", 4500, None),
     ],
 )
 def test_checkpoint_lines_and_their_steps(text: str, step: int | None, path: str | None) -> None:
@@ -60,6 +64,11 @@ def test_checkpoint_lines_and_their_steps(text: str, step: int | None, path: str
         "saving best model (epoch 3) to best-epoch3.pt",
         "Epoch 2: finished saving model to /w/model_02.keras",
         "checkpoint save failed at step 300: disk full",
+        # A save led line that writes what a loop writes beside its weights, or says no step.
+        "[ITER 4500] Saving samples",
+        "step 800: writing the validation images",
+        "Saving splats",
+        "[ITER 4500] Saving splats, which took longer than the last time it did so",
     ],
 )
 def test_lines_that_are_not_a_checkpoint_with_a_step(text: str) -> None:

@@ -76,6 +76,24 @@ from hwmon.parsers.records import TIMESTAMP_FORMATS, RecordReader
         # A Ray actor's prefix is a launcher's tag, not the message.
         ("(Learner pid=812, ip=10.0.0.7) step:3 loss:0.5", None, None, None, "step:3 loss:0.5"),
         ("Epoch 1/10", None, None, None, "Epoch 1/10"),
+        # A time stamp closing the message is the record's time (when it names its year) and leaves the message.
+        (
+            "[IT 300] Eval: mse 0.25 [2025-03-04 05:06:07]",
+            datetime(2025, 3, 4, 5, 6, 7),
+            None,
+            None,
+            "[IT 300] Eval: mse 0.25",
+        ),
+        (
+            "[IT 300] Writing the net [03/04/25 05:06:07]",
+            datetime(2025, 3, 4, 5, 6, 7),
+            None,
+            None,
+            "[IT 300] Writing the net",
+        ),
+        ("[IT 300] Writing the net [03/04 05:06:07]", None, None, None, "[IT 300] Writing the net"),
+        ("[IT 300] Writing the net [05:06:07.5]", None, None, None, "[IT 300] Writing the net"),
+        ("sizes [3, 4]", None, None, None, "sizes [3, 4]"),
     ],
 )
 def test_one_record_per_line(text: str, ts: datetime | None, level: str | None, logger: str | None, msg: str) -> None:
@@ -136,3 +154,11 @@ def test_roles_by_synonym() -> None:
         "val_acc": "eval",
     }
     assert vocab.role("eval_runtime") is None
+
+
+def test_a_closing_stamp_without_a_year_takes_the_streams_year() -> None:
+    reader = RecordReader()
+    reader.read(Line(1, 0, "2031-02-03 04:05:06 INFO starting"))
+    record = reader.read(Line(2, 0, "[IT 300] Writing the net [11/30 23:59:58]"))
+    assert (record.ts, record.msg) == (datetime(2031, 11, 30, 23, 59, 58), "[IT 300] Writing the net")
+    assert reader.read(Line(3, 0, "[IT 300] Writing the net [13/45 23:59:58]")).ts is None  # no such day

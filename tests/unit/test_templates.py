@@ -119,6 +119,19 @@ def test_eval_fields_are_eval_metrics_not_the_training_loss() -> None:
     assert evals["average_loss"] == 0.0347 and evals["accuracy"] == pytest.approx(0.975)
 
 
+def test_an_evaluation_of_the_training_split_is_an_evaluation() -> None:
+    _, events = feed(
+        [
+            "[IT 100] Evaluating train: MSE 0.04 SSIM 0.81",
+            "[IT 200] Evaluating train: MSE 0.03 SSIM 0.85",
+            "[IT 200] evaluation on the training set: PSNR 24.5",
+        ]
+    )
+    assert not [s for s in steps(events) if s.mode == "train"]
+    evals = {e.name: e.value for e in events if isinstance(e, EvalMetric)}
+    assert evals == {"mse": 0.03, "ssim": 0.85, "psnr": 24.5}
+
+
 def test_an_eval_word_inside_a_fields_own_name_is_not_an_evaluation() -> None:
     _, events = feed(["Modules in eval mode: 0", "Modules in train mode: 12"])
     assert events == []

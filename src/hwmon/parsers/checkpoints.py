@@ -21,7 +21,7 @@ from hwmon.parsers.records import Record
 
 __all__ = ["NEEDLES", "read_checkpoint"]
 
-NEEDLES = ("sav", "Sav", "SAV", "heckpoint", "HECKPOINT", "rote", "ritten", "stor", "Stor", "ump", "xport")
+NEEDLES = ("sav", "Sav", "SAV", "heckpoint", "HECKPOINT", "rote", "ritten", "riting", "stor", "Stor", "ump", "xport")
 """A line holds one of these or is no checkpoint line (a cheap test before the patterns)."""
 
 # A path: a token with a slash or a file extension of saved weights, quotes and brackets stripped.
@@ -36,6 +36,21 @@ _SAVE = re.compile(
 _THING = re.compile(
     r"(?<![A-Za-z])(?:checkpoints?|ckpts?|models?|weights|state(?:[_ ]dict)?|snapshots?|polic(?:y|ies)|params|"
     r"parameters|optim(?:izer)?s?|lora|adapters?)(?![A-Za-z])",
+    re.I,
+)
+# A short line that is only a save at a named step, whatever it calls the model ("[ITER 7000] Saving Gaussians",
+# "Step 500: saving generator and discriminator"): the save verb leads the message (after a bracketed or named
+# counter), and what it saves is not one of the things a loop writes beside its weights.
+_SAVE_LED = re.compile(
+    r"^\W*(?:\[[^\]]{0,40}\]\s*|(?:global[_ ]?step|steps?|iters?|iterations?|updates?)\s*[=:#]?\s*\d{1,12}\W{0,3}\s*)?"
+    r"(?:sav(?:e|ed|ing)|wr(?:ote|iting)|stor(?:ed|ing)|dump(?:ed|ing))\s+(?:[\w-]+\s*){1,4}\W*$",
+    re.I,
+)
+_OTHER_THING = re.compile(
+    r"(?<![A-Za-z])(?:samples?|images?|imgs?|figures?|figs?|plots?|predictions?|preds?|results?|logs?|outputs?|"
+    r"visuali[sz]ations?|videos?|gifs?|data|datasets?|indices|config(?:uration)?s?|metrics?|stats|statistics|"
+    r"embeddings?|generations?|reconstructions?|examples?|renders?|tokens?|tokenizers?|vocab(?:ulary)?|history|"
+    r"curves?|summar(?:y|ies)|scores?|csv|json|txt|png|jpe?g|html|tables?|events?)(?![A-Za-z])",
     re.I,
 )
 # The save is done ("saved", "wrote"); else the line says it is under way ("Saving ...").
@@ -65,7 +80,8 @@ def read_checkpoint(record: Record) -> CheckpointSaved | None:
     if _NOT.search(words) is not None:
         return None
     if _LED.search(words) is None and (_SAVE.search(words) is None or _THING.search(words) is None):
-        return None
+        if _SAVE_LED.search(words) is None or _OTHER_THING.search(words) is not None or _STEP.search(words) is None:
+            return None
     step: int | None = None
     where = paths[0] if paths else None
     m = _STEP.search(words)

@@ -52,7 +52,8 @@ _RATE_WORDS = re.compile(
     r"\s*(?:/|per\s*)(?:s|sec|second)$"
 )
 _CONTEXT = re.compile(
-    r"\b(?P<eval>val|valid|validation|validating|eval|evaluation|evaluating|test|testing|(?<![/.])dev(?![/.]))\b"
+    # "Evaluating train: L1 ..", "evaluation on the training set": the training split is what is evaluated.
+    r"\b(?P<eval>evaluat(?:e|es|ed|ing|ion)\s+(?:on\s+)?(?:the\s+)?train(?:ing)?\b|val|valid|validation|validating|eval|evaluation|evaluating|test|testing|(?<![/.])dev(?![/.]))\b"
     r"|\b(?P<train>train|training)\b",
     re.IGNORECASE,
 )

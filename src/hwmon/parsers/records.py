@@ -203,6 +203,14 @@ _BARE_LEVEL = re.compile(
 )
 
 
+# A time stamp closing a message, bracketed: "[12/01 08:55:00]" (month/day), "[2024-05-01 10:00:00]", "[08:55:00]".
+_TRAILING_TS = re.compile(
+    r"\s\[(?:(?:(?P<Y>\d{4})-(?P<M>\d\d)-(?P<D>\d\d)|(?P<M2>\d\d)/(?P<D2>\d\d)(?:/(?P<Y2>\d{2}|\d{4}))?)[ T])?"
+    + _HMS
+    + r"\]$"
+)
+
+
 def _has_level_word(text: str) -> bool:
     # Substring tests (C speed) before the embedded-record regex scans a long line digit by digit.
     return (
@@ -233,6 +241,8 @@ class RecordReader:
         """The record of one line (never raises)."""
         text, rank = strip_prefix(line.text) if line.text[:1] in _PREFIX_FIRST else (line.text, None)
         ts, has_ts, level, logger, msg, stamp = self.split(text)
+        if msg[-1:] == "]" and msg[-2:-1].isdigit():
+            msg, ts, has_ts = self._trailing(msg, ts, has_ts)
         return Record(
             line.number, line.offset, text, line.final, line.truncated, msg, ts, level, logger, rank, has_ts, stamp
         )
@@ -275,6 +285,24 @@ class RecordReader:
                 if t is not None:
                     return None, False, None, t["name"], text[t.end() :].strip(), ""
         return None, False, None, None, text.strip(), ""
+
+    def _trailing(self, msg: str, ts: datetime | None, has_ts: bool) -> tuple[str, datetime | None, bool]:
+        """A message that ends in its own time stamp (``[ITER 7000] Saving [12/01 08:55:00]``): the stamp is the
+        record's time (when it gives a year, or the stream's year is known and the line has no time of its own),
+        and it leaves the message, so its figures are not read as the line's numbers."""
+        m = _TRAILING_TS.search(msg)
+        if m is None or m.start() == 0:
+            return msg, ts, has_ts
+        month, day = m["M"] or m["M2"], m["D"] or m["D2"]
+        written = m["Y"] or m["Y2"]
+        year = (int(written) + (2000 if len(written) == 2 else 0)) if written else self.year
+        if ts is None and month is not None and year is not None:
+            try:
+                ts = datetime(year, int(month), int(day), int(m["h"]), int(m["m"]), int(m["s"]), _micro(m["f"]))
+                has_ts = True
+            except ValueError:  # 13/45: looks like a date, is not one
+                ts = None
+        return msg[: m.start()].rstrip(), ts, has_ts
 
     def _formats_by_name(self, name: str) -> TimestampFormat:
         return next(fmt for fmt in TIMESTAMP_FORMATS if fmt.name == name)

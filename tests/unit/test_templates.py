@@ -132,6 +132,12 @@ def test_an_evaluation_of_the_training_split_is_an_evaluation() -> None:
     assert evals == {"mse": 0.03, "ssim": 0.85, "psnr": 24.5}
 
 
+def test_scores_of_decoded_output_are_evaluations_wherever_they_are_printed() -> None:
+    _, events = feed(["Epoch 01/4 | loss=2.1000 | WER=0.6100", "Epoch 02/4 | loss=1.9000 | WER=0.5500 | train_cer=0.2"])
+    assert [(s.epoch, s.loss) for s in steps(events) if s.mode == "train"] == [(1.0, 2.1), (2.0, 1.9)]
+    assert {e.name: e.value for e in events if isinstance(e, EvalMetric)} == {"wer": 0.55}
+
+
 def test_an_eval_word_inside_a_fields_own_name_is_not_an_evaluation() -> None:
     _, events = feed(["Modules in eval mode: 0", "Modules in train mode: 12"])
     assert events == []

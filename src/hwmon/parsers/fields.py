@@ -68,6 +68,12 @@ _EVAL_BOOKKEEPING = frozenset(
 # h17c: what is not a field's name at all: a file name ("valid.bin 123456789"), a path, words that end a sentence
 # ("Scanning... 100").
 # h17c: an error measure on the training set is the training loss of a loop that prints no "loss".
+# Scores of decoded output against references (character/word error rate, BLEU, ROUGE, METEOR, chrF): a loop
+# computes them by generating on held-out data, so a figure named so is an evaluation's, wherever it is printed.
+_DECODE_SCORE = re.compile(
+    r"^(?:(?:avg|average|mean|corpus|sacre)[\s_-]?)?(?:cer|wer|bleu(?:[\s_-]?\d)?|rouge(?:[\s_-]?(?:\d|l|lsum))*"
+    r"|meteor|chrf(?:\+\+)?)$"
+)
 _TRAIN_ERROR = re.compile(
     r"^(?:train|training)[\s_\-/.]+(?:l1|l2|rmse|mse|mae|rmsle|mape|m?logloss|m?error|huber|quantile|poisson"
     r"|gamma|tweedie|nll|ce|xentropy|cross[\s_-]?entropy)$"
@@ -123,6 +129,8 @@ def field_role(name: str) -> str | None:
         return "loss"  # h17c: the error a booster minimises on its training set ("train-rmse", "train l1")
     if _RATE_WORDS.match(name):
         return "rate"
+    if _DECODE_SCORE.match(name) is not None:
+        return "eval"
     known = vocab.role(name)
     if known == "step" or name in COUNTER_EXTRA:
         return "counter"

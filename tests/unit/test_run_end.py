@@ -164,6 +164,30 @@ def test_a_per_epoch_counter_at_its_total_ends_the_run_only_in_the_last_epoch() 
     assert status(per_epoch(2, 3, 10))[0] == "unknown"
 
 
+def whole_run_counter(epochs: int, per: int, total: int, every: int = 5) -> str:
+    return "".join(
+        f"[fit] epoch={e} step={s}/{total} loss={90 - s * 0.1:.3f}\n"
+        for e in range(1, epochs + 1)
+        for s in range((e - 1) * per + 1, e * per + 1)
+        if s % every == 0 or s == 1
+    )
+
+
+def test_a_whole_run_counter_at_its_total_ends_the_run_without_an_epoch_total() -> None:
+    # The step counter goes on across epochs (it never starts again) and the epochs' total is not printed.
+    assert status(whole_run_counter(4, 20, 80)) == ("succeeded", "evidence:target-reached")
+    assert status(whole_run_counter(3, 20, 80))[0] == "unknown"
+
+
+def test_a_per_epoch_counter_at_its_total_is_no_end_without_the_epochs_total() -> None:
+    per_epoch_total = "".join(
+        f"[fit] epoch={e} step={s}/20 loss={9 - s * 0.1:.3f}\n" for e in range(1, 4) for s in range(1, 21)
+    )
+    assert status(per_epoch_total)[0] == "unknown"
+    # Cut at the end of the first epoch: the counter at its total may be the epoch's own.
+    assert status(per_epoch_total.split("epoch=2", 1)[0].rsplit("\n", 1)[0] + "\n")[0] == "unknown"
+
+
 def test_the_last_epochs_summary_line_ends_the_run() -> None:
     summaries = "".join(f"Epoch {e}/5 - loss: {3 - e * 0.1:.4f} - acc: 0.{e}\n" for e in range(1, 6))
     assert status(summaries) == ("succeeded", "evidence:target-reached")

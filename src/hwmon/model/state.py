@@ -243,6 +243,11 @@ class RunState:
     # target step, the number of epochs and the epoch under way (1-based), and whether an evaluation follows
     # training (with its length in steps/batches when stated).
     target_step: int | None = None
+    # Whether the training step counter went down since the target step was stated (a per-epoch counter starting
+    # again; hwmon.model.reducer.ending), and its last value.
+    counter_fell: bool = False
+    last_counter: int | None = None
+    target_epoch_stated: float | None = None  # the epoch of the first training step after the target was stated
     target_epochs: int | None = None
     epoch: int | None = None
     eval_announced: bool = False

@@ -61,8 +61,12 @@ def reached(state: RunState) -> bool:
     epochs = state.target_epochs
     if epoch is not None and _integral(epoch):
         # A step of an epoch: the run's end only in its last epoch. With no epoch total, a step counter at its
-        # total may be a per-epoch counter at the end of any epoch: not decided.
-        if epochs is None or epoch < epochs:
+        # total may be a per-epoch counter at the end of any epoch: not decided — unless the counter never went
+        # down since its total was stated and has passed an epoch's end (``epoch=5 step=320/320`` after
+        # ``epoch=1 step=1/320``): it counts the whole run's steps, and the run is at its end.
+        if epochs is None:
+            return _whole_run_counter_at_target(state, last.step, epoch)
+        if epoch < epochs:
             return False
         if last.step is None or (last.step == int(epoch) and state.steps.count <= last.step):
             # The last epoch's own summary line: its only counter is the epoch (one step per epoch so far).
@@ -75,6 +79,17 @@ def reached(state: RunState) -> bool:
         return True
     first = state.steps.first
     return step == target - 1 and first is not None and first[0] == 0.0
+
+
+def _whole_run_counter_at_target(state: RunState, step: int | None, epoch: float) -> bool:
+    stated = state.target_epoch_stated
+    return (
+        step is not None
+        and step == state.target_step
+        and not state.counter_fell
+        and stated is not None
+        and epoch > stated
+    )
 
 
 def _in_last_epoch(state: RunState) -> bool:
@@ -98,6 +113,13 @@ def _after_step(state: RunState, event: Event, now: float | None) -> None:
     if step.mode == "eval":
         _after_eval(state, event, now)
         return
+    first = event.first.step if isinstance(event, StepBatch) else step.step
+    if step.step is not None and first is not None:
+        if (state.last_counter is not None and first < state.last_counter) or step.step < first:
+            state.counter_fell = True
+        state.last_counter = step.step
+    if state.target_epoch_stated is None:
+        state.target_epoch_stated = event.first.epoch if isinstance(event, StepBatch) else step.epoch
     last = state.steps.last
     if state.provisional_end and last is not None and last[0] != state.provisional_x:
         withdraw(state, now)
@@ -132,6 +154,11 @@ def _test_after_fit(state: RunState, name: str) -> bool:
 
 
 def _after_target(state: RunState, event: Event, now: float | None) -> None:
+    if isinstance(event, TargetStated) and event.what == "step":
+        # Counting starts again from the line that states the target (the epoch it was stated in is kept).
+        state.counter_fell = False
+        state.last_counter = event.current
+        state.target_epoch_stated = None  # the epoch of the next training step
     if state.provisional_end == TARGET_RULE and not reached(state):
         withdraw(state, now)
     elif reached(state):

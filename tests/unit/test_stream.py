@@ -424,6 +424,9 @@ def test_other_ranks_give_their_errors_only() -> None:
     [
         (b"node1:123:456 [0] NCCL INFO Bootstrap : Using eth0:10.0.0.1<0>\n", "gpu"),
         (b"LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]\n", "gpu"),
+        (b"    System/Peak GPU Memory (MB)=20,112\n", "gpu"),
+        (b"step 3 | loss 2.1 | gpu_mem: 10.2\n", "gpu"),
+        (b"GPU memory was not requested\n", None),
         (b"IPU available: False, using: 0 IPUs\nHPU available: False, using: 0 HPUs\n", None),
         (b"$ source /opt/venv_cerebras_pt/bin/activate\n", "cerebras"),
         (b'  File "/usr/lib/python3/site-packages/cerebras/pytorch/backend.py", line 3, in run\n', "cerebras"),

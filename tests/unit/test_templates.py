@@ -138,6 +138,26 @@ def test_scores_of_decoded_output_are_evaluations_wherever_they_are_printed() ->
     assert {e.name: e.value for e in events if isinstance(e, EvalMetric)} == {"wer": 0.55}
 
 
+def test_a_loss_line_right_after_a_counter_line_is_that_counters_step() -> None:
+    text = (LEARNED / "two_line_records.log").read_text()
+    _, events = feed(text.splitlines())
+    train = [s for s in steps(events) if s.mode == "train"]
+    with_loss = [s for s in train if s.loss is not None]
+    # Every loss line has the step of the counter line above it, that line's time and its figures.
+    assert [s.step for s in with_loss] == list(range(2, 41))
+    assert with_loss[-1].loss == 1.1 and with_loss[-1].ts is not None and with_loss[-1].ts.second == 40
+    assert "frames" in dict(with_loss[-1].extra)
+    # Once the pairing is known the counter line gives no step of its own: one step per update, never going back.
+    assert len(train) <= 41 and [s.step for s in train] == sorted(s.step for s in train if s.step is not None)
+    state = summarize_bytes(text.encode(), "t.log")
+    assert (state.runs, state.last_step.step if state.last_step else None) == (1, 40)
+
+
+def test_a_loss_line_far_from_a_counter_line_takes_no_step() -> None:
+    _, events = feed(["update i:1, frames:10", "unrelated words", "more words", "loss:0.5,ent:3.9", "loss:0.4,ent:3.8"])
+    assert [(s.step, s.loss) for s in steps(events) if s.loss is not None] == [(None, 0.5), (None, 0.4)]
+
+
 def test_an_eval_word_inside_a_fields_own_name_is_not_an_evaluation() -> None:
     _, events = feed(["Modules in eval mode: 0", "Modules in train mode: 12"])
     assert events == []

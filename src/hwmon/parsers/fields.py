@@ -43,7 +43,7 @@ __all__ = [
     "share_like",
 ]
 
-COUNTER_EXTRA = frozenset({"batch", "update", "updates", "num_updates", "iters", "step_num"})
+COUNTER_EXTRA = frozenset({"batch", "update", "updates", "num_updates", "iters", "step_num", "episode", "episodes"})
 """Counter words beyond the vocabulary's step words: a loop may count batches or updates instead of steps."""
 
 _EVAL_START = re.compile(r"^(?:val|valid|validation|eval|evaluation|test|testing|dev)(?:[\s_/.-]|$)")
@@ -108,7 +108,7 @@ def count_after(after: str) -> bool:
 
 
 _SUMMARY_WORDS = frozenset({"best", "min", "minimum", "lowest", "max", "maximum", "highest", "final", "initial"})
-_INDEX_WORDS = frozenset({"num", "number", "idx", "index", "no", "id", "count"})
+_INDEX_WORDS = frozenset({"num", "number", "idx", "index", "no", "id", "count", "i"})
 
 
 def normal_name(name: str) -> str:

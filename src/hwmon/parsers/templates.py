@@ -28,6 +28,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hwmon.events import EvalMetric, Event, StepMetrics, TargetStated
 from hwmon.parsers import vocab
@@ -75,6 +76,7 @@ NUMBER = re.compile(r"(?=[ \t]*[-+\d.nNiI])(?<![ \t])[ \t]*(?<![\w.@])(?<!\w-)("
 _NUMBER_GROUP = r"[ \t]*(?<![\w.@])(?<!\w-)(" + _NUMBER_BODY + ")"
 _DIGIT = re.compile(r"\d")
 _RECENT = 4
+_COUNTER_LINES = 8  # counter lines remembered for the loss lines after them (a held loss line is read late)
 _GLOBAL_COUNTERS = frozenset({"step", "steps", "global_step", "global step", "globalstep", "update", "updates"})
 # The name of a number: the last words of the text before it, back to a delimiter.
 _NAME_END = re.compile(r"(?:\s|['\"]|[=:#\[]|tensor\(|\()+$")
@@ -141,6 +143,9 @@ class Template:
     extra_spec: tuple[tuple[int, str, float, bool], ...] = ()  # (value slot, name, scale, share-like)
     per_epoch: bool = True
     fast: re.Pattern[str] | None = None
+    # A counter line without a loss whose next line is a loss line without a counter (``batch i:30, len:12`` then
+    # ``kl:0.02,loss:2.2,...``): the two are one step; this one gives its count (and its figures) to the next.
+    marker: bool = False
 
     def matcher(self) -> re.Pattern[str]:
         """One regex for the whole message: the template's text with its numbers as groups (what a block
@@ -179,6 +184,8 @@ class TemplateStage:
         self._stepped_at = 0  # h17g: the line of the latest training step read at once
         self._counted_epoch: float | None = None  # h17g: the epoch of the latest counted step with a loss
         self._counted_step: int | None = None  # ... and that step
+        # The latest counter lines without a loss: line -> (its step, its template, its figures).
+        self._counter_lines: dict[int, tuple[int, Template, tuple[tuple[str, float], ...], datetime | None]] = {}
 
     @property
     def templates(self) -> list[Template]:
@@ -227,6 +234,10 @@ class TemplateStage:
             return released or None
         if kind == "epoch":
             return released + self._epoch_marker(template, record, values)
+        if kind == "candidate" and template.counter < 0 and not template.candidates and self._after_counter(record):
+            # A loss line right after a counter line: the counter line's step is its step (no need to wait for
+            # it to repeat).
+            template.kind = kind = _without_counter(template)
         if kind == "candidate":
             return released + self._candidate(template, record, values)
         out = released + self._read(template, record, values, template.counter, self.epoch)
@@ -434,6 +445,10 @@ class TemplateStage:
                 out.append(found)
             return out
         step: int | None = None
+        taken: tuple[tuple[str, float], ...] = ()
+        if counter < 0 and t.loss >= 0:
+            step, taken, stamped = self._take_counter(record.number)
+            ts = ts or stamped  # the counter line's time is the step's
         if counter >= 0:
             raw = _int(values[counter])
             if raw is not None:
@@ -461,7 +476,7 @@ class TemplateStage:
         loss = _value(t, values, t.loss) if t.loss >= 0 else None
         rate = _float(values[t.rate]) if t.rate >= 0 else None
         unit = rate_unit(t.slots[t.rate].name) if t.rate >= 0 else "samples/sec"
-        extra: list[tuple[str, float]] = []
+        extra: list[tuple[str, float]] = list(taken)
         for i, name, scale, shared in t.extra_spec:
             text = values[i]
             try:
@@ -472,6 +487,13 @@ class TemplateStage:
                     continue
                 value = parsed
             extra.append((name, share(name, value) if shared else value * scale))
+        if step is not None and counter >= 0 and loss is None and rate is None:
+            lines = self._counter_lines
+            lines[number] = (step, t, tuple(extra), ts)
+            if len(lines) > _COUNTER_LINES:
+                del lines[next(iter(lines))]
+            if t.marker:
+                return out  # its count and figures go with the loss line after it
         if loss is not None and epoch is not None:
             if step is not None:
                 self._counted_epoch, self._counted_step = epoch, step
@@ -493,6 +515,21 @@ class TemplateStage:
             )
         )
         return out
+
+    def _after_counter(self, record: Record) -> bool:
+        lines = self._counter_lines
+        return (record.number - 1) in lines or (record.number - 2) in lines
+
+    def _take_counter(self, line: int) -> tuple[int | None, tuple[tuple[str, float], ...], datetime | None]:
+        """The step of the counter line right before a loss line that has no counter of its own (a blank line
+        between them allowed), and that line's figures and time; the counter line's template becomes a marker."""
+        lines = self._counter_lines
+        found = lines.pop(line - 1, None) or lines.pop(line - 2, None)
+        if found is None:
+            return None, (), None
+        step, template, figures, ts = found
+        template.marker = True
+        return step, figures, ts
 
     @staticmethod
     def _counted(t: Template, raw: int) -> None:

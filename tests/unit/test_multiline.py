@@ -61,3 +61,47 @@ def test_terminate_with_and_without_what() -> None:
         (5, "terminate called without an active exception", "abort"),
     ]
     assert consumed == [True, True, True, False, True]
+
+
+LOGGED = "[2031-02-03 04:05:06,789] jit.compile: [WARNING] "
+
+
+def test_a_traceback_logged_at_warning_level_is_a_handled_exception() -> None:
+    lines = [
+        LOGGED + "could not compile, falling back",
+        LOGGED + "Traceback (most recent call last):",
+        LOGGED + '  File "/opt/lib/jit.py", line 40, in compile',
+        LOGGED + "    run()",
+        LOGGED + "jit.errors.CompileFailed: no compiler found",
+        LOGGED + "  (set JIT_VERBOSE=1 for more)",
+        LOGGED,
+        "[2031-02-03 04:05:07,001] jit.compile: [WARNING] another record",
+    ]
+    consumed, errors = feed(MultilineErrors(hold=True), lines)
+    assert [(e.line, e.message, e.fatal) for e in errors] == [(5, "jit.errors.CompileFailed: no compiler found", False)]
+    # The exception's continuation lines carry the same prefix (the same record): they belong to it.
+    assert consumed == [False] + [True] * 6 + [False]
+
+
+def test_a_logged_traceback_at_error_level_or_unprefixed_frames_stay_fatal() -> None:
+    at_error = ["[t] app: [ERROR] Traceback (most recent call last):", '[t] app: [ERROR]   File "a.py", line 1, in f']
+    _, errors = feed(MultilineErrors(hold=True), [*at_error, "[t] app: [ERROR] ValueError: bad"])
+    assert [(e.message, e.fatal) for e in errors] == [("ValueError: bad", True)]
+    # The header behind a logger's prefix, the frames printed bare (logging's exc_info): read as they are.
+    bare = ["WARNING:root:Traceback (most recent call last):", '  File "a.py", line 1, in f', "OSError: gone"]
+    _, errors = feed(MultilineErrors(hold=True), bare)
+    assert [(e.message, e.fatal) for e in errors] == [("OSError: gone", False)]
+
+
+def test_frames_whose_header_was_lost_are_still_a_traceback() -> None:
+    lines = [
+        "epoch 7 loss 0.61",
+        '  File "/home/u/train.py", line 280, in <module>',
+        "    main(config)",
+        '  File "/home/u/train.py", line 187, in train_one_epoch',
+        "    meter.update(loss.item())",
+        "KeyboardInterrupt",
+    ]
+    consumed, errors = feed(MultilineErrors(hold=True), lines)
+    assert [(e.line, e.message, e.fatal) for e in errors] == [(6, "KeyboardInterrupt", True)]
+    assert consumed == [False] + [True] * 5

@@ -68,6 +68,8 @@ def epoch_headers(epochs: int, of: int) -> str:
         "[INFO] Model training is done",
         "End of training",
         "Training has been completed successfully.",
+        "Training complete. Best weights at: out/best.pt",
+        "Training finished. Final val acc 0.91",
     ],
 )
 def test_strong_end_phrases(line: str) -> None:
@@ -89,6 +91,9 @@ def test_strong_end_phrases(line: str) -> None:
         ("Total elapsed time: 1 day, 2:03:04", "total_time"),
         ("Saved final model to out/model.pt", "final_model"),
         ("Final model saved at out/", "final_model"),
+        ("Early stopping triggered at epoch 40. Best val mae: 3.2", "early_stopping"),
+        ("Early stopping at epoch 12", "early_stopping"),
+        ("2024-05-01 12:00:00,123 - INFO - Early stopping!", "early_stopping"),
     ],
 )
 def test_tentative_end_phrases(line: str, row: str) -> None:
@@ -106,6 +111,11 @@ def test_tentative_end_phrases(line: str, row: str) -> None:
         "Training time per step: 0.5s",
         "done: 3/10",
         "100%|##########| 20/20 [00:02<00:00, 9.8it/s] done",
+        "Training complete. Starting the next stage",
+        "Training complete for epoch 3",
+        "EarlyStopping counter: 3 out of 10",
+        "Early stopping patience: 5",
+        "early stopping is on",
     ],
 )
 def test_mid_run_lines_are_no_end(line: str) -> None:

@@ -193,7 +193,10 @@ END_PHRASES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
         r"|end of training|training (?:run )?(?:successfully )?(?:finished|completed?)|all done)"
         r"(?: successfully)?)"
         + _TIME_TAIL
+        + r"(?:"
         + _END
+        # "Training complete. Best checkpoint at: out/best.pth": the end, then a sentence about what it gave.
+        + r"|\.\s+(?:the )?(?:best|final|total|overall|results?|model|saved|checkpoints?|weights)\b)"
         # "Finish training: the best validation accuracy is 0.77 in epoch 299." — the end, then its summary.
         + r"|^"
         + _LEAD
@@ -208,6 +211,15 @@ END_PHRASES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
         (" 0",),
         r"\b(?:exited|finished|completed) with (?:exit )?(?:code|status) 0\b|Process finished with exit code 0\b",
         False,
+    ),
+    (
+        # "Early stopping triggered at epoch 1235.", "Early stopping at epoch 40", "Early stopping!": the loop chose
+        # to stop (a patience counter's "EarlyStopping counter: 3 out of 10" or a setting is not the stop).
+        "early_stopping",
+        ("arly", "ARLY"),
+        "^" + _LEAD + r"early[ -]stopp(?:ing|ed)(?: was)?(?: (?:triggered|activated|invoked|reached)| (?:at|after|in) "
+        r"(?:epoch|step|iteration|iter)\b|!|\.|$)",
+        True,
     ),
     (
         # "Done", "Done!", "Finished.", "All finished", "Run complete", "Experiment finished in 2h 3m", "Job done".

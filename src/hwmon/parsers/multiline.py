@@ -40,12 +40,16 @@ _CHAIN = (
 )
 _TERMINATE = re.compile(r"terminate called (?:after throwing an instance of '([^']*)'|(without an active exception))")
 _WHAT = re.compile(r"^\s*what\(\):\s*(.*)$")
+# A traceback's first frame, indented as Python prints it.
+_HEADLESS = re.compile(r'^  File "[^"\n]{1,400}", line \d{1,7}, in \S')
+_SOFT_LEVELS = frozenset(("WARNING", "INFO", "DEBUG"))
+_SOFT_PREFIX = re.compile(r"\b(?:WARNING|WARN|INFO|DEBUG)\b")
 
 
 class MultilineErrors:
     """Tracebacks and aborts of one stream (see the module doc)."""
 
-    __slots__ = ("_abort_kind", "_held", "_held_for", "_hold", "_state", "_terminate")
+    __slots__ = ("_abort_kind", "_held", "_held_for", "_hold", "_prefix", "_soft", "_state", "_terminate")
 
     def __init__(self, *, hold: bool = True, abort_kind: str = "terminate") -> None:
         self._hold = hold
@@ -54,6 +58,8 @@ class MultilineErrors:
         self._held: ErrorSeen | None = None
         self._held_for = 0
         self._terminate: ErrorSeen | None = None
+        self._prefix = ""  # a logger's prefix the traceback's header line had (its frames repeat it)
+        self._soft = False  # the traceback was logged at a level below ERROR: a handled exception, not fatal
 
     @property
     def busy(self) -> bool:
@@ -76,7 +82,12 @@ class MultilineErrors:
             return True, out
         if TRACEBACK in text:
             self._release(out)
-            self._state = "frames"
+            self._begin(line, text)
+            return True, out
+        if _HEADLESS.match(text) is not None:
+            # Frames whose header was lost (an output capture that kept only the tail): the traceback all the same.
+            self._release(out)
+            self._prefix, self._soft, self._state = "", False, "frames"
             return True, out
         if "terminate called" in text:
             m = _TERMINATE.search(text)
@@ -100,15 +111,33 @@ class MultilineErrors:
         self._release(out)
         return out
 
+    def _begin(self, line: Line, text: str) -> None:
+        """A traceback's header line. Behind a logger's prefix (``[time] name: [WARNING] Traceback ...``) its
+        frames repeat the prefix; logged at a level below ERROR it is an exception the program handled."""
+        prefix = text[: text.find(TRACEBACK)]
+        self._prefix = prefix if prefix.strip() else ""
+        level = getattr(line, "level", None)
+        self._soft = bool(self._prefix) and (
+            level in _SOFT_LEVELS or (level is None and _SOFT_PREFIX.search(self._prefix) is not None)
+        )
+        self._state = "frames"
+
     def _in_traceback(self, line: Line, out: list[ErrorSeen]) -> bool:
         text = line.text
+        if self._prefix:
+            if text.startswith(self._prefix):
+                text = text[len(self._prefix) :]
+            else:
+                self._prefix = ""  # the frames do not repeat it: read them as they are
         if self._state == "frames":
             if not text.strip() or text[0] in " \t":
                 return True  # a frame, source line, caret marker or "[Previous line repeated N more times]"
             if text.startswith(_CHAIN):
                 return True
             # The first unindented line after the frames is the exception ("pkg.FooError: message").
-            error = ErrorSeen(line.number, getattr(line, "ts", None), text.strip()[:MAX_MESSAGE], True, "traceback")
+            error = ErrorSeen(
+                line.number, getattr(line, "ts", None), text.strip()[:MAX_MESSAGE], not self._soft, "traceback"
+            )
             if self._hold:
                 self._held = error
             else:
@@ -128,7 +157,7 @@ class MultilineErrors:
                 self._held = None
             else:
                 self._release(out)
-            self._state = "frames"
+            self._begin(line, line.text)
             return True
         if self._state == "chain":
             if not stripped:
@@ -137,7 +166,7 @@ class MultilineErrors:
             return False
         # After the exception line: blank lines and continuation lines of a multi-line message belong to it.
         self._held_for += 1
-        if self._held_for > HOLD_LINES or (stripped and starts_record(line)):
+        if self._held_for > HOLD_LINES or (stripped and text is line.text and starts_record(line)):
             self._release(out)
             return False
         return True

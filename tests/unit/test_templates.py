@@ -153,9 +153,43 @@ def test_a_loss_line_right_after_a_counter_line_is_that_counters_step() -> None:
     assert (state.runs, state.last_step.step if state.last_step else None) == (1, 40)
 
 
+def test_a_counter_line_the_log_ends_on_is_the_last_step() -> None:
+    text = (LEARNED / "two_line_records.log").read_text() + "2030-01-01 10:00:41, update i:41, frames:200\n"
+    _, events = feed(text.splitlines())
+    last = steps(events)[-1]
+    assert (last.step, last.loss, dict(last.extra)) == (41, None, {"frames": 200.0})
+    assert summarize_bytes(text.encode(), "t.log").last_step.step == 41  # type: ignore[union-attr]
+
+
+def test_a_line_that_only_counts_gives_its_step_to_the_loss_line_after_it() -> None:
+    lines = [line for i in range(1, 8) for line in (f"-- now at iteration {i}th --", f"objective loss: {1 / i:.4f}")]
+    _, events = feed([*lines, "-- now at iteration 8th --"])
+    assert [(s.step, s.loss) for s in steps(events)][-3:] == [(6, 0.1667), (7, 0.1429), (8, None)]
+    assert [s.step for s in steps(events)] == list(range(1, 9))
+
+
 def test_a_loss_line_far_from_a_counter_line_takes_no_step() -> None:
     _, events = feed(["update i:1, frames:10", "unrelated words", "more words", "loss:0.5,ent:3.9", "loss:0.4,ent:3.8"])
     assert [(s.step, s.loss) for s in steps(events) if s.loss is not None] == [(None, 0.5), (None, 0.4)]
+
+
+def test_accuracy_figures_on_a_line_of_their_own_are_an_evaluation() -> None:
+    _, events = feed(
+        [
+            "it 1 loss 2.5",
+            "it 2 loss 2.4",
+            "-- Epoch: 3/10, top 1 acc: 0.41 --",
+            "-- Epoch: 3/10, top 5 acc: 0.77 --",
+            "train accuracy 0.95",
+            "Epoch 3 accuracy 88.5",
+        ]
+    )
+    evals = {e.name: e.value for e in events if isinstance(e, EvalMetric)}
+    assert evals == {"top_1_acc": 0.41, "top_5_acc": 0.77, "accuracy": 0.885}
+
+
+def test_the_k_of_a_top_k_figure_is_part_of_its_name() -> None:
+    assert NUMBER.split("top 5 acc 91.2 stop 5 laptop 3")[1::2] == ["91.2", "5", "3"]
 
 
 def test_an_eval_word_inside_a_fields_own_name_is_not_an_evaluation() -> None:

@@ -69,3 +69,17 @@ def test_a_test_split_evaluated_beside_validation_every_epoch_is_no_end() -> Non
         for e in (1, 2, 3)
     )
     assert state(text).status == "unknown"  # the test split is part of every epoch's evaluation, not a final pass
+
+
+def per_epoch_lines(n: int) -> str:
+    return "".join(f"Epoch: {e}   rate: 0.01   average loss: {1 / e:.5f}\n" for e in range(1, n + 1))
+
+
+def test_a_first_test_pass_after_several_epochs_and_no_validation_ends_the_run() -> None:
+    st = state(per_epoch_lines(12) + "training accuracy: 0.998\ntesting accuracy: 0.991\n")
+    assert (st.status, st.provisional_end) == ("succeeded", "evidence:test-after-fit")
+    # After the first epoch only, it is the loop's per-epoch test (cut there): not decided.
+    assert state(per_epoch_lines(1) + "testing accuracy: 0.91\n").status == "unknown"
+    # Training goes on after it: withdrawn.
+    st = state(per_epoch_lines(3) + "testing accuracy: 0.95\n" + "Epoch: 4   rate: 0.01   average loss: 0.2\n")
+    assert st.status == "unknown"

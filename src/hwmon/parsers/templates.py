@@ -72,8 +72,11 @@ _NUMBER_BODY = (
 # The padding before a number (``iteration       10/     100``) belongs to the number, so a column padded to
 # its width is one template whatever the width of its values. The look-aheads only let the scan stop where a
 # number can start.
-NUMBER = re.compile(r"(?=[ \t]*[-+\d.nNiI])(?<![ \t])[ \t]*(?<![\w.@])(?<!\w-)(" + _NUMBER_BODY + ")", re.IGNORECASE)
-_NUMBER_GROUP = r"[ \t]*(?<![\w.@])(?<!\w-)(" + _NUMBER_BODY + ")"
+# (``top 5 acc``: the k of a top-k figure is part of its name, like ``top5`` and ``top-5``.)
+NUMBER = re.compile(
+    r"(?=[ \t]*[-+\d.nNiI])(?<![ \t])[ \t]*(?<![\w.@])(?<!\w-)(?<!\btop )(" + _NUMBER_BODY + ")", re.IGNORECASE
+)
+_NUMBER_GROUP = r"[ \t]*(?<![\w.@])(?<!\w-)(?<!\btop )(" + _NUMBER_BODY + ")"
 _DIGIT = re.compile(r"\d")
 _RECENT = 4
 _COUNTER_LINES = 8  # counter lines remembered for the loss lines after them (a held loss line is read late)
@@ -89,6 +92,7 @@ _SUMMARY_LOSS = frozenset(
 # h17g: a verb between a name and its number ("loss is 1.09", "loss was 0.5"): the name is the words before it.
 _COPULA = re.compile(r"\s+(?:is|was|are|were|equals|becomes|now)$", re.IGNORECASE)
 _WHERE = frozenset({"at", "@", "after", "before"})
+_TRAIN_WORD = re.compile(r"(?<![A-Za-z])(?:train|training|batch|iter|iteration|step)(?![A-Za-z])", re.IGNORECASE)
 # A word of a name: "loss", "(Step", "acc@1", "Acc(%)", "valid_1's" (h17c: a name's own percent sign, a possessive),
 # or a unit "(%)", "(ms)".
 _WORD = re.compile(r"['\"]?\(?[A-Za-z_][\w./@-]*(?:'s|\(%\)|%)?\)?['\"]?$|\([\w./%-]{1,12}\)$")
@@ -231,6 +235,8 @@ class TemplateStage:
         template.seen += 1
         kind = template.kind
         if kind == "other":
+            if template.counter >= 0 and len(template.slots) == 1:
+                self._remember_counter(template, record, values[template.counter])  # "current step: 58th step"
             return released or None
         if kind == "epoch":
             return released + self._epoch_marker(template, record, values)
@@ -312,6 +318,14 @@ class TemplateStage:
         for template in self._templates.values():
             if template.held:
                 out.extend(self._demote(template, final=True))
+        if self._counter_lines:
+            # The last counter line of a marker, with no loss line after it (the log ends between the two): the
+            # step was reached all the same.
+            number, (step, template, figures, ts) = max(self._counter_lines.items(), key=lambda item: item[0])
+            if template.marker and number > self._stepped_at:
+                out.append(StepMetrics(number, ts, step, extra=figures, rule=template.rule))
+                self._stepped_at = number
+            self._counter_lines.clear()
         out.sort(key=lambda e: e.line)
         # h17g: a line held until the end and older than a training step already read is not the run's latest
         # training step: its loss would stand after newer ones (the last printed loss wins).
@@ -361,6 +375,7 @@ class TemplateStage:
             share = slots[i + 2]
             if slot.role in ("eval", "metric") and slots[i + 1].total_of == i and share.percent and not share.name:
                 slot.value_from = i + 2
+        _accuracy_alone_is_evaluated(slots, key)
         template = Template(_template_id(key), literals, tuple(slots), record.number)
         _classify(template)
         assignments = len(_WORD_ASSIGNMENT.findall(key))
@@ -488,10 +503,7 @@ class TemplateStage:
                 value = parsed
             extra.append((name, share(name, value) if shared else value * scale))
         if step is not None and counter >= 0 and loss is None and rate is None:
-            lines = self._counter_lines
-            lines[number] = (step, t, tuple(extra), ts)
-            if len(lines) > _COUNTER_LINES:
-                del lines[next(iter(lines))]
+            self._note_counter(number, step, t, tuple(extra), ts)
             if t.marker:
                 return out  # its count and figures go with the loss line after it
         if loss is not None and epoch is not None:
@@ -515,6 +527,20 @@ class TemplateStage:
             )
         )
         return out
+
+    def _remember_counter(self, t: Template, record: Record, raw: str) -> None:
+        """A line that only counts (no figure of its own): the loss line after it may be its step's."""
+        step = _int(raw)
+        if step is not None:
+            self._note_counter(record.number, step, t, (), record.ts)
+
+    def _note_counter(
+        self, number: int, step: int, t: Template, figures: tuple[tuple[str, float], ...], ts: datetime | None
+    ) -> None:
+        lines = self._counter_lines
+        lines[number] = (step, t, figures, ts)
+        if len(lines) > _COUNTER_LINES:
+            del lines[next(iter(lines))]
 
     def _after_counter(self, record: Record) -> bool:
         lines = self._counter_lines
@@ -607,6 +633,18 @@ def _classify(t: Template) -> None:
         t.kind = _without_counter(t)
 
 
+def _accuracy_alone_is_evaluated(slots: list[Slot], key: str) -> None:
+    """A line of accuracy-like figures with no loss, no step and no rate (``Epoch: 18/20, top 1 acc: 0.26``,
+    ``accuracy 0.93``) reports an evaluation, unless its words say it is of training."""
+    if any(s.role in ("loss", "counter", "rate", "eval") or s.bracket_counter for s in slots):
+        return
+    if not any(s.role == "metric" and s.share for s in slots) or _TRAIN_WORD.search(key) is not None:
+        return
+    for s in slots:
+        if s.role == "metric" and s.share:
+            s.role = "eval"
+
+
 def _without_counter(t: Template) -> str:
     """The kind of a template with no counter: an epoch and a loss still make a step (one line per epoch)."""
     if t.loss >= 0:
@@ -640,8 +678,14 @@ def _name_before(text: str) -> tuple[str, int]:
     at = base + len(tail) - len(chunk)
     words: list[str] = []
     start = len(text)
-    for token in reversed(list(_TOKEN.finditer(chunk))):
+    tokens = list(_TOKEN.finditer(chunk))
+    for index in range(len(tokens) - 1, -1, -1):
+        token = tokens[index]
         word = token.group()
+        if word.isdigit() and words and index > 0 and tokens[index - 1].group().lower() == "top":
+            start = at + token.start()
+            words.append(word)  # "top 5 acc": the k of a top-k figure
+            continue
         if _WORD.match(word) is None or len(words) == 4 or (words and word.lower() in _WHERE):
             break  # "validation loss at iteration 50": the number is the iteration's, not the loss's
         start = at + token.start()

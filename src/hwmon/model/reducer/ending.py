@@ -7,7 +7,9 @@ A log need not print a completion sentence of its own. The run succeeded, provis
   own summary line, its per-epoch counter at its total, or an evaluation after its steps (a final evaluation/test
   block after training reached its target);
 - or (h17g) it evaluated a held-out test split for the first time after training validated on another split
-  (``evidence:test-after-fit``: ``valid loss`` per epoch, then ``test loss`` once: the script's final test pass);
+  (``evidence:test-after-fit``: ``valid loss`` per epoch, then ``test loss`` once: the script's final test pass),
+  or, with no validation at all, after two or more epochs of training (a loop testing after every epoch tests
+  first after its first epoch);
 - or it printed words that end runs but also end other work (``Done``, ``Total time: 0:12:34``: a ``RunCompleted``
   with ``tentative``) after training had begun.
 
@@ -136,6 +138,7 @@ def _after_eval(state: RunState, event: Event, now: float | None) -> None:
 
 
 _VALIDATION = ("val", "valid", "validation", "dev", "eval")
+_EPOCHS_BEFORE_A_FINAL_TEST = 2
 
 
 def _split(name: str) -> str:
@@ -150,7 +153,13 @@ def _test_after_fit(state: RunState, name: str) -> bool:
     series = state.metrics.series.get(f"eval:{name}")
     if series is None or series.series.count != 1:
         return False
-    return any(_split(other) in _VALIDATION for other in state.eval)
+    if any(_split(other) in _VALIDATION for other in state.eval):
+        return True
+    # No validation split: the first test pass came after several epochs of training (a loop that tests after
+    # every epoch tests for the first time after its first one).
+    last = state.last_step
+    epoch = last.epoch if last is not None and last.epoch is not None else state.epoch
+    return epoch is not None and epoch >= _EPOCHS_BEFORE_A_FINAL_TEST
 
 
 def _after_target(state: RunState, event: Event, now: float | None) -> None:

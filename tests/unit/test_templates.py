@@ -192,6 +192,19 @@ def test_the_k_of_a_top_k_figure_is_part_of_its_name() -> None:
     assert NUMBER.split("top 5 acc 91.2 stop 5 laptop 3")[1::2] == ["91.2", "5", "3"]
 
 
+def test_a_validate_heading_makes_its_figures_an_evaluation_but_not_its_timings() -> None:
+    _, events = feed(
+        [
+            "Train: [1/9]  lr 0.01  time 0.35 (0.41)  loss 0.90 (0.95)",
+            "Train: [2/9]  lr 0.01  time 0.35 (0.41)  loss 0.80 (0.85)",
+            "Validate:  Time 0.109 (0.172)  Loss 0.7528 (0.7402)  Acc@1 74.617 (74.850)",
+        ]
+    )
+    assert [s.loss for s in steps(events) if s.mode == "train"] == [0.9, 0.8]
+    evals = {e.name: e.value for e in events if isinstance(e, EvalMetric)}
+    assert evals["loss"] == 0.7528 and "time" not in evals
+
+
 def test_an_eval_word_inside_a_fields_own_name_is_not_an_evaluation() -> None:
     _, events = feed(["Modules in eval mode: 0", "Modules in train mode: 12"])
     assert events == []

@@ -38,6 +38,7 @@ __all__ = [
     "normal_name",
     "parse_number",
     "as_share",
+    "bookkeeping",
     "rate_unit",
     "share",
     "share_like",
@@ -53,7 +54,7 @@ _RATE_WORDS = re.compile(
 )
 _CONTEXT = re.compile(
     # "Evaluating train: L1 ..", "evaluation on the training set": the training split is what is evaluated.
-    r"\b(?P<eval>evaluat(?:e|es|ed|ing|ion)\s+(?:on\s+)?(?:the\s+)?train(?:ing)?\b|val|valid|validation|validating|eval|evaluation|evaluating|test|testing|(?<![/.])dev(?![/.]))\b"
+    r"\b(?P<eval>evaluat(?:e|es|ed|ing|ion)\s+(?:on\s+)?(?:the\s+)?train(?:ing)?\b|val|valid|validate|validation|validating|eval|evaluate|evaluation|evaluating|test|testing|(?<![/.])dev(?![/.]))\b"
     r"|\b(?P<train>train|training)\b",
     re.IGNORECASE,
 )
@@ -200,6 +201,13 @@ def as_share(value: float) -> float:
 def eval_name(name: str) -> str:
     """The name an eval metric is reported under: spaces become ``_`` (``val loss`` -> ``val_loss``)."""
     return name.replace(" ", "_")
+
+
+def bookkeeping(name: str) -> bool:
+    """Whether a (normalised) name is an evaluation's bookkeeping rather than a result of it (``time``, ``runtime``,
+    ``samples``, ``batch size``): under an evaluation heading it stays a plain metric."""
+    words = name.replace("/", " ").replace("_", " ").replace(".", " ").split()
+    return bool(words) and words[-1] in _EVAL_BOOKKEEPING
 
 
 def context_is_eval(before: str) -> bool:

@@ -35,6 +35,7 @@ from hwmon.parsers import vocab
 from hwmon.parsers.fields import (
     as_share,
     best_loss,
+    bookkeeping,
     context_is_eval,
     count_after,
     eval_name,
@@ -352,7 +353,7 @@ class TemplateStage:
             if role in ("metric", "loss") and not name.startswith(("train", "training")):
                 # The words before the name (not the name's own) may put it in an evaluation.
                 context = "".join(_interleave(literals, values, i))
-                if context_is_eval(context[: len(context) - len(before) + name_at]):
+                if context_is_eval(context[: len(context) - len(before) + name_at]) and not bookkeeping(name):
                     role = "eval"
             if role in ("eval", "metric") and count_after(after):
                 role = "count"  # h17c: "100 found", "5000 images", "(0.1GB RAM)": a count or a size, not a metric

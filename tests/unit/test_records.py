@@ -156,6 +156,17 @@ def test_roles_by_synonym() -> None:
     assert vocab.role("eval_runtime") is None
 
 
+def test_a_month_named_stamp_dates_the_record_once_the_year_is_known() -> None:
+    reader = RecordReader()
+    first = reader.read(Line(1, 0, "[Jun 3, 09:10:11] #> reading the corpus"))
+    assert (first.ts, first.msg, first.stamp) == (None, "#> reading the corpus", "time")
+    dated = reader.read(Line(2, 0, "[Jun 3, 2029, 09:10:12] step 4"))
+    assert (dated.ts, dated.msg) == (datetime(2029, 6, 3, 9, 10, 12), "step 4")
+    later = reader.read(Line(3, 0, "[Jun  4, 00:00:01] step 5"))
+    assert (later.ts, later.msg) == (datetime(2029, 6, 4, 0, 0, 1), "step 5")
+    assert reader.read(Line(4, 0, "[Jux 4, 00:00:01] step 6")).msg == "[Jux 4, 00:00:01] step 6"
+
+
 def test_a_closing_stamp_without_a_year_takes_the_streams_year() -> None:
     reader = RecordReader()
     reader.read(Line(1, 0, "2031-02-03 04:05:06 INFO starting"))

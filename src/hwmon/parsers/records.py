@@ -141,6 +141,22 @@ def _ymd(m: re.Match[str], year: int | None) -> datetime | None:
         return None
 
 
+_MONTHS = {
+    name: i
+    for i, name in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
+
+
+def _month(m: re.Match[str], year: int | None) -> datetime | None:
+    written = int(m["Y"]) if m["Y"] else year
+    if written is None:
+        return None
+    try:
+        return datetime(written, _MONTHS[m["b"]], int(m["D"]), int(m["h"]), int(m["m"]), int(m["s"]), _micro(m["f"]))
+    except ValueError:
+        return None
+
+
 def _glog(m: re.Match[str], year: int | None) -> datetime | None:
     if year is None:
         return None
@@ -173,6 +189,16 @@ TIMESTAMP_FORMATS: tuple[TimestampFormat, ...] = (
     ),
     # A bare time of day ("[04:09:02.177]", "12:00:01"): a record start without a date.
     TimestampFormat("time", re.compile(r"\[?(?P<ts>" + _HMS + r")\]?(?=[\s:\]])"), _time_only),
+    # A month's name, the day, maybe the year, the time ("[Mar 29, 16:34:28]", strftime "%b %d, %H:%M:%S"; syslog's
+    # "Mar 29 16:34:28"): dated when it names its year or the stream's year is known.
+    TimestampFormat(
+        "month",
+        re.compile(
+            r"\[?(?P<ts>(?P<b>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(?P<D>\d{1,2}),? "
+            r"(?:(?P<Y>\d{4}),? )?" + _HMS + r")\]?(?=[\s:\]])"
+        ),
+        _month,
+    ),
 )
 """The timestamp formats a line may start with, in their initial order (each reader reorders its own copy)."""
 
@@ -313,7 +339,7 @@ class RecordReader:
         ts = fmt.parse(m, self.year)
         if fmt.name == "glog":
             return ts, True, _GLOG_LEVELS[m["lvl"]], m["src"], text[m.end() :].strip(), "glog"
-        time_only = fmt.name == "time"
+        time_only = fmt.name == "time" or (fmt.name == "month" and ts is None)
         if ts is None and not time_only:
             return None, False, None, None, text.strip(), ""
         if ts is not None and ts.year != self.year and not time_only:

@@ -205,6 +205,14 @@ def test_a_validate_heading_makes_its_figures_an_evaluation_but_not_its_timings(
     assert evals["loss"] == 0.7528 and "time" not in evals
 
 
+def test_a_figure_named_before_its_step() -> None:
+    _, events = feed(
+        ["Loss at step 300 is 2.5", "Loss at step 400 is 2.4", "Validation loss at epoch 4 is 1.1", "x at step 5 is 3"]
+    )
+    assert [(s.step, s.loss) for s in steps(events) if s.mode == "train"] == [(300, 2.5), (400, 2.4)]
+    assert {e.name: e.value for e in events if isinstance(e, EvalMetric)} == {"validation_loss": 1.1}
+
+
 def test_an_eval_word_inside_a_fields_own_name_is_not_an_evaluation() -> None:
     _, events = feed(["Modules in eval mode: 0", "Modules in train mode: 12"])
     assert events == []

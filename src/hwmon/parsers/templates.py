@@ -93,6 +93,10 @@ _SUMMARY_LOSS = frozenset(
 # h17g: a verb between a name and its number ("loss is 1.09", "loss was 0.5"): the name is the words before it.
 _COPULA = re.compile(r"\s+(?:is|was|are|were|equals|becomes|now)$", re.IGNORECASE)
 _WHERE = frozenset({"at", "@", "after", "before"})
+_COPULA_ONLY = re.compile(r"^\s*(?:is|was|=|:)\s*$", re.IGNORECASE)
+_NAMED_AT = re.compile(
+    r"(?:^|[\s,;|\]])(?P<name>[A-Za-z][\w./-]*(?: [A-Za-z][\w./-]*){0,2}) (?:at|after|@) [A-Za-z_ ]{1,20}$"
+)
 _TRAIN_WORD = re.compile(r"(?<![A-Za-z])(?:train|training|batch|iter|iteration|step)(?![A-Za-z])", re.IGNORECASE)
 # A word of a name: "loss", "(Step", "acc@1", "Acc(%)", "valid_1's" (h17c: a name's own percent sign, a possessive),
 # or a unit "(%)", "(ms)".
@@ -345,6 +349,11 @@ class TemplateStage:
                 slots.append(Slot(slots[-1].name + " total", None, integer, total_of=i - 1))
                 continue
             name, name_at = _name_before(before)
+            if not name and i > 0 and slots[i - 1].role in ("counter", "epoch") and _COPULA_ONLY.match(before):
+                # "Loss at step 300 is 2.5": the figure is named before its step ("<name> at <counter> N is X").
+                lead = _NAMED_AT.search(literals[i - 1])
+                if lead is not None:
+                    name, name_at = normal_name(lead.group("name")), -1
             if not name:
                 unit = _UNIT_AFTER.match(after)
                 if unit is not None and field_role(normal_name(unit["unit"])) == "rate":

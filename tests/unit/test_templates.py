@@ -213,6 +213,27 @@ def test_a_figure_named_before_its_step() -> None:
     assert {e.name: e.value for e in events if isinstance(e, EvalMetric)} == {"validation_loss": 1.1}
 
 
+def test_an_unnamed_outer_count_that_rises_as_the_counter_falls_is_the_epoch() -> None:
+    lines = [f"<{e}, {b:4d}> loss: {2 / (e * 10 + b / 100):.3f}" for e in (1, 2, 3) for b in (100, 200, 300)]
+    _, events = feed(lines)
+    assert [(s.epoch, s.step) for s in steps(events)][2:5] == [(None, 300), (2.0, 100), (2.0, 200)]
+    state = summarize_bytes("".join(line + "\n" for line in lines).encode(), "t.log")
+    assert (state.runs, state.last_step.step if state.last_step else None) == (1, 300)
+
+
+def test_a_position_counted_in_batches_is_the_counter() -> None:
+    lines = [
+        f"| ep {e} | {b:4d}/ 900 batches | ms/batch 5.1 | loss {5 - b / 1000:.2f} |" for e in (1, 2) for b in (300, 600)
+    ]
+    _, events = feed(lines)
+    assert [s.step for s in steps(events)] == [300, 600, 300, 600]
+    _, events = feed(lines[:1])
+    assert [s.step for s in steps(events)] == [300]  # a counter from its first line, not an integer that must rise
+    state = summarize_bytes("".join(line + "\n" for line in lines).encode(), "t.log")
+    assert (state.runs, state.last_step.step if state.last_step else None) == (1, 600)
+    assert "ms/batch" in dict(state.last_step.extra if state.last_step else ())  # a time per batch: no counter
+
+
 def test_an_eval_word_inside_a_fields_own_name_is_not_an_evaluation() -> None:
     _, events = feed(["Modules in eval mode: 0", "Modules in train mode: 12"])
     assert events == []

@@ -52,6 +52,8 @@ _RATE_WORDS = re.compile(
     r"^(?:samples?|tokens?|tok|examples?|images?|img|imgs|seqs?|sequences?|it|iters?|steps?|batch(?:es)?)"
     r"\s*(?:/|per\s*)(?:s|sec|second)$"
 )
+_EPOCH_EXTRA = frozenset({"ep"})  # "Ep 3", "train ep 3": the epoch, abbreviated
+_TIME_PER = re.compile(r"^(?:ms|s|sec|secs|seconds?|time|t)\s*/\s*[a-z_]+$")
 _CONTEXT = re.compile(
     # "Evaluating train: L1 ..", "evaluation on the training set": the training split is what is evaluated.
     r"\b(?P<eval>evaluat(?:e|es|ed|ing|ion)\s+(?:on\s+)?(?:the\s+)?train(?:ing)?\b|val|valid|validate|validation|validating|eval|evaluate|evaluation|evaluating|test|testing|(?<![/.])dev(?![/.]))\b"
@@ -130,6 +132,8 @@ def field_role(name: str) -> str | None:
         return "loss"  # h17c: the error a booster minimises on its training set ("train-rmse", "train l1")
     if _RATE_WORDS.match(name):
         return "rate"
+    if _TIME_PER.match(name):
+        return "metric"  # "ms/batch", "s/it", "sec/step": a time per unit, not a count of it
     if _DECODE_SCORE.match(name) is not None:
         return "eval"
     known = vocab.role(name)
@@ -160,6 +164,8 @@ def field_role(name: str) -> str | None:
             return "counter"
         if sub in ("epoch", "lr"):
             return sub
+        if last in _EPOCH_EXTRA:
+            return "epoch"
     return "metric"
 
 

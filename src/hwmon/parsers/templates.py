@@ -93,6 +93,7 @@ _SUMMARY_LOSS = frozenset(
 # h17g: a verb between a name and its number ("loss is 1.09", "loss was 0.5"): the name is the words before it.
 _COPULA = re.compile(r"\s+(?:is|was|are|were|equals|becomes|now)$", re.IGNORECASE)
 _WHERE = frozenset({"at", "@", "after", "before"})
+_COUNTED_UNIT = re.compile(r"\s*(batch(?:es)?|steps?|iters?|iterations?|updates?)\b", re.IGNORECASE)
 _COPULA_ONLY = re.compile(r"^\s*(?:is|was|=|:)\s*$", re.IGNORECASE)
 _NAMED_AT = re.compile(
     r"(?:^|[\s,;|\]])(?P<name>[A-Za-z][\w./-]*(?: [A-Za-z][\w./-]*){0,2}) (?:at|after|@) [A-Za-z_ ]{1,20}$"
@@ -145,6 +146,7 @@ class Template:
     seen: int = 0
     # Counter state: the last counter value, how often it started again, the totals last stated.
     last: int | None = None
+    last_values: list[str] | None = None  # the previous line's numbers (to see an outer counter rise)
     resets: int = 0
     total: int | None = None
     epoch_total: int | None = None
@@ -381,6 +383,13 @@ class TemplateStage:
             # h17c: "[E][b/N]": the first bracket is the epoch, the second the batch of that epoch and its total.
             slots[0].role, slots[0].bracket_counter = "epoch", False
             slots[1].bracket_counter = True
+        for i, slot in enumerate(slots):
+            if slot.total_of >= 0 and slots[slot.total_of].role is None and slots[slot.total_of].integer:
+                unit = _COUNTED_UNIT.match(literals[i + 1])
+                if unit is not None:
+                    # "| 200/ 2983 batches |": a position and its total, counted in batches/steps: the counter.
+                    counted = slots[slot.total_of]
+                    counted.name, counted.role = unit.group(1).lower(), "counter"
         for i, slot in enumerate(slots[:-2]):
             share = slots[i + 2]
             if slot.role in ("eval", "metric") and slots[i + 1].total_of == i and share.percent and not share.name:
@@ -478,6 +487,9 @@ class TemplateStage:
             raw = _int(values[counter])
             if raw is not None:
                 raw *= _thousands(t.literals[counter + 1])  # "step:50K": the counter, rounded to thousands
+                if t.epoch < 0 and t.last is not None and raw < t.last and t.candidates:
+                    _find_outer(t, values, counter)
+                t.last_values = values if t.candidates else None
                 self._counted(t, raw)
                 step = raw
                 total_slot = _total_slot(t, counter)
@@ -579,6 +591,22 @@ class TemplateStage:
 
 
 # --------------------------------------------------------------------------- analysis helpers
+
+
+def _find_outer(t: Template, values: list[str], counter: int) -> None:
+    """The counter fell back: an unnamed integer that rose on the same line counts the loop around it (``[2,
+    100] loss: 0.9`` after ``[1, 600] loss: 1.1``: the first is the epoch), so the counter is per epoch."""
+    previous = t.last_values
+    if previous is None:
+        return
+    for slot in t.candidates:
+        if slot == counter:
+            continue
+        before, now = _int(previous[slot]), _int(values[slot])
+        if before is not None and now is not None and now > before:
+            t.epoch = slot
+            t.per_epoch = True
+            return
 
 
 def _classify(t: Template) -> None:

@@ -105,3 +105,16 @@ def test_frames_whose_header_was_lost_are_still_a_traceback() -> None:
     consumed, errors = feed(MultilineErrors(hold=True), lines)
     assert [(e.line, e.message, e.fatal) for e in errors] == [(6, "KeyboardInterrupt", True)]
     assert consumed == [False] + [True] * 5
+
+
+def test_a_frame_marked_as_the_catching_one_is_still_a_frame() -> None:
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "/opt/app/run.py", line 12, in <module>',
+        '> File "/opt/app/launch.py", line 147, in worker',
+        "    main()",
+        '  File "/opt/app/train.py", line 80, in main',
+        "RuntimeError: device lost",
+    ]
+    _, errors = feed(MultilineErrors(hold=True), lines)
+    assert [(e.line, e.message) for e in errors] == [(6, "RuntimeError: device lost")]

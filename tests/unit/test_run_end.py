@@ -243,3 +243,28 @@ def test_the_end_decision_does_not_depend_on_the_chunking(seed: int) -> None:
             "evidence:target-reached",
         )
     )
+
+
+def relaunch(epochs: int) -> str:
+    return "".join(
+        f"2031-01-02 03:04:05.678 | INFO | loop - epoch: {e}/{epochs}, iter: {i}/4, total_loss: {9 - e - i / 10:.1f}\n"
+        for e in range(1, epochs + 1)
+        for i in (2, 4)
+    )
+
+
+def test_a_launch_appended_after_a_crash_is_a_new_run() -> None:
+    crashed = relaunch(2) + TRACEBACK
+    state = summarize_bytes((crashed + relaunch(3) + "Training complete.\n").encode(), "t")
+    assert (state.status, state.runs, state.last_step.epoch if state.last_step else None) == ("succeeded", 2, 3.0)
+    # The same steps again after a crash, but further on (a rank's echo, a resumed loop): the same run, failed.
+    echo = "2031-01-02 03:04:06.000 | INFO | loop - epoch: 2/2, iter: 4/4, total_loss: 0.5\n"
+    state = summarize_bytes((crashed + echo).encode(), "t")
+    assert (state.status, state.runs) == ("failed", 1)
+
+
+def test_a_step_behind_read_by_another_reader_after_the_end_is_no_new_launch() -> None:
+    # A stray line after the run's end (another template, an earlier epoch): not a launch of its own.
+    text = relaunch(2) + "Training complete.\n" + "epoch 0.0 loss 3\n"
+    state = summarize_bytes(text.encode(), "t")
+    assert (state.status, state.runs) == ("succeeded", 1)

@@ -236,6 +236,9 @@ class RunState:
     silent: bool = False
     # Runs seen in this source (a file holding two runs reports the last one; this says there were two).
     runs: int = 1
+    # The line of the step that began this run (a new run after a restart or relaunch): steps of earlier lines,
+    # released late by their reader, are the old run's.
+    first_line: int = 0
     # Which line and rule set each figure, and which rule read each recent line (hwmon.model.provenance; kept by
     # the reducer's dispatch, issue 17).
     provenance: Provenance = field(default_factory=Provenance)

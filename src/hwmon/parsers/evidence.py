@@ -104,12 +104,12 @@ DEVICES: tuple[tuple[str, tuple[str, ...], str, Vendor, str | None], ...] = (
     ),
     (
         "gpu_evidence",
-        ("NCCL", "CUDA", "cuda", "fused", "GPU", "gpu", "Gpu", "Found"),
+        ("NCCL", "CUDA", "cuda", "fused", "GPU", "gpu", "Gpu", "Found", "cuDNN"),
         # NCCL's own log lines, the visible-devices variable (Lightning: "CUDA_VISIBLE_DEVICES: [0]"), AMP's CUDA
         # backend, CUDA OOM errors, nanoGPT's fused AdamW (only used on CUDA), TensorFlow's GPU devices.
         r"\bNCCL (?:INFO|WARN|version)\b|CUDA_VISIBLE_DEVICES: \[?\d|\bcuda_amp\b|using fused AdamW: True|"
         r"CUDA out of memory|torch\.cuda\.OutOfMemoryError|/device:GPU:\d|Created device .{0,80}GPU|"
-        r"Found device \d+ with properties|"
+        r"Found device \d+ with properties|\bcuDNN error\b|\bCUDNN_STATUS_[A-Z_]+|"
         # A metric of GPU memory with its figure ("System/Peak GPU Memory (MB)=111,479", "gpu_mem: 10.2").
         r"\b(?:GPU|gpu|Gpu)[ _]?[Mm]em(?:ory)?\b[^\n=:]{0,20}[=:]\s*\d",
         "gpu",

@@ -109,6 +109,9 @@ class GenericParser(Evidence):
         if errors:
             stamp(out, 0, "generic:traceback")
         if consumed:
+            # A traceback's lines still tell the device (``RuntimeError: CUDA out of memory``, ``cuDNN error``,
+            # ``... devices, cuda:0 and cpu!``).
+            DEVICE_ROWS.run(self, record, out)
             return out
         # The record without its timestamp (the level word kept: the rules below read "ERROR: x", "[ERROR] x").
         stamped = record.has_ts or record.stamp == "time"  # (a time of day dates nothing but is no message)

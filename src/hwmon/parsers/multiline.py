@@ -130,8 +130,10 @@ class MultilineErrors:
             else:
                 self._prefix = ""  # the frames do not repeat it: read them as they are
         if self._state == "frames":
-            if not text.strip() or text[0] in " \t":
-                return True  # a frame, source line, caret marker or "[Previous line repeated N more times]"
+            if not text.strip() or text[0] in " \t" or text.startswith("> File "):
+                # A frame, source line, caret marker or "[Previous line repeated N more times]"; loguru marks the
+                # frame that caught the exception with ">".
+                return True
             if text.startswith(_CHAIN):
                 return True
             # The first unindented line after the frames is the exception ("pkg.FooError: message").

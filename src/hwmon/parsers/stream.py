@@ -287,7 +287,7 @@ class StreamParser(StreamBlocks):
             # A line whose metrics or error a format parser already reported gets only the generic parser's
             # multi-line bookkeeping: its own facts for it would be dropped as duplicates anyway.
             # (A line the learned stage read may still end the run: its end words are looked for.)
-            self._generic_after(line, not taken & (_F_METRIC | _F_ERROR), out, ends=learned is not None)
+            self._generic_after(line, not taken & (_F_METRIC | _F_ERROR), out, ends=learned is not None, start=start)
             # The run's own end line: ``name: value`` lines after it are its final evaluation, until a training
             # step says another run began (hwmon.parsers.learned).
             for event in out[start:]:
@@ -296,13 +296,22 @@ class StreamParser(StreamBlocks):
                 elif isinstance(event, StepMetrics | StepBatch) and self.learned.ended:
                     self.learned.ended = False
 
-    def _generic_after(self, line: Record, facts: bool, out: list[Event], ends: bool = False) -> None:
+    def _generic_after(
+        self, line: Record, facts: bool, out: list[Event], ends: bool = False, start: int | None = None
+    ) -> None:
         try:
             generic = self._generic.feed(line, facts=facts, ends=ends)
         except Exception as exc:
             generic = self._fault(self._generic, line.number, exc)
         if generic:
-            out.extend(self._generic_filter(generic))
+            kept = self._generic_filter(generic)
+            if start is not None and any(isinstance(e, ErrorSeen) and e.line < line.number for e in kept):
+                # A traceback held until this line began its own record ended before it: its error goes before
+                # this line's events (a step of a new launch after a crash is after the crash).
+                earlier = [e for e in kept if isinstance(e, ErrorSeen) and e.line < line.number]
+                out[start:start] = earlier
+                kept = [e for e in kept if not (isinstance(e, ErrorSeen) and e.line < line.number)]
+            out.extend(kept)
 
     def _remember_events(self, events: list[Event], current: int = -1) -> int:
         """Record which kinds of fact each event's own source line produced (a parser may release an event for

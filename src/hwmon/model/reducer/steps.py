@@ -16,7 +16,7 @@ from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.job import continues
 from hwmon.model.reducer.run import reset_run
 from hwmon.model.reducer.timeline import open_phase
-from hwmon.model.state import RunState
+from hwmon.model.state import ENDED, RunState
 
 # Weight of the newest interval in the seconds-per-step moving average.
 STEP_EMA_ALPHA = 0.3
@@ -71,7 +71,11 @@ def _step_x(series_last: tuple[float, float] | None, step: int | None) -> float:
 
 def _step(state: RunState, event: Event, now: float | None) -> None:
     assert isinstance(event, StepMetrics)
-    if after_the_end(state, event):
+    if event.line < state.first_line:
+        return  # a line held back by its reader and released after a new run began: the old run's
+    if event.mode == "train" and _relaunched(state, event) and not continues(state, event, now):
+        _new_run(state, event)  # the log holds another launch after this run ended (appended to the same file)
+    elif after_the_end(state, event):
         return
     if event.device and state.device is None:
         state.device = event.device
@@ -82,7 +86,7 @@ def _step(state: RunState, event: Event, now: float | None) -> None:
         _eval_step(state, event, now)
         return
     if _goes_back(state, event) and not continues(state, event, now):
-        reset_run(state)
+        _new_run(state, event)
     current = state.current_phase
     if current is None or current.name != "train":
         open_phase(state, "train", event, now)
@@ -172,8 +176,8 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
             for step in steps:
                 _step(state, sane_step(step), now)
             return
-    if _goes_back(state, first) and not continues(state, event, now):
-        reset_run(state)
+    if (_goes_back(state, first) or _relaunched(state, first)) and not continues(state, event, now):
+        _new_run(state, first)
     current = state.current_phase
     if current is None or current.name != "train":
         open_phase(state, "train", first, now)
@@ -275,6 +279,27 @@ def _goes_back(state: RunState, step: StepMetrics) -> bool:
     if last is None or last.step is None or step.step is None or step.step >= last.step:
         return False
     return not (step.epoch is not None or last.epoch is not None or _from_bar(step) or _from_bar(last))
+
+
+def _new_run(state: RunState, step: StepMetrics) -> None:
+    reset_run(state)
+    state.first_line = step.line
+
+
+def _relaunched(state: RunState, step: StepMetrics) -> bool:
+    """A training step behind the last one — at an earlier epoch, or an earlier step of the same epoch — read by the
+    same reader after the run ended (succeeded or failed): a new launch appended to the same log, not more steps of
+    the ended run."""
+    if state.status not in ENDED:
+        return False
+    last = state.last_step
+    if last is None or step.step is None and step.epoch is None or step.rule != last.rule:
+        return False  # (a launch prints its steps as the one before did: one reader reads both)
+    if (step.epoch is None) != (last.epoch is None):
+        return False
+    if step.epoch is not None and last.epoch is not None and step.epoch != last.epoch:
+        return step.epoch < last.epoch
+    return step.step is not None and last.step is not None and step.step < last.step
 
 
 def _from_bar(step: StepMetrics) -> bool:

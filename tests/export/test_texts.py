@@ -220,6 +220,54 @@ def test_edge_case_log_exports_the_same_table(seed: int, monkeypatch: pytest.Mon
         assert_same_lines(fast_lines, general_jsonl(events, monkeypatch))
 
 
+def test_line_numbers_past_ten_thousand_export_the_same_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Line numbers of five digits and more are written as two pieces per row (``_LineNumbers.columns``): the edge
+    log after 9,990 other lines, its batches crossing 10,000, 20,000 and 30,000."""
+    monkeypatch.setattr(export_cmd, "HEADER_AFTER", 256)
+    filler = b"".join(
+        b"2024-03-30 08:00:00,%03d INFO:   Effective batch size is 256.\n" % (i % 1000) for i in range(9990)
+    )
+    data = filler + edge_log(5, steps=7000)
+    events = block_events(data, 1 << 20)
+    slow = general_csv(events, monkeypatch)
+    with monkeypatch.context() as mp:
+        calls = counting_texts(mp)
+        fast = export_csv(events)
+    assert calls["rows"] > 0.4 * slow.count("\n")
+    lines = [int(row["line"]) for row in csv.DictReader(io.StringIO(slow))]
+    assert min(lines) < 10_000 < 20_000 < 30_000 < max(lines)
+    assert_same_table(fast, slow)
+    with monkeypatch.context() as mp:
+        calls = counting_jsonl(mp)
+        fast_lines = export_jsonl(events)
+    assert calls["rows"] > 0.4 * slow.count("\n")
+    assert_same_lines(fast_lines, general_jsonl(events, monkeypatch))
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        range(1, 30),
+        range(9_990, 10_010),
+        range(10_000, 10_001),
+        range(19_995, 40_005),
+        range(99_999, 100_002),
+        range(12_345_678, 12_345_681),
+        range(999_999_990, 1_000_000_010),
+        range(10_000, 30_000, 7),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("before,after", [(b"", b""), (b",x,", b",\n"), (b"%d%", b"%s\n")])
+def test_line_numbers_are_their_decimal_texts(lines: range, before: bytes, after: bytes) -> None:
+    numbers = model_export._LineNumbers(lines)
+    columns = numbers.columns(before, after)
+    # The two-piece path is taken where it may be (consecutive numbers from 10,000 on).
+    assert len(columns) == (1 if lines.start < 10_000 or lines.step != 1 else 2)
+    assert [b"".join(cells) for cells in zip(*columns, strict=True)] == [b"%s%d%s" % (before, i, after) for i in lines]
+    assert numbers.texts(before, after) == [b"%s%d%s" % (before, i, after) for i in lines]
+
+
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.log")), ids=lambda p: p.name)
 def test_fixture_logs_export_the_same_table(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(export_cmd, "HEADER_AFTER", 16)

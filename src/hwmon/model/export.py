@@ -540,6 +540,14 @@ class _Table:
         table = {key: before + text + after for key, text in self.table.items()} if before or after else self.table
         return list(map(table.__getitem__, self.keys))
 
+    def columns(self, before: bytes, after: bytes) -> list[list[bytes]]:
+        return [self.texts(before, after)]
+
+
+# The last four digits of a line number with the constant text after it, per constant (see _LineNumbers.columns).
+_LOW_DIGITS: dict[bytes, list[bytes]] = {}
+_LOW = 10_000
+
 
 class _LineNumbers:
     """The line column of a run of rows (written ``%d`` per row, with the constants around it)."""
@@ -552,6 +560,30 @@ class _LineNumbers:
     def texts(self, before: bytes, after: bytes) -> list[bytes]:
         template = before.replace(b"%", b"%%") + b"%d" + after.replace(b"%", b"%%")
         return list(map(template.__mod__, self.lines))
+
+    def columns(self, before: bytes, after: bytes) -> list[list[bytes]]:
+        """The cells as one column (``texts``) or, for consecutive numbers of five digits or more, two whose
+        concatenation row by row is the same text: ``before`` + the digits above the last four (one text per
+        10,000 lines) and the last four digits + ``after`` (slices of a table made once per ``after``). Formatting
+        a number per row is most of the cost of the column; a slice of a table is almost none."""
+        lines = self.lines
+        if lines.step != 1 or not lines or lines.start < _LOW:
+            return [self.texts(before, after)]
+        table = _LOW_DIGITS.get(after)
+        if table is None:
+            if len(_LOW_DIGITS) > 16:
+                _LOW_DIGITS.clear()
+            table = _LOW_DIGITS[after] = [b"%04d" % low + after for low in range(_LOW)]
+        high: list[bytes] = []
+        low: list[bytes] = []
+        first, stop = lines.start, lines.stop
+        while first < stop:
+            top, at = divmod(first, _LOW)
+            end = min(stop, (top + 1) * _LOW)  # the first number of the next ten thousand, or the end
+            high += [before + b"%d" % top] * (end - first)
+            low += table[at : at + end - first]
+            first = end
+        return [high, low]
 
 
 _Piece = bytes | Sequence[bytes] | _Table | _LineNumbers
@@ -578,7 +610,7 @@ def _join_rows(pieces: list[_Piece]) -> bytes:
                 merged[i + 1] = b""  # taken
             else:
                 after = b""
-            columns.append(piece.texts(before, after))
+            columns.extend(piece.columns(before, after))
         elif isinstance(piece, bytes):
             if piece:
                 columns.append(piece)

@@ -581,6 +581,57 @@ def test_texts_the_general_path_must_write(odd: str, monkeypatch: pytest.MonkeyP
     assert_same_table(fast, general_csv([head, batch], monkeypatch))
 
 
+def _fields_clock(stamp: bytes) -> datetime | None:
+    """A stamp's time from its six fields, as expand_columns and the record stage read it."""
+    try:
+        fields = (stamp[0:4], stamp[5:7], stamp[8:10], stamp[11:13], stamp[14:16], stamp[17:19])
+        return datetime(*map(int, fields))
+    except ValueError:
+        return None
+
+
+def test_the_texts_clock_reads_a_stamp_as_its_fields_do() -> None:
+    """``cerebras_fast._clock`` (datetime.fromisoformat) against datetime() of the six fields: every hour, minute
+    and second text of two digits, days and months out of range, years 0000-9999, both separators; and what the
+    shape check refuses."""
+    from hwmon.parsers.cerebras_fast import _clock
+
+    stamps = [
+        b"2024-03-31 %02d:%02d:%02d" % (h, m, s) for h in range(100) for m in (0, 7, 59, 60, 99) for s in range(100)
+    ]
+    stamps += [
+        b"%s-%02d-%02dT12:00:00" % (y, mo, d)
+        for y in (b"0000", b"0001", b"2024", b"9999")
+        for mo in range(100)
+        for d in range(100)
+    ]
+    stamps += [b"2024-02-29 00:00:00", b"2023-02-29 00:00:00", b"2024-12-31 23:59:59"]
+    read = 0
+    for stamp in stamps:
+        assert _clock(stamp) == _fields_clock(stamp), stamp
+        read += _clock(stamp) is not None
+    assert 0 < read < len(stamps)
+    for odd in (b"2024-03-31 1:00:000", b"2024-03-31_12:00:00", b"+024-03-31 12:00:00", b"2024-03-31 12:00:0\xd9"):
+        assert _clock(odd) is None, odd
+
+
+def test_the_texts_clock_refuses_hour_24_on_any_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Python whose fromisoformat reads ``24:00:00`` as the next midnight (a test double of it): the line path
+    reads no time there, so neither does the clock."""
+    import hwmon.parsers.cerebras_fast as cerebras_fast
+
+    class LenientDatetime(datetime):
+        @classmethod
+        def fromisoformat(cls, text: str) -> datetime:
+            if text[11:13] == "24":
+                return datetime.fromisoformat(text[:11] + "00" + text[13:]) + timedelta(days=1)
+            return datetime.fromisoformat(text)
+
+    monkeypatch.setattr(cerebras_fast, "datetime", LenientDatetime)
+    assert cerebras_fast._clock(b"2024-03-31 23:00:00") == datetime(2024, 3, 31, 23)
+    assert cerebras_fast._clock(b"2024-03-31 24:00:00") is None
+
+
 def test_a_stamp_the_line_path_does_not_read_is_not_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """A step line whose timestamp int() would read but the record stage does not (a space-padded second) inside a
     bulk batch: its row has no time, as in the general path."""

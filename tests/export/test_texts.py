@@ -584,8 +584,9 @@ def test_texts_the_general_path_must_write(odd: str, monkeypatch: pytest.MonkeyP
 def _fields_clock(stamp: bytes) -> datetime | None:
     """A stamp's time from its six fields, as expand_columns and the record stage read it."""
     try:
-        fields = (stamp[0:4], stamp[5:7], stamp[8:10], stamp[11:13], stamp[14:16], stamp[17:19])
-        return datetime(*map(int, fields))
+        return datetime(
+            int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), int(stamp[11:13]), int(stamp[14:16]), int(stamp[17:19])
+        )
     except ValueError:
         return None
 
@@ -620,9 +621,9 @@ def test_the_texts_clock_refuses_hour_24_on_any_python(monkeypatch: pytest.Monke
     reads no time there, so neither does the clock."""
     import hwmon.parsers.cerebras_fast as cerebras_fast
 
-    class LenientDatetime(datetime):
-        @classmethod
-        def fromisoformat(cls, text: str) -> datetime:
+    class LenientDatetime:
+        @staticmethod
+        def fromisoformat(text: str) -> datetime:
             if text[11:13] == "24":
                 return datetime.fromisoformat(text[:11] + "00" + text[13:]) + timedelta(days=1)
             return datetime.fromisoformat(text)

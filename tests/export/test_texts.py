@@ -268,6 +268,23 @@ def test_line_numbers_are_their_decimal_texts(lines: range, before: bytes, after
     assert numbers.texts(before, after) == [b"%s%d%s" % (before, i, after) for i in lines]
 
 
+def test_a_table_keeps_its_folded_texts_only_while_they_hold() -> None:
+    """``_Table`` with ``folds`` (the wall_s fractions' table, kept across batches): the folded texts are reused
+    for the same constants while the table has not grown, folded again when it has, and never for other
+    constants."""
+    table = {b"5": b".5", b"25": b".25"}
+    folds: model_export._Folds = {}
+    first = model_export._Table([b"5", b"25", b"5"], table, folds)
+    assert first.texts(b"", b",") == [b".5,", b".25,", b".5,"]
+    assert first.texts(b"[", b"]") == [b"[.5]", b"[.25]", b"[.5]"]  # other constants: their own fold
+    table[b"125"] = b".125"  # a later batch's new fraction
+    later = model_export._Table([b"125", b"5"], table, folds)
+    assert later.texts(b"", b",") == [b".125,", b".5,"]
+    assert later.texts(b"[", b"]") == [b"[.125]", b"[.5]"]
+    assert model_export._Table([b"25"], table, folds).texts(b"", b"") == [b".25"]
+    assert set(folds) == {(b"", b","), (b"[", b"]")}  # the folds are kept (the point of them)
+
+
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.log")), ids=lambda p: p.name)
 def test_fixture_logs_export_the_same_table(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(export_cmd, "HEADER_AFTER", 16)

@@ -220,6 +220,71 @@ def test_edge_case_log_exports_the_same_table(seed: int, monkeypatch: pytest.Mon
         assert_same_lines(fast_lines, general_jsonl(events, monkeypatch))
 
 
+def test_line_numbers_past_ten_thousand_export_the_same_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Line numbers of five digits and more are written as two pieces per row (``_LineNumbers.columns``): the edge
+    log after 9,990 other lines, its batches crossing 10,000, 20,000 and 30,000."""
+    monkeypatch.setattr(export_cmd, "HEADER_AFTER", 256)
+    filler = b"".join(
+        b"2024-03-30 08:00:00,%03d INFO:   Effective batch size is 256.\n" % (i % 1000) for i in range(9990)
+    )
+    data = filler + edge_log(5, steps=7000)
+    events = block_events(data, 1 << 20)
+    slow = general_csv(events, monkeypatch)
+    with monkeypatch.context() as mp:
+        calls = counting_texts(mp)
+        fast = export_csv(events)
+    assert calls["rows"] > 0.4 * slow.count("\n")
+    lines = [int(row["line"]) for row in csv.DictReader(io.StringIO(slow))]
+    assert min(lines) < 10_000 < 20_000 < 30_000 < max(lines)
+    assert_same_table(fast, slow)
+    with monkeypatch.context() as mp:
+        calls = counting_jsonl(mp)
+        fast_lines = export_jsonl(events)
+    assert calls["rows"] > 0.4 * slow.count("\n")
+    assert_same_lines(fast_lines, general_jsonl(events, monkeypatch))
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        range(1, 30),
+        range(9_990, 10_010),
+        range(10_000, 10_001),
+        range(19_995, 40_005),
+        range(99_999, 100_002),
+        range(12_345_678, 12_345_681),
+        range(999_999_990, 1_000_000_010),
+        range(10_000, 30_000, 7),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("before,after", [(b"", b""), (b",x,", b",\n"), (b"%d%", b"%s\n")])
+def test_line_numbers_are_their_decimal_texts(lines: range, before: bytes, after: bytes) -> None:
+    numbers = model_export._LineNumbers(lines)
+    columns = numbers.columns(before, after)
+    # The two-piece path is taken where it may be (consecutive numbers from 10,000 on).
+    assert len(columns) == (1 if lines.start < 10_000 or lines.step != 1 else 2)
+    assert [b"".join(cells) for cells in zip(*columns, strict=True)] == [b"%s%d%s" % (before, i, after) for i in lines]
+    assert numbers.texts(before, after) == [b"%s%d%s" % (before, i, after) for i in lines]
+
+
+def test_a_table_keeps_its_folded_texts_only_while_they_hold() -> None:
+    """``_Table`` with ``folds`` (the wall_s fractions' table, kept across batches): the folded texts are reused
+    for the same constants while the table has not grown, folded again when it has, and never for other
+    constants."""
+    table = {b"5": b".5", b"25": b".25"}
+    folds: model_export._Folds = {}
+    first = model_export._Table([b"5", b"25", b"5"], table, folds)
+    assert first.texts(b"", b",") == [b".5,", b".25,", b".5,"]
+    assert first.texts(b"[", b"]") == [b"[.5]", b"[.25]", b"[.5]"]  # other constants: their own fold
+    table[b"125"] = b".125"  # a later batch's new fraction
+    later = model_export._Table([b"125", b"5"], table, folds)
+    assert later.texts(b"", b",") == [b".125,", b".5,"]
+    assert later.texts(b"[", b"]") == [b"[.125]", b"[.5]"]
+    assert model_export._Table([b"25"], table, folds).texts(b"", b"") == [b".25"]
+    assert set(folds) == {(b"", b","), (b"[", b"]")}  # the folds are kept (the point of them)
+
+
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.log")), ids=lambda p: p.name)
 def test_fixture_logs_export_the_same_table(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(export_cmd, "HEADER_AFTER", 16)
@@ -531,6 +596,58 @@ def test_texts_the_general_path_must_write(odd: str, monkeypatch: pytest.MonkeyP
         fast = export_csv([head, batch])
     assert "texts" in decoder.calls and calls["rows"] == 0
     assert_same_table(fast, general_csv([head, batch], monkeypatch))
+
+
+def _fields_clock(stamp: bytes) -> datetime | None:
+    """A stamp's time from its six fields, as expand_columns and the record stage read it."""
+    try:
+        return datetime(
+            int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10]), int(stamp[11:13]), int(stamp[14:16]), int(stamp[17:19])
+        )
+    except ValueError:
+        return None
+
+
+def test_the_texts_clock_reads_a_stamp_as_its_fields_do() -> None:
+    """``cerebras_fast._clock`` (datetime.fromisoformat) against datetime() of the six fields: every hour, minute
+    and second text of two digits, days and months out of range, years 0000-9999, both separators; and what the
+    shape check refuses."""
+    from hwmon.parsers.cerebras_fast import _clock
+
+    stamps = [
+        b"2024-03-31 %02d:%02d:%02d" % (h, m, s) for h in range(100) for m in (0, 7, 59, 60, 99) for s in range(100)
+    ]
+    stamps += [
+        b"%s-%02d-%02dT12:00:00" % (y, mo, d)
+        for y in (b"0000", b"0001", b"2024", b"9999")
+        for mo in range(100)
+        for d in range(100)
+    ]
+    stamps += [b"2024-02-29 00:00:00", b"2023-02-29 00:00:00", b"2024-12-31 23:59:59"]
+    read = 0
+    for stamp in stamps:
+        assert _clock(stamp) == _fields_clock(stamp), stamp
+        read += _clock(stamp) is not None
+    assert 0 < read < len(stamps)
+    for odd in (b"2024-03-31 1:00:000", b"2024-03-31_12:00:00", b"+024-03-31 12:00:00", b"2024-03-31 12:00:0\xd9"):
+        assert _clock(odd) is None, odd
+
+
+def test_the_texts_clock_refuses_hour_24_on_any_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Python whose fromisoformat reads ``24:00:00`` as the next midnight (a test double of it): the line path
+    reads no time there, so neither does the clock."""
+    import hwmon.parsers.cerebras_fast as cerebras_fast
+
+    class LenientDatetime:
+        @staticmethod
+        def fromisoformat(text: str) -> datetime:
+            if text[11:13] == "24":
+                return datetime.fromisoformat(text[:11] + "00" + text[13:]) + timedelta(days=1)
+            return datetime.fromisoformat(text)
+
+    monkeypatch.setattr(cerebras_fast, "datetime", LenientDatetime)
+    assert cerebras_fast._clock(b"2024-03-31 23:00:00") == datetime(2024, 3, 31, 23)
+    assert cerebras_fast._clock(b"2024-03-31 24:00:00") is None
 
 
 def test_a_stamp_the_line_path_does_not_read_is_not_a_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,6 @@ from hwmon.parsers.tqdm_bars import parse_duration
 
 __all__ = [
     "PLAIN_REDRAW",
-    "PLAIN_RUN",
     "RedrawLinesReader",
     "RedrawReader",
     "TqdmRedraws",
@@ -38,14 +37,24 @@ PLAIN_REDRAW = re.compile(
     r"\[(\d+:\d{2}(?::\d{2})?)<(\d+:\d{2}(?::\d{2})?|\?), (\d+(?:\.\d+)?|\?)(?!s/)([A-Za-z]+)/s\]\s*"
 )
 
-# The same for a run of them joined by \r, with spaces for its whitespace (so nothing in it matches a \r, and a
-# redraw padded otherwise goes the line path's way), groups not kept: it matches the joined run only when every
-# redraw is a plain bar.
-_SEGMENT = re.sub(r"\((?!\?)", "(?:", PLAIN_REDRAW.pattern).replace(r"\s", " ")
-PLAIN_RUN = re.compile(rf"(?:{_SEGMENT}\r)*{_SEGMENT}")
-# Each redraw's count, total and elapsed time, in a run PLAIN_RUN matched (one match per redraw: only the second
-# "|" of a plain bar is followed by a count and a "/").
-_COUNTS = re.compile(r"\| *(\d+)/(\d+) *\[([\d:]+)<")
+
+def _keep_groups(pattern: str, keep: int) -> str:
+    """``pattern`` with its capturing groups after the first ``keep`` made non-capturing."""
+    seen = 0
+
+    def one(m: re.Match[str]) -> str:
+        nonlocal seen
+        seen += 1
+        return "(" if seen <= keep else "(?:"
+
+    return re.sub(r"(?<!\\)\((?!\?)", one, pattern)
+
+
+# The same over a run of them joined by \r, with spaces for its whitespace (so nothing in it matches a \r, and a
+# redraw padded otherwise goes the line path's way), only the count, total and elapsed time kept: a match is a whole
+# redraw (nothing but a \r or an end of the run on either side), so a run with as many matches as redraws is a run of
+# plain bars, and the matches are their (count, total, elapsed time) in order. One C pass.
+_PLAIN_COUNTS = re.compile(r"(?<![^\r])" + _keep_groups(PLAIN_REDRAW.pattern, 3).replace(r"\s", " ") + r"(?![^\r])")
 
 
 def plain_update(m: re.Match[str], line: int) -> ProgressUpdate:
@@ -148,12 +157,22 @@ def _accepted(found: list[tuple[str, str, str]]) -> int:
     return len(found)
 
 
+def _plain_accepted(joined: str) -> tuple[int, bool]:
+    """(``_accepted`` of the run ``joined`` when every redraw of it is a plain bar, else 0; whether every one is)."""
+    found = _PLAIN_COUNTS.findall(joined)
+    if len(found) != joined.count("\r") + 1:
+        return 0, False
+    return _accepted(found), True
+
+
 class TqdmRedraws:
     """``accepts_redraws`` / ``take_redraws`` of ``TqdmParser``."""
 
     _redraw_run: str
-    _hinted: tuple[str, int] = ("", 0)
-    """(the run ``redraws_accepted`` read last, its figure): ``accepts_redraws`` of the same run reads it once."""
+    _hinted: tuple[str, int, bool] = ("", 0, False)
+    """(the run ``redraws_accepted`` read last, its figure, whether every redraw of it is a plain bar): then the figure
+    holds for every run that begins it too, and ``accepts_redraws`` of the same run, or of a run it begins, reads
+    nothing again."""
 
     def _touch_anonymous(self) -> None:
         raise NotImplementedError
@@ -165,17 +184,25 @@ class TqdmRedraws:
         """Whether every one of ``texts`` is a plain bar, the anonymous bar stands for no phase (then the run
         changes nothing here but that bar), all count to one nonzero total, and neither the count nor the elapsed
         time goes back along the run (then the model's fold of the first and the last is that of every one:
-        ``ProgressBatch``). A restarted bar, or bars of two totals, go one by one. One match over the joined run
-        (``PLAIN_RUN``) and one ``findall`` of the counts, in C."""
+        ``ProgressBatch``). A restarted bar, or bars of two totals, go one by one. One ``findall`` over the joined
+        run (``_PLAIN_COUNTS``), in C."""
         if not self._anonymous_is_plain():
             return False
         joined = "\r".join(texts)
-        if joined and joined == self._hinted[0]:
-            accepted = self._hinted[1]  # (the run just hinted at: its figure, not a second pass)
-        elif PLAIN_RUN.fullmatch(joined) is None:
-            return False
+        hinted, figure, plain = self._hinted
+        if joined and joined == hinted:
+            accepted = figure  # (the run just hinted at: its figure, not a second pass)
+        elif (
+            plain
+            and len(texts) <= figure
+            and len(joined) < len(hinted)
+            and hinted[len(joined)] == "\r"
+            and hinted.startswith(joined)
+            and joined.count("\r") == len(texts) - 1
+        ):
+            accepted = len(texts)  # (the first redraws of the run hinted at, all of them taken: so are these)
         else:
-            accepted = _accepted(_COUNTS.findall(joined))
+            accepted = _plain_accepted(joined)[0]
         if accepted != len(texts):
             return False
         self._redraw_run = joined
@@ -187,8 +214,8 @@ class TqdmRedraws:
         if not self._anonymous_is_plain():
             return 0
         joined = "\r".join(texts)
-        accepted = 0 if PLAIN_RUN.fullmatch(joined) is None else _accepted(_COUNTS.findall(joined))
-        self._hinted = (joined, accepted)
+        accepted, plain = _plain_accepted(joined)
+        self._hinted = (joined, accepted, plain)
         return accepted
 
     def take_redraw_lines(self, lines: Sequence[Sequence[str]], numbers: Sequence[int]) -> list[Event]:
@@ -197,7 +224,7 @@ class TqdmRedraws:
         their count and elapsed time never go back, so the model's fold of the first and the last is that of
         every one."""
         self._redraw_run = ""
-        self._hinted = ("", 0)
+        self._hinted = ("", 0, False)
         self._touch_anonymous()
         first = PLAIN_REDRAW.fullmatch(lines[0][0])
         last = PLAIN_REDRAW.fullmatch(lines[-1][-1])

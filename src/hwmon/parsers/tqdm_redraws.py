@@ -157,22 +157,21 @@ def _accepted(found: list[tuple[str, str, str]]) -> int:
     return len(found)
 
 
-def _plain_accepted(joined: str) -> tuple[int, bool]:
-    """(``_accepted`` of the run ``joined`` when every redraw of it is a plain bar, else 0; whether every one is)."""
+def _plain_accepted(joined: str) -> int:
+    """``_accepted`` of the run ``joined`` (redraws joined by ``\\r``) when every redraw is a plain bar, else 0."""
     found = _PLAIN_COUNTS.findall(joined)
     if len(found) != joined.count("\r") + 1:
-        return 0, False
-    return _accepted(found), True
+        return 0
+    return _accepted(found)
 
 
 class TqdmRedraws:
     """``accepts_redraws`` / ``take_redraws`` of ``TqdmParser``."""
 
     _redraw_run: str
-    _hinted: tuple[str, int, bool] = ("", 0, False)
-    """(the run ``redraws_accepted`` read last, its figure, whether every redraw of it is a plain bar): then the figure
-    holds for every run that begins it too, and ``accepts_redraws`` of the same run, or of a run it begins, reads
-    nothing again."""
+    _hinted: tuple[str, int] = ("", 0)
+    """(the run ``redraws_accepted`` read last, its figure): ``accepts_redraws`` of the same run, or of its first
+    redraws up to the figure (acceptance holds for every run that begins an accepted one), reads nothing again."""
 
     def _touch_anonymous(self) -> None:
         raise NotImplementedError
@@ -186,15 +185,14 @@ class TqdmRedraws:
         time goes back along the run (then the model's fold of the first and the last is that of every one:
         ``ProgressBatch``). A restarted bar, or bars of two totals, go one by one. One ``findall`` over the joined
         run (``_PLAIN_COUNTS``), in C."""
-        if not self._anonymous_is_plain():
+        if not texts or not self._anonymous_is_plain():
             return False
         joined = "\r".join(texts)
-        hinted, figure, plain = self._hinted
+        hinted, figure = self._hinted
         if joined and joined == hinted:
             accepted = figure  # (the run just hinted at: its figure, not a second pass)
         elif (
-            plain
-            and len(texts) <= figure
+            len(texts) <= figure
             and len(joined) < len(hinted)
             and hinted[len(joined)] == "\r"
             and hinted.startswith(joined)
@@ -202,7 +200,7 @@ class TqdmRedraws:
         ):
             accepted = len(texts)  # (the first redraws of the run hinted at, all of them taken: so are these)
         else:
-            accepted = _plain_accepted(joined)[0]
+            accepted = _plain_accepted(joined)
         if accepted != len(texts):
             return False
         self._redraw_run = joined
@@ -214,8 +212,8 @@ class TqdmRedraws:
         if not self._anonymous_is_plain():
             return 0
         joined = "\r".join(texts)
-        accepted, plain = _plain_accepted(joined)
-        self._hinted = (joined, accepted, plain)
+        accepted = _plain_accepted(joined)
+        self._hinted = (joined, accepted)
         return accepted
 
     def take_redraw_lines(self, lines: Sequence[Sequence[str]], numbers: Sequence[int]) -> list[Event]:
@@ -224,7 +222,7 @@ class TqdmRedraws:
         their count and elapsed time never go back, so the model's fold of the first and the last is that of
         every one."""
         self._redraw_run = ""
-        self._hinted = ("", 0, False)
+        self._hinted = ("", 0)
         self._touch_anonymous()
         first = PLAIN_REDRAW.fullmatch(lines[0][0])
         last = PLAIN_REDRAW.fullmatch(lines[-1][-1])

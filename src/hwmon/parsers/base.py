@@ -49,6 +49,24 @@ _set_truncated = Line.__dict__["truncated"].__set__
 
 
 @dataclass(frozen=True, slots=True)
+class RedrawnLine:
+    """A complete line redrawn with bare ``\\r`` (a progress bar's states), handed over whole: ``texts`` are the
+    ``Line`` texts the splitter would give for it one by one (its non-blank redraws, then its final text; at least
+    one redraw). The splitter makes these only when asked for blocks (``LineSplitter.feed(..., blocks=True)``), so a
+    bulk reader takes a run of bar lines without a ``Line`` per state; ``lines()`` gives those ``Line`` objects."""
+
+    number: int
+    offset: int
+    texts: tuple[str, ...]
+
+    def lines(self) -> list[Line]:
+        number, offset = self.number, self.offset
+        out = [Line(number, offset, text, False) for text in self.texts[:-1]]
+        out.append(Line(number, offset, self.texts[-1]))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class LineBlock:
     """Many complete, clean lines at once (ASCII, no control bytes but ``\\n``, each shorter than the cap).
 

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hwmon.events import Event, ProgressBatch, StepBatch, StepColumns
-from hwmon.parsers.base import Line, LineBlock
+from hwmon.parsers.base import Line, LineBlock, RedrawnLine
 from hwmon.parsers.blocks import SAMPLES_PER_BATCH
 from hwmon.parsers.decoders import Renumbered, TemplateDecoder
 from hwmon.parsers.ranks import RankLines
@@ -45,8 +45,8 @@ MIN_PAIRS = 8
 MAX_PAIRS = 4096
 """At most this many pairs are read as one run (a check of a run reads it whole)."""
 
-Items = Sequence["Line | LineBlock"]
-_Gathered = tuple[list[list[str]], list[int], list[str], list[int]]
+Items = Sequence["Line | LineBlock | RedrawnLine"]
+_Gathered = tuple[list[tuple[str, ...]], list[int], list[str], list[int]]
 
 
 class StreamRuns:
@@ -113,7 +113,7 @@ class StreamRuns:
         # After a whole run its last pair goes the ordinary way; after a run cut short the rest is tried again.
         return pairs[bulk][0], end if bulk == len(pairs) - 1 else pairs[bulk][0]
 
-    def _bars_hint(self, states: list[list[str]]) -> int:
+    def _bars_hint(self, states: list[tuple[str, ...]]) -> int:
         """How many bar lines from the first the readers of redraws that can tell (``redraws_accepted``) would
         take as one run."""
         every = [text for line in states for text in line]
@@ -198,7 +198,7 @@ class _Checked:
     texts and numbers, their bytes and their columns, the decoder that read them, and the step reader's last step
     after them."""
 
-    states: list[list[str]]
+    states: list[tuple[str, ...]]
     every: list[str]
     bar_numbers: list[int]
     step_texts: list[str]
@@ -211,44 +211,31 @@ class _Checked:
 
 def _gather(items: Items, pairs: list[tuple[int, int]]) -> _Gathered:
     """Each bar line's states and number, each step line's text and number."""
-    states: list[list[str]] = []
+    states: list[tuple[str, ...]] = []
     bar_numbers: list[int] = []
     step_texts: list[str] = []
     step_numbers: list[int] = []
-    for start, step_at in pairs:
-        states.append([line.text for line in items[start:step_at] if isinstance(line, Line)])
-        bar_numbers.append(items[step_at - 1].number)  # type: ignore[union-attr]
-        step = items[step_at]
-        assert isinstance(step, Line)
+    for bar_at, step_at in pairs:
+        bar, step = items[bar_at], items[step_at]
+        assert isinstance(bar, RedrawnLine) and isinstance(step, Line)
+        states.append(bar.texts)
+        bar_numbers.append(bar.number)
         step_texts.append(step.text)
         step_numbers.append(step.number)
     return states, bar_numbers, step_texts, step_numbers
 
 
 def _pair(items: Items, i: int) -> int | None:
-    """The index of the step line when ``items[i:]`` starts with a pair (a line's redraws, its final state, the
-    next line final), else None."""
-    n = len(items)
-    if i >= n:
+    """The index of the step line when ``items[i:]`` starts with a pair (a redrawn line, then the next line, final
+    and not redrawn), else None."""
+    if i + 1 >= len(items):
         return None
-    first = items[i]
-    if not isinstance(first, Line) or first.final:
+    bar, step = items[i], items[i + 1]
+    if not isinstance(bar, RedrawnLine):
         return None
-    number = first.number
-    m = i + 1
-    while m < n:
-        item = items[m]
-        if not isinstance(item, Line) or item.number != number or item.final:
-            break
-        m += 1
-    if m + 1 >= n:
+    if not isinstance(step, Line) or not step.final or step.number != bar.number + 1 or step.truncated:
         return None
-    bar, step = items[m], items[m + 1]
-    if not isinstance(bar, Line) or not bar.final or bar.number != number:
-        return None
-    if not isinstance(step, Line) or not step.final or step.number != number + 1 or step.truncated:
-        return None
-    return m + 1
+    return i + 1
 
 
 def _step_batch(columns: StepColumns, raw: bytes, decoder: Renumbered) -> StepBatch:

@@ -4,11 +4,16 @@ redraw and a read of each one's counts read, and a run that begins the one just 
 from __future__ import annotations
 
 import dataclasses
+import random
 import re
 
 import pytest
 
 from hwmon.parsers.base import Line
+from hwmon.parsers.graphcore import GraphcoreParser
+from hwmon.parsers.hftrainer import HfTrainerParser
+from hwmon.parsers.keras import KerasParser
+from hwmon.parsers.lightning import LightningParser
 from hwmon.parsers.tqdm import TqdmParser
 from hwmon.parsers.tqdm_redraws import PLAIN_REDRAW, _accepted, _plain_accepted
 
@@ -20,7 +25,7 @@ _COUNTS = re.compile(r"\| *(\d+)/(\d+) *\[([\d:]+)<")
 def _two_passes(texts: list[str]) -> int:
     if not all(_ONE.fullmatch(text) for text in texts):
         return 0
-    return _accepted(_COUNTS.findall("\r".join(texts)))
+    return _accepted([(*row, "") for row in _COUNTS.findall("\r".join(texts))])
 
 
 def _bar(n: int, total: int = 100, clock: str | None = None) -> str:
@@ -85,3 +90,71 @@ def test_a_line_is_built_field_by_field_and_stays_frozen() -> None:
     assert hash(Line(1, 2, "x")) == hash(Line(1, 2, "x"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         line.text = "other"  # type: ignore[misc]
+
+
+_UNITS = ["it", "B", "tokens", "IPU", "ipus", "poplar", "popart", "Compiled", "Epoch", "GPU", "PL", "samples", "s"]
+
+
+def _plain_run(rng: random.Random, unit: str, size: int) -> list[str]:
+    total = rng.choice([7, 100, 5000])
+    texts = []
+    for n in range(1, size + 1):
+        pct = 100 * n // total
+        bar = rng.choice(["█" * (pct // 10), "#" * (pct // 10), "▏▎▍▌▋▊▉"[n % 7]])
+        rate = rng.choice(["?", f"{rng.random() * 50:.2f}"])
+        texts.append(f"{' ' * rng.randint(0, 2)}{pct:3d}%|{bar:<10}| {n}/{total} [00:{n // 10:02d}<?, {rate}{unit}/s]")
+    return texts
+
+
+def _readers() -> list[object]:
+    held_graphcore = GraphcoreParser()
+    held_graphcore.feed(Line(1, 0, "terminate called after throwing an instance of 'std::bad_alloc'"))
+    held_trainer = HfTrainerParser()
+    held_trainer.feed(Line(1, 0, "***** Running training *****"))
+    held_trainer.feed(Line(2, 0, "{'loss': 0.5, 'learning_rate': 1e-05, 'epoch': 0.1}"))
+    return [KerasParser(), LightningParser(), GraphcoreParser(), held_graphcore, HfTrainerParser(), held_trainer]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_reader_judges_a_run_of_plain_bars_by_its_units_as_it_reads_the_run(seed: int) -> None:
+    # A run of plain bars (tqdm says so and names the units) is judged by each reader's accepts_plain_redraws as
+    # its accepts_redraws reads it: a word of graphcore's trigger in a unit, a held state, or nothing.
+    rng = random.Random(seed)
+    by_unit: set[bool] = set()  # (what a graphcore parser holding nothing says)
+    for unit in _UNITS:
+        texts = _plain_run(rng, unit, rng.randint(1, 30))
+        told = TqdmParser()
+        plain = told.redraws_accepted(texts) == len(texts)
+        units = told.plain_units(texts)
+        assert (units is not None) == plain and (units or {unit}) == {unit}
+        if units is None:
+            continue
+        assert unit != "s"  # ("2.0s/s" is not a plain bar)
+        for reader in _readers():
+            verdict = reader.accepts_plain_redraws(units)  # type: ignore[attr-defined]
+            assert verdict is not None
+            assert verdict == reader.accepts_redraws(texts), (type(reader).__name__, unit)  # type: ignore[attr-defined]
+            if isinstance(reader, GraphcoreParser) and reader._pending_oom is None:
+                by_unit.add(verdict)
+    assert by_unit == {True, False}
+
+
+def test_units_are_told_only_for_the_run_just_read_or_one_that_begins_it() -> None:
+    hinted, *cases = _cases()
+    told = TqdmParser()
+    told.redraws_accepted(hinted)
+    assert told.plain_units(hinted) is None  # (the clock goes back in it: not all of it is taken)
+    assert told.plain_units(hinted[:25]) == {"it"}
+    for texts in cases:
+        if told.plain_units(texts) is not None:
+            assert TqdmParser().accepts_redraws(texts), texts
+    told.redraws_accepted([*RUN[:5], "x" + RUN[5]])
+    assert told.plain_units(RUN[:3]) is None
+
+
+def test_a_reader_with_a_row_it_has_not_reviewed_reads_the_run() -> None:
+    class Reviewed(KerasParser):
+        PLAIN_BAR_FREE = frozenset(KerasParser.PLAIN_BAR_FREE - {"keras:bar"})
+
+    assert KerasParser().accepts_plain_redraws(frozenset({"it"})) is True
+    assert Reviewed().accepts_plain_redraws(frozenset({"it"})) is None

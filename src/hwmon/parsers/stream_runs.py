@@ -130,6 +130,17 @@ class StreamRuns:
             lines += 1
         return lines
 
+    def _plain_units(self, every: list[str]) -> frozenset[str] | None:
+        """The units of the bar states ``every`` when a reader of redraws knows them all to be plain bars
+        (``plain_units``: tqdm's, from the run it was just asked about), else None."""
+        for parser in self._redraw_parsers:
+            tell = getattr(parser, "plain_units", None)
+            if tell is not None:
+                units = tell(every)
+                if units is not None:
+                    return frozenset(units)
+        return None
+
     def _step_reader(self, text: str) -> tuple[Any, TemplateDecoder] | None:
         for parser in self._parsers:
             offer = getattr(parser, "run_decoder", None)
@@ -147,9 +158,16 @@ class StreamRuns:
         step_texts, step_numbers = gathered[2][:n], gathered[3][:n]
         every = [text for line in states for text in line]
         readers = self._run_readers
+        units = self._plain_units(every)
         for k, parser in enumerate(readers):
-            accepts = getattr(parser, "accepts_redraws", None)
-            if accepts is None or not accepts(every):
+            # A run of plain bars (a reader of redraws says so and names their units) is judged by its units by the
+            # readers that can (``accepts_plain_redraws``); the others, and those that cannot tell, read it.
+            plain = getattr(parser, "accepts_plain_redraws", None) if units is not None else None
+            verdict = plain(units) if plain is not None else None
+            if verdict is None:
+                accepts = getattr(parser, "accepts_redraws", None)
+                verdict = accepts is not None and accepts(every)
+            if not verdict:
                 readers.insert(0, readers.pop(k))  # (move to front: the reader that said no is asked first)
                 return None
         raw = ("\n".join(step_texts) + "\n").encode("utf-8")

@@ -14,7 +14,9 @@ from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
 from hwmon.model.summary import summary_dict
 from hwmon.parsers.decoders import dict_decoder, dict_keys
+from hwmon.parsers.base import Line, RedrawnLine
 from hwmon.parsers.stream import StreamParser
+from hwmon.parsers.stream_runs import _pair
 
 
 def _hf(rng: random.Random, total: int, quoted: bool, wrap: int = 60) -> list[str]:
@@ -259,3 +261,14 @@ def test_a_run_of_plain_bars_another_reader_may_take_is_not_read_in_bulk() -> No
     assert steps and bars and not any("IPU" in str(bar.raw) for bar in bars)
     assert per_line(fast) == per_line(slow)
     assert model(fast_state, fast_lines) == model(slow_state, slow_lines)
+
+
+def test_a_pair_is_a_redrawn_line_then_the_next_line_final_and_whole() -> None:
+    bar = RedrawnLine(5, 0, ("  1%|", "  2%|"))
+    assert _pair([bar, Line(6, 20, "{'loss': 1.0}")], 0) == 1
+    assert _pair([Line(5, 0, "  2%|"), Line(6, 20, "{'loss': 1.0}")], 0) is None  # (no redraw)
+    assert _pair([bar, Line(7, 20, "{'loss': 1.0}")], 0) is None  # (not the next line)
+    assert _pair([bar, Line(6, 20, "{'loss': 1.0} … [cut: 9 bytes]", True, True)], 0) is None  # (cut)
+    assert _pair([bar, Line(6, 20, "{'loss': 1.0}", False)], 0) is None  # (a redraw)
+    assert _pair([bar, RedrawnLine(6, 20, ("a", "b"))], 0) is None
+    assert _pair([bar], 0) is None

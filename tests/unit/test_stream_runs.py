@@ -13,8 +13,8 @@ from hwmon.events import Event, ProgressBatch, StepBatch, StepMetrics, expand_st
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
 from hwmon.model.summary import summary_dict
-from hwmon.parsers.decoders import dict_decoder, dict_keys
 from hwmon.parsers.base import Line, RedrawnLine
+from hwmon.parsers.decoders import dict_decoder, dict_keys
 from hwmon.parsers.stream import StreamParser
 from hwmon.parsers.stream_runs import _pair
 

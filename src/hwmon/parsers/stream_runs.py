@@ -5,7 +5,8 @@ value`` line) writes a log in which every other line is a bar: no ``LineBlock`` 
 line by line each pair costs the record stage, every rule table and the learned stage twice. When the splitter
 hands such a run over at once (a catch-up read), the stream reads it in bulk:
 
-- the pairs are found by shape only: a line's redraws and its final state, then the next line, final;
+- the pairs are found by shape only: a line redrawn with ``\\r`` that the splitter handed over whole (a
+  ``RedrawnLine``: its states as texts, no ``Line`` per state), then the next line, final;
 - a format parser that reads the step lines offers a decoder for the first one's template (``run_decoder``: one
   bytes regex over a whole line, ``hwmon.parsers.decoders``) while the run would only give their steps; the
   decoder reads every step line of the run in one ``findall``; the parser's own reading of the first and the last
@@ -13,8 +14,11 @@ hands such a run over at once (a catch-up read), the stream reads it in bulk:
   (``run_steps``: a step going back is none; a run mixing such steps with others goes line by line) and takes
   them (``run_take``);
 - every reader of redraws must accept all the bar states of the run at once (``accepts_redraws``: plain states of
-  one bar whose count and elapsed time never go back, nothing of theirs among them) and takes them
-  (``take_redraw_lines`` where the reader has it, else ``take_redraws``): one ``ProgressBatch`` over the run;
+  one bar whose count and elapsed time never go back, nothing of theirs among them); once a reader has said the
+  run is all plain bars and named their units (tqdm's ``plain_units``), a reader that can judge such a run by its
+  units alone does so (``accepts_plain_redraws``: each one's proof is in its docstring; None: it reads the run);
+  each takes them (``take_redraw_lines`` where the reader has it, else ``take_redraws``): one ``ProgressBatch``
+  over the run;
 - the steps become one ``StepBatch`` (its decoder ``Renumbered``: the step lines are every other line).
 
 The run's last pair goes the ordinary way, so every stage that remembers the last lines it saw (the model tree,

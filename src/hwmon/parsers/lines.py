@@ -28,7 +28,10 @@ What a line is:
 
 With ``feed(..., blocks=True)``, a large (>= ``BLOCK_MIN`` bytes) region of complete lines that is pure printable
 ASCII (no control byte but ``\\n``, no tab) with every line shorter than ``max_line`` is emitted as one
-``LineBlock`` instead of many ``Line`` objects; those checks are C-level ``bytes`` operations only.
+``LineBlock`` instead of many ``Line`` objects; those checks are C-level ``bytes`` operations only. A complete line
+redrawn with ``\\r`` whose segments need no cleaning or cutting comes back then as one ``RedrawnLine`` (the texts of
+its non-blank redraws and its final text): a bulk reader of progress bars takes it without a ``Line`` per state, and
+its ``lines()`` are the ``Line`` objects it stands for.
 """
 
 from __future__ import annotations

@@ -244,7 +244,11 @@ class BlockDecoder(Protocol):
     (a decoder made for one batch of step lines that are not consecutive lines numbers that whole batch's rows
     itself: ``hwmon.parsers.decoders.Renumbered``); the result is one ``StepColumns`` or more, in order, with
     exactly one row per line, each row equal field by field to the ``StepMetrics`` the line-by-line path gives for
-    that line (its ``rule`` included). Pure; must not raise on lines its fast path took."""
+    that line (its ``rule`` included). Pure; must not raise on lines its fast path took.
+
+    A decoder may also have ``decode_series(raw, first_line)``: ``decode`` where only the columns the model's series
+    keep (``lines``, ``step``, ``ts``, ``loss``, ``rate``) must be those of ``decode``, the others may be left out
+    (the reducer reads the few steps a chart keeps of a batch that way, when the decoder has it)."""
 
     @property
     def rule(self) -> str:

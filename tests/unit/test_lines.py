@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.helpers.chunking import assert_chunking_invariant, split_lines
 
-from hwmon.parsers.base import Line, LineBlock
-from hwmon.parsers.lines import BLOCK_MIN, LineSplitter, clean_bytes
+from hwmon.parsers.base import Line, LineBlock, RedrawnLine
+from hwmon.parsers.lines import BLOCK_MIN, Item, LineSplitter, clean_bytes
 
 
 def lines_of(data: bytes, **kw: int) -> list[Line]:
@@ -240,10 +240,10 @@ def _step_lines(first: int, count: int) -> bytes:
     )
 
 
-def _expand(items: list[Line | LineBlock]) -> list[Line]:
+def _expand(items: list[Item]) -> list[Line]:
     out: list[Line] = []
     for item in items:
-        out.extend(item.lines() if isinstance(item, LineBlock) else [item])
+        out.extend(item.lines() if isinstance(item, LineBlock | RedrawnLine) else [item])
     return out
 
 
@@ -301,3 +301,36 @@ def test_clean_lines_right_after_a_redrawn_line_join_the_block() -> None:
     loose = [x for x in items if isinstance(x, Line) and x.final]
     assert len(loose) < 1 + 4096 // 40  # the bar's line and at most one sub-piece of step lines
     assert _expand(items) == lines_of(data)
+
+
+_REDRAWN = [
+    b"\r  1%|  | 1/9 [00:01<00:09]\r  2%|  | 2/9 [00:02<00:08]\r  3%|  | 3/9 [00:03<00:07]\n",  # (a first \r)
+    b"a 1%\r\r   \ra 2%\r\n",  # blank redraws are none; \r\n ends the line
+    b"a 1%\ra 2%\r   \n",  # erased to spaces: the last state shown is the final one
+    b"a 1%\ra 2%\r\n",  # \r\n after a \r
+    b"only\r\n",  # no redraw at all
+    b"\r\rfinal only\n",
+    "a 1%\ra █ 2%\ra 3%\n".encode(),  # not ASCII
+    b"a \x1b[1m1%\x1b[0m\ra 2%\n",  # an escape: the byte-wise path
+    b"x" * 300 + b"\ry\n",  # longer than the cap: the byte-wise path
+    b"plain line\n",
+]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_redrawn_lines_come_whole_with_blocks_and_expand_to_the_same_lines(seed: int) -> None:
+    rng = random.Random(seed)
+    data = b"".join(rng.choice(_REDRAWN) for _ in range(400)) + _step_lines(1, 300)
+    expected = split_lines([data], max_line=256)
+    splitter = LineSplitter(max_line=256)
+    items: list[Item] = []
+    i = 0
+    while i < len(data):
+        size = rng.choice([1, 7, 97, 5000, 40000, len(data)])
+        items.extend(splitter.feed(data[i : i + size], blocks=True))
+        i += size
+    items.extend(splitter.finish())
+    assert _expand(items) == expected
+    whole = [item for item in items if isinstance(item, RedrawnLine)]
+    assert all(len(item.texts) > 1 for item in whole)
+    assert whole  # (some lines did come whole)

@@ -13,8 +13,10 @@ from hwmon.events import Event, ProgressBatch, StepBatch, StepMetrics, expand_st
 from hwmon.model.reducer import apply_all
 from hwmon.model.state import RunState
 from hwmon.model.summary import summary_dict
+from hwmon.parsers.base import Line, RedrawnLine
 from hwmon.parsers.decoders import dict_decoder, dict_keys
 from hwmon.parsers.stream import StreamParser
+from hwmon.parsers.stream_runs import _pair
 
 
 def _hf(rng: random.Random, total: int, quoted: bool, wrap: int = 60) -> list[str]:
@@ -245,3 +247,28 @@ def test_a_failing_run_reader_leaves_the_run_to_the_line_path_and_says_so() -> N
     faults = [e for e in fast if type(e).__name__ == "WarningSeen" and "broken run reader" in repr(e)]
     assert faults and bulk(fast)[0] == []
     assert [s for s in per_line(fast) if "WarningSeen" not in s[1]] == per_line(slow)
+
+
+def test_a_run_of_plain_bars_another_reader_may_take_is_not_read_in_bulk() -> None:
+    # Bars counting in "IPU" from half-way: graphcore's trigger is in those states, so it would read them (and says
+    # no to a run holding them); judged by the run's units it says no too: only the bars before them go in bulk.
+    data = hf_log(seed=23, segments=1)
+    half = data.index(b"\r", len(data) // 2)
+    changed = data[:half] + data[half:].replace(b"it/s]", b"IPU/s]")
+    fast, fast_state, fast_lines = parse([changed], blocks=True)
+    slow, slow_state, slow_lines = parse([changed], blocks=False)
+    steps, bars = bulk(fast)
+    assert steps and bars and not any("IPU" in str(bar.raw) for bar in bars)
+    assert per_line(fast) == per_line(slow)
+    assert model(fast_state, fast_lines) == model(slow_state, slow_lines)
+
+
+def test_a_pair_is_a_redrawn_line_then_the_next_line_final_and_whole() -> None:
+    bar = RedrawnLine(5, 0, ("  1%|", "  2%|"))
+    assert _pair([bar, Line(6, 20, "{'loss': 1.0}")], 0) == 1
+    assert _pair([Line(5, 0, "  2%|"), Line(6, 20, "{'loss': 1.0}")], 0) is None  # (no redraw)
+    assert _pair([bar, Line(7, 20, "{'loss': 1.0}")], 0) is None  # (not the next line)
+    assert _pair([bar, Line(6, 20, "{'loss': 1.0} … [cut: 9 bytes]", True, True)], 0) is None  # (cut)
+    assert _pair([bar, Line(6, 20, "{'loss': 1.0}", False)], 0) is None  # (a redraw)
+    assert _pair([bar, RedrawnLine(6, 20, ("a", "b"))], 0) is None
+    assert _pair([bar], 0) is None

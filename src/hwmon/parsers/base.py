@@ -14,7 +14,7 @@ from typing import Protocol
 from hwmon.events import Event
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Line:
     """One line of output, cleaned: decoded (invalid UTF-8 -> U+FFFD), escape sequences and control characters
     removed, cut with a marker if longer than the cap.
@@ -30,6 +30,40 @@ class Line:
     text: str
     final: bool = True
     truncated: bool = False
+
+    def __init__(self, number: int, offset: int, text: str, final: bool = True, truncated: bool = False) -> None:
+        # The generated __init__ of a frozen dataclass sets each field through ``object.__setattr__``; the slots'
+        # own setters are cheaper, and a catch-up read makes a Line per progress bar redraw (~10 per bar line).
+        _set_number(self, number)
+        _set_offset(self, offset)
+        _set_text(self, text)
+        _set_final(self, final)
+        _set_truncated(self, truncated)
+
+
+_set_number = Line.__dict__["number"].__set__
+_set_offset = Line.__dict__["offset"].__set__
+_set_text = Line.__dict__["text"].__set__
+_set_final = Line.__dict__["final"].__set__
+_set_truncated = Line.__dict__["truncated"].__set__
+
+
+@dataclass(frozen=True, slots=True)
+class RedrawnLine:
+    """A complete line redrawn with bare ``\\r`` (a progress bar's states), handed over whole: ``texts`` are the
+    ``Line`` texts the splitter would give for it one by one (its non-blank redraws, then its final text; at least
+    one redraw). The splitter makes these only when asked for blocks (``LineSplitter.feed(..., blocks=True)``), so a
+    bulk reader takes a run of bar lines without a ``Line`` per state; ``lines()`` gives those ``Line`` objects."""
+
+    number: int
+    offset: int
+    texts: tuple[str, ...]
+
+    def lines(self) -> list[Line]:
+        number, offset = self.number, self.offset
+        out = [Line(number, offset, text, False) for text in self.texts[:-1]]
+        out.append(Line(number, offset, self.texts[-1]))
+        return out
 
 
 @dataclass(frozen=True, slots=True)

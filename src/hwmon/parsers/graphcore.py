@@ -156,6 +156,15 @@ class GraphcoreParser:
         # (_TRIGGER is literals only: found in no redraw when not found in them joined)
         return _TRIGGER.search("\r".join(texts)) is None
 
+    def accepts_plain_redraws(self, units: frozenset[str]) -> bool:
+        """``accepts_redraws`` of a run of plain tqdm bars (``hwmon.parsers.tqdm_redraws.PLAIN_REDRAW``) counting in
+        ``units``, without reading it: a plain bar holds letters only in its unit, right before ``/s]``, so of
+        ``_TRIGGER``'s words only those of letters alone (``IPU``, ``poplar``, ``Compil``...) can be in it, and only
+        in its unit: the trigger is looked for in the units."""
+        if self._dup_message is not None or self._pending_oom is not None:
+            return False
+        return not any(_TRIGGER.search(unit) for unit in units)
+
     def take_redraws(self, texts: list[str], line: int) -> list[Event]:
         return []
 

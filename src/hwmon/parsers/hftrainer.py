@@ -266,6 +266,10 @@ class HfTrainerParser(RuleParser):
         is being read (then the line path decides)."""
         return self._held is None and self._block is None
 
+    def accepts_plain_redraws(self, units: frozenset[str]) -> bool:
+        """``accepts_redraws`` of a run of plain tqdm bars (it does not read the run)."""
+        return self._held is None and self._block is None
+
     def take_redraws(self, texts: list[str], line: int) -> list[Event]:
         """What ``_bar`` does for each redraw: the last one drawn gives the step of the next dict."""
         for text in reversed(texts):

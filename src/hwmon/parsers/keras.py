@@ -33,7 +33,7 @@ from hwmon.events import (
 from hwmon.parsers import vocab
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
-from hwmon.parsers.tqdm_redraws import rows_take_none
+from hwmon.parsers.tqdm_redraws import rows_match_no_plain_bar, rows_take_none
 
 __all__ = ["KerasParser"]
 
@@ -61,6 +61,14 @@ class KerasParser(RuleParser):
         """A run of plain tqdm redraws (``hwmon.parsers.tqdm_redraws``) changes nothing here when no row takes
         any of them (``before`` acts on final lines only)."""
         return rows_take_none(self, texts)
+
+    PLAIN_BAR_FREE = frozenset({"keras:checkpoint", "keras:epoch_header", "keras:bar"})
+    """Rows that match no plain tqdm bar (``rows_match_no_plain_bar``): ``Epoch N: saving model to`` and ``Epoch N/M``
+    need a word and a space; the bar row needs ``N/`` at the start of the message, where a plain bar has ``N%``."""
+
+    def accepts_plain_redraws(self, units: frozenset[str]) -> bool | None:
+        """``accepts_redraws`` of a run of plain tqdm bars, known without reading it (None: read it)."""
+        return rows_match_no_plain_bar(self, self.PLAIN_BAR_FREE)
 
     def take_redraws(self, texts: list[str], line: int) -> list[Event]:
         return []

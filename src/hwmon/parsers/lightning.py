@@ -40,7 +40,7 @@ from hwmon.parsers import vocab
 from hwmon.parsers.records import Record
 from hwmon.parsers.rules import RuleParser, rule
 from hwmon.parsers.tqdm import parse_duration
-from hwmon.parsers.tqdm_redraws import rows_take_none
+from hwmon.parsers.tqdm_redraws import rows_match_no_plain_bar, rows_take_none
 
 __all__ = ["LightningParser"]
 
@@ -73,6 +73,15 @@ class LightningParser(RuleParser):
         """A run of plain tqdm redraws (``hwmon.parsers.tqdm_redraws``) changes nothing here when no row takes
         any of them (``before`` acts on final lines only)."""
         return rows_take_none(self, texts)
+
+    PLAIN_BAR_FREE = frozenset({"lightning:rich_bar", "lightning:gpu", "lightning:checkpoint", "lightning:stopped"})
+    """Rows that match no plain tqdm bar (``rows_match_no_plain_bar``): the rich bar's message starts with a letter
+    (its description), a plain bar's with a digit; ``GPU available:`` and ``saving model to`` need words and spaces;
+    the "` stopped" row a backtick."""
+
+    def accepts_plain_redraws(self, units: frozenset[str]) -> bool | None:
+        """``accepts_redraws`` of a run of plain tqdm bars, known without reading it (None: read it)."""
+        return rows_match_no_plain_bar(self, self.PLAIN_BAR_FREE)
 
     def take_redraws(self, texts: list[str], line: int) -> list[Event]:
         return []

@@ -28,16 +28,19 @@ What a line is:
 
 With ``feed(..., blocks=True)``, a large (>= ``BLOCK_MIN`` bytes) region of complete lines that is pure printable
 ASCII (no control byte but ``\\n``, no tab) with every line shorter than ``max_line`` is emitted as one
-``LineBlock`` instead of many ``Line`` objects; those checks are C-level ``bytes`` operations only.
+``LineBlock`` instead of many ``Line`` objects; those checks are C-level ``bytes`` operations only. A complete line
+redrawn with ``\\r`` whose segments need no cleaning or cutting comes back then as one ``RedrawnLine`` (the texts of
+its non-blank redraws and its final text): a bulk reader of progress bars takes it without a ``Line`` per state, and
+its ``lines()`` are the ``Line`` objects it stands for.
 """
 
 from __future__ import annotations
 
 import re
 
-from hwmon.parsers.base import PLACE_EVERY, Line, LineBlock, count_lines
+from hwmon.parsers.base import PLACE_EVERY, Line, LineBlock, RedrawnLine, count_lines
 
-__all__ = ["BLOCK_MIN", "LineSplitter", "clean_bytes", "clean_text"]
+__all__ = ["BLOCK_MIN", "Item", "LineSplitter", "clean_bytes", "clean_text"]
 
 BLOCK_MIN = 16 * 1024
 """Smallest region (bytes) emitted as a ``LineBlock``."""
@@ -91,12 +94,17 @@ def clean_bytes(raw: bytes) -> str:
     return clean_text(raw.decode("utf-8", "replace"))
 
 
+Item = Line | LineBlock | RedrawnLine
+"""What ``LineSplitter.feed`` gives: lines, and with ``blocks=True`` blocks and whole redrawn lines too."""
+
+
 class LineSplitter:
     """Incremental splitter: ``feed`` chunks of bytes, get the lines completed so far; ``finish`` at the end.
 
     ``feed(data, blocks=False)`` returns only ``Line`` objects and the concatenated output for a stream is the same
     for any chunking of it (including one byte at a time). With ``blocks=True`` large clean regions come back as
-    ``LineBlock`` objects whose ``lines()`` are exactly the ``Line`` objects they stand for.
+    ``LineBlock`` objects, and complete lines redrawn with ``\\r`` that need no cleaning but their ``\\r`` as
+    ``RedrawnLine`` objects, whose ``lines()`` are exactly the ``Line`` objects they stand for.
     """
 
     __slots__ = (
@@ -132,9 +140,9 @@ class LineSplitter:
 
     # ------------------------------------------------------------------ public
 
-    def feed(self, data: bytes, *, blocks: bool = False) -> list[Line | LineBlock]:
+    def feed(self, data: bytes, *, blocks: bool = False) -> list[Item]:
         """Consume a chunk; return the lines (and, with ``blocks=True``, line blocks) it completed."""
-        out: list[Line | LineBlock] = []
+        out: list[Item] = []
         n = len(data)
         if n == 0:
             return out
@@ -162,7 +170,7 @@ class LineSplitter:
         """The stream went quiet in the middle of a line (a crash's last words without a newline): end that line
         now, as a final ``Line``, so it is seen live; bytes that follow start a new line. A line being redrawn
         with ``\r`` (a progress bar) is left alone: its redraws already show. Empty when there is nothing."""
-        out: list[Line | LineBlock] = []
+        out: list[Item] = []
         # A bar's first state comes after a \r too ("\r  0%|"): the line is a redraw from that \r on.
         redraw = self._last_shown is not None or self._after_cr or self._redrawn
         if self._consumed > self._line_offset and not redraw and self._seg.strip():
@@ -185,15 +193,16 @@ class LineSplitter:
 
     def finish(self) -> list[Line]:
         """End of stream: the unterminated last line, if any, as a final ``Line``."""
-        out: list[Line | LineBlock] = []
+        out: list[Item] = []
         if self._consumed > self._line_offset:
             self._end_line(out, self._consumed)
         return [line for line in out if isinstance(line, Line)]
 
     # ------------------------------------------------------------------ complete-line regions
 
-    def _region(self, data: bytes, start: int, end: int, base: int, blocks: bool, out: list[Line | LineBlock]) -> None:
+    def _region(self, data: bytes, start: int, end: int, base: int, blocks: bool, out: list[Item]) -> None:
         """Lines data[start:end] (starting at a line start, ending with \\n)."""
+        whole = blocks  # (a redrawn line is one item whatever the region's size)
         blocks = blocks and end - start >= BLOCK_MIN
         if blocks:
             region = data if (start == 0 and end == len(data)) else data[start:end]
@@ -221,7 +230,7 @@ class LineSplitter:
                 if run_start >= 0:
                     self._emit_run(data, run_start, i, base, out)
                     run_start = -1
-                self._lines(data, i, j, base, out)
+                self._lines(data, i, j, base, out, whole)
             i = j
         if run_start >= 0:
             self._emit_run(data, run_start, end, base, out)
@@ -264,7 +273,7 @@ class LineSplitter:
             return None
         return index + len(left), tuple(places)
 
-    def _emit_run(self, data: bytes, i: int, j: int, base: int, out: list[Line | LineBlock]) -> None:
+    def _emit_run(self, data: bytes, i: int, j: int, base: int, out: list[Item]) -> None:
         if j - i < BLOCK_MIN:
             self._lines(data, i, j, base, out)
         else:
@@ -279,8 +288,9 @@ class LineSplitter:
         self._line_offset = offset + len(chunk)
         return block
 
-    def _lines(self, data: bytes, i: int, j: int, base: int, out: list[Line | LineBlock]) -> None:
-        """Complete lines data[i:j] one by one, in C where the piece is clean."""
+    def _lines(self, data: bytes, i: int, j: int, base: int, out: list[Item], whole: bool = False) -> None:
+        """Complete lines data[i:j] one by one, in C where the piece is clean (``whole``: a redrawn line as one
+        ``RedrawnLine`` where it can be)."""
         piece = data[i:j]
         number = self._number
         offset = base + i
@@ -305,7 +315,7 @@ class LineSplitter:
             size = len(raw)
             if b"\r" in raw:
                 self._line_offset = offset
-                if size > self.max_line or not self._redrawn_line(raw, out):
+                if size > self.max_line or not self._redrawn_line(raw, out, whole):
                     self._consume(raw, 0, size, out)
                     self._end_line(out, offset + size + 1)
             else:
@@ -315,10 +325,11 @@ class LineSplitter:
             offset += size + 1
             self._line_offset = offset
 
-    def _redrawn_line(self, raw: bytes, out: list[Line | LineBlock]) -> bool:
+    def _redrawn_line(self, raw: bytes, out: list[Item], whole: bool = False) -> bool:
         """A complete line redrawn with ``\\r`` (a progress bar's states) in one decode and one split, when no
         segment needs cleaning or cutting (the caller checked its size): the ``Line`` objects ``_consume`` and
-        ``_end_line`` give for it. False (nothing done) when it needs their byte-wise path."""
+        ``_end_line`` give for it (``whole``: as one ``RedrawnLine``). False (nothing done) when it needs their
+        byte-wise path."""
         text = raw.decode("utf-8", "replace")
         if _NEEDS_CLEAN_BUT_CR.search(text) is not None:
             return False
@@ -327,6 +338,14 @@ class LineSplitter:
             segments.pop()  # the \r of \r\n (or a redraw erased to nothing: the last state shown stays)
         last = segments.pop() if segments else ""
         number, offset = self._number, self._line_offset
+        if whole:
+            states = [segment for segment in segments if segment.strip()]
+            if states and not last.strip():
+                last = states[-1]
+            states.append(last)
+            out.append(RedrawnLine(number, offset, tuple(states)) if len(states) > 1 else Line(number, offset, last))
+            self._number = number + 1
+            return True
         shown: str | None = None
         for segment in segments:
             if segment.strip():
@@ -340,7 +359,7 @@ class LineSplitter:
 
     # ------------------------------------------------------------------ the line being read
 
-    def _consume(self, data: bytes, s: int, e: int, out: list[Line | LineBlock]) -> None:
+    def _consume(self, data: bytes, s: int, e: int, out: list[Item]) -> None:
         """Bytes data[s:e] (no \\n among them) continue the current line."""
         if s >= e:
             return
@@ -379,14 +398,14 @@ class LineSplitter:
         self._seg_dropped = 0
         return rendered
 
-    def _redraw(self, out: list[Line | LineBlock]) -> None:
+    def _redraw(self, out: list[Item]) -> None:
         self._redrawn = True
         text, truncated = self._take_segment()
         if text.strip():
             out.append(Line(self._number, self._line_offset, text, False, truncated))
             self._last_shown = (text, truncated)
 
-    def _end_line(self, out: list[Line | LineBlock], next_offset: int) -> None:
+    def _end_line(self, out: list[Item], next_offset: int) -> None:
         text, truncated = self._take_segment()
         if not text.strip() and self._last_shown is not None:
             text, truncated = self._last_shown

@@ -89,7 +89,7 @@ def loss_pattern(line: bytes) -> re.Pattern[bytes] | None:
 class MegatronDecoder:
     """The ``BlockDecoder`` of iteration lines shaped like one template (see the module doc)."""
 
-    __slots__ = ("_batch", "_extras", "_line", "_loss", "_ms", "_pattern", "_rate", "rule")
+    __slots__ = ("_batch", "_extras", "_line", "_loss", "_ms", "_pattern", "_rate", "_series", "rule")
 
     def __init__(
         self,
@@ -119,6 +119,8 @@ class MegatronDecoder:
                 if kind == "lr" and not lr:
                     lr, key = True, "lr"
                 self._extras.append((key, i, percent))
+        series = [self._loss, self._rate[0]] if self._rate is not None else [self._loss, self._ms, self._batch]
+        self._series = _series_pattern(pattern, [i for i in series if i is not None])
 
     @staticmethod
     def of(line: bytes, read: Callable[[str, int], StepMetrics | None]) -> MegatronDecoder | None:
@@ -173,6 +175,42 @@ class MegatronDecoder:
             )
         ]
 
+    def decode_series(self, raw: bytes, first_line: int) -> list[StepColumns]:
+        """``decode`` of the columns a chart plots (step, loss, rate: see ``hwmon.events.BlockDecoder``), ``extra``
+        left empty: one ``findall`` of a pattern capturing only the values they come from, those converted."""
+        n = raw.count(b"\n")
+        if self._series is None or not n:
+            return self.decode(raw, first_line)
+        pattern, groups = self._series
+        rows = pattern.findall(raw)
+        if len(rows) != n:
+            return self.decode(raw, first_line)
+        columns = dict(zip(groups, zip(*rows, strict=True), strict=True))
+        values: dict[int, list[float | None]] = {i - 2: list(map(float, col)) for i, col in columns.items() if i > 1}
+        rate: list[float | None] | None = None
+        unit = "samples/sec"
+        if self._rate is not None:
+            i, unit = self._rate
+            rate = values[i]
+        elif self._ms is not None:
+            ms = [v or 0.0 for v in values[self._ms]]
+            batch = [v or 0.0 for v in values[self._batch]] if self._batch is not None else [0.0] * n
+            rate = [_rate(b, t) for b, t in zip(batch, ms, strict=True)]
+            units = {"it/s" if r is not None and not b > 0 else "samples/sec" for b, r in zip(batch, rate, strict=True)}
+            if len(units) > 1:
+                return self.decode(raw, first_line)
+            unit = units.pop()
+        return [
+            StepColumns(
+                lines=range(first_line, first_line + n),
+                step=list(map(int, columns[1])),
+                loss=None if self._loss is None else values[self._loss],
+                rate=rate,
+                rate_unit=unit,
+                rule=RULE,
+            )
+        ]
+
     def texts(self, raw: bytes, first_line: int) -> StepTexts | None:
         """See ``hwmon.events.TextDecoder``. Megatron prints its numbers ``%.6E`` (not their shortest texts), so
         they are read as ``decode`` reads them and spelled once per distinct value."""
@@ -186,6 +224,24 @@ class MegatronDecoder:
             if step is not None:
                 steps.append(step)
         return steps
+
+
+def _series_pattern(pattern: re.Pattern[bytes], fields: list[int]) -> tuple[re.Pattern[bytes], list[int]] | None:
+    """``pattern`` (a template: group 1 the step, group ``i + 2`` field ``i``) capturing only the step and
+    ``fields``, and the numbers in ``pattern`` of the groups it keeps, in order; None where the groups cannot be
+    told apart."""
+    keep = sorted({1, *(i + 2 for i in fields)})
+    seen = 0
+
+    def one(m: re.Match[bytes]) -> bytes:
+        nonlocal seen
+        seen += 1
+        return b"(" if seen in keep else b"(?:"
+
+    found = re.compile(re.sub(rb"(?<!\\)\((?!\?)", one, pattern.pattern), pattern.flags)
+    if seen != pattern.groups or found.groups != len(keep):
+        return None
+    return found, keep
 
 
 def _rate(batch: float, ms: float) -> float | None:

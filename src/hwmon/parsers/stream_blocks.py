@@ -19,7 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from hwmon.events import Event, ProgressBatch, StepBatch
-from hwmon.parsers.base import Line, LineBlock
+from hwmon.parsers.base import Line, LineBlock, RedrawnLine
+from hwmon.parsers.lines import Item
 from hwmon.parsers.ranks import RankLines
 from hwmon.parsers.stream_runs import StreamRuns
 
@@ -57,9 +58,10 @@ class StreamBlocks(StreamRuns):
     def _remember(self, number: int, flags: int) -> None:
         raise NotImplementedError
 
-    def _items(self, items: list[Line | LineBlock], out: list[Event]) -> None:
-        """What the splitter gave for one slice of input, in order: blocks in bulk, runs of redraws of one line
-        together (in bulk reading), every other line the ordinary way."""
+    def _items(self, items: list[Item], out: list[Event]) -> None:
+        """What the splitter gave for one slice of input, in order: blocks in bulk, runs of (bar line, step line)
+        pairs in bulk where they qualify, runs of redraws of one line together (in bulk reading), every other line
+        the ordinary way."""
         i, n = 0, len(items)
         retry = 0  # (no run of pairs is tried again before this index)
         while i < n:
@@ -68,16 +70,20 @@ class StreamBlocks(StreamRuns):
                 self._block(item, out)
                 i += 1
                 continue
-            if self.blocks and i >= retry and not item.final:
-                try:
-                    go, retry = self._run_of_pairs(items, i, out)
-                except Exception as exc:
-                    # A failing reader of runs leaves them to the line path (after saying so).
-                    out.extend(self._fault(self._run_of_pairs, item.number, exc))
-                    go, retry = i, len(items)
-                if go > i:
-                    i = go
-                    continue
+            if isinstance(item, RedrawnLine):
+                if i >= retry:
+                    try:
+                        go, retry = self._run_of_pairs(items, i, out)
+                    except Exception as exc:
+                        # A failing reader of runs leaves them to the line path (after saying so).
+                        out.extend(self._fault(self._run_of_pairs, item.number, exc))
+                        go, retry = i, n
+                    if go > i:
+                        i = go
+                        continue
+                self._redrawn(item.lines(), out)
+                i += 1
+                continue
             j = i + 1
             if self.blocks and not item.final:
                 while j < n:
@@ -91,6 +97,17 @@ class StreamBlocks(StreamRuns):
                 self._line(item, out)
                 j = i + 1
             i = j
+
+    def _redrawn(self, lines: list[Line], out: list[Event]) -> None:
+        """A redrawn line's ``Line`` objects (``RedrawnLine.lines()``) as the loop above reads them one by one: its
+        redraws together when there are enough, then its final line."""
+        redraws = lines[:-1]
+        if len(redraws) >= MIN_REDRAW_RUN:
+            self._redraws(redraws, out)
+        else:
+            for line in redraws:
+                self._line(line, out)
+        self._line(lines[-1], out)
 
     def _redraws(self, lines: list[Line], out: list[Event]) -> None:
         if self._take_redraws(lines, out):

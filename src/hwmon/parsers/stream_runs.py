@@ -5,7 +5,8 @@ value`` line) writes a log in which every other line is a bar: no ``LineBlock`` 
 line by line each pair costs the record stage, every rule table and the learned stage twice. When the splitter
 hands such a run over at once (a catch-up read), the stream reads it in bulk:
 
-- the pairs are found by shape only: a line's redraws and its final state, then the next line, final;
+- the pairs are found by shape only: a line redrawn with ``\\r`` that the splitter handed over whole (a
+  ``RedrawnLine``: its states as texts, no ``Line`` per state), then the next line, final;
 - a format parser that reads the step lines offers a decoder for the first one's template (``run_decoder``: one
   bytes regex over a whole line, ``hwmon.parsers.decoders``) while the run would only give their steps; the
   decoder reads every step line of the run in one ``findall``; the parser's own reading of the first and the last
@@ -13,8 +14,11 @@ hands such a run over at once (a catch-up read), the stream reads it in bulk:
   (``run_steps``: a step going back is none; a run mixing such steps with others goes line by line) and takes
   them (``run_take``);
 - every reader of redraws must accept all the bar states of the run at once (``accepts_redraws``: plain states of
-  one bar whose count and elapsed time never go back, nothing of theirs among them) and takes them
-  (``take_redraw_lines`` where the reader has it, else ``take_redraws``): one ``ProgressBatch`` over the run;
+  one bar whose count and elapsed time never go back, nothing of theirs among them); once a reader has said the
+  run is all plain bars and named their units (tqdm's ``plain_units``), a reader that can judge such a run by its
+  units alone does so (``accepts_plain_redraws``: each one's proof is in its docstring; None: it reads the run);
+  each takes them (``take_redraw_lines`` where the reader has it, else ``take_redraws``): one ``ProgressBatch``
+  over the run;
 - the steps become one ``StepBatch`` (its decoder ``Renumbered``: the step lines are every other line).
 
 The run's last pair goes the ordinary way, so every stage that remembers the last lines it saw (the model tree,
@@ -32,7 +36,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hwmon.events import Event, ProgressBatch, StepBatch, StepColumns
-from hwmon.parsers.base import Line, LineBlock
+from hwmon.parsers.base import Line, LineBlock, RedrawnLine
 from hwmon.parsers.blocks import SAMPLES_PER_BATCH
 from hwmon.parsers.decoders import Renumbered, TemplateDecoder
 from hwmon.parsers.ranks import RankLines
@@ -45,8 +49,8 @@ MIN_PAIRS = 8
 MAX_PAIRS = 4096
 """At most this many pairs are read as one run (a check of a run reads it whole)."""
 
-Items = Sequence["Line | LineBlock"]
-_Gathered = tuple[list[list[str]], list[int], list[str], list[int]]
+Items = Sequence["Line | LineBlock | RedrawnLine"]
+_Gathered = tuple[list[tuple[str, ...]], list[int], list[str], list[int]]
 
 
 class StreamRuns:
@@ -113,7 +117,7 @@ class StreamRuns:
         # After a whole run its last pair goes the ordinary way; after a run cut short the rest is tried again.
         return pairs[bulk][0], end if bulk == len(pairs) - 1 else pairs[bulk][0]
 
-    def _bars_hint(self, states: list[list[str]]) -> int:
+    def _bars_hint(self, states: list[tuple[str, ...]]) -> int:
         """How many bar lines from the first the readers of redraws that can tell (``redraws_accepted``) would
         take as one run."""
         every = [text for line in states for text in line]
@@ -129,6 +133,17 @@ class StreamRuns:
                 break
             lines += 1
         return lines
+
+    def _plain_units(self, every: list[str]) -> frozenset[str] | None:
+        """The units of the bar states ``every`` when a reader of redraws knows them all to be plain bars
+        (``plain_units``: tqdm's, from the run it was just asked about), else None."""
+        for parser in self._redraw_parsers:
+            tell = getattr(parser, "plain_units", None)
+            if tell is not None:
+                units = tell(every)
+                if units is not None:
+                    return frozenset(units)
+        return None
 
     def _step_reader(self, text: str) -> tuple[Any, TemplateDecoder] | None:
         for parser in self._parsers:
@@ -147,9 +162,16 @@ class StreamRuns:
         step_texts, step_numbers = gathered[2][:n], gathered[3][:n]
         every = [text for line in states for text in line]
         readers = self._run_readers
+        units = self._plain_units(every)
         for k, parser in enumerate(readers):
-            accepts = getattr(parser, "accepts_redraws", None)
-            if accepts is None or not accepts(every):
+            # A run of plain bars (a reader of redraws says so and names their units) is judged by its units by the
+            # readers that can (``accepts_plain_redraws``); the others, and those that cannot tell, read it.
+            plain = getattr(parser, "accepts_plain_redraws", None) if units is not None else None
+            verdict = plain(units) if plain is not None else None
+            if verdict is None:
+                accepts = getattr(parser, "accepts_redraws", None)
+                verdict = accepts is not None and accepts(every)
+            if not verdict:
                 readers.insert(0, readers.pop(k))  # (move to front: the reader that said no is asked first)
                 return None
         raw = ("\n".join(step_texts) + "\n").encode("utf-8")
@@ -198,7 +220,7 @@ class _Checked:
     texts and numbers, their bytes and their columns, the decoder that read them, and the step reader's last step
     after them."""
 
-    states: list[list[str]]
+    states: list[tuple[str, ...]]
     every: list[str]
     bar_numbers: list[int]
     step_texts: list[str]
@@ -211,44 +233,31 @@ class _Checked:
 
 def _gather(items: Items, pairs: list[tuple[int, int]]) -> _Gathered:
     """Each bar line's states and number, each step line's text and number."""
-    states: list[list[str]] = []
+    states: list[tuple[str, ...]] = []
     bar_numbers: list[int] = []
     step_texts: list[str] = []
     step_numbers: list[int] = []
-    for start, step_at in pairs:
-        states.append([line.text for line in items[start:step_at] if isinstance(line, Line)])
-        bar_numbers.append(items[step_at - 1].number)  # type: ignore[union-attr]
-        step = items[step_at]
-        assert isinstance(step, Line)
+    for bar_at, step_at in pairs:
+        bar, step = items[bar_at], items[step_at]
+        assert isinstance(bar, RedrawnLine) and isinstance(step, Line)
+        states.append(bar.texts)
+        bar_numbers.append(bar.number)
         step_texts.append(step.text)
         step_numbers.append(step.number)
     return states, bar_numbers, step_texts, step_numbers
 
 
 def _pair(items: Items, i: int) -> int | None:
-    """The index of the step line when ``items[i:]`` starts with a pair (a line's redraws, its final state, the
-    next line final), else None."""
-    n = len(items)
-    if i >= n:
+    """The index of the step line when ``items[i:]`` starts with a pair (a redrawn line, then the next line, final
+    and not redrawn), else None."""
+    if i + 1 >= len(items):
         return None
-    first = items[i]
-    if not isinstance(first, Line) or first.final:
+    bar, step = items[i], items[i + 1]
+    if not isinstance(bar, RedrawnLine):
         return None
-    number = first.number
-    m = i + 1
-    while m < n:
-        item = items[m]
-        if not isinstance(item, Line) or item.number != number or item.final:
-            break
-        m += 1
-    if m + 1 >= n:
+    if not isinstance(step, Line) or not step.final or step.number != bar.number + 1 or step.truncated:
         return None
-    bar, step = items[m], items[m + 1]
-    if not isinstance(bar, Line) or not bar.final or bar.number != number:
-        return None
-    if not isinstance(step, Line) or not step.final or step.number != number + 1 or step.truncated:
-        return None
-    return m + 1
+    return i + 1
 
 
 def _step_batch(columns: StepColumns, raw: bytes, decoder: Renumbered) -> StepBatch:

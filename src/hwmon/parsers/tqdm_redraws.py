@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
+from operator import itemgetter
 
 from hwmon.events import Event, ProgressBatch, ProgressUpdate
 from hwmon.parsers.rules import RuleParser
@@ -21,11 +22,11 @@ from hwmon.parsers.tqdm_bars import parse_duration
 
 __all__ = [
     "PLAIN_REDRAW",
-    "PLAIN_RUN",
     "RedrawLinesReader",
     "RedrawReader",
     "TqdmRedraws",
     "plain_update",
+    "rows_match_no_plain_bar",
     "rows_take_none",
 ]
 
@@ -38,14 +39,26 @@ PLAIN_REDRAW = re.compile(
     r"\[(\d+:\d{2}(?::\d{2})?)<(\d+:\d{2}(?::\d{2})?|\?), (\d+(?:\.\d+)?|\?)(?!s/)([A-Za-z]+)/s\]\s*"
 )
 
-# The same for a run of them joined by \r, with spaces for its whitespace (so nothing in it matches a \r, and a
-# redraw padded otherwise goes the line path's way), groups not kept: it matches the joined run only when every
-# redraw is a plain bar.
-_SEGMENT = re.sub(r"\((?!\?)", "(?:", PLAIN_REDRAW.pattern).replace(r"\s", " ")
-PLAIN_RUN = re.compile(rf"(?:{_SEGMENT}\r)*{_SEGMENT}")
-# Each redraw's count, total and elapsed time, in a run PLAIN_RUN matched (one match per redraw: only the second
-# "|" of a plain bar is followed by a count and a "/").
-_COUNTS = re.compile(r"\| *(\d+)/(\d+) *\[([\d:]+)<")
+
+def _keep_groups(pattern: str, keep: tuple[int, ...]) -> str:
+    """``pattern`` with its capturing groups but those numbered in ``keep`` made non-capturing."""
+    seen = 0
+
+    def one(m: re.Match[str]) -> str:
+        nonlocal seen
+        seen += 1
+        return "(" if seen in keep else "(?:"
+
+    return re.sub(r"(?<!\\)\((?!\?)", one, pattern)
+
+
+# The same over a run of them joined by \r, with spaces for its whitespace (so nothing in it matches a \r, and a
+# redraw padded otherwise goes the line path's way), only the count, total, elapsed time and unit kept: a match is a
+# whole redraw (nothing but a \r or an end of the run on either side), so a run with as many matches as redraws is a
+# run of plain bars, and the matches are their (count, total, elapsed time, unit) in order. One C pass.
+_PLAIN_COUNTS = re.compile(
+    r"(?<![^\r])" + _keep_groups(PLAIN_REDRAW.pattern, (1, 2, 3, 6)).replace(r"\s", " ") + r"(?![^\r])"
+)
 
 
 def plain_update(m: re.Match[str], line: int) -> ProgressUpdate:
@@ -105,6 +118,15 @@ class RedrawLinesReader:
         return out
 
 
+def rows_match_no_plain_bar(parser: RuleParser, reviewed: frozenset[str]) -> bool | None:
+    """``rows_take_none`` of a run of plain bars (``PLAIN_REDRAW``) without reading it: True when every row of the
+    parser is among ``reviewed``, the rows it names because each needs text that no plain bar holds (a plain bar,
+    stripped, starts with digits and ``%|``; it holds letters only in its unit, right before ``/s]``: no word is
+    followed by a space, a colon or anything but ``/``); None when a row is not among them (then ``rows_take_none``
+    reads the run)."""
+    return True if all(row.name in reviewed for row in parser.TABLE.rows) else None
+
+
 def rows_take_none(parser: RuleParser, texts: list[str]) -> bool:
     """Whether none of a rule parser's rows matches any of ``texts``, read as the record stage reads a plain bar
     (no prefix, no stamp: the message is the stripped text). Then the line path gives no event of the parser's for
@@ -126,7 +148,7 @@ def rows_take_none(parser: RuleParser, texts: list[str]) -> bool:
     return True
 
 
-def _accepted(found: list[tuple[str, str, str]]) -> int:
+def _accepted(found: list[tuple[str, str, str, str]]) -> int:
     """How many of a run's (count, total, elapsed) from the first count to one nonzero total with neither the count
     nor the elapsed time going back."""
     if not found or not int(found[0][1]):
@@ -135,7 +157,7 @@ def _accepted(found: list[tuple[str, str, str]]) -> int:
     n = -1
     elapsed = -1.0
     shown = ""
-    for k, (count, bar_total, bar_elapsed) in enumerate(found):
+    for k, (count, bar_total, bar_elapsed, _) in enumerate(found):
         now = int(count)
         if now < n or bar_total != total:
             return k
@@ -148,12 +170,27 @@ def _accepted(found: list[tuple[str, str, str]]) -> int:
     return len(found)
 
 
+def _plain_run(joined: str) -> tuple[int, frozenset[str]]:
+    """(``_accepted`` of the run ``joined`` (redraws joined by ``\\r``), the units its bars count in) when every redraw
+    is a plain bar, else (0, no unit)."""
+    found = _PLAIN_COUNTS.findall(joined)
+    if len(found) != joined.count("\r") + 1:
+        return 0, frozenset()
+    return _accepted(found), frozenset(map(itemgetter(3), found))
+
+
+def _plain_accepted(joined: str) -> int:
+    return _plain_run(joined)[0]
+
+
 class TqdmRedraws:
     """``accepts_redraws`` / ``take_redraws`` of ``TqdmParser``."""
 
     _redraw_run: str
-    _hinted: tuple[str, int] = ("", 0)
-    """(the run ``redraws_accepted`` read last, its figure): ``accepts_redraws`` of the same run reads it once."""
+    _hinted: tuple[str, int, frozenset[str]] = ("", 0, frozenset())
+    """(the run ``redraws_accepted`` read last, its figure, the units of its bars): ``accepts_redraws`` of the same
+    run, or of its first redraws up to the figure (acceptance holds for every run that begins an accepted one),
+    reads nothing again."""
 
     def _touch_anonymous(self) -> None:
         raise NotImplementedError
@@ -165,21 +202,43 @@ class TqdmRedraws:
         """Whether every one of ``texts`` is a plain bar, the anonymous bar stands for no phase (then the run
         changes nothing here but that bar), all count to one nonzero total, and neither the count nor the elapsed
         time goes back along the run (then the model's fold of the first and the last is that of every one:
-        ``ProgressBatch``). A restarted bar, or bars of two totals, go one by one. One match over the joined run
-        (``PLAIN_RUN``) and one ``findall`` of the counts, in C."""
-        if not self._anonymous_is_plain():
+        ``ProgressBatch``). A restarted bar, or bars of two totals, go one by one. One ``findall`` over the joined
+        run (``_PLAIN_COUNTS``), in C."""
+        if not texts or not self._anonymous_is_plain():
             return False
         joined = "\r".join(texts)
-        if joined and joined == self._hinted[0]:
+        if joined == self._hinted[0]:
             accepted = self._hinted[1]  # (the run just hinted at: its figure, not a second pass)
-        elif PLAIN_RUN.fullmatch(joined) is None:
-            return False
+        elif self._begins_hinted(texts, joined):
+            accepted = len(texts)  # (the first redraws of the run hinted at, all of them taken: so are these)
         else:
-            accepted = _accepted(_COUNTS.findall(joined))
+            accepted = _plain_accepted(joined)
         if accepted != len(texts):
             return False
         self._redraw_run = joined
         return True
+
+    def plain_units(self, texts: list[str]) -> frozenset[str] | None:
+        """The units of the run ``texts`` when it is the run ``redraws_accepted`` read last, or begins it, and every
+        one of its redraws is a plain bar (``PLAIN_REDRAW``); None when that is not known without reading it. (The
+        units of the whole hinted run: a run that begins it counts in some of them.) Other readers of redraws judge
+        a run of plain bars by its units alone (``accepts_plain_redraws``)."""
+        hinted, figure, units = self._hinted
+        if not texts or len(texts) > figure:
+            return None
+        joined = "\r".join(texts)
+        return units if joined == hinted or self._begins_hinted(texts, joined) else None
+
+    def _begins_hinted(self, texts: list[str], joined: str) -> bool:
+        """Whether ``texts`` (joined: ``joined``) are the first redraws of the run hinted at, all of them accepted."""
+        hinted, figure, _ = self._hinted
+        return (
+            len(texts) <= figure
+            and len(joined) < len(hinted)
+            and hinted[len(joined)] == "\r"
+            and hinted.startswith(joined)
+            and joined.count("\r") == len(texts) - 1
+        )
 
     def redraws_accepted(self, texts: list[str]) -> int:
         """How many of ``texts`` from the first ``accepts_redraws`` would accept (a hint: where a run of a bar's
@@ -187,8 +246,8 @@ class TqdmRedraws:
         if not self._anonymous_is_plain():
             return 0
         joined = "\r".join(texts)
-        accepted = 0 if PLAIN_RUN.fullmatch(joined) is None else _accepted(_COUNTS.findall(joined))
-        self._hinted = (joined, accepted)
+        accepted, units = _plain_run(joined)
+        self._hinted = (joined, accepted, units)
         return accepted
 
     def take_redraw_lines(self, lines: Sequence[Sequence[str]], numbers: Sequence[int]) -> list[Event]:
@@ -197,7 +256,7 @@ class TqdmRedraws:
         their count and elapsed time never go back, so the model's fold of the first and the last is that of
         every one."""
         self._redraw_run = ""
-        self._hinted = ("", 0)
+        self._hinted = ("", 0, frozenset())
         self._touch_anonymous()
         first = PLAIN_REDRAW.fullmatch(lines[0][0])
         last = PLAIN_REDRAW.fullmatch(lines[-1][-1])

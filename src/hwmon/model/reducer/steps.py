@@ -332,7 +332,9 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
     if wanted is None:
         return None
     picked: list[_Picked] = []
-    for columns in event.decoder.decode(b"".join(wanted), event.first.line):
+    # (A decoder may read only the columns the series keep, ``decode_series``: see hwmon.events.BlockDecoder.)
+    decode = getattr(event.decoder, "decode_series", event.decoder.decode)
+    for columns in decode(b"".join(wanted), event.first.line):
         n = len(columns)
         none = [None] * n
         picked.extend(

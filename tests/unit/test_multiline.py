@@ -118,3 +118,14 @@ def test_a_frame_marked_as_the_catching_one_is_still_a_frame() -> None:
     ]
     _, errors = feed(MultilineErrors(hold=True), lines)
     assert [(e.line, e.message) for e in errors] == [(6, "RuntimeError: device lost")]
+
+
+def test_a_threads_or_a_finalizers_traceback_is_not_the_programs_end() -> None:
+    frames = ["Traceback (most recent call last):", '  File "/usr/lib/x.py", line 9, in run', "EOFError: gone"]
+    for header in ("Exception in thread Writer-2:", "Exception ignored in: <function Pool.__del__ at 0x7f>"):
+        _, errors = feed(MultilineErrors(hold=True), [header, "", "step 9 loss 0.1", *frames])
+        assert [(e.message, e.fatal) for e in errors] == [("EOFError: gone", False)], header
+    # Further away, the header said nothing about this traceback.
+    lines = ["Exception in thread Writer-2:", *["step 9 loss 0.1"] * 4, *frames]
+    _, errors = feed(MultilineErrors(hold=True), lines)
+    assert [(e.message, e.fatal) for e in errors] == [("EOFError: gone", True)]

@@ -70,6 +70,7 @@ def epoch_headers(epochs: int, of: int) -> str:
         "Training has been completed successfully.",
         "Training complete. Best weights at: out/best.pt",
         "Training finished. Final val acc 0.91",
+        "End training....",
     ],
 )
 def test_strong_end_phrases(line: str) -> None:
@@ -268,3 +269,28 @@ def test_a_step_behind_read_by_another_reader_after_the_end_is_no_new_launch() -
     text = relaunch(2) + "Training complete.\n" + "epoch 0.0 loss 3\n"
     state = summarize_bytes(text.encode(), "t")
     assert (state.status, state.runs) == ("succeeded", 1)
+
+
+def test_a_run_that_goes_on_long_after_a_traceback_outlived_it() -> None:
+    lines = [f"2031-01-02 03:04:05 INFO step {i} loss {1 / i:.4f}" for i in range(1, 11)]
+    after = [f"2031-01-02 03:04:06 INFO step {i} loss {1 / i:.4f}" for i in range(11, 60)]
+    from hwmon.model.reducer.steps import OUTLIVED
+
+    outlived = "\n".join([*lines, TRACEBACK.rstrip("\n"), *after[:OUTLIVED]]) + "\n"
+    assert summarize_bytes(outlived.encode(), "t").status == "unknown"
+    # Fewer steps after it: a rank's last lines before the launcher stops it: failed.
+    short = "\n".join([*lines, TRACEBACK.rstrip("\n"), *after[: OUTLIVED - 1]]) + "\n"
+    assert summarize_bytes(short.encode(), "t").status == "failed"
+
+
+def test_the_supervisors_record_of_a_failure_is_not_outlived() -> None:
+    from hwmon.events import ErrorSeen, RunOutcome, StepMetrics
+    from hwmon.model.reducer.steps import OUTLIVED
+
+    state = RunState(source="t")
+    apply(state, StepMetrics(1, None, 1, loss=0.5))
+    apply(state, ErrorSeen(2, None, "RuntimeError: boom", True, "traceback"))
+    apply(state, RunOutcome(3, None, "failed", exit_code=1))
+    for i in range(OUTLIVED + 5):
+        apply(state, StepMetrics(4 + i, None, 2 + i, loss=0.4))
+    assert state.status == "failed"

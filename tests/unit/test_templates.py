@@ -234,6 +234,15 @@ def test_a_position_counted_in_batches_is_the_counter() -> None:
     assert "ms/batch" in dict(state.last_step.extra if state.last_step else ())  # a time per batch: no counter
 
 
+def test_a_splits_own_figure_is_its_objective() -> None:
+    _, events = feed([f"Epoch {e:4d}/900 | train: -{e}.5 (-0.1 bpd) | val: -{e}.2 (-0.2 bpd)" for e in (1, 2, 3)])
+    assert [(s.epoch, s.loss) for s in steps(events) if s.mode == "train"] == [(1.0, -1.5), (2.0, -2.5), (3.0, -3.5)]
+    assert [(e.name, e.value) for e in events if isinstance(e, EvalMetric)][-1] == ("val", -3.2)
+    # A word inside an address is no split's figure.
+    stage, _ = feed(["[done] saved as 'w' (svc://ab12:train:0/weights/w)"])
+    assert [(slot.name, slot.role) for slot in stage.templates[0].slots] == [("train", "metric")]
+
+
 def test_an_eval_word_inside_a_fields_own_name_is_not_an_evaluation() -> None:
     _, events = feed(["Modules in eval mode: 0", "Modules in train mode: 12"])
     assert events == []

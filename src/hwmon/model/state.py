@@ -185,6 +185,9 @@ class RunState:
     # it (``evidence:target-reached``, or a tentative end phrase's row) and the training step x it held at; a later
     # training step, a target moved past it or an error after it withdraws it. "" when the status is not provisional.
     provisional_end: str = ""
+    # Training steps read after the run failed by its log (a traceback): enough of them and the failure was not the
+    # run's end (hwmon.model.reducer.steps.OUTLIVED).
+    steps_after_failure: int = 0
     provisional_x: float | None = None
     job_ids: list[str] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)

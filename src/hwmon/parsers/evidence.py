@@ -190,7 +190,7 @@ END_PHRASES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
         + _LEAD
         + r"(?:(?:(?:the |model )*training (?:run )?(?:is |has |was |has been )?(?:finished|done|completed?|ended|over)"
         r"|(?:successfully )?(?:finish(?:ed)?|completed?|done (?:with )?) (?:the )?training(?: run)?"
-        r"|end of training|training (?:run )?(?:successfully )?(?:finished|completed?)|all done)"
+        r"|end(?:ed)? (?:of )?training|training (?:run )?(?:successfully )?(?:finished|completed?)|all done)"
         r"(?: successfully)?)"
         + _TIME_TAIL
         + r"(?:"

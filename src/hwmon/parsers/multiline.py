@@ -43,13 +43,24 @@ _WHAT = re.compile(r"^\s*what\(\):\s*(.*)$")
 # A traceback's first frame, indented as Python prints it.
 _HEADLESS = re.compile(r'^  File "[^"\n]{1,400}", line \d{1,7}, in \S')
 _SOFT_LEVELS = frozenset(("WARNING", "INFO", "DEBUG"))
+_NOT_THE_PROCESS = ("Exception in thread ", "Exception ignored in")
 _SOFT_PREFIX = re.compile(r"\b(?:WARNING|WARN|INFO|DEBUG)\b")
 
 
 class MultilineErrors:
     """Tracebacks and aborts of one stream (see the module doc)."""
 
-    __slots__ = ("_abort_kind", "_held", "_held_for", "_hold", "_prefix", "_soft", "_state", "_terminate")
+    __slots__ = (
+        "_abort_kind",
+        "_held",
+        "_held_for",
+        "_hold",
+        "_prefix",
+        "_soft",
+        "_soft_until",
+        "_state",
+        "_terminate",
+    )
 
     def __init__(self, *, hold: bool = True, abort_kind: str = "terminate") -> None:
         self._hold = hold
@@ -60,6 +71,7 @@ class MultilineErrors:
         self._terminate: ErrorSeen | None = None
         self._prefix = ""  # a logger's prefix the traceback's header line had (its frames repeat it)
         self._soft = False  # the traceback was logged at a level below ERROR: a handled exception, not fatal
+        self._soft_until = 0  # Python said the next traceback is a thread's or a finalizer's (until this line)
 
     @property
     def busy(self) -> bool:
@@ -78,6 +90,10 @@ class MultilineErrors:
                 out.append(ErrorSeen(line.number, pending.ts, message[:MAX_MESSAGE], True, self._abort_kind))
                 return True, out
             out.append(pending)
+        if text.startswith(_NOT_THE_PROCESS):
+            # "Exception in thread Thread-3:", "Exception ignored in: <function ...>": Python prints the traceback
+            # that follows (within a few lines: other output may come between) and the program goes on.
+            self._soft_until = line.number + 3
         if self._state and self._in_traceback(line, out):
             return True, out
         if TRACEBACK in text:
@@ -117,8 +133,9 @@ class MultilineErrors:
         prefix = text[: text.find(TRACEBACK)]
         self._prefix = prefix if prefix.strip() else ""
         level = getattr(line, "level", None)
-        self._soft = bool(self._prefix) and (
-            level in _SOFT_LEVELS or (level is None and _SOFT_PREFIX.search(self._prefix) is not None)
+        self._soft = line.number <= self._soft_until or (
+            bool(self._prefix)
+            and (level in _SOFT_LEVELS or (level is None and _SOFT_PREFIX.search(self._prefix) is not None))
         )
         self._state = "frames"
 

@@ -93,6 +93,7 @@ _SUMMARY_LOSS = frozenset(
 # h17g: a verb between a name and its number ("loss is 1.09", "loss was 0.5"): the name is the words before it.
 _COPULA = re.compile(r"\s+(?:is|was|are|were|equals|becomes|now)$", re.IGNORECASE)
 _WHERE = frozenset({"at", "@", "after", "before"})
+_TRAIN_ALONE = frozenset({"train", "training"})
 _COUNTED_UNIT = re.compile(r"\s*(batch(?:es)?|steps?|iters?|iterations?|updates?)\b", re.IGNORECASE)
 _COPULA_ONLY = re.compile(r"^\s*(?:is|was|=|:)\s*$", re.IGNORECASE)
 _NAMED_AT = re.compile(
@@ -361,6 +362,8 @@ class TemplateStage:
                 if unit is not None and field_role(normal_name(unit["unit"])) == "rate":
                     name = normal_name(unit["unit"])
             role = field_role(name) if name else None
+            if name in _TRAIN_ALONE and (name_at == 0 or before[name_at - 1] in " \t|,;"):
+                role = "loss"  # "train: -2256.9 | val: -2076.7": a split's own figure is its objective
             if role in ("metric", "loss") and not name.startswith(("train", "training")):
                 # The words before the name (not the name's own) may put it in an evaluation.
                 context = "".join(_interleave(literals, values, i))

@@ -33,6 +33,7 @@ def nan_alert(state: RunState, event: Event, now: float | None, x: float) -> Non
 
 
 def fail(state: RunState, event: Event, now: float | None, message: str) -> None:
+    state.steps_after_failure = 0
     if state.status != "failed":
         state.status = "failed"
         add_alert(state, Alert("failed", message, line=event.line, at=now))

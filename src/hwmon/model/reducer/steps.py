@@ -87,6 +87,8 @@ def _step(state: RunState, event: Event, now: float | None) -> None:
         return
     if _goes_back(state, event) and not continues(state, event, now):
         _new_run(state, event)
+    if state.status == "failed":
+        _outlived(state, 1, now)
     current = state.current_phase
     if current is None or current.name != "train":
         open_phase(state, "train", event, now)
@@ -178,6 +180,8 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
             return
     if (_goes_back(state, first) or _relaunched(state, first)) and not continues(state, event, now):
         _new_run(state, first)
+    if state.status == "failed":
+        _outlived(state, event.count, now)
     current = state.current_phase
     if current is None or current.name != "train":
         open_phase(state, "train", first, now)
@@ -279,6 +283,19 @@ def _goes_back(state: RunState, step: StepMetrics) -> bool:
     if last is None or last.step is None or step.step is None or step.step >= last.step:
         return False
     return not (step.epoch is not None or last.epoch is not None or _from_bar(step) or _from_bar(last))
+
+
+OUTLIVED = 20
+"""Training steps read after a traceback failed the run that say the run went on: the traceback was a worker's, a
+finalizer's or a thread's, not the run's end (a crashed DDP rank's peers block in their collectives and print none)."""
+
+
+def _outlived(state: RunState, steps: int, now: float | None) -> None:
+    if state.outcome is not None or state.end is not None:
+        return  # the supervisor's or the scheduler's record of how the run ended decides
+    state.steps_after_failure += steps
+    if state.steps_after_failure >= OUTLIVED:
+        state.status = "running" if now is not None else "unknown"
 
 
 def _new_run(state: RunState, step: StepMetrics) -> None:

@@ -243,6 +243,19 @@ def test_a_splits_own_figure_is_its_objective() -> None:
     assert [(slot.name, slot.role) for slot in stage.templates[0].slots] == [("train", "metric")]
 
 
+def test_a_position_of_its_total_in_words() -> None:
+    _, events = feed(["Epoch 3 of 20", "Batch 7 of 50 loss 0.5", "Batch 8 out of 50 loss 0.4"])
+    targets = [(e.what, e.total, e.current) for e in events if isinstance(e, TargetStated)]
+    assert targets == [("epoch", 20, 3), ("step", 50, 7), ("step", 50, 8)]
+
+
+def test_a_name_between_commas_names_the_figure_after_it() -> None:
+    lines = [f"epoch 1, phase fit, step {i}, loss_train, 0.{90 - i}" for i in (10, 20, 30)]
+    _, events = feed([*lines, "epoch 1, phase check, loss_val, 0.7, acc_val, 0.8"])
+    assert [(s.step, s.loss) for s in steps(events) if s.mode == "train"] == [(10, 0.8), (20, 0.7), (30, 0.6)]
+    assert {e.name: e.value for e in events if isinstance(e, EvalMetric)} == {"loss_val": 0.7, "acc_val": 0.8}
+
+
 def test_an_eval_word_inside_a_fields_own_name_is_not_an_evaluation() -> None:
     _, events = feed(["Modules in eval mode: 0", "Modules in train mode: 12"])
     assert events == []

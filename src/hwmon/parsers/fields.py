@@ -157,6 +157,13 @@ def field_role(name: str) -> str | None:
     last = words[-1] if words else name
     if last.endswith("loss"):
         return "loss"  # "average loss", "box_loss", "the loss"
+    if len(words) == 2 and words[0] in ("loss", "acc", "accuracy", "error", "err"):
+        # The split after the figure ("loss_train", "loss_val", "acc_test"): the training split's loss is the loss,
+        # another split's figures are an evaluation's.
+        if words[1] in ("train", "training", "trn"):
+            return "loss" if words[0] == "loss" else "metric"
+        if _EVAL_START.match(words[1]) is not None:
+            return "eval"
     if len(words) <= 2:
         # "training step", "at step", "Train Epoch": a short name takes its last word's role.
         sub = vocab.role(last)

@@ -94,6 +94,7 @@ _SUMMARY_LOSS = frozenset(
 _COPULA = re.compile(r"\s+(?:is|was|are|were|equals|becomes|now)$", re.IGNORECASE)
 _WHERE = frozenset({"at", "@", "after", "before"})
 _TRAIN_ALONE = frozenset({"train", "training"})
+_COMMA_NAMED = re.compile(r"(?:^|,)\s*([A-Za-z_][\w./-]*)\s*,\s*$")
 _COUNTED_UNIT = re.compile(r"\s*(batch(?:es)?|steps?|iters?|iterations?|updates?)\b", re.IGNORECASE)
 _COPULA_ONLY = re.compile(r"^\s*(?:is|was|=|:)\s*$", re.IGNORECASE)
 _NAMED_AT = re.compile(
@@ -348,7 +349,7 @@ class TemplateStage:
         for i, raw in enumerate(values):
             before, after = literals[i], literals[i + 1]
             integer = _is_integer(raw)
-            if before.strip() == "/" and slots:
+            if slots and before.strip() in ("/", "of", "out of"):
                 slots.append(Slot(slots[-1].name + " total", None, integer, total_of=i - 1))
                 continue
             name, name_at = _name_before(before)
@@ -357,6 +358,11 @@ class TemplateStage:
                 lead = _NAMED_AT.search(literals[i - 1])
                 if lead is not None:
                     name, name_at = normal_name(lead.group("name")), -1
+            if not name:
+                named = _COMMA_NAMED.search(before)
+                if named is not None:
+                    # "step 1450, loss_train, 0.116": a name on its own between commas, its figure after it.
+                    name, name_at = normal_name(named.group(1)), named.start(1)
             if not name:
                 unit = _UNIT_AFTER.match(after)
                 if unit is not None and field_role(normal_name(unit["unit"])) == "rate":

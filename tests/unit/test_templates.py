@@ -168,6 +168,14 @@ def test_a_line_that_only_counts_gives_its_step_to_the_loss_line_after_it() -> N
     assert [s.step for s in steps(events)] == list(range(1, 9))
 
 
+def test_a_count_that_rises_on_lines_of_its_own_is_the_loops_position() -> None:
+    lines = [line for i in (100, 200, 300) for line in ("REPORT", f"  Global-step = {i}", "  rho = 0.1", "")]
+    _, events = feed([*lines, "evaluating step 300", "evaluating step 400", "Saving weights at step 500"] * 1)
+    _, more = feed(["Saving weights at step 100", "Saving weights at step 200"])
+    assert steps(more) == []
+    assert [(s.step, s.loss) for s in steps(events)] == [(200, None), (300, None)]
+
+
 def test_a_loss_line_far_from_a_counter_line_takes_no_step() -> None:
     _, events = feed(["update i:1, frames:10", "unrelated words", "more words", "loss:0.5,ent:3.9", "loss:0.4,ent:3.8"])
     assert [(s.step, s.loss) for s in steps(events) if s.loss is not None] == [(None, 0.5), (None, 0.4)]

@@ -137,6 +137,8 @@ def field_role(name: str) -> str | None:
     if _DECODE_SCORE.match(name) is not None:
         return "eval"
     known = vocab.role(name)
+    if known is None and "-" in name:
+        known = vocab.role(name.replace("-", "_"))  # "Global-step 1545"
     if known == "step" or name in COUNTER_EXTRA:
         return "counter"
     words = name.replace("/", " ").replace("_", " ").replace(".", " ").split()

@@ -94,6 +94,8 @@ _SUMMARY_LOSS = frozenset(
 _COPULA = re.compile(r"\s+(?:is|was|are|were|equals|becomes|now)$", re.IGNORECASE)
 _WHERE = frozenset({"at", "@", "after", "before"})
 _TRAIN_ALONE = frozenset({"train", "training"})
+_WORDS = re.compile(r"[a-z]+")
+_COUNT_MODIFIERS = frozenset({"current", "global", "total", "train", "training", "report"})
 _COMMA_NAMED = re.compile(r"(?:^|,)\s*([A-Za-z_][\w./-]*)\s*,\s*$")
 _COUNTED_UNIT = re.compile(r"\s*(batch(?:es)?|steps?|iters?|iterations?|updates?)\b", re.IGNORECASE)
 _COPULA_ONLY = re.compile(r"^\s*(?:is|was|=|:)\s*$", re.IGNORECASE)
@@ -245,7 +247,9 @@ class TemplateStage:
         kind = template.kind
         if kind == "other":
             if template.counter >= 0 and len(template.slots) == 1:
-                self._remember_counter(template, record, values[template.counter])  # "current step: 58th step"
+                counted = self._remember_counter(template, record, values[template.counter])  # "current step: 58th"
+                if counted is not None:
+                    return released + counted
             return released or None
         if kind == "epoch":
             return released + self._epoch_marker(template, record, values)
@@ -559,11 +563,18 @@ class TemplateStage:
         )
         return out
 
-    def _remember_counter(self, t: Template, record: Record, raw: str) -> None:
-        """A line that only counts (no figure of its own): the loss line after it may be its step's."""
+    def _remember_counter(self, t: Template, record: Record, raw: str) -> list[Event] | None:
+        """A line that only counts (no figure of its own): the loss line after it may be its step's. Until one
+        is, a count that rises line over line is the loop's position: a step without figures."""
         step = _int(raw)
-        if step is not None:
-            self._note_counter(record.number, step, t, (), record.ts)
+        if step is None:
+            return None
+        self._note_counter(record.number, step, t, (), record.ts)
+        previous, t.last = t.last, step
+        if t.marker or previous is None or step <= previous or not _only_counts(t):
+            return None
+        self._stepped_at = max(self._stepped_at, record.number)
+        return [StepMetrics(record.number, record.ts, step, rule=t.rule)]
 
     def _note_counter(
         self, number: int, step: int, t: Template, figures: tuple[tuple[str, float], ...], ts: datetime | None
@@ -600,6 +611,15 @@ class TemplateStage:
 
 
 # --------------------------------------------------------------------------- analysis helpers
+
+
+def _only_counts(t: Template) -> bool:
+    """Whether a one-number template says nothing but its count (``Batch = 300``, ``current step: 58th step``):
+    not ``Saving checkpoint at step 100`` or ``evaluating step 300``, which count something else."""
+    name = t.slots[t.counter].name.split()
+    own = set(_WORDS.findall(name[-1])) | _COUNT_MODIFIERS if name else _COUNT_MODIFIERS
+    words = _WORDS.findall(" ".join(t.literals).lower())
+    return not any(len(word) >= 4 and word not in own for word in words)
 
 
 def _find_outer(t: Template, values: list[str], counter: int) -> None:

@@ -453,3 +453,14 @@ def test_a_quiet_unterminated_line_shown_live_makes_no_step_either() -> None:
     parser = StreamParser()
     parser.feed(b"2024-01-01 00:00:00,000 INFO:   | Train Device=CSX, Step=100, Loss=7.1")
     assert [e for e in parser.flush() if isinstance(e, StepMetrics)] == []
+
+
+def test_an_unterminated_last_line_whose_figures_all_ended_is_a_step() -> None:
+    # A file saved without its final newline: text after the last figure says every figure was written whole.
+    whole = b"step:1/9 train_loss:0.5 step_avg:12.5ms\nstep:2/9 train_loss:0.4 step_avg:12.5ms"
+    assert summarize_bytes(whole, "x").last_step.step == 2  # type: ignore[union-attr]
+    # Cut inside its last figure: that line gives no step.
+    cut = b"step:1/9 train_loss:0.5 step_avg:12.5ms\nstep:2/9 train_loss:0.4 step_avg:12.5"
+    assert summarize_bytes(cut, "x").last_step.step == 1  # type: ignore[union-attr]
+    cut = b"step:1/9 train_loss:0.5\nstep:2/9 train_loss:0.4"
+    assert summarize_bytes(cut, "x").last_step.step == 1  # type: ignore[union-attr]

@@ -104,6 +104,13 @@ _F_END = 16  # h17c: the line's own reader reported the run's end: the generic p
 _RECENT_LINES = 512
 
 
+def _ends_in_figure(text: str) -> bool:
+    """Whether a line ends in a figure or a piece of one (a digit, a point, an exponent's sign or letter, or only
+    spaces after them): cut there, its last figure may be short of its digits."""
+    last = text.rstrip()[-1:]
+    return not last or last.isdigit() or last in ".+-eE"
+
+
 class StreamParser(StreamBlocks):
     """Incremental bytes -> events for one log stream. Pure: the caller does the reading."""
 
@@ -193,10 +200,14 @@ class StreamParser(StreamBlocks):
 
     def _unterminated(self, line: Line, out: list[Event]) -> None:
         # A line without its newline may be cut mid-write ("Loss=7.1" of "Loss=7.14844"): it is kept and read for
-        # everything but a step.
+        # everything but a step — unless text follows its last figure ("... step_avg:4453.70ms", a file saved
+        # without a final newline): every figure of it was written whole.
         tail: list[Event] = []
         self._line(line, tail)
-        out.extend(e for e in tail if not (isinstance(e, StepMetrics | StepBatch) and e.line == line.number))
+        if _ends_in_figure(line.text):
+            out.extend(e for e in tail if not (isinstance(e, StepMetrics | StepBatch) and e.line == line.number))
+        else:
+            out.extend(tail)
 
     def partial(self) -> str | None:
         """The line under way as it shows now (``LineSplitter.partial``): a progress bar's current ``\r`` redraw

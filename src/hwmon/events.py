@@ -287,10 +287,15 @@ class StepBatch(Event):
     places: tuple[tuple[int, int], ...] = field(default=(), compare=False)
     """(byte offset in ``raw``, line index) of some lines (the samples'), ascending: ``raw_lines_at`` starts from
     the nearest one instead of the start of ``raw``."""
+    decoded: tuple[StepColumns, ...] = field(default=(), compare=False, repr=False)
+    """``decoder.decode(raw, first.line)`` when the parser has read every line of the batch already (a run of pairs
+    checked column by column): ``columns()`` and the series then read it instead of ``raw``. Empty otherwise."""
 
     def columns(self) -> list[StepColumns]:
-        """Every step of the batch as columns (``decoder.decode`` of ``raw``); without raw lines or a decoder, the
-        samples (all that is known)."""
+        """Every step of the batch as columns (``decoder.decode`` of ``raw``, or ``decoded`` when the parser gave
+        them); without raw lines or a decoder, the samples (all that is known)."""
+        if self.decoded:
+            return list(self.decoded)
         if self.raw and self.decoder is not None:
             return self.decoder.decode(self.raw, self.first.line)
         return StepColumns.of(self.samples)

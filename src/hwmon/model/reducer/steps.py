@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from operator import itemgetter
+from typing import Any, NamedTuple
 
-from hwmon.events import Event, ProgressUpdate, StepBatch, StepMetrics
+from hwmon.events import Event, ProgressUpdate, StepBatch, StepColumns, StepMetrics
 from hwmon.model.reducer import evals
 from hwmon.model.reducer.alerts import nan_alert
 from hwmon.model.reducer.evidence import after_the_end
@@ -327,14 +329,19 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
         return {}
     if not event.raw or event.decoder is None:
         return None
-    # Only the wanted lines are read back (offsets are sorted): a block holds thousands of lines and keeps a few.
-    wanted = event.raw_lines_at(offsets)
-    if wanted is None:
-        return None
+    if len(event.decoded) == 1 and offsets[-1] < len(event.decoded[0]):
+        # The parser read every line already (``StepBatch.decoded``): the kept rows are taken from its columns.
+        found = [_rows_at(event.decoded[0], offsets)]
+    else:
+        # Only the wanted lines are read back (offsets are sorted): a block holds thousands of lines, keeps a few.
+        wanted = event.raw_lines_at(offsets)
+        if wanted is None:
+            return None
+        # (A decoder may read only the columns the series keep, ``decode_series``: see hwmon.events.BlockDecoder.)
+        decode = getattr(event.decoder, "decode_series", event.decoder.decode)
+        found = decode(b"".join(wanted), event.first.line)
     picked: list[_Picked] = []
-    # (A decoder may read only the columns the series keep, ``decode_series``: see hwmon.events.BlockDecoder.)
-    decode = getattr(event.decoder, "decode_series", event.decoder.decode)
-    for columns in decode(b"".join(wanted), event.first.line):
+    for columns in found:
         n = len(columns)
         none = [None] * n
         picked.extend(
@@ -349,6 +356,25 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
     if len(picked) != len(offsets):
         return None
     return dict(zip(offsets, picked, strict=True))
+
+
+def _rows_at(columns: StepColumns, offsets: list[int]) -> StepColumns:
+    """The columns the series read (step, ts, loss, rate) of ``columns``' rows at ``offsets`` (in range, sorted)."""
+    at = itemgetter(*offsets)
+
+    def take(values: Sequence[Any] | None) -> list[Any] | None:
+        if values is None:
+            return None
+        return list(at(values)) if len(offsets) > 1 else [values[offsets[0]]]
+
+    return StepColumns(
+        lines=offsets,
+        step=take(columns.step) or [],
+        ts=take(columns.ts),
+        loss=take(columns.loss),
+        rate=take(columns.rate),
+        rule=columns.rule,
+    )
 
 
 def _sampled_batch(

@@ -258,6 +258,10 @@ class BlockDecoder(Protocol):
     def decode(self, raw: bytes, first_line: int) -> list[StepColumns]: ...
 
 
+# ``StepBatch.raw_lines_at`` splits the whole batch when at least one line in this many is wanted.
+_SPLIT_DENSITY = 16
+
+
 @dataclass(frozen=True, slots=True)
 class StepBatch(Event):
     """Many homogeneous step lines parsed at once by a fast path (a large block of a file being read).
@@ -310,6 +314,12 @@ class StepBatch(Event):
             return []
         if offsets[0] < 0 or not raw:
             return None
+        if len(offsets) * _SPLIT_DENSITY >= self.count:
+            # Many of the lines (a series right after a new run keeps every one): one C split is cheaper.
+            lines = raw.split(b"\n")
+            if offsets[-1] >= len(lines) - 1:
+                return None  # (the last piece of a split has no ``\n``: not a whole line)
+            return [lines[o] + b"\n" for o in offsets]
         mean = len(raw) / max(1, self.count)
         pos = index = 0  # ``pos``: where line ``index`` starts
         places = self.places

@@ -304,3 +304,13 @@ def test_a_batch_whose_handed_over_columns_are_short_is_read_back_from_its_lines
     state = RunState(source="x")
     apply_all(state, cut)
     assert model(state, lines) == model(want_state, lines)
+
+
+def test_the_series_take_a_batchs_steps_whole_only_when_none_is_absurd() -> None:
+    # ``_pick_steps`` keeps a column of kept steps as it is only when no step is None or absurd (beyond 2**53, which
+    # the line path drops); otherwise each step is judged on its own.
+    from hwmon.model.reducer.steps import _all_sane
+
+    assert _all_sane([]) and _all_sane([1, 5, 9]) and _all_sane([-(2**53), 2**53])
+    assert not _all_sane([1, None, 3])
+    assert not _all_sane([1, 2**53 + 1]) and not _all_sane([2**60, 3]) and not _all_sane([-(2**53) - 1, 0])

@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from hwmon.events import Event, ProgressUpdate, StepBatch, StepColumns, StepMetrics
 from hwmon.model.reducer import evals
@@ -201,8 +201,10 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
     if picked is not None:
         # Exactly the points a line-by-line feed keeps: the chart's shape does not depend on the chunking.
         step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
+        # Each kept step's x (its number, else its place), once for the three series.
+        xs = {o: x_first + o if p.step is None else float(p.step) for o, p in picked.items()}
         if timed:
-            points = [(_x(picked[o], x_first + o), _arrival(picked[o].ts, now)) for o in need_steps]
+            points = [(xs[o], _arrival(picked[o].ts, now)) for o in need_steps]
             state.steps.add_kept(step_first, step_last, event.count, None, None, points)
         else:
             state.steps.add_aggregate(step_first, step_last, event.count, None, None, event.count, [])
@@ -213,11 +215,11 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
             event.count,
             event.loss_min,
             event.loss_max,
-            [(_x(picked[o], x_first + o), picked[o].loss or 0.0) for o in need_loss],
+            [(xs[o], picked[o].loss or 0.0) for o in need_loss],
         )
         if rated and n_rate > 0:
             assert last.rate is not None
-            points = [(_x(picked[o], x_first + o), picked[o].rate or 0.0) for o in need_rate]
+            points = [(xs[o], picked[o].rate or 0.0) for o in need_rate]
             values = [r for _, r in points] + [last.rate]
             state.rate.add_kept(
                 points[0] if points else (x_last, last.rate),
@@ -308,10 +310,6 @@ def _from_bar(step: StepMetrics) -> bool:
     return step.rate_unit.endswith("it/s")
 
 
-def _x(step: StepMetrics | _Picked, fallback: float) -> float:
-    return float(step.step) if step.step is not None else fallback
-
-
 class _Picked(NamedTuple):
     """What the series keep of one step of a batch (read from its columns, no StepMetrics built)."""
 
@@ -344,10 +342,13 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
     for columns in found:
         n = len(columns)
         none = [None] * n
+        steps = columns.step
+        if not _all_sane(steps):
+            steps = [None if absurd(step) else step for step in steps]  # (sane_step's rule, row by row)
         picked.extend(
             map(
                 _Picked,
-                [None if absurd(step) else step for step in columns.step],
+                steps,
                 columns.ts if columns.ts is not None else none,
                 columns.loss if columns.loss is not None else none,
                 columns.rate if columns.rate is not None else none,
@@ -356,6 +357,14 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
     if len(picked) != len(offsets):
         return None
     return dict(zip(offsets, picked, strict=True))
+
+
+def _all_sane(steps: Sequence[int | None]) -> bool:
+    """Whether every step is a number none of which is ``absurd`` (two C passes, not a test per row)."""
+    if None in steps:
+        return False
+    numbers = cast("Sequence[int]", steps)
+    return not numbers or (-_MAX_INDEX <= min(numbers) and max(numbers) <= _MAX_INDEX)
 
 
 def _rows_at(columns: StepColumns, offsets: list[int]) -> StepColumns:

@@ -258,6 +258,10 @@ class BlockDecoder(Protocol):
     def decode(self, raw: bytes, first_line: int) -> list[StepColumns]: ...
 
 
+# ``StepBatch.raw_lines_at`` splits the whole batch when at least one line in this many is wanted.
+_SPLIT_DENSITY = 16
+
+
 @dataclass(frozen=True, slots=True)
 class StepBatch(Event):
     """Many homogeneous step lines parsed at once by a fast path (a large block of a file being read).
@@ -287,10 +291,15 @@ class StepBatch(Event):
     places: tuple[tuple[int, int], ...] = field(default=(), compare=False)
     """(byte offset in ``raw``, line index) of some lines (the samples'), ascending: ``raw_lines_at`` starts from
     the nearest one instead of the start of ``raw``."""
+    decoded: tuple[StepColumns, ...] = field(default=(), compare=False, repr=False)
+    """``decoder.decode(raw, first.line)`` when the parser has read every line of the batch already (a run of pairs
+    checked column by column): ``columns()`` and the series then read it instead of ``raw``. Empty otherwise."""
 
     def columns(self) -> list[StepColumns]:
-        """Every step of the batch as columns (``decoder.decode`` of ``raw``); without raw lines or a decoder, the
-        samples (all that is known)."""
+        """Every step of the batch as columns (``decoder.decode`` of ``raw``, or ``decoded`` when the parser gave
+        them); without raw lines or a decoder, the samples (all that is known)."""
+        if self.decoded:
+            return list(self.decoded)
         if self.raw and self.decoder is not None:
             return self.decoder.decode(self.raw, self.first.line)
         return StepColumns.of(self.samples)
@@ -305,6 +314,12 @@ class StepBatch(Event):
             return []
         if offsets[0] < 0 or not raw:
             return None
+        if len(offsets) * _SPLIT_DENSITY >= self.count:
+            # Many of the lines (a series right after a new run keeps every one): one C split is cheaper.
+            lines = raw.split(b"\n")
+            if offsets[-1] >= len(lines) - 1:
+                return None  # (the last piece of a split has no ``\n``: not a whole line)
+            return [lines[o] + b"\n" for o in offsets]
         mean = len(raw) / max(1, self.count)
         pos = index = 0  # ``pos``: where line ``index`` starts
         places = self.places

@@ -54,13 +54,17 @@ def test_a_batchs_lines_at_offsets_are_the_lines_a_split_gives(seed: int) -> Non
     n = rng.choice([1, 2, 9, 10, 500, 5000])
     lines = [b"%d " % i + b"x" * rng.choice([0, 3, 135, 135, 135, 4000]) + b"\n" for i in range(n)]
     raw = b"".join(lines)
-    offsets = sorted(rng.sample(range(n), min(n, rng.choice([1, 2, 5, 40]))))
+    offsets = sorted(rng.sample(range(n), min(n, rng.choice([1, 2, 5, 40, n // 16 + 1, n // 2 + 1, n]))))
     assert _batch(raw, n).raw_lines_at(offsets) == [lines[o] for o in offsets]
     # From the places the bulk runner hands over (its samples): the same lines.
     places = tuple(sample_lines(raw, 0, len(raw)))
     assert _batch(raw, n, places).raw_lines_at(offsets) == [lines[o] for o in offsets]
     assert _batch(raw, n).raw_lines_at([]) == []
     assert _batch(raw, n).raw_lines_at([*offsets, n]) is None
+    # A last line without its ``\n`` is not a whole line, however many lines are wanted.
+    unterminated = raw + b"%d tail" % n
+    assert _batch(unterminated, n + 1).raw_lines_at([*offsets, n]) is None
+    assert _batch(unterminated, n + 1).raw_lines_at(offsets) == [lines[o] for o in offsets]
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -56,3 +56,35 @@ def test_the_series_columns_are_those_of_decode(seed: int) -> None:
     mixed_decoder = MegatronDecoder.of(mixed.split(b"\n")[0], _read)
     assert mixed_decoder is not None
     assert _series(mixed_decoder.decode_series(mixed, 1)) == _series(mixed_decoder.decode(mixed, 1))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_padded_lines_are_taken_by_the_template_and_read_as_by_greedy_spaces(seed: int) -> None:
+    # The template's and the loss pattern's runs of spaces are possessive (Python 3.11+): padded numbers and
+    # separators (1 to 9 spaces; the launcher prefix is the block's own) must still be taken in C, every line, and
+    # read as greedy runs read them.
+    import re
+
+    from hwmon.parsers.megatron_block import _template, loss_pattern
+
+    rng = random.Random(seed)
+
+    def pad() -> str:
+        return " " * rng.randint(1, 9)
+
+    lines = [
+        (
+            f" iteration{pad()}{i}{pad()}/{pad()}1000{pad()}|{pad()}consumed samples:{pad()}{i * 32}{pad()}|"
+            f" elapsed time per iteration (ms):{pad()}350.{i}{pad()}| lm loss:{pad()}{3.5 + i / 100:.6E}{pad()}|"
+            f"{pad()}grad norm:{pad()}0.5{pad()}%{pad()}|{pad()}\n"
+        ).encode()
+        for i in range(1, 40)
+    ]
+    raw = b"".join(lines)
+    found = _template(lines[0].rstrip(b"\n"))
+    loss = loss_pattern(lines[0].rstrip(b"\n"))
+    assert found is not None and loss is not None
+    for pattern in (found[0], loss):
+        greedy = re.compile(pattern.pattern.replace(b"*+", b"*"), pattern.flags)
+        assert len(pattern.findall(raw)) == len(lines)
+        assert pattern.findall(raw) == greedy.findall(raw)

@@ -272,3 +272,45 @@ def test_a_pair_is_a_redrawn_line_then_the_next_line_final_and_whole() -> None:
     assert _pair([bar, Line(6, 20, "{'loss': 1.0}", False)], 0) is None  # (a redraw)
     assert _pair([bar, RedrawnLine(6, 20, ("a", "b"))], 0) is None
     assert _pair([bar], 0) is None
+
+
+def test_a_run_of_pairs_hands_over_the_columns_its_decoder_reads_back() -> None:
+    # ``StepBatch.decoded`` spares the model reading the run back: it must be what the decoder reads, numbered
+    # steps or not (a later segment's steps go back: the Trainer rule numbers none of them).
+    for seed, segments in ((0, 2), (5, 3)):
+        fast, _, _ = parse([hf_log(seed=seed, segments=segments)], blocks=True)
+        steps, _ = bulk(fast)
+        assert steps and all(len(b.decoded) == 1 for b in steps)
+        for b in steps:
+            assert b.decoder is not None
+            assert list(b.decoded) == b.decoder.decode(b.raw, b.first.line) == b.columns()
+        assert any(b.first.step is None for b in steps) and any(b.first.step is not None for b in steps)
+
+
+def test_a_batch_whose_handed_over_columns_are_short_is_read_back_from_its_lines() -> None:
+    # Columns that do not cover the batch (a parser's mistake) are not trusted: the lines are read back.
+    import dataclasses
+
+    data = hf_log(seed=1, segments=1)
+    fast, want_state, lines = parse([data], blocks=True)
+    cut: list[Event] = []
+    for event in fast:
+        if isinstance(event, StepBatch) and event.decoded:
+            whole = event.decoded[0]
+            names = ("lines", "step", "loss", "ts", "rate")
+            short = dataclasses.replace(whole, **{k: v[:1] for k in names if (v := getattr(whole, k)) is not None})
+            event = dataclasses.replace(event, decoded=(short,))
+        cut.append(event)
+    state = RunState(source="x")
+    apply_all(state, cut)
+    assert model(state, lines) == model(want_state, lines)
+
+
+def test_the_series_take_a_batchs_steps_whole_only_when_none_is_absurd() -> None:
+    # ``_pick_steps`` keeps a column of kept steps as it is only when no step is None or absurd (beyond 2**53, which
+    # the line path drops); otherwise each step is judged on its own.
+    from hwmon.model.reducer.steps import _all_sane
+
+    assert _all_sane([]) and _all_sane([1, 5, 9]) and _all_sane([-(2**53), 2**53])
+    assert not _all_sane([1, None, 3])
+    assert not _all_sane([1, 2**53 + 1]) and not _all_sane([2**60, 3]) and not _all_sane([-(2**53) - 1, 0])

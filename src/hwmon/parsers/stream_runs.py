@@ -280,5 +280,6 @@ def _step_batch(columns: StepColumns, raw: bytes, decoder: Renumbered) -> StepBa
         samples=samples,
         raw=raw,
         decoder=decoder,
+        decoded=(columns,),
         rule=decoder.rule,
     )

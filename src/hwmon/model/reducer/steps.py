@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from operator import itemgetter
+from typing import Any, NamedTuple, cast
 
-from hwmon.events import Event, ProgressUpdate, StepBatch, StepMetrics
+from hwmon.events import Event, ProgressUpdate, StepBatch, StepColumns, StepMetrics
 from hwmon.model.reducer import evals
 from hwmon.model.reducer.alerts import nan_alert
 from hwmon.model.reducer.evidence import after_the_end
@@ -203,8 +205,10 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
     if picked is not None:
         # Exactly the points a line-by-line feed keeps: the chart's shape does not depend on the chunking.
         step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
+        # Each kept step's x (its number, else its place), once for the three series.
+        xs = {o: x_first + o if p.step is None else float(p.step) for o, p in picked.items()}
         if timed:
-            points = [(_x(picked[o], x_first + o), _arrival(picked[o].ts, now)) for o in need_steps]
+            points = [(xs[o], _arrival(picked[o].ts, now)) for o in need_steps]
             state.steps.add_kept(step_first, step_last, event.count, None, None, points)
         else:
             state.steps.add_aggregate(step_first, step_last, event.count, None, None, event.count, [])
@@ -215,11 +219,11 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
             event.count,
             event.loss_min,
             event.loss_max,
-            [(_x(picked[o], x_first + o), picked[o].loss or 0.0) for o in need_loss],
+            [(xs[o], picked[o].loss or 0.0) for o in need_loss],
         )
         if rated and n_rate > 0:
             assert last.rate is not None
-            points = [(_x(picked[o], x_first + o), picked[o].rate or 0.0) for o in need_rate]
+            points = [(xs[o], picked[o].rate or 0.0) for o in need_rate]
             values = [r for _, r in points] + [last.rate]
             state.rate.add_kept(
                 points[0] if points else (x_last, last.rate),
@@ -323,10 +327,6 @@ def _from_bar(step: StepMetrics) -> bool:
     return step.rate_unit.endswith("it/s")
 
 
-def _x(step: StepMetrics | _Picked, fallback: float) -> float:
-    return float(step.step) if step.step is not None else fallback
-
-
 class _Picked(NamedTuple):
     """What the series keep of one step of a batch (read from its columns, no StepMetrics built)."""
 
@@ -344,20 +344,28 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
         return {}
     if not event.raw or event.decoder is None:
         return None
-    # Only the wanted lines are read back (offsets are sorted): a block holds thousands of lines and keeps a few.
-    wanted = event.raw_lines_at(offsets)
-    if wanted is None:
-        return None
+    if len(event.decoded) == 1 and offsets[-1] < len(event.decoded[0]):
+        # The parser read every line already (``StepBatch.decoded``): the kept rows are taken from its columns.
+        found = [_rows_at(event.decoded[0], offsets)]
+    else:
+        # Only the wanted lines are read back (offsets are sorted): a block holds thousands of lines, keeps a few.
+        wanted = event.raw_lines_at(offsets)
+        if wanted is None:
+            return None
+        # (A decoder may read only the columns the series keep, ``decode_series``: see hwmon.events.BlockDecoder.)
+        decode = getattr(event.decoder, "decode_series", event.decoder.decode)
+        found = decode(b"".join(wanted), event.first.line)
     picked: list[_Picked] = []
-    # (A decoder may read only the columns the series keep, ``decode_series``: see hwmon.events.BlockDecoder.)
-    decode = getattr(event.decoder, "decode_series", event.decoder.decode)
-    for columns in decode(b"".join(wanted), event.first.line):
+    for columns in found:
         n = len(columns)
         none = [None] * n
+        steps = columns.step
+        if not _all_sane(steps):
+            steps = [None if absurd(step) else step for step in steps]  # (sane_step's rule, row by row)
         picked.extend(
             map(
                 _Picked,
-                [None if absurd(step) else step for step in columns.step],
+                steps,
                 columns.ts if columns.ts is not None else none,
                 columns.loss if columns.loss is not None else none,
                 columns.rate if columns.rate is not None else none,
@@ -366,6 +374,33 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
     if len(picked) != len(offsets):
         return None
     return dict(zip(offsets, picked, strict=True))
+
+
+def _all_sane(steps: Sequence[int | None]) -> bool:
+    """Whether every step is a number none of which is ``absurd`` (two C passes, not a test per row)."""
+    if None in steps:
+        return False
+    numbers = cast("Sequence[int]", steps)
+    return not numbers or (-_MAX_INDEX <= min(numbers) and max(numbers) <= _MAX_INDEX)
+
+
+def _rows_at(columns: StepColumns, offsets: list[int]) -> StepColumns:
+    """The columns the series read (step, ts, loss, rate) of ``columns``' rows at ``offsets`` (in range, sorted)."""
+    at = itemgetter(*offsets)
+
+    def take(values: Sequence[Any] | None) -> list[Any] | None:
+        if values is None:
+            return None
+        return list(at(values)) if len(offsets) > 1 else [values[offsets[0]]]
+
+    return StepColumns(
+        lines=offsets,
+        step=take(columns.step) or [],
+        ts=take(columns.ts),
+        loss=take(columns.loss),
+        rate=take(columns.rate),
+        rule=columns.rule,
+    )
 
 
 def _sampled_batch(

@@ -173,6 +173,8 @@ def test_a_count_that_rises_on_lines_of_its_own_is_the_loops_position() -> None:
     _, events = feed([*lines, "evaluating step 300", "evaluating step 400", "Saving weights at step 500"] * 1)
     _, more = feed(["Saving weights at step 100", "Saving weights at step 200"])
     assert steps(more) == []
+    _, more = feed(["[1]:", "  exitcode: 1", "[2]:", "  exitcode: 1", "[3]:"])  # a report's numbered items
+    assert steps(more) == []
     assert [(s.step, s.loss) for s in steps(events)] == [(200, None), (300, None)]
 
 

@@ -617,7 +617,9 @@ def _only_counts(t: Template) -> bool:
     """Whether a one-number template says nothing but its count (``Batch = 300``, ``current step: 58th step``):
     not ``Saving checkpoint at step 100`` or ``evaluating step 300``, which count something else."""
     name = t.slots[t.counter].name.split()
-    own = set(_WORDS.findall(name[-1])) | _COUNT_MODIFIERS if name else _COUNT_MODIFIERS
+    if not name:
+        return False  # "[2]:" alone: a list's item number (a launcher's failure report), not a loop's position
+    own = set(_WORDS.findall(name[-1])) | _COUNT_MODIFIERS
     words = _WORDS.findall(" ".join(t.literals).lower())
     return not any(len(word) >= 4 and word not in own for word in words)
 

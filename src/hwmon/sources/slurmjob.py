@@ -64,6 +64,7 @@ class SlurmJobSource:
         self._looked_at = float("-inf")
         self._wake = asyncio.Event()
         self._poller: Poller[JobInfo | None] | None = None
+        self._slurm: Poller[JobInfo | None] | None = None  # the controller itself, for a run hwmon submitted
         # What the scheduler said last, as told to the model (``JobState``: issue 21).
         self._told: tuple[object, ...] | None = None
 
@@ -84,7 +85,19 @@ class SlurmJobSource:
         looks the job up every ``poll_s``; until it has an answer, the job goes on)."""
         if self.run_dir is not None:
             record = registry.load(self.run_dir)
-            return record is not None and record.status != "running"
+            if record is None or record.status == "running":
+                return False
+            if not self.job_id:
+                return True
+            # The watcher recorded the end of an attempt. A requeued job's next attempt may be queued already (its
+            # own watcher marks the run running when it starts): the controller says whether the job is final.
+            if self._slurm is None:
+                self._slurm = Poller(lambda: show_job(self.job_id), self._poll_s, what=f"scontrol (job {self.job_id})")
+                self._slurm.start()
+            if not self._slurm.has_result:
+                return bool(self._slurm.note)  # no controller to ask (Slurm is not here): the record decides
+            job = self._slurm.latest
+            return job is None or job.final
         if self._poller is None:
             self._poller = Poller(self._lookup, self._poll_s, what=f"scontrol (job {self.job_id})")
             self._poller.start()
@@ -164,8 +177,9 @@ class SlurmJobSource:
         """Stop (the queue wait or the follower)."""
         self._closed = True
         self._wake.set()
-        if self._poller is not None:
-            self._poller.stop()
+        for poller in (self._poller, self._slurm):
+            if poller is not None:
+                poller.stop()
         if self._inner is not None:
             self._inner.close()
 

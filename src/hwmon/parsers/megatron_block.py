@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
 from hwmon.events import StepColumns, StepMetrics, StepTexts
@@ -157,20 +157,10 @@ class MegatronDecoder:
         extra: list[tuple[str, list[float | None]]] = []
         for key, i, percent in self._extras:
             extra.append((key, [v / 100.0 for v in values[i] if v is not None] if percent else values[i]))
-        rate: list[float | None] | None = None
-        unit = "samples/sec"
-        if self._rate is not None:
-            i, unit = self._rate
-            rate = values[i]
-        elif self._ms is not None:
-            ms = [v or 0.0 for v in values[self._ms]]
-            batch = [v or 0.0 for v in values[self._batch]] if self._batch is not None else [0.0] * n
-            rate = [_rate(b, t) for b, t in zip(batch, ms, strict=True)]
-            # A row without a rate keeps the line path's default unit; the rows with one say it/s without a batch.
-            units = {"it/s" if r is not None and not b > 0 else "samples/sec" for b, r in zip(batch, rate, strict=True)}
-            if len(units) > 1:
-                return StepColumns.of(self._slow(raw, first_line))  # the unit changes row by row: per line
-            unit = units.pop()
+        rated = self._rates(values, n)
+        if rated is None:
+            return StepColumns.of(self._slow(raw, first_line))  # the unit changes row by row: per line
+        rate, unit = rated
         return [
             StepColumns(
                 lines=range(first_line, first_line + n),
@@ -182,6 +172,25 @@ class MegatronDecoder:
                 rule=RULE,
             )
         ]
+
+    def _rates(
+        self, values: Mapping[int, list[float | None]] | Sequence[list[float | None]], n: int
+    ) -> tuple[list[float | None] | None, str] | None:
+        """The rate column and its unit, from the line's own rate field or from its time per iteration and batch
+        size; None when the unit changes row by row (a row without a rate keeps the line path's default unit, the
+        rows with one say it/s without a batch)."""
+        if self._rate is not None:
+            i, unit = self._rate
+            return values[i], unit
+        if self._ms is None:
+            return None, "samples/sec"
+        ms = [v or 0.0 for v in values[self._ms]]
+        batch = [v or 0.0 for v in values[self._batch]] if self._batch is not None else [0.0] * n
+        rate = [_rate(b, t) for b, t in zip(batch, ms, strict=True)]
+        units = {"it/s" if r is not None and not b > 0 else "samples/sec" for b, r in zip(batch, rate, strict=True)}
+        if len(units) > 1:
+            return None
+        return rate, units.pop()
 
     def decode_series(self, raw: bytes, first_line: int) -> list[StepColumns]:
         """``decode`` of the columns a chart plots (step, loss, rate: see ``hwmon.events.BlockDecoder``), ``extra``
@@ -195,19 +204,10 @@ class MegatronDecoder:
             return self.decode(raw, first_line)
         columns = dict(zip(groups, zip(*rows, strict=True), strict=True))
         values: dict[int, list[float | None]] = {i - 2: list(map(float, col)) for i, col in columns.items() if i > 1}
-        rate: list[float | None] | None = None
-        unit = "samples/sec"
-        if self._rate is not None:
-            i, unit = self._rate
-            rate = values[i]
-        elif self._ms is not None:
-            ms = [v or 0.0 for v in values[self._ms]]
-            batch = [v or 0.0 for v in values[self._batch]] if self._batch is not None else [0.0] * n
-            rate = [_rate(b, t) for b, t in zip(batch, ms, strict=True)]
-            units = {"it/s" if r is not None and not b > 0 else "samples/sec" for b, r in zip(batch, rate, strict=True)}
-            if len(units) > 1:
-                return self.decode(raw, first_line)
-            unit = units.pop()
+        rated = self._rates(values, n)
+        if rated is None:
+            return self.decode(raw, first_line)
+        rate, unit = rated
         return [
             StepColumns(
                 lines=range(first_line, first_line + n),

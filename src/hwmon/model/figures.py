@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from hwmon.model.fmt import fmt_duration, fmt_number
 from hwmon.model.fmt import fmt_rate as _fmt_rate_value
-from hwmon.model.state import ENDED, Phase, ProgressBar, RunState
+from hwmon.model.state import ENDED, Phase, ProgressBar, RunState, merge_errors
 
 __all__ = [
     "EvalPoint",
@@ -45,6 +45,20 @@ __all__ = [
     "step_progress",
     "wall_seconds",
 ]
+
+
+def log_errors(state: RunState) -> list[str]:
+    """The errors the log shows, every run's: those of the runs before the last one (a launch appended to the same
+    file after another ended) first, then the run's own; distinct, bounded. Every view and ``hwmon summary`` list
+    errors through this."""
+    if not state.earlier_errors:
+        return list(state.errors)
+    return merge_errors(state.earlier_errors, state.errors)
+
+
+def log_error_count(state: RunState) -> int:
+    """How many error lines the log showed, every run's (``log_errors``)."""
+    return state.earlier_error_count + state.error_count
 
 
 def is_ended(state: RunState) -> bool:

@@ -40,6 +40,16 @@ STEP_ARRIVALS_KEPT = 64
 _EPOCHS_BAR = re.compile(r"\s*epochs?\s*:?\s*$", re.IGNORECASE)
 
 
+def merge_errors(earlier: list[str], later: list[str]) -> list[str]:
+    """The distinct messages of ``earlier`` then ``later`` (first seen first), at most ``MAX_ERRORS``: the first half
+    and the most recent rest, as the reducer keeps one run's errors (the root cause is usually early)."""
+    merged = list(dict.fromkeys([*earlier, *later]))
+    if len(merged) > MAX_ERRORS:
+        half = MAX_ERRORS // 2
+        merged = merged[:half] + merged[len(merged) - (MAX_ERRORS - half) :]
+    return merged
+
+
 @dataclass(slots=True)
 class Phase:
     """One span of the timeline. A phase may repeat (two compiles, checkpoints between train spans)."""
@@ -211,6 +221,10 @@ class RunState:
     model: ModuleNode | None = None
     errors: list[str] = field(default_factory=list)
     error_count: int = 0
+    # The errors of the earlier runs in the same log (a launch appended after another ended): distinct messages,
+    # the first half and a rolling tail kept as ``errors`` is, and their count (``hwmon.model.figures.log_errors``).
+    earlier_errors: list[str] = field(default_factory=list)
+    earlier_error_count: int = 0
     warnings: int = 0
     recent_warnings: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_WARNINGS_KEPT))
     alerts: list[Alert] = field(default_factory=list)

@@ -12,7 +12,7 @@ from datetime import datetime
 from hwmon.events import Event
 from hwmon.model import figures
 from hwmon.model.distributed import summary_keys
-from hwmon.model.figures import phase_durations
+from hwmon.model.figures import log_error_count, log_errors, phase_durations
 from hwmon.model.reducer import apply
 from hwmon.model.state import Phase, RunState
 
@@ -120,8 +120,9 @@ def summary_dict(state: RunState) -> dict[str, object]:
         "checkpoints": [{"step": c.step, "path": c.path} for c in state.checkpoints],
         "eval": {name: v for name, value in state.eval.items() if (v := _num(value)) is not None},
         "model": None if state.model is None else {"name": state.model.type, "modules": state.model.count()},
-        "errors": list(state.errors),
-        "error_count": state.error_count,
+        # Every run's in the file (the other figures are the last run's): ``figures.log_errors``.
+        "errors": log_errors(state),
+        "error_count": log_error_count(state),
         "warnings": state.warnings,
         "alerts": [{"kind": a.kind, "message": a.message, "line": a.line} for a in state.alerts],
         "runs": state.runs,

@@ -104,9 +104,12 @@ class GenericParser(Evidence):
         text = line.text
         out: list[Event] = []
         record = as_record(line, self._reader)
+        if not facts:
+            # A parser read this line's step or error: a record of its own, so it ends an exception's message.
+            out.extend(self._multi.record_begins())
         consumed, errors = self._multi.feed(record)
         out.extend(errors)
-        if errors:
+        if out:
             stamp(out, 0, "generic:traceback")
         if consumed:
             # A traceback's lines still tell the device (``RuntimeError: CUDA out of memory``, ``cuDNN error``,

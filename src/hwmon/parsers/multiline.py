@@ -14,6 +14,9 @@ The one implementation the format parsers share (the generic parser for any log,
   ``what()`` text (``kind=abort_kind``) on the ``what()`` line; without a ``what()`` next, the ``terminate`` line
   itself; ``terminate called without an active exception`` at once.
 
+A line a parser read a step or an error from is a record of its own, not a line of the message before it (the
+caller says so: ``record_begins``): a relaunch's first step after a crash comes after the crash.
+
 ``feed(record)`` returns whether the line belonged to such a record and the errors completed by it; ``finish()``
 releases what is held (a stream that went quiet calls it too, so a crash shows now rather than never).
 """
@@ -117,6 +120,15 @@ class MultilineErrors:
                     self._terminate = error
                 return True, out
         return False, out
+
+    def record_begins(self) -> list[ErrorSeen]:
+        """The next line is a record of its own (a parser read a step or an error from it), so it is not part of an
+        exception's multi-line message: the exception read so far is released (nothing changes in a traceback's
+        frames or a chain, where such a line cannot come)."""
+        out: list[ErrorSeen] = []
+        if self._state == "after":
+            self._release(out)
+        return out
 
     def finish(self) -> list[ErrorSeen]:
         """Release whatever is held (end of input, or the input went quiet)."""

@@ -82,7 +82,7 @@ def _header(inp: ReportInput) -> str:
         rows.append(_row("command", f"<code>{_t(inp.command)}</code>"))
     if state.runs > 1:
         rows.append(_row("runs in log", f"{state.runs} (showing the last)"))
-    rows.append(_row("errors / warnings", f"{state.error_count} / {state.warnings}"))
+    rows.append(_row("errors / warnings", f"{figures.log_error_count(state)} / {state.warnings}"))
     return '<table class="facts">' + "".join(rows) + "</table>"
 
 
@@ -199,9 +199,11 @@ def _alerts_and_errors(state: RunState) -> str:
             for a in state.alerts
         )
         parts.append(f"<section><h2>Alerts</h2><ul class=alerts>{items}</ul></section>")
-    if state.errors:
-        items = "".join(f"<li><pre>{_t(e, 4000)}</pre></li>" for e in state.errors[-20:])
-        parts.append(f"<section><h2>Errors ({state.error_count})</h2><ul class=errors>{items}</ul></section>")
+    errors = figures.log_errors(state)
+    if errors:
+        items = "".join(f"<li><pre>{_t(e, 4000)}</pre></li>" for e in errors[-20:])
+        count = figures.log_error_count(state)
+        parts.append(f"<section><h2>Errors ({count})</h2><ul class=errors>{items}</ul></section>")
     return "".join(parts)
 
 

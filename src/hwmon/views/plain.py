@@ -75,8 +75,9 @@ def state_fields(state: RunState, now: float | None) -> list[str]:
     limit = fmt_limit(limit_verdict(state, now))  # issue 21: the ETA against the Slurm time limit
     if limit:
         fields.append(limit)
-    if state.error_count:
-        fields.append(f"errors {state.error_count}")
+    errors = figures.log_error_count(state)
+    if errors:
+        fields.append(f"errors {errors}")
     return fields
 
 

@@ -23,7 +23,7 @@ from hwmon.model.reducer.ending import tentative_end
 from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.job import continues
 from hwmon.model.reducer.timeline import close_phase, stop_clocks
-from hwmon.model.state import ENDED, ProgressBar, RunState
+from hwmon.model.state import ENDED, ProgressBar, RunState, merge_errors
 
 
 def reset_run(state: RunState) -> None:
@@ -41,6 +41,9 @@ def reset_run(state: RunState) -> None:
     fresh.vendor = state.vendor
     fresh.device = state.device
     fresh.job = state.job
+    # The log's errors are the file's, whichever run printed them (a crash before a relaunch is still a crash).
+    fresh.earlier_errors = merge_errors(state.earlier_errors, state.errors)
+    fresh.earlier_error_count = state.earlier_error_count + state.error_count
     for f in dataclasses.fields(RunState):
         setattr(state, f.name, getattr(fresh, f.name))
 

@@ -180,8 +180,9 @@ class RunHeader(Widget):
         # A third row appears only for an alert or a follower/source message, so it is never cut off by the
         # phase/step details at 80 columns.
         notice = self.notice_text()
-        if notice is None and (state.error_count or state.warnings):
-            errors = f"{state.error_count} error{'s' if state.error_count != 1 else ''}"
+        error_count = figures.log_error_count(state)
+        if notice is None and (error_count or state.warnings):
+            errors = f"{error_count} error{'s' if error_count != 1 else ''}"
             warnings = f"{state.warnings} warning{'s' if state.warnings != 1 else ''}"
             second.append(field(f"{errors} · {warnings}", 6, "dim"))
         line2 = fit_fields(second, width, Text(" · ", style="dim"), lead=" ")

@@ -32,6 +32,10 @@ def evals(text: str) -> list[tuple[int, str, float]]:
         "Validation... 100",
         "eval batch size 32",
         "test samples: 10000",
+        # A configuration's cadences and sizes, printed as settings ("val_freq: 800.0" in an options dump).
+        "    val_freq: 800.0",
+        "  eval_interval: 500",
+        "Number of val images/folders in koniq: 1000",
     ],
 )
 def test_data_lines_of_an_evaluation_are_no_metrics(line: str) -> None:
@@ -87,3 +91,10 @@ def test_a_line_of_metric_names_that_no_labelled_row_follows_is_prose() -> None:
 
 def test_the_tables_do_not_depend_on_the_chunking() -> None:
     assert parse(TABLES, 1) == parse(TABLES) == parse(TABLES, 7)
+
+
+def test_a_config_sections_sizes_under_a_test_heading_are_no_metrics() -> None:
+    # A YACS-style config dump: "TEST:" heads a section of settings, not an evaluation's results.
+    config = "TEST:\n  BASE_SIZE: 2048\n  BATCH_SIZE_PER_GPU: 6\n  NUM_SAMPLES: 100\nTRAIN:\n  LR: 0.01\n"
+    assert evals(config) == []
+    assert evals("Test results:\n  accuracy: 0.91\n  eval_freq: 5\n") == [(2, "accuracy", 0.91)]

@@ -81,6 +81,13 @@ _TRAIN_ERROR = re.compile(
     r"^(?:train|training)[\s_\-/.]+(?:l1|l2|rmse|mse|mae|rmsle|mape|m?logloss|m?error|huber|quantile|poisson"
     r"|gamma|tweedie|nll|ce|xentropy|cross[\s_-]?entropy)$"
 )
+# A word that makes a name bookkeeping wherever it stands: a count or size of data ("Number of val images",
+# "BATCH_SIZE_PER_GPU", "num_val_samples"), a cadence or setting of a configuration ("val_freq", "eval_interval",
+# "test every"), time spent.
+_BOOKKEEPING_WORDS = frozenset(
+    {"num", "number", "count", "size", "samples", "examples", "images", "files", "folders", "instances", "records"}
+    | {"batches", "steps", "runtime", "time", "freq", "frequency", "interval", "every", "period", "workers", "seed"}
+)
 _NOT_A_NAME = re.compile(
     r"\.(?:bin|json|jsonl|txt|csv|tsv|pt|pth|ckpt|h5|hdf5|npy|npz|pkl|pickle|ya?ml|cache|log|tar|gz|zip|parquet"
     r"|arrow|idx|tfrecords?|safetensors|jpe?g|png|wav|mp4|py)$|^\.{0,2}/|[.!?,\u2026]$"
@@ -142,7 +149,7 @@ def field_role(name: str) -> str | None:
     if known == "step" or name in COUNTER_EXTRA:
         return "counter"
     words = name.replace("/", " ").replace("_", " ").replace(".", " ").split()
-    if known == "eval" and words and words[-1] in _EVAL_BOOKKEEPING:
+    if known == "eval" and bookkeeping(name):
         return "metric"  # h17c: "eval batch size", "test samples": the evaluation's size, not its result
     if known is not None:
         return known
@@ -150,7 +157,7 @@ def field_role(name: str) -> str | None:
         return "metric"  # "best loss", "final val acc": a summary of the run, not a step's value
     if _EVAL_START.match(name):
         # An evaluation's own bookkeeping (its runtime, its speed, its epoch) is not a metric of it.
-        return "metric" if words[-1] in _EVAL_BOOKKEEPING or name.endswith("per_second") else "eval"
+        return "metric" if bookkeeping(name) or name.endswith("per_second") else "eval"
     if len(words) >= 2 and words[-1] in _INDEX_WORDS:
         # "epoch_num", "iter_idx", "step number": the word before says what is counted.
         head = field_role(" ".join(words[:-1]))
@@ -221,8 +228,8 @@ def eval_name(name: str) -> str:
 def bookkeeping(name: str) -> bool:
     """Whether a (normalised) name is an evaluation's bookkeeping rather than a result of it (``time``, ``runtime``,
     ``samples``, ``batch size``): under an evaluation heading it stays a plain metric."""
-    words = name.replace("/", " ").replace("_", " ").replace(".", " ").split()
-    return bool(words) and words[-1] in _EVAL_BOOKKEEPING
+    words = name.replace("/", " ").replace("_", " ").replace(".", " ").replace("-", " ").split()
+    return bool(words) and (words[-1] in _EVAL_BOOKKEEPING or any(word in _BOOKKEEPING_WORDS for word in words))
 
 
 def context_is_eval(before: str) -> bool:

@@ -33,7 +33,7 @@ from hwmon.events import (
     TargetStated,
 )
 from hwmon.parsers.checkpoints import read_checkpoint
-from hwmon.parsers.fields import eval_name, eval_step, field_role, share
+from hwmon.parsers.fields import bookkeeping, eval_name, eval_step, field_role, share
 from hwmon.parsers.records import Record
 from hwmon.parsers.structured import StructuredLines
 from hwmon.parsers.tables import ColumnTables
@@ -43,7 +43,6 @@ from hwmon.parsers.userformats import Format, UserFormats
 __all__ = ["LearnedStage"]
 
 _READ = (StepMetrics, StepBatch, EvalMetric, RunCompleted, CheckpointSaved, TargetStated)
-_BOOKKEEPING = re.compile(r"\b(?:num|number|count|size|samples|examples|batches|steps|runtime|time)\b")
 # A heading that names an evaluation: "Test results:", "Validation summary:", "=== Evaluation ===".
 _EVAL_HEADING = re.compile(
     r"^\W*(?:[A-Za-z]+\s+){0,3}?(?:eval|evaluation|validation|valid|test|testing)\b[^\d]{0,60}?"
@@ -151,7 +150,7 @@ class LearnedStage:
         if not fields:
             return None
         for name, _ in fields:
-            if field_role(name) in ("counter", "epoch") or _BOOKKEEPING.search(name) is not None:
+            if field_role(name) in ("counter", "epoch") or bookkeeping(name):
                 return None
         rule = "structured:after-end"
         return [EvalMetric(record.number, record.ts, eval_name(n), share(n, v), rule=rule) for n, v in fields]
@@ -164,7 +163,7 @@ class LearnedStage:
             field = self.templates.single_field(record)
             if field is not None:
                 name, value = field
-                if field_role(name) in ("counter", "epoch") or _BOOKKEEPING.search(name) is not None:
+                if field_role(name) in ("counter", "epoch") or bookkeeping(name):
                     return []  # the evaluation's size, not a result of it
                 rule = "structured:eval-block"
                 value = share(name, value)

@@ -39,7 +39,8 @@ def test_a_relaunch_after_crashes_reports_its_own_figures_and_every_runs_errors(
     assert s["status"] == "succeeded" and s["train"]["steps"]["last"] == 12
     # The same message in two launches is listed once, counted twice.
     assert s["errors"] == ["RuntimeError: CUDA error: an illegal memory access was encountered"]
-    assert s["error_count"] == 2
+    assert s["error_count"] == 2 and s["earlier_error_count"] == 2
+    assert figures.fmt_error_count(s["error_count"], s["earlier_error_count"]) == "2, all in earlier runs"
     assert state.errors == [] and state.error_count == 0  # the run's own (its alerts: none)
     assert "errors 2" in state_fields(state, None)
     from hwmon.views.html_report import _alerts_and_errors
@@ -65,3 +66,9 @@ def test_the_log_errors_are_bounded_and_keep_the_first_half_and_the_latest() -> 
     merged = figures.log_errors(state)
     assert len(merged) == MAX_ERRORS and merged[0] == "E0" and merged[-1] == "late"
     assert merged.count("E0") == 1
+
+
+def test_an_error_count_says_how_many_came_from_earlier_runs() -> None:
+    assert figures.fmt_error_count(3, 0) == "3"
+    assert figures.fmt_error_count(12, 10) == "12, 10 in earlier runs"
+    assert figures.fmt_error_count(5, 5) == "5, all in earlier runs"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from hwmon import exitcodes
 from hwmon.commands._args import add_format_file
-from hwmon.model.figures import fmt_share
+from hwmon.model.figures import fmt_error_count, fmt_share
 from hwmon.model.text import safe_text
 
 if TYPE_CHECKING:
@@ -357,9 +357,8 @@ def render_human(summary: dict[str, object]) -> None:
     if model:
         section("Model", [(str(model.get("name")), f"{model.get('modules')} modules")])
     errors = [str(e) for e in _list(summary.get("errors"))]
-    count = summary.get("error_count")
     if errors:
-        console.print(Text(f"Errors ({count})", style="bold red"))
+        console.print(Text(f"Errors ({_error_count(summary)})", style="bold red"))
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column(overflow="fold")
@@ -369,6 +368,11 @@ def render_human(summary: dict[str, object]) -> None:
         if len(errors) > 10:
             console.print(Text(f"  … and {len(errors) - 10} earlier distinct errors (see --json)"))
     console.print(Text(f"Warnings: {summary.get('warnings')}"))
+
+
+def _error_count(summary: dict[str, object]) -> str:
+    count, earlier = summary.get("error_count"), summary.get("earlier_error_count")
+    return fmt_error_count(count if isinstance(count, int) else 0, earlier if isinstance(earlier, int) else 0)
 
 
 # --- Markdown ------------------------------------------------------------------------------------------------------
@@ -413,7 +417,7 @@ def render_markdown(summary: dict[str, object]) -> str:
     if model:
         lines += ["", "## Model", "", f"{_md(model.get('name'))}: {model.get('modules')} modules"]
     errors = _list(summary.get("errors"))
-    lines += ["", f"## Errors ({summary.get('error_count')})", ""]
+    lines += ["", f"## Errors ({_error_count(summary)})", ""]
     lines += [f"- {_md(e)}" for e in errors] or ["none"]
     lines += ["", f"**Warnings**: {summary.get('warnings')}", ""]
     return "\n".join(lines)

@@ -61,6 +61,16 @@ def log_error_count(state: RunState) -> int:
     return state.earlier_error_count + state.error_count
 
 
+def fmt_error_count(count: int, earlier: int) -> str:
+    """An error count that says how many came from the runs before the last (``log_error_count``,
+    ``RunState.earlier_error_count``): ``12, 10 in earlier runs``, ``5, all in earlier runs``, ``2``."""
+    if earlier <= 0:
+        return str(count)
+    if earlier >= count:
+        return f"{count}, all in earlier runs"
+    return f"{count}, {earlier} in earlier runs"
+
+
 def is_ended(state: RunState) -> bool:
     """The run reported its end (its own end line, a fatal error, or its supervisor's record)."""
     return state.status in ENDED

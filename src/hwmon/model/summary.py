@@ -123,6 +123,7 @@ def summary_dict(state: RunState) -> dict[str, object]:
         # Every run's in the file (the other figures are the last run's): ``figures.log_errors``.
         "errors": log_errors(state),
         "error_count": log_error_count(state),
+        "earlier_error_count": state.earlier_error_count,  # (added) of error_count, the earlier runs' errors
         "warnings": state.warnings,
         "alerts": [{"kind": a.kind, "message": a.message, "line": a.line} for a in state.alerts],
         "runs": state.runs,

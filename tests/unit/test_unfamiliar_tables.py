@@ -118,8 +118,9 @@ def test_tab_lines_that_are_not_records() -> None:
     assert st.status != "succeeded"  # time remained at the last line: no end
 
 
-@pytest.mark.parametrize("text", [RULED, PLACED, TABS])
+@pytest.mark.parametrize("text", [RULED, PLACED, TABS, "GROWING"])
 def test_chunking_does_not_change_what_is_read(text: str) -> None:
+    text = _growing(4) if text == "GROWING" else text
     whole = [e for e in parse_text(text) if not type(e).__name__.startswith(("LogLine", "Batch"))]
     bytewise = [e for e in parse_text(text, chunk=1) if not type(e).__name__.startswith(("LogLine", "Batch"))]
     assert bytewise == whole
@@ -208,3 +209,46 @@ def test_a_table_printed_behind_a_loggers_name() -> None:
     )
     steps = steps_of(parse_text(text))
     assert [(s.step, s.loss) for s in steps if s.rule.startswith("table:")] == [(50, 0.91), (100, 0.81), (150, 0.71)]
+
+
+def _growing(epochs: int, *, restart_at: int | None = None) -> str:
+    """A table printed whole after every epoch with one row more each time (a PrettyTable kept across epochs)."""
+    lines: list[str] = []
+    rows: list[str] = []
+    for epoch in range(1, epochs + 1):
+        if epoch == restart_at:
+            rows = []  # a new run: the table starts over
+        rows.append(f"| {len(rows) + 1:5d} | {1.0 / epoch:10.4f} | {0.5 + epoch * 0.05:7.4f} |")
+        rule = "+-------+------------+---------+"
+        lines += [rule, "| Epoch | Train Loss | Val Acc |", rule, *rows, rule]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_table_reprinted_whole_every_epoch_gives_each_row_once() -> None:
+    events = parse_text(_growing(5))
+    steps = [e for e in events if isinstance(e, StepMetrics)]
+    assert [(s.epoch, s.loss) for s in steps] == [(1, 1.0), (2, 0.5), (3, 0.3333), (4, 0.25), (5, 0.2)]
+    state = summarize_bytes(_growing(5).encode(), "growing.log")
+    assert state.runs == 1 and state.eval == {"val_acc": 0.75}
+
+
+def test_a_reprinted_table_whose_first_row_differs_is_read_again() -> None:
+    # The table starts over at epoch 4 (a new run): its rows are not the earlier printing's, so they are read.
+    steps = [e for e in parse_text(_growing(5, restart_at=4)) if isinstance(e, StepMetrics)]
+    assert [s.epoch for s in steps] == [1, 2, 3, 1, 2]
+
+
+def test_a_row_after_a_printing_diverged_is_never_an_echo() -> None:
+    # The second printing's first row is new; its second row equals the first printing's first row, but a printing
+    # that has printed a row of its own repeats nothing any more.
+    text = "| step | loss |\n|    1 |  0.5 |\n| step | loss |\n|    2 |  0.4 |\n|    1 |  0.5 |\n"
+    steps = [e for e in parse_text(text) if isinstance(e, StepMetrics)]
+    assert [s.step for s in steps] == [1, 2, 1]
+
+
+def test_another_tables_rows_are_no_echo_of_the_last_printing() -> None:
+    # Table A printed, then again up to its first row; then table B, whose row reads like A's second: B's is read.
+    a, b = "| step | loss |", "| step | val_loss |"
+    text = f"{a}\n|    1 |  0.5 |\n|    2 |  0.4 |\n{a}\n|    1 |  0.5 |\n{b}\n|    2 |  0.4 |\n"
+    events = parse_text(text)
+    assert [(e.line, e.name, e.value) for e in events if isinstance(e, EvalMetric)] == [(7, "val_loss", 0.4)]

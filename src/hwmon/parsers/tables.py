@@ -18,6 +18,10 @@ name. A ``#`` column is the step counter. In a table with no training-loss colum
 ``LOSS X``, or none), its share-like and score columns (``F``, ``P``, ``R``, ``TAG_ACC``, ``SCORE``) are the
 evaluation's results.
 
+A table printed whole again under the same header (a table kept across epochs and printed after each, one row
+longer every time) repeats its earlier rows: a row that repeats, in order, the row at its place in the printing
+before is no new step; the first row of the printing's own ends the repeat.
+
 A row becomes a ``StepMetrics`` (the counter column as the step, the epoch column as the epoch, the training loss
 column as the loss, the other numbers as extras) and one ``EvalMetric`` per eval column; ``3/10`` in the counter or
 epoch column also states the target. Events carry ``rule="table:<id>"`` (the id is a hash of the header's names).
@@ -49,6 +53,7 @@ from hwmon.parsers.records import Record
 __all__ = ["ColumnTables", "Table", "cell_value"]
 
 _MAX_COLUMNS = 32
+_MAX_REPRINTED = 4096  # rows of one printing kept to recognise them when the table is printed again
 _MAX_LINE = 1000
 _SPLIT = re.compile(r"[\s|]+")
 _WIDE = re.compile(r"\s{2,}|\s*\|\s*|\t")
@@ -128,6 +133,12 @@ class ColumnTables:
         self._table: Table | None = None
         self._pending: Table | None = None
         self._train: Table | None = None  # h17c: the last training table (rows may resume after an evaluation's)
+        # A table reprinted whole under the same header (a growing table printed every epoch) repeats its rows:
+        # the rows (hashes) of the printing before (``_before``), how many of them this printing has repeated so far in
+        # order (``_echo``; -1: it has printed a row of its own since), and this printing's rows (``_printed``).
+        self._before: list[int] = []
+        self._printed: list[int] = []
+        self._echo = -1
 
     @property
     def table(self) -> Table | None:
@@ -158,15 +169,17 @@ class ColumnTables:
                 found = self._row(pending, record, text)
                 if found is not None:
                     # The first row under a new header confirms it (a line of names that no row follows was prose).
+                    if self._table is None or self._table.names != pending.names:
+                        self._before, self._printed, self._echo = [], [], -1
                     self._table, self._pending = pending, None
                     if not pending.evaluation:
                         self._train = pending
-                    return found
+                    return self._new_row(text, found)
             table = self._table
             found = None if table is None else self._row(table, record, text)
             if found is None and table is not None and table.evaluation and self._train is not None:
                 found = self._row(self._train, record, text)  # h17c: training rows again after an evaluation
-            return found
+            return found if found is None else self._new_row(text, found)
         if "%" in text:
             text = _BAR_TAIL.sub("", text)
         current = self._pending or self._table
@@ -187,7 +200,8 @@ class ColumnTables:
             if header is not None:
                 _place(header, record)
                 if self._table is not None and self._table.names == header.names:
-                    self._pending = None  # the same header again (printed per epoch)
+                    self._pending = None  # the same header again (printed per epoch, or the whole table again)
+                    self._before, self._printed, self._echo = self._printed, [], 0
                     return []
                 self._pending = header
                 return []
@@ -195,6 +209,18 @@ class ColumnTables:
 
     def finish(self) -> list[Event]:
         return []
+
+    def _new_row(self, text: str, found: list[Event]) -> list[Event]:
+        """``found`` for a row of this printing, or ``[]`` for a row that repeats, in order, the row the printing
+        before had at its place (a reprinted table's earlier rows are no new steps)."""
+        echo = self._echo
+        if len(self._printed) < _MAX_REPRINTED:
+            self._printed.append(hash(text))
+        if 0 <= echo < len(self._before) and self._before[echo] == hash(text):
+            self._echo = echo + 1
+            return []
+        self._echo = -1
+        return found
 
     def _rule(self, record: Record) -> list[Event] | None:
         """h17g: a rule of dashes right under a header states its columns' extents (``[]``); None otherwise."""

@@ -191,6 +191,10 @@ class RunState:
     # The log's own successful end line was read (RunCompleted): guessed steps after it are not training steps
     # (hwmon.model.reducer.evidence).
     ended_by_log: bool = False
+    # Guessed training steps read after that end line, held (at most ``RESUMED`` of them): that many say a launch
+    # resumed after the run ended (appended to the same log) and they are its first steps
+    # (hwmon.model.reducer.steps).
+    after_end: list[StepMetrics] = field(default_factory=list)
     # A success the log implies without saying it for sure (h17c, hwmon.model.reducer.ending): the rule that implied
     # it (``evidence:target-reached``, or a tentative end phrase's row) and the training step x it held at; a later
     # training step, a target moved past it or an error after it withdraws it. "" when the status is not provisional.

@@ -205,7 +205,24 @@ END_PHRASES: tuple[tuple[str, tuple[str, ...], str, bool], ...] = (
     ),
     # "Total training time: 0:12:13", and behind a C program's function-name prefix ("main: total training time:").
     ("training_time", ("otal",), r"^(?:[A-Za-z_][\w.]{0,40}:\s+)?Total (?:training|train) time\s*[:=]", False),
-    ("training_took", ("took",), r"^Training took\s+\d", False),
+    # "Training took 3m 2s", "Took 1880.06s to train".
+    (
+        "training_took",
+        ("took", "Took"),
+        r"^Training took\s+\d|^" + _LEAD + r"took\s+(?:" + _DURATION + r")\s*to train\b",
+        False,
+    ),
+    (
+        # "SUCCESS: Model converged after 16773 iterations!", "Optimization converged.", "Training has converged":
+        # the loop stopped at its goal (tentative: a solver inside a step may converge too).
+        "converged",
+        ("onverged", "ONVERGED"),
+        "^" + _LEAD + r"(?:success\W+)?(?:the )?(?:model|training|network|optimi[sz](?:ation|er)|solver|run)?\s*"
+        r"(?:has |is )?converged\b(?: (?:after|in) \d[\d,]* (?:iterations?|iters?|steps?|epochs?))?"
+        + _TIME_TAIL
+        + _END,
+        True,
+    ),
     (
         "exit_0",
         (" 0",),
@@ -306,7 +323,10 @@ KILLS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
 
 _LEVEL_ERROR = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:ERROR|CRITICAL|FATAL)[\]|):]?(?:\s|:|$)")
 _LEVEL_FATAL = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:CRITICAL|FATAL)[\]|):]?(?:\s|:|$)")
-_ERROR_PREFIX = re.compile(r"^\s*(?:[A-Za-z_][\w.]*Error|Error|FatalError|Fatal error)\s*:\s*\S")
+# (A figure named "Error" — "Error: 0.000099999", a loop's objective — is no error message.)
+_ERROR_PREFIX = re.compile(
+    r"^\s*(?:[A-Za-z_][\w.]*Error|Error|FatalError|Fatal error)\s*:\s*(?![-+]?\.?\d[\d.,eE+-]*%?\s*$)\S"
+)
 _PY_WARNING = re.compile(r"(?:^|:\d+: |\s)([A-Z]\w*Warning): (.+)$")
 _LEVEL_WARNING = re.compile(r"^(?:\S+\s+){0,3}?[\[|(]?(?:WARNING|WARN)[\]|):]?(?:\s|:|$)")
 # A training loop's totals: "(24000 samples in 22.38 s)", "Trained 5000 examples in 12.5 seconds". The sample word

@@ -36,6 +36,7 @@ __all__ = [
     "eval_step",
     "field_role",
     "normal_name",
+    "objective_name",
     "parse_number",
     "as_share",
     "bookkeeping",
@@ -259,6 +260,18 @@ def best_loss(names: list[str]) -> int | None:
     if picked is not None:
         return names.index(picked[0])
     return 0
+
+
+_OBJECTIVE = frozenset({"error", "err", "cost", "objective", "obj"})
+_OBJECTIVE_LEAD = frozenset({"train", "training", "avg", "average", "mean", "total", "running", "current"})
+
+
+def objective_name(name: str) -> bool:
+    """A name of what a loop minimises other than a loss: ``error``, ``cost``, ``objective`` (possibly ``train`` or
+    ``average`` before it; never a split's or a top-k's: ``test error``, ``top1 error``). A loop's line with no
+    loss-named figure has its one objective-named figure as its loss (``Iteration: 100  Error: 0.19``)."""
+    words = name.replace("_", " ").split()
+    return bool(words) and words[-1] in _OBJECTIVE and all(word in _OBJECTIVE_LEAD for word in words[:-1])
 
 
 def parse_number(text: str) -> float | None:

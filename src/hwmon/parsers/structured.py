@@ -50,7 +50,7 @@ from hwmon.events import (
     TargetStated,
 )
 from hwmon.parsers import vocab
-from hwmon.parsers.fields import best_loss, eval_name, eval_step, field_role, normal_name, share
+from hwmon.parsers.fields import best_loss, eval_name, eval_step, field_role, normal_name, objective_name, share
 from hwmon.parsers.fields import rate_unit as rate_unit_of
 from hwmon.parsers.records import Record
 from hwmon.parsers.structured_box import BoxedRecords
@@ -169,6 +169,11 @@ class StructuredLines:
         loss = losses[picked][1] if picked is not None else None
         if picked is not None:
             extra.extend(item for i, item in enumerate(losses) if i != picked)
+        elif counter is not None or epoch is not None:
+            # No loss-named figure on a loop's record: its one objective-named figure (``Error``, ``cost``) is it.
+            objectives = [i for i, (n, _) in enumerate(extra) if objective_name(n)]
+            if len(objectives) == 1:
+                loss = extra.pop(objectives[0])[1]
         if loss is None and rate is None and (counter is None or not extra):
             evals = [(e.name, e.value) for e in out if isinstance(e, EvalMetric)]
             found = eval_step(number, ts, evals, rule, counter)

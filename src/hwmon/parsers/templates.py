@@ -42,6 +42,7 @@ from hwmon.parsers.fields import (
     eval_step,
     field_role,
     normal_name,
+    objective_name,
     rate_unit,
     share,
     share_like,
@@ -152,6 +153,7 @@ class Template:
     last: int | None = None
     last_values: list[str] | None = None  # the previous line's numbers (to see an outer counter rise)
     resets: int = 0
+    start: int | None = None  # the first count the template printed (a loop that logs every 200 batches: 200)
     total: int | None = None
     epoch_total: int | None = None
     held: list[tuple[Record, list[str], float | None]] = field(default_factory=list)  # with the epoch then
@@ -601,11 +603,14 @@ class TemplateStage:
 
     @staticmethod
     def _counted(t: Template, raw: int) -> None:
-        """Follow the counter: one that falls back to 0 or 1 while the line prints no epoch is a per-epoch index
-        starting a new epoch (counted in ``t.resets``), not a new run — unless it is named as a global count
-        (``step``, ``global_step``, ``update``): that one starting again is a new run."""
+        """Follow the counter: one that falls back to 0 or 1, or to the count it first printed (a loop logging
+        every 200 batches: ``batch:200/1600`` after ``batch:1600/1600``), while the line prints no epoch is a
+        per-epoch index starting a new epoch (counted in ``t.resets``), not a new run — unless it is named as a
+        global count (``step``, ``global_step``, ``update``): that one starting again is a new run."""
         last = t.last
-        if last is not None and raw < last and raw <= 1 and t.epoch < 0 and t.per_epoch:
+        if t.start is None:
+            t.start = raw
+        if last is not None and raw < last and raw <= max(1, t.start) and t.epoch < 0 and t.per_epoch:
             t.resets += 1
         t.last = raw
 
@@ -669,6 +674,13 @@ def _classify(t: Template) -> None:
         elif role is None and slot.integer:
             candidates.append(i)
     picked = best_loss([t.slots[i].name for i in losses])
+    if picked is None and (t.counter >= 0 or t.epoch >= 0):
+        # No loss-named figure on a loop's line: its one objective-named figure ("Iteration: 100  Error: 0.19",
+        # "Cost after iteration 100: 0.69") is what the loop minimises.
+        objectives = [i for i in extras if objective_name(t.slots[i].name)]
+        if len(objectives) == 1:
+            losses, picked = objectives, 0
+            extras.remove(objectives[0])
     if picked is not None:
         t.loss = losses[picked]
         extras.extend(i for j, i in enumerate(losses) if j != picked)

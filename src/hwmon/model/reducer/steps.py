@@ -78,6 +78,8 @@ def _step(state: RunState, event: Event, now: float | None) -> None:
     if event.mode == "train" and _relaunched(state, event) and not continues(state, event, now):
         _new_run(state, event)  # the log holds another launch after this run ended (appended to the same file)
     elif after_the_end(state, event):
+        if event.mode == "train":
+            _resumed(state, event, now)  # (the RESUMED-th such step starts a new run with them all)
         return
     if event.device and state.device is None:
         state.device = event.device
@@ -300,6 +302,22 @@ def _outlived(state: RunState, steps: int, now: float | None) -> None:
     state.steps_after_failure += steps
     if state.steps_after_failure >= OUTLIVED:
         state.status = "running" if now is not None else "unknown"
+
+
+RESUMED = 20
+"""Guessed training steps read after the log's own end line that say a launch resumed after it (a run continued from
+its checkpoint, appended to the same log): a summary printed after the end is a few lines, not a loop."""
+
+
+def _resumed(state: RunState, step: StepMetrics, now: float | None) -> None:
+    """Hold ``step`` (a guessed training step after the log's end line); at the ``RESUMED``-th, a new run starts
+    with the held steps as its first ones."""
+    held = state.after_end
+    held.append(step)
+    if len(held) >= RESUMED:
+        _new_run(state, held[0])
+        for event in held:
+            _step(state, event, now)
 
 
 def _new_run(state: RunState, step: StepMetrics) -> None:

@@ -1,0 +1,80 @@
+"""Shapes of hand-written loops no rule was written for (issue 17, the ninth held-out set's misses), in this project's
+own words: a loop's objective named ``Error``/``cost``, a figure named ``Error`` that is no error message, convergence
+and "took N s to train" as a run's end, a per-epoch counter logged every N batches falling back to N, and a run
+resumed after its own end line appended to the same log."""
+
+from __future__ import annotations
+
+from tests.helpers.chunking import parse_text
+
+from hwmon.events import ErrorSeen, StepMetrics
+from hwmon.model.summary import summary_dict
+from hwmon.sources.read import summarize_bytes
+
+
+def _summary(text: str) -> dict[str, object]:
+    return summary_dict(summarize_bytes(text.encode(), "loop.log"))
+
+
+def _train(s: dict[str, object]) -> dict[str, dict[str, float]]:
+    train = s["train"]
+    assert isinstance(train, dict)
+    return train
+
+
+OBJECTIVE = "".join(f"Iteration: {i * 100}\tError: {1.0 / (i + 1):.9f}\n" for i in range(1, 6))
+
+
+def test_a_loops_only_figure_named_error_or_cost_is_its_loss() -> None:
+    steps = [e for e in parse_text(OBJECTIVE) if isinstance(e, StepMetrics)]
+    assert [(s.step, s.loss) for s in steps][-1] == (500, round(1.0 / 6, 9))
+    cost = "".join(f"iter {i} | cost {2.0 / i:.4f} | lr 0.01\n" for i in range(1, 6))
+    assert [e.loss for e in parse_text(cost) if isinstance(e, StepMetrics)][-1] == 0.4
+
+
+def test_a_split_or_top_k_error_is_no_loss() -> None:
+    for name in ("top1 error", "mean abs error", "val error"):
+        text = "".join(f"iter {i} | {name} {0.4 / i:.4f} | lr 0.01\n" for i in range(1, 6))
+        assert all(e.loss is None for e in parse_text(text) if isinstance(e, StepMetrics)), name
+
+
+def test_a_figure_named_error_is_no_error_message() -> None:
+    text = OBJECTIVE + "Average error is 0.000099999\nError: 0.000099999\nError: weights file not found\n"
+    errors = [e.message for e in parse_text(text) if isinstance(e, ErrorSeen)]
+    assert errors == ["Error: weights file not found"]
+
+
+def test_convergence_and_training_time_end_the_run() -> None:
+    converged = OBJECTIVE + "SUCCESS: Model converged after 520 iterations!\nModel weights saved to file w.txt!\n"
+    assert _summary(converged)["status"] == "succeeded"
+    took = OBJECTIVE + "Took 1880.062200000s to train\n"
+    assert _summary(took)["status"] == "succeeded"
+    assert _summary(OBJECTIVE)["status"] == "unknown"
+    # Not an end: a solver inside a step, a sentence about convergence.
+    assert _summary(OBJECTIVE + "the inner solver has not converged yet, retrying\n")["status"] == "unknown"
+
+
+def _epochs(first: int, count: int, every: int = 200, per_epoch: int = 1600) -> list[str]:
+    lines: list[str] = []
+    for epoch in range(first, first + count):
+        for batch in range(every, per_epoch + 1, every):
+            lines.append(f"train --- Current batch:{batch}/{per_epoch}  loss:[ {0.9 - epoch * 0.001:.8f}]")
+        lines.append(f"Epoch [{epoch}]/[{first + count - 1}] \t Training Phase Loss: {0.07 - epoch * 1e-4:.10f}")
+    return lines
+
+
+def test_a_counter_logged_every_n_batches_falling_back_to_n_is_a_new_epoch_not_a_new_run() -> None:
+    s = _summary("\n".join(_epochs(0, 5)) + "\n")
+    assert s["runs"] == 1
+    assert _train(s)["loss"]["last"] == 0.0696
+
+
+def test_a_run_resumed_after_its_end_line_is_a_new_run_with_all_its_steps() -> None:
+    first = [*_epochs(0, 5), "Training complete in 12m 3s", "Best validate accuracy: 0.8940"]
+    resumed = _epochs(5, 3)  # 27 training lines after the end line: a loop, not a summary
+    s = _summary("\n".join(first + resumed) + "\n")
+    assert s["runs"] == 2 and s["status"] == "unknown"
+    assert _train(s)["loss"]["last"] == 0.0693 and _train(s)["loss"]["count"] == len(resumed)
+    # A few figures after the end line are what the run printed after it, not a new run.
+    short = _summary("\n".join([*first, *resumed[:4]]) + "\n")
+    assert short["runs"] == 1 and short["status"] == "succeeded" and _train(short)["loss"]["last"] == 0.0696

@@ -78,3 +78,19 @@ def test_a_run_resumed_after_its_end_line_is_a_new_run_with_all_its_steps() -> N
     # A few figures after the end line are what the run printed after it, not a new run.
     short = _summary("\n".join([*first, *resumed[:4]]) + "\n")
     assert short["runs"] == 1 and short["status"] == "succeeded" and _train(short)["loss"]["last"] == 0.0696
+
+
+def test_a_json_record_per_epoch_with_train_loss_and_test_keys_reads_its_training_loss() -> None:
+    # One JSON object per epoch (train_* and test_* keys): not a Trainer's dict, whose train_loss is only its end
+    # summary's average (with train_runtime).
+    lines = [
+        f'{{"train_lr": 0.0001, "train_loss": {10.0 / (e + 1):.6f}, "train_loss_ce": 0.4, '
+        f'"test_loss": {12.0 / (e + 1):.6f}, "test_class_error": 15.0, "epoch": {e}, "n_parameters": 41302368}}'
+        for e in range(4)
+    ]
+    s = _summary("\n".join(lines) + "\n")
+    assert _train(s)["loss"]["last"] == 2.5 and _train(s)["loss"]["count"] == 4
+    evals = s["eval"]
+    assert isinstance(evals, dict) and evals["test_loss"] == 3.0
+    summary = '{"train_runtime": 60.0, "train_samples_per_second": 10.0, "train_loss": 0.9, "epoch": 1.0}\n'
+    assert _summary(summary)["status"] == "succeeded"  # the Trainer's own end summary still ends the run

@@ -171,6 +171,10 @@ class HfTrainerParser(RuleParser):
             return
         if any(k not in ("step", "epoch") and field_role(k) in ("counter", "epoch") for k in values):
             return  # h17c: a dict that counts its own way ("iteration", "epoch_num") is not the Trainer's
+        if "loss" not in values and "train_runtime" not in values and any(vocab.role(k) == "loss" for k in values):
+            # A record with a training loss under another name ("train_loss" beside "test_*" per epoch): the Trainer
+            # prints train_loss only in its end summary (with train_runtime); the structured stage reads this one.
+            return
         number, ts = record.number, record.ts
         self._release(out)
         if "train_runtime" in values:

@@ -94,3 +94,33 @@ def test_a_json_record_per_epoch_with_train_loss_and_test_keys_reads_its_trainin
     assert isinstance(evals, dict) and evals["test_loss"] == 3.0
     summary = '{"train_runtime": 60.0, "train_samples_per_second": 10.0, "train_loss": 0.9, "epoch": 1.0}\n'
     assert _summary(summary)["status"] == "succeeded"  # the Trainer's own end summary still ends the run
+
+
+def _metric_logger(epochs: int) -> str:
+    lines: list[str] = ["Will run the code on one GPU."]
+    for e in range(epochs):
+        for i in (0, 50, 99):
+            loss = f"{3.0 - e * 0.1 - i * 1e-3:.6f} ({3.1 - e * 0.1:.6f})"
+            lines.append(f"Epoch: [{e}]  [{i:>2}/100]  eta: 0:00:0{i % 7}  lr: 0.0004  loss: {loss}  time: 0.16  max mem: 997")
+        lines.append(f"Averaged stats: lr: 0.0004  loss: {2.9 - e * 0.1:.6f} ({3.0 - e * 0.1:.6f})")
+        for i in (0, 20, 39):
+            lines.append(f"Test:  [{i:>2}/40]  eta: 0:00:01  loss: 11.5 (11.5)  acc1: 0.25 (0.48)  acc5: 1.5 (1.6)"
+                         "  time: 0.16  data: 0.0001  max mem: 997")
+        lines.append(f"* Acc@1 {0.48 + e:.3f} Acc@5 1.670 loss 11.546")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_test_passs_top_k_summary_with_its_loss_is_an_evaluation_not_the_training_loss() -> None:
+    s = _summary(_metric_logger(3))
+    assert _train(s)["loss"]["last"] == 2.7
+    evals = s["eval"]
+    assert isinstance(evals, dict) and evals["acc@1"] == 0.0248 and evals["loss"] == 11.546
+    # An evaluation's clock and memory are no results of it.
+    assert not {"eta", "max_mem", "time", "data"} & set(evals)
+    assert s["vendor"] == "gpu"  # "Will run the code on one GPU."
+
+
+def test_an_epoch_summary_with_top_k_figures_keeps_its_training_loss() -> None:
+    text = "".join(f"Epoch {e}: loss {1.0 / e:.4f} top1 {0.5 + e / 100:.3f} top5 0.9\n" for e in range(1, 6))
+    s = _summary(text)
+    assert _train(s)["loss"]["last"] == 0.2

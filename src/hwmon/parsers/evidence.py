@@ -97,7 +97,9 @@ DEVICES: tuple[tuple[str, tuple[str, ...], str, Vendor, str | None], ...] = (
     (
         "using_gpu",
         ("GPU",),
-        r"\b(?:[Uu]sing|[Rr]unning on|[Tt]raining on) (?:[1-9]\d{0,3} )?GPUs?\b"
+        # "Using 4 GPUs", "Training on GPU", "Will run the code on one GPU."
+        r"\b(?:[Uu]sing|[Rr]unning on|[Tt]raining on|[Rr]un (?:the )?(?:code |model |training |job )?on)"
+        r" (?:[1-9]\d{0,3} |one |a |a single |two |four |eight )?GPUs?\b"
         r"(?!\s*(?:available|:\s*(?:False|None|0\b)))",
         "gpu",
         None,

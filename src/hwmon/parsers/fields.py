@@ -88,6 +88,7 @@ _TRAIN_ERROR = re.compile(
 _BOOKKEEPING_WORDS = frozenset(
     {"num", "number", "count", "size", "samples", "examples", "images", "files", "folders", "instances", "records"}
     | {"batches", "steps", "runtime", "time", "freq", "frequency", "interval", "every", "period", "workers", "seed"}
+    | {"eta", "mem", "memory"}
 )
 _NOT_A_NAME = re.compile(
     r"\.(?:bin|json|jsonl|txt|csv|tsv|pt|pth|ckpt|h5|hdf5|npy|npz|pkl|pickle|ya?ml|cache|log|tar|gz|zip|parquet"

@@ -103,6 +103,7 @@ _COPULA_ONLY = re.compile(r"^\s*(?:is|was|=|:)\s*$", re.IGNORECASE)
 _NAMED_AT = re.compile(
     r"(?:^|[\s,;|\]])(?P<name>[A-Za-z][\w./-]*(?: [A-Za-z][\w./-]*){0,2}) (?:at|after|@) [A-Za-z_ ]{1,20}$"
 )
+_TOP_K = re.compile(r"@\s*\d|\btop[\s_-]?\d", re.IGNORECASE)  # "acc@1", "Acc@5", "top1", "top-5 acc"
 _TRAIN_WORD = re.compile(r"(?<![A-Za-z])(?:train|training|batch|iter|iteration|step)(?![A-Za-z])", re.IGNORECASE)
 # A word of a name: "loss", "(Step", "acc@1", "Acc(%)", "valid_1's" (h17c: a name's own percent sign, a possessive),
 # or a unit "(%)", "(ms)".
@@ -716,13 +717,20 @@ def _classify(t: Template) -> None:
 
 def _accuracy_alone_is_evaluated(slots: list[Slot], key: str) -> None:
     """A line of accuracy-like figures with no loss, no step and no rate (``Epoch: 18/20, top 1 acc: 0.26``,
-    ``accuracy 0.93``) reports an evaluation, unless its words say it is of training."""
-    if any(s.role in ("loss", "counter", "rate", "eval") or s.bracket_counter for s in slots):
+    ``accuracy 0.93``) reports an evaluation, unless its words say it is of training. So does one with top-k
+    accuracies and a loss but no step, epoch or rate (``* Acc@1 0.480 Acc@5 1.670 loss 11.546``: the summary a
+    test pass prints; a training loop's top-k figures come with its position)."""
+    if any(s.role in ("counter", "rate", "eval") or s.bracket_counter for s in slots):
+        return
+    losses = [s for s in slots if s.role == "loss"]
+    if losses and (
+        any(s.role == "epoch" for s in slots) or not any(s.role == "metric" and _TOP_K.search(s.name) for s in slots)
+    ):
         return
     if not any(s.role == "metric" and s.share for s in slots) or _TRAIN_WORD.search(key) is not None:
         return
     for s in slots:
-        if s.role == "metric" and s.share:
+        if (s.role == "metric" and s.share) or s.role == "loss":
             s.role = "eval"
 
 

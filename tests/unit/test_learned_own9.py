@@ -101,11 +101,14 @@ def _metric_logger(epochs: int) -> str:
     for e in range(epochs):
         for i in (0, 50, 99):
             loss = f"{3.0 - e * 0.1 - i * 1e-3:.6f} ({3.1 - e * 0.1:.6f})"
-            lines.append(f"Epoch: [{e}]  [{i:>2}/100]  eta: 0:00:0{i % 7}  lr: 0.0004  loss: {loss}  time: 0.16  max mem: 997")
+            tail = "time: 0.16  max mem: 997"
+            lines.append(f"Epoch: [{e}]  [{i:>2}/100]  eta: 0:00:0{i % 7}  lr: 0.0004  loss: {loss}  {tail}")
         lines.append(f"Averaged stats: lr: 0.0004  loss: {2.9 - e * 0.1:.6f} ({3.0 - e * 0.1:.6f})")
         for i in (0, 20, 39):
-            lines.append(f"Test:  [{i:>2}/40]  eta: 0:00:01  loss: 11.5 (11.5)  acc1: 0.25 (0.48)  acc5: 1.5 (1.6)"
-                         "  time: 0.16  data: 0.0001  max mem: 997")
+            lines.append(
+                f"Test:  [{i:>2}/40]  eta: 0:00:01  loss: 11.5 (11.5)  acc1: 0.25 (0.48)  acc5: 1.5 (1.6)"
+                "  time: 0.16  data: 0.0001  max mem: 997"
+            )
         lines.append(f"* Acc@1 {0.48 + e:.3f} Acc@5 1.670 loss 11.546")
     return "\n".join(lines) + "\n"
 

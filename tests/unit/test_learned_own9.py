@@ -115,7 +115,8 @@ def _metric_logger(epochs: int) -> str:
 
 def test_a_test_passs_top_k_summary_with_its_loss_is_an_evaluation_not_the_training_loss() -> None:
     s = _summary(_metric_logger(3))
-    assert _train(s)["loss"]["last"] == 2.7
+    # (The epoch's "Averaged stats" line right after its last counted step details it: no step of its own.)
+    assert _train(s)["loss"]["last"] == 2.701 and _train(s)["steps"]["last"] == 99
     evals = s["eval"]
     assert isinstance(evals, dict) and evals["acc@1"] == 0.0248 and evals["loss"] == 11.546
     # An evaluation's clock and memory are no results of it.
@@ -127,3 +128,25 @@ def test_an_epoch_summary_with_top_k_figures_keeps_its_training_loss() -> None:
     text = "".join(f"Epoch {e}: loss {1.0 / e:.4f} top1 {0.5 + e / 100:.3f} top5 0.9\n" for e in range(1, 6))
     s = _summary(text)
     assert _train(s)["loss"]["last"] == 0.2
+
+
+def _detailed(iters: int) -> str:
+    lines: list[str] = []
+    for i in range(10, iters + 1, 10):
+        lines += [
+            "Timer: 0.6698",
+            f"epoch:{i // 100} || iter:{i} || Loss:{5.0 - i / 1000:.4f}",
+            f"->> pal1 conf loss:{1.6 + i / 1e4:.4f} || pal1 loc loss:1.2591",
+            f"->> pal2 conf loss:{1.4 + i / 1e4:.4f} || pal2 loc loss:1.1041",
+            "->>lr:0.0005",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_loss_lines_without_a_count_right_under_a_counted_step_detail_it() -> None:
+    s = _summary(_detailed(300))
+    assert _train(s)["steps"]["last"] == 300 and _train(s)["loss"]["last"] == 4.7
+    assert _train(s)["loss"]["count"] == 30
+    # Such lines on their own (no counted step above them) are still the loop's steps, numbered by order.
+    alone = "".join(f"->> pal1 conf loss:{1.6 + i / 1e4:.4f} || pal1 loc loss:1.2591\n" for i in range(8))
+    assert _train(_summary(alone))["loss"]["count"] == 8

@@ -103,6 +103,7 @@ _COPULA_ONLY = re.compile(r"^\s*(?:is|was|=|:)\s*$", re.IGNORECASE)
 _NAMED_AT = re.compile(
     r"(?:^|[\s,;|\]])(?P<name>[A-Za-z][\w./-]*(?: [A-Za-z][\w./-]*){0,2}) (?:at|after|@) [A-Za-z_ ]{1,20}$"
 )
+_DETAIL_LINES = 3  # a counter-less loss line this close after a counted step details it (see Template.details)
 _TOP_K = re.compile(r"@\s*\d|\btop[\s_-]?\d", re.IGNORECASE)  # "acc@1", "Acc@5", "top1", "top-5 acc"
 _TRAIN_WORD = re.compile(r"(?<![A-Za-z])(?:train|training|batch|iter|iteration|step)(?![A-Za-z])", re.IGNORECASE)
 # A word of a name: "loss", "(Step", "acc@1", "Acc(%)", "valid_1's" (h17c: a name's own percent sign, a possessive),
@@ -164,6 +165,9 @@ class Template:
     # A counter line without a loss whose next line is a loss line without a counter (``batch i:30, len:12`` then
     # ``kl:0.02,loss:2.2,...``): the two are one step; this one gives its count (and its figures) to the next.
     marker: bool = False
+    # Lines of this counter-less template printed right after a counted training step (``->> conf loss: 1.6 || loc
+    # loss: 1.2`` under ``iter:46170 || Loss:4.93``): while every one of them was, they detail that step.
+    details: int = 0
 
     def matcher(self) -> re.Pattern[str]:
         """One regex for the whole message: the template's text with its numbers as groups (what a block
@@ -200,6 +204,7 @@ class TemplateStage:
         self.whole_matches = 0  # lines read by a whole-template match (bench/bench_learned.py reports it)
         self.epoch: float | None = None  # the epoch the last "Epoch N" line began
         self._stepped_at = 0  # h17g: the line of the latest training step read at once
+        self._counted_at = -(10**9)  # the line of the latest training step with a count of its own
         self._counted_epoch: float | None = None  # h17g: the epoch of the latest counted step with a loss
         self._counted_step: int | None = None  # ... and that step
         # The latest counter lines without a loss: line -> (its step, its template, its figures).
@@ -248,6 +253,15 @@ class TemplateStage:
                 recent.insert(0, template)
         template.seen += 1
         kind = template.kind
+        if (
+            template.counter < 0
+            and template.epoch < 0
+            and kind in ("candidate", "loss")
+            and record.number - self._counted_at <= _DETAIL_LINES
+        ):
+            template.details += 1
+            if template.details == template.seen:
+                return released  # figures of the counted step just read (its loss is that line's), not a step
         if kind == "other":
             if template.counter >= 0 and len(template.slots) == 1:
                 counted = self._remember_counter(template, record, values[template.counter])  # "current step: 58th"
@@ -266,6 +280,8 @@ class TemplateStage:
         for event in out:
             if isinstance(event, StepMetrics) and event.mode == "train" and event.line > self._stepped_at:
                 self._stepped_at = event.line
+                if event.step is not None and template.counter >= 0:
+                    self._counted_at = event.line
         return out
 
     def _epoch_marker(self, t: Template, record: Record, values: list[str]) -> list[Event]:

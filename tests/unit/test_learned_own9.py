@@ -150,3 +150,26 @@ def test_loss_lines_without_a_count_right_under_a_counted_step_detail_it() -> No
     # Such lines on their own (no counted step above them) are still the loop's steps, numbered by order.
     alone = "".join(f"->> pal1 conf loss:{1.6 + i / 1e4:.4f} || pal1 loc loss:1.2591\n" for i in range(8))
     assert _train(_summary(alone))["loss"]["count"] == 8
+
+
+POSE = """\
+[INFO] epoch 3
+100%|##########| 3517/3517 [24:56<00:00,  2.35it/s]
+[INFO] Evaluation
+100%|##########| 431/431 [01:46<00:00,  4.03it/s]
+Protocol #1 Error (MPJPE): 43.09187068912388 mm
+Acceleration error: 0.8748928847872492 mm/s^2
+Protocol #2 Error (P-MPJPE): 35.46982332950538 mm
+----------
+"""
+
+
+def test_an_evaluation_headed_by_its_word_alone_gives_its_named_results_with_units() -> None:
+    evals = _summary(POSE)["eval"]
+    assert evals == {
+        "protocol_#1_error_(mpjpe)": 43.09187068912388,
+        "acceleration_error": 0.8748928847872492,
+        "protocol_#2_error_(p-mpjpe)": 35.46982332950538,
+    }
+    # Without the heading these are no evaluation's results.
+    assert _summary(POSE.replace("[INFO] Evaluation\n", "[INFO] saving\n"))["eval"] == {}

@@ -392,8 +392,12 @@ def test_a_cut_last_line_makes_no_step_but_a_complete_one_does() -> None:
 
 
 def test_lines_after_completion_do_not_change_training_figures() -> None:
-    # The parser reports the stray "loss" as a (guessed) step; the reducer decides it is not one of the run's.
-    data = b"step=1 loss=0.9\nstep=2 loss=0.5\nFinished training\nsummary: loss=3.0 over all\n"
+    # The parser reports the stray "loss" as a (guessed) step; the reducer decides it is not one of the run's. (Some
+    # lines between: a loss line right under a counted step would detail that step, no step of its own.)
+    data = (
+        b"step=1 loss=0.9\nstep=2 loss=0.5\nFinished training\nwriting report\nsaving plots\nclosing writer\n"
+        b"summary: loss=3.0 over all\n"
+    )
     events = parse_bytes(data)
     assert [e.loss for e in events if isinstance(e, StepMetrics)] == [0.9, 0.5, 3.0]
     assert [e.line for e in events if isinstance(e, RunCompleted)] == [3]

@@ -49,7 +49,10 @@ _EVAL_HEADING = re.compile(
     r"(?::\s*$|\s*[*=#-]{3,}\s*$)"
     # h17g: a line led by the evaluation's word that states only where it stands ("[test] epoch: 10/10").
     r"|^\W*(?:eval|evaluation|validation|valid|val|test|testing|dev)\W*\s+(?:epoch|step|iter|iteration)\b[\s:=#]*"
-    r"\d+(?:\s*/\s*\d+)?\s*$",
+    r"\d+(?:\s*/\s*\d+)?\s*$"
+    # A line that is only the evaluation's word ("Evaluation", "Running validation...", "[INFO] Testing").
+    r"|^\W*(?:\[\w{1,12}\]\s*)?(?:running\s+|start(?:ing)?\s+)?"
+    r"(?:eval|evaluation|evaluating|validation|validating|testing)\W*$",
     re.IGNORECASE,
 )
 

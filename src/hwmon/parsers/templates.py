@@ -103,6 +103,9 @@ _COPULA_ONLY = re.compile(r"^\s*(?:is|was|=|:)\s*$", re.IGNORECASE)
 _NAMED_AT = re.compile(
     r"(?:^|[\s,;|\]])(?P<name>[A-Za-z][\w./-]*(?: [A-Za-z][\w./-]*){0,2}) (?:at|after|@) [A-Za-z_ ]{1,20}$"
 )
+_VALUE_UNIT = re.compile(r"(?<=\d) ?[A-Za-z\u00b5][A-Za-z/^\d]{0,7}\s*$")  # a unit after a value: "mm", "mm/s^2"
+_WHOLE_NAME = re.compile(r"[A-Za-z][\w#@ ./-]*(?: \([^()\d]{1,24}\))?")
+_NAME_NOTE = re.compile(r"\w \([^()\d]{1,24}\)$")  # "Error (MPJPE)": a name's own note in parentheses
 _DETAIL_LINES = 3  # a counter-less loss line this close after a counted step details it (see Template.details)
 _TOP_K = re.compile(r"@\s*\d|\btop[\s_-]?\d", re.IGNORECASE)  # "acc@1", "Acc@5", "top1", "top-5 acc"
 _TRAIN_WORD = re.compile(r"(?<![A-Za-z])(?:train|training|batch|iter|iteration|step)(?![A-Za-z])", re.IGNORECASE)
@@ -302,13 +305,19 @@ class TemplateStage:
         msg = record.msg
         if len(msg) > 200:
             return None
+        msg = _VALUE_UNIT.sub("", msg)  # (a unit may follow the value: "Acceleration error: 0.87 mm/s^2")
         parts = NUMBER.split(msg)
+        while len(parts) > 3 and parts[0].endswith("#"):
+            parts = [parts[0] + parts[1] + parts[2], *parts[3:]]  # a numbered name: "Protocol #1 Error (MPJPE)"
         if len(parts) != 3 or parts[2].strip() not in ("", "%"):
             return None
+        head = parts[0].strip(" \t:=|-*")
         name, _ = _name_before(parts[0])
+        if name and _WHOLE_NAME.fullmatch(head) is not None and len(head.split()) <= 6:
+            name = " ".join(head.split()).lower()  # the whole text before the value names it ("Protocol #1 Error")
         value = _float(parts[1])
-        if not name or value is None or parts[0].strip(" \t:=|-*") != parts[0].strip(" \t:=|-*").split("(")[0]:
-            return None
+        if not name or value is None or (head != head.split("(")[0] and _NAME_NOTE.search(head) is None):
+            return None  # ("(" inside the name only for a note that ends it: "Error (MPJPE)")
         return name, value / 100.0 if parts[2].strip() == "%" else value
 
     def knows(self, record: Record) -> bool:

@@ -173,3 +173,33 @@ def test_an_evaluation_headed_by_its_word_alone_gives_its_named_results_with_uni
     }
     # Without the heading these are no evaluation's results.
     assert _summary(POSE.replace("[INFO] Evaluation\n", "[INFO] saving\n"))["eval"] == {}
+
+
+def test_a_save_naming_its_checkpoint_by_path_alone_is_a_checkpoint_at_the_paths_step() -> None:
+    text = "".join(f"iter {i} loss={1.0 / i:.4f}\n  Saved checkpoints/iter_{i:04d}.pt\n" for i in range(36, 40))
+    assert [(c["step"], c["path"]) for c in _summary(text)["checkpoints"]] == [  # type: ignore[union-attr]
+        (i, f"checkpoints/iter_{i:04d}.pt") for i in range(36, 40)
+    ]
+    # A save of something else by path is no checkpoint.
+    assert (
+        _summary("".join(f"iter {i} loss=0.5\n  Saved plots/iter_{i:04d}.png\n" for i in range(4)))["checkpoints"] == []
+    )
+
+
+def test_an_averaged_evaluation_figure_named_with_its_word_inside() -> None:
+    text = "".join(
+        f"Step {i * 50000}\nAvg Q value: 3.4575 Avg testing reward: {200 + i:.4f} Avg duration: 1876.0000"
+        " Avg testing time: 12.5\n"
+        for i in range(1, 5)
+    )
+    evals = _summary(text)["eval"]
+    assert evals == {"avg_testing_reward": 204.0}  # (the test's duration is bookkeeping, not a result)
+
+
+def test_a_normalised_edit_distance_is_an_evaluation_score() -> None:
+    text = "".join(
+        f"[{i}/200000] Train loss: 0.00036, Valid loss: 0.00258\nCurrent_accuracy : 96.350, Current_norm_ED  : 0.{i}\n"
+        for i in range(30, 35)
+    )
+    evals = _summary(text)["eval"]
+    assert isinstance(evals, dict) and evals["current_norm_ed"] == 0.34 and evals["valid_loss"] == 0.00258

@@ -79,7 +79,9 @@ def read_checkpoint(record: Record) -> CheckpointSaved | None:
     words = _PATH.sub(" ", msg)
     if _NOT.search(words) is not None:
         return None
-    if _LED.search(words) is None and (_SAVE.search(words) is None or _THING.search(words) is None):
+    # (What is saved may be named by its path alone: "Saved checkpoints/iter_0036.pt".)
+    thing = _THING.search(words) is not None or any(_THING.search(path) is not None for path in paths)
+    if _LED.search(words) is None and (_SAVE.search(words) is None or not thing):
         if _SAVE_LED.search(words) is None or _OTHER_THING.search(words) is not None or _STEP.search(words) is None:
             return None
     step: int | None = None

@@ -75,8 +75,8 @@ _EVAL_BOOKKEEPING = frozenset(
 # Scores of decoded output against references (character/word error rate, BLEU, ROUGE, METEOR, chrF): a loop
 # computes them by generating on held-out data, so a figure named so is an evaluation's, wherever it is printed.
 _DECODE_SCORE = re.compile(
-    r"^(?:(?:avg|average|mean|corpus|sacre)[\s_-]?)?(?:cer|wer|bleu(?:[\s_-]?\d)?|rouge(?:[\s_-]?(?:\d|l|lsum))*"
-    r"|meteor|chrf(?:\+\+)?)$"
+    r"^(?:(?:avg|average|mean|corpus|sacre|current)[\s_-]?)?(?:cer|wer|bleu(?:[\s_-]?\d)?|rouge(?:[\s_-]?(?:\d|l|lsum))*"
+    r"|meteor|chrf(?:\+\+)?|ned|norm(?:ali[sz]ed)?[\s_-]?(?:ed|edit[\s_-]?dist(?:ance)?))$"
 )
 _TRAIN_ERROR = re.compile(
     r"^(?:train|training)[\s_\-/.]+(?:l1|l2|rmse|mse|mae|rmsle|mape|m?logloss|m?error|huber|quantile|poisson"
@@ -88,8 +88,9 @@ _TRAIN_ERROR = re.compile(
 _BOOKKEEPING_WORDS = frozenset(
     {"num", "number", "count", "size", "samples", "examples", "images", "files", "folders", "instances", "records"}
     | {"batches", "steps", "runtime", "time", "freq", "frequency", "interval", "every", "period", "workers", "seed"}
-    | {"eta", "mem", "memory"}
+    | {"eta", "mem", "memory", "duration"}
 )
+_AVERAGE_WORDS = frozenset({"avg", "average", "mean", "median"})
 _NOT_A_NAME = re.compile(
     r"\.(?:bin|json|jsonl|txt|csv|tsv|pt|pth|ckpt|h5|hdf5|npy|npz|pkl|pickle|ya?ml|cache|log|tar|gz|zip|parquet"
     r"|arrow|idx|tfrecords?|safetensors|jpe?g|png|wav|mp4|py)$|^\.{0,2}/|[.!?,\u2026]$"
@@ -157,6 +158,9 @@ def field_role(name: str) -> str | None:
         return known
     if len(words) >= 2 and words[0] in _SUMMARY_WORDS:
         return "metric"  # "best loss", "final val acc": a summary of the run, not a step's value
+    if len(words) >= 3 and words[0] in _AVERAGE_WORDS and _EVAL_START.match(" ".join(words[1:])) is not None:
+        # "Avg testing reward", "mean val acc": an evaluation's figure, averaged.
+        return "metric" if bookkeeping(" ".join(words[1:])) else "eval"
     if _EVAL_START.match(name):
         # An evaluation's own bookkeeping (its runtime, its speed, its epoch) is not a metric of it.
         return "metric" if bookkeeping(name) or name.endswith("per_second") else "eval"

@@ -203,3 +203,10 @@ def test_a_normalised_edit_distance_is_an_evaluation_score() -> None:
     )
     evals = _summary(text)["eval"]
     assert isinstance(evals, dict) and evals["current_norm_ed"] == 0.34 and evals["valid_loss"] == 0.00258
+
+
+def test_a_fractional_total_beside_its_terms_is_the_loss_and_an_integer_total_is_a_count() -> None:
+    text = "".join(f"[Adam] ep= {e:4d}  total={2.0 / e:.3e}  PDE={1.0 / e:.3e}  DATA=0.1\n" for e in range(1, 9))
+    assert _train(_summary(text))["loss"]["last"] == 0.25
+    counts = "".join(f"iter {i} | total {1000 + i} | acc 0.{i}\n" for i in range(1, 9))
+    assert _train(_summary(counts))["loss"] is None

@@ -703,7 +703,11 @@ def _classify(t: Template) -> None:
     if picked is None and (t.counter >= 0 or t.epoch >= 0):
         # No loss-named figure on a loop's line: its one objective-named figure ("Iteration: 100  Error: 0.19",
         # "Cost after iteration 100: 0.69") is what the loop minimises.
-        objectives = [i for i in extras if objective_name(t.slots[i].name)]
+        objectives = [
+            i
+            for i in extras
+            if objective_name(t.slots[i].name) or (t.slots[i].name == "total" and not t.slots[i].integer)
+        ]  # ("total=4.947e-03" beside its terms "PDE=", "DATA=": the sum the loop minimises; "total 1000" counts)
         if len(objectives) == 1:
             losses, picked = objectives, 0
             extras.remove(objectives[0])

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Protocol, cast
+
+
+class HeldValue(Protocol):
+    """A kept point, a first point or a fold's (min, max) that its producer reads later (``BoundedSeries.hold``)."""
+
+    def value(self) -> tuple[float, float]: ...
 
 
 @dataclass(slots=True)
@@ -14,6 +21,12 @@ class BoundedSeries:
     only on the sequence of values added, not on how input was chunked.
 
     Non-finite values (NaN/Inf) are counted in ``nonfinite`` and kept out of min/max and the plot points.
+
+    Values read later: a producer that knows where its points go (``kept_offsets``: they depend on counts only) but
+    not yet what they are (a bulk block's lines not read back yet) may put ``HeldValue`` objects in their place
+    (``add_kept``) and its (min, max) fold in the queue (``hold``). Until ``settle`` every later fold into min/max
+    waits in that queue behind it, so ``settle`` (which reads them all and replays the queue in order) leaves the
+    series exactly as if every value had been known at once; a series thrown away first never reads them.
     """
 
     capacity: int = 512
@@ -26,6 +39,10 @@ class BoundedSeries:
     max: float | None = None
     _stride: int = 1
     _index: int = 0
+    _held: list[HeldValue | tuple[float | None, float | None]] = field(default_factory=list, repr=False, compare=False)
+    """Folds into min/max waiting behind a held one (in order), see the class doc."""
+    _unsettled: bool = field(default=False, repr=False, compare=False)
+    """Whether ``points`` or ``first`` may hold ``HeldValue`` objects."""
 
     def add(self, x: float, y: float) -> None:
         self.count += 1
@@ -35,10 +52,13 @@ class BoundedSeries:
         if not math.isfinite(y):
             self.nonfinite += 1
             return
-        if self.min is None or y < self.min:
-            self.min = y
-        if self.max is None or y > self.max:
-            self.max = y
+        if self._held:
+            self._held.append((y, y))
+        else:
+            if self.min is None or y < self.min:
+                self.min = y
+            if self.max is None or y > self.max:
+                self.max = y
         index = self._index
         self._index += 1
         if index % self._stride == 0:
@@ -131,16 +151,44 @@ class BoundedSeries:
         if self.first is None:
             self.first = first
         self.last = last
+        if self._held:
+            self._held.append((y_min, y_max))
+        else:
+            self._min_max(y_min, y_max)
+
+    def _min_max(self, y_min: float | None, y_max: float | None) -> None:
         if y_min is not None and (self.min is None or y_min < self.min):
             self.min = y_min
         if y_max is not None and (self.max is None or y_max > self.max):
             self.max = y_max
+
+    def hold(self, fold: HeldValue | None = None) -> None:
+        """Say that ``points`` (or ``first``) now hold ``HeldValue`` objects (from ``add_kept``), and queue ``fold``,
+        a (min, max) to fold in when it is read: every later fold waits behind it. ``settle`` reads them all."""
+        self._unsettled = True
+        if fold is not None:
+            self._held.append(fold)
+
+    def settle(self) -> None:
+        """Read every held value (see the class doc) and replay the queued folds in order."""
+        if not self._unsettled:
+            return
+        self._unsettled = False
+        self.points = [p if type(p) is tuple else cast("HeldValue", p).value() for p in self.points]
+        if self.first is not None and type(self.first) is not tuple:
+            self.first = cast("HeldValue", self.first).value()
+        held, self._held = self._held, []
+        for fold in held:
+            y_min, y_max = fold if type(fold) is tuple else cast("HeldValue", fold).value()
+            self._min_max(y_min, y_max)
 
     def values(self) -> list[float]:
         """The kept y values, oldest first (for a sparkline)."""
         return [y for _, y in self.points]
 
     def reset(self) -> None:
+        self._held = []
+        self._unsettled = False
         self.points.clear()
         self.count = self.nonfinite = self._index = 0
         self._stride = 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, NamedTuple, cast
@@ -201,8 +202,35 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
     need_steps = state.steps.kept_offsets(event.count) if timed else []
     need_loss = state.loss.kept_offsets(event.count)
     need_rate = [o + (1 if skip_first else 0) for o in state.rate.kept_offsets(n_rate)] if rated else []
-    picked = _pick_steps(event, sorted({*need_steps, *need_loss, *need_rate}))
-    if picked is not None:
+    offsets = sorted({*need_steps, *need_loss, *need_rate})
+    held = _HeldPick.of(event, offsets, x_first, now) if READ_LATER.get() else None
+    if held is not None:
+        # Where the kept points go is known now, what they are is read when the batch of events is applied (the
+        # series settle then): a new run later in the same batch throws them away unread.
+        step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
+        if timed:
+            state.steps.add_kept(step_first, step_last, event.count, None, None, held.points(need_steps, _STEPS))
+            state.steps.hold()
+        else:
+            state.steps.add_aggregate(step_first, step_last, event.count, None, None, event.count, [])
+        assert first.loss is not None and last.loss is not None
+        state.loss.add_kept(
+            (x_first, first.loss),
+            (x_last, last.loss),
+            event.count,
+            event.loss_min,
+            event.loss_max,
+            held.points(need_loss, _LOSS),
+        )
+        state.loss.hold()
+        if rated and n_rate > 0:
+            assert last.rate is not None
+            points = held.points(need_rate, _RATE)
+            state.rate.add_kept(
+                points[0] if points else (x_last, last.rate), (x_last, last.rate), n_rate, None, None, points
+            )
+            state.rate.hold(_HeldRates(held, need_rate, last.rate))
+    elif (picked := _pick_steps(event, offsets)) is not None:
         # Exactly the points a line-by-line feed keeps: the chart's shape does not depend on the chunking.
         step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
         # Each kept step's x (its number, else its place), once for the three series.
@@ -344,17 +372,28 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
         return {}
     if not event.raw or event.decoder is None:
         return None
-    if len(event.decoded) == 1 and offsets[-1] < len(event.decoded[0]):
+    if _handed_over(event, offsets):
         # The parser read every line already (``StepBatch.decoded``): the kept rows are taken from its columns.
-        found = [_rows_at(event.decoded[0], offsets)]
-    else:
-        # Only the wanted lines are read back (offsets are sorted): a block holds thousands of lines, keeps a few.
-        wanted = event.raw_lines_at(offsets)
-        if wanted is None:
-            return None
-        # (A decoder may read only the columns the series keep, ``decode_series``: see hwmon.events.BlockDecoder.)
-        decode = getattr(event.decoder, "decode_series", event.decoder.decode)
-        found = decode(b"".join(wanted), event.first.line)
+        return _picks(event, offsets, [_rows_at(event.decoded[0], offsets)])
+    # Only the wanted lines are read back (offsets are sorted): a block holds thousands of lines, keeps a few.
+    wanted = event.raw_lines_at(offsets)
+    return None if wanted is None else _read_back(event, offsets, wanted)
+
+
+def _handed_over(event: StepBatch, offsets: list[int]) -> bool:
+    """Whether the batch carries the columns of every line at ``offsets`` (``StepBatch.decoded``)."""
+    return len(event.decoded) == 1 and offsets[-1] < len(event.decoded[0])
+
+
+def _read_back(event: StepBatch, offsets: list[int], wanted: list[bytes]) -> dict[int, _Picked] | None:
+    """``_pick_steps`` of the raw lines ``wanted`` (those at ``offsets``)."""
+    assert event.decoder is not None
+    # (A decoder may read only the columns the series keep, ``decode_series``: see hwmon.events.BlockDecoder.)
+    decode = getattr(event.decoder, "decode_series", event.decoder.decode)
+    return _picks(event, offsets, decode(b"".join(wanted), event.first.line))
+
+
+def _picks(event: StepBatch, offsets: list[int], found: Sequence[StepColumns]) -> dict[int, _Picked] | None:
     picked: list[_Picked] = []
     for columns in found:
         n = len(columns)
@@ -374,6 +413,101 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
     if len(picked) != len(offsets):
         return None
     return dict(zip(offsets, picked, strict=True))
+
+
+READ_LATER: ContextVar[bool] = ContextVar("READ_LATER", default=False)
+"""Whether a batch's kept points may be read when the events being applied are all applied (``apply_all`` sets it
+and settles the series after): see ``_HeldPick``."""
+
+_STEPS, _LOSS, _RATE = 0, 1, 2
+
+
+class _HeldPick:
+    """The kept steps of a batch, read back from its raw lines when first asked (``BoundedSeries.hold``): the
+    series know from the counts alone where they go, and a new run begun later in the same ``apply_all`` throws
+    them away unread (a log of many short runs: most of the lines read back would be). Read, they are exactly what
+    ``_pick_steps`` gives. Only for a batch whose lines are found now (``raw_lines_at``) and not handed over."""
+
+    __slots__ = ("_event", "_offsets", "_wanted", "_x_first", "_now", "_picked")
+
+    def __init__(self, event: StepBatch, offsets: list[int], wanted: list[bytes], x_first: float, now: float | None):
+        self._event = event
+        self._offsets = offsets
+        self._wanted = wanted
+        self._x_first = x_first
+        self._now = now
+        self._picked: dict[int, tuple[float, float, float, float]] | None = None
+
+    @classmethod
+    def of(cls, event: StepBatch, offsets: list[int], x_first: float, now: float | None) -> _HeldPick | None:
+        if not offsets or not event.raw or event.decoder is None or _handed_over(event, offsets):
+            return None  # (nothing to read, or read already: at once)
+        wanted = event.raw_lines_at(offsets)
+        return None if wanted is None else cls(event, offsets, wanted, x_first, now)
+
+    def points(self, offsets: list[int], kind: int) -> list[tuple[float, float]]:
+        return [cast("tuple[float, float]", _HeldPoint(self, o, kind)) for o in offsets]
+
+    def read(self, offset: int) -> tuple[float, float, float, float]:
+        """(x, arrival, loss, rate) of the step at ``offset``, as ``_step_batch`` plots it."""
+        if self._picked is None:
+            self._picked = self._read()
+        return self._picked[offset]
+
+    def _read(self) -> dict[int, tuple[float, float, float, float]]:
+        event, x_first, now = self._event, self._x_first, self._now
+        picked = _read_back(event, self._offsets, self._wanted)
+        if picked is None:
+            # The lines did not read back as one step each (a decoder breaking the StepBatch contract): every step
+            # as the line path reads it, else the batch's last step for each point.
+            steps = list(event.steps())
+            if len(steps) == event.count:
+                picked = {o: _Picked(steps[o].step, steps[o].ts, steps[o].loss, steps[o].rate) for o in self._offsets}
+            else:
+                last = event.last
+                picked = {o: _Picked(last.step, last.ts, last.loss, last.rate) for o in self._offsets}
+        return {
+            o: (
+                x_first + o if p.step is None else float(p.step),
+                _arrival(p.ts, now),
+                p.loss or 0.0,
+                p.rate or 0.0,
+            )
+            for o, p in picked.items()
+        }
+
+
+class _HeldPoint:
+    """One kept point of a ``_HeldPick`` (a ``HeldValue``): (x, arrival), (x, loss) or (x, rate)."""
+
+    __slots__ = ("_pick", "_offset", "_kind")
+
+    def __init__(self, pick: _HeldPick, offset: int, kind: int) -> None:
+        self._pick, self._offset, self._kind = pick, offset, kind
+
+    def value(self) -> tuple[float, float]:
+        row = self._pick.read(self._offset)
+        return row[0], row[1 + self._kind]
+
+
+class _HeldRates:
+    """The rate series' (min, max) fold of a ``_HeldPick`` (a ``HeldValue``): its kept rates and the last one."""
+
+    __slots__ = ("_pick", "_offsets", "_last")
+
+    def __init__(self, pick: _HeldPick, offsets: list[int], last: float) -> None:
+        self._pick, self._offsets, self._last = pick, offsets, last
+
+    def value(self) -> tuple[float, float]:
+        values = [self._pick.read(o)[3] for o in self._offsets] + [self._last]
+        return min(values), max(values)
+
+
+def settle(state: RunState) -> None:
+    """Read what the series hold (``_HeldPick``) into them: ``apply_all`` does, after its last event."""
+    state.steps.settle()
+    state.loss.settle()
+    state.rate.settle()
 
 
 def _all_sane(steps: Sequence[int | None]) -> bool:

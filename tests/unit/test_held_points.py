@@ -1,0 +1,194 @@
+"""Kept points read later (issue 17 point 6, fourth round): ``apply_all`` folds a batch of steps into the series by
+counts alone and reads the points it keeps from the batch's lines after its last event (``BoundedSeries.hold`` /
+``settle``), so a new run begun later in the same ``apply_all`` throws them away unread. The series must end exactly
+as when every point is read at once (``apply`` one event at a time), whatever the chunking, and a series' min/max
+must fold in the order the values came."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+import hwmon.model.reducer.steps as reducer_steps
+from hwmon.events import Event, StepBatch, StepColumns, StepMetrics
+from hwmon.model.reducer import apply, apply_all
+from hwmon.model.series import BoundedSeries
+from hwmon.model.state import RunState
+from hwmon.parsers.stream import StreamParser
+
+_PUBLIC = ("capacity", "points", "count", "nonfinite", "first", "last", "min", "max", "_stride", "_index")
+
+
+def _series(state: RunState) -> str:
+    # (repr: NaN equals itself there)
+    return repr([[getattr(getattr(state, name), field) for field in _PUBLIC] for name in ("steps", "loss", "rate")])
+
+
+def _megatron(rng: random.Random, runs: int) -> bytes:
+    """Short Megatron runs one after another (each restarts at iteration 1), with odd rates now and then."""
+    lines: list[str] = []
+    for _ in range(runs):
+        total = rng.randrange(300, 1500)
+        lines.append("[default0]:training ...")
+        for i in range(1, total + 1):
+            ms = rng.choice(["510.2", "498.7", "503.3"]) if rng.random() > 0.01 else rng.choice(["0.0", "nan"])
+            lines.append(
+                f"[default0]: iteration {i:8d}/{total:8d} | consumed samples: {i * 512:12d} | elapsed time per "
+                f"iteration (ms): {ms} | learning rate: 6.000E-07 | global batch size:   512 | lm loss: "
+                f"{9.99 - i / 1000:.6E} | loss scale: 1.0 | grad norm: 0.621 | number of skipped iterations:   0 | "
+                f"number of nan iterations:   0 |"
+            )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _parse(data: bytes, chunk: int, fold: str) -> RunState:
+    parser = StreamParser(blocks=True)
+    state = RunState(source="x")
+
+    def fold_in(found: list[Event]) -> None:
+        if fold == "all":
+            apply_all(state, found)
+        else:
+            for event in found:
+                apply(state, event)  # (one at a time: every kept point read at once)
+
+    for start in range(0, len(data), chunk):
+        fold_in(parser.feed(data[start : start + chunk]))
+    fold_in(parser.finish())
+    return state
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_points_read_after_the_last_event_equal_points_read_at_once(seed: int) -> None:
+    rng = random.Random(seed)
+    data = _megatron(rng, runs=rng.randrange(3, 7))
+    chunk = rng.choice([len(data), 1 << 16, 200_000])
+    at_once = _parse(data, chunk, "one")
+    later = _parse(data, chunk, "all")
+    assert at_once.steps.count > 0 and at_once.rate.points
+    assert _series(later) == _series(at_once)
+    assert later.runs == at_once.runs and later.version == at_once.version
+
+
+def test_a_run_thrown_away_later_in_the_same_apply_all_is_never_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _megatron(random.Random(7), runs=4)
+    read: list[int] = []
+    original = reducer_steps._read_back
+
+    def counting(event: StepBatch, offsets: list[int], wanted: list[bytes]) -> object:
+        read.append(event.first.line)
+        return original(event, offsets, wanted)
+
+    monkeypatch.setattr(reducer_steps, "_read_back", counting)
+    state = _parse(data, len(data), "all")
+    assert state.runs == 4 and read  # (the log holds four runs)
+    starts = [n for n, line in enumerate(data.split(b"\n"), 1) if line.endswith(b"training ...")]
+    assert all(line > starts[-1] for line in read)  # only the last run's batches were read back
+
+
+def _point(x: float, y: float) -> _Held:
+    return _Held((x, y))
+
+
+class _Held:
+    """A ``HeldValue`` that counts its reads."""
+
+    def __init__(self, pair: tuple[float, float]) -> None:
+        self.pair = pair
+        self.reads = 0
+
+    def value(self) -> tuple[float, float]:
+        self.reads += 1
+        return self.pair
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_held_values_and_folds_settle_as_values_known_at_once(seed: int) -> None:
+    """Random adds, aggregates and kept blocks (some held, their (min, max) folds held too, NaN among them: the
+    first fold into an empty min/max decides): settled, the series is the one fed the values at once."""
+    rng = random.Random(seed)
+    known, held = BoundedSeries(capacity=16), BoundedSeries(capacity=16)
+    values = [1.0, 2.0, -3.0, 7.5, math.nan, math.inf, 0.0]
+    for _ in range(rng.randrange(1, 40)):
+        kind = rng.random()
+        if kind < 0.4:
+            y = rng.choice(values)
+            known.add(float(known.count), y)
+            held.add(float(held.count), y)
+        elif kind < 0.6:
+            pair = (rng.choice(values), rng.choice(values))
+            for series in (known, held):
+                series.add_aggregate((0.0, 1.0), (1.0, 2.0), 3, min(pair), max(pair), 0, [(0.5, 1.5)])
+        else:
+            n = rng.randrange(1, 30)
+            offsets = known.kept_offsets(n)
+            assert offsets == held.kept_offsets(n)
+            points = [(float(known.count + o), rng.choice(values)) for o in offsets]
+            fold = (rng.choice(values), rng.choice(values))
+            first = points[0] if points else (1.0, 1.0)
+            known.add_kept(first, (9.0, 9.0), n, fold[0], fold[1], points)
+            if rng.random() < 0.5:
+                late = [_point(*p) for p in points]
+                held.add_kept(_point(*first) if points else first, (9.0, 9.0), n, None, None, late)  # type: ignore[arg-type]
+                held.hold(_Held(fold))
+            else:
+                held.add_kept(first, (9.0, 9.0), n, fold[0], fold[1], points)
+    held.settle()
+    assert repr([getattr(held, f) for f in _PUBLIC]) == repr([getattr(known, f) for f in _PUBLIC])
+    assert not held._held and all(type(p) is tuple for p in held.points) and type(held.first) in (tuple, type(None))
+
+
+def test_a_batch_whose_lines_do_not_read_back_is_read_step_by_step() -> None:
+    """A decoder that reads the kept lines short (a broken StepBatch contract): the held points are the batch's
+    steps as its decoder reads the whole batch (``StepBatch.steps``), never a point short."""
+
+    class Short:
+        rule = "test:short"
+
+        def decode(self, raw: bytes, first_line: int) -> list[StepColumns]:
+            rows = raw.split(b"\n")[:-1]
+            return [
+                StepColumns(
+                    lines=range(first_line, first_line + len(rows)),
+                    step=[int(r) for r in rows],
+                    loss=[float(r) / 10 for r in rows],
+                    rate=[2.0] * len(rows),
+                    rule=self.rule,
+                )
+            ]
+
+        def decode_series(self, raw: bytes, first_line: int) -> list[StepColumns]:
+            return [_short(c) for c in self.decode(raw, first_line)]
+
+    steps = [StepMetrics(k, None, step=k, loss=k / 10, rate=2.0, rule="test:short") for k in range(1, 41)]
+    raw = b"".join(b"%d\n" % k for k in range(1, 41))
+    batch = StepBatch(
+        40,
+        None,
+        first=steps[0],
+        last=steps[-1],
+        count=40,
+        loss_min=0.1,
+        loss_max=4.0,
+        samples=(steps[0], steps[-1]),
+        raw=raw,
+        decoder=Short(),  # type: ignore[arg-type]
+        rule="test:short",
+    )
+    state = RunState(source="x")
+    apply_all(state, [batch])
+    assert [p for p in state.loss.points] == [(float(k), k / 10) for k in range(1, 41)]
+    assert state.rate.points and all(type(p) is tuple for p in state.rate.points)
+
+
+def _short(columns: StepColumns) -> StepColumns:
+    n = len(columns) - 1
+    return StepColumns(
+        lines=columns.lines[:n],
+        step=list(columns.step[:n]),
+        loss=None if columns.loss is None else list(columns.loss[:n]),
+        rate=None if columns.rate is None else list(columns.rate[:n]),
+        rule=columns.rule,
+    )

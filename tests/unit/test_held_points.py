@@ -6,6 +6,7 @@ must fold in the order the values came."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -33,7 +34,8 @@ def _megatron(rng: random.Random, runs: int) -> bytes:
         total = rng.randrange(300, 1500)
         lines.append("[default0]:training ...")
         for i in range(1, total + 1):
-            ms = rng.choice(["510.2", "498.7", "503.3"]) if rng.random() > 0.01 else rng.choice(["0.0", "nan"])
+            # (the rate rises along a run: its highest is its last step's, often not a kept point)
+            ms = f"{600 - i / 10:.2f}" if rng.random() > 0.01 else rng.choice(["0.0", "nan"])
             lines.append(
                 f"[default0]: iteration {i:8d}/{total:8d} | consumed samples: {i * 512:12d} | elapsed time per "
                 f"iteration (ms): {ms} | learning rate: 6.000E-07 | global batch size:   512 | lm loss: "
@@ -140,6 +142,59 @@ def test_held_values_and_folds_settle_as_values_known_at_once(seed: int) -> None
     assert not held._held and all(type(p) is tuple for p in held.points) and type(held.first) in (tuple, type(None))
 
 
+class _Numbers:
+    """A decoder of lines that are step numbers: loss step/10, rate 2.0 but for the step ``peak`` (rate 99.0)."""
+
+    rule = "test:numbers"
+
+    def __init__(self, peak: int = 0) -> None:
+        self.peak = peak
+
+    def decode(self, raw: bytes, first_line: int) -> list[StepColumns]:
+        rows = [int(r) for r in raw.split(b"\n")[:-1]]
+        return [
+            StepColumns(
+                lines=range(first_line, first_line + len(rows)),
+                step=rows,
+                loss=[r / 10 for r in rows],
+                rate=[99.0 if r == self.peak else 2.0 for r in rows],
+                rule=self.rule,
+            )
+        ]
+
+
+def _batch(count: int, decoder: object) -> StepBatch:
+    peak = getattr(decoder, "peak", 0)
+    steps = [
+        StepMetrics(k, None, step=k, loss=k / 10, rate=99.0 if k == peak else 2.0, rule="test:numbers")
+        for k in range(1, count + 1)
+    ]
+    return StepBatch(
+        count,
+        None,
+        first=steps[0],
+        last=steps[-1],
+        count=count,
+        loss_min=0.1,
+        loss_max=count / 10,
+        samples=(steps[0], steps[-1]),
+        raw=b"".join(b"%d\n" % k for k in range(1, count + 1)),
+        decoder=decoder,  # type: ignore[arg-type]
+        rule="test:numbers",
+    )
+
+
+def test_a_held_rate_fold_holds_the_batchs_last_rate() -> None:
+    """The rate series' max is the batch's last rate, which no kept point holds (the last of 2000 steps is not on
+    the stride): read later, the fold still holds it."""
+    batch = _batch(2000, _Numbers(peak=2000))
+    at_once, later = RunState(source="x"), RunState(source="x")
+    apply(at_once, batch)
+    apply_all(later, [batch])
+    assert all(x != 2000.0 for x, _ in at_once.rate.points) and at_once.rate.max == 99.0
+    assert _series(later) == _series(at_once)
+
+
 def test_a_batch_whose_lines_do_not_read_back_is_read_step_by_step() -> None:
     """A decoder that reads the kept lines short (a broken StepBatch contract): the held points are the batch's
     steps as its decoder reads the whole batch (``StepBatch.steps``), never a point short."""
@@ -192,3 +247,14 @@ def _short(columns: StepColumns) -> StepColumns:
         rate=None if columns.rate is None else list(columns.rate[:n]),
         rule=columns.rule,
     )
+
+
+def test_a_batch_short_of_lines_is_folded_from_its_samples_as_at_once() -> None:
+    """A batch whose raw text holds fewer lines than it counts (``raw_lines_at`` finds none): nothing is held, the
+    batch is folded from its samples as ``apply`` folds it."""
+    batch = dataclasses.replace(_batch(50, _Numbers()), raw=b"".join(b"%d\n" % k for k in range(1, 11)))
+    at_once, later = RunState(source="x"), RunState(source="x")
+    apply(at_once, batch)
+    apply_all(later, [batch])
+    assert len(at_once.loss.points) == 2  # (the samples: first and last)
+    assert _series(later) == _series(at_once)

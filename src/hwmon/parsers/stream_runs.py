@@ -123,7 +123,7 @@ class StreamRuns:
         every = [text for line in states for text in line]
         taken = len(every)
         for parser in self._redraw_parsers:
-            tell = getattr(parser, "redraws_accepted", None)
+            tell = getattr(parser, "redraw_lines_accepted", None) or getattr(parser, "redraws_accepted", None)
             if tell is not None:
                 taken = min(taken, tell(every))
         lines = 0
@@ -138,7 +138,7 @@ class StreamRuns:
         """The units of the bar states ``every`` when a reader of redraws knows them all to be plain bars
         (``plain_units``: tqdm's, from the run it was just asked about), else None."""
         for parser in self._redraw_parsers:
-            tell = getattr(parser, "plain_units", None)
+            tell = getattr(parser, "plain_line_units", None) or getattr(parser, "plain_units", None)
             if tell is not None:
                 units = tell(every)
                 if units is not None:
@@ -169,7 +169,8 @@ class StreamRuns:
             plain = getattr(parser, "accepts_plain_redraws", None) if units is not None else None
             verdict = plain(units) if plain is not None else None
             if verdict is None:
-                accepts = getattr(parser, "accepts_redraws", None)
+                # (A reader that takes a bar's lines as several batches, where its clock goes back, says so.)
+                accepts = getattr(parser, "accepts_redraw_lines", None) or getattr(parser, "accepts_redraws", None)
                 verdict = accepts is not None and accepts(every)
             if not verdict:
                 readers.insert(0, readers.pop(k))  # (move to front: the reader that said no is asked first)

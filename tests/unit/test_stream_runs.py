@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from tests.helpers.chunking import split_bytewise, split_random, split_whole
 
 from hwmon.events import Event, ProgressBatch, StepBatch, StepMetrics, expand_steps
@@ -341,3 +340,21 @@ def test_the_series_take_a_batchs_steps_whole_only_when_none_is_absurd() -> None
     assert _all_sane([]) and _all_sane([1, 5, 9]) and _all_sane([-(2**53), 2**53])
     assert not _all_sane([1, None, 3])
     assert not _all_sane([1, 2**53 + 1]) and not _all_sane([2**60, 3]) and not _all_sane([-(2**53) - 1, 0])
+
+
+def test_a_run_whose_clock_goes_back_is_judged_by_its_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tqdm names the units of a run whose clock goes back too (``plain_line_units``): the readers that can judge
+    a run of plain bars by its units do, none reads a run's states (only a line's: a first pair's, the line path's)."""
+    from hwmon.parsers.keras import KerasParser
+
+    asked: list[int] = []
+    original = KerasParser.accepts_redraws
+
+    def counting(self: KerasParser, texts: list[str]) -> bool:
+        asked.append(len(texts))
+        return original(self, texts)
+
+    monkeypatch.setattr(KerasParser, "accepts_redraws", counting)
+    fast, _, _ = parse([hf_log(seed=4, wrap=7)], blocks=True)
+    assert len(bulk(fast)[0]) >= 6
+    assert max(asked, default=0) <= 10  # (a line has 10 states; a run read whole would be asked ~190)

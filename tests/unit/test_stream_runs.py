@@ -358,3 +358,16 @@ def test_a_run_whose_clock_goes_back_is_judged_by_its_units(monkeypatch: pytest.
     fast, _, _ = parse([hf_log(seed=4, wrap=7)], blocks=True)
     assert len(bulk(fast)[0]) >= 6
     assert max(asked, default=0) <= 10  # (a line has 10 states; a run read whole would be asked ~190)
+
+
+def test_a_run_that_stops_qualifying_near_its_end_is_read_up_to_there() -> None:
+    """The second segment's steps are below the first's last (none numbered) until its epoch reads 1.00 two dicts
+    before its end (numbered again): its last run qualifies only two pairs short (tried before halving)."""
+    data = hf_log(seed=9, segments=2, total=5000)
+    fast, fast_state, fast_lines = parse([data], blocks=True)
+    slow, slow_state, slow_lines = parse([data], blocks=False)
+    steps, _ = bulk(fast)
+    ends = [b.last for b in steps]
+    assert any(s.step is None and s.epoch == 0.99 for s in ends)  # (a run read up to the dicts that read 1.00)
+    assert per_line(fast) == per_line(slow)
+    assert model(fast_state, fast_lines) == model(slow_state, slow_lines)

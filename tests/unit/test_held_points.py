@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from typing import cast
 
 import pytest
 
 import hwmon.model.reducer.steps as reducer_steps
 from hwmon.events import Event, StepBatch, StepColumns, StepMetrics
 from hwmon.model.reducer import apply, apply_all
-from hwmon.model.series import BoundedSeries
+from hwmon.model.series import BoundedSeries, Holder
 from hwmon.model.state import RunState
 from hwmon.parsers.stream import StreamParser
 
@@ -90,20 +91,18 @@ def test_a_run_thrown_away_later_in_the_same_apply_all_is_never_read(monkeypatch
     assert all(line > starts[-1] for line in read)  # only the last run's batches were read back
 
 
-def _point(x: float, y: float) -> _Held:
-    return _Held((x, y))
+class _Held(Holder):
+    """A ``Holder`` of given values: a point's key is its place in ``values``."""
 
+    def __init__(self) -> None:
+        self.values: list[tuple[float, float]] = []
 
-class _Held:
-    """A ``HeldValue`` that counts its reads."""
+    def held(self, pair: tuple[float, float]) -> tuple[float, float]:
+        self.values.append(pair)
+        return cast("tuple[float, float]", (self, len(self.values) - 1))
 
-    def __init__(self, pair: tuple[float, float]) -> None:
-        self.pair = pair
-        self.reads = 0
-
-    def value(self) -> tuple[float, float]:
-        self.reads += 1
-        return self.pair
+    def value(self, key: int) -> tuple[float, float]:
+        return self.values[key]
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -132,14 +131,17 @@ def test_held_values_and_folds_settle_as_values_known_at_once(seed: int) -> None
             first = points[0] if points else (1.0, 1.0)
             known.add_kept(first, (9.0, 9.0), n, fold[0], fold[1], points)
             if rng.random() < 0.5:
-                late = [_point(*p) for p in points]
-                held.add_kept(_point(*first) if points else first, (9.0, 9.0), n, None, None, late)  # type: ignore[arg-type]
-                held.hold(_Held(fold))
+                holder, folds = _Held(), _Held()
+                late = [holder.held(p) for p in points]
+                held.add_kept(holder.held(first) if points else first, (9.0, 9.0), n, None, None, late)
+                folds.held(fold)
+                held.hold(folds)
             else:
                 held.add_kept(first, (9.0, 9.0), n, fold[0], fold[1], points)
     held.settle()
     assert repr([getattr(held, f) for f in _PUBLIC]) == repr([getattr(known, f) for f in _PUBLIC])
-    assert not held._held and all(type(p) is tuple for p in held.points) and type(held.first) in (tuple, type(None))
+    assert not held._held and not any(isinstance(p[0], Holder) for p in held.points)
+    assert held.first is None or not isinstance(held.first[0], Holder)
 
 
 class _Numbers:
@@ -235,7 +237,7 @@ def test_a_batch_whose_lines_do_not_read_back_is_read_step_by_step() -> None:
     state = RunState(source="x")
     apply_all(state, [batch])
     assert [p for p in state.loss.points] == [(float(k), k / 10) for k in range(1, 41)]
-    assert state.rate.points and all(type(p) is tuple for p in state.rate.points)
+    assert state.rate.points and not any(isinstance(p[0], Holder) for p in state.rate.points)
 
 
 def _short(columns: StepColumns) -> StepColumns:

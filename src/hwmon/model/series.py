@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Any
 
 
-class HeldValue(Protocol):
-    """A kept point, a first point or a fold's (min, max) that its producer reads later (``BoundedSeries.hold``)."""
+class Holder:
+    """What a producer puts in a series for values it reads later (``BoundedSeries.hold``): a kept point (or a first
+    one) is held as the pair (holder, key), read as ``value(key)``; a fold's (min, max) as the holder itself, read
+    as ``value(0)``. Pairs, so that a block's points are held in one C pass (``zip``), not an object each."""
 
-    def value(self) -> tuple[float, float]: ...
+    __slots__ = ()
+
+    def value(self, key: int) -> tuple[float, float]:
+        raise NotImplementedError
+
+
+def _settled(point: tuple[Any, Any]) -> tuple[float, float]:
+    holder = point[0]
+    return holder.value(point[1]) if isinstance(holder, Holder) else point
 
 
 @dataclass(slots=True)
@@ -23,10 +33,11 @@ class BoundedSeries:
     Non-finite values (NaN/Inf) are counted in ``nonfinite`` and kept out of min/max and the plot points.
 
     Values read later: a producer that knows where its points go (``kept_offsets``: they depend on counts only) but
-    not yet what they are (a bulk block's lines not read back yet) may put ``HeldValue`` objects in their place
-    (``add_kept``) and its (min, max) fold in the queue (``hold``). Until ``settle`` every later fold into min/max
-    waits in that queue behind it, so ``settle`` (which reads them all and replays the queue in order) leaves the
-    series exactly as if every value had been known at once; a series thrown away first never reads them.
+    not yet what they are (a bulk block's lines not read back yet) may put (``Holder``, key) pairs in their place
+    (``add_kept``) and its (min, max) fold, a ``Holder``, in the queue (``hold``). Until ``settle`` every later
+    fold into min/max waits in that queue behind it, so ``settle`` (which reads them all and replays the queue in
+    order) leaves the series exactly as if every value had been known at once; a series thrown away first never
+    reads them.
     """
 
     capacity: int = 512
@@ -39,10 +50,10 @@ class BoundedSeries:
     max: float | None = None
     _stride: int = 1
     _index: int = 0
-    _held: list[HeldValue | tuple[float | None, float | None]] = field(default_factory=list, repr=False, compare=False)
+    _held: list[Holder | tuple[float | None, float | None]] = field(default_factory=list, repr=False, compare=False)
     """Folds into min/max waiting behind a held one (in order), see the class doc."""
     _unsettled: bool = field(default=False, repr=False, compare=False)
-    """Whether ``points`` or ``first`` may hold ``HeldValue`` objects."""
+    """Whether ``points`` or ``first`` may hold (``Holder``, key) pairs."""
 
     def add(self, x: float, y: float) -> None:
         self.count += 1
@@ -162,8 +173,8 @@ class BoundedSeries:
         if y_max is not None and (self.max is None or y_max > self.max):
             self.max = y_max
 
-    def hold(self, fold: HeldValue | None = None) -> None:
-        """Say that ``points`` (or ``first``) now hold ``HeldValue`` objects (from ``add_kept``), and queue ``fold``,
+    def hold(self, fold: Holder | None = None) -> None:
+        """Say that ``points`` (or ``first``) now hold (``Holder``, key) pairs (from ``add_kept``), and queue ``fold``,
         a (min, max) to fold in when it is read: every later fold waits behind it. ``settle`` reads them all."""
         self._unsettled = True
         if fold is not None:
@@ -174,12 +185,12 @@ class BoundedSeries:
         if not self._unsettled:
             return
         self._unsettled = False
-        self.points = [p if type(p) is tuple else cast("HeldValue", p).value() for p in self.points]
-        if self.first is not None and type(self.first) is not tuple:
-            self.first = cast("HeldValue", self.first).value()
+        self.points = list(map(_settled, self.points))
+        if self.first is not None:
+            self.first = _settled(self.first)
         held, self._held = self._held, []
         for fold in held:
-            y_min, y_max = fold if type(fold) is tuple else cast("HeldValue", fold).value()
+            y_min, y_max = fold.value(0) if isinstance(fold, Holder) else fold
             self._min_max(y_min, y_max)
 
     def values(self) -> list[float]:

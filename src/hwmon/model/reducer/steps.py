@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import datetime
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
@@ -19,6 +20,7 @@ from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.job import continues
 from hwmon.model.reducer.run import reset_run
 from hwmon.model.reducer.timeline import open_phase
+from hwmon.model.series import Holder
 from hwmon.model.state import ENDED, RunState
 
 # Weight of the newest interval in the seconds-per-step moving average.
@@ -428,7 +430,7 @@ class _HeldPick:
     them away unread (a log of many short runs: most of the lines read back would be). Read, they are exactly what
     ``_pick_steps`` gives. Only for a batch whose lines are found now (``raw_lines_at``) and not handed over."""
 
-    __slots__ = ("_event", "_offsets", "_wanted", "_x_first", "_now", "_picked")
+    __slots__ = ("_event", "_offsets", "_wanted", "_x_first", "_now", "_picked", "_holders")
 
     def __init__(self, event: StepBatch, offsets: list[int], wanted: list[bytes], x_first: float, now: float | None):
         self._event = event
@@ -437,6 +439,7 @@ class _HeldPick:
         self._x_first = x_first
         self._now = now
         self._picked: dict[int, tuple[float, float, float, float]] | None = None
+        self._holders = (_HeldPoints(self, _STEPS), _HeldPoints(self, _LOSS), _HeldPoints(self, _RATE))
 
     @classmethod
     def of(cls, event: StepBatch, offsets: list[int], x_first: float, now: float | None) -> _HeldPick | None:
@@ -446,7 +449,8 @@ class _HeldPick:
         return None if wanted is None else cls(event, offsets, wanted, x_first, now)
 
     def points(self, offsets: list[int], kind: int) -> list[tuple[float, float]]:
-        return [cast("tuple[float, float]", _HeldPoint(self, o, kind)) for o in offsets]
+        """The kept points at ``offsets`` of one series (``kind``), held: (holder, offset) pairs."""
+        return cast("list[tuple[float, float]]", list(zip(repeat(self._holders[kind]), offsets)))
 
     def read(self, offset: int) -> tuple[float, float, float, float]:
         """(x, arrival, loss, rate) of the step at ``offset``, as ``_step_batch`` plots it."""
@@ -477,28 +481,28 @@ class _HeldPick:
         }
 
 
-class _HeldPoint:
-    """One kept point of a ``_HeldPick`` (a ``HeldValue``): (x, arrival), (x, loss) or (x, rate)."""
+class _HeldPoints(Holder):
+    """The kept points of one series of a ``_HeldPick``: (x, arrival), (x, loss) or (x, rate) at an offset."""
 
-    __slots__ = ("_pick", "_offset", "_kind")
+    __slots__ = ("_pick", "_kind")
 
-    def __init__(self, pick: _HeldPick, offset: int, kind: int) -> None:
-        self._pick, self._offset, self._kind = pick, offset, kind
+    def __init__(self, pick: _HeldPick, kind: int) -> None:
+        self._pick, self._kind = pick, kind
 
-    def value(self) -> tuple[float, float]:
-        row = self._pick.read(self._offset)
+    def value(self, key: int) -> tuple[float, float]:
+        row = self._pick.read(key)
         return row[0], row[1 + self._kind]
 
 
-class _HeldRates:
-    """The rate series' (min, max) fold of a ``_HeldPick`` (a ``HeldValue``): its kept rates and the last one."""
+class _HeldRates(Holder):
+    """The rate series' (min, max) fold of a ``_HeldPick``: its kept rates and the last one."""
 
     __slots__ = ("_pick", "_offsets", "_last")
 
     def __init__(self, pick: _HeldPick, offsets: list[int], last: float) -> None:
         self._pick, self._offsets, self._last = pick, offsets, last
 
-    def value(self) -> tuple[float, float]:
+    def value(self, key: int) -> tuple[float, float]:
         values = [self._pick.read(o)[3] for o in self._offsets] + [self._last]
         return min(values), max(values)
 

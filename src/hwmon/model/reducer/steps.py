@@ -430,7 +430,7 @@ class _HeldPick:
     them away unread (a log of many short runs: most of the lines read back would be). Read, they are exactly what
     ``_pick_steps`` gives. Only for a batch whose lines are found now (``raw_lines_at``) and not handed over."""
 
-    __slots__ = ("_event", "_offsets", "_wanted", "_x_first", "_now", "_picked", "_holders")
+    __slots__ = ("_event", "_offsets", "_wanted", "_x_first", "_now", "_picked")
 
     def __init__(self, event: StepBatch, offsets: list[int], wanted: list[bytes], x_first: float, now: float | None):
         self._event = event
@@ -439,7 +439,6 @@ class _HeldPick:
         self._x_first = x_first
         self._now = now
         self._picked: dict[int, tuple[float, float, float, float]] | None = None
-        self._holders = (_HeldPoints(self, _STEPS), _HeldPoints(self, _LOSS), _HeldPoints(self, _RATE))
 
     @classmethod
     def of(cls, event: StepBatch, offsets: list[int], x_first: float, now: float | None) -> _HeldPick | None:
@@ -450,7 +449,8 @@ class _HeldPick:
 
     def points(self, offsets: list[int], kind: int) -> list[tuple[float, float]]:
         """The kept points at ``offsets`` of one series (``kind``), held: (holder, offset) pairs."""
-        return cast("list[tuple[float, float]]", list(zip(repeat(self._holders[kind]), offsets)))
+        # (The holder refers to this pick, never the other way: no cycle keeps a thrown-away batch's lines alive.)
+        return cast("list[tuple[float, float]]", list(zip(repeat(_HeldPoints(self, kind)), offsets)))
 
     def read(self, offset: int) -> tuple[float, float, float, float]:
         """(x, arrival, loss, rate) of the step at ``offset``, as ``_step_batch`` plots it."""

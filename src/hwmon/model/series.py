@@ -54,6 +54,9 @@ class BoundedSeries:
     """Folds into min/max waiting behind a held one (in order), see the class doc."""
     _unsettled: bool = field(default=False, repr=False, compare=False)
     """Whether ``points`` or ``first`` may hold (``Holder``, key) pairs."""
+    _held_from: int = field(default=0, repr=False, compare=False)
+    """No held pair lies before this index of ``points`` (``settle`` reads from there: a long series that a batch
+    adds a few points to is not read whole each time)."""
 
     def add(self, x: float, y: float) -> None:
         self.count += 1
@@ -75,7 +78,7 @@ class BoundedSeries:
         if index % self._stride == 0:
             self.points.append((x, y))
             if len(self.points) > self.capacity:
-                self.points = self.points[::2]
+                self._halve()
                 self._stride *= 2
 
     def add_aggregate(
@@ -97,7 +100,7 @@ class BoundedSeries:
         self.points.extend(finite)
         self._index += count - nonfinite
         while len(self.points) > self.capacity:
-            self.points = self.points[::2]
+            self._halve()
             self._stride *= 2
 
     def kept_offsets(self, n: int) -> list[int]:
@@ -145,7 +148,7 @@ class BoundedSeries:
             self.points.extend(kept[at : at + room])
             at += room
             if len(self.points) > self.capacity:
-                self.points = self.points[::2]
+                self._halve()
                 self._stride *= 2
         self._index += count
 
@@ -173,9 +176,18 @@ class BoundedSeries:
         if y_max is not None and (self.max is None or y_max > self.max):
             self.max = y_max
 
+    def _halve(self) -> None:
+        self.points = self.points[::2]
+        self._held_from //= 2  # (the point at index i >= from goes to i / 2 >= from // 2)
+
     def hold(self, fold: Holder | None = None) -> None:
-        """Say that ``points`` (or ``first``) now hold (``Holder``, key) pairs (from ``add_kept``), and queue ``fold``,
-        a (min, max) to fold in when it is read: every later fold waits behind it. ``settle`` reads them all."""
+        """Say that ``points`` (or ``first``) now hold (``Holder``, key) pairs, the last ones added (by ``add_kept``,
+        just before), and queue ``fold``, a (min, max) to fold in when it is read: every later fold waits behind it.
+        ``settle`` reads them all."""
+        at = len(self.points)
+        while at and isinstance(self.points[at - 1][0], Holder):
+            at -= 1
+        self._held_from = min(self._held_from, at) if self._unsettled else at
         self._unsettled = True
         if fold is not None:
             self._held.append(fold)
@@ -185,7 +197,7 @@ class BoundedSeries:
         if not self._unsettled:
             return
         self._unsettled = False
-        self.points = list(map(_settled, self.points))
+        self.points[self._held_from :] = map(_settled, self.points[self._held_from :])
         if self.first is not None:
             self.first = _settled(self.first)
         held, self._held = self._held, []
@@ -200,6 +212,7 @@ class BoundedSeries:
     def reset(self) -> None:
         self._held = []
         self._unsettled = False
+        self._held_from = 0
         self.points.clear()
         self.count = self.nonfinite = self._index = 0
         self._stride = 1

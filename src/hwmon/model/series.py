@@ -198,6 +198,7 @@ class BoundedSeries:
             return
         self._unsettled = False
         self.points[self._held_from :] = map(_settled, self.points[self._held_from :])
+        self._held_from = 0  # (settled, a series' bookkeeping is the same however its values came)
         if self.first is not None:
             self.first = _settled(self.first)
         held, self._held = self._held, []

@@ -275,3 +275,12 @@ def test_held_lines_are_freed_as_soon_as_their_run_is_thrown_away_or_settled() -
     finally:
         gc.enable()
     assert not alive
+
+
+def test_a_batch_whose_series_keep_few_of_its_steps_is_read_at_once() -> None:
+    """Holding costs about what reading does: a batch that keeps fewer than ``HOLD_MIN`` points (a long run's) is
+    read at once, one that keeps more (right after a new run) is held."""
+    batch = _batch(100, _Numbers())
+    few = list(range(reducer_steps.HOLD_MIN - 1))
+    assert reducer_steps._HeldPick.of(batch, few, 1.0, None) is None
+    assert reducer_steps._HeldPick.of(batch, [*few, 99], 1.0, None) is not None

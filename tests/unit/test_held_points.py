@@ -96,14 +96,14 @@ class _Held(Holder):
     """A ``Holder`` of given values: a point's key is its place in ``values``."""
 
     def __init__(self) -> None:
-        self.values: list[tuple[float, float]] = []
+        self.given: list[tuple[float, float]] = []
 
     def held(self, pair: tuple[float, float]) -> tuple[float, float]:
-        self.values.append(pair)
-        return cast("tuple[float, float]", (self, len(self.values) - 1))
+        self.given.append(pair)
+        return cast("tuple[float, float]", (self, len(self.given) - 1))
 
     def value(self, key: int) -> tuple[float, float]:
-        return self.values[key]
+        return self.given[key]
 
 
 @pytest.mark.parametrize("seed", range(30))

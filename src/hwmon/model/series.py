@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 
 class Holder:
@@ -16,6 +16,10 @@ class Holder:
 
     def value(self, key: int) -> tuple[float, float]:
         raise NotImplementedError
+
+    def values(self, keys: list[int]) -> list[tuple[float, float]]:
+        """``value`` of each of ``keys`` (a run of held points: one call, not one a point)."""
+        return [self.value(key) for key in keys]
 
 
 def _settled(point: tuple[Any, Any]) -> tuple[float, float]:
@@ -197,7 +201,21 @@ class BoundedSeries:
         if not self._unsettled:
             return
         self._unsettled = False
-        self.points[self._held_from :] = map(_settled, self.points[self._held_from :])
+        points = self.points
+        settled = points[: self._held_from]
+        at, n = self._held_from, len(points)
+        while at < n:
+            holder = points[at][0]
+            if not isinstance(holder, Holder):
+                settled.append(points[at])
+                at += 1
+                continue
+            end = at + 1
+            while end < n and points[end][0] is holder:
+                end += 1  # (a batch's held points lie together: one call reads them)
+            settled.extend(holder.values(cast("list[int]", [key for _, key in points[at:end]])))
+            at = end
+        self.points = settled
         self._held_from = 0  # (settled, a series' bookkeeping is the same however its values came)
         if self.first is not None:
             self.first = _settled(self.first)

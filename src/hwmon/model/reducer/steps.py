@@ -460,9 +460,13 @@ class _HeldPick:
 
     def read(self, offset: int) -> tuple[float, float, float, float]:
         """(x, arrival, loss, rate) of the step at ``offset``, as ``_step_batch`` plots it."""
+        return self.rows()[offset]
+
+    def rows(self) -> dict[int, tuple[float, float, float, float]]:
+        """``read`` of every kept offset."""
         if self._picked is None:
             self._picked = self._read()
-        return self._picked[offset]
+        return self._picked
 
     def _read(self) -> dict[int, tuple[float, float, float, float]]:
         event, x_first, now = self._event, self._x_first, self._now
@@ -498,6 +502,11 @@ class _HeldPoints(Holder):
     def value(self, key: int) -> tuple[float, float]:
         row = self._pick.read(key)
         return row[0], row[1 + self._kind]
+
+    def values(self, keys: list[int]) -> list[tuple[float, float]]:
+        rows = self._pick.rows()
+        k = 1 + self._kind
+        return [(row[0], row[k]) for row in map(rows.__getitem__, keys)]
 
 
 class _HeldRates(Holder):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from tests.helpers.chunking import split_bytewise, split_random, split_whole
 
 from hwmon.events import Event, ProgressBatch, StepBatch, StepMetrics, expand_steps
@@ -19,8 +20,9 @@ from hwmon.parsers.stream import StreamParser
 from hwmon.parsers.stream_runs import _pair
 
 
-def _hf(rng: random.Random, total: int, quoted: bool, wrap: int = 60) -> list[str]:
-    """An HF Trainer segment (as bench/gen_gpu_log.py writes it): its elapsed clock wraps every ``wrap`` s."""
+def _hf(rng: random.Random, total: int, quoted: bool, wrap: int = 60, shift: int = 0) -> list[str]:
+    """An HF Trainer segment (as bench/gen_gpu_log.py writes it): its elapsed clock ((n + shift) // 4 s at state
+    n) wraps every ``wrap`` s."""
     q = "'" if quoted else ""
     lines = ["***** Running training *****", "  Num examples = 8,000", "  Num Epochs = 1"]
     lines.append(f"  Total optimization steps = {total:,}")
@@ -28,7 +30,7 @@ def _hf(rng: random.Random, total: int, quoted: bool, wrap: int = 60) -> list[st
     bar: list[str] = []
     for n in range(1, total + 1):
         pct = 100 * n // total
-        clock = f"00:{n // 4 % wrap:02d}"
+        clock = f"00:{(n + shift) // 4 % wrap:02d}"
         bar.append(f"{pct:3d}%|{'█' * (pct // 10):<10}| {n}/{total} [{clock}<10:00, {20 + rng.random():.2f}it/s]")
         if n % 10 == 0:
             lines.append("\r".join(bar))
@@ -45,11 +47,11 @@ def _hf(rng: random.Random, total: int, quoted: bool, wrap: int = 60) -> list[st
     return lines
 
 
-def hf_log(seed: int = 0, segments: int = 2, total: int = 600) -> bytes:
+def hf_log(seed: int = 0, segments: int = 2, total: int = 600, wrap: int = 60, shift: int = 0) -> bytes:
     rng = random.Random(seed)
     lines: list[str] = []
     for k in range(segments):
-        lines += _hf(rng, total, quoted=k % 2 == 1)
+        lines += _hf(rng, total, quoted=k % 2 == 1, wrap=wrap, shift=shift)
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -116,6 +118,30 @@ def test_a_run_of_pairs_is_one_step_batch_and_one_bar_batch_equal_to_the_line_pa
     assert all(b.columns()[0].lines[1] - b.columns()[0].lines[0] == 2 for b in steps)
     assert per_line(fast) == per_line(slow)
     assert model(fast_state, fast_lines) == model(slow_state, slow_lines)
+
+
+@pytest.mark.parametrize(
+    ("wrap", "shift", "where"),
+    [(60, 0, "at a line's final state"), (7, 0, "inside a line"), (5, 9, "at a line's first state"), (3, 2, "often")],
+)
+def test_a_run_whose_clock_goes_back_is_read_whole_as_batches_cut_there(wrap: int, shift: int, where: str) -> None:
+    """The bar's elapsed time goes back (its count going on) ``where``: the run is still read whole, as one
+    ProgressBatch from each place the clock goes back, each batch's states those of the line path."""
+    data = hf_log(seed=2, wrap=wrap, shift=shift)
+    fast, fast_state, fast_lines = parse([data], blocks=True)
+    slow, slow_state, slow_lines = parse([data], blocks=False)
+    steps, _ = bulk(fast)
+    bars = [e for e in fast if isinstance(e, ProgressBatch)]
+    assert per_line(fast) == per_line(slow)
+    assert model(fast_state, fast_lines) == model(slow_state, slow_lines)
+    # Runs end only at the evals (every 20 pairs; a run's last pair goes line by line, and a segment's first).
+    assert len(steps) >= 6 and {b.count for b in steps} <= {18, 19}
+    for batch in bars:
+        updates = batch.updates()
+        assert len(updates) == batch.count and (updates[0], updates[-1]) == (batch.first, batch.last)
+        seconds = [u.elapsed_s for u in updates]
+        assert seconds == sorted(seconds)  # (within a batch the clock never goes back)
+    assert sum(b.count for b in bars) > 1000
 
 
 def test_runs_of_pairs_in_every_chunking_give_the_line_paths_model() -> None:
@@ -314,3 +340,34 @@ def test_the_series_take_a_batchs_steps_whole_only_when_none_is_absurd() -> None
     assert _all_sane([]) and _all_sane([1, 5, 9]) and _all_sane([-(2**53), 2**53])
     assert not _all_sane([1, None, 3])
     assert not _all_sane([1, 2**53 + 1]) and not _all_sane([2**60, 3]) and not _all_sane([-(2**53) - 1, 0])
+
+
+def test_a_run_whose_clock_goes_back_is_judged_by_its_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tqdm names the units of a run whose clock goes back too (``plain_line_units``): the readers that can judge
+    a run of plain bars by its units do, none reads a run's states (only a line's: a first pair's, the line path's)."""
+    from hwmon.parsers.keras import KerasParser
+
+    asked: list[int] = []
+    original = KerasParser.accepts_redraws
+
+    def counting(self: KerasParser, texts: list[str]) -> bool:
+        asked.append(len(texts))
+        return original(self, texts)
+
+    monkeypatch.setattr(KerasParser, "accepts_redraws", counting)
+    fast, _, _ = parse([hf_log(seed=4, wrap=7)], blocks=True)
+    assert len(bulk(fast)[0]) >= 6
+    assert max(asked, default=0) <= 10  # (a line has 10 states; a run read whole would be asked ~190)
+
+
+def test_a_run_that_stops_qualifying_near_its_end_is_read_up_to_there() -> None:
+    """The second segment's steps are below the first's last (none numbered) until its epoch reads 1.00 two dicts
+    before its end (numbered again): its last run qualifies only two pairs short (tried before halving)."""
+    data = hf_log(seed=9, segments=2, total=5000)
+    fast, fast_state, fast_lines = parse([data], blocks=True)
+    slow, slow_state, slow_lines = parse([data], blocks=False)
+    steps, _ = bulk(fast)
+    ends = [b.last for b in steps]
+    assert any(s.step is None and s.epoch == 0.99 for s in ends)  # (a run read up to the dicts that read 1.00)
+    assert per_line(fast) == per_line(slow)
+    assert model(fast_state, fast_lines) == model(slow_state, slow_lines)

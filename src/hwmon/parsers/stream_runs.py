@@ -97,12 +97,23 @@ class StreamRuns:
             return i, end
         bulk = len(pairs) - 1  # (the last pair goes the ordinary way)
         gathered = _gather(items, pairs)
-        # Where a reader of redraws says the bar's run stops (its elapsed time going back), the run stops.
+        # Where a reader of redraws says the bar's run stops (its count going back, another total), the run stops.
         bulk = max(1, min(bulk, self._bars_hint(gathered[0][:bulk])))
         checked = self._check_pairs(gathered, bulk, reader, decoder) if bulk >= MIN_PAIRS else None
         if checked is None and bulk >= MIN_PAIRS:
-            # The longest run from the start that qualifies (the first pair alone does), by halving.
+            # The longest run from the start that qualifies (the first pair alone does). A run most often stops
+            # qualifying at its very end (its last steps read otherwise by the line path: a segment of a log whose
+            # steps are below the last one read, none numbered, until they reach it), so the runs one and two pairs
+            # shorter are tried first (3 checks where halving takes ~7), then the rest by halving.
             good, bad = 1, bulk
+            for shorter in (bulk - 1, bulk - 2):
+                if shorter < MIN_PAIRS:
+                    break
+                checked = self._check_pairs(gathered, shorter, reader, decoder)
+                if checked is not None:
+                    good = bad = shorter
+                    break
+                bad = shorter
             while bad - good > 1:
                 mid = (good + bad) // 2
                 prefix = self._check_pairs(gathered, mid, reader, decoder)
@@ -123,7 +134,7 @@ class StreamRuns:
         every = [text for line in states for text in line]
         taken = len(every)
         for parser in self._redraw_parsers:
-            tell = getattr(parser, "redraws_accepted", None)
+            tell = getattr(parser, "redraw_lines_accepted", None) or getattr(parser, "redraws_accepted", None)
             if tell is not None:
                 taken = min(taken, tell(every))
         lines = 0
@@ -138,7 +149,7 @@ class StreamRuns:
         """The units of the bar states ``every`` when a reader of redraws knows them all to be plain bars
         (``plain_units``: tqdm's, from the run it was just asked about), else None."""
         for parser in self._redraw_parsers:
-            tell = getattr(parser, "plain_units", None)
+            tell = getattr(parser, "plain_line_units", None) or getattr(parser, "plain_units", None)
             if tell is not None:
                 units = tell(every)
                 if units is not None:
@@ -169,7 +180,8 @@ class StreamRuns:
             plain = getattr(parser, "accepts_plain_redraws", None) if units is not None else None
             verdict = plain(units) if plain is not None else None
             if verdict is None:
-                accepts = getattr(parser, "accepts_redraws", None)
+                # (A reader that takes a bar's lines as several batches, where its clock goes back, says so.)
+                accepts = getattr(parser, "accepts_redraw_lines", None) or getattr(parser, "accepts_redraws", None)
                 verdict = accepts is not None and accepts(every)
             if not verdict:
                 readers.insert(0, readers.pop(k))  # (move to front: the reader that said no is asked first)

@@ -67,9 +67,15 @@ _SANITISED: frozenset[type[Event]] = frozenset({StepMetrics, StepBatch, Progress
 
 
 def apply_all(state: RunState, events: Iterable[Event], now: float | None = None) -> None:
-    """Apply every event in order (all arriving at ``now``)."""
-    for event in events:
-        apply(state, event, now)
+    """Apply every event in order (all arriving at ``now``). The points a batch of steps keeps are read from its
+    lines after the last event (``steps.READ_LATER``): a new run begun later among them throws them away unread."""
+    token = steps.READ_LATER.set(True)
+    try:
+        for event in events:
+            apply(state, event, now)
+    finally:
+        steps.READ_LATER.reset(token)
+        steps.settle(state)
 
 
 def apply(state: RunState, event: Event, now: float | None = None) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import datetime
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
@@ -18,6 +20,7 @@ from hwmon.model.reducer.handler import Handler
 from hwmon.model.reducer.job import continues
 from hwmon.model.reducer.run import reset_run
 from hwmon.model.reducer.timeline import open_phase
+from hwmon.model.series import Holder
 from hwmon.model.state import ENDED, RunState
 
 # Weight of the newest interval in the seconds-per-step moving average.
@@ -203,8 +206,35 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
     need_steps = state.steps.kept_offsets(event.count) if timed else []
     need_loss = state.loss.kept_offsets(event.count)
     need_rate = [o + (1 if skip_first else 0) for o in state.rate.kept_offsets(n_rate)] if rated else []
-    picked = _pick_steps(event, sorted({*need_steps, *need_loss, *need_rate}))
-    if picked is not None:
+    offsets = sorted({*need_steps, *need_loss, *need_rate})
+    held = _HeldPick.of(event, offsets, x_first, now) if READ_LATER.get() else None
+    if held is not None:
+        # Where the kept points go is known now, what they are is read when the batch of events is applied (the
+        # series settle then): a new run later in the same batch throws them away unread.
+        step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
+        if timed:
+            state.steps.add_kept(step_first, step_last, event.count, None, None, held.points(need_steps, _STEPS))
+            state.steps.hold()
+        else:
+            state.steps.add_aggregate(step_first, step_last, event.count, None, None, event.count, [])
+        assert first.loss is not None and last.loss is not None
+        state.loss.add_kept(
+            (x_first, first.loss),
+            (x_last, last.loss),
+            event.count,
+            event.loss_min,
+            event.loss_max,
+            held.points(need_loss, _LOSS),
+        )
+        state.loss.hold()
+        if rated and n_rate > 0:
+            assert last.rate is not None
+            points = held.points(need_rate, _RATE)
+            state.rate.add_kept(
+                points[0] if points else (x_last, last.rate), (x_last, last.rate), n_rate, None, None, points
+            )
+            state.rate.hold(_HeldRates(held, need_rate, last.rate))
+    elif (picked := _pick_steps(event, offsets)) is not None:
         # Exactly the points a line-by-line feed keeps: the chart's shape does not depend on the chunking.
         step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
         # Each kept step's x (its number, else its place), once for the three series.
@@ -362,17 +392,28 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
         return {}
     if not event.raw or event.decoder is None:
         return None
-    if len(event.decoded) == 1 and offsets[-1] < len(event.decoded[0]):
+    if _handed_over(event, offsets):
         # The parser read every line already (``StepBatch.decoded``): the kept rows are taken from its columns.
-        found = [_rows_at(event.decoded[0], offsets)]
-    else:
-        # Only the wanted lines are read back (offsets are sorted): a block holds thousands of lines, keeps a few.
-        wanted = event.raw_lines_at(offsets)
-        if wanted is None:
-            return None
-        # (A decoder may read only the columns the series keep, ``decode_series``: see hwmon.events.BlockDecoder.)
-        decode = getattr(event.decoder, "decode_series", event.decoder.decode)
-        found = decode(b"".join(wanted), event.first.line)
+        return _picks(event, offsets, [_rows_at(event.decoded[0], offsets)])
+    # Only the wanted lines are read back (offsets are sorted): a block holds thousands of lines, keeps a few.
+    wanted = event.raw_lines_at(offsets)
+    return None if wanted is None else _read_back(event, offsets, wanted)
+
+
+def _handed_over(event: StepBatch, offsets: list[int]) -> bool:
+    """Whether the batch carries the columns of every line at ``offsets`` (``StepBatch.decoded``)."""
+    return len(event.decoded) == 1 and offsets[-1] < len(event.decoded[0])
+
+
+def _read_back(event: StepBatch, offsets: list[int], wanted: list[bytes]) -> dict[int, _Picked] | None:
+    """``_pick_steps`` of the raw lines ``wanted`` (those at ``offsets``)."""
+    assert event.decoder is not None
+    # (A decoder may read only the columns the series keep, ``decode_series``: see hwmon.events.BlockDecoder.)
+    decode = getattr(event.decoder, "decode_series", event.decoder.decode)
+    return _picks(event, offsets, decode(b"".join(wanted), event.first.line))
+
+
+def _picks(event: StepBatch, offsets: list[int], found: Sequence[StepColumns]) -> dict[int, _Picked] | None:
     picked: list[_Picked] = []
     for columns in found:
         n = len(columns)
@@ -392,6 +433,118 @@ def _pick_steps(event: StepBatch, offsets: list[int]) -> dict[int, _Picked] | No
     if len(picked) != len(offsets):
         return None
     return dict(zip(offsets, picked, strict=True))
+
+
+READ_LATER: ContextVar[bool] = ContextVar("READ_LATER", default=False)
+"""Whether a batch's kept points may be read when the events being applied are all applied (``apply_all`` sets it
+and settles the series after): see ``_HeldPick``."""
+
+_STEPS, _LOSS, _RATE = 0, 1, 2
+
+HOLD_MIN = 32
+"""A batch whose series keep fewer of its steps than this is read at once: holding them costs about what reading
+them does (a long run's series keep a few points a batch: the Cerebras log, 318 of 345 batches on 200 MB), and the
+many kept right after a new run (every step up to the series' capacity) are what a reset throws away (the GPU log:
+all but 2 of 182 batches on 30 MB keep more)."""
+
+
+class _HeldPick:
+    """The kept steps of a batch, read back from its raw lines when first asked (``BoundedSeries.hold``): the
+    series know from the counts alone where they go, and a new run begun later in the same ``apply_all`` throws
+    them away unread (a log of many short runs: most of the lines read back would be). Read, they are exactly what
+    ``_pick_steps`` gives. Only for a batch whose lines are found now (``raw_lines_at``) and not handed over."""
+
+    __slots__ = ("_event", "_offsets", "_wanted", "_x_first", "_now", "_picked")
+
+    def __init__(self, event: StepBatch, offsets: list[int], wanted: list[bytes], x_first: float, now: float | None):
+        self._event = event
+        self._offsets = offsets
+        self._wanted = wanted
+        self._x_first = x_first
+        self._now = now
+        self._picked: dict[int, tuple[float, float, float, float]] | None = None
+
+    @classmethod
+    def of(cls, event: StepBatch, offsets: list[int], x_first: float, now: float | None) -> _HeldPick | None:
+        if len(offsets) < HOLD_MIN or not event.raw or event.decoder is None or _handed_over(event, offsets):
+            return None  # (little to read, or read already: at once)
+        wanted = event.raw_lines_at(offsets)
+        return None if wanted is None else cls(event, offsets, wanted, x_first, now)
+
+    def points(self, offsets: list[int], kind: int) -> list[tuple[float, float]]:
+        """The kept points at ``offsets`` of one series (``kind``), held: (holder, offset) pairs."""
+        # (The holder refers to this pick, never the other way: no cycle keeps a thrown-away batch's lines alive.)
+        return cast("list[tuple[float, float]]", list(zip(repeat(_HeldPoints(self, kind)), offsets)))
+
+    def read(self, offset: int) -> tuple[float, float, float, float]:
+        """(x, arrival, loss, rate) of the step at ``offset``, as ``_step_batch`` plots it."""
+        return self.rows()[offset]
+
+    def rows(self) -> dict[int, tuple[float, float, float, float]]:
+        """``read`` of every kept offset."""
+        if self._picked is None:
+            self._picked = self._read()
+        return self._picked
+
+    def _read(self) -> dict[int, tuple[float, float, float, float]]:
+        event, x_first, now = self._event, self._x_first, self._now
+        picked = _read_back(event, self._offsets, self._wanted)
+        if picked is None:
+            # The lines did not read back as one step each (a decoder breaking the StepBatch contract): every step
+            # as the line path reads it, else the batch's last step for each point.
+            steps = list(event.steps())
+            if len(steps) == event.count:
+                picked = {o: _Picked(steps[o].step, steps[o].ts, steps[o].loss, steps[o].rate) for o in self._offsets}
+            else:
+                last = event.last
+                picked = {o: _Picked(last.step, last.ts, last.loss, last.rate) for o in self._offsets}
+        return {
+            o: (
+                x_first + o if p.step is None else float(p.step),
+                _arrival(p.ts, now),
+                p.loss or 0.0,
+                p.rate or 0.0,
+            )
+            for o, p in picked.items()
+        }
+
+
+class _HeldPoints(Holder):
+    """The kept points of one series of a ``_HeldPick``: (x, arrival), (x, loss) or (x, rate) at an offset."""
+
+    __slots__ = ("_pick", "_kind")
+
+    def __init__(self, pick: _HeldPick, kind: int) -> None:
+        self._pick, self._kind = pick, kind
+
+    def value(self, key: int) -> tuple[float, float]:
+        row = self._pick.read(key)
+        return row[0], row[1 + self._kind]
+
+    def values(self, keys: list[int]) -> list[tuple[float, float]]:
+        rows = self._pick.rows()
+        k = 1 + self._kind
+        return [(row[0], row[k]) for row in map(rows.__getitem__, keys)]
+
+
+class _HeldRates(Holder):
+    """The rate series' (min, max) fold of a ``_HeldPick``: its kept rates and the last one."""
+
+    __slots__ = ("_pick", "_offsets", "_last")
+
+    def __init__(self, pick: _HeldPick, offsets: list[int], last: float) -> None:
+        self._pick, self._offsets, self._last = pick, offsets, last
+
+    def value(self, key: int) -> tuple[float, float]:
+        values = [self._pick.read(o)[3] for o in self._offsets] + [self._last]
+        return min(values), max(values)
+
+
+def settle(state: RunState) -> None:
+    """Read what the series hold (``_HeldPick``) into them: ``apply_all`` does, after its last event."""
+    state.steps.settle()
+    state.loss.settle()
+    state.rate.settle()
 
 
 def _all_sane(steps: Sequence[int | None]) -> bool:

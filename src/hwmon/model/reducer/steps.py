@@ -211,60 +211,27 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
     if held is not None:
         # Where the kept points go is known now, what they are is read when the batch of events is applied (the
         # series settle then): a new run later in the same batch throws them away unread.
-        step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
+        steps_points = held.points(need_steps, _STEPS) if timed else []
+        loss_points = held.points(need_loss, _LOSS)
+        rate_points = held.points(need_rate, _RATE) if rated and n_rate > 0 else []
+        kept = (steps_points, loss_points, rate_points)
+        _add_kept(state, event, now, (x_first, x_last), timed, n_rate if rated else 0, (None, None), kept)
         if timed:
-            state.steps.add_kept(step_first, step_last, event.count, None, None, held.points(need_steps, _STEPS))
             state.steps.hold()
-        else:
-            state.steps.add_aggregate(step_first, step_last, event.count, None, None, event.count, [])
-        assert first.loss is not None and last.loss is not None
-        state.loss.add_kept(
-            (x_first, first.loss),
-            (x_last, last.loss),
-            event.count,
-            event.loss_min,
-            event.loss_max,
-            held.points(need_loss, _LOSS),
-        )
         state.loss.hold()
         if rated and n_rate > 0:
             assert last.rate is not None
-            points = held.points(need_rate, _RATE)
-            state.rate.add_kept(
-                points[0] if points else (x_last, last.rate), (x_last, last.rate), n_rate, None, None, points
-            )
             state.rate.hold(_HeldRates(held, need_rate, last.rate))
     elif (picked := _pick_steps(event, offsets)) is not None:
         # Exactly the points a line-by-line feed keeps: the chart's shape does not depend on the chunking.
-        step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
         # Each kept step's x (its number, else its place), once for the three series.
         xs = {o: x_first + o if p.step is None else float(p.step) for o, p in picked.items()}
-        if timed:
-            points = [(xs[o], _arrival(picked[o].ts, now)) for o in need_steps]
-            state.steps.add_kept(step_first, step_last, event.count, None, None, points)
-        else:
-            state.steps.add_aggregate(step_first, step_last, event.count, None, None, event.count, [])
-        assert first.loss is not None and last.loss is not None
-        state.loss.add_kept(
-            (x_first, first.loss),
-            (x_last, last.loss),
-            event.count,
-            event.loss_min,
-            event.loss_max,
-            [(xs[o], picked[o].loss or 0.0) for o in need_loss],
-        )
-        if rated and n_rate > 0:
-            assert last.rate is not None
-            points = [(xs[o], picked[o].rate or 0.0) for o in need_rate]
-            values = [r for _, r in points] + [last.rate]
-            state.rate.add_kept(
-                points[0] if points else (x_last, last.rate),
-                (x_last, last.rate),
-                n_rate,
-                min(values),
-                max(values),
-                points,
-            )
+        steps_points = [(xs[o], _arrival(picked[o].ts, now)) for o in need_steps] if timed else []
+        rate_points = [(xs[o], picked[o].rate or 0.0) for o in need_rate] if rated and n_rate > 0 else []
+        values = [r for _, r in rate_points] + ([last.rate] if last.rate is not None else [])
+        kept = (steps_points, [(xs[o], picked[o].loss or 0.0) for o in need_loss], rate_points)
+        low_high = (min(values), max(values)) if values else (None, None)
+        _add_kept(state, event, now, (x_first, x_last), timed, n_rate if rated else 0, low_high, kept)
     else:
         _sampled_batch(state, event, now, x_first, x_last, skip_first)
     if _is_finite(last.global_rate):
@@ -282,6 +249,38 @@ def _step_batch(state: RunState, event: Event, now: float | None) -> None:
         state.last_step_at = now
         state.last_progress_at = now
     state.stalled = False
+
+
+def _add_kept(
+    state: RunState,
+    event: StepBatch,
+    now: float | None,
+    xs: tuple[float, float],
+    timed: bool,
+    n_rate: int,
+    rate_range: tuple[float | None, float | None],
+    points: tuple[list[Any], list[Any], list[Any]],
+) -> None:
+    """A batch's ends and kept points into the three series (read at once, or held: ``_step_batch``); ``n_rate``:
+    the rates the batch folds (0: none), ``rate_range`` their min and max when known now."""
+    first, last = event.first, event.last
+    x_first, x_last = xs
+    steps_points, loss_points, rate_points = points
+    step_first, step_last = (x_first, _arrival_value(first, now)), (x_last, _arrival_value(last, now))
+    if timed:
+        state.steps.add_kept(step_first, step_last, event.count, None, None, steps_points)
+    else:
+        state.steps.add_aggregate(step_first, step_last, event.count, None, None, event.count, [])
+    assert first.loss is not None and last.loss is not None
+    state.loss.add_kept(
+        (x_first, first.loss), (x_last, last.loss), event.count, event.loss_min, event.loss_max, loss_points
+    )
+    if n_rate > 0:
+        assert last.rate is not None
+        low, high = rate_range
+        state.rate.add_kept(
+            rate_points[0] if rate_points else (x_last, last.rate), (x_last, last.rate), n_rate, low, high, rate_points
+        )
 
 
 def _even_stride(event: StepBatch) -> bool:

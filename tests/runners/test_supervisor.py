@@ -139,6 +139,9 @@ def test_survives_terminal_hangup_and_sighup(tmp_path: Path) -> None:
     # (the kernel sends SIGHUP to the session).
     pid, master = pty.fork()
     if pid == 0:  # pragma: no cover - the child execs at once
+        # An app started from a terminal takes SIGHUP's default action; an ignored disposition would survive exec
+        # (a test run under `nohup` has SIGHUP ignored: the app then outlived the hangup and this test hung).
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         os.execv(sys.executable, [sys.executable, "-c", APP, *workload])
     line = b""
     while b"\n" not in line:
